@@ -1,0 +1,96 @@
+package core
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseISODuration parses an ISO 8601 duration such as "PT2M", "PT120S",
+// "P1DT2H" or "PT1.5S". Years and months are refused because their length
+// varies; weeks and days are taken as 7 and 1 times 24 hours.
+func ParseISODuration(s string) (time.Duration, error) {
+	orig := s
+	bad := func(why string) error {
+		return fmt.Errorf("%q is not an ISO 8601 duration (%s); write it like PT30M, PT120S or P1DT2H", orig, why)
+	}
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(s, "P") || len(s) < 3 {
+		return 0, bad("it must start with P and have at least one part")
+	}
+	s = s[1:]
+	var total float64
+	inTime := false
+	for s != "" {
+		if s[0] == 'T' {
+			if inTime {
+				return 0, bad("T appears twice")
+			}
+			inTime = true
+			s = s[1:]
+			continue
+		}
+		i := 0
+		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.' || s[i] == ',') {
+			i++
+		}
+		if i == 0 || i == len(s) {
+			return 0, bad("each number needs a unit letter after it")
+		}
+		n, err := strconv.ParseFloat(strings.ReplaceAll(s[:i], ",", "."), 64)
+		if err != nil {
+			return 0, bad("bad number")
+		}
+		var unit time.Duration
+		switch u := s[i]; {
+		case !inTime && u == 'W':
+			unit = 7 * 24 * time.Hour
+		case !inTime && u == 'D':
+			unit = 24 * time.Hour
+		case inTime && u == 'H':
+			unit = time.Hour
+		case inTime && u == 'M':
+			unit = time.Minute
+		case inTime && u == 'S':
+			unit = time.Second
+		case !inTime && (u == 'Y' || u == 'M'):
+			return 0, bad("years and months have no fixed length")
+		default:
+			return 0, bad(fmt.Sprintf("unknown unit %q", u))
+		}
+		total += n * float64(unit)
+		s = s[i+1:]
+	}
+	return time.Duration(total), nil
+}
+
+// FormatISODuration writes d as an ISO 8601 duration, e.g. PT2M or P1DT30M.
+func FormatISODuration(d time.Duration) string {
+	if d <= 0 {
+		return "PT0S"
+	}
+	var b strings.Builder
+	b.WriteString("P")
+	if days := d / (24 * time.Hour); days > 0 {
+		fmt.Fprintf(&b, "%dD", days)
+		d -= days * 24 * time.Hour
+	}
+	if d == 0 {
+		return b.String()
+	}
+	b.WriteString("T")
+	if h := d / time.Hour; h > 0 {
+		fmt.Fprintf(&b, "%dH", h)
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		fmt.Fprintf(&b, "%dM", m)
+		d -= m * time.Minute
+	}
+	if d > 0 {
+		b.WriteString(strconv.FormatFloat(d.Seconds(), 'f', -1, 64))
+		b.WriteString("S")
+	}
+	return b.String()
+}

@@ -1,0 +1,54 @@
+// Package sqlite opens mlw's embedded store: SQLite through the pure-Go
+// modernc.org/sqlite driver (no cgo), in WAL mode.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+
+	msqlite "modernc.org/sqlite"
+
+	"github.com/mlw-project/mlw/internal/store/sqlstore"
+)
+
+const sqliteConstraint = 19 // SQLITE_CONSTRAINT; extended codes keep it in the low byte
+
+func isUnique(err error) bool {
+	var se *msqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqliteConstraint
+}
+
+// Open opens (creating if needed) the database file at path. All writes go
+// through one connection; reads use a small pool.
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	dsn := "file:" + url.PathEscape(path) + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	r.SetConnMaxLifetime(0)
+	s, err := sqlstore.New(ctx, w, r, sqlstore.Dialect{Name: "sqlite", IsUnique: isUnique}, r.Close, w.Close)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	return s, nil
+}

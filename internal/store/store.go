@@ -1,0 +1,172 @@
+// Package store defines how mlw keeps its state. Every resource (resource
+// groups, workspaces, computes, jobs, assets, ...) is a document of desired
+// state (Spec) and observed state (Status), keyed by kind, parent and name.
+// Implementations live in sqlite/ and postgres/ (both built on sqlstore/) and
+// must pass the storetest conformance suite.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap them; callers test with errors.Is.
+var (
+	// ErrNotFound: no row matches.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: Create found a row with the same key.
+	ErrExists = errors.New("already exists")
+	// ErrConflict: a guarded write lost a race (the version moved on).
+	ErrConflict = errors.New("version conflict")
+)
+
+// Resource is one document. The key is (Kind, Parent, lower(Name)).
+type Resource struct {
+	Kind string
+	// Parent is the lowercase ARM id of the parent ("" for subscriptions).
+	Parent string
+	// Name is the name as the client spelled it; lookups ignore case.
+	Name string
+	// UID is a server-generated GUID, stable for the life of the resource.
+	UID string
+	// Spec is what the client asked for (JSON). Unknown fields are kept.
+	Spec json.RawMessage
+	// Status is what the server observed (JSON), owned by reconcilers.
+	Status json.RawMessage
+	// State is a short, indexed, kind-specific state ("Running", "Queued").
+	State string
+	// Owner is an indexed, kind-specific reference (a job's compute key).
+	Owner string
+	// Deleting is set when deletion was requested; reconcilers finish it.
+	Deleting bool
+	// Generation counts spec changes; Version counts every write.
+	Generation int64
+	Version    int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	CreatedBy  string
+	ModifiedBy string
+}
+
+// ListOptions selects resources. Kind is required; the rest filter.
+type ListOptions struct {
+	Kind string
+	// Parent selects direct children of one parent.
+	Parent string
+	// ParentPrefix selects every descendant of an ARM id (lowercase, no
+	// trailing slash): rows whose Parent equals it or starts with it + "/".
+	ParentPrefix string
+	State        string
+	Owner        string
+	// After continues a listing after this lowercase name (paging).
+	After string
+	// Limit caps the number of rows; 0 means no limit.
+	Limit int
+}
+
+// Resources is the document API, available directly and inside transactions.
+type Resources interface {
+	// Create inserts r, setting Version to 1 and the timestamps when zero.
+	// ErrExists if the key is taken.
+	Create(ctx context.Context, r *Resource) error
+	// Get returns one resource or ErrNotFound.
+	Get(ctx context.Context, kind, parent, name string) (*Resource, error)
+	// List returns matching resources ordered by lowercase name (then parent).
+	List(ctx context.Context, opts ListOptions) ([]*Resource, error)
+	// Update writes r if its stored Version still equals r.Version, then
+	// increments r.Version and sets UpdatedAt. ErrConflict if the version
+	// moved, ErrNotFound if the row is gone.
+	Update(ctx context.Context, r *Resource) error
+	// Delete removes one resource. ErrNotFound if absent.
+	Delete(ctx context.Context, kind, parent, name string) error
+	// DeleteTree removes every resource whose parent is id or below id.
+	DeleteTree(ctx context.Context, id string) (int, error)
+}
+
+// OperationStatus values follow Azure's asynchronous operation protocol.
+const (
+	OpInProgress = "InProgress"
+	OpSucceeded  = "Succeeded"
+	OpFailed     = "Failed"
+	OpCanceled   = "Canceled"
+)
+
+// Operation records a long-running operation a client may poll.
+type Operation struct {
+	ID string
+	// ResourceID is the ARM id of the resource the operation acts on.
+	ResourceID string
+	// Name is what the operation does ("Delete", "Create", "Start", ...).
+	Name      string
+	Status    string
+	ErrorCode string
+	ErrorMsg  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Terminal reports whether the operation has finished.
+func (o *Operation) Terminal() bool { return o.Status != OpInProgress }
+
+// Operations stores long-running operation records.
+type Operations interface {
+	CreateOperation(ctx context.Context, op *Operation) error
+	GetOperation(ctx context.Context, id string) (*Operation, error)
+	// FinishOperation moves an in-progress operation to a terminal status;
+	// it is a no-op (nil error) when the operation is already terminal.
+	FinishOperation(ctx context.Context, id, status, code, msg string) error
+	// ListOperations returns the in-progress operations on one resource.
+	ListOperations(ctx context.Context, resourceID string) ([]*Operation, error)
+}
+
+// User is an identity that may call the API.
+type User struct {
+	ID        string // object id (GUID)
+	Name      string // login name, unique
+	Role      string // Owner, Contributor or Reader
+	CreatedAt time.Time
+}
+
+// Token is a stored API credential; only its SHA-256 hash is kept.
+type Token struct {
+	Hash      string
+	UserID    string
+	Label     string
+	ExpiresAt time.Time // zero: never
+	CreatedAt time.Time
+}
+
+// Identities stores users and hashed tokens.
+type Identities interface {
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByName(ctx context.Context, name string) (*User, error)
+	ListUsers(ctx context.Context) ([]*User, error)
+	CreateToken(ctx context.Context, t *Token) error
+	// LookupToken returns the token with this hash, or ErrNotFound.
+	LookupToken(ctx context.Context, hash string) (*Token, error)
+	DeleteToken(ctx context.Context, hash string) error
+}
+
+// Settings is a small key/value table for server-wide facts (the default
+// subscription, the schema version, ...).
+type Settings interface {
+	GetSetting(ctx context.Context, key string) (string, error)
+	PutSetting(ctx context.Context, key, value string) error
+}
+
+// Store is everything mlw persists.
+type Store interface {
+	Resources
+	Operations
+	Identities
+	Settings
+	// InTx runs fn in one transaction: all of its writes land or none do.
+	InTx(ctx context.Context, fn func(tx Resources) error) error
+	// TryLease takes or renews the named lease for holder until now+ttl and
+	// reports whether holder has it (leader election for replicas).
+	TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	Close() error
+}

@@ -1,0 +1,308 @@
+// Package storetest is the conformance suite every store.Store must pass.
+// Drivers call Run with a function that opens a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// Opener returns a new, empty store; the suite closes it.
+type Opener func(t *testing.T) store.Store
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Opener) {
+	type testBundle struct {
+		ctx context.Context
+		s   store.Store
+	}
+	setup := func(t *testing.T) *testBundle {
+		t.Parallel()
+		s := open(t)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		return &testBundle{ctx: context.Background(), s: s}
+	}
+	mk := func(kind, parent, name string) *store.Resource {
+		return &store.Resource{Kind: kind, Parent: parent, Name: name, UID: "uid-" + name,
+			Spec: json.RawMessage(`{"location":"eastus"}`), Status: json.RawMessage(`{}`), State: "Succeeded", CreatedBy: "alice"}
+	}
+
+	t.Run("CreateGetCaseInsensitive", func(t *testing.T) {
+		b := setup(t)
+		r := mk("workspace", "/subscriptions/s/resourcegroups/rg", "My-WS")
+		require.NoError(t, b.s.Create(b.ctx, r))
+		require.Equal(t, int64(1), r.Version)
+		got, err := b.s.Get(b.ctx, "workspace", "/subscriptions/s/resourcegroups/rg", "my-ws")
+		require.NoError(t, err)
+		require.Equal(t, "My-WS", got.Name)
+		require.Equal(t, "uid-My-WS", got.UID)
+		require.JSONEq(t, `{"location":"eastus"}`, string(got.Spec))
+		require.Equal(t, "alice", got.CreatedBy)
+		require.False(t, got.CreatedAt.IsZero())
+		require.WithinDuration(t, time.Now(), got.CreatedAt, time.Minute)
+	})
+
+	t.Run("CreateDuplicate", func(t *testing.T) {
+		b := setup(t)
+		require.NoError(t, b.s.Create(b.ctx, mk("workspace", "p", "ws1")))
+		err := b.s.Create(b.ctx, mk("workspace", "p", "WS1"))
+		require.ErrorIs(t, err, store.ErrExists)
+		// Same name under another parent or kind is a different resource.
+		require.NoError(t, b.s.Create(b.ctx, mk("workspace", "q", "ws1")))
+		require.NoError(t, b.s.Create(b.ctx, mk("compute", "p", "ws1")))
+	})
+
+	t.Run("GetMissing", func(t *testing.T) {
+		b := setup(t)
+		_, err := b.s.Get(b.ctx, "workspace", "p", "nope")
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
+	t.Run("UpdateGuardedByVersion", func(t *testing.T) {
+		b := setup(t)
+		r := mk("compute", "p", "c1")
+		require.NoError(t, b.s.Create(b.ctx, r))
+		a, err := b.s.Get(b.ctx, "compute", "p", "c1")
+		require.NoError(t, err)
+		c, err := b.s.Get(b.ctx, "compute", "p", "c1")
+		require.NoError(t, err)
+
+		a.State = "Running"
+		a.Status = json.RawMessage(`{"nodes":1}`)
+		a.Generation = 2
+		require.NoError(t, b.s.Update(b.ctx, a))
+		require.Equal(t, int64(2), a.Version)
+
+		c.State = "Stopped"
+		require.ErrorIs(t, b.s.Update(b.ctx, c), store.ErrConflict)
+
+		got, err := b.s.Get(b.ctx, "compute", "p", "c1")
+		require.NoError(t, err)
+		require.Equal(t, "Running", got.State)
+		require.Equal(t, int64(2), got.Generation)
+		require.JSONEq(t, `{"nodes":1}`, string(got.Status))
+
+		missing := mk("compute", "p", "zz")
+		missing.Version = 1
+		require.ErrorIs(t, b.s.Update(b.ctx, missing), store.ErrNotFound)
+	})
+
+	t.Run("ConcurrentUpdatesOneWinsPerVersion", func(t *testing.T) {
+		b := setup(t)
+		require.NoError(t, b.s.Create(b.ctx, mk("job", "p", "j")))
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := b.s.Get(b.ctx, "job", "p", "j")
+				if err != nil {
+					return
+				}
+				if r.Version != 1 {
+					return
+				}
+				r.State = fmt.Sprint("s", i)
+				if err := b.s.Update(b.ctx, r); err == nil {
+					wins.Add(1)
+				} else if !errors.Is(err, store.ErrConflict) {
+					t.Errorf("unexpected error: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		require.Equal(t, int32(1), wins.Load())
+	})
+
+	t.Run("ListFiltersAndPaging", func(t *testing.T) {
+		b := setup(t)
+		for _, n := range []string{"c", "A", "b", "d", "e"} {
+			r := mk("job", "/w1", n)
+			if n == "b" || n == "d" {
+				r.State, r.Owner = "Queued", "/w1/computes/x"
+			}
+			require.NoError(t, b.s.Create(b.ctx, r))
+		}
+		require.NoError(t, b.s.Create(b.ctx, mk("job", "/w1/sub", "f")))
+		require.NoError(t, b.s.Create(b.ctx, mk("job", "/w10", "g")))
+		require.NoError(t, b.s.Create(b.ctx, mk("compute", "/w1", "h")))
+
+		names := func(rs []*store.Resource) []string {
+			var out []string
+			for _, r := range rs {
+				out = append(out, r.Name)
+			}
+			return out
+		}
+		all, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", Parent: "/w1"})
+		require.NoError(t, err)
+		require.Equal(t, []string{"A", "b", "c", "d", "e"}, names(all))
+
+		page1, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", Parent: "/w1", Limit: 2})
+		require.NoError(t, err)
+		require.Equal(t, []string{"A", "b"}, names(page1))
+		page2, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", Parent: "/w1", Limit: 2, After: "b"})
+		require.NoError(t, err)
+		require.Equal(t, []string{"c", "d"}, names(page2))
+
+		q, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", State: "Queued"})
+		require.NoError(t, err)
+		require.Equal(t, []string{"b", "d"}, names(q))
+		o, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", Owner: "/w1/computes/x", State: "Queued"})
+		require.NoError(t, err)
+		require.Equal(t, []string{"b", "d"}, names(o))
+
+		tree, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", ParentPrefix: "/w1"})
+		require.NoError(t, err)
+		require.Equal(t, []string{"A", "b", "c", "d", "e", "f"}, names(tree), "/w10 is not below /w1")
+	})
+
+	t.Run("ParentPrefixEscapesWildcards", func(t *testing.T) {
+		b := setup(t)
+		require.NoError(t, b.s.Create(b.ctx, mk("job", "/w_1/x", "a")))
+		require.NoError(t, b.s.Create(b.ctx, mk("job", "/wx1/x", "b")))
+		rs, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", ParentPrefix: "/w_1"})
+		require.NoError(t, err)
+		require.Len(t, rs, 1)
+		require.Equal(t, "a", rs[0].Name)
+	})
+
+	t.Run("DeleteAndDeleteTree", func(t *testing.T) {
+		b := setup(t)
+		require.NoError(t, b.s.Create(b.ctx, mk("workspace", "/rg", "w")))
+		require.NoError(t, b.s.Create(b.ctx, mk("compute", "/rg/w", "c1")))
+		require.NoError(t, b.s.Create(b.ctx, mk("job", "/rg/w", "j1")))
+		require.NoError(t, b.s.Create(b.ctx, mk("codeversion", "/rg/w/codes/x", "1")))
+		require.NoError(t, b.s.Create(b.ctx, mk("compute", "/rg/w2", "c2")))
+		n, err := b.s.DeleteTree(b.ctx, "/rg/w")
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+		_, err = b.s.Get(b.ctx, "compute", "/rg/w2", "c2")
+		require.NoError(t, err)
+		require.NoError(t, b.s.Delete(b.ctx, "workspace", "/rg", "W"))
+		require.ErrorIs(t, b.s.Delete(b.ctx, "workspace", "/rg", "w"), store.ErrNotFound)
+	})
+
+	t.Run("TransactionAllOrNothing", func(t *testing.T) {
+		b := setup(t)
+		boom := errors.New("boom")
+		err := b.s.InTx(b.ctx, func(tx store.Resources) error {
+			require.NoError(t, tx.Create(b.ctx, mk("workspace", "/rg", "w")))
+			require.NoError(t, tx.Create(b.ctx, mk("datastore", "/rg/w", "d")))
+			got, err := tx.Get(b.ctx, "datastore", "/rg/w", "d")
+			require.NoError(t, err)
+			require.Equal(t, "d", got.Name)
+			return boom
+		})
+		require.ErrorIs(t, err, boom)
+		_, err = b.s.Get(b.ctx, "workspace", "/rg", "w")
+		require.ErrorIs(t, err, store.ErrNotFound)
+
+		require.NoError(t, b.s.InTx(b.ctx, func(tx store.Resources) error {
+			if err := tx.Create(b.ctx, mk("workspace", "/rg", "w")); err != nil {
+				return err
+			}
+			return tx.Create(b.ctx, mk("datastore", "/rg/w", "d"))
+		}))
+		_, err = b.s.Get(b.ctx, "datastore", "/rg/w", "d")
+		require.NoError(t, err)
+	})
+
+	t.Run("Operations", func(t *testing.T) {
+		b := setup(t)
+		op := &store.Operation{ID: "op1", ResourceID: "/rg/w", Name: "Delete"}
+		require.NoError(t, b.s.CreateOperation(b.ctx, op))
+		require.ErrorIs(t, b.s.CreateOperation(b.ctx, &store.Operation{ID: "op1"}), store.ErrExists)
+		got, err := b.s.GetOperation(b.ctx, "op1")
+		require.NoError(t, err)
+		require.Equal(t, store.OpInProgress, got.Status)
+		require.False(t, got.Terminal())
+		open, err := b.s.ListOperations(b.ctx, "/rg/w")
+		require.NoError(t, err)
+		require.Len(t, open, 1)
+
+		require.NoError(t, b.s.FinishOperation(b.ctx, "op1", store.OpFailed, "QuotaExceeded", "too big"))
+		// A late second finish does not overwrite the first outcome.
+		require.NoError(t, b.s.FinishOperation(b.ctx, "op1", store.OpSucceeded, "", ""))
+		got, err = b.s.GetOperation(b.ctx, "op1")
+		require.NoError(t, err)
+		require.Equal(t, store.OpFailed, got.Status)
+		require.Equal(t, "QuotaExceeded", got.ErrorCode)
+		require.Equal(t, "too big", got.ErrorMsg)
+		open, err = b.s.ListOperations(b.ctx, "/rg/w")
+		require.NoError(t, err)
+		require.Empty(t, open)
+		_, err = b.s.GetOperation(b.ctx, "nope")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		require.ErrorIs(t, b.s.FinishOperation(b.ctx, "nope", store.OpSucceeded, "", ""), store.ErrNotFound)
+	})
+
+	t.Run("UsersAndTokens", func(t *testing.T) {
+		b := setup(t)
+		require.NoError(t, b.s.CreateUser(b.ctx, &store.User{ID: "u1", Name: "admin", Role: "Owner"}))
+		require.ErrorIs(t, b.s.CreateUser(b.ctx, &store.User{ID: "u2", Name: "admin", Role: "Reader"}), store.ErrExists)
+		require.NoError(t, b.s.CreateUser(b.ctx, &store.User{ID: "u3", Name: "bob", Role: "Contributor"}))
+		u, err := b.s.GetUserByName(b.ctx, "bob")
+		require.NoError(t, err)
+		require.Equal(t, "u3", u.ID)
+		u, err = b.s.GetUser(b.ctx, "u1")
+		require.NoError(t, err)
+		require.Equal(t, "Owner", u.Role)
+		users, err := b.s.ListUsers(b.ctx)
+		require.NoError(t, err)
+		require.Len(t, users, 2)
+		_, err = b.s.GetUser(b.ctx, "zz")
+		require.ErrorIs(t, err, store.ErrNotFound)
+
+		exp := time.Now().Add(time.Hour).Truncate(time.Microsecond)
+		require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "h1", UserID: "u1", Label: "cli", ExpiresAt: exp}))
+		tok, err := b.s.LookupToken(b.ctx, "h1")
+		require.NoError(t, err)
+		require.Equal(t, "u1", tok.UserID)
+		require.True(t, exp.Equal(tok.ExpiresAt))
+		require.NoError(t, b.s.DeleteToken(b.ctx, "h1"))
+		_, err = b.s.LookupToken(b.ctx, "h1")
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
+	t.Run("Settings", func(t *testing.T) {
+		b := setup(t)
+		_, err := b.s.GetSetting(b.ctx, "k")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		require.NoError(t, b.s.PutSetting(b.ctx, "k", "v1"))
+		require.NoError(t, b.s.PutSetting(b.ctx, "k", "v2"))
+		v, err := b.s.GetSetting(b.ctx, "k")
+		require.NoError(t, err)
+		require.Equal(t, "v2", v)
+	})
+
+	t.Run("Lease", func(t *testing.T) {
+		b := setup(t)
+		ok, err := b.s.TryLease(b.ctx, "leader", "a", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = b.s.TryLease(b.ctx, "leader", "b", time.Minute)
+		require.NoError(t, err)
+		require.False(t, ok, "b must not steal a live lease")
+		ok, err = b.s.TryLease(b.ctx, "leader", "a", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok, "a renews its own lease")
+		ok, err = b.s.TryLease(b.ctx, "other", "b", -time.Second)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = b.s.TryLease(b.ctx, "other", "c", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok, "c takes an expired lease")
+	})
+}
