@@ -74,3 +74,9 @@ func StripAzureMLPrefix(s string) string {
 	}
 	return s
 }
+
+// NormalizeLocation folds an Azure region name: "East US" and "eastus" are
+// the same region.
+func NormalizeLocation(loc string) string {
+	return strings.ToLower(strings.ReplaceAll(loc, " ", ""))
+}

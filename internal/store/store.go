@@ -60,8 +60,10 @@ type ListOptions struct {
 	ParentPrefix string
 	State        string
 	Owner        string
-	// After continues a listing after this lowercase name (paging).
-	After string
+	// After continues a listing after this lowercase name (paging); with
+	// AfterParent, after the row (After, AfterParent) in (name, parent) order.
+	After       string
+	AfterParent string
 	// Limit caps the number of rows; 0 means no limit.
 	Limit int
 }

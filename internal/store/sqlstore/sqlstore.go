@@ -282,7 +282,10 @@ func (s *res) List(ctx context.Context, o store.ListOptions) ([]*store.Resource,
 		where = append(where, "owner = ?")
 		args = append(args, o.Owner)
 	}
-	if o.After != "" {
+	if o.After != "" && o.AfterParent != "" {
+		where = append(where, "(name_key > ? OR (name_key = ? AND parent > ?))")
+		args = append(args, o.After, o.After, o.AfterParent)
+	} else if o.After != "" {
 		where = append(where, "name_key > ?")
 		args = append(args, o.After)
 	}

@@ -119,7 +119,9 @@ func (s *Store) getUser(ctx context.Context, col, v string) (*store.User, error)
 }
 
 // GetUser returns a user by id.
-func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) { return s.getUser(ctx, "id", id) }
+func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
+	return s.getUser(ctx, "id", id)
+}
 
 // GetUserByName returns a user by login name.
 func (s *Store) GetUserByName(ctx context.Context, name string) (*store.User, error) {

@@ -166,6 +166,13 @@ func Run(t *testing.T, open Opener) {
 		tree, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", ParentPrefix: "/w1"})
 		require.NoError(t, err)
 		require.Equal(t, []string{"A", "b", "c", "d", "e", "f"}, names(tree), "/w10 is not below /w1")
+
+		// The same name under two parents pages by (name, parent).
+		require.NoError(t, b.s.Create(b.ctx, mk("job", "/w1/sub", "c")))
+		p1, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", ParentPrefix: "/w1", After: "c", AfterParent: "/w1", Limit: 2})
+		require.NoError(t, err)
+		require.Equal(t, []string{"c", "d"}, names(p1))
+		require.Equal(t, "/w1/sub", p1[0].Parent)
 	})
 
 	t.Run("ParentPrefixEscapesWildcards", func(t *testing.T) {

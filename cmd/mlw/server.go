@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlw-project/mlw/api"
+	"github.com/mlw-project/mlw/internal/server"
+)
+
+func serverCmd() *cobra.Command {
+	var opts server.Options
+	var logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the mlw control plane",
+		Long: `Run the mlw control plane: the Azure ML-compatible REST API, the reconcilers
+and the local compute backend.
+
+The first start initialises the data directory ($MLW_HOME, default ~/.mlw):
+the SQLite database, a local certificate authority (ca.crt) and the server
+certificate, an admin user, a subscription, and a token for the local CLI
+(file "token", mode 0600). The server listens with HTTPS on ` + server.DefaultListen + `.`,
+		Example: `  mlw server
+  mlw server --data-dir /srv/mlw --listen 0.0.0.0:7443 --hostname mlw.example.org
+  mlw server --database postgres://mlw:secret@db:5432/mlw`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level must be debug, info, warn or error, not %q", logLevel)
+			}
+			hopts := &slog.HandlerOptions{Level: level}
+			var h slog.Handler = slog.NewTextHandler(os.Stderr, hopts)
+			if strings.EqualFold(logFormat, "json") {
+				h = slog.NewJSONHandler(os.Stderr, hopts)
+			}
+			opts.Log = slog.New(h)
+			opts.Version = version
+			if opts.DataDir == "" {
+				opts.DataDir = api.Home()
+			}
+			if opts.Database == "" {
+				opts.Database = os.Getenv("MLW_DATABASE")
+			}
+			s, err := server.New(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if err := s.Listen(); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "mlw server listening on %s (data directory %s)\n", s.URL(), opts.DataDir)
+			return s.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.DataDir, "data-dir", "", "data directory (default $MLW_HOME or ~/.mlw)")
+	f.StringVar(&opts.Listen, "listen", server.DefaultListen, "address to listen on")
+	f.StringVar(&opts.Database, "database", "", "postgres://… URL for PostgreSQL (default: SQLite in the data directory; also $MLW_DATABASE)")
+	f.BoolVar(&opts.InsecureHTTP, "insecure-http", false, "serve plain HTTP (loopback addresses only; the Azure ML SDK needs HTTPS)")
+	f.StringSliceVar(&opts.Hostnames, "hostname", nil, "extra host names for the server certificate")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	return cmd
+}

@@ -1,0 +1,182 @@
+// Package cli is the mlw command line: `mlw <noun> <verb>`, mirroring
+// `az ml`. It talks to the server only through the public api package.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/mlw-project/mlw/api"
+)
+
+// App carries what every command needs: where to talk, how to print.
+type App struct {
+	Out, Err io.Writer
+	In       io.Reader
+	Home     string
+
+	output   string
+	conn     api.Connection
+	client   *api.Client
+	profile  *api.Profile
+	outIsTTY bool
+	errIsTTY bool
+}
+
+// NewRoot builds the command tree. Extra commands (the server) are added by
+// main.
+func NewRoot(version string) (*cobra.Command, *App) {
+	app := &App{Out: os.Stdout, Err: os.Stderr, In: os.Stdin, Home: api.Home()}
+	app.outIsTTY = isatty.IsTerminal(os.Stdout.Fd())
+	app.errIsTTY = isatty.IsTerminal(os.Stderr.Fd())
+	root := &cobra.Command{
+		Use:   "mlw",
+		Short: "mlw: the Azure Machine Learning compute workflow, self-hosted",
+		Long: `mlw runs Azure ML's compute workflow on your own machines: resource groups,
+workspaces, compute instances and clusters, and command jobs, with the same
+REST API, CLI verbs and YAML files as Azure ML.
+
+Start a server with ` + "`mlw server`" + `; every other command is a client of it.`,
+		Example: `  mlw server &
+  mlw group create --name rg-dp100-labs --location eastus
+  mlw workspace create --name mlw-dp100-labs -g rg-dp100-labs`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVarP(&app.output, "output", "o", "", "output format: table, json or yaml (default: table on a terminal, json otherwise)")
+	pf.StringVar(&app.conn.Server, "server", "", "server URL (default: $MLW_SERVER, the saved login, or the local server)")
+	pf.StringVar(&app.conn.Token, "token", "", "API token (default: $MLW_TOKEN, the saved login, or the local server's token)")
+	pf.StringVar(&app.conn.CAFile, "ca-file", "", "PEM file of the CA to trust for the server (default: the local server's CA)")
+	pf.StringVar(&app.conn.Subscription, "subscription", "", "subscription id (default: the server's)")
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+
+	root.AddCommand(groupCmd(app), workspaceCmd(app), configureCmd(app), loginCmd(app))
+	return root, app
+}
+
+// Execute runs the CLI and returns the process exit code. Errors go to
+// stderr in the `az` style.
+func Execute(ctx context.Context, root *cobra.Command, app *App) int {
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ae *api.Error
+	msg := err.Error()
+	if errors.As(err, &ae) {
+		msg = ae.Error()
+		if ae.Target != "" && !strings.Contains(ae.Message, ae.Target) {
+			msg += " (field: " + ae.Target + ")"
+		}
+	}
+	fmt.Fprintln(app.Err, app.paint(red, "ERROR: ")+msg)
+	return 1
+}
+
+// Client returns a client for the resolved server.
+func (a *App) Client() (*api.Client, error) {
+	if a.client != nil {
+		return a.client, nil
+	}
+	conn, err := api.Resolve(a.Home, a.conn)
+	if err != nil {
+		return nil, err
+	}
+	c, err := api.Connect(conn)
+	if err != nil {
+		return nil, err
+	}
+	a.client = c
+	return c, nil
+}
+
+// Profile returns the saved CLI profile.
+func (a *App) Profile() *api.Profile {
+	if a.profile == nil {
+		p, err := api.LoadProfile(a.Home)
+		if err != nil {
+			fmt.Fprintln(a.Err, "WARNING:", err)
+			p = &api.Profile{Defaults: map[string]string{}}
+		}
+		a.profile = p
+	}
+	return a.profile
+}
+
+// format returns the output format in effect.
+func (a *App) format() string {
+	if a.output != "" {
+		return a.output
+	}
+	if a.outIsTTY {
+		return "table"
+	}
+	return "json"
+}
+
+// scope holds the -g / -w flags of a workspace-scoped command.
+type scope struct {
+	group, workspace string
+}
+
+func addGroupFlag(cmd *cobra.Command, s *scope) {
+	cmd.Flags().StringVarP(&s.group, "resource-group", "g", "", "resource group (default: `mlw configure --defaults group=...`)")
+}
+
+func addWorkspaceFlags(cmd *cobra.Command, s *scope) {
+	addGroupFlag(cmd, s)
+	cmd.Flags().StringVarP(&s.workspace, "workspace-name", "w", "", "workspace (default: `mlw configure --defaults workspace=...`)")
+}
+
+// resolveGroup fills the group from defaults, or explains how to give one.
+func (a *App) resolveGroup(s *scope) error {
+	if s.group == "" {
+		s.group = a.Profile().Defaults["group"]
+	}
+	if s.group == "" {
+		return errors.New("a resource group is required: pass -g/--resource-group, or set a default with `mlw configure --defaults group=<name>`")
+	}
+	return nil
+}
+
+// resolveWorkspace fills group and workspace from defaults.
+func (a *App) resolveWorkspace(s *scope) error {
+	if err := a.resolveGroup(s); err != nil {
+		return err
+	}
+	if s.workspace == "" {
+		s.workspace = a.Profile().Defaults["workspace"]
+	}
+	if s.workspace == "" {
+		return errors.New("a workspace is required: pass -w/--workspace-name, or set a default with `mlw configure --defaults workspace=<name>`")
+	}
+	return nil
+}
+
+// confirm asks a yes/no question on the terminal; without a terminal the
+// user must pass --yes.
+func (a *App) confirm(question string, yes bool) error {
+	if yes {
+		return nil
+	}
+	f, ok := a.In.(*os.File)
+	if !ok || !isatty.IsTerminal(f.Fd()) {
+		return errors.New("this deletes data: pass --yes to confirm when not running on a terminal")
+	}
+	fmt.Fprintf(a.Err, "%s (y/n): ", question)
+	var answer string
+	_, _ = fmt.Fscanln(a.In, &answer)
+	if a := strings.ToLower(strings.TrimSpace(answer)); a == "y" || a == "yes" {
+		return nil
+	}
+	return errors.New("canceled")
+}

@@ -1,0 +1,116 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+)
+
+// router matches paths segment by segment. Literal segments compare without
+// regard to case, as ARM does ("resourceGroups" = "resourcegroups"); {name}
+// segments capture the value as sent; a final {name...} captures the rest.
+type router struct {
+	root node
+}
+
+type node struct {
+	lit      map[string]*node
+	param    *node
+	rest     *node
+	name     string
+	handlers map[string]*route
+}
+
+type route struct {
+	method  string
+	pattern string
+	h       handlerFunc
+	public  bool
+	raw     bool
+}
+
+func (rt *router) add(r *route) {
+	n := &rt.root
+	for _, seg := range splitPath(r.pattern) {
+		switch {
+		case strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "...}"):
+			if n.rest == nil {
+				n.rest = &node{name: seg[1 : len(seg)-4]}
+			}
+			n = n.rest
+		case strings.HasPrefix(seg, "{"):
+			if n.param == nil {
+				n.param = &node{name: seg[1 : len(seg)-1]}
+			}
+			n = n.param
+		default:
+			if n.lit == nil {
+				n.lit = map[string]*node{}
+			}
+			k := strings.ToLower(seg)
+			if n.lit[k] == nil {
+				n.lit[k] = &node{}
+			}
+			n = n.lit[k]
+		}
+	}
+	if n.handlers == nil {
+		n.handlers = map[string]*route{}
+	}
+	if _, dup := n.handlers[r.method]; dup {
+		panic("duplicate route " + r.method + " " + r.pattern)
+	}
+	n.handlers[r.method] = r
+}
+
+// match returns the route for method and path, the captured parameters, and
+// whether the path matched any route at all (for 405 versus 404).
+func (rt *router) match(method, path string) (*route, map[string]string, bool) {
+	segs := splitPath(path)
+	params := map[string]string{}
+	n := rt.root.find(segs, params)
+	if n == nil {
+		return nil, nil, false
+	}
+	r := n.handlers[method]
+	if r == nil && method == http.MethodHead {
+		r = n.handlers[http.MethodGet]
+	}
+	return r, params, true
+}
+
+func (n *node) find(segs []string, params map[string]string) *node {
+	if len(segs) == 0 {
+		if n.handlers != nil {
+			return n
+		}
+		if n.rest != nil && n.rest.handlers != nil {
+			params[n.rest.name] = ""
+			return n.rest
+		}
+		return nil
+	}
+	if c := n.lit[strings.ToLower(segs[0])]; c != nil {
+		if m := c.find(segs[1:], params); m != nil {
+			return m
+		}
+	}
+	if n.param != nil && segs[0] != "" {
+		if m := n.param.find(segs[1:], params); m != nil {
+			params[n.param.name] = segs[0]
+			return m
+		}
+	}
+	if n.rest != nil && n.rest.handlers != nil {
+		params[n.rest.name] = strings.Join(segs, "/")
+		return n.rest
+	}
+	return nil
+}
+
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}

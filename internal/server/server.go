@@ -1,0 +1,387 @@
+// Package server is the composition root of `mlw server`: it opens the store,
+// initialises the data directory, builds the service, the reconcilers and
+// the HTTP API, and shuts them down in order.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/mlw-project/mlw/api"
+	"github.com/mlw-project/mlw/internal/controller"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/httpapi"
+	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/reconciler"
+	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/store/postgres"
+	"github.com/mlw-project/mlw/internal/store/sqlite"
+)
+
+// DefaultListen is the documented default address of `mlw server`.
+const DefaultListen = "127.0.0.1:7443"
+
+// Options configure a server.
+type Options struct {
+	DataDir string
+	Listen  string
+	// Database is empty for SQLite in the data directory, or a postgres:// URL.
+	Database string
+	// InsecureHTTP serves plain HTTP; only allowed on loopback addresses.
+	InsecureHTTP bool
+	// Hostnames are extra names for the server certificate.
+	Hostnames []string
+	Log       *slog.Logger
+	Version   string
+	// ShutdownTimeout bounds how long in-flight requests may take to finish.
+	ShutdownTimeout time.Duration
+}
+
+// Server is a running mlw control plane.
+type Server struct {
+	opts     Options
+	st       store.Store
+	svc      *service.Service
+	api      *httpapi.API
+	auth     *identity.Authenticator
+	ca       *identity.CA
+	log      *slog.Logger
+	httpSrv  *http.Server
+	listener net.Listener
+	url      string
+	holder   string
+
+	controllers map[string]*controller.Controller
+	resync      map[string]func(ctx context.Context) error
+}
+
+// Settings keys written on first start.
+const (
+	settingTenant       = "tenant_id"
+	settingSubscription = "default_subscription"
+	adminUser           = "admin"
+)
+
+// New prepares a server: data directory, store, identity, API. It does not
+// listen yet.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Listen == "" {
+		opts.Listen = DefaultListen
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	if opts.InsecureHTTP && !isLoopback(opts.Listen) {
+		return nil, fmt.Errorf("--insecure-http serves plain HTTP and is only allowed on a loopback address (127.0.0.1, ::1 or localhost), not %q", opts.Listen)
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", opts.DataDir, err)
+	}
+	s := &Server{opts: opts, log: opts.Log, holder: uuid.NewString(),
+		controllers: map[string]*controller.Controller{}, resync: map[string]func(context.Context) error{}}
+	var err error
+	if opts.Database == "" {
+		s.st, err = sqlite.Open(ctx, filepath.Join(opts.DataDir, "mlw.db"))
+	} else if strings.HasPrefix(opts.Database, "postgres://") || strings.HasPrefix(opts.Database, "postgresql://") {
+		s.st, err = postgres.Open(ctx, opts.Database)
+	} else {
+		return nil, fmt.Errorf("--database must be a postgres:// URL (or empty for SQLite in the data directory), not %q", opts.Database)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.init(ctx); err != nil {
+		s.st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init creates what a first start needs and loads the rest.
+func (s *Server) init(ctx context.Context) error {
+	tenant, err := s.setting(ctx, settingTenant, uuid.NewString)
+	if err != nil {
+		return err
+	}
+	sub, err := s.setting(ctx, settingSubscription, uuid.NewString)
+	if err != nil {
+		return err
+	}
+	s.ca, err = identity.LoadOrCreateCA(s.opts.DataDir)
+	if err != nil {
+		return err
+	}
+	s.auth, err = identity.NewAuthenticator(s.st, s.opts.DataDir, tenant)
+	if err != nil {
+		return err
+	}
+	s.svc = service.New(s.st, service.EnqueueFunc(s.enqueue), s.log)
+	s.svc.DataDir = s.opts.DataDir
+	s.svc.TenantID = tenant
+	s.svc.DefaultSubscription = sub
+	if err := s.svc.EnsureSubscription(ctx, sub, "mlw local subscription"); err != nil {
+		return fmt.Errorf("create default subscription: %w", err)
+	}
+	admin, err := s.st.GetUserByName(ctx, adminUser)
+	if errors.Is(err, store.ErrNotFound) {
+		admin = &store.User{ID: uuid.NewString(), Name: adminUser, Role: identity.RoleOwner}
+		if err := s.st.CreateUser(ctx, admin); err != nil {
+			return fmt.Errorf("create admin user: %w", err)
+		}
+	} else if err != nil {
+		return err
+	}
+	tokenPath := filepath.Join(s.opts.DataDir, api.LocalTokenFile)
+	if _, err := os.Stat(tokenPath); errors.Is(err, os.ErrNotExist) {
+		plain, hash := identity.NewToken()
+		if err := s.st.CreateToken(ctx, &store.Token{Hash: hash, UserID: admin.ID, Label: "local CLI"}); err != nil {
+			return fmt.Errorf("create CLI token: %w", err)
+		}
+		if err := os.WriteFile(tokenPath, []byte(plain+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write CLI token: %w", err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.api = httpapi.New(httpapi.Config{Service: s.svc, Auth: s.auth, Log: s.log, Registry: reg, Version: s.opts.Version})
+	s.buildControllers()
+	return nil
+}
+
+func (s *Server) setting(ctx context.Context, key string, gen func() string) (string, error) {
+	v, err := s.st.GetSetting(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		v = gen()
+		if err := s.st.PutSetting(ctx, key, v); err != nil {
+			return "", err
+		}
+		return v, nil
+	}
+	return v, err
+}
+
+// buildControllers registers one controller per reconciled kind.
+func (s *Server) buildControllers() {
+	containers := &reconciler.Containers{Store: s.st, Queue: service.EnqueueFunc(s.enqueue), Log: s.log, DataDir: s.opts.DataDir}
+	s.register(core.KindResourceGroup, containers.Group(), 2)
+	s.register(core.KindWorkspace, containers.Workspace(), 2)
+}
+
+// register adds a controller for kind; on (re)start every resource of that
+// kind that is being deleted or is not settled is enqueued again.
+func (s *Server) register(kind string, rec controller.Reconciler, workers int) {
+	c := controller.New(kind, rec, workers, s.log)
+	s.controllers[kind] = c
+	s.resync[kind] = func(ctx context.Context) error {
+		rs, err := s.st.List(ctx, store.ListOptions{Kind: kind})
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			c.Enqueue(service.Key(r))
+		}
+		return nil
+	}
+}
+
+func (s *Server) enqueue(kind, key string) {
+	if c := s.controllers[kind]; c != nil {
+		c.Enqueue(key)
+	}
+}
+
+// URL is the base URL clients use (set once Serve listens).
+func (s *Server) URL() string { return s.url }
+
+// Listen binds the listening socket.
+func (s *Server) Listen() error {
+	l, err := net.Listen("tcp", s.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (another mlw server may be running; use --listen to pick another address)", s.opts.Listen, err)
+	}
+	s.listener = l
+	host := hostForURL(l.Addr().(*net.TCPAddr), s.opts.Listen)
+	if s.opts.InsecureHTTP {
+		s.url = "http://" + host
+		return nil
+	}
+	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, s.opts.Hostnames...)
+	if hn, err := os.Hostname(); err == nil && hn != "" {
+		hosts = append(hosts, hn)
+	}
+	if h, _, err := net.SplitHostPort(s.opts.Listen); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
+		hosts = append(hosts, h)
+	}
+	cert, err := s.ca.ServerCertificate(s.opts.DataDir, dedupe(hosts))
+	if err != nil {
+		l.Close()
+		return err
+	}
+	s.listener = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
+	s.url = "https://" + host
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully: the listener
+// closes, in-flight requests finish (up to ShutdownTimeout), the
+// reconcilers stop, and the database closes.
+func (s *Server) Run(ctx context.Context) error {
+	if s.listener == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	s.httpSrv = &http.Server{Handler: s.api, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	if err := s.writeServerFile(); err != nil {
+		return err
+	}
+	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.lead(ctrlCtx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- s.httpSrv.Serve(s.listener) }()
+	s.log.Info("mlw server ready", "url", s.url, "data_dir", s.opts.DataDir, "database", s.dbName())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	if err := s.httpSrv.Shutdown(sctx); err != nil {
+		s.log.Warn("in-flight requests did not finish in time", "err", err)
+	}
+	stopCtrl()
+	wg.Wait()
+	_ = os.Remove(filepath.Join(s.opts.DataDir, api.LocalServerFile))
+	if err := s.st.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	s.log.Info("mlw server stopped")
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// lead runs the reconcilers while this replica holds the leader lease.
+// With SQLite there is one replica and the lease is always won.
+func (s *Server) lead(ctx context.Context) {
+	const ttl = 15 * time.Second
+	var stop context.CancelFunc
+	var wg sync.WaitGroup
+	tick := time.NewTicker(ttl / 3)
+	defer tick.Stop()
+	for {
+		ok, err := s.st.TryLease(ctx, "controllers", s.holder, ttl)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("leader lease", "err", err)
+		}
+		switch {
+		case ok && stop == nil:
+			var cctx context.Context
+			cctx, stop = context.WithCancel(ctx)
+			s.log.Info("leading: reconcilers started")
+			for kind, c := range s.controllers {
+				wg.Add(1)
+				go func() { defer wg.Done(); _ = c.Run(cctx) }()
+				if err := s.resync[kind](cctx); err != nil {
+					s.log.Warn("resync", "kind", kind, "err", err)
+				}
+			}
+		case !ok && stop != nil && ctx.Err() == nil:
+			s.log.Warn("lost the leader lease: reconcilers stopped")
+			stop()
+			wg.Wait()
+			stop = nil
+		}
+		select {
+		case <-ctx.Done():
+			if stop != nil {
+				stop()
+			}
+			wg.Wait()
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) dbName() string {
+	if s.opts.Database == "" {
+		return "sqlite"
+	}
+	return "postgres"
+}
+
+// writeServerFile records where this server listens, so that the CLI on
+// this machine finds it without configuration.
+func (s *Server) writeServerFile() error {
+	b, _ := json.MarshalIndent(api.LocalServer{URL: s.url, PID: os.Getpid(), Subscription: s.svc.DefaultSubscription}, "", "  ")
+	path := filepath.Join(s.opts.DataDir, api.LocalServerFile)
+	if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func hostForURL(a *net.TCPAddr, listen string) string {
+	host, _, _ := net.SplitHostPort(listen)
+	switch {
+	case host == "" || host == "0.0.0.0" || host == "::":
+		host = "127.0.0.1"
+	case host == "localhost":
+	default:
+		host = a.IP.String()
+	}
+	return net.JoinHostPort(host, fmt.Sprint(a.Port))
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,176 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// Provisioning states shared by ARM resources.
+const (
+	StateSucceeded = "Succeeded"
+	StateDeleting  = "Deleting"
+	StateCreating  = "Creating"
+	StateFailed    = "Failed"
+)
+
+// EnsureSubscription creates the subscription if it does not exist.
+func (s *Service) EnsureSubscription(ctx context.Context, id, displayName string) error {
+	_, err := s.Store.Get(ctx, core.KindSubscription, "", id)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	r := &store.Resource{Kind: core.KindSubscription, Name: id, UID: id, State: StateSucceeded, CreatedBy: "mlw", ModifiedBy: "mlw",
+		Spec: Encode(map[string]any{"displayName": displayName})}
+	if err := s.Store.Create(ctx, r); err != nil && !errors.Is(err, store.ErrExists) {
+		return err
+	}
+	return nil
+}
+
+// GetSubscription returns a subscription or a 404 naming it.
+func (s *Service) GetSubscription(ctx context.Context, id string) (*store.Resource, error) {
+	r, err := s.Store.Get(ctx, core.KindSubscription, "", id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, core.NotFound("SubscriptionNotFound", "The subscription '%s' could not be found. This server's subscription is '%s'.", id, s.DefaultSubscription)
+	}
+	return r, storeErr(err, "subscription", id)
+}
+
+// ListSubscriptions returns every subscription.
+func (s *Service) ListSubscriptions(ctx context.Context) ([]*store.Resource, error) {
+	rs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindSubscription})
+	return rs, storeErr(err, "subscription", "")
+}
+
+type groupSpec struct {
+	Location  string            `json:"location"`
+	Tags      map[string]string `json:"tags"`
+	ManagedBy string            `json:"managedBy"`
+}
+
+// PutGroup creates or updates a resource group. created reports a new group.
+func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r *store.Resource, created bool, err error) {
+	p := PrincipalFrom(ctx)
+	if err := requireWrite(p); err != nil {
+		return nil, false, err
+	}
+	if _, err := s.GetSubscription(ctx, sub); err != nil {
+		return nil, false, err
+	}
+	if err := core.ValidateGroupName(name); err != nil {
+		return nil, false, err
+	}
+	var spec groupSpec
+	if err := body.Into(&spec); err != nil {
+		return nil, false, err
+	}
+	if spec.Location == "" {
+		return nil, false, core.Invalid("location", "The resource group needs a location, for example \"location\": \"eastus\" (mlw accepts any Azure region name).")
+	}
+	doc := body.Doc
+	delete(doc, "properties")
+	delete(doc, "id")
+	delete(doc, "name")
+	delete(doc, "type")
+	parent := core.Key(core.SubscriptionPath(sub))
+	existing, err := s.Store.Get(ctx, core.KindResourceGroup, parent, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		r = &store.Resource{Kind: core.KindResourceGroup, Parent: parent, Name: name, UID: NewUID(), Spec: Encode(doc),
+			State: StateSucceeded, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
+		if err := s.Store.Create(ctx, r); err != nil {
+			return nil, false, storeErr(err, "resource group", name)
+		}
+		return r, true, nil
+	case err != nil:
+		return nil, false, core.Internal(err)
+	}
+	if existing.Deleting {
+		return nil, false, core.Conflict("ResourceGroupBeingDeleted", "The resource group '%s' is being deleted; wait for the deletion to finish, then create it again.", existing.Name)
+	}
+	old := Decode(existing.Spec)
+	if l, _ := old["location"].(string); l != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {
+		return nil, false, core.InvalidCode("InvalidResourceGroupLocation", "location",
+			"The resource group '%s' already exists in location '%s'; a resource group's location cannot change. Use \"location\": %q or another group name.", existing.Name, l, l)
+	}
+	existing.Spec = Encode(Merge(old, doc))
+	existing.ModifiedBy = principalName(p)
+	existing.Generation++
+	if err := s.Store.Update(ctx, existing); err != nil {
+		return nil, false, storeErr(err, "resource group", name)
+	}
+	return existing, false, nil
+}
+
+// GetGroup returns a resource group or a 404 ResourceGroupNotFound.
+func (s *Service) GetGroup(ctx context.Context, sub, name string) (*store.Resource, error) {
+	if _, err := s.GetSubscription(ctx, sub); err != nil {
+		return nil, err
+	}
+	r, err := s.Store.Get(ctx, core.KindResourceGroup, core.Key(core.SubscriptionPath(sub)), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, core.NotFound("ResourceGroupNotFound", "Resource group '%s' could not be found. Create it with `mlw group create --name %s --location <region>`.", name, name)
+	}
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return r, nil
+}
+
+// ListGroups lists the groups of a subscription, a page at a time.
+func (s *Service) ListGroups(ctx context.Context, sub string, page Page) ([]*store.Resource, string, error) {
+	if _, err := s.GetSubscription(ctx, sub); err != nil {
+		return nil, "", err
+	}
+	return s.listPage(ctx, store.ListOptions{Kind: core.KindResourceGroup, Parent: core.Key(core.SubscriptionPath(sub))}, page)
+}
+
+// DeleteGroup starts deleting a resource group and everything in it. The
+// returned operation finishes when nothing of the group is left running.
+func (s *Service) DeleteGroup(ctx context.Context, sub, name string) (*store.Operation, error) {
+	if err := requireWrite(PrincipalFrom(ctx)); err != nil {
+		return nil, err
+	}
+	g, err := s.GetGroup(ctx, sub, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.startDelete(ctx, g, core.GroupPath(sub, g.Name))
+}
+
+// startDelete marks r as deleting (once), records an operation a client
+// can poll, and hands r to its reconciler.
+func (s *Service) startDelete(ctx context.Context, r *store.Resource, armID string) (*store.Operation, error) {
+	p := PrincipalFrom(ctx)
+	for attempt := 0; ; attempt++ {
+		if r.Deleting {
+			break
+		}
+		r.Deleting = true
+		r.State = StateDeleting
+		r.ModifiedBy = principalName(p)
+		err := s.Store.Update(ctx, r)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt > 5 {
+			return nil, storeErr(err, r.Kind, r.Name)
+		}
+		if r, err = s.Store.Get(ctx, r.Kind, r.Parent, r.Name); err != nil {
+			return nil, storeErr(err, r.Kind, r.Name)
+		}
+	}
+	op := &store.Operation{ID: NewUID(), ResourceID: core.Key(armID), Name: "Delete"}
+	if err := s.Store.CreateOperation(ctx, op); err != nil {
+		return nil, core.Internal(fmt.Errorf("record delete operation: %w", err))
+	}
+	s.Queue.Enqueue(r.Kind, Key(r))
+	return op, nil
+}

@@ -1,0 +1,251 @@
+// Package service is admission: the one place where a request from any
+// client (CLI, studio, SDK) is defaulted, validated and written as desired
+// state. It never calls a backend; it enqueues keys for the reconcilers.
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// Enqueuer hands a resource key to the reconciler of its kind.
+type Enqueuer interface {
+	Enqueue(kind, key string)
+}
+
+// EnqueueFunc adapts a function to Enqueuer.
+type EnqueueFunc func(kind, key string)
+
+// Enqueue calls f.
+func (f EnqueueFunc) Enqueue(kind, key string) { f(kind, key) }
+
+// Service holds what admission needs. Fields are set once by the server.
+type Service struct {
+	Store    store.Store
+	Queue    Enqueuer
+	Log      *slog.Logger
+	Now      func() time.Time
+	DataDir  string
+	TenantID string
+	// DefaultSubscription is created on first start.
+	DefaultSubscription string
+}
+
+// New returns a Service with defaults for the optional fields.
+func New(st store.Store, q Enqueuer, log *slog.Logger) *Service {
+	if q == nil {
+		q = EnqueueFunc(func(string, string) {})
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{Store: st, Queue: q, Log: log, Now: time.Now}
+}
+
+// Key of a resource for the reconcile queues: "<parent>/<kind>/<name>" in
+// lower case, which ParseKey reverses.
+func Key(r *store.Resource) string { return ResourceKey(r.Parent, r.Name) }
+
+// ResourceKey builds a queue key from a parent and a name.
+func ResourceKey(parent, name string) string { return parent + "|" + strings.ToLower(name) }
+
+// ParseKey splits a queue key into parent and name.
+func ParseKey(key string) (parent, name string) {
+	i := strings.LastIndex(key, "|")
+	if i < 0 {
+		return "", key
+	}
+	return key[:i], key[i+1:]
+}
+
+// NewUID returns a new resource GUID.
+func NewUID() string { return uuid.NewString() }
+
+// Body is a decoded JSON request body: the raw document (kept and echoed,
+// unknown fields included) and its bytes.
+type Body struct {
+	Doc map[string]any
+	Raw []byte
+}
+
+// ReadBody decodes a JSON object. An empty body gives an empty document.
+func ReadBody(r io.Reader, limit int64) (*Body, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, core.Invalid("body", "The request body could not be read: %v", err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, core.Invalid("body", "The request body is larger than %d bytes.", limit)
+	}
+	b := &Body{Doc: map[string]any{}, Raw: raw}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		b.Raw = []byte("{}")
+		return b, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&b.Doc); err != nil {
+		return nil, jsonError(raw, err)
+	}
+	return b, nil
+}
+
+// Into decodes the body into a typed view of its known fields. A field of
+// the wrong type gives a 400 that names the field.
+func (b *Body) Into(v any) error {
+	if err := json.Unmarshal(b.Raw, v); err != nil {
+		return jsonError(b.Raw, err)
+	}
+	return nil
+}
+
+func jsonError(raw []byte, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return core.Invalid(field, "Field %q must be %s, not a JSON %s.", field, typeName(te.Type.String()), te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line, col := position(raw, se.Offset)
+		return core.Invalid("body", "The request body is not valid JSON: %v (line %d, column %d).", se, line, col)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return core.Invalid("body", "The request body is not valid JSON: it ends too early.")
+	}
+	return core.Invalid("body", "The request body is not a valid JSON object: %v.", err)
+}
+
+func typeName(t string) string {
+	switch {
+	case t == "string":
+		return "a string"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "float") || strings.HasPrefix(t, "uint"):
+		return "a number"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "map["):
+		return "an object"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "*"):
+		return typeName(t[1:])
+	default:
+		return "an object"
+	}
+}
+
+func position(raw []byte, off int64) (line, col int) {
+	line, col = 1, 1
+	for i := int64(0); i < off && i < int64(len(raw)); i++ {
+		if raw[i] == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// Merge overlays src onto dst recursively (objects merge, anything else
+// replaces) and returns dst.
+func Merge(dst, src map[string]any) map[string]any {
+	if dst == nil {
+		dst = map[string]any{}
+	}
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				dst[k] = Merge(dm, sm)
+				continue
+			}
+			dst[k] = Merge(map[string]any{}, sm)
+			continue
+		}
+		dst[k] = v
+	}
+	return dst
+}
+
+// Decode parses a stored JSON document.
+func Decode(raw json.RawMessage) map[string]any {
+	m := map[string]any{}
+	if len(raw) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		_ = dec.Decode(&m)
+	}
+	return m
+}
+
+// Encode serialises a document for the store.
+func Encode(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("encode document: %v", err))
+	}
+	return b
+}
+
+// principalName is who is recorded in systemData.
+func principalName(p *identity.Principal) string {
+	if p == nil {
+		return "mlw"
+	}
+	return p.Name
+}
+
+// requireWrite refuses callers that may only read.
+func requireWrite(p *identity.Principal) error {
+	if p != nil && !p.CanWrite() {
+		return core.Forbidden("User %q has the %s role, which may only read. Ask an Owner to grant Contributor.", p.Name, p.Role)
+	}
+	return nil
+}
+
+// storeErr maps store sentinels to API errors for one resource.
+func storeErr(err error, what, name string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return core.NotFound("ResourceNotFound", "The %s '%s' was not found.", what, name)
+	case errors.Is(err, store.ErrExists):
+		return core.Conflict("Conflict", "A %s named '%s' already exists.", what, name)
+	case errors.Is(err, store.ErrConflict):
+		return core.Conflict("Conflict", "The %s '%s' was changed by another request at the same time; retry.", what, name)
+	default:
+		return core.Internal(err)
+	}
+}
+
+// ctxKey avoids collisions for values the service puts in a context.
+type ctxKey struct{}
+
+// WithPrincipal returns a context that carries the caller.
+func WithPrincipal(ctx context.Context, p *identity.Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// PrincipalFrom returns the caller carried by ctx, or nil.
+func PrincipalFrom(ctx context.Context) *identity.Principal {
+	p, _ := ctx.Value(ctxKey{}).(*identity.Principal)
+	return p
+}

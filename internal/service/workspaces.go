@@ -1,0 +1,296 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// Default datastores every workspace gets, as in Azure ML.
+const (
+	DatastoreBlob             = "workspaceblobstore"
+	DatastoreArtifacts        = "workspaceartifactstore"
+	DatastoreWorkingDirectory = "workspaceworkingdirectory"
+	DatastoreFiles            = "workspacefilestore"
+)
+
+type workspaceSpec struct {
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags"`
+	Properties struct {
+		Description  *string `json:"description"`
+		FriendlyName *string `json:"friendlyName"`
+	} `json:"properties"`
+}
+
+// Properties of a workspace that the server owns; a client that sends them
+// back (GET, edit, PUT) does not change them.
+var workspaceReadOnly = []string{"workspaceId", "provisioningState", "discoveryUrl", "mlFlowTrackingUri", "storageAccount",
+	"keyVault", "applicationInsights", "tenantId", "notebookInfo", "privateLinkCount", "serviceProvisionedResourceGroup"}
+
+// WorkspaceStatus is the server-owned part of a workspace document.
+type WorkspaceStatus struct {
+	StorageAccount string `json:"storageAccount"`
+	// Subscription and ResourceGroup keep the spelling of the group's
+	// names for ARM ids (store keys are lowercase).
+	Subscription  string `json:"subscriptionId"`
+	ResourceGroup string `json:"resourceGroup"`
+}
+
+// WorkspaceStatusOf decodes the status of a stored workspace.
+func WorkspaceStatusOf(ws *store.Resource) WorkspaceStatus {
+	var st WorkspaceStatus
+	_ = json.Unmarshal(ws.Status, &st)
+	return st
+}
+
+// WorkspaceRefOf returns the ARM path of a stored workspace.
+func WorkspaceRefOf(ws *store.Resource) core.WorkspaceRef {
+	st := WorkspaceStatusOf(ws)
+	return core.WorkspaceRef{Subscription: st.Subscription, ResourceGroup: st.ResourceGroup, Workspace: ws.Name}
+}
+
+// StorageAccountName derives the (fake) storage account name of a workspace:
+// lowercase letters and digits, at most 24, unique through the GUID.
+func StorageAccountName(ws, uid string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(ws) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	n := b.String()
+	if len(n) > 14 {
+		n = n[:14]
+	}
+	return n + strings.ReplaceAll(uid, "-", "")[:24-len(n)]
+}
+
+// PutWorkspace creates or updates a workspace. Creating one also creates its
+// default datastores, in the same transaction.
+func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*store.Resource, bool, error) {
+	p := PrincipalFrom(ctx)
+	if err := requireWrite(p); err != nil {
+		return nil, false, err
+	}
+	g, err := s.GetGroup(ctx, ref.Subscription, ref.ResourceGroup)
+	if err != nil {
+		return nil, false, err
+	}
+	if g.Deleting {
+		return nil, false, core.Conflict("ResourceGroupBeingDeleted", "The resource group '%s' is being deleted; no workspace can be created in it.", g.Name)
+	}
+	if err := core.ValidateWorkspaceName(ref.Workspace); err != nil {
+		return nil, false, err
+	}
+	var spec workspaceSpec
+	if err := body.Into(&spec); err != nil {
+		return nil, false, err
+	}
+	doc := body.Doc
+	for _, k := range []string{"id", "name", "type", "systemData"} {
+		delete(doc, k)
+	}
+	if props, ok := doc["properties"].(map[string]any); ok {
+		for _, k := range workspaceReadOnly {
+			delete(props, k)
+		}
+	}
+	if spec.Location == "" {
+		doc["location"] = Decode(g.Spec)["location"]
+	}
+	parent := ref.GroupKey()
+	existing, err := s.Store.Get(ctx, core.KindWorkspace, parent, ref.Workspace)
+	if err == nil {
+		if existing.Deleting {
+			return nil, false, core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted; wait for the deletion to finish.", existing.Name)
+		}
+		old := Decode(existing.Spec)
+		if l, _ := old["location"].(string); spec.Location != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {
+			return nil, false, core.Invalid("location", "The workspace '%s' is in location '%s'; a workspace cannot move. Leave location out or use %q.", existing.Name, l, l)
+		}
+		existing.Spec = Encode(Merge(old, doc))
+		existing.Generation++
+		existing.ModifiedBy = principalName(p)
+		if err := s.Store.Update(ctx, existing); err != nil {
+			return nil, false, storeErr(err, "workspace", ref.Workspace)
+		}
+		return existing, false, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, false, core.Internal(err)
+	}
+	uid := NewUID()
+	st := WorkspaceStatus{StorageAccount: StorageAccountName(ref.Workspace, uid), Subscription: ref.Subscription, ResourceGroup: g.Name}
+	ws := &store.Resource{Kind: core.KindWorkspace, Parent: parent, Name: ref.Workspace, UID: uid, Spec: Encode(doc),
+		Status: Encode(st), State: StateSucceeded, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
+	err = s.Store.InTx(ctx, func(tx store.Resources) error {
+		if err := tx.Create(ctx, ws); err != nil {
+			return err
+		}
+		for _, ds := range defaultDatastores(uid) {
+			ds.Parent = WorkspaceKey(ws)
+			ds.CreatedBy, ds.ModifiedBy = ws.CreatedBy, ws.ModifiedBy
+			if err := tx.Create(ctx, ds); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, storeErr(err, "workspace", ref.Workspace)
+	}
+	return ws, true, nil
+}
+
+// defaultDatastores returns the datastores a new workspace gets. Blob
+// datastores use SAS credentials (see docs/architecture.md, "Blob storage").
+func defaultDatastores(uid string) []*store.Resource {
+	mk := func(name, typ string, def bool, extra map[string]any) *store.Resource {
+		props := map[string]any{
+			"datastoreType": typ, "isDefault": def, "endpoint": "core.windows.net", "protocol": "https",
+			"serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
+			"credentials":                   map[string]any{"credentialsType": "Sas"},
+			"description":                   nil, "properties": map[string]any{}, "tags": map[string]any{},
+		}
+		return &store.Resource{Kind: core.KindDatastore, Name: name, UID: NewUID(), State: StateSucceeded,
+			Spec: Encode(map[string]any{"properties": Merge(props, extra)})}
+	}
+	return []*store.Resource{
+		mk(DatastoreBlob, "AzureBlob", true, map[string]any{"containerName": "azureml-blobstore-" + uid}),
+		mk(DatastoreArtifacts, "AzureBlob", false, map[string]any{"containerName": "azureml"}),
+		mk(DatastoreWorkingDirectory, "AzureFile", false, map[string]any{"fileShareName": "code-" + uid}),
+		mk(DatastoreFiles, "AzureFile", false, map[string]any{"fileShareName": "azureml-filestore-" + uid}),
+	}
+}
+
+// GetWorkspace returns a workspace or a 404 that says what is missing.
+func (s *Service) GetWorkspace(ctx context.Context, ref core.WorkspaceRef) (*store.Resource, error) {
+	r, err := s.Store.Get(ctx, core.KindWorkspace, ref.GroupKey(), ref.Workspace)
+	if errors.Is(err, store.ErrNotFound) {
+		if _, gerr := s.GetGroup(ctx, ref.Subscription, ref.ResourceGroup); gerr != nil {
+			return nil, gerr
+		}
+		return nil, core.NotFound("ResourceNotFound", "The workspace '%s' was not found in resource group '%s'. List workspaces with `mlw workspace list -g %s`.",
+			ref.Workspace, ref.ResourceGroup, ref.ResourceGroup)
+	}
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return r, nil
+}
+
+// ListWorkspaces lists the workspaces of one group, or of the whole
+// subscription when group is empty.
+func (s *Service) ListWorkspaces(ctx context.Context, sub, group string, page Page) ([]*store.Resource, string, error) {
+	o := store.ListOptions{Kind: core.KindWorkspace}
+	if group == "" {
+		if _, err := s.GetSubscription(ctx, sub); err != nil {
+			return nil, "", err
+		}
+		o.ParentPrefix = core.Key(core.SubscriptionPath(sub))
+	} else {
+		if _, err := s.GetGroup(ctx, sub, group); err != nil {
+			return nil, "", err
+		}
+		o.Parent = core.Key(core.GroupPath(sub, group))
+	}
+	return s.listPage(ctx, o, page)
+}
+
+// PatchWorkspace merges tags and properties into a workspace.
+func (s *Service) PatchWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*store.Resource, error) {
+	p := PrincipalFrom(ctx)
+	if err := requireWrite(p); err != nil {
+		return nil, err
+	}
+	var spec workspaceSpec
+	if err := body.Into(&spec); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		ws, err := s.GetWorkspace(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		if ws.Deleting {
+			return nil, core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted.", ws.Name)
+		}
+		doc := map[string]any{}
+		if v, ok := body.Doc["tags"]; ok {
+			doc["tags"] = v
+		}
+		if props, ok := body.Doc["properties"].(map[string]any); ok {
+			for _, k := range workspaceReadOnly {
+				delete(props, k)
+			}
+			doc["properties"] = props
+		}
+		for _, k := range []string{"identity", "sku"} {
+			if v, ok := body.Doc[k]; ok {
+				doc[k] = v
+			}
+		}
+		old := Decode(ws.Spec)
+		if _, ok := doc["tags"]; ok {
+			delete(old, "tags") // tags are replaced as a whole, as in ARM
+		}
+		ws.Spec = Encode(Merge(old, doc))
+		ws.Generation++
+		ws.ModifiedBy = principalName(p)
+		err = s.Store.Update(ctx, ws)
+		if errors.Is(err, store.ErrConflict) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return nil, storeErr(err, "workspace", ref.Workspace)
+		}
+		return ws, nil
+	}
+}
+
+// DeleteWorkspace starts deleting a workspace and everything in it.
+func (s *Service) DeleteWorkspace(ctx context.Context, ref core.WorkspaceRef) (*store.Operation, error) {
+	if err := requireWrite(PrincipalFrom(ctx)); err != nil {
+		return nil, err
+	}
+	ws, err := s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.startDelete(ctx, ws, core.WorkspacePath(ref.Subscription, ref.ResourceGroup, ws.Name))
+}
+
+// WorkspaceKey is the parent key of a workspace's children.
+func WorkspaceKey(ws *store.Resource) string {
+	return ws.Parent + "/providers/" + core.Key(core.Provider) + "/workspaces/" + core.Key(ws.Name)
+}
+
+// GetDatastore returns one datastore of a workspace.
+func (s *Service) GetDatastore(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Resource, error) {
+	ws, err := s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.Store.Get(ctx, core.KindDatastore, WorkspaceKey(ws), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, core.NotFound("UserError", "The datastore '%s' could not be found in workspace '%s'.", name, ws.Name)
+	}
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return r, nil
+}
+
+// ListDatastores lists the datastores of a workspace.
+func (s *Service) ListDatastores(ctx context.Context, ref core.WorkspaceRef, page Page) ([]*store.Resource, string, error) {
+	ws, err := s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	return s.listPage(ctx, store.ListOptions{Kind: core.KindDatastore, Parent: WorkspaceKey(ws)}, page)
+}
