@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/mlw-project/mlw/internal/backend/local"
 	"github.com/mlw-project/mlw/internal/cli"
 )
 
@@ -15,6 +16,8 @@ import (
 var version = "dev"
 
 func main() {
+	// The same binary supervises the processes of instances and jobs.
+	local.MaybeRunShim()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	root, app := cli.NewRoot(version)
 	root.AddCommand(serverCmd())

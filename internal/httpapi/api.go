@@ -48,6 +48,8 @@ type API struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	metrics  http.Handler
+
+	computeRenderers map[string]ComputeRenderer
 }
 
 // New builds the API and registers every route.
@@ -319,6 +321,8 @@ func (a *API) routes() {
 	a.workspaceRoutes()
 	a.datastoreRoutes()
 	a.operationRoutes()
+	a.locationRoutes()
+	a.computeRoutes()
 }
 
 func (a *API) healthz(r *Request) (any, error) {

@@ -181,9 +181,14 @@ func (s *Server) setting(ctx context.Context, key string, gen func() string) (st
 
 // buildControllers registers one controller per reconciled kind.
 func (s *Server) buildControllers() {
-	containers := &reconciler.Containers{Store: s.st, Queue: service.EnqueueFunc(s.enqueue), Log: s.log, DataDir: s.opts.DataDir}
+	containers := &reconciler.Containers{Store: s.st, Queue: service.EnqueueFunc(s.enqueue), Log: s.log, DataDir: s.opts.DataDir,
+		Finalized: []string{core.KindCompute, core.KindJob}}
 	s.register(core.KindResourceGroup, containers.Group(), 2)
 	s.register(core.KindWorkspace, containers.Workspace(), 2)
+
+	// Computes: one controller; each computeType has its own reconciler.
+	computes := &reconciler.ComputeDispatch{Store: s.st, Types: map[string]controller.Reconciler{}}
+	s.register(core.KindCompute, computes, 4)
 }
 
 // register adds a controller for kind; on (re)start every resource of that

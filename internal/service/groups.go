@@ -142,12 +142,12 @@ func (s *Service) DeleteGroup(ctx context.Context, sub, name string) (*store.Ope
 	if err != nil {
 		return nil, err
 	}
-	return s.startDelete(ctx, g, core.GroupPath(sub, g.Name))
+	return s.startDeleteKeyed(ctx, g, core.Key(core.GroupPath(sub, g.Name)))
 }
 
-// startDelete marks r as deleting (once), records an operation a client
-// can poll, and hands r to its reconciler.
-func (s *Service) startDelete(ctx context.Context, r *store.Resource, armID string) (*store.Operation, error) {
+// startDeleteKeyed marks r as deleting (once), records an operation a
+// client can poll under opKey, and hands r to its reconciler.
+func (s *Service) startDeleteKeyed(ctx context.Context, r *store.Resource, opKey string) (*store.Operation, error) {
 	p := PrincipalFrom(ctx)
 	for attempt := 0; ; attempt++ {
 		if r.Deleting {
@@ -167,7 +167,7 @@ func (s *Service) startDelete(ctx context.Context, r *store.Resource, armID stri
 			return nil, storeErr(err, r.Kind, r.Name)
 		}
 	}
-	op := &store.Operation{ID: NewUID(), ResourceID: core.Key(armID), Name: "Delete"}
+	op := &store.Operation{ID: NewUID(), ResourceID: opKey, Name: "Delete"}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, core.Internal(fmt.Errorf("record delete operation: %w", err))
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,6 +43,11 @@ type Service struct {
 	TenantID string
 	// DefaultSubscription is created on first start.
 	DefaultSubscription string
+
+	computeTypes map[string]ComputeType
+	// computeMu serialises compute admission so that two creates cannot
+	// both pass the same quota check (within one replica).
+	computeMu sync.Mutex
 }
 
 // New returns a Service with defaults for the optional fields.
@@ -52,7 +58,10 @@ func New(st store.Store, q Enqueuer, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{Store: st, Queue: q, Log: log, Now: time.Now}
+	s := &Service{Store: st, Queue: q, Log: log, Now: time.Now}
+	s.RegisterComputeType(ComputeInstance, instanceType{})
+	s.RegisterComputeType(AmlCompute, clusterType{})
+	return s
 }
 
 // Key of a resource for the reconcile queues: "<parent>/<kind>/<name>" in

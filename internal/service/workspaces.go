@@ -262,7 +262,7 @@ func (s *Service) DeleteWorkspace(ctx context.Context, ref core.WorkspaceRef) (*
 	if err != nil {
 		return nil, err
 	}
-	return s.startDelete(ctx, ws, core.WorkspacePath(ref.Subscription, ref.ResourceGroup, ws.Name))
+	return s.startDeleteKeyed(ctx, ws, WorkspaceKey(ws))
 }
 
 // WorkspaceKey is the parent key of a workspace's children.

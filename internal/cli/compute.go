@@ -1,0 +1,366 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/mlw-project/mlw/api"
+)
+
+var computeColumns = []column{
+	{Header: "Name", Path: "name"},
+	{Header: "Type", Path: "properties.computeType"},
+	{Header: "Size", Path: "properties.properties.vmSize"},
+	{Header: "State", Func: computeState},
+	{Header: "Provisioning", Path: "properties.provisioningState"},
+}
+
+// computeState is an instance's state, or a cluster's nodes.
+func computeState(d Doc) string {
+	if s := str(d, "properties.properties.state"); s != "" {
+		return s
+	}
+	if str(d, "properties.computeType") == "AmlCompute" {
+		return fmt.Sprintf("%s, %s/%s nodes (min %s)", str(d, "properties.properties.allocationState"),
+			str(d, "properties.properties.currentNodeCount"), str(d, "properties.properties.scaleSettings.maxNodeCount"),
+			str(d, "properties.properties.scaleSettings.minNodeCount"))
+	}
+	return ""
+}
+
+// computeFlags are the flags of `compute create` common to both types.
+type computeFlags struct {
+	file, name, typ, size, description, location string
+	tags                                         []string
+	noWait                                       bool
+	instance                                     instanceFlags
+	cluster                                      clusterFlags
+}
+
+func computeCmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{Use: "compute", Short: "Manage compute instances and clusters", Aliases: []string{"computes"}}
+	var s scope
+
+	computePath := func(ctx context.Context, name string) (string, error) {
+		if err := app.resolveWorkspace(&s); err != nil {
+			return "", err
+		}
+		if name == "" {
+			return "", errors.New("pass the compute's name with --name/-n")
+		}
+		c, err := app.Client()
+		if err != nil {
+			return "", err
+		}
+		sub, err := c.SubscriptionID(ctx)
+		if err != nil {
+			return "", err
+		}
+		return api.WorkspacePath(sub, s.group, s.workspace) + "/computes/" + name, nil
+	}
+
+	var f computeFlags
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a compute instance or cluster",
+		Long: `Create a compute instance (a personal dev machine) or an AmlCompute cluster
+(an autoscaling pool of nodes), from flags or from an Azure ML YAML file
+(computeInstance.schema.json / amlCompute.schema.json). Without --no-wait the
+command returns when the compute is ready.`,
+		Example: `  mlw compute create --name ci-1 --type ComputeInstance --size STANDARD_DS11_V2
+  mlw compute create --name aml-cluster --type AmlCompute --size STANDARD_DS11_V2 --min-instances 0 --max-instances 2
+  mlw compute create --file instance.yml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body, name, err := computeBody(cmd, &f)
+			if err != nil {
+				return err
+			}
+			p, err := computePath(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			c, _ := app.Client()
+			var out Doc
+			resp, err := c.Do(cmd.Context(), "PUT", p, body, &out)
+			if err != nil {
+				return err
+			}
+			if !f.noWait {
+				if err := app.wait(cmd.Context(), c, resp, "Creating compute "+name); err != nil {
+					return err
+				}
+				if out, err = app.getDoc(cmd.Context(), p); err != nil {
+					return err
+				}
+			}
+			return app.print(out, computeColumns)
+		},
+	}
+	fl := create.Flags()
+	fl.StringVarP(&f.file, "file", "f", "", "Azure ML YAML file describing the compute")
+	fl.StringVarP(&f.name, "name", "n", "", "compute name (overrides the file's)")
+	fl.StringVarP(&f.typ, "type", "t", "", "ComputeInstance or AmlCompute")
+	fl.StringVar(&f.size, "size", "", "VM size, e.g. STANDARD_DS11_V2 (see `mlw compute list-sizes`)")
+	fl.StringVar(&f.description, "description", "", "description")
+	fl.StringVarP(&f.location, "location", "l", "", "location (default: the workspace's)")
+	fl.StringSliceVar(&f.tags, "tags", nil, "tags as key=value (repeatable)")
+	fl.BoolVar(&f.noWait, "no-wait", false, "return once creation has started")
+	addInstanceCreateFlags(create, &f.instance)
+	addClusterCreateFlags(create, &f.cluster)
+	addWorkspaceFlags(create, &s)
+	_ = create.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"ComputeInstance", "AmlCompute"}, cobra.ShellCompDirectiveNoFileComp))
+
+	var name string
+	show := &cobra.Command{
+		Use:     "show",
+		Short:   "Show a compute",
+		Example: "  mlw compute show --name aml-cluster",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := computePath(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			d, err := app.getDoc(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			return app.print(d, computeColumns)
+		},
+	}
+	show.Flags().StringVarP(&name, "name", "n", "", "compute name")
+	addWorkspaceFlags(show, &s)
+
+	var typeFilter string
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List computes",
+		Example: "  mlw compute list\n  mlw compute list --type AmlCompute -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := computePath(cmd.Context(), "x")
+			if err != nil {
+				return err
+			}
+			docs, err := app.listDocs(cmd.Context(), strings.TrimSuffix(p, "/x"))
+			if err != nil {
+				return err
+			}
+			if typeFilter != "" {
+				kept := []Doc{}
+				for _, d := range docs {
+					if strings.EqualFold(str(d, "properties.computeType"), typeFilter) {
+						kept = append(kept, d)
+					}
+				}
+				docs = kept
+			}
+			return app.print(docs, computeColumns)
+		},
+	}
+	list.Flags().StringVarP(&typeFilter, "type", "t", "", "only this type (ComputeInstance or AmlCompute)")
+	addWorkspaceFlags(list, &s)
+
+	var yes, noWait bool
+	del := &cobra.Command{
+		Use:     "delete",
+		Short:   "Delete a compute (stops its processes, cancels its jobs)",
+		Example: "  mlw compute delete --name ci-1 --yes",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := computePath(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			if err := app.confirm("Delete compute '"+name+"'?", yes); err != nil {
+				return err
+			}
+			c, _ := app.Client()
+			resp, err := c.Do(cmd.Context(), "DELETE", p+"?underlyingResourceAction=Delete", nil, nil)
+			if err != nil {
+				return err
+			}
+			if noWait {
+				app.errf("Deletion of compute '%s' started.\n", name)
+				return nil
+			}
+			return app.wait(cmd.Context(), c, resp, "Deleting compute "+name)
+		},
+	}
+	del.Flags().StringVarP(&name, "name", "n", "", "compute name")
+	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	del.Flags().BoolVar(&noWait, "no-wait", false, "return once the deletion has started")
+	addWorkspaceFlags(del, &s)
+
+	var location string
+	locationOf := func(ctx context.Context) (string, string, error) {
+		c, err := app.Client()
+		if err != nil {
+			return "", "", err
+		}
+		sub, err := c.SubscriptionID(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		if location == "" {
+			location = app.Profile().Defaults["location"]
+		}
+		if location == "" {
+			if err := app.resolveWorkspace(&s); err != nil {
+				return "", "", fmt.Errorf("pass --location, or a workspace whose location to use: %w", err)
+			}
+			ws, err := app.getDoc(ctx, api.WorkspacePath(sub, s.group, s.workspace))
+			if err != nil {
+				return "", "", err
+			}
+			location = str(ws, "location")
+		}
+		return sub, location, nil
+	}
+	sizes := &cobra.Command{
+		Use:     "list-sizes",
+		Short:   "List the VM sizes computes may use",
+		Example: "  mlw compute list-sizes --location eastus",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sub, loc, err := locationOf(cmd.Context())
+			if err != nil {
+				return err
+			}
+			docs, err := app.listDocs(cmd.Context(), "/subscriptions/"+sub+"/providers/"+api.Provider+"/locations/"+loc+"/vmSizes")
+			if err != nil {
+				return err
+			}
+			return app.print(docs, []column{{Header: "Name", Path: "name"}, {Header: "Family", Path: "family"},
+				{Header: "vCPUs", Path: "vCPUs"}, {Header: "Memory GB", Path: "memoryGB"}, {Header: "GPUs", Path: "gpus"},
+				{Header: "$/hour", Func: func(d Doc) string {
+					if v, ok := lookup(d, "estimatedVMPrices.values").([]any); ok && len(v) > 0 {
+						if m, ok := v[0].(map[string]any); ok {
+							return fmt.Sprint(m["retailPrice"])
+						}
+					}
+					return ""
+				}}})
+		},
+	}
+	sizes.Flags().StringVarP(&location, "location", "l", "", "location (default: the workspace's)")
+	addWorkspaceFlags(sizes, &s)
+
+	usage := &cobra.Command{
+		Use:     "list-usage",
+		Short:   "List vCPU quota usage per VM family",
+		Example: "  mlw compute list-usage --location eastus",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sub, loc, err := locationOf(cmd.Context())
+			if err != nil {
+				return err
+			}
+			docs, err := app.listDocs(cmd.Context(), "/subscriptions/"+sub+"/providers/"+api.Provider+"/locations/"+loc+"/usages")
+			if err != nil {
+				return err
+			}
+			return app.print(docs, []column{{Header: "Name", Path: "name.localizedValue"}, {Header: "Used", Path: "currentValue"},
+				{Header: "Limit", Path: "limit"}})
+		},
+	}
+	usage.Flags().StringVarP(&location, "location", "l", "", "location (default: the workspace's)")
+	addWorkspaceFlags(usage, &s)
+
+	cmd.AddCommand(create, show, list, del, sizes, usage)
+	cmd.AddCommand(instanceCommands(app, &s, computePath)...)
+	cmd.AddCommand(clusterCommands(app, &s, computePath)...)
+	return cmd
+}
+
+// computeBody builds the PUT body of `compute create` from --file or flags.
+func computeBody(cmd *cobra.Command, f *computeFlags) (Doc, string, error) {
+	var body Doc
+	name, typ := f.name, f.typ
+	if f.file != "" {
+		var head struct {
+			Name string `yaml:"name"`
+			Type string `yaml:"type"`
+		}
+		raw, err := os.ReadFile(f.file)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := yamlHead(f.file, raw, &head); err != nil {
+			return nil, "", err
+		}
+		if typ == "" {
+			typ = head.Type
+		}
+		if name == "" {
+			name = head.Name
+		}
+		switch strings.ToLower(typ) {
+		case "computeinstance":
+			body, err = instanceFromYAML(f.file, raw)
+		case "amlcompute":
+			body, err = clusterFromYAML(f.file, raw)
+		default:
+			return nil, "", fmt.Errorf("%s: type must be computeinstance or amlcompute, not %q", f.file, head.Type)
+		}
+		if err != nil {
+			return nil, "", err
+		}
+	} else {
+		switch strings.ToLower(typ) {
+		case "computeinstance", "ci":
+			body = Doc{"properties": Doc{"computeType": "ComputeInstance", "properties": Doc{}}}
+		case "amlcompute", "cluster":
+			body = Doc{"properties": Doc{"computeType": "AmlCompute", "properties": Doc{}}}
+		case "":
+			return nil, "", errors.New("pass --type ComputeInstance or --type AmlCompute, or --file with a YAML file")
+		default:
+			return nil, "", fmt.Errorf("--type must be ComputeInstance or AmlCompute, not %q", typ)
+		}
+	}
+	outer := body["properties"].(Doc)
+	props, _ := outer["properties"].(Doc)
+	if props == nil {
+		props = Doc{}
+		outer["properties"] = props
+	}
+	if f.size != "" {
+		props["vmSize"] = f.size
+	}
+	if f.description != "" {
+		outer["description"] = f.description
+	}
+	if f.location != "" {
+		body["location"] = f.location
+	}
+	if len(f.tags) > 0 {
+		t, err := parseTags(f.tags)
+		if err != nil {
+			return nil, "", err
+		}
+		body["tags"] = t
+	}
+	var err error
+	if outer["computeType"] == "ComputeInstance" {
+		err = applyInstanceFlags(cmd, &f.instance, body)
+	} else {
+		err = applyClusterFlags(cmd, &f.cluster, body)
+	}
+	return body, name, err
+}
+
+// yamlHead reads the top-level name and type of a YAML file, ignoring the
+// rest (the type decides which schema the whole file is checked against).
+func yamlHead(name string, raw []byte, v any) error {
+	if err := yaml.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}

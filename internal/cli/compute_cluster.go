@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlw-project/mlw/api"
+)
+
+// clusterFlags are the AmlCompute flags of `compute create` and `update`.
+type clusterFlags struct {
+	min, max, idleSeconds int
+	tier                  string
+}
+
+func addClusterCreateFlags(cmd *cobra.Command, f *clusterFlags) {
+	fl := cmd.Flags()
+	fl.IntVar(&f.min, "min-instances", 0, "AmlCompute: fewest nodes kept (default 0)")
+	fl.IntVar(&f.max, "max-instances", 4, "AmlCompute: most nodes (default 4)")
+	fl.IntVarP(&f.idleSeconds, "idle-time-before-scale-down", "d", 120, "AmlCompute: seconds a node may idle before it is removed")
+	fl.StringVar(&f.tier, "tier", "", "AmlCompute: dedicated or low_priority (low-priority nodes can be preempted)")
+}
+
+// applyClusterFlags copies flags the user set into a cluster body (flags
+// override the YAML file).
+func applyClusterFlags(cmd *cobra.Command, f *clusterFlags, body Doc) error {
+	props := body["properties"].(Doc)["properties"].(Doc)
+	scale, _ := props["scaleSettings"].(Doc)
+	if scale == nil {
+		scale = Doc{}
+		props["scaleSettings"] = scale
+	}
+	fl := cmd.Flags()
+	set := func(name string) bool { return fl.Lookup(name) != nil && fl.Changed(name) }
+	if set("min-instances") || scale["minNodeCount"] == nil {
+		scale["minNodeCount"] = f.min
+	}
+	if set("max-instances") || scale["maxNodeCount"] == nil {
+		scale["maxNodeCount"] = f.max
+	}
+	if set("idle-time-before-scale-down") || scale["nodeIdleTimeBeforeScaleDown"] == nil {
+		scale["nodeIdleTimeBeforeScaleDown"] = fmt.Sprintf("PT%dS", f.idleSeconds)
+	}
+	if set("tier") {
+		t, err := tierToPriority(f.tier)
+		if err != nil {
+			return err
+		}
+		props["vmPriority"] = t
+	}
+	return nil
+}
+
+func tierToPriority(t string) (string, error) {
+	switch strings.ToLower(strings.ReplaceAll(t, "-", "_")) {
+	case "dedicated":
+		return "Dedicated", nil
+	case "low_priority", "lowpriority":
+		return "LowPriority", nil
+	}
+	return "", fmt.Errorf("tier must be dedicated or low_priority, not %q", t)
+}
+
+// clusterYAML is amlCompute.schema.json.
+type clusterYAML struct {
+	Schema                  string            `yaml:"$schema"`
+	Name                    string            `yaml:"name"`
+	Type                    string            `yaml:"type"`
+	Description             string            `yaml:"description"`
+	Location                string            `yaml:"location"`
+	Tags                    map[string]string `yaml:"tags"`
+	Size                    string            `yaml:"size"`
+	Tier                    string            `yaml:"tier"`
+	MinInstances            *int              `yaml:"min_instances"`
+	MaxInstances            *int              `yaml:"max_instances"`
+	IdleTimeBeforeScaleDown *int              `yaml:"idle_time_before_scale_down"`
+	SSHPublicAccessEnabled  *bool             `yaml:"ssh_public_access_enabled"`
+	SSHSettings             *struct {
+		AdminUsername string `yaml:"admin_username"`
+		AdminPassword string `yaml:"admin_password"`
+		SSHKeyValue   string `yaml:"ssh_key_value"`
+	} `yaml:"ssh_settings"`
+	NetworkSettings *struct {
+		VnetName string `yaml:"vnet_name"`
+		Subnet   string `yaml:"subnet"`
+	} `yaml:"network_settings"`
+	Identity           map[string]any `yaml:"identity"`
+	EnableNodePublicIP *bool          `yaml:"enable_node_public_ip"`
+	ResourceID         string         `yaml:"resource_id"`
+}
+
+// clusterFromYAML maps an amlCompute YAML file to the REST body.
+func clusterFromYAML(path string, raw []byte) (Doc, error) {
+	var y clusterYAML
+	if err := api.DecodeYAML(path, raw, &y); err != nil {
+		return nil, err
+	}
+	props := Doc{"osType": "Linux"}
+	if y.Size != "" {
+		props["vmSize"] = y.Size
+	}
+	if y.Tier != "" {
+		t, err := tierToPriority(y.Tier)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		props["vmPriority"] = t
+	}
+	scale := Doc{}
+	if y.MinInstances != nil {
+		scale["minNodeCount"] = *y.MinInstances
+	}
+	if y.MaxInstances != nil {
+		scale["maxNodeCount"] = *y.MaxInstances
+	}
+	if y.IdleTimeBeforeScaleDown != nil {
+		scale["nodeIdleTimeBeforeScaleDown"] = fmt.Sprintf("PT%dS", *y.IdleTimeBeforeScaleDown)
+	}
+	props["scaleSettings"] = scale
+	switch {
+	case y.SSHPublicAccessEnabled == nil:
+		props["remoteLoginPortPublicAccess"] = "NotSpecified"
+	case *y.SSHPublicAccessEnabled:
+		props["remoteLoginPortPublicAccess"] = "Enabled"
+	default:
+		props["remoteLoginPortPublicAccess"] = "Disabled"
+	}
+	if y.SSHSettings != nil {
+		props["userAccountCredentials"] = Doc{"adminUserName": y.SSHSettings.AdminUsername,
+			"adminUserSshPublicKey": y.SSHSettings.SSHKeyValue, "adminUserPassword": y.SSHSettings.AdminPassword}
+	}
+	if y.NetworkSettings != nil && y.NetworkSettings.Subnet != "" {
+		props["subnet"] = Doc{"id": y.NetworkSettings.Subnet}
+	}
+	if y.EnableNodePublicIP != nil {
+		props["enableNodePublicIp"] = *y.EnableNodePublicIP
+	}
+	body := Doc{"properties": Doc{"computeType": "AmlCompute", "description": y.Description, "properties": props}}
+	if y.Location != "" {
+		body["location"] = y.Location
+	}
+	if len(y.Tags) > 0 {
+		body["tags"] = y.Tags
+	}
+	if y.Identity != nil {
+		body["identity"] = y.Identity
+	}
+	return body, nil
+}
+
+// clusterCommands are the verbs only clusters have.
+func clusterCommands(app *App, s *scope, computePath func(context.Context, string) (string, error)) []*cobra.Command {
+	var name string
+	nodes := &cobra.Command{
+		Use:     "list-nodes",
+		Short:   "List the nodes of a cluster and the job each runs",
+		Example: "  mlw compute list-nodes --name aml-cluster",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := computePath(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			c, _ := app.Client()
+			var out struct {
+				Nodes []Doc `json:"nodes"`
+			}
+			if _, err := c.Do(cmd.Context(), "POST", p+"/listNodes", Doc{}, &out); err != nil {
+				return err
+			}
+			if out.Nodes == nil {
+				out.Nodes = []Doc{}
+			}
+			return app.print(out.Nodes, []column{{Header: "Node", Path: "nodeId"}, {Header: "State", Path: "nodeState"},
+				{Header: "Address", Path: "privateIpAddress"}, {Header: "Port", Path: "port"}, {Header: "Job", Path: "runId"}})
+		},
+	}
+	nodes.Flags().StringVarP(&name, "name", "n", "", "cluster name")
+	addWorkspaceFlags(nodes, s)
+
+	var f clusterFlags
+	var noWait bool
+	update := &cobra.Command{
+		Use:   "update",
+		Short: "Change a cluster's scale settings",
+		Example: `  mlw compute update --name aml-cluster --max-instances 2
+  mlw compute update --name aml-cluster --min-instances 1 --idle-time-before-scale-down 300`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := computePath(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			scale := Doc{}
+			fl := cmd.Flags()
+			if fl.Changed("min-instances") {
+				scale["minNodeCount"] = f.min
+			}
+			if fl.Changed("max-instances") {
+				scale["maxNodeCount"] = f.max
+			}
+			if fl.Changed("idle-time-before-scale-down") {
+				scale["nodeIdleTimeBeforeScaleDown"] = fmt.Sprintf("PT%dS", f.idleSeconds)
+			}
+			if len(scale) == 0 {
+				return fmt.Errorf("nothing to change: pass --min-instances, --max-instances or --idle-time-before-scale-down")
+			}
+			cur, err := app.getDoc(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			old, _ := lookup(cur, "properties.properties.scaleSettings").(map[string]any)
+			for k, v := range old {
+				if _, ok := scale[k]; !ok {
+					scale[k] = v
+				}
+			}
+			c, _ := app.Client()
+			body := Doc{"properties": Doc{"properties": Doc{"scaleSettings": scale}}}
+			resp, err := c.Do(cmd.Context(), "PATCH", p, body, nil)
+			if err != nil {
+				return err
+			}
+			if !noWait {
+				if err := app.wait(cmd.Context(), c, resp, "Updating compute "+name); err != nil {
+					return err
+				}
+			}
+			d, err := app.getDoc(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			return app.print(d, computeColumns)
+		},
+	}
+	update.Flags().StringVarP(&name, "name", "n", "", "cluster name")
+	update.Flags().IntVar(&f.min, "min-instances", 0, "fewest nodes kept")
+	update.Flags().IntVar(&f.max, "max-instances", 0, "most nodes")
+	update.Flags().IntVarP(&f.idleSeconds, "idle-time-before-scale-down", "d", 0, "seconds a node may idle before it is removed")
+	update.Flags().BoolVar(&noWait, "no-wait", false, "return once the update has started")
+	addWorkspaceFlags(update, s)
+	return []*cobra.Command{nodes, update}
+}

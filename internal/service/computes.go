@@ -1,0 +1,338 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// Compute types mlw runs.
+const (
+	ComputeInstance = "ComputeInstance"
+	AmlCompute      = "AmlCompute"
+)
+
+// ComputeType is the admission of one computeType. Implementations live
+// beside this file (computes_instance.go, computes_cluster.go).
+type ComputeType interface {
+	// Admit validates and defaults a.Props (the request's
+	// properties.properties) for a create (a.Old == nil) or an update. On
+	// create it sets a.Status and a.State; on update it sets a.Changed when
+	// the reconciler has something to do. It must leave a.Props["vmSize"]
+	// naming a catalogue size.
+	Admit(ctx context.Context, a *ComputeAdmission) error
+	// Quota returns the vCPUs a compute with these properties holds against
+	// its family's quota, and whether they are low-priority vCPUs.
+	Quota(props map[string]any, size core.VMSize) (vcpus int, lowPriority bool)
+}
+
+// ComputeActor is implemented by compute types that have POST actions
+// (start, stop, restart, listNodes, ...).
+type ComputeActor interface {
+	Act(ctx context.Context, req *ComputeAction) (*ActionResult, error)
+}
+
+// ComputeAction is a POST action on one compute.
+type ComputeAction struct {
+	Service   *Service
+	Workspace *store.Resource
+	Compute   *store.Resource
+	Action    string
+	Body      *Body
+}
+
+// ActionResult is the answer to an action: an operation to poll (202), or
+// a body (200).
+type ActionResult struct {
+	Op   *store.Operation
+	Body any
+}
+
+// ComputeAdmission carries one compute PUT through admission.
+type ComputeAdmission struct {
+	Service   *Service
+	Principal *identity.Principal
+	Workspace *store.Resource
+	Name      string
+	Type      string
+	// Doc is the whole request document; Props is its
+	// properties.properties (never nil, part of Doc).
+	Doc   map[string]any
+	Props map[string]any
+	// Old and OldProps describe the existing compute on update.
+	Old      *store.Resource
+	OldProps map[string]any
+	// Status is the initial properties.properties status (create).
+	Status map[string]any
+	// State is the initial indexed state (create).
+	State string
+	// Changed reports that an update needs reconciling.
+	Changed bool
+}
+
+// ComputeSpec decodes the stored spec of a compute: the document and its
+// properties.properties.
+func ComputeSpec(r *store.Resource) (doc, props map[string]any) {
+	doc = Decode(r.Spec)
+	props = nestedProps(doc)
+	return doc, props
+}
+
+// nestedProps returns doc.properties.properties, creating it if needed.
+func nestedProps(doc map[string]any) map[string]any {
+	outer, ok := doc["properties"].(map[string]any)
+	if !ok {
+		outer = map[string]any{}
+		doc["properties"] = outer
+	}
+	inner, ok := outer["properties"].(map[string]any)
+	if !ok {
+		inner = map[string]any{}
+		outer["properties"] = inner
+	}
+	return inner
+}
+
+// ComputeTypeOf returns the computeType of a stored compute.
+func ComputeTypeOf(r *store.Resource) string {
+	doc := Decode(r.Spec)
+	outer, _ := doc["properties"].(map[string]any)
+	t, _ := outer["computeType"].(string)
+	return t
+}
+
+// computeReadOnly are fields of properties (outer) that the server owns.
+var computeReadOnly = []string{"provisioningState", "createdOn", "modifiedOn", "provisioningErrors", "isAttachedCompute"}
+
+// canonicalComputeType matches a computeType without regard to case.
+func (s *Service) canonicalComputeType(t string) (string, ComputeType, bool) {
+	for name, ct := range s.computeTypes {
+		if strings.EqualFold(name, t) {
+			return name, ct, true
+		}
+	}
+	return "", nil, false
+}
+
+// RegisterComputeType adds a compute type's admission.
+func (s *Service) RegisterComputeType(name string, t ComputeType) {
+	if s.computeTypes == nil {
+		s.computeTypes = map[string]ComputeType{}
+	}
+	s.computeTypes[name] = t
+}
+
+// GetCompute returns one compute of a workspace.
+func (s *Service) GetCompute(ctx context.Context, ref core.WorkspaceRef, name string) (ws, c *store.Resource, err error) {
+	ws, err = s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err = s.Store.Get(ctx, core.KindCompute, WorkspaceKey(ws), core.StripAzureMLPrefix(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return ws, nil, core.NotFound("ResourceNotFound", "The compute '%s' was not found in workspace '%s'. List computes with `mlw compute list`.", name, ws.Name)
+	}
+	if err != nil {
+		return ws, nil, core.Internal(err)
+	}
+	return ws, c, nil
+}
+
+// ListComputes lists the computes of a workspace.
+func (s *Service) ListComputes(ctx context.Context, ref core.WorkspaceRef, page Page) (*store.Resource, []*store.Resource, string, error) {
+	ws, err := s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	cs, next, err := s.listPage(ctx, store.ListOptions{Kind: core.KindCompute, Parent: WorkspaceKey(ws)}, page)
+	return ws, cs, next, err
+}
+
+// PutCompute creates or updates a compute. It returns the compute, whether
+// it is new, and the operation to poll (nil when nothing needs doing).
+func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*store.Resource, bool, *store.Operation, error) {
+	p := PrincipalFrom(ctx)
+	if err := requireWrite(p); err != nil {
+		return nil, false, nil, err
+	}
+	ws, err := s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	if ws.Deleting {
+		return nil, false, nil, core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted; no compute can be created in it.", ws.Name)
+	}
+	var shape struct {
+		Location   string `json:"location"`
+		Properties struct {
+			ComputeType string          `json:"computeType"`
+			Description *string         `json:"description"`
+			Properties  json.RawMessage `json:"properties"`
+		} `json:"properties"`
+	}
+	if err := body.Into(&shape); err != nil {
+		return nil, false, nil, err
+	}
+	if len(shape.Properties.Properties) > 0 && string(shape.Properties.Properties) != "null" && shape.Properties.Properties[0] != '{' {
+		return nil, false, nil, core.Invalid("properties.properties", "Field \"properties.properties\" must be an object holding the compute's settings (vmSize, scaleSettings, ...).")
+	}
+	typeName, ct, ok := s.canonicalComputeType(shape.Properties.ComputeType)
+	if !ok {
+		if shape.Properties.ComputeType == "" {
+			return nil, false, nil, core.Invalid("properties.computeType", "The compute needs properties.computeType: ComputeInstance (a personal dev machine) or AmlCompute (a cluster).")
+		}
+		return nil, false, nil, core.Invalid("properties.computeType", "computeType %q is not supported by mlw; use ComputeInstance or AmlCompute.", shape.Properties.ComputeType)
+	}
+	name = core.StripAzureMLPrefix(name)
+	doc := body.Doc
+	for _, k := range []string{"id", "name", "type", "systemData"} {
+		delete(doc, k)
+	}
+	outer, _ := doc["properties"].(map[string]any)
+	for _, k := range computeReadOnly {
+		delete(outer, k)
+	}
+	outer["computeType"] = typeName
+	a := &ComputeAdmission{Service: s, Principal: p, Workspace: ws, Name: name, Type: typeName, Doc: doc, Props: nestedProps(doc)}
+
+	s.computeMu.Lock()
+	defer s.computeMu.Unlock()
+	existing, err := s.Store.Get(ctx, core.KindCompute, WorkspaceKey(ws), name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if err := core.ValidateComputeName(name, typeName == ComputeInstance); err != nil {
+			return nil, false, nil, err
+		}
+	case err != nil:
+		return nil, false, nil, core.Internal(err)
+	default:
+		if existing.Deleting {
+			return nil, false, nil, core.Conflict("ComputeBeingDeleted", "The compute '%s' is being deleted; wait for that to finish before creating it again.", existing.Name)
+		}
+		if old := ComputeTypeOf(existing); old != typeName {
+			return nil, false, nil, core.Invalid("properties.computeType", "The compute '%s' is a %s; its computeType cannot change to %s. Delete it first or pick another name.", existing.Name, old, typeName)
+		}
+		a.Old = existing
+		_, a.OldProps = ComputeSpec(existing)
+	}
+	if err := ct.Admit(ctx, a); err != nil {
+		return nil, false, nil, err
+	}
+	size, err := sizeOf(a.Props)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	wsLoc, _ := Decode(ws.Spec)["location"].(string)
+	if shape.Location == "" || typeName == ComputeInstance {
+		doc["location"] = wsLoc // instances always live where their workspace is
+	}
+	loc, _ := doc["location"].(string)
+	outer["computeLocation"] = loc
+	if err := s.checkQuota(ctx, ref.Subscription, loc, a, ct, size); err != nil {
+		return nil, false, nil, err
+	}
+
+	if a.Old == nil {
+		status := map[string]any{"properties": map[string]any{"provisioningState": StateCreating, "properties": a.Status}}
+		c := &store.Resource{Kind: core.KindCompute, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), Spec: Encode(doc),
+			Status: Encode(status), State: a.State, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
+		if err := s.Store.Create(ctx, c); err != nil {
+			return nil, false, nil, storeErr(err, "compute", name)
+		}
+		op, err := s.startOp(ctx, c, "Create")
+		if err != nil {
+			return nil, false, nil, err
+		}
+		return c, true, op, nil
+	}
+	old := Decode(a.Old.Spec)
+	a.Old.Spec = Encode(Merge(old, doc))
+	a.Old.ModifiedBy = principalName(p)
+	if a.Changed {
+		a.Old.Generation++
+	}
+	if err := s.Store.Update(ctx, a.Old); err != nil {
+		return nil, false, nil, storeErr(err, "compute", name)
+	}
+	op, err := s.startOp(ctx, a.Old, "Update")
+	if err != nil {
+		return nil, false, nil, err
+	}
+	if !a.Changed {
+		// Nothing for a reconciler to do: the update is complete.
+		if err := s.Store.FinishOperation(ctx, op.ID, store.OpSucceeded, "", ""); err != nil {
+			return nil, false, nil, core.Internal(err)
+		}
+	}
+	return a.Old, false, op, nil
+}
+
+// ComputeARMID returns the ARM id of a compute (lowercase key form is used
+// for operations).
+func ComputeARMID(ws, c *store.Resource) string {
+	return WorkspaceRefOf(ws).ID() + "/computes/" + c.Name
+}
+
+// startOp records an in-progress operation on r and enqueues r.
+func (s *Service) startOp(ctx context.Context, r *store.Resource, name string) (*store.Operation, error) {
+	op := &store.Operation{ID: NewUID(), ResourceID: ResourceOpKey(r), Name: name}
+	if err := s.Store.CreateOperation(ctx, op); err != nil {
+		return nil, core.Internal(fmt.Errorf("record %s operation: %w", name, err))
+	}
+	s.Queue.Enqueue(r.Kind, Key(r))
+	return op, nil
+}
+
+// ResourceOpKey is the key under which operations on a child resource of a
+// workspace are recorded: its parent key plus kind and name.
+func ResourceOpKey(r *store.Resource) string {
+	return r.Parent + "/" + r.Kind + "s/" + strings.ToLower(r.Name)
+}
+
+// StartOp is startOp for compute types' actions.
+func (s *Service) StartOp(ctx context.Context, r *store.Resource, name string) (*store.Operation, error) {
+	return s.startOp(ctx, r, name)
+}
+
+// DeleteCompute starts deleting a compute.
+func (s *Service) DeleteCompute(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Operation, error) {
+	if err := requireWrite(PrincipalFrom(ctx)); err != nil {
+		return nil, err
+	}
+	_, c, err := s.GetCompute(ctx, ref, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.startDeleteKeyed(ctx, c, ResourceOpKey(c))
+}
+
+// ActOnCompute runs a POST action on a compute.
+func (s *Service) ActOnCompute(ctx context.Context, ref core.WorkspaceRef, name, action string, body *Body) (*store.Resource, *ActionResult, error) {
+	ws, c, err := s.GetCompute(ctx, ref, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, ct, ok := s.canonicalComputeType(ComputeTypeOf(c))
+	actor, isActor := ct.(ComputeActor)
+	if !ok || !isActor {
+		return nil, nil, core.Invalid("action", "The compute '%s' has no action %q.", c.Name, action)
+	}
+	res, err := actor.Act(ctx, &ComputeAction{Service: s, Workspace: ws, Compute: c, Action: action, Body: body})
+	return c, res, err
+}
+
+func sizeOf(props map[string]any) (core.VMSize, error) {
+	name, _ := props["vmSize"].(string)
+	size, ok := core.LookupVMSize(name)
+	if !ok {
+		return core.VMSize{}, core.InvalidCode("InvalidVmSize", "properties.properties.vmSize",
+			"The VM size %q is not available. Choose one of: %s (see `mlw compute list-sizes`).", name, core.VMSizeNames())
+	}
+	return size, nil
+}
