@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs mlw's whole test suite on a Debian 12 machine with Go installed.
+# It installs the Debian packages the tests use (the real azure-ai-ml SDK,
+# scikit-learn, Jupyter, PostgreSQL, ...) when they are missing, then runs
+# `go test ./...`. PostgreSQL tests start a throwaway cluster themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  ca-certificates git openssh-client bubblewrap
+  python3 python3-venv python3-pip python3-azure python3-sklearn python3-pandas
+  jupyter-notebook python3-ipykernel
+  postgresql
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing Debian packages the tests need: ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Fail (rather than skip) the PostgreSQL conformance suite if no server can be started.
+export MLW_REQUIRE_POSTGRES="${MLW_REQUIRE_POSTGRES:-1}"
+exec go test -count=1 -timeout 30m "$@" ./...
