@@ -64,6 +64,7 @@ certificate, an admin user, a subscription, and a token for the local CLI
 	f.StringVar(&opts.Database, "database", "", "postgres://… URL for PostgreSQL (default: SQLite in the data directory; also $MLW_DATABASE)")
 	f.BoolVar(&opts.InsecureHTTP, "insecure-http", false, "serve plain HTTP (loopback addresses only; the Azure ML SDK needs HTTPS)")
 	f.StringSliceVar(&opts.Hostnames, "hostname", nil, "extra host names for the server certificate")
+	f.StringVar(&opts.ProxyListen, "proxy-listen", "", "also run an intercepting HTTPS proxy on this address (e.g. 127.0.0.1:7444) for management.azure.com and *.blob.core.windows.net; clients set HTTPS_PROXY=http://<address>")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd

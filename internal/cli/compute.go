@@ -118,6 +118,7 @@ command returns when the compute is ready.`,
 	_ = create.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"ComputeInstance", "AmlCompute"}, cobra.ShellCompDirectiveNoFileComp))
 
 	var name string
+	var showLogs bool
 	show := &cobra.Command{
 		Use:     "show",
 		Short:   "Show a compute",
@@ -128,6 +129,9 @@ command returns when the compute is ready.`,
 			if err != nil {
 				return err
 			}
+			if showLogs {
+				return printInstanceLogs(cmd.Context(), app, p)
+			}
 			d, err := app.getDoc(cmd.Context(), p)
 			if err != nil {
 				return err
@@ -136,6 +140,7 @@ command returns when the compute is ready.`,
 		},
 	}
 	show.Flags().StringVarP(&name, "name", "n", "", "compute name")
+	show.Flags().BoolVar(&showLogs, "logs", false, "compute instances: print the setup script logs instead")
 	addWorkspaceFlags(show, &s)
 
 	var typeFilter string

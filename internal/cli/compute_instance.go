@@ -2,12 +2,23 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 
+	"github.com/coder/websocket"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/mlw-project/mlw/api"
 )
@@ -302,5 +313,224 @@ func instanceCommands(app *App, s *scope, computePath func(context.Context, stri
 		addWorkspaceFlags(cmd, s)
 		out = append(out, cmd)
 	}
-	return out
+	return append(out, instanceAccessCommands(app, s, computePath)...)
+}
+
+// printInstanceLogs prints the setup script logs of an instance (`compute
+// show --logs`).
+func printInstanceLogs(ctx context.Context, app *App, computePath string) error {
+	c, err := app.Client()
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Value []struct {
+			Name    string `json:"name"`
+			Path    string `json:"path"`
+			Content string `json:"content"`
+		} `json:"value"`
+	}
+	if _, err := c.Do(ctx, "GET", computePath+"/logs", nil, &out); err != nil {
+		return err
+	}
+	if app.format() != "table" {
+		return app.print(out.Value, nil)
+	}
+	if len(out.Value) == 0 {
+		app.errf("No setup script has run on this instance.\n")
+		return nil
+	}
+	for _, l := range out.Value {
+		fmt.Fprintf(app.Out, "==> %s (file share: %s) <==\n%s", l.Name, l.Path, l.Content)
+		if !strings.HasSuffix(l.Content, "\n") {
+			fmt.Fprintln(app.Out)
+		}
+	}
+	return nil
+}
+
+// instanceAccessCommands are connect-ssh and terminal.
+func instanceAccessCommands(app *App, s *scope, computePath func(context.Context, string) (string, error)) []*cobra.Command {
+	var name, keyFile string
+	ssh := &cobra.Command{
+		Use:   "connect-ssh",
+		Short: "Open an SSH session on a compute instance (runs your ssh client)",
+		Long: `Run the system ssh client against the instance's SSH endpoint, as user
+azureuser on the port the instance reports. The instance needs SSH public
+access and your public key (compute create --ssh-public-access --ssh-key-value).`,
+		Example: "  mlw compute connect-ssh --name ci-1\n  mlw compute connect-ssh --name ci-1 --private-key-file-path ~/.ssh/id_ed25519",
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := computePath(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			d, err := app.getDoc(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			port := str(d, "properties.properties.sshSettings.sshPort")
+			if port == "" || str(d, "properties.properties.sshSettings.sshPublicAccess") != "Enabled" {
+				return fmt.Errorf("the compute instance '%s' has no SSH endpoint: create it with --ssh-public-access --ssh-key-value @~/.ssh/id_ed25519.pub", name)
+			}
+			if st := str(d, "properties.properties.state"); st != "Running" {
+				return fmt.Errorf("the compute instance '%s' is %s; start it with `mlw compute start --name %s`", name, st, name)
+			}
+			c, _ := app.Client()
+			u, err := url.Parse(c.BaseURL)
+			if err != nil {
+				return err
+			}
+			user := str(d, "properties.properties.sshSettings.adminUserName")
+			if user == "" {
+				user = "azureuser"
+			}
+			sshArgs := []string{"-p", port}
+			if hk := str(d, "properties.properties.sshSettings.hostPublicKey"); hk != "" {
+				// Trust exactly the host key the server reports.
+				kh, err := os.CreateTemp("", "mlw-known-hosts-")
+				if err != nil {
+					return err
+				}
+				defer os.Remove(kh.Name())
+				fmt.Fprintf(kh, "[%s]:%s %s\n", u.Hostname(), port, hk)
+				kh.Close()
+				sshArgs = append(sshArgs, "-o", "UserKnownHostsFile="+kh.Name(), "-o", "StrictHostKeyChecking=yes")
+			}
+			if keyFile != "" {
+				sshArgs = append(sshArgs, "-i", expandHome(keyFile))
+			}
+			sshArgs = append(append(sshArgs, user+"@"+u.Hostname()), args...)
+			ssh := exec.CommandContext(cmd.Context(), "ssh", sshArgs...)
+			ssh.Stdin, ssh.Stdout, ssh.Stderr = app.In, app.Out, app.Err
+			if err := ssh.Run(); err != nil {
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					return fmt.Errorf("ssh exited with code %d", ee.ExitCode())
+				}
+				return fmt.Errorf("run ssh (install an OpenSSH client): %w", err)
+			}
+			return nil
+		},
+	}
+	ssh.Flags().StringVarP(&name, "name", "n", "", "compute instance name")
+	ssh.Flags().StringVar(&keyFile, "private-key-file-path", "", "private key to use (default: ssh's own choice)")
+	addWorkspaceFlags(ssh, s)
+
+	var tname string
+	terminal := &cobra.Command{
+		Use:   "terminal",
+		Short: "Attach this terminal to a shell inside a compute instance",
+		Long: `Open a login shell on a PTY inside the instance through the server's
+terminal WebSocket (the same endpoint the studio uses). Exit the shell (or
+press Ctrl-D) to leave. Without a terminal on stdin, input is sent as is.`,
+		Example: "  mlw compute terminal --name ci-1\n  echo 'ls ~/cloudfiles/code' | mlw compute terminal --name ci-1",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := computePath(cmd.Context(), tname)
+			if err != nil {
+				return err
+			}
+			return runTerminal(cmd.Context(), app, p)
+		},
+	}
+	terminal.Flags().StringVarP(&tname, "name", "n", "", "compute instance name")
+	addWorkspaceFlags(terminal, s)
+	return []*cobra.Command{ssh, terminal}
+}
+
+func expandHome(p string) string {
+	if strings.HasPrefix(p, "~/") {
+		home, _ := os.UserHomeDir()
+		return filepath.Join(home, p[2:])
+	}
+	return p
+}
+
+// runTerminal speaks the terminal protocol (docs/instances.md): binary
+// frames are bytes both ways, text frames carry JSON control messages.
+func runTerminal(ctx context.Context, app *App, computePath string) error {
+	c, err := app.Client()
+	if err != nil {
+		return err
+	}
+	in, _ := app.In.(*os.File)
+	isTTY := in != nil && term.IsTerminal(int(in.Fd()))
+	cols, rows := 80, 24
+	if isTTY {
+		if w, h, err := term.GetSize(int(in.Fd())); err == nil {
+			cols, rows = w, h
+		}
+	}
+	u := c.BaseURL + computePath + "/terminal?api-version=" + api.DefaultAPIVersion + "&cols=" + strconv.Itoa(cols) + "&rows=" + strconv.Itoa(rows)
+	u = "ws" + strings.TrimPrefix(u, "http")
+	hc := *c.HTTP
+	hc.Timeout = 0
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+c.Token)
+	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: &hc, HTTPHeader: h})
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			var env struct {
+				Error *api.Error `json:"error"`
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if json.Unmarshal(b, &env) == nil && env.Error != nil {
+				env.Error.StatusCode = resp.StatusCode
+				return env.Error
+			}
+		}
+		return fmt.Errorf("open the terminal: %w", err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(1 << 22)
+	if isTTY {
+		old, err := term.MakeRaw(int(in.Fd()))
+		if err == nil {
+			defer term.Restore(int(in.Fd()), old)
+		}
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		defer signal.Stop(winch)
+		go func() {
+			for range winch {
+				if w, h, err := term.GetSize(int(in.Fd())); err == nil {
+					b, _ := json.Marshal(map[string]any{"type": "resize", "cols": w, "rows": h})
+					_ = conn.Write(ctx, websocket.MessageText, b)
+				}
+			}
+		}()
+	}
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := app.In.Read(buf)
+			if n > 0 {
+				if conn.Write(ctx, websocket.MessageBinary, buf[:n]) != nil {
+					return
+				}
+			}
+			if err != nil {
+				if !isTTY {
+					// End of piped input: end the shell too.
+					_ = conn.Write(ctx, websocket.MessageBinary, []byte("\nexit\n"))
+				}
+				return
+			}
+		}
+	}()
+	for {
+		typ, b, err := conn.Read(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == websocket.StatusNormalClosure {
+				return nil
+			}
+			return fmt.Errorf("terminal: %w", err)
+		}
+		if typ == websocket.MessageBinary {
+			if _, err := app.Out.Write(b); err != nil {
+				return err
+			}
+		}
+	}
 }

@@ -52,20 +52,21 @@ Start a server with ` + "`mlw server`" + `; every other command is a client of i
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVarP(&app.output, "output", "o", "", "output format: table, json or yaml (default: table on a terminal, json otherwise)")
+	pf.VarP(outputFlag{&app.output}, "output", "o", "output format: table, json or yaml (default: table on a terminal, json otherwise)")
 	pf.StringVar(&app.conn.Server, "server", "", "server URL (default: $MLW_SERVER, the saved login, or the local server)")
 	pf.StringVar(&app.conn.Token, "token", "", "API token (default: $MLW_TOKEN, the saved login, or the local server's token)")
 	pf.StringVar(&app.conn.CAFile, "ca-file", "", "PEM file of the CA to trust for the server (default: the local server's CA)")
 	pf.StringVar(&app.conn.Subscription, "subscription", "", "subscription id (default: the server's)")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 
-	root.AddCommand(groupCmd(app), workspaceCmd(app), computeCmd(app), configureCmd(app), loginCmd(app))
+	root.AddCommand(groupCmd(app), workspaceCmd(app), computeCmd(app), configureCmd(app), loginCmd(app), environmentCmd(app), fileCmd(app), envCmd(app), jobCmd(app))
 	return root, app
 }
 
 // Execute runs the CLI and returns the process exit code. Errors go to
 // stderr in the `az` style.
 func Execute(ctx context.Context, root *cobra.Command, app *App) int {
+	finishTree(root)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -179,4 +180,83 @@ func (a *App) confirm(question string, yes bool) error {
 		return nil
 	}
 	return errors.New("canceled")
+}
+
+// outputFlag is the --output flag. It refuses an unknown format while the
+// flags are parsed, so that no command acts (creates, deletes) before
+// failing to print its result.
+type outputFlag struct{ p *string }
+
+func (o outputFlag) String() string { return *o.p }
+func (o outputFlag) Type() string   { return "string" }
+
+func (o outputFlag) Set(v string) error {
+	switch v {
+	case "table", "json", "yaml":
+		*o.p = v
+		return nil
+	}
+	return errors.New("use table, json or yaml")
+}
+
+// finishTree completes the command tree once every command is in it (main
+// adds the server): cobra's own help and completion commands get examples,
+// and so does every noun, from its verbs' examples.
+func finishTree(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	builtin := map[string]string{
+		"help":       "  mlw help workspace create",
+		"bash":       "  source <(mlw completion bash)\n  mlw completion bash > /etc/bash_completion.d/mlw",
+		"zsh":        "  mlw completion zsh > \"${fpath[1]}/_mlw\"",
+		"fish":       "  mlw completion fish > ~/.config/fish/completions/mlw.fish",
+		"powershell": "  mlw completion powershell | Out-String | Invoke-Expression",
+	}
+	for _, c := range root.Commands() {
+		if c.Name() == "help" || c.Name() == "completion" {
+			for _, cmd := range append([]*cobra.Command{c}, c.Commands()...) {
+				if cmd.Example == "" {
+					cmd.Example = builtin[cmd.Name()]
+				}
+			}
+		}
+	}
+	prepareNouns(root)
+}
+
+// prepareNouns visits every noun (a command that only groups verbs):
+//   - without an example of its own it shows the first example of each verb;
+//   - alone it shows its help, and with an unknown verb it fails. Left to
+//     cobra, `mlw group craete` prints the help and exits 0, which hides
+//     the typo from scripts.
+func prepareNouns(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		prepareNouns(c)
+	}
+	if !cmd.HasParent() || !cmd.HasSubCommands() || cmd.Runnable() {
+		return // the root checks its own arguments
+	}
+	if cmd.Example == "" {
+		var lines []string
+		for _, verb := range cmd.Commands() {
+			if first, _, _ := strings.Cut(verb.Example, "\n"); verb.IsAvailableCommand() && first != "" {
+				lines = append(lines, first)
+			}
+		}
+		cmd.Example = strings.Join(lines, "\n")
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	// The verb's flags come with the mistyped verb; they are not the error.
+	cmd.FParseErrWhitelist.UnknownFlags = true
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		c.SuggestionsMinimumDistance = 2 // cobra's default, set only for the root
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return errors.New(msg + " (see " + c.CommandPath() + " --help)")
+	}
 }

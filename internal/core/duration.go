@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +22,7 @@ func ParseISODuration(s string) (time.Duration, error) {
 	}
 	s = s[1:]
 	var total float64
-	inTime := false
+	inTime, timeParts := false, 0
 	for s != "" {
 		if s[0] == 'T' {
 			if inTime {
@@ -30,6 +31,9 @@ func ParseISODuration(s string) (time.Duration, error) {
 			inTime = true
 			s = s[1:]
 			continue
+		}
+		if inTime {
+			timeParts++
 		}
 		i := 0
 		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.' || s[i] == ',') {
@@ -61,6 +65,13 @@ func ParseISODuration(s string) (time.Duration, error) {
 		}
 		total += n * float64(unit)
 		s = s[i+1:]
+	}
+	if inTime && timeParts == 0 {
+		return 0, bad("T must be followed by hours, minutes or seconds")
+	}
+	// Converting a float beyond the int64 range gives an arbitrary value.
+	if total >= math.MaxInt64 {
+		return 0, bad("it is longer than 290 years")
 	}
 	return time.Duration(total), nil
 }

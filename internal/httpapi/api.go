@@ -50,6 +50,7 @@ type API struct {
 	metrics  http.Handler
 
 	computeRenderers map[string]ComputeRenderer
+	instances        *InstanceAccess
 }
 
 // New builds the API and registers every route.
@@ -323,6 +324,15 @@ func (a *API) routes() {
 	a.operationRoutes()
 	a.locationRoutes()
 	a.computeRoutes()
+	a.instanceRoutes()
+	a.blobRoutes()
+	a.codeRoutes()
+	a.environmentRoutes()
+	a.fileRoutes()
+	a.tokenRoutes()
+	a.deploymentRoutes()
+	a.jobRoutes()
+	a.runHistoryRoutes()
 }
 
 func (a *API) healthz(r *Request) (any, error) {

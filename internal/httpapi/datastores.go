@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"net/http"
+	"strings"
+
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 )
@@ -11,20 +14,14 @@ func (a *API) datastoreRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		dss, next, err := a.svc.ListDatastores(r.Ctx(), r.Workspace(), r.Page())
+		f := service.DatastoreFilter{OnlyDefault: strings.EqualFold(r.URL.Query().Get("isDefault"), "true")}
+		dss, next, err := a.svc.ListDatastores(r.Ctx(), r.Workspace(), f, r.Page())
 		if err != nil {
 			return nil, err
 		}
-		onlyDefault := r.URL.Query().Get("isDefault") == "true"
 		out := make([]map[string]any, 0, len(dss))
 		for _, ds := range dss {
-			doc := a.renderDatastore(r, ws, ds)
-			if onlyDefault {
-				if props, _ := doc["properties"].(map[string]any); props["isDefault"] != true {
-					continue
-				}
-			}
-			out = append(out, doc)
+			out = append(out, a.renderDatastore(r, ws, ds))
 		}
 		return list(r, out, next), nil
 	})
@@ -39,6 +36,30 @@ func (a *API) datastoreRoutes() {
 		}
 		return a.renderDatastore(r, ws, ds), nil
 	})
+	a.Handle("PUT", wsPath+"/datastores/{name}", func(r *Request) (any, error) {
+		body, err := r.Body()
+		if err != nil {
+			return nil, err
+		}
+		ds, isNew, err := a.svc.PutDatastore(r.Ctx(), r.Workspace(), r.Param("name"), body)
+		if err != nil {
+			return nil, err
+		}
+		ws, err := a.svc.GetWorkspace(r.Ctx(), r.Workspace())
+		if err != nil {
+			return nil, err
+		}
+		return created(isNew, a.renderDatastore(r, ws, ds), nil), nil
+	})
+	a.Handle("DELETE", wsPath+"/datastores/{name}", func(r *Request) (any, error) {
+		if err := a.svc.DeleteDatastore(r.Ctx(), r.Workspace(), r.Param("name")); err != nil {
+			return nil, err
+		}
+		return &Response{Status: http.StatusOK}, nil
+	})
+	a.Handle("POST", wsPath+"/datastores/{name}/listSecrets", func(r *Request) (any, error) {
+		return a.svc.DatastoreSecrets(r.Ctx(), r.Workspace(), r.Param("name"))
+	})
 }
 
 // renderDatastore fills in the account name. For blob datastores it is
@@ -52,7 +73,7 @@ func (a *API) renderDatastore(r *Request, ws, ds *store.Resource) map[string]any
 	props := map[string]any{"accountName": st.StorageAccount}
 	spec := service.Decode(ds.Spec)
 	if p, _ := spec["properties"].(map[string]any); p["datastoreType"] == "AzureBlob" {
-		props["accountName"] = r.Host + "/blob/" + st.StorageAccount + "/?x="
+		props["accountName"] = blobAccountName(r, st.StorageAccount)
 	}
 	return envelope(ds, ref.ID()+"/datastores/"+ds.Name, typeDatastore, map[string]any{"properties": props})
 }

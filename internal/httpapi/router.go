@@ -63,44 +63,61 @@ func (rt *router) add(r *route) {
 }
 
 // match returns the route for method and path, the captured parameters, and
-// whether the path matched any route at all (for 405 versus 404).
+// whether the path matched any route at all (for 405 versus 404). A route
+// of the request's method wins over one of another method that matches the
+// same path, so a literal segment does not hide a parameter ("GET
+// jobs/cancel" is the job named cancel even when "POST jobs/cancel" exists).
 func (rt *router) match(method, path string) (*route, map[string]string, bool) {
 	segs := splitPath(path)
 	params := map[string]string{}
-	n := rt.root.find(segs, params)
-	if n == nil {
-		return nil, nil, false
+	if n := rt.root.find(segs, params, method); n != nil {
+		return n.route(method), params, true
 	}
-	r := n.handlers[method]
-	if r == nil && method == http.MethodHead {
-		r = n.handlers[http.MethodGet]
-	}
-	return r, params, true
+	return nil, nil, rt.root.find(segs, map[string]string{}, "") != nil
 }
 
-func (n *node) find(segs []string, params map[string]string) *node {
+// route returns the node's handler for method; HEAD falls back to GET.
+func (n *node) route(method string) *route {
+	if r := n.handlers[method]; r != nil {
+		return r
+	}
+	if method == http.MethodHead {
+		return n.handlers[http.MethodGet]
+	}
+	return nil
+}
+
+// serves reports whether the node ends a route of method ("" for any).
+func (n *node) serves(method string) bool {
+	if method == "" {
+		return n.handlers != nil
+	}
+	return n.route(method) != nil
+}
+
+func (n *node) find(segs []string, params map[string]string, method string) *node {
 	if len(segs) == 0 {
-		if n.handlers != nil {
+		if n.serves(method) {
 			return n
 		}
-		if n.rest != nil && n.rest.handlers != nil {
+		if n.rest != nil && n.rest.serves(method) {
 			params[n.rest.name] = ""
 			return n.rest
 		}
 		return nil
 	}
 	if c := n.lit[strings.ToLower(segs[0])]; c != nil {
-		if m := c.find(segs[1:], params); m != nil {
+		if m := c.find(segs[1:], params, method); m != nil {
 			return m
 		}
 	}
 	if n.param != nil && segs[0] != "" {
-		if m := n.param.find(segs[1:], params); m != nil {
+		if m := n.param.find(segs[1:], params, method); m != nil {
 			params[n.param.name] = segs[0]
 			return m
 		}
 	}
-	if n.rest != nil && n.rest.handlers != nil {
+	if n.rest != nil && n.rest.serves(method) {
 		params[n.rest.name] = strings.Join(segs, "/")
 		return n.rest
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mlw-project/mlw/api"
+	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/httpapi"
@@ -51,6 +52,9 @@ type Options struct {
 	Version   string
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
+	// ProxyListen, when set, is the address of the intercepting HTTPS
+	// proxy for management.azure.com and *.blob.core.windows.net (proxy.go).
+	ProxyListen string
 }
 
 // Server is a running mlw control plane.
@@ -65,6 +69,8 @@ type Server struct {
 	httpSrv  *http.Server
 	listener net.Listener
 	url      string
+	proxy    *interceptProxy
+	proxyL   net.Listener
 	holder   string
 
 	controllers map[string]*controller.Controller
@@ -109,6 +115,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Database == "" {
+		// SQLite lives in this data directory and serves one server, so
+		// its leader lease has one stable holder: a restart, even after a
+		// crash, leads at once instead of waiting out its predecessor's
+		// lease (15 s) before any reconciler runs.
+		s.holder = "local"
+	}
 	if err := s.init(ctx); err != nil {
 		s.st.Close()
 		return nil, err
@@ -138,6 +151,10 @@ func (s *Server) init(ctx context.Context) error {
 	s.svc.DataDir = s.opts.DataDir
 	s.svc.TenantID = tenant
 	s.svc.DefaultSubscription = sub
+	s.svc.Blobs = blob.NewStore(s.opts.DataDir)
+	if s.svc.SAS, err = identity.LoadOrCreateSASSigner(s.opts.DataDir); err != nil {
+		return err
+	}
 	if err := s.svc.EnsureSubscription(ctx, sub, "mlw local subscription"); err != nil {
 		return fmt.Errorf("create default subscription: %w", err)
 	}
@@ -163,8 +180,7 @@ func (s *Server) init(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.api = httpapi.New(httpapi.Config{Service: s.svc, Auth: s.auth, Log: s.log, Registry: reg, Version: s.opts.Version})
-	s.buildControllers()
-	return nil
+	return s.buildControllers()
 }
 
 func (s *Server) setting(ctx context.Context, key string, gen func() string) (string, error) {
@@ -180,7 +196,7 @@ func (s *Server) setting(ctx context.Context, key string, gen func() string) (st
 }
 
 // buildControllers registers one controller per reconciled kind.
-func (s *Server) buildControllers() {
+func (s *Server) buildControllers() error {
 	containers := &reconciler.Containers{Store: s.st, Queue: service.EnqueueFunc(s.enqueue), Log: s.log, DataDir: s.opts.DataDir,
 		Finalized: []string{core.KindCompute, core.KindJob}}
 	s.register(core.KindResourceGroup, containers.Group(), 2)
@@ -188,7 +204,12 @@ func (s *Server) buildControllers() {
 
 	// Computes: one controller; each computeType has its own reconciler.
 	computes := &reconciler.ComputeDispatch{Store: s.st, Types: map[string]controller.Reconciler{}}
+	s.buildInstances(computes)
+	if err := s.buildJobs(computes); err != nil {
+		return err
+	}
 	s.register(core.KindCompute, computes, 4)
+	return nil
 }
 
 // register adds a controller for kind; on (re)start every resource of that
@@ -256,6 +277,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	s.httpSrv = &http.Server{Handler: s.api, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	if err := s.listenProxy(); err != nil {
+		return err
+	}
 	if err := s.writeServerFile(); err != nil {
 		return err
 	}
@@ -268,6 +292,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- s.httpSrv.Serve(s.listener) }()
+	s.serveProxy(errc)
 	s.log.Info("mlw server ready", "url", s.url, "data_dir", s.opts.DataDir, "database", s.dbName())
 
 	var serveErr error
@@ -281,6 +306,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.httpSrv.Shutdown(sctx); err != nil {
 		s.log.Warn("in-flight requests did not finish in time", "err", err)
 	}
+	s.stopProxy(sctx)
 	stopCtrl()
 	wg.Wait()
 	_ = os.Remove(filepath.Join(s.opts.DataDir, api.LocalServerFile))
@@ -319,6 +345,15 @@ func (s *Server) lead(ctx context.Context) {
 					s.log.Warn("resync", "kind", kind, "err", err)
 				}
 			}
+		case ok && s.opts.Database != "":
+			// Other replicas write desired state too but enqueue only on
+			// their own (idle) controllers; the leader picks their changes
+			// up here, every lease renewal.
+			for kind := range s.controllers {
+				if err := s.resync[kind](ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("resync", "kind", kind, "err", err)
+				}
+			}
 		case !ok && stop != nil && ctx.Err() == nil:
 			s.log.Warn("lost the leader lease: reconcilers stopped")
 			stop()
@@ -329,11 +364,24 @@ func (s *Server) lead(ctx context.Context) {
 		case <-ctx.Done():
 			if stop != nil {
 				stop()
+				wg.Wait()
+				s.releaseLease(ttl)
 			}
-			wg.Wait()
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// releaseLease hands the leader lease over on shutdown, so that another
+// replica (or this one, restarted) leads at once rather than after the
+// lease expires. Renewing it to a time already past is releasing it: the
+// holder's row expires and any TryLease takes it.
+func (s *Server) releaseLease(ttl time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.st.TryLease(ctx, "controllers", s.holder, -ttl); err != nil {
+		s.log.Warn("release the leader lease", "err", err)
 	}
 }
 

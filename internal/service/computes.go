@@ -252,6 +252,9 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 		return c, true, op, nil
 	}
 	old := Decode(a.Old.Spec)
+	if _, ok := doc["tags"]; ok {
+		delete(old, "tags") // a PUT replaces the tags as a whole, as in ARM
+	}
 	a.Old.Spec = Encode(Merge(old, doc))
 	a.Old.ModifiedBy = principalName(p)
 	if a.Changed {

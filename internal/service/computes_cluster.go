@@ -103,8 +103,19 @@ func (clusterType) Admit(ctx context.Context, a *ComputeAdmission) error {
 				delete(p, k)
 			}
 		}
-		if _, ok := p["scaleSettings"]; !ok {
-			p["scaleSettings"] = a.OldProps["scaleSettings"]
+		// Scale settings the request leaves out (or sends as null) keep
+		// their values: clients send only what they change, or fill in
+		// their own defaults for the rest (minNodeCount 0).
+		oldScale, _ := a.OldProps["scaleSettings"].(map[string]any)
+		scale, ok := p["scaleSettings"].(map[string]any)
+		if !ok {
+			scale = map[string]any{}
+			p["scaleSettings"] = scale
+		}
+		for k, v := range oldScale {
+			if cur, sent := scale[k]; !sent || cur == nil || cur == "" {
+				scale[k] = v
+			}
 		}
 	}
 	if v, ok := p["vmSize"]; !ok || v == nil || v == "" {

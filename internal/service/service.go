@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/store"
@@ -43,6 +44,10 @@ type Service struct {
 	TenantID string
 	// DefaultSubscription is created on first start.
 	DefaultSubscription string
+	// Blobs is the object store of workspace storage accounts; SAS signs
+	// the tokens that datastore listSecrets hands out for it.
+	Blobs *blob.Store
+	SAS   *identity.SASSigner
 
 	computeTypes map[string]ComputeType
 	// computeMu serialises compute admission so that two creates cannot
@@ -109,6 +114,20 @@ func ReadBody(r io.Reader, limit int64) (*Body, error) {
 	if err := dec.Decode(&b.Doc); err != nil {
 		return nil, jsonError(raw, err)
 	}
+	if b.Doc == nil {
+		// JSON null decodes into a nil map, which no handler expects.
+		return nil, core.Invalid("body", "The request body must be a JSON object, not null.")
+	}
+	// One document only: anything after it is as malformed as a syntax
+	// error, and would otherwise be ignored without a word.
+	end := dec.InputOffset()
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		for end < int64(len(raw)) && strings.ContainsRune(" \t\r\n", rune(raw[end])) {
+			end++
+		}
+		line, col := position(raw, end+1)
+		return nil, core.Invalid("body", "The request body is not valid JSON: something follows the JSON object (line %d, column %d).", line, col)
+	}
 	return b, nil
 }
 
@@ -145,7 +164,9 @@ func typeName(t string) string {
 	switch {
 	case t == "string":
 		return "a string"
-	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "float") || strings.HasPrefix(t, "uint"):
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(t, "float"):
 		return "a number"
 	case t == "bool":
 		return "true or false"
@@ -160,9 +181,12 @@ func typeName(t string) string {
 	}
 }
 
+// position returns the line and column of the byte that a decoder
+// offset refers to: the offset counts the bytes read up to and including
+// the offending one.
 func position(raw []byte, off int64) (line, col int) {
 	line, col = 1, 1
-	for i := int64(0); i < off && i < int64(len(raw)); i++ {
+	for i := int64(0); i < off-1 && i < int64(len(raw)); i++ {
 		if raw[i] == '\n' {
 			line++
 			col = 1

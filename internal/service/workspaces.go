@@ -269,28 +269,3 @@ func (s *Service) DeleteWorkspace(ctx context.Context, ref core.WorkspaceRef) (*
 func WorkspaceKey(ws *store.Resource) string {
 	return ws.Parent + "/providers/" + core.Key(core.Provider) + "/workspaces/" + core.Key(ws.Name)
 }
-
-// GetDatastore returns one datastore of a workspace.
-func (s *Service) GetDatastore(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Resource, error) {
-	ws, err := s.GetWorkspace(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.Store.Get(ctx, core.KindDatastore, WorkspaceKey(ws), name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, core.NotFound("UserError", "The datastore '%s' could not be found in workspace '%s'.", name, ws.Name)
-	}
-	if err != nil {
-		return nil, core.Internal(err)
-	}
-	return r, nil
-}
-
-// ListDatastores lists the datastores of a workspace.
-func (s *Service) ListDatastores(ctx context.Context, ref core.WorkspaceRef, page Page) ([]*store.Resource, string, error) {
-	ws, err := s.GetWorkspace(ctx, ref)
-	if err != nil {
-		return nil, "", err
-	}
-	return s.listPage(ctx, store.ListOptions{Kind: core.KindDatastore, Parent: WorkspaceKey(ws)}, page)
-}

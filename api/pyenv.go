@@ -1,0 +1,134 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// IdentityTokenPath is the server's managed-identity token endpoint (the
+// App Service protocol that azure-identity's ManagedIdentityCredential
+// speaks when IDENTITY_ENDPOINT and IDENTITY_HEADER are set).
+const IdentityTokenPath = "/identity/token"
+
+// CABundleFile is the CA bundle `mlw env` writes into the mlw home: the
+// system roots plus the server's CA, for REQUESTS_CA_BUNDLE.
+const CABundleFile = "ca-bundle.pem"
+
+// systemRoots are where Debian (and most Linux systems) keep the public
+// root certificates.
+var systemRoots = []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"}
+
+// SystemRootsPEM returns the system's root certificates ($SSL_CERT_FILE
+// first), or nil when none are found.
+func SystemRootsPEM() []byte {
+	paths := systemRoots
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		paths = append([]string{f}, paths...)
+	}
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+			return b
+		}
+	}
+	return nil
+}
+
+// WriteCABundle writes the system roots followed by caPEM to path,
+// atomically. REQUESTS_CA_BUNDLE replaces Python's trust store for every
+// request, so the bundle must hold the public roots too.
+func WriteCABundle(path string, caPEM []byte) error {
+	var b bytes.Buffer
+	if roots := SystemRootsPEM(); roots != nil {
+		b.Write(roots)
+		if !bytes.HasSuffix(roots, []byte("\n")) {
+			b.WriteByte('\n')
+		}
+	}
+	b.WriteString("# mlw server CA\n")
+	b.Write(caPEM)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write CA bundle: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// PythonEnv is the environment a Python user of azure-ai-ml needs to reach
+// an mlw server with DefaultAzureCredential: the MFE URL, a trust store
+// that holds the server's CA, and the managed-identity token endpoint.
+type PythonEnv struct {
+	// Vars are the variables to export, in Names order.
+	Vars map[string]string `json:"vars"`
+	// Unset are the variables to remove (EnvironmentCredential would
+	// otherwise come first in DefaultAzureCredential's chain).
+	Unset []string `json:"unset"`
+}
+
+// PythonEnvNames are the variables of a PythonEnv, in print order.
+var PythonEnvNames = []string{"AZUREML_DEV_URL_MFE", "REQUESTS_CA_BUNDLE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"}
+
+// NewPythonEnv builds the environment for the server at serverURL with the
+// user's API token. bundle is the CA bundle file (empty when the server's
+// certificate is publicly trusted and needs none).
+func NewPythonEnv(serverURL, token, bundle string) (*PythonEnv, error) {
+	u := strings.TrimRight(serverURL, "/")
+	if !strings.HasPrefix(u, "https://") {
+		return nil, errors.New("the Azure ML SDK needs an https:// server URL (azure-core refuses bearer tokens over plain HTTP); run the server without --insecure-http")
+	}
+	if token == "" {
+		return nil, errors.New("no API token: run `mlw login --server URL --token TOKEN`, set MLW_TOKEN, or run this on the server's machine")
+	}
+	if strings.Count(token, ".") == 2 {
+		return nil, errors.New("IDENTITY_HEADER must be an mlw API token (mlw_…), not a signed access token: use the token `mlw login` saved or MLW_TOKEN")
+	}
+	e := &PythonEnv{Vars: map[string]string{
+		"AZUREML_DEV_URL_MFE": u,
+		"IDENTITY_ENDPOINT":   u + IdentityTokenPath,
+		"IDENTITY_HEADER":     token,
+	}, Unset: []string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"}}
+	if bundle != "" {
+		e.Vars["REQUESTS_CA_BUNDLE"] = bundle
+	}
+	return e, nil
+}
+
+// Environ returns the variables as KEY=value strings (for exec.Cmd.Env).
+func (e *PythonEnv) Environ() []string {
+	var out []string
+	for _, k := range PythonEnvNames {
+		if v, ok := e.Vars[k]; ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// Shell renders the environment as POSIX shell commands.
+func (e *PythonEnv) Shell() string {
+	var b strings.Builder
+	for _, k := range PythonEnvNames {
+		if v, ok := e.Vars[k]; ok {
+			fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(v))
+		}
+	}
+	if len(e.Unset) > 0 {
+		fmt.Fprintf(&b, "unset %s\n", strings.Join(e.Unset, " "))
+	}
+	return b.String()
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

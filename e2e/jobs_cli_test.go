@@ -1,0 +1,229 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The job CLI as a user drives it: `mlw job create|stream|show|list|
+// cancel|download` against a real server, with a code folder on disk.
+
+// jobCLIEnv starts a server with a workspace (the CLI's default) and a
+// cluster, and returns the folder that holds the job's project.
+func jobCLIEnv(t *testing.T) (*Server, string) {
+	t.Helper()
+	s := StartServer(t, Options{})
+	s.MustRun(t, "group", "create", "-n", "rg-cli", "-l", "eastus")
+	s.MustRun(t, "workspace", "create", "-n", "ws-cli", "-g", "rg-cli")
+	s.MustRun(t, "configure", "--defaults", "group=rg-cli", "workspace=ws-cli")
+	s.MustRun(t, "compute", "create", "--name", "cpu-cluster", "--type", "AmlCompute", "--size", "STANDARD_DS11_V2",
+		"--min-instances", "0", "--max-instances", "2")
+	proj := filepath.Join(s.WorkDir, "proj")
+	jcWrite(t, proj, map[string]string{
+		"src/train.py": `import os, sys
+print("hello from mlw", sys.argv[1:])
+print("data:", open(sys.argv[2]).read().strip())
+os.makedirs("outputs", exist_ok=True)
+open("outputs/result.txt", "w").write("lr=" + sys.argv[1] + "\n")
+print("GREETING=" + os.environ.get("GREETING", ""))
+`,
+		"src/.amlignore": "*.tmp\nscratch/\n",
+		"src/ignored.tmp": "not uploaded",
+		"src/scratch/big.bin": strings.Repeat("x", 4096),
+		"data/rows.csv":      "a,b\n1,2\n",
+		// An environment with nothing to install runs on the system
+		// Python without any package check.
+		"env.yml":   "name: local-python\nversion: 1\nimage: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04\nconda_file: conda.yml\n",
+		"conda.yml": "dependencies:\n  - python=3.11\n  - pip\n",
+		"job.yml": `$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+code: src
+command: python train.py ${{inputs.lr}} ${{inputs.rows}}
+environment: azureml:local-python:1
+compute: azureml:cpu-cluster
+experiment_name: cli-e2e
+display_name: cli job
+environment_variables:
+  GREETING: hi
+inputs:
+  lr: 0.01
+  rows:
+    type: uri_file
+    path: data/rows.csv
+`,
+	})
+	s.MustRun(t, "environment", "create", "--file", filepath.Join(proj, "env.yml"))
+	return s, proj
+}
+
+func jcWrite(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for p, body := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		require.NoError(t, os.WriteFile(full, []byte(body), 0o644))
+	}
+}
+
+func TestJobCLISubmitStreamDownload(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnv(t)
+	file := filepath.Join(proj, "job.yml")
+
+	stdout, stderr, code := s.Run("job", "create", "--file", file, "--stream", "--name", "first_run")
+	require.Zero(t, code, "stderr: %s\nstdout: %s", stderr, stdout)
+	require.Contains(t, stdout, "hello from mlw ['0.01', ")
+	require.Contains(t, stdout, "data: a,b\n1,2")
+	require.Contains(t, stdout, "GREETING=hi")
+	require.NotContains(t, stdout, "Submitted", "stdout carries only the job's output")
+	require.Contains(t, stderr, "Code uploaded: ")
+	require.Contains(t, stderr, "in 2 files", "train.py and .amlignore; ignored files stay home")
+	require.Contains(t, stderr, "Submitted job first_run to cpu-cluster")
+	require.Contains(t, stderr, "job first_run completed")
+
+	// Resubmitting unchanged code uploads nothing.
+	var job map[string]any
+	s.MustRunJSON(t, &job, "job", "create", "--file", file, "--set", "inputs.lr=0.5")
+	_, stderr, code = s.Run("job", "create", "--file", file, "--name", "third_run")
+	require.Zero(t, code, stderr)
+	require.Contains(t, stderr, "Code unchanged: 0 bytes uploaded")
+	require.Contains(t, stderr, "Input rows unchanged: 0 bytes uploaded")
+	name := job["name"].(string)
+	require.Regexp(t, `^[a-z]+_[a-z]+_[a-z0-9]{10}$`, name, "a generated name looks like Azure's")
+	props := job["properties"].(map[string]any)
+	require.Equal(t, "cli job", props["displayName"])
+	require.Equal(t, "0.5", props["inputs"].(map[string]any)["lr"].(map[string]any)["value"], "--set changed the input")
+
+	// stream follows a job to its end, also one submitted earlier.
+	stdout, stderr, code = s.Run("job", "stream", name)
+	require.Zero(t, code, stderr)
+	require.Contains(t, stdout, "hello from mlw ['0.5', ")
+	require.Contains(t, stderr, "completed")
+
+	var shown map[string]any
+	s.MustRunJSON(t, &shown, "job", "show", "--name", "first_run")
+	require.Equal(t, "Completed", shown["properties"].(map[string]any)["status"])
+	require.Contains(t, shown["properties"].(map[string]any)["codeId"], "/codes/")
+
+	var list []map[string]any
+	s.MustRunJSON(t, &list, "job", "list", "--experiment", "cli-e2e")
+	require.Len(t, list, 3)
+	s.MustRunJSON(t, &list, "job", "list", "--max-results", "1")
+	require.Len(t, list, 1)
+	s.MustRunJSON(t, &list, "job", "list", "--experiment", "nothing-here")
+	require.Empty(t, list)
+
+	dl := filepath.Join(s.WorkDir, "dl")
+	stdout, stderr, code = s.Run("job", "download", "first_run", "--download-path", dl)
+	require.Zero(t, code, stderr)
+	require.Empty(t, stdout)
+	b, err := os.ReadFile(filepath.Join(dl, "artifacts", "outputs", "result.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "lr=0.01\n", string(b))
+	log, err := os.ReadFile(filepath.Join(dl, "artifacts", "user_logs", "std_log.txt"))
+	require.NoError(t, err)
+	require.Contains(t, string(log), "hello from mlw")
+}
+
+func TestJobCLIErrors(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnv(t)
+	const good = "command: python train.py\ncode: src\nenvironment: azureml:AzureML-sklearn-1.5@latest\ncompute: azureml:cpu-cluster\n"
+	tests := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"bad yaml field", "command: python train.py\ncode: src\nenviroment: azureml:AzureML-sklearn-1.5@latest\ncompute: cpu-cluster\n",
+			[]string{"bad_yaml_field.yml: line 3: field enviroment is not a known field here"}},
+		{"bad yaml syntax", "command: python train.py\n  code: src\n", []string{"bad_yaml_syntax.yml: line 2: mapping values are not allowed"}},
+		{"unknown compute", strings.Replace(good, "cpu-cluster", "gpu-cluster", 1),
+			[]string{`unknown_compute.yml: line 4: compute: the compute "gpu-cluster" was not found in workspace ws-cli`, "mlw compute list"}},
+		{"unknown environment", strings.Replace(good, "azureml:AzureML-sklearn-1.5@latest", "azureml:my-env:3", 1),
+			[]string{"unknown_environment.yml: line 3: environment: the environment my-env:3 was not found in workspace ws-cli", "mlw environment list"}},
+		{"unknown curated environment", strings.Replace(good, "AzureML-sklearn-1.5", "AzureML-tensorflow-9", 1),
+			[]string{"unknown_curated_environment.yml: line 3: environment: ", "AzureML-tensorflow-9"}},
+		{"missing code", strings.Replace(good, "code: src", "code: nowhere", 1),
+			[]string{"missing_code.yml: line 2: code: the code folder nowhere does not exist"}},
+	}
+	for _, tt := range tests {
+		file := filepath.Join(proj, strings.ReplaceAll(tt.name, " ", "_")+".yml")
+		require.NoError(t, os.WriteFile(file, []byte(tt.doc), 0o644))
+		stdout, stderr, code := s.Run("job", "create", "--file", file)
+		require.NotZero(t, code, tt.name)
+		require.Empty(t, stdout, "%s: errors go to stderr only", tt.name)
+		require.Contains(t, stderr, "ERROR: ", tt.name)
+		for _, w := range tt.want {
+			require.Contains(t, stderr, w, tt.name)
+		}
+	}
+	_, stderr, code := s.Run("job", "show", "no_such_job")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "no_such_job")
+	_, stderr, code = s.Run("job", "stream")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "pass the job's name: mlw job stream NAME")
+}
+
+func TestJobCLIFailureAndCancel(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnv(t)
+	jcWrite(t, proj, map[string]string{
+		"fail.yml": "command: python -c \"import sys; print('about to fail'); sys.exit(3)\"\nenvironment: local-python@latest\ncompute: cpu-cluster\nname: failing\n",
+		"long.yml": "command: echo started; sleep 300\nenvironment: azureml:local-python@latest\ncompute: cpu-cluster\nname: long\n",
+	})
+	stdout, stderr, code := s.Run("job", "create", "-f", filepath.Join(proj, "fail.yml"), "--stream")
+	require.NotZero(t, code, "a failed job fails the command")
+	require.Contains(t, stdout, "about to fail")
+	require.Contains(t, stderr, "ERROR: job failing ended Failed")
+	require.Contains(t, stderr, "3", "the exit code is in the message")
+
+	s.MustRun(t, "job", "create", "-f", filepath.Join(proj, "long.yml"))
+	Await(t, "the long job to run", func() error {
+		var j map[string]any
+		s.MustRunJSON(t, &j, "job", "show", "long")
+		if st := j["properties"].(map[string]any)["status"]; st != "Running" {
+			return fmt.Errorf("status %v", st)
+		}
+		return nil
+	})
+	var canceled map[string]any
+	s.MustRunJSON(t, &canceled, "job", "cancel", "long")
+	Await(t, "the job to be canceled", func() error {
+		var j map[string]any
+		s.MustRunJSON(t, &j, "job", "show", "long")
+		if st := j["properties"].(map[string]any)["status"]; st != "Canceled" {
+			return fmt.Errorf("status %v", st)
+		}
+		return nil
+	})
+	stdout, stderr, code = s.Run("job", "stream", "long")
+	require.NotZero(t, code)
+	require.Contains(t, stdout, "started")
+	require.Contains(t, stderr, "job long was canceled")
+}
+
+// TestJobCLIInlineEnvironment: an environment written inside the job file
+// is registered as an anonymous version of CliV2AnonymousEnvironment
+// (version: azure-ai-ml's 32-hex hash) and used by the job.
+func TestJobCLIInlineEnvironment(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnv(t)
+	jcWrite(t, proj, map[string]string{"inline.yml": `command: python -c "print('inline env ok')"
+environment:
+  image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04
+  conda_file:
+    dependencies: [python=3.11, pip]
+compute: cpu-cluster
+`})
+	stdout, stderr, code := s.Run("job", "create", "-f", filepath.Join(proj, "inline.yml"), "--stream")
+	require.Zero(t, code, stderr)
+	require.Contains(t, stdout, "inline env ok")
+	var versions []map[string]any
+	s.MustRunJSON(t, &versions, "environment", "list", "--name", "CliV2AnonymousEnvironment")
+	require.Len(t, versions, 1)
+	require.Regexp(t, `^[0-9a-f]{32}$`, versions[0]["name"])
+}

@@ -1,0 +1,202 @@
+// Package autoscale decides how a compute cluster's node count should
+// change. It is pure: Decide takes the cluster's settings, its nodes, the
+// queued demand, the room left on the host and the time, and returns what
+// to add and remove and why. It never reads a clock or a store, so that
+// every rule can be tested as a table or a property.
+//
+// The rules, in the order they apply:
+//
+//   - A busy node (running or preparing a job) is never removed.
+//   - Preempted nodes that no job holds any more are removed at once.
+//   - Idle nodes above maxNodeCount (after max was lowered) are removed at
+//     once, oldest idle first.
+//   - The goal is busy + demand nodes, clamped to [min, max]: queued jobs
+//     are served by idle nodes first, then by new ones.
+//   - New nodes are added only up to the goal, and only as many as the host
+//     has room for; the rest wait, and the decision says so.
+//   - An idle node above the goal is removed once it has been idle for the
+//     idle time (nodeIdleTimeBeforeScaleDown), never below min.
+package autoscale
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// State of a node as Azure reports it (lower-case in listNodes).
+type State string
+
+// Node states.
+const (
+	Idle      State = "idle"
+	Running   State = "running"
+	Preparing State = "preparing"
+	Leaving   State = "leaving"
+	Preempted State = "preempted"
+	Unusable  State = "unusable"
+)
+
+// Settings are a cluster's scaleSettings.
+type Settings struct {
+	Min, Max int
+	// IdleTime is nodeIdleTimeBeforeScaleDown.
+	IdleTime time.Duration
+}
+
+// Node is what the decision needs to know about one node.
+type Node struct {
+	ID    string
+	State State
+	// Busy: a job holds the node (it may be preparing or running it).
+	Busy bool
+	// IdleSince is when the node last became idle (or was created).
+	IdleSince time.Time
+}
+
+// Input is everything a decision depends on.
+type Input struct {
+	Settings Settings
+	Nodes    []Node
+	// Demand is how many nodes the queued jobs need that no node serves
+	// yet (the sum of their instance counts).
+	Demand int
+	// HostRoom is how many more nodes of this cluster's size fit on the
+	// host without overcommitting it.
+	HostRoom int
+	Now      time.Time
+}
+
+// Decision is what to do now, with the reason a user reads.
+type Decision struct {
+	// Add is how many nodes to create now.
+	Add int
+	// Remove lists the nodes to release now (never a busy one).
+	Remove []string
+	// Target is the node count the cluster is heading for (Azure's
+	// targetNodeCount): the goal, or what the host allows of it.
+	Target int
+	// Waiting is how many wanted nodes do not fit on the host.
+	Waiting int
+	// Reason explains the decision in one sentence.
+	Reason string
+	// NextCheck is when an idle node's time runs out and the decision may
+	// change without any other event; zero when nothing is pending.
+	NextCheck time.Time
+}
+
+// Steady reports whether the decision changes nothing.
+func (d Decision) Steady() bool { return d.Add == 0 && len(d.Remove) == 0 && d.Waiting == 0 }
+
+// usable reports whether a node counts toward the cluster's size.
+func usable(n Node) bool { return n.State != Preempted && n.State != Leaving && n.State != Unusable }
+
+// Decide returns the scaling decision for in.
+func Decide(in Input) Decision {
+	s := in.Settings
+	if s.Min < 0 {
+		s.Min = 0
+	}
+	if s.Max < s.Min {
+		s.Max = s.Min
+	}
+	demand := max(in.Demand, 0)
+	room := max(in.HostRoom, 0)
+
+	var d Decision
+	var reasons []string
+	var idle []Node
+	busy, count := 0, 0
+	for _, n := range in.Nodes {
+		switch {
+		case n.State == Preempted && !n.Busy:
+			d.Remove = append(d.Remove, n.ID)
+		case !usable(n):
+		case n.Busy:
+			busy++
+			count++
+		default:
+			idle = append(idle, n)
+			count++
+		}
+	}
+	if len(d.Remove) > 0 {
+		reasons = append(reasons, fmt.Sprintf("released %d preempted node(s)", len(d.Remove)))
+	}
+	// Oldest idle first: those are the ones whose time runs out first.
+	slices.SortStableFunc(idle, func(a, b Node) int { return a.IdleSince.Compare(b.IdleSince) })
+
+	goal := min(max(busy+demand, s.Min), s.Max)
+	// Nodes above max go as soon as they are idle.
+	if over := count - s.Max; over > 0 {
+		n := min(over, len(idle))
+		for _, x := range idle[:n] {
+			d.Remove = append(d.Remove, x.ID)
+		}
+		idle = idle[n:]
+		count -= n
+		if n > 0 {
+			reasons = append(reasons, fmt.Sprintf("removing %d idle node(s) above maxNodeCount %d", n, s.Max))
+		}
+	}
+	switch {
+	case count < goal:
+		want := goal - count
+		d.Add = min(want, room)
+		d.Waiting = want - d.Add
+		d.Target = count + d.Add
+		why := "minNodeCount is " + fmt.Sprint(s.Min)
+		if busy+demand > s.Min {
+			why = fmt.Sprintf("queued jobs need %d more node(s)", demand-len(idle))
+		}
+		if d.Add > 0 {
+			reasons = append(reasons, fmt.Sprintf("scaling up by %d to %d node(s): %s", d.Add, d.Target, why))
+		}
+		if d.Waiting > 0 {
+			reasons = append(reasons, fmt.Sprintf("%d more node(s) wanted (%s) do not fit on this host and wait for room", d.Waiting, why))
+		}
+	case count > goal:
+		// Idle nodes above the goal leave once idle long enough, oldest
+		// first, never taking the cluster below its goal (>= min).
+		extra := count - goal
+		removed := 0
+		for _, x := range idle {
+			if removed == extra {
+				break
+			}
+			due := x.IdleSince.Add(s.IdleTime)
+			if !in.Now.Before(due) {
+				d.Remove = append(d.Remove, x.ID)
+				removed++
+				continue
+			}
+			if d.NextCheck.IsZero() || due.Before(d.NextCheck) {
+				d.NextCheck = due
+			}
+			break // idle is sorted: later nodes are due later
+		}
+		count -= removed
+		d.Target = count
+		if removed > 0 {
+			reasons = append(reasons, fmt.Sprintf("scaling down by %d to %d node(s): idle for %s or more", removed, count, s.IdleTime))
+		}
+		if count > goal && !d.NextCheck.IsZero() {
+			reasons = append(reasons, fmt.Sprintf("%d idle node(s) will be removed after %s idle", count-goal, s.IdleTime))
+		}
+	default:
+		d.Target = count
+	}
+	if len(reasons) == 0 {
+		switch {
+		case count == 0:
+			reasons = append(reasons, "no nodes: nothing is queued and minNodeCount is 0")
+		case busy == count:
+			reasons = append(reasons, fmt.Sprintf("steady at %d node(s), all busy", count))
+		default:
+			reasons = append(reasons, fmt.Sprintf("steady at %d node(s) (%d busy, %d idle)", count, busy, count-busy))
+		}
+	}
+	d.Reason = strings.ToUpper(reasons[0][:1]) + strings.Join(reasons, "; ")[1:]
+	return d
+}

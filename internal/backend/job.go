@@ -1,0 +1,62 @@
+package backend
+
+import (
+	"context"
+	"time"
+)
+
+// ProcessSpec describes one process of a job: one rank on one node.
+type ProcessSpec struct {
+	// ID is unique and stable for this process of this attempt (for
+	// example "<job uid>-a2-r0"): starting the same ID twice returns the
+	// first process, so a reconciler that crashed after starting it never
+	// starts it again.
+	ID string
+	// Node is the node it runs on (its budget applies), or "" for none.
+	Node string
+	// Limits apply when Node is "" (a job on a compute instance runs with
+	// the instance's size).
+	Limits Resources
+	Argv   []string
+	Dir    string
+	Env    []string
+	// Log receives stdout and stderr (appended); the directory is created.
+	Log string
+}
+
+// ProcessHandle names a started process. It is plain data, saved in the
+// store, from which a restarted server reattaches.
+type ProcessHandle struct {
+	ID     string `json:"id"`
+	Node   string `json:"node,omitempty"`
+	RunDir string `json:"runDir,omitempty"`
+}
+
+// ProcessState is what a process is doing.
+type ProcessState struct {
+	Running bool
+	// Exit code once ended (128+n for signal n; -1 when the process was
+	// lost: its supervisor was killed).
+	ExitCode int
+	Signal   string
+	// Error is set when the process could not be started at all, or was lost.
+	Error      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// Processes runs job processes.
+//
+// Start is idempotent by ProcessSpec.ID. Stop ends the whole process tree
+// (descendants that left the process group included), waiting at most
+// grace before killing; stopping an ended process succeeds. Wait blocks
+// until the process ends or ctx is done; reconcilers run it in a goroutine
+// to learn of exits at once instead of polling.
+type Processes interface {
+	Start(ctx context.Context, spec ProcessSpec) (ProcessHandle, error)
+	State(ctx context.Context, h ProcessHandle) (ProcessState, error)
+	Wait(ctx context.Context, h ProcessHandle) error
+	Stop(ctx context.Context, h ProcessHandle, grace time.Duration) error
+	// Release forgets an ended process and removes its bookkeeping.
+	Release(ctx context.Context, h ProcessHandle) error
+}

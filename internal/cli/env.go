@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"encoding/json"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlw-project/mlw/api"
+)
+
+func envCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "env",
+		Short: "Print the shell exports that point the Azure ML Python SDK at this server",
+		Long: `Print the environment a Python user of azure-ai-ml needs for the current
+server and user: AZUREML_DEV_URL_MFE (the API), REQUESTS_CA_BUNDLE (a bundle of
+the system roots and mlw's CA, written into the mlw home), IDENTITY_ENDPOINT and
+IDENTITY_HEADER (so that DefaultAzureCredential() gets an mlw token), and an
+unset of the AZURE_* service principal variables that would take precedence.
+
+Then MLClient.from_config(DefaultAzureCredential()) works unchanged with the
+config.json of ` + "`mlw workspace download-config`" + `. Debian's python3-azure also
+needs pydash: pip install "pydash<6".`,
+		Example: `  eval "$(mlw env)"
+  mlw env --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := api.Resolve(app.Home, app.conn)
+			if err != nil {
+				return err
+			}
+			bundle := ""
+			if conn.CAFile != "" {
+				ca, err := api.ReadCAFile(conn.CAFile)
+				if err != nil {
+					return err
+				}
+				bundle = filepath.Join(app.Home, api.CABundleFile)
+				if abs, err := filepath.Abs(bundle); err == nil {
+					bundle = abs
+				}
+				if err := api.WriteCABundle(bundle, ca); err != nil {
+					return err
+				}
+			}
+			env, err := api.NewPythonEnv(conn.Server, conn.Token, bundle)
+			if err != nil {
+				return err
+			}
+			switch app.output {
+			case "json":
+				enc := json.NewEncoder(app.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(env)
+			case "", "table", "shell":
+				_, err := app.Out.Write([]byte(env.Shell()))
+				if err == nil && app.outIsTTY {
+					app.errf("# Apply with: eval \"$(mlw env)\"\n")
+				}
+				return err
+			default:
+				return app.print(env, nil)
+			}
+		},
+	}
+}

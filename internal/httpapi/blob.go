@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/mlw-project/mlw/internal/blob"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/identity"
+)
+
+// blobPrefix is where the Blob API of each storage account is served,
+// path-style: /blob/{account}/{container}/{blob...}.
+const blobPrefix = "/blob/"
+
+// blobAccountName is the datastore accountName that points
+// azure-storage-blob at this server (azureml-protocol §5.3).
+func blobAccountName(r *Request, account string) string {
+	return r.Host + blobPrefix + account + "/?x="
+}
+
+// blobRoutes serves the Azure Blob REST subset. The routes are public: the
+// handler checks each request itself, accepting a SAS signed by this server
+// for the container (from a datastore's listSecrets), or an mlw bearer
+// token (the mlw CLI and tools).
+func (a *API) blobRoutes() {
+	h := &blob.Handler{Store: a.svc.Blobs, Authorize: a.authorizeBlob, Log: a.log}
+	serve := func(r *Request) (any, error) {
+		account := r.Param("account")
+		h.Serve(r.W, r.Request, blob.Target{
+			Endpoint: r.BaseURL() + blobPrefix + account + "/", Account: account,
+			Container: r.Param("container"), Blob: r.Param("blob"),
+		})
+		return handled, nil
+	}
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete} {
+		a.HandlePublic(m, blobPrefix+"{account}/{container}", serve)
+		a.HandlePublic(m, blobPrefix+"{account}/{container}/{blob...}", serve)
+	}
+}
+
+const authFailed = "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature."
+
+func (a *API) authorizeBlob(r *http.Request, account, container string, perm rune) error {
+	q := r.URL.Query()
+	if identity.HasSAS(q) {
+		if _, err := a.svc.SAS.Verify(q, account, container, perm); err != nil {
+			var se *identity.SASError
+			if errors.As(err, &se) {
+				msg := authFailed
+				if se.Code != "AuthenticationFailed" {
+					msg = "This request is not authorized to perform this operation using this permission."
+				}
+				return &blob.Error{Status: http.StatusForbidden, Code: se.Code, Message: msg, Detail: se.Detail}
+			}
+			return err
+		}
+		return nil
+	}
+	tok := bearer(r)
+	if tok == "" {
+		return &blob.Error{Status: http.StatusUnauthorized, Code: "NoAuthenticationInformation",
+			Message: "This request carries no credentials: append the SAS from the datastore's listSecrets to the URL, or send Authorization: Bearer <mlw token>."}
+	}
+	p, err := a.auth.Authenticate(r.Context(), tok)
+	if err != nil {
+		msg := "The bearer token was not accepted."
+		if e, ok := core.AsError(err); ok {
+			msg = e.Message
+		}
+		return &blob.Error{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationInfo", Message: msg}
+	}
+	if perm != blob.NeedRead && perm != blob.NeedList && !p.CanWrite() {
+		return &blob.Error{Status: http.StatusForbidden, Code: "AuthorizationPermissionMismatch",
+			Message: "User '" + p.Name + "' has the " + p.Role + " role, which may only read storage."}
+	}
+	return nil
+}

@@ -1,0 +1,257 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// TerminalSession is a shell on a PTY inside a compute instance.
+type TerminalSession interface {
+	io.ReadWriteCloser
+	Resize(cols, rows int) error
+	Done() <-chan struct{}
+}
+
+// InstanceAccess reaches into running compute instances. The server wires
+// it to the instance reconciler (handlers never touch backends).
+type InstanceAccess struct {
+	// OpenShellFunc opens a login shell on a PTY inside the instance.
+	OpenShellFunc func(ctx context.Context, ws, c *store.Resource, cols, rows int) (TerminalSession, error)
+	// DialJupyterFunc connects to the instance's notebook server; it
+	// returns the token the notebook server expects.
+	DialJupyterFunc func(ctx context.Context, ws, c *store.Resource) (net.Conn, error)
+	// JupyterBaseFunc is the path the notebook server serves under.
+	JupyterBaseFunc func(ws, c *store.Resource) string
+}
+
+// SetInstanceAccess wires the terminal and Jupyter endpoints.
+func (a *API) SetInstanceAccess(x *InstanceAccess) { a.instances = x }
+
+// instanceRoutes: the terminal WebSocket, the Jupyter proxy and the setup
+// script logs of compute instances (docs/instances.md).
+func (a *API) instanceRoutes() {
+	const base = wsPath + "/computes/{name}"
+	a.RegisterComputeRenderer(service.ComputeInstance, a.renderInstance)
+	a.Handle("GET", base+"/terminal", a.terminal)
+	a.Handle("GET", base+"/logs", func(r *Request) (any, error) {
+		logs, err := a.svc.InstanceLogs(r.Ctx(), r.Workspace(), r.Param("name"))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"value": logs}, nil
+	})
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		a.Handle(m, base+"/jupyter/{path...}", a.jupyter)
+	}
+}
+
+// renderInstance adds what depends on the request: application URLs,
+// schedule ids; and hides the server's own bookkeeping.
+func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string]any) {
+	for k := range props {
+		if strings.HasPrefix(k, "_") {
+			delete(props, k)
+		}
+	}
+	st := service.InstanceStatusOf(c)
+	prefix := r.BaseURL() + "/" + strings.TrimPrefix(service.ComputeARMID(ws, c), "/")
+	wsBase := "wss" + strings.TrimPrefix(prefix, "https")
+	if r.Scheme() == "http" {
+		wsBase = "ws" + strings.TrimPrefix(prefix, "http")
+	}
+	apps := []any{map[string]any{"displayName": "Terminal", "endpointUri": wsBase + "/terminal"}}
+	if st.Internal.Jupyter {
+		apps = append([]any{map[string]any{"displayName": "Jupyter", "endpointUri": prefix + "/jupyter/tree"}}, apps...)
+	}
+	props["applications"] = apps
+	if sch, ok := props["schedules"].(map[string]any); ok {
+		if list, ok := sch["computeStartStop"].([]any); ok {
+			out := make([]any, 0, len(list))
+			for i, e := range list {
+				m, ok := e.(map[string]any)
+				if !ok {
+					out = append(out, e)
+					continue
+				}
+				cp := map[string]any{}
+				for k, v := range m {
+					cp[k] = v
+				}
+				cp["id"] = uuid.NewSHA1(uuid.NameSpaceOID, []byte(c.UID+"/schedule/"+strconv.Itoa(i))).String()
+				cp["provisioningStatus"] = "Completed"
+				out = append(out, cp)
+			}
+			sch["computeStartStop"] = out
+		}
+	}
+}
+
+// Terminal wire protocol (docs/instances.md): binary frames carry raw
+// bytes both ways (keystrokes in, terminal output out, UTF-8 as the shell
+// writes it); the client sends text frames with JSON control messages
+// {"type":"resize","cols":120,"rows":40} or {"type":"input","data":"ls\n"};
+// when the shell exits the server sends {"type":"exit"} and closes with
+// status 1000. ?cols=&rows= give the initial size.
+type termControl struct {
+	Type string `json:"type"`
+	Cols int    `json:"cols"`
+	Rows int    `json:"rows"`
+	Data string `json:"data"`
+}
+
+func (a *API) terminal(r *Request) (any, error) {
+	ws, c, err := a.svc.InstanceForAccess(r.Ctx(), r.Workspace(), r.Param("name"))
+	if err != nil {
+		return nil, err
+	}
+	if a.instances == nil || a.instances.OpenShellFunc == nil {
+		return nil, &core.Error{Status: http.StatusNotImplemented, Code: "NotSupported", Message: "This server has no instance backend."}
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return nil, core.Invalid("Upgrade", "The terminal is a WebSocket endpoint: connect with a WebSocket client (`mlw compute terminal --name %s`).", c.Name)
+	}
+	cols, _ := strconv.Atoi(r.URL.Query().Get("cols"))
+	rows, _ := strconv.Atoi(r.URL.Query().Get("rows"))
+	// The shell outlives this handler's context only until it returns.
+	sh, err := a.instances.OpenShellFunc(context.WithoutCancel(r.Ctx()), ws, c, cols, rows)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := websocket.Accept(r.W, r.Request, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		_ = sh.Close()
+		return handled, nil
+	}
+	conn.SetReadLimit(1 << 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // shell → client
+		defer wg.Done()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := sh.Read(buf)
+			if n > 0 {
+				if werr := conn.Write(ctx, websocket.MessageBinary, buf[:n]); werr != nil {
+					cancel()
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { // client → shell
+		defer cancel()
+		for {
+			typ, b, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			if typ == websocket.MessageBinary {
+				if _, err := sh.Write(b); err != nil {
+					return
+				}
+				continue
+			}
+			var ctl termControl
+			if json.Unmarshal(b, &ctl) != nil {
+				continue
+			}
+			switch ctl.Type {
+			case "resize":
+				_ = sh.Resize(ctl.Cols, ctl.Rows)
+			case "input":
+				if _, err := io.WriteString(sh, ctl.Data); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	select {
+	case <-sh.Done():
+		wg.Wait()
+		_ = conn.Write(ctx, websocket.MessageText, []byte(`{"type":"exit"}`))
+		_ = conn.Close(websocket.StatusNormalClosure, "the shell exited")
+	case <-ctx.Done():
+		_ = sh.Close()
+		_ = conn.Close(websocket.StatusNormalClosure, "")
+	}
+	return handled, nil
+}
+
+// jupyter proxies HTTP and WebSocket requests to the instance's notebook
+// server, after mlw has authenticated the caller as its assigned user.
+func (a *API) jupyter(r *Request) (any, error) {
+	ws, c, err := a.svc.InstanceForAccess(r.Ctx(), r.Workspace(), r.Param("name"))
+	if err != nil {
+		return nil, err
+	}
+	if a.instances == nil || a.instances.DialJupyterFunc == nil {
+		return nil, &core.Error{Status: http.StatusNotImplemented, Code: "NotSupported", Message: "This server has no instance backend."}
+	}
+	st := service.InstanceStatusOf(c)
+	if !st.Internal.Jupyter {
+		return nil, core.NotFound("JupyterNotAvailable", "Jupyter is not installed on this mlw host (install Debian's jupyter-notebook package); the compute instance '%s' has only its terminal.", c.Name)
+	}
+	base := a.instances.JupyterBaseFunc(ws, c)
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		// The notebook server may still be starting: wait for it a while.
+		deadline := time.Now().Add(20 * time.Second)
+		for delay := 5 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
+			conn, err := a.instances.DialJupyterFunc(ctx, ws, c)
+			if err == nil || time.Now().After(deadline) {
+				return conn, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(delay):
+			}
+		}
+	}
+	tr := &http.Transport{DialContext: dial, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	token := st.Internal.JupyterToken
+	rp := &httputil.ReverseProxy{
+		Transport: tr,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = "jupyter"
+			pr.Out.URL.Path = base + r.Param("path")
+			pr.Out.URL.RawPath = ""
+			q := pr.Out.URL.Query()
+			q.Del("api-version")
+			pr.Out.URL.RawQuery = q.Encode()
+			pr.Out.Host = pr.In.Host
+			pr.Out.Header.Set("Authorization", "token "+token)
+		},
+		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			a.writeError(w, req, &core.Error{Status: http.StatusBadGateway, Code: "JupyterUnavailable",
+				Message: "The Jupyter server of compute instance '" + c.Name + "' did not answer; try again in a moment, or restart the instance.", Cause: err})
+		},
+	}
+	rp.ServeHTTP(r.W, r.Request)
+	return handled, nil
+}

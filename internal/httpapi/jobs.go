@@ -1,0 +1,383 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+const typeJob = typeWorkspace + "/jobs"
+
+// jobRoutes serves command jobs (azureml-protocol §10), their logs, the
+// studio's job page and cluster node preemption.
+func (a *API) jobRoutes() {
+	const base = wsPath + "/jobs"
+	a.Handle("GET", base, a.listJobs)
+	a.Handle("GET", base+"/{name}", func(r *Request) (any, error) {
+		ws, job, err := a.svc.GetJob(r.Ctx(), r.Workspace(), r.Param("name"))
+		if err != nil {
+			return nil, err
+		}
+		return a.renderJob(r, ws, job, nil), nil
+	})
+	a.Handle("PUT", base+"/{name}", func(r *Request) (any, error) {
+		body, err := r.Body()
+		if err != nil {
+			return nil, err
+		}
+		job, isNew, err := a.svc.PutJob(r.Ctx(), r.Workspace(), r.Param("name"), body)
+		if err != nil {
+			return nil, err
+		}
+		ws, err := a.svc.GetWorkspace(r.Ctx(), r.Workspace())
+		if err != nil {
+			return nil, err
+		}
+		return created(isNew, a.renderJob(r, ws, job, nil), nil), nil
+	})
+	a.Handle("DELETE", base+"/{name}", func(r *Request) (any, error) {
+		op, err := a.svc.DeleteJob(r.Ctx(), r.Workspace(), r.Param("name"))
+		if err != nil {
+			return nil, err
+		}
+		return accepted(r, op, a.workspaceLocation(r)), nil
+	})
+	// Cancel: 202 with Location (polled: 202 while the job stops, 200 once
+	// it has), or 200 at once when the job had already ended.
+	a.Handle("POST", base+"/{name}/cancel", func(r *Request) (any, error) {
+		_, op, err := a.svc.CancelJob(r.Ctx(), r.Workspace(), r.Param("name"))
+		if err != nil {
+			return nil, err
+		}
+		if op == nil {
+			return &Response{Status: http.StatusOK}, nil
+		}
+		return accepted(r, op, a.workspaceLocation(r)), nil
+	})
+	a.Handle("GET", base+"/{name}/logs", a.jobLogs)
+	a.Handle("GET", base+"/{name}/logs/{path...}", a.jobLog)
+
+	a.Handle("POST", wsPath+"/computes/{name}/preemptNode", func(r *Request) (any, error) {
+		nodeID := r.URL.Query().Get("nodeId")
+		if nodeID == "" {
+			if body, err := r.Body(); err == nil {
+				nodeID, _ = body.Doc["nodeId"].(string)
+			}
+		}
+		n, err := a.svc.PreemptNode(r.Ctx(), r.Workspace(), r.Param("name"), nodeID)
+		if err != nil {
+			return nil, err
+		}
+		return service.PreemptAnswer(n), nil
+	})
+	a.RegisterComputeRenderer(service.AmlCompute, a.renderClusterLive)
+
+	// The studio's job page (services.Studio.endpoint). Browsers open it
+	// without a token, so it shows only what its URL says; the studio
+	// proper replaces it.
+	a.HandlePublic("GET", "/studio/runs/{name}", a.studioJobPage)
+}
+
+func (a *API) workspaceLocation(r *Request) string {
+	ws, err := a.svc.GetWorkspace(r.Ctx(), r.Workspace())
+	if err != nil {
+		return ""
+	}
+	loc, _ := service.Decode(ws.Spec)["location"].(string)
+	return loc
+}
+
+func (a *API) listJobs(r *Request) (any, error) {
+	q := r.URL.Query()
+	view, err := service.ParseListView(q.Get("listViewType"))
+	if err != nil {
+		return nil, err
+	}
+	page := r.Page()
+	if page.Skip == "" {
+		page.Skip = q.Get("$skip")
+	}
+	f := service.JobFilter{View: view, JobType: q.Get("jobType"), Tag: q.Get("tag"), Experiment: q.Get("experimentName"),
+		Status: q.Get("status"), Compute: q.Get("compute"), Page: page}
+	ws, jobs, next, err := a.svc.ListJobs(r.Ctx(), r.Workspace(), f)
+	if err != nil {
+		return nil, err
+	}
+	cache := map[string]*store.Resource{}
+	out := make([]map[string]any, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, a.renderJob(r, ws, j, cache))
+	}
+	doc := list(r, out, "")
+	if next != "" {
+		qq := r.URL.Query()
+		qq.Del("$skipToken")
+		qq.Set("$skip", next)
+		doc["nextLink"] = r.BaseURL() + r.URL.Path + "?" + qq.Encode()
+	}
+	return doc, nil
+}
+
+// JobStudioURL is a job's services.Studio.endpoint: it ends with a query
+// string and carries no tid (the SDK appends &tid=…).
+func JobStudioURL(base, wsID, name string) string {
+	return base + "/studio/runs/" + name + "?wsid=" + wsID
+}
+
+// renderJob renders a job: the client's properties, plus status,
+// services (Studio, Tracking), outputs.default and mlw's account of the
+// job (properties.mlw: reason, phases, attempts, nodes, error). cache
+// holds computes already read (for a list).
+func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*store.Resource) map[string]any {
+	ref := service.WorkspaceRefOf(ws)
+	wsID := ref.ID()
+	st := service.JobStatusOf(job)
+	status := job.State
+	if job.Deleting || status == service.StateDeleting {
+		status = service.JobCancelRequested
+		for i := len(st.Phases) - 1; i >= 0; i-- {
+			if service.JobTerminal(st.Phases[i].Status) {
+				status = st.Phases[i].Status
+				break
+			}
+		}
+	}
+	doc := envelope(job, wsID+"/jobs/"+job.Name, typeJob)
+	props, _ := doc["properties"].(map[string]any)
+	if props == nil {
+		props = map[string]any{}
+		doc["properties"] = props
+	}
+	props["status"] = status
+	services, _ := props["services"].(map[string]any)
+	if services == nil {
+		services = map[string]any{}
+	}
+	services["Studio"] = map[string]any{"jobServiceType": "Studio", "endpoint": JobStudioURL(r.BaseURL(), wsID, job.Name), "status": nil, "errorMessage": nil}
+	services["Tracking"] = map[string]any{"jobServiceType": "Tracking", "endpoint": "azureml://" + r.Host + "/mlflow/v1.0" + wsID + "?", "status": nil, "errorMessage": nil}
+	props["services"] = services
+	outputs, _ := props["outputs"].(map[string]any)
+	if outputs == nil {
+		outputs = map[string]any{}
+	}
+	outputs["default"] = map[string]any{"jobOutputType": "uri_folder", "mode": "ReadWriteMount", "uri": service.JobDefaultOutputURI(job.Name), "description": nil}
+	props["outputs"] = outputs
+	if _, ok := props["parameters"]; !ok {
+		props["parameters"] = map[string]any{}
+	}
+
+	reason := st.Reason
+	if job.State == service.JobQueued {
+		if c := a.jobCompute(r, job.Owner, cache); c != nil && service.ComputeTypeOf(c) == service.AmlCompute {
+			var cs struct {
+				Properties struct {
+					Properties service.ClusterStatus `json:"properties"`
+				} `json:"properties"`
+			}
+			_ = json.Unmarshal(c.Status, &cs)
+			if qr := cs.Properties.Properties.QueueReason; qr != "" {
+				reason = "Waiting for a node: " + qr + "."
+			}
+		}
+	}
+	m := map[string]any{"reason": reason, "phases": st.Phases, "attempt": st.Attempt}
+	if len(st.Attempts) > 0 {
+		m["attempts"] = st.Attempts
+	}
+	if len(st.Nodes) > 0 {
+		m["nodes"] = st.Nodes
+	}
+	if st.StartTime != nil {
+		m["startTime"] = st.StartTime
+	}
+	if st.EndTime != nil {
+		m["endTime"] = st.EndTime
+	}
+	if st.ExitCode != nil {
+		m["exitCode"] = *st.ExitCode
+	}
+	if st.Error != nil {
+		m["error"] = st.Error
+	}
+	if st.Environment != "" {
+		m["environment"] = st.Environment
+		m["python"] = st.Python
+	}
+	props["mlw"] = m
+	return doc
+}
+
+// jobCompute reads the compute named by a job's Owner (cached per request).
+func (a *API) jobCompute(r *Request, owner string, cache map[string]*store.Resource) *store.Resource {
+	if c, ok := cache[owner]; ok {
+		return c
+	}
+	i := strings.LastIndex(owner, "/computes/")
+	if i < 0 {
+		return nil
+	}
+	c, err := a.svc.Store.Get(r.Ctx(), core.KindCompute, owner[:i], owner[i+len("/computes/"):])
+	if err != nil {
+		c = nil
+	}
+	if cache != nil {
+		cache[owner] = c
+	}
+	return c
+}
+
+// renderClusterLive adds a cluster's live figures: nodes by state and the
+// current node count, read from its node rows.
+func (a *API) renderClusterLive(r *Request, ws, c *store.Resource, props map[string]any) {
+	nodes, err := a.svc.ClusterNodes(r.Ctx(), c)
+	if err != nil {
+		return
+	}
+	props["currentNodeCount"] = service.CurrentNodeCount(nodes)
+	props["nodeStateCounts"] = service.NodeStateCounts(nodes)
+	if props["allocationState"] == nil {
+		props["allocationState"] = "Steady"
+	}
+	if _, ok := props["errors"]; !ok {
+		props["errors"] = nil
+	}
+	delete(props, "nodeSeq")
+	delete(props, "observedGeneration")
+}
+
+// jobLogs lists a job's log files (mlw's API; the SDK uses run history).
+func (a *API) jobLogs(r *Request) (any, error) {
+	ws, job, err := a.svc.GetJob(r.Ctx(), r.Workspace(), r.Param("name"))
+	if err != nil {
+		return nil, err
+	}
+	files, err := a.svc.JobLogFiles(ws, job)
+	if err != nil {
+		return nil, err
+	}
+	if files == nil {
+		files = []service.JobFile{}
+	}
+	return map[string]any{"value": files, "status": job.State}, nil
+}
+
+// jobLog serves one log file. With follow=true it streams the file as
+// it grows (chunked), from offset=N, and ends when the job has ended and
+// everything was sent; the job's final status is in the trailer
+// Mlw-Job-Status. A file that does not exist yet is waited for.
+func (a *API) jobLog(r *Request) (any, error) {
+	ws, job, err := a.svc.GetJob(r.Ctx(), r.Workspace(), r.Param("name"))
+	if err != nil {
+		return nil, err
+	}
+	path := r.Param("path")
+	q := r.URL.Query()
+	follow := q.Get("follow") == "true" || q.Get("follow") == "1"
+	var offset int64
+	if v := q.Get("offset"); v != "" {
+		if offset, err = strconv.ParseInt(v, 10, 64); err != nil || offset < 0 {
+			return nil, core.Invalid("offset", "offset must be a byte offset (0 or more), not %q.", v)
+		}
+	}
+	account := service.WorkspaceStatusOf(ws).StorageAccount
+	if !follow {
+		o, err := a.svc.OpenJobFile(account, job.Name, path)
+		if err != nil {
+			return nil, err
+		}
+		defer o.Close()
+		if offset > 0 {
+			if _, err := o.Seek(offset, io.SeekStart); err != nil {
+				return nil, core.Internal(err)
+			}
+		}
+		r.W.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		r.W.WriteHeader(http.StatusOK)
+		_, _ = io.Copy(r.W, o)
+		return handled, nil
+	}
+	if _, err := a.svc.OpenJobFile(account, job.Name, path); err != nil {
+		var e *core.Error
+		if errors.As(err, &e) && e.Status == http.StatusBadRequest {
+			return nil, err
+		}
+	}
+	w := r.W
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Trailer", "Mlw-Job-Status")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
+	flush := func() { _ = rc.Flush() }
+	flush()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	state := job.State
+	for {
+		// Read the state before the file, so that everything written
+		// before the job ended is sent before the stream ends.
+		cur, err := a.svc.Store.Get(r.Ctx(), job.Kind, job.Parent, job.Name)
+		ended := err != nil || service.JobTerminal(cur.State) || cur.Deleting
+		if err == nil {
+			state = cur.State
+		}
+		if o, err := a.svc.OpenJobFile(account, job.Name, path); err == nil {
+			if _, err := o.Seek(offset, io.SeekStart); err == nil {
+				n, _ := io.Copy(w, o)
+				offset += n
+				if n > 0 {
+					flush()
+				}
+			}
+			o.Close()
+		}
+		if ended {
+			w.Header().Set("Mlw-Job-Status", state)
+			return handled, nil
+		}
+		select {
+		case <-r.Context().Done():
+			return handled, nil
+		case <-tick.C:
+		}
+	}
+}
+
+// studioJobPage is the plain job page that services.Studio.endpoint
+// opens until the studio lands.
+func (a *API) studioJobPage(r *Request) (any, error) {
+	name := r.Param("name")
+	wsid := r.URL.Query().Get("wsid")
+	w := r.W
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return handled, nil
+	}
+	fmt.Fprintf(w, `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Job %[1]s · mlw</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:46em;margin:3em auto;padding:0 1em;color:#222}code{background:#f3f3f3;padding:.1em .3em}</style></head>
+<body><h1>Job <code>%[1]s</code></h1>
+<p>Workspace: <code>%[2]s</code></p>
+<p>Follow it from a terminal:</p>
+<pre><code>mlw job show --name %[1]s
+mlw job stream --name %[1]s</code></pre>
+<p>The mlw studio will show the job here.</p>
+</body></html>
+`, html.EscapeString(name), html.EscapeString(wsid))
+	return handled, nil
+}

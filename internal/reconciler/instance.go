@@ -1,0 +1,698 @@
+package reconciler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlw-project/mlw/api"
+	"github.com/mlw-project/mlw/internal/backend"
+	"github.com/mlw-project/mlw/internal/controller"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/schedule"
+	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// Instances reconciles compute instances: it drives the state machine
+// (Creating → SettingUp → UserSettingUp → Running; Stopping → Stopped;
+// Starting; Restarting; deletion), runs setup scripts, applies schedules
+// and idle shutdown, and finishes the operations clients poll.
+type Instances struct {
+	Store   store.Store
+	Backend backend.Instances
+	Log     *slog.Logger
+	DataDir string
+	// Now is the clock (tests inject a virtual one).
+	Now func() time.Time
+	// ServerURL returns the URL instances use to reach this server.
+	ServerURL func() string
+	// CAPEM is the server's CA certificate (trusted inside instances).
+	CAPEM []byte
+	// IdlePoll is how often a Running instance with idle shutdown is
+	// checked for activity (sessions also notify at once).
+	IdlePoll time.Duration
+	// ScriptPoll is how often a running setup script is checked.
+	ScriptPoll time.Duration
+}
+
+func (r *Instances) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (r *Instances) log() *slog.Logger {
+	if r.Log == nil {
+		return slog.Default()
+	}
+	return r.Log
+}
+
+// instanceCtx is one reconcile's view of an instance.
+type instanceCtx struct {
+	key   string
+	ws    *store.Resource
+	c     *store.Resource
+	st    *service.InstanceStatus
+	props map[string]any
+	dirty bool
+}
+
+// Reconcile implements controller.Reconciler.
+func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Result, error) {
+	parent, name := service.ParseKey(key)
+	c, err := r.Store.Get(ctx, core.KindCompute, parent, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return controller.Result{}, nil
+	}
+	if err != nil {
+		return controller.Result{}, err
+	}
+	ws, err := r.workspaceOf(ctx, c)
+	if err != nil {
+		return controller.Result{}, err
+	}
+	_, props := service.ComputeSpec(c)
+	x := &instanceCtx{key: key, ws: ws, c: c, st: service.InstanceStatusOf(c), props: props}
+	if c.Deleting {
+		return controller.Result{}, r.delete(ctx, x)
+	}
+	var res controller.Result
+	// Take steps until the state settles (a create with no script goes
+	// Creating → SettingUp → Running in one call).
+	for i := 0; i < 8; i++ {
+		before := x.st.State()
+		res, err = r.step(ctx, x)
+		if err != nil {
+			break
+		}
+		if x.st.State() == before {
+			break
+		}
+	}
+	if x.dirty {
+		x.st.Encode(x.c)
+		if uerr := r.Store.Update(ctx, x.c); uerr != nil {
+			return controller.Result{}, uerr
+		}
+		if err == nil {
+			err = r.finishIfSettled(ctx, x)
+		}
+	}
+	return res, err
+}
+
+// workspaceOf finds the workspace of a compute from its parent key.
+func (r *Instances) workspaceOf(ctx context.Context, c *store.Resource) (*store.Resource, error) {
+	i := strings.LastIndex(c.Parent, "/providers/")
+	if i < 0 {
+		return nil, fmt.Errorf("compute %s: bad parent %q", c.Name, c.Parent)
+	}
+	wsName := c.Parent[strings.LastIndex(c.Parent, "/")+1:]
+	return r.Store.Get(ctx, core.KindWorkspace, c.Parent[:i], wsName)
+}
+
+// move changes the state and marks the status for writing.
+func (x *instanceCtx) move(state string) {
+	x.st.SetState(state)
+	x.dirty = true
+}
+
+func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result, error) {
+	switch x.st.State() {
+	case service.InstanceCreating:
+		creation, startup, _ := service.InstanceScripts(x.props)
+		var scripts []string
+		if creation != nil {
+			scripts = append(scripts, "creation")
+		}
+		if startup != nil {
+			scripts = append(scripts, "startup")
+		}
+		x.st.Internal.Scripts = scripts
+		if x.st.Internal.JupyterToken == "" {
+			x.st.Internal.JupyterToken = randomHex(24)
+		}
+		x.move(service.InstanceSettingUp)
+		return controller.Result{}, nil
+	case service.InstanceSettingUp, service.InstanceStarting:
+		if x.st.State() == service.InstanceStarting {
+			_, startup, _ := service.InstanceScripts(x.props)
+			x.st.Internal.Scripts = nil
+			if startup != nil {
+				x.st.Internal.Scripts = []string{"startup"}
+			}
+		}
+		return r.bootAndSetUp(ctx, x)
+	case service.InstanceRestarting:
+		if err := r.Backend.Stop(ctx, x.st.Internal.Handle); err != nil {
+			return controller.Result{}, err
+		}
+		_, startup, _ := service.InstanceScripts(x.props)
+		x.st.Internal.Scripts = nil
+		if startup != nil {
+			x.st.Internal.Scripts = []string{"startup"}
+		}
+		return r.bootAndSetUp(ctx, x)
+	case service.InstanceUserSettingUp:
+		return r.runScripts(ctx, x)
+	case service.InstanceStopping:
+		if err := r.Backend.Stop(ctx, x.st.Internal.Handle); err != nil {
+			return controller.Result{}, err
+		}
+		name, trigger := x.st.LastOperation()
+		x.st.SetLastOperation(orDefault(name, "Stop"), "Succeeded", orDefault(trigger, service.TriggerUser), r.now())
+		x.st.Internal.IdleSince = time.Time{}
+		delete(x.st.Props, "idleShutdown")
+		x.move(service.InstanceStopped)
+		return controller.Result{}, nil
+	case service.InstanceRunning:
+		return r.running(ctx, x)
+	case service.InstanceStopped:
+		return r.evaluateSchedules(ctx, x)
+	}
+	return controller.Result{}, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// spec builds what the backend needs to run the instance.
+func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.InstanceSpec {
+	size, _ := core.LookupVMSize(fmt.Sprint(x.props["vmSize"]))
+	ref := service.WorkspaceRefOf(x.ws)
+	serverURL := ""
+	if r.ServerURL != nil {
+		serverURL = r.ServerURL()
+	}
+	s := &backend.InstanceSpec{
+		ID: x.c.UID, Key: x.key, Name: x.c.Name, Workspace: x.ws.Name,
+		MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20,
+		SharePath: service.WorkspaceSharePath(r.DataDir, x.ws),
+		Env: map[string]string{
+			"CI_NAME": x.c.Name, "CI_WORKSPACE": x.ws.Name, "CI_RESOURCE_GROUP": ref.ResourceGroup,
+			"CI_LOCAL_UBUNTU_USER": "azureuser", "AZUREML_ARM_SUBSCRIPTION": ref.Subscription,
+			"AZUREML_ARM_RESOURCEGROUP": ref.ResourceGroup, "AZUREML_ARM_WORKSPACE_NAME": ref.Workspace,
+			"REQUESTS_CA_BUNDLE": "~/.mlw/" + api.CABundleFile, "SSL_CERT_FILE": "~/.mlw/" + api.CABundleFile,
+			"MLW_CA_FILE": "~/.mlw/ca.crt",
+		},
+		EnvFromFiles:   map[string]string{"IDENTITY_HEADER": ".mlw/token", "MLW_TOKEN": ".mlw/token"},
+		Files:          files,
+		IsolateNetwork: service.InstanceSubnet(x.props) != "",
+		Jupyter:        true,
+		JupyterToken:   x.st.Internal.JupyterToken,
+		JupyterBaseURL: JupyterBasePath(ref, x.c.Name),
+	}
+	if serverURL != "" {
+		s.Env["AZUREML_DEV_URL_MFE"] = serverURL
+		s.Env["IDENTITY_ENDPOINT"] = serverURL + api.IdentityTokenPath
+		s.Env["MLW_SERVER"] = serverURL
+		if u, err := url.Parse(serverURL); err == nil {
+			s.ServerAddr = u.Host
+		}
+	}
+	if key, on := service.InstanceSSH(x.props); on {
+		s.SSH = &backend.SSHSpec{User: "azureuser", PublicKey: key, Port: x.st.Internal.SSHPort}
+	}
+	return s
+}
+
+// JupyterBasePath is the path under which an instance's Jupyter is served
+// (through mlw's proxy); it ends with "/".
+func JupyterBasePath(ref core.WorkspaceRef, name string) string {
+	return "/" + strings.TrimPrefix(ref.ID(), "/") + "/computes/" + name + "/jupyter/"
+}
+
+// bootFiles mints the instance's API token (a fresh one at every boot, the
+// old one deleted) and returns the files of the home directory.
+func (r *Instances) bootFiles(ctx context.Context, x *instanceCtx) (map[string][]byte, error) {
+	ref := service.WorkspaceRefOf(x.ws)
+	cfg, _ := json.MarshalIndent(map[string]string{"subscription_id": ref.Subscription, "resource_group": ref.ResourceGroup, "workspace_name": ref.Workspace}, "", "  ")
+	files := map[string][]byte{"config.json": cfg, ".azureml/config.json": cfg, ".mlw/ca.crt": r.CAPEM}
+	var bundle []byte
+	if roots := api.SystemRootsPEM(); roots != nil {
+		bundle = append(append(bundle, roots...), '\n')
+	}
+	files[".mlw/"+api.CABundleFile] = append(append(bundle, "# mlw server CA\n"...), r.CAPEM...)
+	if uid := x.st.Internal.AssignedUserID; uid != "" {
+		if old := x.st.Internal.TokenHash; old != "" {
+			if err := r.Store.DeleteToken(ctx, old); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+		}
+		plain, hash := identity.NewToken()
+		if err := r.Store.CreateToken(ctx, &store.Token{Hash: hash, UserID: uid, Label: "compute instance " + x.c.Name}); err != nil {
+			return nil, fmt.Errorf("mint the instance's token: %w", err)
+		}
+		x.st.Internal.TokenHash = hash
+		x.dirty = true
+		files[".mlw/token"] = []byte(plain + "\n")
+	}
+	return files, nil
+}
+
+// bootAndSetUp starts the instance's processes, then its scripts.
+func (r *Instances) bootAndSetUp(ctx context.Context, x *instanceCtx) (controller.Result, error) {
+	var files map[string][]byte
+	if !r.Backend.Running(ctx, x.st.Internal.Handle) {
+		var err error
+		if files, err = r.bootFiles(ctx, x); err != nil {
+			return controller.Result{}, err
+		}
+	}
+	h, info, err := r.Backend.Start(ctx, r.spec(x, files), x.st.Internal.Handle)
+	if h != nil {
+		x.st.Internal.Handle = h
+		x.dirty = true
+	}
+	if err != nil {
+		r.log().Warn("instance failed to start", "instance", x.c.Name, "err", err)
+		_ = r.Backend.Stop(ctx, x.st.Internal.Handle)
+		r.fail(x, service.InstanceSetupFailed, "SetupFailed", "The compute instance could not be started: "+err.Error())
+		return controller.Result{}, nil
+	}
+	r.applyInfo(x, info)
+	x.st.Internal.IdleSince = time.Time{}
+	if len(x.st.Internal.Scripts) > 0 {
+		x.move(service.InstanceUserSettingUp)
+		return controller.Result{}, nil
+	}
+	r.becomeRunning(x)
+	return controller.Result{}, nil
+}
+
+func (r *Instances) applyInfo(x *instanceCtx, info backend.InstanceInfo) {
+	in := &x.st.Internal
+	if in.Limits != info.Limits || in.Isolation != info.Isolation || in.Network != info.Network || in.Jupyter != info.Jupyter || in.SSHPort != info.SSHPort {
+		in.Limits, in.Isolation, in.Network, in.Jupyter, in.SSHPort = info.Limits, info.Isolation, info.Network, info.Jupyter, info.SSHPort
+		x.dirty = true
+	}
+	x.st.Props["mlw"] = map[string]any{"limits": info.Limits, "isolation": info.Isolation, "network": info.Network}
+	ssh := map[string]any{"sshPublicAccess": "Disabled", "adminUserName": "azureuser", "sshPort": nil}
+	if info.SSHPort > 0 {
+		ssh["sshPublicAccess"] = "Enabled"
+		ssh["sshPort"] = info.SSHPort
+		ssh["hostPublicKey"] = info.SSHHostKey
+	}
+	x.st.Props["sshSettings"] = ssh
+	x.st.Props["connectivityEndpoints"] = map[string]any{"publicIpAddress": "127.0.0.1", "privateIpAddress": "127.0.0.1"}
+	x.st.Props["osImageMetadata"] = map[string]any{"currentImageVersion": "mlw-local", "latestImageVersion": "mlw-local", "isLatestOsImageVersion": true}
+}
+
+// becomeRunning settles a start: Running, lastOperation Succeeded.
+func (r *Instances) becomeRunning(x *instanceCtx) {
+	name, trigger := x.st.LastOperation()
+	x.st.SetLastOperation(orDefault(name, "Start"), "Succeeded", orDefault(trigger, service.TriggerUser), r.now())
+	x.st.SetErrors("", "")
+	x.st.Internal.Scripts = nil
+	x.st.Internal.IdleSince = r.now()
+	x.move(service.InstanceRunning)
+}
+
+// fail moves the instance to a failed state with an error on the resource.
+func (r *Instances) fail(x *instanceCtx, state, code, msg string) {
+	name, trigger := x.st.LastOperation()
+	name = orDefault(name, "Create")
+	x.st.SetLastOperation(name, name+"Failed", orDefault(trigger, service.TriggerUser), r.now())
+	x.st.SetErrors(code, msg)
+	x.st.Internal.Scripts = nil
+	x.st.Internal.Script = nil
+	x.st.Internal.ScriptName = ""
+	x.move(state)
+	x.st.Props["_failure"] = map[string]any{"code": code, "message": msg}
+}
+
+// runScripts starts the next setup script or watches the running one.
+func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.Result, error) {
+	in := &x.st.Internal
+	creation, startup, err := service.InstanceScripts(x.props)
+	if err != nil {
+		r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed", err.Error())
+		return controller.Result{}, nil
+	}
+	refOf := func(name string) *service.ScriptRef {
+		if name == "creation" {
+			return creation
+		}
+		return startup
+	}
+	poll := r.ScriptPoll
+	if poll <= 0 {
+		poll = 50 * time.Millisecond
+	}
+	if in.Script == nil {
+		if len(in.Scripts) == 0 {
+			r.becomeRunning(x)
+			return controller.Result{}, nil
+		}
+		name := in.Scripts[0]
+		ref := refOf(name)
+		if ref == nil {
+			in.Scripts = in.Scripts[1:]
+			x.dirty = true
+			return controller.Result{RequeueAfter: time.Millisecond}, nil
+		}
+		logPath := filepath.Join(service.InstanceLogDir(r.DataDir, x.ws, x.c.Name), name+"-script.log")
+		ss := backend.ScriptSpec{Name: name, SharePath: ref.Path, Inline: ref.Inline, Args: ref.Args, LogPath: logPath}
+		if ref.Path != "" {
+			if _, err := os.Stat(filepath.Join(service.WorkspaceSharePath(r.DataDir, x.ws), filepath.FromSlash(ref.Path))); err != nil {
+				_ = r.Backend.Stop(ctx, in.Handle)
+				r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed",
+					fmt.Sprintf("The %s script %s is not in the workspace file share. Upload it with `mlw file upload`, then delete and create the instance again.", name, ref.Path))
+				return controller.Result{}, nil
+			}
+		}
+		h, err := r.Backend.StartScript(ctx, r.spec(x, nil), in.Handle, ss)
+		if err != nil {
+			return controller.Result{}, fmt.Errorf("start the %s script: %w", name, err)
+		}
+		in.Script, in.ScriptName, in.ScriptStartedAt = h, name, r.now()
+		x.dirty = true
+		return controller.Result{RequeueAfter: poll}, nil
+	}
+	name := in.ScriptName
+	ref := refOf(name)
+	what := name + " script"
+	if ref != nil && ref.Path != "" {
+		what += " " + ref.Path
+	}
+	logRef := fmt.Sprintf("Logs/%s/%s-script.log in the workspace file share (`mlw compute show --name %s --logs`)", x.c.Name, name, x.c.Name)
+	res, done := r.Backend.ScriptDone(ctx, in.Script)
+	if !done {
+		timeout := backend.DefaultScriptTimeout
+		if ref != nil {
+			timeout = ref.Timeout
+		}
+		elapsed := r.now().Sub(in.ScriptStartedAt)
+		if elapsed < timeout {
+			return controller.Result{RequeueAfter: min(poll, timeout-elapsed)}, nil
+		}
+		r.Backend.KillScript(ctx, in.Script)
+		_ = r.Backend.Stop(ctx, in.Handle)
+		r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed",
+			fmt.Sprintf("The %s did not finish within its timeout of %s and was stopped. Its output is in %s.", what, timeout, logRef))
+		return controller.Result{}, nil
+	}
+	if res.ExitCode != 0 {
+		_ = r.Backend.Stop(ctx, in.Handle)
+		detail := ""
+		if res.Error != "" {
+			detail = " (" + res.Error + ")"
+		}
+		r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed",
+			fmt.Sprintf("The %s exited with code %d%s. Its output is in %s.", what, res.ExitCode, detail, logRef))
+		return controller.Result{}, nil
+	}
+	in.Script, in.ScriptName = nil, ""
+	if len(in.Scripts) > 0 {
+		in.Scripts = in.Scripts[1:]
+	}
+	x.dirty = true
+	if len(in.Scripts) == 0 {
+		r.becomeRunning(x)
+		return controller.Result{}, nil
+	}
+	return controller.Result{RequeueAfter: time.Millisecond}, nil
+}
+
+// running keeps a Running instance up (reattaching after a server restart)
+// and applies schedules and idle shutdown.
+func (r *Instances) running(ctx context.Context, x *instanceCtx) (controller.Result, error) {
+	var files map[string][]byte
+	if !r.Backend.Running(ctx, x.st.Internal.Handle) {
+		// The processes are gone (the host rebooted): bring them back.
+		var err error
+		if files, err = r.bootFiles(ctx, x); err != nil {
+			return controller.Result{}, err
+		}
+	}
+	h, info, err := r.Backend.Start(ctx, r.spec(x, files), x.st.Internal.Handle)
+	if err != nil {
+		return controller.Result{}, fmt.Errorf("reattach to instance %s: %w", x.c.Name, err)
+	}
+	if string(h) != string(x.st.Internal.Handle) {
+		x.st.Internal.Handle = h
+		x.dirty = true
+	}
+	r.applyInfo(x, info)
+	res, err := r.evaluateSchedules(ctx, x)
+	if err != nil || x.st.State() != service.InstanceRunning {
+		return res, err
+	}
+	idle := r.evaluateIdle(ctx, x)
+	if idle > 0 && (res.RequeueAfter == 0 || idle < res.RequeueAfter) {
+		res.RequeueAfter = idle
+	}
+	return res, nil
+}
+
+// evaluateSchedules applies the latest schedule firing since the last
+// check (see docs/instances.md, "Missed schedules") and returns when to
+// look again.
+func (r *Instances) evaluateSchedules(ctx context.Context, x *instanceCtx) (controller.Result, error) {
+	scheds, err := schedule.Parse(x.props)
+	if err != nil || len(scheds) == 0 {
+		return controller.Result{}, nil
+	}
+	now := r.now()
+	in := &x.st.Internal
+	from := in.ScheduleCheckedAt
+	if from.IsZero() {
+		from = x.c.CreatedAt
+	}
+	var due *schedule.Schedule
+	var dueAt time.Time
+	for i := range scheds {
+		s := scheds[i]
+		if !s.Enabled {
+			continue
+		}
+		id := strconv.Itoa(s.Index)
+		start := from
+		if lf := in.LastFired[id]; lf.After(start) {
+			start = lf
+		}
+		at, ok := s.Latest(start, now)
+		if !ok {
+			continue
+		}
+		if in.LastFired == nil {
+			in.LastFired = map[string]time.Time{}
+		}
+		in.LastFired[id] = at
+		x.dirty = true
+		if due == nil || at.After(dueAt) {
+			due, dueAt = &scheds[i], at
+		}
+	}
+	if due != nil {
+		in.ScheduleCheckedAt = now
+		state := x.st.State()
+		switch {
+		case due.Action == schedule.ActionStop && state == service.InstanceRunning:
+			r.log().Info("schedule stops instance", "instance", x.c.Name, "schedule", due.Index+1, "fired", dueAt)
+			x.st.SetLastOperation("Stop", "InProgress", service.TriggerSchedule, now)
+			x.move(service.InstanceStopping)
+			return controller.Result{}, nil
+		case due.Action == schedule.ActionStart && state == service.InstanceStopped:
+			r.log().Info("schedule starts instance", "instance", x.c.Name, "schedule", due.Index+1, "fired", dueAt)
+			x.st.SetLastOperation("Start", "InProgress", service.TriggerSchedule, now)
+			x.move(service.InstanceStarting)
+			return controller.Result{}, nil
+		}
+	}
+	if _, next, ok := schedule.NextAny(scheds, now); ok {
+		return controller.Result{RequeueAfter: max(next.Sub(now), time.Millisecond)}, nil
+	}
+	return controller.Result{}, nil
+}
+
+// evaluateIdle updates the idle shutdown status of a Running instance,
+// stops it when it has been idle long enough, and returns when to look
+// again (0: no idle shutdown).
+func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Duration {
+	limit, _ := service.IdleShutdownOf(x.props)
+	in := &x.st.Internal
+	if limit == 0 {
+		if _, ok := x.st.Props["idleShutdown"]; ok {
+			delete(x.st.Props, "idleShutdown")
+			x.dirty = true
+		}
+		return 0
+	}
+	now := r.now()
+	act := r.Backend.Activity(ctx, r.spec(x, nil), in.Handle)
+	var busy []string
+	plural := func(n int, what string) string {
+		if n == 1 {
+			return "1 " + what
+		}
+		return fmt.Sprintf("%d %ss", n, what)
+	}
+	if act.Terminals > 0 {
+		busy = append(busy, plural(act.Terminals, "terminal session"))
+	}
+	if act.SSHSessions > 0 {
+		busy = append(busy, plural(act.SSHSessions, "SSH session"))
+	}
+	if act.BusyKernels > 0 {
+		busy = append(busy, plural(act.BusyKernels, "busy Jupyter kernel"))
+	}
+	if jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(x.c), State: "Running"}); err == nil && len(jobs) > 0 {
+		busy = append(busy, plural(len(jobs), "running job"))
+	}
+	status := map[string]any{"idleTimeBeforeShutdown": core.FormatISODuration(limit)}
+	poll := r.IdlePoll
+	if poll <= 0 {
+		poll = 30 * time.Second
+	}
+	var next time.Duration
+	if len(busy) > 0 {
+		if !in.IdleSince.IsZero() {
+			in.IdleSince = time.Time{}
+			x.dirty = true
+		}
+		status["status"] = "busy: " + strings.Join(busy, ", ")
+		status["busy"] = busy
+		next = poll
+	} else {
+		if in.IdleSince.IsZero() {
+			in.IdleSince = now
+			x.dirty = true
+		}
+		stopAt := in.IdleSince.Add(limit)
+		if !now.Before(stopAt) {
+			r.log().Info("idle shutdown", "instance", x.c.Name, "idle_since", in.IdleSince)
+			x.st.SetLastOperation("Stop", "InProgress", service.TriggerIdleShutdown, now)
+			x.move(service.InstanceStopping)
+			delete(x.st.Props, "idleShutdown")
+			return time.Millisecond
+		}
+		status["idleSince"] = in.IdleSince.Format(time.RFC3339)
+		status["stopsAt"] = stopAt.Format(time.RFC3339)
+		status["status"] = fmt.Sprintf("idle since %s, stops at %s", in.IdleSince.Format(time.RFC3339), stopAt.Format(time.RFC3339))
+		next = min(poll, stopAt.Sub(now))
+	}
+	old, _ := json.Marshal(x.st.Props["idleShutdown"])
+	nw, _ := json.Marshal(status)
+	if string(old) != string(nw) {
+		x.st.Props["idleShutdown"] = status
+		x.dirty = true
+	}
+	return next
+}
+
+// finishIfSettled finishes the operations clients poll once the instance
+// reaches a settled state.
+func (r *Instances) finishIfSettled(ctx context.Context, x *instanceCtx) error {
+	status, code, msg := "", "", ""
+	switch x.st.State() {
+	case service.InstanceRunning, service.InstanceStopped:
+		status = store.OpSucceeded
+	case service.InstanceUserSetupFailed, service.InstanceSetupFailed, service.InstanceCreateFailed:
+		status = store.OpFailed
+		if f, ok := x.st.Props["_failure"].(map[string]any); ok {
+			code, _ = f["code"].(string)
+			msg, _ = f["message"].(string)
+		}
+	default:
+		return nil
+	}
+	ops, err := r.Store.ListOperations(ctx, service.ResourceOpKey(x.c))
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		if op.Name == "Delete" {
+			continue
+		}
+		if err := r.Store.FinishOperation(ctx, op.ID, status, code, msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// delete removes every process and file of the instance, its token and
+// its row, then finishes the operations: the delete succeeds and anything
+// else in progress (a create) is canceled.
+func (r *Instances) delete(ctx context.Context, x *instanceCtx) error {
+	if x.st.Internal.Script != nil {
+		r.Backend.KillScript(ctx, x.st.Internal.Script)
+	}
+	if err := r.Backend.Delete(ctx, x.c.UID, x.st.Internal.Handle); err != nil {
+		return err
+	}
+	if h := x.st.Internal.TokenHash; h != "" {
+		if err := r.Store.DeleteToken(ctx, h); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if err := r.Store.Delete(ctx, core.KindCompute, x.c.Parent, x.c.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	r.log().Info("compute instance deleted", "instance", x.c.Name)
+	ops, err := r.Store.ListOperations(ctx, service.ResourceOpKey(x.c))
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		status, code, msg := store.OpSucceeded, "", ""
+		if op.Name != "Delete" {
+			status, code, msg = store.OpCanceled, "Canceled", "The compute instance '"+x.c.Name+"' was deleted before the "+strings.ToLower(op.Name)+" finished."
+		}
+		if err := r.Store.FinishOperation(ctx, op.ID, status, code, msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Shell opens a login shell inside a Running instance (the terminal
+// endpoint); callers have checked the user and the state.
+func (r *Instances) Shell(ctx context.Context, ws, c *store.Resource, cols, rows int) (backend.Shell, error) {
+	x, err := r.view(ctx, ws, c)
+	if err != nil {
+		return nil, err
+	}
+	sh, err := r.Backend.Shell(ctx, r.spec(x, nil), x.st.Internal.Handle, cols, rows)
+	if errors.Is(err, backend.ErrNotRunning) {
+		return nil, core.Conflict("ComputeNotRunning", "The compute instance '%s' has no running processes; restart it with `mlw compute restart --name %s`.", c.Name, c.Name)
+	}
+	return sh, err
+}
+
+// DialJupyter connects to a Running instance's notebook server.
+func (r *Instances) DialJupyter(ctx context.Context, ws, c *store.Resource) (net.Conn, error) {
+	st := service.InstanceStatusOf(c)
+	return r.Backend.DialJupyter(ctx, st.Internal.Handle)
+}
+
+func (r *Instances) view(ctx context.Context, ws, c *store.Resource) (*instanceCtx, error) {
+	_, props := service.ComputeSpec(c)
+	return &instanceCtx{key: service.Key(c), ws: ws, c: c, st: service.InstanceStatusOf(c), props: props}, nil
+}

@@ -1,0 +1,492 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mlw-project/mlw/internal/backend"
+	"github.com/mlw-project/mlw/internal/blob"
+	"github.com/mlw-project/mlw/internal/controller"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// Log files of a job, as names under its artifacts
+// (ExperimentRun/dcid.<job>/ in the workspace's artifact store).
+const (
+	// LifecycleLog is mlw's account of the job: queueing, node
+	// assignment, snapshot, environment preparation, process starts and
+	// exits. Preparation output (an environment build) goes here too.
+	LifecycleLog = "system_logs/lifecycler/execution-wrapper.log"
+	// UserLog is the log of a job with one process (stdout and stderr).
+	UserLog = "user_logs/std_log.txt"
+)
+
+// UserLogName is the log of one process: user_logs/std_log.txt for a job
+// with one process, user_logs/std_log_process_<rank>.txt otherwise (the
+// names the Azure ML SDK streams: rank 0 only).
+func UserLogName(rank, world int) string {
+	if world <= 1 {
+		return UserLog
+	}
+	return fmt.Sprintf("user_logs/std_log_process_%d.txt", rank)
+}
+
+// Jobs is the reconciler of command jobs. It moves a job through
+// NotStarted → Queued → Preparing → Running → Finalizing → Completed |
+// Failed | Canceled, with a timestamp for every phase and a reason
+// whenever the job waits or fails. Assigning nodes is the cluster
+// reconciler's (Clusters); on a compute instance the job reconciler
+// assigns the instance itself.
+type Jobs struct {
+	Store  store.Store
+	Queue  service.Enqueuer
+	Log    *slog.Logger
+	Assets JobAssets
+	Env    EnvPreparer
+	Procs  backend.Processes
+	Sched  *Scheduler
+	// DataDir is the server's data directory: job work directories live
+	// in jobs/, blobs (snapshots, artifacts, outputs) in storage/.
+	DataDir string
+	// Now is the clock (tests inject one).
+	Now func() time.Time
+	// StopGrace is how long a stopped process gets between SIGTERM and
+	// SIGKILL (default 10 s).
+	StopGrace time.Duration
+	// MaxAttempts bounds how often a preempted job runs again (default 10).
+	MaxAttempts int
+
+	watchMu  sync.Mutex
+	watching map[string]bool // process ids with a Wait goroutine
+}
+
+func (r *Jobs) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (r *Jobs) grace() time.Duration {
+	if r.StopGrace > 0 {
+		return r.StopGrace
+	}
+	return 10 * time.Second
+}
+
+// Reconcile implements controller.Reconciler. A lost race on a guarded
+// write (the job was canceled meanwhile) re-reads and steps again at once.
+func (r *Jobs) Reconcile(ctx context.Context, key string) (controller.Result, error) {
+	parent, name := service.ParseKey(key)
+	for attempt := 0; ; attempt++ {
+		job, err := r.Store.Get(ctx, core.KindJob, parent, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return controller.Result{}, nil
+		}
+		if err != nil {
+			return controller.Result{}, err
+		}
+		res, err := r.step(ctx, job)
+		if errors.Is(err, store.ErrConflict) && attempt < 20 {
+			continue
+		}
+		return res, err
+	}
+}
+
+// jobCtx is what every step needs about one job.
+type jobCtx struct {
+	job  *store.Resource
+	key  string
+	st   *service.JobStatus
+	spec *service.JobSpec
+	ws   *store.Resource
+	// compute is the job's compute, nil when it is gone.
+	compute *store.Resource
+}
+
+func (r *Jobs) step(ctx context.Context, job *store.Resource) (controller.Result, error) {
+	spec, err := service.JobSpecOf(job)
+	if err != nil {
+		return controller.Result{}, fmt.Errorf("%w: %v", controller.ErrTerminal, err)
+	}
+	j := &jobCtx{job: job, key: service.Key(job), st: service.JobStatusOf(job), spec: spec}
+	if j.ws, err = r.workspace(ctx, job.Parent); err != nil {
+		return controller.Result{}, err
+	}
+	if job.Deleting {
+		return r.remove(ctx, j)
+	}
+	if JobTerminalState(job.State) {
+		return r.settled(ctx, j)
+	}
+	j.compute, err = r.computeOf(ctx, job.Owner)
+	if err != nil {
+		return controller.Result{}, err
+	}
+	if job.State != service.JobCancelRequested && (j.compute == nil || j.compute.Deleting) {
+		return r.finish(ctx, j, service.JobCanceled, nil, fmt.Sprintf("The compute '%s' was deleted.", computeName(job.Owner)))
+	}
+	switch job.State {
+	case service.JobNotStarted:
+		return r.enqueue(ctx, j)
+	case service.JobQueued:
+		if !isCluster(j.compute) {
+			return r.scheduleInstance(ctx, j)
+		}
+		return controller.Result{}, nil
+	case service.JobPreparing:
+		return r.prepare(ctx, j)
+	case service.JobRunning:
+		return r.running(ctx, j)
+	case service.JobFinalizing:
+		return r.finalizing(ctx, j)
+	case service.JobCancelRequested:
+		if service.JobTerminal(j.st.Outcome) {
+			return r.finalizing(ctx, j) // it had ended already
+		}
+		reason := "Canceled."
+		if j.st.CancelRequest != nil {
+			reason = j.st.CancelRequest.Reason
+		}
+		return r.finish(ctx, j, service.JobCanceled, nil, reason)
+	}
+	return controller.Result{}, nil
+}
+
+// JobTerminalState reports whether a job row's state is final.
+func JobTerminalState(s string) bool { return service.JobTerminal(s) }
+
+// workspace loads a job's workspace from its parent key.
+func (r *Jobs) workspace(ctx context.Context, wsKey string) (*store.Resource, error) {
+	return workspaceByKey(ctx, r.Store, wsKey)
+}
+
+func workspaceByKey(ctx context.Context, st store.Store, wsKey string) (*store.Resource, error) {
+	i := strings.LastIndex(wsKey, "/providers/")
+	if i < 0 {
+		return nil, fmt.Errorf("%w: bad workspace key %q", controller.ErrTerminal, wsKey)
+	}
+	ws, err := st.Get(ctx, core.KindWorkspace, wsKey[:i], wsKey[strings.LastIndex(wsKey, "/")+1:])
+	if err != nil {
+		return nil, fmt.Errorf("workspace of %s: %w", wsKey, err)
+	}
+	return ws, nil
+}
+
+// computeOf loads the compute named by a job's Owner, nil when it is gone.
+func (r *Jobs) computeOf(ctx context.Context, owner string) (*store.Resource, error) {
+	wsKey, name := splitComputeOwner(owner)
+	c, err := r.Store.Get(ctx, core.KindCompute, wsKey, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return c, err
+}
+
+// splitComputeOwner splits a compute's operation key ("<ws key>/computes/<name>").
+func splitComputeOwner(owner string) (wsKey, name string) {
+	i := strings.LastIndex(owner, "/computes/")
+	if i < 0 {
+		return owner, ""
+	}
+	return owner[:i], owner[i+len("/computes/"):]
+}
+
+func computeName(owner string) string { _, n := splitComputeOwner(owner); return n }
+
+// computeQueueKey is the compute controller's key of a job's compute.
+func computeQueueKey(owner string) string {
+	wsKey, name := splitComputeOwner(owner)
+	return service.ResourceKey(wsKey, name)
+}
+
+func isCluster(c *store.Resource) bool { return c != nil && service.ComputeTypeOf(c) == service.AmlCompute }
+
+// enqueue moves a new job to Queued and tells its compute.
+func (r *Jobs) enqueue(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	now := r.now()
+	j.st.Enter(service.JobQueued, now)
+	j.st.Reason = "Queued on " + j.compute.Name + "."
+	if err := r.write(ctx, j, service.JobQueued); err != nil {
+		return controller.Result{}, err
+	}
+	r.logf(j, "Queued on %s (%s).", j.compute.Name, service.ComputeTypeOf(j.compute))
+	r.queued(j)
+	if !isCluster(j.compute) {
+		return r.scheduleInstance(ctx, j)
+	}
+	return controller.Result{}, nil
+}
+
+// queued tells the scheduler of a job that waits for its compute.
+func (r *Jobs) queued(j *jobCtx) {
+	if r.Sched != nil {
+		r.Sched.Push(j.job.Owner, QueuedJob{Key: j.key, Name: j.job.Name, Created: j.job.CreatedAt, Nodes: j.spec.InstanceCount()})
+	}
+	r.Queue.Enqueue(core.KindCompute, computeQueueKey(j.job.Owner))
+}
+
+// write stores the job's status and state (guarded by version).
+func (r *Jobs) write(ctx context.Context, j *jobCtx, state string) error {
+	j.job.Status = service.Encode(j.st)
+	j.job.State = state
+	return r.Store.Update(ctx, j.job)
+}
+
+// artifactDir is where a job's artifacts (logs, outputs) live on disk: the
+// artifact store's container, under ExperimentRun/dcid.<name>/.
+func (r *Jobs) artifactDir(j *jobCtx) string {
+	return filepath.Join(blob.ContainerDir(r.DataDir, service.WorkspaceStatusOf(j.ws).StorageAccount, "azureml"), "ExperimentRun", "dcid."+j.job.Name)
+}
+
+// jobRoot holds a job's working directories and checkpoints.
+func (r *Jobs) jobRoot(j *jobCtx) string { return filepath.Join(r.DataDir, "jobs", j.job.UID) }
+
+// logf appends a line to the job's lifecycle log.
+func (r *Jobs) logf(j *jobCtx, format string, args ...any) {
+	path := filepath.Join(r.artifactDir(j), LifecycleLog)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+			f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		}
+	}
+	if err != nil {
+		r.Log.Warn("job lifecycle log", "job", j.job.Name, "err", err)
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s %s\n", r.now().Format("2006-01-02T15:04:05.000Z"), fmt.Sprintf(format, args...))
+}
+
+// procs are the processes of the job's current attempt, in rank order:
+// derived from the job, so that they are known even before the status
+// that records them was written (a crash between start and write).
+func (r *Jobs) procs(j *jobCtx) []backend.ProcessHandle {
+	if len(j.st.Procs) > 0 {
+		out := make([]backend.ProcessHandle, len(j.st.Procs))
+		for i, p := range j.st.Procs {
+			out[i] = backend.ProcessHandle{ID: p.ID, Node: p.Node, RunDir: p.RunDir}
+		}
+		return out
+	}
+	if j.st.Attempt == 0 {
+		return nil
+	}
+	nodes := max(len(j.st.Nodes), 1)
+	ppn := j.spec.ProcessesPerInstance()
+	var out []backend.ProcessHandle
+	for rank := range nodes * ppn {
+		h := backend.ProcessHandle{ID: procID(j.job, j.st.Attempt, rank)}
+		if len(j.st.Nodes) > 0 {
+			h.Node = j.st.Nodes[rank/ppn]
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+func procID(job *store.Resource, attempt, rank int) string {
+	return fmt.Sprintf("%s-a%d-r%d", job.UID, attempt, rank)
+}
+
+// stopProcs ends every process of the current attempt and releases them.
+func (r *Jobs) stopProcs(ctx context.Context, j *jobCtx) error {
+	hs := r.procs(j)
+	var wg sync.WaitGroup
+	errs := make([]error, len(hs))
+	for i, h := range hs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.Procs.Stop(ctx, h, r.grace())
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("stop job %s: %w", j.job.Name, err)
+	}
+	return r.releaseProcs(ctx, j)
+}
+
+func (r *Jobs) releaseProcs(ctx context.Context, j *jobCtx) error {
+	for _, h := range r.procs(j) {
+		if err := r.Procs.Release(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// watch makes sure a goroutine waits for each process and enqueues the
+// job when one ends, so that exits are seen at once rather than polled.
+func (r *Jobs) watch(ctx context.Context, j *jobCtx, hs []backend.ProcessHandle) {
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	if r.watching == nil {
+		r.watching = map[string]bool{}
+	}
+	for _, h := range hs {
+		if r.watching[h.ID] {
+			continue
+		}
+		r.watching[h.ID] = true
+		key := j.key
+		go func() {
+			err := r.Procs.Wait(ctx, h)
+			r.watchMu.Lock()
+			delete(r.watching, h.ID)
+			r.watchMu.Unlock()
+			if err == nil {
+				r.Queue.Enqueue(core.KindJob, key)
+			}
+		}()
+	}
+}
+
+// finish ends the job in a terminal state: processes stopped, artifacts
+// saved, nodes released and the job written, all or nothing; then the
+// compute hears of the free node and open operations are finished.
+func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *service.JobError, reason string) (controller.Result, error) {
+	if err := r.stopProcs(ctx, j); err != nil {
+		return controller.Result{}, err
+	}
+	if j.st.StartTime != nil && j.job.State != service.JobFinalizing && r.hasArtifacts(j) {
+		// Saving outputs may take a while: show it.
+		j.st.Enter(service.JobFinalizing, r.now())
+		j.st.Outcome, j.st.Error = state, jerr
+		j.st.Reason = "Finalizing: saving ./outputs and ./logs as artifacts."
+		if err := r.write(ctx, j, service.JobFinalizing); err != nil {
+			return controller.Result{}, err
+		}
+	}
+	r.saveArtifacts(j)
+	now := r.now()
+	if j.st.StartTime != nil {
+		j.st.Enter(service.JobFinalizing, now)
+	}
+	j.st.Enter(state, now)
+	j.st.Outcome = ""
+	j.st.Error = jerr
+	j.st.Reason = reason
+	j.st.EndTime = &now
+	if err := r.releaseWith(ctx, j, state); err != nil {
+		return controller.Result{}, err
+	}
+	switch {
+	case jerr != nil:
+		r.logf(j, "%s: %s", state, jerr.Message)
+	default:
+		r.logf(j, "%s. %s", state, reason)
+	}
+	r.forget(j)
+	return r.settled(ctx, j)
+}
+
+// releaseWith writes the job in state and frees its nodes in one
+// transaction, so that a node is never left held by an ended job.
+func (r *Jobs) releaseWith(ctx context.Context, j *jobCtx, state string) error {
+	now := r.now()
+	err := r.Store.InTx(ctx, func(tx store.Resources) error {
+		if err := releaseNodes(ctx, tx, j, now); err != nil {
+			return err
+		}
+		j.job.Status = service.Encode(j.st)
+		j.job.State = state
+		return tx.Update(ctx, j.job)
+	})
+	if err != nil {
+		return err
+	}
+	if len(j.st.Nodes) > 0 {
+		r.Queue.Enqueue(core.KindCompute, computeQueueKey(j.job.Owner))
+	}
+	return nil
+}
+
+// releaseNodes frees the nodes a job holds: idle again, or, for a node
+// that was preempted, no longer held (the cluster reconciler removes it).
+func releaseNodes(ctx context.Context, tx store.Resources, j *jobCtx, now time.Time) error {
+	for _, id := range j.st.Nodes {
+		n, err := tx.Get(ctx, service.KindNode, j.job.Owner, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n.Owner != j.key {
+			continue
+		}
+		ns := service.NodeStatusOf(n)
+		ns.Job = ""
+		n.Owner = ""
+		if n.State != "preempted" {
+			n.State = "idle"
+			ns.IdleSince = now
+		}
+		n.Status = service.Encode(ns)
+		if err := tx.Update(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settled is a terminal job: its operations (cancel) are finished and, on
+// an instance, the next queued job may start.
+func (r *Jobs) settled(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	if err := finishOps(ctx, r.Store, service.ResourceOpKey(j.job), store.OpSucceeded, "", ""); err != nil {
+		return controller.Result{}, err
+	}
+	if c, _ := r.computeOf(ctx, j.job.Owner); c != nil && !isCluster(c) {
+		r.kickInstance(ctx, j.job.Owner)
+	}
+	return controller.Result{}, nil
+}
+
+// forget drops the job from the scheduler's queue (if it was there).
+func (r *Jobs) forget(j *jobCtx) {
+	if r.Sched != nil {
+		r.Sched.Remove(j.job.Owner, j.key)
+	}
+}
+
+// remove deletes a job: processes stopped, nodes released, files removed,
+// row deleted.
+func (r *Jobs) remove(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	if err := r.stopProcs(ctx, j); err != nil {
+		return controller.Result{}, err
+	}
+	now := r.now()
+	err := r.Store.InTx(ctx, func(tx store.Resources) error {
+		if err := releaseNodes(ctx, tx, j, now); err != nil {
+			return err
+		}
+		return tx.Delete(ctx, core.KindJob, j.job.Parent, j.job.Name)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return controller.Result{}, err
+	}
+	r.forget(j)
+	if len(j.st.Nodes) > 0 {
+		r.Queue.Enqueue(core.KindCompute, computeQueueKey(j.job.Owner))
+	}
+	for _, dir := range []string{r.jobRoot(j), r.artifactDir(j)} {
+		if err := os.RemoveAll(dir); err != nil {
+			r.Log.Warn("remove job files", "job", j.job.Name, "dir", dir, "err", err)
+		}
+	}
+	r.Log.Info("job deleted", "job", j.job.Name)
+	return controller.Result{}, finishOps(ctx, r.Store, service.ResourceOpKey(j.job), store.OpSucceeded, "", "")
+}

@@ -1,0 +1,76 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/envbuild"
+	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// JobAssets is what the job reconciler needs to look up in the workspace:
+// the environment, the code snapshot and the data a job refers to.
+// *service.Service implements it.
+type JobAssets interface {
+	ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef, environmentID string) (*service.ResolvedEnvironment, error)
+	JobCode(ctx context.Context, ws *store.Resource, codeID string) (*service.DataLocation, error)
+	ResolveDataURI(ctx context.Context, ws *store.Resource, uri string) (*service.DataLocation, error)
+}
+
+// PreparedEnv is how to run a command in a prepared environment.
+type PreparedEnv struct {
+	// Python is the interpreter's absolute path.
+	Python string
+	// Environ returns base with the environment's variables set and its
+	// interpreter first on PATH (as `python` and `python3`).
+	Environ func(base []string) []string
+}
+
+// EnvPreparer makes a job's environment ready on this machine. Progress
+// goes to log (the job's preparation log). A failure the user can fix
+// (missing packages, an unreachable package index) is an *EnvError.
+type EnvPreparer interface {
+	Prepare(ctx context.Context, env *service.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error)
+}
+
+// EnvError is a preparation failure whose message tells the user what to
+// do; it becomes the job's error.
+type EnvError struct {
+	Code    string
+	Message string
+}
+
+func (e *EnvError) Error() string { return e.Message }
+
+// EnvBuilder adapts envbuild.Builder (curated environments checked on the
+// system Python, custom ones built into cached virtualenvs) to EnvPreparer.
+type EnvBuilder struct {
+	Builder *envbuild.Builder
+}
+
+// Prepare implements EnvPreparer.
+func (e EnvBuilder) Prepare(ctx context.Context, env *service.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
+	spec := envbuild.Spec{Name: env.Name, Version: env.Version, Curated: env.Curated, CondaFile: env.CondaFile, Image: env.Image}
+	for _, p := range env.Packages {
+		spec.Packages = append(spec.Packages, envbuild.Package{Name: p.Requirement, Module: p.Import, Debian: p.Debian})
+	}
+	rt, err := e.Builder.Prepare(ctx, spec, log)
+	if err != nil {
+		var be *envbuild.Error
+		if errors.As(err, &be) {
+			code := "EnvironmentBuildFailed"
+			switch {
+			case errors.Is(err, envbuild.ErrMissingPackages):
+				code = "EnvironmentPackagesMissing"
+			case errors.Is(err, envbuild.ErrIndexUnreachable):
+				code = "PackageIndexUnreachable"
+			}
+			return nil, &EnvError{Code: code, Message: be.Message}
+		}
+		return nil, err
+	}
+	return &PreparedEnv{Python: rt.Python, Environ: rt.Environ}, nil
+}

@@ -1,0 +1,651 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlw-project/mlw/internal/backend"
+	"github.com/mlw-project/mlw/internal/controller"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// startedFile, in an attempt's directory, records the processes an
+// attempt starts (their full specs) before the first one starts: after a
+// crash the same processes are started again, which the backend answers
+// with the ones already running.
+const startedFile = "processes.json"
+
+func (r *Jobs) attemptDir(j *jobCtx) string {
+	return filepath.Join(r.jobRoot(j), "a"+strconv.Itoa(j.st.Attempt))
+}
+
+// prepare readies an attempt (working directories from the code snapshot,
+// the environment, inputs and outputs) and starts its processes.
+func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	if node := r.preemptedNode(ctx, j); node != "" {
+		return r.requeue(ctx, j, node)
+	}
+	marker := filepath.Join(r.attemptDir(j), startedFile)
+	var specs []backend.ProcessSpec
+	if b, err := os.ReadFile(marker); err == nil && json.Unmarshal(b, &specs) == nil && len(specs) > 0 {
+		r.logf(j, "Resuming attempt %d: its processes were started before a restart.", j.st.Attempt)
+	} else {
+		pctx, stop := r.cancelWatch(ctx, j)
+		specs, err = r.build(pctx, j)
+		if changed := stop(); changed && ctx.Err() == nil {
+			return controller.Result{}, store.ErrConflict // canceled meanwhile: read the job again
+		}
+		var fail *prepError
+		if errors.As(err, &fail) {
+			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: fail.code, Message: fail.msg}, fail.msg)
+		}
+		if err != nil {
+			return controller.Result{}, err
+		}
+		b, _ := json.Marshal(specs)
+		if err := writeFileAtomic(marker, b); err != nil {
+			return controller.Result{}, fmt.Errorf("record processes of job %s: %w", j.job.Name, err)
+		}
+	}
+	procs := make([]service.JobProc, len(specs))
+	for i, spec := range specs {
+		h, err := r.Procs.Start(ctx, spec)
+		if err != nil {
+			msg := fmt.Sprintf("Could not start process %d of the job: %v", i, err)
+			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "ProcessStartFailed", Message: msg}, msg)
+		}
+		procs[i] = service.JobProc{ID: h.ID, Rank: i, Node: h.Node, RunDir: h.RunDir, Log: UserLogName(i, len(specs))}
+	}
+	now := r.now()
+	j.st.Procs = procs
+	if j.st.StartTime == nil {
+		j.st.StartTime = &now
+	}
+	j.st.Enter(service.JobRunning, now)
+	where := "compute instance " + j.compute.Name
+	if len(j.st.Nodes) > 0 {
+		where = "node " + strings.Join(j.st.Nodes, ", ")
+	}
+	j.st.Reason = "Running on " + where + "."
+	if err := r.write(ctx, j, service.JobRunning); err != nil {
+		return controller.Result{}, err
+	}
+	r.logf(j, "Running: %d process(es) started on %s.", len(specs), where)
+	return r.running(ctx, j)
+}
+
+// prepError is a preparation failure that fails the job.
+type prepError struct{ code, msg string }
+
+func (e *prepError) Error() string { return e.msg }
+
+func prepFail(code, format string, args ...any) error {
+	return &prepError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// cancelWatch returns a context that ends when the job is asked to stop
+// (cancel, delete) while a long preparation step (an environment build)
+// runs.
+func (r *Jobs) cancelWatch(ctx context.Context, j *jobCtx) (context.Context, func() (changed bool)) {
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	var changed bool
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-pctx.Done():
+				return
+			case <-t.C:
+				cur, err := r.Store.Get(ctx, j.job.Kind, j.job.Parent, j.job.Name)
+				if errors.Is(err, store.ErrNotFound) || err == nil && (cur.Deleting || cur.State != j.job.State) {
+					changed = true
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return pctx, func() bool {
+		close(done)
+		<-stopped
+		cancel()
+		return changed
+	}
+}
+
+// build prepares an attempt and returns the specs of its processes.
+func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, error) {
+	where := "compute instance " + j.compute.Name
+	if len(j.st.Nodes) > 0 {
+		where = "node(s) " + strings.Join(j.st.Nodes, ", ")
+	}
+	r.logf(j, "Preparing attempt %d on %s.", j.st.Attempt, where)
+
+	ref := service.WorkspaceRefOf(j.ws)
+	env, err := r.Assets.ResolveEnvironment(ctx, ref, j.spec.EnvironmentID)
+	if err != nil {
+		if e, ok := core.AsError(err); ok && e.Status < 500 {
+			return nil, prepFail("EnvironmentNotFound", "%s", e.Message)
+		}
+		return nil, err
+	}
+	logw := r.lifecycleWriter(j)
+	penv, err := r.Env.Prepare(ctx, env, logw)
+	logw.Close()
+	if err != nil {
+		var ee *EnvError
+		if errors.As(err, &ee) {
+			return nil, prepFail(ee.Code, "%s", ee.Message)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, prepFail("EnvironmentPreparationFailed", "The environment %s:%s could not be prepared: %v", env.Name, env.Version, err)
+	}
+	j.st.Environment, j.st.Python = env.ID, penv.Python
+	r.logf(j, "Environment %s:%s ready (Python %s).", env.Name, env.Version, penv.Python)
+
+	// Working directories: one per node, each a fresh copy of the code
+	// snapshot, with ./outputs, ./logs and ./checkpoints.
+	nodes := max(len(j.st.Nodes), 1)
+	root, adir := r.jobRoot(j), r.attemptDir(j)
+	ckpt := filepath.Join(root, "checkpoints")
+	if err := os.MkdirAll(ckpt, 0o755); err != nil {
+		return nil, err
+	}
+	var code string
+	if j.spec.CodeID != "" {
+		loc, err := r.Assets.JobCode(ctx, j.ws, j.spec.CodeID)
+		if err != nil {
+			if e, ok := core.AsError(err); ok && e.Status < 500 {
+				return nil, prepFail("CodeNotFound", "%s", e.Message)
+			}
+			return nil, err
+		}
+		code = r.blobPath(loc)
+		if fi, err := os.Stat(code); err != nil || !fi.IsDir() {
+			return nil, prepFail("CodeNotFound", "The code snapshot of this job (%s in container %s) is missing from the workspace's storage; submit the job again to upload it.", loc.Path, loc.Container)
+		}
+	}
+	wds := make([]string, nodes)
+	for n := range nodes {
+		wd := filepath.Join(adir, "n"+strconv.Itoa(n))
+		if err := os.RemoveAll(wd); err != nil {
+			return nil, err
+		}
+		if code != "" {
+			if err := copyTree(code, wd); err != nil {
+				return nil, fmt.Errorf("copy the code snapshot: %w", err)
+			}
+		}
+		for _, d := range []string{"outputs", "logs"} {
+			if err := os.MkdirAll(filepath.Join(wd, d), 0o755); err != nil {
+				return nil, err
+			}
+		}
+		link := filepath.Join(wd, "checkpoints")
+		if fi, err := os.Lstat(link); err == nil && fi.IsDir() {
+			// The snapshot has a checkpoints folder: seed the kept one.
+			if j.st.Attempt == 1 && n == 0 {
+				if err := copyTree(link, ckpt); err != nil {
+					return nil, err
+				}
+			}
+			if err := os.RemoveAll(link); err != nil {
+				return nil, err
+			}
+		}
+		if err := os.Symlink(ckpt, link); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+		wds[n] = wd
+	}
+	if code != "" {
+		r.logf(j, "Code snapshot copied to %d working director%s.", nodes, map[bool]string{true: "y", false: "ies"}[nodes == 1])
+	}
+
+	dio, err := r.materialize(ctx, j, adir)
+	if err != nil {
+		return nil, err
+	}
+	command, err := substitute(j.spec.Command, dio)
+	if err != nil {
+		return nil, err
+	}
+	return r.processSpecs(ctx, j, penv, wds, command, dio)
+}
+
+// lifecycleWriter appends to the job's lifecycle log (for environment
+// preparation output).
+func (r *Jobs) lifecycleWriter(j *jobCtx) io.WriteCloser {
+	path := filepath.Join(r.artifactDir(j), LifecycleLog)
+	_ = os.MkdirAll(filepath.Dir(path), 0o755)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nopCloser{io.Discard}
+	}
+	return f
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// processSpecs builds one process per rank: the command under bash in its
+// node's working directory, with the environment Azure ML jobs see.
+func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, wds []string, command string, dio *jobIO) ([]backend.ProcessSpec, error) {
+	nodes, ppn := len(wds), j.spec.ProcessesPerInstance()
+	world := nodes * ppn
+	distributed := world > 1 || j.spec.Distribution != nil
+	masterAddr := "127.0.0.1"
+	if len(j.st.Nodes) > 0 {
+		if n, err := r.Store.Get(ctx, service.KindNode, j.job.Owner, j.st.Nodes[0]); err == nil {
+			if ip := service.NodeStatusOf(n).PrivateIP; ip != "" {
+				masterAddr = ip
+			}
+		}
+	}
+	if distributed {
+		port, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("pick MASTER_PORT: %w", err)
+		}
+		j.st.MasterPort = port
+	}
+	ref := service.WorkspaceRefOf(j.ws)
+	shell := "/bin/bash"
+	if _, err := os.Stat(shell); err != nil {
+		shell = "/bin/sh"
+	}
+	var limits backend.Resources
+	if len(j.st.Nodes) == 0 {
+		_, props := service.ComputeSpec(j.compute)
+		if size, ok := core.LookupVMSize(fmt.Sprint(props["vmSize"])); ok {
+			limits = backend.Resources{MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20}
+		}
+	}
+	var specs []backend.ProcessSpec
+	for rank := range world {
+		node := rank / ppn
+		vars := map[string]string{
+			"AZUREML_RUN_ID": j.job.Name, "AZUREML_ARM_SUBSCRIPTION": ref.Subscription, "AZUREML_ARM_RESOURCEGROUP": ref.ResourceGroup,
+			"AZUREML_ARM_WORKSPACE_NAME": ref.Workspace, "AZUREML_ARM_PROJECT_NAME": j.spec.ExperimentName,
+			"MLFLOW_RUN_ID": j.job.Name, "MLFLOW_EXPERIMENT_NAME": j.spec.ExperimentName,
+			"MLW_JOB_NAME": j.job.Name, "MLW_ATTEMPT": strconv.Itoa(j.st.Attempt),
+			"MLW_CHECKPOINT_DIR": filepath.Join(r.jobRoot(j), "checkpoints"),
+			"AZUREML_CR_NODE_COUNT": strconv.Itoa(nodes), "PYTHONUNBUFFERED": "1",
+		}
+		if len(j.st.Nodes) > 0 {
+			vars["AZ_BATCH_NODE_ID"] = j.st.Nodes[node]
+		}
+		if distributed {
+			vars["MASTER_ADDR"] = masterAddr
+			vars["MASTER_PORT"] = strconv.Itoa(j.st.MasterPort)
+			vars["WORLD_SIZE"] = strconv.Itoa(world)
+			vars["RANK"] = strconv.Itoa(rank)
+			vars["NODE_RANK"] = strconv.Itoa(node)
+			vars["LOCAL_RANK"] = strconv.Itoa(rank % ppn)
+			vars["LOCAL_WORLD_SIZE"] = strconv.Itoa(ppn)
+			vars["AZUREML_PROCESS_NAME"] = "rank_" + strconv.Itoa(rank)
+		}
+		for k, v := range dio.env {
+			vars[k] = v
+		}
+		for k, v := range j.spec.EnvironmentVariables {
+			if v == nil {
+				continue
+			}
+			vars[k] = fmt.Sprint(v)
+		}
+		env := penv.Environ(baseEnv())
+		keys := make([]string, 0, len(vars))
+		for k := range vars {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			env = setEnv(env, k, vars[k])
+		}
+		spec := backend.ProcessSpec{
+			ID: procID(j.job, j.st.Attempt, rank), Argv: []string{shell, "-c", command}, Dir: wds[node], Env: env,
+			Log: filepath.Join(r.artifactDir(j), UserLogName(rank, world)), Limits: limits,
+		}
+		if len(j.st.Nodes) > 0 {
+			spec.Node = j.st.Nodes[node]
+		}
+		specs = append(specs, spec)
+	}
+	if j.st.Attempt > 1 {
+		for _, s := range specs {
+			appendLine(s.Log, fmt.Sprintf("===== mlw: attempt %d of job %s (the previous one was preempted) =====", j.st.Attempt, j.job.Name))
+		}
+	}
+	return specs, nil
+}
+
+// baseEnv is the part of the server's environment a job inherits: what
+// programs need to run, not the server's own settings or credentials.
+func baseEnv() []string {
+	keep := map[string]bool{"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "SHELL": true, "LANG": true,
+		"LC_ALL": true, "LC_CTYPE": true, "TZ": true, "TMPDIR": true, "TERM": true,
+		"HTTP_PROXY": true, "HTTPS_PROXY": true, "NO_PROXY": true, "http_proxy": true, "https_proxy": true, "no_proxy": true,
+		"PIP_INDEX_URL": true, "PIP_EXTRA_INDEX_URL": true, "SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "REQUESTS_CA_BUNDLE": true}
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if keep[k] {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func setEnv(env []string, k, v string) []string {
+	for i, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// preemptedNode returns a node of the current attempt that was preempted
+// (or vanished), or "".
+func (r *Jobs) preemptedNode(ctx context.Context, j *jobCtx) string {
+	for _, id := range j.st.Nodes {
+		n, err := r.Store.Get(ctx, service.KindNode, j.job.Owner, id)
+		if errors.Is(err, store.ErrNotFound) || err == nil && n.State == "preempted" {
+			return id
+		}
+	}
+	return ""
+}
+
+// running checks on a running attempt: preemption, the processes' exits,
+// the timeout.
+func (r *Jobs) running(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	if node := r.preemptedNode(ctx, j); node != "" {
+		return r.requeue(ctx, j, node)
+	}
+	hs := r.procs(j)
+	var failed *backend.ProcessState
+	failedRank, done := -1, 0
+	for i, h := range hs {
+		ps, err := r.Procs.State(ctx, h)
+		if err != nil {
+			return controller.Result{}, err
+		}
+		if ps.Running {
+			continue
+		}
+		done++
+		if (ps.ExitCode != 0 || ps.Error != "") && failed == nil {
+			failed, failedRank = &ps, i
+		}
+	}
+	switch {
+	case failed != nil:
+		jerr := r.failure(j, failedRank, len(hs), failed)
+		j.st.ExitCode = &failed.ExitCode
+		return r.finish(ctx, j, service.JobFailed, jerr, jerr.Message)
+	case done == len(hs):
+		zero := 0
+		j.st.ExitCode = &zero
+		return r.finish(ctx, j, service.JobCompleted, nil, "Completed.")
+	}
+	timeout, _ := j.spec.Timeout()
+	if timeout > 0 {
+		deadline := j.st.PhaseTime(service.JobRunning).Add(timeout)
+		if left := deadline.Sub(r.now()); left <= 0 {
+			msg := fmt.Sprintf("The job ran longer than its limits.timeout of %s and was stopped.", core.FormatISODuration(timeout))
+			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "JobTimeout", Message: msg}, msg)
+		} else {
+			r.watch(ctx, j, hs)
+			return controller.Result{RequeueAfter: left}, nil
+		}
+	}
+	r.watch(ctx, j, hs)
+	return controller.Result{}, nil
+}
+
+// failure describes a failed process the way Azure ML does, with the last
+// lines of its log.
+func (r *Jobs) failure(j *jobCtx, rank, world int, ps *backend.ProcessState) *service.JobError {
+	logName := UserLogName(rank, world)
+	prog := strings.Fields(j.spec.Command)
+	name := "command"
+	if len(prog) > 0 {
+		name = filepath.Base(prog[0])
+	}
+	var msg string
+	switch {
+	case ps.Error != "" && ps.ExitCode == -1:
+		msg = fmt.Sprintf("Execution failed. User process '%s' was lost: %s.", name, ps.Error)
+	case ps.Error != "":
+		msg = fmt.Sprintf("Execution failed. User process '%s' could not start: %s.", name, ps.Error)
+	case ps.Signal != "":
+		msg = fmt.Sprintf("Execution failed. User process '%s' was killed by %s (exit code %d). Please check log file '%s' for error details.", name, ps.Signal, ps.ExitCode, logName)
+		if ps.ExitCode == 137 {
+			msg += " If it ran out of memory, use a cluster with a larger VM size."
+		}
+	default:
+		msg = fmt.Sprintf("Execution failed. User process '%s' exited with status code %d. Please check log file '%s' for error details.", name, ps.ExitCode, logName)
+	}
+	if world > 1 {
+		msg = strings.Replace(msg, "User process", fmt.Sprintf("User process of rank %d", rank), 1)
+	}
+	if tail := lastLines(filepath.Join(r.artifactDir(j), logName), 10, 2000); tail != "" {
+		msg += " Error: " + tail
+	}
+	return &service.JobError{Code: "UserError", Message: msg}
+}
+
+// finalizing resumes a job whose processes had ended (after a restart, or
+// a cancel that came too late).
+func (r *Jobs) finalizing(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	state := j.st.Outcome
+	if !service.JobTerminal(state) {
+		state = service.JobCompleted
+	}
+	reason := "Completed."
+	switch {
+	case j.st.Error != nil:
+		reason = j.st.Error.Message
+	case state == service.JobCanceled && j.st.CancelRequest != nil:
+		reason = j.st.CancelRequest.Reason
+	}
+	return r.finish(ctx, j, state, j.st.Error, reason)
+}
+
+// hasArtifacts reports whether finishing will copy outputs or logs.
+func (r *Jobs) hasArtifacts(j *jobCtx) bool {
+	ents, err := os.ReadDir(r.attemptDir(j))
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if e.IsDir() && (hasFiles(filepath.Join(r.attemptDir(j), e.Name(), "outputs")) || hasFiles(filepath.Join(r.attemptDir(j), e.Name(), "logs"))) {
+			return true
+		}
+	}
+	return false
+}
+
+// requeue handles a preempted attempt: its processes stop, its nodes are
+// released, and the job waits in the queue again for its next attempt.
+// ./checkpoints is kept, so a script that saves and reloads its state
+// there resumes where it was.
+func (r *Jobs) requeue(ctx context.Context, j *jobCtx, node string) (controller.Result, error) {
+	if err := r.stopProcs(ctx, j); err != nil {
+		return controller.Result{}, err
+	}
+	now := r.now()
+	reason := fmt.Sprintf("Node %s was preempted", node)
+	j.st.Attempts = append(j.st.Attempts, service.JobAttempt{Attempt: j.st.Attempt, Nodes: j.st.Nodes,
+		Start: j.st.PhaseTime(service.JobPreparing), End: now, Outcome: "Preempted", Reason: reason + "."})
+	max := r.MaxAttempts
+	if max <= 0 {
+		max = 10
+	}
+	if j.st.Attempt >= max {
+		msg := fmt.Sprintf("%s during attempt %d of %d; the job is not retried again.", reason, j.st.Attempt, max)
+		return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "JobPreempted", Message: msg}, msg)
+	}
+	err := r.Store.InTx(ctx, func(tx store.Resources) error {
+		if err := releaseNodes(ctx, tx, j, now); err != nil {
+			return err
+		}
+		j.st.Nodes, j.st.Procs, j.st.MasterPort = nil, nil, 0
+		j.st.Enter(service.JobQueued, now)
+		j.st.Reason = fmt.Sprintf("%s; attempt %d waits for a node.", reason, j.st.Attempt+1)
+		j.job.Status = service.Encode(j.st)
+		j.job.State = service.JobQueued
+		return tx.Update(ctx, j.job)
+	})
+	if err != nil {
+		return controller.Result{}, err
+	}
+	r.logf(j, "%s during attempt %d: the job was requeued.", reason, j.st.Attempt)
+	r.Log.Info("job requeued after preemption", "job", j.job.Name, "node", node, "attempt", j.st.Attempt)
+	r.queued(j)
+	return controller.Result{}, nil
+}
+
+// instanceReady reports whether a compute instance can run a job.
+func instanceReady(c *store.Resource) bool {
+	return c.State == service.InstanceRunning || c.State == "JobRunning"
+}
+
+// scheduleInstance starts a queued job on its compute instance when the
+// instance runs and no other job does (one job at a time, oldest first).
+func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	unlock := r.Sched.Lock(j.job.Owner)
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	wait := func(reason string, again time.Duration) (controller.Result, error) {
+		if j.st.Reason != reason {
+			j.st.Reason = reason
+			if err := r.write(ctx, j, service.JobQueued); err != nil {
+				return controller.Result{}, err
+			}
+		}
+		return controller.Result{RequeueAfter: again}, nil
+	}
+	if !instanceReady(j.compute) {
+		return wait(fmt.Sprintf("Waiting for compute instance %s to run (it is %s); start it with `mlw compute start --name %s`.",
+			j.compute.Name, j.compute.State, j.compute.Name), 2*time.Second)
+	}
+	for _, state := range []string{service.JobPreparing, service.JobRunning, service.JobFinalizing, service.JobCancelRequested} {
+		busy, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: j.job.Owner, State: state, Limit: 1})
+		if err != nil {
+			return controller.Result{}, err
+		}
+		if len(busy) > 0 {
+			return wait(fmt.Sprintf("Waiting for compute instance %s: it runs job %s.", j.compute.Name, busy[0].Name), 0)
+		}
+	}
+	head, ahead, err := r.oldestQueued(ctx, j.job.Owner)
+	if err != nil {
+		return controller.Result{}, err
+	}
+	if head != nil && head.Name != j.job.Name {
+		r.Queue.Enqueue(core.KindJob, service.Key(head))
+		return wait(fmt.Sprintf("Waiting for compute instance %s: %d job(s) ahead.", j.compute.Name, ahead), 0)
+	}
+	now := r.now()
+	j.st.Attempt++
+	j.st.Enter(service.JobPreparing, now)
+	j.st.Reason = "Preparing on compute instance " + j.compute.Name + "."
+	if err := r.write(ctx, j, service.JobPreparing); err != nil {
+		return controller.Result{}, err
+	}
+	unlock()
+	locked = false
+	return r.prepare(ctx, j)
+}
+
+// oldestQueued returns the first job in line for a compute and how many
+// queued jobs there are.
+func (r *Jobs) oldestQueued(ctx context.Context, owner string) (*store.Resource, int, error) {
+	qs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: owner, State: service.JobQueued})
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(qs) == 0 {
+		return nil, 0, nil
+	}
+	sort.SliceStable(qs, func(a, b int) bool { return queuedBefore(qs[a].CreatedAt, qs[a].Name, qs[b].CreatedAt, qs[b].Name) })
+	return qs[0], len(qs) - 1, nil
+}
+
+// kickInstance wakes the next job queued on an instance.
+func (r *Jobs) kickInstance(ctx context.Context, owner string) {
+	head, _, err := r.oldestQueued(ctx, owner)
+	if err == nil && head != nil {
+		r.Queue.Enqueue(core.KindJob, service.Key(head))
+	}
+}
+
+// saveArtifacts copies each working directory's ./outputs and ./logs to
+// the job's artifacts (where jobs.download finds them).
+func (r *Jobs) saveArtifacts(j *jobCtx) {
+	if j.st.Attempt == 0 {
+		return
+	}
+	adir := r.attemptDir(j)
+	ents, err := os.ReadDir(adir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		for _, d := range []string{"outputs", "logs"} {
+			src := filepath.Join(adir, e.Name(), d)
+			if !hasFiles(src) {
+				continue
+			}
+			if err := copyTree(src, filepath.Join(r.artifactDir(j), d)); err != nil {
+				r.logf(j, "Could not save ./%s as artifacts: %v", d, err)
+			}
+		}
+	}
+}
+
+func hasFiles(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err == nil && len(ents) > 0
+}

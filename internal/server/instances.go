@@ -1,0 +1,41 @@
+package server
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/mlw-project/mlw/internal/backend/local"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/httpapi"
+	"github.com/mlw-project/mlw/internal/reconciler"
+	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// buildInstances wires compute instances: the local backend, the instance
+// reconciler (under the compute dispatcher) and the terminal and Jupyter
+// endpoints of the API.
+func (s *Server) buildInstances(computes *reconciler.ComputeDispatch) {
+	be := &local.Instances{
+		Dir:      filepath.Join(s.opts.DataDir, "instances"),
+		HideDirs: []string{s.opts.DataDir},
+		Log:      s.log,
+		Notify:   func(key string) { s.enqueue(core.KindCompute, key) },
+	}
+	rec := &reconciler.Instances{Store: s.st, Backend: be, Log: s.log, DataDir: s.opts.DataDir, Now: time.Now,
+		ServerURL: func() string { return s.url }, CAPEM: s.ca.CertPEM}
+	computes.Types[service.ComputeInstance] = rec
+	s.api.SetInstanceAccess(&httpapi.InstanceAccess{
+		OpenShellFunc: func(ctx context.Context, ws, c *store.Resource, cols, rows int) (httpapi.TerminalSession, error) {
+			return rec.Shell(ctx, ws, c, cols, rows)
+		},
+		DialJupyterFunc: func(ctx context.Context, ws, c *store.Resource) (net.Conn, error) {
+			return rec.DialJupyter(ctx, ws, c)
+		},
+		JupyterBaseFunc: func(ws, c *store.Resource) string {
+			return reconciler.JupyterBasePath(service.WorkspaceRefOf(ws), c.Name)
+		},
+	})
+}

@@ -1,0 +1,113 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/mlw-project/mlw/internal/backend"
+	"github.com/mlw-project/mlw/internal/backend/local"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/envbuild"
+	"github.com/mlw-project/mlw/internal/reconciler"
+	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// NodeCapacityEnv sets what cluster nodes may use of this host in total,
+// e.g. "cpus=16,memory=64GiB" (default: every CPU and 90% of memory).
+// Raising it above the host overcommits it knowingly.
+const NodeCapacityEnv = "MLW_NODE_CAPACITY"
+
+// jobWorkers is how many jobs the job reconciler works on at once (an
+// environment build holds one for its duration).
+const jobWorkers = 16
+
+// buildJobs wires compute clusters and jobs: the local backend's nodes and
+// processes, the environment builder, the scheduler, the cluster and job
+// reconcilers.
+func (s *Server) buildJobs(computes *reconciler.ComputeDispatch) error {
+	capacity, err := parseCapacity(os.Getenv(NodeCapacityEnv))
+	if err != nil {
+		return err
+	}
+	be := local.NewCluster(filepath.Join(s.opts.DataDir, "cluster"), capacity)
+	sched := reconciler.NewScheduler()
+	queue := service.EnqueueFunc(s.enqueue)
+	clusters := &reconciler.Clusters{Store: s.st, Nodes: be, Queue: queue, Log: s.log, Sched: sched}
+	computes.Types[service.AmlCompute] = clusters
+	jobs := &reconciler.Jobs{Store: s.st, Queue: queue, Log: s.log, Assets: s.svc, Procs: be, Sched: sched,
+		Env:     reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: filepath.Join(s.opts.DataDir, "envs")})},
+		DataDir: s.opts.DataDir}
+	s.register(core.KindJob, jobs, jobWorkers)
+	// On start only unfinished jobs need a look, not the whole history.
+	c := s.controllers[core.KindJob]
+	s.resync[core.KindJob] = func(ctx context.Context) error {
+		for _, state := range append([]string{service.StateDeleting}, service.JobActiveStates...) {
+			rs, err := s.st.List(ctx, store.ListOptions{Kind: core.KindJob, State: state})
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				c.Enqueue(service.Key(r))
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
+// parseCapacity reads NodeCapacityEnv: "cpus=N,memory=SIZE" (SIZE in GiB
+// or with a unit: 512MiB, 64GiB, 1TiB).
+func parseCapacity(v string) (backend.Resources, error) {
+	var r backend.Resources
+	if strings.TrimSpace(v) == "" {
+		return r, nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("%s=%q: %s; write it like cpus=16,memory=64GiB", NodeCapacityEnv, v, why)
+	}
+	for _, part := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return r, bad("each part is key=value")
+		}
+		switch strings.ToLower(k) {
+		case "cpus", "cpu":
+			f, err := strconv.ParseFloat(val, 64)
+			if err != nil || f <= 0 {
+				return r, bad("cpus must be a positive number")
+			}
+			r.MilliCPU = int(f * 1000)
+		case "memory", "mem":
+			mult := float64(1 << 30)
+			num := val
+			for _, u := range []struct {
+				suffix string
+				mult   float64
+			}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}} {
+				if strings.HasSuffix(val, u.suffix) {
+					num, mult = strings.TrimSuffix(val, u.suffix), u.mult
+					break
+				}
+			}
+			f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+			if err != nil || f <= 0 {
+				return r, bad("memory must be a positive size")
+			}
+			r.MemoryBytes = int64(f * mult)
+		case "gpus", "gpu":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 {
+				return r, bad("gpus must be a whole number")
+			}
+			r.GPUs = n
+		default:
+			return r, bad("unknown key " + k)
+		}
+	}
+	return r, nil
+}

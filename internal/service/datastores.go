@@ -1,0 +1,319 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/mlw-project/mlw/internal/blob"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// Datastores point at containers (or file shares) of the workspace's
+// storage account, which mlw serves itself (internal/blob). Every
+// datastore's credentials are SAS: listSecrets signs a token scoped to the
+// datastore's container, so that azure-storage-blob uploads and downloads
+// through mlw's Blob API (azureml-protocol §5.3). A user datastore may name
+// any container; its data lives in the workspace's account like the
+// default ones, and deleting the datastore keeps the data, as in Azure.
+
+// SASTTL is how long a SAS from listSecrets is valid.
+const SASTTL = 12 * time.Hour
+
+var datastoreNameRE = regexp.MustCompile(`^[a-zA-Z0-9_]{1,255}$`)
+
+// IsDefaultDatastore reports whether name is one of the four datastores
+// every workspace gets.
+func IsDefaultDatastore(name string) bool {
+	switch strings.ToLower(name) {
+	case DatastoreBlob, DatastoreArtifacts, DatastoreWorkingDirectory, DatastoreFiles:
+		return true
+	}
+	return false
+}
+
+// GetDatastore returns one datastore of a workspace.
+func (s *Service) GetDatastore(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Resource, error) {
+	ws, err := s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.datastoreOf(ctx, ws, name)
+}
+
+func (s *Service) datastoreOf(ctx context.Context, ws *store.Resource, name string) (*store.Resource, error) {
+	r, err := s.Store.Get(ctx, core.KindDatastore, WorkspaceKey(ws), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, core.NotFound("UserError", "The datastore '%s' could not be found in workspace '%s'. List datastores with `mlw datastore list` or GET …/workspaces/%s/datastores.", name, ws.Name, ws.Name)
+	}
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return r, nil
+}
+
+// DatastoreFilter narrows a datastore list.
+type DatastoreFilter struct {
+	// OnlyDefault keeps the workspace's default datastore (isDefault=true).
+	OnlyDefault bool
+}
+
+// ListDatastores lists the datastores of a workspace, a page at a time; the
+// filter applies before paging, so a page is full unless it is the last.
+func (s *Service) ListDatastores(ctx context.Context, ref core.WorkspaceRef, f DatastoreFilter, page Page) ([]*store.Resource, string, error) {
+	ws, err := s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	o := store.ListOptions{Kind: core.KindDatastore, Parent: WorkspaceKey(ws)}
+	if !f.OnlyDefault {
+		return s.listPage(ctx, o, page)
+	}
+	return s.listFiltered(ctx, o, page, func(r *store.Resource) bool {
+		return props(Decode(r.Spec))["isDefault"] == true
+	})
+}
+
+// listFiltered is listPage for a filter the store cannot apply: it reads
+// rows in batches until the page is full.
+func (s *Service) listFiltered(ctx context.Context, o store.ListOptions, p Page, keep func(*store.Resource) bool) ([]*store.Resource, string, error) {
+	if p.Top <= 0 || p.Top > 1000 {
+		p.Top = DefaultPageSize
+	}
+	if p.Skip != "" {
+		name, parent, err := decodeSkip(p.Skip)
+		if err != nil {
+			return nil, "", err
+		}
+		o.After, o.AfterParent = name, parent
+	}
+	o.Limit = max(p.Top+1, 100)
+	var out []*store.Resource
+	for len(out) <= p.Top {
+		rs, err := s.Store.List(ctx, o)
+		if err != nil {
+			return nil, "", core.Internal(err)
+		}
+		for _, r := range rs {
+			if keep(r) {
+				out = append(out, r)
+			}
+		}
+		if len(rs) < o.Limit {
+			break
+		}
+		last := rs[len(rs)-1]
+		o.After, o.AfterParent = strings.ToLower(last.Name), last.Parent
+	}
+	if len(out) > p.Top {
+		out = out[:p.Top]
+		return out, encodeSkip(out[len(out)-1]), nil
+	}
+	return out, "", nil
+}
+
+// props returns the "properties" object of a document (nil when absent).
+func props(doc map[string]any) map[string]any {
+	p, _ := doc["properties"].(map[string]any)
+	return p
+}
+
+type datastoreSpec struct {
+	Properties struct {
+		DatastoreType string `json:"datastoreType"`
+		ContainerName string `json:"containerName"`
+		Description   string `json:"description"`
+	} `json:"properties"`
+}
+
+// PutDatastore creates or updates a user datastore of type AzureBlob,
+// backed by a container in the workspace's storage account. created
+// reports a new datastore.
+func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*store.Resource, bool, error) {
+	p := PrincipalFrom(ctx)
+	if err := requireWrite(p); err != nil {
+		return nil, false, err
+	}
+	ws, err := s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, false, err
+	}
+	if ws.Deleting {
+		return nil, false, core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted.", ws.Name)
+	}
+	if !datastoreNameRE.MatchString(name) {
+		return nil, false, core.Invalid("name", "Invalid datastore name %q. Datastore names are 1 to 255 letters, digits and underscores.", name)
+	}
+	var spec datastoreSpec
+	if err := body.Into(&spec); err != nil {
+		return nil, false, err
+	}
+	doc := body.Doc
+	for _, k := range []string{"id", "name", "type", "systemData"} {
+		delete(doc, k)
+	}
+	pr := props(doc)
+	if pr == nil {
+		return nil, false, core.Invalid("properties", "The datastore needs properties, for example {\"properties\": {\"datastoreType\": \"AzureBlob\", \"containerName\": \"my-data\", \"credentials\": {\"credentialsType\": \"None\"}}}.")
+	}
+	// isDefault is owned by the server; secrets are never stored (every
+	// datastore's data is reached with a SAS from listSecrets).
+	delete(pr, "isDefault")
+	if c, ok := pr["credentials"].(map[string]any); ok {
+		delete(c, "secrets")
+	}
+	pr["credentials"] = map[string]any{"credentialsType": "Sas"}
+
+	key := WorkspaceKey(ws)
+	existing, err := s.Store.Get(ctx, core.KindDatastore, key, name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, false, core.Internal(err)
+	}
+	if IsDefaultDatastore(name) {
+		if existing == nil {
+			return nil, false, core.Invalid("name", "The name '%s' is reserved for a default datastore of the workspace.", name)
+		}
+		// Default datastores keep their storage; only description and tags change.
+		old := Decode(existing.Spec)
+		op := props(old)
+		for _, k := range []string{"description", "tags"} {
+			if v, ok := pr[k]; ok {
+				op[k] = v
+			}
+		}
+		existing.Spec = Encode(old)
+		existing.Generation++
+		existing.ModifiedBy = principalName(p)
+		if err := s.Store.Update(ctx, existing); err != nil {
+			return nil, false, storeErr(err, "datastore", name)
+		}
+		return existing, false, nil
+	}
+	dt := spec.Properties.DatastoreType
+	if !strings.EqualFold(dt, "AzureBlob") {
+		if dt == "" {
+			return nil, false, core.Invalid("properties.datastoreType", "The datastore needs properties.datastoreType; mlw supports \"AzureBlob\".")
+		}
+		return nil, false, core.Invalid("properties.datastoreType", "Datastore type %q is not supported: mlw stores data itself and supports \"AzureBlob\" datastores (a container in the workspace's storage).", dt)
+	}
+	pr["datastoreType"] = "AzureBlob"
+	container := spec.Properties.ContainerName
+	if container == "" {
+		container = defaultContainerFor(name)
+		pr["containerName"] = container
+	}
+	if !blob.ValidContainer(container) {
+		return nil, false, core.Invalid("properties.containerName", "Invalid container name %q. Container names are 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.", container)
+	}
+	if _, ok := pr["endpoint"]; !ok {
+		pr["endpoint"] = "core.windows.net"
+	}
+	if _, ok := pr["protocol"]; !ok {
+		pr["protocol"] = "https"
+	}
+	pr["isDefault"] = false
+	if existing != nil {
+		old := Decode(existing.Spec)
+		if op := props(old); op != nil {
+			delete(op, "tags") // tags are replaced as a whole
+		}
+		existing.Spec = Encode(Merge(old, doc))
+		existing.Generation++
+		existing.ModifiedBy = principalName(p)
+		if err := s.Store.Update(ctx, existing); err != nil {
+			return nil, false, storeErr(err, "datastore", name)
+		}
+		return existing, false, nil
+	}
+	r := &store.Resource{Kind: core.KindDatastore, Parent: key, Name: name, UID: NewUID(), State: StateSucceeded,
+		Spec: Encode(doc), CreatedBy: principalName(p), ModifiedBy: principalName(p)}
+	if err := s.Store.Create(ctx, r); err != nil {
+		return nil, false, storeErr(err, "datastore", name)
+	}
+	return r, true, nil
+}
+
+// defaultContainerFor derives a container name from a datastore name.
+func defaultContainerFor(name string) string {
+	var b strings.Builder
+	b.WriteString("ds-")
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else if !strings.HasSuffix(b.String(), "-") {
+			b.WriteByte('-')
+		}
+	}
+	c := strings.TrimRight(b.String(), "-")
+	if len(c) > 63 {
+		c = strings.TrimRight(c[:63], "-")
+	}
+	return c
+}
+
+// DeleteDatastore removes a user datastore. Its data stays in storage.
+func (s *Service) DeleteDatastore(ctx context.Context, ref core.WorkspaceRef, name string) error {
+	if err := requireWrite(PrincipalFrom(ctx)); err != nil {
+		return err
+	}
+	ds, err := s.GetDatastore(ctx, ref, name)
+	if err != nil {
+		return err
+	}
+	if IsDefaultDatastore(ds.Name) {
+		return core.Invalid("name", "The datastore '%s' is one of the workspace's default datastores (workspaceblobstore, workspaceartifactstore, workspaceworkingdirectory, workspacefilestore) and cannot be deleted.", ds.Name)
+	}
+	if err := s.Store.Delete(ctx, core.KindDatastore, ds.Parent, ds.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return core.Internal(err)
+	}
+	return nil
+}
+
+// DatastoreLocation returns the storage account and the container (or file
+// share) that hold a datastore's data.
+func DatastoreLocation(ws, ds *store.Resource) (account, container string) {
+	pr := props(Decode(ds.Spec))
+	container, _ = pr["containerName"].(string)
+	if container == "" {
+		container, _ = pr["fileShareName"].(string)
+	}
+	return WorkspaceStatusOf(ws).StorageAccount, container
+}
+
+// DatastoreSecrets answers listSecrets: a SAS for the datastore's
+// container, with read and list rights for Readers and every right for
+// Contributors and Owners.
+func (s *Service) DatastoreSecrets(ctx context.Context, ref core.WorkspaceRef, name string) (map[string]any, error) {
+	ws, err := s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := s.datastoreOf(ctx, ws, name)
+	if err != nil {
+		return nil, err
+	}
+	account, container := DatastoreLocation(ws, ds)
+	if container == "" {
+		return nil, core.Invalid("name", "The datastore '%s' has no container or file share, so it has no secrets.", ds.Name)
+	}
+	perms, uid := identity.PermsAll, ""
+	if p := PrincipalFrom(ctx); p != nil {
+		uid = p.UserID
+		if !p.CanWrite() {
+			perms = "rl"
+		}
+	}
+	return map[string]any{"secretsType": "Sas", "sasToken": s.ContainerSAS(account, container, perms, SASTTL, uid)}, nil
+}
+
+// ContainerSAS signs a SAS for one container of mlw's Blob API, valid for
+// ttl (also for signed log and output URLs).
+func (s *Service) ContainerSAS(account, container, perms string, ttl time.Duration, userID string) string {
+	now := s.Now()
+	return s.SAS.Sign(identity.SASGrant{Account: account, Container: container, Permissions: perms,
+		Start: now.Add(-5 * time.Minute), Expiry: now.Add(ttl), UserID: userID})
+}
