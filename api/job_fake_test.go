@@ -35,6 +35,9 @@ type fakeML struct {
 	details   map[string]*RunDetails
 	logs      map[string]string // name → contents, served at /logs/<name>
 	requests  []string
+	// follow, if set, serves mlw's log-follow endpoint
+	// (…/jobs/{name}/logs and …/jobs/{name}/logs/{file}?follow=true).
+	follow func(w http.ResponseWriter, file string, offset string)
 }
 
 type fakeBlob struct {
@@ -144,6 +147,15 @@ func (f *fakeML) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			f.armError(w, 404, "NotFound", "no such asset")
 		}
+	case f.follow != nil && strings.HasPrefix(p, f.ws+"/jobs/") && strings.Contains(p, "/logs"):
+		_, file, _ := strings.Cut(p, "/logs")
+		if file == "" {
+			writeJSON(w, 200, map[string]any{"value": []any{}})
+			return
+		}
+		f.mu.Unlock() // a follow streams while other requests go on
+		defer f.mu.Lock()
+		f.follow(w, strings.TrimPrefix(file, "/"), r.URL.Query().Get("offset"))
 	case strings.HasPrefix(p, f.ws+"/jobs/"):
 		name := strings.TrimPrefix(p, f.ws+"/jobs/")
 		switch r.Method {

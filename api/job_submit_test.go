@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,4 +229,47 @@ func TestDownloadJob(t *testing.T) {
 	require.EqualError(t, err, "job j1 has no output named nope; its outputs are: model")
 	_, err = c.DownloadJob(context.Background(), ws, "running", DownloadOptions{Path: dir3})
 	require.EqualError(t, err, "job running is Running; its outputs can be downloaded once it has finished (follow it with `mlw job stream running`)")
+}
+
+// TestStreamJobFollowResumes: with mlw's follow endpoint, a stream that
+// breaks (the server restarts) resumes from the last offset.
+func TestStreamJobFollowResumes(t *testing.T) {
+	t.Parallel()
+	fake, c := newFakeML(t)
+	fake.mu.Lock()
+	fake.jobs["j1"] = &Job{Name: "j1", Properties: JobProperties{Status: "Running"}}
+	var calls []string
+	fake.follow = func(w http.ResponseWriter, file, offset string) {
+		fake.mu.Lock()
+		calls = append(calls, file+"@"+offset)
+		fake.mu.Unlock()
+		switch {
+		case file == JobLifecycleLog:
+			w.Header().Set("Trailer", "Mlw-Job-Status")
+			_, _ = io.WriteString(w, "Queued.\n")
+			w.Header().Set("Mlw-Job-Status", "Completed")
+		case offset == "0":
+			_, _ = io.WriteString(w, "before\n")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler) // the connection drops
+		default:
+			w.Header().Set("Trailer", "Mlw-Job-Status")
+			_, _ = io.WriteString(w, "after\n")
+			fake.mu.Lock()
+			fake.jobs["j1"].Properties.Status = "Completed"
+			fake.mu.Unlock()
+			w.Header().Set("Mlw-Job-Status", "Completed")
+		}
+	}
+	fake.mu.Unlock()
+	var out, progress strings.Builder
+	job, err := c.StreamJob(context.Background(), WorkspaceRef{"rg", "ws"}, "j1", StreamOptions{Out: &out, Progress: &progress})
+	require.NoError(t, err)
+	require.Equal(t, "Completed", job.Properties.Status)
+	require.Equal(t, "before\nafter\n", out.String())
+	require.Equal(t, "Queued.\n", progress.String())
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	require.Contains(t, calls, "user_logs/std_log.txt@0")
+	require.Contains(t, calls, "user_logs/std_log.txt@7", "resumed after the 7 bytes already printed")
 }

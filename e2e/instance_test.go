@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -129,12 +130,22 @@ func (e *instanceEnv) awaitNoProcesses(t *testing.T, name string) {
 // terminal opens the terminal WebSocket of an instance with token.
 func (e *instanceEnv) terminal(t *testing.T, name, token string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
+	return e.dialWS(t, e.computePath(name)+"/terminal?cols=120&rows=40", token)
+}
+
+// dialWS opens a WebSocket to path with token.
+func (e *instanceEnv) dialWS(t *testing.T, path, token string) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
 	pem, err := os.ReadFile(filepath.Join(e.Dir, api.LocalCAFile))
 	require.NoError(t, err)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	u := "wss" + strings.TrimPrefix(e.URL, "https") + e.computePath(name) + "/terminal?api-version=" + api.DefaultAPIVersion + "&cols=120&rows=40"
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	u := "wss" + strings.TrimPrefix(e.URL, "https") + path + sep + "api-version=" + api.DefaultAPIVersion
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+token)
 	ctx, cancel := context.WithTimeout(context.Background(), AwaitTimeout)
@@ -237,7 +248,7 @@ schedules:
 	got := termRun(t, conn, `echo "answer=$((6*7)) host=$(hostname) home=$HOME"; ls ~/cloudfiles/code/Users/admin/azure-ml-labs`, "README.md")
 	require.Contains(t, got, "answer=42")
 	require.Contains(t, got, "home=/home/azureuser")
-	got = termRun(t, conn, `cat ~/config.json; echo "mfe=$AZUREML_DEV_URL_MFE"; curl -s --cacert "$REQUESTS_CA_BUNDLE" -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" "$IDENTITY_ENDPOINT?api-version=2019-08-01&resource=https://management.azure.com" | head -c 40; echo; echo done-$((2+2))-env`, "done-4-env")
+	got = termRun(t, conn, `cat ~/config.json; echo "mfe=$AZUREML_DEV_URL_MFE"; /usr/bin/python3 -c 'import os, ssl, urllib.request as u; r = u.Request(os.environ["IDENTITY_ENDPOINT"] + "?api-version=2019-08-01&resource=https://management.azure.com", headers={"X-IDENTITY-HEADER": os.environ["IDENTITY_HEADER"]}); print(u.urlopen(r, context=ssl.create_default_context(cafile=os.environ["REQUESTS_CA_BUNDLE"])).read()[:40])'; echo done-$((2+2))-env`, "done-4-env")
 	require.Contains(t, got, `"workspace_name": "ws-ci"`)
 	require.Contains(t, got, "mfe="+e.URL)
 	require.Contains(t, got, `access_token`)
@@ -427,6 +438,50 @@ func TestInstanceSurvivesServerRestart(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.StatusCode, r)
 		require.Contains(t, string(r.Body), "Python 3.10 - AzureML")
 	}
+	// kernel runs code in a Jupyter kernel through the proxy (HTTP to start
+	// it, a WebSocket to talk to it) and returns what it printed.
+	kernel := func(code string) string {
+		t.Helper()
+		r := e.Do(t, "POST", e.computePath(name)+"/jupyter/api/kernels", map[string]any{"name": "python310-sdkv2"})
+		require.Equal(t, http.StatusCreated, r.StatusCode, r)
+		id := r.JSON(t)["id"].(string)
+		defer e.Do(t, "DELETE", e.computePath(name)+"/jupyter/api/kernels/"+id, nil)
+		conn, _, err := e.dialWS(t, e.computePath(name)+"/jupyter/api/kernels/"+id+"/channels", e.Token())
+		require.NoError(t, err)
+		defer conn.CloseNow()
+		ctx, cancel := context.WithTimeout(context.Background(), AwaitTimeout)
+		defer cancel()
+		msg := map[string]any{"header": map[string]any{"msg_id": "m1", "username": "t", "session": "s1", "msg_type": "execute_request", "version": "5.3"},
+			"parent_header": map[string]any{}, "metadata": map[string]any{}, "channel": "shell", "buffers": []any{},
+			"content": map[string]any{"code": code, "silent": false, "store_history": false, "user_expressions": map[string]any{}, "allow_stdin": false, "stop_on_error": true}}
+		b, _ := json.Marshal(msg)
+		require.NoError(t, conn.Write(ctx, websocket.MessageText, b))
+		var out strings.Builder
+		for {
+			_, raw, err := conn.Read(ctx)
+			require.NoError(t, err, "kernel output so far: %s", out.String())
+			var m struct {
+				Header struct {
+					MsgType string `json:"msg_type"`
+				} `json:"header"`
+				Parent struct {
+					MsgID string `json:"msg_id"`
+				} `json:"parent_header"`
+				Content map[string]any `json:"content"`
+			}
+			if json.Unmarshal(raw, &m) != nil || m.Parent.MsgID != "m1" {
+				continue
+			}
+			switch m.Header.MsgType {
+			case "stream":
+				out.WriteString(fmt.Sprint(m.Content["text"]))
+			case "error":
+				t.Fatalf("kernel error: %v", m.Content)
+			case "execute_reply":
+				return out.String()
+			}
+		}
+	}
 	if _, err := os.Stat("/usr/bin/jupyter-notebook"); err == nil {
 		jupyter()
 	}
@@ -440,6 +495,8 @@ func TestInstanceSurvivesServerRestart(t *testing.T) {
 	require.Equal(t, "Running", e.state(t, name))
 	if _, err := os.Stat("/usr/bin/jupyter-notebook"); err == nil {
 		jupyter()
+		got := kernel("import os, sklearn; print(6*7, os.environ['AZUREML_DEV_URL_MFE'], os.environ['CI_NAME'])")
+		require.Equal(t, fmt.Sprintf("42 %s %s\n", e.URL, name), got)
 	}
 	require.Equal(t, port, instProps(e.show(t, name))["sshSettings"].(map[string]any)["sshPort"], "the SSH port survives the restart")
 	// The reconciler reattaches the SSH endpoint once it has resynced.

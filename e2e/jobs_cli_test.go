@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,10 +33,10 @@ os.makedirs("outputs", exist_ok=True)
 open("outputs/result.txt", "w").write("lr=" + sys.argv[1] + "\n")
 print("GREETING=" + os.environ.get("GREETING", ""))
 `,
-		"src/.amlignore": "*.tmp\nscratch/\n",
-		"src/ignored.tmp": "not uploaded",
+		"src/.amlignore":      "*.tmp\nscratch/\n",
+		"src/ignored.tmp":     "not uploaded",
 		"src/scratch/big.bin": strings.Repeat("x", 4096),
-		"data/rows.csv":      "a,b\n1,2\n",
+		"data/rows.csv":       "a,b\n1,2\n",
 		// An environment with nothing to install runs on the system
 		// Python without any package check.
 		"env.yml":   "name: local-python\nversion: 1\nimage: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04\nconda_file: conda.yml\n",
@@ -226,4 +227,41 @@ compute: cpu-cluster
 	s.MustRunJSON(t, &versions, "environment", "list", "--name", "CliV2AnonymousEnvironment")
 	require.Len(t, versions, 1)
 	require.Regexp(t, `^[0-9a-f]{32}$`, versions[0]["name"])
+}
+
+// TestJobCLIStreamSurvivesServerRestart: `mlw job stream` keeps following
+// a job while the server restarts, and prints every line once.
+func TestJobCLIStreamSurvivesServerRestart(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnv(t)
+	gate := filepath.Join(t.TempDir(), "go")
+	jcWrite(t, proj, map[string]string{"gate.yml": fmt.Sprintf(
+		"command: echo before; while [ ! -f %s ]; do sleep 0.05; done; echo after\nenvironment: azureml:local-python:1\ncompute: cpu-cluster\nname: gated\n", gate)})
+	s.MustRun(t, "job", "create", "-f", filepath.Join(proj, "gate.yml"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*AwaitTimeout)
+	defer cancel()
+	cmd := s.Command(ctx, "job", "stream", "gated")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	Await(t, "the stream to print the first line", func() error {
+		if !strings.Contains(stdout.String(), "before") {
+			return fmt.Errorf("stdout so far: %q, stderr: %q", stdout.String(), stderr.String())
+		}
+		return nil
+	})
+
+	s.Restart()
+	require.NoError(t, os.WriteFile(gate, nil, 0o644))
+	select {
+	case err := <-done:
+		require.NoError(t, err, "stderr: %s", stderr.String())
+	case <-ctx.Done():
+		t.Fatalf("mlw job stream did not return; stdout: %q, stderr: %q", stdout.String(), stderr.String())
+	}
+	require.Equal(t, "before\nafter\n", stdout.String())
+	require.Contains(t, stderr.String(), "job gated completed")
 }

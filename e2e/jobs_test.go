@@ -240,3 +240,226 @@ func TestClusterJobLab(t *testing.T) {
 		return nil
 	})
 }
+
+// TestJobSurvivesServerRestart: a running job keeps running while the
+// server is stopped (SIGTERM) or killed (SIGKILL); after the restart its
+// log is complete, its final status right, and a job queued behind it
+// runs too.
+func TestJobSurvivesServerRestart(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		stop func(*Server)
+	}{
+		{"SIGTERM", (*Server).Stop},
+		{"SIGKILL", (*Server).Kill},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := StartServer(t, Options{})
+			e := newJobsEnv(t, s)
+			e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 1}})
+			gate := filepath.Join(t.TempDir(), "go")
+			env := map[string]any{"GATE": gate}
+			e.submit(t, "long", map[string]any{"command": `echo before; while [ ! -f "$GATE" ]; do sleep 0.05; done; echo after`,
+				"computeId": "c1", "environmentVariables": env})
+			e.submit(t, "queued", map[string]any{"command": "echo queued ran", "computeId": "c1"})
+			e.awaitJob(t, "long", "Running")
+			Await(t, "the job to log", func() error {
+				if !strings.Contains(e.userLog(t, "long"), "before") {
+					return errNotYet
+				}
+				return nil
+			})
+			require.Equal(t, "Queued", jobStatus(s.Do(t, http.MethodGet, e.ws+"/jobs/queued", nil).JSON(t)))
+
+			tc.stop(s)
+			require.NoError(t, os.WriteFile(gate, nil, 0o644)) // the job goes on without a server
+			s.Start()
+
+			done := e.awaitJob(t, "long", "Completed")
+			require.EqualValues(t, 1, done["properties"].(map[string]any)["mlw"].(map[string]any)["attempt"], "not run twice")
+			log := e.userLog(t, "long")
+			require.Equal(t, 1, strings.Count(log, "before"))
+			require.Contains(t, log, "after")
+			e.awaitJob(t, "queued", "Completed")
+			require.Contains(t, e.userLog(t, "queued"), "queued ran")
+		})
+	}
+}
+
+// TestJobCancelIsLongRunning: cancel answers 202 with a Location that
+// answers 202 while the job stops and 200 once it has; the process tree is
+// gone.
+func TestJobCancelIsLongRunning(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, Options{})
+	e := newJobsEnv(t, s)
+	e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 1}})
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	e.submit(t, "sleeper", map[string]any{"command": `sleep 300 & echo $! > "$PIDFILE"; wait`, "computeId": "c1",
+		"environmentVariables": map[string]any{"PIDFILE": pidFile}})
+	e.awaitJob(t, "sleeper", "Running")
+	Await(t, "the job's child to start", func() error {
+		if b, err := os.ReadFile(pidFile); err != nil || len(b) == 0 {
+			return errNotYet
+		}
+		return nil
+	})
+	b, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid := strings.TrimSpace(string(b))
+
+	r := s.Do(t, http.MethodPost, e.ws+"/jobs/sleeper/cancel", nil)
+	require.Equal(t, http.StatusAccepted, r.StatusCode, r)
+	require.Equal(t, "1", r.Header.Get("Retry-After"))
+	loc := relative(t, r.Header.Get("Location"))
+	Await(t, "the cancel to finish", func() error {
+		r := s.Do(t, http.MethodGet, loc, nil)
+		switch r.StatusCode {
+		case http.StatusOK:
+			return nil
+		case http.StatusAccepted:
+			return errNotYet
+		}
+		return fmt.Errorf("%v", r)
+	})
+	doc := s.Do(t, http.MethodGet, e.ws+"/jobs/sleeper", nil).JSON(t)
+	require.Equal(t, "Canceled", jobStatus(doc))
+	_, err = os.Stat("/proc/" + pid + "/cmdline")
+	if err == nil {
+		stat, _ := os.ReadFile("/proc/" + pid + "/stat")
+		require.Contains(t, string(stat), ") Z", "the job's child is gone (or a zombie of its dead parent)")
+	}
+	// Canceling again: the job has ended, 200 at once.
+	r = s.Do(t, http.MethodPost, e.ws+"/jobs/sleeper/cancel", nil)
+	require.Equal(t, http.StatusOK, r.StatusCode, r)
+}
+
+// TestJobLogFollow: mlw's log endpoint follows a log as it grows and ends
+// with the job, giving the final status in a trailer; run history's
+// signed log URLs refuse tampering.
+func TestJobLogFollow(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, Options{})
+	e := newJobsEnv(t, s)
+	e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 1}})
+	gate := filepath.Join(t.TempDir(), "go")
+	e.submit(t, "talker", map[string]any{"command": `echo one; while [ ! -f "$GATE" ]; do sleep 0.05; done; echo two; exit 4`,
+		"computeId": "c1", "environmentVariables": map[string]any{"GATE": gate}})
+
+	resp, err := s.HTTPClient().Do(s.NewRequest(t, http.MethodGet, e.ws+"/jobs/talker/logs/user_logs/std_log.txt?follow=true", nil))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	buf := make([]byte, 4)
+	_, err = io.ReadFull(resp.Body, buf)
+	require.NoError(t, err)
+	require.Equal(t, "one\n", string(buf), "output arrives while the job runs")
+	require.NoError(t, os.WriteFile(gate, nil, 0o644))
+	rest, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, "two\n", string(rest))
+	require.Equal(t, "Failed", resp.Trailer.Get("Mlw-Job-Status"))
+
+	doc := s.Do(t, http.MethodGet, e.ws+"/jobs/talker", nil).JSON(t)
+	m := doc["properties"].(map[string]any)["mlw"].(map[string]any)
+	require.EqualValues(t, 4, m["exitCode"])
+	require.Contains(t, m["error"].(map[string]any)["message"], "exited with status code 4")
+
+	// Run details: the error in run history's shape; log URLs signed.
+	r := s.Do(t, http.MethodGet, "/history/v1.0"+e.ws+"/runs/talker/details", nil)
+	require.Equal(t, http.StatusOK, r.StatusCode, r)
+	det := r.JSON(t)
+	require.Equal(t, "Failed", det["status"])
+	require.Equal(t, "c1", det["target"])
+	require.Contains(t, det["error"].(map[string]any)["error"].(map[string]any)["message"], "status code 4")
+	u := det["logFiles"].(map[string]any)["user_logs/std_log.txt"].(string)
+	forged := strings.Replace(u, "/runlogs/", "/runlogs/x", 1)
+	fr, err := s.HTTPClient().Get(forged)
+	require.NoError(t, err)
+	fr.Body.Close()
+	require.Equal(t, http.StatusForbidden, fr.StatusCode)
+	r = s.Do(t, http.MethodGet, e.ws+"/jobs/talker/logs", nil)
+	require.Equal(t, http.StatusOK, r.StatusCode, r)
+	require.Contains(t, string(r.Body), "system_logs/lifecycler/execution-wrapper.log")
+}
+
+// TestJobSubmitErrors: what is wrong with a job is a 400 that names the
+// field and says what to do.
+func TestJobSubmitErrors(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, Options{})
+	e := newJobsEnv(t, s)
+	e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 1}})
+	put := func(name string, props map[string]any) ARMError {
+		p := map[string]any{"jobType": "Command", "command": "true", "environmentId": "azureml:AzureML-sklearn-1.5@latest", "computeId": "c1"}
+		for k, v := range props {
+			if v == nil {
+				delete(p, k)
+			} else {
+				p[k] = v
+			}
+		}
+		r := s.Do(t, http.MethodPut, e.ws+"/jobs/"+name, map[string]any{"properties": p})
+		require.Equal(t, http.StatusBadRequest, r.StatusCode, r)
+		return r.Error(t)
+	}
+	err := put("j1", map[string]any{"computeId": e.ws + "/computes/nowhere"})
+	require.Equal(t, "properties.computeId", err.Target)
+	require.Contains(t, err.Message, "The compute 'nowhere' was not found")
+	err = put("j2", map[string]any{"environmentId": "azureml:AzureML-no-such-env@latest"})
+	require.Equal(t, "properties.environmentId", err.Target)
+	require.Contains(t, err.Message, "AzureML-no-such-env")
+	err = put("j3", map[string]any{"jobType": "Pipeline"})
+	require.Equal(t, "properties.jobType", err.Target)
+	err = put("j4", map[string]any{"resources": map[string]any{"instanceCount": 3}})
+	require.Contains(t, err.Message, "at most 1 (maxNodeCount)")
+	err = put("j5", map[string]any{"limits": map[string]any{"timeout": "soon"}})
+	require.Equal(t, "properties.limits.timeout", err.Target)
+
+	// The SDK's compute="azureml:c1" arrives as …/computes/azureml:c1.
+	job := e.submit(t, "ok", map[string]any{"command": "true", "computeId": e.ws + "/computes/azureml:c1"})
+	require.Equal(t, e.ws+"/computes/c1", job["properties"].(map[string]any)["computeId"])
+	r := s.Do(t, http.MethodGet, e.ws+"/jobs/nope", nil)
+	require.Equal(t, http.StatusNotFound, r.StatusCode, r)
+}
+
+// TestConcurrentJobSubmissions: jobs submitted at once through the API
+// all run, each exactly once.
+func TestConcurrentJobSubmissions(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, Options{})
+	e := newJobsEnv(t, s)
+	e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 2}})
+	ledger := filepath.Join(t.TempDir(), "ran")
+	const n = 30
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			body := map[string]any{"properties": map[string]any{"jobType": "Command", "command": `echo "$AZUREML_RUN_ID" >> "$LEDGER"`,
+				"environmentId": "azureml:AzureML-sklearn-1.5@latest", "computeId": "c1", "environmentVariables": map[string]any{"LEDGER": ledger}}}
+			r := s.Do(t, http.MethodPut, fmt.Sprintf("%s/jobs/burst_%02d", e.ws, i), body)
+			if r.StatusCode != http.StatusCreated {
+				errs <- fmt.Errorf("%v", r)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range n {
+		require.NoError(t, <-errs)
+	}
+	for i := range n {
+		e.awaitJob(t, fmt.Sprintf("burst_%02d", i), "Completed")
+	}
+	data, err := os.ReadFile(ledger)
+	require.NoError(t, err)
+	lines := strings.Fields(string(data))
+	require.Len(t, lines, n, "every job ran exactly once")
+	seen := map[string]bool{}
+	for _, l := range lines {
+		require.False(t, seen[l], "%s ran twice", l)
+		seen[l] = true
+	}
+}

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   ca-certificates git openssh-client bubblewrap
-  python3 python3-venv python3-pip python3-azure python3-sklearn python3-pandas
+  python3 python3-venv python3-pip python3-azure python3-sklearn python3-pandas python3-matplotlib
   jupyter-notebook python3-ipykernel
   postgresql
 )

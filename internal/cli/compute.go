@@ -136,6 +136,9 @@ command returns when the compute is ready.`,
 			if err != nil {
 				return err
 			}
+			if app.format() == "table" && str(d, "properties.computeType") == "ComputeInstance" {
+				return printInstanceDetails(app, d)
+			}
 			return app.print(d, computeColumns)
 		},
 	}

@@ -534,3 +534,69 @@ func runTerminal(ctx context.Context, app *App, computePath string) error {
 		}
 	}
 }
+
+// printInstanceDetails shows one compute instance for people: its state,
+// what mlw applied (limits, isolation, network), idle shutdown, access.
+func printInstanceDetails(app *App, d Doc) error {
+	p := "properties.properties."
+	rows := [][2]string{
+		{"Name", str(d, "name")},
+		{"State", str(d, p+"state")},
+		{"Size", str(d, p+"vmSize")},
+	}
+	if lo, ok := lookup(d, p+"lastOperation").(map[string]any); ok {
+		rows = append(rows, [2]string{"Last operation", fmt.Sprintf("%v %v (%v, %v)", lo["operationName"], lo["operationStatus"], lo["operationTrigger"], lo["operationTime"])})
+	}
+	if errs, ok := lookup(d, p+"errors").([]any); ok {
+		for _, e := range errs {
+			if m, ok := e.(map[string]any); ok {
+				if in, ok := m["error"].(map[string]any); ok {
+					rows = append(rows, [2]string{"Error", fmt.Sprintf("(%v) %v", in["code"], in["message"])})
+				}
+			}
+		}
+	}
+	if s := str(d, p+"idleShutdown.status"); s != "" {
+		rows = append(rows, [2]string{"Idle shutdown", s + " (after " + str(d, p+"idleTimeBeforeShutdown") + ")"})
+	}
+	if list, ok := lookup(d, p+"schedules.computeStartStop").([]any); ok {
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok {
+				trigger := str(m, "cron.expression")
+				tz := str(m, "cron.timeZone")
+				if trigger == "" {
+					trigger = "every " + str(m, "recurrence.interval") + " " + str(m, "recurrence.frequency")
+					tz = str(m, "recurrence.timeZone")
+				}
+				rows = append(rows, [2]string{"Schedule", fmt.Sprintf("%v at %s (%s), %v", m["action"], trigger, tz, m["status"])})
+			}
+		}
+	}
+	rows = append(rows,
+		[2]string{"Limits", str(d, p+"mlw.limits")},
+		[2]string{"Isolation", str(d, p+"mlw.isolation")},
+		[2]string{"Network", str(d, p+"mlw.network")},
+	)
+	if str(d, p+"sshSettings.sshPublicAccess") == "Enabled" {
+		rows = append(rows, [2]string{"SSH", fmt.Sprintf("%s@<server host> port %s (`mlw compute connect-ssh --name %s`)",
+			str(d, p+"sshSettings.adminUserName"), str(d, p+"sshSettings.sshPort"), str(d, "name"))})
+	}
+	if apps, ok := lookup(d, p+"applications").([]any); ok {
+		for _, a := range apps {
+			if m, ok := a.(map[string]any); ok {
+				rows = append(rows, [2]string{fmt.Sprint(m["displayName"]), fmt.Sprint(m["endpointUri"])})
+			}
+		}
+	}
+	if u := str(d, p+"personalComputeInstanceSettings.assignedUser.objectId"); u != "" {
+		rows = append(rows, [2]string{"Assigned user", u})
+	} else if u := str(d, p+"createdBy.userName"); u != "" {
+		rows = append(rows, [2]string{"Assigned user", u + " (the creator)"})
+	}
+	for _, r := range rows {
+		if r[1] != "" {
+			fmt.Fprintf(app.Out, "%-15s %s\n", r[0]+":", r[1])
+		}
+	}
+	return nil
+}

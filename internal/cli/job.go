@@ -155,7 +155,8 @@ non-zero unless it completed; otherwise it prints the submitted job.`,
 	create.Flags().StringVarP(&file, "file", "f", "", "the job's YAML file")
 	create.Flags().StringArrayVar(&sets, "set", nil, "override a field of the file: dotted.path=value (repeatable)")
 	create.Flags().BoolVarP(&stream, "stream", "s", false, "follow the job's output until it ends")
-	addName(create)
+	create.Flags().StringVarP(&name, "name", "n", "", "job name (default: the file's name, or a generated one)")
+	addWorkspaceFlags(create, &s)
 	_ = create.MarkFlagFilename("file", "yml", "yaml")
 
 	// show

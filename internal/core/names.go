@@ -11,7 +11,7 @@ var (
 	computeNameRE   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*[a-zA-Z0-9]$`)
 	jobNameRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$`)
 	assetNameRE     = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$`)
-	assetVersionRE  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,29}$`)
+	assetVersionRE  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$`)
 )
 
 // ValidateGroupName applies Azure's resource group rules: 1 to 90 letters,
@@ -70,7 +70,7 @@ func ValidateAssetName(name string) error {
 // ValidateAssetVersion applies Azure ML's rule for asset versions.
 func ValidateAssetVersion(v string) error {
 	if !assetVersionRE.MatchString(v) {
-		return Invalid("version", "Invalid version %q. Versions are 1 to 30 characters: letters, digits, hyphens, underscores and periods, starting with a letter or digit.", v)
+		return Invalid("version", "Invalid version %q. Versions are 1 to 255 characters: letters, digits, hyphens, underscores and periods, starting with a letter or digit.", v)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,7 +51,12 @@ type API struct {
 	metrics  http.Handler
 
 	computeRenderers map[string]ComputeRenderer
-	instances        *InstanceAccess
+
+	// stopping closes when shutdown begins, so that endless streams (log
+	// follow, watches) end and in-flight requests can finish.
+	stopping  chan struct{}
+	stopOnce  sync.Once
+	instances *InstanceAccess
 }
 
 // New builds the API and registers every route.
@@ -61,7 +67,7 @@ func New(cfg Config) *API {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	a := &API{cfg: cfg, svc: cfg.Service, auth: cfg.Auth, log: cfg.Log}
+	a := &API{cfg: cfg, svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, stopping: make(chan struct{})}
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mlw_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
 	}, []string{"route", "method", "code"})
@@ -74,6 +80,12 @@ func New(cfg Config) *API {
 	a.routes()
 	return a
 }
+
+// BeginShutdown ends long-lived streams; call it before http.Server.Shutdown.
+func (a *API) BeginShutdown() { a.stopOnce.Do(func() { close(a.stopping) }) }
+
+// Stopping is closed when shutdown begins.
+func (a *API) Stopping() <-chan struct{} { return a.stopping }
 
 // Handle registers a handler that needs a bearer token.
 func (a *API) Handle(method, pattern string, h handlerFunc) {

@@ -350,6 +350,10 @@ func (a *API) jobLog(r *Request) (any, error) {
 		select {
 		case <-r.Context().Done():
 			return handled, nil
+		case <-a.stopping:
+			// The server is shutting down: end the stream without the
+			// status trailer; clients resume from their offset.
+			return handled, nil
 		case <-tick.C:
 		}
 	}

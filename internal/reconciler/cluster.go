@@ -525,6 +525,9 @@ func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	props := statusProps(v.status)
+	for _, k := range []string{"queueReason", "scaleReason", "lastScaleTime", "errors"} {
+		delete(props, k) // omitted when empty: drop the old value
+	}
 	for k, val := range m {
 		props[k] = val
 	}

@@ -303,6 +303,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("shutting down: finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
+	s.api.BeginShutdown()
 	if err := s.httpSrv.Shutdown(sctx); err != nil {
 		s.log.Warn("in-flight requests did not finish in time", "err", err)
 	}

@@ -553,9 +553,20 @@ func (l *Instances) killAll(ctx context.Context, h *instanceHandle) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if cg != nil {
+	if cg == nil {
+		cg = OpenCgroup("ci-" + h.ID)
+	}
+	// A killed process leaves its cgroup only once the kernel has reaped
+	// it: wait for that before removing the group.
+	for i := 0; i < 200; i++ {
 		cg.Kill()
-		_ = cg.Remove()
+		if len(cg.PIDs()) == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cg.Remove(); err != nil {
+		l.log().Warn("remove instance cgroup", "instance", h.ID, "err", err)
 	}
 }
 

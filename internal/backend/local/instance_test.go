@@ -156,6 +156,11 @@ func TestLocalInstanceScriptsAndLimits(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, strconv.Itoa(512<<20), strings.TrimSpace(string(b)))
 	}
+	require.NoError(t, l.Delete(ctx, spec.ID, h))
+	for _, d := range cg.dirs {
+		_, err := os.Stat(d)
+		require.True(t, os.IsNotExist(err), "the cgroup %s is removed with the instance", d)
+	}
 }
 
 func TestLocalInstanceIsolatedNetwork(t *testing.T) {

@@ -1,0 +1,324 @@
+package reconciler
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mlw-project/mlw/internal/backend/local"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/envbuild"
+	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// Tests with real processes: the local backend, supervised processes,
+// cgroups where the host allows. Time-dependent rules (timeouts) still use
+// the virtual clock; process exits are awaited, never slept for.
+
+func TestMain(m *testing.M) {
+	local.MaybeRunShim()
+	os.Exit(m.Run())
+}
+
+// localBundle is a jobBundle on the local backend.
+func localBundle(t *testing.T, dir string, env EnvPreparer) (*jobBundle, *local.Cluster) {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	be := local.NewCluster(filepath.Join(dir, "cluster"), local.HostResources())
+	b := setupJobs(t, bundleOpts{procs: be, nodes: be, env: env, dir: dir})
+	t.Cleanup(func() {
+		nodes, _ := b.st.List(context.Background(), store.ListOptions{Kind: service.KindNode})
+		for _, n := range nodes {
+			_ = be.StopNode(context.Background(), n.Name)
+		}
+	})
+	return b, be
+}
+
+// await drains the reconcilers until cond holds, waiting for the
+// backend's exit notices (the Wait goroutines enqueue the job).
+func (b *jobBundle) await(what string, cond func() bool) {
+	b.t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		b.drain()
+		if cond() {
+			return
+		}
+		select {
+		case <-b.q.added:
+		case <-time.After(50 * time.Millisecond):
+			// Files written by the job (awaited by some tests) send no notice.
+		case <-deadline:
+			b.t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
+
+func (b *jobBundle) awaitState(name, state string) *service.JobStatus {
+	b.t.Helper()
+	b.await("job "+name+" to be "+state, func() bool {
+		j := b.job(name)
+		if service.JobTerminal(j.State) && j.State != state {
+			st := service.JobStatusOf(j)
+			b.t.Fatalf("job %s ended %s, want %s: %s %+v", name, j.State, state, st.Reason, st.Error)
+		}
+		return j.State == state
+	})
+	return b.status(name)
+}
+
+// workDir is the working directory of a job's current attempt on node 0.
+func (b *jobBundle) workDir(name string) string {
+	j := b.job(name)
+	return filepath.Join(b.jobs.attemptDir(&jobCtx{job: j, st: service.JobStatusOf(j)}), "n0")
+}
+
+func (b *jobBundle) userLog(name string) string {
+	j := b.job(name)
+	data, _ := os.ReadFile(filepath.Join(b.jobs.artifactDir(&jobCtx{job: j, ws: b.ws}), UserLog))
+	return string(data)
+}
+
+func readPID(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	return pid
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+const smallCluster = `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":1}}`
+
+// TestLocalJobRunsInSnapshotWithLogs: a real job completes; its output is
+// in user_logs/std_log.txt; ./outputs become artifacts.
+func TestLocalJobCompletes(t *testing.T) {
+	t.Parallel()
+	b, _ := localBundle(t, "", nil)
+	b.putCluster("c1", smallCluster)
+	b.submit("hello", command("c1", `echo "hello from $AZUREML_RUN_ID in $(basename $PWD)"; echo result > outputs/result.txt; echo oops >&2`))
+	st := b.awaitState("hello", service.JobCompleted)
+	require.Equal(t, 0, *st.ExitCode)
+	log := b.userLog("hello")
+	require.Contains(t, log, "hello from hello in n0")
+	require.Contains(t, log, "oops", "stderr goes to the same log")
+	j := b.job("hello")
+	out, err := os.ReadFile(filepath.Join(b.jobs.artifactDir(&jobCtx{job: j, ws: b.ws}), "outputs", "result.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "result\n", string(out))
+	files, err := b.svc.JobLogFiles(b.ws, j)
+	require.NoError(t, err)
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Name)
+	}
+	require.Contains(t, names, UserLog)
+	require.Contains(t, names, LifecycleLog)
+}
+
+// TestLocalCancelKillsProcessTree: cancel ends the job's whole process
+// tree, including a process that left the process group.
+func TestLocalCancelKillsProcessTree(t *testing.T) {
+	t.Parallel()
+	b, _ := localBundle(t, "", nil)
+	b.putCluster("c1", smallCluster)
+	b.submit("tree", command("c1", `sleep 300 & echo $! > bg.pid; setsid sleep 300 & echo $! > escaped.pid; echo started; wait`))
+	b.awaitState("tree", service.JobRunning)
+	wd := b.workDir("tree")
+	b.await("the job's processes to start", func() bool {
+		_, e1 := os.Stat(filepath.Join(wd, "bg.pid"))
+		_, e2 := os.Stat(filepath.Join(wd, "escaped.pid"))
+		return e1 == nil && e2 == nil
+	})
+	bg, escaped := readPID(t, filepath.Join(wd, "bg.pid")), readPID(t, filepath.Join(wd, "escaped.pid"))
+	require.True(t, alive(bg) && alive(escaped))
+
+	_, op, err := b.svc.CancelJob(b.ctx, b.ref, "tree")
+	require.NoError(t, err)
+	require.NotNil(t, op)
+	st := b.awaitState("tree", service.JobCanceled)
+	require.Equal(t, "Canceled by admin.", st.Reason)
+	require.False(t, alive(bg), "background child killed")
+	require.False(t, alive(escaped), "a child that left the process group is killed too")
+	require.Equal(t, "idle", b.nodeStates("c1"))
+}
+
+// TestLocalTimeout: limits.timeout stops a real process.
+func TestLocalTimeout(t *testing.T) {
+	t.Parallel()
+	b, _ := localBundle(t, "", nil)
+	b.putCluster("c1", smallCluster)
+	b.submit("slow", command("c1", `echo $$ > main.pid; sleep 300`, `"limits":{"jobLimitsType":"Command","timeout":"PT5S"}`))
+	b.awaitState("slow", service.JobRunning)
+	wd := b.workDir("slow")
+	b.await("the process to start", func() bool { _, err := os.Stat(filepath.Join(wd, "main.pid")); return err == nil })
+	pid := readPID(t, filepath.Join(wd, "main.pid"))
+	b.advance(5 * time.Second) // virtual time
+	st := b.requireState("slow", service.JobFailed)
+	require.Equal(t, "JobTimeout", st.Error.Code)
+	require.False(t, alive(pid))
+}
+
+// TestLocalFailingCommand: the exit code and the last lines of the log
+// are in the error.
+func TestLocalFailingCommand(t *testing.T) {
+	t.Parallel()
+	b, _ := localBundle(t, "", nil)
+	b.putCluster("c1", smallCluster)
+	b.submit("bad", command("c1", `echo working; echo "Traceback: something broke" >&2; exit 3`))
+	st := b.awaitState("bad", service.JobFailed)
+	require.Equal(t, 3, *st.ExitCode)
+	require.Equal(t, "UserError", st.Error.Code)
+	require.Contains(t, st.Error.Message, "exited with status code 3")
+	require.Contains(t, st.Error.Message, "user_logs/std_log.txt")
+	require.Contains(t, st.Error.Message, "Traceback: something broke")
+}
+
+// missingPackage is the real environment builder, asked for one more
+// package than the curated environment has: one that no Python has.
+type missingPackage struct{ EnvBuilder }
+
+func (m missingPackage) Prepare(ctx context.Context, env *service.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
+	e := *env
+	e.Packages = append(append([]service.PythonPackage(nil), env.Packages...),
+		service.PythonPackage{Requirement: "mlw-missing", Import: "mlw_missing_module", Debian: "python3-mlw-missing"})
+	return m.EnvBuilder.Prepare(ctx, &e, log)
+}
+
+// TestLocalMissingEnvironmentPackage: a curated environment whose packages
+// do not import fails in Preparing, naming them and the apt-get line.
+func TestLocalMissingEnvironmentPackage(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat(envbuild.DefaultPython); err != nil {
+		t.Skip("needs " + envbuild.DefaultPython)
+	}
+	dir := t.TempDir()
+	env := missingPackage{EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: filepath.Join(dir, "envs")})}}
+	b, _ := localBundle(t, dir, env)
+	b.putCluster("c1", smallCluster)
+	b.submit("train", command("c1", "python train.py"))
+	st := b.awaitState("train", service.JobFailed)
+	require.Equal(t, "NotStarted,Queued,Preparing,Failed", phases(st))
+	require.Equal(t, "EnvironmentPackagesMissing", st.Error.Code)
+	require.Contains(t, st.Error.Message, "mlw-missing")
+	require.Contains(t, st.Error.Message, "apt-get install python3-mlw-missing")
+	require.Equal(t, "idle", b.nodeStates("c1"))
+}
+
+// TestLocalPreemptionKeepsCheckpoints: a preempted job runs again and
+// finds what it saved in ./checkpoints.
+func TestLocalPreemptionKeepsCheckpoints(t *testing.T) {
+	t.Parallel()
+	b, _ := localBundle(t, "", nil)
+	b.putCluster("low", `{"vmSize":"STANDARD_DS1_V2","vmPriority":"LowPriority","scaleSettings":{"maxNodeCount":1}}`)
+	script := `n=$(cat checkpoints/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > checkpoints/n; echo "attempt $MLW_ATTEMPT sees checkpoint $n"; ` +
+		`if [ $n -lt 2 ]; then exec sleep 300; fi`
+	b.submit("resume", command("low", script))
+	b.awaitState("resume", service.JobRunning)
+	b.await("the first attempt to save a checkpoint", func() bool { return strings.Contains(b.userLog("resume"), "checkpoint 1") })
+
+	_, err := b.svc.PreemptNode(b.ctx, b.ref, "low", "")
+	require.NoError(t, err)
+	st := b.awaitState("resume", service.JobCompleted)
+	require.Equal(t, 2, st.Attempt)
+	require.Len(t, st.Attempts, 1)
+	log := b.userLog("resume")
+	require.Contains(t, log, "attempt 1 sees checkpoint 1")
+	require.Contains(t, log, "previous one was preempted")
+	require.Contains(t, log, "attempt 2 sees checkpoint 2")
+}
+
+// TestLocalRestartMidJob: a new reconciler (a restarted server, after a
+// clean stop or a crash) finds the running job, which kept running, and
+// finishes it with its whole log.
+func TestLocalRestartMidJob(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b, _ := localBundle(t, dir, nil)
+	b.putCluster("c1", smallCluster)
+	b.submit("long", command("c1", `echo before; while [ ! -f go ]; do sleep 0.05; done; echo after`))
+	b.awaitState("long", service.JobRunning)
+	b.await("the job to log", func() bool { return strings.Contains(b.userLog("long"), "before") })
+	wd := b.workDir("long")
+
+	// The old server goes away: its reconcilers stop, its processes stay.
+	b2, _ := localBundle(t, dir, nil)
+	require.NoError(t, os.WriteFile(filepath.Join(wd, "go"), nil, 0o644))
+	// On start every unfinished job and every compute is enqueued.
+	j := b2.job("long")
+	b2.q.Enqueue(core.KindJob, service.Key(j))
+	b2.q.Enqueue(core.KindCompute, service.Key(b2.compute("c1")))
+	st := b2.awaitState("long", service.JobCompleted)
+	require.Equal(t, 1, st.Attempt, "not run twice")
+	log := b2.userLog("long")
+	require.Equal(t, 1, strings.Count(log, "before"))
+	require.Contains(t, log, "after")
+	require.Equal(t, "idle", b2.nodeStates("c1"))
+}
+
+// TestLocalQueuedJobRunsAfterRestart: a job queued before a restart runs
+// after it.
+func TestLocalQueuedJobRunsAfterRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b, _ := localBundle(t, dir, nil)
+	b.putCluster("c1", smallCluster)
+	b.submit("first", command("c1", `while [ ! -f go ]; do sleep 0.05; done`))
+	b.submit("second", command("c1", "echo second ran"))
+	b.awaitState("first", service.JobRunning)
+	b.requireState("second", service.JobQueued)
+	wd := b.workDir("first")
+
+	b2, _ := localBundle(t, dir, nil)
+	for _, name := range []string{"first", "second"} {
+		b2.q.Enqueue(core.KindJob, service.Key(b2.job(name)))
+	}
+	b2.q.Enqueue(core.KindCompute, service.Key(b2.compute("c1")))
+	require.NoError(t, os.WriteFile(filepath.Join(wd, "go"), nil, 0o644))
+	b2.awaitState("second", service.JobCompleted)
+	require.Contains(t, b2.userLog("second"), "second ran")
+	b2.requireState("first", service.JobCompleted)
+}
+
+// TestLocalNodeLimits: a node's processes run in its cgroup when the host
+// allows it (root with cgroup v1 or v2).
+func TestLocalNodeLimits(t *testing.T) {
+	t.Parallel()
+	if v, why := local.CgroupSupport(); v == 0 {
+		t.Skip(why)
+	}
+	b, _ := localBundle(t, "", nil)
+	b.putCluster("c1", smallCluster)
+	b.submit("cg", command("c1", `cat /proc/self/cgroup > cg.tmp; mv cg.tmp cgroup.txt; while [ ! -f go ]; do sleep 0.05; done`))
+	st := b.awaitState("cg", service.JobRunning)
+	wd := b.workDir("cg")
+	b.await("the job to write its cgroup", func() bool { _, err := os.Stat(filepath.Join(wd, "cgroup.txt")); return err == nil })
+	data, err := os.ReadFile(filepath.Join(wd, "cgroup.txt"))
+	require.NoError(t, err)
+	require.Contains(t, string(data), "mlw/node-"+st.Nodes[0])
+	ns := service.NodeStatusOf(b.nodes("c1")[0])
+	require.True(t, ns.LimitsEnforced)
+	require.NoError(t, os.WriteFile(filepath.Join(wd, "go"), nil, 0o644))
+	b.awaitState("cg", service.JobCompleted)
+}

@@ -1,0 +1,420 @@
+package reconciler
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mlw-project/mlw/internal/backend"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+const labCluster = `{"vmSize":"STANDARD_DS11_V2","vmPriority":"Dedicated","scaleSettings":{"minNodeCount":0,"maxNodeCount":2,"nodeIdleTimeBeforeScaleDown":"PT120S"}}`
+
+func envOf(spec backend.ProcessSpec) map[string]string {
+	m := map[string]string{}
+	for _, kv := range spec.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// TestJobLifecycleOnCluster: a job on an empty cluster makes it grow to
+// one node, runs there with the environment Azure ML jobs see, completes
+// with a timestamp for every phase, and the node goes after its idle time.
+func TestJobLifecycleOnCluster(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.putCluster("aml-cluster", labCluster)
+	c := b.compute("aml-cluster")
+	require.Equal(t, "Steady", c.State)
+	require.Empty(t, b.nodes("aml-cluster"))
+
+	j := b.submit("job1", command("azureml:aml-cluster", "python train.py --x ${{inputs.x}}", `"inputs":{"x":{"jobInputType":"literal","value":"7"}}`))
+	require.Equal(t, service.JobNotStarted, j.State)
+	require.Equal(t, service.ResourceOpKey(c), j.Owner, "a job's Owner is its compute's key")
+	b.drain()
+
+	st := b.requireState("job1", service.JobRunning)
+	require.Equal(t, "NotStarted,Queued,Preparing,Running", phases(st))
+	require.Equal(t, 1, st.Attempt)
+	require.Len(t, st.Nodes, 1)
+	require.Equal(t, "running", b.nodeStates("aml-cluster"))
+	require.Equal(t, 1, b.env.calls)
+
+	p, ok := b.be.Process(procID(j, 1, 0))
+	require.True(t, ok)
+	require.Equal(t, st.Nodes[0], p.Spec.Node)
+	require.Equal(t, []string{"/bin/bash", "-c", "python train.py --x 7"}, p.Spec.Argv)
+	env := envOf(p.Spec)
+	require.Equal(t, "job1", env["AZUREML_RUN_ID"])
+	require.Equal(t, "1", env["PYTHONUNBUFFERED"])
+	require.Equal(t, "7", env["AZURE_ML_INPUT_x"])
+	require.Contains(t, env["PATH"], "/env/bin", "the environment's interpreter comes first")
+	require.NotContains(t, env, "WORLD_SIZE", "a single process is not distributed")
+	require.True(t, strings.HasSuffix(p.Spec.Log, filepath.Join("dcid.job1", "user_logs", "std_log.txt")), p.Spec.Log)
+	for _, d := range []string{"outputs", "logs", "checkpoints"} {
+		_, err := os.Stat(filepath.Join(p.Spec.Dir, d))
+		require.NoError(t, err, "./%s exists", d)
+	}
+
+	b.advance(time.Second)
+	b.exit("job1", 0, 0)
+	st = b.requireState("job1", service.JobCompleted)
+	require.Equal(t, "NotStarted,Queued,Preparing,Running,Finalizing,Completed", phases(st))
+	require.NotNil(t, st.StartTime)
+	require.NotNil(t, st.EndTime)
+	require.Equal(t, 0, *st.ExitCode)
+	proc, _ := b.be.Process(procID(j, 1, 0))
+	require.True(t, proc.Released())
+	require.Equal(t, "idle", b.nodeStates("aml-cluster"))
+
+	// The node waits out its idle time, then goes.
+	b.advance(119 * time.Second)
+	require.Equal(t, "idle", b.nodeStates("aml-cluster"))
+	require.Contains(t, b.clusterStatus("aml-cluster").ScaleReason, "will be removed after 2m0s idle")
+	b.advance(time.Second)
+	require.Empty(t, b.nodes("aml-cluster"))
+	cs := b.clusterStatus("aml-cluster")
+	require.Equal(t, "Steady", cs.AllocationState)
+	require.Equal(t, 0, cs.TargetNodeCount)
+	require.Contains(t, cs.ScaleReason, "Scaling down by 1 to 0 node(s)")
+	require.Empty(t, b.be.Nodes())
+
+	lifecycle, err := os.ReadFile(filepath.Join(b.jobs.artifactDir(&jobCtx{job: j, ws: b.ws}), LifecycleLog))
+	require.NoError(t, err)
+	for _, want := range []string{"Queued on aml-cluster", "Preparing attempt 1", "environment AzureML-sklearn-1.5 ready", "Running: 1 process(es)", "Completed"} {
+		require.Contains(t, string(lifecycle), want)
+	}
+}
+
+// TestQueueIsFIFOAndSaysWhy: with the cluster at max, the next job waits
+// with a reason naming the cluster and its nodes, and runs on the first
+// node that frees up, before jobs submitted after it.
+func TestQueueIsFIFOAndSaysWhy(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"minNodeCount":0,"maxNodeCount":1}}`)
+	for i := 1; i <= 3; i++ {
+		b.submit(fmt.Sprintf("job%d", i), command("c1", "true"))
+		b.advance(time.Millisecond)
+	}
+	b.requireState("job1", service.JobRunning)
+	b.requireState("job2", service.JobQueued)
+	b.requireState("job3", service.JobQueued)
+	require.Equal(t, "c1 at 1/1 nodes, all busy", b.clusterStatus("c1").QueueReason)
+
+	b.exit("job1", 0, 0)
+	b.requireState("job2", service.JobRunning)
+	b.requireState("job3", service.JobQueued)
+	b.exit("job2", 0, 0)
+	b.exit("job3", 0, 0)
+	b.requireState("job3", service.JobCompleted)
+	require.Len(t, b.nodes("c1"), 1, "one node served all three")
+	require.Equal(t, "", b.clusterStatus("c1").QueueReason)
+}
+
+// TestDistributedJob: instance_count 2 runs one process per node with the
+// PyTorch variables, and only once both nodes are there.
+func TestDistributedJob(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":3}}`)
+	j := b.submit("dist", command("c1", "python -m train", `"resources":{"instanceCount":2},"distribution":{"distributionType":"PyTorch","processCountPerInstance":2}`))
+	b.drain()
+	st := b.requireState("dist", service.JobRunning)
+	require.Len(t, st.Nodes, 2)
+	require.Len(t, st.Procs, 4)
+	require.NotZero(t, st.MasterPort)
+	for rank := range 4 {
+		p, ok := b.be.Process(procID(j, 1, rank))
+		require.True(t, ok)
+		env := envOf(p.Spec)
+		require.Equal(t, "4", env["WORLD_SIZE"])
+		require.Equal(t, fmt.Sprint(rank), env["RANK"])
+		require.Equal(t, fmt.Sprint(rank/2), env["NODE_RANK"])
+		require.Equal(t, fmt.Sprint(rank%2), env["LOCAL_RANK"])
+		require.Equal(t, "10.0.0.1", env["MASTER_ADDR"])
+		require.Equal(t, fmt.Sprint(st.MasterPort), env["MASTER_PORT"])
+		require.Equal(t, st.Nodes[rank/2], p.Spec.Node)
+		require.True(t, strings.HasSuffix(p.Spec.Log, fmt.Sprintf("std_log_process_%d.txt", rank)), p.Spec.Log)
+	}
+	// One rank ending is not the end; one failing is.
+	b.exit("dist", 0, 0)
+	b.requireState("dist", service.JobRunning)
+	logPath := filepath.Join(b.jobs.artifactDir(&jobCtx{job: j, ws: b.ws}), "user_logs", "std_log_process_2.txt")
+	require.NoError(t, os.MkdirAll(filepath.Dir(logPath), 0o755))
+	require.NoError(t, os.WriteFile(logPath, []byte("step 1\nTraceback (most recent call last):\nValueError: bad batch\n"), 0o644))
+	b.exit("dist", 2, 1)
+	st = b.requireState("dist", service.JobFailed)
+	require.Contains(t, st.Error.Message, "rank 2")
+	require.Contains(t, st.Error.Message, "exited with status code 1")
+	require.Contains(t, st.Error.Message, "ValueError: bad batch")
+	require.Empty(t, b.be.Running(), "the other ranks were stopped")
+	require.Equal(t, "idle,idle", b.nodeStates("c1"))
+}
+
+// TestCancel: a queued job is canceled without running; a running one is
+// stopped, and its node freed; cancel operations finish.
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":1}}`)
+	j1 := b.submit("run", command("c1", "sleep 100"))
+	b.submit("wait", command("c1", "sleep 100"))
+	b.drain()
+	b.requireState("run", service.JobRunning)
+
+	_, op, err := b.svc.CancelJob(b.ctx, b.ref, "wait")
+	require.NoError(t, err)
+	require.NotNil(t, op)
+	b.drain()
+	st := b.requireState("wait", service.JobCanceled)
+	require.Equal(t, "Canceled by admin.", st.Reason)
+	require.Zero(t, st.Attempt, "it never ran")
+	got, err := b.st.GetOperation(b.ctx, op.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.OpSucceeded, got.Status)
+
+	_, op, err = b.svc.CancelJob(b.ctx, b.ref, "run")
+	require.NoError(t, err)
+	b.drain()
+	st = b.requireState("run", service.JobCanceled)
+	p, _ := b.be.Process(procID(j1, 1, 0))
+	require.True(t, p.Stopped())
+	require.Equal(t, "NotStarted,Queued,Preparing,Running,Finalizing,Canceled", phases(st))
+	require.Equal(t, "idle", b.nodeStates("c1"))
+	got, _ = b.st.GetOperation(b.ctx, op.ID)
+	require.Equal(t, store.OpSucceeded, got.Status)
+
+	// Canceling an ended job changes nothing.
+	_, op, err = b.svc.CancelJob(b.ctx, b.ref, "run")
+	require.NoError(t, err)
+	require.Nil(t, op)
+}
+
+// TestTimeout: limits.timeout fails the job with a reason, in virtual time.
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":1}}`)
+	j := b.submit("slow", command("c1", "sleep 100", `"limits":{"jobLimitsType":"Command","timeout":"PT30S"}`))
+	b.drain()
+	b.advance(29 * time.Second)
+	b.requireState("slow", service.JobRunning)
+	b.advance(time.Second)
+	st := b.requireState("slow", service.JobFailed)
+	require.Equal(t, "JobTimeout", st.Error.Code)
+	require.Contains(t, st.Error.Message, "limits.timeout of PT30S")
+	p, _ := b.be.Process(procID(j, 1, 0))
+	require.True(t, p.Stopped())
+}
+
+// TestEnvironmentFailureFailsInPreparing: the preparer's message becomes
+// the job's error; the node is released.
+func TestEnvironmentFailureFailsInPreparing(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.env.err = &EnvError{Code: "EnvironmentPackagesMissing", Message: "Environment AzureML-sklearn-1.5:1 needs Python packages that /usr/bin/python3 cannot import: scikit-learn. Install them … apt-get install python3-sklearn."}
+	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":1}}`)
+	b.submit("j", command("c1", "python train.py"))
+	b.drain()
+	st := b.requireState("j", service.JobFailed)
+	require.Equal(t, "NotStarted,Queued,Preparing,Failed", phases(st))
+	require.Equal(t, "EnvironmentPackagesMissing", st.Error.Code)
+	require.Contains(t, st.Error.Message, "python3-sklearn")
+	require.Empty(t, b.be.Running())
+	require.Equal(t, "idle", b.nodeStates("c1"))
+}
+
+// TestPreemptionRequeues: a preempted low-priority node's job runs again
+// on a new node; the attempt is recorded; the node is removed.
+func TestPreemptionRequeues(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.putCluster("low", `{"vmSize":"STANDARD_DS1_V2","vmPriority":"LowPriority","scaleSettings":{"maxNodeCount":1}}`)
+	j := b.submit("train", command("low", "python train.py"))
+	b.drain()
+	first := b.requireState("train", service.JobRunning).Nodes[0]
+
+	_, err := b.svc.PreemptNode(b.ctx, b.ref, "dedicated-does-not-exist", "")
+	require.Error(t, err)
+	n, err := b.svc.PreemptNode(b.ctx, b.ref, "low", "")
+	require.NoError(t, err)
+	require.Equal(t, first, n.Name, "without a node id, the busy node")
+	b.drain()
+
+	st := b.requireState("train", service.JobRunning)
+	require.Equal(t, 2, st.Attempt)
+	require.Len(t, st.Attempts, 1)
+	require.Equal(t, "Preempted", st.Attempts[0].Outcome)
+	require.Contains(t, st.Attempts[0].Reason, first)
+	require.NotEqual(t, first, st.Nodes[0], "the next attempt runs on a new node")
+	old, _ := b.be.Process(procID(j, 1, 0))
+	require.True(t, old.Stopped())
+	_, ok := b.be.Process(procID(j, 2, 0))
+	require.True(t, ok)
+	require.Equal(t, "running", b.nodeStates("low"), "the preempted node is gone")
+	require.Contains(t, phases(st), "Running,Queued,Preparing,Running")
+
+	b.exit("train", 0, 0)
+	b.requireState("train", service.JobCompleted)
+
+	// A dedicated cluster's nodes cannot be preempted.
+	b.putCluster("ded", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":1}}`)
+	_, err = b.svc.PreemptNode(b.ctx, b.ref, "ded", "")
+	e, _ := core.AsError(err)
+	require.NotNil(t, e)
+	require.Contains(t, e.Message, "Dedicated")
+}
+
+// TestHostCapacity: nodes that do not fit on the host wait, and the
+// cluster and the queued job say so; nothing is overcommitted.
+func TestHostCapacity(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{capacity: backend.Resources{MilliCPU: 3000, MemoryBytes: 32 << 30}})
+	b.putCluster("c1", labCluster) // DS11_V2: 2 vCPUs each, max 2
+	b.submit("a", command("c1", "true"))
+	b.submit("b", command("c1", "true"))
+	b.drain()
+	b.requireState("a", service.JobRunning)
+	b.requireState("b", service.JobQueued)
+	require.Len(t, b.nodes("c1"), 1)
+	cs := b.clusterStatus("c1")
+	require.Equal(t, "Resizing", cs.AllocationState)
+	require.Equal(t, 2, cs.TargetNodeCount)
+	require.Len(t, cs.Errors, 1)
+	msg := fmt.Sprint(cs.Errors[0]["error"])
+	require.Contains(t, msg, "HostCapacityExceeded")
+	require.Contains(t, msg, "do not fit on this host")
+	require.Contains(t, cs.QueueReason, "do not fit on this host")
+
+	b.exit("a", 0, 0)
+	b.requireState("b", service.JobRunning)
+	require.Len(t, b.nodes("c1"), 1, "the freed node took the job")
+}
+
+// TestDeleteClusterCancelsJobs: deleting a cluster cancels its running and
+// queued jobs, releases its nodes and finishes the operation.
+func TestDeleteClusterCancelsJobs(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":1}}`)
+	j := b.submit("run", command("c1", "sleep 100"))
+	b.submit("wait", command("c1", "sleep 100"))
+	b.drain()
+	op, err := b.svc.DeleteCompute(b.ctx, b.ref, "c1")
+	require.NoError(t, err)
+	b.drain()
+	for b.q.delayed != nil {
+		b.advance(time.Second)
+		if _, err := b.st.Get(b.ctx, core.KindCompute, service.WorkspaceKey(b.ws), "c1"); errors.Is(err, store.ErrNotFound) {
+			break
+		}
+	}
+	_, _, err = b.svc.GetCompute(b.ctx, b.ref, "c1")
+	require.Error(t, err)
+	st := b.requireState("run", service.JobCanceled)
+	require.Equal(t, "The cluster 'c1' was deleted.", st.Reason)
+	b.requireState("wait", service.JobCanceled)
+	p, _ := b.be.Process(procID(j, 1, 0))
+	require.True(t, p.Stopped())
+	require.Empty(t, b.be.Nodes())
+	got, _ := b.st.GetOperation(b.ctx, op.ID)
+	require.Equal(t, store.OpSucceeded, got.Status)
+	nodes, err := b.st.List(b.ctx, store.ListOptions{Kind: service.KindNode})
+	require.NoError(t, err)
+	require.Empty(t, nodes)
+}
+
+// TestConcurrentSubmissions: many jobs submitted at once, some with the
+// same name, all run exactly once.
+func TestConcurrentSubmissions(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":4}}`)
+	var wg sync.WaitGroup
+	created := make([]bool, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("job%d", i%30) // ten names twice
+			_, isNew, err := b.svc.PutJob(b.ctx, b.ref, name, body(t, `{"properties":`+command("c1", "true")+`}`))
+			require.NoError(t, err)
+			created[i] = isNew
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for _, c := range created {
+		if c {
+			n++
+		}
+	}
+	require.Equal(t, 30, n, "each name is created once; the second PUT is an update")
+	for done := 0; done < 30; {
+		b.drain()
+		done = 0
+		for i := range 30 {
+			j := b.job(fmt.Sprintf("job%d", i))
+			if j.State == service.JobRunning {
+				b.exit(j.Name, 0, 0)
+			}
+			if j.State == service.JobCompleted {
+				done++
+			}
+		}
+	}
+	for i := range 30 {
+		j := b.job(fmt.Sprintf("job%d", i))
+		st := service.JobStatusOf(j)
+		require.Equal(t, 1, st.Attempt)
+		p, ok := b.be.Process(procID(j, 1, 0))
+		require.True(t, ok)
+		require.Equal(t, 1, p.Starts, "job%d started once", i)
+	}
+	require.LessOrEqual(t, len(b.nodes("c1")), 4)
+}
+
+// TestJobOnComputeInstance: a compute instance runs one job at a time, with
+// its size's limits, once it is running.
+func TestJobOnComputeInstance(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	c, _, _, err := b.svc.PutCompute(b.ctx, b.ref, "ci1", body(t, `{"properties":{"computeType":"ComputeInstance","properties":{"vmSize":"STANDARD_DS11_V2"}}}`))
+	require.NoError(t, err)
+	j1 := b.submit("one", command("ci1", "true"))
+	b.submit("two", command("ci1", "true"))
+	b.drain()
+	st := b.requireState("one", service.JobQueued)
+	require.Contains(t, st.Reason, "Waiting for compute instance ci1 to run")
+
+	// The instance reconciler (not under test) brings it up.
+	c.State = service.InstanceRunning
+	require.NoError(t, b.st.Update(b.ctx, c))
+	b.advance(2 * time.Second)
+	b.requireState("one", service.JobRunning)
+	st = b.requireState("two", service.JobQueued)
+	require.Equal(t, "Waiting for compute instance ci1: it runs job one.", st.Reason)
+	p, ok := b.be.Process(procID(j1, 1, 0))
+	require.True(t, ok)
+	require.Empty(t, p.Spec.Node)
+	require.Equal(t, backend.Resources{MilliCPU: 2000, MemoryBytes: 14 << 30}, p.Spec.Limits)
+	running, err := b.st.List(b.ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(c), State: service.JobRunning})
+	require.NoError(t, err)
+	require.Len(t, running, 1, "the instance's idle logic finds its running job by index")
+
+	b.exit("one", 0, 0)
+	b.requireState("two", service.JobRunning)
+}
