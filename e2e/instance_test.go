@@ -269,6 +269,15 @@ schedules:
 	}
 	cancel()
 
+	// `mlw compute terminal` with piped input.
+	tctx, tcancel := context.WithTimeout(context.Background(), AwaitTimeout)
+	cmd := e.Command(tctx, "compute", "terminal", "-n", name, "-g", e.rg, "-w", e.ws)
+	cmd.Stdin = strings.NewReader("echo cli-$((5*5))\n")
+	tout, err := cmd.CombinedOutput()
+	tcancel()
+	require.NoError(t, err, "%s", tout)
+	require.Contains(t, string(tout), "cli-25")
+
 	readStarts := func() int {
 		r := e.Do(t, "GET", e.WorkspacePath(e.rg, e.ws)+"/files/Users/admin/starts.txt", nil)
 		require.Equal(t, http.StatusOK, r.StatusCode, r)
@@ -405,6 +414,13 @@ func TestInstanceErrors(t *testing.T) {
 		e.mustCLI(t, "compute", "delete", "-n", "ci-mine", "--yes")
 		e.awaitNoProcesses(t, "ci-mine")
 	})
+	t.Run("workspace deletion", func(t *testing.T) {
+		e.mustCLI(t, "compute", "create", "-n", "ci-ws", "--type", "ComputeInstance", "--size", "STANDARD_DS1_V2")
+		require.NotEmpty(t, e.instancePIDs("ci-ws"))
+		e.MustRun(t, "workspace", "delete", "-n", e.ws, "-g", e.rg, "--yes")
+		e.AwaitStatus(t, e.WorkspacePath(e.rg, e.ws), http.StatusNotFound)
+		e.awaitNoProcesses(t, "ci-ws")
+	})
 	ents, _ := os.ReadDir(filepath.Join(e.Dir, "instances"))
 	require.Empty(t, ents)
 }
@@ -437,6 +453,17 @@ func TestInstanceSurvivesServerRestart(t *testing.T) {
 		r := e.Do(t, "GET", e.computePath(name)+"/jupyter/api/kernelspecs", nil)
 		require.Equal(t, http.StatusOK, r.StatusCode, r)
 		require.Contains(t, string(r.Body), "Python 3.10 - AzureML")
+		// A browser: the token in the query once, then a cookie.
+		req := e.NewRequest(t, "GET", e.computePath(name)+"/jupyter/tree?access_token="+e.Token(), nil)
+		req.Header.Del("Authorization")
+		r = e.Send(t, req)
+		require.Equal(t, http.StatusOK, r.StatusCode, r)
+		require.Contains(t, r.Header.Get("Set-Cookie"), "/computes/"+name+"/jupyter/")
+		req = e.NewRequest(t, "GET", e.computePath(name)+"/jupyter/api/status", nil)
+		req.Header.Del("Authorization")
+		req.AddCookie(&http.Cookie{Name: "mlw_token", Value: e.Token()})
+		r = e.Send(t, req)
+		require.Equal(t, http.StatusOK, r.StatusCode, r)
 	}
 	// kernel runs code in a Jupyter kernel through the proxy (HTTP to start
 	// it, a WebSocket to talk to it) and returns what it printed.
@@ -524,4 +551,17 @@ func TestInstanceSurvivesServerRestart(t *testing.T) {
 	conn.Close(websocket.StatusNormalClosure, "")
 	e.mustCLI(t, "compute", "delete", "-n", name, "--yes")
 	e.awaitNoProcesses(t, name)
+}
+
+// TestSDKInstance drives an instance with the real azure-ai-ml SDK:
+// create with a schedule and idle shutdown, stop, start, restart, delete.
+func TestSDKInstance(t *testing.T) {
+	t.Parallel()
+	RequireSDK(t)
+	e := startInstanceEnv(t)
+	e.MustRun(t, "workspace", "download-config", "-n", e.ws, "-g", e.rg, "--path", "cfg")
+	out := e.RunPython(t, e.PythonEnv(t), "testdata/sdk_instance/sdk_instance.py", filepath.Join(e.WorkDir, "cfg"), "ci-sdk")
+	require.Contains(t, out, "SDK INSTANCE OK", out)
+	e.AwaitStatus(t, e.computePath("ci-sdk"), http.StatusNotFound)
+	e.awaitNoProcesses(t, "ci-sdk")
 }

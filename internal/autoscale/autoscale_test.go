@@ -16,7 +16,9 @@ func idleNode(id string, since time.Duration) Node {
 	return Node{ID: id, State: Idle, IdleSince: t0.Add(-since)}
 }
 
-func busyNode(id string) Node { return Node{ID: id, State: Running, Busy: true, IdleSince: t0.Add(-time.Hour)} }
+func busyNode(id string) Node {
+	return Node{ID: id, State: Running, Busy: true, IdleSince: t0.Add(-time.Hour)}
+}
 
 func TestDecide(t *testing.T) {
 	t.Parallel()
@@ -45,9 +47,9 @@ func TestDecide(t *testing.T) {
 			add: 1, target: 1, waiting: 1, reasonPart: "do not fit on this host"},
 		{name: "host has no room", in: Input{Settings: lab, Demand: 1, HostRoom: 0},
 			waiting: 1, reasonPart: "1 more node(s) wanted (queued jobs need 1 more node(s)) do not fit"},
-		{name: "idle not yet due", in: Input{Settings: lab, Now: t0, Nodes: []Node{idleNode("a", 100 * time.Second)}},
+		{name: "idle not yet due", in: Input{Settings: lab, Now: t0, Nodes: []Node{idleNode("a", 100*time.Second)}},
 			target: 1, next: 20 * time.Second, reasonPart: "will be removed after 2m0s idle"},
-		{name: "idle due", in: Input{Settings: lab, Now: t0, Nodes: []Node{idleNode("a", 120 * time.Second)}},
+		{name: "idle due", in: Input{Settings: lab, Now: t0, Nodes: []Node{idleNode("a", 120*time.Second)}},
 			remove: []string{"a"}, reasonPart: "Scaling down by 1 to 0"},
 		{name: "idle due but min holds", in: Input{Settings: Settings{Min: 1, Max: 2, IdleTime: time.Second}, Now: t0,
 			Nodes: []Node{idleNode("a", time.Hour), idleNode("b", time.Minute)}},

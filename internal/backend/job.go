@@ -17,9 +17,13 @@ type ProcessSpec struct {
 	// Limits apply when Node is "" (a job on a compute instance runs with
 	// the instance's size).
 	Limits Resources
-	Argv   []string
-	Dir    string
-	Env    []string
+	// Command is a bash command line to run (as `bash -c` would). Backends
+	// may run it inside their own supervisor shell, which saves starting a
+	// shell per process. Argv is used when Command is empty.
+	Command string
+	Argv    []string
+	Dir     string
+	Env     []string
 	// Log receives stdout and stderr (appended); the directory is created.
 	Log string
 }

@@ -130,12 +130,12 @@ type scope struct {
 }
 
 func addGroupFlag(cmd *cobra.Command, s *scope) {
-	cmd.Flags().StringVarP(&s.group, "resource-group", "g", "", "resource group (default: `mlw configure --defaults group=...`)")
+	cmd.Flags().StringVarP(&s.group, "resource-group", "g", "", "resource group (default: the one set with mlw configure --defaults group=NAME)")
 }
 
 func addWorkspaceFlags(cmd *cobra.Command, s *scope) {
 	addGroupFlag(cmd, s)
-	cmd.Flags().StringVarP(&s.workspace, "workspace-name", "w", "", "workspace (default: `mlw configure --defaults workspace=...`)")
+	cmd.Flags().StringVarP(&s.workspace, "workspace-name", "w", "", "workspace (default: the one set with mlw configure --defaults workspace=NAME)")
 }
 
 // resolveGroup fills the group from defaults, or explains how to give one.

@@ -48,7 +48,10 @@ func (a *API) SetInstanceAccess(x *InstanceAccess) { a.instances = x }
 func (a *API) instanceRoutes() {
 	const base = wsPath + "/computes/{name}"
 	a.RegisterComputeRenderer(service.ComputeInstance, a.renderInstance)
-	a.Handle("GET", base+"/terminal", a.terminal)
+	// The terminal and Jupyter authenticate themselves: browsers cannot
+	// set an Authorization header on a WebSocket or on the pages and
+	// scripts Jupyter loads (see browserAuth).
+	a.HandlePublic("GET", base+"/terminal", a.browserAuth(a.terminal))
 	a.Handle("GET", base+"/logs", func(r *Request) (any, error) {
 		logs, err := a.svc.InstanceLogs(r.Ctx(), r.Workspace(), r.Param("name"))
 		if err != nil {
@@ -57,7 +60,42 @@ func (a *API) instanceRoutes() {
 		return map[string]any{"value": logs}, nil
 	})
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-		a.Handle(m, base+"/jupyter/{path...}", a.jupyter)
+		a.HandlePublic(m, base+"/jupyter/{path...}", a.browserAuth(a.jupyter))
+	}
+}
+
+// tokenCookie carries an mlw token for the Jupyter pages of one instance.
+const tokenCookie = "mlw_token"
+
+// browserAuth authenticates a request with the bearer header, or an
+// access_token query parameter (which, for Jupyter, is then kept in an
+// HttpOnly cookie limited to the instance's Jupyter path), or that cookie.
+func (a *API) browserAuth(h handlerFunc) handlerFunc {
+	return func(r *Request) (any, error) {
+		tok := bearer(r.Request)
+		fromQuery := false
+		if tok == "" {
+			if tok = r.URL.Query().Get("access_token"); tok != "" {
+				fromQuery = true
+			}
+		}
+		if tok == "" {
+			if c, err := r.Cookie(tokenCookie); err == nil {
+				tok = c.Value
+			}
+		}
+		p, err := a.auth.Authenticate(r.Ctx(), tok)
+		if err != nil {
+			return nil, err
+		}
+		r.Principal = p
+		r.Request = r.Request.WithContext(service.WithPrincipal(r.Context(), p))
+		if fromQuery && strings.Contains(r.URL.Path, "/jupyter/") {
+			i := strings.Index(r.URL.Path, "/jupyter/")
+			http.SetCookie(r.W, &http.Cookie{Name: tokenCookie, Value: tok, Path: r.URL.Path[:i+len("/jupyter/")],
+				HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		}
+		return h(r)
 	}
 }
 
@@ -70,6 +108,9 @@ func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string
 		}
 	}
 	st := service.InstanceStatusOf(c)
+	if c.Deleting {
+		props["state"] = service.InstanceDeleting
+	}
 	prefix := r.BaseURL() + "/" + strings.TrimPrefix(service.ComputeARMID(ws, c), "/")
 	wsBase := "wss" + strings.TrimPrefix(prefix, "https")
 	if r.Scheme() == "http" {
@@ -240,9 +281,11 @@ func (a *API) jupyter(r *Request) (any, error) {
 			pr.Out.URL.RawPath = ""
 			q := pr.Out.URL.Query()
 			q.Del("api-version")
+			q.Del("access_token")
 			pr.Out.URL.RawQuery = q.Encode()
 			pr.Out.Host = pr.In.Host
 			pr.Out.Header.Set("Authorization", "token "+token)
+			removeCookie(pr.Out.Header, tokenCookie)
 		},
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 			if errors.Is(err, context.Canceled) {
@@ -254,4 +297,25 @@ func (a *API) jupyter(r *Request) (any, error) {
 	}
 	rp.ServeHTTP(r.W, r.Request)
 	return handled, nil
+}
+
+// removeCookie drops one cookie from a request's Cookie headers (mlw's
+// token must not reach the notebook server).
+func removeCookie(h http.Header, name string) {
+	var keep []string
+	for _, line := range h.Values("Cookie") {
+		var parts []string
+		for _, c := range strings.Split(line, ";") {
+			if k, _, _ := strings.Cut(strings.TrimSpace(c), "="); k != name && strings.TrimSpace(c) != "" {
+				parts = append(parts, strings.TrimSpace(c))
+			}
+		}
+		if len(parts) > 0 {
+			keep = append(keep, strings.Join(parts, "; "))
+		}
+	}
+	h.Del("Cookie")
+	for _, v := range keep {
+		h.Add("Cookie", v)
+	}
 }

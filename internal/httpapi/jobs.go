@@ -60,7 +60,7 @@ func (a *API) jobRoutes() {
 			return nil, err
 		}
 		if op == nil {
-			return &Response{Status: http.StatusOK}, nil
+			return &Response{Status: http.StatusOK, Body: map[string]any{}}, nil
 		}
 		return accepted(r, op, a.workspaceLocation(r)), nil
 	})

@@ -184,7 +184,17 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 	if d.Add > 0 || len(d.Remove) > 0 {
 		c.Log.Info("cluster scaled", "cluster", cl.Name, "added", d.Add, "removed", len(d.Remove), "reason", d.Reason)
 	}
-	if err := c.writeStatus(ctx, v, d, queue, free, now); err != nil {
+	gone := map[string]bool{}
+	for _, id := range d.Remove {
+		gone[id] = true
+	}
+	var left []*store.Resource
+	for _, n := range nodes {
+		if !gone[n.Name] {
+			left = append(left, n)
+		}
+	}
+	if err := c.writeStatus(ctx, v, d, queue, free, service.CurrentNodeCount(left), now); err != nil {
 		return controller.Result{}, err
 	}
 	var res controller.Result
@@ -489,12 +499,8 @@ func (c *Clusters) removeNodes(ctx context.Context, v *clusterView, ids []string
 // writeStatus records provisioning, allocation state, target and reasons,
 // writing only when something changed; it finishes create and update
 // operations once their generation is in effect.
-func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.Decision, queue []QueuedJob, free backend.Resources, now time.Time) error {
+func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.Decision, queue []QueuedJob, free backend.Resources, usable int, now time.Time) error {
 	cs := v.cs
-	usable := 0
-	if nodes, err := c.Store.List(ctx, store.ListOptions{Kind: service.KindNode, Parent: v.owner}); err == nil {
-		usable = service.CurrentNodeCount(nodes)
-	}
 	target := d.Target + d.Waiting
 	state := "Steady"
 	if target != usable {

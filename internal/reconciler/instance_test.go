@@ -472,3 +472,19 @@ func TestInstanceStatusHidesInternals(t *testing.T) {
 	require.NoError(t, json.Unmarshal(c.Status, &doc))
 	require.Contains(t, string(c.Status), "_mlw", "kept in the store, removed by the renderer")
 }
+
+func TestInstanceUpdateIdleShutdownSetting(t *testing.T) {
+	t.Parallel()
+	b := setupInstances(t, monday)
+	b.create("ci1", `{}`)
+	b.reconcile("ci1")
+	_, res, err := b.svc.ActOnCompute(b.ctx, b.ref, "ci1", "updateIdleShutdownSetting", body(t, `{"idleTimeBeforeShutdown":"PT20M"}`))
+	require.NoError(t, err)
+	require.Nil(t, res.Op)
+	b.reconcile("ci1")
+	_, st := b.get("ci1")
+	require.Contains(t, st.Props["idleShutdown"].(map[string]any)["status"], "stops at "+monday.Add(20*time.Minute).Format(time.RFC3339))
+	_, _, err = b.svc.ActOnCompute(b.ctx, b.ref, "ci1", "updateIdleShutdownSetting", body(t, `{"idleTimeBeforeShutdown":"PT1M"}`))
+	e, _ := core.AsError(err)
+	require.Equal(t, 400, e.Status, "%v", err)
+}

@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,56 @@ type Jobs struct {
 
 	watchMu  sync.Mutex
 	watching map[string]bool // process ids with a Wait goroutine
+
+	// Caches of what does not change for a job's life, so that a job
+	// costs few reads: workspaces (by key) and computes (by Owner; their
+	// type, size and tier are fixed at creation).
+	cacheMu    sync.Mutex
+	workspaces map[string]*store.Resource
+	computes   map[string]*computeInfo
+	envs       map[string]cachedEnv
+}
+
+// cachedEnv is a resolved environment, reused for a few seconds: curated
+// ones never change and versions are immutable, so only "@latest" may
+// move meanwhile, which admission already resolved anyway.
+type cachedEnv struct {
+	env *service.ResolvedEnvironment
+	at  time.Time
+}
+
+// envTTL is how long a resolved environment is reused.
+const envTTL = 10 * time.Second
+
+func (r *Jobs) resolveEnv(ctx context.Context, j *jobCtx) (*service.ResolvedEnvironment, error) {
+	key := j.job.Parent + "\x00" + j.spec.EnvironmentID
+	now := time.Now()
+	r.cacheMu.Lock()
+	c, ok := r.envs[key]
+	r.cacheMu.Unlock()
+	if ok && now.Sub(c.at) < envTTL {
+		return c.env, nil
+	}
+	env, err := r.Assets.ResolveEnvironment(ctx, service.WorkspaceRefOf(j.ws), j.spec.EnvironmentID)
+	if err != nil {
+		return nil, err
+	}
+	r.cacheMu.Lock()
+	if r.envs == nil {
+		r.envs = map[string]cachedEnv{}
+	}
+	r.envs[key] = cachedEnv{env: env, at: now}
+	r.cacheMu.Unlock()
+	return env, nil
+}
+
+// computeInfo is what the job reconciler needs of a compute.
+type computeInfo struct {
+	Name        string
+	Cluster     bool
+	LowPriority bool
+	// Limits is the size's budget (jobs on an instance run with it).
+	Limits backend.Resources
 }
 
 func (r *Jobs) now() time.Time {
@@ -95,7 +146,9 @@ func (r *Jobs) Reconcile(ctx context.Context, key string) (controller.Result, er
 		if err != nil {
 			return controller.Result{}, err
 		}
-		res, err := r.step(ctx, job)
+		j := &jobCtx{job: job}
+		res, err := r.step(ctx, j)
+		r.flushLog(j)
 		if errors.Is(err, store.ErrConflict) && attempt < 20 {
 			continue
 		}
@@ -110,16 +163,21 @@ type jobCtx struct {
 	st   *service.JobStatus
 	spec *service.JobSpec
 	ws   *store.Resource
-	// compute is the job's compute, nil when it is gone.
+	// compute is the job's compute row when this step read it (nil when
+	// it is gone, or not read); info is what is known of it.
 	compute *store.Resource
+	info    *computeInfo
+	// log collects this step's lifecycle log lines (one write per step).
+	log bytes.Buffer
 }
 
-func (r *Jobs) step(ctx context.Context, job *store.Resource) (controller.Result, error) {
+func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	job := j.job
 	spec, err := service.JobSpecOf(job)
 	if err != nil {
 		return controller.Result{}, fmt.Errorf("%w: %v", controller.ErrTerminal, err)
 	}
-	j := &jobCtx{job: job, key: service.Key(job), st: service.JobStatusOf(job), spec: spec}
+	j.key, j.st, j.spec = service.Key(job), service.JobStatusOf(job), spec
 	if j.ws, err = r.workspace(ctx, job.Parent); err != nil {
 		return controller.Result{}, err
 	}
@@ -129,18 +187,29 @@ func (r *Jobs) step(ctx context.Context, job *store.Resource) (controller.Result
 	if JobTerminalState(job.State) {
 		return r.settled(ctx, j)
 	}
-	j.compute, err = r.computeOf(ctx, job.Owner)
-	if err != nil {
-		return controller.Result{}, err
+	// A job waiting for its compute reads it; one that runs on a cluster
+	// does not need to (deleting a cluster cancels its jobs), one on an
+	// instance does (deleting an instance does not).
+	j.info = r.cachedCompute(job.Owner)
+	if j.info == nil || job.State == service.JobNotStarted || job.State == service.JobQueued || !j.info.Cluster {
+		if j.compute, err = r.computeOf(ctx, job.Owner); err != nil {
+			return controller.Result{}, err
+		}
+		if job.State != service.JobCancelRequested && (j.compute == nil || j.compute.Deleting) {
+			return r.finish(ctx, j, service.JobCanceled, nil, fmt.Sprintf("The compute '%s' was deleted.", computeName(job.Owner)))
+		}
+		if j.compute != nil {
+			j.info = r.rememberCompute(job.Owner, j.compute)
+		}
 	}
-	if job.State != service.JobCancelRequested && (j.compute == nil || j.compute.Deleting) {
-		return r.finish(ctx, j, service.JobCanceled, nil, fmt.Sprintf("The compute '%s' was deleted.", computeName(job.Owner)))
+	if j.info == nil {
+		j.info = &computeInfo{Name: computeName(job.Owner)}
 	}
 	switch job.State {
 	case service.JobNotStarted:
 		return r.enqueue(ctx, j)
 	case service.JobQueued:
-		if !isCluster(j.compute) {
+		if !j.info.Cluster {
 			return r.scheduleInstance(ctx, j)
 		}
 		return controller.Result{}, nil
@@ -166,9 +235,47 @@ func (r *Jobs) step(ctx context.Context, job *store.Resource) (controller.Result
 // JobTerminalState reports whether a job row's state is final.
 func JobTerminalState(s string) bool { return service.JobTerminal(s) }
 
-// workspace loads a job's workspace from its parent key.
+// workspace loads a job's workspace from its parent key (cached: what
+// jobs use of it, its names and storage account, never changes).
 func (r *Jobs) workspace(ctx context.Context, wsKey string) (*store.Resource, error) {
-	return workspaceByKey(ctx, r.Store, wsKey)
+	r.cacheMu.Lock()
+	ws := r.workspaces[wsKey]
+	r.cacheMu.Unlock()
+	if ws != nil {
+		return ws, nil
+	}
+	ws, err := workspaceByKey(ctx, r.Store, wsKey)
+	if err != nil {
+		return nil, err
+	}
+	r.cacheMu.Lock()
+	if r.workspaces == nil {
+		r.workspaces = map[string]*store.Resource{}
+	}
+	r.workspaces[wsKey] = ws
+	r.cacheMu.Unlock()
+	return ws, nil
+}
+
+func (r *Jobs) cachedCompute(owner string) *computeInfo {
+	r.cacheMu.Lock()
+	defer r.cacheMu.Unlock()
+	return r.computes[owner]
+}
+
+func (r *Jobs) rememberCompute(owner string, c *store.Resource) *computeInfo {
+	_, props := service.ComputeSpec(c)
+	ci := &computeInfo{Name: c.Name, Cluster: service.ComputeTypeOf(c) == service.AmlCompute, LowPriority: service.IsLowPriority(props)}
+	if size, ok := core.LookupVMSize(fmt.Sprint(props["vmSize"])); ok {
+		ci.Limits = backend.Resources{MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20}
+	}
+	r.cacheMu.Lock()
+	defer r.cacheMu.Unlock()
+	if r.computes == nil {
+		r.computes = map[string]*computeInfo{}
+	}
+	r.computes[owner] = ci
+	return ci
 }
 
 func workspaceByKey(ctx context.Context, st store.Store, wsKey string) (*store.Resource, error) {
@@ -210,19 +317,21 @@ func computeQueueKey(owner string) string {
 	return service.ResourceKey(wsKey, name)
 }
 
-func isCluster(c *store.Resource) bool { return c != nil && service.ComputeTypeOf(c) == service.AmlCompute }
+func isCluster(c *store.Resource) bool {
+	return c != nil && service.ComputeTypeOf(c) == service.AmlCompute
+}
 
 // enqueue moves a new job to Queued and tells its compute.
 func (r *Jobs) enqueue(ctx context.Context, j *jobCtx) (controller.Result, error) {
 	now := r.now()
 	j.st.Enter(service.JobQueued, now)
-	j.st.Reason = "Queued on " + j.compute.Name + "."
+	j.st.Reason = "Queued on " + j.info.Name + "."
 	if err := r.write(ctx, j, service.JobQueued); err != nil {
 		return controller.Result{}, err
 	}
-	r.logf(j, "Queued on %s (%s).", j.compute.Name, service.ComputeTypeOf(j.compute))
+	r.logf(j, "Queued on %s (%s).", j.info.Name, service.ComputeTypeOf(j.compute))
 	r.queued(j)
-	if !isCluster(j.compute) {
+	if !j.info.Cluster {
 		return r.scheduleInstance(ctx, j)
 	}
 	return controller.Result{}, nil
@@ -252,21 +361,35 @@ func (r *Jobs) artifactDir(j *jobCtx) string {
 // jobRoot holds a job's working directories and checkpoints.
 func (r *Jobs) jobRoot(j *jobCtx) string { return filepath.Join(r.DataDir, "jobs", j.job.UID) }
 
-// logf appends a line to the job's lifecycle log.
+// logf adds a line to the job's lifecycle log (written when the step
+// ends, or before a long preparation step).
 func (r *Jobs) logf(j *jobCtx, format string, args ...any) {
-	path := filepath.Join(r.artifactDir(j), LifecycleLog)
+	fmt.Fprintf(&j.log, "%s %s\n", r.now().Format("2006-01-02T15:04:05.000Z"), fmt.Sprintf(format, args...))
+}
+
+// flushLog appends the step's lines to the lifecycle log.
+func (r *Jobs) flushLog(j *jobCtx) {
+	if j.log.Len() == 0 || j.ws == nil {
+		return
+	}
+	f, err := openAppend(filepath.Join(r.artifactDir(j), LifecycleLog))
+	if err != nil {
+		r.Log.Warn("job lifecycle log", "job", j.job.Name, "err", err)
+		return
+	}
+	defer f.Close()
+	_, _ = j.log.WriteTo(f)
+}
+
+// openAppend opens a file for appending, creating it and its directory.
+func openAppend(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if errors.Is(err, os.ErrNotExist) {
 		if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
 			f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		}
 	}
-	if err != nil {
-		r.Log.Warn("job lifecycle log", "job", j.job.Name, "err", err)
-		return
-	}
-	defer f.Close()
-	fmt.Fprintf(f, "%s %s\n", r.now().Format("2006-01-02T15:04:05.000Z"), fmt.Sprintf(format, args...))
+	return f, err
 }
 
 // procs are the processes of the job's current attempt, in rank order:
@@ -446,11 +569,17 @@ func releaseNodes(ctx context.Context, tx store.Resources, j *jobCtx, now time.T
 // settled is a terminal job: its operations (cancel) are finished and, on
 // an instance, the next queued job may start.
 func (r *Jobs) settled(ctx context.Context, j *jobCtx) (controller.Result, error) {
-	if err := finishOps(ctx, r.Store, service.ResourceOpKey(j.job), store.OpSucceeded, "", ""); err != nil {
-		return controller.Result{}, err
+	// Only a cancel opens an operation on a job (deletion is handled in
+	// remove); a job never asked to cancel has none to finish.
+	if j.st.CancelRequest != nil {
+		if err := finishOps(ctx, r.Store, service.ResourceOpKey(j.job), store.OpSucceeded, "", ""); err != nil {
+			return controller.Result{}, err
+		}
 	}
-	if c, _ := r.computeOf(ctx, j.job.Owner); c != nil && !isCluster(c) {
-		r.kickInstance(ctx, j.job.Owner)
+	if ci := r.cachedCompute(j.job.Owner); ci == nil || !ci.Cluster {
+		if c, _ := r.computeOf(ctx, j.job.Owner); c != nil && !isCluster(c) {
+			r.kickInstance(ctx, j.job.Owner)
+		}
 	}
 	return controller.Result{}, nil
 }

@@ -41,6 +41,11 @@ func localBundle(t *testing.T, dir string, env EnvPreparer) (*jobBundle, *local.
 		for _, n := range nodes {
 			_ = be.StopNode(context.Background(), n.Name)
 		}
+		// Without cgroups, the job's processes are found by their tag.
+		ents, _ := os.ReadDir(filepath.Join(dir, "cluster", "procs"))
+		for _, e := range ents {
+			local.KillTagged(filepath.Join(dir, "cluster", "procs", e.Name()))
+		}
 	})
 	return b, be
 }
@@ -81,7 +86,7 @@ func (b *jobBundle) awaitState(name, state string) *service.JobStatus {
 // workDir is the working directory of a job's current attempt on node 0.
 func (b *jobBundle) workDir(name string) string {
 	j := b.job(name)
-	return filepath.Join(b.jobs.attemptDir(&jobCtx{job: j, st: service.JobStatusOf(j)}), "n0")
+	return b.jobs.workDir(&jobCtx{job: j, st: service.JobStatusOf(j)}, 0)
 }
 
 func (b *jobBundle) userLog(name string) string {
@@ -121,7 +126,7 @@ func TestLocalJobCompletes(t *testing.T) {
 	st := b.awaitState("hello", service.JobCompleted)
 	require.Equal(t, 0, *st.ExitCode)
 	log := b.userLog("hello")
-	require.Contains(t, log, "hello from hello in n0")
+	require.Contains(t, log, "hello from hello in a1-n0")
 	require.Contains(t, log, "oops", "stderr goes to the same log")
 	j := b.job("hello")
 	out, err := os.ReadFile(filepath.Join(b.jobs.artifactDir(&jobCtx{job: j, ws: b.ws}), "outputs", "result.txt"))

@@ -40,7 +40,7 @@ var DownloadTimeout = 10 * time.Minute
 // Inputs in the workspace's datastores are used in place (read-only
 // mounts and direct access) or copied (download mode); http(s) inputs are
 // downloaded. Outputs are folders of their datastore, written in place.
-func (r *Jobs) materialize(ctx context.Context, j *jobCtx, adir string) (*jobIO, error) {
+func (r *Jobs) materialize(ctx context.Context, j *jobCtx, inputsDir string) (*jobIO, error) {
 	out := &jobIO{inputs: map[string]string{}, outputs: map[string]string{}, env: map[string]string{}}
 	for name, in := range j.spec.Inputs {
 		if strings.EqualFold(in.JobInputType, "literal") {
@@ -57,7 +57,7 @@ func (r *Jobs) materialize(ctx context.Context, j *jobCtx, adir string) (*jobIO,
 		}
 		var p string
 		if loc.URL != "" {
-			if p, err = download(ctx, loc.URL, filepath.Join(adir, "inputs", name), strings.EqualFold(in.JobInputType, "uri_folder")); err != nil {
+			if p, err = download(ctx, loc.URL, filepath.Join(inputsDir, name), strings.EqualFold(in.JobInputType, "uri_folder")); err != nil {
 				return nil, prepFail("InputDownloadFailed", "Input %s: could not download %s: %v", name, loc.URL, err)
 			}
 			r.logf(j, "Input %s downloaded from %s.", name, loc.URL)
@@ -71,7 +71,7 @@ func (r *Jobs) materialize(ctx context.Context, j *jobCtx, adir string) (*jobIO,
 				return nil, prepFail("InputNotFound", "Input %s is a uri_folder, but %s is a file; use jobInputType uri_file.", name, in.URI)
 			}
 			if strings.EqualFold(in.Mode, "Download") {
-				dst := filepath.Join(adir, "inputs", name, filepath.Base(p))
+				dst := filepath.Join(inputsDir, name, filepath.Base(p))
 				if err := copyTree(p, dst); err != nil {
 					return nil, fmt.Errorf("download input %s: %w", name, err)
 				}

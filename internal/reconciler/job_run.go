@@ -27,8 +27,15 @@ import (
 // with the ones already running.
 const startedFile = "processes.json"
 
-func (r *Jobs) attemptDir(j *jobCtx) string {
-	return filepath.Join(r.jobRoot(j), "a"+strconv.Itoa(j.st.Attempt))
+// workDir is the working directory of one node of the current attempt.
+func (r *Jobs) workDir(j *jobCtx, node int) string {
+	return filepath.Join(r.jobRoot(j), "a"+strconv.Itoa(j.st.Attempt)+"-n"+strconv.Itoa(node))
+}
+
+// attemptFile is a file of the current attempt (its process list, its
+// downloaded inputs).
+func (r *Jobs) attemptFile(j *jobCtx, name string) string {
+	return filepath.Join(r.jobRoot(j), "a"+strconv.Itoa(j.st.Attempt)+"-"+name)
 }
 
 // prepare readies an attempt (working directories from the code snapshot,
@@ -37,7 +44,7 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 	if node := r.preemptedNode(ctx, j); node != "" {
 		return r.requeue(ctx, j, node)
 	}
-	marker := filepath.Join(r.attemptDir(j), startedFile)
+	marker := r.attemptFile(j, startedFile)
 	var specs []backend.ProcessSpec
 	if b, err := os.ReadFile(marker); err == nil && json.Unmarshal(b, &specs) == nil && len(specs) > 0 {
 		r.logf(j, "Resuming attempt %d: its processes were started before a restart.", j.st.Attempt)
@@ -74,7 +81,7 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 		j.st.StartTime = &now
 	}
 	j.st.Enter(service.JobRunning, now)
-	where := "compute instance " + j.compute.Name
+	where := "compute instance " + j.info.Name
 	if len(j.st.Nodes) > 0 {
 		where = "node " + strings.Join(j.st.Nodes, ", ")
 	}
@@ -133,23 +140,30 @@ func (r *Jobs) cancelWatch(ctx context.Context, j *jobCtx) (context.Context, fun
 
 // build prepares an attempt and returns the specs of its processes.
 func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, error) {
-	where := "compute instance " + j.compute.Name
+	where := "compute instance " + j.info.Name
 	if len(j.st.Nodes) > 0 {
 		where = "node(s) " + strings.Join(j.st.Nodes, ", ")
 	}
 	r.logf(j, "Preparing attempt %d on %s.", j.st.Attempt, where)
 
-	ref := service.WorkspaceRefOf(j.ws)
-	env, err := r.Assets.ResolveEnvironment(ctx, ref, j.spec.EnvironmentID)
+	env, err := r.resolveEnv(ctx, j)
 	if err != nil {
 		if e, ok := core.AsError(err); ok && e.Status < 500 {
 			return nil, prepFail("EnvironmentNotFound", "%s", e.Message)
 		}
 		return nil, err
 	}
-	logw := r.lifecycleWriter(j)
-	penv, err := r.Env.Prepare(ctx, env, logw)
-	logw.Close()
+	var penv *PreparedEnv
+	if env.Curated {
+		// A check of the system's packages: quick, and usually cached.
+		penv, err = r.Env.Prepare(ctx, env, &j.log)
+	} else {
+		// A build may take minutes: its output goes to the log as it comes.
+		r.flushLog(j)
+		logw := r.lifecycleWriter(j)
+		penv, err = r.Env.Prepare(ctx, env, logw)
+		logw.Close()
+	}
 	if err != nil {
 		var ee *EnvError
 		if errors.As(err, &ee) {
@@ -166,10 +180,12 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 	// Working directories: one per node, each a fresh copy of the code
 	// snapshot, with ./outputs, ./logs and ./checkpoints.
 	nodes := max(len(j.st.Nodes), 1)
-	root, adir := r.jobRoot(j), r.attemptDir(j)
+	root := r.jobRoot(j)
 	ckpt := filepath.Join(root, "checkpoints")
-	if err := os.MkdirAll(ckpt, 0o755); err != nil {
-		return nil, err
+	if err := os.Mkdir(ckpt, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := os.MkdirAll(ckpt, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	var code string
 	if j.spec.CodeID != "" {
@@ -187,7 +203,7 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 	}
 	wds := make([]string, nodes)
 	for n := range nodes {
-		wd := filepath.Join(adir, "n"+strconv.Itoa(n))
+		wd := r.workDir(j, n)
 		if err := os.RemoveAll(wd); err != nil {
 			return nil, err
 		}
@@ -195,9 +211,11 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 			if err := copyTree(code, wd); err != nil {
 				return nil, fmt.Errorf("copy the code snapshot: %w", err)
 			}
+		} else if err := os.Mkdir(wd, 0o755); err != nil {
+			return nil, err
 		}
 		for _, d := range []string{"outputs", "logs"} {
-			if err := os.MkdirAll(filepath.Join(wd, d), 0o755); err != nil {
+			if err := os.Mkdir(filepath.Join(wd, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 				return nil, err
 			}
 		}
@@ -222,7 +240,7 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 		r.logf(j, "Code snapshot copied to %d working director%s.", nodes, map[bool]string{true: "y", false: "ies"}[nodes == 1])
 	}
 
-	dio, err := r.materialize(ctx, j, adir)
+	dio, err := r.materialize(ctx, j, r.attemptFile(j, "inputs"))
 	if err != nil {
 		return nil, err
 	}
@@ -236,9 +254,7 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 // lifecycleWriter appends to the job's lifecycle log (for environment
 // preparation output).
 func (r *Jobs) lifecycleWriter(j *jobCtx) io.WriteCloser {
-	path := filepath.Join(r.artifactDir(j), LifecycleLog)
-	_ = os.MkdirAll(filepath.Dir(path), 0o755)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := openAppend(filepath.Join(r.artifactDir(j), LifecycleLog))
 	if err != nil {
 		return nopCloser{io.Discard}
 	}
@@ -256,7 +272,7 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 	world := nodes * ppn
 	distributed := world > 1 || j.spec.Distribution != nil
 	masterAddr := "127.0.0.1"
-	if len(j.st.Nodes) > 0 {
+	if distributed && len(j.st.Nodes) > 0 {
 		if n, err := r.Store.Get(ctx, service.KindNode, j.job.Owner, j.st.Nodes[0]); err == nil {
 			if ip := service.NodeStatusOf(n).PrivateIP; ip != "" {
 				masterAddr = ip
@@ -271,16 +287,9 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 		j.st.MasterPort = port
 	}
 	ref := service.WorkspaceRefOf(j.ws)
-	shell := "/bin/bash"
-	if _, err := os.Stat(shell); err != nil {
-		shell = "/bin/sh"
-	}
 	var limits backend.Resources
 	if len(j.st.Nodes) == 0 {
-		_, props := service.ComputeSpec(j.compute)
-		if size, ok := core.LookupVMSize(fmt.Sprint(props["vmSize"])); ok {
-			limits = backend.Resources{MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20}
-		}
+		limits = j.info.Limits
 	}
 	var specs []backend.ProcessSpec
 	for rank := range world {
@@ -290,7 +299,7 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 			"AZUREML_ARM_WORKSPACE_NAME": ref.Workspace, "AZUREML_ARM_PROJECT_NAME": j.spec.ExperimentName,
 			"MLFLOW_RUN_ID": j.job.Name, "MLFLOW_EXPERIMENT_NAME": j.spec.ExperimentName,
 			"MLW_JOB_NAME": j.job.Name, "MLW_ATTEMPT": strconv.Itoa(j.st.Attempt),
-			"MLW_CHECKPOINT_DIR": filepath.Join(r.jobRoot(j), "checkpoints"),
+			"MLW_CHECKPOINT_DIR":    filepath.Join(r.jobRoot(j), "checkpoints"),
 			"AZUREML_CR_NODE_COUNT": strconv.Itoa(nodes), "PYTHONUNBUFFERED": "1",
 		}
 		if len(j.st.Nodes) > 0 {
@@ -325,7 +334,7 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 			env = setEnv(env, k, vars[k])
 		}
 		spec := backend.ProcessSpec{
-			ID: procID(j.job, j.st.Attempt, rank), Argv: []string{shell, "-c", command}, Dir: wds[node], Env: env,
+			ID: procID(j.job, j.st.Attempt, rank), Command: command, Dir: wds[node], Env: env,
 			Log: filepath.Join(r.artifactDir(j), UserLogName(rank, world)), Limits: limits,
 		}
 		if len(j.st.Nodes) > 0 {
@@ -378,8 +387,11 @@ func freePort() (int, error) {
 }
 
 // preemptedNode returns a node of the current attempt that was preempted
-// (or vanished), or "".
+// (or vanished), or "". Only low-priority nodes are preempted.
 func (r *Jobs) preemptedNode(ctx context.Context, j *jobCtx) string {
+	if j.info == nil || !j.info.LowPriority {
+		return ""
+	}
 	for _, id := range j.st.Nodes {
 		n, err := r.Store.Get(ctx, service.KindNode, j.job.Owner, id)
 		if errors.Is(err, store.ErrNotFound) || err == nil && n.State == "preempted" {
@@ -487,12 +499,12 @@ func (r *Jobs) finalizing(ctx context.Context, j *jobCtx) (controller.Result, er
 
 // hasArtifacts reports whether finishing will copy outputs or logs.
 func (r *Jobs) hasArtifacts(j *jobCtx) bool {
-	ents, err := os.ReadDir(r.attemptDir(j))
-	if err != nil {
+	if j.st.Attempt == 0 {
 		return false
 	}
-	for _, e := range ents {
-		if e.IsDir() && (hasFiles(filepath.Join(r.attemptDir(j), e.Name(), "outputs")) || hasFiles(filepath.Join(r.attemptDir(j), e.Name(), "logs"))) {
+	for n := range max(len(j.st.Nodes), 1) {
+		wd := r.workDir(j, n)
+		if hasFiles(filepath.Join(wd, "outputs")) || hasFiles(filepath.Join(wd, "logs")) {
 			return true
 		}
 	}
@@ -624,17 +636,9 @@ func (r *Jobs) saveArtifacts(j *jobCtx) {
 	if j.st.Attempt == 0 {
 		return
 	}
-	adir := r.attemptDir(j)
-	ents, err := os.ReadDir(adir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
+	for n := range max(len(j.st.Nodes), 1) {
 		for _, d := range []string{"outputs", "logs"} {
-			src := filepath.Join(adir, e.Name(), d)
+			src := filepath.Join(r.workDir(j, n), d)
 			if !hasFiles(src) {
 				continue
 			}

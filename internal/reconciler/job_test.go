@@ -55,7 +55,7 @@ func TestJobLifecycleOnCluster(t *testing.T) {
 	p, ok := b.be.Process(procID(j, 1, 0))
 	require.True(t, ok)
 	require.Equal(t, st.Nodes[0], p.Spec.Node)
-	require.Equal(t, []string{"/bin/bash", "-c", "python train.py --x 7"}, p.Spec.Argv)
+	require.Equal(t, "python train.py --x 7", p.Spec.Command)
 	env := envOf(p.Spec)
 	require.Equal(t, "job1", env["AZUREML_RUN_ID"])
 	require.Equal(t, "1", env["PYTHONUNBUFFERED"])

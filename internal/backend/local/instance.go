@@ -53,6 +53,9 @@ type Instances struct {
 	// Notify is called with an instance's key when its activity changes
 	// (a terminal or SSH session opened or closed).
 	Notify func(key string)
+	// NoSandbox runs instances without namespaces even where bubblewrap
+	// works (tests of the fallback; hosts that forbid namespaces).
+	NoSandbox bool
 
 	mu   sync.Mutex
 	live map[string]*liveInstance
@@ -136,6 +139,11 @@ var sandboxSupport = sync.OnceValues(func() (bool, string) {
 	}
 	return true, ""
 })
+
+func (l *Instances) sandboxed() bool {
+	ok, _ := sandboxSupport()
+	return ok && !l.NoSandbox
+}
 
 // jupyterSupport reports whether Debian's notebook server is installed.
 var jupyterSupport = sync.OnceValue(func() bool {
@@ -231,6 +239,9 @@ func (l *Instances) info(spec *backend.InstanceSpec, h *instanceHandle) backend.
 		info.Limits = fmt.Sprintf("Enforced with cgroup v%d: %s, %s memory.", v, cpuText(spec.MilliCPU), memText(spec.MemoryBytes))
 	}
 	ok, reason := sandboxSupport()
+	if l.NoSandbox {
+		ok, reason = false, "namespaces are turned off for this server"
+	}
 	if ok {
 		info.Isolation = "bubblewrap namespaces: own processes (PID), hostname (UTS), IPC and mounts; the host file system is read-only except the home directory, /tmp and the workspace file share."
 	} else {
@@ -274,7 +285,7 @@ func (l *Instances) initRunning(h *instanceHandle) bool {
 
 // boot prepares the home and starts the init process.
 func (l *Instances) boot(ctx context.Context, spec *backend.InstanceSpec) (*instanceHandle, error) {
-	sandbox, _ := sandboxSupport()
+	sandbox := l.sandboxed()
 	h := &instanceHandle{ID: spec.ID, Root: l.rootFor(spec.ID), Sandbox: sandbox, Isolated: spec.IsolateNetwork && sandbox}
 	// A previous run may have left processes (a crash): end them first.
 	l.killAll(ctx, h)

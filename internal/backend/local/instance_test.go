@@ -199,3 +199,26 @@ func TestLocalInstanceIsolatedNetwork(t *testing.T) {
 	require.Contains(t, out.String(), "\rlo,\r\n", "only loopback inside: %s", out.String())
 	require.Contains(t, out.String(), "hello-from-the-server", "the mlw server is bridged in")
 }
+
+func TestLocalInstanceWithoutSandbox(t *testing.T) {
+	t.Parallel()
+	l, spec, _ := newInstance(t)
+	l.NoSandbox, spec.SSH = true, nil
+	ctx := context.Background()
+	require.NoError(t, os.MkdirAll(spec.SharePath, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(spec.SharePath, "shared.txt"), []byte("same-files"), 0o644))
+	h, info, err := l.Start(ctx, spec, nil)
+	require.NoError(t, err)
+	require.Contains(t, info.Isolation, "None:")
+	sh, err := l.Shell(ctx, spec, h, 80, 24)
+	require.NoError(t, err)
+	defer sh.Close()
+	out := collect(sh)
+	_, err = sh.Write([]byte("echo home=$HOME; cat ~/cloudfiles/code/shared.txt; echo; echo end-$((2+3))\n"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "end-5") }, 10*time.Second, 5*time.Millisecond)
+	require.Contains(t, out.String(), "home="+filepath.Join(l.rootFor(spec.ID), "home"))
+	require.Contains(t, out.String(), "same-files")
+	require.NoError(t, l.Stop(ctx, h))
+	require.Empty(t, InstancePIDs(spec.ID))
+}
