@@ -8,17 +8,17 @@ import (
 // VMSize is one entry of the VM size catalogue, with Azure's names and
 // figures (hourly prices are eastus Linux list prices, for display only).
 type VMSize struct {
-	Name               string
-	Family             string
-	VCPUs              int
-	MemoryGB           float64
-	GPUs               int
-	OSVhdSizeMB        int
+	Name                string
+	Family              string
+	VCPUs               int
+	MemoryGB            float64
+	GPUs                int
+	OSVhdSizeMB         int
 	MaxResourceVolumeMB int
-	LowPriorityCapable bool
-	PremiumIO          bool
-	PricePerHour       float64
-	LowPriorityPrice   float64
+	LowPriorityCapable  bool
+	PremiumIO           bool
+	PricePerHour        float64
+	LowPriorityPrice    float64
 }
 
 // MemoryMB is the size's memory in MiB.
