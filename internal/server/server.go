@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,6 +74,8 @@ type Server struct {
 	proxyL   net.Listener
 	holder   string
 
+	lock *os.File
+
 	controllers map[string]*controller.Controller
 	resync      map[string]func(ctx context.Context) error
 }
@@ -104,7 +107,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Log, holder: uuid.NewString(),
 		controllers: map[string]*controller.Controller{}, resync: map[string]func(context.Context) error{}}
-	var err error
+	lock, err := lockDataDir(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
 	if opts.Database == "" {
 		s.st, err = sqlite.Open(ctx, filepath.Join(opts.DataDir, "mlw.db"))
 	} else if strings.HasPrefix(opts.Database, "postgres://") || strings.HasPrefix(opts.Database, "postgresql://") {
@@ -124,9 +131,25 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if err := s.init(ctx); err != nil {
 		s.st.Close()
+		s.lock.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// lockDataDir takes an exclusive lock on the data directory, so that two
+// servers never share one (their reconcilers would fight over the same
+// processes). The kernel drops the lock when the process dies.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another mlw server is already using the data directory %s; stop it, or give this one its own --data-dir", dir)
+	}
+	return f, nil
 }
 
 // init creates what a first start needs and loads the rest.
@@ -311,7 +334,9 @@ func (s *Server) Run(ctx context.Context) error {
 	stopCtrl()
 	wg.Wait()
 	_ = os.Remove(filepath.Join(s.opts.DataDir, api.LocalServerFile))
-	if err := s.st.Close(); err != nil {
+	err := s.st.Close()
+	s.lock.Close()
+	if err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}
 	s.log.Info("mlw server stopped")
