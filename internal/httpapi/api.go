@@ -336,6 +336,7 @@ func (a *API) routes() {
 	a.operationRoutes()
 	a.locationRoutes()
 	a.computeRoutes()
+	a.userRoutes()
 	a.instanceRoutes()
 	a.blobRoutes()
 	a.codeRoutes()

@@ -203,7 +203,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Princi
 			return nil, core.Internal(err)
 		}
 		if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
-			return nil, core.Unauthorized("The token has expired; create a new one with `mlw token create`.")
+			return nil, core.Unauthorized("The token has expired; create a new one with `mlw token create` (or ask an Owner).")
 		}
 		u, err := a.st.GetUser(ctx, t.UserID)
 		if err != nil {

@@ -1,0 +1,27 @@
+package e2e
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestSDKJobs drives clusters and jobs with Microsoft's SDK, unchanged:
+// a cluster created and scaled as the DP-100 lab does, a training job from
+// a local folder on AzureML-sklearn-1.5@latest, its studio link, its
+// streamed log, jobs.get, jobs.list, jobs.download, list_nodes, and a
+// failing job whose stream raises with mlw's error.
+func TestSDKJobs(t *testing.T) {
+	t.Parallel()
+	RequireSDK(t)
+	s := StartServer(t, Options{})
+	s.MustRun(t, "group", "create", "--name", "rg1", "--location", "eastus")
+	s.MustRun(t, "workspace", "create", "-n", "ws1", "-g", "rg1")
+	s.MustRun(t, "workspace", "download-config", "-n", "ws1", "-g", "rg1", "--path", "cfg")
+	t.Cleanup(func() { killJobProcesses(s.Dir) })
+	src, err := filepath.Abs(filepath.Join("testdata", "diabetes-training"))
+	require.NoError(t, err)
+	out := s.RunPython(t, s.PythonEnv(t), "testdata/sdk_jobs/sdk_jobs.py", filepath.Join(s.WorkDir, "cfg"), src, t.TempDir())
+	require.Contains(t, out, "SDK JOBS OK", out)
+}
