@@ -30,18 +30,33 @@ type jobsEnv struct {
 
 func newJobsEnv(t *testing.T, s *Server) *jobsEnv {
 	t.Helper()
-	// Jobs outlive the server by design; the test's must not outlive the
-	// test. Cleanups run last-in first-out: this one after the server's.
-	t.Cleanup(func() { killJobProcesses(s.Dir) })
+	// Jobs and node agents outlive the server by design; the test's must
+	// not outlive the test.
+	t.Cleanup(func() { stopAndKillJobs(s) })
 	s.MustRun(t, "group", "create", "-n", "rg-jobs", "-l", "eastus")
 	s.MustRun(t, "workspace", "create", "-n", "ws-jobs", "-g", "rg-jobs")
 	return &jobsEnv{s: s, ws: s.WorkspacePath("rg-jobs", "ws-jobs"), rg: "rg-jobs", name: "ws-jobs"}
 }
 
+// stopAndKillJobs stops the server (which would otherwise go on starting
+// node agents), then kills what its jobs left running.
+func stopAndKillJobs(s *Server) {
+	if s.Running() {
+		s.Stop()
+	}
+	killJobProcesses(s.Dir)
+}
+
 // killJobProcesses kills every process that a job of the server with
-// data directory dir started (they carry MLW_RUN_DIR=<dir>/…).
+// data directory dir started (they carry MLW_RUN_DIR=<dir>/…), and the
+// server's node agents (MLW_NODE_AGENT=<dir>/…).
 func killJobProcesses(dir string) {
-	tag := []byte("MLW_RUN_DIR=" + dir + "/")
+	killTagged(dir, "MLW_NODE_AGENT=")
+	killTagged(dir, "MLW_RUN_DIR=")
+}
+
+func killTagged(dir, prefix string) {
+	tag := []byte(prefix + dir + "/")
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
@@ -351,11 +366,13 @@ func TestJobCancelIsLongRunning(t *testing.T) {
 	})
 	doc := s.Do(t, http.MethodGet, e.ws+"/jobs/sleeper", nil).JSON(t)
 	require.Equal(t, "Canceled", jobStatus(doc))
-	_, err = os.Stat("/proc/" + pid + "/cmdline")
-	if err == nil {
-		stat, _ := os.ReadFile("/proc/" + pid + "/stat")
-		require.Contains(t, string(stat), ") Z", "the job's child is gone (or a zombie of its dead parent)")
-	}
+	Await(t, "the job's child to die", func() error {
+		stat, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil || strings.Contains(string(stat), ") Z") {
+			return nil // gone, or a zombie of its dead parent
+		}
+		return fmt.Errorf("pid %s still runs", pid)
+	})
 	// Canceling again: the job has ended, 200 at once.
 	r = s.Do(t, http.MethodPost, e.ws+"/jobs/sleeper/cancel", nil)
 	require.Equal(t, http.StatusOK, r.StatusCode, r)
@@ -487,4 +504,55 @@ func TestConcurrentJobSubmissions(t *testing.T) {
 		require.False(t, seen[l], "%s ran twice", l)
 		seen[l] = true
 	}
+}
+
+// TestClusterJobLabCLI is the lab with the mlw CLI: the cluster created
+// and scaled with `mlw compute`, the training job submitted with `mlw job
+// create --stream`, whose output has both figures.
+func TestClusterJobLabCLI(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("needs /usr/bin/python3 with python3-sklearn and python3-pandas")
+	}
+	s := StartServer(t, Options{})
+	t.Cleanup(func() { stopAndKillJobs(s) })
+	s.MustRun(t, "group", "create", "-n", "rg-lab", "-l", "eastus")
+	s.MustRun(t, "workspace", "create", "-n", "ws-lab", "-g", "rg-lab")
+	s.MustRun(t, "configure", "--defaults", "group=rg-lab", "workspace=ws-lab")
+	s.MustRun(t, "compute", "create", "--name", "aml-cluster", "--type", "AmlCompute", "--size", "STANDARD_DS11_V2",
+		"--min-instances", "0", "--max-instances", "1", "--idle-time-before-scale-down", "120", "--tier", "dedicated")
+	s.MustRun(t, "compute", "update", "--name", "aml-cluster", "--max-instances", "2")
+	var c map[string]any
+	s.MustRunJSON(t, &c, "compute", "show", "--name", "aml-cluster")
+	p := clusterProps(c)
+	require.Equal(t, "STANDARD_DS11_V2", p["vmSize"])
+	require.EqualValues(t, 2, p["scaleSettings"].(map[string]any)["maxNodeCount"])
+
+	src, err := filepath.Abs(filepath.Join("testdata", "diabetes-training"))
+	require.NoError(t, err)
+	job := filepath.Join(s.WorkDir, "job.yml")
+	require.NoError(t, os.WriteFile(job, []byte(`$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+code: `+src+`
+command: python diabetes-training.py
+environment: azureml:AzureML-sklearn-1.5@latest
+compute: azureml:aml-cluster
+display_name: diabetes-train-cluster
+experiment_name: diabetes-training
+`), 0o644))
+	stdout, stderr, code := s.Run("job", "create", "--file", job, "--stream", "--name", "lab_cli")
+	require.Zero(t, code, "stderr: %s\nstdout: %s", stderr, stdout)
+	require.Contains(t, stdout, "Accuracy:")
+	require.Contains(t, stdout, "AUC:")
+
+	var nodes []map[string]any
+	s.MustRunJSON(t, &nodes, "compute", "list-nodes", "--name", "aml-cluster")
+	require.Len(t, nodes, 1, "the cluster grew from 0 to 1 node")
+	s.MustRun(t, "compute", "update", "--name", "aml-cluster", "--idle-time-before-scale-down", "1")
+	Await(t, "the cluster to shrink to 0 nodes", func() error {
+		s.MustRunJSON(t, &nodes, "compute", "list-nodes", "--name", "aml-cluster")
+		if len(nodes) != 0 {
+			return fmt.Errorf("%d nodes", len(nodes))
+		}
+		return nil
+	})
 }

@@ -19,7 +19,7 @@ func TestSDKJobs(t *testing.T) {
 	s.MustRun(t, "group", "create", "--name", "rg1", "--location", "eastus")
 	s.MustRun(t, "workspace", "create", "-n", "ws1", "-g", "rg1")
 	s.MustRun(t, "workspace", "download-config", "-n", "ws1", "-g", "rg1", "--path", "cfg")
-	t.Cleanup(func() { killJobProcesses(s.Dir) })
+	t.Cleanup(func() { stopAndKillJobs(s) })
 	src, err := filepath.Abs(filepath.Join("testdata", "diabetes-training"))
 	require.NoError(t, err)
 	out := s.RunPython(t, s.PythonEnv(t), "testdata/sdk_jobs/sdk_jobs.py", filepath.Join(s.WorkDir, "cfg"), src, t.TempDir())

@@ -191,10 +191,10 @@ func Decide(in Input) Decision {
 		switch {
 		case count == 0:
 			reasons = append(reasons, "no nodes: nothing is queued and minNodeCount is 0")
-		case busy == count:
-			reasons = append(reasons, fmt.Sprintf("steady at %d node(s), all busy", count))
 		default:
-			reasons = append(reasons, fmt.Sprintf("steady at %d node(s) (%d busy, %d idle)", count, busy, count-busy))
+			// Not the busy and idle counts: they change with every job, and
+			// the reason is written only when it changes.
+			reasons = append(reasons, fmt.Sprintf("steady at %d node(s)", count))
 		}
 	}
 	d.Reason = strings.ToUpper(reasons[0][:1]) + strings.Join(reasons, "; ")[1:]

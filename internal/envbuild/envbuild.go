@@ -43,6 +43,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -308,6 +309,9 @@ func (b *Builder) LogPath(spec Spec) string {
 	return filepath.Join(b.opts.Dir, b.key(reqs), "build.log")
 }
 
+// tmpSeq numbers temporary files of concurrent calls.
+var tmpSeq atomic.Int64
+
 // systemRuntime is the system interpreter, with a bin directory where
 // `python` and `python3` name it (Debian has no `python`, and PATH may
 // find another python3 first).
@@ -321,7 +325,8 @@ func (b *Builder) systemRuntime() (*Runtime, error) {
 		if err := os.MkdirAll(bin, 0o755); err != nil {
 			return nil, fmt.Errorf("prepare the system runtime: %w", err)
 		}
-		tmp := fmt.Sprintf("%s.tmp%d", link, os.Getpid())
+		// Unique per call: jobs prepare concurrently in one process.
+		tmp := fmt.Sprintf("%s.tmp%d-%d", link, os.Getpid(), tmpSeq.Add(1))
 		_ = os.Remove(tmp)
 		if err := os.Symlink(b.opts.Python, tmp); err != nil {
 			return nil, fmt.Errorf("prepare the system runtime: %w", err)

@@ -592,7 +592,9 @@ func finishOpsExcept(ctx context.Context, st store.Store, key, skip, status stri
 // its nodes and removes it.
 func (c *Clusters) delete(ctx context.Context, v *clusterView) (controller.Result, error) {
 	active := 0
-	for _, state := range service.JobActiveStates {
+	// Jobs being deleted (the workspace is going) stop on their own; they
+	// are waited for too, so that their processes end before the nodes.
+	for _, state := range append([]string{service.StateDeleting}, service.JobActiveStates...) {
 		jobs, err := c.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: v.owner, State: state})
 		if err != nil {
 			return controller.Result{}, err

@@ -164,8 +164,9 @@ func TestLocalCancelKillsProcessTree(t *testing.T) {
 	require.NotNil(t, op)
 	st := b.awaitState("tree", service.JobCanceled)
 	require.Equal(t, "Canceled by admin.", st.Reason)
-	require.False(t, alive(bg), "background child killed")
-	require.False(t, alive(escaped), "a child that left the process group is killed too")
+	// SIGKILL is delivered asynchronously: await the deaths.
+	b.await("the background child to die", func() bool { return !alive(bg) })
+	b.await("the child that left the process group to die", func() bool { return !alive(escaped) })
 	require.Equal(t, "idle", b.nodeStates("c1"))
 }
 
@@ -174,7 +175,7 @@ func TestLocalTimeout(t *testing.T) {
 	t.Parallel()
 	b, _ := localBundle(t, "", nil)
 	b.putCluster("c1", smallCluster)
-	b.submit("slow", command("c1", `echo $$ > main.pid; sleep 300`, `"limits":{"jobLimitsType":"Command","timeout":"PT5S"}`))
+	b.submit("slow", command("c1", `echo $BASHPID > main.pid; sleep 300`, `"limits":{"jobLimitsType":"Command","timeout":"PT5S"}`))
 	b.awaitState("slow", service.JobRunning)
 	wd := b.workDir("slow")
 	b.await("the process to start", func() bool { _, err := os.Stat(filepath.Join(wd, "main.pid")); return err == nil })
@@ -193,6 +194,7 @@ func TestLocalFailingCommand(t *testing.T) {
 	b.putCluster("c1", smallCluster)
 	b.submit("bad", command("c1", `echo working; echo "Traceback: something broke" >&2; exit 3`))
 	st := b.awaitState("bad", service.JobFailed)
+	require.NotNil(t, st.ExitCode, "%+v %s", st.Error, st.Reason)
 	require.Equal(t, 3, *st.ExitCode)
 	require.Equal(t, "UserError", st.Error.Code)
 	require.Contains(t, st.Error.Message, "exited with status code 3")

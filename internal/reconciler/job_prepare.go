@@ -244,17 +244,6 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 	return out.Close()
 }
 
-func writeFileAtomic(p string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
-}
-
 // appendLine appends a line to a file, creating it and its directory.
 func appendLine(p, line string) {
 	_ = os.MkdirAll(filepath.Dir(p), 0o755)

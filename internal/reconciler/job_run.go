@@ -62,7 +62,10 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 			return controller.Result{}, err
 		}
 		b, _ := json.Marshal(specs)
-		if err := writeFileAtomic(marker, b); err != nil {
+		// A torn write reads as no list: the attempt is prepared again and
+		// its processes started again, which the backend answers with the
+		// ones already running.
+		if err := os.WriteFile(marker, b, 0o644); err != nil {
 			return controller.Result{}, fmt.Errorf("record processes of job %s: %w", j.job.Name, err)
 		}
 	}

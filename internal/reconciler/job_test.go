@@ -418,3 +418,41 @@ func TestJobOnComputeInstance(t *testing.T) {
 	b.exit("one", 0, 0)
 	b.requireState("two", service.JobRunning)
 }
+
+// TestWorkspaceDeletionStopsJobs: deleting a workspace marks its computes
+// and jobs for deletion (the container reconciler does); the job and
+// cluster reconcilers stop the processes, release the nodes and remove
+// their rows, so the workspace's deletion can finish.
+func TestWorkspaceDeletionStopsJobs(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":1}}`)
+	j := b.submit("run", command("c1", "sleep 100"))
+	b.submit("wait", command("c1", "sleep 100"))
+	b.drain()
+	b.requireState("run", service.JobRunning)
+
+	// What the container reconciler does to a workspace's finalized kinds.
+	for _, kind := range []string{core.KindCompute, core.KindJob} {
+		rows, err := b.st.List(b.ctx, store.ListOptions{Kind: kind, ParentPrefix: service.WorkspaceKey(b.ws)})
+		require.NoError(t, err)
+		for _, r := range rows {
+			r.Deleting, r.State = true, service.StateDeleting
+			require.NoError(t, b.st.Update(b.ctx, r))
+			b.q.Enqueue(kind, service.Key(r))
+		}
+	}
+	b.drain()
+	for range 10 {
+		b.advance(time.Second)
+	}
+	for _, kind := range []string{core.KindCompute, core.KindJob, service.KindNode} {
+		rows, err := b.st.List(b.ctx, store.ListOptions{Kind: kind, ParentPrefix: service.WorkspaceKey(b.ws)})
+		require.NoError(t, err)
+		require.Empty(t, rows, "%s rows left", kind)
+	}
+	p, _ := b.be.Process(procID(j, 1, 0))
+	require.True(t, p.Stopped())
+	require.Empty(t, b.be.Running())
+	require.Empty(t, b.be.Nodes())
+}

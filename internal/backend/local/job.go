@@ -34,8 +34,21 @@ func (c *Cluster) Start(ctx context.Context, spec backend.ProcessSpec) (backend.
 		return h, nil
 	}
 	if p, err := OpenProc(h.RunDir); err == nil {
+		if spec.Node != "" {
+			c.resendToAgent(spec.Node, h.RunDir)
+		}
 		c.remember(spec.ID, p)
 		return h, nil
+	}
+	if spec.Command != "" && spec.Node != "" {
+		p, ok, err := c.startOnAgent(spec.Node, h.RunDir, spec.Dir, spec.Log, spec.Env, spec.Command)
+		if err != nil {
+			return h, fmt.Errorf("start process %s: %w", spec.ID, err)
+		}
+		if ok {
+			c.remember(spec.ID, p)
+			return h, nil
+		}
 	}
 	var cgroupProcs []string
 	switch {
@@ -118,14 +131,38 @@ func (c *Cluster) State(ctx context.Context, h backend.ProcessHandle) (backend.P
 	return ps, nil
 }
 
-// Wait implements backend.Processes.
+// Wait implements backend.Processes. A process this server's child
+// supervises ends the wait at once; others (run by a node agent, or
+// reattached after a restart) are polled, quickly at first, then every
+// 100 ms.
 func (c *Cluster) Wait(ctx context.Context, h backend.ProcessHandle) error {
 	p, err := c.proc(h)
 	if err != nil {
 		return nil // nothing to wait for: State reports it lost
 	}
-	_, err = p.Wait(ctx)
-	return err
+	if p.done != nil {
+		_, err = p.Wait(ctx)
+		return err
+	}
+	// The exit record is awaited with inotify; a supervisor (or node
+	// agent) that dies without one is noticed by a slower check.
+	written, release, werr := c.exits.watch(p.RunDir)
+	if werr == nil {
+		defer release()
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, done := p.Exit(); done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-written:
+		case <-tick.C:
+		}
+	}
 }
 
 // Stop implements backend.Processes: SIGTERM to the process group, SIGKILL
@@ -141,6 +178,14 @@ func (c *Cluster) Stop(ctx context.Context, h backend.ProcessHandle, grace time.
 	}
 	if _, done := p.Exit(); done {
 		return nil // stragglers go in Release
+	}
+	// A node agent records the job's process group a moment after it
+	// takes the job: wait for it, so that the signal reaches the job.
+	for i := 0; i < 500 && p.ChildPID() == 0; i++ {
+		if _, done := p.Exit(); done {
+			return nil
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 	var cg *Cgroup
 	if v, _ := CgroupSupport(); v != 0 {
@@ -170,9 +215,15 @@ func (c *Cluster) Release(ctx context.Context, h backend.ProcessHandle) error {
 			_ = waitEmpty(ctx, cg)
 			_ = cg.Remove()
 		} else if h.Node != "" {
-			if cg := OpenCgroup(nodeCgroupName(h.Node)); len(cg.PIDs()) > 0 {
-				cg.Kill()
-				_ = waitEmpty(ctx, cg)
+			// Everything left on the node but its agent belongs to the job.
+			cg := OpenCgroup(nodeCgroupName(h.Node))
+			if pids := cg.PIDs(); len(pids) > 0 {
+				agent, _, _ := c.agentPID(h.Node)
+				for _, pid := range pids {
+					if pid != agent {
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
 			}
 		}
 	} else {

@@ -31,6 +31,8 @@ type Cluster struct {
 	// procs caches the handles of processes this server spawned: their
 	// supervisor is our child, so Wait learns of an exit at once.
 	procs map[string]*Proc
+	// exits tells Wait when other processes' exit records appear.
+	exits exitWatcher
 }
 
 // NewCluster returns the local cluster backend keeping its files in dir.
@@ -90,12 +92,18 @@ func (c *Cluster) StartNode(ctx context.Context, spec backend.NodeSpec) (backend
 	} else {
 		info.Enforced = true
 	}
+	if _, _, alive := c.agentPID(spec.ID); !alive {
+		// Without an agent jobs run under their own supervisors: slower,
+		// not wrong.
+		_ = c.startAgent(spec.ID)
+	}
 	return info, nil
 }
 
 // StopNode implements backend.Nodes: whatever still runs in the node's
 // cgroup is killed and the cgroup removed.
 func (c *Cluster) StopNode(ctx context.Context, id string) error {
+	c.stopAgent(id)
 	if v, _ := CgroupSupport(); v == 0 {
 		return nil
 	}
