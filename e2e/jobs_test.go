@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -10,9 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/google/uuid"
@@ -45,29 +42,6 @@ func stopAndKillJobs(s *Server) {
 		s.Stop()
 	}
 	killJobProcesses(s.Dir)
-}
-
-// killJobProcesses kills every process that a job of the server with
-// data directory dir started (they carry MLW_RUN_DIR=<dir>/…), and the
-// server's node agents (MLW_NODE_AGENT=<dir>/…).
-func killJobProcesses(dir string) {
-	killTagged(dir, "MLW_NODE_AGENT=")
-	killTagged(dir, "MLW_RUN_DIR=")
-}
-
-func killTagged(dir, prefix string) {
-	tag := []byte(prefix + dir + "/")
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err == nil && bytes.Contains(env, tag) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
 }
 
 // putCluster creates or updates a cluster with an SDK-shaped body and

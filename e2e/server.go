@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -270,6 +271,9 @@ func (s *Server) cleanup() {
 	if s.client != nil {
 		s.client.CloseIdleConnections()
 	}
+	// Jobs, node agents and instances outlive the server by design (a
+	// restart loses no work); a finished test must not leave them behind.
+	killJobProcesses(s.Dir)
 	if s.t.Failed() {
 		s.t.Logf("mlw server log (data directory %s):\n%s", s.Dir, s.Log())
 	}
@@ -324,4 +328,27 @@ func (b *syncBuffer) mark(line string) { _, _ = b.Write([]byte(line + "\n")) }
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// killJobProcesses kills every process that a job of the server with
+// data directory dir started (they carry MLW_RUN_DIR=<dir>/…), and the
+// server's node agents (MLW_NODE_AGENT=<dir>/…).
+func killJobProcesses(dir string) {
+	killTagged(dir, "MLW_NODE_AGENT=")
+	killTagged(dir, "MLW_RUN_DIR=")
+}
+
+func killTagged(dir, prefix string) {
+	tag := []byte(prefix + dir + "/")
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err == nil && bytes.Contains(env, tag) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
