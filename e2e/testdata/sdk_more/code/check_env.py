@@ -1,0 +1,6 @@
+import sys
+
+import sklearn
+
+print("python", sys.executable)
+print("sklearn OK", sklearn.__version__)
