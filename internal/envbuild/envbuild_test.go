@@ -111,7 +111,7 @@ func countingPython(t *testing.T) (python string, calls func(substr string) int)
 	record := filepath.Join(dir, "calls")
 	python = filepath.Join(dir, "python3")
 	script := "#!/bin/sh\necho \"$*\" >> " + record + "\nexec " + DefaultPython + " \"$@\"\n"
-	require.NoError(t, os.WriteFile(python, []byte(script), 0o755))
+	writeExecutable(t, python, script)
 	return python, func(substr string) int {
 		b, _ := os.ReadFile(record)
 		n := 0
@@ -301,4 +301,16 @@ func TestCanceledWaiterLeavesBuildRunning(t *testing.T) {
 	rt, err := b.Prepare(context.Background(), spec, nil)
 	require.NoError(t, err)
 	require.FileExists(t, rt.Python)
+}
+
+// writeExecutable writes a script through a child process. Writing it from
+// this process would race with parallel tests: a child forked while the
+// file is open for writing keeps it open until it execs, and running the
+// script then fails with ETXTBSY ("text file busy").
+func writeExecutable(t *testing.T, path, content string) {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", `cat > "$0" && chmod 0755 "$0"`, path)
+	cmd.Stdin = strings.NewReader(content)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
 }
