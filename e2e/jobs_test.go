@@ -198,8 +198,8 @@ func TestClusterJobLab(t *testing.T) {
 	require.EqualValues(t, 2, p["scaleSettings"].(map[string]any)["maxNodeCount"])
 	require.Equal(t, "PT120S", p["scaleSettings"].(map[string]any)["nodeIdleTimeBeforeScaleDown"], "an update that leaves the idle time out keeps it")
 
-	codeID := e.uploadCode(t, filepath.Join("testdata", "diabetes-training"))
-	job := e.submit(t, "diabetes_train_lab", map[string]any{"command": "python diabetes-training.py", "codeId": codeID,
+	codeID := e.uploadCode(t, filepath.Join("..", "examples", "diabetes-training", "src"))
+	job := e.submit(t, "diabetes_train_lab", map[string]any{"command": "python train.py", "codeId": codeID,
 		"computeId": e.ws + "/computes/aml-cluster", "displayName": "diabetes-train-cluster", "experimentName": "diabetes-training"})
 	jp := job["properties"].(map[string]any)
 	require.Equal(t, "NotStarted", jp["status"])
@@ -502,12 +502,12 @@ func TestClusterJobLabCLI(t *testing.T) {
 	require.Equal(t, "STANDARD_DS11_V2", p["vmSize"])
 	require.EqualValues(t, 2, p["scaleSettings"].(map[string]any)["maxNodeCount"])
 
-	src, err := filepath.Abs(filepath.Join("testdata", "diabetes-training"))
+	src, err := filepath.Abs(filepath.Join("..", "examples", "diabetes-training", "src"))
 	require.NoError(t, err)
 	job := filepath.Join(s.WorkDir, "job.yml")
 	require.NoError(t, os.WriteFile(job, []byte(`$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
 code: `+src+`
-command: python diabetes-training.py
+command: python train.py
 environment: azureml:AzureML-sklearn-1.5@latest
 compute: azureml:aml-cluster
 display_name: diabetes-train-cluster

@@ -20,7 +20,7 @@ func TestSDKJobs(t *testing.T) {
 	s.MustRun(t, "workspace", "create", "-n", "ws1", "-g", "rg1")
 	s.MustRun(t, "workspace", "download-config", "-n", "ws1", "-g", "rg1", "--path", "cfg")
 	t.Cleanup(func() { stopAndKillJobs(s) })
-	src, err := filepath.Abs(filepath.Join("testdata", "diabetes-training"))
+	src, err := filepath.Abs(filepath.Join("..", "examples", "diabetes-training", "src"))
 	require.NoError(t, err)
 	out := s.RunPython(t, s.PythonEnv(t), "testdata/sdk_jobs/sdk_jobs.py", filepath.Join(s.WorkDir, "cfg"), src, t.TempDir())
 	require.Contains(t, out, "SDK JOBS OK", out)

@@ -43,7 +43,7 @@ c = ml.begin_create_or_update(AmlCompute(name="aml-cluster", max_instances=2)).r
 c = ml.compute.get("aml-cluster")
 check("cluster scaled", c.max_instances == 2 and c.size.upper() == "STANDARD_DS11_V2" and c.idle_time_before_scale_down == 120, c)
 
-job = command(code=src, command="python diabetes-training.py", environment="AzureML-sklearn-1.5@latest",
+job = command(code=src, command="python train.py", environment="AzureML-sklearn-1.5@latest",
               compute="aml-cluster", display_name="diabetes-train-cluster", experiment_name="diabetes-training")
 returned = ml.create_or_update(job)
 check("submitted", returned.status in ("NotStarted", "Queued", "Preparing", "Running"), returned.status)
