@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,4 +25,9 @@ func TestSDKJobs(t *testing.T) {
 	require.NoError(t, err)
 	out := s.RunPython(t, s.PythonEnv(t), "testdata/sdk_jobs/sdk_jobs.py", filepath.Join(s.WorkDir, "cfg"), src, t.TempDir())
 	require.Contains(t, out, "SDK JOBS OK", out)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "FLOWS 1+2") {
+			t.Log(line)
+		}
+	}
 }

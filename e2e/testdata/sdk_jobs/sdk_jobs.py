@@ -10,6 +10,7 @@ import io
 import os
 import sys
 import contextlib
+import time
 
 import requests
 
@@ -27,6 +28,7 @@ def check(name, cond, detail=""):
     print("CHECK", name, flush=True)
 
 
+started = time.monotonic()
 ml = MLClient.from_config(DefaultAzureCredential(), path=os.path.join(cfg_dir, "config.json"))
 
 try:
@@ -68,6 +70,9 @@ for root, _, files in os.walk(download):
 check("download", any(f.endswith("user_logs/std_log.txt") for f in found), found)
 with open([os.path.join(download, f) for f in found if f.endswith("user_logs/std_log.txt")][0]) as f:
     check("downloaded log", "AUC:" in f.read())
+
+# Flows 1 and 2 of issue 5 end here (download included): report their wall time.
+print(f"FLOWS 1+2 took {time.monotonic() - started:.2f} s", flush=True)
 
 nodes = list(ml.compute.list_nodes("aml-cluster"))
 check("nodes", len(nodes) == 1 and nodes[0].node_state == "idle", nodes)
