@@ -509,6 +509,8 @@ func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *servic
 	switch {
 	case jerr != nil:
 		r.logf(j, "%s: %s", state, jerr.Message)
+	case reason == "" || reason == state+".":
+		r.logf(j, "%s.", state)
 	default:
 		r.logf(j, "%s. %s", state, reason)
 	}
