@@ -54,11 +54,7 @@ func computeCmd(app *App) *cobra.Command {
 		if name == "" {
 			return "", errors.New("pass the compute's name with --name/-n")
 		}
-		c, err := app.Client()
-		if err != nil {
-			return "", err
-		}
-		sub, err := c.SubscriptionID(ctx)
+		_, sub, err := app.clientSub(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -209,11 +205,7 @@ command returns when the compute is ready.`,
 
 	var location string
 	locationOf := func(ctx context.Context) (string, string, error) {
-		c, err := app.Client()
-		if err != nil {
-			return "", "", err
-		}
-		sub, err := c.SubscriptionID(ctx)
+		_, sub, err := app.clientSub(ctx)
 		if err != nil {
 			return "", "", err
 		}

@@ -26,11 +26,7 @@ func groupCmd(app *App) *cobra.Command {
 		Example: "  mlw group create --name rg-dp100-labs --location eastus",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := app.Client()
-			if err != nil {
-				return err
-			}
-			sub, err := c.SubscriptionID(cmd.Context())
+			c, sub, err := app.clientSub(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -57,11 +53,7 @@ func groupCmd(app *App) *cobra.Command {
 		Example: "  mlw group show --name rg-dp100-labs",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := app.Client()
-			if err != nil {
-				return err
-			}
-			sub, err := c.SubscriptionID(cmd.Context())
+			_, sub, err := app.clientSub(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -81,11 +73,7 @@ func groupCmd(app *App) *cobra.Command {
 		Example: "  mlw group list -o table",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := app.Client()
-			if err != nil {
-				return err
-			}
-			sub, err := c.SubscriptionID(cmd.Context())
+			_, sub, err := app.clientSub(cmd.Context())
 			if err != nil {
 				return err
 			}

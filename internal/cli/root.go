@@ -100,6 +100,19 @@ func (a *App) Client() (*api.Client, error) {
 	return c, nil
 }
 
+// clientSub returns the client and the subscription id to put in paths.
+func (a *App) clientSub(ctx context.Context) (*api.Client, string, error) {
+	c, err := a.Client()
+	if err != nil {
+		return nil, "", err
+	}
+	sub, err := c.SubscriptionID(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, sub, nil
+}
+
 // Profile returns the saved CLI profile.
 func (a *App) Profile() *api.Profile {
 	if a.profile == nil {

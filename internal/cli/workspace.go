@@ -27,11 +27,7 @@ func workspaceCmd(app *App) *cobra.Command {
 		if err := app.resolveWorkspace(&s); err != nil {
 			return "", err
 		}
-		c, err := app.Client()
-		if err != nil {
-			return "", err
-		}
-		sub, err := c.SubscriptionID(cmd.Context())
+		_, sub, err := app.clientSub(cmd.Context())
 		if err != nil {
 			return "", err
 		}
@@ -148,11 +144,7 @@ func workspaceCmd(app *App) *cobra.Command {
 		Example: "  mlw workspace list -g rg-dp100-labs\n  mlw workspace list",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := app.Client()
-			if err != nil {
-				return err
-			}
-			sub, err := c.SubscriptionID(cmd.Context())
+			_, sub, err := app.clientSub(cmd.Context())
 			if err != nil {
 				return err
 			}
