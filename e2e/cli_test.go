@@ -75,7 +75,7 @@ func TestCompletion(t *testing.T) {
 
 	stdout, _, code = RunMLW(t, home, dir, "__complete", "--output", "")
 	require.Zero(t, code)
-	for _, v := range []string{"table", "json", "yaml"} {
+	for _, v := range []string{"table", "json", "yaml", "none"} {
 		require.Contains(t, stdout, v)
 	}
 	stdout, _, code = RunMLW(t, home, dir, "__complete", "workspace", "")
@@ -102,6 +102,10 @@ func TestOutputFormats(t *testing.T) {
 	require.Len(t, fromYAML, 1)
 	require.Equal(t, fromJSON[0]["id"], fromYAML[0]["id"])
 	require.Equal(t, "first one", fromYAML[0]["properties"].(map[string]any)["description"])
+
+	// As in az, --output none prints nothing (the command still runs).
+	require.Empty(t, s.MustRun(t, "group", "create", "-n", "rg-quiet", "-l", "eastus", "-o", "none"))
+	s.MustRun(t, "group", "show", "-n", "rg-quiet")
 
 	table := s.MustRun(t, "workspace", "list", "-o", "table")
 	lines := strings.Split(strings.TrimSpace(table), "\n")

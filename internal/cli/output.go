@@ -63,6 +63,8 @@ func str(d Doc, path string) string {
 // print writes one document (single) or a list in the chosen format.
 func (a *App) print(v any, cols []column) error {
 	switch a.format() {
+	case "none":
+		return nil
 	case "json":
 		enc := json.NewEncoder(a.Out)
 		enc.SetIndent("", "  ")
@@ -86,7 +88,7 @@ func (a *App) print(v any, cols []column) error {
 		}
 		return a.table(docs, cols)
 	default:
-		return fmt.Errorf("unknown --output %q: use table, json or yaml", a.output)
+		return fmt.Errorf("unknown --output %q: use table, json, yaml or none", a.output)
 	}
 }
 

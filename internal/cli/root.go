@@ -52,12 +52,12 @@ Start a server with ` + "`mlw server`" + `; every other command is a client of i
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.VarP(outputFlag{&app.output}, "output", "o", "output format: table, json or yaml (default: table on a terminal, json otherwise)")
+	pf.VarP(outputFlag{&app.output}, "output", "o", "output format: table, json, yaml or none (default: table on a terminal, json otherwise)")
 	pf.StringVar(&app.conn.Server, "server", "", "server URL (default: $MLW_SERVER, the saved login, or the local server)")
 	pf.StringVar(&app.conn.Token, "token", "", "API token (default: $MLW_TOKEN, the saved login, or the local server's token)")
 	pf.StringVar(&app.conn.CAFile, "ca-file", "", "PEM file of the CA to trust for the server (default: the local server's CA)")
 	pf.StringVar(&app.conn.Subscription, "subscription", "", "subscription id (default: the server's)")
-	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml", "none"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddCommand(groupCmd(app), workspaceCmd(app), computeCmd(app), configureCmd(app), loginCmd(app), userCmd(app), tokenCmd(app), environmentCmd(app), fileCmd(app), envCmd(app), jobCmd(app))
 	return root, app
@@ -205,11 +205,11 @@ func (o outputFlag) Type() string   { return "string" }
 
 func (o outputFlag) Set(v string) error {
 	switch v {
-	case "table", "json", "yaml":
+	case "table", "json", "yaml", "none":
 		*o.p = v
 		return nil
 	}
-	return errors.New("use table, json or yaml")
+	return errors.New("use table, json, yaml or none")
 }
 
 // finishTree completes the command tree once every command is in it (main
