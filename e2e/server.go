@@ -339,16 +339,38 @@ func killJobProcesses(dir string) {
 }
 
 func killTagged(dir, prefix string) {
+	for _, pid := range taggedPIDs(dir, prefix) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// taggedPIDs lists the live processes whose environment carries
+// prefix+dir+"/…" (zombies, which only their parent can reap, excluded).
+func taggedPIDs(dir, prefix string) []int {
 	tag := []byte(prefix + dir + "/")
 	ents, _ := os.ReadDir("/proc")
+	var out []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
 		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err == nil && bytes.Contains(env, tag) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		if err != nil || !bytes.Contains(env, tag) {
+			continue
 		}
+		if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
+				continue
+			}
+		}
+		out = append(out, pid)
 	}
+	return out
+}
+
+// ProcessesOf lists the live processes that the server with data
+// directory dir started for instances, nodes and jobs.
+func ProcessesOf(dir string) []int {
+	return append(taggedPIDs(dir, "MLW_RUN_DIR="), taggedPIDs(dir, "MLW_NODE_AGENT=")...)
 }
