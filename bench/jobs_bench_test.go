@@ -233,7 +233,8 @@ func BenchmarkJobThroughput(b *testing.B) {
 	for b.Loop() {
 		round++
 		base := t.ended(b)
-		cpu0 := t.cpuTime()
+		parts0 := t.cpuParts()
+		cpu0 := parts0.total()
 		start := time.Now()
 		var next atomic.Int64
 		var wg sync.WaitGroup
@@ -255,13 +256,13 @@ func BenchmarkJobThroughput(b *testing.B) {
 		t.awaitEnded(b, base+jobs)
 		elapsed := time.Since(start)
 		total += elapsed
-		cpu += t.cpuTime() - cpu0
+		parts := t.cpuParts()
+		cpu += parts.total() - cpu0
 		if os.Getenv("MLW_BENCH_VERBOSE") != "" {
-			var self, children syscall.Rusage
-			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-			_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
-			b.Logf("self user %v sys %v; children user %v sys %v", time.Duration(self.Utime.Nano()), time.Duration(self.Stime.Nano()),
-				time.Duration(children.Utime.Nano()), time.Duration(children.Stime.Nano()))
+			per := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000/jobs) }
+			b.Logf("CPU per job: this process (server and clients) %s user + %s sys; reaped children %s; node agents and their jobs %s user + %s sys",
+				per(parts.selfUser-parts0.selfUser), per(parts.selfSys-parts0.selfSys), per(parts.children-parts0.children),
+				per(parts.agentUser-parts0.agentUser), per(parts.agentSys-parts0.agentSys))
 		}
 		b.ReportMetric(float64(jobs)/submitted.Seconds(), "submitted/s")
 	}
@@ -285,15 +286,23 @@ func BenchmarkJobThroughput(b *testing.B) {
 	b.ReportMetric(2/perJob.Seconds(), "jobs/s-at-2-cores")
 }
 
-// cpuTime is the CPU time of this process and its reaped children, plus
+// cpuParts is the CPU time of this process and its reaped children, plus
 // that of the server's node agents and the jobs they ran (the agents live
 // on, so their time is not in RUSAGE_CHILDREN).
-func (t *jobTarget) cpuTime() time.Duration {
+type cpuParts struct {
+	selfUser, selfSys, children, agentUser, agentSys time.Duration
+}
+
+func (p cpuParts) total() time.Duration {
+	return p.selfUser + p.selfSys + p.children + p.agentUser + p.agentSys
+}
+
+func (t *jobTarget) cpuParts() cpuParts {
 	var self, children syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
 	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
-	total := tv(self.Utime) + tv(self.Stime) + tv(children.Utime) + tv(children.Stime)
+	p := cpuParts{selfUser: tv(self.Utime), selfSys: tv(self.Stime), children: tv(children.Utime) + tv(children.Stime)}
 	agents, _ := filepath.Glob(filepath.Join(t.dir, "cluster", "nodes", "*", "agent.pid"))
 	for _, a := range agents {
 		b, err := os.ReadFile(a)
@@ -307,10 +316,12 @@ func (t *jobTarget) cpuTime() time.Duration {
 		}
 		f := strings.Fields(string(stat)[strings.LastIndexByte(string(stat), ')')+2:])
 		// utime, stime, cutime, cstime: fields 14-17 of stat, in clock ticks.
-		for _, v := range f[11:15] {
+		ticks := func(v string) time.Duration {
 			n, _ := strconv.ParseInt(v, 10, 64)
-			total += time.Duration(n) * time.Second / 100
+			return time.Duration(n) * time.Second / 100
 		}
+		p.agentUser += ticks(f[11]) + ticks(f[13])
+		p.agentSys += ticks(f[12]) + ticks(f[14])
 	}
-	return total
+	return p
 }

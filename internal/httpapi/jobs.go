@@ -35,11 +35,7 @@ func (a *API) jobRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		job, isNew, err := a.svc.PutJob(r.Ctx(), r.Workspace(), r.Param("name"), body)
-		if err != nil {
-			return nil, err
-		}
-		ws, err := a.svc.GetWorkspace(r.Ctx(), r.Workspace())
+		ws, job, isNew, err := a.svc.PutJobIn(r.Ctx(), r.Workspace(), r.Param("name"), body)
 		if err != nil {
 			return nil, err
 		}

@@ -54,11 +54,26 @@ func (c *Clusters) now() time.Time {
 	return time.Now().UTC()
 }
 
+// computeRowKey carries, in a context, the compute row ComputeDispatch
+// has just read, so that the reconciler it dispatches to need not read it
+// again.
+type computeRowKey struct{}
+
+func withComputeRow(ctx context.Context, c *store.Resource) context.Context {
+	return context.WithValue(ctx, computeRowKey{}, c)
+}
+
 // Reconcile implements controller.Reconciler.
 func (c *Clusters) Reconcile(ctx context.Context, key string) (controller.Result, error) {
 	parent, name := service.ParseKey(key)
 	for attempt := 0; ; attempt++ {
-		cl, err := c.Store.Get(ctx, core.KindCompute, parent, name)
+		var cl *store.Resource
+		var err error
+		if row, ok := ctx.Value(computeRowKey{}).(*store.Resource); ok && attempt == 0 && row.Parent == parent && strings.EqualFold(row.Name, name) {
+			cl = row
+		} else {
+			cl, err = c.Store.Get(ctx, core.KindCompute, parent, name)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return controller.Result{}, nil
 		}
@@ -137,11 +152,12 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 	if err := c.preempt(ctx, v, nodes); err != nil {
 		return controller.Result{}, err
 	}
+	unlock := c.Sched.Lock(v.owner)
 	queue, err := c.Sched.Queue(ctx, c.Store, v.owner)
-	if err != nil {
-		return controller.Result{}, err
+	if err == nil {
+		queue, err = c.assign(ctx, v, nodes, queue, now)
 	}
-	queue, err = c.assign(ctx, v, nodes, queue, now)
+	unlock()
 	if err != nil {
 		return controller.Result{}, err
 	}
@@ -177,7 +193,10 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 			return controller.Result{}, err
 		}
 		nodes = append(nodes, added...)
-		if queue, err = c.assign(ctx, v, nodes, queue, now); err != nil {
+		unlock := c.Sched.Lock(v.owner)
+		queue, err = c.assign(ctx, v, nodes, queue, now)
+		unlock()
+		if err != nil {
 			return controller.Result{}, err
 		}
 	}
@@ -314,44 +333,11 @@ func (c *Clusters) assign(ctx context.Context, v *clusterView, nodes []*store.Re
 // assignOne moves one job to Preparing on nodes, in one transaction with
 // the nodes' rows. It reports false when the job is no longer queued.
 func (c *Clusters) assignOne(ctx context.Context, v *clusterView, q QueuedJob, nodes []*store.Resource, now time.Time) (bool, error) {
-	parent, name := service.ParseKey(q.Key)
 	ok := false
 	err := c.Store.InTx(ctx, func(tx store.Resources) error {
-		job, err := tx.Get(ctx, core.KindJob, parent, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if job.State != service.JobQueued || job.Deleting || job.Owner != v.owner {
-			return nil
-		}
-		st := service.JobStatusOf(job)
-		ids := make([]string, len(nodes))
-		for i, n := range nodes {
-			ids[i] = n.Name
-			ns := service.NodeStatusOf(n)
-			ns.Job = job.Name
-			n.Status = service.Encode(ns)
-			n.State = "running"
-			n.Owner = q.Key
-			if err := tx.Update(ctx, n); err != nil {
-				return err
-			}
-		}
-		st.Attempt++
-		st.Nodes = ids
-		st.Procs = nil
-		st.Enter(service.JobPreparing, now)
-		st.Reason = fmt.Sprintf("Preparing on %s (attempt %d).", strings.Join(ids, ", "), st.Attempt)
-		job.Status = service.Encode(st)
-		job.State = service.JobPreparing
-		if err := tx.Update(ctx, job); err != nil {
-			return err
-		}
-		ok = true
-		return nil
+		var err error
+		ok, err = assignJob(ctx, tx, v.owner, q.Key, nodes, now)
+		return err
 	})
 	if err != nil {
 		// Roll back what the failed transaction did to our copies.

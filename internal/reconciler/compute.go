@@ -32,5 +32,5 @@ func (d *ComputeDispatch) Reconcile(ctx context.Context, key string) (controller
 	if rec == nil {
 		return controller.Result{}, controller.ErrTerminal
 	}
-	return rec.Reconcile(ctx, key)
+	return rec.Reconcile(withComputeRow(ctx, c), key)
 }

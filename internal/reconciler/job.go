@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,8 +46,9 @@ func UserLogName(rank, world int) string {
 // NotStarted → Queued → Preparing → Running → Finalizing → Completed |
 // Failed | Canceled, with a timestamp for every phase and a reason
 // whenever the job waits or fails. Assigning nodes is the cluster
-// reconciler's (Clusters); on a compute instance the job reconciler
-// assigns the instance itself.
+// reconciler's (Clusters), except that a job ending on a cluster hands its
+// node straight to the next queued job (releaseWith); on a compute
+// instance the job reconciler assigns the instance itself.
 type Jobs struct {
 	Store  store.Store
 	Queue  service.Enqueuer
@@ -76,6 +78,7 @@ type Jobs struct {
 	workspaces map[string]*store.Resource
 	computes   map[string]*computeInfo
 	envs       map[string]cachedEnv
+	prepared   map[string]preparedEnv
 }
 
 // cachedEnv is a resolved environment, reused for a few seconds: curated
@@ -520,39 +523,135 @@ func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *servic
 
 // releaseWith writes the job in state and frees its nodes in one
 // transaction, so that a node is never left held by an ended job.
+//
+// A freed cluster node goes straight to the job at the head of the
+// cluster's queue, in the same transaction, when that job fits on the
+// nodes this one frees: the next job does not wait for (and the server
+// does not pay) a pass of the cluster reconciler per job. It is what that
+// pass would do first (Clusters.assign): the oldest job first, a job that
+// needs more nodes than are freed here waits, and so do the jobs behind
+// it; nodes being preempted are not given. The assignment is guarded by
+// the rows' versions like the cluster's, and the cluster's scheduling lock
+// is held, so the two never race for a job.
 func (r *Jobs) releaseWith(ctx context.Context, j *jobCtx, state string) error {
 	now := r.now()
+	owner := j.job.Owner
+	handoff := r.Sched != nil && len(j.st.Nodes) > 0 && j.info != nil && j.info.Cluster
+	if handoff {
+		unlock := r.Sched.Lock(owner)
+		defer unlock()
+	}
+	var handed string
+	var stale []string
+	var idled bool
 	err := r.Store.InTx(ctx, func(tx store.Resources) error {
-		if err := releaseNodes(ctx, tx, j, now); err != nil {
+		handed, stale, idled = "", nil, false
+		held, err := heldNodes(ctx, tx, j)
+		if err != nil {
 			return err
 		}
 		j.job.Status = service.Encode(j.st)
 		j.job.State = state
-		return tx.Update(ctx, j.job)
+		if err := tx.Update(ctx, j.job); err != nil {
+			return err
+		}
+		if handoff {
+			if handed, stale, held, err = r.handOff(ctx, tx, j, held, now); err != nil {
+				return err
+			}
+		}
+		idled = len(held) > 0
+		return freeNodes(ctx, tx, held, now)
 	})
 	if err != nil {
 		return err
 	}
-	if len(j.st.Nodes) > 0 {
-		r.Queue.Enqueue(core.KindCompute, computeQueueKey(j.job.Owner))
+	for _, k := range stale {
+		r.Sched.Remove(owner, k)
+	}
+	if handed != "" {
+		r.Sched.Remove(owner, handed)
+		r.Queue.Enqueue(core.KindJob, handed)
+	}
+	if idled || handed == "" && len(j.st.Nodes) > 0 {
+		r.Queue.Enqueue(core.KindCompute, computeQueueKey(owner))
 	}
 	return nil
 }
 
-// releaseNodes frees the nodes a job holds: idle again, or, for a node
-// that was preempted, no longer held (the cluster reconciler removes it).
-func releaseNodes(ctx context.Context, tx store.Resources, j *jobCtx, now time.Time) error {
+// handOffTries bounds how many stale queue entries (jobs canceled or
+// deleted while queued) a hand-off skips before it leaves the node to the
+// cluster reconciler.
+const handOffTries = 8
+
+// handOff gives nodes the ended job held to the next queued job of its
+// cluster, if one fits (see releaseWith). It returns the job handed the
+// nodes (or ""), the queue entries found no longer queued, and the nodes
+// left to free.
+func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held []*store.Resource, now time.Time) (string, []string, []*store.Resource, error) {
+	var usable []*store.Resource
+	for _, n := range held {
+		if n.State == "running" && !service.NodeSpecOf(n).Preempt {
+			usable = append(usable, n)
+		}
+	}
+	if len(usable) == 0 {
+		return "", nil, held, nil
+	}
+	queue := r.Sched.Loaded(j.job.Owner)
+	if len(queue) == 0 {
+		return "", nil, held, nil
+	}
+	var stale []string
+	for i, q := range queue {
+		if i == handOffTries || q.Nodes > len(usable) {
+			break // no overtaking: the head waits for the cluster reconciler
+		}
+		if q.Key == j.key {
+			continue
+		}
+		take := usable[:q.Nodes]
+		ok, err := assignJob(ctx, tx, j.job.Owner, q.Key, take, now)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		if !ok {
+			stale = append(stale, q.Key)
+			continue
+		}
+		var left []*store.Resource
+		for _, n := range held {
+			if !slices.Contains(take, n) {
+				left = append(left, n)
+			}
+		}
+		return q.Key, stale, left, nil
+	}
+	return "", stale, held, nil
+}
+
+// heldNodes reads the nodes a job holds (those whose row still names it).
+func heldNodes(ctx context.Context, tx store.Resources, j *jobCtx) ([]*store.Resource, error) {
+	var out []*store.Resource
 	for _, id := range j.st.Nodes {
 		n, err := tx.Get(ctx, service.KindNode, j.job.Owner, id)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if n.Owner != j.key {
-			continue
+		if n.Owner == j.key {
+			out = append(out, n)
 		}
+	}
+	return out, nil
+}
+
+// freeNodes lets nodes go: idle again, or, for a node that was preempted,
+// no longer held (the cluster reconciler removes it).
+func freeNodes(ctx context.Context, tx store.Resources, nodes []*store.Resource, now time.Time) error {
+	for _, n := range nodes {
 		ns := service.NodeStatusOf(n)
 		ns.Job = ""
 		n.Owner = ""
@@ -566,6 +665,15 @@ func releaseNodes(ctx context.Context, tx store.Resources, j *jobCtx, now time.T
 		}
 	}
 	return nil
+}
+
+// releaseNodes frees the nodes a job holds.
+func releaseNodes(ctx context.Context, tx store.Resources, j *jobCtx, now time.Time) error {
+	held, err := heldNodes(ctx, tx, j)
+	if err != nil {
+		return err
+	}
+	return freeNodes(ctx, tx, held, now)
 }
 
 // settled is a terminal job: its operations (cancel) are finished and, on

@@ -1,9 +1,11 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/envbuild"
@@ -73,4 +75,46 @@ func (e EnvBuilder) Prepare(ctx context.Context, env *service.ResolvedEnvironmen
 		return nil, err
 	}
 	return &PreparedEnv{Python: rt.Python, Environ: rt.Environ}, nil
+}
+
+// curatedTTL is how long a curated environment, once prepared (its
+// packages checked), is reused without asking the preparer again (which
+// keeps its own check for a minute): the jobs of a busy cluster would
+// otherwise each pay for parsing its definition and looking at the
+// interpreter.
+const curatedTTL = 5 * time.Second
+
+// preparedEnv is a prepared curated environment and what preparing it
+// logged (written again to the log of each job that reuses it).
+type preparedEnv struct {
+	env *PreparedEnv
+	log []byte
+	at  time.Time
+}
+
+// prepareCurated prepares a curated environment, reusing a preparation of
+// the last few seconds. Failures are not kept.
+func (r *Jobs) prepareCurated(ctx context.Context, env *service.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
+	key := env.ID + "\x00" + env.Image
+	now := time.Now()
+	r.cacheMu.Lock()
+	c, ok := r.prepared[key]
+	r.cacheMu.Unlock()
+	if ok && now.Sub(c.at) < curatedTTL {
+		_, _ = log.Write(c.log)
+		return c.env, nil
+	}
+	var out bytes.Buffer
+	penv, err := r.Env.Prepare(ctx, env, &out)
+	_, _ = log.Write(out.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	r.cacheMu.Lock()
+	if r.prepared == nil {
+		r.prepared = map[string]preparedEnv{}
+	}
+	r.prepared[key] = preparedEnv{env: penv, log: out.Bytes(), at: now}
+	r.cacheMu.Unlock()
+	return penv, nil
 }

@@ -159,7 +159,7 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 	var penv *PreparedEnv
 	if env.Curated {
 		// A check of the system's packages: quick, and usually cached.
-		penv, err = r.Env.Prepare(ctx, env, &j.log)
+		penv, err = r.prepareCurated(ctx, env, &j.log)
 	} else {
 		// A build may take minutes: its output goes to the log as it comes.
 		r.flushLog(j)

@@ -456,3 +456,73 @@ func TestWorkspaceDeletionStopsJobs(t *testing.T) {
 	require.Empty(t, b.be.Running())
 	require.Empty(t, b.be.Nodes())
 }
+
+// TestFreedNodeGoesToNextJob: a node freed by an ended job goes straight to
+// the oldest queued job, in the transaction that ends the first, without
+// being idle in between; the order stays first in, first out.
+func TestFreedNodeGoesToNextJob(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"minNodeCount":0,"maxNodeCount":1}}`)
+	for i := 1; i <= 3; i++ {
+		b.submit(fmt.Sprintf("job%d", i), command("c1", "true"))
+		b.advance(time.Millisecond)
+	}
+	b.requireState("job1", service.JobRunning)
+	idleSince := service.NodeStatusOf(b.nodes("c1")[0]).IdleSince
+
+	b.advance(time.Minute)
+	// Only the job is told; the hand-off is the job reconciler's.
+	j1 := b.job("job1")
+	require.True(t, b.be.Exit(procID(j1, 1, 0), 0))
+	_, err := b.jobs.Reconcile(b.ctx, service.Key(j1))
+	require.NoError(t, err)
+	end := *b.requireState("job1", service.JobCompleted).EndTime
+	st := b.requireState("job2", service.JobPreparing)
+	require.Equal(t, end, st.PhaseTime(service.JobPreparing), "assigned when job1 ended")
+	b.requireState("job3", service.JobQueued)
+	n := b.nodes("c1")[0]
+	require.Equal(t, "running", n.State)
+	require.Equal(t, service.Key(b.job("job2")), n.Owner)
+	require.Equal(t, idleSince, service.NodeStatusOf(n).IdleSince, "the node was never idle")
+
+	b.drain()
+	b.requireState("job2", service.JobRunning)
+	b.exit("job2", 0, 0)
+	b.requireState("job3", service.JobRunning)
+	b.exit("job3", 0, 0)
+	b.requireState("job3", service.JobCompleted)
+	require.Equal(t, "idle", b.nodeStates("c1"))
+	require.Equal(t, "", b.clusterStatus("c1").QueueReason)
+}
+
+// TestHandOffNeverOvertakes: a node freed while the oldest queued job needs
+// more nodes than that goes idle, and the job behind it keeps waiting.
+func TestHandOffNeverOvertakes(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t, bundleOpts{})
+	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"minNodeCount":0,"maxNodeCount":2}}`)
+	b.submit("a", command("c1", "true"))
+	b.advance(time.Millisecond)
+	b.submit("b", command("c1", "true"))
+	b.advance(time.Millisecond)
+	b.submit("wide", command("c1", "true", `"resources":{"instanceCount":2}`))
+	b.advance(time.Millisecond)
+	b.submit("small", command("c1", "true"))
+	b.advance(time.Millisecond)
+	b.requireState("a", service.JobRunning)
+	b.requireState("b", service.JobRunning)
+
+	b.exit("a", 0, 0)
+	b.requireState("wide", service.JobQueued)
+	b.requireState("small", service.JobQueued)
+	require.Equal(t, "idle,running", b.nodeStates("c1"))
+
+	b.exit("b", 0, 0)
+	st := b.requireState("wide", service.JobRunning)
+	require.Len(t, st.Nodes, 2)
+	b.requireState("small", service.JobQueued)
+	b.exit("wide", 0, 0)
+	b.exit("wide", 1, 0)
+	b.requireState("small", service.JobRunning)
+}

@@ -2,7 +2,10 @@ package reconciler
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,6 +65,10 @@ func (s *Scheduler) get(owner string) *computeSched {
 }
 
 // Lock takes the scheduling lock of a compute; call the result to unlock.
+// The cluster reconciler holds it while it assigns nodes, and the job
+// reconciler while it hands a freed node to the next job, so that the two
+// do not pick the same job (the rows' versions would catch it, at the
+// cost of a retry).
 func (s *Scheduler) Lock(owner string) func() {
 	c := s.get(owner)
 	c.lock.Lock()
@@ -166,4 +173,58 @@ func (s *Scheduler) Queue(ctx context.Context, st store.Store, owner string) ([]
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.queue), nil
+}
+
+// Loaded returns a compute's queued jobs, oldest first, if its queue is
+// loaded, without reading the store (nil otherwise).
+func (s *Scheduler) Loaded(owner string) []QueuedJob {
+	c := s.get(owner)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return nil
+	}
+	return slices.Clone(c.queue)
+}
+
+// assignJob moves the queued job key to Preparing on nodes, in tx: the
+// nodes' rows name the job, the job's row its nodes and a new attempt. It
+// reports false, writing nothing, when the job is no longer queued on
+// owner (canceled, deleted, or assigned meanwhile).
+func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes []*store.Resource, now time.Time) (bool, error) {
+	parent, name := service.ParseKey(key)
+	job, err := tx.Get(ctx, core.KindJob, parent, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if job.State != service.JobQueued || job.Deleting || job.Owner != owner {
+		return false, nil
+	}
+	st := service.JobStatusOf(job)
+	ids := make([]string, len(nodes))
+	for i, n := range nodes {
+		ids[i] = n.Name
+		ns := service.NodeStatusOf(n)
+		ns.Job = job.Name
+		n.Status = service.Encode(ns)
+		n.State = "running"
+		n.Owner = key
+		if err := tx.Update(ctx, n); err != nil {
+			return false, err
+		}
+	}
+	st.Attempt++
+	st.Nodes = ids
+	st.Procs = nil
+	st.Enter(service.JobPreparing, now)
+	st.Reason = fmt.Sprintf("Preparing on %s (attempt %d).", strings.Join(ids, ", "), st.Attempt)
+	job.Status = service.Encode(st)
+	job.State = service.JobPreparing
+	if err := tx.Update(ctx, job); err != nil {
+		return false, err
+	}
+	return true, nil
 }

@@ -163,19 +163,26 @@ func JobNamedOutputPath(job, output string) string { return "azureml/" + job + "
 // PutJob creates a job (NotStarted) or updates the mutable fields of an
 // existing one. created reports a new job.
 func (s *Service) PutJob(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*store.Resource, bool, error) {
+	_, job, created, err := s.PutJobIn(ctx, ref, name, body)
+	return job, created, err
+}
+
+// PutJobIn is PutJob that also returns the job's workspace (which a
+// response renders with), read once.
+func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (ws, job *store.Resource, created bool, err error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
-	ws, err := s.GetWorkspace(ctx, ref)
+	ws, err = s.GetWorkspace(ctx, ref)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if ws.Deleting {
-		return nil, false, core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted; no job can be submitted to it.", ws.Name)
+		return nil, nil, false, core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted; no job can be submitted to it.", ws.Name)
 	}
 	if err := core.ValidateJobName(name); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	doc := body.Doc
 	for _, k := range []string{"id", "name", "type", "systemData"} {
@@ -183,7 +190,7 @@ func (s *Service) PutJob(ctx context.Context, ref core.WorkspaceRef, name string
 	}
 	pr, ok := doc["properties"].(map[string]any)
 	if !ok {
-		return nil, false, core.Invalid("properties", "A job needs a \"properties\" object with jobType, command, environmentId and computeId.")
+		return nil, nil, false, core.Invalid("properties", "A job needs a \"properties\" object with jobType, command, environmentId and computeId.")
 	}
 	for _, k := range jobReadOnly {
 		delete(pr, k)
@@ -204,23 +211,24 @@ func (s *Service) PutJob(ctx context.Context, ref core.WorkspaceRef, name string
 			e.Target = "properties." + e.Target
 			e.Message = strings.Replace(e.Message, "Field \"", "Field \"properties.", 1)
 		}
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	existing, err := s.Store.Get(ctx, core.KindJob, WorkspaceKey(ws), name)
 	switch {
 	case err == nil:
-		return s.updateJob(ctx, existing, doc)
+		job, created, err = s.updateJob(ctx, existing, doc)
+		return ws, job, created, err
 	case !errors.Is(err, store.ErrNotFound):
-		return nil, false, core.Internal(err)
+		return nil, nil, false, core.Internal(err)
 	}
 	compute, err := s.admitJob(ctx, ws, name, &spec, pr)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	now := s.Now().UTC()
 	st := &JobStatus{Reason: "Submitted; waiting to be queued."}
 	st.Enter(JobNotStarted, now)
-	job := &store.Resource{Kind: core.KindJob, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), Spec: Encode(doc),
+	job = &store.Resource{Kind: core.KindJob, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), Spec: Encode(doc),
 		Status: Encode(st), State: JobNotStarted, Owner: ResourceOpKey(compute),
 		CreatedAt: now, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 	if err := s.Store.Create(ctx, job); err != nil {
@@ -228,13 +236,14 @@ func (s *Service) PutJob(ctx context.Context, ref core.WorkspaceRef, name string
 			// A concurrent PUT of the same name won: treat this one as an
 			// update of it.
 			if existing, gerr := s.Store.Get(ctx, core.KindJob, WorkspaceKey(ws), name); gerr == nil {
-				return s.updateJob(ctx, existing, doc)
+				job, created, err = s.updateJob(ctx, existing, doc)
+				return ws, job, created, err
 			}
 		}
-		return nil, false, storeErr(err, "job", name)
+		return nil, nil, false, storeErr(err, "job", name)
 	}
 	s.Queue.Enqueue(core.KindJob, Key(job))
-	return job, true, nil
+	return ws, job, true, nil
 }
 
 // admitJob validates a new job's properties and normalises them in pr:

@@ -17,9 +17,11 @@ import (
 //
 //	NotStarted       admission creates the job
 //	Queued           job reconciler: waiting for a node (or the instance)
-//	Preparing        scheduler (cluster reconciler, or the job reconciler
-//	                 for instances): node(s) assigned; the job reconciler
-//	                 then copies the snapshot and prepares the environment
+//	Preparing        scheduler (cluster reconciler; the job reconciler for
+//	                 instances, and when an ending job hands its node to
+//	                 the next queued one): node(s) assigned; the job
+//	                 reconciler then copies the snapshot and prepares the
+//	                 environment
 //	Running          job reconciler: the user process(es) started
 //	Finalizing       job reconciler: the processes ended; outputs and logs
 //	                 are being saved as artifacts

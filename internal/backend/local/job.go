@@ -33,12 +33,14 @@ func (c *Cluster) Start(ctx context.Context, spec backend.ProcessSpec) (backend.
 	if known {
 		return h, nil
 	}
-	if p, err := OpenProc(h.RunDir); err == nil {
+	if _, err := os.Stat(filepath.Join(h.RunDir, pidFile)); err == nil {
 		if spec.Node != "" {
 			c.resendToAgent(spec.Node, h.RunDir)
 		}
-		c.remember(spec.ID, p)
-		return h, nil
+		if p, err := OpenProc(h.RunDir); err == nil {
+			c.remember(spec.ID, p)
+			return h, nil
+		}
 	}
 	if spec.Command != "" && spec.Node != "" {
 		p, ok, err := c.startOnAgent(spec.Node, h.RunDir, spec.Dir, spec.Log, spec.Env, spec.Command)

@@ -2,10 +2,13 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,4 +196,102 @@ func TestCommandSupervisorGrace(t *testing.T) {
 	require.Equal(t, 7, st.ExitCode, "the job's own exit code after its graceful shutdown")
 	out, _ := os.ReadFile(filepath.Join(dir, "g.log"))
 	require.Contains(t, string(out), "saving")
+}
+
+// TestAgentReadsCurrentPastLeftovers: current is overwritten in place, so
+// a shorter run directory leaves the end of a longer one behind it; the
+// agent and agentBusy read only the first line.
+func TestAgentReadsCurrentPastLeftovers(t *testing.T) {
+	t.Parallel()
+	c, dir := newTestCluster(t)
+	n1 := nodeID(t)
+	startNode(t, c, n1)
+	_, st, out := run(t, c, dir, "a-process-with-a-rather-long-identifier", n1, "echo long")
+	require.Equal(t, 0, st.ExitCode)
+	require.Equal(t, "long\n", out)
+	h, st, out := run(t, c, dir, "p", n1, "echo short")
+	require.Equal(t, 0, st.ExitCode)
+	require.Equal(t, "short\n", out)
+	b, err := os.ReadFile(filepath.Join(c.nodeDir(n1), agentCurrent))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(b), h.RunDir+"\n"), "%q", b)
+	require.False(t, c.agentBusy(n1))
+}
+
+// TestAgentResendsAfterCrash: a process whose pid file was written by a
+// server that stopped before waking the agent is woken by the next Start,
+// and runs once.
+func TestAgentResendsAfterCrash(t *testing.T) {
+	t.Parallel()
+	c, dir := newTestCluster(t)
+	n1 := nodeID(t)
+	startNode(t, c, n1)
+	ledger := filepath.Join(dir, "ledger")
+	run(t, c, dir, "before", n1, "true") // current names another run
+	// What startOnAgent writes before it wakes the agent.
+	runDir := c.procDir("crashed")
+	require.NoError(t, os.MkdirAll(runDir, 0o755))
+	script, ok := jobScript(runDir, dir, filepath.Join(dir, "crashed.log"), []string{"PATH=/usr/bin:/bin"}, "echo run >> "+ledger)
+	require.True(t, ok)
+	require.NoError(t, os.WriteFile(filepath.Join(runDir, "job.sh"), []byte(script), 0o600))
+	pid, ticks, alive := c.agentPID(n1)
+	require.True(t, alive)
+	require.NoError(t, os.WriteFile(filepath.Join(runDir, pidFile), []byte(fmt.Sprintf("%d %d", pid, ticks)), 0o644))
+
+	c2 := NewCluster(c.Dir, backend.Resources{})
+	_, st, _ := run(t, c2, dir, "crashed", n1, "echo run >> "+ledger)
+	require.Equal(t, 0, st.ExitCode)
+	b, err := os.ReadFile(ledger)
+	require.NoError(t, err)
+	require.Equal(t, "run\n", string(b))
+}
+
+// TestOldAgentIsReplaced: an idle agent of an earlier version (it reads
+// run directories from cmd.fifo) is replaced by one that speaks the
+// current protocol, which runs the job.
+func TestOldAgentIsReplaced(t *testing.T) {
+	t.Parallel()
+	c, dir := newTestCluster(t)
+	n1 := nodeID(t)
+	nd := c.nodeDir(n1)
+	require.NoError(t, os.MkdirAll(nd, 0o755))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(nd, oldAgentFIFO), 0o600))
+	old := exec.Command("/bin/bash", "-c", `exec 3<>"$1"; while IFS= read -r -u 3 r; do :; done`, "old-agent", filepath.Join(nd, oldAgentFIFO))
+	old.Env = []string{AgentEnv + "=" + nd}
+	require.NoError(t, old.Start())
+	t.Cleanup(func() { _ = old.Process.Kill(); _ = old.Wait() })
+	ticks, err := procStartTicks(old.Process.Pid)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(nd, agentPIDFile), []byte(fmt.Sprintf("%d %d", old.Process.Pid, ticks)), 0o644))
+
+	_, st, out := run(t, c, dir, "p1", n1, "echo new")
+	require.Equal(t, 0, st.ExitCode)
+	require.Equal(t, "new\n", out)
+	pid, _, ok := c.agentPID(n1)
+	require.True(t, ok)
+	require.NotEqual(t, old.Process.Pid, pid, "a new agent runs the node's jobs")
+	_, err = os.Stat(filepath.Join(nd, oldAgentFIFO))
+	require.True(t, os.IsNotExist(err))
+}
+
+// TestAgentLocale: an agent starts with the server's locale; a job whose
+// environment has no such variable does not see the agent's.
+func TestAgentLocale(t *testing.T) {
+	t.Setenv("LANG", "C.UTF-8")
+	t.Setenv("LC_ALL", "")
+	os.Unsetenv("LC_ALL")
+	c, dir := newTestCluster(t)
+	n1 := nodeID(t)
+	startNode(t, c, n1)
+	_, st, out := run(t, c, dir, "nolang", n1, `echo "[${LANG-unset}]"`)
+	require.Equal(t, 0, st.ExitCode)
+	require.Equal(t, "[unset]\n", out)
+	ctx := context.Background()
+	log := filepath.Join(dir, "logs", "lang.txt")
+	h, err := c.Start(ctx, backend.ProcessSpec{ID: "lang", Node: n1, Command: `echo "[$LANG]"`, Dir: dir,
+		Env: []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}, Log: log})
+	require.NoError(t, err)
+	require.NoError(t, c.Wait(ctx, h))
+	out2, _ := os.ReadFile(log)
+	require.Equal(t, "[C.UTF-8]\n", string(out2))
 }

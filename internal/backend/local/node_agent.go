@@ -22,13 +22,23 @@ import (
 // is most of what separates a node from hundreds of jobs a second.
 //
 // The agent lives in the node's cgroup, in a session of its own, and
-// survives restarts of mlw server like any supervisor. It reads the run
-// directories of jobs to start from a FIFO (nodes/<id>/cmd.fifo) that it
+// survives restarts of mlw server like any supervisor. The server writes
+// the run directory of the job to start to nodes/<id>/current and then a
+// newline to the agent's FIFO (nodes/<id>/wake.fifo), which the agent
 // holds open for reading and writing, so that writers never block and it
-// never sees an end of file; a line it already started (child.pid exists)
-// is skipped, which makes sending a job twice harmless. Jobs run in their
-// own process group (set -m), so that killing a job's group leaves the
-// agent alone.
+// never sees an end of file. On each newline the agent reads current; a
+// job it already started (child.pid exists) is skipped, which makes waking
+// it twice harmless. (Bash reads a FIFO one byte at a time, with a few
+// system calls per byte: a newline costs far less than a path.)
+//
+// The job runs in a foreground subshell of its own process group (set -m),
+// so that killing a job's group leaves the agent alone. The subshell
+// records its own pid; the agent waits for it in the foreground, which
+// keeps the agent from touching its memory while the job's copy of it is
+// alive (each page either writes would be copied first: on a small
+// virtual machine, a few milliseconds per job). The agent is started with
+// the server's locale, which a job usually has too, so that the job's
+// shell finds it loaded instead of reading the locale files again.
 //
 // The job itself is a script the server writes (job.sh): exports of its
 // environment, its working directory, its log, then its command, sourced
@@ -41,16 +51,16 @@ import (
 const agentScript = `d=$1; n=$2; shift 2
 while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 1; shift; n=$((n-1)); done
 set -m
-exec 3<>"$d/cmd.fifo"
+exec 3<>"$d/wake.fifo"
 while :; do
   if ! IFS= read -r -t 60 -u 3 __mlw_r; then
-    [ -p "$d/cmd.fifo" ] || exit 0
+    [ -p "$d/wake.fifo" ] || exit 0
     continue
   fi
+  IFS= read -r __mlw_r < "$d/current" || continue
+  [ -f "$__mlw_r/job.sh" ] || continue
   [ -e "$__mlw_r/child.pid" ] && continue
-  ( unset ` + AgentEnv + `; . "$__mlw_r/job.sh" ) &
-  echo $! > "$__mlw_r/child.pid"
-  wait $!
+  ( echo $BASHPID > "$__mlw_r/child.pid" || exit 126; unset ` + AgentEnv + `; . "$__mlw_r/job.sh" )
   printf '{"code":%d}\n' $? > "$__mlw_r/exit.json"
 done
 `
@@ -61,10 +71,17 @@ done
 const AgentEnv = "MLW_NODE_AGENT"
 
 const (
-	agentFIFO    = "cmd.fifo"
+	agentFIFO    = "wake.fifo"
 	agentPIDFile = "agent.pid"
 	agentCurrent = "current" // the run directory of the last job sent
+	// oldAgentFIFO is the FIFO of agents of earlier versions, which read
+	// run directories from it: such an agent is replaced when idle.
+	oldAgentFIFO = "cmd.fifo"
 )
+
+// agentLocale are the locale variables an agent takes from the server (see
+// above); a job without one unsets it (jobScript).
+var agentLocale = []string{"LANG", "LC_ALL", "LC_CTYPE"}
 
 var shellName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -111,6 +128,11 @@ func (c *Cluster) startAgent(node string) error {
 	cmd := exec.Command("/bin/bash", args...)
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", AgentEnv + "=" + dir}
+	for _, k := range agentLocale {
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	logf, err := os.OpenFile(filepath.Join(dir, "agent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -137,7 +159,10 @@ func (c *Cluster) agentBusy(node string) bool {
 	if err != nil {
 		return false
 	}
-	run := strings.TrimSpace(string(b))
+	run, _, _ := strings.Cut(string(b), "\n")
+	if run == "" {
+		return false
+	}
 	if _, err := os.Stat(filepath.Join(run, exitFile)); err == nil {
 		return false
 	}
@@ -150,12 +175,19 @@ func (c *Cluster) agentBusy(node string) bool {
 // jobScript is what the agent sources to run one job.
 func jobScript(runDir, dir, log string, env []string, command string) (string, bool) {
 	var b strings.Builder
+	have := map[string]bool{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		if !shellName.MatchString(k) {
 			return "", false
 		}
+		have[k] = true
 		b.WriteString("export " + k + "=" + shellQuote(v) + "\n")
+	}
+	for _, k := range agentLocale {
+		if !have[k] {
+			b.WriteString("unset " + k + "\n")
+		}
 	}
 	b.WriteString("export " + TagEnv + "=" + shellQuote(runDir) + "\n")
 	b.WriteString("cd " + shellQuote(dir) + " || exit 126\n")
@@ -175,14 +207,9 @@ func (c *Cluster) startOnAgent(node, runDir, dir, log string, env []string, comm
 	if !ok || c.agentBusy(node) {
 		return nil, false, nil
 	}
-	pid, ticks, alive := c.agentPID(node)
+	pid, ticks, alive := c.ensureAgent(node)
 	if !alive {
-		if err := c.startAgent(node); err != nil {
-			return nil, false, nil
-		}
-		if pid, ticks, alive = c.agentPID(node); !alive {
-			return nil, false, nil
-		}
+		return nil, false, nil
 	}
 	if err := os.Mkdir(runDir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		if err := os.MkdirAll(runDir, 0o755); err != nil {
@@ -204,7 +231,7 @@ func (c *Cluster) startOnAgent(node, runDir, dir, log string, env []string, comm
 	if err := os.WriteFile(filepath.Join(runDir, pidFile), []byte(fmt.Sprintf("%d %d", pid, ticks)), 0o644); err != nil {
 		return nil, false, err
 	}
-	if err := os.WriteFile(filepath.Join(c.nodeDir(node), agentCurrent), []byte(runDir), 0o644); err != nil {
+	if err := c.setCurrent(node, runDir); err != nil {
 		return nil, false, err
 	}
 	if err := c.sendToAgent(node, runDir); err != nil {
@@ -216,9 +243,47 @@ func (c *Cluster) startOnAgent(node, runDir, dir, log string, env []string, comm
 	return &Proc{RunDir: runDir, PID: pid, startTicks: ticks}, true, nil
 }
 
-// sendToAgent writes a run directory to the node agent's FIFO. An agent
-// that has just started may not have opened it yet (ENXIO): it is given a
-// moment, as long as it lives.
+// setCurrent records the run directory of the job the agent is to start:
+// the first line of nodes/<id>/current. The file is overwritten in place,
+// not truncated (a file truncated and written again is flushed to disk when
+// it is closed, which costs more than the rest of handing over a job);
+// whatever follows the first line is left over from longer paths.
+func (c *Cluster) setCurrent(node, runDir string) error {
+	f, err := os.OpenFile(filepath.Join(c.nodeDir(node), agentCurrent), os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt([]byte(runDir+"\n"), 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// ensureAgent returns the node agent, starting it when it is not running.
+// An agent of an earlier version (another protocol) is replaced when it is
+// idle; while it runs a job, the node's jobs run under supervisors.
+func (c *Cluster) ensureAgent(node string) (int, uint64, bool) {
+	pid, ticks, alive := c.agentPID(node)
+	if alive {
+		if _, err := os.Stat(filepath.Join(c.nodeDir(node), agentFIFO)); err == nil {
+			return pid, ticks, true
+		}
+		if c.agentBusy(node) {
+			return 0, 0, false
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		_ = os.Remove(filepath.Join(c.nodeDir(node), oldAgentFIFO))
+	}
+	if err := c.startAgent(node); err != nil {
+		return 0, 0, false
+	}
+	return c.agentPID(node)
+}
+
+// sendToAgent wakes the node agent to start the job in current. An agent
+// that has just started may not have opened its FIFO yet (ENXIO): it is
+// given a moment, as long as it lives.
 func (c *Cluster) sendToAgent(node, runDir string) error {
 	path := filepath.Join(c.nodeDir(node), agentFIFO)
 	for i := 0; ; i++ {
@@ -232,14 +297,17 @@ func (c *Cluster) sendToAgent(node, runDir string) error {
 		if err != nil {
 			return fmt.Errorf("node agent of %s: %w", node, err)
 		}
-		_, err = f.WriteString(runDir + "\n")
+		_, err = f.WriteString("\n")
 		f.Close()
 		return err
 	}
 }
 
 // resendToAgent sends again a job whose pid file exists but which the
-// agent has not started (a crash between the two).
+// agent has not started (a crash between the two). When the agent was
+// replaced meanwhile (an agent of an earlier version), the pid file is
+// brought up to date first, so that the job is waited for on the agent
+// that runs it.
 func (c *Cluster) resendToAgent(node, runDir string) {
 	if _, err := os.Stat(filepath.Join(runDir, "job.sh")); err != nil {
 		return
@@ -247,7 +315,16 @@ func (c *Cluster) resendToAgent(node, runDir string) {
 	if _, err := os.Stat(filepath.Join(runDir, childFile)); err == nil {
 		return
 	}
-	if _, _, alive := c.agentPID(node); alive {
+	pid, ticks, alive := c.ensureAgent(node)
+	if !alive {
+		return
+	}
+	if p, err := OpenProc(runDir); err == nil && (p.PID != pid || p.startTicks != ticks) {
+		if err := writeAtomic(filepath.Join(runDir, pidFile), []byte(fmt.Sprintf("%d %d", pid, ticks))); err != nil {
+			return
+		}
+	}
+	if err := c.setCurrent(node, runDir); err == nil {
 		_ = c.sendToAgent(node, runDir)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mlw-project/mlw/internal/store"
@@ -33,30 +34,160 @@ type querier interface {
 // Store is a store.Store over database/sql. Writes go through w, reads
 // through r; for SQLite w has a single connection so that writers queue in
 // Go rather than spin on SQLITE_BUSY.
+//
+// Statements are prepared once per handle and connection and reused (see
+// stmtCache): parsing and planning a statement costs about as much as
+// running one of mlw's, so re-preparing each would double the cost of
+// every read and write.
 type Store struct {
-	w, r    *sql.DB
-	d       Dialect
-	closers []func() error
+	wdb, rdb *sql.DB
+	wc, rc   *stmtCache
+	d        Dialect
+	closers  []func() error
 	res
 }
 
 // New returns a Store and applies the migrations. closers run on Close.
 func New(ctx context.Context, w, r *sql.DB, d Dialect, closers ...func() error) (*Store, error) {
-	s := &Store{w: w, r: r, d: d, closers: closers}
-	s.res = res{w: w, r: r, d: &s.d}
+	s := &Store{wdb: w, rdb: r, d: d, closers: closers}
+	s.wc = &stmtCache{db: w}
+	s.rc = s.wc
+	if r != w {
+		s.rc = &stmtCache{db: r}
+	}
+	s.res = res{w: cachedDB{s.wc}, r: cachedDB{s.rc}, d: &s.d}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// Close closes the database handles.
+// Close closes the prepared statements and the database handles.
 func (s *Store) Close() error {
 	var errs []error
+	errs = append(errs, s.wc.close())
+	if s.rc != s.wc {
+		errs = append(errs, s.rc.close())
+	}
 	for _, c := range s.closers {
 		errs = append(errs, c())
 	}
 	return errors.Join(errs...)
+}
+
+// maxCachedStmts bounds a handle's statement cache; statements beyond it
+// (there are far fewer distinct ones) run unprepared.
+const maxCachedStmts = 256
+
+// stmtCache holds the prepared statements of one handle by query text.
+// database/sql prepares a cached statement again on each connection it
+// meets, once, and re-prepares after a connection is replaced.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.RWMutex
+	m  map[string]*sql.Stmt
+}
+
+// get returns the prepared statement of query, preparing it when prepare
+// is set; nil when it is not cached (the caller runs the query unprepared,
+// which also reports any error preparing it would have met).
+func (c *stmtCache) get(ctx context.Context, query string, prepare bool) *sql.Stmt {
+	c.mu.RLock()
+	st := c.m[query]
+	c.mu.RUnlock()
+	if st != nil || !prepare {
+		return st
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[query]; old != nil || len(c.m) >= maxCachedStmts {
+		_ = st.Close()
+		return old
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[query] = st
+	return st
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for q, st := range c.m {
+		errs = append(errs, st.Close())
+		delete(c.m, q)
+	}
+	return errors.Join(errs...)
+}
+
+// cachedDB runs queries on a handle through its statement cache.
+type cachedDB struct{ c *stmtCache }
+
+func (q cachedDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.c.get(ctx, query, true); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.c.db.ExecContext(ctx, query, args...)
+}
+
+func (q cachedDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.c.get(ctx, query, true); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.c.db.QueryContext(ctx, query, args...)
+}
+
+func (q cachedDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.c.get(ctx, query, true); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.c.db.QueryRowContext(ctx, query, args...)
+}
+
+// cachedTx runs queries in a transaction with the writer's prepared
+// statements. A statement not prepared yet runs unprepared (preparing it
+// on the handle would wait for the connection the transaction holds: for
+// SQLite the only one) and is prepared once the transaction is over.
+type cachedTx struct {
+	tx     *sql.Tx
+	c      *stmtCache
+	missed *[]string
+}
+
+func (q cachedTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	st := q.c.get(ctx, query, false)
+	if st == nil {
+		*q.missed = append(*q.missed, query)
+		return nil
+	}
+	return q.tx.StmtContext(ctx, st)
+}
+
+func (q cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.tx.ExecContext(ctx, query, args...)
+}
+
+func (q cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.tx.QueryContext(ctx, query, args...)
+}
+
+func (q cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.tx.QueryRowContext(ctx, query, args...)
 }
 
 func (d *Dialect) q(query string) string {
@@ -135,18 +266,18 @@ var migrations = []string{
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL)`); err != nil {
+	if _, err := s.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	var have int
-	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+	if err := s.wdb.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if have > len(migrations) {
 		return fmt.Errorf("the database has schema version %d but this mlw knows only %d: upgrade mlw", have, len(migrations))
 	}
 	for v := have; v < len(migrations); v++ {
-		tx, err := s.w.BeginTx(ctx, nil)
+		tx, err := s.wdb.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -172,15 +303,21 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // InTx runs fn in one write transaction.
 func (s *Store) InTx(ctx context.Context, fn func(tx store.Resources) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&res{w: tx, r: tx, d: &s.d}); err != nil {
+	var missed []string
+	q := cachedTx{tx: tx, c: s.wc, missed: &missed}
+	if err := fn(&res{w: q, r: q, d: &s.d}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	for _, query := range missed {
+		s.wc.get(ctx, query, true)
+	}
+	return err
 }
 
 func micros(t time.Time) int64 {
