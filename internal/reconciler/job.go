@@ -428,6 +428,16 @@ func procID(job *store.Resource, attempt, rank int) string {
 
 // stopProcs ends every process of the current attempt and releases them.
 func (r *Jobs) stopProcs(ctx context.Context, j *jobCtx) error {
+	if err := r.endProcs(ctx, j); err != nil {
+		return err
+	}
+	return r.releaseProcs(ctx, j)
+}
+
+// endProcs ends every process of the current attempt but keeps their
+// bookkeeping (exit records), which a restart needs until the job's
+// outcome is written.
+func (r *Jobs) endProcs(ctx context.Context, j *jobCtx) error {
 	hs := r.procs(j)
 	var wg sync.WaitGroup
 	errs := make([]error, len(hs))
@@ -442,7 +452,7 @@ func (r *Jobs) stopProcs(ctx context.Context, j *jobCtx) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stop job %s: %w", j.job.Name, err)
 	}
-	return r.releaseProcs(ctx, j)
+	return nil
 }
 
 func (r *Jobs) releaseProcs(ctx context.Context, j *jobCtx) error {
@@ -484,7 +494,9 @@ func (r *Jobs) watch(ctx context.Context, j *jobCtx, hs []backend.ProcessHandle)
 // saved, nodes released and the job written, all or nothing; then the
 // compute hears of the free node and open operations are finished.
 func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *service.JobError, reason string) (controller.Result, error) {
-	if err := r.stopProcs(ctx, j); err != nil {
+	// The processes' exit records stay until the outcome is written: a
+	// crash in between must find the job's processes ended, not lost.
+	if err := r.endProcs(ctx, j); err != nil {
 		return controller.Result{}, err
 	}
 	if j.st.StartTime != nil && j.job.State != service.JobFinalizing && r.hasArtifacts(j) {
@@ -508,6 +520,10 @@ func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *servic
 	j.st.EndTime = &now
 	if err := r.releaseWith(ctx, j, state); err != nil {
 		return controller.Result{}, err
+	}
+	if err := r.releaseProcs(ctx, j); err != nil {
+		// Only bookkeeping files are left behind; the outcome is written.
+		r.Log.Warn("remove the run files of an ended job", "job", j.job.Name, "err", err)
 	}
 	switch {
 	case jerr != nil:
