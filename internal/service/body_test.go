@@ -160,3 +160,17 @@ func TestStorageAccountName(t *testing.T) {
 	}
 	require.NotEqual(t, service.StorageAccountName("ws1", uid), service.StorageAccountName("ws1", "1"+uid[1:]))
 }
+
+func TestMapValueOfWrongTypeNamesTheMap(t *testing.T) {
+	t.Parallel()
+	b, err := service.ReadBody(strings.NewReader(`{"tags":{"a":5}}`), 1<<20)
+	require.NoError(t, err)
+	var v struct {
+		Tags map[string]string `json:"tags"`
+	}
+	err = b.Into(&v)
+	e, ok := core.AsError(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, "tags", e.Target)
+	require.Contains(t, e.Message, `Every value of "tags" must be a string`)
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -135,9 +136,42 @@ func ReadBody(r io.Reader, limit int64) (*Body, error) {
 // the wrong type gives a 400 that names the field.
 func (b *Body) Into(v any) error {
 	if err := json.Unmarshal(b.Raw, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" && te.Type.Kind() != reflect.Map && isMapField(reflect.TypeOf(v), te.Field) {
+			// encoding/json names the map, not the entry, for a bad value.
+			return core.Invalid(te.Field, "Every value of %q must be %s; one is a JSON %s.", te.Field, typeName(te.Type.String()), te.Value)
+		}
 		return jsonError(b.Raw, err)
 	}
 	return nil
+}
+
+// isMapField reports whether the dotted JSON path names a map field of t.
+func isMapField(t reflect.Type, path string) bool {
+	for _, name := range strings.Split(path, ".") {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return false
+		}
+		found := false
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if tag == name || (tag == "" && strings.EqualFold(f.Name, name)) {
+				t, found = f.Type, true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Map
 }
 
 func jsonError(raw []byte, err error) error {
