@@ -58,6 +58,16 @@ certificate, an admin user, a subscription, and a token for the local CLI
 			return s.Run(cmd.Context())
 		},
 	}
+	// The CLI's global flags (--output, --server, ...) mean nothing to the
+	// server; keep them out of its help.
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		for _, name := range []string{"output", "server", "token", "ca-file", "subscription"} {
+			if f := c.Root().PersistentFlags().Lookup(name); f != nil {
+				f.Hidden = true
+			}
+		}
+		c.Root().HelpFunc()(c, args)
+	})
 	f := cmd.Flags()
 	f.StringVar(&opts.DataDir, "data-dir", "", "data directory (default $MLW_HOME or ~/.mlw)")
 	f.StringVar(&opts.Listen, "listen", server.DefaultListen, "address to listen on")
