@@ -44,6 +44,18 @@ type InstanceSpec struct {
 	JupyterToken   string
 	// SSH, when not nil, asks for an SSH endpoint.
 	SSH *SSHSpec
+	// Binds are host directories that the instance's processes see at the
+	// same path, for the jobs that run inside it (see StartProcess): the
+	// instance's job directories, the workspace's storage (inputs,
+	// outputs, logs), the prepared Python environments. A backend that
+	// gives instances a file system of their own makes them visible there.
+	Binds []Bind
+}
+
+// Bind is a host directory an instance sees at the same path.
+type Bind struct {
+	Path     string `json:"path"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
 }
 
 // SSHSpec is the SSH endpoint of an instance.
@@ -138,6 +150,18 @@ type Instances interface {
 	DialJupyter(ctx context.Context, handle InstanceHandle) (net.Conn, error)
 	// Activity reports the sessions and busy kernels of an instance.
 	Activity(ctx context.Context, spec *InstanceSpec, handle InstanceHandle) Activity
+	// StartProcess starts a job's process inside a running instance, as
+	// Azure runs a job on a compute instance: in the instance's namespaces
+	// and cgroup (its size's limits are shared with the user's terminals
+	// and kernels), with the instance's environment (spec.Env and
+	// spec.EnvFromFiles) overlaid by p.Env, in p.Dir, which must be under
+	// one of spec.Binds. p.Log is written from outside the instance. It is
+	// idempotent by p.ID, like Processes.Start, and returns ErrNotRunning
+	// when the instance has no running processes. The process is then
+	// watched, stopped and released through the same backend's Processes
+	// (State, Wait, Stop, Release), like any job process; Stop and Delete
+	// of the instance end it.
+	StartProcess(ctx context.Context, spec *InstanceSpec, handle InstanceHandle, p ProcessSpec) (ProcessHandle, error)
 }
 
 // DefaultScriptTimeout is how long a setup script may run by default.

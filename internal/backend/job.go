@@ -14,8 +14,9 @@ type ProcessSpec struct {
 	ID string
 	// Node is the node it runs on (its budget applies), or "" for none.
 	Node string
-	// Limits apply when Node is "" (a job on a compute instance runs with
-	// the instance's size).
+	// Limits apply when Node is "": a cgroup of the process's own. (A job
+	// on a compute instance does not use them: it runs inside the instance,
+	// see Instances.StartProcess, and shares its limits.)
 	Limits Resources
 	// Command is a bash command line to run (as `bash -c` would). Backends
 	// may run it inside their own supervisor shell, which saves starting a

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mlw-project/mlw/api"
 	"github.com/mlw-project/mlw/internal/backend"
+	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
@@ -33,8 +34,16 @@ import (
 type Instances struct {
 	Store   store.Store
 	Backend backend.Instances
+	// Queue wakes the jobs of an instance: those queued on it when its
+	// state changes (they start once it is Running), those running on it
+	// when it stops or goes.
+	Queue   service.Enqueuer
 	Log     *slog.Logger
 	DataDir string
+	// EnvDir is where prepared Python environments are (the job
+	// reconciler's environment builder's directory): instances show it,
+	// read-only, to the jobs that run inside them.
+	EnvDir string
 	// Now is the clock (tests inject a virtual one).
 	Now func() time.Time
 	// ServerURL returns the URL instances use to reach this server.
@@ -70,6 +79,8 @@ type instanceCtx struct {
 	st    *service.InstanceStatus
 	props map[string]any
 	dirty bool
+	// from is the state the reconcile found.
+	from string
 }
 
 // Reconcile implements controller.Reconciler.
@@ -88,6 +99,7 @@ func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Resul
 	}
 	_, props := service.ComputeSpec(c)
 	x := &instanceCtx{key: key, ws: ws, c: c, st: service.InstanceStatusOf(c), props: props}
+	x.from = x.st.State()
 	if c.Deleting {
 		return controller.Result{}, r.delete(ctx, x)
 	}
@@ -111,6 +123,11 @@ func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Resul
 		}
 		if err == nil {
 			err = r.finishIfSettled(ctx, x)
+		}
+		if x.st.State() != x.from {
+			// The jobs queued on the instance start once it runs, and say
+			// what they wait for otherwise.
+			r.wakeJobs(ctx, x, service.JobQueued)
 		}
 	}
 	return res, err
@@ -159,6 +176,9 @@ func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result
 		}
 		return r.bootAndSetUp(ctx, x)
 	case service.InstanceRestarting:
+		if err := r.endJobs(ctx, x, "restarted"); err != nil {
+			return controller.Result{}, err
+		}
 		if err := r.Backend.Stop(ctx, x.st.Internal.Handle); err != nil {
 			return controller.Result{}, err
 		}
@@ -171,6 +191,16 @@ func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result
 	case service.InstanceUserSettingUp:
 		return r.runScripts(ctx, x)
 	case service.InstanceStopping:
+		what := "stopped"
+		switch _, trigger := x.st.LastOperation(); trigger {
+		case service.TriggerSchedule:
+			what = "stopped by its schedule"
+		case service.TriggerIdleShutdown:
+			what = "stopped by idle shutdown"
+		}
+		if err := r.endJobs(ctx, x, what); err != nil {
+			return controller.Result{}, err
+		}
 		if err := r.Backend.Stop(ctx, x.st.Internal.Handle); err != nil {
 			return controller.Result{}, err
 		}
@@ -238,7 +268,80 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 	if key, on := service.InstanceSSH(x.props); on {
 		s.SSH = &backend.SSHSpec{User: "azureuser", PublicKey: key, Port: x.st.Internal.SSHPort}
 	}
+	// What jobs run inside the instance use, at the same paths as on the
+	// host: their directories, the workspace's storage (inputs, outputs,
+	// logs, artifacts), the prepared environments.
+	s.Binds = []backend.Bind{
+		{Path: InstanceJobsDir(r.DataDir, x.c.UID)},
+		{Path: blob.AccountDir(r.DataDir, service.WorkspaceStatusOf(x.ws).StorageAccount)},
+	}
+	if r.EnvDir != "" {
+		s.Binds = append(s.Binds, backend.Bind{Path: r.EnvDir, ReadOnly: true})
+	}
 	return s
+}
+
+// InstanceJobsDir holds the directories of the jobs that run inside a
+// compute instance (jobs/ci-<instance id>/<job id>/ under the data
+// directory): the instance sees it at the same path, and no other job's.
+func InstanceJobsDir(dataDir, instanceUID string) string {
+	return filepath.Join(dataDir, "jobs", instanceJobsPrefix+instanceUID)
+}
+
+const instanceJobsPrefix = "ci-"
+
+// endJobs asks the jobs running inside the instance to stop before the
+// instance does (what = "stopped", "restarted", "deleted"): they end
+// Canceled with a reason that says so. Queued jobs wait for the instance.
+func (r *Instances) endJobs(ctx context.Context, x *instanceCtx, what string) error {
+	reason := fmt.Sprintf("The compute instance '%s' was %s while the job ran.", x.c.Name, what)
+	for _, state := range []string{service.JobPreparing, service.JobRunning} {
+		jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(x.c), State: state})
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			r.log().Info("instance ends its job", "instance", x.c.Name, "job", j.Name, "why", what)
+			if err := requestCancel(ctx, r.Store, r.queue(), j, reason, r.now()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// wakeJobs enqueues the instance's jobs in these states.
+func (r *Instances) wakeJobs(ctx context.Context, x *instanceCtx, states ...string) {
+	if r.Queue == nil {
+		return
+	}
+	for _, state := range states {
+		jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(x.c), State: state})
+		if err != nil {
+			r.log().Warn("wake the jobs of an instance", "instance", x.c.Name, "err", err)
+			continue
+		}
+		for _, j := range jobs {
+			r.Queue.Enqueue(core.KindJob, service.Key(j))
+		}
+	}
+}
+
+func (r *Instances) queue() service.Enqueuer {
+	if r.Queue == nil {
+		return service.EnqueueFunc(func(string, string) {})
+	}
+	return r.Queue
+}
+
+// StartJobProcess starts a job's process inside a Running instance (the
+// job reconciler's call): the instance's spec and saved handle say where.
+func (r *Instances) StartJobProcess(ctx context.Context, ws, c *store.Resource, p backend.ProcessSpec) (backend.ProcessHandle, error) {
+	x, err := r.view(ctx, ws, c)
+	if err != nil {
+		return backend.ProcessHandle{}, err
+	}
+	return r.Backend.StartProcess(ctx, r.spec(x, nil), x.st.Internal.Handle, p)
 }
 
 // JupyterBasePath is the path under which an instance's Jupyter is served
@@ -562,8 +665,16 @@ func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Durat
 	if act.BusyKernels > 0 {
 		busy = append(busy, plural(act.BusyKernels, "busy Jupyter kernel"))
 	}
-	if jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(x.c), State: "Running"}); err == nil && len(jobs) > 0 {
-		busy = append(busy, plural(len(jobs), "running job"))
+	// A job holds the instance from Preparing (its environment may take
+	// minutes to build) until its outputs are saved.
+	jobs := 0
+	for _, state := range []string{service.JobPreparing, service.JobRunning, service.JobFinalizing, service.JobCancelRequested} {
+		if js, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(x.c), State: state, Limit: 1}); err == nil {
+			jobs += len(js)
+		}
+	}
+	if jobs > 0 {
+		busy = append(busy, plural(jobs, "running job"))
 	}
 	status := map[string]any{"idleTimeBeforeShutdown": core.FormatISODuration(limit)}
 	poll := r.IdlePoll
@@ -644,6 +755,9 @@ func (r *Instances) delete(ctx context.Context, x *instanceCtx) error {
 	if x.st.Internal.Script != nil {
 		r.Backend.KillScript(ctx, x.st.Internal.Script)
 	}
+	if err := r.endJobs(ctx, x, "deleted"); err != nil {
+		return err
+	}
 	if err := r.Backend.Delete(ctx, x.c.UID, x.st.Internal.Handle); err != nil {
 		return err
 	}
@@ -656,6 +770,9 @@ func (r *Instances) delete(ctx context.Context, x *instanceCtx) error {
 		return err
 	}
 	r.log().Info("compute instance deleted", "instance", x.c.Name)
+	// Jobs still waiting for it learn that it is gone (they are canceled).
+	r.wakeJobs(ctx, x, service.JobNotStarted, service.JobQueued, service.JobCancelRequested)
+	_ = os.Remove(InstanceJobsDir(r.DataDir, x.c.UID)) // only when no job's files are left
 	ops, err := r.Store.ListOperations(ctx, service.ResourceOpKey(x.c))
 	if err != nil {
 		return err

@@ -57,6 +57,10 @@ type Jobs struct {
 	Env    EnvPreparer
 	Procs  backend.Processes
 	Sched  *Scheduler
+	// Instances is the instance reconciler: a job on a compute instance
+	// runs inside it (Instances.StartJobProcess); its processes are then
+	// watched and stopped through Procs like any other.
+	Instances *Instances
 	// DataDir is the server's data directory: job work directories live
 	// in jobs/, blobs (snapshots, artifacts, outputs) in storage/.
 	DataDir string
@@ -119,8 +123,6 @@ type computeInfo struct {
 	Name        string
 	Cluster     bool
 	LowPriority bool
-	// Limits is the size's budget (jobs on an instance run with it).
-	Limits backend.Resources
 }
 
 func (r *Jobs) now() time.Time {
@@ -269,9 +271,6 @@ func (r *Jobs) cachedCompute(owner string) *computeInfo {
 func (r *Jobs) rememberCompute(owner string, c *store.Resource) *computeInfo {
 	_, props := service.ComputeSpec(c)
 	ci := &computeInfo{Name: c.Name, Cluster: service.ComputeTypeOf(c) == service.AmlCompute, LowPriority: service.IsLowPriority(props)}
-	if size, ok := core.LookupVMSize(fmt.Sprint(props["vmSize"])); ok {
-		ci.Limits = backend.Resources{MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20}
-	}
 	r.cacheMu.Lock()
 	defer r.cacheMu.Unlock()
 	if r.computes == nil {
@@ -361,8 +360,15 @@ func (r *Jobs) artifactDir(j *jobCtx) string {
 	return filepath.Join(blob.ContainerDir(r.DataDir, service.WorkspaceStatusOf(j.ws).StorageAccount, "azureml"), "ExperimentRun", "dcid."+j.job.Name)
 }
 
-// jobRoot holds a job's working directories and checkpoints.
-func (r *Jobs) jobRoot(j *jobCtx) string { return filepath.Join(r.DataDir, "jobs", j.job.UID) }
+// jobRoot holds a job's working directories and checkpoints: jobs/<job
+// id>/ under the data directory, or, for a job on a compute instance,
+// jobs/ci-<instance id>/<job id>/, which the instance sees (Root).
+func (r *Jobs) jobRoot(j *jobCtx) string {
+	if j.st != nil && j.st.Root != "" && filepath.IsLocal(j.st.Root) {
+		return filepath.Join(r.DataDir, "jobs", j.st.Root)
+	}
+	return filepath.Join(r.DataDir, "jobs", j.job.UID)
+}
 
 // logf adds a line to the job's lifecycle log (written when the step
 // ends, or before a long preparation step).
@@ -520,6 +526,10 @@ func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *servic
 	j.st.EndTime = &now
 	if err := r.releaseWith(ctx, j, state); err != nil {
 		return controller.Result{}, err
+	}
+	if j.info == nil || !j.info.Cluster {
+		// The instance's idle shutdown sees the job gone.
+		r.Queue.Enqueue(core.KindCompute, computeQueueKey(j.job.Owner))
 	}
 	if err := r.releaseProcs(ctx, j); err != nil {
 		// Only bookkeeping files are left behind; the outcome is written.

@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -101,10 +100,13 @@ type jobBundle struct {
 	q        *keyQueue
 	jobs     *Jobs
 	clusters *Clusters
-	dispatch *ComputeDispatch
-	ref      core.WorkspaceRef
-	ws       *store.Resource
-	dir      string
+	insts    *Instances
+	// fakeInsts is the instance backend unless a test passed another.
+	fakeInsts *fake.Instances
+	dispatch  *ComputeDispatch
+	ref       core.WorkspaceRef
+	ws        *store.Resource
+	dir       string
 
 	mu  sync.Mutex
 	now time.Time
@@ -116,6 +118,9 @@ type bundleOpts struct {
 	nodes    backend.Nodes
 	env      EnvPreparer
 	dir      string
+	// insts is the instance backend (default: a fake whose job processes
+	// run in the fake cluster).
+	insts backend.Instances
 }
 
 func setupJobs(t *testing.T, o bundleOpts) *jobBundle {
@@ -153,10 +158,18 @@ func setupJobs(t *testing.T, o bundleOpts) *jobBundle {
 		env = o.env
 	}
 	log := slog.New(slog.DiscardHandler)
+	insts := o.insts
+	if insts == nil {
+		b.fakeInsts = fake.New()
+		b.fakeInsts.Procs = b.be
+		insts = b.fakeInsts
+	}
 	b.clusters = &Clusters{Store: st, Nodes: nodes, Queue: b.q, Log: log, Sched: sched, Now: clock}
+	b.insts = &Instances{Store: st, Backend: insts, Queue: b.q, Log: log, DataDir: dir, EnvDir: filepath.Join(dir, "envs"), Now: clock,
+		ServerURL: func() string { return "https://127.0.0.1:7443" }, CAPEM: []byte("ca")}
 	b.jobs = &Jobs{Store: st, Queue: b.q, Log: log, Assets: b.svc, Env: env, Procs: procs, Sched: sched, DataDir: dir, Now: clock,
-		StopGrace: 2 * time.Second}
-	b.dispatch = &ComputeDispatch{Store: st, Types: map[string]controller.Reconciler{service.AmlCompute: b.clusters}}
+		StopGrace: 2 * time.Second, Instances: b.insts}
+	b.dispatch = &ComputeDispatch{Store: st, Types: map[string]controller.Reconciler{service.AmlCompute: b.clusters, service.ComputeInstance: b.insts}}
 	admin := &store.User{ID: "00000000-0000-0000-0000-00000000000a", Name: "admin", Role: identity.RoleOwner}
 	if _, err := st.GetUser(context.Background(), admin.ID); err != nil {
 		require.NoError(t, st.CreateUser(context.Background(), admin))
@@ -192,9 +205,6 @@ func (b *jobBundle) drain() {
 			res, err = b.jobs.Reconcile(b.ctx, it.key)
 		case core.KindCompute:
 			res, err = b.dispatch.Reconcile(b.ctx, it.key)
-			if errors.Is(err, controller.ErrTerminal) {
-				err = nil // a compute instance: not under test
-			}
 		default:
 			continue
 		}
@@ -238,6 +248,29 @@ func (b *jobBundle) putCluster(name, props string) *store.Resource {
 	require.NoError(b.t, err)
 	b.drain()
 	return c
+}
+
+// putInstance creates a compute instance (properties.properties) and
+// drains, which brings it up.
+func (b *jobBundle) putInstance(name, props string) *store.Resource {
+	b.t.Helper()
+	_, _, _, err := b.svc.PutCompute(b.ctx, b.ref, name, body(b.t, `{"properties":{"computeType":"ComputeInstance","properties":`+props+`}}`))
+	require.NoError(b.t, err)
+	b.drain()
+	return b.compute(name)
+}
+
+// act posts an action (start, stop, restart) to a compute and drains.
+func (b *jobBundle) act(name, action string) {
+	b.t.Helper()
+	_, _, err := b.svc.ActOnCompute(b.ctx, b.ref, name, action, body(b.t, ""))
+	require.NoError(b.t, err)
+	b.drain()
+}
+
+// instanceState is a compute instance's state.
+func (b *jobBundle) instanceState(name string) string {
+	return service.InstanceStatusOf(b.compute(name)).State()
 }
 
 func (b *jobBundle) submit(name, props string) *store.Resource {

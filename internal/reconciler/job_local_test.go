@@ -35,8 +35,15 @@ func localBundle(t *testing.T, dir string, env EnvPreparer) (*jobBundle, *local.
 		dir = t.TempDir()
 	}
 	be := local.NewCluster(filepath.Join(dir, "cluster"), local.HostResources())
-	b := setupJobs(t, bundleOpts{procs: be, nodes: be, env: env, dir: dir})
+	insts := &local.Instances{Dir: filepath.Join(dir, "instances"), HideDirs: []string{dir}, Procs: be}
+	b := setupJobs(t, bundleOpts{procs: be, nodes: be, env: env, dir: dir, insts: insts})
 	t.Cleanup(func() {
+		computes, _ := b.st.List(context.Background(), store.ListOptions{Kind: core.KindCompute})
+		for _, c := range computes {
+			if service.ComputeTypeOf(c) == service.ComputeInstance {
+				_ = insts.Delete(context.Background(), c.UID, service.InstanceStatusOf(c).Internal.Handle)
+			}
+		}
 		nodes, _ := b.st.List(context.Background(), store.ListOptions{Kind: service.KindNode})
 		for _, n := range nodes {
 			_ = be.StopNode(context.Background(), n.Name)
@@ -328,4 +335,83 @@ func TestLocalNodeLimits(t *testing.T) {
 	require.True(t, ns.LimitsEnforced)
 	require.NoError(t, os.WriteFile(filepath.Join(wd, "go"), nil, 0o644))
 	b.awaitState("cg", service.JobCompleted)
+}
+
+// TestLocalJobInsideInstance: a job on a compute instance runs inside it
+// (its hostname, home, file share and environment), in its code snapshot,
+// keeps running across a restart of the reconcilers (a server restart)
+// and ends with its real status; its outputs are saved.
+func TestLocalJobInsideInstance(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b, _ := localBundle(t, dir, nil)
+	b.putInstance("ci1", `{"vmSize":"STANDARD_DS1_V2"}`)
+	require.Equal(t, service.InstanceRunning, b.instanceState("ci1"))
+	share := service.WorkspaceSharePath(dir, b.ws)
+	require.NoError(t, os.MkdirAll(share, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(share, "notes.txt"), nil, 0o644))
+	b.submit("inside", command("ci1", `echo "ci=$CI_NAME host=$(hostname) home=$HOME run=$AZUREML_RUN_ID"; ls ~/cloudfiles/code; cat ~/config.json; echo; `+
+		`echo result > outputs/result.txt; echo before; while [ ! -f go ]; do sleep 0.05; done; echo after`))
+	b.awaitState("inside", service.JobRunning)
+	b.await("the job to log", func() bool { return strings.Contains(b.userLog("inside"), "before") })
+	log := b.userLog("inside")
+	host, _ := os.Hostname()
+	home := filepath.Join(dir, "instances")
+	if isolation := service.InstanceStatusOf(b.compute("ci1")).Internal.Isolation; strings.HasPrefix(isolation, "bubblewrap") {
+		host, home = "ci1", "/home/azureuser"
+	}
+	require.Contains(t, log, "ci=ci1 host="+host+" home="+home)
+	require.Contains(t, log, "run=inside")
+	require.Contains(t, log, "notes.txt")
+	require.Contains(t, log, `"workspace_name": "ws1"`)
+	wd := b.workDir("inside")
+	require.True(t, strings.HasPrefix(wd, InstanceJobsDir(dir, b.compute("ci1").UID)), wd)
+
+	// The old server goes away; the new one finds the job running.
+	b2, _ := localBundle(t, dir, nil)
+	require.NoError(t, os.WriteFile(filepath.Join(wd, "go"), nil, 0o644))
+	b2.q.Enqueue(core.KindJob, service.Key(b2.job("inside")))
+	b2.q.Enqueue(core.KindCompute, service.Key(b2.compute("ci1")))
+	st := b2.awaitState("inside", service.JobCompleted)
+	require.Equal(t, 0, *st.ExitCode)
+	log = b2.userLog("inside")
+	require.Equal(t, 1, strings.Count(log, "before"), "not run twice")
+	require.Contains(t, log, "after")
+	out, err := os.ReadFile(filepath.Join(b2.jobs.artifactDir(&jobCtx{job: b2.job("inside"), ws: b2.ws}), "outputs", "result.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "result\n", string(out))
+	require.Equal(t, service.InstanceRunning, b2.instanceState("ci1"))
+}
+
+// TestLocalInstanceJobCancelAndStop: canceling a job inside an instance
+// ends its whole process tree there and leaves the instance running;
+// stopping the instance ends the job running inside it, Canceled with the
+// reason.
+func TestLocalInstanceJobCancelAndStop(t *testing.T) {
+	t.Parallel()
+	b, _ := localBundle(t, "", nil)
+	b.putInstance("ci1", `{"vmSize":"STANDARD_DS1_V2"}`)
+	ci := b.compute("ci1")
+	b.submit("canceled", command("ci1", `setsid sleep 300 & echo started; wait`))
+	b.awaitState("canceled", service.JobRunning)
+	b.await("the job to start", func() bool { return strings.Contains(b.userLog("canceled"), "started") })
+	runDir := b.status("canceled").Procs[0].RunDir
+	require.NotEmpty(t, local.TaggedPIDs(runDir))
+	_, _, err := b.svc.CancelJob(b.ctx, b.ref, "canceled")
+	require.NoError(t, err)
+	b.awaitState("canceled", service.JobCanceled)
+	// SIGKILL is delivered asynchronously: await the deaths.
+	b.await("the job's processes, the one that left its session too, to die", func() bool { return len(local.TaggedPIDs(runDir)) == 0 })
+	require.NotEmpty(t, local.InstancePIDs(ci.UID), "the instance still runs")
+
+	b.submit("stopped", command("ci1", `echo started; sleep 300`))
+	b.awaitState("stopped", service.JobRunning)
+	b.await("the job to start", func() bool { return strings.Contains(b.userLog("stopped"), "started") })
+	runDir = b.status("stopped").Procs[0].RunDir
+	b.act("ci1", "stop")
+	st := b.awaitState("stopped", service.JobCanceled)
+	require.Equal(t, "The compute instance 'ci1' was stopped while the job ran.", st.Reason)
+	require.Equal(t, service.InstanceStopped, b.instanceState("ci1"))
+	b.await("the job's processes to die", func() bool { return len(local.TaggedPIDs(runDir)) == 0 })
+	require.Empty(t, local.InstancePIDs(ci.UID))
 }

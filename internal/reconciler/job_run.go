@@ -69,10 +69,26 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 			return controller.Result{}, fmt.Errorf("record processes of job %s: %w", j.job.Name, err)
 		}
 	}
+	onInstance := len(j.st.Nodes) == 0 && !j.info.Cluster
+	if onInstance && (j.compute == nil || !instanceReady(j.compute)) {
+		reason := instanceGone(j.info.Name, j.compute)
+		return r.finish(ctx, j, service.JobCanceled, nil, reason)
+	}
 	procs := make([]service.JobProc, len(specs))
 	for i, spec := range specs {
-		h, err := r.Procs.Start(ctx, spec)
+		var h backend.ProcessHandle
+		var err error
+		if onInstance {
+			h, err = r.startOnInstance(ctx, j, spec)
+		} else {
+			h, err = r.Procs.Start(ctx, spec)
+		}
 		if err != nil {
+			if onInstance && errors.Is(err, backend.ErrNotRunning) {
+				if c, _ := r.computeOf(ctx, j.job.Owner); c == nil || !instanceReady(c) {
+					return r.finish(ctx, j, service.JobCanceled, nil, instanceGone(j.info.Name, c))
+				}
+			}
 			msg := fmt.Sprintf("Could not start process %d of the job: %v", i, err)
 			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "ProcessStartFailed", Message: msg}, msg)
 		}
@@ -92,8 +108,35 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 	if err := r.write(ctx, j, service.JobRunning); err != nil {
 		return controller.Result{}, err
 	}
-	r.logf(j, "Running: %d process(es) started on %s.", len(specs), where)
+	if onInstance {
+		r.logf(j, "Running: %d process(es) started inside %s, in %s.", len(specs), where, specs[0].Dir)
+		// The instance's idle shutdown sees the running job at once.
+		r.Queue.Enqueue(core.KindCompute, computeQueueKey(j.job.Owner))
+	} else {
+		r.logf(j, "Running: %d process(es) started on %s.", len(specs), where)
+	}
 	return r.running(ctx, j)
+}
+
+// startOnInstance starts a process of a job inside its compute instance.
+func (r *Jobs) startOnInstance(ctx context.Context, j *jobCtx, spec backend.ProcessSpec) (backend.ProcessHandle, error) {
+	if r.Instances == nil {
+		return backend.ProcessHandle{}, errors.New("this server runs no jobs on compute instances")
+	}
+	return r.Instances.StartJobProcess(ctx, j.ws, j.compute, spec)
+}
+
+// instanceGone is why a job on an instance that is no longer running
+// ends: the instance was stopped or deleted under it.
+func instanceGone(name string, c *store.Resource) string {
+	switch {
+	case c == nil || c.Deleting:
+		return fmt.Sprintf("The compute instance '%s' was deleted while the job ran.", name)
+	case c.State == service.InstanceRestarting:
+		return fmt.Sprintf("The compute instance '%s' was restarted while the job ran.", name)
+	default:
+		return fmt.Sprintf("The compute instance '%s' was stopped while the job ran (it is %s).", name, c.State)
+	}
 }
 
 // prepError is a preparation failure that fails the job.
@@ -290,9 +333,12 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 		j.st.MasterPort = port
 	}
 	ref := service.WorkspaceRefOf(j.ws)
-	var limits backend.Resources
-	if len(j.st.Nodes) == 0 {
-		limits = j.info.Limits
+	// A job on a compute instance gets the instance's environment (its
+	// home, user, config and credentials) under its own: none of the
+	// server's.
+	var base func() []string = baseEnv
+	if len(j.st.Nodes) == 0 && !j.info.Cluster {
+		base = func() []string { return nil }
 	}
 	var specs []backend.ProcessSpec
 	for rank := range world {
@@ -327,7 +373,7 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 			}
 			vars[k] = fmt.Sprint(v)
 		}
-		env := penv.Environ(baseEnv())
+		env := penv.Environ(base())
 		keys := make([]string, 0, len(vars))
 		for k := range vars {
 			keys = append(keys, k)
@@ -338,7 +384,7 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 		}
 		spec := backend.ProcessSpec{
 			ID: procID(j.job, j.st.Attempt, rank), Command: command, Dir: wds[node], Env: env,
-			Log: filepath.Join(r.artifactDir(j), UserLogName(rank, world)), Limits: limits,
+			Log: filepath.Join(r.artifactDir(j), UserLogName(rank, world)),
 		}
 		if len(j.st.Nodes) > 0 {
 			spec.Node = j.st.Nodes[node]
@@ -425,6 +471,10 @@ func (r *Jobs) running(ctx context.Context, j *jobCtx) (controller.Result, error
 		if (ps.ExitCode != 0 || ps.Error != "") && failed == nil {
 			failed, failedRank = &ps, i
 		}
+	}
+	if failed != nil && len(j.st.Nodes) == 0 && !j.info.Cluster && (j.compute == nil || !instanceReady(j.compute)) {
+		// Killed with its instance (stopped or deleted under it).
+		return r.finish(ctx, j, service.JobCanceled, nil, instanceGone(j.info.Name, j.compute))
 	}
 	switch {
 	case failed != nil:
@@ -579,8 +629,10 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 		return controller.Result{RequeueAfter: again}, nil
 	}
 	if !instanceReady(j.compute) {
+		// The instance reconciler enqueues its queued jobs whenever its
+		// state changes: no polling.
 		return wait(fmt.Sprintf("Waiting for compute instance %s to run (it is %s); start it with `mlw compute start --name %s`.",
-			j.compute.Name, j.compute.State, j.compute.Name), 2*time.Second)
+			j.compute.Name, j.compute.State, j.compute.Name), 0)
 	}
 	for _, state := range []string{service.JobPreparing, service.JobRunning, service.JobFinalizing, service.JobCancelRequested} {
 		busy, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: j.job.Owner, State: state, Limit: 1})
@@ -601,6 +653,7 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 	}
 	now := r.now()
 	j.st.Attempt++
+	j.st.Root = instanceJobsPrefix + j.compute.UID + "/" + j.job.UID
 	j.st.Enter(service.JobPreparing, now)
 	j.st.Reason = "Preparing on compute instance " + j.compute.Name + "."
 	if err := r.write(ctx, j, service.JobPreparing); err != nil {

@@ -387,38 +387,6 @@ func TestConcurrentSubmissions(t *testing.T) {
 	require.LessOrEqual(t, len(b.nodes("c1")), 4)
 }
 
-// TestJobOnComputeInstance: a compute instance runs one job at a time, with
-// its size's limits, once it is running.
-func TestJobOnComputeInstance(t *testing.T) {
-	t.Parallel()
-	b := setupJobs(t, bundleOpts{})
-	c, _, _, err := b.svc.PutCompute(b.ctx, b.ref, "ci1", body(t, `{"properties":{"computeType":"ComputeInstance","properties":{"vmSize":"STANDARD_DS11_V2"}}}`))
-	require.NoError(t, err)
-	j1 := b.submit("one", command("ci1", "true"))
-	b.submit("two", command("ci1", "true"))
-	b.drain()
-	st := b.requireState("one", service.JobQueued)
-	require.Contains(t, st.Reason, "Waiting for compute instance ci1 to run")
-
-	// The instance reconciler (not under test) brings it up.
-	c.State = service.InstanceRunning
-	require.NoError(t, b.st.Update(b.ctx, c))
-	b.advance(2 * time.Second)
-	b.requireState("one", service.JobRunning)
-	st = b.requireState("two", service.JobQueued)
-	require.Equal(t, "Waiting for compute instance ci1: it runs job one.", st.Reason)
-	p, ok := b.be.Process(procID(j1, 1, 0))
-	require.True(t, ok)
-	require.Empty(t, p.Spec.Node)
-	require.Equal(t, backend.Resources{MilliCPU: 2000, MemoryBytes: 14 << 30}, p.Spec.Limits)
-	running, err := b.st.List(b.ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(c), State: service.JobRunning})
-	require.NoError(t, err)
-	require.Len(t, running, 1, "the instance's idle logic finds its running job by index")
-
-	b.exit("one", 0, 0)
-	b.requireState("two", service.JobRunning)
-}
-
 // TestWorkspaceDeletionStopsJobs: deleting a workspace marks its computes
 // and jobs for deletion (the container reconciler does); the job and
 // cluster reconcilers stop the processes, release the nodes and remove

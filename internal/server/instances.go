@@ -17,15 +17,16 @@ import (
 // buildInstances wires compute instances: the local backend, the instance
 // reconciler (under the compute dispatcher) and the terminal and Jupyter
 // endpoints of the API.
-func (s *Server) buildInstances(computes *reconciler.ComputeDispatch) {
+func (s *Server) buildInstances(computes *reconciler.ComputeDispatch, procs *local.Cluster) *reconciler.Instances {
 	be := &local.Instances{
 		Dir:      filepath.Join(s.opts.DataDir, "instances"),
 		HideDirs: []string{s.opts.DataDir},
 		Log:      s.log,
 		Notify:   func(key string) { s.enqueue(core.KindCompute, key) },
+		Procs:    procs,
 	}
-	rec := &reconciler.Instances{Store: s.st, Backend: be, Log: s.log, DataDir: s.opts.DataDir, Now: time.Now,
-		ServerURL: func() string { return s.url }, CAPEM: s.ca.CertPEM}
+	rec := &reconciler.Instances{Store: s.st, Backend: be, Queue: service.EnqueueFunc(s.enqueue), Log: s.log,
+		DataDir: s.opts.DataDir, EnvDir: s.envDir(), Now: time.Now, ServerURL: func() string { return s.url }, CAPEM: s.ca.CertPEM}
 	computes.Types[service.ComputeInstance] = rec
 	s.api.SetInstanceAccess(&httpapi.InstanceAccess{
 		OpenShellFunc: func(ctx context.Context, ws, c *store.Resource, cols, rows int) (httpapi.TerminalSession, error) {
@@ -38,4 +39,5 @@ func (s *Server) buildInstances(computes *reconciler.ComputeDispatch) {
 			return reconciler.JupyterBasePath(service.WorkspaceRefOf(ws), c.Name)
 		},
 	})
+	return rec
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,21 +25,20 @@ const NodeCapacityEnv = "MLW_NODE_CAPACITY"
 // environment build holds one for its duration).
 const jobWorkers = 16
 
+// envDir is where prepared Python environments are kept.
+func (s *Server) envDir() string { return filepath.Join(s.opts.DataDir, "envs") }
+
 // buildJobs wires compute clusters and jobs: the local backend's nodes and
 // processes, the environment builder, the scheduler, the cluster and job
-// reconcilers.
-func (s *Server) buildJobs(computes *reconciler.ComputeDispatch) error {
-	capacity, err := parseCapacity(os.Getenv(NodeCapacityEnv))
-	if err != nil {
-		return err
-	}
-	be := local.NewCluster(filepath.Join(s.opts.DataDir, "cluster"), capacity)
+// reconcilers (jobs on compute instances run through the instance
+// reconciler).
+func (s *Server) buildJobs(computes *reconciler.ComputeDispatch, be *local.Cluster, instances *reconciler.Instances) {
 	sched := reconciler.NewScheduler()
 	queue := service.EnqueueFunc(s.enqueue)
 	clusters := &reconciler.Clusters{Store: s.st, Nodes: be, Queue: queue, Log: s.log, Sched: sched}
 	computes.Types[service.AmlCompute] = clusters
-	jobs := &reconciler.Jobs{Store: s.st, Queue: queue, Log: s.log, Assets: s.svc, Procs: be, Sched: sched,
-		Env:     reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: filepath.Join(s.opts.DataDir, "envs")})},
+	jobs := &reconciler.Jobs{Store: s.st, Queue: queue, Log: s.log, Assets: s.svc, Procs: be, Sched: sched, Instances: instances,
+		Env:     reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: s.envDir()})},
 		DataDir: s.opts.DataDir}
 	s.register(core.KindJob, jobs, jobWorkers)
 	// On start only unfinished jobs need a look, not the whole history.
@@ -57,7 +55,6 @@ func (s *Server) buildJobs(computes *reconciler.ComputeDispatch) error {
 		}
 		return nil
 	}
-	return nil
 }
 
 // parseCapacity reads NodeCapacityEnv: "cpus=N,memory=SIZE" (SIZE in GiB

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mlw-project/mlw/api"
+	"github.com/mlw-project/mlw/internal/backend/local"
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
@@ -227,10 +228,15 @@ func (s *Server) buildControllers() error {
 
 	// Computes: one controller; each computeType has its own reconciler.
 	computes := &reconciler.ComputeDispatch{Store: s.st, Types: map[string]controller.Reconciler{}}
-	s.buildInstances(computes)
-	if err := s.buildJobs(computes); err != nil {
+	capacity, err := parseCapacity(os.Getenv(NodeCapacityEnv))
+	if err != nil {
 		return err
 	}
+	// One local backend runs nodes and job processes, also those of jobs
+	// that run inside compute instances.
+	procs := local.NewCluster(filepath.Join(s.opts.DataDir, "cluster"), capacity)
+	instances := s.buildInstances(computes, procs)
+	s.buildJobs(computes, procs, instances)
 	s.register(core.KindCompute, computes, 4)
 	return nil
 }

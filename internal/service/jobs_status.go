@@ -71,6 +71,11 @@ type JobStatus struct {
 	Procs []JobProc `json:"procs,omitempty"`
 	// MasterPort is MASTER_PORT of a distributed attempt.
 	MasterPort int `json:"masterPort,omitempty"`
+	// Root is where the job's files (working directories, checkpoints)
+	// are, relative to the data directory's jobs/, when not its UID: a job
+	// on a compute instance keeps them in the instance's directory
+	// ("ci-<instance id>/<job id>"), which the instance sees.
+	Root string `json:"root,omitempty"`
 	// Outcome is the terminal status decided when the processes ended
 	// (set while Finalizing).
 	Outcome  string    `json:"outcome,omitempty"`

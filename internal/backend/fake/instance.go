@@ -29,6 +29,18 @@ type Instances struct {
 	Specs map[string]*backend.InstanceSpec
 	// Files are the home files of the last boot, by id.
 	Files map[string]map[string][]byte
+	// Procs runs the job processes started inside instances
+	// (StartProcess): the test watches and ends them there.
+	Procs *Cluster
+	// JobProcs are the processes started inside each instance, by id,
+	// with the instance's spec at the time.
+	JobProcs map[string][]JobProcess
+}
+
+// JobProcess is a job's process started inside an instance.
+type JobProcess struct {
+	Spec     backend.ProcessSpec
+	Instance *backend.InstanceSpec
 }
 
 // Script is one script run; the test ends it with Finish.
@@ -45,7 +57,8 @@ var _ backend.Instances = (*Instances)(nil)
 // New returns an empty fake.
 func New() *Instances {
 	return &Instances{running: map[string]bool{}, deleted: map[string]bool{}, scripts: map[string]*Script{},
-		activity: map[string]backend.Activity{}, Starts: map[string]int{}, Stops: map[string]int{}, Specs: map[string]*backend.InstanceSpec{}, Files: map[string]map[string][]byte{}}
+		activity: map[string]backend.Activity{}, Starts: map[string]int{}, Stops: map[string]int{}, Specs: map[string]*backend.InstanceSpec{}, Files: map[string]map[string][]byte{},
+		JobProcs: map[string][]JobProcess{}}
 }
 
 type handle struct {
@@ -109,24 +122,69 @@ func (f *Instances) Crash(id string) {
 	f.running[id] = false
 }
 
-// Stop implements backend.Instances.
+// Stop implements backend.Instances: the instance's job processes end
+// with it.
 func (f *Instances) Stop(ctx context.Context, raw backend.InstanceHandle) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.running[id(raw)] {
 		f.Stops[id(raw)]++
 	}
 	f.running[id(raw)] = false
+	f.mu.Unlock()
+	f.killJobs(id(raw))
 	return nil
 }
 
 // Delete implements backend.Instances.
 func (f *Instances) Delete(ctx context.Context, iid string, raw backend.InstanceHandle) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.running[iid] = false
 	f.deleted[iid] = true
+	f.mu.Unlock()
+	f.killJobs(iid)
 	return nil
+}
+
+// killJobs ends the job processes of an instance (killed: exit code 137).
+func (f *Instances) killJobs(iid string) {
+	f.mu.Lock()
+	procs := f.JobProcs[iid]
+	f.mu.Unlock()
+	if f.Procs == nil {
+		return
+	}
+	for _, p := range procs {
+		f.Procs.Kill(p.Spec.ID)
+	}
+}
+
+// StartProcess implements backend.Instances: the process runs in Procs.
+func (f *Instances) StartProcess(ctx context.Context, spec *backend.InstanceSpec, raw backend.InstanceHandle, p backend.ProcessSpec) (backend.ProcessHandle, error) {
+	f.mu.Lock()
+	if !f.running[id(raw)] || id(raw) != spec.ID {
+		f.mu.Unlock()
+		return backend.ProcessHandle{}, backend.ErrNotRunning
+	}
+	if f.Procs == nil {
+		f.mu.Unlock()
+		return backend.ProcessHandle{}, errors.New("the fake instances have no Procs")
+	}
+	known := false
+	for _, jp := range f.JobProcs[spec.ID] {
+		known = known || jp.Spec.ID == p.ID
+	}
+	if !known {
+		f.JobProcs[spec.ID] = append(f.JobProcs[spec.ID], JobProcess{Spec: p, Instance: spec})
+	}
+	f.mu.Unlock()
+	return f.Procs.Start(ctx, p)
+}
+
+// Jobs returns the job processes started inside an instance.
+func (f *Instances) Jobs(iid string) []JobProcess {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]JobProcess(nil), f.JobProcs[iid]...)
 }
 
 // StartScript implements backend.Instances.

@@ -107,6 +107,20 @@ func (c *Cluster) Exit(id string, code int) bool {
 	return true
 }
 
+// Kill ends a running process as SIGKILL would (exit code 137); it
+// reports whether it ran.
+func (c *Cluster) Kill(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.procs[id]
+	if !ok || !p.running {
+		return false
+	}
+	p.finishLocked(137, "SIGKILL")
+	c.notifyLocked()
+	return true
+}
+
 // Process returns a copy of the process with this id, if it was started.
 func (c *Cluster) Process(id string) (Process, bool) {
 	c.mu.Lock()

@@ -56,6 +56,10 @@ type Instances struct {
 	// NoSandbox runs instances without namespaces even where bubblewrap
 	// works (tests of the fallback; hosts that forbid namespaces).
 	NoSandbox bool
+	// Procs is the backend whose Processes watch, stop and release the job
+	// processes started inside instances (StartProcess): they keep their
+	// supervisor files with the cluster's.
+	Procs *Cluster
 
 	mu   sync.Mutex
 	live map[string]*liveInstance
@@ -84,6 +88,9 @@ type instanceHandle struct {
 	Cgroup   string `json:"cgroup,omitempty"`
 	SSHPort  int    `json:"sshPort,omitempty"`
 	Jupyter  bool   `json:"jupyter,omitempty"`
+	// Binds are the host directories the sandbox shows at the same path
+	// (backend.InstanceSpec.Binds as of the boot).
+	Binds []string `json:"binds,omitempty"`
 }
 
 func (h *instanceHandle) initRun() string    { return filepath.Join(h.Root, "run", "init") }
@@ -292,6 +299,12 @@ func (l *Instances) boot(ctx context.Context, spec *backend.InstanceSpec) (*inst
 	if err := l.prepareHome(spec, h); err != nil {
 		return nil, err
 	}
+	for _, b := range spec.Binds {
+		if err := os.MkdirAll(b.Path, 0o755); err != nil {
+			return nil, fmt.Errorf("start instance %s: %w", spec.Name, err)
+		}
+		h.Binds = append(h.Binds, b.Path)
+	}
 	cg, _, err := NewCgroup("ci-"+spec.ID, Limits{MilliCPU: spec.MilliCPU, MemoryBytes: spec.MemoryBytes})
 	if err != nil {
 		return nil, err
@@ -445,6 +458,15 @@ func (l *Instances) bwrapArgs(spec *backend.InstanceSpec, h *instanceHandle) []s
 		"--proc", "/proc", "--dev", "/dev",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
 		"--hostname", spec.Name, "--chdir", sandboxHome, "--die-with-parent")
+	// The directories of the instance's jobs, at the same paths as on the
+	// host (after the data directory was hidden).
+	for _, b := range spec.Binds {
+		if b.ReadOnly {
+			args = append(args, "--ro-bind", b.Path, b.Path)
+		} else {
+			args = append(args, "--bind", b.Path, b.Path)
+		}
+	}
 	if h.Isolated {
 		args = append(args, "--unshare-net")
 	}

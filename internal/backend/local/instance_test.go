@@ -222,3 +222,133 @@ func TestLocalInstanceWithoutSandbox(t *testing.T) {
 	require.NoError(t, l.Stop(ctx, h))
 	require.Empty(t, InstancePIDs(spec.ID))
 }
+
+// startInstanceForJobs starts an instance whose jobs directory (bound into
+// the sandbox at the same path) is returned, with the cluster backend that
+// watches its job processes.
+func startInstanceForJobs(t *testing.T, noSandbox bool) (*Instances, *backend.InstanceSpec, backend.InstanceHandle, *Cluster, string) {
+	t.Helper()
+	l, spec, _ := newInstance(t)
+	l.NoSandbox, spec.SSH = noSandbox, nil
+	root := filepath.Dir(l.Dir)
+	l.Procs = NewCluster(filepath.Join(root, "cluster"), backend.Resources{})
+	jobs := filepath.Join(root, "jobs", "ci-"+spec.ID)
+	spec.Binds = []backend.Bind{{Path: jobs}}
+	require.NoError(t, os.MkdirAll(spec.SharePath, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(spec.SharePath, "shared.txt"), []byte("from-the-share"), 0o644))
+	h, _, err := l.Start(context.Background(), spec, nil)
+	require.NoError(t, err)
+	return l, spec, h, l.Procs, jobs
+}
+
+func awaitFile(t *testing.T, p string) {
+	t.Helper()
+	require.Eventually(t, func() bool { _, err := os.Stat(p); return err == nil }, 20*time.Second, 5*time.Millisecond, "%s never appeared", p)
+}
+
+// TestLocalJobInsideInstance: a job's process started inside a running
+// instance sees what the instance's processes see (its hostname, home,
+// file share, environment), runs in its cgroup, writes its log from
+// outside, and ends with the instance.
+func TestLocalJobInsideInstance(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		noSandbox bool
+	}{{"sandbox", false}, {"no-sandbox", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sandboxed := !tc.noSandbox
+			if ok, reason := sandboxSupport(); sandboxed && !ok {
+				t.Skip(reason)
+			}
+			l, spec, h, c, jobs := startInstanceForJobs(t, tc.noSandbox)
+			ctx := context.Background()
+			wd := filepath.Join(jobs, "job1", "a1-n0")
+			require.NoError(t, os.MkdirAll(wd, 0o755))
+			log := filepath.Join(t.TempDir(), "std_log.txt")
+			p := backend.ProcessSpec{ID: "job1-a1-r0", Dir: wd, Log: log, Env: []string{"PATH=/usr/bin:/bin", "JOBVAR=from-the-job", "CI_NAME=overridden-by-job"},
+				Command: `echo "host=$(hostname) ci=$CI_NAME home=$HOME secret=$SECRET job=$JOBVAR pwd=$PWD"; cat ~/cloudfiles/code/shared.txt; echo; cat ~/config.json; echo; cat /proc/self/cgroup > cgroup.txt; echo ready > ready; exec sleep 300`}
+			ph, err := l.StartProcess(ctx, spec, h, p)
+			require.NoError(t, err)
+			awaitFile(t, filepath.Join(wd, "ready"))
+			again, err := l.StartProcess(ctx, spec, h, p)
+			require.NoError(t, err)
+			require.Equal(t, ph, again, "starting the same process twice returns the first")
+
+			out, err := os.ReadFile(log)
+			require.NoError(t, err)
+			home := sandboxHome
+			if !sandboxed {
+				home = filepath.Join(l.rootFor(spec.ID), "home")
+			}
+			hostname, _ := os.Hostname()
+			if sandboxed {
+				hostname = spec.Name
+			}
+			require.Contains(t, string(out), "host="+hostname+" ci=overridden-by-job home="+home+" secret=s3cret job=from-the-job pwd="+wd)
+			require.Contains(t, string(out), "from-the-share")
+			require.Contains(t, string(out), `"workspace_name":"ws"`)
+			if v, _ := CgroupSupport(); v != 0 && sandboxed {
+				cg, err := os.ReadFile(filepath.Join(wd, "cgroup.txt"))
+				require.NoError(t, err)
+				require.Contains(t, string(cg), "mlw/ci-"+spec.ID, "the job shares the instance's cgroup")
+			}
+			st, err := c.State(ctx, ph)
+			require.NoError(t, err)
+			require.True(t, st.Running)
+			require.NotEmpty(t, TaggedPIDs(ph.RunDir))
+
+			// Stopping the instance ends its job.
+			require.NoError(t, l.Stop(ctx, h))
+			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			require.NoError(t, c.Wait(wctx, ph))
+			st, err = c.State(ctx, ph)
+			require.NoError(t, err)
+			require.False(t, st.Running)
+			require.Empty(t, TaggedPIDs(ph.RunDir), "no process of the job is left")
+			require.Empty(t, InstancePIDs(spec.ID))
+			require.NoError(t, c.Release(ctx, ph))
+			_, err = l.StartProcess(ctx, spec, h, backend.ProcessSpec{ID: "job2-a1-r0", Dir: wd, Command: "true"})
+			require.ErrorIs(t, err, backend.ErrNotRunning)
+		})
+	}
+}
+
+// TestLocalJobInsideInstanceStop: stopping a job inside an instance sends
+// SIGTERM to the job's process tree (not to nsenter, which passes the exit
+// status on), so a job that shuts down gracefully records its own exit
+// code; processes it left in the background go with Release; the instance
+// keeps running.
+func TestLocalJobInsideInstanceStop(t *testing.T) {
+	t.Parallel()
+	if ok, reason := sandboxSupport(); !ok {
+		t.Skip(reason)
+	}
+	l, spec, h, c, jobs := startInstanceForJobs(t, false)
+	ctx := context.Background()
+	wd := filepath.Join(jobs, "job1", "a1-n0")
+	require.NoError(t, os.MkdirAll(wd, 0o755))
+	log := filepath.Join(t.TempDir(), "std_log.txt")
+	ph, err := l.StartProcess(ctx, spec, h, backend.ProcessSpec{ID: "job1-a1-r0", Dir: wd, Log: log, Env: []string{"PATH=/usr/bin:/bin"},
+		Command: `setsid sleep 301 & trap 'echo got-term; exit 7' TERM; echo ready > ready; while :; do sleep 0.05; done`})
+	require.NoError(t, err)
+	awaitFile(t, filepath.Join(wd, "ready"))
+	require.NoError(t, c.Stop(ctx, ph, 10*time.Second))
+	st, err := c.State(ctx, ph)
+	require.NoError(t, err)
+	require.False(t, st.Running)
+	require.Equal(t, 7, st.ExitCode, "the job's own exit code, after its TERM handler ran")
+	out, err := os.ReadFile(log)
+	require.NoError(t, err)
+	require.Contains(t, string(out), "got-term")
+	require.NoError(t, c.Release(ctx, ph))
+	// SIGKILL is delivered asynchronously: await the death.
+	require.Eventually(t, func() bool { return len(TaggedPIDs(ph.RunDir)) == 0 }, 10*time.Second, 5*time.Millisecond, "the background process is gone too")
+	require.True(t, l.Running(ctx, h), "the instance keeps running")
+
+	// A directory the instance does not see is refused.
+	_, err = l.StartProcess(ctx, spec, h, backend.ProcessSpec{ID: "job2-a1-r0", Dir: t.TempDir(), Command: "true"})
+	require.ErrorContains(t, err, "not visible inside compute instance")
+}

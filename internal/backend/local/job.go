@@ -201,8 +201,9 @@ func (c *Cluster) Stop(ctx context.Context, h backend.ProcessHandle, grace time.
 
 // Release implements backend.Processes. Processes the job left behind
 // (started in the background, still running after the main process
-// ended) are killed: with cgroups, everything left in the node's or the
-// process's cgroup; without, every process carrying its tag.
+// ended) are killed: everything left in the node's or the process's
+// cgroup; without one (no cgroups here, or a process inside a compute
+// instance), every process carrying its tag.
 func (c *Cluster) Release(ctx context.Context, h backend.ProcessHandle) error {
 	c.mu.Lock()
 	delete(c.procs, h.ID)
@@ -211,24 +212,26 @@ func (c *Cluster) Release(ctx context.Context, h backend.ProcessHandle) error {
 	if dir == "" {
 		dir = c.procDir(h.ID)
 	}
-	if v, _ := CgroupSupport(); v != 0 {
-		if cg := OpenCgroup(jobCgroupName(h.ID)); isDir(cg.dirs[0]) {
-			cg.Kill()
-			_ = waitEmpty(ctx, cg)
-			_ = cg.Remove()
-		} else if h.Node != "" {
-			// Everything left on the node but its agent belongs to the job.
-			cg := OpenCgroup(nodeCgroupName(h.Node))
-			if pids := cg.PIDs(); len(pids) > 0 {
-				agent, _, _ := c.agentPID(h.Node)
-				for _, pid := range pids {
-					if pid != agent {
-						_ = syscall.Kill(pid, syscall.SIGKILL)
-					}
+	v, _ := CgroupSupport()
+	switch own := OpenCgroup(jobCgroupName(h.ID)); {
+	case v != 0 && isDir(own.dirs[0]):
+		own.Kill()
+		_ = waitEmpty(ctx, own)
+		_ = own.Remove()
+	case v != 0 && h.Node != "":
+		// Everything left on the node but its agent belongs to the job.
+		cg := OpenCgroup(nodeCgroupName(h.Node))
+		if pids := cg.PIDs(); len(pids) > 0 {
+			agent, _, _ := c.agentPID(h.Node)
+			for _, pid := range pids {
+				if pid != agent {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
 				}
 			}
 		}
-	} else {
+	default:
+		// No cgroup of the job's own (no cgroups here, or a job run inside
+		// a compute instance, whose cgroup it shares): by its tag.
 		KillTagged(dir)
 	}
 	if err := os.RemoveAll(dir); err != nil {

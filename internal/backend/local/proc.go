@@ -42,6 +42,12 @@ type ProcSpec struct {
 	// UID and GID, when non-zero, are the credentials of the process.
 	UID uint32 `json:"uid,omitempty"`
 	GID uint32 `json:"gid,omitempty"`
+	// InnerSession says that the command starts the real process in a
+	// session of its own (nsenter forking into a PID namespace, whose
+	// child runs setsid): child.pid then names that session's leader, so
+	// that signals reach the real process tree and not the command, which
+	// must outlive it to pass its exit status on.
+	InnerSession bool `json:"innerSession,omitempty"`
 }
 
 // ExitStatus is what the supervisor records when the process ends.
@@ -305,6 +311,24 @@ func procStat(pid int) (uint64, string, error) {
 	}
 	ticks, _ := strconv.ParseUint(f[19], 10, 64)
 	return ticks, f[0], nil
+}
+
+// procPgrp returns a process's process group from /proc/<pid>/stat.
+func procPgrp(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, errors.New("bad stat")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 3 {
+		return 0, errors.New("bad stat")
+	}
+	return strconv.Atoi(f[2])
 }
 
 func procStartTicks(pid int) (uint64, error) {

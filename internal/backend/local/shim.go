@@ -84,10 +84,16 @@ func runShim(runDir string) int {
 		}
 		return fail(err)
 	}
-	_ = writeAtomic(filepath.Join(runDir, childFile), []byte(strconv.Itoa(cmd.Process.Pid)))
+	group := cmd.Process.Pid
+	if spec.InnerSession {
+		if leader := sessionLeaderBelow(group); leader > 0 {
+			group = leader
+		}
+	}
+	_ = writeAtomic(filepath.Join(runDir, childFile), []byte(strconv.Itoa(group)))
 	go func() {
 		for s := range sigs {
-			_ = syscall.Kill(-cmd.Process.Pid, s.(syscall.Signal))
+			_ = syscall.Kill(-group, s.(syscall.Signal))
 		}
 	}()
 	err = cmd.Wait()
@@ -113,4 +119,27 @@ func runShim(runDir string) int {
 func writeExit(runDir string, st *ExitStatus) {
 	b, _ := json.Marshal(st)
 	_ = writeAtomic(filepath.Join(runDir, exitFile), b)
+}
+
+// sessionLeaderBelow waits for a descendant of pid that leads a process
+// group of its own (see ProcSpec.InnerSession) and returns it, or 0 when
+// pid ends first or none shows up within 10 seconds.
+func sessionLeaderBelow(pid int) int {
+	deadline := time.Now().Add(10 * time.Second)
+	for delay := 100 * time.Microsecond; time.Now().Before(deadline); delay = min(2*delay, 10*time.Millisecond) {
+		queue := children(pid)
+		for len(queue) > 0 && len(queue) < 256 {
+			d := queue[0]
+			queue = queue[1:]
+			if pgrp, err := procPgrp(d); err == nil && pgrp == d {
+				return d
+			}
+			queue = append(queue, children(d)...)
+		}
+		if _, state, err := procStat(pid); err != nil || state == "Z" || state == "X" {
+			return 0
+		}
+		time.Sleep(delay)
+	}
+	return 0
 }
