@@ -88,8 +88,13 @@ func TestJobsOnComputeInstance(t *testing.T) {
 	// A job queued on a stopped instance starts once the instance starts.
 	cli("compute", "stop", "--name", "ci-jobs")
 	e.submit(t, "after_start", map[string]any{"computeId": "ci-jobs", "command": `echo "second on $CI_NAME"`})
-	queued := e.awaitJob(t, "after_start", "Queued")
-	require.Contains(t, jobReason(queued), "Waiting for compute instance ci-jobs to run (it is Stopped)")
+	// The job is Queued first, then its reason says what it waits for.
+	s.AwaitDoc(t, e.ws+"/jobs/after_start", func(doc map[string]any) error {
+		if st, why := jobStatus(doc), jobReason(doc); st != "Queued" || !strings.Contains(why, "Waiting for compute instance ci-jobs to run (it is Stopped)") {
+			return fmt.Errorf("status %s, reason %q", st, why)
+		}
+		return nil
+	})
 	cli("compute", "start", "--name", "ci-jobs")
 	e.awaitJob(t, "after_start", "Completed")
 	require.Contains(t, e.userLog(t, "after_start"), "second on ci-jobs")

@@ -62,6 +62,12 @@ type Processes interface {
 	State(ctx context.Context, h ProcessHandle) (ProcessState, error)
 	Wait(ctx context.Context, h ProcessHandle) error
 	Stop(ctx context.Context, h ProcessHandle, grace time.Duration) error
-	// Release forgets an ended process and removes its bookkeeping.
+	// Sweep kills what an ended process left behind (descendants still
+	// running), keeping its exit record. Call it before the process's
+	// node is given to another job.
+	Sweep(ctx context.Context, h ProcessHandle) error
+	// Release forgets an ended process and removes its bookkeeping (its
+	// exit record included). It kills nothing that another job on the
+	// same node could own, so it is safe after the node was handed on.
 	Release(ctx context.Context, h ProcessHandle) error
 }

@@ -437,7 +437,21 @@ func (r *Jobs) stopProcs(ctx context.Context, j *jobCtx) error {
 	if err := r.endProcs(ctx, j); err != nil {
 		return err
 	}
+	if err := r.sweepProcs(ctx, j); err != nil {
+		return err
+	}
 	return r.releaseProcs(ctx, j)
+}
+
+// sweepProcs kills what the attempt's processes left behind; it must run
+// before their nodes go to another job.
+func (r *Jobs) sweepProcs(ctx context.Context, j *jobCtx) error {
+	for _, h := range r.procs(j) {
+		if err := r.Procs.Sweep(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // endProcs ends every process of the current attempt but keeps their
@@ -502,7 +516,12 @@ func (r *Jobs) watch(ctx context.Context, j *jobCtx, hs []backend.ProcessHandle)
 func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *service.JobError, reason string) (controller.Result, error) {
 	// The processes' exit records stay until the outcome is written: a
 	// crash in between must find the job's processes ended, not lost.
+	// What they left behind is killed now, before their nodes are handed
+	// to the next job.
 	if err := r.endProcs(ctx, j); err != nil {
+		return controller.Result{}, err
+	}
+	if err := r.sweepProcs(ctx, j); err != nil {
 		return controller.Result{}, err
 	}
 	if j.st.StartTime != nil && j.job.State != service.JobFinalizing && r.hasArtifacts(j) {

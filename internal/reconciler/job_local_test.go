@@ -104,11 +104,20 @@ func (b *jobBundle) userLog(name string) string {
 
 func readPID(t *testing.T, path string) int {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	require.NoError(t, err)
+	pid, ok := pidIn(path)
+	require.True(t, ok, "no pid in %s", path)
 	return pid
+}
+
+// pidIn reads a pid file that a shell may still be writing: the file
+// exists (`echo $! > f` creates it) before its number is in it.
+func pidIn(path string) (int, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.HasSuffix(string(b), "\n") {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid, err == nil && pid > 0
 }
 
 func alive(pid int) bool {
@@ -159,9 +168,9 @@ func TestLocalCancelKillsProcessTree(t *testing.T) {
 	b.awaitState("tree", service.JobRunning)
 	wd := b.workDir("tree")
 	b.await("the job's processes to start", func() bool {
-		_, e1 := os.Stat(filepath.Join(wd, "bg.pid"))
-		_, e2 := os.Stat(filepath.Join(wd, "escaped.pid"))
-		return e1 == nil && e2 == nil
+		_, ok1 := pidIn(filepath.Join(wd, "bg.pid"))
+		_, ok2 := pidIn(filepath.Join(wd, "escaped.pid"))
+		return ok1 && ok2
 	})
 	bg, escaped := readPID(t, filepath.Join(wd, "bg.pid")), readPID(t, filepath.Join(wd, "escaped.pid"))
 	require.True(t, alive(bg) && alive(escaped))
@@ -185,7 +194,7 @@ func TestLocalTimeout(t *testing.T) {
 	b.submit("slow", command("c1", `echo $BASHPID > main.pid; sleep 300`, `"limits":{"jobLimitsType":"Command","timeout":"PT5S"}`))
 	b.awaitState("slow", service.JobRunning)
 	wd := b.workDir("slow")
-	b.await("the process to start", func() bool { _, err := os.Stat(filepath.Join(wd, "main.pid")); return err == nil })
+	b.await("the process to start", func() bool { _, ok := pidIn(filepath.Join(wd, "main.pid")); return ok })
 	pid := readPID(t, filepath.Join(wd, "main.pid"))
 	b.advance(5 * time.Second) // virtual time
 	st := b.requireState("slow", service.JobFailed)

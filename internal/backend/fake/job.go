@@ -84,6 +84,10 @@ func (c *Cluster) Stop(ctx context.Context, h backend.ProcessHandle, grace time.
 	return nil
 }
 
+// Sweep implements backend.Processes (a fake process leaves nothing
+// behind).
+func (c *Cluster) Sweep(ctx context.Context, h backend.ProcessHandle) error { return nil }
+
 // Release implements backend.Processes.
 func (c *Cluster) Release(ctx context.Context, h backend.ProcessHandle) error {
 	c.mu.Lock()

@@ -199,25 +199,17 @@ func (c *Cluster) Stop(ctx context.Context, h backend.ProcessHandle, grace time.
 	return nil
 }
 
-// Release implements backend.Processes. Processes the job left behind
-// (started in the background, still running after the main process
-// ended) are killed: everything left in the node's or the process's
-// cgroup; without one (no cgroups here, or a process inside a compute
-// instance), every process carrying its tag.
-func (c *Cluster) Release(ctx context.Context, h backend.ProcessHandle) error {
-	c.mu.Lock()
-	delete(c.procs, h.ID)
-	c.mu.Unlock()
-	dir := h.RunDir
-	if dir == "" {
-		dir = c.procDir(h.ID)
-	}
+// Sweep implements backend.Processes: processes the job left behind
+// (started in the background, still running after the main process ended)
+// are killed — everything left in the node's cgroup but its agent, or in
+// the process's own cgroup; without a cgroup (none here, or a process
+// inside a compute instance), every process carrying its tag.
+func (c *Cluster) Sweep(ctx context.Context, h backend.ProcessHandle) error {
 	v, _ := CgroupSupport()
 	switch own := OpenCgroup(jobCgroupName(h.ID)); {
 	case v != 0 && isDir(own.dirs[0]):
 		own.Kill()
 		_ = waitEmpty(ctx, own)
-		_ = own.Remove()
 	case v != 0 && h.Node != "":
 		// Everything left on the node but its agent belongs to the job.
 		cg := OpenCgroup(nodeCgroupName(h.Node))
@@ -230,14 +222,37 @@ func (c *Cluster) Release(ctx context.Context, h backend.ProcessHandle) error {
 			}
 		}
 	default:
-		// No cgroup of the job's own (no cgroups here, or a job run inside
-		// a compute instance, whose cgroup it shares): by its tag.
-		KillTagged(dir)
+		KillTagged(c.runDir(h))
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	return nil
+}
+
+// Release implements backend.Processes: it removes the process's own
+// cgroup (empty after Sweep) and its run directory. It never touches the
+// node's cgroup, which may already run the next job.
+func (c *Cluster) Release(ctx context.Context, h backend.ProcessHandle) error {
+	c.mu.Lock()
+	delete(c.procs, h.ID)
+	c.mu.Unlock()
+	if v, _ := CgroupSupport(); v != 0 {
+		if own := OpenCgroup(jobCgroupName(h.ID)); isDir(own.dirs[0]) {
+			own.Kill()
+			_ = waitEmpty(ctx, own)
+			_ = own.Remove()
+		}
+	}
+	KillTagged(c.runDir(h)) // only this process's own tag: never another job's
+	if err := os.RemoveAll(c.runDir(h)); err != nil {
 		return fmt.Errorf("release process %s: %w", h.ID, err)
 	}
 	return nil
+}
+
+func (c *Cluster) runDir(h backend.ProcessHandle) string {
+	if h.RunDir != "" {
+		return h.RunDir
+	}
+	return c.procDir(h.ID)
 }
 
 // waitEmpty waits until a cgroup's processes are gone (after a kill, the
