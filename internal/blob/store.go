@@ -268,6 +268,22 @@ func (s *Store) openRootIfExists(account string) (*os.Root, error) {
 	return r, err
 }
 
+// openBlobRoot checks a blob's names and opens its account directory;
+// a blob of an account never written is BlobNotFound.
+func (s *Store) openBlobRoot(account, container, name string) (*os.Root, error) {
+	if err := checkNames(account, container, name); err != nil {
+		return nil, err
+	}
+	root, err := s.openRootIfExists(account)
+	if err != nil {
+		return nil, err
+	}
+	if root == nil {
+		return nil, errBlobNotFound()
+	}
+	return root, nil
+}
+
 func (s *Store) lock(container, name string) *sync.RWMutex {
 	h := fnv.New32a()
 	h.Write([]byte(container + "/" + name))
@@ -705,11 +721,8 @@ func (s *Store) CommitBlockList(account, container, name string, refs []BlockRef
 
 // BlockList returns the committed blocks and the staged block ids of a blob.
 func (s *Store) BlockList(account, container, name string) (committed []Block, uncommitted []Block, err error) {
-	if err := checkNames(account, container, name); err != nil {
-		return nil, nil, err
-	}
-	root, err := s.openRootIfExists(account)
-	if err != nil || root == nil {
+	root, err := s.openBlobRoot(account, container, name)
+	if err != nil {
 		return nil, nil, err
 	}
 	defer root.Close()
@@ -743,15 +756,9 @@ func (s *Store) BlockList(account, container, name string) (committed []Block, u
 
 // Properties returns a blob's properties, or BlobNotFound.
 func (s *Store) Properties(account, container, name string) (*Properties, error) {
-	if err := checkNames(account, container, name); err != nil {
-		return nil, err
-	}
-	root, err := s.openRootIfExists(account)
+	root, err := s.openBlobRoot(account, container, name)
 	if err != nil {
 		return nil, err
-	}
-	if root == nil {
-		return nil, errBlobNotFound()
 	}
 	defer root.Close()
 	l := s.lock(container, name)
@@ -776,15 +783,9 @@ type Object struct {
 // Open opens a blob for reading. The file stays readable as it was even if
 // the blob is replaced meanwhile (replacement is a rename).
 func (s *Store) Open(account, container, name string) (*Object, error) {
-	if err := checkNames(account, container, name); err != nil {
-		return nil, err
-	}
-	root, err := s.openRootIfExists(account)
+	root, err := s.openBlobRoot(account, container, name)
 	if err != nil {
 		return nil, err
-	}
-	if root == nil {
-		return nil, errBlobNotFound()
 	}
 	defer root.Close()
 	l := s.lock(container, name)
@@ -816,15 +817,9 @@ func (s *Store) SetHeaders(account, container, name string, h Headers, cond Cond
 }
 
 func (s *Store) update(account, container, name string, cond Conditions, change func(*Properties)) (*Properties, error) {
-	if err := checkNames(account, container, name); err != nil {
-		return nil, err
-	}
-	root, err := s.openRootIfExists(account)
+	root, err := s.openBlobRoot(account, container, name)
 	if err != nil {
 		return nil, err
-	}
-	if root == nil {
-		return nil, errBlobNotFound()
 	}
 	defer root.Close()
 	l := s.lock(container, name)
@@ -853,15 +848,9 @@ func (s *Store) update(account, container, name string, cond Conditions, change 
 // Delete removes a blob with its sidecar and staged blocks, then any
 // directories left empty by it.
 func (s *Store) Delete(account, container, name string, cond Conditions) error {
-	if err := checkNames(account, container, name); err != nil {
-		return err
-	}
-	root, err := s.openRootIfExists(account)
+	root, err := s.openBlobRoot(account, container, name)
 	if err != nil {
 		return err
-	}
-	if root == nil {
-		return errBlobNotFound()
 	}
 	defer root.Close()
 	l := s.lock(container, name)

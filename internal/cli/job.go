@@ -80,6 +80,15 @@ content: resubmitting unchanged code uploads nothing.`,
 		}
 		return "", fmt.Errorf("pass the job's name: mlw job %s NAME (see `mlw job list`)", verb)
 	}
+	// target resolves the job a verb acts on and its workspace's client.
+	target := func(args []string, verb string) (*api.Client, api.WorkspaceRef, string, error) {
+		n, err := jobName(args, verb)
+		if err != nil {
+			return nil, api.WorkspaceRef{}, "", err
+		}
+		c, ref, err := ws()
+		return c, ref, n, err
+	}
 	addName := func(c *cobra.Command) {
 		c.Flags().StringVarP(&name, "name", "n", "", "job name (or give it as the argument)")
 		addWorkspaceFlags(c, &s)
@@ -166,11 +175,7 @@ non-zero unless it completed; otherwise it prints the submitted job.`,
 		Example: "  mlw job show teal_answer_v5t7yq9zwn\n  mlw job show --name teal_answer_v5t7yq9zwn --output yaml",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := jobName(args, "show")
-			if err != nil {
-				return err
-			}
-			c, ref, err := ws()
+			c, ref, n, err := target(args, "show")
 			if err != nil {
 				return err
 			}
@@ -247,11 +252,7 @@ unless the job completed. Interrupting it leaves the job running.`,
 		Example: "  mlw job stream teal_answer_v5t7yq9zwn\n  mlw job stream --name teal_answer_v5t7yq9zwn > train.log",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := jobName(args, "stream")
-			if err != nil {
-				return err
-			}
-			c, ref, err := ws()
+			c, ref, n, err := target(args, "stream")
 			if err != nil {
 				return err
 			}
@@ -267,11 +268,7 @@ unless the job completed. Interrupting it leaves the job running.`,
 		Example: "  mlw job cancel teal_answer_v5t7yq9zwn",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := jobName(args, "cancel")
-			if err != nil {
-				return err
-			}
-			c, ref, err := ws()
+			c, ref, n, err := target(args, "cancel")
 			if err != nil {
 				return err
 			}
@@ -306,14 +303,10 @@ named outputs into <download-path>/named-outputs/<name>, as az ml does.`,
 		Example: "  mlw job download teal_answer_v5t7yq9zwn\n  mlw job download teal_answer_v5t7yq9zwn --output-name model --download-path ./results\n  mlw job download teal_answer_v5t7yq9zwn --all",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := jobName(args, "download")
-			if err != nil {
-				return err
-			}
 			if all && outputName != "" {
 				return errors.New("pass either --output-name or --all, not both")
 			}
-			c, ref, err := ws()
+			c, ref, n, err := target(args, "download")
 			if err != nil {
 				return err
 			}

@@ -98,21 +98,7 @@ func (a *API) codeRoutes() {
 		}
 		return renderAssetContainer(ws, c, service.CodeAssets, typeCode), nil
 	})
-	a.Handle("PUT", base+"/{name}", func(r *Request) (any, error) {
-		body, err := r.Body()
-		if err != nil {
-			return nil, err
-		}
-		c, isNew, err := a.svc.PutAssetContainer(r.Ctx(), r.Workspace(), service.CodeAssets, r.Param("name"), body)
-		if err != nil {
-			return nil, err
-		}
-		ws, err := a.svc.GetWorkspace(r.Ctx(), r.Workspace())
-		if err != nil {
-			return nil, err
-		}
-		return created(isNew, renderAssetContainer(ws, c, service.CodeAssets, typeCode), nil), nil
-	})
+	a.Handle("PUT", base+"/{name}", a.putAssetContainer(service.CodeAssets, typeCode))
 	a.Handle("DELETE", base+"/{name}", func(r *Request) (any, error) {
 		return &Response{Status: http.StatusOK}, a.svc.DeleteAssetContainer(r.Ctx(), r.Workspace(), service.CodeAssets, r.Param("name"))
 	})
@@ -208,4 +194,23 @@ func (a *API) containerName(r *Request, ws *store.Resource, k service.AssetKind)
 		return c.Name
 	}
 	return r.Param("name")
+}
+
+// putAssetContainer handles PUT of a code or environment container.
+func (a *API) putAssetContainer(kind service.AssetKind, typ string) handlerFunc {
+	return func(r *Request) (any, error) {
+		body, err := r.Body()
+		if err != nil {
+			return nil, err
+		}
+		c, isNew, err := a.svc.PutAssetContainer(r.Ctx(), r.Workspace(), kind, r.Param("name"), body)
+		if err != nil {
+			return nil, err
+		}
+		ws, err := a.svc.GetWorkspace(r.Ctx(), r.Workspace())
+		if err != nil {
+			return nil, err
+		}
+		return created(isNew, renderAssetContainer(ws, c, kind, typ), nil), nil
+	}
 }

@@ -93,21 +93,7 @@ func (a *API) environmentRoutes() {
 		}
 		return renderEnvContainer(ws, c), nil
 	})
-	a.Handle("PUT", base+"/{name}", func(r *Request) (any, error) {
-		body, err := r.Body()
-		if err != nil {
-			return nil, err
-		}
-		c, isNew, err := a.svc.PutAssetContainer(r.Ctx(), r.Workspace(), service.EnvAssets, r.Param("name"), body)
-		if err != nil {
-			return nil, err
-		}
-		ws, err := a.svc.GetWorkspace(r.Ctx(), r.Workspace())
-		if err != nil {
-			return nil, err
-		}
-		return created(isNew, renderAssetContainer(ws, c, service.EnvAssets, typeEnv), nil), nil
-	})
+	a.Handle("PUT", base+"/{name}", a.putAssetContainer(service.EnvAssets, typeEnv))
 	a.Handle("DELETE", base+"/{name}", func(r *Request) (any, error) {
 		return &Response{Status: http.StatusOK}, a.svc.DeleteEnvContainer(r.Ctx(), r.Workspace(), r.Param("name"))
 	})

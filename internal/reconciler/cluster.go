@@ -112,24 +112,9 @@ func (c *Clusters) view(cl *store.Resource) (*clusterView, error) {
 	v := &clusterView{cl: cl, owner: service.ResourceOpKey(cl), scale: ss, size: size,
 		limits: backend.Resources{MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20, GPUs: size.GPUs}}
 	v.status = service.Decode(cl.Status)
-	b, _ := json.Marshal(statusProps(v.status))
+	b, _ := json.Marshal(service.NestedProps(v.status))
 	_ = json.Unmarshal(b, &v.cs)
 	return v, nil
-}
-
-// statusProps returns status.properties.properties (created if needed).
-func statusProps(doc map[string]any) map[string]any {
-	outer, ok := doc["properties"].(map[string]any)
-	if !ok {
-		outer = map[string]any{}
-		doc["properties"] = outer
-	}
-	inner, ok := outer["properties"].(map[string]any)
-	if !ok {
-		inner = map[string]any{}
-		outer["properties"] = inner
-	}
-	return inner
 }
 
 func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Result, error) {
@@ -516,7 +501,7 @@ func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.
 	b, _ := json.Marshal(cs)
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
-	props := statusProps(v.status)
+	props := service.NestedProps(v.status)
 	for _, k := range []string{"queueReason", "scaleReason", "lastScaleTime", "errors"} {
 		delete(props, k) // omitted when empty: drop the old value
 	}

@@ -80,12 +80,13 @@ type ComputeAdmission struct {
 // properties.properties.
 func ComputeSpec(r *store.Resource) (doc, props map[string]any) {
 	doc = Decode(r.Spec)
-	props = nestedProps(doc)
+	props = NestedProps(doc)
 	return doc, props
 }
 
-// nestedProps returns doc.properties.properties, creating it if needed.
-func nestedProps(doc map[string]any) map[string]any {
+// NestedProps returns doc.properties.properties (a compute's own
+// properties), creating it if needed.
+func NestedProps(doc map[string]any) map[string]any {
 	outer, ok := doc["properties"].(map[string]any)
 	if !ok {
 		outer = map[string]any{}
@@ -199,7 +200,7 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 		delete(outer, k)
 	}
 	outer["computeType"] = typeName
-	a := &ComputeAdmission{Service: s, Principal: p, Workspace: ws, Name: name, Type: typeName, Doc: doc, Props: nestedProps(doc)}
+	a := &ComputeAdmission{Service: s, Principal: p, Workspace: ws, Name: name, Type: typeName, Doc: doc, Props: NestedProps(doc)}
 
 	s.computeMu.Lock()
 	defer s.computeMu.Unlock()

@@ -97,7 +97,7 @@ type InstanceStatus struct {
 // InstanceStatusOf decodes an instance's status.
 func InstanceStatusOf(c *store.Resource) *InstanceStatus {
 	doc := Decode(c.Status)
-	props := nestedProps(doc)
+	props := NestedProps(doc)
 	st := &InstanceStatus{Doc: doc, Props: props}
 	if raw, ok := props["_mlw"]; ok {
 		b, _ := json.Marshal(raw)

@@ -388,20 +388,7 @@ func startSupervisor(spec ProcSpec, shell string, args, env []string) (*Proc, er
 		defer f.Close()
 		cmd.Stdout, cmd.Stderr = f, f
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("spawn supervisor: %w", err)
-	}
-	p := &Proc{RunDir: spec.RunDir, PID: cmd.Process.Pid, done: make(chan struct{})}
-	p.startTicks, _ = procStartTicks(p.PID)
-	if err := writeAtomic(filepath.Join(spec.RunDir, pidFile), []byte(fmt.Sprintf("%d %d", p.PID, p.startTicks))); err != nil {
-		_ = cmd.Process.Kill()
-		return nil, err
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
+	return runSupervisor(cmd, spec.RunDir)
 }
 
 func signalName(n int) string {

@@ -104,12 +104,19 @@ func Spawn(spec ProcSpec) (*Proc, error) {
 	cmd := exec.Command(self, ShimArg, spec.RunDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	return runSupervisor(cmd, spec.RunDir)
+}
+
+// runSupervisor starts a supervisor process and records its pid (with
+// its start time, which tells it from a later process of the same pid) in
+// runDir.
+func runSupervisor(cmd *exec.Cmd, runDir string) (*Proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("spawn supervisor: %w", err)
 	}
-	p := &Proc{RunDir: spec.RunDir, PID: cmd.Process.Pid, done: make(chan struct{})}
+	p := &Proc{RunDir: runDir, PID: cmd.Process.Pid, done: make(chan struct{})}
 	p.startTicks, _ = procStartTicks(p.PID)
-	if err := writeAtomic(filepath.Join(spec.RunDir, pidFile), []byte(fmt.Sprintf("%d %d", p.PID, p.startTicks))); err != nil {
+	if err := writeAtomic(filepath.Join(runDir, pidFile), []byte(fmt.Sprintf("%d %d", p.PID, p.startTicks))); err != nil {
 		_ = cmd.Process.Kill()
 		return nil, err
 	}
