@@ -7,7 +7,8 @@
 // The rules, in the order they apply:
 //
 //   - A busy node (running or preparing a job) is never removed.
-//   - Preempted nodes that no job holds any more are removed at once.
+//   - Preempted nodes that no job holds any more are removed at once, and
+//     so are nodes whose removal began but did not finish (leaving).
 //   - Idle nodes above maxNodeCount (after max was lowered) are removed at
 //     once, oldest idle first.
 //   - The goal is busy + demand nodes, clamped to [min, max]: queued jobs
@@ -108,10 +109,17 @@ func Decide(in Input) Decision {
 	var reasons []string
 	var idle []Node
 	busy, count := 0, 0
+	preempted, leaving := 0, 0
 	for _, n := range in.Nodes {
 		switch {
 		case n.State == Preempted && !n.Busy:
 			d.Remove = append(d.Remove, n.ID)
+			preempted++
+		case n.State == Leaving && !n.Busy:
+			// A removal that did not finish (the backend failed to stop
+			// the node, or the server stopped meanwhile): finish it.
+			d.Remove = append(d.Remove, n.ID)
+			leaving++
 		case !usable(n):
 		case n.Busy:
 			busy++
@@ -121,8 +129,11 @@ func Decide(in Input) Decision {
 			count++
 		}
 	}
-	if len(d.Remove) > 0 {
-		reasons = append(reasons, fmt.Sprintf("released %d preempted node(s)", len(d.Remove)))
+	if preempted > 0 {
+		reasons = append(reasons, fmt.Sprintf("released %d preempted node(s)", preempted))
+	}
+	if leaving > 0 {
+		reasons = append(reasons, fmt.Sprintf("finishing the removal of %d node(s)", leaving))
 	}
 	// Oldest idle first: those are the ones whose time runs out first.
 	slices.SortStableFunc(idle, func(a, b Node) int { return a.IdleSince.Compare(b.IdleSince) })

@@ -66,6 +66,9 @@ func TestDecide(t *testing.T) {
 		{name: "preempted released", in: Input{Settings: lab, Now: t0, Demand: 1, HostRoom: 3,
 			Nodes: []Node{{ID: "p", State: Preempted}, {ID: "q", State: Preempted, Busy: true}}},
 			add: 1, remove: []string{"p"}, target: 1, reasonPart: "Released 1 preempted node(s); scaling up by 1"},
+		{name: "unfinished removal finished", in: Input{Settings: lab, Now: t0,
+			Nodes: []Node{{ID: "l", State: Leaving}, idleNode("a", time.Second)}},
+			remove: []string{"l"}, target: 1, next: 119 * time.Second, reasonPart: "Finishing the removal of 1 node(s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -50,8 +50,13 @@ type Controller struct {
 	processing map[string]bool
 	failures   map[string]int
 	delayed    delayHeap
-	wake       chan struct{}
-	stopped    bool
+	// due is the earliest delayed time of each key in delayed: a later
+	// request for the same key is dropped (the earlier one reconciles it,
+	// and that reconcile asks again), so the heap stays one entry a key
+	// however often a key asks.
+	due     map[string]time.Time
+	wake    chan struct{}
+	stopped bool
 }
 
 // New returns a controller; call Run to start it.
@@ -66,6 +71,7 @@ func New(name string, rec Reconciler, workers int, log *slog.Logger) *Controller
 		Name: name, rec: rec, workers: workers, log: log.With("controller", name),
 		minBackoff: 50 * time.Millisecond, maxBackoff: 30 * time.Second,
 		dirty: map[string]bool{}, processing: map[string]bool{}, failures: map[string]int{},
+		due:  map[string]time.Time{},
 		wake: make(chan struct{}, 1),
 	}
 	c.cond = sync.NewCond(&c.mu)
@@ -97,8 +103,14 @@ func (c *Controller) EnqueueAfter(key string, d time.Duration) {
 		c.Enqueue(key)
 		return
 	}
+	at := time.Now().Add(d)
 	c.mu.Lock()
-	heap.Push(&c.delayed, delayed{key: key, at: time.Now().Add(d)})
+	if cur, ok := c.due[key]; ok && !cur.After(at) {
+		c.mu.Unlock()
+		return
+	}
+	c.due[key] = at
+	heap.Push(&c.delayed, delayed{key: key, at: at})
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -147,6 +159,9 @@ func (c *Controller) runDelays(ctx context.Context) {
 		now := time.Now()
 		for c.delayed.Len() > 0 && !c.delayed[0].at.After(now) {
 			d := heap.Pop(&c.delayed).(delayed)
+			if c.due[d.key].Equal(d.at) {
+				delete(c.due, d.key)
+			}
 			c.addLocked(d.key)
 		}
 		next := time.Hour

@@ -103,3 +103,41 @@ func TestTerminalErrorDropsKey(t *testing.T) {
 		require.Equal(t, int32(1), n.Load())
 	})
 }
+
+// A key that asks again and again to be reconciled later (a running job's
+// deadline, asked on every pass) holds one delayed entry, and the earliest
+// time asked wins.
+func TestEnqueueAfterKeepsOneEntryPerKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var at []time.Duration
+		start := time.Now()
+		c := New("t", ReconcileFunc(func(ctx context.Context, key string) (Result, error) {
+			mu.Lock()
+			at = append(at, time.Since(start))
+			mu.Unlock()
+			return Result{}, nil
+		}), 1, nil)
+		for range 1000 {
+			c.EnqueueAfter("a", time.Hour)
+		}
+		c.EnqueueAfter("a", time.Minute) // earlier: it wins
+		c.EnqueueAfter("a", 2*time.Hour) // later: dropped
+		c.mu.Lock()
+		require.Equal(t, 2, c.delayed.Len(), "one entry for the hour, one for the minute")
+		c.mu.Unlock()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = c.Run(ctx); close(done) }()
+		time.Sleep(3 * time.Hour)
+		synctest.Wait()
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		require.Equal(t, []time.Duration{time.Minute, time.Hour}, at)
+		c.mu.Lock()
+		require.Empty(t, c.due)
+		c.mu.Unlock()
+	})
+}

@@ -198,6 +198,7 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 			left = append(left, n)
 		}
 	}
+	c.Sched.SetSize(v.owner, v.scale.Max, service.CurrentNodeCount(left))
 	if err := c.writeStatus(ctx, v, d, queue, free, service.CurrentNodeCount(left), now); err != nil {
 		return controller.Result{}, err
 	}
@@ -221,8 +222,8 @@ func (c *Clusters) ensureNodes(ctx context.Context, v *clusterView, nodes []*sto
 		if done && n.State != "preparing" {
 			continue
 		}
-		if n.State == "preempted" {
-			continue
+		if n.State == "preempted" || n.State == "leaving" {
+			continue // on its way out (the autoscaler finishes a leaving node's removal)
 		}
 		ns := service.NodeStatusOf(n)
 		info, err := c.Nodes.StartNode(ctx, backend.NodeSpec{ID: n.Name, Index: ns.Index, Limits: v.limits})
@@ -287,6 +288,11 @@ func (c *Clusters) assign(ctx context.Context, v *clusterView, nodes []*store.Re
 		if n.State == "idle" && n.Owner == "" && !service.NodeSpecOf(n).Preempt {
 			free = append(free, n)
 		}
+	}
+	// Above maxNodeCount (it was lowered), idle nodes are not given out:
+	// the autoscaler removes them.
+	if over := service.CurrentNodeCount(nodes) - v.scale.Max; over > 0 {
+		free = free[min(over, len(free)):]
 	}
 	for len(queue) > 0 {
 		q := queue[0]
@@ -357,8 +363,8 @@ func (c *Clusters) failQueued(ctx context.Context, v *clusterView, q QueuedJob, 
 	st.EndTime = &now
 	job.Status = service.Encode(st)
 	job.State = service.JobFailed
-	if err := c.Store.Update(ctx, job); err != nil && !errors.Is(err, store.ErrConflict) {
-		return err
+	if err := c.Store.Update(ctx, job); err != nil {
+		return err // a conflict (the job changed meanwhile) is retried with it still queued
 	}
 	c.Sched.Remove(v.owner, q.Key)
 	c.Queue.Enqueue(core.KindJob, q.Key)

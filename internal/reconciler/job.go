@@ -71,6 +71,10 @@ type Jobs struct {
 	StopGrace time.Duration
 	// MaxAttempts bounds how often a preempted job runs again (default 10).
 	MaxAttempts int
+	// WorkDirRetention is how long an ended job's working directories and
+	// checkpoints stay on disk, for a look at what it left (default an
+	// hour; its ./outputs and ./logs are saved as artifacts when it ends).
+	WorkDirRetention time.Duration
 
 	watchMu  sync.Mutex
 	watching map[string]bool // process ids with a Wait goroutine
@@ -83,6 +87,37 @@ type Jobs struct {
 	computes   map[string]*computeInfo
 	envs       map[string]cachedEnv
 	prepared   map[string]preparedEnv
+	// prepFails counts a job's preparations in a row that failed with an
+	// error that may pass (retried with backoff, up to maxPrepFailures).
+	prepFails map[string]int
+}
+
+// maxPrepFailures is how many preparations in a row may fail with an
+// unexpected error (the code snapshot could not be copied, an input not
+// read) before the job fails with it: with the controller's backoff,
+// about 13 s.
+const maxPrepFailures = 8
+
+// prepFailed counts a failed preparation of a job and reports whether it
+// should be retried; prepDone forgets the count.
+func (r *Jobs) prepFailed(key string) bool {
+	r.cacheMu.Lock()
+	defer r.cacheMu.Unlock()
+	if r.prepFails == nil {
+		r.prepFails = map[string]int{}
+	}
+	r.prepFails[key]++
+	if r.prepFails[key] < maxPrepFailures {
+		return true
+	}
+	delete(r.prepFails, key)
+	return false
+}
+
+func (r *Jobs) prepDone(key string) {
+	r.cacheMu.Lock()
+	defer r.cacheMu.Unlock()
+	delete(r.prepFails, key)
 }
 
 // cachedEnv is a resolved environment, reused for a few seconds: curated
@@ -130,6 +165,13 @@ func (r *Jobs) now() time.Time {
 		return r.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+func (r *Jobs) retention() time.Duration {
+	if r.WorkDirRetention > 0 {
+		return r.WorkDirRetention
+	}
+	return time.Hour
 }
 
 func (r *Jobs) grace() time.Duration {
@@ -643,14 +685,20 @@ func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held 
 	if len(usable) == 0 {
 		return "", nil, held, nil
 	}
+	ok, maxNodes := r.Sched.HandOffLimit(j.job.Owner)
+	if !ok {
+		return "", nil, held, nil // above maxNodeCount: the node goes
+	}
 	queue := r.Sched.Loaded(j.job.Owner)
 	if len(queue) == 0 {
 		return "", nil, held, nil
 	}
 	var stale []string
 	for i, q := range queue {
-		if i == handOffTries || q.Nodes > len(usable) {
-			break // no overtaking: the head waits for the cluster reconciler
+		if i == handOffTries || q.Nodes > len(usable) || maxNodes > 0 && q.Nodes > maxNodes {
+			// No overtaking: the head waits for the cluster reconciler
+			// (which fails a job larger than the cluster).
+			break
 		}
 		if q.Key == j.key {
 			continue
@@ -736,7 +784,38 @@ func (r *Jobs) settled(ctx context.Context, j *jobCtx) (controller.Result, error
 			r.kickInstance(ctx, j.job.Owner)
 		}
 	}
-	return controller.Result{}, nil
+	return r.expireWorkDirs(ctx, j), nil
+}
+
+// HasWorkDirs reports whether an ended job still has working directories
+// on disk (a server restarted within their retention looks at those again).
+func (r *Jobs) HasWorkDirs(job *store.Resource) bool {
+	j := &jobCtx{job: job, st: service.JobStatusOf(job)}
+	if j.st.EndTime == nil {
+		return false
+	}
+	_, err := os.Stat(r.jobRoot(j))
+	return err == nil
+}
+
+// expireWorkDirs removes an ended job's working directories and checkpoints
+// once its retention has passed, or asks to be called again then.
+func (r *Jobs) expireWorkDirs(ctx context.Context, j *jobCtx) controller.Result {
+	if j.st.EndTime == nil || j.st.Attempt == 0 {
+		return controller.Result{} // never ran: nothing on disk
+	}
+	if left := j.st.EndTime.Add(r.retention()).Sub(r.now()); left > 0 {
+		return controller.Result{RequeueAfter: left}
+	}
+	if err := os.RemoveAll(r.jobRoot(j)); err != nil {
+		r.Log.Warn("remove an ended job's working directories", "job", j.job.Name, "err", err)
+	}
+	// Process files are released when a job ends; a crash just before
+	// that left them, and they go now.
+	if err := r.releaseProcs(ctx, j); err != nil {
+		r.Log.Warn("remove the run files of an ended job", "job", j.job.Name, "err", err)
+	}
+	return controller.Result{}
 }
 
 // forget drops the job from the scheduler's queue (if it was there).
@@ -749,7 +828,15 @@ func (r *Jobs) forget(j *jobCtx) {
 // remove deletes a job: processes stopped, nodes released, files removed,
 // row deleted.
 func (r *Jobs) remove(ctx context.Context, j *jobCtx) (controller.Result, error) {
-	if err := r.stopProcs(ctx, j); err != nil {
+	// An ended job's processes were stopped and swept when it ended (its
+	// EndTime was written with the release of its nodes), and its nodes
+	// may run other jobs now: sweeping them again would kill those. Only
+	// its process files may be left (a crash before their release).
+	stop := r.stopProcs
+	if j.st.EndTime != nil {
+		stop = r.releaseProcs
+	}
+	if err := stop(ctx, j); err != nil {
 		return controller.Result{}, err
 	}
 	now := r.now()

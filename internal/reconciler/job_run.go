@@ -56,11 +56,17 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 		}
 		var fail *prepError
 		if errors.As(err, &fail) {
+			r.prepDone(j.key)
 			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: fail.code, Message: fail.msg}, fail.msg)
 		}
 		if err != nil {
-			return controller.Result{}, err
+			if ctx.Err() != nil || errors.Is(err, store.ErrConflict) || r.prepFailed(j.key) {
+				return controller.Result{}, err // retried with backoff
+			}
+			msg := fmt.Sprintf("Preparing the job failed %d times in a row: %v", maxPrepFailures, err)
+			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "PreparationFailed", Message: msg}, msg)
 		}
+		r.prepDone(j.key)
 		b, _ := json.Marshal(specs)
 		// A torn write reads as no list: the attempt is prepared again and
 		// its processes started again, which the backend answers with the
@@ -459,12 +465,14 @@ func (r *Jobs) running(ctx context.Context, j *jobCtx) (controller.Result, error
 	hs := r.procs(j)
 	var failed *backend.ProcessState
 	failedRank, done := -1, 0
+	var live []backend.ProcessHandle // only these are watched: an ended rank's Wait returns at once
 	for i, h := range hs {
 		ps, err := r.Procs.State(ctx, h)
 		if err != nil {
 			return controller.Result{}, err
 		}
 		if ps.Running {
+			live = append(live, h)
 			continue
 		}
 		done++
@@ -493,11 +501,11 @@ func (r *Jobs) running(ctx context.Context, j *jobCtx) (controller.Result, error
 			msg := fmt.Sprintf("The job ran longer than its limits.timeout of %s and was stopped.", core.FormatISODuration(timeout))
 			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "JobTimeout", Message: msg}, msg)
 		} else {
-			r.watch(ctx, j, hs)
+			r.watch(ctx, j, live)
 			return controller.Result{RequeueAfter: left}, nil
 		}
 	}
-	r.watch(ctx, j, hs)
+	r.watch(ctx, j, live)
 	return controller.Result{}, nil
 }
 

@@ -48,6 +48,11 @@ type computeSched struct {
 	// pending are jobs pushed while the queue was not loaded: a load that
 	// read the store before they were queued merges them.
 	pending []QueuedJob
+	// maxNodes and shrinking are the cluster's maxNodeCount and whether
+	// it has more nodes than that (max was lowered), as the cluster
+	// reconciler last saw them (SetSize); 0 and false until then.
+	maxNodes  int
+	shrinking bool
 }
 
 // NewScheduler returns an empty scheduler.
@@ -173,6 +178,25 @@ func (s *Scheduler) Queue(ctx context.Context, st store.Store, owner string) ([]
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.queue), nil
+}
+
+// SetSize records a cluster's maxNodeCount and its count of usable nodes,
+// for hand-offs (HandOffLimit).
+func (s *Scheduler) SetSize(owner string, maxNodes, nodes int) {
+	c := s.get(owner)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.maxNodes, c.shrinking = maxNodes, nodes > maxNodes
+}
+
+// HandOffLimit says whether a node freed on a cluster may go straight to
+// a queued job (not while the cluster has more nodes than its max: the
+// node must go), and the most nodes a job may get (0: not known yet).
+func (s *Scheduler) HandOffLimit(owner string) (ok bool, maxNodes int) {
+	c := s.get(owner)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.shrinking, c.maxNodes
 }
 
 // Loaded returns a compute's queued jobs, oldest first, if its queue is

@@ -158,10 +158,14 @@ func (c *Cluster) Wait(ctx context.Context, h backend.ProcessHandle) error {
 		if _, done := p.Exit(); done {
 			return nil
 		}
+		if _, err := os.Stat(p.RunDir); errors.Is(err, os.ErrNotExist) {
+			return nil // released: nothing left to wait for
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-written:
+			written = nil // fires once; the ticker covers the rest
 		case <-tick.C:
 		}
 	}
