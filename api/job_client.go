@@ -693,6 +693,10 @@ func (c *Client) DownloadJob(ctx context.Context, ws WorkspaceRef, name string, 
 				opts.Progress(local, n)
 			}
 		}
+		// The folder exists even when the output is empty (it says so).
+		if err := os.MkdirAll(s.local, 0o755); err != nil {
+			return nil, err
+		}
 		res.Dirs = append(res.Dirs, s.local)
 	}
 	return res, nil

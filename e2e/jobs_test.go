@@ -530,3 +530,34 @@ experiment_name: diabetes-training
 		return nil
 	})
 }
+
+// `mlw compute preempt-node` preempts a low-priority node: the job runs a
+// second attempt, which finds what the first wrote to ./checkpoints.
+func TestPreemptNodeCLI(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, Options{})
+	e := newJobsEnv(t, s)
+	e.putCluster(t, "low", map[string]any{"vmSize": "STANDARD_DS1_V2", "vmPriority": "LowPriority", "scaleSettings": map[string]any{"maxNodeCount": 1}})
+	ready := filepath.Join(t.TempDir(), "ready")
+	e.submit(t, "resumable", map[string]any{"computeId": "low", "environmentVariables": map[string]any{"READY": ready},
+		"command": `if [ -f checkpoints/step ]; then echo "resumed at $(cat checkpoints/step) in attempt $MLW_ATTEMPT"; exit 0; fi; echo 1 > checkpoints/step; touch "$READY"; sleep 300`})
+	Await(t, "the first attempt's checkpoint", func() error {
+		if _, err := os.Stat(ready); err != nil {
+			return errNotYet
+		}
+		return nil
+	})
+	var nodes []map[string]any
+	s.MustRunJSON(t, &nodes, "compute", "list-nodes", "--name", "low", "-g", e.rg, "-w", e.name)
+	require.Len(t, nodes, 1)
+	var out map[string]any
+	s.MustRunJSON(t, &out, "compute", "preempt-node", "--name", "low", "--node-id", nodes[0]["nodeId"].(string), "-g", e.rg, "-w", e.name)
+	require.Equal(t, "PreemptionRequested", out["status"])
+	e.awaitJob(t, "resumable", "Completed")
+	log := s.MustRun(t, "job", "stream", "resumable", "-g", e.rg, "-w", e.name)
+	require.Contains(t, log, "resumed at 1 in attempt 2")
+
+	_, stderr, code := s.Run("compute", "preempt-node", "--name", "nosuch", "-g", e.rg, "-w", e.name)
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "nosuch")
+}

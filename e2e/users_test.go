@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -66,4 +68,27 @@ func TestUsersRolesAndTokens(t *testing.T) {
 	require.Len(t, users, 3) // admin, bob, rita
 	out := s.MustRun(t, "token", "create", "--user", "rita", "-o", "table")
 	require.True(t, strings.HasPrefix(strings.TrimSpace(out), "mlw_"), out)
+}
+
+// `mlw login` against a server from another home, with a relative
+// --ca-file: later commands work from any folder, as that user.
+func TestLoginFromAnotherHome(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, Options{})
+	var bob map[string]any
+	s.MustRunJSON(t, &bob, "user", "create", "--name", "bob", "--role", "Contributor", "-o", "json")
+	ca, err := os.ReadFile(filepath.Join(s.Dir, "ca.crt"))
+	require.NoError(t, err)
+	home, dir := t.TempDir(), t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "client"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "client", "ca.crt"), ca, 0o644))
+
+	_, stderr, code := RunMLW(t, home, dir, "login", "--server", "https://"+s.Addr(), "--token", bob["token"].(string), "--ca-file", "client/ca.crt")
+	require.Zero(t, code, stderr)
+	require.Contains(t, stderr, "Logged in to")
+	_, stderr, code = RunMLW(t, home, t.TempDir(), "group", "create", "--name", "rg-bob", "--location", "eastus")
+	require.Zero(t, code, stderr)
+	out, stderr, code := RunMLW(t, home, t.TempDir(), "group", "show", "--name", "rg-bob", "-o", "json")
+	require.Zero(t, code, stderr)
+	require.Contains(t, out, `"createdBy": "bob"`)
 }

@@ -32,6 +32,15 @@ func TestWorkspaceLifecycle(t *testing.T) {
 	require.Equal(t, "lab workspace", props["description"])
 	require.Equal(t, "Succeeded", props["provisioningState"])
 
+	// A group's location comes from --location or the configured default.
+	_, stderr, code := s.Run("group", "create", "--name", "rg-loc")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "pass --location")
+	s.MustRun(t, "configure", "--defaults", "location=westus2")
+	s.MustRunJSON(t, &g, "group", "create", "--name", "rg-loc")
+	require.Equal(t, "westus2", g["location"])
+	s.MustRun(t, "group", "delete", "--name", "rg-loc", "--yes")
+
 	var list []map[string]any
 	s.MustRunJSON(t, &list, "workspace", "list")
 	require.Len(t, list, 1)
@@ -39,7 +48,7 @@ func TestWorkspaceLifecycle(t *testing.T) {
 	s.MustRunJSON(t, &list, "workspace", "list", "-g", "rg1")
 	require.Len(t, list, 1)
 
-	_, stderr, code := s.Run("workspace", "download-config", "-n", "ws1", "-g", "rg1", "--path", "cfg")
+	_, stderr, code = s.Run("workspace", "download-config", "-n", "ws1", "-g", "rg1", "--path", "cfg")
 	require.Zero(t, code, stderr)
 	require.Contains(t, stderr, "config.json")
 	b, err := os.ReadFile(filepath.Join(s.WorkDir, "cfg", "config.json"))
@@ -119,4 +128,18 @@ func TestDefaultDatastores(t *testing.T) {
 	r = s.Do(t, http.MethodGet, s.WorkspacePath("rg1", "ws1")+"/datastores/nosuchstore", nil)
 	require.Equal(t, http.StatusNotFound, r.StatusCode, r)
 	require.Contains(t, r.Error(t).Message, "nosuchstore")
+	require.Contains(t, r.Error(t).Message, "mlw datastore list")
+
+	// The CLI lists and shows them.
+	var listed []map[string]any
+	s.MustRunJSON(t, &listed, "datastore", "list", "-g", "rg1", "-w", "ws1")
+	require.Len(t, listed, 4)
+	table := s.MustRun(t, "datastore", "list", "-g", "rg1", "-w", "ws1", "-o", "table")
+	require.Regexp(t, `workspaceblobstore\s+AzureBlob\s+\S+\s+\S+\s+true`, table)
+	var one map[string]any
+	s.MustRunJSON(t, &one, "datastore", "show", "--name", "workspacefilestore", "-g", "rg1", "-w", "ws1")
+	require.Equal(t, "AzureFile", one["properties"].(map[string]any)["datastoreType"])
+	_, stderr, code := s.Run("datastore", "show", "--name", "nosuchstore", "-g", "rg1", "-w", "ws1")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "nosuchstore")
 }

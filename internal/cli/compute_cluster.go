@@ -242,5 +242,36 @@ func clusterCommands(app *App, s *scope, computePath func(context.Context, strin
 	update.Flags().IntVarP(&f.idleSeconds, "idle-time-before-scale-down", "d", 0, "seconds a node may idle before it is removed")
 	update.Flags().BoolVar(&noWait, "no-wait", false, "return once the update has started")
 	addWorkspaceFlags(update, s)
-	return []*cobra.Command{nodes, update}
+	var nodeID string
+	preempt := &cobra.Command{
+		Use:   "preempt-node",
+		Short: "Preempt a node of a low-priority cluster (as Azure reclaims a VM), for tests and chaos drills",
+		Long: `Preempt a node of a cluster with vmPriority LowPriority, as Azure reclaims a
+low-priority VM: its job stops and is queued again (attempts and ./checkpoints
+are kept), and the node is removed. Without --node-id the first node running a
+job is preempted.`,
+		Example: "  mlw compute preempt-node --name low-cluster\n  mlw compute preempt-node --name low-cluster --node-id tvm-0722166983_1-20260304t050607z",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := computePath(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			c, _ := app.Client()
+			body := Doc{}
+			if nodeID != "" {
+				body["nodeId"] = nodeID
+			}
+			var out Doc
+			if _, err := c.Do(cmd.Context(), "POST", p+"/preemptNode", body, &out); err != nil {
+				return err
+			}
+			return app.print(out, []column{{Header: "Node", Path: "nodeId"}, {Header: "Status", Path: "status"}, {Header: "Job", Path: "runId"}})
+		},
+	}
+	preempt.Flags().StringVarP(&name, "name", "n", "", "cluster name")
+	preempt.Flags().StringVar(&nodeID, "node-id", "", "the node to preempt (see mlw compute list-nodes)")
+	addWorkspaceFlags(preempt, s)
+
+	return []*cobra.Command{nodes, update, preempt}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -68,6 +69,14 @@ server, its CA and its token in the data directory ($MLW_HOME, ~/.mlw).`,
 			server, token, caFile := app.conn.Server, app.conn.Token, app.conn.CAFile
 			if server == "" || token == "" {
 				return fmt.Errorf("pass --server URL and --token TOKEN (the token is in the server's data directory, file %q)", api.LocalTokenFile)
+			}
+			if caFile != "" {
+				// Saved for commands run from any folder.
+				abs, err := filepath.Abs(caFile)
+				if err != nil {
+					return fmt.Errorf("--ca-file %s: %w", caFile, err)
+				}
+				caFile = abs
 			}
 			c, err := api.Connect(api.Connection{Server: server, Token: token, CAFile: caFile})
 			if err != nil {

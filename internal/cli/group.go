@@ -34,18 +34,24 @@ func groupCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			loc := location
+			if loc == "" {
+				loc = app.Profile().Defaults["location"]
+			}
+			if loc == "" {
+				return errors.New("pass --location (an Azure region name, e.g. eastus), or set a default: mlw configure --defaults location=eastus")
+			}
 			var out Doc
-			if _, err := c.Do(cmd.Context(), "PUT", api.GroupPath(sub, name), Doc{"location": location, "tags": t}, &out); err != nil {
+			if _, err := c.Do(cmd.Context(), "PUT", api.GroupPath(sub, name), Doc{"location": loc, "tags": t}, &out); err != nil {
 				return err
 			}
 			return app.print(out, groupColumns)
 		},
 	}
 	create.Flags().StringVarP(&name, "name", "n", "", "resource group name")
-	create.Flags().StringVarP(&location, "location", "l", "", "location (an Azure region name, e.g. eastus)")
+	create.Flags().StringVarP(&location, "location", "l", "", "location (an Azure region name, e.g. eastus; default: mlw configure --defaults location=…)")
 	create.Flags().StringSliceVar(&tags, "tags", nil, "tags as key=value (repeatable)")
 	_ = create.MarkFlagRequired("name")
-	_ = create.MarkFlagRequired("location")
 
 	show := &cobra.Command{
 		Use:     "show",

@@ -359,7 +359,13 @@ func (a *App) streamJob(ctx context.Context, c *api.Client, ref api.WorkspaceRef
 	}
 	switch st {
 	case "Completed":
-		a.errf("%s job %s completed in %s%s\n", a.paint(green, "Done:"), name, time.Since(start).Round(100*time.Millisecond), web)
+		// The job's own duration (submitted to ended) when known: it may
+		// have ended before the stream began.
+		took := time.Since(start)
+		if m := job.Properties.MLW; m != nil && m.EndTime != nil && len(m.Phases) > 0 {
+			took = m.EndTime.Sub(m.Phases[0].Time)
+		}
+		a.errf("%s job %s completed in %s%s\n", a.paint(green, "Done:"), name, took.Round(100*time.Millisecond), web)
 		return nil
 	case "Canceled":
 		return fmt.Errorf("job %s was canceled%s", name, web)

@@ -459,9 +459,7 @@ func (r *Jobs) preemptedNode(ctx context.Context, j *jobCtx) string {
 // running checks on a running attempt: preemption, the processes' exits,
 // the timeout.
 func (r *Jobs) running(ctx context.Context, j *jobCtx) (controller.Result, error) {
-	if node := r.preemptedNode(ctx, j); node != "" {
-		return r.requeue(ctx, j, node)
-	}
+	preempted := r.preemptedNode(ctx, j)
 	hs := r.procs(j)
 	var failed *backend.ProcessState
 	failedRank, done := -1, 0
@@ -479,6 +477,11 @@ func (r *Jobs) running(ctx context.Context, j *jobCtx) (controller.Result, error
 		if (ps.ExitCode != 0 || ps.Error != "") && failed == nil {
 			failed, failedRank = &ps, i
 		}
+	}
+	if preempted != "" && (failed != nil || done < len(hs)) {
+		// Preempted before every process ended well: run it again. (A job
+		// whose processes all completed before the preemption completes.)
+		return r.requeue(ctx, j, preempted)
 	}
 	if failed != nil && len(j.st.Nodes) == 0 && !j.info.Cluster && (j.compute == nil || !instanceReady(j.compute)) {
 		// Killed with its instance (stopped or deleted under it).

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"net/url"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlw-project/mlw/api"
+)
+
+var datastoreColumns = []column{
+	{Header: "Name", Path: "name"},
+	{Header: "Type", Path: "properties.datastoreType"},
+	{Header: "Account", Path: "properties.accountName"},
+	{Header: "Container", Func: func(d Doc) string {
+		if c := str(d, "properties.containerName"); c != "" {
+			return c
+		}
+		return str(d, "properties.fileShareName")
+	}},
+	{Header: "Default", Path: "properties.isDefault"},
+}
+
+func datastoreCmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{Use: "datastore", Aliases: []string{"datastores"}, Short: "List and show a workspace's datastores",
+		Long: `A workspace comes with the datastores workspaceblobstore (the default: code
+snapshots, job outputs), workspaceartifactstore (job logs and artifacts),
+workspaceworkingdirectory and workspacefilestore (the file share, see mlw file).`}
+	var s scope
+	var name string
+	base := func(ctx context.Context) (string, error) {
+		if err := app.resolveWorkspace(&s); err != nil {
+			return "", err
+		}
+		c, err := app.Client()
+		if err != nil {
+			return "", err
+		}
+		sub, err := c.SubscriptionID(ctx)
+		if err != nil {
+			return "", err
+		}
+		return api.WorkspacePath(sub, s.group, s.workspace) + "/datastores", nil
+	}
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List the workspace's datastores",
+		Example: "  mlw datastore list -o table",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := base(cmd.Context())
+			if err != nil {
+				return err
+			}
+			docs, err := app.listDocs(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			return app.print(docs, datastoreColumns)
+		},
+	}
+	addWorkspaceFlags(list, &s)
+	show := &cobra.Command{
+		Use:     "show",
+		Short:   "Show a datastore",
+		Example: "  mlw datastore show --name workspaceblobstore",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" {
+				return errors.New("pass --name (see mlw datastore list)")
+			}
+			p, err := base(cmd.Context())
+			if err != nil {
+				return err
+			}
+			d, err := app.getDoc(cmd.Context(), p+"/"+url.PathEscape(name))
+			if err != nil {
+				return err
+			}
+			return app.print(d, datastoreColumns)
+		},
+	}
+	show.Flags().StringVarP(&name, "name", "n", "", "datastore name")
+	addWorkspaceFlags(show, &s)
+	cmd.AddCommand(list, show)
+	return cmd
+}
