@@ -54,11 +54,8 @@ func computeCmd(app *App) *cobra.Command {
 		if name == "" {
 			return "", errors.New("pass the compute's name with --name/-n")
 		}
-		_, sub, err := app.clientSub(ctx)
-		if err != nil {
-			return "", err
-		}
-		return api.WorkspacePath(sub, s.group, s.workspace) + "/computes/" + name, nil
+		_, p, err := app.workspacePath(ctx, &s)
+		return p + "/computes/" + name, err
 	}
 
 	var f computeFlags

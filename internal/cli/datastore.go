@@ -6,8 +6,6 @@ import (
 	"net/url"
 
 	"github.com/spf13/cobra"
-
-	"github.com/mlw-project/mlw/api"
 )
 
 var datastoreColumns = []column{
@@ -31,18 +29,8 @@ workspaceworkingdirectory and workspacefilestore (the file share, see mlw file).
 	var s scope
 	var name string
 	base := func(ctx context.Context) (string, error) {
-		if err := app.resolveWorkspace(&s); err != nil {
-			return "", err
-		}
-		c, err := app.Client()
-		if err != nil {
-			return "", err
-		}
-		sub, err := c.SubscriptionID(ctx)
-		if err != nil {
-			return "", err
-		}
-		return api.WorkspacePath(sub, s.group, s.workspace) + "/datastores", nil
+		_, p, err := app.workspacePath(ctx, &s)
+		return p + "/datastores", err
 	}
 	list := &cobra.Command{
 		Use:     "list",

@@ -144,18 +144,8 @@ func environmentCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "environment", Aliases: []string{"env-asset", "environments"}, Short: "Manage environments (curated AzureML-* and your own)"}
 	var s scope
 	base := func(ctx context.Context) (*api.Client, string, error) {
-		if err := app.resolveWorkspace(&s); err != nil {
-			return nil, "", err
-		}
-		c, err := app.Client()
-		if err != nil {
-			return nil, "", err
-		}
-		sub, err := c.SubscriptionID(ctx)
-		if err != nil {
-			return nil, "", err
-		}
-		return c, api.WorkspacePath(sub, s.group, s.workspace) + "/environments", nil
+		c, p, err := app.workspacePath(ctx, &s)
+		return c, p + "/environments", err
 	}
 	var name, version, label, file string
 	var archived bool

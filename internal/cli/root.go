@@ -113,6 +113,19 @@ func (a *App) clientSub(ctx context.Context) (*api.Client, string, error) {
 	return c, sub, nil
 }
 
+// workspacePath resolves the scope's workspace (flags, then defaults) and
+// returns a client and the workspace's ARM path.
+func (a *App) workspacePath(ctx context.Context, s *scope) (*api.Client, string, error) {
+	if err := a.resolveWorkspace(s); err != nil {
+		return nil, "", err
+	}
+	c, sub, err := a.clientSub(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, api.WorkspacePath(sub, s.group, s.workspace), nil
+}
+
 // Profile returns the saved CLI profile.
 func (a *App) Profile() *api.Profile {
 	if a.profile == nil {

@@ -24,14 +24,8 @@ func workspaceCmd(app *App) *cobra.Command {
 	var tags []string
 
 	wsPath := func(cmd *cobra.Command) (string, error) {
-		if err := app.resolveWorkspace(&s); err != nil {
-			return "", err
-		}
-		_, sub, err := app.clientSub(cmd.Context())
-		if err != nil {
-			return "", err
-		}
-		return api.WorkspacePath(sub, s.group, s.workspace), nil
+		_, p, err := app.workspacePath(cmd.Context(), &s)
+		return p, err
 	}
 
 	create := &cobra.Command{
