@@ -529,18 +529,29 @@ func (s *Store) Put(account, container, name string, r io.Reader, opt PutOptions
 	return p, sum, err
 }
 
-// commit moves a finished temporary file into place under the blob's lock.
-func (s *Store) commit(root *os.Root, container, name, tmp string, h Headers, opt PutOptions) (*Properties, error) {
+// lockForWrite takes a blob's write lock and returns its current
+// properties (nil: no blob), checked against cond; call unlock when done.
+func (s *Store) lockForWrite(root *os.Root, container, name string, cond Conditions) (cur *Properties, unlock func(), err error) {
 	l := s.lock(container, name)
 	l.Lock()
-	defer l.Unlock()
-	cur, err := s.statProps(root, container, name)
+	cur, err = s.statProps(root, container, name)
+	if err == nil {
+		err = cond.check(cur, true)
+	}
+	if err != nil {
+		l.Unlock()
+		return nil, nil, err
+	}
+	return cur, l.Unlock, nil
+}
+
+// commit moves a finished temporary file into place under the blob's lock.
+func (s *Store) commit(root *os.Root, container, name, tmp string, h Headers, opt PutOptions) (*Properties, error) {
+	cur, unlock, err := s.lockForWrite(root, container, name, opt.Conditions)
 	if err != nil {
 		return nil, err
 	}
-	if err := opt.Conditions.check(cur, true); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	return s.commitLocked(root, container, name, tmp, cur, h, opt.Metadata, nil)
 }
 
@@ -633,16 +644,11 @@ func (s *Store) CommitBlockList(account, container, name string, refs []BlockRef
 	if err := root.MkdirAll(tmpDir, 0o755); err != nil {
 		return nil, err
 	}
-	l := s.lock(container, name)
-	l.Lock()
-	defer l.Unlock()
-	cur, err := s.statProps(root, container, name)
+	cur, unlock, err := s.lockForWrite(root, container, name, opt.Conditions)
 	if err != nil {
 		return nil, err
 	}
-	if err := opt.Conditions.check(cur, true); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	committed := map[string][2]int64{} // id -> offset, size in the current file
 	if cur != nil {
 		var off int64

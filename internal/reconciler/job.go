@@ -596,6 +596,8 @@ func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *servic
 		// Only bookkeeping files are left behind; the outcome is written.
 		r.Log.Warn("remove the run files of an ended job", "job", j.job.Name, "err", err)
 	}
+	// The retention of its working directories counts from now (SweepWorkDirs).
+	_ = os.Chtimes(r.jobRoot(j), now, now)
 	switch {
 	case jerr != nil:
 		r.logf(j, "%s: %s", state, jerr.Message)
@@ -784,38 +786,59 @@ func (r *Jobs) settled(ctx context.Context, j *jobCtx) (controller.Result, error
 			r.kickInstance(ctx, j.job.Owner)
 		}
 	}
-	return r.expireWorkDirs(ctx, j), nil
+	return controller.Result{}, nil
 }
 
-// HasWorkDirs reports whether an ended job still has working directories
-// on disk (a server restarted within their retention looks at those again).
-func (r *Jobs) HasWorkDirs(job *store.Resource) bool {
-	j := &jobCtx{job: job, st: service.JobStatusOf(job)}
-	if j.st.EndTime == nil {
-		return false
+// SweepWorkDirs removes the working directories and checkpoints of ended
+// jobs once their retention has passed (finish sets a directory's time to
+// the job's end). A directory of an unfinished job is never touched; one
+// whose job is gone (deleted, or the row lost) goes by the same rule. It
+// runs periodically while this server leads, and so after a restart too.
+func (r *Jobs) SweepWorkDirs(ctx context.Context) error {
+	keep := map[string]bool{}
+	for _, state := range append([]string{service.StateDeleting}, service.JobActiveStates...) {
+		rs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, State: state})
+		if err != nil {
+			return err
+		}
+		for _, job := range rs {
+			keep[r.jobRoot(&jobCtx{job: job, st: service.JobStatusOf(job)})] = true
+		}
 	}
-	_, err := os.Stat(r.jobRoot(j))
-	return err == nil
-}
-
-// expireWorkDirs removes an ended job's working directories and checkpoints
-// once its retention has passed, or asks to be called again then.
-func (r *Jobs) expireWorkDirs(ctx context.Context, j *jobCtx) controller.Result {
-	if j.st.EndTime == nil || j.st.Attempt == 0 {
-		return controller.Result{} // never ran: nothing on disk
+	top := filepath.Join(r.DataDir, "jobs")
+	var dirs []string
+	ents, _ := os.ReadDir(top)
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		d := filepath.Join(top, e.Name())
+		if !strings.HasPrefix(e.Name(), "ci-") {
+			dirs = append(dirs, d)
+			continue
+		}
+		// A compute instance's jobs: jobs/ci-<instance id>/<job id>.
+		sub, _ := os.ReadDir(d)
+		for _, x := range sub {
+			if x.IsDir() {
+				dirs = append(dirs, filepath.Join(d, x.Name()))
+			}
+		}
 	}
-	if left := j.st.EndTime.Add(r.retention()).Sub(r.now()); left > 0 {
-		return controller.Result{RequeueAfter: left}
+	cutoff := r.now().Add(-r.retention())
+	for _, d := range dirs {
+		if keep[d] {
+			continue
+		}
+		fi, err := os.Stat(d)
+		if err != nil || fi.ModTime().After(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			r.Log.Warn("remove an ended job's working directories", "dir", d, "err", err)
+		}
 	}
-	if err := os.RemoveAll(r.jobRoot(j)); err != nil {
-		r.Log.Warn("remove an ended job's working directories", "job", j.job.Name, "err", err)
-	}
-	// Process files are released when a job ends; a crash just before
-	// that left them, and they go now.
-	if err := r.releaseProcs(ctx, j); err != nil {
-		r.Log.Warn("remove the run files of an ended job", "job", j.job.Name, "err", err)
-	}
-	return controller.Result{}
+	return nil
 }
 
 // forget drops the job from the scheduler's queue (if it was there).

@@ -149,11 +149,16 @@ func TestEndedJobWorkDirsExpire(t *testing.T) {
 	b.drain()
 	wd := b.workDir("j")
 	require.DirExists(t, wd)
+	b.advance(2 * time.Hour) // a long run: the retention counts from its end
+	require.NoError(t, b.jobs.SweepWorkDirs(b.ctx))
+	require.DirExists(t, wd, "a running job's directories were removed")
 	b.exit("j", 0, 0)
 	b.requireState("j", service.JobCompleted)
 	b.advance(59 * time.Minute)
+	require.NoError(t, b.jobs.SweepWorkDirs(b.ctx))
 	require.DirExists(t, wd, "removed before its hour")
 	b.advance(time.Minute)
+	require.NoError(t, b.jobs.SweepWorkDirs(b.ctx))
 	require.NoDirExists(t, filepath.Dir(wd), "an ended job's directories stay after their hour")
 	b.requireState("j", service.JobCompleted)
 }

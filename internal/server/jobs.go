@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlw-project/mlw/internal/backend"
 	"github.com/mlw-project/mlw/internal/backend/local"
@@ -41,32 +42,21 @@ func (s *Server) buildJobs(computes *reconciler.ComputeDispatch, be *local.Clust
 		Env:     reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: s.envDir()})},
 		DataDir: s.opts.DataDir}
 	s.register(core.KindJob, jobs, jobWorkers)
-	// On start only unfinished jobs need a look, and ended ones whose
-	// working directories are still on disk (removed after a retention);
-	// later resyncs (PostgreSQL replicas) look at unfinished jobs only.
+	// On start only unfinished jobs need a look, not the whole history.
 	c := s.controllers[core.KindJob]
-	started := false
 	s.resync[core.KindJob] = func(ctx context.Context) error {
-		states := append([]string{service.StateDeleting}, service.JobActiveStates...)
-		first := !started
-		if first {
-			states = append(states, service.JobCompleted, service.JobFailed, service.JobCanceled)
-		}
-		for _, state := range states {
+		for _, state := range append([]string{service.StateDeleting}, service.JobActiveStates...) {
 			rs, err := s.st.List(ctx, store.ListOptions{Kind: core.KindJob, State: state})
 			if err != nil {
 				return err
 			}
 			for _, r := range rs {
-				if reconciler.JobTerminalState(r.State) && !jobs.HasWorkDirs(r) {
-					continue
-				}
 				c.Enqueue(service.Key(r))
 			}
 		}
-		started = true
 		return nil
 	}
+	s.periodic = append(s.periodic, periodicTask{name: "remove ended jobs' working directories", every: 10 * time.Minute, run: jobs.SweepWorkDirs})
 }
 
 // parseCapacity reads NodeCapacityEnv: "cpus=N,memory=SIZE" (SIZE in GiB

@@ -79,6 +79,8 @@ type Server struct {
 
 	controllers map[string]*controller.Controller
 	resync      map[string]func(ctx context.Context) error
+	// periodic are housekeeping tasks run while this replica leads.
+	periodic []periodicTask
 }
 
 // Settings keys written on first start.
@@ -377,6 +379,10 @@ func (s *Server) lead(ctx context.Context) {
 					s.log.Warn("resync", "kind", kind, "err", err)
 				}
 			}
+			for _, t := range s.periodic {
+				wg.Add(1)
+				go func() { defer wg.Done(); s.runPeriodic(cctx, t) }()
+			}
 		case ok && s.opts.Database != "":
 			// Other replicas write desired state too but enqueue only on
 			// their own (idle) controllers; the leader picks their changes
@@ -399,6 +405,29 @@ func (s *Server) lead(ctx context.Context) {
 				wg.Wait()
 				s.releaseLease(ttl)
 			}
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// periodicTask is housekeeping the leader runs at once and then every so
+// often.
+type periodicTask struct {
+	name  string
+	every time.Duration
+	run   func(ctx context.Context) error
+}
+
+func (s *Server) runPeriodic(ctx context.Context, t periodicTask) {
+	tick := time.NewTicker(t.every)
+	defer tick.Stop()
+	for {
+		if err := t.run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn(t.name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
