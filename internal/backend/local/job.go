@@ -233,7 +233,10 @@ func (c *Cluster) Sweep(ctx context.Context, h backend.ProcessHandle) error {
 
 // Release implements backend.Processes: it removes the process's own
 // cgroup (empty after Sweep) and its run directory. It never touches the
-// node's cgroup, which may already run the next job.
+// node's cgroup, which may already run the next job. Without cgroups it
+// kills what carries the process's own tag (Sweep did too; a caller may
+// release without sweeping); with them the cgroups hold every descendant,
+// and the scan of /proc (most of a millisecond per job) is not repeated.
 func (c *Cluster) Release(ctx context.Context, h backend.ProcessHandle) error {
 	c.mu.Lock()
 	delete(c.procs, h.ID)
@@ -244,8 +247,9 @@ func (c *Cluster) Release(ctx context.Context, h backend.ProcessHandle) error {
 			_ = waitEmpty(ctx, own)
 			_ = own.Remove()
 		}
+	} else {
+		KillTagged(c.runDir(h)) // only this process's own tag: never another job's
 	}
-	KillTagged(c.runDir(h)) // only this process's own tag: never another job's
 	if err := os.RemoveAll(c.runDir(h)); err != nil {
 		return fmt.Errorf("release process %s: %w", h.ID, err)
 	}
