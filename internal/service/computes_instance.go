@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -412,18 +413,13 @@ func (instanceType) Act(ctx context.Context, req *ComputeAction) (*ActionResult,
 	if !ok {
 		return nil, core.Invalid("action", "A compute instance has the actions start, stop, restart and updateIdleShutdownSetting, not %q.", req.Action)
 	}
-	c := req.Compute
-	for attempt := 0; ; attempt++ {
+	c, err := s.updateRetrying(ctx, req.Compute, func(c *store.Resource) (bool, error) {
 		if c.Deleting {
-			return nil, core.Conflict("ComputeBeingDeleted", "The compute instance '%s' is being deleted.", c.Name)
+			return false, core.Conflict("ComputeBeingDeleted", "The compute instance '%s' is being deleted.", c.Name)
 		}
 		st := InstanceStatusOf(c)
 		cur := st.State()
-		allowed := false
-		for _, f := range m.from {
-			allowed = allowed || f == cur
-		}
-		if !allowed {
+		if !slices.Contains(m.from, cur) {
 			hint := "wait until it is " + strings.Join(m.from, " or ")
 			if action == "start" && cur == InstanceRunning {
 				hint = "it is already running"
@@ -431,7 +427,7 @@ func (instanceType) Act(ctx context.Context, req *ComputeAction) (*ActionResult,
 			if action == "stop" && cur == InstanceStopped {
 				hint = "it is already stopped"
 			}
-			return nil, core.Conflict("UnableToPerformOperation",
+			return false, core.Conflict("UnableToPerformOperation",
 				"Cannot %s the compute instance '%s' while it is %s: %s.", action, c.Name, cur, hint)
 		}
 		st.SetState(m.to)
@@ -439,16 +435,10 @@ func (instanceType) Act(ctx context.Context, req *ComputeAction) (*ActionResult,
 		st.SetLastOperation(m.op, "InProgress", TriggerUser, s.Now())
 		st.Encode(c)
 		c.ModifiedBy = principalName(PrincipalFrom(ctx))
-		err := s.Store.Update(ctx, c)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, store.ErrConflict) || attempt > 5 {
-			return nil, storeErr(err, "compute", c.Name)
-		}
-		if c, err = s.Store.Get(ctx, c.Kind, c.Parent, c.Name); err != nil {
-			return nil, storeErr(err, "compute", req.Compute.Name)
-		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	op, err := s.StartOp(ctx, c, m.op)
 	if err != nil {
@@ -465,22 +455,15 @@ func (s *Service) updateIdleShutdown(ctx context.Context, req *ComputeAction) (*
 	if _, err := IdleShutdownOf(map[string]any{"idleTimeBeforeShutdown": v}); err != nil {
 		return nil, err
 	}
-	c := req.Compute
-	for attempt := 0; ; attempt++ {
+	c, err := s.updateRetrying(ctx, req.Compute, func(c *store.Resource) (bool, error) {
 		doc, props := ComputeSpec(c)
 		props["idleTimeBeforeShutdown"] = v
 		c.Spec = Encode(doc)
 		c.Generation++
-		err := s.Store.Update(ctx, c)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, store.ErrConflict) || attempt > 5 {
-			return nil, storeErr(err, "compute", c.Name)
-		}
-		if c, err = s.Store.Get(ctx, c.Kind, c.Parent, c.Name); err != nil {
-			return nil, storeErr(err, "compute", req.Compute.Name)
-		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	s.Queue.Enqueue(c.Kind, Key(c))
 	return &ActionResult{Body: map[string]any{"idleTimeBeforeShutdown": v}}, nil

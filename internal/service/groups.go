@@ -149,23 +149,17 @@ func (s *Service) DeleteGroup(ctx context.Context, sub, name string) (*store.Ope
 // client can poll under opKey, and hands r to its reconciler.
 func (s *Service) startDeleteKeyed(ctx context.Context, r *store.Resource, opKey string) (*store.Operation, error) {
 	p := PrincipalFrom(ctx)
-	for attempt := 0; ; attempt++ {
+	r, err := s.updateRetrying(ctx, r, func(r *store.Resource) (bool, error) {
 		if r.Deleting {
-			break
+			return true, nil // already deleting: a new operation follows it
 		}
 		r.Deleting = true
 		r.State = StateDeleting
 		r.ModifiedBy = principalName(p)
-		err := s.Store.Update(ctx, r)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, store.ErrConflict) || attempt > 5 {
-			return nil, storeErr(err, r.Kind, r.Name)
-		}
-		if r, err = s.Store.Get(ctx, r.Kind, r.Parent, r.Name); err != nil {
-			return nil, storeErr(err, r.Kind, r.Name)
-		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	op := &store.Operation{ID: NewUID(), ResourceID: opKey, Name: "Delete"}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {

@@ -567,24 +567,17 @@ func (s *Service) updateJob(ctx context.Context, job *store.Resource, doc map[st
 		old["tags"] = v
 	}
 	p := PrincipalFrom(ctx)
-	for attempt := 0; ; attempt++ {
+	// The reconciler may move the job meanwhile; the spec is admission's,
+	// so it is re-applied on the current row.
+	job, err := s.updateRetrying(ctx, job, func(job *store.Resource) (bool, error) {
 		job.Spec = Encode(old)
 		job.ModifiedBy = principalName(p)
-		err := s.Store.Update(ctx, job)
-		if err == nil {
-			return job, false, nil
-		}
-		if !errors.Is(err, store.ErrConflict) || attempt > 10 {
-			return nil, false, storeErr(err, "job", job.Name)
-		}
-		// The reconciler moved the job meanwhile; the spec is admission's,
-		// so re-apply it on the current row.
-		cur, gerr := s.Store.Get(ctx, job.Kind, job.Parent, job.Name)
-		if gerr != nil {
-			return nil, false, storeErr(gerr, "job", job.Name)
-		}
-		job = cur
+		return false, nil
+	})
+	if err != nil {
+		return nil, false, err
 	}
+	return job, false, nil
 }
 
 func sameCompute(sent string, stored any) bool {
@@ -760,30 +753,22 @@ func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name str
 // retried on a lost race) and enqueues it. It reports false when the job
 // had already ended (or is being deleted).
 func (s *Service) RequestJobCancel(ctx context.Context, job *store.Resource, by, reason string) (bool, error) {
-	for attempt := 0; ; attempt++ {
-		if JobTerminal(job.State) || job.Deleting {
-			return false, nil
-		}
-		if job.State == JobCancelRequested {
-			s.Queue.Enqueue(core.KindJob, Key(job))
+	ended := false
+	job, err := s.updateRetrying(ctx, job, func(job *store.Resource) (bool, error) {
+		if ended = JobTerminal(job.State) || job.Deleting; ended || job.State == JobCancelRequested {
 			return true, nil
 		}
 		st := JobStatusOf(job)
 		st.CancelRequest = &JobCancel{By: by, At: s.Now().UTC(), Reason: reason}
 		job.Status = Encode(st)
 		job.State = JobCancelRequested
-		err := s.Store.Update(ctx, job)
-		if err == nil {
-			s.Queue.Enqueue(core.KindJob, Key(job))
-			return true, nil
-		}
-		if !errors.Is(err, store.ErrConflict) || attempt > 20 {
-			return false, storeErr(err, "job", job.Name)
-		}
-		if job, err = s.Store.Get(ctx, job.Kind, job.Parent, job.Name); err != nil {
-			return false, storeErr(err, "job", job.Name)
-		}
+		return false, nil
+	})
+	if err != nil || ended {
+		return false, err
 	}
+	s.Queue.Enqueue(core.KindJob, Key(job))
+	return true, nil
 }
 
 // DeleteJob starts deleting a job: it is stopped if it runs, then removed

@@ -287,6 +287,34 @@ func requireWrite(p *identity.Principal) error {
 	return nil
 }
 
+// updateRetrying applies change to r and writes it; when another writer
+// moved the row's version meanwhile, it reads the row again and applies
+// change again (up to 20 times: job rows are busy). change returns skip
+// to write nothing, or an error to give up. It returns the row as written.
+func (s *Service) updateRetrying(ctx context.Context, r *store.Resource, change func(*store.Resource) (skip bool, err error)) (*store.Resource, error) {
+	for attempt := 0; ; attempt++ {
+		skip, err := change(r)
+		if err != nil {
+			return nil, err
+		}
+		if skip {
+			return r, nil
+		}
+		err = s.Store.Update(ctx, r)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt >= 20 {
+			return nil, storeErr(err, r.Kind, r.Name)
+		}
+		fresh, err := s.Store.Get(ctx, r.Kind, r.Parent, r.Name)
+		if err != nil {
+			return nil, storeErr(err, r.Kind, r.Name)
+		}
+		r = fresh
+	}
+}
+
 // storeErr maps store sentinels to API errors for one resource.
 func storeErr(err error, what, name string) error {
 	switch {
