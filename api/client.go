@@ -44,7 +44,7 @@ func NewClient(baseURL, token string, caPEM []byte) (*Client, error) {
 		pool = x509.NewCertPool()
 	}
 	if len(caPEM) > 0 && !pool.AppendCertsFromPEM(caPEM) {
-		return nil, errors.New("the CA file holds no PEM certificate")
+		return nil, errors.New("the CA file holds no PEM certificate: pass the server's ca.crt (in its data directory, ~/.mlw/ca.crt by default)")
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}

@@ -193,7 +193,7 @@ func environmentCmd(app *App) *cobra.Command {
 				return err
 			}
 			if name == "" {
-				return errors.New("--name is required")
+				return errors.New("pass --name (see mlw environment list)")
 			}
 			if version != "" && label != "" {
 				return errors.New("give --version or --label, not both")
