@@ -66,30 +66,19 @@ func tierToPriority(t string) (string, error) {
 
 // clusterYAML is amlCompute.schema.json.
 type clusterYAML struct {
-	Schema                  string            `yaml:"$schema"`
-	Name                    string            `yaml:"name"`
-	Type                    string            `yaml:"type"`
-	Description             string            `yaml:"description"`
-	Location                string            `yaml:"location"`
-	Tags                    map[string]string `yaml:"tags"`
-	Size                    string            `yaml:"size"`
-	Tier                    string            `yaml:"tier"`
-	MinInstances            *int              `yaml:"min_instances"`
-	MaxInstances            *int              `yaml:"max_instances"`
-	IdleTimeBeforeScaleDown *int              `yaml:"idle_time_before_scale_down"`
-	SSHPublicAccessEnabled  *bool             `yaml:"ssh_public_access_enabled"`
+	computeYAML             `yaml:",inline"`
+	Size                    string `yaml:"size"`
+	Tier                    string `yaml:"tier"`
+	MinInstances            *int   `yaml:"min_instances"`
+	MaxInstances            *int   `yaml:"max_instances"`
+	IdleTimeBeforeScaleDown *int   `yaml:"idle_time_before_scale_down"`
+	SSHPublicAccessEnabled  *bool  `yaml:"ssh_public_access_enabled"`
 	SSHSettings             *struct {
 		AdminUsername string `yaml:"admin_username"`
 		AdminPassword string `yaml:"admin_password"`
 		SSHKeyValue   string `yaml:"ssh_key_value"`
 	} `yaml:"ssh_settings"`
-	NetworkSettings *struct {
-		VnetName string `yaml:"vnet_name"`
-		Subnet   string `yaml:"subnet"`
-	} `yaml:"network_settings"`
-	Identity           map[string]any `yaml:"identity"`
-	EnableNodePublicIP *bool          `yaml:"enable_node_public_ip"`
-	ResourceID         string         `yaml:"resource_id"`
+	EnableNodePublicIP *bool `yaml:"enable_node_public_ip"`
 }
 
 // clusterFromYAML maps an amlCompute YAML file to the REST body.
@@ -132,13 +121,35 @@ func clusterFromYAML(path string, raw []byte) (Doc, error) {
 		props["userAccountCredentials"] = Doc{"adminUserName": y.SSHSettings.AdminUsername,
 			"adminUserSshPublicKey": y.SSHSettings.SSHKeyValue, "adminUserPassword": y.SSHSettings.AdminPassword}
 	}
-	if y.NetworkSettings != nil && y.NetworkSettings.Subnet != "" {
-		props["subnet"] = Doc{"id": y.NetworkSettings.Subnet}
-	}
 	if y.EnableNodePublicIP != nil {
 		props["enableNodePublicIp"] = *y.EnableNodePublicIP
 	}
-	body := Doc{"properties": Doc{"computeType": "AmlCompute", "description": y.Description, "properties": props}}
+	return y.body("AmlCompute", props), nil
+}
+
+// computeYAML holds the fields every compute YAML schema has.
+type computeYAML struct {
+	Schema          string            `yaml:"$schema"`
+	Name            string            `yaml:"name"`
+	Type            string            `yaml:"type"`
+	Description     string            `yaml:"description"`
+	Location        string            `yaml:"location"`
+	Tags            map[string]string `yaml:"tags"`
+	ResourceID      string            `yaml:"resource_id"`
+	Identity        map[string]any    `yaml:"identity"`
+	NetworkSettings *struct {
+		VnetName string `yaml:"vnet_name"`
+		Subnet   string `yaml:"subnet"`
+	} `yaml:"network_settings"`
+}
+
+// body is the REST body of a compute of computeType with props as its
+// properties.properties (the subnet added).
+func (y *computeYAML) body(computeType string, props Doc) Doc {
+	if y.NetworkSettings != nil && y.NetworkSettings.Subnet != "" {
+		props["subnet"] = Doc{"id": y.NetworkSettings.Subnet}
+	}
+	body := Doc{"properties": Doc{"computeType": computeType, "description": y.Description, "properties": props}}
 	if y.Location != "" {
 		body["location"] = y.Location
 	}
@@ -148,7 +159,7 @@ func clusterFromYAML(path string, raw []byte) (Doc, error) {
 	if y.Identity != nil {
 		body["identity"] = y.Identity
 	}
-	return body, nil
+	return body
 }
 
 // clusterCommands are the verbs only clusters have.

@@ -97,18 +97,8 @@ func readKeyValue(v string) (string, error) {
 
 // instanceYAML is computeInstance.schema.json.
 type instanceYAML struct {
-	Schema          string            `yaml:"$schema"`
-	Name            string            `yaml:"name"`
-	Type            string            `yaml:"type"`
-	Description     string            `yaml:"description"`
-	Location        string            `yaml:"location"`
-	Tags            map[string]string `yaml:"tags"`
-	Size            string            `yaml:"size"`
-	ResourceID      string            `yaml:"resource_id"`
-	NetworkSettings *struct {
-		VnetName string `yaml:"vnet_name"`
-		Subnet   string `yaml:"subnet"`
-	} `yaml:"network_settings"`
+	computeYAML      `yaml:",inline"`
+	Size             string `yaml:"size"`
 	CreateOnBehalfOf *struct {
 		UserTenantID string `yaml:"user_tenant_id"`
 		UserObjectID string `yaml:"user_object_id"`
@@ -136,10 +126,9 @@ type instanceYAML struct {
 			} `yaml:"trigger"`
 		} `yaml:"compute_start_stop"`
 	} `yaml:"schedules"`
-	Identity                      map[string]any `yaml:"identity"`
-	IdleTimeBeforeShutdown        string         `yaml:"idle_time_before_shutdown"`
-	IdleTimeBeforeShutdownMinutes *int           `yaml:"idle_time_before_shutdown_minutes"`
-	CustomApplications            []any          `yaml:"custom_applications"`
+	IdleTimeBeforeShutdown        string `yaml:"idle_time_before_shutdown"`
+	IdleTimeBeforeShutdownMinutes *int   `yaml:"idle_time_before_shutdown_minutes"`
+	CustomApplications            []any  `yaml:"custom_applications"`
 	SetupScripts                  *struct {
 		CreationScript *scriptYAML `yaml:"creation_script"`
 		StartupScript  *scriptYAML `yaml:"startup_script"`
@@ -177,9 +166,6 @@ func instanceFromYAML(path string, raw []byte) (Doc, error) {
 	props := Doc{"applicationSharingPolicy": "Personal", "computeInstanceAuthorizationType": "personal"}
 	if y.Size != "" {
 		props["vmSize"] = y.Size
-	}
-	if y.NetworkSettings != nil && y.NetworkSettings.Subnet != "" {
-		props["subnet"] = Doc{"id": y.NetworkSettings.Subnet}
 	}
 	if y.CreateOnBehalfOf != nil {
 		props["personalComputeInstanceSettings"] = Doc{"assignedUser": Doc{"objectId": y.CreateOnBehalfOf.UserObjectID, "tenantId": y.CreateOnBehalfOf.UserTenantID}}
@@ -249,17 +235,7 @@ func instanceFromYAML(path string, raw []byte) (Doc, error) {
 			props[k] = *v
 		}
 	}
-	body := Doc{"properties": Doc{"computeType": "ComputeInstance", "description": y.Description, "properties": props}}
-	if y.Location != "" {
-		body["location"] = y.Location
-	}
-	if len(y.Tags) > 0 {
-		body["tags"] = y.Tags
-	}
-	if y.Identity != nil {
-		body["identity"] = y.Identity
-	}
-	return body, nil
+	return y.body("ComputeInstance", props), nil
 }
 
 func orUTC(tz string) string {
