@@ -80,6 +80,14 @@ content: resubmitting unchanged code uploads nothing.`,
 		}
 		return "", fmt.Errorf("pass the job's name: mlw job %s NAME (see `mlw job list`)", verb)
 	}
+	// getJob reads a job's REST document.
+	getJob := func(ctx context.Context, c *api.Client, ref api.WorkspaceRef, name string) (Doc, error) {
+		p, err := c.JobPath(ctx, ref, name)
+		if err != nil {
+			return nil, err
+		}
+		return app.getDoc(ctx, p)
+	}
 	// target resolves the job a verb acts on and its workspace's client.
 	target := func(args []string, verb string) (*api.Client, api.WorkspaceRef, string, error) {
 		n, err := jobName(args, verb)
@@ -150,11 +158,7 @@ non-zero unless it completed; otherwise it prints the submitted job.`,
 			if app.format() == "table" {
 				app.errf("Follow it with: mlw job stream %s\n", res.Job.Name)
 			}
-			p, err := c.JobPath(cmd.Context(), ref, res.Job.Name)
-			if err != nil {
-				return err
-			}
-			doc, err := app.getDoc(cmd.Context(), p)
+			doc, err := getJob(cmd.Context(), c, ref, res.Job.Name)
 			if err != nil {
 				return err
 			}
@@ -179,11 +183,7 @@ non-zero unless it completed; otherwise it prints the submitted job.`,
 			if err != nil {
 				return err
 			}
-			p, err := c.JobPath(cmd.Context(), ref, n)
-			if err != nil {
-				return err
-			}
-			doc, err := app.getDoc(cmd.Context(), p)
+			doc, err := getJob(cmd.Context(), c, ref, n)
 			if err != nil {
 				return err
 			}
@@ -277,11 +277,7 @@ unless the job completed. Interrupting it leaves the job running.`,
 			if err := c.CancelJob(cmd.Context(), ref, n); err != nil {
 				return err
 			}
-			p, err := c.JobPath(cmd.Context(), ref, n)
-			if err != nil {
-				return err
-			}
-			doc, err := app.getDoc(cmd.Context(), p)
+			doc, err := getJob(cmd.Context(), c, ref, n)
 			if err != nil {
 				return err
 			}
