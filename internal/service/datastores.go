@@ -78,44 +78,6 @@ func (s *Service) ListDatastores(ctx context.Context, ref core.WorkspaceRef, f D
 	})
 }
 
-// listFiltered is listPage for a filter the store cannot apply: it reads
-// rows in batches until the page is full.
-func (s *Service) listFiltered(ctx context.Context, o store.ListOptions, p Page, keep func(*store.Resource) bool) ([]*store.Resource, string, error) {
-	if p.Top <= 0 || p.Top > 1000 {
-		p.Top = DefaultPageSize
-	}
-	if p.Skip != "" {
-		name, parent, err := decodeSkip(p.Skip)
-		if err != nil {
-			return nil, "", err
-		}
-		o.After, o.AfterParent = name, parent
-	}
-	o.Limit = max(p.Top+1, 100)
-	var out []*store.Resource
-	for len(out) <= p.Top {
-		rs, err := s.Store.List(ctx, o)
-		if err != nil {
-			return nil, "", core.Internal(err)
-		}
-		for _, r := range rs {
-			if keep(r) {
-				out = append(out, r)
-			}
-		}
-		if len(rs) < o.Limit {
-			break
-		}
-		last := rs[len(rs)-1]
-		o.After, o.AfterParent = strings.ToLower(last.Name), last.Parent
-	}
-	if len(out) > p.Top {
-		out = out[:p.Top]
-		return out, encodeSkip(out[len(out)-1]), nil
-	}
-	return out, "", nil
-}
-
 // props returns the "properties" object of a document (nil when absent).
 func props(doc map[string]any) map[string]any {
 	p, _ := doc["properties"].(map[string]any)

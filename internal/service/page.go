@@ -34,6 +34,12 @@ func decodeSkip(tok string) (name, parent string, err error) {
 
 // listPage lists one page and returns the token of the next (empty at the end).
 func (s *Service) listPage(ctx context.Context, o store.ListOptions, p Page) ([]*store.Resource, string, error) {
+	return s.listFiltered(ctx, o, p, nil)
+}
+
+// listFiltered is listPage for a filter the store cannot apply (keep; nil
+// keeps every row): it reads rows in batches until the page is full.
+func (s *Service) listFiltered(ctx context.Context, o store.ListOptions, p Page, keep func(*store.Resource) bool) ([]*store.Resource, string, error) {
 	if p.Top <= 0 || p.Top > 1000 {
 		p.Top = DefaultPageSize
 	}
@@ -44,14 +50,30 @@ func (s *Service) listPage(ctx context.Context, o store.ListOptions, p Page) ([]
 		}
 		o.After, o.AfterParent = name, parent
 	}
-	o.Limit = p.Top + 1
-	rs, err := s.Store.List(ctx, o)
-	if err != nil {
-		return nil, "", core.Internal(err)
+	o.Limit = p.Top + 1 // one more than a page says whether a next one exists
+	if keep != nil {
+		o.Limit = max(o.Limit, 100)
 	}
-	if len(rs) > p.Top {
-		rs = rs[:p.Top]
-		return rs, encodeSkip(rs[len(rs)-1]), nil
+	var out []*store.Resource
+	for len(out) <= p.Top {
+		rs, err := s.Store.List(ctx, o)
+		if err != nil {
+			return nil, "", core.Internal(err)
+		}
+		for _, r := range rs {
+			if keep == nil || keep(r) {
+				out = append(out, r)
+			}
+		}
+		if len(rs) < o.Limit {
+			break
+		}
+		last := rs[len(rs)-1]
+		o.After, o.AfterParent = strings.ToLower(last.Name), last.Parent
 	}
-	return rs, "", nil
+	if len(out) > p.Top {
+		out = out[:p.Top]
+		return out, encodeSkip(out[len(out)-1]), nil
+	}
+	return out, "", nil
 }
