@@ -614,31 +614,6 @@ func killInstanceTagged(id string) int {
 	return forEnvTag(InstanceTagEnv+"="+id, func(pid int) { _ = syscall.Kill(pid, syscall.SIGKILL) })
 }
 
-func forEnvTag(kv string, f func(pid int)) int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	tag := "\x00" + kv + "\x00"
-	self := os.Getpid()
-	n := 0
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !strings.Contains("\x00"+string(env)+"\x00", tag) {
-			continue
-		}
-		if _, state, err := procStat(pid); err == nil && state != "Z" {
-			f(pid)
-			n++
-		}
-	}
-	return n
-}
-
 // Delete implements backend.Instances.
 func (l *Instances) Delete(ctx context.Context, id string, raw backend.InstanceHandle) error {
 	h, ok := decodeHandle(raw)

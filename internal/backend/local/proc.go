@@ -272,11 +272,17 @@ func TaggedPIDs(runDir string) []int {
 }
 
 func forTagged(runDir string, f func(pid int)) int {
+	return forEnvTag(TagEnv+"="+runDir, f)
+}
+
+// forEnvTag calls f for every live process (not this one) whose
+// environment holds the variable kv ("NAME=value").
+func forEnvTag(kv string, f func(pid int)) int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
 	}
-	tag := []byte(TagEnv + "=" + runDir + "\x00")
+	tag := "\x00" + kv + "\x00"
 	self := os.Getpid()
 	n := 0
 	for _, e := range ents {
@@ -285,7 +291,7 @@ func forTagged(runDir string, f func(pid int)) int {
 			continue
 		}
 		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !containsBytes(append(env, 0), tag) {
+		if err != nil || !strings.Contains("\x00"+string(env)+"\x00", tag) {
 			continue
 		}
 		if _, state, err := procStat(pid); err == nil && state != "Z" {
@@ -294,10 +300,6 @@ func forTagged(runDir string, f func(pid int)) int {
 		}
 	}
 	return n
-}
-
-func containsBytes(hay, needle []byte) bool {
-	return strings.Contains(string(hay), string(needle))
 }
 
 // procStat returns a process's start time (clock ticks since boot) and
