@@ -378,19 +378,30 @@ func (r *Instances) bootFiles(ctx context.Context, x *instanceCtx) (map[string][
 	return files, nil
 }
 
-// bootAndSetUp starts the instance's processes, then its scripts.
-func (r *Instances) bootAndSetUp(ctx context.Context, x *instanceCtx) (controller.Result, error) {
+// start starts the instance's processes, or reattaches to them when they
+// run (the boot files are made only for a start), and records the handle.
+// startErr is the backend's failure to start; err a failure to make the
+// boot files (retried).
+func (r *Instances) start(ctx context.Context, x *instanceCtx) (info backend.InstanceInfo, startErr, err error) {
 	var files map[string][]byte
 	if !r.Backend.Running(ctx, x.st.Internal.Handle) {
-		var err error
 		if files, err = r.bootFiles(ctx, x); err != nil {
-			return controller.Result{}, err
+			return info, nil, err
 		}
 	}
-	h, info, err := r.Backend.Start(ctx, r.spec(x, files), x.st.Internal.Handle)
-	if h != nil {
+	h, info, startErr := r.Backend.Start(ctx, r.spec(x, files), x.st.Internal.Handle)
+	if h != nil && string(h) != string(x.st.Internal.Handle) {
 		x.st.Internal.Handle = h
 		x.dirty = true
+	}
+	return info, startErr, nil
+}
+
+// bootAndSetUp starts the instance's processes, then its scripts.
+func (r *Instances) bootAndSetUp(ctx context.Context, x *instanceCtx) (controller.Result, error) {
+	info, err, ferr := r.start(ctx, x)
+	if ferr != nil {
+		return controller.Result{}, ferr
 	}
 	if err != nil {
 		r.log().Warn("instance failed to start", "instance", x.c.Name, "err", err)
@@ -545,21 +556,10 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 // running keeps a Running instance up (reattaching after a server restart)
 // and applies schedules and idle shutdown.
 func (r *Instances) running(ctx context.Context, x *instanceCtx) (controller.Result, error) {
-	var files map[string][]byte
-	if !r.Backend.Running(ctx, x.st.Internal.Handle) {
-		// The processes are gone (the host rebooted): bring them back.
-		var err error
-		if files, err = r.bootFiles(ctx, x); err != nil {
-			return controller.Result{}, err
-		}
-	}
-	h, info, err := r.Backend.Start(ctx, r.spec(x, files), x.st.Internal.Handle)
-	if err != nil {
+	// Processes gone (the host rebooted) are brought back.
+	info, err, ferr := r.start(ctx, x)
+	if err = errors.Join(ferr, err); err != nil {
 		return controller.Result{}, fmt.Errorf("reattach to instance %s: %w", x.c.Name, err)
-	}
-	if string(h) != string(x.st.Internal.Handle) {
-		x.st.Internal.Handle = h
-		x.dirty = true
 	}
 	r.applyInfo(x, info)
 	res, err := r.evaluateSchedules(ctx, x)
