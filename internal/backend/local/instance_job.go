@@ -34,14 +34,11 @@ func (l *Instances) StartProcess(ctx context.Context, spec *backend.InstanceSpec
 	if c == nil {
 		return backend.ProcessHandle{}, errors.New("this backend runs no job processes inside instances")
 	}
-	if p.ID == "" || strings.ContainsAny(p.ID, "/") || p.ID == "." || p.ID == ".." {
-		return backend.ProcessHandle{}, fmt.Errorf("start process: bad id %q", p.ID)
+	if err := checkProcID(p.ID); err != nil {
+		return backend.ProcessHandle{}, err
 	}
 	ph := backend.ProcessHandle{ID: p.ID, RunDir: c.procDir(p.ID)}
-	c.mu.Lock()
-	_, known := c.procs[p.ID]
-	c.mu.Unlock()
-	if known {
+	if c.known(p.ID) {
 		return ph, nil
 	}
 	if _, err := os.Stat(filepath.Join(ph.RunDir, pidFile)); err == nil {

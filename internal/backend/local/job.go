@@ -18,19 +18,32 @@ import (
 
 func jobCgroupName(id string) string { return "job-" + id }
 
+// checkProcID refuses a process id that is not a plain file name.
+func checkProcID(id string) error {
+	if id == "" || strings.ContainsAny(id, "/") || id == "." || id == ".." {
+		return fmt.Errorf("start process: bad id %q", id)
+	}
+	return nil
+}
+
+// known reports whether this server already tracks process id.
+func (c *Cluster) known(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.procs[id]
+	return ok
+}
+
 // Start implements backend.Processes. A process whose supervisor
 // directory already holds a pid file was started before (perhaps by a
 // server that has since restarted): Start returns it instead of starting
 // the command again.
 func (c *Cluster) Start(ctx context.Context, spec backend.ProcessSpec) (backend.ProcessHandle, error) {
-	if spec.ID == "" || strings.ContainsAny(spec.ID, "/") || spec.ID == "." || spec.ID == ".." {
-		return backend.ProcessHandle{}, fmt.Errorf("start process: bad id %q", spec.ID)
+	if err := checkProcID(spec.ID); err != nil {
+		return backend.ProcessHandle{}, err
 	}
 	h := backend.ProcessHandle{ID: spec.ID, RunDir: c.procDir(spec.ID), Node: spec.Node}
-	c.mu.Lock()
-	_, known := c.procs[spec.ID]
-	c.mu.Unlock()
-	if known {
+	if c.known(spec.ID) {
 		return h, nil
 	}
 	if _, err := os.Stat(filepath.Join(h.RunDir, pidFile)); err == nil {
