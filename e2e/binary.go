@@ -71,5 +71,8 @@ func (r runner) Run() int {
 	if build.dir != "" {
 		_ = os.RemoveAll(build.dir)
 	}
+	if sdkVenv.dir != "" {
+		_ = os.RemoveAll(sdkVenv.dir)
+	}
 	return code
 }

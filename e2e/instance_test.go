@@ -452,7 +452,9 @@ func TestInstanceSurvivesServerRestart(t *testing.T) {
 		require.Equal(t, "Jupyter", apps[0].(map[string]any)["displayName"])
 		r := e.Do(t, "GET", e.computePath(name)+"/jupyter/api/kernelspecs", nil)
 		require.Equal(t, http.StatusOK, r.StatusCode, r)
-		require.Contains(t, string(r.Body), "Python 3.10 - AzureML")
+		require.Contains(t, string(r.Body), `"default": "python38-azureml"`)
+		require.Contains(t, string(r.Body), "Python 3.8 - AzureML")
+		require.Contains(t, string(r.Body), "Python 3.10 - SDK v2")
 		// A browser: the token in the query once, then a cookie.
 		req := e.NewRequest(t, "GET", e.computePath(name)+"/jupyter/tree?access_token="+e.Token(), nil)
 		req.Header.Del("Authorization")

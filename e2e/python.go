@@ -3,15 +3,18 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/mlw-project/mlw/api"
+	"github.com/mlw-project/mlw/internal/pycompat"
 )
 
 // SystemPython is Debian's interpreter, whose dist-packages hold
@@ -22,32 +25,58 @@ const SystemPython = "/usr/bin/python3"
 // seconds on a small machine).
 const PythonTimeout = 3 * time.Minute
 
-// PydashStub is the directory to put on PYTHONPATH for the TEST-ONLY
-// stand-in of pydash (testdata/pydash_stub): Debian does not package
-// pydash, which azure-ai-ml imports, and CI cannot reach PyPI. Users
-// install the real one: pip install "pydash<6".
-func PydashStub(t testing.TB) string {
+var sdkVenv struct {
+	once sync.Once
+	dir  string // temporary directory, removed by Main
+	venv *pycompat.Venv
+	err  error
+}
+
+// SDKPython returns the interpreter the SDK tests run: a virtualenv on
+// SystemPython's packages made by `mlw sdk venv`, as the README tells a
+// user on Debian 12 to make one (Debian lacks pydash: the virtualenv has
+// mlw's compatibility module). It is made once per test process.
+func SDKPython(t testing.TB) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "testdata", "pydash_stub")
+	sdkVenv.once.Do(func() {
+		sdkVenv.dir, sdkVenv.err = os.MkdirTemp("", "mlw-e2e-venv-")
+		if sdkVenv.err != nil {
+			return
+		}
+		dir := filepath.Join(sdkVenv.dir, "venv")
+		cmd := exec.Command(Binary(t), "sdk", "venv", "--dir", dir, "--python", SystemPython, "-o", "json")
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			sdkVenv.err = fmt.Errorf("mlw sdk venv: %v\n%s", err, errOut.String())
+			return
+		}
+		sdkVenv.venv = &pycompat.Venv{}
+		sdkVenv.err = json.Unmarshal(out.Bytes(), sdkVenv.venv)
+	})
+	if sdkVenv.err != nil {
+		t.Fatal(sdkVenv.err)
+	}
+	return filepath.Join(sdkVenv.venv.Path, "bin", "python")
 }
 
 // RequireSDK skips the test when the Azure ML SDK cannot be imported
 // (apt-get install python3-azure).
 func RequireSDK(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command(SystemPython, "-c", "import azure.ai.ml, azure.identity, azure.storage.blob")
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+PydashStub(t))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("the Azure ML SDK is not usable here (apt-get install python3-azure): %v\n%s", err, out)
+	if _, err := os.Stat(SystemPython); err != nil {
+		t.Skipf("no %s here", SystemPython)
+	}
+	SDKPython(t)
+	if sdkVenv.venv.AzureAIML == "" {
+		t.Skipf("the Azure ML SDK is not usable here (apt-get install python3-azure): %s", sdkVenv.venv.ImportError)
 	}
 }
 
 // PythonEnv returns the environment of a Python process that uses the
 // Azure ML SDK against s, set up as `eval "$(mlw env)"` would (the output
-// of `mlw env --output json`), with the pydash stand-in on PYTHONPATH, a
-// fresh HOME, and no proxy or AZURE_* credential variables of the test's
-// own environment.
+// of `mlw env --output json`), with a fresh HOME, and no PYTHONPATH, proxy
+// or AZURE_* credential variables of the test's own environment.
 func (s *Server) PythonEnv(t testing.TB) []string {
 	t.Helper()
 	var env api.PythonEnv
@@ -66,11 +95,11 @@ func (s *Server) PythonEnv(t testing.TB) []string {
 			out = append(out, kv)
 		}
 	}
-	return append(append(out, env.Environ()...), "PYTHONPATH="+PydashStub(t), "PYTHONDONTWRITEBYTECODE=1", "HOME="+t.TempDir())
+	return append(append(out, env.Environ()...), "PYTHONDONTWRITEBYTECODE=1", "HOME="+t.TempDir())
 }
 
 // RunPython runs a Python script (a path relative to the e2e directory,
-// such as testdata/sdk_data/sdk_data.py) with SystemPython in s.WorkDir
+// such as testdata/sdk_data/sdk_data.py) with SDKPython in s.WorkDir
 // and env (usually s.PythonEnv plus extras), fails the test unless it
 // exits 0, and returns its combined output.
 func (s *Server) RunPython(t testing.TB, env []string, script string, args ...string) string {
@@ -81,7 +110,7 @@ func (s *Server) RunPython(t testing.TB, env []string, script string, args ...st
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), PythonTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, SystemPython, append([]string{abs}, args...)...)
+	cmd := exec.CommandContext(ctx, SDKPython(t), append([]string{abs}, args...)...)
 	cmd.Env = env
 	cmd.Dir = s.WorkDir
 	var out bytes.Buffer

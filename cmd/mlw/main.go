@@ -20,7 +20,7 @@ func main() {
 	local.MaybeRunShim()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	root, app := cli.NewRoot(version)
-	root.AddCommand(serverCmd())
+	root.AddCommand(serverCmd(), sdkCmd())
 	code := cli.Execute(ctx, root, app)
 	stop()
 	os.Exit(code)

@@ -84,6 +84,23 @@ type InstanceInfo struct {
 	// host key in authorized_keys form (for clients' known_hosts).
 	SSHPort    int
 	SSHHostKey string
+	// Environments are the instance's Python environments and their
+	// Jupyter kernels; the first is the default.
+	Environments []PythonEnvironment
+}
+
+// PythonEnvironment is one Python environment of an instance (Azure ML's
+// azureml_py38, ...) with its Jupyter kernel.
+type PythonEnvironment struct {
+	Name string `json:"name"`
+	// Path is the environment's directory as the instance sees it.
+	Path string `json:"path"`
+	// Python is the interpreter's version.
+	Python            string `json:"python,omitempty"`
+	Kernel            string `json:"kernel,omitempty"`
+	KernelDisplayName string `json:"kernelDisplayName,omitempty"`
+	// Default: the terminal's python and pip, Jupyter's default kernel.
+	Default bool `json:"default,omitempty"`
 }
 
 // Activity is what keeps an instance from idle shutdown.

@@ -45,6 +45,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mlw-project/mlw/internal/pycompat"
 )
 
 // DefaultPython is the interpreter environments run on: Debian's, whose
@@ -202,6 +204,8 @@ type Builder struct {
 	mu      sync.Mutex
 	flights map[string]*flight   // builds and checks in progress, by key
 	checked map[string]time.Time // curated checks: key → trusted until
+	// systemReady: the system runtime's virtualenv was made or checked.
+	systemReady bool
 }
 
 // New returns a Builder.
@@ -312,10 +316,51 @@ func (b *Builder) LogPath(spec Spec) string {
 // tmpSeq numbers temporary files of concurrent calls.
 var tmpSeq atomic.Int64
 
-// systemRuntime is the system interpreter, with a bin directory where
-// `python` and `python3` name it (Debian has no `python`, and PATH may
-// find another python3 first).
+// systemRuntime is the system interpreter's runtime: a virtualenv on its
+// site packages (`--system-site-packages`, no packages of its own), made
+// once, so that `python` and `python3` name it (Debian has no `python`, and
+// PATH may find another python3 first) and mlw's compatibility layer is in
+// it (internal/pycompat: the SDK's pydash where Debian lacks it). Where no
+// virtualenv can be made, it is a bin directory of links to the interpreter.
 func (b *Builder) systemRuntime() (*Runtime, error) {
+	venv := filepath.Join(b.opts.Dir, "system", "venv")
+	python := filepath.Join(venv, "bin", "python")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.systemReady {
+		if _, err := os.Stat(python); err == nil {
+			return &Runtime{Python: python, BinDir: filepath.Join(venv, "bin"), Dir: venv}, nil
+		}
+	}
+	if err := b.makeSystemVenv(venv); err == nil {
+		b.systemReady = true
+		return &Runtime{Python: python, BinDir: filepath.Join(venv, "bin"), Dir: venv}, nil
+	}
+	return b.systemLinks()
+}
+
+// makeSystemVenv (re)makes the system runtime's virtualenv unless a
+// complete one for this interpreter is there (its marker names the
+// interpreter), and refreshes mlw's files in it.
+func (b *Builder) makeSystemVenv(venv string) error {
+	marker := filepath.Join(venv, "mlw-ready")
+	if got, err := os.ReadFile(marker); err != nil || string(got) != b.opts.Python {
+		if err := os.RemoveAll(venv); err != nil {
+			return err
+		}
+		if err := b.run(context.Background(), io.Discard, nil, b.opts.Python, "-m", "venv", "--without-pip", "--system-site-packages", venv); err != nil {
+			return err
+		}
+		if err := os.WriteFile(marker, []byte(b.opts.Python), 0o644); err != nil {
+			return err
+		}
+	}
+	return installCompat(venv)
+}
+
+// systemLinks is the fallback system runtime: a bin directory where
+// `python` and `python3` link to the interpreter.
+func (b *Builder) systemLinks() (*Runtime, error) {
 	bin := filepath.Join(b.opts.Dir, "system", "bin")
 	for _, name := range []string{"python", "python3"} {
 		link := filepath.Join(bin, name)
@@ -472,8 +517,27 @@ func (b *Builder) cached(dir, key string) (*Runtime, bool) {
 	if _, err := os.Stat(rt.Python); err != nil {
 		return nil, false
 	}
+	// Builds of an earlier mlw get this one's compatibility layer.
+	if _, done := compatChecked.LoadOrStore(rt.Dir, true); !done {
+		if err := installCompat(rt.Dir); err != nil {
+			compatChecked.Delete(rt.Dir)
+		}
+	}
 	rt.Cached = true
 	return rt, true
+}
+
+// compatChecked holds the cached virtualenvs whose compatibility layer
+// this process has installed or checked.
+var compatChecked sync.Map
+
+// installCompat installs mlw's Python compatibility layer into a virtualenv.
+func installCompat(venv string) error {
+	site, err := pycompat.SitePackages(venv)
+	if err != nil {
+		return err
+	}
+	return pycompat.Install(site)
 }
 
 func venvRuntime(dir, key string) *Runtime {
@@ -509,6 +573,9 @@ func (b *Builder) buildVenv(ctx context.Context, spec Spec, reqs *requirements, 
 		return fail(ErrBuildFailed, nil, "Creating the virtualenv for %s failed: %v. Is the python3-venv Debian package installed?", spec.label(), err)
 	}
 	rt := venvRuntime(dir, key)
+	if err := installCompat(rt.Dir); err != nil {
+		return fail(ErrBuildFailed, nil, "%v.", err)
+	}
 
 	var opts, wanted []string
 	for _, r := range reqs.pip {

@@ -150,7 +150,8 @@ func TestCuratedCheckIsCachedBriefly(t *testing.T) {
 	python, calls := countingPython(t)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
-	b := New(Options{Dir: t.TempDir(), Python: python, CheckTTL: time.Minute, Now: func() time.Time {
+	dir := t.TempDir()
+	b := New(Options{Dir: dir, Python: python, CheckTTL: time.Minute, Now: func() time.Time {
 		mu.Lock()
 		defer mu.Unlock()
 		return now
@@ -159,7 +160,7 @@ func TestCuratedCheckIsCachedBriefly(t *testing.T) {
 	for range 3 {
 		rt, err := b.Prepare(context.Background(), spec, nil)
 		require.NoError(t, err)
-		require.Equal(t, python, rt.Python)
+		require.Equal(t, filepath.Join(dir, "system", "venv", "bin", "python"), rt.Python)
 		require.FileExists(t, filepath.Join(rt.BinDir, "python"))
 	}
 	require.Equal(t, 1, calls("-c"), "the check ran once")
@@ -313,4 +314,28 @@ func writeExecutable(t *testing.T, path, content string) {
 	cmd.Stdin = strings.NewReader(content)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
+}
+
+// The runtime of curated environments is Debian's interpreter and
+// packages, with mlw's compatibility layer: the Azure ML SDK imports in a
+// job even though Debian 12 lacks pydash.
+func TestSystemRuntimeImportsTheSDK(t *testing.T) {
+	t.Parallel()
+	needPython(t)
+	if exec.Command(DefaultPython, "-c", "import azure.identity").Run() != nil {
+		t.Skip("python3-azure is not installed")
+	}
+	b := New(Options{Dir: t.TempDir()})
+	spec := Spec{Name: "AzureML-test", Curated: true, Packages: []Package{{Name: "json"}}}
+	rt, err := b.Prepare(context.Background(), spec, nil)
+	require.NoError(t, err)
+	cmd := exec.Command(filepath.Join(rt.BinDir, "python"), "-c", "import sys, azure.ai.ml, sklearn; print(sys.prefix != sys.base_prefix)")
+	cmd.Env = rt.Environ([]string{"PATH=/usr/bin:/bin"})
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, "True\n", string(out))
+	// A second job reuses the same virtualenv.
+	rt2, err := b.Prepare(context.Background(), spec, nil)
+	require.NoError(t, err)
+	require.Equal(t, rt.Python, rt2.Python)
 }

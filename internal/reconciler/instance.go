@@ -425,7 +425,19 @@ func (r *Instances) applyInfo(x *instanceCtx, info backend.InstanceInfo) {
 		in.Limits, in.Isolation, in.Network, in.Jupyter, in.SSHPort = info.Limits, info.Isolation, info.Network, info.Jupyter, info.SSHPort
 		x.dirty = true
 	}
-	x.st.Props["mlw"] = map[string]any{"limits": info.Limits, "isolation": info.Isolation, "network": info.Network}
+	mlw := map[string]any{"limits": info.Limits, "isolation": info.Isolation, "network": info.Network}
+	if len(info.Environments) > 0 {
+		var envs []any
+		b, _ := json.Marshal(info.Environments)
+		_ = json.Unmarshal(b, &envs)
+		mlw["environments"] = envs
+	}
+	oldJSON, _ := json.Marshal(x.st.Props["mlw"])
+	newJSON, _ := json.Marshal(mlw)
+	if string(oldJSON) != string(newJSON) {
+		x.dirty = true
+	}
+	x.st.Props["mlw"] = mlw
 	ssh := map[string]any{"sshPublicAccess": "Disabled", "adminUserName": "azureuser", "sshPort": nil}
 	if info.SSHPort > 0 {
 		ssh["sshPublicAccess"] = "Enabled"

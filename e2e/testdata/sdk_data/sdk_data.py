@@ -1,7 +1,7 @@
 """The data plane of mlw as Microsoft's azure-ai-ml SDK sees it.
 
-Run by e2e/sdk_data_test.go with /usr/bin/python3, the exports of `mlw env`,
-and PYTHONPATH holding the test-only pydash stand-in. Usage:
+Run by e2e/sdk_data_test.go with the exports of `mlw env`,
+in the virtualenv of `mlw sdk venv` (Debian's python3-azure). Usage:
     sdk_data.py <dir with config.json> <workspace name>
 Prints "CHECK <name>" after each step, and "SDK DATA OK" at the end.
 """

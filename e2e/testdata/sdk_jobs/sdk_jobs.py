@@ -1,8 +1,8 @@
 """Compute clusters and command jobs as Microsoft's azure-ai-ml SDK uses them
 (the DP-100 compute lab, flows 1 and 2 of issue 5).
 
-Run by e2e/sdk_jobs_test.go with /usr/bin/python3, the exports of `mlw env`
-and PYTHONPATH holding the test-only pydash stand-in. Usage:
+Run by e2e/sdk_jobs_test.go with the exports of `mlw env`,
+in the virtualenv of `mlw sdk venv` (Debian's python3-azure). Usage:
     sdk_jobs.py <dir with config.json> <training folder> <download dir>
 Prints "CHECK <name>" after each step, and "SDK JOBS OK" at the end.
 """

@@ -34,7 +34,6 @@ const (
 	// InstanceUser is the instance's user name, as on Azure.
 	InstanceUser = "azureuser"
 	jupyterSock  = ".mlw/jupyter.sock"
-	kernelName   = "python310-sdkv2"
 )
 
 // Instances runs compute instances as process trees on this machine: a
@@ -214,6 +213,11 @@ func (l *Instances) Start(ctx context.Context, spec *backend.InstanceSpec, raw b
 	}
 	l.liveFor(spec.ID, spec.Key)
 	info := l.info(spec, h)
+	envs, err := l.ensureEnvs(ctx, spec, h)
+	if err != nil {
+		return encodeHandle(h), info, err
+	}
+	info.Environments = envs
 	if spec.Jupyter && jupyterSupport() {
 		if p, err := OpenProc(h.jupyterRun()); err != nil || !p.Running() {
 			if err := l.startJupyter(spec, h); err != nil {
@@ -429,18 +433,6 @@ func (l *Instances) prepareHome(spec *backend.InstanceSpec, h *instanceHandle) e
 			return fmt.Errorf("write %s in the instance home: %w", rel, err)
 		}
 	}
-	if spec.Jupyter && jupyterSupport() {
-		ks := map[string]any{"argv": []string{"/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"},
-			"display_name": "Python 3.10 - AzureML", "language": "python", "metadata": map[string]any{"debugger": true}}
-		b, _ := json.MarshalIndent(ks, "", "  ")
-		dir := filepath.Join(home, ".local", "share", "jupyter", "kernels", kernelName)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, "kernel.json"), b, 0o644); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -494,7 +486,8 @@ func (l *Instances) enter(h *instanceHandle, dir string, cmd ...string) []string
 func (l *Instances) env(spec *backend.InstanceSpec, h *instanceHandle, extra map[string]string) []string {
 	home := h.homeInside()
 	m := map[string]string{
-		"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "USER": InstanceUser,
+		"PATH": h.defaultEnvInside() + "/bin:" + defaultPath, "VIRTUAL_ENV": h.defaultEnvInside(),
+		"CONDA_DEFAULT_ENV": instanceEnvs[0].Name, "CONDA_PREFIX": h.defaultEnvInside(), "HOME": home, "USER": InstanceUser,
 		"LOGNAME": InstanceUser, "SHELL": "/bin/bash", "LANG": "C.UTF-8", InstanceTagEnv: spec.ID,
 	}
 	for k, v := range spec.Env {
@@ -525,7 +518,7 @@ func (l *Instances) startJupyter(spec *backend.InstanceSpec, h *instanceHandle) 
 	argv := l.enter(h, inside+"/cloudfiles/code", "/usr/bin/python3", "-m", "notebook", "--no-browser", "--allow-root",
 		"--sock="+inside+"/"+jupyterSock, "--NotebookApp.token="+spec.JupyterToken, "--NotebookApp.base_url="+spec.JupyterBaseURL,
 		"--NotebookApp.notebook_dir="+inside+"/cloudfiles/code", "--NotebookApp.allow_origin=*",
-		"--NotebookApp.allow_remote_access=True", "--MappingKernelManager.default_kernel_name="+kernelName)
+		"--NotebookApp.allow_remote_access=True", "--MappingKernelManager.default_kernel_name="+instanceEnvs[0].Kernel)
 	_, err := Spawn(ProcSpec{RunDir: h.jupyterRun(), Argv: argv, Dir: h.home(), Env: l.env(spec, h, nil),
 		Stdout: filepath.Join(h.Root, "run", "jupyter.log"), Stderr: filepath.Join(h.Root, "run", "jupyter.log"), CgroupProcs: h.cgroup().ProcsFiles()})
 	if err != nil {

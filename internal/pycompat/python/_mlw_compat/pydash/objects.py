@@ -1,4 +1,4 @@
-# TEST-ONLY STAND-IN for pydash.objects (see __init__.py).
+# mlw's compatibility module for pydash.objects (see __init__.py).
 """get, omit and set_ with pydash's path semantics ("a.b.0.c" or a list of keys)."""
 
 import copy
