@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -446,6 +445,7 @@ func TestInstanceSurvivesServerRestart(t *testing.T) {
 	sshSettings := instProps(e.show(t, name))["sshSettings"].(map[string]any)
 	require.Equal(t, "azureuser", sshSettings["adminUserName"])
 	port := sshSettings["sshPort"]
+	var session *http.Cookie
 	jupyter := func() {
 		t.Helper()
 		apps := instProps(e.show(t, name))["applications"].([]any)
@@ -455,61 +455,12 @@ func TestInstanceSurvivesServerRestart(t *testing.T) {
 		require.Contains(t, string(r.Body), `"default": "python38-azureml"`)
 		require.Contains(t, string(r.Body), "Python 3.8 - AzureML")
 		require.Contains(t, string(r.Body), "Python 3.10 - SDK v2")
-		// A browser: the token in the query once, then a cookie.
-		req := e.NewRequest(t, "GET", e.computePath(name)+"/jupyter/tree?access_token="+e.Token(), nil)
-		req.Header.Del("Authorization")
-		r = e.Send(t, req)
-		require.Equal(t, http.StatusOK, r.StatusCode, r)
-		require.Contains(t, r.Header.Get("Set-Cookie"), "/computes/"+name+"/jupyter/")
-		req = e.NewRequest(t, "GET", e.computePath(name)+"/jupyter/api/status", nil)
-		req.Header.Del("Authorization")
-		req.AddCookie(&http.Cookie{Name: "mlw_token", Value: e.Token()})
-		r = e.Send(t, req)
-		require.Equal(t, http.StatusOK, r.StatusCode, r)
-	}
-	// kernel runs code in a Jupyter kernel through the proxy (HTTP to start
-	// it, a WebSocket to talk to it) and returns what it printed.
-	kernel := func(code string) string {
-		t.Helper()
-		r := e.Do(t, "POST", e.computePath(name)+"/jupyter/api/kernels", map[string]any{"name": "python310-sdkv2"})
-		require.Equal(t, http.StatusCreated, r.StatusCode, r)
-		id := r.JSON(t)["id"].(string)
-		defer e.Do(t, "DELETE", e.computePath(name)+"/jupyter/api/kernels/"+id, nil)
-		conn, _, err := e.dialWS(t, e.computePath(name)+"/jupyter/api/kernels/"+id+"/channels", e.Token())
-		require.NoError(t, err)
-		defer conn.CloseNow()
-		ctx, cancel := context.WithTimeout(context.Background(), AwaitTimeout)
-		defer cancel()
-		msg := map[string]any{"header": map[string]any{"msg_id": "m1", "username": "t", "session": "s1", "msg_type": "execute_request", "version": "5.3"},
-			"parent_header": map[string]any{}, "metadata": map[string]any{}, "channel": "shell", "buffers": []any{},
-			"content": map[string]any{"code": code, "silent": false, "store_history": false, "user_expressions": map[string]any{}, "allow_stdin": false, "stop_on_error": true}}
-		b, _ := json.Marshal(msg)
-		require.NoError(t, conn.Write(ctx, websocket.MessageText, b))
-		var out strings.Builder
-		for {
-			_, raw, err := conn.Read(ctx)
-			require.NoError(t, err, "kernel output so far: %s", out.String())
-			var m struct {
-				Header struct {
-					MsgType string `json:"msg_type"`
-				} `json:"header"`
-				Parent struct {
-					MsgID string `json:"msg_id"`
-				} `json:"parent_header"`
-				Content map[string]any `json:"content"`
-			}
-			if json.Unmarshal(raw, &m) != nil || m.Parent.MsgID != "m1" {
-				continue
-			}
-			switch m.Header.MsgType {
-			case "stream":
-				out.WriteString(fmt.Sprint(m.Content["text"]))
-			case "error":
-				t.Fatalf("kernel error: %v", m.Content)
-			case "execute_reply":
-				return out.String()
-			}
+		// A browser session (a sign-in link's cookie), from before a
+		// restart of the server or after.
+		if session == nil {
+			session = e.signIn(t, e.Token(), e.computePath(name)+"/jupyter/tree")
 		}
+		require.Equal(t, http.StatusOK, e.withCookie(t, "GET", e.computePath(name)+"/jupyter/api/status", session).StatusCode)
 	}
 	if _, err := os.Stat("/usr/bin/jupyter-notebook"); err == nil {
 		jupyter()
@@ -524,7 +475,7 @@ func TestInstanceSurvivesServerRestart(t *testing.T) {
 	require.Equal(t, "Running", e.state(t, name))
 	if _, err := os.Stat("/usr/bin/jupyter-notebook"); err == nil {
 		jupyter()
-		got := kernel("import os, sklearn; print(6*7, os.environ['AZUREML_DEV_URL_MFE'], os.environ['CI_NAME'])")
+		got := e.kernelRun(t, name, "python310-sdkv2", "import os, sklearn; print(6*7, os.environ['AZUREML_DEV_URL_MFE'], os.environ['CI_NAME'])")
 		require.Equal(t, fmt.Sprintf("42 %s %s\n", e.URL, name), got)
 	}
 	require.Equal(t, port, instProps(e.show(t, name))["sshSettings"].(map[string]any)["sshPort"], "the SSH port survives the restart")

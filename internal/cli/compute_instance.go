@@ -412,7 +412,100 @@ press Ctrl-D) to leave. Without a terminal on stdin, input is sent as is.`,
 	}
 	terminal.Flags().StringVarP(&tname, "name", "n", "", "compute instance name")
 	addWorkspaceFlags(terminal, s)
-	return []*cobra.Command{ssh, terminal}
+	return []*cobra.Command{ssh, terminal, openJupyterCmd(app, s, computePath)}
+}
+
+func openJupyterCmd(app *App, s *scope, computePath func(context.Context, string) (string, error)) *cobra.Command {
+	var name, path string
+	var noBrowser bool
+	cmd := &cobra.Command{
+		Use:   "open-jupyter",
+		Short: "Open a compute instance's Jupyter in your browser (a one-time sign-in link)",
+		Long: `Print a one-time link that signs your browser in to the instance's Jupyter,
+and open it in the default browser when there is one. The link works once, for
+two minutes; it gives the browser a session (a cookie for this instance's
+Jupyter only, valid 12 hours) of the instance's assigned user. With --path the
+link opens a notebook or folder of the workspace file share.`,
+		Example: `  mlw compute open-jupyter --name ci-1
+  mlw compute open-jupyter --name ci-1 --path "Users/me/Labs/04/Work with compute.ipynb" --no-browser`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := computePath(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			d, err := app.getDoc(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			if t := str(d, "properties.computeType"); t != "ComputeInstance" {
+				return fmt.Errorf("the compute '%s' is %s, not a compute instance: only instances have Jupyter", name, t)
+			}
+			if st := str(d, "properties.properties.state"); st != "Running" {
+				return fmt.Errorf("the compute instance '%s' is %s; start it with `mlw compute start --name %s`", name, st, name)
+			}
+			base := ""
+			if apps, ok := lookup(d, "properties.properties.applications").([]any); ok {
+				for _, a := range apps {
+					if m, ok := a.(map[string]any); ok && m["displayName"] == "Jupyter" {
+						base = strings.TrimSuffix(fmt.Sprint(m["endpointUri"]), "tree")
+					}
+				}
+			}
+			if base == "" {
+				return fmt.Errorf("the compute instance '%s' has no Jupyter: the mlw server's host needs Debian's jupyter-notebook package", name)
+			}
+			target := base + "tree"
+			if path != "" {
+				clean := strings.Trim(filepath.ToSlash(filepath.Clean("/"+path)), "/")
+				kind := "tree/"
+				if strings.HasSuffix(clean, ".ipynb") {
+					kind = "notebooks/"
+				}
+				target = base + kind + (&url.URL{Path: clean}).EscapedPath()
+			}
+			c, _ := app.Client()
+			link, err := c.CreateSignInLink(cmd.Context(), target)
+			if err != nil {
+				return err
+			}
+			if app.format() == "json" || app.format() == "yaml" {
+				return app.print(link, nil)
+			}
+			fmt.Fprintln(app.Out, link.URL)
+			if !noBrowser && app.outIsTTY && openBrowser(link.URL) {
+				app.errf("Opened in your browser (the link works once, until %s).\n", link.ExpiresOn)
+			} else if app.outIsTTY {
+				app.errf("Open this link in your browser; it works once, until %s.\n", link.ExpiresOn)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&name, "name", "n", "", "compute instance name")
+	cmd.Flags().StringVar(&path, "path", "", "a notebook or folder of the file share to open, e.g. Users/me/lab.ipynb")
+	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "only print the link")
+	addWorkspaceFlags(cmd, s)
+	return cmd
+}
+
+// openBrowser opens url in the desktop's browser ($BROWSER, or xdg-open on
+// a graphical session) and reports whether it started one.
+func openBrowser(url string) bool {
+	argv := []string{}
+	if b := os.Getenv("BROWSER"); b != "" {
+		argv = []string{b, url}
+	} else if os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "" {
+		argv = []string{"xdg-open", url}
+	}
+	if len(argv) == 0 {
+		return false
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if cmd.Start() != nil {
+		return false
+	}
+	go func() { _ = cmd.Wait() }()
+	return true
 }
 
 func expandHome(p string) string {
@@ -553,6 +646,17 @@ func printInstanceDetails(app *App, d Doc) error {
 		[2]string{"Isolation", str(d, p+"mlw.isolation")},
 		[2]string{"Network", str(d, p+"mlw.network")},
 	)
+	if envs, ok := lookup(d, p+"mlw.environments").([]any); ok {
+		for _, e := range envs {
+			if m, ok := e.(map[string]any); ok {
+				line := fmt.Sprintf("%s (Python %v, %v): kernel %q (%v)", m["name"], m["python"], m["path"], m["kernelDisplayName"], m["kernel"])
+				if m["default"] == true {
+					line += ", the default"
+				}
+				rows = append(rows, [2]string{"Environment", line})
+			}
+		}
+	}
 	if str(d, p+"sshSettings.sshPublicAccess") == "Enabled" {
 		rows = append(rows, [2]string{"SSH", fmt.Sprintf("%s@<server host> port %s (`mlw compute connect-ssh --name %s`)",
 			str(d, p+"sshSettings.adminUserName"), str(d, p+"sshSettings.sshPort"), str(d, "name"))})

@@ -108,6 +108,13 @@ type Request struct {
 	api       *API
 }
 
+// setPrincipal records the authenticated caller, for handlers and (through
+// the context) the service.
+func (r *Request) setPrincipal(p *identity.Principal) {
+	r.Principal = p
+	r.Request = r.Request.WithContext(service.WithPrincipal(r.Context(), p))
+}
+
 // Param returns a path parameter as sent.
 func (r *Request) Param(name string) string { return r.Params[name] }
 
@@ -205,8 +212,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 			a.writeError(rw, hr, err)
 			return
 		}
-		req.Principal = p
-		req.Request = hr.WithContext(service.WithPrincipal(hr.Context(), p))
+		req.setPrincipal(p)
 	}
 	out, err := rt.h(req)
 	if err != nil {
@@ -346,6 +352,7 @@ func (a *API) routes() {
 	a.deploymentRoutes()
 	a.jobRoutes()
 	a.runHistoryRoutes()
+	a.signinRoutes()
 }
 
 func (a *API) healthz(r *Request) (any, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 )
@@ -50,7 +51,7 @@ func (a *API) instanceRoutes() {
 	a.RegisterComputeRenderer(service.ComputeInstance, a.renderInstance)
 	// The terminal and Jupyter authenticate themselves: browsers cannot
 	// set an Authorization header on a WebSocket or on the pages and
-	// scripts Jupyter loads (see browserAuth).
+	// scripts Jupyter loads (see browserAuth and jupyterAuth).
 	a.HandlePublic("GET", base+"/terminal", a.browserAuth(a.terminal))
 	a.Handle("GET", base+"/logs", func(r *Request) (any, error) {
 		logs, err := a.svc.InstanceLogs(r.Ctx(), r.Workspace(), r.Param("name"))
@@ -60,43 +61,58 @@ func (a *API) instanceRoutes() {
 		return map[string]any{"value": logs}, nil
 	})
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-		a.HandlePublic(m, base+"/jupyter/{path...}", a.browserAuth(a.jupyter))
+		a.HandlePublic(m, base+"/jupyter/{path...}", a.jupyter)
 	}
 }
 
-// tokenCookie carries an mlw token for the Jupyter pages of one instance.
-const tokenCookie = "mlw_token"
-
-// browserAuth authenticates a request with the bearer header, or an
-// access_token query parameter (which, for Jupyter, is then kept in an
-// HttpOnly cookie limited to the instance's Jupyter path), or that cookie.
+// browserAuth authenticates a request with the bearer header, or (for
+// browsers, which cannot set headers on a WebSocket) an access_token query
+// parameter.
 func (a *API) browserAuth(h handlerFunc) handlerFunc {
 	return func(r *Request) (any, error) {
 		tok := bearer(r.Request)
-		fromQuery := false
 		if tok == "" {
-			if tok = r.URL.Query().Get("access_token"); tok != "" {
-				fromQuery = true
-			}
-		}
-		if tok == "" {
-			if c, err := r.Cookie(tokenCookie); err == nil {
-				tok = c.Value
-			}
+			tok = r.URL.Query().Get("access_token")
 		}
 		p, err := a.auth.Authenticate(r.Ctx(), tok)
 		if err != nil {
 			return nil, err
 		}
-		r.Principal = p
-		r.Request = r.Request.WithContext(service.WithPrincipal(r.Context(), p))
-		if fromQuery && strings.Contains(r.URL.Path, "/jupyter/") {
-			i := strings.Index(r.URL.Path, "/jupyter/")
-			http.SetCookie(r.W, &http.Cookie{Name: tokenCookie, Value: tok, Path: r.URL.Path[:i+len("/jupyter/")],
-				HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
-		}
+		r.setPrincipal(p)
 		return h(r)
 	}
+}
+
+// jupyterAuth authenticates a request to an instance's Jupyter: an API
+// token in the Authorization header (scripts), or a browser session for
+// this path (after a sign-in link; identity/sessions.go), which it returns.
+func (a *API) jupyterAuth(r *Request) (*store.Session, error) {
+	if tok := bearer(r.Request); tok != "" {
+		p, err := a.auth.Authenticate(r.Ctx(), tok)
+		if err != nil {
+			return nil, err
+		}
+		r.setPrincipal(p)
+		return nil, nil
+	}
+	var refused error
+	for _, c := range r.Cookies() {
+		if c.Name != identity.SessionCookie {
+			continue
+		}
+		p, s, err := a.auth.AuthenticateSession(r.Ctx(), c.Value, r.URL.Path)
+		if err == nil {
+			r.setPrincipal(p)
+			return s, nil
+		}
+		if refused == nil {
+			refused = err
+		}
+	}
+	if refused != nil {
+		return nil, refused
+	}
+	return nil, core.Unauthorized("Sign in to the Jupyter of compute instance '%s' with a one-time link: run `mlw compute open-jupyter --name %s` and open the link it prints.", r.Param("name"), r.Param("name"))
 }
 
 // renderInstance adds what depends on the request: application URLs,
@@ -242,9 +258,30 @@ func (a *API) terminal(r *Request) (any, error) {
 // jupyter proxies HTTP and WebSocket requests to the instance's notebook
 // server, after mlw has authenticated the caller as its assigned user.
 func (a *API) jupyter(r *Request) (any, error) {
+	sess, err := a.jupyterAuth(r)
+	if err != nil {
+		return a.pageError(r, "Not signed in", err)
+	}
 	ws, c, err := a.svc.InstanceForAccess(r.Ctx(), r.Workspace(), r.Param("name"))
 	if err != nil {
-		return nil, err
+		return a.pageError(r, "Cannot open Jupyter", err)
+	}
+	if sess != nil && sess.Resource != c.UID {
+		return a.pageError(r, "Cannot open Jupyter", core.Forbidden("This browser session was opened for an earlier compute instance named '%s', which has been deleted; sign in again with `mlw compute open-jupyter --name %s`.", c.Name, c.Name))
+	}
+	if sess != nil && r.Param("path") == "logout" {
+		// Jupyter's Logout button ends the mlw session (Jupyter's own token
+		// never reaches the browser).
+		for _, ck := range r.Cookies() {
+			if ck.Name == identity.SessionCookie {
+				_ = a.auth.EndSession(r.Ctx(), ck.Value)
+			}
+		}
+		http.SetCookie(r.W, &http.Cookie{Name: identity.SessionCookie, Value: "", Path: sess.Scope, MaxAge: -1,
+			HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		writePage(r.W, http.StatusOK, page{Title: "Signed out", Text: "You are signed out of the Jupyter of compute instance '" + c.Name + "'.",
+			Hint: "Sign in again with `mlw compute open-jupyter --name " + c.Name + "`."})
+		return handled, nil
 	}
 	if a.instances == nil || a.instances.DialJupyterFunc == nil {
 		return nil, &core.Error{Status: http.StatusNotImplemented, Code: "NotSupported", Message: "This server has no instance backend."}
@@ -281,11 +318,10 @@ func (a *API) jupyter(r *Request) (any, error) {
 			pr.Out.URL.RawPath = ""
 			q := pr.Out.URL.Query()
 			q.Del("api-version")
-			q.Del("access_token")
 			pr.Out.URL.RawQuery = q.Encode()
 			pr.Out.Host = pr.In.Host
 			pr.Out.Header.Set("Authorization", "token "+token)
-			removeCookie(pr.Out.Header, tokenCookie)
+			removeCookie(pr.Out.Header, identity.SessionCookie)
 		},
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 			if errors.Is(err, context.Canceled) {

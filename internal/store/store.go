@@ -140,7 +140,34 @@ type Token struct {
 	CreatedAt time.Time
 }
 
-// Identities stores users and hashed tokens.
+// Session kinds.
+const (
+	// SessionLink is a one-time sign-in link, exchanged for a cookie.
+	SessionLink = "link"
+	// SessionCookie is a browser session, carried by a cookie.
+	SessionCookie = "cookie"
+)
+
+// Session is a browser sign-in (internal/identity): a one-time link or the
+// session cookie it is exchanged for. Only the SHA-256 hash of its secret
+// is stored.
+type Session struct {
+	Hash   string
+	Kind   string // SessionLink or SessionCookie
+	UserID string
+	// Scope is the URL path the session opens (the cookie's Path), e.g. an
+	// instance's ".../computes/ci-1/jupyter/".
+	Scope string
+	// Resource is the UID of the resource the session is bound to ("" for
+	// none), so that a re-created resource of the same name refuses it.
+	Resource string
+	// Target is where a link leads once exchanged.
+	Target    string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// Identities stores users, hashed tokens and browser sessions.
 type Identities interface {
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id string) (*User, error)
@@ -150,6 +177,17 @@ type Identities interface {
 	// LookupToken returns the token with this hash, or ErrNotFound.
 	LookupToken(ctx context.Context, hash string) (*Token, error)
 	DeleteToken(ctx context.Context, hash string) error
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns the session with this hash, or ErrNotFound.
+	GetSession(ctx context.Context, hash string) (*Session, error)
+	// TakeSession deletes the session with this hash and returns it, or
+	// ErrNotFound: of concurrent calls (on any replica) exactly one gets it,
+	// which makes sign-in links single-use.
+	TakeSession(ctx context.Context, hash string) (*Session, error)
+	// DeleteSession removes a session; a missing one is not an error.
+	DeleteSession(ctx context.Context, hash string) error
+	// DeleteExpiredSessions removes sessions that expired before now.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 }
 
 // Settings is a small key/value table for server-wide facts (the default

@@ -518,7 +518,7 @@ func (l *Instances) startJupyter(spec *backend.InstanceSpec, h *instanceHandle) 
 	argv := l.enter(h, inside+"/cloudfiles/code", "/usr/bin/python3", "-m", "notebook", "--no-browser", "--allow-root",
 		"--sock="+inside+"/"+jupyterSock, "--NotebookApp.token="+spec.JupyterToken, "--NotebookApp.base_url="+spec.JupyterBaseURL,
 		"--NotebookApp.notebook_dir="+inside+"/cloudfiles/code", "--NotebookApp.allow_origin=*",
-		"--NotebookApp.allow_remote_access=True", "--MappingKernelManager.default_kernel_name="+instanceEnvs[0].Kernel)
+		"--NotebookApp.allow_remote_access=True", "--NotebookApp.quit_button=False", "--MappingKernelManager.default_kernel_name="+instanceEnvs[0].Kernel)
 	_, err := Spawn(ProcSpec{RunDir: h.jupyterRun(), Argv: argv, Dir: h.home(), Env: l.env(spec, h, nil),
 		Stdout: filepath.Join(h.Root, "run", "jupyter.log"), Stderr: filepath.Join(h.Root, "run", "jupyter.log"), CgroupProcs: h.cgroup().ProcsFiles()})
 	if err != nil {

@@ -263,6 +263,17 @@ var migrations = []string{
 		holder TEXT NOT NULL,
 		expires_at BIGINT NOT NULL
 	)`,
+	`CREATE TABLE sessions (
+		hash TEXT PRIMARY KEY,
+		kind TEXT NOT NULL,
+		user_id TEXT NOT NULL,
+		scope TEXT NOT NULL,
+		resource TEXT NOT NULL,
+		target TEXT NOT NULL,
+		expires_at BIGINT NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE INDEX sessions_expiry ON sessions (expires_at)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

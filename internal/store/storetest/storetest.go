@@ -283,6 +283,57 @@ func Run(t *testing.T, open Opener) {
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 
+	t.Run("Sessions", func(t *testing.T) {
+		b := setup(t)
+		exp := time.Now().Add(time.Minute).Truncate(time.Microsecond)
+		link := &store.Session{Hash: "l1", Kind: store.SessionLink, UserID: "u1", Scope: "/a/jupyter/", Resource: "uid-1", Target: "/a/jupyter/tree", ExpiresAt: exp}
+		require.NoError(t, b.s.CreateSession(b.ctx, link))
+		require.ErrorIs(t, b.s.CreateSession(b.ctx, link), store.ErrExists)
+		got, err := b.s.GetSession(b.ctx, "l1")
+		require.NoError(t, err)
+		require.Equal(t, "/a/jupyter/tree", got.Target)
+		require.True(t, exp.Equal(got.ExpiresAt))
+
+		// A link is taken exactly once, even by concurrent takers.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		taken := 0
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				se, err := b.s.TakeSession(b.ctx, "l1")
+				if err == nil {
+					mu.Lock()
+					taken++
+					mu.Unlock()
+					require.Equal(t, "uid-1", se.Resource)
+					require.Equal(t, store.SessionLink, se.Kind)
+				} else {
+					require.ErrorIs(t, err, store.ErrNotFound)
+				}
+			}()
+		}
+		wg.Wait()
+		require.Equal(t, 1, taken)
+		_, err = b.s.GetSession(b.ctx, "l1")
+		require.ErrorIs(t, err, store.ErrNotFound)
+
+		old := &store.Session{Hash: "c1", Kind: store.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: time.Now().Add(-time.Second)}
+		live := &store.Session{Hash: "c2", Kind: store.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: time.Now().Add(time.Hour)}
+		require.NoError(t, b.s.CreateSession(b.ctx, old))
+		require.NoError(t, b.s.CreateSession(b.ctx, live))
+		n, err := b.s.DeleteExpiredSessions(b.ctx, time.Now())
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		_, err = b.s.GetSession(b.ctx, "c2")
+		require.NoError(t, err)
+		require.NoError(t, b.s.DeleteSession(b.ctx, "c2"))
+		require.NoError(t, b.s.DeleteSession(b.ctx, "c2"))
+		_, err = b.s.GetSession(b.ctx, "c2")
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
 	t.Run("Settings", func(t *testing.T) {
 		b := setup(t)
 		_, err := b.s.GetSetting(b.ctx, "k")

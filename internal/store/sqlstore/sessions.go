@@ -1,0 +1,72 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+const sessionColumns = `hash, kind, user_id, scope, resource, target, expires_at, created_at`
+
+// CreateSession stores a session hash.
+func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
+	if se.CreatedAt.IsZero() {
+		se.CreatedAt = time.Now().UTC()
+	}
+	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO sessions (`+sessionColumns+`) VALUES (?,?,?,?,?,?,?,?)`),
+		se.Hash, se.Kind, se.UserID, se.Scope, se.Resource, se.Target, micros(se.ExpiresAt), micros(se.CreatedAt))
+	if err != nil {
+		if s.d.IsUnique(err) {
+			return fmt.Errorf("create session: %w", store.ErrExists)
+		}
+		return fmt.Errorf("create session: %w", err)
+	}
+	return nil
+}
+
+func scanSession(row *sql.Row) (*store.Session, error) {
+	var se store.Session
+	var e, c int64
+	err := row.Scan(&se.Hash, &se.Kind, &se.UserID, &se.Scope, &se.Resource, &se.Target, &e, &c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("session: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session: %w", err)
+	}
+	se.ExpiresAt, se.CreatedAt = fromMicros(e), fromMicros(c)
+	return &se, nil
+}
+
+// GetSession finds a session by hash.
+func (s *Store) GetSession(ctx context.Context, hash string) (*store.Session, error) {
+	return scanSession(s.r.QueryRowContext(ctx, s.d.q(`SELECT `+sessionColumns+` FROM sessions WHERE hash = ?`), hash))
+}
+
+// TakeSession deletes a session and returns it (DELETE … RETURNING: one
+// statement, so two concurrent takers cannot both get it).
+func (s *Store) TakeSession(ctx context.Context, hash string) (*store.Session, error) {
+	return scanSession(s.w.QueryRowContext(ctx, s.d.q(`DELETE FROM sessions WHERE hash = ? RETURNING `+sessionColumns), hash))
+}
+
+// DeleteSession removes a session.
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	if _, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM sessions WHERE hash = ?`), hash); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredSessions removes sessions that expired before now.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM sessions WHERE expires_at < ?`), micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
