@@ -156,6 +156,9 @@ func TestLabNotebookInBrowser(t *testing.T) {
 	}
 	e.mustCLI(t, "file", "upload", "--source", abs("testdata/notebooks/Work with compute.ipynb"), "--path", lab+"/Work with compute.ipynb")
 	e.mustCLI(t, "file", "upload", "--source", abs("../examples/diabetes-training/src/diabetes.csv"), "--path", lab+"/src/diabetes.csv")
+	unknown := filepath.Join(work, "unknown-kernel.ipynb")
+	require.NoError(t, os.WriteFile(unknown, []byte(`{"cells": [], "metadata": {"kernelspec": {"name": "python3-from-elsewhere", "display_name": "Elsewhere"}}, "nbformat": 4, "nbformat_minor": 2}`), 0o644))
+	e.mustCLI(t, "file", "upload", "--source", unknown, "--path", "Users/admin/unknown-kernel.ipynb")
 	wheel := buildWheel(t, work, "mlw_probe")
 	e.mustCLI(t, "file", "upload", "--source", wheel, "--path", "Users/admin/"+filepath.Base(wheel))
 	const name = "ci-notebook"
@@ -197,17 +200,20 @@ func TestLabNotebookInBrowser(t *testing.T) {
 	var link struct{ URL string }
 	e.MustRunJSON(t, &link, "compute", "open-jupyter", "--name", name, "-g", e.rg, "-w", e.ws, "--no-browser")
 	var out struct {
-		TreeURL          string
-		SignInToTreeMs   int
-		Kernel           string
-		Outputs          string
-		Errors           []string
-		ReusedLinkStatus int
-		ReusedLinkText   string
+		TreeURL             string
+		SignInToTreeMs      int
+		Kernel              string
+		Outputs             string
+		Errors              []string
+		ReusedLinkStatus    int
+		ReusedLinkText      string
+		UnknownKernelPrompt string
+		UnknownKernelChoice string
 	}
 	RunBrowser(t, "jupyter", map[string]any{
 		"signInUrl": link.URL, "folders": []string{"Users", "admin", "Labs", "04"}, "notebook": "Work with compute.ipynb",
 		"expect": "status: Completed", "screenshots": shots, "timeoutMs": 5 * 60 * 1000,
+		"unknownKernelUrl": e.URL + e.computePath(name) + "/jupyter/notebooks/Users/admin/unknown-kernel.ipynb",
 	}, &out)
 	t.Logf("sign-in link to rendered tree: %d ms", out.SignInToTreeMs)
 	require.Empty(t, out.Errors, "cell errors; outputs:\n%s", out.Outputs)
@@ -216,6 +222,8 @@ func TestLabNotebookInBrowser(t *testing.T) {
 	require.Contains(t, out.Outputs, "workspace: "+e.ws)
 	require.Contains(t, out.Outputs, "Accuracy: 0.77", "the job's log, streamed into the cell")
 	require.Contains(t, out.Outputs, "status: Completed")
+	require.Contains(t, out.UnknownKernelPrompt, "Could not find a kernel matching Elsewhere", "Jupyter's own prompt for an unknown kernel")
+	require.Equal(t, "Python 3.8 - AzureML", out.UnknownKernelChoice, "the default kernel is offered")
 	require.Equal(t, http.StatusUnauthorized, out.ReusedLinkStatus, "a used link opens nothing")
 	require.Contains(t, out.ReusedLinkText, "already used or has expired")
 	for _, f := range []string{"01-signed-in-tree", "03-notebook-open", "04-all-cells-ran"} {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs mlw's whole test suite on a Debian 12 machine with Go installed.
 # It installs the Debian packages the tests use (the real azure-ai-ml SDK,
-# scikit-learn, Jupyter, PostgreSQL, ...) when they are missing, then runs
-# `go test ./...`. PostgreSQL tests start a throwaway cluster themselves.
+# scikit-learn, Jupyter, PostgreSQL, chromium, ...) when they are missing and
+# the browser tests' npm packages, then runs `go test ./...`. PostgreSQL tests
+# start a throwaway cluster themselves; screenshots of the browser tests are
+# kept in e2e/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,8 +13,12 @@ packages=(
   python3 python3-venv python3-pip python3-azure python3-sklearn python3-pandas python3-matplotlib
   jupyter-notebook python3-ipykernel
   postgresql
+  chromium
 )
 missing=()
+# Node.js and npm run the browser tests (playwright-core drives chromium);
+# Debian's packages only where the machine has no Node.js of its own.
+command -v npm >/dev/null || packages+=(nodejs npm)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
@@ -24,6 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Fail (rather than skip) the PostgreSQL conformance suite if no server can be started.
+# The browser tests' drivers (TypeScript, from the lockfile).
+(cd e2e/browser && npm ci --no-audit --no-fund --loglevel=error)
+
+# Fail (rather than skip) the PostgreSQL conformance suite if no server can
+# be started, and the browser tests if chromium or Node.js is missing.
 export MLW_REQUIRE_POSTGRES="${MLW_REQUIRE_POSTGRES:-1}"
+export MLW_REQUIRE_BROWSER="${MLW_REQUIRE_BROWSER:-1}"
 exec go test -count=1 -timeout 30m "$@" ./...

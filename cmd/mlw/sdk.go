@@ -19,6 +19,8 @@ func sdkCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sdk",
 		Short: "Set up the Azure ML Python SDK (azure-ai-ml) on this machine",
+		Example: `  mlw sdk venv
+  mlw sdk venv --dir ./.venv -o json`,
 	}
 	cmd.AddCommand(sdkVenvCmd())
 	return cmd

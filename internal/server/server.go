@@ -173,6 +173,11 @@ func (s *Server) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.periodic = append(s.periodic, periodicTask{name: "remove expired sign-in links and browser sessions", every: 10 * time.Minute,
+		run: func(ctx context.Context) error {
+			_, err := s.st.DeleteExpiredSessions(ctx, time.Now())
+			return err
+		}})
 	s.svc = service.New(s.st, service.EnqueueFunc(s.enqueue), s.log)
 	s.svc.DataDir = s.opts.DataDir
 	s.svc.TenantID = tenant

@@ -14,6 +14,8 @@ interface Input {
   expect: string;
   screenshots: string;
   timeoutMs: number;
+  // A notebook (URL) whose kernel does not exist: Jupyter must prompt.
+  unknownKernelUrl?: string;
 }
 
 interface Output {
@@ -24,6 +26,8 @@ interface Output {
   errors: string[];
   reusedLinkStatus: number;
   reusedLinkText: string;
+  unknownKernelPrompt: string;
+  unknownKernelChoice: string;
 }
 
 const inp = input<Input>();
@@ -81,12 +85,24 @@ try {
   await nb.locator("#notebook-container .output_area", { hasText: inp.expect }).last().scrollIntoViewIfNeeded().catch(() => {});
   await s.shot(nb, "04-all-cells-ran");
 
+  if (inp.unknownKernelUrl) {
+    step("open a notebook with an unknown kernel");
+    const unk = await s.context.newPage();
+    await unk.goto(inp.unknownKernelUrl);
+    const dialog = unk.locator(".modal-dialog", { hasText: "Kernel not found" });
+    await dialog.waitFor({ timeout: 30_000 });
+    out.unknownKernelPrompt = (await dialog.innerText()).trim();
+    out.unknownKernelChoice = await dialog.locator("select option:checked").innerText().catch(() => "");
+    await s.shot(unk, "05-unknown-kernel");
+    await unk.close();
+  }
+
   step("open the sign-in link again");
   const again = await s.context.newPage();
   const resp = await again.goto(inp.signInUrl);
   out.reusedLinkStatus = resp?.status() ?? 0;
   out.reusedLinkText = await again.locator("body").innerText();
-  await s.shot(again, "05-reused-link");
+  await s.shot(again, "06-reused-link");
 } finally {
   process.stdout.write(JSON.stringify(out) + "\n");
   await s.browser.close();

@@ -2,6 +2,8 @@ package local
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mlw-project/mlw/internal/backend"
 	"github.com/mlw-project/mlw/internal/pycompat"
@@ -18,7 +21,8 @@ import (
 // them, each with its Jupyter kernel. Each is a virtualenv on the system
 // interpreter's site packages (Debian's python3-azure, scikit-learn,
 // pandas, matplotlib, ipykernel are shared, read-only, by every instance),
-// so creating one costs a few files (~50 ms), and what a user installs with
+// so creating one costs a few files (a copy of a template made once per
+// host; see makeEnv), and what a user installs with
 // pip goes into the environment in the instance's home: it survives stops
 // and starts and is deleted with the instance. The first is the default:
 // the terminal's python and pip, and Jupyter's default kernel.
@@ -68,15 +72,8 @@ func (l *Instances) ensureEnvs(ctx context.Context, spec *backend.InstanceSpec, 
 	for i, e := range instanceEnvs {
 		host := h.envHost(e.Name)
 		if _, err := os.Stat(filepath.Join(host, "pyvenv.cfg")); err != nil {
-			if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
-				return nil, fmt.Errorf("create the Python environment %s: %w", e.Name, err)
-			}
-			argv := l.enter(h, "", envPython, "-m", "venv", "--without-pip", "--system-site-packages", "--prompt", e.Name, h.envInside(e.Name))
-			cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-			cmd.Env = l.env(spec, h, nil)
-			cmd.Dir = h.home()
-			if b, err := cmd.CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("create the Python environment %s: %v: %s", e.Name, err, strings.TrimSpace(string(b)))
+			if err := l.makeEnv(ctx, spec, h, e.Name); err != nil {
+				return nil, err
 			}
 		}
 		site, err := pycompat.SitePackages(host)
@@ -100,7 +97,97 @@ func (l *Instances) ensureEnvs(ctx context.Context, spec *backend.InstanceSpec, 
 	if err := writeProfile(h); err != nil {
 		return nil, err
 	}
+	if spec.Jupyter && jupyterSupport() {
+		if err := writeCustomJS(h); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// customJS preselects the default kernel in the Notebook's "Kernel not
+// found" prompt (it would offer the first kernel by name), so that a
+// notebook naming a kernel this instance lacks falls back to the default.
+// It is Notebook 6's documented custom.js hook (~/.jupyter/custom); a
+// custom.js of the user's own (without the marker) is left alone.
+const customJS = `// mlw: written at every start of the instance; delete this line to keep your own version.
+(function () {
+  // The prompt may open before this file has loaded: watch for it.
+  function pick() {
+    document.querySelectorAll('.modal-dialog select.form-control').forEach(function (sel) {
+      if (!sel.dataset.mlwDefault && sel.querySelector('option[value="%[1]s"]')) {
+        sel.dataset.mlwDefault = '1';
+        sel.value = '%[1]s';
+      }
+    });
+  }
+  new MutationObserver(pick).observe(document.body, { childList: true, subtree: true });
+  pick();
+})();
+`
+
+func writeCustomJS(h *instanceHandle) error {
+	p := filepath.Join(h.home(), ".jupyter", "custom", "custom.js")
+	if b, err := os.ReadFile(p); err == nil && !strings.HasPrefix(string(b), "// mlw:") {
+		return nil
+	}
+	if err := writeIfChanged(p, fmt.Sprintf(customJS, instanceEnvs[0].Kernel)); err != nil {
+		return fmt.Errorf("write the Notebook's custom.js: %w", err)
+	}
+	return nil
+}
+
+// makeEnv makes one environment of the instance. Inside the sandbox every
+// instance sees its environments at the same paths, so the first one made
+// on this host (by the interpreter, inside an instance) is kept as a
+// template and later instances get a copy: a few files instead of an
+// interpreter start (milliseconds, not tens of them).
+func (l *Instances) makeEnv(ctx context.Context, spec *backend.InstanceSpec, h *instanceHandle, name string) error {
+	host := h.envHost(name)
+	if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
+		return fmt.Errorf("create the Python environment %s: %w", name, err)
+	}
+	_ = os.RemoveAll(host) // an incomplete one (no pyvenv.cfg)
+	tmpl := filepath.Join(l.Dir, ".env-templates", envTemplateKey(), name)
+	if h.Sandbox {
+		if _, err := os.Stat(filepath.Join(tmpl, "pyvenv.cfg")); err == nil {
+			if err := os.CopyFS(host, os.DirFS(tmpl)); err == nil {
+				return nil
+			}
+			_ = os.RemoveAll(host)
+		}
+	}
+	argv := l.enter(h, "", envPython, "-m", "venv", "--without-pip", "--system-site-packages", "--prompt", name, h.envInside(name))
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = l.env(spec, h, nil)
+	cmd.Dir = h.home()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("create the Python environment %s: %v: %s", name, err, strings.TrimSpace(string(b)))
+	}
+	if h.Sandbox {
+		// Keep a template; a concurrent maker may win the rename.
+		tmp := fmt.Sprintf("%s.tmp-%d-%d", tmpl, os.Getpid(), time.Now().UnixNano())
+		if err := os.MkdirAll(filepath.Dir(tmpl), 0o755); err == nil {
+			if err := os.CopyFS(tmp, os.DirFS(host)); err == nil {
+				if os.Rename(tmp, tmpl) == nil {
+					return nil
+				}
+			}
+		}
+		_ = os.RemoveAll(tmp)
+	}
+	return nil
+}
+
+// envTemplateKey names the interpreter the templates were made from: a
+// Python upgrade (3.11 → 3.12) gives new templates.
+func envTemplateKey() string {
+	real, err := filepath.EvalSymlinks(envPython)
+	if err != nil {
+		real = envPython
+	}
+	sum := sha256.Sum256([]byte(real + "\x00" + pythonVersion()))
+	return hex.EncodeToString(sum[:6])
 }
 
 // writeKernel writes the Jupyter kernel of an environment into the home
