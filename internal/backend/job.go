@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -27,7 +28,35 @@ type ProcessSpec struct {
 	Env     []string
 	// Log receives stdout and stderr (appended); the directory is created.
 	Log string
+	// Sandbox, when set, runs the process as an unprivileged user, apart
+	// from the server and from other users' processes (docs/security.md).
+	// A backend that cannot do that here fails Start with ErrNoSandbox,
+	// unless its server was started to allow unsandboxed processes.
+	Sandbox *Sandbox
 }
+
+// UIDBase is the first host uid given to users' processes: the server
+// allocates one per user, upwards from here, and never reuses one.
+const UIDBase = 2_000_000_000
+
+// Sandbox is how a user's process is confined.
+type Sandbox struct {
+	// UID is the unprivileged host uid (and gid) the process runs as.
+	UID int
+	// Writable are paths the process must be able to write (its working
+	// directories, outputs): the backend gives them to UID, recursively.
+	// Dir and Log always are.
+	Writable []string
+	// Binds are the host directories the process sees (at the same
+	// paths) besides the host's read-only system; everything else of the
+	// server's data directory is hidden. They must be the same for every
+	// process of a node that the same user runs (the backend may keep one
+	// sandbox per node and user).
+	Binds []Bind
+}
+
+// ErrNoSandbox: the backend cannot sandbox processes on this host.
+var ErrNoSandbox = errors.New("processes cannot be sandboxed on this host")
 
 // ProcessHandle names a started process. It is plain data, saved in the
 // store, from which a restarted server reattaches.

@@ -188,6 +188,10 @@ type Identities interface {
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteExpiredSessions removes sessions that expired before now.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	// HostUID returns the host uid that the processes of a user (by object
+	// id) run as, allocating the next one from base on first use. A uid is
+	// never given to two users, nor reused (docs/security.md).
+	HostUID(ctx context.Context, userID string, base int) (int, error)
 }
 
 // Settings is a small key/value table for server-wide facts (the default

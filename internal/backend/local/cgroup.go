@@ -16,6 +16,9 @@ import (
 type Limits struct {
 	MilliCPU    int
 	MemoryBytes int64
+	// PIDs caps the number of processes and threads (pids.max), where the
+	// pids controller is available; 0 leaves it unlimited.
+	PIDs int
 }
 
 // CgroupRoot is where mlw's cgroups live; tests may change it.
@@ -51,6 +54,9 @@ func detectCgroups() (int, string) {
 			if err := os.MkdirAll(filepath.Join(d, "mlw"), 0o755); err != nil {
 				return 0, "cgroup v1 is mounted but mlw cannot create its cgroups: " + err.Error()
 			}
+		}
+		if pids := filepath.Join(CgroupRoot, "pids"); isDir(pids) {
+			_ = os.MkdirAll(filepath.Join(pids, "mlw"), 0o755)
 		}
 		return 1, ""
 	}
@@ -113,6 +119,9 @@ func NewCgroup(name string, l Limits) (*Cgroup, string, error) {
 		if err := write(d, "cpu.max", cpu); err != nil {
 			return nil, "", err
 		}
+		if err := setPIDs(d, l.PIDs); err != nil {
+			return nil, "", fmt.Errorf("cgroup %s: %w", name, err)
+		}
 		return cg, "", nil
 	}
 	memDir, cpuDir := cg.dirs[0], cg.dirs[1]
@@ -133,7 +142,40 @@ func NewCgroup(name string, l Limits) (*Cgroup, string, error) {
 	if err := write(cpuDir, "cpu.cfs_quota_us", quota); err != nil {
 		return nil, "", err
 	}
+	if len(cg.dirs) > 2 {
+		if err := setPIDs(cg.dirs[2], l.PIDs); err != nil {
+			return nil, "", fmt.Errorf("cgroup %s: %w", name, err)
+		}
+	}
 	return cg, "", nil
+}
+
+// setPIDs writes pids.max in dir, where the pids controller has it.
+func setPIDs(dir string, n int) error {
+	f := filepath.Join(dir, "pids.max")
+	if _, err := os.Stat(f); err != nil {
+		return nil
+	}
+	v := "max"
+	if n > 0 {
+		v = strconv.Itoa(n)
+	}
+	if err := os.WriteFile(f, []byte(v), 0); err != nil {
+		return fmt.Errorf("set pids.max=%s: %w", v, err)
+	}
+	return nil
+}
+
+// PIDsEnforced reports whether pids.max applies to mlw's cgroups here.
+func PIDsEnforced() bool {
+	switch v, _ := CgroupSupport(); v {
+	case 2:
+		b, _ := os.ReadFile(filepath.Join(CgroupRoot, "mlw", "cgroup.subtree_control"))
+		return strings.Contains(" "+string(b)+" ", " pids")
+	case 1:
+		return isDir(filepath.Join(CgroupRoot, "pids", "mlw"))
+	}
+	return false
 }
 
 // OpenCgroup names an existing cgroup (after a restart) without changing it.
@@ -143,7 +185,11 @@ func OpenCgroup(name string) *Cgroup {
 	case 2:
 		return &Cgroup{Name: name, dirs: []string{filepath.Join(CgroupRoot, "mlw", name)}}
 	case 1:
-		return &Cgroup{Name: name, dirs: []string{filepath.Join(CgroupRoot, "memory", "mlw", name), filepath.Join(CgroupRoot, "cpu", "mlw", name)}}
+		dirs := []string{filepath.Join(CgroupRoot, "memory", "mlw", name), filepath.Join(CgroupRoot, "cpu", "mlw", name)}
+		if isDir(filepath.Join(CgroupRoot, "pids", "mlw")) {
+			dirs = append(dirs, filepath.Join(CgroupRoot, "pids", "mlw", name))
+		}
+		return &Cgroup{Name: name, dirs: dirs}
 	}
 	return &Cgroup{Name: name}
 }

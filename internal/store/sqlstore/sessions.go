@@ -70,3 +70,23 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 	n, _ := res.RowsAffected()
 	return int(n), nil
 }
+
+// HostUID returns a user's host uid, allocating max+1 (or base) on first
+// use; a lost race for a uid (the UNIQUE constraint) tries the next.
+func (s *Store) HostUID(ctx context.Context, userID string, base int) (int, error) {
+	for range 100 {
+		var uid int64
+		err := s.r.QueryRowContext(ctx, s.d.q(`SELECT uid FROM host_uids WHERE user_id = ?`), userID).Scan(&uid)
+		if err == nil {
+			return int(uid), nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("host uid of %s: %w", userID, err)
+		}
+		_, err = s.w.ExecContext(ctx, s.d.q(`INSERT INTO host_uids (user_id, uid) SELECT ?, COALESCE(MAX(uid) + 1, ?) FROM host_uids`), userID, base)
+		if err != nil && !s.d.IsUnique(err) {
+			return 0, fmt.Errorf("allocate a host uid for %s: %w", userID, err)
+		}
+	}
+	return 0, fmt.Errorf("allocate a host uid for %s: too many concurrent allocations", userID)
+}

@@ -274,6 +274,10 @@ var migrations = []string{
 		created_at BIGINT NOT NULL
 	);
 	CREATE INDEX sessions_expiry ON sessions (expires_at)`,
+	`CREATE TABLE host_uids (
+		user_id TEXT PRIMARY KEY,
+		uid BIGINT NOT NULL UNIQUE
+	)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

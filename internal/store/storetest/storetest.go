@@ -334,6 +334,36 @@ func Run(t *testing.T, open Opener) {
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 
+	t.Run("HostUIDs", func(t *testing.T) {
+		b := setup(t)
+		const base = 2_000_000_000
+		a1, err := b.s.HostUID(b.ctx, "alice", base)
+		require.NoError(t, err)
+		require.Equal(t, base, a1)
+		a2, err := b.s.HostUID(b.ctx, "alice", base)
+		require.NoError(t, err)
+		require.Equal(t, a1, a2, "stable")
+		// Concurrent first uses each get a uid of their own.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		seen := map[int]string{a1: "alice"}
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				who := fmt.Sprintf("user-%d", i)
+				uid, err := b.s.HostUID(b.ctx, who, base)
+				require.NoError(t, err)
+				mu.Lock()
+				defer mu.Unlock()
+				require.NotContains(t, seen, uid, "uid %d given to %s and %s", uid, seen[uid], who)
+				seen[uid] = who
+			}()
+		}
+		wg.Wait()
+		require.Len(t, seen, 9)
+	})
+
 	t.Run("Settings", func(t *testing.T) {
 		b := setup(t)
 		_, err := b.s.GetSetting(b.ctx, "k")

@@ -1,0 +1,174 @@
+package local
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/mlw-project/mlw/internal/backend"
+)
+
+// The job sandbox (docs/security.md). A user's job runs as the user's own
+// unprivileged host uid (backend.Sandbox.UID), with no capabilities and no
+// way to gain any (setpriv: no_new_privs, empty bounding set), inside
+// bubblewrap's mount namespace: the host's file system read-only, a /dev of
+// its own, its own /tmp, the server's data directory replaced by an empty
+// tmpfs into which only the directories the job needs are bound again, and
+// its own IPC and UTS namespaces. Its cgroup (the node's) is root's: the
+// job cannot change its limits or leave it. Processes of other uids —
+// the server, other users' jobs — cannot be signalled, traced or read, by
+// the kernel's ordinary rules.
+//
+// Jobs share the host's PID namespace: the server keeps the host pids of
+// job processes (to wait for and kill them), which a PID namespace would
+// hide from the node agent that records them. Instances, whose processes
+// the server tracks through their init, have PID namespaces of their own.
+
+// jobSandboxSupport reports whether users' jobs can be sandboxed here, or
+// why not.
+var jobSandboxSupport = sync.OnceValues(func() (bool, string) {
+	if os.Geteuid() != 0 {
+		return false, "mlw server is not running as root, so it cannot run jobs as other users"
+	}
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		return false, "bubblewrap (bwrap) is not installed; install the bubblewrap package"
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		return false, "setpriv (util-linux) is not installed"
+	}
+	if ok, reason := sandboxSupport(); !ok {
+		return false, reason
+	}
+	return true, ""
+})
+
+// JobSandboxSupport reports whether this host can sandbox jobs, or why not.
+func JobSandboxSupport() (bool, string) { return jobSandboxSupport() }
+
+// sandboxPlan is how to run processes of one user with one set of binds.
+type sandboxPlan struct {
+	uid int
+	// prefix runs the rest of an argv inside the sandbox, as uid.
+	prefix []string
+	// key identifies the plan (a node agent runs one).
+	key string
+}
+
+// planSandbox builds the sandbox of sb, hiding the hide directories (the
+// data directory) and showing binds (sb's and the backend's own).
+func planSandbox(sb *backend.Sandbox, hide []string, extra ...backend.Bind) (*sandboxPlan, error) {
+	if sb.UID < backend.UIDBase {
+		return nil, fmt.Errorf("sandbox: uid %d is not one of mlw's (from %d)", sb.UID, backend.UIDBase)
+	}
+	bwrap, err := exec.LookPath("bwrap")
+	if err != nil {
+		return nil, backend.ErrNoSandbox
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		return nil, backend.ErrNoSandbox
+	}
+	args := []string{bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp"}
+	for _, d := range hiddenDirs(hide) {
+		args = append(args, "--tmpfs", d)
+	}
+	binds := append(append([]backend.Bind(nil), sb.Binds...), extra...)
+	for _, b := range binds {
+		if b.Path == "" {
+			continue
+		}
+		if err := os.MkdirAll(b.Path, 0o711); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		if b.ReadOnly {
+			args = append(args, "--ro-bind", b.Path, b.Path)
+		} else {
+			args = append(args, "--bind", b.Path, b.Path)
+		}
+	}
+	uid := strconv.Itoa(sb.UID)
+	args = append(args, "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "mlw-job", "--",
+		setpriv, "--reuid="+uid, "--regid="+uid, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--")
+	sum := sha256.Sum256([]byte(strings.Join(args, "\x00")))
+	return &sandboxPlan{uid: sb.UID, prefix: args, key: hex.EncodeToString(sum[:8])}, nil
+}
+
+// hiddenDirs are the tmpfs mounts that hide dirs: each dir itself, or the
+// outermost ancestor that others may not traverse (a home directory of
+// mode 0700, say), which would keep the job from reaching what is bound
+// back inside it. Hiding that ancestor hides what is in it, too.
+func hiddenDirs(dirs []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if d == "" || d == "/" {
+			continue
+		}
+		d = filepath.Clean(d)
+		hide := d
+		var chain []string
+		for p := filepath.Dir(d); p != "/" && p != "."; p = filepath.Dir(p) {
+			chain = append(chain, p)
+		}
+		for i := len(chain) - 1; i >= 0; i-- {
+			if st, err := os.Stat(chain[i]); err == nil && st.Mode().Perm()&0o001 == 0 {
+				hide = chain[i]
+				break
+			}
+		}
+		if !seen[hide] {
+			seen[hide] = true
+			out = append(out, hide)
+		}
+	}
+	return out
+}
+
+// giveTree makes path (recursively) the uid's, with group uid; symbolic
+// links are changed themselves, never followed.
+func giveTree(path string, uid int) error {
+	err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, uid)
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// giveFile creates path if needed (an empty file) and makes it the uid's.
+func giveFile(path string, uid int) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Chown(uid, uid)
+}
+
+// sandboxEnv is env with what a sandboxed process must not inherit from
+// the server replaced: its home is its private /tmp.
+func sandboxEnv(env []string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "HOME=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "HOME=/tmp")
+}
