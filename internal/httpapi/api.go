@@ -346,6 +346,7 @@ func (a *API) routes() {
 	a.deploymentRoutes()
 	a.jobRoutes()
 	a.runHistoryRoutes()
+	a.metadataRoutes()
 }
 
 func (a *API) healthz(r *Request) (any, error) {

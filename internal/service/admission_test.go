@@ -91,6 +91,26 @@ func TestPutWorkspaceIsAllOrNothing(t *testing.T) {
 	require.Len(t, dss, 4)
 }
 
+func TestWorkspaceKind(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, _, err := b.svc.PutGroup(b.ctx, b.sub, "rg1", body(t, `{"location": "eastus"}`))
+	require.NoError(t, err)
+	ref := core.WorkspaceRef{Subscription: b.sub, ResourceGroup: "rg1", Workspace: "ws1"}
+	// azure-ai-ml 1.28 sends kind "default" in its deployment parameters.
+	ws, _, err := b.svc.PutWorkspace(b.ctx, ref, body(t, `{"kind": "default"}`))
+	require.NoError(t, err)
+	require.Equal(t, service.WorkspaceKindDefault, service.Decode(ws.Spec)["kind"])
+	for _, kind := range []string{"Hub", "project", "FeatureStore"} {
+		ref.Workspace = "ws-" + strings.ToLower(kind)
+		_, _, err := b.svc.PutWorkspace(b.ctx, ref, body(t, `{"kind": "`+kind+`"}`))
+		e, ok := core.AsError(err)
+		require.True(t, ok, "%v", err)
+		require.Equal(t, "kind", e.Target)
+		require.Contains(t, e.Message, "not supported")
+	}
+}
+
 func TestListGroupsPages(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -159,6 +159,7 @@ func TestEnvironmentAdmission(t *testing.T) {
 	require.False(t, isNew)
 	_, _, err = b.svc.PutEnvVersion(b.ctx, b.ref, "my-env", "1", jsonBody(t, `{"properties": {"image": "img:2"}}`))
 	e := apiErr(t, err)
+	require.Equal(t, http.StatusConflict, e.Status, "newer SDKs take the next version on 409")
 	require.Equal(t, "properties.image", e.Target)
 	require.Contains(t, e.Message, "versions cannot change")
 
