@@ -76,7 +76,7 @@ func TestCloudMetadata(t *testing.T) {
 
 	for _, v := range []string{"2015-01-01", "2022-09-01", "2023-11-01"} {
 		var c map[string]any
-		get("//metadata/endpoints?api-version=" + v).Decode(t, &c)
+		get("//metadata/endpoints?api-version="+v).Decode(t, &c)
 		checkCloud(c)
 		require.Equal(t, s.URL+"/", c["galleryEndpoint"], "az cloud register reads the 2015 keys")
 		require.Equal(t, s.URL+"/", c["graphEndpoint"])
