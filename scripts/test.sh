@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs mlw's whole test suite on a Debian 12 machine with Go installed.
 # It installs the Debian packages the tests use (the real azure-ai-ml SDK,
-# scikit-learn, Jupyter, PostgreSQL, ...) when they are missing, then runs
-# `go test ./...`. PostgreSQL tests start a throwaway cluster themselves.
+# scikit-learn, Jupyter, PostgreSQL, ...) when they are missing, fetches
+# Debian 13's azure-ai-ml 1.28 into a cache (once), then runs `go test ./...`.
+# PostgreSQL tests start a throwaway cluster themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Fail (rather than skip) the PostgreSQL conformance suite if no server can be started.
+# The SDK tests also drive the current azure-ai-ml (1.28.0) as Debian 13
+# packages it: fetched once from this machine's Debian archive (suite trixie)
+# into ~/.cache/mlw-test, never installed (see scripts/azure-ai-ml-trixie.sh).
+./scripts/azure-ai-ml-trixie.sh >/dev/null
+
+# Fail (rather than skip) the PostgreSQL conformance suite if no server can
+# be started, and the azure-ai-ml 1.28 tests if the SDK cannot be had.
 export MLW_REQUIRE_POSTGRES="${MLW_REQUIRE_POSTGRES:-1}"
+export MLW_REQUIRE_SDK128="${MLW_REQUIRE_SDK128:-1}"
 exec go test -count=1 -timeout 30m "$@" ./...
