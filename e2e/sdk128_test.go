@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,20 +23,6 @@ func TestSDKCloudMetadata(t *testing.T) {
 	out := s.RunPython(t, s.PythonEnv128(t), "testdata/sdk_cloud/sdk_cloud.py", s.Subscription, "rg1")
 	require.Contains(t, out, "SDK CLOUD OK", out)
 	require.Regexp(t, `method=PUT path=/subscriptions/\S+/providers/Microsoft.Resources/deployments/ws-cloud-\d+ status=201`, s.Log())
-}
-
-// TestSDKInstance128 drives an instance with azure-ai-ml 1.28 as
-// TestSDKInstance does with 1.4.0: create with a schedule and idle
-// shutdown, stop, start, restart, delete.
-func TestSDKInstance128(t *testing.T) {
-	t.Parallel()
-	RequireSDK128(t)
-	e := startInstanceEnv(t)
-	e.MustRun(t, "workspace", "download-config", "-n", e.ws, "-g", e.rg, "--path", "cfg")
-	out := e.RunPython(t, e.PythonEnv128(t), "testdata/sdk_instance/sdk_instance.py", filepath.Join(e.WorkDir, "cfg"), "ci-sdk")
-	require.Contains(t, out, "SDK INSTANCE OK", out)
-	e.AwaitStatus(t, e.computePath("ci-sdk"), http.StatusNotFound)
-	e.awaitNoProcesses(t, "ci-sdk")
 }
 
 // TestCloudMetadata reads the cloud metadata document as its clients do,
