@@ -6,14 +6,14 @@ and without the OpenTelemetry SDK, that must fail quietly: the cells run, print
 no error, and MLClient(enable_telemetry=False) skips it.
 
 Run by e2e/sdk_notebook_test.go with the environment of one SDK generation;
-the kernel (Debian's ipykernel, /usr/bin/python3) inherits it.
+the kernel (Debian's ipykernel, on this script's interpreter) inherits it.
 Usage: sdk_notebook.py <dir with config.json>
 Prints "CHECK <name>" after each step, and "SDK NOTEBOOK OK" at the end.
 """
 import os
 import sys
 
-from jupyter_client.manager import start_new_kernel
+from jupyter_client.manager import KernelManager
 
 cfg = os.path.join(sys.argv[1], "config.json")
 
@@ -25,7 +25,14 @@ def check(name, cond, detail=""):
 
 
 os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # the debugger's note on frozen modules is noise here
-km, kc = start_new_kernel(kernel_name="python3")
+# Debian's ipykernel, run by this script's interpreter (a virtualenv's, where
+# the tests use one), as a notebook server started from it would.
+km = KernelManager(kernel_name="python3")
+km.kernel_spec.argv[0] = sys.executable
+km.start_kernel()
+kc = km.client()
+kc.start_channels()
+kc.wait_for_ready(timeout=60)
 
 
 def run(code):
