@@ -14,6 +14,21 @@ import (
 // speaks when IDENTITY_ENDPOINT and IDENTITY_HEADER are set).
 const IdentityTokenPath = "/identity/token"
 
+// CloudMetadataPath is the server's cloud metadata document (Azure's
+// management.azure.com/metadata/endpoints), which describes the server as
+// an Azure cloud named CloudName for azure-ai-ml 1.28 and azure-cli.
+const CloudMetadataPath = "/metadata/endpoints"
+
+// CloudName is the name of the cloud the metadata document describes.
+const CloudName = "mlw"
+
+// CloudMetadataURL is the ARM_CLOUD_METADATA_URL for the server at
+// serverURL, with the api-version whose answer (a list of clouds) both
+// azure-ai-ml and azure-cli read.
+func CloudMetadataURL(serverURL string) string {
+	return strings.TrimRight(serverURL, "/") + CloudMetadataPath + "?api-version=2019-05-01"
+}
+
 // CABundleFile is the CA bundle `mlw env` writes into the mlw home: the
 // system roots plus the server's CA, for REQUESTS_CA_BUNDLE.
 const CABundleFile = "ca-bundle.pem"
@@ -61,8 +76,11 @@ func WriteCABundle(path string, caPEM []byte) error {
 }
 
 // PythonEnv is the environment a Python user of azure-ai-ml needs to reach
-// an mlw server with DefaultAzureCredential: the MFE URL, a trust store
-// that holds the server's CA, and the managed-identity token endpoint.
+// an mlw server with DefaultAzureCredential: the MFE URL (azure-ai-ml 1.4
+// and later), the cloud metadata URL (azure-ai-ml 1.28, which then sends
+// every ARM call here, workspace creation included; older releases ignore
+// it), a trust store that holds the server's CA, and the managed-identity
+// token endpoint.
 type PythonEnv struct {
 	// Vars are the variables to export, in Names order.
 	Vars map[string]string `json:"vars"`
@@ -72,7 +90,7 @@ type PythonEnv struct {
 }
 
 // PythonEnvNames are the variables of a PythonEnv, in print order.
-var PythonEnvNames = []string{"AZUREML_DEV_URL_MFE", "REQUESTS_CA_BUNDLE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"}
+var PythonEnvNames = []string{"AZUREML_DEV_URL_MFE", "ARM_CLOUD_METADATA_URL", "REQUESTS_CA_BUNDLE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"}
 
 // NewPythonEnv builds the environment for the server at serverURL with the
 // user's API token. bundle is the CA bundle file (empty when the server's
@@ -89,9 +107,10 @@ func NewPythonEnv(serverURL, token, bundle string) (*PythonEnv, error) {
 		return nil, errors.New("IDENTITY_HEADER must be an mlw API token (mlw_…), not a signed access token: use the token `mlw login` saved or MLW_TOKEN")
 	}
 	e := &PythonEnv{Vars: map[string]string{
-		"AZUREML_DEV_URL_MFE": u,
-		"IDENTITY_ENDPOINT":   u + IdentityTokenPath,
-		"IDENTITY_HEADER":     token,
+		"AZUREML_DEV_URL_MFE":    u,
+		"ARM_CLOUD_METADATA_URL": CloudMetadataURL(u),
+		"IDENTITY_ENDPOINT":      u + IdentityTokenPath,
+		"IDENTITY_HEADER":        token,
 	}, Unset: []string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"}}
 	if bundle != "" {
 		e.Vars["REQUESTS_CA_BUNDLE"] = bundle

@@ -33,6 +33,11 @@
 //     and decodes ARM errors. [Server.API] is the public Go client, and
 //     [Server.CAFile] and [Server.Token] serve clients in other processes
 //     (the Azure ML SDK).
+//   - [ForEachSDK] runs a test once per generation of Microsoft's azure-ai-ml
+//     ([SDK14], Debian 12's 1.4.0; [SDK128], Debian 13's 1.28.0, fetched
+//     once into a cache by scripts/azure-ai-ml-trixie.sh); [SDK.Env],
+//     [Server.PythonEnv] and [Server.PythonEnv128] give a Python process the
+//     exports of `mlw env`, and [Server.RunPython] runs a script with them.
 //   - [Await] and the AwaitX methods ([Server.AwaitStatus],
 //     [Server.AwaitDoc], [Server.AwaitOperation], [Server.AwaitLog]) poll a
 //     condition until it holds; tests never sleep for a fixed time.

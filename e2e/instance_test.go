@@ -508,13 +508,15 @@ func TestInstanceSurvivesServerRestart(t *testing.T) {
 
 // TestSDKInstance drives an instance with the real azure-ai-ml SDK:
 // create with a schedule and idle shutdown, stop, start, restart, delete.
+// Both SDK generations.
 func TestSDKInstance(t *testing.T) {
 	t.Parallel()
-	RequireSDK(t)
-	e := startInstanceEnv(t)
-	e.MustRun(t, "workspace", "download-config", "-n", e.ws, "-g", e.rg, "--path", "cfg")
-	out := e.RunPython(t, e.PythonEnv(t), "testdata/sdk_instance/sdk_instance.py", filepath.Join(e.WorkDir, "cfg"), "ci-sdk")
-	require.Contains(t, out, "SDK INSTANCE OK", out)
-	e.AwaitStatus(t, e.computePath("ci-sdk"), http.StatusNotFound)
-	e.awaitNoProcesses(t, "ci-sdk")
+	ForEachSDK(t, func(t *testing.T, sdk SDK) {
+		e := startInstanceEnv(t)
+		e.MustRun(t, "workspace", "download-config", "-n", e.ws, "-g", e.rg, "--path", "cfg")
+		out := e.RunPython(t, sdk.Env(t, e.Server), "testdata/sdk_instance/sdk_instance.py", filepath.Join(e.WorkDir, "cfg"), "ci-sdk")
+		require.Contains(t, out, "SDK INSTANCE OK", out)
+		e.AwaitStatus(t, e.computePath("ci-sdk"), http.StatusNotFound)
+		e.awaitNoProcesses(t, "ci-sdk")
+	})
 }

@@ -20,16 +20,21 @@ import (
 // TestSDKDataPlane drives the data plane with Microsoft's SDK, unchanged:
 // DefaultAzureCredential through the token endpoint, workspaces,
 // datastores, curated and custom environments, a code upload through the
-// Blob API (twice: the second uploads nothing), and bad credentials.
+// Blob API (twice: the second uploads nothing), and bad credentials. Both
+// SDK generations: 1.4.0 uploads code with the datastore's SAS, 1.28 asks
+// for a pending upload after a content-hash lookup.
 func TestSDKDataPlane(t *testing.T) {
 	t.Parallel()
-	RequireSDK(t)
+	ForEachSDK(t, testSDKDataPlane)
+}
+
+func testSDKDataPlane(t *testing.T, sdk SDK) {
 	s := StartServer(t, Options{})
 	s.MustRun(t, "group", "create", "--name", "rg1", "--location", "eastus")
 	s.MustRun(t, "workspace", "create", "-n", "ws1", "-g", "rg1")
 	s.MustRun(t, "workspace", "download-config", "-n", "ws1", "-g", "rg1", "--path", "cfg")
 
-	out := s.RunPython(t, s.PythonEnv(t), "testdata/sdk_data/sdk_data.py", filepath.Join(s.WorkDir, "cfg"), "ws1")
+	out := s.RunPython(t, sdk.Env(t, s), "testdata/sdk_data/sdk_data.py", filepath.Join(s.WorkDir, "cfg"), "ws1")
 	require.Contains(t, out, "SDK DATA OK", out)
 
 	// The upload landed as plain files in the workspace's blob container,
@@ -46,6 +51,12 @@ func TestSDKDataPlane(t *testing.T) {
 	require.Len(t, matches, 1)
 	puts := regexp.MustCompile(`method=PUT path=/blob/`).FindAllString(s.Log(), -1)
 	require.Len(t, puts, 3, "blob PUTs: data.csv, train.py, metadata of the indicator file")
+	if sdk.Is128() {
+		// The second upload found the first by its content hash, so it
+		// asked for no second pending upload.
+		pending := regexp.MustCompile(`method=POST path=\S+/codes/[^/ ]+/versions/1/startPendingUpload status=200`).FindAllString(s.Log(), -1)
+		require.Len(t, pending, 1, s.Log())
+	}
 }
 
 // TestTokenEndpoint checks the managed-identity endpoint that `mlw env`

@@ -2,9 +2,10 @@
 # Runs mlw's whole test suite on a Debian 12 machine with Go installed.
 # It installs the Debian packages the tests use (the real azure-ai-ml SDK,
 # scikit-learn, Jupyter, PostgreSQL, chromium, ...) when they are missing and
-# the browser tests' npm packages, then runs `go test ./...`. PostgreSQL tests
-# start a throwaway cluster themselves; screenshots of the browser tests are
-# kept in e2e/artifacts/.
+# the browser tests' npm packages, fetches Debian 13's azure-ai-ml 1.28 into a
+# cache (once), then runs `go test ./...`. PostgreSQL tests start a throwaway
+# cluster themselves; screenshots of the browser tests are kept in
+# e2e/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,8 +34,15 @@ fi
 # The browser tests' drivers (TypeScript, from the lockfile).
 (cd e2e/browser && npm ci --no-audit --no-fund --loglevel=error)
 
+# The SDK tests also drive the current azure-ai-ml (1.28.0) as Debian 13
+# packages it: fetched once from this machine's Debian archive (suite trixie)
+# into ~/.cache/mlw-test, never installed (see scripts/azure-ai-ml-trixie.sh).
+./scripts/azure-ai-ml-trixie.sh >/dev/null
+
 # Fail (rather than skip) the PostgreSQL conformance suite if no server can
-# be started, and the browser tests if chromium or Node.js is missing.
+# be started, the browser tests if chromium or Node.js is missing, and the
+# azure-ai-ml 1.28 tests if the SDK cannot be had.
 export MLW_REQUIRE_POSTGRES="${MLW_REQUIRE_POSTGRES:-1}"
 export MLW_REQUIRE_BROWSER="${MLW_REQUIRE_BROWSER:-1}"
+export MLW_REQUIRE_SDK128="${MLW_REQUIRE_SDK128:-1}"
 exec go test -count=1 -timeout 30m "$@" ./...

@@ -14,14 +14,28 @@ func envCmd(app *App) *cobra.Command {
 		Use:   "env",
 		Short: "Print the shell exports that point the Azure ML Python SDK at this server",
 		Long: `Print the environment a Python user of azure-ai-ml needs for the current
-server and user: AZUREML_DEV_URL_MFE (the API), REQUESTS_CA_BUNDLE (a bundle of
-the system roots and mlw's CA, written into the mlw home), IDENTITY_ENDPOINT and
+server and user: AZUREML_DEV_URL_MFE (the API), ARM_CLOUD_METADATA_URL (this
+server described as an Azure cloud), REQUESTS_CA_BUNDLE (a bundle of the system
+roots and mlw's CA, written into the mlw home), IDENTITY_ENDPOINT and
 IDENTITY_HEADER (so that DefaultAzureCredential() gets an mlw token), and an
 unset of the AZURE_* service principal variables that would take precedence.
 
 Then MLClient.from_config(DefaultAzureCredential()) works unchanged with the
-config.json of ` + "`mlw workspace download-config`" + `. Debian's python3-azure also
-needs pydash: pip install "pydash<6".`,
+config.json of ` + "`mlw workspace download-config`" + `. Tested with azure-ai-ml 1.4.0
+(Debian 12) and 1.28.0 (Debian 13).
+
+azure-ai-ml 1.28 reads ARM_CLOUD_METADATA_URL, takes this server as its cloud
+("mlw") and sends every ARM call here: workspaces.begin_create needs no proxy.
+1.4.0 ignores it and sends workspace creation to management.azure.com: run the
+server with --proxy-listen and set HTTPS_PROXY for that. Do not set
+AZUREML_CURRENT_CLOUD=mlw for 1.4.0, which knows only Azure's clouds.
+
+Debian 12's python3-azure (1.4.0) lacks pydash: run it in the virtualenv of
+` + "`mlw sdk venv`" + `, which adds mlw's compatibility module for it.
+Debian 13's (1.28.0) needs the OpenTelemetry API: in a venv made with
+--system-site-packages, pip install opentelemetry-api. In notebooks 1.28 sets
+up Azure Monitor telemetry, which fails quietly offline;
+MLClient(..., enable_telemetry=False) turns it off.`,
 		Example: `  eval "$(mlw env)"
   mlw env --output json`,
 		Args: cobra.NoArgs,

@@ -353,6 +353,7 @@ func (a *API) routes() {
 	a.jobRoutes()
 	a.runHistoryRoutes()
 	a.signinRoutes()
+	a.metadataRoutes()
 }
 
 func (a *API) healthz(r *Request) (any, error) {

@@ -20,7 +20,7 @@ func versionQuery(r *Request) (service.VersionQuery, error) {
 	if err != nil {
 		return service.VersionQuery{}, err
 	}
-	return service.VersionQuery{View: view, OrderBy: q.Get("$orderBy"), Page: r.Page(), Hash: q.Get("hash")}, nil
+	return service.VersionQuery{View: view, OrderBy: q.Get("$orderBy"), Page: r.Page()}, nil
 }
 
 // withDefaults fills properties the client left out.
@@ -110,6 +110,19 @@ func (a *API) codeRoutes() {
 		q, err := versionQuery(r)
 		if err != nil {
 			return nil, err
+		}
+		if hash := r.URL.Query().Get("hash"); hash != "" {
+			// A content-hash lookup (azure-ai-ml 1.7+) searches every code
+			// container: the name in the path is a fresh uuid4.
+			vs, next, err := a.svc.FindCodeVersions(r.Ctx(), r.Workspace(), hash, r.URL.Query().Get("hashVersion"), q)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]map[string]any, 0, len(vs))
+			for _, v := range vs {
+				out = append(out, renderAssetVersion(ws, v.Container, v.Resource, service.CodeAssets, typeCodeVersion, nil))
+			}
+			return list(r, out, next), nil
 		}
 		vs, next, err := a.svc.ListAssetVersions(r.Ctx(), r.Workspace(), service.CodeAssets, r.Param("name"), q)
 		if err != nil {

@@ -131,12 +131,16 @@ func computeLocation(c *store.Resource) string {
 func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
 	over := map[string]any{"properties": map[string]any{
 		"createdOn": armTime(c.CreatedAt), "modifiedOn": armTime(c.UpdatedAt), "isAttachedCompute": false,
-		"resourceId": nil, "disableLocalAuth": false,
+		"resourceId": nil,
 	}}
 	doc := envelope(c, service.ComputeARMID(ws, c), typeCompute, over, service.Decode(c.Status))
 	outer := doc["properties"].(map[string]any)
-	if _, ok := outer["provisioningErrors"]; !ok {
-		outer["provisioningErrors"] = nil
+	// Defaults for what the client left out; azure-ai-ml 1.28 sends
+	// disableLocalAuth: true, which is echoed.
+	for k, v := range map[string]any{"provisioningErrors": nil, "disableLocalAuth": false} {
+		if _, ok := outer[k]; !ok {
+			outer[k] = v
+		}
 	}
 	if c.Deleting {
 		outer["provisioningState"] = service.StateDeleting

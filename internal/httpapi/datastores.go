@@ -58,7 +58,17 @@ func (a *API) datastoreRoutes() {
 		return &Response{Status: http.StatusOK}, nil
 	})
 	a.Handle("POST", wsPath+"/datastores/{name}/listSecrets", func(r *Request) (any, error) {
-		return a.svc.DatastoreSecrets(r.Ctx(), r.Workspace(), r.Param("name"))
+		// azure-ai-ml 1.4.0 sends no body; 1.18 and later send
+		// {"expirableSecret": true, "expireAfterHours": 1}.
+		body, err := r.Body()
+		if err != nil {
+			return nil, err
+		}
+		var req service.SecretExpiry
+		if err := body.Into(&req); err != nil {
+			return nil, err
+		}
+		return a.svc.DatastoreSecrets(r.Ctx(), r.Workspace(), r.Param("name"), req)
 	})
 }
 

@@ -108,6 +108,9 @@ func (a *API) renderWorkspace(r *Request, ws *store.Resource) map[string]any {
 	if _, ok := doc["sku"]; !ok {
 		doc["sku"] = map[string]any{"name": "Basic", "tier": "Basic"}
 	}
+	if _, ok := doc["kind"]; !ok {
+		doc["kind"] = service.WorkspaceKindDefault
+	}
 	if _, ok := doc["identity"]; !ok {
 		doc["identity"] = map[string]any{"type": "SystemAssigned", "principalId": ws.UID, "tenantId": a.svc.TenantID}
 	}

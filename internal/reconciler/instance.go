@@ -259,6 +259,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 	}
 	if serverURL != "" {
 		s.Env["AZUREML_DEV_URL_MFE"] = serverURL
+		s.Env["ARM_CLOUD_METADATA_URL"] = api.CloudMetadataURL(serverURL)
 		s.Env["IDENTITY_ENDPOINT"] = serverURL + api.IdentityTokenPath
 		s.Env["MLW_SERVER"] = serverURL
 		if u, err := url.Parse(serverURL); err == nil {

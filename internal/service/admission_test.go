@@ -62,18 +62,24 @@ func TestReaderMayNotWrite(t *testing.T) {
 	require.Error(t, err)
 }
 
+// workspaceRef creates the group rg1 and returns the ref of its workspace ws1.
+func (b *testBundle) workspaceRef(t *testing.T) core.WorkspaceRef {
+	t.Helper()
+	_, _, err := b.svc.PutGroup(b.ctx, b.sub, "rg1", body(t, `{"location": "eastus"}`))
+	require.NoError(t, err)
+	return core.WorkspaceRef{Subscription: b.sub, ResourceGroup: "rg1", Workspace: "ws1"}
+}
+
 func TestPutWorkspaceIsAllOrNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, _, err := b.svc.PutGroup(b.ctx, b.sub, "rg1", body(t, `{"location": "eastus"}`))
-	require.NoError(t, err)
-	ref := core.WorkspaceRef{Subscription: b.sub, ResourceGroup: "rg1", Workspace: "ws1"}
+	ref := b.workspaceRef(t)
 
 	// A datastore row already in the way makes the transaction fail after
 	// the workspace row was written; neither may remain.
 	wsKey := ref.GroupKey() + "/providers/" + core.Key(core.Provider) + "/workspaces/ws1"
 	require.NoError(t, b.st.Create(b.ctx, &store.Resource{Kind: core.KindDatastore, Parent: wsKey, Name: service.DatastoreFiles, UID: "x", Spec: []byte("{}")}))
-	_, _, err = b.svc.PutWorkspace(b.ctx, ref, body(t, `{}`))
+	_, _, err := b.svc.PutWorkspace(b.ctx, ref, body(t, `{}`))
 	require.Error(t, err)
 	_, err = b.svc.GetWorkspace(b.ctx, ref)
 	require.Error(t, err)
@@ -89,6 +95,24 @@ func TestPutWorkspaceIsAllOrNothing(t *testing.T) {
 	dss, err = b.st.List(b.ctx, store.ListOptions{Kind: core.KindDatastore, Parent: wsKey})
 	require.NoError(t, err)
 	require.Len(t, dss, 4)
+}
+
+func TestWorkspaceKind(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ref := b.workspaceRef(t)
+	// azure-ai-ml 1.28 sends kind "default" in its deployment parameters.
+	ws, _, err := b.svc.PutWorkspace(b.ctx, ref, body(t, `{"kind": "default"}`))
+	require.NoError(t, err)
+	require.Equal(t, service.WorkspaceKindDefault, service.Decode(ws.Spec)["kind"])
+	for _, kind := range []string{"Hub", "project", "FeatureStore"} {
+		ref.Workspace = "ws-" + strings.ToLower(kind)
+		_, _, err := b.svc.PutWorkspace(b.ctx, ref, body(t, `{"kind": "`+kind+`"}`))
+		e, ok := core.AsError(err)
+		require.True(t, ok, "%v", err)
+		require.Equal(t, "kind", e.Target)
+		require.Contains(t, e.Message, "not supported")
+	}
 }
 
 func TestListGroupsPages(t *testing.T) {

@@ -97,8 +97,6 @@ type VersionQuery struct {
 	// "version desc" or "version asc".
 	OrderBy string
 	Page    Page
-	// Hash keeps code versions whose properties.hash_sha256 equals it.
-	Hash string
 }
 
 func (s *Service) assetContainer(ctx context.Context, ws *store.Resource, k AssetKind, name string) (*store.Resource, error) {
@@ -290,16 +288,12 @@ func (s *Service) ListAssetVersions(ctx context.Context, ref core.WorkspaceRef, 
 	if err != nil {
 		return nil, "", core.Internal(err)
 	}
-	vs = slices.DeleteFunc(vs, func(r *store.Resource) bool {
-		if !q.View.Keeps(IsArchived(r)) {
-			return true
-		}
-		if q.Hash != "" {
-			h, _ := props(props(Decode(r.Spec)))["hash_sha256"].(string)
-			return !strings.EqualFold(h, q.Hash)
-		}
-		return false
-	})
+	vs = slices.DeleteFunc(vs, func(r *store.Resource) bool { return !q.View.Keeps(IsArchived(r)) })
+	return pageVersions(vs, q)
+}
+
+// pageVersions orders version rows as q asks and returns one page.
+func pageVersions(vs []*store.Resource, q VersionQuery) ([]*store.Resource, string, error) {
 	if err := SortVersions(vs, q.OrderBy, func(r *store.Resource) (string, int64) { return r.Name, r.CreatedAt.UnixMicro() }); err != nil {
 		return nil, "", err
 	}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
@@ -93,4 +94,49 @@ func (s *Service) StartCodeUpload(ctx context.Context, ref core.WorkspaceRef, na
 	}
 	return &CodeUploadLocation{Account: account, Container: container, Path: "LocalUpload/" + uploadID,
 		SAS: s.ContainerSAS(account, container, "racwl", SASTTL, uid)}, nil
+}
+
+// CodeVersion is a code version with the name of its container.
+type CodeVersion struct {
+	Container string
+	*store.Resource
+}
+
+// FindCodeVersions lists the workspace's code versions whose content hash
+// (properties.properties.hash_sha256, and hash_version when both sides
+// have one) matches, in every container. azure-ai-ml 1.7 and later ask
+// `GET …/codes/{new uuid4}/versions?hash=…&hashVersion=…` before an
+// upload and reuse the first match, whatever its name; an empty list (not
+// a 404 for the unknown name) makes them upload.
+func (s *Service) FindCodeVersions(ctx context.Context, ref core.WorkspaceRef, hash, hashVersion string, q VersionQuery) ([]CodeVersion, string, error) {
+	ws, err := s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	vs, err := s.Store.List(ctx, store.ListOptions{Kind: CodeAssets.Version, ParentPrefix: WorkspaceKey(ws) + "/" + CodeAssets.Segment})
+	if err != nil {
+		return nil, "", core.Internal(err)
+	}
+	vs = slices.DeleteFunc(vs, func(r *store.Resource) bool {
+		if !q.View.Keeps(IsArchived(r)) {
+			return true
+		}
+		p := props(props(Decode(r.Spec)))
+		h, _ := p["hash_sha256"].(string)
+		hv, _ := p["hash_version"].(string)
+		return !strings.EqualFold(h, hash) || hashVersion != "" && hv != "" && hv != hashVersion
+	})
+	page, next, err := pageVersions(vs, q)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]CodeVersion, 0, len(page))
+	for _, v := range page {
+		name := v.Parent[strings.LastIndex(v.Parent, "/")+1:]
+		if c, err := s.Store.Get(ctx, CodeAssets.Container, WorkspaceKey(ws), name); err == nil {
+			name = c.Name
+		}
+		out = append(out, CodeVersion{Container: name, Resource: v})
+	}
+	return out, next, nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -96,12 +97,19 @@ func TestCodeVersionsAreIdempotent(t *testing.T) {
 	require.Equal(t, "1", st.LatestVersion)
 	require.Equal(t, "2", st.NextVersion)
 
-	vs, _, err := b.svc.ListAssetVersions(b.ctx, b.ref, service.CodeAssets, "d7f7c3a2-uuid", service.VersionQuery{Hash: "ABC"})
+	// A hash lookup searches every container, whatever the name asked
+	// (the SDK sends a fresh uuid4), and finds nothing without a 404.
+	found, _, err := b.svc.FindCodeVersions(b.ctx, b.ref, "ABC", "202208", service.VersionQuery{})
 	require.NoError(t, err)
-	require.Len(t, vs, 1, "versions can be found by content hash")
-	vs, _, err = b.svc.ListAssetVersions(b.ctx, b.ref, service.CodeAssets, "d7f7c3a2-uuid", service.VersionQuery{Hash: "other"})
+	require.Len(t, found, 1, "versions can be found by content hash")
+	require.Equal(t, "d7f7c3a2-uuid", found[0].Container)
+	require.Equal(t, "1", found[0].Name)
+	found, _, err = b.svc.FindCodeVersions(b.ctx, b.ref, "other", "", service.VersionQuery{})
 	require.NoError(t, err)
-	require.Empty(t, vs)
+	require.Empty(t, found)
+	found, _, err = b.svc.FindCodeVersions(b.ctx, b.ref, "abc", "199901", service.VersionQuery{})
+	require.NoError(t, err)
+	require.Empty(t, found, "another hash version is another hash")
 
 	require.NoError(t, b.svc.DeleteAssetVersion(b.ctx, b.ref, service.CodeAssets, "d7f7c3a2-uuid", "1"))
 	c, err = b.svc.GetAssetContainer(b.ctx, b.ref, service.CodeAssets, "d7f7c3a2-uuid")
@@ -151,6 +159,7 @@ func TestEnvironmentAdmission(t *testing.T) {
 	require.False(t, isNew)
 	_, _, err = b.svc.PutEnvVersion(b.ctx, b.ref, "my-env", "1", jsonBody(t, `{"properties": {"image": "img:2"}}`))
 	e := apiErr(t, err)
+	require.Equal(t, http.StatusConflict, e.Status, "newer SDKs take the next version on 409")
 	require.Equal(t, "properties.image", e.Target)
 	require.Contains(t, e.Message, "versions cannot change")
 
@@ -297,7 +306,7 @@ func TestDatastores(t *testing.T) {
 	t.Parallel()
 	b := dataSetup(t)
 	// listSecrets: a SAS for exactly the datastore's container.
-	sec, err := b.svc.DatastoreSecrets(b.ctx, b.ref, service.DatastoreBlob)
+	sec, err := b.svc.DatastoreSecrets(b.ctx, b.ref, service.DatastoreBlob, service.SecretExpiry{})
 	require.NoError(t, err)
 	require.Equal(t, "Sas", sec["secretsType"])
 	tok := sec["sasToken"].(string)
@@ -314,9 +323,24 @@ func TestDatastores(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.sas.Verify(q, account, "azureml", identity.PermRead)
 	require.Error(t, err, "scoped to its container")
+	require.Equal(t, service.SASTTL, sasLifetime(t, q))
+
+	// Newer SDKs ask for an expirable secret (1 hour unless they say).
+	hours := 3
+	for exp, want := range map[service.SecretExpiry]time.Duration{
+		{ExpirableSecret: true}:                           time.Hour,
+		{ExpirableSecret: true, ExpireAfterHours: &hours}: 3 * time.Hour,
+		{ExpireAfterHours: &hours}:                        service.SASTTL,
+	} {
+		sec, err := b.svc.DatastoreSecrets(b.ctx, b.ref, service.DatastoreBlob, exp)
+		require.NoError(t, err)
+		q, err := url.ParseQuery(sec["sasToken"].(string))
+		require.NoError(t, err)
+		require.Equal(t, want, sasLifetime(t, q), exp)
+	}
 
 	reader := service.WithPrincipal(context.Background(), &identity.Principal{UserID: "u2", Name: "bob", Role: identity.RoleReader})
-	sec, err = b.svc.DatastoreSecrets(reader, b.ref, service.DatastoreBlob)
+	sec, err = b.svc.DatastoreSecrets(reader, b.ref, service.DatastoreBlob, service.SecretExpiry{})
 	require.NoError(t, err)
 	q, _ = url.ParseQuery(sec["sasToken"].(string))
 	_, err = b.sas.Verify(q, account, container, identity.PermRead)
@@ -427,4 +451,15 @@ func TestFileShare(t *testing.T) {
 	reader := service.WithPrincipal(context.Background(), &identity.Principal{UserID: "u2", Name: "bob", Role: identity.RoleReader})
 	_, _, err = b.svc.WriteFile(reader, b.ref, "Users/bob/x", strings.NewReader("x"), true)
 	require.Equal(t, http.StatusForbidden, apiErr(t, err).Status)
+}
+
+// sasLifetime is how long a SAS is valid from now: its expiry less its
+// start, which is backdated by five minutes for clock skew.
+func sasLifetime(t *testing.T, q url.Values) time.Duration {
+	t.Helper()
+	st, err := time.Parse(time.RFC3339, q.Get("st"))
+	require.NoError(t, err)
+	se, err := time.Parse(time.RFC3339, q.Get("se"))
+	require.NoError(t, err)
+	return se.Sub(st) - 5*time.Minute
 }

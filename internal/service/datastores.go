@@ -246,10 +246,31 @@ func DatastoreLocation(ws, ds *store.Resource) (account, container string) {
 	return WorkspaceStatusOf(ws).StorageAccount, container
 }
 
+// SecretExpiry is the optional body of listSecrets (Azure's SecretExpiry).
+type SecretExpiry struct {
+	// ExpirableSecret asks for a secret that expires after
+	// ExpireAfterHours (default 1), instead of SASTTL.
+	ExpirableSecret  bool `json:"expirableSecret"`
+	ExpireAfterHours *int `json:"expireAfterHours"`
+}
+
+// TTL is how long the SAS for this request is valid: ExpireAfterHours
+// (at least 1, default 1) for an expirable secret, never more than SASTTL.
+func (e SecretExpiry) TTL() time.Duration {
+	if !e.ExpirableSecret {
+		return SASTTL
+	}
+	h := 1
+	if e.ExpireAfterHours != nil && *e.ExpireAfterHours > 1 {
+		h = *e.ExpireAfterHours
+	}
+	return min(time.Duration(h)*time.Hour, SASTTL)
+}
+
 // DatastoreSecrets answers listSecrets: a SAS for the datastore's
 // container, with read and list rights for Readers and every right for
-// Contributors and Owners.
-func (s *Service) DatastoreSecrets(ctx context.Context, ref core.WorkspaceRef, name string) (map[string]any, error) {
+// Contributors and Owners, valid as long as exp asks.
+func (s *Service) DatastoreSecrets(ctx context.Context, ref core.WorkspaceRef, name string, exp SecretExpiry) (map[string]any, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -269,7 +290,7 @@ func (s *Service) DatastoreSecrets(ctx context.Context, ref core.WorkspaceRef, n
 			perms = "rl"
 		}
 	}
-	return map[string]any{"secretsType": "Sas", "sasToken": s.ContainerSAS(account, container, perms, SASTTL, uid)}, nil
+	return map[string]any{"secretsType": "Sas", "sasToken": s.ContainerSAS(account, container, perms, exp.TTL(), uid)}, nil
 }
 
 // ContainerSAS signs a SAS for one container of mlw's Blob API, valid for

@@ -17,7 +17,7 @@ import (
 // them to management.azure.com (azureml-protocol §7.4), which mlw answers
 // through its intercepting proxy. mlw does not evaluate the template: it
 // acts on the parameters (workspaceName, location, resourceGroupName,
-// description, friendlyName, tagValues) and creates the workspace with its
+// description, friendlyName, tagValues, kind) and creates the workspace with its
 // datastores at once, so the deployment is Succeeded when the PUT answers.
 
 // KindDeployment is the store kind of template deployments; the parent is
@@ -89,6 +89,8 @@ func (s *Service) PutDeployment(ctx context.Context, sub, group, name string, bo
 	spec.param("description", &description)
 	spec.param("friendlyName", &friendly)
 	spec.param("tagValues", &tags)
+	var kind string
+	spec.param("kind", &kind)
 	if !spec.param("resourceGroupName", &rg) || rg == "" {
 		rg = g.Name
 	}
@@ -98,6 +100,9 @@ func (s *Service) PutDeployment(ctx context.Context, sub, group, name string, bo
 	}
 	if tags != nil {
 		wsDoc["tags"] = tags
+	}
+	if kind != "" {
+		wsDoc["kind"] = kind
 	}
 	props := wsDoc["properties"].(map[string]any)
 	if description != "" {

@@ -225,7 +225,12 @@ func (s *Service) PutEnvVersion(ctx context.Context, ref core.WorkspaceRef, name
 		op := props(old)
 		for _, k := range envDefinition {
 			if !sameJSON(op[k], pr[k]) {
-				return core.Invalid("properties."+k, "Environment '%s' version '%s' already exists with a different %s; versions cannot change. Create a new version (leave the version out to get the next one).", name, version, k)
+				// 409, as Azure answers: azure-ai-ml 1.13+ first PUTs the
+				// latest version when none is given, and takes the next
+				// version on ResourceExistsError.
+				e := core.Conflict("UserError", "Environment '%s' version '%s' already exists with a different %s; versions cannot change. Create a new version (leave the version out to get the next one).", name, version, k)
+				e.Target = "properties." + k
+				return e
 			}
 		}
 		return nil

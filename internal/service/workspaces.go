@@ -20,6 +20,7 @@ const (
 
 type workspaceSpec struct {
 	Location   string            `json:"location"`
+	Kind       string            `json:"kind"`
 	Tags       map[string]string `json:"tags"`
 	Properties struct {
 		Description  *string `json:"description"`
@@ -70,6 +71,11 @@ func StorageAccountName(ws, uid string) string {
 	return n + strings.ReplaceAll(uid, "-", "")[:24-len(n)]
 }
 
+// WorkspaceKindDefault is the kind of every mlw workspace: azure-ai-ml
+// 1.28 reads kind to choose the class (Workspace, Hub, Project,
+// FeatureStore) of what it gets.
+const WorkspaceKindDefault = "Default"
+
 // PutWorkspace creates or updates a workspace. Creating one also creates its
 // default datastores, in the same transaction.
 func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*store.Resource, bool, error) {
@@ -94,6 +100,12 @@ func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body 
 	doc := body.Doc
 	for _, k := range []string{"id", "name", "type", "systemData"} {
 		delete(doc, k)
+	}
+	if _, ok := doc["kind"]; ok {
+		if !strings.EqualFold(spec.Kind, WorkspaceKindDefault) {
+			return nil, false, core.Invalid("kind", "mlw serves Azure ML workspaces of kind %q only; %q (an Azure AI hub, project or feature store) is not supported. Leave kind out.", WorkspaceKindDefault, spec.Kind)
+		}
+		doc["kind"] = WorkspaceKindDefault
 	}
 	if props, ok := doc["properties"].(map[string]any); ok {
 		for _, k := range workspaceReadOnly {

@@ -56,9 +56,11 @@ custom = ml.environments.create_or_update(Environment(
     name="my-sklearn", description="mlw e2e", tags={"lab": "04"},
     image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04", conda_file=os.path.join(here, "conda.yml")))
 check("custom env v1", custom.version.isdigit() and custom.tags.get("lab") == "04", custom)
+# Another definition without a version: 1.4.0 PUTs the container's
+# nextVersion; 1.13+ PUTs the latest version, and the next one on 409.
 custom2 = ml.environments.create_or_update(Environment(
-    name="my-sklearn", image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04", conda_file=os.path.join(here, "conda.yml")))
-check("custom env v2 (nextVersion)", int(custom2.version) == int(custom.version) + 1, custom2.version)
+    name="my-sklearn", image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04", conda_file=os.path.join(here, "conda.yml")))
+check("custom env v2 (next version)", int(custom2.version) == int(custom.version) + 1, custom2.version)
 got = ml.environments.get("my-sklearn", version=custom.version)
 check("custom env get", "scikit-learn" in str(got.conda_file) and got.description == "mlw e2e", got)
 got = ml.environments.get("my-sklearn", label="latest")
