@@ -19,11 +19,12 @@ import (
 // endpoints of the API.
 func (s *Server) buildInstances(computes *reconciler.ComputeDispatch, procs *local.Cluster) *reconciler.Instances {
 	be := &local.Instances{
-		Dir:      filepath.Join(s.opts.DataDir, "instances"),
-		HideDirs: []string{s.opts.DataDir},
-		Log:      s.log,
-		Notify:   func(key string) { s.enqueue(core.KindCompute, key) },
-		Procs:    procs,
+		Dir:          filepath.Join(s.opts.DataDir, "instances"),
+		EnvTemplates: filepath.Join(s.envDir(), "instance-templates"),
+		HideDirs:     []string{s.opts.DataDir},
+		Log:          s.log,
+		Notify:       func(key string) { s.enqueue(core.KindCompute, key) },
+		Procs:        procs,
 	}
 	rec := &reconciler.Instances{Store: s.st, Backend: be, Queue: service.EnqueueFunc(s.enqueue), Log: s.log,
 		DataDir: s.opts.DataDir, EnvDir: s.envDir(), Now: time.Now, ServerURL: func() string { return s.url }, CAPEM: s.ca.CertPEM}

@@ -45,6 +45,9 @@ const (
 type Instances struct {
 	// Dir holds one directory per instance (under the data directory).
 	Dir string
+	// EnvTemplates holds the templates of the instances' Python
+	// environments (default: Dir/.env-templates).
+	EnvTemplates string
 	// HideDirs are host directories the instance must not see (the data
 	// directory with its keys); the file share is bound back in.
 	HideDirs []string

@@ -148,7 +148,11 @@ func (l *Instances) makeEnv(ctx context.Context, spec *backend.InstanceSpec, h *
 		return fmt.Errorf("create the Python environment %s: %w", name, err)
 	}
 	_ = os.RemoveAll(host) // an incomplete one (no pyvenv.cfg)
-	tmpl := filepath.Join(l.Dir, ".env-templates", envTemplateKey(), name)
+	root := l.EnvTemplates
+	if root == "" {
+		root = filepath.Join(l.Dir, ".env-templates")
+	}
+	tmpl := filepath.Join(root, envTemplateKey(), name)
 	if h.Sandbox {
 		if _, err := os.Stat(filepath.Join(tmpl, "pyvenv.cfg")); err == nil {
 			if err := os.CopyFS(host, os.DirFS(tmpl)); err == nil {
