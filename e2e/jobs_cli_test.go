@@ -234,9 +234,7 @@ compute: cpu-cluster
 func TestJobCLIStreamSurvivesServerRestart(t *testing.T) {
 	t.Parallel()
 	s, proj := jobCLIEnv(t)
-	gate := filepath.Join(t.TempDir(), "go")
-	jcWrite(t, proj, map[string]string{"gate.yml": fmt.Sprintf(
-		"command: echo before; while [ ! -f %s ]; do sleep 0.05; done; echo after\nenvironment: azureml:local-python:1\ncompute: cpu-cluster\nname: gated\n", gate)})
+	jcWrite(t, proj, map[string]string{"gate.yml": "command: echo before; while [ ! -f go ]; do sleep 0.05; done; echo after\nenvironment: azureml:local-python:1\ncompute: cpu-cluster\nname: gated\n"})
 	s.MustRun(t, "job", "create", "-f", filepath.Join(proj, "gate.yml"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*AwaitTimeout)
@@ -255,7 +253,7 @@ func TestJobCLIStreamSurvivesServerRestart(t *testing.T) {
 	})
 
 	s.Restart()
-	require.NoError(t, os.WriteFile(gate, nil, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(s.JobWorkDir(t, "gated"), "go"), nil, 0o644))
 	select {
 	case err := <-done:
 		require.NoError(t, err, "stderr: %s", stderr.String())

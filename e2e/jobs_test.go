@@ -273,10 +273,8 @@ func TestJobSurvivesServerRestart(t *testing.T) {
 			s := StartServer(t, Options{})
 			e := newJobsEnv(t, s)
 			e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 1}})
-			gate := filepath.Join(t.TempDir(), "go")
-			env := map[string]any{"GATE": gate}
-			e.submit(t, "long", map[string]any{"command": `echo before; while [ ! -f "$GATE" ]; do sleep 0.05; done; echo after`,
-				"computeId": "c1", "environmentVariables": env})
+			e.submit(t, "long", map[string]any{"command": `echo before; while [ ! -f go ]; do sleep 0.05; done; echo after`,
+				"computeId": "c1"})
 			e.submit(t, "queued", map[string]any{"command": "echo queued ran", "computeId": "c1"})
 			e.awaitJob(t, "long", "Running")
 			Await(t, "the job to log", func() error {
@@ -286,6 +284,7 @@ func TestJobSurvivesServerRestart(t *testing.T) {
 				return nil
 			})
 			require.Equal(t, "Queued", jobStatus(s.Do(t, http.MethodGet, e.ws+"/jobs/queued", nil).JSON(t)))
+			gate := filepath.Join(s.JobWorkDir(t, "long"), "go")
 
 			tc.stop(s)
 			require.NoError(t, os.WriteFile(gate, nil, 0o644)) // the job goes on without a server
@@ -310,10 +309,9 @@ func TestJobCancelIsLongRunning(t *testing.T) {
 	s := StartServer(t, Options{})
 	e := newJobsEnv(t, s)
 	e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 1}})
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	e.submit(t, "sleeper", map[string]any{"command": `sleep 300 & echo $! > "$PIDFILE"; wait`, "computeId": "c1",
-		"environmentVariables": map[string]any{"PIDFILE": pidFile}})
+	e.submit(t, "sleeper", map[string]any{"command": `sleep 300 & echo $! > pid; wait`, "computeId": "c1"})
 	e.awaitJob(t, "sleeper", "Running")
+	pidFile := filepath.Join(s.JobWorkDir(t, "sleeper"), "pid")
 	Await(t, "the job's child to start", func() error {
 		if b, err := os.ReadFile(pidFile); err != nil || len(b) == 0 {
 			return errNotYet
@@ -360,9 +358,8 @@ func TestJobLogFollow(t *testing.T) {
 	s := StartServer(t, Options{})
 	e := newJobsEnv(t, s)
 	e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 1}})
-	gate := filepath.Join(t.TempDir(), "go")
-	e.submit(t, "talker", map[string]any{"command": `echo one; while [ ! -f "$GATE" ]; do sleep 0.05; done; echo two; exit 4`,
-		"computeId": "c1", "environmentVariables": map[string]any{"GATE": gate}})
+	e.submit(t, "talker", map[string]any{"command": `echo one; while [ ! -f go ]; do sleep 0.05; done; echo two; exit 4`,
+		"computeId": "c1"})
 
 	resp, err := s.HTTPClient().Do(s.NewRequest(t, http.MethodGet, e.ws+"/jobs/talker/logs/user_logs/std_log.txt?follow=true", nil))
 	require.NoError(t, err)
@@ -372,7 +369,7 @@ func TestJobLogFollow(t *testing.T) {
 	_, err = io.ReadFull(resp.Body, buf)
 	require.NoError(t, err)
 	require.Equal(t, "one\n", string(buf), "output arrives while the job runs")
-	require.NoError(t, os.WriteFile(gate, nil, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(s.JobWorkDir(t, "talker"), "go"), nil, 0o644))
 	rest, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	require.Equal(t, "two\n", string(rest))
@@ -448,13 +445,12 @@ func TestConcurrentJobSubmissions(t *testing.T) {
 	s := StartServer(t, Options{})
 	e := newJobsEnv(t, s)
 	e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 2}})
-	ledger := filepath.Join(t.TempDir(), "ran")
 	const n = 30
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {
-			body := map[string]any{"properties": map[string]any{"jobType": "Command", "command": `echo "$AZUREML_RUN_ID" >> "$LEDGER"`,
-				"environmentId": "azureml:AzureML-sklearn-1.5@latest", "computeId": "c1", "environmentVariables": map[string]any{"LEDGER": ledger}}}
+			body := map[string]any{"properties": map[string]any{"jobType": "Command", "command": `echo "ran $AZUREML_RUN_ID"`,
+				"environmentId": "azureml:AzureML-sklearn-1.5@latest", "computeId": "c1"}}
 			r := s.Do(t, http.MethodPut, fmt.Sprintf("%s/jobs/burst_%02d", e.ws, i), body)
 			if r.StatusCode != http.StatusCreated {
 				errs <- fmt.Errorf("%v", r)
@@ -469,14 +465,9 @@ func TestConcurrentJobSubmissions(t *testing.T) {
 	for i := range n {
 		e.awaitJob(t, fmt.Sprintf("burst_%02d", i), "Completed")
 	}
-	data, err := os.ReadFile(ledger)
-	require.NoError(t, err)
-	lines := strings.Fields(string(data))
-	require.Len(t, lines, n, "every job ran exactly once")
-	seen := map[string]bool{}
-	for _, l := range lines {
-		require.False(t, seen[l], "%s ran twice", l)
-		seen[l] = true
+	for i := range n {
+		name := fmt.Sprintf("burst_%02d", i)
+		require.Equal(t, 1, strings.Count(e.userLog(t, name), "ran "+name+"\n"), "%s ran exactly once", name)
 	}
 }
 
@@ -538,9 +529,9 @@ func TestPreemptNodeCLI(t *testing.T) {
 	s := StartServer(t, Options{})
 	e := newJobsEnv(t, s)
 	e.putCluster(t, "low", map[string]any{"vmSize": "STANDARD_DS1_V2", "vmPriority": "LowPriority", "scaleSettings": map[string]any{"maxNodeCount": 1}})
-	ready := filepath.Join(t.TempDir(), "ready")
-	e.submit(t, "resumable", map[string]any{"computeId": "low", "environmentVariables": map[string]any{"READY": ready},
-		"command": `if [ -f checkpoints/step ]; then echo "resumed at $(cat checkpoints/step) in attempt $MLW_ATTEMPT"; exit 0; fi; echo 1 > checkpoints/step; touch "$READY"; sleep 300`})
+	e.submit(t, "resumable", map[string]any{"computeId": "low",
+		"command": `if [ -f checkpoints/step ]; then echo "resumed at $(cat checkpoints/step) in attempt $MLW_ATTEMPT"; exit 0; fi; echo 1 > checkpoints/step; touch ready; sleep 300`})
+	ready := filepath.Join(s.JobWorkDir(t, "resumable"), "ready")
 	Await(t, "the first attempt's checkpoint", func() error {
 		if _, err := os.Stat(ready); err != nil {
 			return errNotYet

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -373,4 +375,38 @@ func taggedPIDs(dir, prefix string) []int {
 // directory dir started for instances, nodes and jobs.
 func ProcessesOf(dir string) []int {
 	return append(taggedPIDs(dir, "MLW_RUN_DIR="), taggedPIDs(dir, "MLW_NODE_AGENT=")...)
+}
+
+// JobWorkDir returns the working directory of rank 0 of a job's latest
+// attempt (jobs/<job id>/a<n>-n0 under the data directory), once the
+// server has prepared it. Jobs run sandboxed and see none of the test's
+// files, so tests exchange files with a job there (the test runs as root).
+func (s *Server) JobWorkDir(t testing.TB, job string) string {
+	t.Helper()
+	var dir string
+	Await(t, "the working directory of job "+job, func() error {
+		files, _ := filepath.Glob(filepath.Join(s.Dir, "jobs", "*", "a*-processes.json"))
+		sort.Strings(files)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			var specs []struct {
+				Dir string
+				Env []string
+			}
+			if json.Unmarshal(b, &specs) != nil || len(specs) == 0 {
+				continue
+			}
+			if slices.Contains(specs[0].Env, "MLW_JOB_NAME="+job) {
+				dir = specs[0].Dir
+			}
+		}
+		if dir == "" {
+			return errNotYet
+		}
+		return nil
+	})
+	return dir
 }

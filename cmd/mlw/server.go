@@ -75,6 +75,7 @@ certificate, an admin user, a subscription, and a token for the local CLI
 	f.BoolVar(&opts.InsecureHTTP, "insecure-http", false, "serve plain HTTP (loopback addresses only; the Azure ML SDK needs HTTPS)")
 	f.StringSliceVar(&opts.Hostnames, "hostname", nil, "extra host names for the server certificate")
 	f.StringVar(&opts.ProxyListen, "proxy-listen", "", "also run an intercepting HTTPS proxy on this address (e.g. 127.0.0.1:7444) for management.azure.com and *.blob.core.windows.net; clients set HTTPS_PROXY=http://<address>")
+	f.BoolVar(&opts.AllowUnsandboxedJobs, "allow-unsandboxed-jobs", os.Getenv("MLW_ALLOW_UNSANDBOXED_JOBS") == "1", "where this host cannot sandbox jobs (not root, no bubblewrap), run them anyway as the server's own user, able to read the data directory (also $MLW_ALLOW_UNSANDBOXED_JOBS=1)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd

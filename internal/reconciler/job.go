@@ -64,6 +64,12 @@ type Jobs struct {
 	// DataDir is the server's data directory: job work directories live
 	// in jobs/, blobs (snapshots, artifacts, outputs) in storage/.
 	DataDir string
+	// EnvDir holds the prepared Python environments (shown read-only to
+	// sandboxed jobs).
+	EnvDir string
+	// Sandbox runs each cluster job's processes in a sandbox, as its
+	// submitter's unprivileged host uid (backend.Sandbox).
+	Sandbox bool
 	// Now is the clock (tests inject one).
 	Now func() time.Time
 	// StopGrace is how long a stopped process gets between SIGTERM and

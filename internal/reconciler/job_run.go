@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/backend"
+	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/service"
@@ -95,8 +96,11 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 					return r.finish(ctx, j, service.JobCanceled, nil, instanceGone(j.info.Name, c))
 				}
 			}
-			msg := fmt.Sprintf("Could not start process %d of the job: %v", i, err)
-			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "ProcessStartFailed", Message: msg}, msg)
+			code, msg := "ProcessStartFailed", fmt.Sprintf("Could not start process %d of the job: %v", i, err)
+			if errors.Is(err, backend.ErrNoSandbox) {
+				code, msg = "SandboxUnavailable", fmt.Sprintf("This server cannot run jobs apart from itself: %v", err)
+			}
+			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: code, Message: msg}, msg)
 		}
 		procs[i] = service.JobProc{ID: h.ID, Rank: i, Node: h.Node, RunDir: h.RunDir, Log: UserLogName(i, len(specs))}
 	}
@@ -343,8 +347,13 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 	// home, user, config and credentials) under its own: none of the
 	// server's.
 	var base func() []string = baseEnv
-	if len(j.st.Nodes) == 0 && !j.info.Cluster {
+	onInstance := len(j.st.Nodes) == 0 && !j.info.Cluster
+	if onInstance {
 		base = func() []string { return nil }
+	}
+	sandbox, err := r.sandbox(ctx, j, onInstance, dio)
+	if err != nil {
+		return nil, err
 	}
 	var specs []backend.ProcessSpec
 	for rank := range world {
@@ -390,7 +399,7 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 		}
 		spec := backend.ProcessSpec{
 			ID: procID(j.job, j.st.Attempt, rank), Command: command, Dir: wds[node], Env: env,
-			Log: filepath.Join(r.artifactDir(j), UserLogName(rank, world)),
+			Log: filepath.Join(r.artifactDir(j), UserLogName(rank, world)), Sandbox: sandbox,
 		}
 		if len(j.st.Nodes) > 0 {
 			spec.Node = j.st.Nodes[node]
@@ -403,6 +412,48 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 		}
 	}
 	return specs, nil
+}
+
+// sandbox is how a cluster job's processes are confined (nil: not at all):
+// as its submitter's host uid, seeing of the data directory only the jobs'
+// directories (each job's its user's alone), the workspace's storage and
+// the prepared Python environments, and writing its own directories and
+// outputs.
+func (r *Jobs) sandbox(ctx context.Context, j *jobCtx, onInstance bool, dio *jobIO) (*backend.Sandbox, error) {
+	if !r.Sandbox || onInstance {
+		return nil, nil
+	}
+	who := j.st.SubmitterID
+	if who == "" {
+		who = "name:" + j.job.CreatedBy // jobs submitted before submitters were recorded
+	}
+	uid, err := r.Store.HostUID(ctx, who, backend.UIDBase)
+	if err != nil {
+		return nil, err
+	}
+	jobs := filepath.Join(r.DataDir, "jobs")
+	// Others may enter the jobs' directory, not list it; a job's own is
+	// its user's alone.
+	if err := os.Chmod(jobs, 0o711); err != nil {
+		return nil, err
+	}
+	root := r.jobRoot(j)
+	if err := os.Chmod(root, 0o700); err != nil {
+		return nil, err
+	}
+	sb := &backend.Sandbox{UID: uid, Writable: []string{root},
+		Binds: []backend.Bind{{Path: jobs}, {Path: filepath.Dir(blob.ContainerDir(r.DataDir, service.WorkspaceStatusOf(j.ws).StorageAccount, "x"))}}}
+	if r.EnvDir != "" {
+		sb.Binds = append(sb.Binds, backend.Bind{Path: r.EnvDir, ReadOnly: true})
+	}
+	for _, p := range dio.outputs {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			sb.Writable = append(sb.Writable, p)
+		} else {
+			sb.Writable = append(sb.Writable, filepath.Dir(p))
+		}
+	}
+	return sb, nil
 }
 
 // baseEnv is the part of the server's environment a job inherits: what

@@ -40,7 +40,7 @@ func (s *Server) buildJobs(computes *reconciler.ComputeDispatch, be *local.Clust
 	computes.Types[service.AmlCompute] = clusters
 	jobs := &reconciler.Jobs{Store: s.st, Queue: queue, Log: s.log, Assets: s.svc, Procs: be, Sched: sched, Instances: instances,
 		Env:     reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: s.envDir()})},
-		DataDir: s.opts.DataDir}
+		DataDir: s.opts.DataDir, EnvDir: s.envDir(), Sandbox: true}
 	s.register(core.KindJob, jobs, jobWorkers)
 	// On start only unfinished jobs need a look, not the whole history.
 	c := s.controllers[core.KindJob]

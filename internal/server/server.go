@@ -57,6 +57,10 @@ type Options struct {
 	// ProxyListen, when set, is the address of the intercepting HTTPS
 	// proxy for management.azure.com and *.blob.core.windows.net (proxy.go).
 	ProxyListen string
+	// AllowUnsandboxedJobs runs jobs without a sandbox, as the server's own
+	// user, where this host cannot sandbox them (not root, no bubblewrap);
+	// without it such jobs fail with SandboxUnavailable (docs/security.md).
+	AllowUnsandboxedJobs bool
 }
 
 // Server is a running mlw control plane.
@@ -242,6 +246,15 @@ func (s *Server) buildControllers() error {
 	// One local backend runs nodes and job processes, also those of jobs
 	// that run inside compute instances.
 	procs := local.NewCluster(filepath.Join(s.opts.DataDir, "cluster"), capacity)
+	procs.HideDirs, procs.SandboxedJobs, procs.AllowUnsandboxed = []string{s.opts.DataDir}, true, s.opts.AllowUnsandboxedJobs
+	switch ok, reason := local.JobSandboxSupport(); {
+	case ok:
+		s.log.Info("jobs run sandboxed, each as its submitter's own unprivileged uid")
+	case s.opts.AllowUnsandboxedJobs:
+		s.log.Warn("jobs run WITHOUT a sandbox, as the server's own user (--allow-unsandboxed-jobs): they can read the data directory", "reason", reason)
+	default:
+		s.log.Warn("jobs cannot be sandboxed on this host and will fail with SandboxUnavailable; fix this, or start the server with --allow-unsandboxed-jobs", "reason", reason)
+	}
 	instances := s.buildInstances(computes, procs)
 	s.buildJobs(computes, procs, instances)
 	s.register(core.KindCompute, computes, 4)

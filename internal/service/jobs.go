@@ -227,6 +227,9 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 	}
 	now := s.Now().UTC()
 	st := &JobStatus{Reason: "Submitted; waiting to be queued."}
+	if p != nil {
+		st.SubmitterID = p.UserID
+	}
 	st.Enter(JobNotStarted, now)
 	job = &store.Resource{Kind: core.KindJob, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), Spec: Encode(doc),
 		Status: Encode(st), State: JobNotStarted, Owner: ResourceOpKey(compute),

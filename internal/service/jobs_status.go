@@ -91,6 +91,9 @@ type JobStatus struct {
 	Python      string `json:"python,omitempty"`
 	// CancelRequest is set by admission with the CancelRequested status.
 	CancelRequest *JobCancel `json:"cancelRequest,omitempty"`
+	// SubmitterID is the object id of the user who submitted the job (set
+	// by admission): its processes run as that user's host uid.
+	SubmitterID string `json:"submitterId,omitempty"`
 }
 
 // JobPhase is one status change.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,9 +47,13 @@ func (c *Cluster) Start(ctx context.Context, spec backend.ProcessSpec) (backend.
 	if c.known(spec.ID) {
 		return h, nil
 	}
+	plan, err := c.sandbox(&spec)
+	if err != nil {
+		return h, fmt.Errorf("start process %s: %w", spec.ID, err)
+	}
 	if _, err := os.Stat(filepath.Join(h.RunDir, pidFile)); err == nil {
 		if spec.Node != "" {
-			c.resendToAgent(spec.Node, h.RunDir)
+			c.resendToAgent(spec.Node, h.RunDir, plan)
 		}
 		if p, err := OpenProc(h.RunDir); err == nil {
 			c.remember(spec.ID, p)
@@ -56,7 +61,7 @@ func (c *Cluster) Start(ctx context.Context, spec backend.ProcessSpec) (backend.
 		}
 	}
 	if spec.Command != "" && spec.Node != "" {
-		p, ok, err := c.startOnAgent(spec.Node, h.RunDir, spec.Dir, spec.Log, spec.Env, spec.Command)
+		p, ok, err := c.startOnAgent(spec.Node, h.RunDir, spec.Dir, spec.Log, spec.Env, spec.Command, plan)
 		if err != nil {
 			return h, fmt.Errorf("start process %s: %w", spec.ID, err)
 		}
@@ -84,10 +89,17 @@ func (c *Cluster) Start(ctx context.Context, spec backend.ProcessSpec) (backend.
 	ps := ProcSpec{RunDir: h.RunDir, Argv: spec.Argv, Dir: spec.Dir, Env: spec.Env,
 		Stdout: spec.Log, Stderr: spec.Log, CgroupProcs: cgroupProcs}
 	var p *Proc
-	var err error
-	if spec.Command != "" {
+	switch {
+	case plan != nil:
+		argv := spec.Argv
+		if spec.Command != "" {
+			argv = []string{"/bin/bash", "-c", spec.Command}
+		}
+		ps.Argv = append(append([]string(nil), plan.prefix...), argv...)
+		p, err = spawnLight(ps)
+	case spec.Command != "":
 		p, err = spawnCommand(ps, spec.Command)
-	} else {
+	default:
 		p, err = spawnLight(ps)
 	}
 	if err != nil {
@@ -95,6 +107,51 @@ func (c *Cluster) Start(ctx context.Context, spec backend.ProcessSpec) (backend.
 	}
 	c.remember(spec.ID, p)
 	return h, nil
+}
+
+// sandbox plans the sandbox a process asks for (nil: none) and gives it
+// the files it writes. Without sandbox support here it is refused, unless
+// the server allows unsandboxed processes.
+func (c *Cluster) sandbox(spec *backend.ProcessSpec) (*sandboxPlan, error) {
+	if spec.Sandbox == nil {
+		return nil, nil
+	}
+	if ok, reason := jobSandboxSupport(); !ok {
+		if c.AllowUnsandboxed {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: %s. Make it possible (run mlw server as root with bubblewrap installed), or start the server with --allow-unsandboxed-jobs to run jobs as the server's own user (docs/security.md)", backend.ErrNoSandbox, reason)
+	}
+	procs := filepath.Join(c.Dir, "procs")
+	if err := os.MkdirAll(procs, 0o711); err != nil {
+		return nil, err
+	}
+	// Others may enter, not list: no sandbox sees which jobs exist.
+	_ = os.Chmod(procs, 0o711)
+	binds := []backend.Bind{{Path: procs}}
+	if spec.Node != "" {
+		binds = append(binds, backend.Bind{Path: c.nodeDir(spec.Node)})
+	}
+	plan, err := planSandbox(spec.Sandbox, c.HideDirs, binds...)
+	if err != nil {
+		return nil, err
+	}
+	uid := spec.Sandbox.UID
+	for _, p := range append([]string{spec.Dir}, spec.Sandbox.Writable...) {
+		if p == "" {
+			continue
+		}
+		if err := giveTree(p, uid); err != nil {
+			return nil, fmt.Errorf("give %s to the job's user: %w", p, err)
+		}
+	}
+	if spec.Log != "" {
+		if err := giveFile(spec.Log, uid); err != nil {
+			return nil, fmt.Errorf("give the log to the job's user: %w", err)
+		}
+	}
+	spec.Env = sandboxEnv(spec.Env)
+	return plan, nil
 }
 
 func (c *Cluster) remember(id string, p *Proc) {
@@ -231,9 +288,9 @@ func (c *Cluster) Sweep(ctx context.Context, h backend.ProcessHandle) error {
 		// Everything left on the node but its agent belongs to the job.
 		cg := OpenCgroup(nodeCgroupName(h.Node))
 		if pids := cg.PIDs(); len(pids) > 0 {
-			agent, _, _ := c.agentPID(h.Node)
+			agent := c.agentProcs(h.Node)
 			for _, pid := range pids {
-				if pid != agent {
+				if !slices.Contains(agent, pid) {
 					_ = syscall.Kill(pid, syscall.SIGKILL)
 				}
 			}

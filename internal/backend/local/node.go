@@ -24,6 +24,17 @@ import (
 // procs/<process id>/ holds each process's supervisor files.
 type Cluster struct {
 	Dir string
+	// HideDirs are host directories sandboxed processes must not see (the
+	// data directory with its keys); what a process needs is bound back.
+	HideDirs []string
+	// AllowUnsandboxed runs processes that ask for a sandbox without one
+	// where this host cannot sandbox them (the server's explicit opt-in,
+	// --allow-unsandboxed-jobs); otherwise Start fails with ErrNoSandbox.
+	AllowUnsandboxed bool
+	// SandboxedJobs says that the server's jobs ask for sandboxes, so that
+	// a node's agent is started by its first job, as that job's user,
+	// rather than ahead of it.
+	SandboxedJobs bool
 
 	capacity backend.Resources
 
@@ -83,7 +94,8 @@ func (c *Cluster) StartNode(ctx context.Context, spec backend.NodeSpec) (backend
 		return backend.NodeInfo{}, fmt.Errorf("start node: bad node id %q", spec.ID)
 	}
 	info := backend.NodeInfo{PrivateIP: "127.0.0.1", PublicIP: "127.0.0.1", Port: 50000 + spec.Index}
-	cg, reason, err := NewCgroup(nodeCgroupName(spec.ID), Limits{MilliCPU: spec.Limits.MilliCPU, MemoryBytes: spec.Limits.MemoryBytes})
+	cg, reason, err := NewCgroup(nodeCgroupName(spec.ID), Limits{MilliCPU: spec.Limits.MilliCPU, MemoryBytes: spec.Limits.MemoryBytes,
+		PIDs: NodePIDs(spec.Limits.MilliCPU)})
 	if err != nil {
 		return backend.NodeInfo{}, fmt.Errorf("start node %s: %w", spec.ID, err)
 	}
@@ -92,12 +104,22 @@ func (c *Cluster) StartNode(ctx context.Context, spec backend.NodeSpec) (backend
 	} else {
 		info.Enforced = true
 	}
-	if _, _, alive := c.agentPID(spec.ID); !alive {
-		// Without an agent jobs run under their own supervisors: slower,
-		// not wrong.
-		_ = c.startAgent(spec.ID)
+	if ok, _ := jobSandboxSupport(); !ok || !c.SandboxedJobs {
+		if _, _, alive := c.agentPID(spec.ID); !alive {
+			// Without an agent jobs run under their own supervisors:
+			// slower, not wrong. (Sandboxed agents run as the user of
+			// the node's job: the first job starts one.)
+			_ = c.startAgent(spec.ID, nil)
+		}
 	}
 	return info, nil
+}
+
+// NodePIDs is the most processes and threads a node of milliCPU may run
+// (pids.max): 512 per vCPU, at least 256; enough for data loaders and
+// compilers, not for a fork bomb to take the host.
+func NodePIDs(milliCPU int) int {
+	return max(256, 512*milliCPU/1000)
 }
 
 // StopNode implements backend.Nodes: whatever still runs in the node's

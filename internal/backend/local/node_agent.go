@@ -50,6 +50,7 @@ import (
 // data directory: a test's) notices within a minute and exits.
 const agentScript = `d=$1; n=$2; shift 2
 while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 1; shift; n=$((n-1)); done
+echo $$ > "$d/agent.shell"
 set -m
 exec 3<>"$d/wake.fifo"
 while :; do
@@ -105,8 +106,19 @@ func (c *Cluster) agentPID(node string) (int, uint64, bool) {
 	return pid, ticks, true
 }
 
-// startAgent starts a node's agent (in the node's cgroup, when it has one).
-func (c *Cluster) startAgent(node string) error {
+// agentKeyFile names the sandbox plan an agent runs (empty: none).
+const agentKeyFile = "agent.key"
+
+func planKey(plan *sandboxPlan) string {
+	if plan == nil {
+		return ""
+	}
+	return plan.key
+}
+
+// startAgent starts a node's agent (in the node's cgroup, when it has one),
+// in plan's sandbox as its user when plan is set.
+func (c *Cluster) startAgent(node string, plan *sandboxPlan) error {
 	if _, err := os.Stat("/bin/bash"); err != nil {
 		return err
 	}
@@ -126,8 +138,21 @@ func (c *Cluster) startAgent(node string) error {
 	}
 	args := append([]string{"-c", agentScript, "mlw-node-agent", dir, strconv.Itoa(len(procs))}, procs...)
 	cmd := exec.Command("/bin/bash", args...)
-	cmd.Dir = dir
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", AgentEnv + "=" + dir}
+	if plan != nil {
+		// Root joins the node's cgroups, then the agent runs sandboxed as
+		// the user: it can neither leave them nor change their limits.
+		for _, f := range []string{dir, fifo} {
+			if err := os.Chown(f, plan.uid, plan.uid); err != nil {
+				return fmt.Errorf("node agent: %w", err)
+			}
+		}
+		argv := []string{"-c", `for f in $MLW_CGROUP_PROCS; do echo $$ > "$f" || exit 1; done; exec "$@"`, "mlw-node-agent"}
+		argv = append(append(argv, plan.prefix...), "/bin/bash", "-c", agentScript, "mlw-node-agent", dir, "0")
+		cmd = exec.Command("/bin/sh", argv...)
+		cmd.Env = append(cmd.Env, "HOME=/tmp", "MLW_CGROUP_PROCS="+strings.Join(procs, " "))
+	}
+	cmd.Dir = dir
 	for _, k := range agentLocale {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
@@ -144,6 +169,10 @@ func (c *Cluster) startAgent(node string) error {
 		return fmt.Errorf("start node agent: %w", err)
 	}
 	ticks, _ := procStartTicks(cmd.Process.Pid)
+	if err := writeAtomic(filepath.Join(dir, agentKeyFile), []byte(planKey(plan))); err != nil {
+		_ = cmd.Process.Kill()
+		return err
+	}
 	if err := writeAtomic(filepath.Join(dir, agentPIDFile), []byte(fmt.Sprintf("%d %d", cmd.Process.Pid, ticks))); err != nil {
 		_ = cmd.Process.Kill()
 		return err
@@ -151,6 +180,23 @@ func (c *Cluster) startAgent(node string) error {
 	// This server reaps it while it lives; after a restart it is init's.
 	go func() { _ = cmd.Wait() }()
 	return nil
+}
+
+// agentProcs are the node agent's processes: the one started (its pid
+// file), and the shell itself when the agent runs in a sandbox (bubblewrap
+// keeps a parent process outside it).
+func (c *Cluster) agentProcs(node string) []int {
+	pid, _, alive := c.agentPID(node)
+	if !alive {
+		return nil
+	}
+	out := []int{pid}
+	if b, err := os.ReadFile(filepath.Join(c.nodeDir(node), "agent.shell")); err == nil {
+		if sh, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && sh != pid {
+			out = append(out, sh)
+		}
+	}
+	return out
 }
 
 // agentBusy reports whether the node agent still runs a job.
@@ -192,7 +238,7 @@ func jobScript(runDir, dir, log string, env []string, command string) (string, b
 	b.WriteString("export " + TagEnv + "=" + shellQuote(runDir) + "\n")
 	b.WriteString("cd " + shellQuote(dir) + " || exit 126\n")
 	if log != "" {
-		b.WriteString("exec >>" + shellQuote(log) + " 2>&1\n")
+		b.WriteString("exec >>" + shellQuote(log) + " 2>&1 || exit 126\n")
 	}
 	b.WriteString(command + "\n")
 	return b.String(), true
@@ -202,17 +248,26 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 
 // startOnAgent hands a job's command to its node's agent. ok is false when
 // the agent cannot take it (the caller starts it under a supervisor).
-func (c *Cluster) startOnAgent(node, runDir, dir, log string, env []string, command string) (*Proc, bool, error) {
+func (c *Cluster) startOnAgent(node, runDir, dir, log string, env []string, command string, plan *sandboxPlan) (*Proc, bool, error) {
 	script, ok := jobScript(runDir, dir, log, env, command)
 	if !ok || c.agentBusy(node) {
 		return nil, false, nil
 	}
-	pid, ticks, alive := c.ensureAgent(node)
+	pid, ticks, alive := c.ensureAgent(node, plan)
 	if !alive {
 		return nil, false, nil
 	}
 	if err := os.Mkdir(runDir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		if err := os.MkdirAll(runDir, 0o755); err != nil {
+			return nil, false, err
+		}
+	}
+	if plan != nil {
+		// The agent, as the user, records the job's pid and exit here.
+		if err := os.Chmod(runDir, 0o700); err != nil {
+			return nil, false, err
+		}
+		if err := os.Chown(runDir, plan.uid, plan.uid); err != nil {
 			return nil, false, err
 		}
 	}
@@ -223,6 +278,11 @@ func (c *Cluster) startOnAgent(node, runDir, dir, log string, env []string, comm
 	}
 	if err := os.WriteFile(filepath.Join(runDir, "job.sh"), []byte(script), 0o600); err != nil {
 		return nil, false, err
+	}
+	if plan != nil {
+		if err := os.Chown(filepath.Join(runDir, "job.sh"), plan.uid, plan.uid); err != nil {
+			return nil, false, err
+		}
 	}
 	// The pid file first: once it exists the process counts as started,
 	// and a restart sends the line again (the agent skips duplicates).
@@ -263,19 +323,22 @@ func (c *Cluster) setCurrent(node, runDir string) error {
 // ensureAgent returns the node agent, starting it when it is not running.
 // An agent of an earlier version (another protocol) is replaced when it is
 // idle; while it runs a job, the node's jobs run under supervisors.
-func (c *Cluster) ensureAgent(node string) (int, uint64, bool) {
+func (c *Cluster) ensureAgent(node string, plan *sandboxPlan) (int, uint64, bool) {
 	pid, ticks, alive := c.agentPID(node)
 	if alive {
-		if _, err := os.Stat(filepath.Join(c.nodeDir(node), agentFIFO)); err == nil {
+		key, _ := os.ReadFile(filepath.Join(c.nodeDir(node), agentKeyFile))
+		if _, err := os.Stat(filepath.Join(c.nodeDir(node), agentFIFO)); err == nil && string(key) == planKey(plan) {
 			return pid, ticks, true
 		}
+		// An agent of another user (or sandbox, or version) is replaced
+		// when it is idle.
 		if c.agentBusy(node) {
 			return 0, 0, false
 		}
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		_ = os.Remove(filepath.Join(c.nodeDir(node), oldAgentFIFO))
 	}
-	if err := c.startAgent(node); err != nil {
+	if err := c.startAgent(node, plan); err != nil {
 		return 0, 0, false
 	}
 	return c.agentPID(node)
@@ -308,14 +371,14 @@ func (c *Cluster) sendToAgent(node, runDir string) error {
 // replaced meanwhile (an agent of an earlier version), the pid file is
 // brought up to date first, so that the job is waited for on the agent
 // that runs it.
-func (c *Cluster) resendToAgent(node, runDir string) {
+func (c *Cluster) resendToAgent(node, runDir string, plan *sandboxPlan) {
 	if _, err := os.Stat(filepath.Join(runDir, "job.sh")); err != nil {
 		return
 	}
 	if _, err := os.Stat(filepath.Join(runDir, childFile)); err == nil {
 		return
 	}
-	pid, ticks, alive := c.ensureAgent(node)
+	pid, ticks, alive := c.ensureAgent(node, plan)
 	if !alive {
 		return
 	}

@@ -77,17 +77,27 @@ func planSandbox(sb *backend.Sandbox, hide []string, extra ...backend.Bind) (*sa
 	if err != nil {
 		return nil, backend.ErrNoSandbox
 	}
-	args := []string{bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp"}
-	for _, d := range hiddenDirs(hide) {
+	args := []string{bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/dev/shm", "--perms", "01777", "--tmpfs", "/tmp"}
+	hidden := hiddenDirs(hide)
+	for _, d := range hidden {
 		args = append(args, "--tmpfs", d)
 	}
 	binds := append(append([]backend.Bind(nil), sb.Binds...), extra...)
+	made := map[string]bool{}
 	for _, b := range binds {
 		if b.Path == "" {
 			continue
 		}
 		if err := os.MkdirAll(b.Path, 0o711); err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		// The directories leading to it inside a hiding tmpfs: bubblewrap
+		// would make them 0700, closed to the job's user.
+		for _, a := range tmpfsParents(b.Path, hidden) {
+			if !made[a] {
+				made[a] = true
+				args = append(args, "--perms", "0711", "--dir", a)
+			}
 		}
 		if b.ReadOnly {
 			args = append(args, "--ro-bind", b.Path, b.Path)
@@ -131,6 +141,22 @@ func hiddenDirs(dirs []string) []string {
 		}
 	}
 	return out
+}
+
+// tmpfsParents are the ancestors of path below the hiding tmpfs that
+// holds it, outermost first.
+func tmpfsParents(path string, hidden []string) []string {
+	for _, h := range hidden {
+		if !strings.HasPrefix(path, h+"/") {
+			continue
+		}
+		var out []string
+		for p := filepath.Dir(path); p != h && strings.HasPrefix(p, h+"/"); p = filepath.Dir(p) {
+			out = append([]string{p}, out...)
+		}
+		return out
+	}
+	return nil
 }
 
 // giveTree makes path (recursively) the uid's, with group uid; symbolic
