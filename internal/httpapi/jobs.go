@@ -14,6 +14,7 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/webui"
 )
 
 const typeJob = typeWorkspace + "/jobs"
@@ -78,9 +79,9 @@ func (a *API) jobRoutes() {
 	})
 	a.RegisterComputeRenderer(service.AmlCompute, a.renderClusterLive)
 
-	// The studio's job page (services.Studio.endpoint). Browsers open it
-	// without a token, so it shows only what its URL says; the studio
-	// proper replaces it.
+	// The studio's job page (services.Studio.endpoint): the studio's own
+	// when it is built into the binary (it signs in and resolves ?wsid=),
+	// else a plain page that shows only what its URL says.
 	a.HandlePublic("GET", "/studio/runs/{name}", a.studioJobPage)
 }
 
@@ -355,9 +356,12 @@ func (a *API) jobLog(r *Request) (any, error) {
 	}
 }
 
-// studioJobPage is the plain job page that services.Studio.endpoint
-// opens until the studio lands.
+// studioJobPage is the job page that services.Studio.endpoint opens.
 func (a *API) studioJobPage(r *Request) (any, error) {
+	if webui.Built() {
+		webui.Handler().ServeHTTP(r.W, r.Request)
+		return handled, nil
+	}
 	name := r.Param("name")
 	wsid := r.URL.Query().Get("wsid")
 	w := r.W

@@ -188,6 +188,12 @@ type Identities interface {
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteExpiredSessions removes sessions that expired before now.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	// SetPassword stores (or replaces) the password hash of a user (a
+	// bcrypt or argon2id string; never the password).
+	SetPassword(ctx context.Context, userID, hash string) error
+	// GetPassword returns a user's password hash, or ErrNotFound when the
+	// user has none.
+	GetPassword(ctx context.Context, userID string) (string, error)
 }
 
 // Settings is a small key/value table for server-wide facts (the default

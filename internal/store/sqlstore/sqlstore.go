@@ -274,6 +274,11 @@ var migrations = []string{
 		created_at BIGINT NOT NULL
 	);
 	CREATE INDEX sessions_expiry ON sessions (expires_at)`,
+	`CREATE TABLE passwords (
+		user_id TEXT PRIMARY KEY,
+		hash TEXT NOT NULL,
+		updated_at BIGINT NOT NULL
+	)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
