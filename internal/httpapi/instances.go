@@ -151,6 +151,21 @@ func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string
 		apps = append([]any{map[string]any{"displayName": "Jupyter", "endpointUri": prefix + "/jupyter/tree"}}, apps...)
 	}
 	props["applications"] = apps
+	// Who the instance is for and since when it idles, for the studio's
+	// compute list ("idle for 12 min, stops at 18:00").
+	m, _ := props["mlw"].(map[string]any)
+	if m == nil {
+		m = map[string]any{}
+	}
+	if st.Internal.AssignedUserName != "" {
+		m["assignedUser"] = map[string]any{"name": st.Internal.AssignedUserName, "objectId": st.Internal.AssignedUserID}
+	}
+	if !st.Internal.IdleSince.IsZero() {
+		m["idleSince"] = armTime(st.Internal.IdleSince)
+	}
+	if len(m) > 0 {
+		props["mlw"] = m
+	}
 	if sch, ok := props["schedules"].(map[string]any); ok {
 		if list, ok := sch["computeStartStop"].([]any); ok {
 			out := make([]any, 0, len(list))
