@@ -74,7 +74,9 @@ func safeMethod(m string) bool {
 
 // studioSession authenticates the request's studio session cookie, if it
 // sends one: ok is false when there is none. Narrower sessions (one
-// instance's Jupyter) are not studio sessions and are passed over.
+// instance's Jupyter, out of scope here) are not studio sessions and are
+// passed over; an ended or unknown session is an error that says to sign
+// in again.
 func (a *API) studioSession(r *Request) (secret string, p *identity.Principal, ok bool, err error) {
 	for _, c := range r.Cookies() {
 		if c.Name != identity.SessionCookie {
@@ -84,7 +86,7 @@ func (a *API) studioSession(r *Request) (secret string, p *identity.Principal, o
 		if aerr == nil && s.Scope == identity.StudioScope && s.Resource == "" {
 			return c.Value, pp, true, nil
 		}
-		if aerr != nil && err == nil {
+		if e, isAPI := core.AsError(aerr); isAPI && e.Status == http.StatusUnauthorized && err == nil {
 			err = aerr
 		}
 	}
