@@ -120,13 +120,17 @@ export function Tabs({ tabs, current, onChange }: { tabs: { id: string; label: s
 }
 
 export function Field({ label, children, hint, error }: { label: string; children: ReactNode; hint?: ReactNode; error?: string | null }) {
+  // The hint and error sit outside the <label>, so that the control's
+  // accessible name is the label alone.
   return (
-    <label className="field">
-      <span className="label">{label}</span>
-      {children}
+    <div className="field">
+      <label>
+        <span className="label">{label}</span>
+        {children}
+      </label>
       {hint && <span className="hint">{hint}</span>}
       {error && <span className="field-error" role="alert">{error}</span>}
-    </label>
+    </div>
   );
 }
 

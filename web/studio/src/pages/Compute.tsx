@@ -93,10 +93,10 @@ function Instances() {
                     <td className="check"><input type="checkbox" aria-label={`Select ${c.name}`} checked={sel.includes(c.name)} onChange={(e) => setSel(e.target.checked ? [...sel, c.name] : sel.filter((x) => x !== c.name))} /></td>
                     <td><Link to={`${base}/${c.name}`}>{c.name}</Link></td>
                     <td><Badge state={state} /></td>
-                    <td className="apps">
+                    <td><span className="apps">
                       {jupyter && (appReason ? <span className="applink off" title={appReason}>Jupyter</span> : <a className="applink" href={jupyter.endpointUri} target="_blank" rel="noopener">Jupyter</a>)}
                       {appReason ? <span className="applink off" title={appReason}>Terminal</span> : <Link className="applink" to={`${base}/${c.name}/terminal`}>Terminal</Link>}
-                    </td>
+                    </span></td>
                     <td>{p.vmSize}</td>
                     <td>{p.mlw?.assignedUser?.name ?? ""}</td>
                     <td>{idleText(c) || ((p.schedules?.computeStartStop ?? []).length ? `${p.schedules.computeStartStop.length} schedule(s)` : "")}</td>
@@ -251,7 +251,7 @@ function NewInstance({ onClose }: { onClose: () => void }) {
             <label className="check-row"><input type="checkbox" checked={ssh !== null} onChange={(e) => setSsh(e.target.checked ? "" : null)} /> Enable SSH access</label>
             {ssh !== null && (
               <Field label="SSH public key" hint="The line of your ~/.ssh/id_ed25519.pub (or id_rsa.pub); the user is azureuser.">
-                <textarea rows={3} value={ssh} onChange={(e) => setSsh(e.target.value)} placeholder="ssh-ed25519 AAAA… you@host" />
+                <textarea rows={3} aria-label="SSH public key" value={ssh} onChange={(e) => setSsh(e.target.value)} placeholder="ssh-ed25519 AAAA… you@host" />
               </Field>
             )}
           </section>
@@ -259,7 +259,7 @@ function NewInstance({ onClose }: { onClose: () => void }) {
             <label className="check-row"><input type="checkbox" checked={subnet !== null} onChange={(e) => setSubnet(e.target.checked ? `/subscriptions/${w.sub}/resourceGroups/${w.rg}/providers/Microsoft.Network/virtualNetworks/vnet-${w.ws}/subnets/default` : null)} /> Enable virtual network</label>
             {subnet !== null && (
               <Field label="Subnet" hint="The instance gets a network of its own: it reaches this mlw server and nothing else.">
-                <input value={subnet} onChange={(e) => setSubnet(e.target.value)} />
+                <input aria-label="Subnet" value={subnet} onChange={(e) => setSubnet(e.target.value)} />
               </Field>
             )}
           </section>
