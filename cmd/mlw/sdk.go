@@ -17,8 +17,9 @@ import (
 // (internal/pycompat) rather than talking to a server.
 func sdkCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "sdk",
-		Short: "Set up the Azure ML Python SDK (azure-ai-ml) on this machine",
+		Use:     "sdk",
+		Short:   "Set up the Azure ML Python SDK (azure-ai-ml) on this machine",
+		Example: "  mlw sdk venv",
 	}
 	cmd.AddCommand(sdkVenvCmd())
 	return cmd

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mlw-project/mlw/api"
 )
 
 // studioCmd opens the studio in a browser with a one-time sign-in link.
@@ -38,21 +40,27 @@ their user name and password.`,
 			if err != nil {
 				return err
 			}
-			if app.format() == "json" || app.format() == "yaml" {
-				return app.print(link, nil)
-			}
-			fmt.Fprintln(app.Out, link.URL)
-			if !noBrowser && app.outIsTTY && openBrowser(link.URL) {
-				app.errf("Opened the studio in your browser (the link works once, until %s).\n", link.ExpiresOn)
-			} else if app.outIsTTY {
-				app.errf("Open this link in your browser; it works once, until %s.\n", link.ExpiresOn)
-			}
-			return nil
+			return app.printSignInLink(link, noBrowser)
 		},
 	}
 	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "only print the link")
 	cmd.Flags().StringVar(&page, "page", "", "a page of the studio to open, e.g. compute or jobs")
 	return cmd
+}
+
+// printSignInLink prints a one-time link (or its document with -o
+// json|yaml) and opens it in the browser unless told not to.
+func (app *App) printSignInLink(link *api.SignInLink, noBrowser bool) error {
+	if app.format() == "json" || app.format() == "yaml" {
+		return app.print(link, nil)
+	}
+	fmt.Fprintln(app.Out, link.URL)
+	if !noBrowser && app.outIsTTY && openBrowser(link.URL) {
+		app.errf("Opened in your browser (the link works once, until %s).\n", link.ExpiresOn)
+	} else if app.outIsTTY {
+		app.errf("Open this link in your browser; it works once, until %s.\n", link.ExpiresOn)
+	}
+	return nil
 }
 
 // readPassword reads a password: the first line of r (--password-stdin).

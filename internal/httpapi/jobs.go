@@ -358,11 +358,10 @@ func (a *API) jobLog(r *Request) (any, error) {
 
 // studioJobPage is the job page that services.Studio.endpoint opens.
 func (a *API) studioJobPage(r *Request) (any, error) {
-	if webui.Built() {
-		webui.Handler().ServeHTTP(r.W, r.Request)
+	name := r.Param("name")
+	if webui.ServeTitled(r.W, r.Request, "Job "+name) {
 		return handled, nil
 	}
-	name := r.Param("name")
 	wsid := r.URL.Query().Get("wsid")
 	w := r.W
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -10,6 +10,7 @@ import (
 	"compress/gzip"
 	"embed"
 	"html/template"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -104,6 +105,32 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b = h.gzipped(rel, b)
 	}
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+}
+
+// ServeTitled serves the studio's index.html for a page whose title the
+// server knows (a job's page, linked from the SDK's studio_url), so that
+// the title, and a reader without scripts, name it at once. It reports
+// false when the studio is not built.
+func ServeTitled(w http.ResponseWriter, r *http.Request, title string) bool {
+	assets := Assets()
+	if assets == nil {
+		return false
+	}
+	b, err := fs.ReadFile(assets, "index.html")
+	if err != nil {
+		return false
+	}
+	t := template.HTMLEscapeString(title)
+	page := strings.Replace(string(b), "<title>mlw studio</title>", "<title>"+t+" · mlw studio</title>", 1)
+	page = strings.Replace(page, `<div id="root"></div>`, `<div id="root"><noscript>`+t+`: the studio needs JavaScript.</noscript></div>`, 1)
+	securityHeaders(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = io.WriteString(w, page)
+	}
+	return true
 }
 
 func compressible(ctype string) bool {

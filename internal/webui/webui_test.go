@@ -62,3 +62,15 @@ func TestStudioServing(t *testing.T) {
 	t.Logf("initial download: %d bytes compressed (%d files)", total, len(refs)+1)
 	require.LessOrEqual(t, total, 500<<10, "the studio's first load must stay within 500 KB compressed")
 }
+
+func TestServeTitled(t *testing.T) {
+	t.Parallel()
+	if !Built() {
+		t.Skip("the studio is not built")
+	}
+	w := httptest.NewRecorder()
+	require.True(t, ServeTitled(w, httptest.NewRequest(http.MethodGet, "/studio/runs/x", nil), "Job <b>x</b>"))
+	body := w.Body.String()
+	require.Contains(t, body, "<title>Job &lt;b&gt;x&lt;/b&gt; · mlw studio</title>")
+	require.Contains(t, body, `<div id="root"><noscript>`)
+}

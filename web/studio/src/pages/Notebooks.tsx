@@ -83,8 +83,8 @@ export default function Notebooks() {
           <Empty title="Open a file">Choose a file in the Files pane, or create one with <strong>Add files</strong> → <strong>Create new file</strong>.</Empty>
         )}
       </div>
-      {dialog?.kind === "file" && <CreateFile folders={folders} home={home} onClose={() => setDialog(null)} onDone={(p) => { setDialog(null); refresh(); expandTo(p, setExpanded); setOpen(p); }} />}
-      {dialog?.kind === "folder" && <CreateFolder folders={folders} home={home} onClose={() => setDialog(null)} onDone={(p) => { setDialog(null); refresh(); expandTo(p + "/x", setExpanded); }} />}
+      {dialog?.kind === "file" && <CreateEntry folders={folders} home={home} onClose={() => setDialog(null)} onDone={(p) => { setDialog(null); refresh(); expandTo(p, setExpanded); setOpen(p); }} />}
+      {dialog?.kind === "folder" && <CreateEntry folder folders={folders} home={home} onClose={() => setDialog(null)} onDone={(p) => { setDialog(null); refresh(); expandTo(p + "/x", setExpanded); }} />}
       {dialog?.kind === "rename" && dialog.path && <Rename path={dialog.path} onClose={() => setDialog(null)} onDone={(p) => { setDialog(null); refresh(); if (open === dialog.path) setOpen(p); }} />}
       {dialog?.kind === "delete" && dialog.path && <DeleteFile path={dialog.path} dir={!!(files.data ?? []).find((f: any) => f.path === dialog.path && f.isDirectory)} onClose={() => setDialog(null)} onDone={() => { setDialog(null); if (open?.startsWith(dialog.path!)) setOpen(null); refresh(); }} />}
     </section>
@@ -206,10 +206,13 @@ function OpenInJupyter({ path }: { path: string }) {
   );
 }
 
-function CreateFile({ folders, home, onClose, onDone }: { folders: string[]; home: string; onClose: () => void; onDone: (p: string) => void }) {
+// CreateEntry is "Create new file" (with a file type) and "Create new
+// folder": a location, a name, and the PUT that makes it.
+function CreateEntry({ folder: isFolder, folders, home, onClose, onDone }: { folder?: boolean; folders: string[]; home: string; onClose: () => void; onDone: (p: string) => void }) {
   const w = useWorkspace();
+  const noun = isFolder ? "Folder" : "File";
   const [folder, setFolder] = useState(home);
-  const [type, setType] = useState(fileTypes[0].ext);
+  const [type, setType] = useState(isFolder ? "" : fileTypes[0].ext);
   const [name, setName] = useState("");
   const [err, setErr] = useState<unknown>(null);
   const checked: ReturnType<typeof fileName> = name ? fileName(name, type) : {};
@@ -217,54 +220,30 @@ function CreateFile({ folders, home, onClose, onDone }: { folders: string[]; hom
     if (!checked.name) return;
     const p = (folder ? folder + "/" : "") + checked.name;
     try {
-      await request("PUT", withVersion(`${wsPath(w)}/files/${encPath(p)}?overwrite=false`), new Blob([type === ".ipynb" ? emptyNotebook() : ""]));
+      if (isFolder) await send("PUT", `${wsPath(w)}/files/${encPath(p)}?directory=true`);
+      else await request("PUT", withVersion(`${wsPath(w)}/files/${encPath(p)}?overwrite=false`), new Blob([type === ".ipynb" ? emptyNotebook() : ""]));
       onDone(p);
     } catch (e) {
       setErr(e);
     }
   };
   return (
-    <Dialog title="Create new file" onClose={onClose} footer={<><Button onClick={onClose}>Cancel</Button><Button primary disabled={!checked.name} onClick={submit}>Create</Button></>}>
-      <Field label="File location">
-        <select value={folder} onChange={(e) => setFolder(e.target.value)} aria-label="File location">
+    <Dialog title={`Create new ${noun.toLowerCase()}`} onClose={onClose} footer={<><Button onClick={onClose}>Cancel</Button><Button primary disabled={!checked.name} onClick={submit}>Create</Button></>}>
+      <Field label={`${noun} location`}>
+        <select value={folder} onChange={(e) => setFolder(e.target.value)} aria-label={`${noun} location`}>
           {folders.map((f) => <option key={f} value={f}>{f || "(root)"}</option>)}
         </select>
       </Field>
-      <Field label="File type">
-        <select value={type} onChange={(e) => setType(e.target.value)} aria-label="File type">
-          {fileTypes.map((t) => <option key={t.label} value={t.ext}>{t.label}</option>)}
-        </select>
+      {!isFolder && (
+        <Field label="File type">
+          <select value={type} onChange={(e) => setType(e.target.value)} aria-label="File type">
+            {fileTypes.map((t) => <option key={t.label} value={t.ext}>{t.label}</option>)}
+          </select>
+        </Field>
+      )}
+      <Field label={`${noun} name`} error={checked.error}>
+        <input value={name} onChange={(e) => setName(e.target.value)} aria-label={`${noun} name`} onKeyDown={(e) => e.key === "Enter" && submit()} />
       </Field>
-      <Field label="File name" error={checked.error}>
-        <input value={name} onChange={(e) => setName(e.target.value)} aria-label="File name" onKeyDown={(e) => e.key === "Enter" && submit()} />
-      </Field>
-      <ErrorBox error={err} />
-    </Dialog>
-  );
-}
-
-function CreateFolder({ folders, home, onClose, onDone }: { folders: string[]; home: string; onClose: () => void; onDone: (p: string) => void }) {
-  const w = useWorkspace();
-  const [folder, setFolder] = useState(home);
-  const [name, setName] = useState("");
-  const [err, setErr] = useState<unknown>(null);
-  const checked: ReturnType<typeof fileName> = name ? fileName(name, "") : {};
-  const submit = async () => {
-    if (!checked.name) return;
-    const p = (folder ? folder + "/" : "") + checked.name;
-    try {
-      await send("PUT", `${wsPath(w)}/files/${encPath(p)}?directory=true`);
-      onDone(p);
-    } catch (e) {
-      setErr(e);
-    }
-  };
-  return (
-    <Dialog title="Create new folder" onClose={onClose} footer={<><Button onClick={onClose}>Cancel</Button><Button primary disabled={!checked.name} onClick={submit}>Create</Button></>}>
-      <Field label="Folder location">
-        <select value={folder} onChange={(e) => setFolder(e.target.value)}>{folders.map((f) => <option key={f} value={f}>{f || "(root)"}</option>)}</select>
-      </Field>
-      <Field label="Folder name" error={checked.error}><input value={name} onChange={(e) => setName(e.target.value)} /></Field>
       <ErrorBox error={err} />
     </Dialog>
   );
