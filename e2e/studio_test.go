@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -56,6 +58,33 @@ func TestStudioSessions(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.StatusCode, r)
 	// The CLI's bearer token works as before, and is not asked for CSRF.
 	require.Equal(t, http.StatusOK, s.Do(t, http.MethodPut, rg, map[string]any{"location": "eastus"}).StatusCode)
+
+	// A watch (server-sent events) says when the answer to a GET changes.
+	wreq := s.NewRequest(t, http.MethodGet, "/mlw/v1/watch?path="+url.QueryEscape(rg+"?api-version=2024-10-01"), nil)
+	wreq.Header.Del("Authorization")
+	wreq.AddCookie(c)
+	ctx, cancel := context.WithTimeout(context.Background(), AwaitTimeout)
+	defer cancel()
+	resp, err := s.HTTPClient().Do(wreq.WithContext(ctx))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	events := bufio.NewScanner(resp.Body)
+	next := func() string {
+		for events.Scan() {
+			if d, ok := strings.CutPrefix(events.Text(), "data: "); ok {
+				return d
+			}
+		}
+		t.Fatalf("the watch ended: %v", events.Err())
+		return ""
+	}
+	require.Equal(t, `{"status":200}`, next(), "the first event says what GET answers now")
+	require.Equal(t, http.StatusOK, s.Do(t, http.MethodPut, rg, map[string]any{"location": "eastus", "tags": map[string]string{"lab": "04"}}).StatusCode)
+	require.Equal(t, `{"status":200}`, next(), "a change is an event")
+	r = s.AsBrowser(t, http.MethodGet, "/mlw/v1/watch?path="+url.QueryEscape(rg+"/nothing/here/terminal"), nil, c, "")
+	require.Equal(t, http.StatusBadRequest, r.StatusCode, r)
 
 	// Passwords: users created with one sign in with it; the answer to a
 	// wrong name or password is the same; only JSON is accepted.

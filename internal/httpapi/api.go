@@ -355,6 +355,7 @@ func (a *API) routes() {
 	a.runHistoryRoutes()
 	a.signinRoutes()
 	a.studioRoutes()
+	a.watchRoutes()
 }
 
 func (a *API) healthz(r *Request) (any, error) {

@@ -1,7 +1,7 @@
 import { useMemo, useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { enc, getJSON, listAll, provider, send, wsPath, type Workspace } from "../lib/api";
-import { computeState, live, useComputes, useUsers, useWorkspaceDoc } from "../lib/queries";
+import { computeState, useComputes, useDoc, useUsers, useWorkspaceDoc } from "../lib/queries";
 import { navigate, useTitle } from "../lib/router";
 import { ago, dailySchedule, describeSchedule, duration, scheduleTime } from "../lib/util";
 import { useSession, useWorkspace, useWriteReason } from "../session";
@@ -313,7 +313,7 @@ export function ComputeDetails({ name }: { name: string }) {
   const reason = useWriteReason();
   const qc = useQueryClient();
   const path = `${wsPath(w)}/computes/${enc(name)}`;
-  const q = useQuery({ queryKey: ["compute", path], queryFn: () => getJSON(path), refetchInterval: live((d) => [computeState(d)]) });
+  const q = useDoc(path);
   const logs = useQuery({ queryKey: ["compute-logs", path], enabled: isInstance(q.data), queryFn: () => getJSON(path + "/logs").then((d) => d.value as any[]), refetchInterval: 3000 });
   const [err, setErr] = useState<unknown>(null);
   const base = `/ws/${w.sub}/${w.rg}/${w.ws}/compute`;
@@ -329,7 +329,7 @@ export function ComputeDetails({ name }: { name: string }) {
     } catch (e) {
       setErr(e);
     }
-    qc.invalidateQueries({ queryKey: ["compute", path] });
+    qc.invalidateQueries({ queryKey: ["doc", path] });
   };
   if (!isInstance(c)) return <ClusterDetails c={c} />;
   const mine = !p.mlw?.assignedUser || p.mlw.assignedUser.objectId === me.user.objectId;
@@ -432,7 +432,7 @@ function ClusterDetails({ c }: { c: any }) {
     try {
       await send("PATCH", path, { properties: { properties: { scaleSettings: { minNodeCount: +min, maxNodeCount: +max, nodeIdleTimeBeforeScaleDown: idle } } } });
       setSaved(true);
-      qc.invalidateQueries({ queryKey: ["compute", path] });
+      qc.invalidateQueries({ queryKey: ["doc", path] });
     } catch (e) {
       setErr(e);
     }

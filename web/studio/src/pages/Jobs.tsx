@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { enc, encPath, getJSON, request, sameOrigin, send, withVersion, wsPath } from "../lib/api";
-import { live } from "../lib/queries";
+import { live, useDoc } from "../lib/queries";
 import { navigate, useLocation, useTitle } from "../lib/router";
 import { ago, duration, isMoving } from "../lib/util";
 import { useWorkspace, useWriteReason } from "../session";
@@ -109,7 +109,7 @@ export function JobPage({ name }: { name: string }) {
   const reason = useWriteReason();
   const qc = useQueryClient();
   const path = `${wsPath(w)}/jobs/${enc(name)}`;
-  const q = useQuery({ queryKey: ["job", path], queryFn: () => getJSON(path), refetchInterval: live((d) => [d.properties?.status]) });
+  const q = useDoc(path);
   const [tab, setTab] = useState("overview");
   const [err, setErr] = useState<unknown>(null);
   if (q.isPending) return <Spinner />;
@@ -121,7 +121,7 @@ export function JobPage({ name }: { name: string }) {
     setErr(null);
     try {
       await send("POST", path + "/cancel");
-      qc.invalidateQueries({ queryKey: ["job", path] });
+      qc.invalidateQueries({ queryKey: ["doc", path] });
     } catch (e) {
       setErr(e);
     }

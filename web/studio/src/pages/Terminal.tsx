@@ -1,10 +1,9 @@
 import { useEffect, useRef, useState } from "react";
-import { useQuery } from "@tanstack/react-query";
 import { Terminal as XTerm } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import "@xterm/xterm/css/xterm.css";
-import { enc, getJSON, wsPath } from "../lib/api";
-import { computeState } from "../lib/queries";
+import { enc, wsPath } from "../lib/api";
+import { computeState, useDoc } from "../lib/queries";
 import { useTitle } from "../lib/router";
 import { useWorkspace } from "../session";
 import { Badge, Button, ErrorBox, Link, Spinner } from "../ui";
@@ -17,7 +16,7 @@ export default function TerminalPage({ name }: { name: string }) {
   useTitle(`Terminal · ${name}`);
   const w = useWorkspace();
   const path = `${wsPath(w)}/computes/${enc(name)}`;
-  const q = useQuery({ queryKey: ["compute", path], queryFn: () => getJSON(path), refetchInterval: 5000 });
+  const q = useDoc(path);
   const host = useRef<HTMLDivElement>(null);
   const term = useRef<XTerm | null>(null);
   const sock = useRef<WebSocket | null>(null);
