@@ -310,13 +310,8 @@ func (a *API) jobLog(r *Request) (any, error) {
 		}
 	}
 	w := r.W
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Trailer", "Mlw-Job-Status")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{})
+	rc := openStream(w, "text/plain; charset=utf-8")
 	flush := func() { _ = rc.Flush() }
 	flush()
 	tick := time.NewTicker(100 * time.Millisecond)

@@ -42,12 +42,8 @@ func (a *API) watch(r *Request) (any, error) {
 		return nil, core.Invalid("path", "%s cannot be watched: watch API GET calls that answer JSON (logs have their own stream, ?follow=true).", target.Path)
 	}
 	w := r.W
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{})
+	rc := openStream(w, "text/event-stream")
 	_, _ = fmt.Fprint(w, "retry: 2000\n\n")
 	_ = rc.Flush()
 	var last [32]byte
@@ -70,6 +66,18 @@ func (a *API) watch(r *Request) (any, error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// openStream starts an endless 200 answer (a log follow, a watch): no
+// caching, no write deadline. Headers set before it are kept.
+func openStream(w http.ResponseWriter, contentType string) *http.ResponseController {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
+	return rc
 }
 
 // answer runs a GET route as the watching caller and returns what it
