@@ -133,7 +133,7 @@ function Shell({ me }: { me: SessionInfo }) {
     <WorkspaceContext.Provider value={ws}>
       <div className={"shell" + (navOpen ? " nav-open" : "")}>
         <header className="topbar">
-          <button type="button" className="btn ghost menu" aria-label="Menu" aria-expanded={navOpen} onClick={() => setNavOpen(!navOpen)}>☰</button>
+          <button type="button" className="btn ghost navtoggle" aria-label="Menu" aria-expanded={navOpen} onClick={() => setNavOpen(!navOpen)}>☰</button>
           <Link to="/" className="brand"><span className="logo" aria-hidden="true">◆</span> mlw studio</Link>
           {ws && (
             <nav className="crumbs" aria-label="Workspace">
