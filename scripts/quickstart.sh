@@ -21,6 +21,13 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mkdir -p bin
+# The studio (web UI at /studio) is built into the binary when Node.js is here.
+if command -v npm >/dev/null; then
+  echo "Building the studio ..." >&2
+  (cd web/studio && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+else
+  echo "No Node.js/npm: building mlw without the studio (install Node.js 20 to have it)." >&2
+fi
 echo "Building mlw ..." >&2
 go build -o bin/mlw ./cmd/mlw
 mlw=$PWD/bin/mlw
@@ -43,3 +50,5 @@ set -x
 "$mlw" compute create --file examples/diabetes-training/cluster.yml -o table
 "$mlw" job create --file examples/diabetes-training/job.yml --stream
 "$mlw" compute show --name aml-cluster -o table
+# The studio, signed in as you: a one-time link (opened in your browser when there is one).
+"$mlw" studio

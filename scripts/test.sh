@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs mlw's whole test suite on a Debian 12 machine with Go installed.
 # It installs the Debian packages the tests use (the real azure-ai-ml SDK,
-# scikit-learn, Jupyter, PostgreSQL, chromium, ...) when they are missing and
-# the browser tests' npm packages, fetches Debian 13's azure-ai-ml 1.28 into a
-# cache (once), then runs `go test ./...`. PostgreSQL tests start a throwaway
-# cluster themselves; screenshots of the browser tests are kept in
-# e2e/artifacts/.
+# scikit-learn, Jupyter, PostgreSQL, chromium, ...) when they are missing,
+# builds the studio (web/studio, from its lockfile) and runs its unit tests,
+# installs the browser tests' npm packages, fetches Debian 13's azure-ai-ml
+# 1.28 into a cache (once), then runs `go test ./...`. PostgreSQL tests start
+# a throwaway cluster themselves; screenshots of the browser tests are kept
+# in e2e/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The studio: built before `go build` embeds it (internal/webui), and its
+# unit tests (Vitest).
+if ! command -v npm >/dev/null; then
+  echo "The studio needs Node.js 20 and npm (https://nodejs.org, or your distribution's nodejs package)." >&2
+  exit 1
+fi
+(cd web/studio && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && npm test --silent)
 
 # The browser tests' drivers (TypeScript, from the lockfile).
 (cd e2e/browser && npm ci --no-audit --no-fund --loglevel=error)

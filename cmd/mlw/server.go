@@ -27,6 +27,7 @@ certificate, an admin user, a subscription, and a token for the local CLI
 (file "token", mode 0600). The server listens with HTTPS on ` + server.DefaultListen + `.`,
 		Example: `  mlw server
   mlw server --data-dir /srv/mlw --listen 0.0.0.0:7443 --hostname mlw.example.org
+  mlw server --listen 0.0.0.0:443 --tls-cert /etc/mlw/tls.crt --tls-key /etc/mlw/tls.key
   mlw server --database postgres://mlw:secret@db:5432/mlw`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -74,6 +75,8 @@ certificate, an admin user, a subscription, and a token for the local CLI
 	f.StringVar(&opts.Database, "database", "", "postgres://… URL for PostgreSQL (default: SQLite in the data directory; also $MLW_DATABASE)")
 	f.BoolVar(&opts.InsecureHTTP, "insecure-http", false, "serve plain HTTP (loopback addresses only; the Azure ML SDK needs HTTPS)")
 	f.StringSliceVar(&opts.Hostnames, "hostname", nil, "extra host names for the server certificate")
+	f.StringVar(&opts.TLSCert, "tls-cert", "", "PEM certificate (with its chain) to serve instead of one from mlw's local CA, e.g. your team's certificate")
+	f.StringVar(&opts.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&opts.ProxyListen, "proxy-listen", "", "also run an intercepting HTTPS proxy on this address (e.g. 127.0.0.1:7444) for management.azure.com and *.blob.core.windows.net; clients set HTTPS_PROXY=http://<address>")
 	f.BoolVar(&opts.AllowUnsandboxedJobs, "allow-unsandboxed-jobs", os.Getenv("MLW_ALLOW_UNSANDBOXED_JOBS") == "1", "where this host cannot sandbox jobs (not root, no bubblewrap), run them anyway as the server's own user, able to read the data directory (also $MLW_ALLOW_UNSANDBOXED_JOBS=1)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

@@ -469,16 +469,7 @@ link opens a notebook or folder of the workspace file share.`,
 			if err != nil {
 				return err
 			}
-			if app.format() == "json" || app.format() == "yaml" {
-				return app.print(link, nil)
-			}
-			fmt.Fprintln(app.Out, link.URL)
-			if !noBrowser && app.outIsTTY && openBrowser(link.URL) {
-				app.errf("Opened in your browser (the link works once, until %s).\n", link.ExpiresOn)
-			} else if app.outIsTTY {
-				app.errf("Open this link in your browser; it works once, until %s.\n", link.ExpiresOn)
-			}
-			return nil
+			return app.printSignInLink(link, noBrowser)
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "compute instance name")

@@ -15,21 +15,30 @@ var userColumns = []column{
 func userCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage the users who may call this server", Aliases: []string{"users"}}
 	var name, role string
+	var pwStdin bool
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a user and print their first API token (Owners only)",
 		Long: `Create a user with a role — Owner (everything, including users and quotas),
 Contributor (create and manage resources) or Reader (read only) — and print
 their first API token. The token is shown once; the server keeps only its hash.`,
-		Example: "  mlw user create --name bob --role Contributor",
+		Example: "  mlw user create --name bob --role Contributor\n  printf '%s\\n' \"$PW\" | mlw user create --name bob --password-stdin",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := app.Client()
 			if err != nil {
 				return err
 			}
+			body := Doc{"role": role}
+			if pwStdin {
+				pw, err := readPassword(app.In)
+				if err != nil {
+					return err
+				}
+				body["password"] = pw
+			}
 			var out Doc
-			if _, err := c.Do(cmd.Context(), "PUT", "/mlw/v1/users/"+url.PathEscape(name), Doc{"role": role}, &out); err != nil {
+			if _, err := c.Do(cmd.Context(), "PUT", "/mlw/v1/users/"+url.PathEscape(name), body, &out); err != nil {
 				return err
 			}
 			return app.print(out, append(userColumns, column{Header: "Token", Path: "token"}))
@@ -37,7 +46,42 @@ their first API token. The token is shown once; the server keeps only its hash.`
 	}
 	create.Flags().StringVarP(&name, "name", "n", "", "user name (lowercase)")
 	create.Flags().StringVar(&role, "role", "Contributor", "Owner, Contributor or Reader")
+	create.Flags().BoolVar(&pwStdin, "password-stdin", false, "read a password for the studio's sign-in from standard input")
 	_ = create.MarkFlagRequired("name")
+
+	setPassword := &cobra.Command{
+		Use:   "set-password",
+		Short: "Set a password for the studio's sign-in (yourself, or anyone as an Owner)",
+		Long: `Set the password a user signs in to the studio with (user name and password
+at /studio). The password is read from standard input; the server keeps only a
+bcrypt hash. API clients keep using tokens.`,
+		Example: "  printf '%s\\n' \"$PW\" | mlw user set-password --name bob",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := app.Client()
+			if err != nil {
+				return err
+			}
+			pw, err := readPassword(app.In)
+			if err != nil {
+				return err
+			}
+			user := name
+			if user == "" {
+				d, err := app.getDoc(cmd.Context(), "/mlw/v1/me")
+				if err != nil {
+					return err
+				}
+				user = str(d, "name")
+			}
+			if _, err := c.Do(cmd.Context(), "PUT", "/mlw/v1/users/"+url.PathEscape(user)+"/password", Doc{"password": pw}, nil); err != nil {
+				return err
+			}
+			app.errf("The password of user %s is set; sign in at %s/studio.\n", user, c.BaseURL)
+			return nil
+		},
+	}
+	setPassword.Flags().StringVarP(&name, "name", "n", "", "user name (default: yourself)")
 
 	show := &cobra.Command{
 		Use:     "show",
@@ -71,7 +115,7 @@ their first API token. The token is shown once; the server keeps only its hash.`
 			return app.print(docs, userColumns)
 		},
 	}
-	cmd.AddCommand(create, show, list)
+	cmd.AddCommand(create, show, list, setPassword)
 	return cmd
 }
 

@@ -106,6 +106,9 @@ type Request struct {
 	Params    map[string]string
 	Principal *identity.Principal
 	api       *API
+	// session is the secret of the studio session that authenticated the
+	// request ("" for a bearer token).
+	session string
 }
 
 // setPrincipal records the authenticated caller, for handlers and (through
@@ -207,12 +210,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 	req := &Request{Request: hr, W: rw, Params: params, api: a}
 	if !rt.public {
-		p, err := a.auth.Authenticate(hr.Context(), bearer(hr))
-		if err != nil {
+		if err := a.authenticate(req); err != nil {
 			a.writeError(rw, hr, err)
 			return
 		}
-		req.setPrincipal(p)
 	}
 	out, err := rt.h(req)
 	if err != nil {
@@ -354,6 +355,8 @@ func (a *API) routes() {
 	a.runHistoryRoutes()
 	a.signinRoutes()
 	a.metadataRoutes()
+	a.studioRoutes()
+	a.watchRoutes()
 }
 
 func (a *API) healthz(r *Request) (any, error) {

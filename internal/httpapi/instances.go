@@ -74,6 +74,20 @@ func (a *API) browserAuth(h handlerFunc) handlerFunc {
 		if tok == "" {
 			tok = r.URL.Query().Get("access_token")
 		}
+		if tok == "" {
+			// The studio's terminal: its session cookie, from a page of
+			// this server only (a WebSocket has no CSRF defence of its own).
+			if _, p, ok, err := a.studioSession(r); ok {
+				if err != nil {
+					return nil, err
+				}
+				if !sameOrigin(r.Request) {
+					return nil, core.Forbidden("A browser session opens the terminal only from the studio of this server (the Origin header names another site).")
+				}
+				r.setPrincipal(p)
+				return h(r)
+			}
+		}
 		p, err := a.auth.Authenticate(r.Ctx(), tok)
 		if err != nil {
 			return nil, err
@@ -137,6 +151,21 @@ func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string
 		apps = append([]any{map[string]any{"displayName": "Jupyter", "endpointUri": prefix + "/jupyter/tree"}}, apps...)
 	}
 	props["applications"] = apps
+	// Who the instance is for and since when it idles, for the studio's
+	// compute list ("idle for 12 min, stops at 18:00").
+	m, _ := props["mlw"].(map[string]any)
+	if m == nil {
+		m = map[string]any{}
+	}
+	if st.Internal.AssignedUserName != "" {
+		m["assignedUser"] = map[string]any{"name": st.Internal.AssignedUserName, "objectId": st.Internal.AssignedUserID}
+	}
+	if !st.Internal.IdleSince.IsZero() {
+		m["idleSince"] = armTime(st.Internal.IdleSince)
+	}
+	if len(m) > 0 {
+		props["mlw"] = m
+	}
 	if sch, ok := props["schedules"].(map[string]any); ok {
 		if list, ok := sch["computeStartStop"].([]any); ok {
 			out := make([]any, 0, len(list))
@@ -266,7 +295,9 @@ func (a *API) jupyter(r *Request) (any, error) {
 	if err != nil {
 		return a.pageError(r, "Cannot open Jupyter", err)
 	}
-	if sess != nil && sess.Resource != c.UID {
+	// A studio session (no resource) opens the Jupyter of any instance
+	// assigned to its user (InstanceForAccess checked that).
+	if sess != nil && sess.Resource != "" && sess.Resource != c.UID {
 		return a.pageError(r, "Cannot open Jupyter", core.Forbidden("This browser session was opened for an earlier compute instance named '%s', which has been deleted; sign in again with `mlw compute open-jupyter --name %s`.", c.Name, c.Name))
 	}
 	if sess != nil && r.Param("path") == "logout" {
@@ -277,8 +308,7 @@ func (a *API) jupyter(r *Request) (any, error) {
 				_ = a.auth.EndSession(r.Ctx(), ck.Value)
 			}
 		}
-		http.SetCookie(r.W, &http.Cookie{Name: identity.SessionCookie, Value: "", Path: sess.Scope, MaxAge: -1,
-			HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		clearSessionCookie(r, sess.Scope)
 		writePage(r.W, http.StatusOK, page{Title: "Signed out", Text: "You are signed out of the Jupyter of compute instance '" + c.Name + "'.",
 			Hint: "Sign in again with `mlw compute open-jupyter --name " + c.Name + "`."})
 		return handled, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/webui"
 )
 
 const typeJob = typeWorkspace + "/jobs"
@@ -78,9 +79,9 @@ func (a *API) jobRoutes() {
 	})
 	a.RegisterComputeRenderer(service.AmlCompute, a.renderClusterLive)
 
-	// The studio's job page (services.Studio.endpoint). Browsers open it
-	// without a token, so it shows only what its URL says; the studio
-	// proper replaces it.
+	// The studio's job page (services.Studio.endpoint): the studio's own
+	// when it is built into the binary (it signs in and resolves ?wsid=),
+	// else a plain page that shows only what its URL says.
 	a.HandlePublic("GET", "/studio/runs/{name}", a.studioJobPage)
 }
 
@@ -309,13 +310,8 @@ func (a *API) jobLog(r *Request) (any, error) {
 		}
 	}
 	w := r.W
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Trailer", "Mlw-Job-Status")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{})
+	rc := openStream(w, "text/plain; charset=utf-8")
 	flush := func() { _ = rc.Flush() }
 	flush()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -355,10 +351,12 @@ func (a *API) jobLog(r *Request) (any, error) {
 	}
 }
 
-// studioJobPage is the plain job page that services.Studio.endpoint
-// opens until the studio lands.
+// studioJobPage is the job page that services.Studio.endpoint opens.
 func (a *API) studioJobPage(r *Request) (any, error) {
 	name := r.Param("name")
+	if webui.ServeTitled(r.W, r.Request, "Job "+name) {
+		return handled, nil
+	}
 	wsid := r.URL.Query().Get("wsid")
 	w := r.W
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

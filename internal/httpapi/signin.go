@@ -59,6 +59,9 @@ func (a *API) createSignIn(r *Request) (any, error) {
 // signInScope says what a link to path grants, after checking that the
 // caller may open it: for an instance's Jupyter, only its assigned user.
 func (a *API) signInScope(r *Request, path string) (identity.SignIn, error) {
+	if isStudioTarget(path) {
+		return identity.SignIn{Scope: identity.StudioScope}, nil
+	}
 	rt, params, _ := a.rt.match("GET", path)
 	if rt != nil && strings.HasSuffix(rt.pattern, "/jupyter/{path...}") {
 		ref := core.WorkspaceRef{Subscription: params["sub"], ResourceGroup: params["rg"], Workspace: params["ws"]}
@@ -71,7 +74,7 @@ func (a *API) signInScope(r *Request, path string) (identity.SignIn, error) {
 		}
 		return identity.SignIn{Scope: a.instances.JupyterBaseFunc(ws, c), Resource: c.UID}, nil
 	}
-	return identity.SignIn{}, core.Invalid("target", "Sign-in links open a compute instance's Jupyter (…/computes/{name}/jupyter/…); %s is not one.", path)
+	return identity.SignIn{}, core.Invalid("target", "Sign-in links open the studio (/studio/…) or a compute instance's Jupyter (…/computes/{name}/jupyter/…); %s is neither.", path)
 }
 
 func (a *API) redeemSignIn(r *Request) (any, error) {
@@ -79,8 +82,7 @@ func (a *API) redeemSignIn(r *Request) (any, error) {
 	if err != nil {
 		return a.pageError(r, "Sign-in link refused", err)
 	}
-	http.SetCookie(r.W, &http.Cookie{Name: identity.SessionCookie, Value: secret, Path: s.Scope,
-		MaxAge: int(identity.SessionTTL.Seconds()), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	setSessionCookie(r, secret, s)
 	// An HTML hop instead of a redirect: the next request then starts on
 	// this origin, so the browser sends the SameSite=Strict cookie with it
 	// even when the link was opened from another site or application.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -38,18 +39,43 @@ func (a *API) userRoutes() {
 			return nil, err
 		}
 		var req struct {
-			Role string `json:"role"`
+			Role     string `json:"role"`
+			Password string `json:"password"`
 		}
 		if err := body.Into(&req); err != nil {
 			return nil, err
+		}
+		if req.Password != "" {
+			if err := identity.CheckPassword(req.Password); err != nil {
+				return nil, err
+			}
 		}
 		u, tok, err := a.svc.CreateUser(r.Ctx(), r.Param("name"), req.Role)
 		if err != nil {
 			return nil, err
 		}
+		if req.Password != "" {
+			if err := a.svc.SetPassword(r.Ctx(), u.Name, req.Password); err != nil {
+				return nil, err
+			}
+		}
 		out := a.renderUser(u)
 		out["token"] = tok
 		return created(true, out, nil), nil
+	})
+	// The studio's password sign-in (identity/passwords.go).
+	a.Handle("PUT", "/mlw/v1/users/{name}/password", func(r *Request) (any, error) {
+		body, err := r.Body()
+		if err != nil {
+			return nil, err
+		}
+		var req struct {
+			Password string `json:"password"`
+		}
+		if err := body.Into(&req); err != nil {
+			return nil, err
+		}
+		return nil, a.svc.SetPassword(r.Ctx(), r.Param("name"), req.Password)
 	})
 	a.Handle("POST", "/mlw/v1/users/{name}/tokens", func(r *Request) (any, error) {
 		body, err := r.Body()

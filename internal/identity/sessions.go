@@ -89,13 +89,7 @@ func (a *Authenticator) RedeemSignInLink(ctx context.Context, secret string) (st
 	if _, err := a.st.GetUser(ctx, link.UserID); err != nil {
 		return "", nil, core.Unauthorized("The sign-in link's user no longer exists.")
 	}
-	sess := newSecret("mlws_")
-	s := &store.Session{Hash: HashToken(sess), Kind: store.SessionCookie, UserID: link.UserID, Scope: link.Scope,
-		Resource: link.Resource, Target: link.Target, ExpiresAt: now.Add(SessionTTL), CreatedAt: now}
-	if err := a.st.CreateSession(ctx, s); err != nil {
-		return "", nil, core.Internal(err)
-	}
-	return sess, s, nil
+	return a.newSession(ctx, link.UserID, SignIn{Scope: link.Scope, Resource: link.Resource, Target: link.Target})
 }
 
 // AuthenticateSession maps a session cookie to its principal, for a

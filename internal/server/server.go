@@ -50,8 +50,12 @@ type Options struct {
 	InsecureHTTP bool
 	// Hostnames are extra names for the server certificate.
 	Hostnames []string
-	Log       *slog.Logger
-	Version   string
+	// TLSCert and TLSKey, when set, are PEM files of a certificate (and
+	// its chain) and key to serve instead of one from mlw's local CA: a
+	// team's real certificate, which browsers trust without set-up.
+	TLSCert, TLSKey string
+	Log             *slog.Logger
+	Version         string
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
 	// ProxyListen, when set, is the address of the intercepting HTTPS
@@ -306,7 +310,7 @@ func (s *Server) Listen() error {
 	if h, _, err := net.SplitHostPort(s.opts.Listen); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
 		hosts = append(hosts, h)
 	}
-	cert, err := s.ca.ServerCertificate(s.opts.DataDir, dedupe(hosts))
+	cert, err := s.serverCertificate(hosts)
 	if err != nil {
 		l.Close()
 		return err
@@ -314,6 +318,22 @@ func (s *Server) Listen() error {
 	s.listener = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
 	s.url = "https://" + host
 	return nil
+}
+
+// serverCertificate is --tls-cert/--tls-key when given, else one from
+// mlw's local CA for hosts.
+func (s *Server) serverCertificate(hosts []string) (tls.Certificate, error) {
+	if s.opts.TLSCert == "" && s.opts.TLSKey == "" {
+		return s.ca.ServerCertificate(s.opts.DataDir, dedupe(hosts))
+	}
+	if s.opts.TLSCert == "" || s.opts.TLSKey == "" {
+		return tls.Certificate{}, fmt.Errorf("give both --tls-cert and --tls-key (PEM files of the certificate chain and its private key)")
+	}
+	cert, err := tls.LoadX509KeyPair(s.opts.TLSCert, s.opts.TLSKey)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("load --tls-cert %s and --tls-key %s: %w", s.opts.TLSCert, s.opts.TLSKey, err)
+	}
+	return cert, nil
 }
 
 // Run serves until ctx ends, then shuts down gracefully: the listener

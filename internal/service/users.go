@@ -45,6 +45,27 @@ func (s *Service) CreateUser(ctx context.Context, name, role string) (*store.Use
 	return u, tok, nil
 }
 
+// SetPassword gives a user a password for the studio's sign-in: anyone
+// for themselves, an Owner for anyone. Only a bcrypt hash is stored.
+func (s *Service) SetPassword(ctx context.Context, userName, password string) error {
+	p := PrincipalFrom(ctx)
+	u, err := s.GetUser(ctx, userName)
+	if err != nil {
+		return err
+	}
+	if p != nil && p.UserID != u.ID && !p.IsOwner() {
+		return core.Forbidden("Only an Owner may set the password of another user.")
+	}
+	h, err := identity.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.SetPassword(ctx, u.ID, h); err != nil {
+		return core.Internal(err)
+	}
+	return nil
+}
+
 // ListUsers returns every user.
 func (s *Service) ListUsers(ctx context.Context) ([]*store.User, error) {
 	us, err := s.Store.ListUsers(ctx)

@@ -192,6 +192,12 @@ type Identities interface {
 	// id) run as, allocating the next one from base on first use. A uid is
 	// never given to two users, nor reused (docs/security.md).
 	HostUID(ctx context.Context, userID string, base int) (int, error)
+	// SetPassword stores (or replaces) the password hash of a user (a
+	// bcrypt or argon2id string; never the password).
+	SetPassword(ctx context.Context, userID, hash string) error
+	// GetPassword returns a user's password hash, or ErrNotFound when the
+	// user has none.
+	GetPassword(ctx context.Context, userID string) (string, error)
 }
 
 // Settings is a small key/value table for server-wide facts (the default

@@ -90,3 +90,26 @@ func (s *Store) HostUID(ctx context.Context, userID string, base int) (int, erro
 	}
 	return 0, fmt.Errorf("allocate a host uid for %s: too many concurrent allocations", userID)
 }
+
+// SetPassword stores a user's password hash, replacing any earlier one.
+func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
+	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO passwords (user_id, hash, updated_at) VALUES (?,?,?)
+		ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at`), userID, hash, micros(time.Now()))
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	return nil
+}
+
+// GetPassword returns a user's password hash.
+func (s *Store) GetPassword(ctx context.Context, userID string) (string, error) {
+	var h string
+	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT hash FROM passwords WHERE user_id = ?`), userID).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("password of user %s: %w", userID, store.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("get password: %w", err)
+	}
+	return h, nil
+}

@@ -278,6 +278,11 @@ var migrations = []string{
 		user_id TEXT PRIMARY KEY,
 		uid BIGINT NOT NULL UNIQUE
 	)`,
+	`CREATE TABLE passwords (
+		user_id TEXT PRIMARY KEY,
+		hash TEXT NOT NULL,
+		updated_at BIGINT NOT NULL
+	)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

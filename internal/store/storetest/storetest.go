@@ -364,6 +364,17 @@ func Run(t *testing.T, open Opener) {
 		require.Len(t, seen, 9)
 	})
 
+	t.Run("Passwords", func(t *testing.T) {
+		b := setup(t)
+		_, err := b.s.GetPassword(b.ctx, "u1")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		require.NoError(t, b.s.SetPassword(b.ctx, "u1", "$2a$10$first"))
+		require.NoError(t, b.s.SetPassword(b.ctx, "u1", "$2a$10$second"))
+		h, err := b.s.GetPassword(b.ctx, "u1")
+		require.NoError(t, err)
+		require.Equal(t, "$2a$10$second", h)
+	})
+
 	t.Run("Settings", func(t *testing.T) {
 		b := setup(t)
 		_, err := b.s.GetSetting(b.ctx, "k")

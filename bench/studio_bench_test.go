@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"database/sql"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+)
+
+// studioJobs is the size of the job history of BenchmarkStudioJobsPage.
+const studioJobs = 10_000
+
+// BenchmarkStudioJobsPage measures what the studio's Jobs page asks of
+// the server in a workspace with 10,000 jobs: one page of 50 (the first,
+// and one deep in the history through nextLink), server time as the
+// client sees it on loopback. The history is copies of one real completed
+// job, written straight into the database. Aim: ≤ 100 ms per page.
+func BenchmarkStudioJobsPage(b *testing.B) {
+	t := startJobServer(b, "cpus=2", `{"vmSize": "STANDARD_DS1_V2", "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 1}}`)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.dir, "mlw.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	// Copies of the warm-up job, a millisecond apart, newest last.
+	if _, err := db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		INSERT INTO resources (kind, parent, name_key, name, uid, spec, status, state, owner, deleting, generation, version, created_at, updated_at, created_by, modified_by)
+		SELECT kind, parent, 'job_' || i, 'job_' || i, uid || '-' || i, spec, status, state, owner, deleting, generation, version, created_at + i * 1000, updated_at + i * 1000, created_by, modified_by
+		FROM resources, n WHERE kind = 'job' AND name_key = 'warmup'`, studioJobs-1); err != nil {
+		b.Fatal(err)
+	}
+	if n := t.ended(b); n != studioJobs {
+		b.Fatalf("%d jobs in the history, want %d", n, studioJobs)
+	}
+	first := t.jobsPath() + "?$top=50&api-version=2024-10-01"
+	page := func(b *testing.B, path string) (names []string, next string) {
+		var out struct {
+			Value []struct {
+				Name string `json:"name"`
+			} `json:"value"`
+			NextLink string `json:"nextLink"`
+		}
+		code, raw, err := t.do(http.MethodGet, path, "")
+		if err != nil || code != http.StatusOK {
+			b.Fatalf("GET %s: %d %v %s", path, code, err, raw)
+		}
+		if err := json.Unmarshal(raw, &out); err != nil {
+			b.Fatal(err)
+		}
+		for _, v := range out.Value {
+			names = append(names, v.Name)
+		}
+		if out.NextLink != "" {
+			u, _ := url.Parse(out.NextLink)
+			next = u.RequestURI()
+		}
+		return names, next
+	}
+	deep := first
+	for range 100 { // page 101: jobs 5,001 to 5,050
+		_, deep = page(b, deep)
+	}
+	for _, c := range []struct{ name, path string }{{"first", first}, {"page101", deep}} {
+		b.Run(c.name, func(b *testing.B) {
+			var lat []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				names, _ := page(b, c.path)
+				lat = append(lat, time.Since(t0))
+				if len(names) != 50 {
+					b.Fatalf("%d jobs on the page", len(names))
+				}
+			}
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}

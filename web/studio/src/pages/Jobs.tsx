@@ -1,0 +1,259 @@
+import { useEffect, useMemo, useRef, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { enc, encPath, getJSON, request, sameOrigin, send, withVersion, wsPath } from "../lib/api";
+import { live, useDoc } from "../lib/queries";
+import { navigate, useLocation, useTitle } from "../lib/router";
+import { ago, duration, isMoving } from "../lib/util";
+import { useWorkspace, useWriteReason } from "../session";
+import { Badge, Button, Empty, ErrorBox, Field, Link, PageHeader, Spinner, Tabs } from "../ui";
+
+const pageSize = 50;
+const statuses = ["", "NotStarted", "Queued", "Preparing", "Running", "Finalizing", "Completed", "Failed", "Canceled"];
+
+function jobDuration(j: any, now = Date.now()): string {
+  const m = j.properties?.mlw;
+  const start = m?.startTime ? Date.parse(m.startTime) : NaN;
+  if (isNaN(start)) return "";
+  const end = m?.endTime ? Date.parse(m.endTime) : now;
+  return duration(end - start);
+}
+
+function computeName(j: any): string {
+  const id: string = j.properties?.computeId ?? "";
+  return id.split("/").pop() ?? "";
+}
+
+// Jobs: the workspace's jobs, newest first, a page at a time (the API's
+// $top and nextLink), filtered by status and experiment on the server and
+// searched within the page.
+export function Jobs() {
+  useTitle("Jobs");
+  const w = useWorkspace();
+  const { query } = useLocation();
+  const status = query.get("status") ?? "";
+  const experiment = query.get("experiment") ?? "";
+  const [search, setSearch] = useState("");
+  const [pages, setPages] = useState<string[]>([]);
+  const first = `${wsPath(w)}/jobs?$top=${pageSize}${status ? "&status=" + enc(status) : ""}${experiment ? "&experimentName=" + enc(experiment) : ""}`;
+  const link = pages.length ? pages[pages.length - 1] : withVersion(first);
+  useEffect(() => setPages([]), [first]);
+  const q = useQuery({
+    queryKey: ["jobs", link],
+    queryFn: () => request("GET", link).then((r) => r.json()),
+    refetchInterval: live((d) => d.value.map((j: any) => j.properties?.status)),
+    placeholderData: (prev) => prev,
+  });
+  const base = `/ws/${w.sub}/${w.rg}/${w.ws}/jobs`;
+  const setFilter = (k: string, v: string) => {
+    const p = new URLSearchParams(query);
+    if (v) p.set(k, v);
+    else p.delete(k);
+    navigate(base + (p.toString() ? "?" + p : ""), true);
+  };
+  const rows = useMemo(() => {
+    const s = search.trim().toLowerCase();
+    const list: any[] = q.data?.value ?? [];
+    return s ? list.filter((j) => [j.name, j.properties?.displayName, j.properties?.experimentName, computeName(j)].some((x) => String(x ?? "").toLowerCase().includes(s))) : list;
+  }, [q.data, search]);
+  return (
+    <section>
+      <PageHeader title="Jobs">
+        <Button icon="↻" onClick={() => q.refetch()}>Refresh</Button>
+      </PageHeader>
+      <div className="filters row wrap">
+        <Field label="Search"><input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="Name, experiment or compute" aria-label="Search jobs" /></Field>
+        <Field label="Status">
+          <select value={status} onChange={(e) => setFilter("status", e.target.value)} aria-label="Status">
+            {statuses.map((s) => <option key={s} value={s}>{s || "All"}</option>)}
+          </select>
+        </Field>
+        <Field label="Experiment"><input value={experiment} onChange={(e) => setFilter("experiment", e.target.value)} placeholder="All experiments" aria-label="Experiment" /></Field>
+      </div>
+      <ErrorBox error={q.error} />
+      {q.isPending ? <Spinner /> : rows.length === 0 ? (
+        <Empty title={search || status || experiment ? "No jobs match" : "No jobs yet"}>
+          {search || status || experiment ? "Change the filters." : <>Submit one from a notebook with the SDK (<code>ml_client.create_or_update(command(...))</code>) or with <code>mlw job create --file job.yml</code>.</>}
+        </Empty>
+      ) : (
+        <div className="table-wrap">
+          <table className="grid" aria-label="Jobs">
+            <thead><tr><th>Display name</th><th>Status</th><th>Experiment</th><th>Compute</th><th>Created</th><th>Duration</th><th>Created by</th></tr></thead>
+            <tbody>
+              {rows.map((j: any) => (
+                <tr key={j.name} data-job={j.name}>
+                  <td><Link to={`${base}/${j.name}`}>{j.properties?.displayName || j.name}</Link></td>
+                  <td><Badge state={j.properties?.status} /></td>
+                  <td><button type="button" className="linklike" onClick={() => setFilter("experiment", j.properties?.experimentName ?? "")}>{j.properties?.experimentName}</button></td>
+                  <td>{computeName(j)}</td>
+                  <td title={j.systemData?.createdAt}>{ago(j.systemData?.createdAt)}</td>
+                  <td>{jobDuration(j)}</td>
+                  <td>{j.systemData?.createdBy}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <nav className="pager row" aria-label="Pages">
+        <Button reason={pages.length ? null : "This is the first page."} onClick={() => setPages(pages.slice(0, -1))}>‹ Previous</Button>
+        <span>Page {pages.length + 1}</span>
+        <Button reason={q.data?.nextLink ? null : "This is the last page."} onClick={() => setPages([...pages, sameOrigin(q.data.nextLink)])}>Next ›</Button>
+      </nav>
+    </section>
+  );
+}
+
+export function JobPage({ name }: { name: string }) {
+  useTitle(name);
+  const w = useWorkspace();
+  const reason = useWriteReason();
+  const qc = useQueryClient();
+  const path = `${wsPath(w)}/jobs/${enc(name)}`;
+  const q = useDoc(path);
+  const [tab, setTab] = useState("overview");
+  const [err, setErr] = useState<unknown>(null);
+  if (q.isPending) return <Spinner />;
+  if (q.error) return <ErrorBox error={q.error} />;
+  const j = q.data;
+  const p = j.properties ?? {};
+  const running = isMoving(p.status);
+  const cancel = async () => {
+    setErr(null);
+    try {
+      await send("POST", path + "/cancel");
+      qc.invalidateQueries({ queryKey: ["doc", path] });
+    } catch (e) {
+      setErr(e);
+    }
+  };
+  const resubmit = async () => {
+    setErr(null);
+    const props = { ...p };
+    for (const k of ["status", "services", "mlw", "parameters", "creationContext", "logFiles"]) delete props[k];
+    if (props.outputs) {
+      const o = { ...props.outputs };
+      delete o.default;
+      props.outputs = o;
+    }
+    const n = `${name.replace(/_r\d+$/, "")}_r${Date.now().toString(36)}`;
+    try {
+      await send("PUT", `${wsPath(w)}/jobs/${enc(n)}`, { properties: props });
+      navigate(`/ws/${w.sub}/${w.rg}/${w.ws}/jobs/${n}`);
+    } catch (e) {
+      setErr(e);
+    }
+  };
+  return (
+    <section>
+      <PageHeader title={p.displayName || name}>
+        <Badge state={p.status} />
+        <Button icon="■" reason={reason ?? (running ? null : `The job is ${p.status}.`)} onClick={cancel}>Cancel</Button>
+        <Button icon="⟲" reason={reason} onClick={resubmit}>Re-submit</Button>
+      </PageHeader>
+      {p.mlw?.reason && <div className="notice" role="status">{p.mlw.reason}</div>}
+      <ErrorBox error={err} />
+      <Tabs tabs={[{ id: "overview", label: "Overview" }, { id: "logs", label: "Outputs + logs" }]} current={tab} onChange={setTab} />
+      {tab === "overview" ? <Overview j={j} /> : <Logs name={name} status={p.status} />}
+    </section>
+  );
+}
+
+function Overview({ j }: { j: any }) {
+  const p = j.properties ?? {};
+  const m = p.mlw ?? {};
+  const phases: { status: string; time: string }[] = m.phases ?? [];
+  return (
+    <div className="details">
+      <dl className="props">
+        <dt>Name</dt><dd>{j.name}</dd>
+        <dt>Experiment</dt><dd>{p.experimentName}</dd>
+        <dt>Compute</dt><dd>{computeName(j)}</dd>
+        <dt>Created by</dt><dd>{j.systemData?.createdBy} {ago(j.systemData?.createdAt)}</dd>
+        <dt>Duration</dt><dd>{jobDuration(j)}</dd>
+        <dt>Environment</dt><dd>{p.environmentId}{m.environment && <div className="hint">{m.environment} {m.python}</div>}</dd>
+        <dt>Command</dt><dd><pre className="cmd">{p.command}</pre></dd>
+        {p.inputs && Object.keys(p.inputs).length > 0 && (<><dt>Inputs</dt><dd>{Object.entries(p.inputs).map(([k, v]: any) => <div key={k}><code>{k}</code>: {v?.uri ?? v?.value ?? JSON.stringify(v)}</div>)}</dd></>)}
+        {p.outputs && (<><dt>Outputs</dt><dd>{Object.entries(p.outputs).map(([k, v]: any) => <div key={k}><code>{k}</code>: {v?.uri ?? ""}</div>)}</dd></>)}
+        {m.exitCode != null && (<><dt>Exit code</dt><dd>{m.exitCode}</dd></>)}
+        {m.error && (<><dt>Error</dt><dd className="bad">{m.error.message ?? JSON.stringify(m.error)}</dd></>)}
+      </dl>
+      <section className="panel" aria-label="Status timeline">
+        <h2>Status timeline</h2>
+        <ol className="timeline">
+          {phases.map((ph, i) => {
+            const next = phases[i + 1]?.time ?? (isMoving(ph.status) ? new Date().toISOString() : null);
+            return (
+              <li key={i}>
+                <Badge state={ph.status} /> <span className="hint">{new Date(ph.time).toLocaleTimeString()}</span>
+                {next && <span> · {duration(Date.parse(next) - Date.parse(ph.time))}</span>}
+                {ph.status === "Queued" && i === phases.length - 1 && m.reason && <div className="hint">{m.reason}</div>}
+              </li>
+            );
+          })}
+        </ol>
+      </section>
+    </div>
+  );
+}
+
+// Logs lists the job's log files and follows the chosen one while the job
+// runs: the API's log stream (?follow=true) read chunk by chunk.
+function Logs({ name, status }: { name: string; status: string }) {
+  const w = useWorkspace();
+  const path = `${wsPath(w)}/jobs/${enc(name)}/logs`;
+  const files = useQuery({ queryKey: ["joblogs", path], queryFn: () => getJSON(path).then((d) => d.value as { name: string; size: number }[]), refetchInterval: isMoving(status) ? 2000 : false });
+  const [file, setFile] = useState("user_logs/std_log.txt");
+  const [text, setText] = useState("");
+  const [err, setErr] = useState<unknown>(null);
+  const [following, setFollowing] = useState(false);
+  const pre = useRef<HTMLPreElement>(null);
+  const stick = useRef(true);
+  useEffect(() => {
+    const ctl = new AbortController();
+    setText("");
+    setErr(null);
+    setFollowing(true);
+    (async () => {
+      try {
+        const res = await request("GET", withVersion(`${path}/${encPath(file)}?follow=true`), undefined, { signal: ctl.signal });
+        const rd = res.body!.getReader();
+        const dec = new TextDecoder();
+        for (;;) {
+          const { done, value } = await rd.read();
+          if (done) break;
+          const chunk = dec.decode(value, { stream: true });
+          setText((t) => t + chunk);
+        }
+      } catch (e: any) {
+        if (e?.name !== "AbortError") setErr(e);
+      } finally {
+        setFollowing(false);
+      }
+    })();
+    return () => ctl.abort();
+  }, [path, file]);
+  useEffect(() => {
+    const el = pre.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [text]);
+  const list = files.data ?? [];
+  return (
+    <div className="logs">
+      <aside aria-label="Log files">
+        <ul className="loglist">
+          {(list.some((f) => f.name === file) ? list : [{ name: file, size: 0 }, ...list]).map((f) => (
+            <li key={f.name}>
+              <button type="button" className={f.name === file ? "linklike active" : "linklike"} onClick={() => setFile(f.name)}>{f.name}</button>
+              <a className="hint" href={withVersion(`${path}/${encPath(f.name)}`)} download={f.name.split("/").pop()} aria-label={`Download ${f.name}`}>⤓</a>
+            </li>
+          ))}
+        </ul>
+      </aside>
+      <div className="logview">
+        <div className="row"><strong>{file}</strong> <span role="status" className="hint" data-following={following}>{following ? "Following the log live…" : "End of log."}</span></div>
+        <ErrorBox error={err} />
+        <pre className="log" ref={pre} aria-label="Log" data-log={file} onScroll={(e) => { const el = e.currentTarget; stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40; }}>{text}</pre>
+      </div>
+    </div>
+  );
+}
