@@ -338,6 +338,25 @@ func lastLine(s string) string {
 func killJobProcesses(dir string) {
 	killTagged(dir, "MLW_NODE_AGENT=")
 	killTagged(dir, "MLW_RUN_DIR=")
+	// The nodes' cgroups are host-wide: a test's must not outlive it.
+	nodes, _ := os.ReadDir(filepath.Join(dir, "cluster", "nodes"))
+	for _, n := range nodes {
+		for _, h := range []string{"memory/mlw", "cpu/mlw", "pids/mlw", "mlw"} {
+			cg := filepath.Join("/sys/fs/cgroup", h, "node-"+n.Name())
+			for range 100 {
+				if err := os.Remove(cg); err == nil || os.IsNotExist(err) {
+					break
+				}
+				b, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+				for _, f := range strings.Fields(string(b)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
 }
 
 func killTagged(dir, prefix string) {

@@ -26,9 +26,10 @@ import (
 // the run directory of the job to start to nodes/<id>/current and then a
 // newline to the agent's FIFO (nodes/<id>/wake.fifo), which the agent
 // holds open for reading and writing, so that writers never block and it
-// never sees an end of file. On each newline the agent reads current; a
-// job it already started (child.pid exists) is skipped, which makes waking
-// it twice harmless. (Bash reads a FIFO one byte at a time, with a few
+// never sees an end of file. On each newline, and once when it starts
+// (a wake-up sent while it was starting may reach no one), the agent reads
+// current; a job it already started (child.pid exists) is skipped, which
+// makes waking it twice harmless. (Bash reads a FIFO one byte at a time, with a few
 // system calls per byte: a newline costs far less than a path.)
 //
 // The job runs in a foreground subshell of its own process group (set -m),
@@ -53,11 +54,15 @@ while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 1; shift; n=$((n-1)); done
 echo $$ > "$d/agent.shell"
 set -m
 exec 3<>"$d/wake.fifo"
+__mlw_w=
 while :; do
-  if ! IFS= read -r -t 60 -u 3 __mlw_r; then
+  # The first time round, current is read at once: a job may have been
+  # sent while this agent was starting.
+  if [ -n "$__mlw_w" ] && ! IFS= read -r -t 60 -u 3 __mlw_r; then
     [ -p "$d/wake.fifo" ] || exit 0
     continue
   fi
+  __mlw_w=1
   IFS= read -r __mlw_r < "$d/current" || continue
   [ -f "$__mlw_r/job.sh" ] || continue
   [ -e "$__mlw_r/child.pid" ] && continue
@@ -136,6 +141,9 @@ func (c *Cluster) startAgent(node string, plan *sandboxPlan) error {
 			procs = cg.ProcsFiles()
 		}
 	}
+	// The new agent writes its shell's pid; an earlier agent's (perhaps
+	// of another user) must not stand in for it.
+	_ = os.Remove(filepath.Join(dir, "agent.shell"))
 	args := append([]string{"-c", agentScript, "mlw-node-agent", dir, strconv.Itoa(len(procs))}, procs...)
 	cmd := exec.Command("/bin/bash", args...)
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", AgentEnv + "=" + dir}
@@ -149,8 +157,9 @@ func (c *Cluster) startAgent(node string, plan *sandboxPlan) error {
 		}
 		argv := []string{"-c", `for f in $MLW_CGROUP_PROCS; do echo $$ > "$f" || exit 1; done; exec "$@"`, "mlw-node-agent"}
 		argv = append(append(argv, plan.prefix...), "/bin/bash", "-c", agentScript, "mlw-node-agent", dir, "0")
+		env := cmd.Env
 		cmd = exec.Command("/bin/sh", argv...)
-		cmd.Env = append(cmd.Env, "HOME=/tmp", "MLW_CGROUP_PROCS="+strings.Join(procs, " "))
+		cmd.Env = append(env, "HOME=/tmp", "MLW_CGROUP_PROCS="+strings.Join(procs, " "))
 	}
 	cmd.Dir = dir
 	for _, k := range agentLocale {
@@ -178,7 +187,16 @@ func (c *Cluster) startAgent(node string, plan *sandboxPlan) error {
 		return err
 	}
 	// This server reaps it while it lives; after a restart it is init's.
-	go func() { _ = cmd.Wait() }()
+	logPath := logf.Name()
+	go func() {
+		err := cmd.Wait()
+		// An agent ends when it is replaced or its node goes; say how,
+		// for whoever wonders where a job went.
+		if f, ferr := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0); ferr == nil {
+			fmt.Fprintf(f, "mlw: node agent %d ended: %v\n", cmd.Process.Pid, err)
+			f.Close()
+		}
+	}()
 	return nil
 }
 
@@ -192,7 +210,10 @@ func (c *Cluster) agentProcs(node string) []int {
 	}
 	out := []int{pid}
 	if b, err := os.ReadFile(filepath.Join(c.nodeDir(node), "agent.shell")); err == nil {
-		if sh, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && sh != pid {
+		// Only while it is this node's agent (a pid may be reused).
+		sh, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		env, _ := os.ReadFile("/proc/" + strconv.Itoa(sh) + "/environ")
+		if err == nil && sh != pid && strings.Contains("\x00"+string(env)+"\x00", "\x00"+AgentEnv+"="+c.nodeDir(node)+"\x00") {
 			out = append(out, sh)
 		}
 	}
@@ -335,7 +356,7 @@ func (c *Cluster) ensureAgent(node string, plan *sandboxPlan) (int, uint64, bool
 		if c.agentBusy(node) {
 			return 0, 0, false
 		}
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+		c.killAgent(node)
 		_ = os.Remove(filepath.Join(c.nodeDir(node), oldAgentFIFO))
 	}
 	if err := c.startAgent(node, plan); err != nil {
@@ -394,8 +415,40 @@ func (c *Cluster) resendToAgent(node, runDir string, plan *sandboxPlan) {
 
 // stopAgent ends a node's agent (its node is going away).
 func (c *Cluster) stopAgent(node string) {
-	if pid, _, alive := c.agentPID(node); alive {
+	c.killAgent(node)
+	_ = os.RemoveAll(c.nodeDir(node))
+}
+
+// killAgent ends a node's agent: every one of its processes, so that no
+// shell of a replaced agent goes on reading the node's FIFO.
+func (c *Cluster) killAgent(node string) {
+	procs := c.agentProcs(node)
+	for _, pid := range procs {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	_ = os.RemoveAll(c.nodeDir(node))
+	// A sandboxed agent's shell is not the process started; whatever in
+	// the node's cgroup carries the node's agent tag is an agent.
+	if v, _ := CgroupSupport(); v != 0 {
+		tag := "\x00" + AgentEnv + "=" + c.nodeDir(node) + "\x00"
+		for _, pid := range OpenCgroup(nodeCgroupName(node)).PIDs() {
+			if env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ"); err == nil && strings.Contains("\x00"+string(env)+"\x00", tag) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				procs = append(procs, pid)
+			}
+		}
+	}
+	// Until they are gone they hold the FIFO open, and a wake-up written
+	// for the next agent would reach them (and be lost with them).
+	for i := 0; i < 500; i++ {
+		alive := false
+		for _, pid := range procs {
+			if _, state, err := procStat(pid); err == nil && state != "Z" && state != "X" {
+				alive = true
+			}
+		}
+		if !alive {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }

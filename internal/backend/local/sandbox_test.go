@@ -94,3 +94,50 @@ func TestHiddenDirs(t *testing.T) {
 }
 
 func fileUID(fi os.FileInfo) uint32 { return fi.Sys().(*syscall.Stat_t).Uid }
+
+// TestAgentChangesHands: a node's jobs of different users each run as
+// their own user (the node's agent is replaced when the user changes).
+func TestAgentChangesHands(t *testing.T) {
+	t.Parallel()
+	if ok, reason := JobSandboxSupport(); !ok {
+		t.Skip(reason)
+	}
+	data := t.TempDir()
+	c := NewCluster(filepath.Join(data, "cluster"), backend.Resources{})
+	c.HideDirs, c.SandboxedJobs = []string{data}, true
+	t.Cleanup(func() {
+		ents, _ := os.ReadDir(filepath.Join(data, "cluster", "nodes"))
+		for _, e := range ents {
+			_ = c.StopNode(context.Background(), e.Name())
+		}
+	})
+	node := nodeID(t)
+	_, err := c.StartNode(context.Background(), backend.NodeSpec{ID: node, Limits: backend.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30}})
+	require.NoError(t, err)
+	jobs := filepath.Join(data, "jobs")
+	var last []int
+	for i, uid := range []int{backend.UIDBase + 1, backend.UIDBase + 2, backend.UIDBase + 2, backend.UIDBase + 1} {
+		id := "j" + strconv.Itoa(i)
+		wd := filepath.Join(jobs, id)
+		require.NoError(t, os.MkdirAll(wd, 0o755))
+		log := filepath.Join(jobs, id+".log")
+		h, err := c.Start(context.Background(), backend.ProcessSpec{ID: id, Node: node, Command: "id -u", Dir: wd,
+			Env: []string{"PATH=/usr/bin:/bin"}, Log: log, Sandbox: &backend.Sandbox{UID: uid, Binds: []backend.Bind{{Path: jobs}}}})
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		require.NoError(t, c.Wait(ctx, h), "job %d", i)
+		cancel()
+		out, _ := os.ReadFile(log)
+		require.Equal(t, strconv.Itoa(uid)+"\n", string(out), "job %d", i)
+		require.NoError(t, c.Sweep(context.Background(), h))
+		require.NoError(t, c.Release(context.Background(), h))
+		agent := c.agentProcs(node)
+		require.Len(t, agent, 2, "the agent's shell is known, apart from bubblewrap")
+		if i == 2 {
+			require.Equal(t, last, agent, "the same user's next job reuses the agent: the sweep spared it")
+		} else {
+			require.NotEqual(t, last, agent, "another user's job gets an agent of its own")
+		}
+		last = agent
+	}
+}
