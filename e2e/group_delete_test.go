@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -44,4 +46,30 @@ func TestGroupDeleteLeavesNothingRunning(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestGroupRecreatedRunsJobs: a resource group deleted and created again
+// with the same workspace and cluster names is a new group: its jobs run
+// (the job reconciler once cached workspaces by name, and every job of the
+// new workspace failed until the server restarted).
+func TestGroupRecreatedRunsJobs(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, Options{})
+	src := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(src, "hello.py"), []byte("print('hello from the code snapshot')\n"), 0o644))
+	for round := 1; round <= 2; round++ {
+		e := newJobsEnv(t, s)
+		e.putCluster(t, "cpu", map[string]any{"vmSize": "STANDARD_DS1_V2",
+			"scaleSettings": map[string]any{"minNodeCount": 0, "maxNodeCount": 1, "nodeIdleTimeBeforeScaleDown": "PT10M"}})
+		name := fmt.Sprintf("job_round_%d", round)
+		e.submit(t, name, map[string]any{"command": "python hello.py", "codeId": e.uploadCode(t, src),
+			"computeId": e.ws + "/computes/cpu"})
+		e.awaitJob(t, name, "Completed")
+		require.Contains(t, e.userLog(t, name), "hello from the code snapshot")
+
+		del := s.Do(t, http.MethodDelete, s.GroupPath("rg-jobs"), nil)
+		require.Equal(t, http.StatusAccepted, del.StatusCode, del)
+		op := s.AwaitOperation(t, del.Header.Get("Azure-AsyncOperation"))
+		require.Equal(t, "Succeeded", op["status"], op)
+	}
 }

@@ -138,7 +138,7 @@ type cachedEnv struct {
 const envTTL = 10 * time.Second
 
 func (r *Jobs) resolveEnv(ctx context.Context, j *jobCtx) (*service.ResolvedEnvironment, error) {
-	key := j.job.Parent + "\x00" + j.spec.EnvironmentID
+	key := j.ws.UID + "\x00" + j.spec.EnvironmentID
 	now := time.Now()
 	r.cacheMu.Lock()
 	c, ok := r.envs[key]
@@ -231,7 +231,7 @@ func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
 		return controller.Result{}, fmt.Errorf("%w: %v", controller.ErrTerminal, err)
 	}
 	j.key, j.st, j.spec = service.Key(job), service.JobStatusOf(job), spec
-	if j.ws, err = r.workspace(ctx, job.Parent); err != nil {
+	if j.ws, err = r.workspace(ctx, job.Parent, j.st.WorkspaceUID); err != nil {
 		return controller.Result{}, err
 	}
 	if job.Deleting {
@@ -243,16 +243,19 @@ func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
 	// A job waiting for its compute reads it; one that runs on a cluster
 	// does not need to (deleting a cluster cancels its jobs), one on an
 	// instance does (deleting an instance does not).
-	j.info = r.cachedCompute(job.Owner)
+	j.info = r.cachedCompute(j.st)
 	if j.info == nil || job.State == service.JobNotStarted || job.State == service.JobQueued || !j.info.Cluster {
 		if j.compute, err = r.computeOf(ctx, job.Owner); err != nil {
 			return controller.Result{}, err
+		}
+		if j.compute != nil && j.st.ComputeUID != "" && j.compute.UID != j.st.ComputeUID {
+			j.compute = nil // deleted, and another of the same name created since
 		}
 		if job.State != service.JobCancelRequested && (j.compute == nil || j.compute.Deleting) {
 			return r.finish(ctx, j, service.JobCanceled, nil, fmt.Sprintf("The compute '%s' was deleted.", computeName(job.Owner)))
 		}
 		if j.compute != nil {
-			j.info = r.rememberCompute(job.Owner, j.compute)
+			j.info = r.rememberCompute(j.st, j.compute)
 		}
 	}
 	if j.info == nil {
@@ -288,43 +291,62 @@ func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
 // JobTerminalState reports whether a job row's state is final.
 func JobTerminalState(s string) bool { return service.JobTerminal(s) }
 
-// workspace loads a job's workspace from its parent key (cached: what
-// jobs use of it, its names and storage account, never changes).
-func (r *Jobs) workspace(ctx context.Context, wsKey string) (*store.Resource, error) {
-	r.cacheMu.Lock()
-	ws := r.workspaces[wsKey]
-	r.cacheMu.Unlock()
-	if ws != nil {
-		return ws, nil
+// workspace loads a job's workspace from its parent key, cached by the
+// workspace's UID (what jobs use of it, its names and storage account,
+// never changes for its life): a workspace deleted and created again under
+// the same names is another workspace. A job admitted before jobs recorded
+// the UID reads it every time.
+func (r *Jobs) workspace(ctx context.Context, wsKey, uid string) (*store.Resource, error) {
+	if uid != "" {
+		r.cacheMu.Lock()
+		ws := r.workspaces[uid]
+		r.cacheMu.Unlock()
+		if ws != nil {
+			return ws, nil
+		}
 	}
 	ws, err := workspaceByKey(ctx, r.Store, wsKey)
 	if err != nil {
 		return nil, err
 	}
-	r.cacheMu.Lock()
-	if r.workspaces == nil {
-		r.workspaces = map[string]*store.Resource{}
+	if uid != "" && ws.UID != uid {
+		return nil, fmt.Errorf("%w: the job's workspace %s was deleted (it is now another workspace of the same name)", controller.ErrTerminal, wsKey)
 	}
-	r.workspaces[wsKey] = ws
-	r.cacheMu.Unlock()
+	if uid != "" {
+		r.cacheMu.Lock()
+		if r.workspaces == nil {
+			r.workspaces = map[string]*store.Resource{}
+		}
+		r.workspaces[uid] = ws
+		r.cacheMu.Unlock()
+	}
 	return ws, nil
 }
 
-func (r *Jobs) cachedCompute(owner string) *computeInfo {
+// cachedCompute returns what is known of a job's compute, cached by the
+// compute's UID (its type, size and tier are fixed at creation); nil for a
+// job admitted before jobs recorded the UID, which reads it every step.
+func (r *Jobs) cachedCompute(st *service.JobStatus) *computeInfo {
+	if st.ComputeUID == "" {
+		return nil
+	}
 	r.cacheMu.Lock()
 	defer r.cacheMu.Unlock()
-	return r.computes[owner]
+	return r.computes[st.ComputeUID]
 }
 
-func (r *Jobs) rememberCompute(owner string, c *store.Resource) *computeInfo {
+func (r *Jobs) rememberCompute(st *service.JobStatus, c *store.Resource) *computeInfo {
 	_, props := service.ComputeSpec(c)
 	ci := &computeInfo{Name: c.Name, Cluster: service.ComputeTypeOf(c) == service.AmlCompute, LowPriority: service.IsLowPriority(props)}
+	if st.ComputeUID == "" {
+		return ci
+	}
 	r.cacheMu.Lock()
 	defer r.cacheMu.Unlock()
 	if r.computes == nil {
 		r.computes = map[string]*computeInfo{}
 	}
-	r.computes[owner] = ci
+	r.computes[st.ComputeUID] = ci
 	return ci
 }
 
@@ -787,7 +809,7 @@ func (r *Jobs) settled(ctx context.Context, j *jobCtx) (controller.Result, error
 			return controller.Result{}, err
 		}
 	}
-	if ci := r.cachedCompute(j.job.Owner); ci == nil || !ci.Cluster {
+	if ci := r.cachedCompute(j.st); ci == nil || !ci.Cluster {
 		if c, _ := r.computeOf(ctx, j.job.Owner); c != nil && !isCluster(c) {
 			r.kickInstance(ctx, j.job.Owner)
 		}

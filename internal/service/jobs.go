@@ -226,7 +226,7 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 		return nil, nil, false, err
 	}
 	now := s.Now().UTC()
-	st := &JobStatus{Reason: "Submitted; waiting to be queued."}
+	st := &JobStatus{Reason: "Submitted; waiting to be queued.", WorkspaceUID: ws.UID, ComputeUID: compute.UID}
 	if p != nil {
 		st.SubmitterID = p.UserID
 	}

@@ -55,6 +55,11 @@ func JobTerminal(state string) bool {
 // JobStatus is the server-owned part of a job (the row's Status), written
 // by the reconcilers; admission writes only CancelRequest.
 type JobStatus struct {
+	// WorkspaceUID and ComputeUID are the UIDs of the job's workspace and
+	// compute at admission: caches key on them, never on names, since a
+	// workspace or compute deleted and created again has the same names.
+	WorkspaceUID string `json:"workspaceUid,omitempty"`
+	ComputeUID   string `json:"computeUid,omitempty"`
 	// Reason says why the job is where it is, especially while it waits
 	// ("Waiting for a node: aml-cluster at 2/2 nodes, all busy").
 	Reason string `json:"reason,omitempty"`
