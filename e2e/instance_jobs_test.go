@@ -47,7 +47,7 @@ func TestJobsOnComputeInstance(t *testing.T) {
 		return nil
 	})
 	isolation, _ := clusterProps(ci)["mlw"].(map[string]any)["isolation"].(string)
-	sandboxed := strings.HasPrefix(isolation, "bubblewrap")
+	sandboxed := !strings.HasPrefix(isolation, "None")
 
 	// A job inside the instance; it waits for a file in its working
 	// directory, which has the same path inside the instance and out.

@@ -410,6 +410,14 @@ func TestInstanceErrors(t *testing.T) {
 		r := e.Send(t, req)
 		require.Equal(t, http.StatusForbidden, r.StatusCode, r)
 		require.Contains(t, r.Error(t).Message, "assigned to user 'admin'")
+		// bob's job on admin's instance would run as admin, in admin's home.
+		req = e.NewRequest(t, "PUT", e.WorkspacePath(e.rg, e.ws)+"/jobs/bobs_job", map[string]any{"properties": map[string]any{
+			"jobType": "Command", "command": "cat ~/.azureml/token", "environmentId": "azureml:AzureML-sklearn-1.5@latest",
+			"computeId": "ci-mine"}})
+		req.Header.Set("Authorization", "Bearer "+bobToken)
+		r = e.Send(t, req)
+		require.Equal(t, http.StatusForbidden, r.StatusCode, r)
+		require.Contains(t, r.Error(t).Message, "assigned to user 'admin'; only that user may run jobs on it")
 		e.mustCLI(t, "compute", "delete", "-n", "ci-mine", "--yes")
 		e.awaitNoProcesses(t, "ci-mine")
 	})

@@ -23,6 +23,14 @@ type InstanceSpec struct {
 	// SharePath is the host directory of the workspace file share, seen
 	// inside the instance at ~/cloudfiles/code.
 	SharePath string
+	// UID is the unprivileged host uid (from UIDBase) that the instance's
+	// processes run as: its assigned user's, the same as that user's jobs
+	// (azureuser inside the instance). ShareGID is the group of the
+	// workspace's file share, which every instance user of the workspace
+	// may write. A backend that cannot run processes as another uid refuses
+	// to start the instance unless its server allows unsandboxed instances.
+	UID      int
+	ShareGID int
 	// Env is set for every process of the instance (terminals, kernels,
 	// setup scripts, SSH sessions).
 	Env map[string]string

@@ -193,6 +193,7 @@ func (s *Store) ShareWrite(account, share, p string, r io.Reader, overwrite bool
 	if err := root.Rename(tmp, dst); err != nil {
 		return nil, false, fmt.Errorf("store file: %w", err)
 	}
+	shareMode(root, dst)
 	// Blob API metadata of a share file is stale now.
 	_ = root.Remove(metaPath(share, p))
 	fi, err = root.Stat(dst)
@@ -216,6 +217,7 @@ func (s *Store) ShareMkdir(account, share, p string) (*FileInfo, error) {
 	if err := root.MkdirAll(shareName(share, p), 0o755); err != nil {
 		return nil, newError(http.StatusConflict, "PathConflict", fmt.Sprintf("'%s' or one of its parents is a file.", p))
 	}
+	shareMode(root, shareName(share, p)+"/.")
 	fi, err := root.Stat(shareName(share, p))
 	if err != nil {
 		return nil, err

@@ -481,7 +481,36 @@ func place(root *os.Root, tmp, dst string) error {
 		}
 		return fmt.Errorf("store blob: %w", err)
 	}
+	shareMode(root, dst)
 	return nil
+}
+
+// shareMode keeps a blob written into a shared directory tree (a workspace
+// file share, whose directories compute instances made setgid and
+// group-writable for the workspace's instance users) writable by that
+// group: the file and the directories made for it. Elsewhere it changes
+// nothing.
+func shareMode(root *os.Root, dst string) {
+	parent := "."
+	segs := strings.Split(path.Dir(dst), "/")
+	for i := range segs {
+		dir := strings.Join(segs[:i+1], "/")
+		pfi, err := root.Lstat(parent)
+		if err != nil {
+			return
+		}
+		if pfi.Mode()&fs.ModeSetgid != 0 {
+			if fi, err := root.Lstat(dir); err == nil && fi.IsDir() && (fi.Mode()&fs.ModeSetgid == 0 || fi.Mode().Perm()&0o070 != 0o070) {
+				_ = root.Chmod(dir, fi.Mode().Perm()|0o070|fs.ModeSetgid)
+			}
+		}
+		parent = dir
+	}
+	if pfi, err := root.Lstat(parent); err == nil && pfi.Mode()&fs.ModeSetgid != 0 {
+		if fi, err := root.Lstat(dst); err == nil && fi.Mode().IsRegular() {
+			_ = root.Chmod(dst, 0o664)
+		}
+	}
 }
 
 // PutOptions are the inputs of Put and CommitBlockList.

@@ -243,6 +243,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 		ID: x.c.UID, Key: x.key, Name: x.c.Name, Workspace: x.ws.Name,
 		MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20,
 		SharePath: service.WorkspaceSharePath(r.DataDir, x.ws),
+		UID:       x.st.Internal.HostUID, ShareGID: x.st.Internal.ShareGID,
 		Env: map[string]string{
 			"CI_NAME": x.c.Name, "CI_WORKSPACE": x.ws.Name, "CI_RESOURCE_GROUP": ref.ResourceGroup,
 			"CI_LOCAL_UBUNTU_USER": "azureuser", "AZUREML_ARM_SUBSCRIPTION": ref.Subscription,
@@ -351,6 +352,32 @@ func JupyterBasePath(ref core.WorkspaceRef, name string) string {
 	return "/" + strings.TrimPrefix(ref.ID(), "/") + "/computes/" + name + "/jupyter/"
 }
 
+// hostIDs allocates (once) the host uid the instance's processes run as,
+// its assigned user's (the same as that user's cluster jobs), and the
+// group of the workspace's file share, which all of the workspace's
+// instance users write.
+func (r *Instances) hostIDs(ctx context.Context, x *instanceCtx) error {
+	in := &x.st.Internal
+	if in.HostUID != 0 && in.ShareGID != 0 {
+		return nil
+	}
+	who := in.AssignedUserID
+	if who == "" {
+		who = "name:" + x.c.CreatedBy
+	}
+	uid, err := r.Store.HostUID(ctx, who, backend.UIDBase)
+	if err != nil {
+		return err
+	}
+	gid, err := r.Store.HostUID(ctx, "share:"+x.ws.UID, backend.UIDBase)
+	if err != nil {
+		return err
+	}
+	in.HostUID, in.ShareGID = uid, gid
+	x.dirty = true
+	return nil
+}
+
 // bootFiles mints the instance's API token (a fresh one at every boot, the
 // old one deleted) and returns the files of the home directory.
 func (r *Instances) bootFiles(ctx context.Context, x *instanceCtx) (map[string][]byte, error) {
@@ -386,6 +413,9 @@ func (r *Instances) bootFiles(ctx context.Context, x *instanceCtx) (map[string][
 func (r *Instances) start(ctx context.Context, x *instanceCtx) (info backend.InstanceInfo, startErr, err error) {
 	var files map[string][]byte
 	if !r.Backend.Running(ctx, x.st.Internal.Handle) {
+		if err = r.hostIDs(ctx, x); err != nil {
+			return info, nil, err
+		}
 		if files, err = r.bootFiles(ctx, x); err != nil {
 			return info, nil, err
 		}

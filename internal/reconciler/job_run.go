@@ -419,8 +419,12 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 // directories (each job's its user's alone), the workspace's storage and
 // the prepared Python environments, and writing its own directories and
 // outputs.
+//
+// A job on a compute instance runs inside the instance, as the instance's
+// user (who alone may submit to it): its sandbox names only what the job
+// writes, which the instance's backend gives to that user.
 func (r *Jobs) sandbox(ctx context.Context, j *jobCtx, onInstance bool, dio *jobIO) (*backend.Sandbox, error) {
-	if !r.Sandbox || onInstance {
+	if !r.Sandbox && !onInstance {
 		return nil, nil
 	}
 	who := j.st.SubmitterID
@@ -430,6 +434,9 @@ func (r *Jobs) sandbox(ctx context.Context, j *jobCtx, onInstance bool, dio *job
 	uid, err := r.Store.HostUID(ctx, who, backend.UIDBase)
 	if err != nil {
 		return nil, err
+	}
+	if onInstance {
+		return &backend.Sandbox{UID: uid, Writable: append([]string{r.jobRoot(j)}, dio.writable()...)}, nil
 	}
 	jobs := filepath.Join(r.DataDir, "jobs")
 	// Others may enter the jobs' directory, not list it; a job's own is
@@ -446,14 +453,22 @@ func (r *Jobs) sandbox(ctx context.Context, j *jobCtx, onInstance bool, dio *job
 	if r.EnvDir != "" {
 		sb.Binds = append(sb.Binds, backend.Bind{Path: r.EnvDir, ReadOnly: true})
 	}
-	for _, p := range dio.outputs {
+	sb.Writable = append(sb.Writable, dio.writable()...)
+	return sb, nil
+}
+
+// writable are the paths a job writes its outputs to: each output's
+// directory (an output that names a file: the directory it is in).
+func (d *jobIO) writable() []string {
+	var out []string
+	for _, p := range d.outputs {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			sb.Writable = append(sb.Writable, p)
+			out = append(out, p)
 		} else {
-			sb.Writable = append(sb.Writable, filepath.Dir(p))
+			out = append(out, filepath.Dir(p))
 		}
 	}
-	return sb, nil
+	return out
 }
 
 // baseEnv is the part of the server's environment a job inherits: what

@@ -25,6 +25,9 @@ func (s *Server) buildInstances(computes *reconciler.ComputeDispatch, procs *loc
 		Log:          s.log,
 		Notify:       func(key string) { s.enqueue(core.KindCompute, key) },
 		Procs:        procs,
+		// Where instances cannot be sandboxed, they start only under the
+		// same explicit opt-in as jobs.
+		AllowUnsandboxed: s.opts.AllowUnsandboxedJobs,
 	}
 	rec := &reconciler.Instances{Store: s.st, Backend: be, Queue: service.EnqueueFunc(s.enqueue), Log: s.log,
 		DataDir: s.opts.DataDir, EnvDir: s.envDir(), Now: time.Now, ServerURL: func() string { return s.url }, CAPEM: s.ca.CertPEM}

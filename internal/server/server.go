@@ -253,11 +253,11 @@ func (s *Server) buildControllers() error {
 	procs.HideDirs, procs.SandboxedJobs, procs.AllowUnsandboxed = []string{s.opts.DataDir}, true, s.opts.AllowUnsandboxedJobs
 	switch ok, reason := local.JobSandboxSupport(); {
 	case ok:
-		s.log.Info("jobs run sandboxed, each as its submitter's own unprivileged uid")
+		s.log.Info("jobs and compute instances run sandboxed, each as its user's own unprivileged uid")
 	case s.opts.AllowUnsandboxedJobs:
-		s.log.Warn("jobs run WITHOUT a sandbox, as the server's own user (--allow-unsandboxed-jobs): they can read the data directory", "reason", reason)
+		s.log.Warn("jobs and compute instances run WITHOUT a sandbox, as the server's own user (--allow-unsandboxed-jobs): they can read the data directory", "reason", reason)
 	default:
-		s.log.Warn("jobs cannot be sandboxed on this host and will fail with SandboxUnavailable; fix this, or start the server with --allow-unsandboxed-jobs", "reason", reason)
+		s.log.Warn("jobs and compute instances cannot be sandboxed on this host and will fail with SandboxUnavailable; fix this, or start the server with --allow-unsandboxed-jobs", "reason", reason)
 	}
 	instances := s.buildInstances(computes, procs)
 	s.buildJobs(computes, procs, instances)

@@ -85,6 +85,11 @@ type InstanceInternal struct {
 	Network   string `json:"network,omitempty"`
 	Jupyter   bool   `json:"jupyter,omitempty"`
 	SSHPort   int    `json:"sshPort,omitempty"`
+	// HostUID is the unprivileged host uid the instance's processes run
+	// as (its user's, as for the user's jobs) and ShareGID the group of the
+	// workspace's file share; allocated at the first start.
+	HostUID  int `json:"hostUid,omitempty"`
+	ShareGID int `json:"shareGid,omitempty"`
 }
 
 // InstanceStatus is a decoded instance status: the whole document, its
@@ -548,9 +553,15 @@ func (s *Service) InstanceForAccess(ctx context.Context, ref core.WorkspaceRef, 
 
 // CheckAssignedUser refuses anyone but the instance's assigned user.
 func CheckAssignedUser(p *identity.Principal, c *store.Resource, st *InstanceStatus) error {
+	return checkAssigned(p, c, st, "open its terminal, Jupyter or SSH sessions")
+}
+
+// checkAssigned refuses anyone but the instance's assigned user what
+// (the Owner role included, as in Azure ML: an instance is personal).
+func checkAssigned(p *identity.Principal, c *store.Resource, st *InstanceStatus, what string) error {
 	if p == nil || st.Internal.AssignedUserID == "" || p.UserID == st.Internal.AssignedUserID {
 		return nil
 	}
-	return core.Forbidden("The compute instance '%s' is assigned to user '%s'; only that user may open its terminal, Jupyter or SSH sessions.",
-		c.Name, st.Internal.AssignedUserName)
+	return core.Forbidden("The compute instance '%s' is assigned to user '%s'; only that user may %s.",
+		c.Name, st.Internal.AssignedUserName, what)
 }

@@ -270,6 +270,13 @@ func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string,
 	}
 	pr["computeId"] = ComputeARMID(ws, compute)
 	isCluster := ComputeTypeOf(compute) == AmlCompute
+	if !isCluster {
+		// A job on an instance runs as the instance's user, in its home.
+		if err := checkAssigned(PrincipalFrom(ctx), compute, InstanceStatusOf(compute),
+			"run jobs on it; submit to a compute cluster or to an instance of your own"); err != nil {
+			return nil, err
+		}
+	}
 
 	if strings.TrimSpace(spec.EnvironmentID) == "" {
 		return nil, core.Invalid("properties.environmentId", "The job needs an environment, for example \"azureml:AzureML-sklearn-1.5@latest\".")

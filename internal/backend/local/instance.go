@@ -58,6 +58,11 @@ type Instances struct {
 	// NoSandbox runs instances without namespaces even where bubblewrap
 	// works (tests of the fallback; hosts that forbid namespaces).
 	NoSandbox bool
+	// AllowUnsandboxed starts instances where they cannot be sandboxed
+	// (NoSandbox, or the host cannot): their processes then run as the
+	// server's own user, on the host (mlw server
+	// --allow-unsandboxed-jobs). Otherwise Start fails with ErrNoSandbox.
+	AllowUnsandboxed bool
 	// Procs is the backend whose Processes watch, stop and release the job
 	// processes started inside instances (StartProcess): they keep their
 	// supervisor files with the cluster's.
@@ -93,6 +98,10 @@ type instanceHandle struct {
 	// Binds are the host directories the sandbox shows at the same path
 	// (backend.InstanceSpec.Binds as of the boot).
 	Binds []string `json:"binds,omitempty"`
+	// UID is the unprivileged uid the instance's processes run as and GID
+	// the file share's group (0: the server's own user, unsandboxed).
+	UID int `json:"uid,omitempty"`
+	GID int `json:"gid,omitempty"`
 }
 
 func (h *instanceHandle) initRun() string    { return filepath.Join(h.Root, "run", "init") }
@@ -150,8 +159,23 @@ var sandboxSupport = sync.OnceValues(func() (bool, string) {
 })
 
 func (l *Instances) sandboxed() bool {
-	ok, _ := sandboxSupport()
-	return ok && !l.NoSandbox
+	ok, _ := l.sandboxReason()
+	return ok
+}
+
+// sandboxReason reports whether instances run sandboxed here, as their
+// users' unprivileged uids, or why not.
+func (l *Instances) sandboxReason() (bool, string) {
+	if l.NoSandbox {
+		return false, "namespaces are turned off for this server"
+	}
+	if ok, reason := sandboxSupport(); !ok {
+		return false, reason
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		return false, "setpriv (util-linux) is not installed, so instance processes cannot run as their users"
+	}
+	return true, ""
 }
 
 // jupyterSupport reports whether Debian's notebook server is installed.
@@ -221,6 +245,9 @@ func (l *Instances) Start(ctx context.Context, spec *backend.InstanceSpec, raw b
 		return encodeHandle(h), info, err
 	}
 	info.Environments = envs
+	if err := h.giveHome(); err != nil {
+		return encodeHandle(h), info, err
+	}
 	if spec.Jupyter && jupyterSupport() {
 		if p, err := OpenProc(h.jupyterRun()); err != nil || !p.Running() {
 			if err := l.startJupyter(spec, h); err != nil {
@@ -252,14 +279,12 @@ func (l *Instances) info(spec *backend.InstanceSpec, h *instanceHandle) backend.
 	} else {
 		info.Limits = fmt.Sprintf("Enforced with cgroup v%d: %s, %s memory.", v, cpuText(spec.MilliCPU), memText(spec.MemoryBytes))
 	}
-	ok, reason := sandboxSupport()
-	if l.NoSandbox {
-		ok, reason = false, "namespaces are turned off for this server"
-	}
-	if ok {
-		info.Isolation = "bubblewrap namespaces: own processes (PID), hostname (UTS), IPC and mounts; the host file system is read-only except the home directory, /tmp and the workspace file share."
-	} else {
-		info.Isolation = "None: " + reason + "."
+	ok, reason := l.sandboxReason()
+	switch {
+	case ok:
+		info.Isolation = fmt.Sprintf("Runs as azureuser, the unprivileged host uid %d, without capabilities, in bubblewrap namespaces: own processes (PID), hostname (UTS), IPC and mounts; the host file system is read-only except the home directory, /tmp and the workspace file share; the server's data directory is hidden.", spec.UID)
+	default:
+		info.Isolation = "None: " + reason + "; processes run as the server's own user (allowed by --allow-unsandboxed-jobs)."
 	}
 	switch {
 	case !spec.IsolateNetwork:
@@ -299,12 +324,24 @@ func (l *Instances) initRunning(h *instanceHandle) bool {
 
 // boot prepares the home and starts the init process.
 func (l *Instances) boot(ctx context.Context, spec *backend.InstanceSpec) (*instanceHandle, error) {
-	sandbox := l.sandboxed()
+	sandbox, reason := l.sandboxReason()
+	if !sandbox && !l.AllowUnsandboxed {
+		return nil, fmt.Errorf("%w: %s. Make it possible (run mlw server as root with bubblewrap and util-linux installed), or start the server with --allow-unsandboxed-jobs to run instances as the server's own user (docs/security.md)", backend.ErrNoSandbox, reason)
+	}
+	if sandbox && spec.UID < backend.UIDBase {
+		return nil, fmt.Errorf("start instance %s: uid %d is not one of mlw's (from %d)", spec.Name, spec.UID, backend.UIDBase)
+	}
 	h := &instanceHandle{ID: spec.ID, Root: l.rootFor(spec.ID), Sandbox: sandbox, Isolated: spec.IsolateNetwork && sandbox}
+	if sandbox {
+		h.UID, h.GID = spec.UID, spec.ShareGID
+	}
 	// A previous run may have left processes (a crash): end them first.
 	l.killAll(ctx, h)
 	if err := l.prepareHome(spec, h); err != nil {
 		return nil, err
+	}
+	if err := l.prepareUser(spec, h); err != nil {
+		return nil, fmt.Errorf("start instance %s: %w", spec.Name, err)
 	}
 	for _, b := range spec.Binds {
 		if err := os.MkdirAll(b.Path, 0o755); err != nil {
@@ -442,10 +479,12 @@ func (l *Instances) prepareHome(spec *backend.InstanceSpec, h *instanceHandle) e
 // bwrapArgs builds the sandbox of the init process.
 func (l *Instances) bwrapArgs(spec *backend.InstanceSpec, h *instanceHandle) []string {
 	args := []string{"/usr/bin/bwrap", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--tmpfs", "/home"}
-	for _, d := range l.HideDirs {
-		if d != "" {
-			args = append(args, "--tmpfs", d)
-		}
+	hidden := hiddenDirs(l.HideDirs)
+	for _, d := range hidden {
+		args = append(args, "--tmpfs", d)
+	}
+	if h.UID > 0 {
+		args = append(args, "--ro-bind", h.passwdFile(), "/etc/passwd", "--ro-bind", h.groupFile(), "/etc/group")
 	}
 	args = append(args,
 		"--bind", h.home(), sandboxHome,
@@ -455,7 +494,16 @@ func (l *Instances) bwrapArgs(spec *backend.InstanceSpec, h *instanceHandle) []s
 		"--hostname", spec.Name, "--chdir", sandboxHome, "--die-with-parent")
 	// The directories of the instance's jobs, at the same paths as on the
 	// host (after the data directory was hidden).
+	made := map[string]bool{}
 	for _, b := range spec.Binds {
+		// The directories leading to it inside a hiding tmpfs, open to the
+		// instance's user (bubblewrap would make them 0700).
+		for _, a := range tmpfsParents(b.Path, hidden) {
+			if !made[a] {
+				made[a] = true
+				args = append(args, "--perms", "0711", "--dir", a)
+			}
+		}
 		if b.ReadOnly {
 			args = append(args, "--ro-bind", b.Path, b.Path)
 		} else {
@@ -481,8 +529,13 @@ func (l *Instances) enter(h *instanceHandle, dir string, cmd ...string) []string
 		return cmd
 	}
 	// nsenter resolves --wd=DIR on the host, so change directory inside.
-	return append([]string{"nsenter", "--target", strconv.Itoa(h.NSPid), "--mount", "--uts", "--ipc", "--net", "--pid",
-		"--root", "--wd", "--", "/bin/sh", "-c", `cd "$1" || exit 1; shift; exec "$@"`, "sh", dir}, cmd...)
+	argv := []string{"nsenter", "--target", strconv.Itoa(h.NSPid), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd", "--"}
+	if h.UID > 0 {
+		argv = append(argv, dropTo(h.UID, h.GID)...)
+	}
+	// umask 002: what the user makes in the file share, the workspace's
+	// other users may change (its directories are setgid, of its group).
+	return append(append(argv, "/bin/sh", "-c", `umask 002; cd "$1" || exit 1; shift; exec "$@"`, "sh", dir), cmd...)
 }
 
 // env is the environment of the instance's processes.

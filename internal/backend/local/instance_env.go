@@ -144,7 +144,7 @@ func writeCustomJS(h *instanceHandle) error {
 // interpreter start (milliseconds, not tens of them).
 func (l *Instances) makeEnv(ctx context.Context, spec *backend.InstanceSpec, h *instanceHandle, name string) error {
 	host := h.envHost(name)
-	if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
+	if err := h.mkdirHome(filepath.Dir(host)); err != nil {
 		return fmt.Errorf("create the Python environment %s: %w", name, err)
 	}
 	_ = os.RemoveAll(host) // an incomplete one (no pyvenv.cfg)

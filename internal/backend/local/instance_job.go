@@ -55,6 +55,17 @@ func (l *Instances) StartProcess(ctx context.Context, spec *backend.InstanceSpec
 	if h.Sandbox && !underAny(p.Dir, h.Binds) {
 		return ph, fmt.Errorf("the job's directory %s is not visible inside compute instance %s (it was started before it could run jobs there); restart the instance", p.Dir, spec.Name)
 	}
+	if h.UID > 0 && p.Sandbox != nil {
+		// The job runs as the instance's user: what it writes is theirs.
+		for _, w := range append([]string{p.Dir}, p.Sandbox.Writable...) {
+			if err := os.MkdirAll(w, 0o755); err != nil {
+				return ph, fmt.Errorf("start process %s: %w", p.ID, err)
+			}
+			if err := giveTree(w, h.UID); err != nil {
+				return ph, fmt.Errorf("start process %s: %w", p.ID, err)
+			}
+		}
+	}
 	env := overlayEnv(l.env(spec, h, nil), p.Env)
 	ps := ProcSpec{RunDir: ph.RunDir, Dir: p.Dir, Env: env, Stdout: p.Log, Stderr: p.Log, CgroupProcs: h.cgroup().ProcsFiles()}
 	var proc *Proc

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ func newInstance(t *testing.T) (*Instances, *backend.InstanceSpec, ssh.Signer) {
 	require.NoError(t, err)
 	l := &Instances{Dir: filepath.Join(dir, "instances"), HideDirs: []string{dir}}
 	spec := &backend.InstanceSpec{ID: uuid.NewString(), Key: "key", Name: "ci-test", Workspace: "ws", MilliCPU: 1000, MemoryBytes: 512 << 20,
-		SharePath: filepath.Join(dir, "share"), Env: map[string]string{"CI_NAME": "ci-test"},
+		SharePath: filepath.Join(dir, "share"), UID: backend.UIDBase + 4242, ShareGID: backend.UIDBase + 4243, Env: map[string]string{"CI_NAME": "ci-test"},
 		EnvFromFiles: map[string]string{"SECRET": ".mlw/secret"}, Files: map[string][]byte{"config.json": []byte(`{"workspace_name":"ws"}`), ".mlw/secret": []byte("s3cret\n")},
 		SSH: &backend.SSHSpec{PublicKey: string(ssh.MarshalAuthorizedKey(signer.PublicKey()))}}
 	t.Cleanup(func() { _ = l.Delete(context.Background(), spec.ID, nil) })
@@ -203,7 +204,7 @@ func TestLocalInstanceIsolatedNetwork(t *testing.T) {
 func TestLocalInstanceWithoutSandbox(t *testing.T) {
 	t.Parallel()
 	l, spec, _ := newInstance(t)
-	l.NoSandbox, spec.SSH = true, nil
+	l.NoSandbox, l.AllowUnsandboxed, spec.SSH = true, true, nil
 	ctx := context.Background()
 	require.NoError(t, os.MkdirAll(spec.SharePath, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(spec.SharePath, "shared.txt"), []byte("same-files"), 0o644))
@@ -229,7 +230,7 @@ func TestLocalInstanceWithoutSandbox(t *testing.T) {
 func startInstanceForJobs(t *testing.T, noSandbox bool) (*Instances, *backend.InstanceSpec, backend.InstanceHandle, *Cluster, string) {
 	t.Helper()
 	l, spec, _ := newInstance(t)
-	l.NoSandbox, spec.SSH = noSandbox, nil
+	l.NoSandbox, l.AllowUnsandboxed, spec.SSH = noSandbox, noSandbox, nil
 	root := filepath.Dir(l.Dir)
 	l.Procs = NewCluster(filepath.Join(root, "cluster"), backend.Resources{})
 	jobs := filepath.Join(root, "jobs", "ci-"+spec.ID)
@@ -268,7 +269,8 @@ func TestLocalJobInsideInstance(t *testing.T) {
 			require.NoError(t, os.MkdirAll(wd, 0o755))
 			log := filepath.Join(t.TempDir(), "std_log.txt")
 			p := backend.ProcessSpec{ID: "job1-a1-r0", Dir: wd, Log: log, Env: []string{"PATH=/usr/bin:/bin", "JOBVAR=from-the-job", "CI_NAME=overridden-by-job"},
-				Command: `echo "host=$(hostname) ci=$CI_NAME home=$HOME secret=$SECRET job=$JOBVAR pwd=$PWD"; cat ~/cloudfiles/code/shared.txt; echo; cat ~/config.json; echo; cat /proc/self/cgroup > cgroup.txt; echo ready > ready; exec sleep 300`}
+				Command: `echo "host=$(hostname) ci=$CI_NAME home=$HOME secret=$SECRET job=$JOBVAR pwd=$PWD"; echo "user=$(id -un) uid=$(id -u)"; cat ~/cloudfiles/code/shared.txt; echo; cat ~/config.json; echo; cat /proc/self/cgroup > cgroup.txt; echo ready > ready; exec sleep 300`,
+				Sandbox: &backend.Sandbox{UID: spec.UID, Writable: []string{wd}}}
 			ph, err := l.StartProcess(ctx, spec, h, p)
 			require.NoError(t, err)
 			awaitFile(t, filepath.Join(wd, "ready"))
@@ -289,6 +291,9 @@ func TestLocalJobInsideInstance(t *testing.T) {
 			require.Contains(t, string(out), "host="+hostname+" ci=overridden-by-job home="+home+" secret=s3cret job=from-the-job pwd="+wd)
 			require.Contains(t, string(out), "from-the-share")
 			require.Contains(t, string(out), `"workspace_name":"ws"`)
+			if sandboxed {
+				require.Contains(t, string(out), fmt.Sprintf("user=azureuser uid=%d", spec.UID), "the job runs as the instance's unprivileged user")
+			}
 			if v, _ := CgroupSupport(); v != 0 && sandboxed {
 				cg, err := os.ReadFile(filepath.Join(wd, "cgroup.txt"))
 				require.NoError(t, err)
@@ -332,7 +337,8 @@ func TestLocalJobInsideInstanceStop(t *testing.T) {
 	require.NoError(t, os.MkdirAll(wd, 0o755))
 	log := filepath.Join(t.TempDir(), "std_log.txt")
 	ph, err := l.StartProcess(ctx, spec, h, backend.ProcessSpec{ID: "job1-a1-r0", Dir: wd, Log: log, Env: []string{"PATH=/usr/bin:/bin"},
-		Command: `setsid sleep 301 & trap 'echo got-term; exit 7' TERM; echo ready > ready; while :; do sleep 0.05; done`})
+		Command: `setsid sleep 301 & trap 'echo got-term; exit 7' TERM; echo ready > ready; while :; do sleep 0.05; done`,
+		Sandbox: &backend.Sandbox{UID: spec.UID, Writable: []string{wd}}})
 	require.NoError(t, err)
 	awaitFile(t, filepath.Join(wd, "ready"))
 	require.NoError(t, c.Stop(ctx, ph, 10*time.Second))
