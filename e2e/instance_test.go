@@ -188,8 +188,10 @@ func TestInstanceLab(t *testing.T) {
 	// A local git repository stands for the labs' GitHub repository. It
 	// lives under /var/tmp: an instance sees the host read-only, but has a
 	// /tmp of its own.
+	// The instance's user (an unprivileged uid) must be able to read it.
 	origin, err := os.MkdirTemp("/var/tmp", "mlw-labs-origin-")
 	require.NoError(t, err)
+	require.NoError(t, os.Chmod(origin, 0o755))
 	t.Cleanup(func() { os.RemoveAll(origin) })
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"config", "user.email", "t@example.org"}, {"config", "user.name", "t"}} {
 		require.NoError(t, exec.Command("git", append([]string{"-C", origin}, args...)...).Run())
@@ -201,7 +203,8 @@ func TestInstanceLab(t *testing.T) {
 
 	local := t.TempDir()
 	setup := writeFile(t, local, "compute-setup.sh", "#!/bin/bash\nset -e\necho \"setting up $CI_NAME in $CI_WORKSPACE/$CI_RESOURCE_GROUP for $CI_LOCAL_UBUNTU_USER\"\n"+
-		"git clone "+origin+" azure-ml-labs\n")
+		// (A repository of another owner is "dubious" to git; GitHub's is not.)
+		"git config --global --add safe.directory '*'\ngit clone "+origin+" azure-ml-labs\n")
 	startup := writeFile(t, local, "startup.sh", "#!/bin/bash\necho started >> ~/cloudfiles/code/Users/admin/starts.txt\n")
 	e.mustCLI(t, "file", "upload", "--source", setup, "--path", "Users/admin/compute-setup.sh")
 	e.mustCLI(t, "file", "upload", "--source", startup, "--path", "Users/admin/startup.sh")

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -113,4 +115,87 @@ func TestJobSandbox(t *testing.T) {
 	adminUID := strings.TrimSpace(e.userLog(t, "admin-uid"))
 	require.NotEqual(t, strconv.Itoa(uid), adminUID)
 	require.NotEqual(t, "0", adminUID)
+}
+
+// TestInstanceSandbox is the instance half: bob's job on his own compute
+// instance (the same as his terminal or notebook: it runs as the
+// instance's user) tries the same attacks; each fails, it runs as bob's
+// unprivileged uid, and it can change what others put in the workspace's
+// file share, as on Azure's share.
+func TestInstanceSandbox(t *testing.T) {
+	t.Parallel()
+	if ok, reason := local.JobSandboxSupport(); !ok {
+		t.Skip(reason)
+	}
+	s := StartServer(t, Options{})
+	e := newJobsEnv(t, s)
+	_, bobToken := addUser(t, s.Dir, "bob", "Contributor")
+	as := func(method, path string, body any) *Response {
+		req := s.NewRequest(t, method, path, body)
+		req.Header.Set("Authorization", "Bearer "+bobToken)
+		return s.Send(t, req)
+	}
+	share := func(path, text string) {
+		req := s.NewRequest(t, http.MethodPut, e.ws+"/files/"+path+"?overwrite=true", nil)
+		req.Body = io.NopCloser(strings.NewReader(text))
+		r := s.Send(t, req)
+		require.Contains(t, []int{http.StatusOK, http.StatusCreated}, r.StatusCode, r)
+	}
+	share("Users/admin/before-boot.txt", "admin's\n")
+	e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 1}})
+	e.submit(t, "admins", map[string]any{"command": "echo admin-secret > secret.txt", "computeId": "c1"})
+	e.awaitJob(t, "admins", "Completed")
+	other := s.JobWorkDir(t, "admins")
+
+	r := as(http.MethodPut, e.ws+"/computes/ci-bob", map[string]any{"properties": map[string]any{
+		"computeType": "ComputeInstance", "properties": map[string]any{"vmSize": "STANDARD_DS1_V2"}}})
+	require.Equal(t, http.StatusCreated, r.StatusCode, r)
+	s.AwaitDoc(t, e.ws+"/computes/ci-bob", func(doc map[string]any) error {
+		if st := doc["properties"].(map[string]any)["properties"].(map[string]any)["state"]; st != "Running" {
+			return fmt.Errorf("instance is %v", st)
+		}
+		return nil
+	})
+	share("Users/admin/after-boot.txt", "admin's\n")
+	show := s.MustRun(t, "compute", "show", "-n", "ci-bob", "-g", e.rg, "-w", e.name, "-o", "table")
+	require.Contains(t, show, "Runs as azureuser, the unprivileged host uid")
+	require.Contains(t, s.MustRun(t, "compute", "show", "-n", "c1", "-g", e.rg, "-w", e.name, "-o", "table"), "Isolation:      Each job runs as its submitter's own unprivileged host uid")
+
+	// Its own jobs' directories it may list (they are all its user's):
+	// look for others' instead.
+	script := strings.Replace(attackScript, `ls "$(dirname "$PWD")/.." | grep -q . && echo LEAK-jobs-listing`,
+		`[ "$(ls "$DATA/jobs" | wc -l)" -gt 1 ] && echo LEAK-jobs-listing`, 1) + `
+id -un
+echo "bob was here" >> ~/cloudfiles/code/Users/admin/before-boot.txt && echo wrote-share-before
+echo "bob was here" >> ~/cloudfiles/code/Users/admin/after-boot.txt && echo wrote-share-after
+mkdir -p ~/cloudfiles/code/Users/bob && echo mine > ~/cloudfiles/code/Users/bob/from-instance.txt && echo wrote-share-own
+`
+	r = as(http.MethodPut, e.ws+"/jobs/attack", map[string]any{"properties": map[string]any{"jobType": "Command", "command": script,
+		"computeId": "ci-bob", "environmentId": "azureml:AzureML-sklearn-1.5@latest", "environmentVariables": map[string]any{
+			"DATA": s.Dir, "OTHER": other, "SERVER": strconv.Itoa(s.proc.cmd.Process.Pid)}}})
+	require.Equal(t, http.StatusCreated, r.StatusCode, r)
+	e.awaitJob(t, "attack", "Completed")
+	log := e.userLog(t, "attack")
+	require.NotContains(t, log, "LEAK-", "an attack worked:\n%s", log)
+	for _, want := range []string{"wrote-own-dir", "attacks-done", "\nazureuser\n", "wrote-share-before", "wrote-share-after", "wrote-share-own"} {
+		require.Contains(t, log, want)
+	}
+	uid, err := strconv.Atoi(strings.TrimSpace(strings.Split(log, "\n")[0]))
+	require.NoError(t, err, log)
+	require.GreaterOrEqual(t, uid, 2_000_000_000, "an unprivileged uid of mlw's")
+	for _, l := range strings.Split(log, "\n") {
+		if n, ok := strings.CutPrefix(l, "forked "); ok {
+			forked, err := strconv.Atoi(n)
+			require.NoError(t, err)
+			require.Less(t, forked, local.InstancePIDsMax(1000), "pids.max stops a fork bomb")
+		}
+	}
+	// bob's cluster jobs run as the same uid as his instance.
+	r = as(http.MethodPut, e.ws+"/jobs/bob-uid", map[string]any{"properties": map[string]any{"jobType": "Command", "command": "id -u",
+		"computeId": "c1", "environmentId": "azureml:AzureML-sklearn-1.5@latest"}})
+	require.Equal(t, http.StatusCreated, r.StatusCode, r)
+	e.awaitJob(t, "bob-uid", "Completed")
+	require.Equal(t, strconv.Itoa(uid), strings.TrimSpace(e.userLog(t, "bob-uid")))
+	require.True(t, s.Running(), "the server survived")
+	require.Equal(t, http.StatusOK, s.Do(t, http.MethodGet, "/healthz", nil).StatusCode)
 }

@@ -60,6 +60,13 @@ var ErrNoCapacity = errors.New("not enough capacity")
 // restart of mlw server) returns its info again. StopNode is idempotent
 // and ends everything still running on the node. Neither waits for user
 // work.
+// Isolator is implemented by node backends that can say, in words, how
+// jobs on their nodes are kept apart from the server and from each other
+// (shown by `mlw compute show` for clusters).
+type Isolator interface {
+	Isolation() string
+}
+
 type Nodes interface {
 	// Capacity is what the backend offers to nodes in total (the host's
 	// CPUs and memory on the local backend). Admission of new nodes is

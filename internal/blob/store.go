@@ -508,6 +508,10 @@ func shareMode(root *os.Root, dst string) {
 	}
 	if pfi, err := root.Lstat(parent); err == nil && pfi.Mode()&fs.ModeSetgid != 0 {
 		if fi, err := root.Lstat(dst); err == nil && fi.Mode().IsRegular() {
+			// Spooled elsewhere and renamed here, it kept the server's group.
+			if st, ok := pfi.Sys().(*syscall.Stat_t); ok {
+				_ = root.Lchown(dst, -1, int(st.Gid))
+			}
 			_ = root.Chmod(dst, 0o664)
 		}
 	}

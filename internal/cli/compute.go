@@ -132,6 +132,9 @@ command returns when the compute is ready.`,
 			if app.format() == "table" && str(d, "properties.computeType") == "ComputeInstance" {
 				return printInstanceDetails(app, d)
 			}
+			if app.format() == "table" && str(d, "properties.computeType") == "AmlCompute" {
+				return printClusterDetails(app, d)
+			}
 			return app.print(d, computeColumns)
 		},
 	}

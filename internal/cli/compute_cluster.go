@@ -286,3 +286,24 @@ job is preempted.`,
 
 	return []*cobra.Command{nodes, update, preempt}
 }
+
+// printClusterDetails shows one compute cluster for people: its size and
+// tier, its nodes, why it scaled, and how its jobs are isolated.
+func printClusterDetails(app *App, d Doc) error {
+	p := "properties.properties."
+	rows := [][2]string{
+		{"Name", str(d, "name")},
+		{"Provisioning", str(d, "properties.provisioningState")},
+		{"Size", str(d, p+"vmSize") + " (" + str(d, p+"vmPriority") + ")"},
+		{"Nodes", computeState(d)},
+		{"Last scaling", str(d, p+"scaleReason")},
+		{"Queue", str(d, p+"queueReason")},
+		{"Isolation", str(d, p+"mlw.isolation")},
+	}
+	for _, r := range rows {
+		if strings.TrimSpace(strings.Trim(r[1], " ()")) != "" {
+			fmt.Fprintf(app.Out, "%-15s %s\n", r[0]+":", r[1])
+		}
+	}
+	return nil
+}

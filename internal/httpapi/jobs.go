@@ -250,6 +250,10 @@ func (a *API) renderClusterLive(r *Request, ws, c *store.Resource, props map[str
 	}
 	delete(props, "nodeSeq")
 	delete(props, "observedGeneration")
+	if iso, ok := props["isolation"].(string); ok {
+		delete(props, "isolation")
+		props["mlw"] = map[string]any{"isolation": iso}
+	}
 }
 
 // jobLogs lists a job's log files (mlw's API; the SDK uses run history).

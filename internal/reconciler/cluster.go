@@ -501,6 +501,9 @@ func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.
 	cs.QueueReason = queueReason(v, d, queue, usable)
 	pendingOps := v.cl.Generation != cs.ObservedGeneration
 	cs.ObservedGeneration = v.cl.Generation
+	if iso, ok := c.Nodes.(backend.Isolator); ok {
+		cs.Isolation = iso.Isolation()
+	}
 	outer := v.status["properties"].(map[string]any)
 	wasProvisioning := outer["provisioningState"] != service.StateSucceeded
 	outer["provisioningState"] = service.StateSucceeded

@@ -249,6 +249,9 @@ type ClusterStatus struct {
 	NodeSeq int `json:"nodeSeq,omitempty"`
 	// ObservedGeneration is the spec generation the status reflects.
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Isolation says how the backend keeps jobs apart from the server and
+	// from each other (rendered as properties.properties.mlw.isolation).
+	Isolation string `json:"isolation,omitempty"`
 }
 
 // NodeStateCounts counts nodes by state in Azure's nodeStateCounts shape.

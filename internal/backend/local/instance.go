@@ -277,7 +277,7 @@ func (l *Instances) info(spec *backend.InstanceSpec, h *instanceHandle) backend.
 	if v, reason := CgroupSupport(); v == 0 {
 		info.Limits = "Not enforced: " + reason + "."
 	} else {
-		info.Limits = fmt.Sprintf("Enforced with cgroup v%d: %s, %s memory.", v, cpuText(spec.MilliCPU), memText(spec.MemoryBytes))
+		info.Limits = fmt.Sprintf("Enforced with cgroup v%d: %s, %s memory, at most %d processes.", v, cpuText(spec.MilliCPU), memText(spec.MemoryBytes), InstancePIDsMax(spec.MilliCPU))
 	}
 	ok, reason := l.sandboxReason()
 	switch {
@@ -296,6 +296,11 @@ func (l *Instances) info(spec *backend.InstanceSpec, h *instanceHandle) backend.
 	}
 	return info
 }
+
+// InstancePIDsMax is an instance's pids.max: twice a node's of the same size
+// (Jupyter, its kernels and terminals run beside the user's programs),
+// enough for any honest workload and a stop to a fork bomb.
+func InstancePIDsMax(milliCPU int) int { return 2 * NodePIDs(milliCPU) }
 
 func cpuText(milli int) string {
 	if milli <= 0 {
@@ -349,7 +354,7 @@ func (l *Instances) boot(ctx context.Context, spec *backend.InstanceSpec) (*inst
 		}
 		h.Binds = append(h.Binds, b.Path)
 	}
-	cg, _, err := NewCgroup("ci-"+spec.ID, Limits{MilliCPU: spec.MilliCPU, MemoryBytes: spec.MemoryBytes})
+	cg, _, err := NewCgroup("ci-"+spec.ID, Limits{MilliCPU: spec.MilliCPU, MemoryBytes: spec.MemoryBytes, PIDs: InstancePIDsMax(spec.MilliCPU)})
 	if err != nil {
 		return nil, err
 	}

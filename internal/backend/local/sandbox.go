@@ -198,3 +198,17 @@ func sandboxEnv(env []string) []string {
 	}
 	return append(out, "HOME=/tmp")
 }
+
+// Isolation implements backend.Isolator.
+func (c *Cluster) Isolation() string {
+	ok, reason := jobSandboxSupport()
+	switch {
+	case ok && c.SandboxedJobs:
+		return "Each job runs as its submitter's own unprivileged host uid, without capabilities, in a bubblewrap mount namespace: the host read-only, its own /tmp, the server's data directory hidden but for the job's own directories, the workspace's storage and the Python environments. The node's cgroup (CPU, memory, pids.max) is root's: jobs cannot change or leave it. Jobs share the host's PID namespace (docs/security.md)."
+	case c.AllowUnsandboxed:
+		return "None: " + reason + "; jobs run as the server's own user and can read its data directory (mlw server --allow-unsandboxed-jobs)."
+	case !ok:
+		return "None possible: " + reason + "; jobs fail with SandboxUnavailable (or start the server with --allow-unsandboxed-jobs)."
+	}
+	return "None: jobs are not sandboxed by this server."
+}
