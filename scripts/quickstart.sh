@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 # The example job trains with Debian's scikit-learn and pandas.
 need=()
-for p in python3-sklearn python3-pandas python3-matplotlib git ca-certificates; do
+for p in python3-sklearn python3-pandas python3-matplotlib git ca-certificates bubblewrap; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -35,8 +35,16 @@ home=${MLW_HOME:-$HOME/.mlw}
 mkdir -p "$home"
 
 if ! "$mlw" group list >/dev/null 2>&1; then
+  # As root, jobs run sandboxed, each as its user's own uid. A server of
+  # your own user cannot do that: on a single-user machine, say so and let
+  # jobs run as you (docs/security.md).
+  flags=()
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "Not root: jobs and instances will run as your own user (--allow-unsandboxed-jobs); run as root for a shared server." >&2
+    flags+=(--allow-unsandboxed-jobs)
+  fi
   echo "Starting mlw server (log: $home/server.log) ..." >&2
-  nohup "$mlw" server >>"$home/server.log" 2>&1 &
+  nohup "$mlw" server "${flags[@]}" >>"$home/server.log" 2>&1 &
   for _ in $(seq 100); do
     "$mlw" group list >/dev/null 2>&1 && break
     sleep 0.1
