@@ -232,6 +232,12 @@ func (l *Instances) rootFor(id string) string {
 // Start implements backend.Instances.
 func (l *Instances) Start(ctx context.Context, spec *backend.InstanceSpec, raw backend.InstanceHandle) (backend.InstanceHandle, backend.InstanceInfo, error) {
 	h, ok := decodeHandle(raw)
+	if ok && h.Sandbox && h.UID == 0 && spec.UID > 0 && l.initRunning(h) {
+		// Booted by an older mlw, its processes run as root: boot it again,
+		// as its user.
+		l.log().Info("restarting compute instance to run it as its user", "instance", spec.Name)
+		l.killAll(ctx, h)
+	}
 	if !ok || !l.initRunning(h) {
 		var err error
 		if h, err = l.boot(ctx, spec); err != nil {
