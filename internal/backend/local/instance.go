@@ -83,6 +83,9 @@ type liveInstance struct {
 	shells    map[*ptyShell]bool
 	ssh       net.Listener
 	bridge    net.Listener
+	// homeGiven is the boot (its init's pid) whose home was last given to
+	// the instance's user.
+	homeGiven int
 }
 
 // instanceHandle is saved in the store.
@@ -244,15 +247,26 @@ func (l *Instances) Start(ctx context.Context, spec *backend.InstanceSpec, raw b
 			return nil, backend.InstanceInfo{}, err
 		}
 	}
-	l.liveFor(spec.ID, spec.Key)
+	li := l.liveFor(spec.ID, spec.Key)
 	info := l.info(spec, h)
 	envs, err := l.ensureEnvs(ctx, spec, h)
 	if err != nil {
 		return encodeHandle(h), info, err
 	}
 	info.Environments = envs
-	if err := h.giveHome(); err != nil {
-		return encodeHandle(h), info, err
+	// What mlw wrote into the home is its user's: once per boot and server
+	// process (mlw rewrites its files only when they change, which an
+	// upgrade of mlw does, after a restart of the server).
+	l.mu.Lock()
+	given := li.homeGiven == h.NSPid
+	l.mu.Unlock()
+	if !given {
+		if err := h.giveHome(); err != nil {
+			return encodeHandle(h), info, err
+		}
+		l.mu.Lock()
+		li.homeGiven = h.NSPid
+		l.mu.Unlock()
 	}
 	if spec.Jupyter && jupyterSupport() {
 		if p, err := OpenProc(h.jupyterRun()); err != nil || !p.Running() {
