@@ -23,6 +23,10 @@ type Cluster struct {
 	StartNodeErr error
 	// StartErr, when set, is returned by Start.
 	StartErr error
+	// NoSandbox simulates a host that cannot sandbox: Start of a process
+	// with a Sandbox fails with backend.ErrNoSandbox, unless
+	// AllowUnsandboxed (the server's --allow-unsandboxed-jobs).
+	NoSandbox, AllowUnsandboxed bool
 	changed  chan struct{}
 }
 
