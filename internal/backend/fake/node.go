@@ -27,7 +27,8 @@ type Cluster struct {
 	// with a Sandbox fails with backend.ErrNoSandbox, unless
 	// AllowUnsandboxed (the server's --allow-unsandboxed-jobs).
 	NoSandbox, AllowUnsandboxed bool
-	changed                     chan struct{}
+
+	changed chan struct{}
 }
 
 // NewCluster returns an empty fake with the given capacity.
