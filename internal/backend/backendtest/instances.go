@@ -266,7 +266,14 @@ func RunInstances(t *testing.T, factory Factory) {
 		require.NoError(t, sh.Resize(100, 30))
 		require.Equal(t, 1, b.h.Instances.Activity(b.ctx, spec, h).Terminals)
 		require.NoError(t, sh.Close())
-		<-sh.Done()
+		b.await("the shell exits", func() bool {
+			select {
+			case <-sh.Done():
+				return true
+			default:
+				return false
+			}
+		})
 		b.await("the terminal is no longer counted", func() bool { return b.h.Instances.Activity(b.ctx, spec, h).Terminals == 0 })
 	})
 	t.Run("Sandbox", func(t *testing.T) { runInstanceSandbox(t, factory) })

@@ -79,12 +79,15 @@ func (b *bundle) start(spec backend.ProcessSpec) backend.ProcessHandle {
 	return h
 }
 
-// stopAtEnd ends a process when the test ends, before its directories go,
-// through the backend of the server running then (see restart).
+// stopAtEnd ends and releases a process when the test ends, before its
+// directories go, through the backend of the server running then (see
+// restart), as a reconciler finishing a job does.
 func (b *bundle) stopAtEnd(h backend.ProcessHandle) {
 	b.t.Cleanup(func() {
-		_ = b.h.Processes.Stop(context.Background(), h, 0)
-		_ = b.h.Processes.Sweep(context.Background(), h)
+		ctx := context.Background()
+		_ = b.h.Processes.Stop(ctx, h, 0)
+		_ = b.h.Processes.Sweep(ctx, h)
+		_ = b.h.Processes.Release(ctx, h)
 	})
 }
 
