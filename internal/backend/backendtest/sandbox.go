@@ -44,6 +44,55 @@ true`
 		})
 	})
 
+	t.Run("SurvivesARestart", func(t *testing.T) {
+		// A restarted server finds a sandboxed process (on a node: the
+		// user's agent) and does not start it again.
+		forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
+			if !b.h.Caps.Sandbox {
+				t.Skip("the backend cannot sandbox processes on this host")
+			}
+			b.needRestart()
+			spec := b.procSpec(p, "")
+			spec.Command = gated(spec.Dir, 5)
+			spec.Sandbox = &backend.Sandbox{UID: newUID(), Binds: []backend.Bind{{Path: b.work}}}
+			h := b.start(spec)
+			if b.h.Caps.RunsCommands {
+				b.awaitFile(filepath.Join(spec.Dir, "ledger"))
+			}
+			r := b.restart()
+			b.requireRunning(r.Processes, h)
+			again, err := r.Processes.Start(b.ctx, spec)
+			require.NoError(t, err)
+			require.Equal(t, h, again)
+			b.openGate(spec, h, 5)
+			require.Equal(t, 5, b.wait(r.Processes, h).ExitCode)
+			if b.h.Caps.RunsCommands {
+				require.Equal(t, "run\n", readFile(filepath.Join(spec.Dir, "ledger")), "the command ran once")
+			}
+		})
+	})
+
+	t.Run("Stop", func(t *testing.T) {
+		// A sandboxed process is stopped as any other: SIGTERM reaches
+		// it inside its sandbox, and the signal is reported.
+		forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
+			if !b.h.Caps.Sandbox {
+				t.Skip("the backend cannot sandbox processes on this host")
+			}
+			spec := b.procSpec(p, "")
+			spec.Command = "touch " + filepath.Join(spec.Dir, "ready") + "; sleep 300"
+			spec.Sandbox = &backend.Sandbox{UID: newUID(), Binds: []backend.Bind{{Path: b.work}}}
+			h := b.start(spec)
+			if b.h.Caps.RunsCommands {
+				b.awaitFile(filepath.Join(spec.Dir, "ready"))
+			}
+			require.NoError(t, b.h.Processes.Stop(b.ctx, h, deadline))
+			st := b.wait(b.h.Processes, h)
+			require.Equal(t, 128+15, st.ExitCode, "%+v", st)
+			require.Equal(t, "SIGTERM", st.Signal)
+		})
+	})
+
 	t.Run("RefusedWithoutSandbox", func(t *testing.T) {
 		b := setup(t, factory, Options{NoSandbox: true})
 		if b.h.Processes == nil {
