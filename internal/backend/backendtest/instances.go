@@ -321,24 +321,17 @@ func runInstanceProcesses(t *testing.T, factory Factory) {
 		require.NoError(t, err)
 		require.Equal(t, ph, again)
 		require.Equal(t, 0, b.wait(b.h.Processes, ph).ExitCode)
-		if b.h.Caps.RunsCommands {
-			require.Equal(t, "run\n", readFile(filepath.Join(p.Dir, "ledger")), "the command ran once")
-		}
+		b.requireRanOnce(p.Dir)
 	})
 
 	t.Run("Stop", func(t *testing.T) {
 		// Stopping the job ends it with SIGTERM; the instance runs on.
 		b, spec, h := procs(t)
 		p := b.instanceProc(spec, "")
-		p.Command = "touch " + filepath.Join(p.Dir, "ready") + "; sleep 300"
+		p.Command = sleeper(p.Dir)
 		ph := b.startInInstance(spec, h, p)
-		if b.h.Caps.RunsCommands {
-			b.awaitFile(filepath.Join(p.Dir, "ready"))
-		}
-		require.NoError(t, b.h.Processes.Stop(b.ctx, ph, deadline))
-		st := b.wait(b.h.Processes, ph)
-		require.Equal(t, 128+15, st.ExitCode, "%+v", st)
-		require.Equal(t, "SIGTERM", st.Signal)
+		b.awaitMark(p.Dir, "ready")
+		b.stopWithTERM(b.h.Processes, ph)
 		require.True(t, b.h.Instances.Running(b.ctx, h))
 		require.NoError(t, b.h.Processes.Sweep(b.ctx, ph))
 		require.NoError(t, b.h.Processes.Release(b.ctx, ph))
@@ -353,9 +346,7 @@ func runInstanceProcesses(t *testing.T, factory Factory) {
 				p := b.instanceProc(spec, "")
 				p.Command = gated(p.Dir, 0)
 				ph := b.startInInstance(spec, h, p)
-				if b.h.Caps.RunsCommands {
-					b.awaitFile(filepath.Join(p.Dir, "ledger"))
-				}
+				b.awaitMark(p.Dir, "ledger")
 				if del {
 					require.NoError(t, b.h.Instances.Delete(b.ctx, spec.ID, h))
 				} else {

@@ -63,9 +63,7 @@ func RunNodes(t *testing.T, factory Factory) {
 		spec := b.procSpec(placement{node: true}, "")
 		spec.Command = gated(spec.Dir, 0)
 		h := b.start(spec)
-		if b.h.Caps.RunsCommands {
-			b.awaitFile(spec.Dir + "/ledger")
-		}
+		b.awaitMark(spec.Dir, "ledger")
 		require.NoError(t, b.h.Nodes.StopNode(b.ctx, spec.Node))
 		st := b.wait(b.h.Processes, h)
 		require.True(t, st.ExitCode != 0 || st.Error != "", "a process ended with its node is not a success: %+v", st)

@@ -126,6 +126,40 @@ func gated(dir string, code int) string {
 	return `echo run >> ` + filepath.Join(dir, "ledger") + `; while [ ! -f ` + filepath.Join(dir, "gate") + ` ]; do sleep 0.02; done; exit ` + itoa(code)
 }
 
+// sleeper is a command that marks itself started (the file ready) and
+// sleeps, not handling SIGTERM.
+func sleeper(dir string) string {
+	return "touch " + filepath.Join(dir, "ready") + "; sleep 300"
+}
+
+// awaitMark waits until a process's command has written the file mark
+// (ledger, ready) in dir: it runs. A simulated process runs at once.
+func (b *bundle) awaitMark(dir, mark string) {
+	b.t.Helper()
+	if b.h.Caps.RunsCommands {
+		b.awaitFile(filepath.Join(dir, mark))
+	}
+}
+
+// requireRanOnce checks that a gated command started once only.
+func (b *bundle) requireRanOnce(dir string) {
+	b.t.Helper()
+	if b.h.Caps.RunsCommands {
+		require.Equal(b.t, "run\n", readFile(filepath.Join(dir, "ledger")), "the command ran once")
+	}
+}
+
+// stopWithTERM stops a process that does not handle SIGTERM and checks
+// that it ended of it.
+func (b *bundle) stopWithTERM(ps backend.Processes, h backend.ProcessHandle) backend.ProcessState {
+	b.t.Helper()
+	require.NoError(b.t, ps.Stop(b.ctx, h, deadline))
+	st := b.wait(ps, h)
+	require.Equal(b.t, 128+15, st.ExitCode, "%+v", st)
+	require.Equal(b.t, "SIGTERM", st.Signal)
+	return st
+}
+
 // openGate lets a gated process end (or ends a simulated one).
 func (b *bundle) openGate(spec backend.ProcessSpec, h backend.ProcessHandle, code int) {
 	b.t.Helper()
@@ -145,9 +179,7 @@ func RunProcesses(t *testing.T, factory Factory) {
 			spec.Command = gated(spec.Dir, 0)
 			h := b.start(spec)
 			b.requireRunning(b.h.Processes, h)
-			if b.h.Caps.RunsCommands {
-				b.awaitFile(filepath.Join(spec.Dir, "ledger"))
-			}
+			b.awaitMark(spec.Dir, "ledger")
 			b.requireRunning(b.h.Processes, h)
 			b.openGate(spec, h, 0)
 			st := b.wait(b.h.Processes, h)
@@ -235,9 +267,7 @@ func RunProcesses(t *testing.T, factory Factory) {
 			require.Equal(t, h, again)
 			st := b.wait(b.h.Processes, h)
 			require.Equal(t, 4, st.ExitCode, "the ended process, not a new run")
-			if b.h.Caps.RunsCommands {
-				require.Equal(t, "run\n", readFile(filepath.Join(spec.Dir, "ledger")), "the command ran once")
-			}
+			b.requireRanOnce(spec.Dir)
 		})
 	})
 
@@ -261,51 +291,46 @@ func RunProcesses(t *testing.T, factory Factory) {
 		// A process that does not handle SIGTERM ends of it.
 		forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
 			spec := b.procSpec(p, "")
-			spec.Command = "touch " + filepath.Join(spec.Dir, "ready") + "; sleep 300"
+			spec.Command = sleeper(spec.Dir)
 			h := b.start(spec)
-			if b.h.Caps.RunsCommands {
-				b.awaitFile(filepath.Join(spec.Dir, "ready"))
-			}
-			require.NoError(t, b.h.Processes.Stop(b.ctx, h, deadline))
-			st := b.wait(b.h.Processes, h)
-			require.Equal(t, 128+15, st.ExitCode, "%+v", st)
-			require.Equal(t, "SIGTERM", st.Signal)
+			b.awaitMark(spec.Dir, "ready")
+			st := b.stopWithTERM(b.h.Processes, h)
 			// Stopping an ended process succeeds and changes nothing.
 			require.NoError(t, b.h.Processes.Stop(b.ctx, h, deadline))
 			require.Equal(t, st.ExitCode, b.wait(b.h.Processes, h).ExitCode)
 		})
 	})
 
-	t.Run("StopGracefully", func(t *testing.T) {
+	t.Run("StopAfterGrace", func(t *testing.T) {
 		// A process that handles SIGTERM has its grace period, and its own
-		// exit code is kept.
-		forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
-			b.needCommands()
-			spec := b.procSpec(p, "")
-			spec.Command = "trap 'echo saving; exit 7' TERM; touch " + filepath.Join(spec.Dir, "ready") + "; while :; do sleep 0.02; done"
-			h := b.start(spec)
-			b.awaitFile(filepath.Join(spec.Dir, "ready"))
-			require.NoError(t, b.h.Processes.Stop(b.ctx, h, deadline))
-			st := b.wait(b.h.Processes, h)
-			require.Equal(t, 7, st.ExitCode, "%+v", st)
-			require.Contains(t, readFile(spec.Log), "saving")
-		})
-	})
-
-	t.Run("StopKillsAfterGrace", func(t *testing.T) {
-		// A process that ignores SIGTERM is killed once the grace period
-		// is over, and reported killed.
-		forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
-			b.needCommands()
-			spec := b.procSpec(p, "")
-			spec.Command = "trap '' TERM; touch " + filepath.Join(spec.Dir, "ready") + "; while :; do sleep 0.02; done"
-			h := b.start(spec)
-			b.awaitFile(filepath.Join(spec.Dir, "ready"))
-			require.NoError(t, b.h.Processes.Stop(b.ctx, h, 100*time.Millisecond))
-			st := b.wait(b.h.Processes, h)
-			require.Equal(t, 128+9, st.ExitCode, "%+v", st)
-			require.Equal(t, "SIGKILL", st.Signal)
-		})
+		// exit code is kept; one that ignores it is killed once the grace
+		// period is over, and reported killed.
+		for _, row := range []struct {
+			name, trap string
+			grace      time.Duration
+			code       int
+			signal     string
+		}{
+			{"Graceful", "trap 'echo saving; exit 7' TERM", deadline, 7, ""},
+			{"IgnoresSIGTERM", "trap '' TERM", 100 * time.Millisecond, 128 + 9, "SIGKILL"},
+		} {
+			t.Run(row.name, func(t *testing.T) {
+				forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
+					b.needCommands()
+					spec := b.procSpec(p, "")
+					spec.Command = row.trap + "; touch " + filepath.Join(spec.Dir, "ready") + "; while :; do sleep 0.02; done"
+					h := b.start(spec)
+					b.awaitMark(spec.Dir, "ready")
+					require.NoError(t, b.h.Processes.Stop(b.ctx, h, row.grace))
+					st := b.wait(b.h.Processes, h)
+					require.Equal(t, row.code, st.ExitCode, "%+v", st)
+					require.Equal(t, row.signal, st.Signal)
+					if row.code == 7 {
+						require.Contains(t, readFile(spec.Log), "saving", "the TERM handler ran")
+					}
+				})
+			})
+		}
 	})
 
 	t.Run("StopEndsTheTree", func(t *testing.T) {

@@ -36,30 +36,7 @@ func runProcessReattach(t *testing.T, factory Factory) {
 	t.Run("RunningProcess", func(t *testing.T) {
 		forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
 			b.needRestart()
-			spec := b.procSpec(p, "")
-			spec.Command = gated(spec.Dir, 6)
-			h := b.start(spec)
-			if b.h.Caps.RunsCommands {
-				b.awaitFile(filepath.Join(spec.Dir, "ledger"))
-			}
-			r := b.restart()
-			st, err := r.Processes.State(b.ctx, h)
-			require.NoError(t, err)
-			require.True(t, st.Running, "the restarted server finds the process running: %+v", st)
-			if p.node {
-				// A restarted cluster reconciler starts its nodes again.
-				info, err := r.Nodes.StartNode(b.ctx, backend.NodeSpec{ID: spec.Node, Limits: nodeLimits})
-				require.NoError(t, err)
-				require.True(t, info.Enforced || info.Note != "")
-			}
-			again, err := r.Processes.Start(b.ctx, spec)
-			require.NoError(t, err)
-			require.Equal(t, h, again)
-			b.openGate(spec, h, 6)
-			require.Equal(t, 6, b.wait(r.Processes, h).ExitCode)
-			if b.h.Caps.RunsCommands {
-				require.Equal(t, "run\n", readFile(filepath.Join(spec.Dir, "ledger")), "the command ran once")
-			}
+			b.checkReattachRunning(p, nil)
 		})
 	})
 
@@ -79,9 +56,7 @@ func runProcessReattach(t *testing.T, factory Factory) {
 			require.NoError(t, err)
 			require.Equal(t, h, again)
 			require.Equal(t, 4, b.wait(r.Processes, h).ExitCode)
-			if b.h.Caps.RunsCommands {
-				require.Equal(t, "run\n", readFile(filepath.Join(spec.Dir, "ledger")), "the command ran once")
-			}
+			b.requireRanOnce(spec.Dir)
 			require.NoError(t, r.Processes.Sweep(b.ctx, h))
 			require.NoError(t, r.Processes.Release(b.ctx, h))
 			b.requireUnknown(r.Processes, h)
@@ -93,18 +68,39 @@ func runProcessReattach(t *testing.T, factory Factory) {
 		forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
 			b.needRestart()
 			spec := b.procSpec(p, "")
-			spec.Command = "touch " + filepath.Join(spec.Dir, "ready") + "; sleep 300"
+			spec.Command = sleeper(spec.Dir)
 			h := b.start(spec)
-			if b.h.Caps.RunsCommands {
-				b.awaitFile(filepath.Join(spec.Dir, "ready"))
-			}
+			b.awaitMark(spec.Dir, "ready")
 			r := b.restart()
-			require.NoError(t, r.Processes.Stop(b.ctx, h, deadline))
-			st := b.wait(r.Processes, h)
-			require.Equal(t, 128+15, st.ExitCode, "%+v", st)
-			require.Equal(t, "SIGTERM", st.Signal)
+			b.stopWithTERM(r.Processes, h)
 		})
 	})
+}
+
+// checkReattachRunning checks that a restarted server finds a running
+// process (sandboxed when sb is set), starts its node again, and neither
+// runs it twice nor misses its exit.
+func (b *bundle) checkReattachRunning(p placement, sb *backend.Sandbox) {
+	b.t.Helper()
+	spec := b.procSpec(p, "")
+	spec.Command, spec.Sandbox = gated(spec.Dir, 6), sb
+	h := b.start(spec)
+	b.awaitMark(spec.Dir, "ledger")
+	r := b.restart()
+	b.requireRunning(r.Processes, h)
+	if p.node {
+		// A restarted cluster reconciler starts its nodes again.
+		info, err := r.Nodes.StartNode(b.ctx, backend.NodeSpec{ID: spec.Node, Limits: nodeLimits})
+		require.NoError(b.t, err)
+		require.True(b.t, info.Enforced || info.Note != "")
+		b.requireRunning(r.Processes, h)
+	}
+	again, err := r.Processes.Start(b.ctx, spec)
+	require.NoError(b.t, err)
+	require.Equal(b.t, h, again)
+	b.openGate(spec, h, 6)
+	require.Equal(b.t, 6, b.wait(r.Processes, h).ExitCode)
+	b.requireRanOnce(spec.Dir)
 }
 
 // runInstanceReattach checks that an instance survives a restart of the
@@ -121,9 +117,7 @@ func runInstanceReattach(t *testing.T, factory Factory) {
 		p = b.instanceProc(spec, "")
 		p.Command = gated(p.Dir, 0)
 		ph = b.startInInstance(spec, h, p)
-		if b.h.Caps.RunsCommands {
-			b.awaitFile(filepath.Join(p.Dir, "ledger"))
-		}
+		b.awaitMark(p.Dir, "ledger")
 	}
 	r := b.restart()
 	require.True(t, r.Instances.Running(b.ctx, h))
@@ -143,8 +137,6 @@ func runInstanceReattach(t *testing.T, factory Factory) {
 	if r.Processes != nil {
 		st := b.wait(r.Processes, ph)
 		require.True(t, st.ExitCode != 0 || st.Error != "", "%+v", st)
-		if b.h.Caps.RunsCommands {
-			require.Equal(t, "run\n", readFile(filepath.Join(p.Dir, "ledger")), "the job ran once")
-		}
+		b.requireRanOnce(p.Dir)
 	}
 }

@@ -52,23 +52,7 @@ true`
 				t.Skip("the backend cannot sandbox processes on this host")
 			}
 			b.needRestart()
-			spec := b.procSpec(p, "")
-			spec.Command = gated(spec.Dir, 5)
-			spec.Sandbox = &backend.Sandbox{UID: newUID(), Binds: []backend.Bind{{Path: b.work}}}
-			h := b.start(spec)
-			if b.h.Caps.RunsCommands {
-				b.awaitFile(filepath.Join(spec.Dir, "ledger"))
-			}
-			r := b.restart()
-			b.requireRunning(r.Processes, h)
-			again, err := r.Processes.Start(b.ctx, spec)
-			require.NoError(t, err)
-			require.Equal(t, h, again)
-			b.openGate(spec, h, 5)
-			require.Equal(t, 5, b.wait(r.Processes, h).ExitCode)
-			if b.h.Caps.RunsCommands {
-				require.Equal(t, "run\n", readFile(filepath.Join(spec.Dir, "ledger")), "the command ran once")
-			}
+			b.checkReattachRunning(p, &backend.Sandbox{UID: newUID(), Binds: []backend.Bind{{Path: b.work}}})
 		})
 	})
 
@@ -80,16 +64,11 @@ true`
 				t.Skip("the backend cannot sandbox processes on this host")
 			}
 			spec := b.procSpec(p, "")
-			spec.Command = "touch " + filepath.Join(spec.Dir, "ready") + "; sleep 300"
+			spec.Command = sleeper(spec.Dir)
 			spec.Sandbox = &backend.Sandbox{UID: newUID(), Binds: []backend.Bind{{Path: b.work}}}
 			h := b.start(spec)
-			if b.h.Caps.RunsCommands {
-				b.awaitFile(filepath.Join(spec.Dir, "ready"))
-			}
-			require.NoError(t, b.h.Processes.Stop(b.ctx, h, deadline))
-			st := b.wait(b.h.Processes, h)
-			require.Equal(t, 128+15, st.ExitCode, "%+v", st)
-			require.Equal(t, "SIGTERM", st.Signal)
+			b.awaitMark(spec.Dir, "ready")
+			b.stopWithTERM(b.h.Processes, h)
 		})
 	})
 
