@@ -126,12 +126,6 @@ func gated(dir string, code int) string {
 	return `echo run >> ` + filepath.Join(dir, "ledger") + `; while [ ! -f ` + filepath.Join(dir, "gate") + ` ]; do sleep 0.02; done; exit ` + itoa(code)
 }
 
-// sleeper is a command that marks itself started (the file ready) and
-// sleeps, not handling SIGTERM.
-func sleeper(dir string) string {
-	return "touch " + filepath.Join(dir, "ready") + "; sleep 300"
-}
-
 // awaitMark waits until a process's command has written the file mark
 // (ledger, ready) in dir: it runs. A simulated process runs at once.
 func (b *bundle) awaitMark(dir, mark string) {
@@ -149,17 +143,6 @@ func (b *bundle) requireRanOnce(dir string) {
 	}
 }
 
-// stopWithTERM stops a process that does not handle SIGTERM and checks
-// that it ended of it.
-func (b *bundle) stopWithTERM(ps backend.Processes, h backend.ProcessHandle) backend.ProcessState {
-	b.t.Helper()
-	require.NoError(b.t, ps.Stop(b.ctx, h, deadline))
-	st := b.wait(ps, h)
-	require.Equal(b.t, 128+15, st.ExitCode, "%+v", st)
-	require.Equal(b.t, "SIGTERM", st.Signal)
-	return st
-}
-
 // openGate lets a gated process end (or ends a simulated one).
 func (b *bundle) openGate(spec backend.ProcessSpec, h backend.ProcessHandle, code int) {
 	b.t.Helper()
@@ -173,6 +156,17 @@ func (b *bundle) openGate(spec backend.ProcessSpec, h backend.ProcessHandle, cod
 // RunProcesses checks backend.Processes: starting, inspecting, logs, exit
 // codes, idempotent starts, waiting, stopping, sweeping and releasing.
 func RunProcesses(t *testing.T, factory Factory) {
+	runStart(t, factory)
+	runIdempotence(t, factory)
+	runStops(t, factory)
+	runCleanups(t, factory)
+	t.Run("Sandbox", func(t *testing.T) { runProcessSandbox(t, factory) })
+	t.Run("Reattach", func(t *testing.T) { runProcessReattach(t, factory) })
+}
+
+// runStart checks starting and inspecting processes, their environment,
+// directory and logs, and their exit codes.
+func runStart(t *testing.T, factory Factory) {
 	t.Run("StartAndInspect", func(t *testing.T) {
 		forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
 			spec := b.procSpec(p, "")
@@ -248,7 +242,11 @@ func RunProcesses(t *testing.T, factory Factory) {
 			})
 		}
 	})
+}
 
+// runIdempotence checks that a process id runs once, and that waiting
+// for a process is bounded by its context.
+func runIdempotence(t *testing.T, factory Factory) {
 	t.Run("IdempotentStart", func(t *testing.T) {
 		// Starting the same id again, while it runs or after it ended,
 		// returns the first process and never runs the command again.
@@ -286,74 +284,10 @@ func RunProcesses(t *testing.T, factory Factory) {
 			require.Equal(t, 0, b.wait(b.h.Processes, h).ExitCode)
 		})
 	})
+}
 
-	t.Run("StopReportsTheSignal", func(t *testing.T) {
-		// A process that does not handle SIGTERM ends of it.
-		forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
-			spec := b.procSpec(p, "")
-			spec.Command = sleeper(spec.Dir)
-			h := b.start(spec)
-			b.awaitMark(spec.Dir, "ready")
-			st := b.stopWithTERM(b.h.Processes, h)
-			// Stopping an ended process succeeds and changes nothing.
-			require.NoError(t, b.h.Processes.Stop(b.ctx, h, deadline))
-			require.Equal(t, st.ExitCode, b.wait(b.h.Processes, h).ExitCode)
-		})
-	})
-
-	t.Run("StopAfterGrace", func(t *testing.T) {
-		// A process that handles SIGTERM has its grace period, and its own
-		// exit code is kept; one that ignores it is killed once the grace
-		// period is over, and reported killed.
-		for _, row := range []struct {
-			name, trap string
-			grace      time.Duration
-			code       int
-			signal     string
-		}{
-			{"Graceful", "trap 'echo saving; exit 7' TERM", deadline, 7, ""},
-			{"IgnoresSIGTERM", "trap '' TERM", 100 * time.Millisecond, 128 + 9, "SIGKILL"},
-		} {
-			t.Run(row.name, func(t *testing.T) {
-				forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
-					b.needCommands()
-					spec := b.procSpec(p, "")
-					spec.Command = row.trap + "; touch " + filepath.Join(spec.Dir, "ready") + "; while :; do sleep 0.02; done"
-					h := b.start(spec)
-					b.awaitMark(spec.Dir, "ready")
-					require.NoError(t, b.h.Processes.Stop(b.ctx, h, row.grace))
-					st := b.wait(b.h.Processes, h)
-					require.Equal(t, row.code, st.ExitCode, "%+v", st)
-					require.Equal(t, row.signal, st.Signal)
-					if row.code == 7 {
-						require.Contains(t, readFile(spec.Log), "saving", "the TERM handler ran")
-					}
-				})
-			})
-		}
-	})
-
-	t.Run("StopEndsTheTree", func(t *testing.T) {
-		// Stop ends the process's descendants, those that left its
-		// process group included.
-		forPlacements(t, factory, func(t *testing.T, b *bundle, p placement) {
-			b.needSameHost()
-			spec := b.procSpec(p, "")
-			bg, esc := filepath.Join(spec.Dir, "bg.pid"), filepath.Join(spec.Dir, "esc.pid")
-			spec.Command = `sh -c 'echo $$ > ` + bg + `; exec sleep 300' &
-setsid sh -c 'echo $$ > ` + esc + `; exec sleep 300' &
-touch ` + filepath.Join(spec.Dir, "ready") + `; wait`
-			h := b.start(spec)
-			b.awaitFile(filepath.Join(spec.Dir, "ready"))
-			pids := []int{b.readPID(bg), b.readPID(esc)}
-			require.NoError(t, b.h.Processes.Stop(b.ctx, h, deadline))
-			b.wait(b.h.Processes, h)
-			for _, pid := range pids {
-				b.await("descendant "+itoa(pid)+" ends", func() bool { return !alive(pid) })
-			}
-		})
-	})
-
+// runCleanups checks Sweep and Release, and processes never started.
+func runCleanups(t *testing.T, factory Factory) {
 	t.Run("SweepKeepsTheExitRecord", func(t *testing.T) {
 		// What an ended process left running goes with Sweep; its exit
 		// status stays until Release.
@@ -387,9 +321,6 @@ while [ ! -f ` + bg + ` ]; do sleep 0.01; done; exit 2`
 			require.NoError(t, b.h.Processes.Release(b.ctx, h), "Release is idempotent")
 		})
 	})
-
-	t.Run("Sandbox", func(t *testing.T) { runProcessSandbox(t, factory) })
-	t.Run("Reattach", func(t *testing.T) { runProcessReattach(t, factory) })
 
 	t.Run("UnknownProcess", func(t *testing.T) {
 		b := setup(t, factory, Options{})
