@@ -63,11 +63,11 @@ type Harness struct {
 	// Sim ends simulated processes and scripts; it is required when
 	// Caps.RunsCommands is false.
 	Sim *Simulator
-	// Restart returns the backend as a restarted mlw server builds it:
+	// RestartFunc returns the backend as a restarted mlw server builds it:
 	// new values over the same state (directories, database) while what
 	// runs keeps running. Nil: the backend keeps nothing across a restart,
 	// and the reattach tests are skipped.
-	Restart func(t *testing.T) *Harness
+	RestartFunc func(t *testing.T) *Harness
 	// TempDirFunc returns a directory that the backend's processes can
 	// use for working directories, logs and file shares (t.TempDir when
 	// nil; a cluster backend returns one on its shared file system).

@@ -13,7 +13,7 @@ import (
 // restart of the server.
 func (b *bundle) needRestart() {
 	b.t.Helper()
-	if b.h.Restart == nil {
+	if b.h.RestartFunc == nil {
 		b.t.Skip("the backend keeps nothing across a restart of mlw server")
 	}
 }
@@ -23,7 +23,7 @@ func (b *bundle) needRestart() {
 // again: its server is gone (what it cached in memory with it).
 func (b *bundle) restart() *Harness {
 	b.t.Helper()
-	r := b.h.Restart(b.t)
+	r := b.h.RestartFunc(b.t)
 	require.NotNil(b.t, r)
 	b.h = r
 	return r

@@ -35,7 +35,7 @@ func conformanceHarness(data string, opts backendtest.Options) *backendtest.Harn
 		Nodes: c, Processes: c, Instances: l,
 		Caps: backendtest.Capabilities{RunsCommands: true, SameHost: true, Sandbox: jobs, InstanceSandbox: l.sandboxed(),
 			LimitsEnforced: cgroups != 0, Shells: true},
-		Restart: func(t *testing.T) *backendtest.Harness { return conformanceHarness(data, opts) },
+		RestartFunc: func(t *testing.T) *backendtest.Harness { return conformanceHarness(data, opts) },
 	}
 }
 
