@@ -130,3 +130,30 @@ func wires(pkg, imp string) bool {
 	}
 	return false
 }
+
+// TestBackendConformanceSuite: backendtest checks every backend through
+// the backend interfaces alone, so it may not reach a concrete backend;
+// and it is test support, which no product code may carry.
+func TestBackendConformanceSuite(t *testing.T) {
+	t.Parallel()
+	const suite = module + "/internal/backend/backendtest"
+	pkgs := goList(t, "./...")
+	found := false
+	for _, p := range pkgs {
+		if p.ImportPath == suite {
+			found = true
+			for _, dep := range p.Deps {
+				if under(dep, "internal/backend") && dep != module+"/internal/backend" {
+					t.Errorf("backendtest depends on %s: the suite may use only the backend interfaces (and testing libraries)", dep)
+				}
+			}
+			continue
+		}
+		for _, dep := range p.Deps {
+			if dep == suite {
+				t.Errorf("%s depends on backendtest: only tests may import the conformance suite", p.ImportPath)
+			}
+		}
+	}
+	require.True(t, found, "internal/backend/backendtest exists")
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 
@@ -22,6 +23,9 @@ type Instances struct {
 	activity map[string]backend.Activity
 	// StartErr, when set, fails every Start.
 	StartErr error
+	// NoSandbox simulates a host that cannot sandbox: Start fails with
+	// backend.ErrNoSandbox, unless AllowUnsandboxed.
+	NoSandbox, AllowUnsandboxed bool
 	// Starts and Stops count calls per instance id.
 	Starts map[string]int
 	Stops  map[string]int
@@ -77,6 +81,9 @@ func (f *Instances) Start(ctx context.Context, spec *backend.InstanceSpec, raw b
 	defer f.mu.Unlock()
 	if f.StartErr != nil {
 		return nil, backend.InstanceInfo{}, f.StartErr
+	}
+	if f.NoSandbox && !f.AllowUnsandboxed {
+		return nil, backend.InstanceInfo{}, fmt.Errorf("start instance %s: %w", spec.Name, backend.ErrNoSandbox)
 	}
 	if !f.running[spec.ID] {
 		f.Starts[spec.ID]++

@@ -2,6 +2,7 @@ package fake
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"time"
 
@@ -36,6 +37,9 @@ func (c *Cluster) Start(ctx context.Context, spec backend.ProcessSpec) (backend.
 	if c.StartErr != nil {
 		return backend.ProcessHandle{}, c.StartErr
 	}
+	if spec.Sandbox != nil && c.NoSandbox && !c.AllowUnsandboxed {
+		return backend.ProcessHandle{}, fmt.Errorf("start process %s: %w", spec.ID, backend.ErrNoSandbox)
+	}
 	if p, ok := c.procs[spec.ID]; ok {
 		p.Starts++
 		return backend.ProcessHandle{ID: spec.ID, Node: spec.Node}, nil
@@ -50,7 +54,9 @@ func (c *Cluster) State(ctx context.Context, h backend.ProcessHandle) (backend.P
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p, ok := c.procs[h.ID]
-	if !ok {
+	if !ok || p.released {
+		// Released: forgotten, exit record included, as a real backend
+		// forgets it (the test still finds it with Process).
 		return backend.ProcessState{ExitCode: -1, Error: "the process is gone"}, nil
 	}
 	return backend.ProcessState{Running: p.running, ExitCode: p.code, Signal: p.signal}, nil

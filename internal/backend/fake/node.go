@@ -23,7 +23,12 @@ type Cluster struct {
 	StartNodeErr error
 	// StartErr, when set, is returned by Start.
 	StartErr error
-	changed  chan struct{}
+	// NoSandbox simulates a host that cannot sandbox: Start of a process
+	// with a Sandbox fails with backend.ErrNoSandbox, unless
+	// AllowUnsandboxed (the server's --allow-unsandboxed-jobs).
+	NoSandbox, AllowUnsandboxed bool
+
+	changed chan struct{}
 }
 
 // NewCluster returns an empty fake with the given capacity.

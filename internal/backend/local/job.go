@@ -269,7 +269,15 @@ func (c *Cluster) Stop(ctx context.Context, h backend.ProcessHandle, grace time.
 			cg = own
 		}
 	}
-	p.Kill(ctx, grace, cg)
+	if st := p.Kill(ctx, grace, cg); st.Code == -1 && st.Error != "" {
+		// The SIGKILL after the grace period reached the supervisor too
+		// (the command supervisor leads the process group it signals),
+		// which died before it could record the exit. Record it as what
+		// it was, a kill, rather than leave the process reported lost.
+		if _, ok := readExit(p.RunDir); !ok {
+			writeExit(p.RunDir, &ExitStatus{Code: 128 + 9, Signal: "SIGKILL", FinishedAt: time.Now().UTC()})
+		}
+	}
 	return nil
 }
 

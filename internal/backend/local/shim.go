@@ -103,7 +103,9 @@ func runShim(runDir string) int {
 	case err == nil:
 	case errors.As(err, &ee):
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			st.Signal = ws.Signal().String()
+			// Named as State names signals ("SIGTERM", not Go's
+			// "terminated"): users read it in a job's error.
+			st.Signal = signalName(int(ws.Signal()))
 			st.Code = 128 + int(ws.Signal())
 		} else {
 			st.Code = ee.ExitCode()
