@@ -92,6 +92,7 @@ type Jobs struct {
 	workspaces map[string]*store.Resource
 	computes   map[string]*computeInfo
 	envs       map[string]cachedEnv
+	uids       map[string]int // host uids by user
 	prepared   map[string]preparedEnv
 	// prepFails counts a job's preparations in a row that failed with an
 	// error that may pass (retried with backoff, up to maxPrepFailures).

@@ -431,7 +431,7 @@ func (r *Jobs) sandbox(ctx context.Context, j *jobCtx, onInstance bool, dio *job
 	if who == "" {
 		who = "name:" + j.job.CreatedBy // jobs submitted before submitters were recorded
 	}
-	uid, err := r.Store.HostUID(ctx, who, backend.UIDBase)
+	uid, err := r.hostUID(ctx, who)
 	if err != nil {
 		return nil, err
 	}
@@ -455,6 +455,28 @@ func (r *Jobs) sandbox(ctx context.Context, j *jobCtx, onInstance bool, dio *job
 	}
 	sb.Writable = append(sb.Writable, dio.writable()...)
 	return sb, nil
+}
+
+// hostUID is a user's host uid, read once per server process (a user's
+// uid never changes).
+func (r *Jobs) hostUID(ctx context.Context, who string) (int, error) {
+	r.cacheMu.Lock()
+	uid, ok := r.uids[who]
+	r.cacheMu.Unlock()
+	if ok {
+		return uid, nil
+	}
+	uid, err := r.Store.HostUID(ctx, who, backend.UIDBase)
+	if err != nil {
+		return 0, err
+	}
+	r.cacheMu.Lock()
+	if r.uids == nil {
+		r.uids = map[string]int{}
+	}
+	r.uids[who] = uid
+	r.cacheMu.Unlock()
+	return uid, nil
 }
 
 // writable are the paths a job writes its outputs to: each output's

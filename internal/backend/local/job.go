@@ -137,10 +137,7 @@ func (c *Cluster) sandbox(spec *backend.ProcessSpec) (*sandboxPlan, error) {
 		return nil, err
 	}
 	uid := spec.Sandbox.UID
-	for _, p := range append([]string{spec.Dir}, spec.Sandbox.Writable...) {
-		if p == "" {
-			continue
-		}
+	for _, p := range outermost(append([]string{spec.Dir}, spec.Sandbox.Writable...)) {
 		if err := giveTree(p, uid); err != nil {
 			return nil, fmt.Errorf("give %s to the job's user: %w", p, err)
 		}
@@ -484,4 +481,26 @@ func signalName(n int) string {
 		return s
 	}
 	return "signal " + strconv.Itoa(n)
+}
+
+// outermost are the paths of ps (cleaned, empty ones dropped) that are not
+// below another of them: giving those gives all.
+func outermost(ps []string) []string {
+	var out []string
+	for i, p := range ps {
+		if p == "" {
+			continue
+		}
+		inner := false
+		for j, q := range ps {
+			if j != i && q != "" && (underAny(p, []string{q}) && filepath.Clean(p) != filepath.Clean(q) || filepath.Clean(p) == filepath.Clean(q) && j < i) {
+				inner = true
+				break
+			}
+		}
+		if !inner {
+			out = append(out, filepath.Clean(p))
+		}
+	}
+	return out
 }

@@ -69,11 +69,7 @@ func planSandbox(sb *backend.Sandbox, hide []string, extra ...backend.Bind) (*sa
 	if sb.UID < backend.UIDBase {
 		return nil, fmt.Errorf("sandbox: uid %d is not one of mlw's (from %d)", sb.UID, backend.UIDBase)
 	}
-	bwrap, err := exec.LookPath("bwrap")
-	if err != nil {
-		return nil, backend.ErrNoSandbox
-	}
-	setpriv, err := exec.LookPath("setpriv")
+	bwrap, setpriv, err := sandboxTools()
 	if err != nil {
 		return nil, backend.ErrNoSandbox
 	}
@@ -111,6 +107,25 @@ func planSandbox(sb *backend.Sandbox, hide []string, extra ...backend.Bind) (*sa
 	sum := sha256.Sum256([]byte(strings.Join(args, "\x00")))
 	return &sandboxPlan{uid: sb.UID, prefix: args, key: hex.EncodeToString(sum[:8])}, nil
 }
+
+// sandboxTools finds bubblewrap and setpriv, once.
+func sandboxTools() (bwrap, setpriv string, err error) {
+	t := sandboxToolPaths()
+	return t.bwrap, t.setpriv, t.err
+}
+
+type toolPaths struct {
+	bwrap, setpriv string
+	err            error
+}
+
+var sandboxToolPaths = sync.OnceValue(func() toolPaths {
+	var t toolPaths
+	if t.bwrap, t.err = exec.LookPath("bwrap"); t.err == nil {
+		t.setpriv, t.err = exec.LookPath("setpriv")
+	}
+	return t
+})
 
 // hiddenDirs are the tmpfs mounts that hide dirs: each dir itself, or the
 // outermost ancestor that others may not traverse (a home directory of

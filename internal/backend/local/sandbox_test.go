@@ -141,3 +141,8 @@ func TestAgentChangesHands(t *testing.T) {
 		last = agent
 	}
 }
+
+func TestOutermost(t *testing.T) {
+	require.Equal(t, []string{"/a/b", "/c"}, outermost([]string{"/a/b/wd", "", "/a/b", "/c", "/a/b/outputs/", "/c"}))
+	require.Equal(t, []string{"/a/bc", "/a/b"}, outermost([]string{"/a/bc", "/a/b"}))
+}
