@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -71,7 +72,12 @@ func (a *Authenticator) SetPassword(ctx context.Context, userID, pw string) erro
 var errLogin = core.Unauthorized("The user name or password is wrong. Users without a password sign in with a link: run `mlw studio`.")
 
 // dummyHash makes a login for an unknown user cost what a real one costs.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("mlw-no-such-user"), bcrypt.DefaultCost)
+// It is made on first use: computed at start it cost every mlw process —
+// each CLI command, each process supervisor — 50 ms.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("mlw-no-such-user"), bcrypt.DefaultCost)
+	return h
+})
 
 // SignInWithPassword checks a user's password and starts a studio
 // session; it returns the session's secret (the cookie's value).
@@ -80,7 +86,7 @@ func (a *Authenticator) SignInWithPassword(ctx context.Context, name, pw string)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", nil, core.Internal(err)
 	}
-	hash := dummyHash
+	hash := dummyHash()
 	if u != nil {
 		if h, err := a.st.GetPassword(ctx, u.ID); err == nil {
 			hash = []byte(h)
