@@ -283,6 +283,30 @@ var migrations = []string{
 		hash TEXT NOT NULL,
 		updated_at BIGINT NOT NULL
 	)`,
+	// Access (docs/security.md): role assignments, disabled users, the
+	// token a browser session was opened with, and the revocation epoch
+	// every request reads.
+	`CREATE TABLE role_assignments (
+		name TEXT PRIMARY KEY,
+		scope TEXT NOT NULL,
+		scope_key TEXT NOT NULL,
+		role TEXT NOT NULL,
+		principal_id TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		created_by TEXT NOT NULL,
+		UNIQUE (principal_id, role, scope_key)
+	);
+	CREATE INDEX role_assignments_scope ON role_assignments (scope_key);
+	CREATE TABLE auth_epoch (
+		id INTEGER PRIMARY KEY,
+		epoch BIGINT NOT NULL
+	);
+	INSERT INTO auth_epoch (id, epoch) VALUES (1, 1);
+	ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE sessions ADD COLUMN source TEXT NOT NULL DEFAULT '';
+	CREATE INDEX sessions_source ON sessions (source);
+	CREATE INDEX sessions_user ON sessions (user_id);
+	CREATE INDEX tokens_user ON tokens (user_id)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
