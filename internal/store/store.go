@@ -271,7 +271,8 @@ type Access interface {
 	// DeleteRoleAssignment removes an assignment; ErrNotFound if absent.
 	DeleteRoleAssignment(ctx context.Context, name string) error
 	// DeleteRoleAssignmentsWithin removes every assignment at or below a
-	// scope (its lowercase ARM id), when the resource is deleted.
+	// scope (its lowercase ARM id): a group or workspace created again
+	// under an old name starts without the old one's assignments.
 	DeleteRoleAssignmentsWithin(ctx context.Context, scopeKey string) (int, error)
 	// AuthEpoch returns the revocation epoch.
 	AuthEpoch(ctx context.Context) (int64, error)

@@ -138,9 +138,18 @@ func (s *Store) DeleteRoleAssignment(ctx context.Context, name string) error {
 // ('_') occur in resource names.
 func (s *Store) DeleteRoleAssignmentsWithin(ctx context.Context, key string) (int, error) {
 	key = scopeKey(key)
+	const within = `scope_key = ? OR substr(scope_key, 1, ?) = ?`
 	var n int64
+	// Most deletions find none: then the epoch (and every replica's
+	// cache) stays as it is.
+	if err := s.r.QueryRowContext(ctx, s.d.q(`SELECT COUNT(*) FROM role_assignments WHERE `+within), key, len(key)+1, key+"/").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count role assignments within %s: %w", key, err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
 	err := s.authTx(ctx, func(q querier) error {
-		res, err := q.ExecContext(ctx, s.d.q(`DELETE FROM role_assignments WHERE scope_key = ? OR substr(scope_key, 1, ?) = ?`),
+		res, err := q.ExecContext(ctx, s.d.q(`DELETE FROM role_assignments WHERE `+within),
 			key, len(key)+1, key+"/")
 		if err != nil {
 			return fmt.Errorf("delete role assignments within %s: %w", key, err)
