@@ -26,6 +26,10 @@ type route struct {
 	h       handlerFunc
 	public  bool
 	raw     bool
+	// access is the route's policy (access.go); classified is false for
+	// a route missing from routeAccess.
+	access     policy
+	classified bool
 }
 
 func (rt *router) add(r *route) {

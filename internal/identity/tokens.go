@@ -339,6 +339,17 @@ func (a *Authenticator) principal(ctx context.Context, epoch int64, userID strin
 	return &Principal{UserID: cu.u.ID, Name: cu.u.Name, Role: role, TenantID: a.tenantID, Grants: cu.grants}, nil
 }
 
+// UserPrincipal returns the principal of a user by object id, with their
+// grants, for credentials that name a user rather than carry a token (SAS,
+// signed log URLs): 401 when the user was deleted or is disabled.
+func (a *Authenticator) UserPrincipal(ctx context.Context, userID string) (*Principal, error) {
+	epoch, err := a.sync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return a.principal(ctx, epoch, userID, a.now())
+}
+
 // Forget drops cached results (tests; revocations move the epoch).
 func (a *Authenticator) Forget() {
 	a.mu.Lock()
