@@ -135,3 +135,26 @@ func splitPath(p string) []string {
 	}
 	return strings.Split(p, "/")
 }
+
+// all returns every registered route, for tests that must cover each one
+// (the access matrix).
+func (rt *router) all() []*route {
+	var out []*route
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, r := range n.handlers {
+			out = append(out, r)
+		}
+		for _, c := range n.lit {
+			walk(c)
+		}
+		if n.param != nil {
+			walk(n.param)
+		}
+		if n.rest != nil {
+			walk(n.rest)
+		}
+	}
+	walk(&rt.root)
+	return out
+}
