@@ -72,7 +72,7 @@ func assigneeID(ctx context.Context, app *App, assignee string) (string, error) 
 	}
 	d, err := app.getDoc(ctx, "/mlw/v1/users/"+url.PathEscape(assignee))
 	if err != nil {
-		return "", fmt.Errorf("--assignee %q: %w", assignee, err)
+		return "", fmt.Errorf("--assignee %q: %v", assignee, err)
 	}
 	return str(d, "objectId"), nil
 }
