@@ -362,3 +362,24 @@ func TestScopes(t *testing.T) {
 	_, ok = LookupRole("Admin")
 	require.False(t, ok)
 }
+
+// BenchmarkAuthenticateCached is the per-request cost of a known token:
+// the revocation epoch read (one primary-key lookup in SQLite) and two map
+// lookups. docs/security.md quotes it.
+func BenchmarkAuthenticateCached(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "mlw.db"))
+	require.NoError(b, err)
+	defer st.Close()
+	require.NoError(b, st.CreateUser(ctx, &store.User{ID: "u1", Name: "alice", Role: RoleContributor}))
+	a, err := NewAuthenticator(st, dir, "t")
+	require.NoError(b, err)
+	plain, hash := NewToken()
+	require.NoError(b, st.CreateToken(ctx, &store.Token{Hash: hash, UserID: "u1"}))
+	for b.Loop() {
+		if _, err := a.Authenticate(ctx, plain); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

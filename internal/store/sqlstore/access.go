@@ -25,7 +25,8 @@ func (s *Store) authTx(ctx context.Context, fn func(q querier) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	if _, err := q.ExecContext(ctx, `UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1`); err != nil {
+	var e int64
+	if err := q.QueryRowContext(ctx, `UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch`).Scan(&e); err != nil {
 		_ = tx.Rollback()
 		return fmt.Errorf("move the revocation epoch: %w", err)
 	}
@@ -36,11 +37,23 @@ func (s *Store) authTx(ctx context.Context, fn func(q querier) error) error {
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	// Exclusive: publish the new epoch (transactions commit one at a time,
+	// but keep the largest in case two publish out of order).
+	for s.d.Exclusive {
+		old := s.epoch.Load()
+		if e <= old || s.epoch.CompareAndSwap(old, e) {
+			break
+		}
+	}
 	return nil
 }
 
-// AuthEpoch returns the revocation epoch: one primary-key read.
+// AuthEpoch returns the revocation epoch: one primary-key read, or none
+// when the database is this process's alone.
 func (s *Store) AuthEpoch(ctx context.Context) (int64, error) {
+	if s.d.Exclusive {
+		return s.epoch.Load(), nil
+	}
 	var e int64
 	if err := s.r.QueryRowContext(ctx, `SELECT epoch FROM auth_epoch WHERE id = 1`).Scan(&e); err != nil {
 		return 0, fmt.Errorf("read the revocation epoch: %w", err)

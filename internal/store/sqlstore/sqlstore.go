@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mlw-project/mlw/internal/store"
@@ -23,6 +24,10 @@ type Dialect struct {
 	Numbered bool
 	// IsUnique reports a unique-constraint violation.
 	IsUnique func(error) bool
+	// Exclusive says that only this process uses the database (SQLite in
+	// the server's locked data directory): the revocation epoch is then
+	// also kept in memory, and reading it costs no query.
+	Exclusive bool
 }
 
 type querier interface {
@@ -44,6 +49,8 @@ type Store struct {
 	wc, rc   *stmtCache
 	d        Dialect
 	closers  []func() error
+	// epoch mirrors auth_epoch when d.Exclusive (access.go).
+	epoch atomic.Int64
 	res
 }
 
@@ -58,6 +65,13 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect, closers ...func() error) 
 	s.res = res{w: cachedDB{s.wc}, r: cachedDB{s.rc}, d: &s.d}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
+	}
+	if d.Exclusive {
+		var e int64
+		if err := s.wdb.QueryRowContext(ctx, `SELECT epoch FROM auth_epoch WHERE id = 1`).Scan(&e); err != nil {
+			return nil, fmt.Errorf("read the revocation epoch: %w", err)
+		}
+		s.epoch.Store(e)
 	}
 	return s, nil
 }
