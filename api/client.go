@@ -234,7 +234,7 @@ func (c *Client) SubscriptionID(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if len(subs) == 0 {
-		return "", errors.New("the server has no subscription")
+		return "", errors.New("no subscription is visible to you: ask an Owner of this server for a role assignment (`mlw role assignment create`), or pass --subscription")
 	}
 	c.Subscription = subs[0].SubscriptionID
 	return c.Subscription, nil

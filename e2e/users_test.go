@@ -33,7 +33,7 @@ func TestUsersRolesAndTokens(t *testing.T) {
 	require.Contains(t, stderr, "already exists")
 	_, stderr, code = s.Run("user", "create", "--name", "carl", "--role", "Admin")
 	require.NotZero(t, code)
-	require.Contains(t, stderr, "Owner, Contributor or Reader")
+	require.Contains(t, stderr, "Owner, Contributor, AzureML Data Scientist, Reader")
 
 	as := func(token, method, path string, body any) *Response {
 		req := s.NewRequest(t, method, path, body)

@@ -57,6 +57,8 @@ type API struct {
 	stopping  chan struct{}
 	stopOnce  sync.Once
 	instances *InstanceAccess
+	// accounts finds the workspace of a storage account (access.go).
+	accounts accounts
 }
 
 // New builds the API and registers every route.
@@ -89,13 +91,15 @@ func (a *API) Stopping() <-chan struct{} { return a.stopping }
 
 // Handle registers a handler that needs a bearer token.
 func (a *API) Handle(method, pattern string, h handlerFunc) {
-	a.rt.add(&route{method: method, pattern: pattern, h: h})
+	pol, ok := policyOf(method, pattern)
+	a.rt.add(&route{method: method, pattern: pattern, h: h, access: pol, classified: ok})
 }
 
 // HandlePublic registers a handler that needs no token (it must do its own
 // checks when it serves anything private: SAS, signed URLs, ...).
 func (a *API) HandlePublic(method, pattern string, h handlerFunc) {
-	a.rt.add(&route{method: method, pattern: pattern, h: h, public: true})
+	pol, ok := policyOf(method, pattern)
+	a.rt.add(&route{method: method, pattern: pattern, h: h, public: true, access: pol, classified: ok})
 }
 
 // Request is what a handler gets: the HTTP request, path parameters and
@@ -109,6 +113,8 @@ type Request struct {
 	// session is the secret of the studio session that authenticated the
 	// request ("" for a bearer token).
 	session string
+	// route is the route the request matched.
+	route *route
 }
 
 // setPrincipal records the authenticated caller, for handlers and (through
@@ -208,9 +214,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		a.writeError(rw, hr, core.NotFound("NoRegisteredProviderFound", "No API at %s. Paths look like /subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.MachineLearningServices/workspaces/{name}.", hr.URL.Path))
 		return
 	}
-	req := &Request{Request: hr, W: rw, Params: params, api: a}
+	req := &Request{Request: hr, W: rw, Params: params, api: a, route: rt}
 	if !rt.public {
 		if err := a.authenticate(req); err != nil {
+			a.writeError(rw, hr, err)
+			return
+		}
+		if err := a.authorize(req, rt); err != nil {
 			a.writeError(rw, hr, err)
 			return
 		}
@@ -357,6 +367,7 @@ func (a *API) routes() {
 	a.metadataRoutes()
 	a.studioRoutes()
 	a.watchRoutes()
+	a.roleAssignmentRoutes()
 }
 
 func (a *API) healthz(r *Request) (any, error) {

@@ -41,10 +41,23 @@ func (a *API) blobRoutes() {
 
 const authFailed = "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature."
 
+// authorizeBlob checks a Blob API request: a SAS or a bearer token, and in
+// either case the role of its user at the account's workspace (read and
+// list need Reader, writes AzureML Data Scientist), so that a SAS ends with
+// its user's access.
 func (a *API) authorizeBlob(r *http.Request, account, container string, perm rune) error {
+	action := identity.ActWrite
+	if perm == blob.NeedRead || perm == blob.NeedList {
+		action = identity.ActRead
+	}
+	scope, err := a.workspaceOfAccount(r.Context(), account)
+	if err != nil {
+		return err
+	}
 	q := r.URL.Query()
 	if identity.HasSAS(q) {
-		if _, err := a.svc.SAS.Verify(q, account, container, perm); err != nil {
+		g, err := a.svc.SAS.Verify(q, account, container, perm)
+		if err != nil {
 			var se *identity.SASError
 			if errors.As(err, &se) {
 				msg := authFailed
@@ -54,6 +67,19 @@ func (a *API) authorizeBlob(r *http.Request, account, container string, perm run
 				return &blob.Error{Status: http.StatusForbidden, Code: se.Code, Message: msg, Detail: se.Detail}
 			}
 			return err
+		}
+		if g.UserID == "" {
+			return nil
+		}
+		p, err := a.auth.UserPrincipal(r.Context(), g.UserID)
+		if err != nil {
+			return &blob.Error{Status: http.StatusForbidden, Code: "AuthenticationFailed", Message: authFailed,
+				Detail: "The SAS was issued to a user who has since been deleted or disabled."}
+		}
+		if !p.Can(action, scope) {
+			return &blob.Error{Status: http.StatusForbidden, Code: "AuthorizationPermissionMismatch",
+				Message: "This request is not authorized to perform this operation using this permission.",
+				Detail:  "The SAS was issued to user '" + p.Name + "', who no longer has a role at " + scope + " that allows it."}
 		}
 		return nil
 	}
@@ -70,9 +96,12 @@ func (a *API) authorizeBlob(r *http.Request, account, container string, perm run
 		}
 		return &blob.Error{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationInfo", Message: msg}
 	}
-	if perm != blob.NeedRead && perm != blob.NeedList && !p.CanWrite() {
-		return &blob.Error{Status: http.StatusForbidden, Code: "AuthorizationPermissionMismatch",
-			Message: "User '" + p.Name + "' has the " + p.Role + " role, which may only read storage."}
+	if err := p.Check(action, scope); err != nil {
+		msg := err.Error()
+		if e, ok := core.AsError(err); ok {
+			msg = e.Message
+		}
+		return &blob.Error{Status: http.StatusForbidden, Code: "AuthorizationPermissionMismatch", Message: msg}
 	}
 	return nil
 }

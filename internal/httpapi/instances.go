@@ -85,6 +85,9 @@ func (a *API) browserAuth(h handlerFunc) handlerFunc {
 					return nil, core.Forbidden("A browser session opens the terminal only from the studio of this server (the Origin header names another site).")
 				}
 				r.setPrincipal(p)
+				if err := a.authorize(r, r.route); err != nil {
+					return nil, err
+				}
 				return h(r)
 			}
 		}
@@ -93,6 +96,9 @@ func (a *API) browserAuth(h handlerFunc) handlerFunc {
 			return nil, err
 		}
 		r.setPrincipal(p)
+		if err := a.authorize(r, r.route); err != nil {
+			return nil, err
+		}
 		return h(r)
 	}
 }
@@ -290,6 +296,9 @@ func (a *API) jupyter(r *Request) (any, error) {
 	sess, err := a.jupyterAuth(r)
 	if err != nil {
 		return a.pageError(r, "Not signed in", err)
+	}
+	if err := a.authorize(r, r.route); err != nil {
+		return a.pageError(r, "Cannot open Jupyter", err)
 	}
 	ws, c, err := a.svc.InstanceForAccess(r.Ctx(), r.Workspace(), r.Param("name"))
 	if err != nil {

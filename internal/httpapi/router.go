@@ -26,6 +26,10 @@ type route struct {
 	h       handlerFunc
 	public  bool
 	raw     bool
+	// access is the route's policy (access.go); classified is false for
+	// a route missing from routeAccess.
+	access     policy
+	classified bool
 }
 
 func (rt *router) add(r *route) {
@@ -130,4 +134,27 @@ func splitPath(p string) []string {
 		return nil
 	}
 	return strings.Split(p, "/")
+}
+
+// all returns every registered route, for tests that must cover each one
+// (the access matrix).
+func (rt *router) all() []*route {
+	var out []*route
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, r := range n.handlers {
+			out = append(out, r)
+		}
+		for _, c := range n.lit {
+			walk(c)
+		}
+		if n.param != nil {
+			walk(n.param)
+		}
+		if n.rest != nil {
+			walk(n.rest)
+		}
+	}
+	walk(&rt.root)
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 )
@@ -124,6 +125,21 @@ func (a *API) runLog(r *Request) (any, error) {
 	if err != nil {
 		return nil, &core.Error{Status: http.StatusForbidden, Code: "AuthorizationFailed",
 			Message: "This log URL is not valid or has expired; get a new one from the run's details."}
+	}
+	// A log URL lasts only as long as its user may read the workspace.
+	if t.User != "" {
+		scope, err := a.workspaceOfAccount(r.Ctx(), t.Account)
+		if err != nil {
+			return nil, err
+		}
+		p, err := a.auth.UserPrincipal(r.Ctx(), t.User)
+		if err != nil {
+			return nil, &core.Error{Status: http.StatusForbidden, Code: "AuthorizationFailed",
+				Message: "This log URL was made for a user who has since been deleted or disabled."}
+		}
+		if err := p.Check(identity.ActRead, scope); err != nil {
+			return nil, err
+		}
 	}
 	o, err := a.svc.OpenJobFile(t.Account, t.Job, t.Path)
 	if err != nil {

@@ -64,6 +64,11 @@ func (a *API) signInScope(r *Request, path string) (identity.SignIn, error) {
 	}
 	rt, params, _ := a.rt.match("GET", path)
 	if rt != nil && strings.HasSuffix(rt.pattern, "/jupyter/{path...}") {
+		// The link opens what its route allows the caller, checked now
+		// and again on every request the session makes.
+		if err := r.Principal.Check(rt.access.action, paramScope(params)); err != nil {
+			return identity.SignIn{}, err
+		}
 		ref := core.WorkspaceRef{Subscription: params["sub"], ResourceGroup: params["rg"], Workspace: params["ws"]}
 		ws, c, err := a.svc.InstanceForAccess(r.Ctx(), ref, params["name"])
 		if err != nil {

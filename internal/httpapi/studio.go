@@ -9,6 +9,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/webui"
 )
@@ -106,8 +107,8 @@ func clearSessionCookie(r *Request, scope string) {
 
 func (a *API) sessionDoc(p *identity.Principal, secret string, s *store.Session) map[string]any {
 	doc := map[string]any{
-		"user":     map[string]any{"name": p.Name, "objectId": p.UserID, "role": p.Role, "tenantId": p.TenantID},
-		"canWrite": p.CanWrite(), "isOwner": p.IsOwner(),
+		"user":     map[string]any{"name": p.Name, "objectId": p.UserID, "role": service.RoleShown(p.Role), "tenantId": p.TenantID},
+		"canWrite": p.CanWrite(), "isOwner": p.IsOwner(), "grants": renderGrants(p),
 	}
 	if secret != "" {
 		doc["csrfToken"] = identity.CSRFToken(secret)

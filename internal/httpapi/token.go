@@ -52,7 +52,9 @@ func (a *API) issueToken(r *Request) (any, error) {
 	if err != nil {
 		return nil, core.Unauthorized("The token's user no longer exists.")
 	}
-	tok, exp, err := a.auth.Issue(u, AccessTokenTTL, p.Scope)
+	// The signed token is valid only while the API token is: revoking
+	// that one (or the user) ends both at once.
+	tok, exp, err := a.auth.Issue(u, AccessTokenTTL, p.Scope, p.TokenID)
 	if err != nil {
 		return nil, core.Internal(err)
 	}

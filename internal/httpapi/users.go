@@ -5,6 +5,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -13,7 +14,7 @@ import (
 func (a *API) userRoutes() {
 	a.Handle("GET", "/mlw/v1/me", func(r *Request) (any, error) {
 		return map[string]any{"name": r.Principal.Name, "objectId": r.Principal.UserID, "tenantId": r.Principal.TenantID,
-			"role": r.Principal.Role}, nil
+			"role": service.RoleShown(r.Principal.Role), "grants": renderGrants(r.Principal)}, nil
 	})
 	a.Handle("GET", "/mlw/v1/users", func(r *Request) (any, error) {
 		us, err := a.svc.ListUsers(r.Ctx())
@@ -63,6 +64,52 @@ func (a *API) userRoutes() {
 		out["token"] = tok
 		return created(true, out, nil), nil
 	})
+	// PATCH changes the server-wide role or disables the user:
+	// {"role": "Reader"}, {"disabled": true}. It holds at once everywhere.
+	a.Handle("PATCH", "/mlw/v1/users/{name}", func(r *Request) (any, error) {
+		body, err := r.Body()
+		if err != nil {
+			return nil, err
+		}
+		var req struct {
+			Role     *string `json:"role"`
+			Disabled *bool   `json:"disabled"`
+		}
+		if err := body.Into(&req); err != nil {
+			return nil, err
+		}
+		if req.Role == nil && req.Disabled == nil {
+			return nil, core.Invalid("body", `Say what to change: {"role": "Reader"} (a role or None) and/or {"disabled": true}.`)
+		}
+		u, err := a.svc.UpdateUser(r.Ctx(), r.Param("name"), req.Role, req.Disabled)
+		if err != nil {
+			return nil, err
+		}
+		return a.renderUser(u), nil
+	})
+	// DELETE removes the user with their tokens, sessions and role
+	// assignments; what they made stays (service.DeleteUser).
+	a.Handle("DELETE", "/mlw/v1/users/{name}", func(r *Request) (any, error) {
+		return nil, a.svc.DeleteUser(r.Ctx(), r.Param("name"))
+	})
+	a.Handle("GET", "/mlw/v1/users/{name}/tokens", func(r *Request) (any, error) {
+		toks, err := a.svc.ListTokens(r.Ctx(), r.Param("name"))
+		if err != nil {
+			return nil, err
+		}
+		out := make([]map[string]any, 0, len(toks))
+		for _, t := range toks {
+			out = append(out, renderToken(r.Param("name"), t, r.Principal.TokenID))
+		}
+		return map[string]any{"value": out}, nil
+	})
+	a.Handle("DELETE", "/mlw/v1/users/{name}/tokens/{id}", func(r *Request) (any, error) {
+		t, err := a.svc.RevokeToken(r.Ctx(), r.Param("name"), r.Param("id"))
+		if err != nil {
+			return nil, err
+		}
+		return renderToken(r.Param("name"), t, ""), nil
+	})
 	// The studio's password sign-in (identity/passwords.go).
 	a.Handle("PUT", "/mlw/v1/users/{name}/password", func(r *Request) (any, error) {
 		body, err := r.Body()
@@ -99,7 +146,7 @@ func (a *API) userRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		out := map[string]any{"token": tok, "user": r.Param("name")}
+		out := map[string]any{"token": tok, "id": store.TokenID(identity.HashToken(tok)), "user": r.Param("name")}
 		if life > 0 {
 			out["expiresOn"] = armTime(time.Now().Add(life))
 		}
@@ -108,5 +155,26 @@ func (a *API) userRoutes() {
 }
 
 func (a *API) renderUser(u *store.User) map[string]any {
-	return map[string]any{"name": u.Name, "objectId": u.ID, "tenantId": a.svc.TenantID, "role": u.Role, "createdAt": armTime(u.CreatedAt)}
+	return map[string]any{"name": u.Name, "objectId": u.ID, "tenantId": a.svc.TenantID, "role": service.RoleShown(u.Role),
+		"disabled": u.Disabled, "createdAt": armTime(u.CreatedAt)}
+}
+
+// renderToken shows a token without its secret; current marks the one the
+// request came with.
+func renderToken(user string, t *store.Token, current string) map[string]any {
+	out := map[string]any{"id": t.ID(), "user": user, "label": t.Label, "createdAt": armTime(t.CreatedAt), "expiresOn": nil,
+		"current": current != "" && t.ID() == current}
+	if !t.ExpiresAt.IsZero() {
+		out["expiresOn"] = armTime(t.ExpiresAt)
+	}
+	return out
+}
+
+// renderGrants lists the roles a principal holds, strongest scope first.
+func renderGrants(p *identity.Principal) []map[string]any {
+	out := []map[string]any{}
+	for _, g := range p.Grants {
+		out = append(out, map[string]any{"scope": g.Scope, "role": g.Role})
+	}
+	return out
 }

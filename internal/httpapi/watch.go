@@ -92,8 +92,13 @@ func (a *API) answer(r *Request, rt *route, params map[string]string, target *ur
 	for k, v := range params {
 		cp[k] = v
 	}
-	sub := &Request{Request: hr, W: rec, Params: cp, Principal: r.Principal, api: a, session: r.session}
-	out, err := rt.h(sub)
+	sub := &Request{Request: hr, W: rec, Params: cp, Principal: r.Principal, api: a, session: r.session, route: rt}
+	// The target is read with the caller's rights at its own scope.
+	err := a.authorize(sub, rt)
+	var out any
+	if err == nil {
+		out, err = rt.h(sub)
+	}
 	switch {
 	case err != nil:
 		e, ok := core.AsError(err)

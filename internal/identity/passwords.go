@@ -105,7 +105,7 @@ func (a *Authenticator) newSession(ctx context.Context, userID string, in SignIn
 	now := a.now()
 	sess := newSecret("mlws_")
 	s := &store.Session{Hash: HashToken(sess), Kind: store.SessionCookie, UserID: userID, Scope: in.Scope,
-		Resource: in.Resource, Target: in.Target, ExpiresAt: now.Add(SessionTTL), CreatedAt: now}
+		Resource: in.Resource, Target: in.Target, Source: in.Source, ExpiresAt: now.Add(SessionTTL), CreatedAt: now}
 	if err := a.st.CreateSession(ctx, s); err != nil {
 		return "", nil, core.Internal(err)
 	}

@@ -41,6 +41,9 @@ type SignIn struct {
 	Resource string
 	// Target is where the link leads (a path within Scope).
 	Target string
+	// Source is the id of the API token the link was asked for with (set
+	// by NewSignInLink); revoking that token ends the session.
+	Source string
 }
 
 // newSecret returns a random secret with a prefix naming its kind.
@@ -58,7 +61,7 @@ func (a *Authenticator) NewSignInLink(ctx context.Context, p *Principal, in Sign
 	secret := newSecret("mlwl_")
 	exp := a.now().Add(SignInLinkTTL)
 	err := a.st.CreateSession(ctx, &store.Session{Hash: HashToken(secret), Kind: store.SessionLink, UserID: p.UserID,
-		Scope: in.Scope, Resource: in.Resource, Target: in.Target, ExpiresAt: exp, CreatedAt: a.now()})
+		Scope: in.Scope, Resource: in.Resource, Target: in.Target, Source: p.TokenID, ExpiresAt: exp, CreatedAt: a.now()})
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("create a sign-in link: %w", err)
 	}
@@ -86,10 +89,14 @@ func (a *Authenticator) RedeemSignInLink(ctx context.Context, secret string) (st
 	if link.Kind != store.SessionLink || !now.Before(link.ExpiresAt) {
 		return "", nil, errLink
 	}
-	if _, err := a.st.GetUser(ctx, link.UserID); err != nil {
+	u, err := a.st.GetUser(ctx, link.UserID)
+	if err != nil {
 		return "", nil, core.Unauthorized("The sign-in link's user no longer exists.")
 	}
-	return a.newSession(ctx, link.UserID, SignIn{Scope: link.Scope, Resource: link.Resource, Target: link.Target})
+	if u.Disabled {
+		return "", nil, core.Unauthorized("The user '%s' is disabled; an Owner can enable it again (`mlw user enable --name %s`).", u.Name, u.Name)
+	}
+	return a.newSession(ctx, link.UserID, SignIn{Scope: link.Scope, Resource: link.Resource, Target: link.Target, Source: link.Source})
 }
 
 // AuthenticateSession maps a session cookie to its principal, for a
@@ -114,11 +121,16 @@ func (a *Authenticator) AuthenticateSession(ctx context.Context, secret, path st
 	if !InScope(path, s.Scope) {
 		return nil, nil, core.Forbidden("This browser session was opened for %s, not for %s; sign in to it separately.", s.Scope, path)
 	}
-	u, err := a.st.GetUser(ctx, s.UserID)
+	epoch, err := a.sync(ctx)
 	if err != nil {
-		return nil, nil, core.Unauthorized("The session's user no longer exists.")
+		return nil, nil, err
 	}
-	return &Principal{UserID: u.ID, Name: u.Name, Role: u.Role, TenantID: a.tenantID}, s, nil
+	p, err := a.principal(ctx, epoch, s.UserID, a.now())
+	if err != nil {
+		return nil, nil, err
+	}
+	p.TokenID = s.Source
+	return p, s, nil
 }
 
 // EndSession removes a session (sign-out).

@@ -42,7 +42,7 @@ func TestRoles(t *testing.T) {
 		role         string
 		write, owner bool
 	}{
-		{RoleOwner, true, true}, {RoleContributor, true, false}, {RoleReader, false, false},
+		{RoleOwner, true, true}, {RoleContributor, true, false}, {RoleDataScientist, true, false}, {RoleReader, false, false},
 	} {
 		p := &Principal{Role: tc.role}
 		require.True(t, ValidRole(tc.role))
@@ -94,7 +94,8 @@ func TestOpaqueTokens(t *testing.T) {
 
 	p, err := b.auth.Authenticate(b.ctx, plain)
 	require.NoError(t, err)
-	require.Equal(t, &Principal{UserID: b.alice.ID, Name: "alice", Role: RoleContributor, TenantID: "tenant-1"}, p)
+	require.Equal(t, &Principal{UserID: b.alice.ID, Name: "alice", Role: RoleContributor, TenantID: "tenant-1",
+		Grants: []Grant{{Scope: "/", Role: RoleContributor}}, TokenID: store.TokenID(hash)}, p)
 
 	_, err = b.auth.Authenticate(b.ctx, "")
 	requireUnauthorized(t, err, "Authorization: Bearer")
@@ -127,16 +128,30 @@ func TestTokenExpiryAndCache(t *testing.T) {
 		_, err = b.auth.Authenticate(b.ctx, plain)
 		requireUnauthorized(t, err, "expired")
 
-		// A deleted token works from the cache for at most cacheTTL.
+		// A deleted token fails on the next request: the store moved the
+		// revocation epoch, which drops the cache.
 		plain, hash = NewToken()
 		require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: b.alice.ID}))
 		_, err = b.auth.Authenticate(b.ctx, plain)
 		require.NoError(t, err)
 		require.NoError(t, b.st.DeleteToken(b.ctx, hash))
+		_, err = b.auth.Authenticate(b.ctx, plain)
+		requireUnauthorized(t, err, "not known")
+
+		// A verification is reused for at most cacheTTL without the epoch
+		// moving (a row deleted behind the store's back, as here).
+		plain, hash = NewToken()
+		require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: b.alice.ID}))
+		_, err = b.auth.Authenticate(b.ctx, plain)
+		require.NoError(t, err)
+		b.auth.mu.Lock()
+		delete(b.auth.tokens, plain)
+		b.auth.tokens[plain] = cachedToken{userID: b.alice.ID, tokenID: "gone", expires: time.Now().Add(cacheTTL)}
+		b.auth.mu.Unlock()
 		time.Sleep(cacheTTL - time.Second)
 		_, err = b.auth.Authenticate(b.ctx, plain)
 		require.NoError(t, err, "still cached")
-		time.Sleep(time.Second)
+		require.NoError(t, b.st.DeleteToken(b.ctx, hash))
 		_, err = b.auth.Authenticate(b.ctx, plain)
 		requireUnauthorized(t, err, "not known")
 
@@ -158,14 +173,20 @@ func TestSignedTokens(t *testing.T) {
 		b := setupAuth(t)
 		b.auth.now = time.Now
 
-		tok, exp, err := b.auth.Issue(b.alice, 10*time.Second, "instance-1")
+		_, hash := NewToken()
+		require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: b.alice.ID}))
+		src := store.TokenID(hash)
+		_, _, err := b.auth.Issue(b.alice, time.Hour, "", "")
+		require.Error(t, err, "a signed token must derive from an API token")
+		tok, exp, err := b.auth.Issue(b.alice, 10*time.Second, "instance-1", src)
 		require.NoError(t, err)
 		require.Equal(t, time.Now().Add(10*time.Second), exp)
 		require.Equal(t, 2, strings.Count(tok, "."), "a JWT")
 
 		p, err := b.auth.Authenticate(b.ctx, tok)
 		require.NoError(t, err)
-		require.Equal(t, &Principal{UserID: b.alice.ID, Name: "alice", Role: RoleContributor, TenantID: "tenant-1", Scope: "instance-1"}, p)
+		require.Equal(t, &Principal{UserID: b.alice.ID, Name: "alice", Role: RoleContributor, TenantID: "tenant-1", Scope: "instance-1",
+			Grants: []Grant{{Scope: "/", Role: RoleContributor}}, TokenID: src}, p)
 
 		// The claims Azure clients read.
 		var claims Claims
@@ -181,7 +202,7 @@ func TestSignedTokens(t *testing.T) {
 		requireUnauthorized(t, err, "expired")
 
 		// Another key's token, a tampered token and an unsigned one.
-		tok, _, err = b.auth.Issue(b.alice, time.Hour, "")
+		tok, _, err = b.auth.Issue(b.alice, time.Hour, "", src)
 		require.NoError(t, err)
 		_, other, err := ed25519.GenerateKey(rand.Reader)
 		require.NoError(t, err)
@@ -202,5 +223,163 @@ func TestSignedTokens(t *testing.T) {
 		again.now = time.Now
 		_, err = again.Authenticate(b.ctx, tok)
 		require.NoError(t, err)
+
+		// A signed token lives only as long as the API token it was
+		// issued for: revoking that kills it at once.
+		require.NoError(t, b.st.DeleteToken(b.ctx, hash))
+		_, err = b.auth.Authenticate(b.ctx, tok)
+		requireUnauthorized(t, err, "revoked")
+		_, err = again.Authenticate(b.ctx, tok)
+		requireUnauthorized(t, err, "revoked")
+
+		// One without a source (an older mlw's) is refused.
+		old, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, Claims{RegisteredClaims: jwt.RegisteredClaims{Issuer: "mlw", Subject: b.alice.ID,
+			ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}, OID: b.alice.ID}).SignedString(b.auth.key)
+		require.NoError(t, err)
+		_, err = b.auth.Authenticate(b.ctx, old)
+		requireUnauthorized(t, err, "older mlw")
 	})
+}
+
+// TestRevocation: disabling or deleting a user, and changing their role
+// assignments, hold on the next request, also on a second authenticator
+// over the same store (another replica).
+func TestRevocation(t *testing.T) {
+	t.Parallel()
+	b := setupAuth(t)
+	other, err := NewAuthenticator(b.st, b.dir, "tenant-1")
+	require.NoError(t, err)
+	plain, hash := NewToken()
+	require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: b.alice.ID}))
+	for _, a := range []*Authenticator{b.auth, other} {
+		p, err := a.Authenticate(b.ctx, plain)
+		require.NoError(t, err)
+		require.Equal(t, RoleContributor, p.Role)
+	}
+
+	const ws = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
+	require.NoError(t, b.st.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "a1", Scope: ws, Role: RoleOwner, PrincipalID: b.alice.ID}))
+	for _, a := range []*Authenticator{b.auth, other} {
+		p, err := a.Authenticate(b.ctx, plain)
+		require.NoError(t, err)
+		role, from := p.RoleAt(ws + "/jobs/j1")
+		require.Equal(t, RoleOwner, role, "a new assignment holds at once")
+		require.Equal(t, ScopeKey(ws), from)
+	}
+
+	u := *b.alice
+	u.Disabled = true
+	require.NoError(t, b.st.UpdateUser(b.ctx, &u))
+	for _, a := range []*Authenticator{b.auth, other} {
+		_, err := a.Authenticate(b.ctx, plain)
+		requireUnauthorized(t, err, "disabled")
+	}
+	u.Disabled = false
+	require.NoError(t, b.st.UpdateUser(b.ctx, &u))
+	for _, a := range []*Authenticator{b.auth, other} {
+		_, err := a.Authenticate(b.ctx, plain)
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.st.DeleteUser(b.ctx, b.alice.ID))
+	for _, a := range []*Authenticator{b.auth, other} {
+		_, err := a.Authenticate(b.ctx, plain)
+		requireUnauthorized(t, err, "not known")
+	}
+}
+
+func TestScopes(t *testing.T) {
+	t.Parallel()
+	const (
+		sub = "/subscriptions/S1"
+		rgA = sub + "/resourceGroups/rg-a"
+		wsA = rgA + "/providers/Microsoft.MachineLearningServices/workspaces/ws-a"
+		wsB = sub + "/resourceGroups/rg-b/providers/Microsoft.MachineLearningServices/workspaces/ws-b"
+	)
+	reader := &Principal{Name: "rita", UserID: "u1", Grants: []Grant{{Scope: ScopeKey(wsA), Role: RoleReader}}}
+	require.True(t, reader.Can(ActRead, wsA))
+	require.True(t, reader.Can(ActRead, strings.ToUpper(wsA)+"/jobs/j1"), "scopes ignore case and hold below")
+	require.False(t, reader.Can(ActWrite, wsA))
+	require.False(t, reader.Can(ActRead, wsB))
+	require.False(t, reader.Can(ActRead, wsA+"x"), "a prefix that is not a parent does not count")
+	require.True(t, reader.Can(ActSee, sub), "a role below the subscription shows it")
+	require.True(t, reader.Can(ActSee, rgA))
+	require.False(t, reader.Can(ActSee, sub+"/resourceGroups/rg-b"))
+	require.False(t, reader.Can(ActRead, rgA), "seeing is not reading")
+
+	e, ok := core.AsError(reader.Check(ActRead, wsB))
+	require.True(t, ok)
+	require.Equal(t, http.StatusForbidden, e.Status)
+	require.Equal(t, "AuthorizationFailed", e.Code)
+	require.Contains(t, e.Message, "no role at scope '"+wsB+"'")
+	require.Contains(t, e.Message, "Reader")
+	e, _ = core.AsError(reader.Check(ActWrite, wsA))
+	require.Contains(t, e.Message, "has the Reader role at scope '"+ScopeKey(wsA)+"'")
+	require.Contains(t, e.Message, "needs the AzureML Data Scientist role")
+
+	// The strongest role at the scope or above wins.
+	p := &Principal{Name: "dora", Grants: []Grant{{Scope: ScopeKey(sub), Role: RoleReader}, {Scope: ScopeKey(wsA), Role: RoleDataScientist}}}
+	role, from := p.RoleAt(wsA + "/computes/c1")
+	require.Equal(t, RoleDataScientist, role)
+	require.Equal(t, ScopeKey(wsA), from)
+	require.True(t, p.Can(ActWrite, wsA))
+	require.False(t, p.Can(ActManage, wsA), "a Data Scientist does not manage computes")
+	require.True(t, p.Can(ActRead, wsB))
+	at := p.At(wsA)
+	require.Equal(t, RoleDataScientist, at.Role)
+	require.True(t, at.CanWrite())
+	require.False(t, at.CanManage())
+	require.Equal(t, RoleReader, at.At(wsB).Role, "At keeps every grant")
+
+	// A principal built with a Role and no grants holds it everywhere.
+	legacy := &Principal{Name: "old", Role: RoleContributor}
+	require.True(t, legacy.Can(ActManage, wsB))
+	require.False(t, legacy.ServerOwner())
+	require.True(t, (&Principal{Role: RoleOwner}).ServerOwner())
+
+	for _, tc := range []struct {
+		in, level, id string
+	}{
+		{"/", ScopeServer, "/"},
+		{"/subscriptions/S1", ScopeSubscription, "/subscriptions/S1"},
+		{"/SUBSCRIPTIONS/S1/resourcegroups/rg-a/", ScopeResourceGroup, rgA},
+		{strings.ToLower(wsA), ScopeWorkspace, "/subscriptions/s1/resourceGroups/rg-a/providers/Microsoft.MachineLearningServices/workspaces/ws-a"},
+	} {
+		ps, err := ParseScope("scope", tc.in)
+		require.NoError(t, err, tc.in)
+		require.Equal(t, tc.level, ps.Level)
+		require.Equal(t, tc.id, ps.ID())
+	}
+	for _, bad := range []string{"/subscriptions", "/subscriptions/s/resourceGroups", wsA + "/computes/c1", "/subscriptions//resourceGroups/x", "rg-a"} {
+		_, err := ParseScope("scope", bad)
+		require.Error(t, err, bad)
+	}
+	d, ok := LookupRole("/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/f6c7c914-8db3-469d-8ca1-694a8f32e121")
+	require.True(t, ok)
+	require.Equal(t, RoleDataScientist, d.Name)
+	d, ok = LookupRole("azureml data scientist")
+	require.True(t, ok)
+	require.Equal(t, RoleDataScientist, d.Name)
+	_, ok = LookupRole("Admin")
+	require.False(t, ok)
+}
+
+// BenchmarkAuthenticateCached is the per-request cost of a known token:
+// the revocation epoch read (one primary-key lookup in SQLite) and two map
+// lookups. docs/security.md quotes it.
+func BenchmarkAuthenticateCached(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "mlw.db"))
+	require.NoError(b, err)
+	defer st.Close()
+	require.NoError(b, st.CreateUser(ctx, &store.User{ID: "u1", Name: "alice", Role: RoleContributor}))
+	a, err := NewAuthenticator(st, dir, "t")
+	require.NoError(b, err)
+	plain, hash := NewToken()
+	require.NoError(b, st.CreateToken(ctx, &store.Token{Hash: hash, UserID: "u1"}))
+	for b.Loop() {
+		if _, err := a.Authenticate(ctx, plain); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

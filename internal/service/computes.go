@@ -159,7 +159,7 @@ func (s *Service) ListComputes(ctx context.Context, ref core.WorkspaceRef, page 
 // it is new, and the operation to poll (nil when nothing needs doing).
 func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*store.Resource, bool, *store.Operation, error) {
 	p := PrincipalFrom(ctx)
-	if err := requireWrite(p); err != nil {
+	if err := requireManage(p); err != nil {
 		return nil, false, nil, err
 	}
 	ws, err := s.GetWorkspace(ctx, ref)
@@ -306,7 +306,7 @@ func (s *Service) StartOp(ctx context.Context, r *store.Resource, name string) (
 
 // DeleteCompute starts deleting a compute.
 func (s *Service) DeleteCompute(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Operation, error) {
-	if err := requireWrite(PrincipalFrom(ctx)); err != nil {
+	if err := requireManage(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}
 	_, c, err := s.GetCompute(ctx, ref, name)

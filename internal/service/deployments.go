@@ -66,7 +66,7 @@ func (d *deploymentSpec) param(name string, v any) bool {
 // PutDeployment runs a template deployment that creates a workspace.
 func (s *Service) PutDeployment(ctx context.Context, sub, group, name string, body *Body) (*store.Resource, bool, error) {
 	p := PrincipalFrom(ctx)
-	if err := requireWrite(p); err != nil {
+	if err := requireManage(p); err != nil {
 		return nil, false, err
 	}
 	g, err := s.GetGroup(ctx, sub, group)

@@ -46,7 +46,19 @@ func (s *Service) GetSubscription(ctx context.Context, id string) (*store.Resour
 // ListSubscriptions returns every subscription.
 func (s *Service) ListSubscriptions(ctx context.Context) ([]*store.Resource, error) {
 	rs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindSubscription})
-	return rs, storeErr(err, "subscription", "")
+	if err != nil {
+		return nil, storeErr(err, "subscription", "")
+	}
+	if keep := visible(PrincipalFrom(ctx), subscriptionID); keep != nil {
+		out := rs[:0]
+		for _, r := range rs {
+			if keep(r) {
+				out = append(out, r)
+			}
+		}
+		rs = out
+	}
+	return rs, nil
 }
 
 type groupSpec struct {
@@ -58,7 +70,7 @@ type groupSpec struct {
 // PutGroup creates or updates a resource group. created reports a new group.
 func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r *store.Resource, created bool, err error) {
 	p := PrincipalFrom(ctx)
-	if err := requireWrite(p); err != nil {
+	if err := requireManage(p); err != nil {
 		return nil, false, err
 	}
 	if _, err := s.GetSubscription(ctx, sub); err != nil {
@@ -83,6 +95,11 @@ func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r
 	existing, err := s.Store.Get(ctx, core.KindResourceGroup, parent, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		// A group created again under an old name starts without the old
+		// one's role assignments (they outlive a deletion, as in Azure).
+		if _, err := s.Store.DeleteRoleAssignmentsWithin(ctx, core.Key(core.GroupPath(sub, name))); err != nil {
+			return nil, false, core.Internal(err)
+		}
 		r = &store.Resource{Kind: core.KindResourceGroup, Parent: parent, Name: name, UID: NewUID(), Spec: Encode(doc),
 			State: StateSucceeded, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 		if err := s.Store.Create(ctx, r); err != nil {
@@ -129,13 +146,14 @@ func (s *Service) ListGroups(ctx context.Context, sub string, page Page) ([]*sto
 	if _, err := s.GetSubscription(ctx, sub); err != nil {
 		return nil, "", err
 	}
-	return s.listPage(ctx, store.ListOptions{Kind: core.KindResourceGroup, Parent: core.Key(core.SubscriptionPath(sub))}, page)
+	return s.listFiltered(ctx, store.ListOptions{Kind: core.KindResourceGroup, Parent: core.Key(core.SubscriptionPath(sub))}, page,
+		visible(PrincipalFrom(ctx), groupID))
 }
 
 // DeleteGroup starts deleting a resource group and everything in it. The
 // returned operation finishes when nothing of the group is left running.
 func (s *Service) DeleteGroup(ctx context.Context, sub, name string) (*store.Operation, error) {
-	if err := requireWrite(PrincipalFrom(ctx)); err != nil {
+	if err := requireManage(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}
 	g, err := s.GetGroup(ctx, sub, name)

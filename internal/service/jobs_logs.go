@@ -75,6 +75,9 @@ type LogToken struct {
 	Job     string `json:"j"`
 	Path    string `json:"p"`
 	Expiry  int64  `json:"e"`
+	// User is the object id of the user the URL was made for: the URL
+	// works only while that user may read the workspace.
+	User string `json:"u,omitempty"`
 }
 
 // SignLogToken returns the token of a log URL for one of a job's files.
@@ -84,6 +87,9 @@ func (s *Service) SignLogToken(ctx context.Context, ws, job *store.Resource, pat
 		return "", err
 	}
 	t := LogToken{Account: WorkspaceStatusOf(ws).StorageAccount, Job: job.Name, Path: path, Expiry: s.Now().Add(LogURLTTL).Unix()}
+	if p := PrincipalFrom(ctx); p != nil {
+		t.User = p.UserID
+	}
 	b, _ := json.Marshal(t)
 	payload := base64.RawURLEncoding.EncodeToString(b)
 	m := hmac.New(sha256.New, key)

@@ -279,12 +279,30 @@ func principalName(p *identity.Principal) string {
 	return p.Name
 }
 
-// requireWrite refuses callers that may only read.
+// requireWrite refuses callers whose role in effect (Principal.At) may
+// only read: work inside a workspace needs AzureML Data Scientist or a
+// stronger role.
 func requireWrite(p *identity.Principal) error {
 	if p != nil && !p.CanWrite() {
-		return core.Forbidden("User %q has the %s role, which may only read. Ask an Owner to grant Contributor.", p.Name, p.Role)
+		return core.Forbidden("User %q has %s here, which may only read: this needs the AzureML Data Scientist role or a stronger one. Ask an Owner for a role assignment.", p.Name, roleHeld(p))
 	}
 	return nil
+}
+
+// requireManage refuses callers who may not create, change or delete
+// computes, workspaces and groups (Contributor and Owner may).
+func requireManage(p *identity.Principal) error {
+	if p != nil && !p.CanManage() {
+		return core.Forbidden("User %q has %s here: creating, changing or deleting computes, workspaces and groups needs the Contributor role or a stronger one. Ask an Owner for a role assignment.", p.Name, roleHeld(p))
+	}
+	return nil
+}
+
+func roleHeld(p *identity.Principal) string {
+	if p.Role == "" {
+		return "no role"
+	}
+	return "the " + p.Role + " role"
 }
 
 // updateRetrying applies change to r and writes it; when another writer

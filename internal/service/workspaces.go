@@ -80,7 +80,7 @@ const WorkspaceKindDefault = "Default"
 // default datastores, in the same transaction.
 func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*store.Resource, bool, error) {
 	p := PrincipalFrom(ctx)
-	if err := requireWrite(p); err != nil {
+	if err := requireManage(p); err != nil {
 		return nil, false, err
 	}
 	g, err := s.GetGroup(ctx, ref.Subscription, ref.ResourceGroup)
@@ -134,6 +134,11 @@ func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body 
 		return existing, false, nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
+		return nil, false, core.Internal(err)
+	}
+	// A workspace created again under an old name starts without the old
+	// one's role assignments.
+	if _, err := s.Store.DeleteRoleAssignmentsWithin(ctx, ref.Key()); err != nil {
 		return nil, false, core.Internal(err)
 	}
 	uid := NewUID()
@@ -211,13 +216,13 @@ func (s *Service) ListWorkspaces(ctx context.Context, sub, group string, page Pa
 		}
 		o.Parent = core.Key(core.GroupPath(sub, group))
 	}
-	return s.listPage(ctx, o, page)
+	return s.listFiltered(ctx, o, page, readable(PrincipalFrom(ctx), WorkspaceKey))
 }
 
 // PatchWorkspace merges tags and properties into a workspace.
 func (s *Service) PatchWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*store.Resource, error) {
 	p := PrincipalFrom(ctx)
-	if err := requireWrite(p); err != nil {
+	if err := requireManage(p); err != nil {
 		return nil, err
 	}
 	var spec workspaceSpec
@@ -267,7 +272,7 @@ func (s *Service) PatchWorkspace(ctx context.Context, ref core.WorkspaceRef, bod
 
 // DeleteWorkspace starts deleting a workspace and everything in it.
 func (s *Service) DeleteWorkspace(ctx context.Context, ref core.WorkspaceRef) (*store.Operation, error) {
-	if err := requireWrite(PrincipalFrom(ctx)); err != nil {
+	if err := requireManage(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}
 	ws, err := s.GetWorkspace(ctx, ref)

@@ -125,9 +125,15 @@ type Operations interface {
 
 // User is an identity that may call the API.
 type User struct {
-	ID        string // object id (GUID)
-	Name      string // login name, unique
-	Role      string // Owner, Contributor or Reader
+	ID   string // object id (GUID)
+	Name string // login name, unique
+	// Role is the user's server-wide role (Owner, Contributor, AzureML
+	// Data Scientist, Reader), or "" for none: it holds at every scope, as
+	// a role assignment at "/" would (docs/security.md).
+	Role string
+	// Disabled users cannot authenticate; their tokens, sessions and
+	// resources are kept.
+	Disabled  bool
 	CreatedAt time.Time
 }
 
@@ -138,6 +144,38 @@ type Token struct {
 	Label     string
 	ExpiresAt time.Time // zero: never
 	CreatedAt time.Time
+}
+
+// TokenIDLength is how many hex digits of a token's hash make its id.
+const TokenIDLength = 16
+
+// TokenID is the public id of a token: the start of its hash, which names
+// it in `mlw token list` and in what derives from it (signed tokens,
+// browser sessions) without being a credential itself.
+func TokenID(hash string) string {
+	if len(hash) > TokenIDLength {
+		return hash[:TokenIDLength]
+	}
+	return hash
+}
+
+// ID is the token's public id (TokenID of its hash).
+func (t *Token) ID() string { return TokenID(t.Hash) }
+
+// RoleAssignment grants a user a role at a scope, as Azure RBAC's
+// Microsoft.Authorization/roleAssignments do.
+type RoleAssignment struct {
+	// Name is the assignment's GUID, unique in the server.
+	Name string
+	// Scope is the ARM id of the scope as given (canonical spelling);
+	// lookups use its lowercase form.
+	Scope string
+	// Role is the role's name (identity.RoleDefinitions).
+	Role string
+	// PrincipalID is the object id of the user.
+	PrincipalID string
+	CreatedAt   time.Time
+	CreatedBy   string
 }
 
 // Session kinds.
@@ -162,7 +200,10 @@ type Session struct {
 	// none), so that a re-created resource of the same name refuses it.
 	Resource string
 	// Target is where a link leads once exchanged.
-	Target    string
+	Target string
+	// Source is the id (TokenID) of the API token the session was opened
+	// with, "" for a password sign-in: revoking the token ends it.
+	Source    string
 	ExpiresAt time.Time
 	CreatedAt time.Time
 }
@@ -176,7 +217,17 @@ type Identities interface {
 	CreateToken(ctx context.Context, t *Token) error
 	// LookupToken returns the token with this hash, or ErrNotFound.
 	LookupToken(ctx context.Context, hash string) (*Token, error)
+	// DeleteToken removes a token and the browser sessions opened with it
+	// (Session.Source). ErrNotFound if absent.
 	DeleteToken(ctx context.Context, hash string) error
+	// UpdateUser writes a user's Role and Disabled. ErrNotFound if absent.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes a user with their tokens, sessions, password and
+	// role assignments (one transaction). Resources they created stay.
+	// ErrNotFound if absent.
+	DeleteUser(ctx context.Context, id string) error
+	// ListTokens returns a user's tokens, oldest first.
+	ListTokens(ctx context.Context, userID string) ([]*Token, error)
 	CreateSession(ctx context.Context, s *Session) error
 	// GetSession returns the session with this hash, or ErrNotFound.
 	GetSession(ctx context.Context, hash string) (*Session, error)
@@ -200,6 +251,33 @@ type Identities interface {
 	GetPassword(ctx context.Context, userID string) (string, error)
 }
 
+// Access stores role assignments and the revocation epoch.
+//
+// Every change that takes access away or changes what a credential may do
+// (DeleteToken, UpdateUser, DeleteUser, role assignments created or
+// deleted) increments the epoch in the same transaction. Authenticators
+// read the epoch on every request (one primary-key read) and drop what
+// they cached when it moved, so a revocation holds at once on every
+// replica that shares the database.
+type Access interface {
+	// CreateRoleAssignment stores an assignment. ErrExists when the name is
+	// taken or the principal already holds the role at the scope.
+	CreateRoleAssignment(ctx context.Context, ra *RoleAssignment) error
+	// GetRoleAssignment returns one assignment by name, or ErrNotFound.
+	GetRoleAssignment(ctx context.Context, name string) (*RoleAssignment, error)
+	// ListRoleAssignments returns the assignments of one principal, or of
+	// everyone when principalID is "", ordered by scope and name.
+	ListRoleAssignments(ctx context.Context, principalID string) ([]*RoleAssignment, error)
+	// DeleteRoleAssignment removes an assignment; ErrNotFound if absent.
+	DeleteRoleAssignment(ctx context.Context, name string) error
+	// DeleteRoleAssignmentsWithin removes every assignment at or below a
+	// scope (its lowercase ARM id): a group or workspace created again
+	// under an old name starts without the old one's assignments.
+	DeleteRoleAssignmentsWithin(ctx context.Context, scopeKey string) (int, error)
+	// AuthEpoch returns the revocation epoch.
+	AuthEpoch(ctx context.Context) (int64, error)
+}
+
 // Settings is a small key/value table for server-wide facts (the default
 // subscription, the schema version, ...).
 type Settings interface {
@@ -212,6 +290,7 @@ type Store interface {
 	Resources
 	Operations
 	Identities
+	Access
 	Settings
 	// InTx runs fn in one transaction: all of its writes land or none do.
 	InTx(ctx context.Context, fn func(tx Resources) error) error

@@ -22,7 +22,9 @@ func isUnique(err error) bool {
 }
 
 // Open opens (creating if needed) the database file at path. All writes go
-// through one connection; reads use a small pool.
+// through one connection; reads use a small pool. The file must be this
+// process's alone (the server locks its data directory): the store keeps
+// the revocation epoch in memory.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	dsn := "file:" + url.PathEscape(path) + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
@@ -44,7 +46,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
-	s, err := sqlstore.New(ctx, w, r, sqlstore.Dialect{Name: "sqlite", IsUnique: isUnique}, r.Close, w.Close)
+	s, err := sqlstore.New(ctx, w, r, sqlstore.Dialect{Name: "sqlite", IsUnique: isUnique, Exclusive: true}, r.Close, w.Close)
 	if err != nil {
 		r.Close()
 		w.Close()

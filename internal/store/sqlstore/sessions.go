@@ -10,15 +10,15 @@ import (
 	"github.com/mlw-project/mlw/internal/store"
 )
 
-const sessionColumns = `hash, kind, user_id, scope, resource, target, expires_at, created_at`
+const sessionColumns = `hash, kind, user_id, scope, resource, target, expires_at, created_at, source`
 
 // CreateSession stores a session hash.
 func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
 	if se.CreatedAt.IsZero() {
 		se.CreatedAt = time.Now().UTC()
 	}
-	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO sessions (`+sessionColumns+`) VALUES (?,?,?,?,?,?,?,?)`),
-		se.Hash, se.Kind, se.UserID, se.Scope, se.Resource, se.Target, micros(se.ExpiresAt), micros(se.CreatedAt))
+	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO sessions (`+sessionColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`),
+		se.Hash, se.Kind, se.UserID, se.Scope, se.Resource, se.Target, micros(se.ExpiresAt), micros(se.CreatedAt), se.Source)
 	if err != nil {
 		if s.d.IsUnique(err) {
 			return fmt.Errorf("create session: %w", store.ErrExists)
@@ -31,7 +31,7 @@ func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
 func scanSession(row *sql.Row) (*store.Session, error) {
 	var se store.Session
 	var e, c int64
-	err := row.Scan(&se.Hash, &se.Kind, &se.UserID, &se.Scope, &se.Resource, &se.Target, &e, &c)
+	err := row.Scan(&se.Hash, &se.Kind, &se.UserID, &se.Scope, &se.Resource, &se.Target, &e, &c, &se.Source)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("session: %w", store.ErrNotFound)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mlw-project/mlw/internal/store"
@@ -23,6 +24,10 @@ type Dialect struct {
 	Numbered bool
 	// IsUnique reports a unique-constraint violation.
 	IsUnique func(error) bool
+	// Exclusive says that only this process uses the database (SQLite in
+	// the server's locked data directory): the revocation epoch is then
+	// also kept in memory, and reading it costs no query.
+	Exclusive bool
 }
 
 type querier interface {
@@ -44,6 +49,8 @@ type Store struct {
 	wc, rc   *stmtCache
 	d        Dialect
 	closers  []func() error
+	// epoch mirrors auth_epoch when d.Exclusive (access.go).
+	epoch atomic.Int64
 	res
 }
 
@@ -58,6 +65,13 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect, closers ...func() error) 
 	s.res = res{w: cachedDB{s.wc}, r: cachedDB{s.rc}, d: &s.d}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
+	}
+	if d.Exclusive {
+		var e int64
+		if err := s.wdb.QueryRowContext(ctx, `SELECT epoch FROM auth_epoch WHERE id = 1`).Scan(&e); err != nil {
+			return nil, fmt.Errorf("read the revocation epoch: %w", err)
+		}
+		s.epoch.Store(e)
 	}
 	return s, nil
 }
@@ -283,6 +297,30 @@ var migrations = []string{
 		hash TEXT NOT NULL,
 		updated_at BIGINT NOT NULL
 	)`,
+	// Access (docs/security.md): role assignments, disabled users, the
+	// token a browser session was opened with, and the revocation epoch
+	// every request reads.
+	`CREATE TABLE role_assignments (
+		name TEXT PRIMARY KEY,
+		scope TEXT NOT NULL,
+		scope_key TEXT NOT NULL,
+		role TEXT NOT NULL,
+		principal_id TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		created_by TEXT NOT NULL,
+		UNIQUE (principal_id, role, scope_key)
+	);
+	CREATE INDEX role_assignments_scope ON role_assignments (scope_key);
+	CREATE TABLE auth_epoch (
+		id INTEGER PRIMARY KEY,
+		epoch BIGINT NOT NULL
+	);
+	INSERT INTO auth_epoch (id, epoch) VALUES (1, 1);
+	ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE sessions ADD COLUMN source TEXT NOT NULL DEFAULT '';
+	CREATE INDEX sessions_source ON sessions (source);
+	CREATE INDEX sessions_user ON sessions (user_id);
+	CREATE INDEX tokens_user ON tokens (user_id)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -94,7 +94,8 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = time.Now().UTC()
 	}
-	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO users (id, name, role, created_at) VALUES (?,?,?,?)`), u.ID, u.Name, u.Role, micros(u.CreatedAt))
+	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO users (id, name, role, disabled, created_at) VALUES (?,?,?,?,?)`),
+		u.ID, u.Name, u.Role, boolInt(u.Disabled), micros(u.CreatedAt))
 	if err != nil {
 		if s.d.IsUnique(err) {
 			return fmt.Errorf("create user %s: %w", u.Name, store.ErrExists)
@@ -104,18 +105,27 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	return nil
 }
 
-func (s *Store) getUser(ctx context.Context, col, v string) (*store.User, error) {
+const userCols = `id, name, role, disabled, created_at`
+
+func scanUser(sc interface{ Scan(...any) error }) (*store.User, error) {
 	var u store.User
-	var c int64
-	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT id, name, role, created_at FROM users WHERE `+col+` = ?`), v).Scan(&u.ID, &u.Name, &u.Role, &c)
+	var c, d int64
+	if err := sc.Scan(&u.ID, &u.Name, &u.Role, &d, &c); err != nil {
+		return nil, err
+	}
+	u.Disabled, u.CreatedAt = d != 0, fromMicros(c)
+	return &u, nil
+}
+
+func (s *Store) getUser(ctx context.Context, col, v string) (*store.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, s.d.q(`SELECT `+userCols+` FROM users WHERE `+col+` = ?`), v))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("user %s: %w", v, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get user %s: %w", v, err)
 	}
-	u.CreatedAt = fromMicros(c)
-	return &u, nil
+	return u, nil
 }
 
 // GetUser returns a user by id.
@@ -130,22 +140,59 @@ func (s *Store) GetUserByName(ctx context.Context, name string) (*store.User, er
 
 // ListUsers returns every user ordered by name.
 func (s *Store) ListUsers(ctx context.Context) ([]*store.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, name, role, created_at FROM users ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	defer rows.Close()
 	var out []*store.User
 	for rows.Next() {
-		var u store.User
-		var c int64
-		if err := rows.Scan(&u.ID, &u.Name, &u.Role, &c); err != nil {
+		u, err := scanUser(rows)
+		if err != nil {
 			return nil, err
 		}
-		u.CreatedAt = fromMicros(c)
-		out = append(out, &u)
+		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// UpdateUser writes a user's role and disabled flag, and moves the
+// revocation epoch.
+func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
+	return s.authTx(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, s.d.q(`UPDATE users SET role = ?, disabled = ? WHERE id = ?`), u.Role, boolInt(u.Disabled), u.ID)
+		if err != nil {
+			return fmt.Errorf("update user %s: %w", u.Name, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("update user %s: %w", u.Name, store.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// DeleteUser removes a user and every credential and grant of theirs.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.authTx(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, s.d.q(`DELETE FROM users WHERE id = ?`), id)
+		if err != nil {
+			return fmt.Errorf("delete user %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("delete user %s: %w", id, store.ErrNotFound)
+		}
+		for _, stmt := range []string{
+			`DELETE FROM tokens WHERE user_id = ?`,
+			`DELETE FROM sessions WHERE user_id = ?`,
+			`DELETE FROM passwords WHERE user_id = ?`,
+			`DELETE FROM role_assignments WHERE principal_id = ?`,
+		} {
+			if _, err := q.ExecContext(ctx, s.d.q(stmt), id); err != nil {
+				return fmt.Errorf("delete user %s: %w", id, err)
+			}
+		}
+		return nil
+	})
 }
 
 // CreateToken stores a token hash.
@@ -164,32 +211,64 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
 	return nil
 }
 
-// LookupToken finds a token by hash.
-func (s *Store) LookupToken(ctx context.Context, hash string) (*store.Token, error) {
+const tokenCols = `hash, user_id, label, expires_at, created_at`
+
+func scanToken(sc interface{ Scan(...any) error }) (*store.Token, error) {
 	var t store.Token
 	var e, c int64
-	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT hash, user_id, label, expires_at, created_at FROM tokens WHERE hash = ?`), hash).
-		Scan(&t.Hash, &t.UserID, &t.Label, &e, &c)
+	if err := sc.Scan(&t.Hash, &t.UserID, &t.Label, &e, &c); err != nil {
+		return nil, err
+	}
+	t.ExpiresAt, t.CreatedAt = fromMicros(e), fromMicros(c)
+	return &t, nil
+}
+
+// LookupToken finds a token by hash.
+func (s *Store) LookupToken(ctx context.Context, hash string) (*store.Token, error) {
+	t, err := scanToken(s.r.QueryRowContext(ctx, s.d.q(`SELECT `+tokenCols+` FROM tokens WHERE hash = ?`), hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("token: %w", store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lookup token: %w", err)
 	}
-	t.ExpiresAt, t.CreatedAt = fromMicros(e), fromMicros(c)
-	return &t, nil
+	return t, nil
 }
 
-// DeleteToken removes a token.
-func (s *Store) DeleteToken(ctx context.Context, hash string) error {
-	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM tokens WHERE hash = ?`), hash)
+// ListTokens returns a user's tokens, oldest first.
+func (s *Store) ListTokens(ctx context.Context, userID string) ([]*store.Token, error) {
+	rows, err := s.r.QueryContext(ctx, s.d.q(`SELECT `+tokenCols+` FROM tokens WHERE user_id = ? ORDER BY created_at, hash`), userID)
 	if err != nil {
-		return fmt.Errorf("delete token: %w", err)
+		return nil, fmt.Errorf("list tokens: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("delete token: %w", store.ErrNotFound)
+	defer rows.Close()
+	var out []*store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
 	}
-	return nil
+	return out, rows.Err()
+}
+
+// DeleteToken removes a token and the sessions opened with it, and moves
+// the revocation epoch.
+func (s *Store) DeleteToken(ctx context.Context, hash string) error {
+	return s.authTx(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, s.d.q(`DELETE FROM tokens WHERE hash = ?`), hash)
+		if err != nil {
+			return fmt.Errorf("delete token: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("delete token: %w", store.ErrNotFound)
+		}
+		if _, err := q.ExecContext(ctx, s.d.q(`DELETE FROM sessions WHERE source = ?`), store.TokenID(hash)); err != nil {
+			return fmt.Errorf("delete the sessions of a token: %w", err)
+		}
+		return nil
+	})
 }
 
 // GetSetting returns a setting or ErrNotFound.

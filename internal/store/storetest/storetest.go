@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -281,6 +282,133 @@ func Run(t *testing.T, open Opener) {
 		require.NoError(t, b.s.DeleteToken(b.ctx, "h1"))
 		_, err = b.s.LookupToken(b.ctx, "h1")
 		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
+	t.Run("UserLifecycle", func(t *testing.T) {
+		b := setup(t)
+		epoch := func() int64 {
+			e, err := b.s.AuthEpoch(b.ctx)
+			require.NoError(t, err)
+			return e
+		}
+		require.NoError(t, b.s.CreateUser(b.ctx, &store.User{ID: "u1", Name: "bob", Role: ""}))
+		require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "aaaaaaaaaaaaaaaa-t1", UserID: "u1", Label: "one"}))
+		require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "bbbbbbbbbbbbbbbb-t2", UserID: "u1", Label: "two"}))
+		require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "cccccccccccccccc-t3", UserID: "u2", Label: "other"}))
+		toks, err := b.s.ListTokens(b.ctx, "u1")
+		require.NoError(t, err)
+		require.Len(t, toks, 2)
+		require.Equal(t, "aaaaaaaaaaaaaaaa", toks[0].ID())
+
+		// Updating a user moves the epoch.
+		e0 := epoch()
+		u, err := b.s.GetUser(b.ctx, "u1")
+		require.NoError(t, err)
+		require.False(t, u.Disabled)
+		u.Disabled, u.Role = true, "Reader"
+		require.NoError(t, b.s.UpdateUser(b.ctx, u))
+		u, err = b.s.GetUserByName(b.ctx, "bob")
+		require.NoError(t, err)
+		require.True(t, u.Disabled)
+		require.Equal(t, "Reader", u.Role)
+		e1 := epoch()
+		require.Greater(t, e1, e0)
+		require.ErrorIs(t, b.s.UpdateUser(b.ctx, &store.User{ID: "nobody"}), store.ErrNotFound)
+
+		// Deleting a token ends the sessions opened with it, not others.
+		exp := time.Now().Add(time.Hour)
+		require.NoError(t, b.s.CreateSession(b.ctx, &store.Session{Hash: "s1", Kind: store.SessionCookie, UserID: "u1", Scope: "/", Source: "aaaaaaaaaaaaaaaa", ExpiresAt: exp}))
+		require.NoError(t, b.s.CreateSession(b.ctx, &store.Session{Hash: "s2", Kind: store.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: exp}))
+		got, err := b.s.GetSession(b.ctx, "s1")
+		require.NoError(t, err)
+		require.Equal(t, "aaaaaaaaaaaaaaaa", got.Source)
+		require.NoError(t, b.s.DeleteToken(b.ctx, "aaaaaaaaaaaaaaaa-t1"))
+		require.ErrorIs(t, b.s.DeleteToken(b.ctx, "aaaaaaaaaaaaaaaa-t1"), store.ErrNotFound)
+		require.Greater(t, epoch(), e1)
+		_, err = b.s.GetSession(b.ctx, "s1")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = b.s.GetSession(b.ctx, "s2")
+		require.NoError(t, err)
+
+		// Deleting a user takes their tokens, sessions, password and role
+		// assignments; other users keep theirs.
+		require.NoError(t, b.s.SetPassword(b.ctx, "u1", "$2a$10$x"))
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "a1", Scope: "/subscriptions/s", Role: "Reader", PrincipalID: "u1"}))
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "a2", Scope: "/subscriptions/s", Role: "Reader", PrincipalID: "u2"}))
+		require.NoError(t, b.s.DeleteUser(b.ctx, "u1"))
+		require.ErrorIs(t, b.s.DeleteUser(b.ctx, "u1"), store.ErrNotFound)
+		_, err = b.s.GetUser(b.ctx, "u1")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		toks, err = b.s.ListTokens(b.ctx, "u1")
+		require.NoError(t, err)
+		require.Empty(t, toks)
+		_, err = b.s.GetSession(b.ctx, "s2")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = b.s.GetPassword(b.ctx, "u1")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		ras, err := b.s.ListRoleAssignments(b.ctx, "")
+		require.NoError(t, err)
+		require.Len(t, ras, 1)
+		require.Equal(t, "u2", ras[0].PrincipalID)
+		_, err = b.s.LookupToken(b.ctx, "cccccccccccccccc-t3")
+		require.NoError(t, err)
+	})
+
+	t.Run("RoleAssignments", func(t *testing.T) {
+		b := setup(t)
+		const ws = "/subscriptions/S/resourceGroups/RG_1/providers/Microsoft.MachineLearningServices/workspaces/WS"
+		e0, err := b.s.AuthEpoch(b.ctx)
+		require.NoError(t, err)
+		ra := &store.RoleAssignment{Name: "0F000000-0000-0000-0000-000000000001", Scope: ws, Role: "Reader", PrincipalID: "u1", CreatedBy: "admin"}
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, ra))
+		e1, err := b.s.AuthEpoch(b.ctx)
+		require.NoError(t, err)
+		require.Greater(t, e1, e0, "a new grant is seen at once too")
+
+		got, err := b.s.GetRoleAssignment(b.ctx, "0f000000-0000-0000-0000-000000000001")
+		require.NoError(t, err, "names ignore case")
+		require.Equal(t, ws, got.Scope, "the scope keeps its spelling")
+		require.Equal(t, "Reader", got.Role)
+		require.Equal(t, "admin", got.CreatedBy)
+		require.False(t, got.CreatedAt.IsZero())
+
+		// The same name, or the same role for the same user at the same
+		// scope (in any case), is taken.
+		require.ErrorIs(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: ra.Name, Scope: "/subscriptions/s", Role: "Owner", PrincipalID: "u9"}), store.ErrExists)
+		require.ErrorIs(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n2", Scope: strings.ToLower(ws), Role: "Reader", PrincipalID: "u1"}), store.ErrExists)
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n3", Scope: ws, Role: "Contributor", PrincipalID: "u1"}))
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n4", Scope: "/subscriptions/s/resourceGroups/rg_1", Role: "Owner", PrincipalID: "u2"}))
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n5", Scope: "/subscriptions/s/resourceGroups/rgx1", Role: "Owner", PrincipalID: "u2"}))
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n6", Scope: "/subscriptions/s/resourceGroups/rg_10", Role: "Owner", PrincipalID: "u2"}))
+
+		mine, err := b.s.ListRoleAssignments(b.ctx, "u1")
+		require.NoError(t, err)
+		require.Len(t, mine, 2)
+		all, err := b.s.ListRoleAssignments(b.ctx, "")
+		require.NoError(t, err)
+		require.Len(t, all, 5)
+
+		// Deleting a resource group's assignments takes those at and below
+		// it only: not rgx1 ('_' is no wildcard) nor rg_10.
+		n, err := b.s.DeleteRoleAssignmentsWithin(b.ctx, "/subscriptions/s/resourcegroups/rg_1")
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+		all, err = b.s.ListRoleAssignments(b.ctx, "")
+		require.NoError(t, err)
+		require.Len(t, all, 2)
+		for _, ra := range all {
+			require.Contains(t, []string{"n5", "n6"}, ra.Name)
+		}
+
+		e2, err := b.s.AuthEpoch(b.ctx)
+		require.NoError(t, err)
+		require.NoError(t, b.s.DeleteRoleAssignment(b.ctx, "n5"))
+		require.ErrorIs(t, b.s.DeleteRoleAssignment(b.ctx, "n5"), store.ErrNotFound)
+		_, err = b.s.GetRoleAssignment(b.ctx, "n5")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		e3, err := b.s.AuthEpoch(b.ctx)
+		require.NoError(t, err)
+		require.Greater(t, e3, e2)
 	})
 
 	t.Run("Sessions", func(t *testing.T) {
