@@ -70,10 +70,12 @@ type JobMLW struct {
 	Python      string `json:"python,omitempty"`
 }
 
-// JobPhase is when a job entered a status.
+// JobPhase is when a job entered a status, and the reason it had when it
+// left it (why it waited, for a Queued phase).
 type JobPhase struct {
 	Status string    `json:"status"`
 	Time   time.Time `json:"time"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // JobInput is one input: a literal (Value) or data (URI and Mode).

@@ -470,6 +470,11 @@ func setPropHeaders(w http.ResponseWriter, p *Properties) {
 		ct = "application/octet-stream"
 	}
 	hd.Set("Content-Type", ct)
+	// Blobs are served from the API's (and the studio's) origin: a page
+	// among a job's outputs, opened in a browser, runs in a sandbox
+	// without scripts, and no type is sniffed into another.
+	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
 	for k, v := range map[string]string{"Content-Encoding": p.ContentEncoding, "Content-Language": p.ContentLanguage,
 		"Content-Disposition": p.ContentDisposition, "Cache-Control": p.CacheControl} {
 		if v != "" {

@@ -99,6 +99,8 @@ func TestRESTUploadFlow(t *testing.T) {
 	require.Equal(t, "completed", resp.Header.Get("x-ms-meta-upload_status"))
 	require.Equal(t, "BlockBlob", resp.Header.Get("x-ms-blob-type"))
 	require.Equal(t, "9", resp.Header.Get("Content-Length"))
+	require.Equal(t, "sandbox; default-src 'none'", resp.Header.Get("Content-Security-Policy"), "a blob is no page of this origin")
+	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 
 	// List with prefix and metadata.
 	resp, body = do(t, "GET", base+"?restype=container&comp=list&prefix=LocalUpload/0123/&include=metadata", "", nil)

@@ -313,6 +313,43 @@ func (b *Builder) LogPath(spec Spec) string {
 	return filepath.Join(b.opts.Dir, b.key(reqs), "build.log")
 }
 
+// BuildState is what the builder knows of a custom environment's build,
+// for people who ask how it went (the build log, without a job).
+type BuildState struct {
+	// Needed is false for environments that are never built: curated
+	// ones, and custom ones with nothing to install with pip.
+	Needed bool
+	// Log is the build log's path (it may not exist yet).
+	Log string
+	// Building: a build of it runs in this process now.
+	Building bool
+	// Ready: a finished build is cached, built at BuiltAt.
+	Ready   bool
+	BuiltAt time.Time
+}
+
+// State returns what is known of spec's build. It reads the disk and the
+// builds in flight; it never starts one.
+func (b *Builder) State(spec Spec) BuildState {
+	reqs, err := specRequirements(spec)
+	if err != nil || spec.Curated || len(reqs.pip) == 0 {
+		return BuildState{}
+	}
+	key := b.key(reqs)
+	dir := filepath.Join(b.opts.Dir, key)
+	st := BuildState{Needed: true, Log: filepath.Join(dir, "build.log")}
+	b.mu.Lock()
+	_, st.Building = b.flights["build\x00"+key]
+	b.mu.Unlock()
+	if raw, err := os.ReadFile(filepath.Join(dir, readyFile)); err == nil {
+		var info readyInfo
+		if json.Unmarshal(raw, &info) == nil && info.Key == key {
+			st.Ready, st.BuiltAt = true, info.BuiltAt
+		}
+	}
+	return st
+}
+
 // tmpSeq numbers temporary files of concurrent calls.
 var tmpSeq atomic.Int64
 

@@ -207,10 +207,23 @@ func TestCustomEnvBuildsOfflineAndCaches(t *testing.T) {
 	spec := Spec{Name: "my-env", Version: "1",
 		CondaFile:       "name: my-env\nchannels: [conda-forge]\ndependencies:\n  - python=3.8\n  - pip\n  - pip:\n    - packaging>=20\n",
 		PipRequirements: "# from Debian\npip\n"}
+	before := b.State(spec)
+	require.True(t, before.Needed)
+	require.False(t, before.Ready)
+	require.False(t, before.Building)
+	require.NoFileExists(t, before.Log, "State never starts a build")
+	require.False(t, b.State(Spec{Name: "AzureML-x", Curated: true}).Needed, "curated environments are not built")
+	require.False(t, b.State(Spec{CondaFile: "dependencies:\n  - python=3.11\n"}).Needed, "nothing to install: nothing built")
+
 	var log bytes.Buffer
 	rt, err := b.Prepare(context.Background(), spec, &log)
 	require.NoError(t, err, log.String())
 	require.False(t, rt.Cached)
+	after := b.State(spec)
+	require.True(t, after.Ready)
+	require.False(t, after.Building)
+	require.False(t, after.BuiltAt.IsZero())
+	require.Equal(t, before.Log, after.Log)
 	require.Equal(t, filepath.Join(dir, rt.Key, "venv", "bin", "python"), rt.Python)
 	require.Contains(t, log.String(), "Already installed on this machine (not downloaded): packaging>=20, pip")
 	require.Contains(t, log.String(), "the conda file asks for python=3.8")
@@ -286,6 +299,10 @@ func TestUnreachableIndexFailsClearly(t *testing.T) {
 	require.Contains(t, err.Error(), b.LogPath(spec))
 	require.FileExists(t, b.LogPath(spec))
 	require.NoFileExists(t, filepath.Join(filepath.Dir(b.LogPath(spec)), readyFile), "a failed build is not cached")
+	st := b.State(spec)
+	require.True(t, st.Needed)
+	require.False(t, st.Ready, "a failed build is not ready")
+	require.False(t, st.Building)
 }
 
 func TestCanceledWaiterLeavesBuildRunning(t *testing.T) {

@@ -146,4 +146,9 @@ func (a *API) environmentRoutes() {
 	a.Handle("DELETE", base+"/{name}/versions/{version}", func(r *Request) (any, error) {
 		return &Response{Status: http.StatusOK}, a.svc.DeleteEnvVersion(r.Ctx(), r.Workspace(), r.Param("name"), r.Param("version"))
 	})
+	// mlw's: how a custom environment's build went on this server, with
+	// its build log (Azure shows an image build's log in its studio).
+	a.Handle("GET", base+"/{name}/versions/{version}/buildLog", func(r *Request) (any, error) {
+		return a.svc.EnvironmentBuild(r.Ctx(), r.Workspace(), r.Param("name"), r.Param("version"))
+	})
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -175,16 +174,8 @@ func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*s
 
 	reason := st.Reason
 	if job.State == service.JobQueued {
-		if c := a.jobCompute(r, job.Owner, cache); c != nil && service.ComputeTypeOf(c) == service.AmlCompute {
-			var cs struct {
-				Properties struct {
-					Properties service.ClusterStatus `json:"properties"`
-				} `json:"properties"`
-			}
-			_ = json.Unmarshal(c.Status, &cs)
-			if qr := cs.Properties.Properties.QueueReason; qr != "" {
-				reason = "Waiting for a node: " + qr + "."
-			}
+		if qr := service.ClusterQueueReason(a.jobCompute(r, job.Owner, cache)); qr != "" {
+			reason = service.WaitingForNode(qr)
 		}
 	}
 	m := map[string]any{"reason": reason, "phases": st.Phases, "attempt": st.Attempt}

@@ -37,6 +37,7 @@ func (a *API) runHistoryRoutes() {
 		}
 		return map[string]any{"value": []any{}, "continuationToken": nil}, nil
 	})
+	a.Handle("GET", historyBase+"/experiments", a.listExperiments)
 	// Log files, fetched without credentials by URLs from run details.
 	a.HandlePublic("GET", "/runlogs/{token}", a.runLog)
 }
@@ -174,4 +175,26 @@ func (a *API) runData(r *Request) (any, error) {
 	meta := a.runDoc(r, ws, job)
 	meta["outputs"] = nil
 	return map[string]any{"runMetadata": meta, "runDefinition": nil, "jobSpecification": nil}, nil
+}
+
+// listExperiments answers run history's experiment list: the workspace's
+// jobs grouped by experimentName, newest first, in Azure's Experiment
+// shape (latestCreatedRun…) plus mlw's counts (mlw.jobs, mlw.statusCounts,
+// mlw.latestRunStatus).
+func (a *API) listExperiments(r *Request) (any, error) {
+	_, exps, err := a.svc.ListExperiments(r.Ctx(), r.Workspace())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(exps))
+	for _, e := range exps {
+		out = append(out, map[string]any{
+			"experimentId": e.ID, "name": e.Name, "description": nil, "tags": map[string]any{},
+			"createdUtc": e.CreatedAt.UTC().Format(time.RFC3339Nano), "archivedTime": nil,
+			"retainForLifetimeOfWorkspace": false, "artifactLocation": nil,
+			"latestCreatedRunId": e.Latest, "latestCreatedRunCreatedUtc": e.LatestAt.UTC().Format(time.RFC3339Nano),
+			"mlw": map[string]any{"jobs": e.Jobs, "statusCounts": e.StatusCounts, "latestRunStatus": e.LatestStatus},
+		})
+	}
+	return map[string]any{"value": out, "continuationToken": nil, "nextLink": nil}, nil
 }

@@ -327,7 +327,7 @@ func (c *Clusters) assignOne(ctx context.Context, v *clusterView, q QueuedJob, n
 	ok := false
 	err := c.Store.InTx(ctx, func(tx store.Resources) error {
 		var err error
-		ok, err = assignJob(ctx, tx, v.owner, q.Key, nodes, now)
+		ok, err = assignJob(ctx, tx, v.owner, q.Key, nodes, now, v.cs.QueueReason)
 		return err
 	})
 	if err != nil {

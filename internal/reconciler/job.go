@@ -724,6 +724,14 @@ func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held 
 	if len(queue) == 0 {
 		return "", nil, held, nil
 	}
+	// Why the queue waited, for the Queued phase of the job handed the
+	// nodes (a running cluster job does not read its cluster otherwise).
+	cl := j.compute
+	if cl == nil {
+		wsKey, name := splitComputeOwner(j.job.Owner)
+		cl, _ = tx.Get(ctx, core.KindCompute, wsKey, name) // nil when gone: no reason
+	}
+	waited := service.ClusterQueueReason(cl)
 	var stale []string
 	for i, q := range queue {
 		if i == handOffTries || q.Nodes > len(usable) || maxNodes > 0 && q.Nodes > maxNodes {
@@ -735,7 +743,7 @@ func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held 
 			continue
 		}
 		take := usable[:q.Nodes]
-		ok, err := assignJob(ctx, tx, j.job.Owner, q.Key, take, now)
+		ok, err := assignJob(ctx, tx, j.job.Owner, q.Key, take, now, waited)
 		if err != nil {
 			return "", nil, nil, err
 		}

@@ -53,13 +53,24 @@ type EnvBuilder struct {
 	Builder *envbuild.Builder
 }
 
-// Prepare implements EnvPreparer.
-func (e EnvBuilder) Prepare(ctx context.Context, env *service.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
+func buildSpec(env *service.ResolvedEnvironment) envbuild.Spec {
 	spec := envbuild.Spec{Name: env.Name, Version: env.Version, Curated: env.Curated, CondaFile: env.CondaFile, Image: env.Image}
 	for _, p := range env.Packages {
 		spec.Packages = append(spec.Packages, envbuild.Package{Name: p.Requirement, Module: p.Import, Debian: p.Debian})
 	}
-	rt, err := e.Builder.Prepare(ctx, spec, log)
+	return spec
+}
+
+// Build says what is known of env's build (service.Service.EnvBuildFunc):
+// the build log the studio shows.
+func (e EnvBuilder) Build(env *service.ResolvedEnvironment) service.EnvBuild {
+	st := e.Builder.State(buildSpec(env))
+	return service.EnvBuild{Needed: st.Needed, LogPath: st.Log, Building: st.Building, Ready: st.Ready, BuiltAt: st.BuiltAt}
+}
+
+// Prepare implements EnvPreparer.
+func (e EnvBuilder) Prepare(ctx context.Context, env *service.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
+	rt, err := e.Builder.Prepare(ctx, buildSpec(env), log)
 	if err != nil {
 		var be *envbuild.Error
 		if errors.As(err, &be) {

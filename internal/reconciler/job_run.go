@@ -688,6 +688,7 @@ func (r *Jobs) requeue(ctx context.Context, j *jobCtx, node string) (controller.
 			return err
 		}
 		j.st.Nodes, j.st.Procs, j.st.MasterPort = nil, nil, 0
+		j.st.Reason = reason + "."
 		j.st.Enter(service.JobQueued, now)
 		j.st.Reason = fmt.Sprintf("%s; attempt %d waits for a node.", reason, j.st.Attempt+1)
 		j.job.Status = service.Encode(j.st)

@@ -119,9 +119,17 @@ func TestQueueIsFIFOAndSaysWhy(t *testing.T) {
 	b.requireState("job3", service.JobQueued)
 	b.exit("job2", 0, 0)
 	b.exit("job3", 0, 0)
-	b.requireState("job3", service.JobCompleted)
+	st := b.requireState("job3", service.JobCompleted)
 	require.Len(t, b.nodes("c1"), 1, "one node served all three")
 	require.Equal(t, "", b.clusterStatus("c1").QueueReason)
+	// The finished job still says why it waited, and how each phase ended.
+	byStatus := map[string]string{}
+	for _, ph := range st.Phases {
+		byStatus[ph.Status] = ph.Reason
+	}
+	require.Equal(t, "Waiting for a node: c1 at 1/1 nodes, all busy.", byStatus[service.JobQueued], "%+v", st.Phases)
+	require.Contains(t, byStatus[service.JobRunning], "Running on ")
+	require.Empty(t, byStatus[service.JobCompleted], "the current phase's reason is the job's")
 }
 
 // TestDistributedJob: instance_count 2 runs one process per node with the
@@ -266,6 +274,9 @@ func TestPreemptionRequeues(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "running", b.nodeStates("low"), "the preempted node is gone")
 	require.Contains(t, phases(st), "Running,Queued,Preparing,Running")
+	preempted := st.Phases[len(st.Phases)-4]
+	require.Equal(t, service.JobRunning, preempted.Status)
+	require.Equal(t, "Node "+first+" was preempted.", preempted.Reason, "the interrupted phase says why it ended")
 
 	b.exit("train", 0, 0)
 	b.requireState("train", service.JobCompleted)

@@ -214,8 +214,10 @@ func (s *Scheduler) Loaded(owner string) []QueuedJob {
 // assignJob moves the queued job key to Preparing on nodes, in tx: the
 // nodes' rows name the job, the job's row its nodes and a new attempt. It
 // reports false, writing nothing, when the job is no longer queued on
-// owner (canceled, deleted, or assigned meanwhile).
-func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes []*store.Resource, now time.Time) (bool, error) {
+// owner (canceled, deleted, or assigned meanwhile). waited is the
+// cluster's queue reason (ClusterStatus.QueueReason), which the job's
+// Queued phase keeps as why it waited.
+func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes []*store.Resource, now time.Time, waited string) (bool, error) {
 	parent, name := service.ParseKey(key)
 	job, err := tx.Get(ctx, core.KindJob, parent, name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -243,6 +245,9 @@ func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes
 	st.Attempt++
 	st.Nodes = ids
 	st.Procs = nil
+	if waited != "" {
+		st.Reason = service.WaitingForNode(waited)
+	}
 	st.Enter(service.JobPreparing, now)
 	st.Reason = fmt.Sprintf("Preparing on %s (attempt %d).", strings.Join(ids, ", "), st.Attempt)
 	job.Status = service.Encode(st)

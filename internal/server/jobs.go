@@ -38,9 +38,10 @@ func (s *Server) buildJobs(computes *reconciler.ComputeDispatch, be *local.Clust
 	queue := service.EnqueueFunc(s.enqueue)
 	clusters := &reconciler.Clusters{Store: s.st, Nodes: be, Queue: queue, Log: s.log, Sched: sched}
 	computes.Types[service.AmlCompute] = clusters
+	envs := reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: s.envDir()})}
+	s.svc.EnvBuildFunc = envs.Build
 	jobs := &reconciler.Jobs{Store: s.st, Queue: queue, Log: s.log, Assets: s.svc, Procs: be, Sched: sched, Instances: instances,
-		Env:     reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: s.envDir()})},
-		DataDir: s.opts.DataDir, EnvDir: s.envDir(), Sandbox: true}
+		Env: envs, DataDir: s.opts.DataDir, EnvDir: s.envDir(), Sandbox: true}
 	s.register(core.KindJob, jobs, jobWorkers)
 	// On start only unfinished jobs need a look, not the whole history.
 	c := s.controllers[core.KindJob]

@@ -101,10 +101,13 @@ type JobStatus struct {
 	SubmitterID string `json:"submitterId,omitempty"`
 }
 
-// JobPhase is one status change.
+// JobPhase is one status change. Reason is the job's reason when it left
+// the phase (why it waited, for a Queued one); the current phase's is
+// JobStatus.Reason.
 type JobPhase struct {
 	Status string    `json:"status"`
 	Time   time.Time `json:"time"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // JobAttempt is an attempt that ended before the job did.
@@ -150,10 +153,17 @@ func JobStatusOf(r *store.Resource) *JobStatus {
 }
 
 // Enter records a status change at now; it returns false when the job is
-// already in that status.
+// already in that status. The phase it leaves keeps the job's reason of
+// that moment, so that a finished job still says why it waited — unless
+// the reason was given in the phase before (a phase passed through at
+// once, such as Finalizing with nothing to save, has none of its own).
 func (st *JobStatus) Enter(status string, now time.Time) bool {
-	if n := len(st.Phases); n > 0 && st.Phases[n-1].Status == status {
+	n := len(st.Phases)
+	if n > 0 && st.Phases[n-1].Status == status {
 		return false
+	}
+	if n > 0 && st.Phases[n-1].Reason == "" && (n < 2 || st.Phases[n-2].Reason != st.Reason) {
+		st.Phases[n-1].Reason = st.Reason
 	}
 	st.Phases = append(st.Phases, JobPhase{Status: status, Time: now.UTC()})
 	return true
@@ -252,6 +262,26 @@ type ClusterStatus struct {
 	// Isolation says how the backend keeps jobs apart from the server and
 	// from each other (rendered as properties.properties.mlw.isolation).
 	Isolation string `json:"isolation,omitempty"`
+}
+
+// WaitingForNode is a queued cluster job's reason, from its cluster's
+// QueueReason.
+func WaitingForNode(queueReason string) string {
+	return "Waiting for a node: " + queueReason + "."
+}
+
+// ClusterQueueReason reads a cluster's QueueReason ("" for anything else).
+func ClusterQueueReason(c *store.Resource) string {
+	if c == nil || ComputeTypeOf(c) != AmlCompute {
+		return ""
+	}
+	var cs struct {
+		Properties struct {
+			Properties ClusterStatus `json:"properties"`
+		} `json:"properties"`
+	}
+	_ = json.Unmarshal(c.Status, &cs)
+	return cs.Properties.Properties.QueueReason
 }
 
 // NodeStateCounts counts nodes by state in Azure's nodeStateCounts shape.

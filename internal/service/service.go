@@ -49,6 +49,10 @@ type Service struct {
 	// the tokens that datastore listSecrets hands out for it.
 	Blobs *blob.Store
 	SAS   *identity.SASSigner
+	// EnvBuildFunc tells what is known of a custom environment's build on
+	// this machine (set by the server from the jobs' environment builder;
+	// nil where no jobs run).
+	EnvBuildFunc func(env *ResolvedEnvironment) EnvBuild
 
 	computeTypes map[string]ComputeType
 	// computeMu serialises compute admission so that two creates cannot

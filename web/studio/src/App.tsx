@@ -8,7 +8,7 @@ import { Home } from "./pages/Home";
 import { ResourceGroups } from "./pages/ResourceGroups";
 import { Compute, ComputeDetails } from "./pages/Compute";
 import { Jobs, JobPage } from "./pages/Jobs";
-import { Environments } from "./pages/Environments";
+import { EnvironmentPage, Environments } from "./pages/Environments";
 
 const Notebooks = lazy(() => import("./pages/Notebooks"));
 const TerminalPage = lazy(() => import("./pages/Terminal"));
@@ -117,6 +117,7 @@ function Shell({ me }: { me: SessionInfo }) {
     else if (section === "compute") page = <Compute tab={query.get("tab") ?? "instances"} />;
     else if (section === "jobs" && parts[1]) page = <JobPage name={parts[1]} />;
     else if (section === "jobs") page = <Jobs />;
+    else if (section === "environments" && parts[1]) page = <EnvironmentPage name={parts[1]} />;
     else if (section === "environments") page = <Environments />;
     else page = <Home ws={ws} />;
   }

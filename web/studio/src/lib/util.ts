@@ -37,7 +37,7 @@ export function isMoving(state: string | undefined): boolean {
 export function stateTone(state: string | undefined): "ok" | "busy" | "bad" | "idle" {
   const s = (state ?? "").toLowerCase();
   if (["running", "completed", "succeeded", "steady"].includes(s)) return "ok";
-  if (["failed", "canceled", "createfailed", "unusable", "notresponding"].includes(s)) return "bad";
+  if (["failed", "canceled", "createfailed", "unusable", "notresponding", "preempted"].includes(s)) return "bad";
   if (["stopped", "stopping", ""].includes(s)) return "idle";
   return "busy";
 }
@@ -170,4 +170,46 @@ export function languageOf(path: string): "python" | "shell" | "yaml" | "json" |
 export function writeReason(role: string | undefined): string | null {
   if (role === "Owner" || role === "Contributor") return null;
   return `Your role is ${role ?? "unknown"}: Readers can look but not change anything. Ask an Owner for the Contributor role.`;
+}
+
+// ClusterForm is what "New compute cluster" asks for.
+export interface ClusterForm {
+  name: string;
+  size: string;
+  tier: "Dedicated" | "LowPriority";
+  min: string;
+  max: string;
+  idleSeconds: string;
+}
+
+// clusterRequest checks the form and builds the PUT body of an AmlCompute
+// (the shape azure-ai-ml sends), or says what to fix, by field.
+export function clusterRequest(f: ClusterForm, location: string): { body?: Record<string, unknown>; errors: Partial<Record<keyof ClusterForm, string>> } {
+  const errors: Partial<Record<keyof ClusterForm, string>> = {};
+  if (!/^[a-zA-Z][a-zA-Z0-9-]{0,14}[a-zA-Z0-9]$/.test(f.name)) errors.name = "Use 2 to 16 letters, digits or hyphens, starting with a letter and ending with a letter or digit.";
+  if (!f.size) errors.size = "Choose a virtual machine size.";
+  const whole = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v) : NaN);
+  const min = whole(f.min), max = whole(f.max), idle = whole(f.idleSeconds);
+  if (!(min >= 0 && min <= 1000)) errors.min = "Give a whole number of nodes, 0 or more.";
+  if (!(max >= 1 && max <= 1000)) errors.max = "Give a whole number of nodes from 1 to 1000.";
+  else if (min > max) errors.min = "The minimum cannot exceed the maximum.";
+  if (!(idle >= 0)) errors.idleSeconds = "Give the idle time in whole seconds (120 scales idle nodes down after 2 minutes).";
+  if (Object.keys(errors).length) return { errors };
+  return {
+    errors,
+    body: {
+      location,
+      properties: {
+        computeType: "AmlCompute",
+        properties: { vmSize: f.size, vmPriority: f.tier, scaleSettings: { minNodeCount: min, maxNodeCount: max, nodeIdleTimeBeforeScaleDown: `PT${idle}S` } },
+      },
+    },
+  };
+}
+
+// seconds reads an ISO 8601 duration such as PT2M or PT120S as seconds.
+export function isoSeconds(d: string | undefined | null): number | null {
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(String(d ?? "").trim());
+  if (!m || d === "P" || d === "PT") return null;
+  return (+(m[1] ?? 0)) * 86400 + (+(m[2] ?? 0)) * 3600 + (+(m[3] ?? 0)) * 60 + (+(m[4] ?? 0));
 }

@@ -3,7 +3,8 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { enc, getJSON, listAll, provider, send, wsPath, type Workspace } from "../lib/api";
 import { computeState, useComputes, useDoc, useUsers, useWorkspaceDoc } from "../lib/queries";
 import { navigate, useTitle } from "../lib/router";
-import { ago, dailySchedule, describeSchedule, duration, scheduleTime } from "../lib/util";
+import { ago, clusterRequest, dailySchedule, describeSchedule, duration, isoSeconds, scheduleTime, type ClusterForm } from "../lib/util";
+import { preemptions } from "../lib/timeline";
 import { useSession, useWorkspace, useWriteReason } from "../session";
 import { Badge, Button, Dialog, Empty, ErrorBox, Field, Link, PageHeader, Spinner, Tabs } from "../ui";
 import { TypedDelete } from "./ResourceGroups";
@@ -138,13 +139,12 @@ function NewInstance({ onClose }: { onClose: () => void }) {
   const w = useWorkspace();
   const me = useSession();
   const qc = useQueryClient();
-  const { loc, sizes, usage } = useSizes(w);
+  const { loc } = useSizes(w);
   const users = useUsers();
   const [step, setStep] = useState<"basics" | "advanced">("basics");
   const [name, setName] = useState("");
   const [gpu, setGpu] = useState(false);
   const [size, setSize] = useState("Standard_DS11_v2");
-  const [filter, setFilter] = useState("");
   const [schedules, setSchedules] = useState<{ action: "Stop" | "Start"; time: string; tz: string }[]>([]);
   const [script, setScript] = useState<string | null>(null);
   const [ssh, setSsh] = useState<string | null>(null);
@@ -154,9 +154,6 @@ function NewInstance({ onClose }: { onClose: () => void }) {
   const [err, setErr] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  const shown = (sizes.data ?? [])
-    .filter((s: any) => (gpu ? s.gpus > 0 : !s.gpus))
-    .filter((s: any) => !filter || s.name.toLowerCase().includes(filter.toLowerCase()));
   const nameError = name && !/^[a-zA-Z][a-zA-Z0-9-]{2,23}$/.test(name) ? "Use 3 to 24 letters, digits or hyphens, starting with a letter." : null;
   const create = async () => {
     setBusy(true);
@@ -200,30 +197,7 @@ function NewInstance({ onClose }: { onClose: () => void }) {
             <label><input type="radio" name="vmtype" checked={!gpu} onChange={() => setGpu(false)} /> CPU</label>
             <label><input type="radio" name="vmtype" checked={gpu} onChange={() => setGpu(true)} /> GPU</label>
           </fieldset>
-          <Field label="Virtual machine size" hint={`Region ${loc}. Quota left is in vCPUs of the size's family.`}>
-            <input type="search" placeholder="Search sizes" value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="Search sizes" />
-          </Field>
-          <ErrorBox error={sizes.error} />
-          <div className="table-wrap sizes">
-            <table className="grid" aria-label="Virtual machine sizes">
-              <thead><tr><th className="check"><span className="sr">Choose</span></th><th>Name</th><th>vCPUs</th><th>RAM</th><th>GPUs</th><th>Cost</th><th>Quota left</th></tr></thead>
-              <tbody>
-                {shown.map((s: any) => {
-                  const left = quotaLeft(usage.data, s.family);
-                  const price = s.estimatedVMPrices?.values?.find((v: any) => v.vmTier === "Standard")?.retailPrice;
-                  return (
-                    <tr key={s.name} className={s.name.toLowerCase() === size.toLowerCase() ? "selected" : ""} onClick={() => setSize(s.name)} data-size={s.name}>
-                      <td className="check"><input type="radio" name="size" aria-label={s.name} checked={s.name.toLowerCase() === size.toLowerCase()} onChange={() => setSize(s.name)} /></td>
-                      <td>{s.name}</td><td>{s.vCPUs}</td><td>{s.memoryGB} GB</td><td>{s.gpus || 0}</td>
-                      <td>{price != null ? `$${price.toFixed(2)}/hr` : ""}</td>
-                      <td className={left != null && left < s.vCPUs ? "bad" : ""}>{left ?? ""}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-            {shown.length === 0 && <Empty title={gpu ? "No GPU sizes here" : "No sizes match"}>This mlw host offers the sizes its catalogue lists.</Empty>}
-          </div>
+          <SizePicker gpu={gpu} size={size} onSize={setSize} />
         </div>
       ) : (
         <div className="form">
@@ -287,6 +261,46 @@ function NewInstance({ onClose }: { onClose: () => void }) {
       )}
       <ErrorBox error={err} />
     </Dialog>
+  );
+}
+
+// SizePicker is the size table of Azure ML Studio's create dialogs: vCPUs,
+// memory, GPUs, hourly price and the quota left in the size's family.
+function SizePicker({ gpu, size, onSize, lowPriority }: { gpu: boolean; size: string; onSize: (s: string) => void; lowPriority?: boolean }) {
+  const w = useWorkspace();
+  const { loc, sizes, usage } = useSizes(w);
+  const [filter, setFilter] = useState("");
+  const shown = (sizes.data ?? [])
+    .filter((s: any) => (gpu ? s.gpus > 0 : !s.gpus))
+    .filter((s: any) => !filter || s.name.toLowerCase().includes(filter.toLowerCase()));
+  const tier = lowPriority ? "LowPriority" : "Standard";
+  return (
+    <>
+          <Field label="Virtual machine size" hint={`Region ${loc}. Quota left is in vCPUs of the size's family.`}>
+            <input type="search" placeholder="Search sizes" value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="Search sizes" />
+          </Field>
+          <ErrorBox error={sizes.error} />
+          <div className="table-wrap sizes">
+            <table className="grid" aria-label="Virtual machine sizes">
+              <thead><tr><th className="check"><span className="sr">Choose</span></th><th>Name</th><th>vCPUs</th><th>RAM</th><th>GPUs</th><th>Cost</th><th>Quota left</th></tr></thead>
+              <tbody>
+                {shown.map((s: any) => {
+                  const left = quotaLeft(usage.data, s.family);
+                  const price = (s.estimatedVMPrices?.values?.find((v: any) => v.vmTier === tier) ?? s.estimatedVMPrices?.values?.find((v: any) => v.vmTier === "Standard"))?.retailPrice;
+                  return (
+                    <tr key={s.name} className={s.name.toLowerCase() === size.toLowerCase() ? "selected" : ""} onClick={() => onSize(s.name)} data-size={s.name}>
+                      <td className="check"><input type="radio" name="size" aria-label={s.name} checked={s.name.toLowerCase() === size.toLowerCase()} onChange={() => onSize(s.name)} /></td>
+                      <td>{s.name}</td><td>{s.vCPUs}</td><td>{s.memoryGB} GB</td><td>{s.gpus || 0}</td>
+                      <td>{price != null ? `$${price.toFixed(2)}/hr` : ""}</td>
+                      <td className={left != null && left < s.vCPUs ? "bad" : ""}>{left ?? ""}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+            {shown.length === 0 && <Empty title={gpu ? "No GPU sizes here" : "No sizes match"}>This mlw host offers the sizes its catalogue lists.</Empty>}
+          </div>
+    </>
   );
 }
 
@@ -378,17 +392,25 @@ export function ComputeDetails({ name }: { name: string }) {
 function Clusters() {
   const w = useWorkspace();
   const q = useComputes(w);
+  const qc = useQueryClient();
+  const reason = useWriteReason();
+  const [creating, setCreating] = useState(false);
   const list = (q.data ?? []).filter((c: any) => c.properties?.computeType === "AmlCompute");
   const base = `/ws/${w.sub}/${w.rg}/${w.ws}/compute`;
   return (
     <>
+      <div className="toolbar">
+        <Button icon="+" primary reason={reason} onClick={() => setCreating(true)}>New</Button>
+        <Button icon="↻" onClick={() => qc.invalidateQueries({ queryKey: ["computes"] })}>Refresh</Button>
+      </div>
       <ErrorBox error={q.error} />
+      {creating && <NewCluster onClose={() => setCreating(false)} />}
       {q.isPending ? <Spinner /> : list.length === 0 ? (
-        <Empty title="No compute clusters">Clusters scale nodes up for jobs and back down when idle. Create one with <code>mlw compute create --type AmlCompute</code> or from a notebook with the SDK.</Empty>
+        <Empty title="No compute clusters">Clusters scale nodes up for jobs and back down when idle. Select <strong>New</strong> to create one (or use <code>mlw compute create --type AmlCompute</code>, or the SDK).</Empty>
       ) : (
         <div className="table-wrap">
           <table className="grid" aria-label="Compute clusters">
-            <thead><tr><th>Name</th><th>State</th><th>Size</th><th>Nodes</th><th>Node states</th><th>Min / max</th><th>Idle before scale down</th></tr></thead>
+            <thead><tr><th>Name</th><th>State</th><th>Size</th><th>Tier</th><th>Nodes</th><th>Node states</th><th>Min / max</th><th>Idle before scale down</th></tr></thead>
             <tbody>
               {list.map((c: any) => {
                 const p = props(c);
@@ -398,10 +420,11 @@ function Clusters() {
                     <td><Link to={`${base}/${c.name}`}>{c.name}</Link></td>
                     <td><Badge state={computeState(c)} /></td>
                     <td>{p.vmSize}</td>
+                    <td>{p.vmPriority === "LowPriority" ? "Low priority" : "Dedicated"}</td>
                     <td>{p.currentNodeCount ?? 0}</td>
                     <td>{Object.entries(counts).filter(([, v]) => (v as number) > 0).map(([k, v]) => `${v} ${k.replace(/NodeCount$/, "")}`).join(", ") || "—"}</td>
                     <td>{p.scaleSettings?.minNodeCount ?? 0} / {p.scaleSettings?.maxNodeCount ?? 0}</td>
-                    <td>{p.scaleSettings?.nodeIdleTimeBeforeScaleDown ?? ""}</td>
+                    <td>{idleWords(p.scaleSettings?.nodeIdleTimeBeforeScaleDown)}</td>
                   </tr>
                 );
               })}
@@ -410,6 +433,82 @@ function Clusters() {
         </div>
       )}
     </>
+  );
+}
+
+function idleWords(iso: string | undefined): string {
+  const n = isoSeconds(iso);
+  return n == null ? (iso ?? "") : duration(n * 1000);
+}
+
+// NewCluster is Azure ML Studio's "Create compute cluster": tier, VM type
+// and size, then name and scale settings (min/max nodes, idle time).
+function NewCluster({ onClose }: { onClose: () => void }) {
+  const w = useWorkspace();
+  const qc = useQueryClient();
+  const { loc } = useSizes(w);
+  const [gpu, setGpu] = useState(false);
+  const [f, setF] = useState<ClusterForm>({ name: "", size: "Standard_DS11_v2", tier: "Dedicated", min: "0", max: "2", idleSeconds: "120" });
+  const [tried, setTried] = useState(false);
+  const [err, setErr] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const set = (k: keyof ClusterForm) => (v: string) => setF({ ...f, [k]: v });
+  const req = clusterRequest(f, loc);
+  const shown = (k: keyof ClusterForm) => (tried || (k !== "name" && f[k] !== "") || (k === "name" && f.name !== "") ? req.errors[k] : null);
+  const create = async () => {
+    setTried(true);
+    if (!req.body) return;
+    setBusy(true);
+    setErr(null);
+    try {
+      await send("PUT", `${wsPath(w)}/computes/${enc(f.name)}`, req.body);
+      qc.invalidateQueries({ queryKey: ["computes"] });
+      onClose();
+    } catch (e) {
+      setErr(e);
+      setBusy(false);
+    }
+  };
+  const footer = (
+    <>
+      <Button onClick={onClose}>Cancel</Button>
+      <Button primary onClick={create} disabled={busy}>{busy ? "Creating…" : "Create"}</Button>
+    </>
+  );
+  return (
+    <Dialog title="Create compute cluster" onClose={onClose} footer={footer} wide>
+      <div className="form">
+        <div className="row wrap">
+          <Field label="Compute name" error={shown("name")}><input value={f.name} onChange={(e) => set("name")(e.target.value)} placeholder="aml-cluster" aria-label="Compute name" /></Field>
+        </div>
+        <fieldset className="radios">
+          <legend>Virtual machine tier</legend>
+          <label><input type="radio" name="tier" checked={f.tier === "Dedicated"} onChange={() => set("tier")("Dedicated")} /> Dedicated</label>
+          <label><input type="radio" name="tier" checked={f.tier === "LowPriority"} onChange={() => set("tier")("LowPriority")} /> Low priority</label>
+        </fieldset>
+        {f.tier === "LowPriority" && <p className="hint">Low-priority nodes cost less and may be preempted; a preempted job runs again on another node, and the cluster's page keeps the history.</p>}
+        <fieldset className="radios">
+          <legend>Virtual machine type</legend>
+          <label><input type="radio" name="cvmtype" checked={!gpu} onChange={() => setGpu(false)} /> CPU</label>
+          <label><input type="radio" name="cvmtype" checked={gpu} onChange={() => setGpu(true)} /> GPU</label>
+        </fieldset>
+        <SizePicker gpu={gpu} size={f.size} onSize={set("size")} lowPriority={f.tier === "LowPriority"} />
+        {shown("size") && <span className="field-error" role="alert">{req.errors.size}</span>}
+        <h3>Scale</h3>
+        <div className="row wrap">
+          <Field label="Minimum number of nodes" error={shown("min")} hint="0 lets the cluster scale to nothing when idle.">
+            <input type="number" min={0} value={f.min} onChange={(e) => set("min")(e.target.value)} />
+          </Field>
+          <Field label="Maximum number of nodes" error={shown("max")}>
+            <input type="number" min={1} value={f.max} onChange={(e) => set("max")(e.target.value)} />
+          </Field>
+          <Field label="Idle seconds before scale down" error={shown("idleSeconds")}>
+            <input type="number" min={0} value={f.idleSeconds} onChange={(e) => set("idleSeconds")(e.target.value)} />
+          </Field>
+        </div>
+      </div>
+      <ErrorBox error={err} />
+    </Dialog>
   );
 }
 
@@ -423,9 +522,16 @@ function ClusterDetails({ c }: { c: any }) {
   const [idle, setIdle] = useState(String(p.scaleSettings?.nodeIdleTimeBeforeScaleDown ?? "PT120S"));
   const [err, setErr] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
+  const [deleting, setDeleting] = useState(false);
   const path = `${wsPath(w)}/computes/${enc(c.name)}`;
+  const base = `/ws/${w.sub}/${w.rg}/${w.ws}`;
+  const lowPriority = p.vmPriority === "LowPriority";
   const nodes = useQuery({ queryKey: ["nodes", path], queryFn: () => send("POST", path + "/listNodes").then((d: any) => d?.nodes ?? []), refetchInterval: 3000 });
-  const jobs = useQuery({ queryKey: ["cluster-jobs", path], queryFn: () => getJSON(`${wsPath(w)}/jobs?compute=${enc(c.name)}&$top=20`).then((d) => d.value as any[]), refetchInterval: 3000 });
+  // The cluster's jobs (newest first): the list below and, from their
+  // attempts, the preemption history.
+  const jobs = useQuery({ queryKey: ["cluster-jobs", path], queryFn: () => listAll(`${wsPath(w)}/jobs?compute=${enc(c.name)}&$top=100`, 500), refetchInterval: 5000 });
+  const history = useMemo(() => preemptions(jobs.data ?? []), [jobs.data]);
+  const preemptedNodes = (nodes.data ?? []).filter((n: any) => n.nodeState === "preempted");
   const save = async () => {
     setErr(null);
     setSaved(false);
@@ -438,26 +544,33 @@ function ClusterDetails({ c }: { c: any }) {
     }
   };
   const preempt = async (id: string) => {
+    setErr(null);
     try {
       await send("POST", `${path}/preemptNode?nodeId=${enc(id)}`);
+      qc.invalidateQueries({ queryKey: ["nodes", path] });
     } catch (e) {
       setErr(e);
     }
   };
   return (
     <section>
-      <PageHeader title={c.name} />
+      <PageHeader title={c.name}>
+        <Button reason={reason} onClick={() => setDeleting(true)}>Delete</Button>
+      </PageHeader>
       <dl className="props">
         <dt>State</dt><dd><Badge state={computeState(c)} /> {p.scaleReason ?? ""}</dd>
-        <dt>Size</dt><dd>{p.vmSize} ({p.vmPriority ?? "Dedicated"})</dd>
-        <dt>Nodes</dt><dd>{p.currentNodeCount ?? 0}</dd>
+        <dt>Size</dt><dd>{p.vmSize}</dd>
+        <dt>Tier</dt><dd>{lowPriority ? "Low priority (nodes may be preempted)" : "Dedicated"}</dd>
+        <dt>Nodes</dt><dd>{p.currentNodeCount ?? 0} of at most {p.scaleSettings?.maxNodeCount ?? 0}</dd>
+        {p.queueReason && (<><dt>Queued jobs</dt><dd>{p.queueReason}</dd></>)}
+        {(p.errors ?? []).length > 0 && (<><dt>Errors</dt><dd className="bad">{p.errors.map((e: any, i: number) => <div key={i}>{e?.error?.message ?? JSON.stringify(e)}</div>)}</dd></>)}
       </dl>
       <section className="panel" aria-label="Scale settings">
         <h2>Scale settings</h2>
         <div className="row wrap">
           <Field label="Minimum nodes"><input type="number" min={0} value={min} onChange={(e) => setMin(e.target.value)} disabled={!!reason} /></Field>
           <Field label="Maximum nodes"><input type="number" min={1} value={max} onChange={(e) => setMax(e.target.value)} disabled={!!reason} /></Field>
-          <Field label="Idle before scale down"><input value={idle} onChange={(e) => setIdle(e.target.value)} disabled={!!reason} /></Field>
+          <Field label="Idle before scale down" hint={idleWords(idle)}><input value={idle} onChange={(e) => setIdle(e.target.value)} disabled={!!reason} /></Field>
           <Button primary reason={reason} onClick={save}>Save</Button>
           {saved && <span role="status">Saved.</span>}
         </div>
@@ -466,19 +579,49 @@ function ClusterDetails({ c }: { c: any }) {
       <section className="panel" aria-label="Nodes">
         <h2>Nodes</h2>
         {(nodes.data ?? []).length === 0 ? <Empty title="No nodes">The cluster is at its minimum; nodes come when jobs are queued.</Empty> : (
-          <table className="grid"><thead><tr><th>Node</th><th>State</th><th>Job</th><th></th></tr></thead>
-            <tbody>{(nodes.data ?? []).map((n: any) => (
-              <tr key={n.nodeId}><td>{n.nodeId}</td><td><Badge state={n.nodeState} /></td><td>{n.runId ?? ""}</td>
-                <td>{p.vmPriority === "LowPriority" && <Button reason={reason} onClick={() => preempt(n.nodeId)}>Preempt</Button>}</td></tr>
-            ))}</tbody></table>
+          <div className="table-wrap">
+            <table className="grid"><thead><tr><th>Node</th><th>State</th><th>Job</th><th><span className="sr">Actions</span></th></tr></thead>
+              <tbody>{(nodes.data ?? []).map((n: any) => (
+                <tr key={n.nodeId} data-node={n.nodeId}><td>{n.nodeId}</td><td><Badge state={n.nodeState} /></td>
+                  <td>{n.runId ? <Link to={`${base}/jobs/${n.runId}`}>{n.runId}</Link> : ""}</td>
+                  <td>{lowPriority && n.nodeState !== "preempted" && <Button reason={reason} onClick={() => preempt(n.nodeId)}>Preempt</Button>}</td></tr>
+              ))}</tbody></table>
+          </div>
+        )}
+      </section>
+      <section className="panel" aria-label="Preemptions">
+        <h2>Preemptions</h2>
+        {preemptedNodes.length > 0 && <p role="status">Preempted now, leaving: {preemptedNodes.map((n: any) => n.nodeId).join(", ")}.</p>}
+        {history.length === 0 ? (
+          <Empty title="No preemptions">{lowPriority ? "No job of this cluster has lost a node to preemption." : "Dedicated nodes are never preempted; low-priority clusters' are."}</Empty>
+        ) : (
+          <div className="table-wrap">
+            <table className="grid" aria-label="Preemption history">
+              <thead><tr><th>When</th><th>Job</th><th>Attempt</th><th>Node</th><th>Ran for</th><th>Then</th></tr></thead>
+              <tbody>{history.map((h) => (
+                <tr key={h.job + "/" + h.attempt} data-preemption={h.job}>
+                  <td title={h.end}>{new Date(h.end).toLocaleString()}</td>
+                  <td><Link to={`${base}/jobs/${h.job}`}>{h.displayName}</Link></td>
+                  <td>{h.attempt}</td>
+                  <td>{h.nodes.join(", ")}</td>
+                  <td>{duration(Date.parse(h.end) - Date.parse(h.start))}</td>
+                  <td>{h.requeued ? "Requeued for another attempt" : <span className="bad">The job failed: too many attempts</span>}</td>
+                </tr>
+              ))}</tbody>
+            </table>
+          </div>
         )}
       </section>
       <section className="panel" aria-label="Jobs on this cluster">
         <h2>Jobs</h2>
         {(jobs.data ?? []).length === 0 ? <Empty title="No jobs on this cluster" /> : (
-          <ul>{(jobs.data ?? []).map((j: any) => <li key={j.name}><Link to={`/ws/${w.sub}/${w.rg}/${w.ws}/jobs/${j.name}`}>{j.properties?.displayName ?? j.name}</Link> <Badge state={j.properties?.status} /></li>)}</ul>
+          <ul className="joblist">{(jobs.data ?? []).slice(0, 20).map((j: any) => <li key={j.name}><Link to={`${base}/jobs/${j.name}`}>{j.properties?.displayName ?? j.name}</Link> <Badge state={j.properties?.status} /> <span className="hint">{ago(j.systemData?.createdAt)}</span></li>)}</ul>
         )}
       </section>
+      {deleting && (
+        <TypedDelete kind="compute cluster" name={c.name} path={path} warning="Its nodes go, and its queued and running jobs are canceled."
+          onClose={() => setDeleting(false)} onDone={() => { setDeleting(false); qc.invalidateQueries({ queryKey: ["computes"] }); navigate(`${base}/compute?tab=clusters`); }} />
+      )}
     </section>
   );
 }

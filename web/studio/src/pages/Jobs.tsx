@@ -1,11 +1,15 @@
-import { useEffect, useMemo, useRef, useState } from "react";
+import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { enc, encPath, getJSON, request, sameOrigin, send, withVersion, wsPath } from "../lib/api";
 import { live, useDoc } from "../lib/queries";
 import { navigate, useLocation, useTitle } from "../lib/router";
 import { ago, duration, isMoving } from "../lib/util";
 import { useWorkspace, useWriteReason } from "../session";
+import { Timeline } from "../Timeline";
 import { Badge, Button, Empty, ErrorBox, Field, Link, PageHeader, Spinner, Tabs } from "../ui";
+
+const JobCode = lazy(() => import("./JobFiles").then((m) => ({ default: m.JobCode })));
+const JobOutputs = lazy(() => import("./JobFiles").then((m) => ({ default: m.JobOutputs })));
 
 const pageSize = 50;
 const statuses = ["", "NotStarted", "Queued", "Preparing", "Running", "Finalizing", "Completed", "Failed", "Canceled"];
@@ -28,6 +32,68 @@ function computeName(j: any): string {
 // searched within the page.
 export function Jobs() {
   useTitle("Jobs");
+  const w = useWorkspace();
+  const { query } = useLocation();
+  const tab = query.get("tab") === "experiments" ? "experiments" : "jobs";
+  const base = `/ws/${w.sub}/${w.rg}/${w.ws}/jobs`;
+  return (
+    <section>
+      <PageHeader title="Jobs" />
+      <Tabs tabs={[{ id: "jobs", label: "All jobs" }, { id: "experiments", label: "All experiments" }]} current={tab}
+        onChange={(t) => navigate(base + (t === "experiments" ? "?tab=experiments" : ""), true)} />
+      {tab === "experiments" ? <Experiments /> : <JobsTable />}
+    </section>
+  );
+}
+
+// Experiments: the workspace's jobs grouped by experimentName (run
+// history's experiment list), each linking to the jobs table filtered by it.
+function Experiments() {
+  const w = useWorkspace();
+  const path = `/history/v1.0${wsPath(w)}/experiments`;
+  const q = useQuery({
+    queryKey: ["experiments", path],
+    queryFn: () => getJSON(path).then((d) => d.value as any[]),
+    refetchInterval: live((d: any[]) => d.map((e) => e.mlw?.latestRunStatus)),
+  });
+  const [search, setSearch] = useState("");
+  const base = `/ws/${w.sub}/${w.rg}/${w.ws}/jobs`;
+  const rows = (q.data ?? []).filter((e) => !search.trim() || String(e.name).toLowerCase().includes(search.trim().toLowerCase()));
+  return (
+    <>
+      <div className="filters row wrap">
+        <Field label="Search"><input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="Experiment name" aria-label="Search experiments" /></Field>
+        <Button icon="↻" onClick={() => q.refetch()}>Refresh</Button>
+      </div>
+      <ErrorBox error={q.error} />
+      {q.isPending ? <Spinner /> : rows.length === 0 ? (
+        <Empty title={search ? "No experiments match" : "No experiments yet"}>
+          {search ? "Change the search." : <>An experiment groups jobs by their <code>experiment_name</code>; it appears with the first job submitted to it.</>}
+        </Empty>
+      ) : (
+        <div className="table-wrap">
+          <table className="grid" aria-label="Experiments">
+            <thead><tr><th>Experiment</th><th>Jobs</th><th>By status</th><th>Latest job</th><th>Last submitted</th><th>Created</th></tr></thead>
+            <tbody>
+              {rows.map((e: any) => (
+                <tr key={e.experimentId} data-experiment={e.name}>
+                  <td><Link to={`${base}?experiment=${enc(e.name)}`}>{e.name}</Link></td>
+                  <td>{e.mlw?.jobs}</td>
+                  <td><span className="counts">{Object.entries(e.mlw?.statusCounts ?? {}).sort().map(([k, v]) => <span key={k} className="count"><Badge state={k} /> {String(v)}</span>)}</span></td>
+                  <td><Link to={`${base}/${e.latestCreatedRunId}`}>{e.latestCreatedRunId}</Link> <Badge state={e.mlw?.latestRunStatus} /></td>
+                  <td title={e.latestCreatedRunCreatedUtc}>{ago(e.latestCreatedRunCreatedUtc)}</td>
+                  <td title={e.createdUtc}>{ago(e.createdUtc)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+function JobsTable() {
   const w = useWorkspace();
   const { query } = useLocation();
   const status = query.get("status") ?? "";
@@ -56,10 +122,7 @@ export function Jobs() {
     return s ? list.filter((j) => [j.name, j.properties?.displayName, j.properties?.experimentName, computeName(j)].some((x) => String(x ?? "").toLowerCase().includes(s))) : list;
   }, [q.data, search]);
   return (
-    <section>
-      <PageHeader title="Jobs">
-        <Button icon="↻" onClick={() => q.refetch()}>Refresh</Button>
-      </PageHeader>
+    <>
       <div className="filters row wrap">
         <Field label="Search"><input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="Name, experiment or compute" aria-label="Search jobs" /></Field>
         <Field label="Status">
@@ -68,6 +131,7 @@ export function Jobs() {
           </select>
         </Field>
         <Field label="Experiment"><input value={experiment} onChange={(e) => setFilter("experiment", e.target.value)} placeholder="All experiments" aria-label="Experiment" /></Field>
+        <Button icon="↻" onClick={() => q.refetch()}>Refresh</Button>
       </div>
       <ErrorBox error={q.error} />
       {q.isPending ? <Spinner /> : rows.length === 0 ? (
@@ -84,7 +148,7 @@ export function Jobs() {
                   <td><Link to={`${base}/${j.name}`}>{j.properties?.displayName || j.name}</Link></td>
                   <td><Badge state={j.properties?.status} /></td>
                   <td><button type="button" className="linklike" onClick={() => setFilter("experiment", j.properties?.experimentName ?? "")}>{j.properties?.experimentName}</button></td>
-                  <td>{computeName(j)}</td>
+                  <td>{computeName(j) && <Link to={`/ws/${w.sub}/${w.rg}/${w.ws}/compute/${computeName(j)}`}>{computeName(j)}</Link>}</td>
                   <td title={j.systemData?.createdAt}>{ago(j.systemData?.createdAt)}</td>
                   <td>{jobDuration(j)}</td>
                   <td>{j.systemData?.createdBy}</td>
@@ -99,7 +163,7 @@ export function Jobs() {
         <span>Page {pages.length + 1}</span>
         <Button reason={q.data?.nextLink ? null : "This is the last page."} onClick={() => setPages([...pages, sameOrigin(q.data.nextLink)])}>Next ›</Button>
       </nav>
-    </section>
+    </>
   );
 }
 
@@ -152,22 +216,29 @@ export function JobPage({ name }: { name: string }) {
       </PageHeader>
       {p.mlw?.reason && <div className="notice" role="status">{p.mlw.reason}</div>}
       <ErrorBox error={err} />
-      <Tabs tabs={[{ id: "overview", label: "Overview" }, { id: "logs", label: "Outputs + logs" }]} current={tab} onChange={setTab} />
-      {tab === "overview" ? <Overview j={j} /> : <Logs name={name} status={p.status} />}
+      <Tabs tabs={[{ id: "overview", label: "Overview" }, { id: "logs", label: "Outputs + logs" }, { id: "code", label: "Code" }]} current={tab} onChange={setTab} />
+      {tab === "overview" ? <Overview j={j} /> : tab === "code" ? (
+        <Suspense fallback={<Spinner />}><JobCode job={j} /></Suspense>
+      ) : (
+        <>
+          <Logs name={name} status={p.status} />
+          <Suspense fallback={<Spinner />}><JobOutputs job={j} /></Suspense>
+        </>
+      )}
     </section>
   );
 }
 
 function Overview({ j }: { j: any }) {
+  const w = useWorkspace();
   const p = j.properties ?? {};
   const m = p.mlw ?? {};
-  const phases: { status: string; time: string }[] = m.phases ?? [];
   return (
     <div className="details">
       <dl className="props">
         <dt>Name</dt><dd>{j.name}</dd>
-        <dt>Experiment</dt><dd>{p.experimentName}</dd>
-        <dt>Compute</dt><dd>{computeName(j)}</dd>
+        <dt>Experiment</dt><dd><Link to={`/ws/${w.sub}/${w.rg}/${w.ws}/jobs?experiment=${enc(p.experimentName ?? "")}`}>{p.experimentName}</Link></dd>
+        <dt>Compute</dt><dd><Link to={`/ws/${w.sub}/${w.rg}/${w.ws}/compute/${computeName(j)}`}>{computeName(j)}</Link></dd>
         <dt>Created by</dt><dd>{j.systemData?.createdBy} {ago(j.systemData?.createdAt)}</dd>
         <dt>Duration</dt><dd>{jobDuration(j)}</dd>
         <dt>Environment</dt><dd>{p.environmentId}{m.environment && <div className="hint">{m.environment} {m.python}</div>}</dd>
@@ -179,18 +250,7 @@ function Overview({ j }: { j: any }) {
       </dl>
       <section className="panel" aria-label="Status timeline">
         <h2>Status timeline</h2>
-        <ol className="timeline">
-          {phases.map((ph, i) => {
-            const next = phases[i + 1]?.time ?? (isMoving(ph.status) ? new Date().toISOString() : null);
-            return (
-              <li key={i}>
-                <Badge state={ph.status} /> <span className="hint">{new Date(ph.time).toLocaleTimeString()}</span>
-                {next && <span> · {duration(Date.parse(next) - Date.parse(ph.time))}</span>}
-                {ph.status === "Queued" && i === phases.length - 1 && m.reason && <div className="hint">{m.reason}</div>}
-              </li>
-            );
-          })}
-        </ol>
+        <Timeline phases={m.phases ?? []} reason={m.reason} attempts={m.attempts} />
       </section>
     </div>
   );
