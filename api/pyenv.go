@@ -41,7 +41,9 @@ var systemRoots = []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/c
 // first), or nil when none are found.
 func SystemRootsPEM() []byte {
 	paths := systemRoots
-	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+	// A SSL_CERT_FILE that is mlw's own bundle (`mlw env --az` exports it)
+	// already holds mlw's CA: reading it would grow the bundle at each run.
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" && filepath.Base(f) != CABundleFile {
 		paths = append([]string{f}, paths...)
 	}
 	for _, p := range paths {
@@ -118,10 +120,52 @@ func NewPythonEnv(serverURL, token, bundle string) (*PythonEnv, error) {
 	return e, nil
 }
 
+// AzureCLIEnvNames are the variables AddAzureCLI adds, in print order.
+var AzureCLIEnvNames = []string{"SSL_CERT_FILE", "AZURE_CONFIG_DIR", "MSI_ENDPOINT", "MSI_SECRET", "APPSETTING_WEBSITE_SITE_NAME"}
+
+// AzureCLIConfigDir is the folder of the mlw home that AddAzureCLI gives
+// azure-cli as its configuration (AZURE_CONFIG_DIR), so that its login to
+// mlw and its cache of mlw's cloud stay apart from a login to Azure.
+const AzureCLIConfigDir = "azure"
+
+// AddAzureCLI adds what Microsoft's azure-cli (2.45, Debian's azure-cli)
+// needs besides the SDK's variables, read from its source:
+//
+//   - ARM_CLOUD_METADATA_URL (already there) makes mlw az's only known
+//     cloud, and so its default: no `az cloud register` or `az cloud set`.
+//     az fetches it with urllib, which trusts SSL_CERT_FILE, not
+//     REQUESTS_CA_BUNDLE; the bundle serves for both.
+//   - `az login --identity` goes through msrestazure, which speaks the App
+//     Service protocol of 2017 (MSI_ENDPOINT, the header `secret` from
+//     MSI_SECRET) only when APPSETTING_WEBSITE_SITE_NAME is set; otherwise
+//     it posts to MSI_ENDPOINT with no secret at all.
+//   - AZURE_CONFIG_DIR is home's AzureCLIConfigDir.
+//
+// azure-identity (the SDK) prefers IDENTITY_ENDPOINT, so the extra
+// variables change nothing for it.
+func (e *PythonEnv) AddAzureCLI(home string) {
+	if b := e.Vars["REQUESTS_CA_BUNDLE"]; b != "" {
+		e.Vars["SSL_CERT_FILE"] = b
+	}
+	dir := filepath.Join(home, AzureCLIConfigDir)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	e.Vars["AZURE_CONFIG_DIR"] = dir
+	e.Vars["MSI_ENDPOINT"] = e.Vars["IDENTITY_ENDPOINT"]
+	e.Vars["MSI_SECRET"] = e.Vars["IDENTITY_HEADER"]
+	e.Vars["APPSETTING_WEBSITE_SITE_NAME"] = CloudName
+}
+
+// names are the variables of e in print order.
+func (e *PythonEnv) names() []string {
+	return append(append([]string{}, PythonEnvNames...), AzureCLIEnvNames...)
+}
+
 // Environ returns the variables as KEY=value strings (for exec.Cmd.Env).
 func (e *PythonEnv) Environ() []string {
 	var out []string
-	for _, k := range PythonEnvNames {
+	for _, k := range e.names() {
 		if v, ok := e.Vars[k]; ok {
 			out = append(out, k+"="+v)
 		}
@@ -132,7 +176,7 @@ func (e *PythonEnv) Environ() []string {
 // Shell renders the environment as POSIX shell commands.
 func (e *PythonEnv) Shell() string {
 	var b strings.Builder
-	for _, k := range PythonEnvNames {
+	for _, k := range e.names() {
 		if v, ok := e.Vars[k]; ok {
 			fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(v))
 		}

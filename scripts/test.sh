@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs mlw's whole test suite on a Debian 12 machine with Go installed.
 # It installs the Debian packages the tests use (the real azure-ai-ml SDK,
-# scikit-learn, Jupyter, PostgreSQL, chromium, ...) when they are missing,
+# scikit-learn, Jupyter, PostgreSQL, chromium, the Azure CLI, ...) when they
+# are missing (waiting for the dpkg lock when another apt holds it),
 # builds the studio (web/studio, from its lockfile) and runs its unit tests,
 # installs the browser tests' npm packages, fetches Debian 13's azure-ai-ml
 # 1.28 into a cache (once), then runs `go test ./...`. PostgreSQL tests start
@@ -16,6 +17,7 @@ packages=(
   jupyter-notebook python3-ipykernel
   postgresql
   chromium
+  azure-cli
 )
 missing=()
 # Node.js and npm run the browser tests (playwright-core drives chromium);
@@ -28,8 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian packages the tests need: ${missing[*]}" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt (unattended-upgrades, a second test run) may hold the dpkg
+  # lock: wait for it, up to 10 minutes, instead of failing at once.
+  apt=(apt-get -o DPkg::Lock::Timeout=600)
+  $sudo "${apt[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # The studio: built before `go build` embeds it (internal/webui), and its
@@ -50,8 +55,10 @@ fi
 
 # Fail (rather than skip) the PostgreSQL conformance suite if no server can
 # be started, the browser tests if chromium or Node.js is missing, and the
-# azure-ai-ml 1.28 tests if the SDK cannot be had.
+# azure-ai-ml 1.28 tests if the SDK cannot be had, and the Azure CLI tests
+# if az is missing.
 export MLW_REQUIRE_POSTGRES="${MLW_REQUIRE_POSTGRES:-1}"
+export MLW_REQUIRE_AZ="${MLW_REQUIRE_AZ:-1}"
 export MLW_REQUIRE_BROWSER="${MLW_REQUIRE_BROWSER:-1}"
 export MLW_REQUIRE_SDK128="${MLW_REQUIRE_SDK128:-1}"
 exec go test -count=1 -timeout 30m "$@" ./...

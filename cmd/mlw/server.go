@@ -24,11 +24,17 @@ and the local compute backend.
 The first start initialises the data directory ($MLW_HOME, default ~/.mlw):
 the SQLite database, a local certificate authority (ca.crt) and the server
 certificate, an admin user, a subscription, and a token for the local CLI
-(file "token", mode 0600). The server listens with HTTPS on ` + server.DefaultListen + `.`,
+(file "token", mode 0600). The server listens with HTTPS on ` + server.DefaultListen + `.
+
+` + "`mlw server status`" + ` says whether a server runs from the data directory;
+` + "`mlw server stop`" + ` stops it (that one process, found by the lock it holds on
+the data directory).`,
 		Example: `  mlw server
   mlw server --data-dir /srv/mlw --listen 0.0.0.0:7443 --hostname mlw.example.org
   mlw server --listen 0.0.0.0:443 --tls-cert /etc/mlw/tls.crt --tls-key /etc/mlw/tls.key
-  mlw server --database postgres://mlw:secret@db:5432/mlw`,
+  mlw server --database postgres://mlw:secret@db:5432/mlw
+  mlw server status
+  mlw server stop`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -62,6 +68,10 @@ certificate, an admin user, a subscription, and a token for the local CLI
 	// The CLI's global flags (--output, --server, ...) mean nothing to the
 	// server; keep them out of its help.
 	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if c != cmd { // server status|stop: --output applies
+			c.Root().HelpFunc()(c, args)
+			return
+		}
 		for _, name := range []string{"output", "server", "token", "ca-file", "subscription"} {
 			if f := c.Root().PersistentFlags().Lookup(name); f != nil {
 				f.Hidden = true

@@ -10,7 +10,8 @@ import (
 )
 
 func envCmd(app *App) *cobra.Command {
-	return &cobra.Command{
+	var az bool
+	cmd := &cobra.Command{
 		Use:   "env",
 		Short: "Print the shell exports that point the Azure ML Python SDK at this server",
 		Long: `Print the environment a Python user of azure-ai-ml needs for the current
@@ -35,8 +36,19 @@ Debian 12's python3-azure (1.4.0) lacks pydash: run it in the virtualenv of
 Debian 13's (1.28.0) needs the OpenTelemetry API: in a venv made with
 --system-site-packages, pip install opentelemetry-api. In notebooks 1.28 sets
 up Azure Monitor telemetry, which fails quietly offline;
-MLClient(..., enable_telemetry=False) turns it off.`,
+MLClient(..., enable_telemetry=False) turns it off.
+
+With --az it also prints what Microsoft's Azure CLI (azure-cli 2.45, Debian's
+azure-cli package) needs: SSL_CERT_FILE (az fetches the cloud metadata with
+urllib, which ignores REQUESTS_CA_BUNDLE), AZURE_CONFIG_DIR (~/.mlw/azure, so
+that az's login to mlw stays apart from a login to Azure), and MSI_ENDPOINT,
+MSI_SECRET and APPSETTING_WEBSITE_SITE_NAME (the App Service managed identity
+that ` + "`az login --identity`" + ` speaks). az then knows one cloud, mlw, and
+needs no ` + "`az cloud register`" + `: run ` + "`az login --identity`" + ` once, then
+az group create|show|list|exists|delete, az provider register, az account
+list-locations and az resource list work against this server.`,
 		Example: `  eval "$(mlw env)"
+  eval "$(mlw env --az)" && az login --identity && az group list -o table
   mlw env --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -62,6 +74,11 @@ MLClient(..., enable_telemetry=False) turns it off.`,
 			if err != nil {
 				return err
 			}
+			apply := "eval \"$(mlw env)\""
+			if az {
+				env.AddAzureCLI(app.Home)
+				apply = "eval \"$(mlw env --az)\", then: az login --identity"
+			}
 			switch app.output {
 			case "json":
 				enc := json.NewEncoder(app.Out)
@@ -70,7 +87,7 @@ MLClient(..., enable_telemetry=False) turns it off.`,
 			case "", "table", "shell":
 				_, err := app.Out.Write([]byte(env.Shell()))
 				if err == nil && app.outIsTTY {
-					app.errf("# Apply with: eval \"$(mlw env)\"\n")
+					app.errf("# Apply with: %s\n", apply)
 				}
 				return err
 			default:
@@ -78,4 +95,6 @@ MLClient(..., enable_telemetry=False) turns it off.`,
 			}
 		},
 	}
+	cmd.Flags().BoolVar(&az, "az", false, "also print what the Azure CLI needs (az login --identity, this server as its cloud)")
+	return cmd
 }

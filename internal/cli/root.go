@@ -71,6 +71,11 @@ func Execute(ctx context.Context, root *cobra.Command, app *App) int {
 	if err == nil {
 		return 0
 	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		fmt.Fprintln(app.Err, ee.msg)
+		return ee.code
+	}
 	var ae *api.Error
 	msg := err.Error()
 	if errors.As(err, &ae) {

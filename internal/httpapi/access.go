@@ -77,6 +77,15 @@ var routeAccess = func() map[string]policy {
 	// at, above or below (service filters); one may see the subscription
 	// and group of a workspace one has a role in.
 	set(anyone, "GET", "/subscriptions")
+	// What az needs of ARM (arm.go): providers and locations are seen by
+	// anyone with a role in the subscription; registering (a no-op: every
+	// provider is registered) needs Contributor there, as in Azure; the
+	// generic resource lists need Reader at their scope.
+	set(seeing, "GET", sub+"/providers", sub+"/providers/{ns}", sub+"/locations")
+	set(managing, "POST", sub+"/providers/{ns}/register", sub+"/providers/{ns}/unregister")
+	set(reading, "GET", sub+"/resources", rg+"/resources")
+	// The studio's experiments and environment build logs.
+	set(reading, "GET", historyBase+"/experiments", ws+"/environments/{name}/versions/{version}/buildLog")
 	set(seeing, "GET", sub, groups, rg, sub+"/providers/Microsoft.MachineLearningServices/workspaces",
 		rg+"/providers/Microsoft.MachineLearningServices/workspaces",
 		locBase+"/vmSizes", locBase+"/usages", locBase+"/quotas")

@@ -365,9 +365,11 @@ func (a *API) routes() {
 	a.runHistoryRoutes()
 	a.signinRoutes()
 	a.metadataRoutes()
+	a.armRoutes()
 	a.studioRoutes()
 	a.watchRoutes()
 	a.roleAssignmentRoutes()
+	a.existenceRoutes() // last: a HEAD for every ARM GET above
 }
 
 func (a *API) healthz(r *Request) (any, error) {

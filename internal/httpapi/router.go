@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -76,6 +77,17 @@ func (rt *router) match(method, path string) (*route, map[string]string, bool) {
 	params := map[string]string{}
 	if n := rt.root.find(segs, params, method); n != nil {
 		return n.route(method), params, true
+	}
+	// ARM ignores empty segments: azure-cli's generic calls write
+	// "providers/{namespace}//{type}/{name}" for a resource without a
+	// parent. Only a path that matches nothing as sent is read that way,
+	// so that a blob or file name keeps its own "//".
+	if dense := slices.DeleteFunc(slices.Clone(segs), func(s string) bool { return s == "" }); len(dense) < len(segs) {
+		params = map[string]string{}
+		if n := rt.root.find(dense, params, method); n != nil {
+			return n.route(method), params, true
+		}
+		segs = dense
 	}
 	return nil, nil, rt.root.find(segs, map[string]string{}, "") != nil
 }

@@ -48,6 +48,11 @@ func TestRouterMatch(t *testing.T) {
 		{"wrong method: 405", "DELETE", "/subscriptions/s/resourceGroups/g", "", nil, true},
 		{"unknown path: 404", "GET", "/subscriptions/s/nothing", "", nil, false},
 		{"empty segment is no param", "GET", "/subscriptions//resourceGroups", "", nil, false},
+		{"empty segments are dropped, as ARM does", "GET", "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices//workspaces/w",
+			"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}",
+			map[string]string{"sub": "s", "rg": "g", "ws": "w"}, true},
+		{"a rest keeps its empty segments", "GET", "/blob/acct/c//x", "/blob/{account}/{path...}",
+			map[string]string{"account": "acct", "path": "c//x"}, true},
 		{"too long: 404", "GET", "/healthz/x", "", nil, false},
 		{"root: 404", "GET", "/", "", nil, false},
 	} {

@@ -23,6 +23,11 @@ const AccessTokenTTL = time.Hour
 // It answers a signed JWT for that user, valid for an hour, which every
 // mlw API accepts. Only opaque API tokens are exchanged: a signed token
 // cannot renew itself.
+//
+// The older App Service form (api-version=2017-09-01, MSI_ENDPOINT and
+// MSI_SECRET), which azure-cli's `az login --identity` speaks through
+// msrestazure when APPSETTING_WEBSITE_SITE_NAME is set, sends the same
+// secret in the header `secret` and reads the same body.
 func (a *API) tokenRoutes() {
 	a.HandlePublic("GET", api.IdentityTokenPath, a.issueToken)
 	a.HandlePublic("POST", api.IdentityTokenPath, a.issueToken)
@@ -31,7 +36,10 @@ func (a *API) tokenRoutes() {
 func (a *API) issueToken(r *Request) (any, error) {
 	secret := strings.TrimSpace(r.Header.Get("X-IDENTITY-HEADER"))
 	if secret == "" {
-		return nil, core.Invalid("X-IDENTITY-HEADER", "The token endpoint needs the header X-IDENTITY-HEADER: <mlw API token>. Set IDENTITY_HEADER as `mlw env` prints it.")
+		secret = strings.TrimSpace(r.Header.Get("secret"))
+	}
+	if secret == "" {
+		return nil, core.Invalid("X-IDENTITY-HEADER", "The token endpoint needs the header X-IDENTITY-HEADER (or, for azure-cli, secret): <mlw API token>. Set IDENTITY_HEADER as `mlw env` prints it (MSI_SECRET as `mlw env --az` prints it).")
 	}
 	q := r.URL.Query()
 	resource := q.Get("resource")

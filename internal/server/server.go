@@ -152,7 +152,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 // servers never share one (their reconcilers would fight over the same
 // processes). The kernel drops the lock when the process dies.
 func lockDataDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, api.LocalLockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
