@@ -8,9 +8,10 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,19 +185,33 @@ func (a *API) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 	rw.Header().Set("x-ms-request-id", uuid.NewString())
 	defer func() {
-		if rec := recover(); rec != nil {
-			if rec == http.ErrAbortHandler {
-				panic(rec)
-			}
-			a.log.Error("handler panic", "method", hr.Method, "path", hr.URL.Path, "panic", rec)
-			if !rw.wrote {
-				a.writeError(rw, hr, core.Internal(errors.New("panic")))
-			}
-		}
 		a.requests.WithLabelValues(pattern, hr.Method, strconv.Itoa(rw.status)).Inc()
 		a.latency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 		if hr.Method != http.MethodGet && hr.Method != http.MethodHead || rw.status >= 500 {
 			a.log.Info("request", "method", hr.Method, "path", hr.URL.Path, "status", rw.status, "ms", time.Since(start).Milliseconds())
+		}
+	}()
+	// Runs before the one above, which therefore also counts requests that
+	// end in a panic.
+	defer func() {
+		if rec := recover(); rec != nil {
+			if rec == http.ErrAbortHandler {
+				panic(rec)
+			}
+			// A bug, never the client's fault: 500 with the ARM envelope
+			// (when nothing was sent yet) and the stack in the log, where
+			// the request id the client got finds it.
+			a.log.Error("handler panic", "method", hr.Method, "path", hr.URL.Path, "route", pattern,
+				"request_id", rw.Header().Get("x-ms-request-id"), "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+			if !rw.wrote {
+				a.writeError(rw, hr, &core.Error{Status: http.StatusInternalServerError, Code: "InternalServerError",
+					Message: "The server hit an unexpected error (a bug in mlw) while answering this request; the details are in the server log under request id " +
+						rw.Header().Get("x-ms-request-id") + ". Please report it.", Cause: fmt.Errorf("panic: %v", rec)})
+			} else {
+				// Part of the answer is out: cut the connection so the
+				// client sees a failure, not a truncated success.
+				panic(http.ErrAbortHandler)
+			}
 		}
 	}()
 	if rt == nil {
@@ -294,10 +309,18 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "code", e.Code, "err", e.Cause)
 	}
 	w.Header().Set("x-ms-error-code", e.Code)
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.RetryAfter)))
+	}
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mlw"`)
 	}
 	writeJSON(w, r, e.Status, errorBody{Error: detail(e)})
+}
+
+// retrySeconds is d in whole seconds for Retry-After, rounded up, at least 1.
+func retrySeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 type statusWriter struct {
