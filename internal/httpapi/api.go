@@ -38,6 +38,9 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Version is reported by /healthz.
 	Version string
+	// MaxStreamsPerUser bounds each user's concurrent endless streams
+	// (log follows, watches, terminals); 0 is DefaultMaxStreamsPerUser.
+	MaxStreamsPerUser int
 }
 
 // API is the http.Handler for everything mlw serves.
@@ -58,6 +61,7 @@ type API struct {
 	stopping  chan struct{}
 	stopOnce  sync.Once
 	instances *InstanceAccess
+	streams   streams
 }
 
 // New builds the API and registers every route.
@@ -68,7 +72,11 @@ func New(cfg Config) *API {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	a := &API{cfg: cfg, svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, stopping: make(chan struct{})}
+	if cfg.MaxStreamsPerUser <= 0 {
+		cfg.MaxStreamsPerUser = DefaultMaxStreamsPerUser
+	}
+	a := &API{cfg: cfg, svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, stopping: make(chan struct{}),
+		streams: streams{max: cfg.MaxStreamsPerUser, open: map[string]int{}}}
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mlw_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
 	}, []string{"route", "method", "code"})

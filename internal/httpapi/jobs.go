@@ -319,6 +319,11 @@ func (a *API) jobLog(r *Request) (any, error) {
 	} else {
 		o.Close()
 	}
+	release, err := a.beginStream(r)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	w := r.W
 	w.Header().Set("Trailer", "Mlw-Job-Status")
 	rc := openStream(w, "text/plain; charset=utf-8")
