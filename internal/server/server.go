@@ -150,8 +150,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.InsecureHTTP && !isLoopback(opts.Listen) {
 		return nil, fmt.Errorf("--insecure-http serves plain HTTP and is only allowed on a loopback address (127.0.0.1, ::1 or localhost), not %q", opts.Listen)
 	}
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory %s: %w", opts.DataDir, err)
+	if err := secureDataDir(opts.DataDir, opts.Database == ""); err != nil {
+		return nil, err
 	}
 	s := &Server{opts: opts, log: opts.Log, holder: uuid.NewString(),
 		controllers: map[string]*controller.Controller{}, resync: map[string]func(context.Context) error{}}
