@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -54,6 +56,9 @@ the data directory).`,
 			if opts.Database == "" {
 				opts.Database = os.Getenv("MLW_DATABASE")
 			}
+			if err := limitsFromEnv(cmd, &opts); err != nil {
+				return err
+			}
 			s, err := server.New(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -89,7 +94,57 @@ the data directory).`,
 	f.StringVar(&opts.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&opts.ProxyListen, "proxy-listen", "", "also run an intercepting HTTPS proxy on this address (e.g. 127.0.0.1:7444) for management.azure.com and *.blob.core.windows.net; clients set HTTPS_PROXY=http://<address>")
 	f.BoolVar(&opts.AllowUnsandboxedJobs, "allow-unsandboxed-jobs", os.Getenv("MLW_ALLOW_UNSANDBOXED_JOBS") == "1", "where this host cannot sandbox jobs (not root, no bubblewrap), run them anyway as the server's own user, able to read the data directory (also $MLW_ALLOW_UNSANDBOXED_JOBS=1)")
+	f.DurationVar(&opts.HTTPReadHeaderTimeout, "http-read-header-timeout", server.DefaultHTTPReadHeaderTimeout, "time a client has for the TLS handshake and each request's headers (also $MLW_HTTP_READ_HEADER_TIMEOUT)")
+	f.DurationVar(&opts.HTTPIdleTimeout, "http-idle-timeout", server.DefaultHTTPIdleTimeout, "close a keep-alive connection idle this long between requests (also $MLW_HTTP_IDLE_TIMEOUT)")
+	f.DurationVar(&opts.SSHHandshakeTimeout, "ssh-handshake-timeout", server.DefaultSSHHandshakeTimeout, "time a compute instance's SSH client has to connect and authenticate (also $MLW_SSH_HANDSHAKE_TIMEOUT)")
+	f.DurationVar(&opts.SSHIdleTimeout, "ssh-idle-timeout", server.DefaultSSHIdleTimeout, "close an SSH connection with no traffic for this long; client keepalives (ServerAliveInterval) count as traffic (also $MLW_SSH_IDLE_TIMEOUT)")
+	f.IntVar(&opts.MaxStreamsPerUser, "max-streams-per-user", server.DefaultMaxStreamsPerUser, "most log follows, watches and terminals one user may have open at once; more are refused with 429 (also $MLW_MAX_STREAMS_PER_USER)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd
+}
+
+// limitsFromEnv reads the limit and timeout flags left unset from their
+// MLW_* variables (defaults < environment < flags).
+func limitsFromEnv(cmd *cobra.Command, opts *server.Options) error {
+	durations := []struct {
+		flag, env string
+		v         *time.Duration
+	}{
+		{"http-read-header-timeout", "MLW_HTTP_READ_HEADER_TIMEOUT", &opts.HTTPReadHeaderTimeout},
+		{"http-idle-timeout", "MLW_HTTP_IDLE_TIMEOUT", &opts.HTTPIdleTimeout},
+		{"ssh-handshake-timeout", "MLW_SSH_HANDSHAKE_TIMEOUT", &opts.SSHHandshakeTimeout},
+		{"ssh-idle-timeout", "MLW_SSH_IDLE_TIMEOUT", &opts.SSHIdleTimeout},
+	}
+	for _, d := range durations {
+		v, ok := os.LookupEnv(d.env)
+		if cmd.Flags().Changed(d.flag) || !ok || v == "" {
+			continue
+		}
+		x, err := time.ParseDuration(v)
+		if err != nil || x <= 0 {
+			return fmt.Errorf("$%s must be a positive duration such as 30s or 2m, not %q", d.env, v)
+		}
+		*d.v = x
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"http-read-header-timeout", opts.HTTPReadHeaderTimeout}, {"http-idle-timeout", opts.HTTPIdleTimeout},
+		{"ssh-handshake-timeout", opts.SSHHandshakeTimeout}, {"ssh-idle-timeout", opts.SSHIdleTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("--%s must be a positive duration such as 30s or 2m, not %v", d.flag, d.v)
+		}
+	}
+	if v, ok := os.LookupEnv("MLW_MAX_STREAMS_PER_USER"); ok && v != "" && !cmd.Flags().Changed("max-streams-per-user") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("$MLW_MAX_STREAMS_PER_USER must be a positive number, not %q", v)
+		}
+		opts.MaxStreamsPerUser = n
+	}
+	if opts.MaxStreamsPerUser <= 0 {
+		return fmt.Errorf("--max-streams-per-user must be a positive number, not %d", opts.MaxStreamsPerUser)
+	}
+	return nil
 }

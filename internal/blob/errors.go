@@ -40,6 +40,14 @@ func errBlobNotFound() *Error {
 	return newError(http.StatusNotFound, "BlobNotFound", "The specified blob does not exist.")
 }
 
+// errLinkOutside answers a blob whose path is or runs through a symbolic
+// link that leads outside its storage account (or nowhere): mlw never
+// follows it, and lists do not show it.
+func errLinkOutside(name string) *Error {
+	return newError(http.StatusNotFound, "BlobNotFound", fmt.Sprintf(
+		"The blob %q is, or lies under, a symbolic link that leads outside its storage account; mlw does not follow such links. Replace the link with the file or directory it points to.", name))
+}
+
 func errAlreadyExists() *Error {
 	return newError(http.StatusConflict, "BlobAlreadyExists", "The specified blob already exists.")
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -237,4 +239,42 @@ func TestRESTRanges(t *testing.T) {
 	require.Equal(t, 202, resp.StatusCode)
 	resp, _ = do(t, "GET", base+"/ten.txt", "", nil)
 	require.Equal(t, 404, resp.StatusCode)
+}
+
+// TestRESTSymlinkOutside: a job's outputs (or an instance's share) may hold
+// symbolic links that lead out of the storage account; reading, writing or
+// listing through them is a 404 that says why, never a 500, and never
+// their target.
+func TestRESTSymlinkOutside(t *testing.T) {
+	t.Parallel()
+	srv, s := newRESTServer(t)
+	put(t, s, "outputs/a.txt", "a")
+	cdir := filepath.Join(AccountDir(s.dataDir, acct), cont)
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("s3cret"), 0o644))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(cdir, "outputs", "file-link")))
+	require.NoError(t, os.Symlink(outside, filepath.Join(cdir, "outputs", "dir-link")))
+	require.NoError(t, os.Symlink("loop", filepath.Join(cdir, "outputs", "loop")))
+	base := srv.URL + "/" + acct + "/" + cont + "/"
+	for _, p := range []string{"outputs/file-link", "outputs/dir-link/secret", "outputs/loop"} {
+		for _, m := range []string{http.MethodGet, http.MethodHead} {
+			r, body := do(t, m, base+p, "", nil)
+			require.Equal(t, http.StatusNotFound, r.StatusCode, "%s %s: %s", m, p, body)
+			require.NotContains(t, body, "s3cret")
+			if m == http.MethodGet {
+				require.Contains(t, body, "symbolic link that leads outside its storage account", p)
+			}
+		}
+	}
+	r, body := do(t, http.MethodPut, base+"outputs/dir-link/new", "x", map[string]string{"x-ms-blob-type": "BlockBlob"})
+	require.Equal(t, http.StatusNotFound, r.StatusCode, body)
+	require.Contains(t, body, "symbolic link")
+	require.NoFileExists(t, filepath.Join(outside, "new"))
+	r, body = do(t, http.MethodGet, srv.URL+"/"+acct+"/"+cont+"?restype=container&comp=list", "", nil)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	require.Contains(t, body, "outputs/a.txt")
+	require.NotContains(t, body, "link")
+	r, body = do(t, http.MethodGet, base+"outputs/a.txt", "", nil)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	require.Equal(t, "a", body)
 }

@@ -35,6 +35,14 @@ func errFileNotFound(p string) *Error {
 	return newError(http.StatusNotFound, "ResourceNotFound", fmt.Sprintf("The path '%s' does not exist in the file share.", p))
 }
 
+// errShareLinkOutside answers a share path that is or runs through a
+// symbolic link leading outside the storage account (made from an
+// instance's terminal): never followed.
+func errShareLinkOutside(p string) *Error {
+	return newError(http.StatusNotFound, "ResourceNotFound", fmt.Sprintf(
+		"'%s' is, or lies under, a symbolic link that leads outside the workspace's storage; mlw does not follow such links. Replace the link with the file or directory it points to.", p))
+}
+
 func shareName(share, p string) string {
 	if p == "" {
 		return share
@@ -78,6 +86,9 @@ func (s *Store) ShareStat(account, share, p string) (*FileInfo, error) {
 		return nil, errFileNotFound(p)
 	}
 	if err != nil {
+		if throughLink(root, shareName(share, p)) {
+			return nil, errShareLinkOutside(p)
+		}
 		return nil, err
 	}
 	f := infoOf(p, fi)
@@ -143,6 +154,9 @@ func (s *Store) ShareOpen(account, share, p string) (*os.File, *FileInfo, error)
 		return nil, nil, errFileNotFound(p)
 	}
 	if err != nil {
+		if throughLink(root, shareName(share, p)) {
+			return nil, nil, errShareLinkOutside(p)
+		}
 		return nil, nil, err
 	}
 	fi, err := f.Stat()
@@ -185,6 +199,9 @@ func (s *Store) ShareWrite(account, share, p string, r io.Reader, overwrite bool
 	}
 	defer root.Remove(tmp)
 	if err := root.MkdirAll(path.Dir(dst), 0o755); err != nil {
+		if throughLink(root, path.Dir(dst)) {
+			return nil, false, errShareLinkOutside(p)
+		}
 		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
 			return nil, false, newError(http.StatusConflict, "PathConflict", fmt.Sprintf("A parent of '%s' is a file, not a directory.", p))
 		}

@@ -319,6 +319,9 @@ func (s *Store) statProps(root *os.Root, container, name string) (*Properties, e
 		return nil, nil
 	}
 	if err != nil {
+		if throughLink(root, contentPath(container, name)) {
+			return nil, errLinkOutside(name)
+		}
 		return nil, fmt.Errorf("stat blob: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
@@ -347,6 +350,25 @@ func (s *Store) propsFor(root *os.Root, container, name string, fi fs.FileInfo) 
 		p.Headers, p.Metadata, p.Created = h, sc.Metadata, sc.Created
 	}
 	return p
+}
+
+// throughLink reports whether path p inside root is or runs through a
+// symbolic link. os.Root follows links that stay inside it and fails on
+// those that lead out (or loop); a job's outputs or an instance's share
+// may hold either, so a failure on such a path is the link's, not the
+// server's.
+func throughLink(root *os.Root, p string) bool {
+	segs := strings.Split(p, "/")
+	for i := range segs {
+		fi, err := root.Lstat(strings.Join(segs[:i+1], "/"))
+		if err != nil {
+			return false
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func isNotExist(err error) bool {
@@ -470,6 +492,10 @@ func place(root *os.Root, tmp, dst string) error {
 		return errPathConflict(dst, "a directory of other blobs already has this name")
 	}
 	if err := root.MkdirAll(path.Dir(dst), 0o755); err != nil {
+		if throughLink(root, path.Dir(dst)) {
+			_, name, _ := strings.Cut(dst, "/")
+			return errLinkOutside(name)
+		}
 		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
 			return errPathConflict(dst, "a blob already exists where this name needs a directory")
 		}
@@ -835,6 +861,9 @@ func (s *Store) Open(account, container, name string) (*Object, error) {
 		return nil, errBlobNotFound()
 	}
 	if err != nil {
+		if throughLink(root, contentPath(container, name)) {
+			return nil, errLinkOutside(name)
+		}
 		return nil, err
 	}
 	fi, err := f.Stat()
@@ -869,6 +898,9 @@ func (s *Store) update(account, container, name string, cond Conditions, change 
 		return nil, errBlobNotFound()
 	}
 	if err != nil {
+		if throughLink(root, contentPath(container, name)) {
+			return nil, errLinkOutside(name)
+		}
 		return nil, err
 	}
 	p := s.propsFor(root, container, name, fi)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Error is an error with a public, user-facing message in the shape of the
@@ -19,6 +20,11 @@ type Error struct {
 	Target  string
 	Details []*Error
 	Cause   error
+	// RetryAfter, when positive, says that the same request can succeed
+	// later (the state it clashes with is transient: a deletion in
+	// progress, a concurrent change, a limit in use); it is sent as the
+	// Retry-After header (whole seconds, at least 1).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -72,6 +78,20 @@ func NotFound(code, format string, args ...any) *Error {
 // Conflict reports a request that clashes with the current state.
 func Conflict(code, format string, args ...any) *Error {
 	return &Error{Status: http.StatusConflict, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ConflictRetry reports a clash with a transient state that a retry after
+// about after can get past (409 with Retry-After).
+func ConflictRetry(code string, after time.Duration, format string, args ...any) *Error {
+	e := Conflict(code, format, args...)
+	e.RetryAfter = after
+	return e
+}
+
+// TooManyRequests reports a per-caller limit in use (429 with Retry-After);
+// the message should name the limit and how to raise it.
+func TooManyRequests(code string, after time.Duration, format string, args ...any) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Code: code, Message: fmt.Sprintf(format, args...), RetryAfter: after}
 }
 
 // Unauthorized reports a missing or invalid credential.

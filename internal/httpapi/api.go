@@ -8,9 +8,10 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,9 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Version is reported by /healthz.
 	Version string
+	// MaxStreamsPerUser bounds each user's concurrent endless streams
+	// (log follows, watches, terminals); 0 is DefaultMaxStreamsPerUser.
+	MaxStreamsPerUser int
 }
 
 // API is the http.Handler for everything mlw serves.
@@ -59,6 +63,7 @@ type API struct {
 	instances *InstanceAccess
 	// accounts finds the workspace of a storage account (access.go).
 	accounts accounts
+	streams  streams
 }
 
 // New builds the API and registers every route.
@@ -69,7 +74,11 @@ func New(cfg Config) *API {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	a := &API{cfg: cfg, svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, stopping: make(chan struct{})}
+	if cfg.MaxStreamsPerUser <= 0 {
+		cfg.MaxStreamsPerUser = DefaultMaxStreamsPerUser
+	}
+	a := &API{cfg: cfg, svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, stopping: make(chan struct{}),
+		streams: streams{max: cfg.MaxStreamsPerUser, open: map[string]int{}}}
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mlw_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
 	}, []string{"route", "method", "code"})
@@ -190,19 +199,33 @@ func (a *API) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 	rw.Header().Set("x-ms-request-id", uuid.NewString())
 	defer func() {
-		if rec := recover(); rec != nil {
-			if rec == http.ErrAbortHandler {
-				panic(rec)
-			}
-			a.log.Error("handler panic", "method", hr.Method, "path", hr.URL.Path, "panic", rec)
-			if !rw.wrote {
-				a.writeError(rw, hr, core.Internal(errors.New("panic")))
-			}
-		}
 		a.requests.WithLabelValues(pattern, hr.Method, strconv.Itoa(rw.status)).Inc()
 		a.latency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 		if hr.Method != http.MethodGet && hr.Method != http.MethodHead || rw.status >= 500 {
 			a.log.Info("request", "method", hr.Method, "path", hr.URL.Path, "status", rw.status, "ms", time.Since(start).Milliseconds())
+		}
+	}()
+	// Runs before the one above, which therefore also counts requests that
+	// end in a panic.
+	defer func() {
+		if rec := recover(); rec != nil {
+			if rec == http.ErrAbortHandler {
+				panic(rec)
+			}
+			// A bug, never the client's fault: 500 with the ARM envelope
+			// (when nothing was sent yet) and the stack in the log, where
+			// the request id the client got finds it.
+			a.log.Error("handler panic", "method", hr.Method, "path", hr.URL.Path, "route", pattern,
+				"request_id", rw.Header().Get("x-ms-request-id"), "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+			if !rw.wrote {
+				a.writeError(rw, hr, &core.Error{Status: http.StatusInternalServerError, Code: "InternalServerError",
+					Message: "The server hit an unexpected error (a bug in mlw) while answering this request; the details are in the server log under request id " +
+						rw.Header().Get("x-ms-request-id") + ". Please report it.", Cause: fmt.Errorf("panic: %v", rec)})
+			} else {
+				// Part of the answer is out: cut the connection so the
+				// client sees a failure, not a truncated success.
+				panic(http.ErrAbortHandler)
+			}
 		}
 	}()
 	if rt == nil {
@@ -304,10 +327,18 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "code", e.Code, "err", e.Cause)
 	}
 	w.Header().Set("x-ms-error-code", e.Code)
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.RetryAfter)))
+	}
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mlw"`)
 	}
 	writeJSON(w, r, e.Status, errorBody{Error: detail(e)})
+}
+
+// retrySeconds is d in whole seconds for Retry-After, rounded up, at least 1.
+func retrySeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 type statusWriter struct {

@@ -218,6 +218,11 @@ func (a *API) terminal(r *Request) (any, error) {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		return nil, core.Invalid("Upgrade", "The terminal is a WebSocket endpoint: connect with a WebSocket client (`mlw compute terminal --name %s`).", c.Name)
 	}
+	release, err := a.beginStream(r)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	cols, _ := strconv.Atoi(r.URL.Query().Get("cols"))
 	rows, _ := strconv.Atoi(r.URL.Query().Get("rows"))
 	// The shell outlives this handler's context only until it returns.

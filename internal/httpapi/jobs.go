@@ -298,12 +298,23 @@ func (a *API) jobLog(r *Request) (any, error) {
 		_, _ = io.Copy(r.W, o)
 		return handled, nil
 	}
-	if _, err := a.svc.OpenJobFile(account, job.Name, path); err != nil {
+	// Refuse a bad path before the stream starts; a file that does not
+	// exist yet is waited for. The file opened here must be closed: the
+	// stream below opens it again at each tick.
+	o, err := a.svc.OpenJobFile(account, job.Name, path)
+	if err != nil {
 		var e *core.Error
 		if errors.As(err, &e) && e.Status == http.StatusBadRequest {
 			return nil, err
 		}
+	} else {
+		o.Close()
 	}
+	release, err := a.beginStream(r)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	w := r.W
 	w.Header().Set("Trailer", "Mlw-Job-Status")
 	rc := openStream(w, "text/plain; charset=utf-8")

@@ -41,6 +41,11 @@ func (a *API) watch(r *Request) (any, error) {
 		strings.HasSuffix(rt.pattern, "/terminal") {
 		return nil, core.Invalid("path", "%s cannot be watched: watch API GET calls that answer JSON (logs have their own stream, ?follow=true).", target.Path)
 	}
+	release, err := a.beginStream(r)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	w := r.W
 	w.Header().Set("X-Accel-Buffering", "no")
 	rc := openStream(w, "text/event-stream")

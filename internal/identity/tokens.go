@@ -249,10 +249,13 @@ func (a *Authenticator) verify(ctx context.Context, token string, now time.Time)
 	if strings.Count(token, ".") == 2 {
 		var claims Claims
 		_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return a.key.Public(), nil },
-			jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithIssuer(a.issuer), jwt.WithTimeFunc(a.now))
+			jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithIssuer(a.issuer), jwt.WithTimeFunc(a.now), jwt.WithExpirationRequired())
 		if err != nil {
 			if errors.Is(err, jwt.ErrTokenExpired) {
 				return cachedToken{}, core.Unauthorized("The access token has expired; request a new one from the token endpoint.")
+			}
+			if errors.Is(err, jwt.ErrTokenRequiredClaimMissing) {
+				return cachedToken{}, core.Unauthorized("The access token has no expiry (claim exp); mlw accepts only tokens from its token endpoint, which always set one. Request a new one.")
 			}
 			return cachedToken{}, core.Unauthorized("The access token is not valid: it was not signed by this server or is malformed.")
 		}

@@ -217,6 +217,13 @@ func TestSignedTokens(t *testing.T) {
 			requireUnauthorized(t, err, "not valid")
 		}
 
+		// A token signed with this server's key but without exp is refused
+		// with 401 (it used to panic the handler).
+		noExp, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"sub": b.alice.ID, "iss": "mlw", "oid": b.alice.ID}).SignedString(b.auth.key)
+		require.NoError(t, err)
+		_, err = b.auth.Authenticate(b.ctx, noExp)
+		requireUnauthorized(t, err, "no expiry (claim exp)")
+
 		// A restarted server (same data directory) verifies earlier tokens.
 		again, err := NewAuthenticator(b.st, b.dir, "tenant-1")
 		require.NoError(t, err)

@@ -28,6 +28,7 @@ func (s *Server) buildInstances(computes *reconciler.ComputeDispatch, procs *loc
 		// Where instances cannot be sandboxed, they start only under the
 		// same explicit opt-in as jobs.
 		AllowUnsandboxed: s.opts.AllowUnsandboxedJobs,
+		SSH:              local.SSHLimits{HandshakeTimeout: s.opts.SSHHandshakeTimeout, IdleTimeout: s.opts.SSHIdleTimeout},
 	}
 	rec := &reconciler.Instances{Store: s.st, Backend: be, Queue: service.EnqueueFunc(s.enqueue), Log: s.log,
 		DataDir: s.opts.DataDir, EnvDir: s.envDir(), Now: time.Now, ServerURL: func() string { return s.url }, CAPEM: s.ca.CertPEM}

@@ -204,6 +204,9 @@ func (s *Server) listenProxy() error {
 	}
 	self := strings.TrimPrefix(strings.TrimPrefix(s.url, "https://"), "http://")
 	s.proxy = newInterceptProxy(s.ca, s.api, self, s.log)
+	for _, srv := range []*http.Server{s.proxy.outer, s.proxy.inner} {
+		srv.ReadHeaderTimeout, srv.IdleTimeout = s.opts.HTTPReadHeaderTimeout, s.opts.HTTPIdleTimeout
+	}
 	s.proxyL = l
 	return nil
 }

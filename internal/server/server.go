@@ -65,7 +65,32 @@ type Options struct {
 	// user, where this host cannot sandbox them (not root, no bubblewrap);
 	// without it such jobs fail with SandboxUnavailable (docs/security.md).
 	AllowUnsandboxedJobs bool
+
+	// Limits and timeouts (docs/security.md, "Limits and timeouts"); zero
+	// values take the defaults below.
+	//
+	// HTTPReadHeaderTimeout bounds a connection's TLS handshake and the
+	// reading of each request's headers; HTTPIdleTimeout closes a
+	// keep-alive connection that waits that long for its next request.
+	// There is no read or write timeout on whole requests: uploads, log
+	// follows and watches may take as long as they need.
+	HTTPReadHeaderTimeout, HTTPIdleTimeout time.Duration
+	// SSHHandshakeTimeout and SSHIdleTimeout bound compute instances' SSH
+	// connections: the handshake with authentication, and silence.
+	SSHHandshakeTimeout, SSHIdleTimeout time.Duration
+	// MaxStreamsPerUser bounds each user's concurrent log follows,
+	// watches and terminals on this server.
+	MaxStreamsPerUser int
 }
+
+// Defaults of the limits and timeouts in Options.
+const (
+	DefaultHTTPReadHeaderTimeout = 30 * time.Second
+	DefaultHTTPIdleTimeout       = 2 * time.Minute
+	DefaultSSHHandshakeTimeout   = local.DefaultSSHHandshakeTimeout
+	DefaultSSHIdleTimeout        = local.DefaultSSHIdleTimeout
+	DefaultMaxStreamsPerUser     = httpapi.DefaultMaxStreamsPerUser
+)
 
 // Server is a running mlw control plane.
 type Server struct {
@@ -110,11 +135,23 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 30 * time.Second
 	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&opts.HTTPReadHeaderTimeout, DefaultHTTPReadHeaderTimeout}, {&opts.HTTPIdleTimeout, DefaultHTTPIdleTimeout},
+		{&opts.SSHHandshakeTimeout, DefaultSSHHandshakeTimeout}, {&opts.SSHIdleTimeout, DefaultSSHIdleTimeout}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if opts.MaxStreamsPerUser <= 0 {
+		opts.MaxStreamsPerUser = DefaultMaxStreamsPerUser
+	}
 	if opts.InsecureHTTP && !isLoopback(opts.Listen) {
 		return nil, fmt.Errorf("--insecure-http serves plain HTTP and is only allowed on a loopback address (127.0.0.1, ::1 or localhost), not %q", opts.Listen)
 	}
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory %s: %w", opts.DataDir, err)
+	if err := secureDataDir(opts.DataDir, opts.Database == ""); err != nil {
+		return nil, err
 	}
 	s := &Server{opts: opts, log: opts.Log, holder: uuid.NewString(),
 		controllers: map[string]*controller.Controller{}, resync: map[string]func(context.Context) error{}}
@@ -218,7 +255,8 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.api = httpapi.New(httpapi.Config{Service: s.svc, Auth: s.auth, Log: s.log, Registry: reg, Version: s.opts.Version})
+	s.api = httpapi.New(httpapi.Config{Service: s.svc, Auth: s.auth, Log: s.log, Registry: reg, Version: s.opts.Version,
+		MaxStreamsPerUser: s.opts.MaxStreamsPerUser})
 	return s.buildControllers()
 }
 
@@ -345,7 +383,8 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	s.httpSrv = &http.Server{Handler: s.api, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	s.httpSrv = &http.Server{Handler: s.api, ReadHeaderTimeout: s.opts.HTTPReadHeaderTimeout, IdleTimeout: s.opts.HTTPIdleTimeout,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	if err := s.listenProxy(); err != nil {
 		return err
 	}

@@ -214,7 +214,7 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 		return nil, false, nil, core.Internal(err)
 	default:
 		if existing.Deleting {
-			return nil, false, nil, core.Conflict("ComputeBeingDeleted", "The compute '%s' is being deleted; wait for that to finish before creating it again.", existing.Name)
+			return nil, false, nil, core.ConflictRetry("ComputeBeingDeleted", retryDeletion, "The compute '%s' is being deleted; wait for that to finish before creating it again.", existing.Name)
 		}
 		if old := ComputeTypeOf(existing); old != typeName {
 			return nil, false, nil, core.Invalid("properties.computeType", "The compute '%s' is a %s; its computeType cannot change to %s. Delete it first or pick another name.", existing.Name, old, typeName)

@@ -432,8 +432,12 @@ func (instanceType) Act(ctx context.Context, req *ComputeAction) (*ActionResult,
 			if action == "stop" && cur == InstanceStopped {
 				hint = "it is already stopped"
 			}
-			return false, core.Conflict("UnableToPerformOperation",
+			e := core.Conflict("UnableToPerformOperation",
 				"Cannot %s the compute instance '%s' while it is %s: %s.", action, c.Name, cur, hint)
+			if slices.Contains([]string{InstanceCreating, InstanceSettingUp, InstanceUserSettingUp, InstanceStarting, InstanceStopping, InstanceRestarting}, cur) {
+				e.RetryAfter = retryTransition // it moves on by itself
+			}
+			return false, e
 		}
 		st.SetState(m.to)
 		st.SetErrors("", "")

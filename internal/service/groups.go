@@ -110,7 +110,7 @@ func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r
 		return nil, false, core.Internal(err)
 	}
 	if existing.Deleting {
-		return nil, false, core.Conflict("ResourceGroupBeingDeleted", "The resource group '%s' is being deleted; wait for the deletion to finish, then create it again.", existing.Name)
+		return nil, false, core.ConflictRetry("ResourceGroupBeingDeleted", retryDeletion, "The resource group '%s' is being deleted; wait for the deletion to finish, then create it again.", existing.Name)
 	}
 	old := Decode(existing.Spec)
 	if l, _ := old["location"].(string); l != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {

@@ -545,7 +545,7 @@ func (s *Service) JobCode(ctx context.Context, ws *store.Resource, codeID string
 // differ.
 func (s *Service) updateJob(ctx context.Context, job *store.Resource, doc map[string]any) (*store.Resource, bool, error) {
 	if job.Deleting {
-		return nil, false, core.Conflict("JobBeingDeleted", "The job '%s' is being deleted.", job.Name)
+		return nil, false, core.ConflictRetry("JobBeingDeleted", retryDeletion, "The job '%s' is being deleted; once it is gone, the name can be used again.", job.Name)
 	}
 	old := Decode(job.Spec)
 	oldPr, _ := old["properties"].(map[string]any)

@@ -337,6 +337,19 @@ func (s *Service) updateRetrying(ctx context.Context, r *store.Resource, change 
 	}
 }
 
+// Retry-After of the 409s whose cause passes by itself, so that the same
+// request succeeds later. Other 409s (a name taken, an immutable field)
+// carry none: repeating them cannot succeed.
+const (
+	// retryRace: another request changed the resource meanwhile.
+	retryRace = time.Second
+	// retryDeletion: a resource of that name is being deleted; once it
+	// is gone, the name is free again.
+	retryDeletion = 3 * time.Second
+	// retryTransition: a compute instance is between two states.
+	retryTransition = 3 * time.Second
+)
+
 // storeErr maps store sentinels to API errors for one resource.
 func storeErr(err error, what, name string) error {
 	switch {
@@ -347,7 +360,7 @@ func storeErr(err error, what, name string) error {
 	case errors.Is(err, store.ErrExists):
 		return core.Conflict("Conflict", "A %s named '%s' already exists.", what, name)
 	case errors.Is(err, store.ErrConflict):
-		return core.Conflict("Conflict", "The %s '%s' was changed by another request at the same time; retry.", what, name)
+		return core.ConflictRetry("Conflict", retryRace, "The %s '%s' was changed by another request at the same time; retry.", what, name)
 	default:
 		return core.Internal(err)
 	}

@@ -119,7 +119,7 @@ func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body 
 	existing, err := s.Store.Get(ctx, core.KindWorkspace, parent, ref.Workspace)
 	if err == nil {
 		if existing.Deleting {
-			return nil, false, core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted; wait for the deletion to finish.", existing.Name)
+			return nil, false, core.ConflictRetry("WorkspaceBeingDeleted", retryDeletion, "The workspace '%s' is being deleted; wait for the deletion to finish, then create it again.", existing.Name)
 		}
 		old := Decode(existing.Spec)
 		if l, _ := old["location"].(string); spec.Location != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {

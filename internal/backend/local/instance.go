@@ -67,6 +67,8 @@ type Instances struct {
 	// processes started inside instances (StartProcess): they keep their
 	// supervisor files with the cluster's.
 	Procs *Cluster
+	// SSH bounds the handshake and idle time of SSH connections.
+	SSH SSHLimits
 
 	mu   sync.Mutex
 	live map[string]*liveInstance

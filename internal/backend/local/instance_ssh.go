@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
@@ -107,11 +108,17 @@ func hostKey(path string) (ssh.Signer, error) {
 }
 
 func (l *Instances) serveSSH(c net.Conn, cfg *ssh.ServerConfig, spec *backend.InstanceSpec, raw backend.InstanceHandle) {
-	sc, chans, reqs, err := ssh.NewServerConn(c, cfg)
+	// A connection must finish its handshake and authenticate within the
+	// handshake timeout, and is closed after the idle timeout without
+	// traffic (ssh_limits.go).
+	ic := &idleConn{Conn: c, idle: l.SSH.idle()}
+	_ = c.SetDeadline(time.Now().Add(l.SSH.handshake()))
+	sc, chans, reqs, err := ssh.NewServerConn(ic, cfg)
 	if err != nil {
 		_ = c.Close()
 		return
 	}
+	ic.arm()
 	defer sc.Close()
 	go ssh.DiscardRequests(reqs)
 	for nc := range chans {
