@@ -634,15 +634,19 @@ function Quota() {
     <>
       <ErrorBox error={usage.error} />
       <p className="hint">vCPU quota per VM family in {loc}; Owners change it with <code>mlw</code> or the updateQuotas API.</p>
-      <table className="grid" aria-label="Quota">
-        <thead><tr><th>VM family</th><th>Used</th><th>Limit</th><th>Usage</th></tr></thead>
-        <tbody>
-          {rows.map((u: any) => (
-            <tr key={u.id}><td>{u.name?.localizedValue ?? u.name?.value}</td><td>{u.currentValue}</td><td>{u.limit}</td>
-              <td><meter min={0} max={u.limit} value={u.currentValue} aria-label={`${u.currentValue} of ${u.limit}`} /></td></tr>
-          ))}
-        </tbody>
-      </table>
+      {usage.isPending ? <Spinner /> : rows.length === 0 ? <Empty title="No quota set">This region has no vCPU quota for any VM family; an Owner sets one with the updateQuotas API.</Empty> : (
+        <div className="table-wrap">
+          <table className="grid" aria-label="Quota">
+            <thead><tr><th>VM family</th><th>Used</th><th>Limit</th><th>Usage</th></tr></thead>
+            <tbody>
+              {rows.map((u: any) => (
+                <tr key={u.id}><td>{u.name?.localizedValue ?? u.name?.value}</td><td>{u.currentValue}</td><td>{u.limit}</td>
+                  <td><meter min={0} max={u.limit} value={u.currentValue} aria-label={`${u.currentValue} of ${u.limit}`} /></td></tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </>
   );
 }
