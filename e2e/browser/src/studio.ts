@@ -239,7 +239,8 @@ try {
   await page.getByRole("link", { name: "Jobs", exact: true }).click();
   const jobRow = page.locator(`tr[data-job="${out.job}"]`);
   await jobRow.waitFor({ timeout: T });
-  await jobRow.getByRole("link").first().click(); // the display name (the compute links too)
+  // The first link of the row is the job (the compute has one too).
+  await jobRow.getByRole("link").first().click();
   await page.getByRole("tab", { name: "Outputs + logs" }).click();
   const log = page.locator("pre.log");
   // Record when each tick line reaches the page (the job prints its time).
