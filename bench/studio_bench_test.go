@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,9 +17,10 @@ const studioJobs = 10_000
 
 // BenchmarkStudioJobsPage measures what the studio's Jobs page asks of
 // the server in a workspace with 10,000 jobs: one page of 50 (the first,
-// and one deep in the history through nextLink), server time as the
-// client sees it on loopback. The history is copies of one real completed
-// job, written straight into the database. Aim: ≤ 100 ms per page.
+// and one deep in the history through nextLink), and the experiments list
+// (every job grouped by experiment), server time as the client sees it on
+// loopback. The history is copies of one real completed job, written
+// straight into the database. Aim: ≤ 100 ms per page.
 func BenchmarkStudioJobsPage(b *testing.B) {
 	t := startJobServer(b, "cpus=2", `{"vmSize": "STANDARD_DS1_V2", "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 1}}`)
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.dir, "mlw.db")+"?_pragma=busy_timeout(10000)")
@@ -64,15 +66,19 @@ func BenchmarkStudioJobsPage(b *testing.B) {
 	for range 100 { // page 101: jobs 5,001 to 5,050
 		_, deep = page(b, deep)
 	}
-	for _, c := range []struct{ name, path string }{{"first", first}, {"page101", deep}} {
+	experiments := "/history/v1.0" + strings.TrimSuffix(t.jobsPath(), "/jobs") + "/experiments"
+	for _, c := range []struct {
+		name, path string
+		want       int
+	}{{"first", first, 50}, {"page101", deep, 50}, {"experiments", experiments, 1}} {
 		b.Run(c.name, func(b *testing.B) {
 			var lat []time.Duration
 			for b.Loop() {
 				t0 := time.Now()
 				names, _ := page(b, c.path)
 				lat = append(lat, time.Since(t0))
-				if len(names) != 50 {
-					b.Fatalf("%d jobs on the page", len(names))
+				if len(names) != c.want {
+					b.Fatalf("%d entries in %s, want %d", len(names), c.path, c.want)
 				}
 			}
 			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })

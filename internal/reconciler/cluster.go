@@ -178,6 +178,10 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 			return controller.Result{}, err
 		}
 		nodes = append(nodes, added...)
+		// The jobs given the new nodes waited for them: that is the
+		// reason their Queued phase keeps (the status below is written
+		// with the reason of what is still queued).
+		v.cs.QueueReason = queueReason(v, d, queue, service.CurrentNodeCount(nodes)-len(added))
 		unlock := c.Sched.Lock(v.owner)
 		queue, err = c.assign(ctx, v, nodes, queue, now)
 		unlock()

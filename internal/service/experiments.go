@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 	"strings"
 	"time"
@@ -45,11 +46,18 @@ func (s *Service) ListExperiments(ctx context.Context, ref core.WorkspaceRef) (*
 		if j.Deleting {
 			continue
 		}
-		spec, err := JobSpecOf(j)
-		if err != nil || spec.IsArchived {
+		// Only two fields of each spec are needed: decoding the whole
+		// JobSpec of a long history would cost most of the answer.
+		var spec struct {
+			Properties struct {
+				ExperimentName string `json:"experimentName"`
+				IsArchived     bool   `json:"isArchived"`
+			} `json:"properties"`
+		}
+		if json.Unmarshal(j.Spec, &spec) != nil || spec.Properties.IsArchived {
 			continue
 		}
-		name := spec.ExperimentName
+		name := spec.Properties.ExperimentName
 		if name == "" {
 			name = "Default"
 		}

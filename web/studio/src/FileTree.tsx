@@ -42,9 +42,13 @@ export function FileTree({ root, label, selected, onOpen, actions, open: initial
     return (
       <li key={n.path} role="treeitem" aria-expanded={n.dir ? isOpen : undefined} aria-selected={selected === n.path} data-path={n.path}>
         <div className={"tree-row" + (selected === n.path ? " selected" : "")} style={{ paddingLeft: `${depth * 14 + 4}px` }}>
-          <button type="button" className="tree-item" onClick={() => (n.dir ? toggle(n.path) : onOpen?.(n))}>
-            <span aria-hidden="true" className="icon">{n.dir ? (isOpen ? "▾" : "▸") : fileIcon(n.name)}</span> {n.name}
-          </button>
+          {n.dir || onOpen ? (
+            <button type="button" className="tree-item" onClick={() => (n.dir ? toggle(n.path) : onOpen?.(n))}>
+              <span aria-hidden="true" className="icon">{n.dir ? (isOpen ? "▾" : "▸") : fileIcon(n.name)}</span> {n.name}
+            </button>
+          ) : (
+            <span className="tree-item static"><span aria-hidden="true" className="icon">{fileIcon(n.name)}</span> {n.name}</span>
+          )}
           {!n.dir && actions && <span className="file-actions">{actions(n)}</span>}
         </div>
         {n.dir && isOpen && n.children.length > 0 && <ul role="group">{n.children.map((c) => node(c, depth + 1))}</ul>}

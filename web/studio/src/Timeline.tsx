@@ -3,7 +3,7 @@
 // it took and why — for a queued phase, why the job waited.
 import { useEffect, useState } from "react";
 import { timeline, waitedMs, type Attempt, type Phase } from "./lib/timeline";
-import { duration, stateTone } from "./lib/util";
+import { shortDuration, stateTone } from "./lib/util";
 import { Badge } from "./ui";
 
 function useNow(live: boolean): number {
@@ -28,11 +28,11 @@ export function Timeline({ phases, reason, attempts }: { phases: Phase[]; reason
       <div className="phasebar" aria-hidden="true">
         {rows.filter((r) => r.ms != null).map((r, i) => (
           <span key={i} className={"seg " + stateTone(r.status) + (r.waited ? " waited" : "")}
-            style={{ flexGrow: total > 0 ? Math.max(r.ms!, total / 100) : 1 }} title={`${r.status} ${duration(r.ms!)}`} />
+            style={{ flexGrow: total > 0 ? Math.max(r.ms!, total / 100) : 1 }} title={`${r.status} ${shortDuration(r.ms!)}`} />
         ))}
       </div>
       <p className="hint">
-        {total > 0 && <>In all {duration(total)}; </>}waited {duration(waited)} before it ran
+        {total > 0 && <>In all {shortDuration(total)}; </>}waited {shortDuration(waited)} before it ran
         {rows.some((r) => r.status === "Running") ? "." : " (it has not run yet)."}
       </p>
       <ol className="timeline" aria-label="Phases">
@@ -41,7 +41,7 @@ export function Timeline({ phases, reason, attempts }: { phases: Phase[]; reason
             <div className="phase-head">
               <Badge state={r.status} />
               <time dateTime={new Date(r.start).toISOString()} className="hint">{new Date(r.start).toLocaleTimeString()}</time>
-              {r.ms != null && <span className="phase-ms">{duration(r.ms)}{r.current ? " so far" : ""}</span>}
+              {r.ms != null && <span className="phase-ms">{shortDuration(r.ms)}{r.current ? " so far" : ""}</span>}
             </div>
             {r.reason && <div className={"phase-reason" + (r.waited ? " waited" : "")} data-reason>{r.waited ? "Why it waited: " : ""}{r.reason}</div>}
           </li>
@@ -53,7 +53,7 @@ export function Timeline({ phases, reason, attempts }: { phases: Phase[]; reason
           <ul className="attempts">
             {attempts.map((a) => (
               <li key={a.attempt}>
-                Attempt {a.attempt} on {(a.nodes ?? []).join(", ") || "its node"}: <Badge state={a.outcome} /> after {duration(Date.parse(a.end) - Date.parse(a.start))}
+                Attempt {a.attempt} on {(a.nodes ?? []).join(", ") || "its node"}: <Badge state={a.outcome} /> after {shortDuration(Date.parse(a.end) - Date.parse(a.start))}
                 {a.reason && <span className="hint"> · {a.reason}</span>}
               </li>
             ))}

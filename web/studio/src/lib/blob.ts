@@ -81,27 +81,31 @@ export function blobUrl(c: Container, name: string): string {
   return `${c.base}/${encPath(name)}?${c.sas}`;
 }
 
-const containers = new Map<string, Promise<Container>>();
+const containers = new Map<string, { p: Promise<Container>; at: number }>();
+
+// sasReuse is how long a SAS is reused: it is asked for one hour (as
+// azure-ai-ml asks), so that a download link copied out of the page
+// soon stops working.
+const sasReuse = 45 * 60_000;
 
 // datastoreContainer resolves a datastore to its container and a SAS
-// (once per page load and datastore; the SAS lasts hours).
+// (reused for a while per datastore).
 export function datastoreContainer(w: Workspace, name: string): Promise<Container> {
   const key = wsPath(w).toLowerCase() + "|" + name.toLowerCase();
-  let p = containers.get(key);
-  if (!p) {
-    p = (async () => {
-      const path = `${wsPath(w)}/datastores/${enc(name)}`;
-      const ds = await getJSON(path);
-      const props = ds.properties ?? {};
-      if (!props.accountName || !props.containerName) throw new Error(`The datastore ${name} has no blob container, so the studio cannot read it.`);
-      const sec = await send("POST", path + "/listSecrets", {});
-      const sas = String(sec?.sasToken ?? "").replace(/^\?/, "");
-      if (!sas) throw new Error(`The datastore ${name} gave no SAS token; the studio reads storage with one.`);
-      return { datastore: ds.name ?? name, base: `${accountPath(props.accountName)}/${enc(props.containerName)}`, sas };
-    })();
-    p.catch(() => containers.delete(key));
-    containers.set(key, p);
-  }
+  const hit = containers.get(key);
+  if (hit && Date.now() - hit.at < sasReuse) return hit.p;
+  const p = (async () => {
+    const path = `${wsPath(w)}/datastores/${enc(name)}`;
+    const ds = await getJSON(path);
+    const props = ds.properties ?? {};
+    if (!props.accountName || !props.containerName) throw new Error(`The datastore ${name} has no blob container, so the studio cannot read it.`);
+    const sec = await send("POST", path + "/listSecrets", { expirableSecret: true, expireAfterHours: 1 });
+    const sas = String(sec?.sasToken ?? "").replace(/^\?/, "");
+    if (!sas) throw new Error(`The datastore ${name} gave no SAS token; the studio reads storage with one.`);
+    return { datastore: ds.name ?? name, base: `${accountPath(props.accountName)}/${enc(props.containerName)}`, sas };
+  })();
+  p.catch(() => containers.delete(key));
+  containers.set(key, { p, at: Date.now() });
   return p;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, buildTree, dailySchedule, describeSchedule, duration, fileName, languageOf, scheduleTime, stateTone, writeReason } from "./util";
+import { ago, shortDuration, buildTree, dailySchedule, describeSchedule, duration, fileName, languageOf, scheduleTime, stateTone, writeReason } from "./util";
 import { parseWorkspaceId, withVersion, wsPath } from "./api";
 
 describe("duration and ago", () => {
@@ -8,6 +8,9 @@ describe("duration and ago", () => {
     expect(duration(65_000)).toBe("1m 5s");
     expect(duration(3_725_000)).toBe("1h 2m");
     expect(duration(-1)).toBe("");
+    expect(shortDuration(350)).toBe("350 ms");
+    expect(shortDuration(2460)).toBe("2.4s");
+    expect(shortDuration(65_000)).toBe("1m 5s");
   });
   it("says how long ago", () => {
     const now = Date.parse("2026-01-01T12:00:00Z");

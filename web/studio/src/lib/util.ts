@@ -12,6 +12,15 @@ export function duration(ms: number): string {
   return `${sec}s`;
 }
 
+// shortDuration is duration with sub-second precision for short spans
+// ("350 ms", "2.4s"), as a job's phases often are.
+export function shortDuration(ms: number): string {
+  if (!isFinite(ms) || ms < 0) return "";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 10_000) return `${(Math.floor(ms / 100) / 10).toFixed(1)}s`;
+  return duration(ms);
+}
+
 // ago says how long ago an ISO time was, as people read it.
 export function ago(iso: string | undefined | null, now = Date.now()): string {
   if (!iso) return "";

@@ -3,7 +3,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { enc, getJSON, listAll, provider, send, wsPath, type Workspace } from "../lib/api";
 import { computeState, useComputes, useDoc, useUsers, useWorkspaceDoc } from "../lib/queries";
 import { navigate, useTitle } from "../lib/router";
-import { ago, clusterRequest, dailySchedule, describeSchedule, duration, isoSeconds, scheduleTime, type ClusterForm } from "../lib/util";
+import { ago, clusterRequest, dailySchedule, describeSchedule, duration, isoSeconds, scheduleTime, shortDuration, type ClusterForm } from "../lib/util";
 import { preemptions } from "../lib/timeline";
 import { useSession, useWorkspace, useWriteReason } from "../session";
 import { Badge, Button, Dialog, Empty, ErrorBox, Field, Link, PageHeader, Spinner, Tabs } from "../ui";
@@ -438,7 +438,7 @@ function Clusters() {
 
 function idleWords(iso: string | undefined): string {
   const n = isoSeconds(iso);
-  return n == null ? (iso ?? "") : duration(n * 1000);
+  return n == null ? (iso ?? "") : duration(n * 1000).replace(/ 0s$/, "").replace(/ 0m$/, "");
 }
 
 // NewCluster is Azure ML Studio's "Create compute cluster": tier, VM type
@@ -604,7 +604,7 @@ function ClusterDetails({ c }: { c: any }) {
                   <td><Link to={`${base}/jobs/${h.job}`}>{h.displayName}</Link></td>
                   <td>{h.attempt}</td>
                   <td>{h.nodes.join(", ")}</td>
-                  <td>{duration(Date.parse(h.end) - Date.parse(h.start))}</td>
+                  <td>{shortDuration(Date.parse(h.end) - Date.parse(h.start))}</td>
                   <td>{h.requeued ? "Requeued for another attempt" : <span className="bad">The job failed: too many attempts</span>}</td>
                 </tr>
               ))}</tbody>
@@ -634,15 +634,19 @@ function Quota() {
     <>
       <ErrorBox error={usage.error} />
       <p className="hint">vCPU quota per VM family in {loc}; Owners change it with <code>mlw</code> or the updateQuotas API.</p>
-      <table className="grid" aria-label="Quota">
-        <thead><tr><th>VM family</th><th>Used</th><th>Limit</th><th>Usage</th></tr></thead>
-        <tbody>
-          {rows.map((u: any) => (
-            <tr key={u.id}><td>{u.name?.localizedValue ?? u.name?.value}</td><td>{u.currentValue}</td><td>{u.limit}</td>
-              <td><meter min={0} max={u.limit} value={u.currentValue} aria-label={`${u.currentValue} of ${u.limit}`} /></td></tr>
-          ))}
-        </tbody>
-      </table>
+      {usage.isPending ? <Spinner /> : rows.length === 0 ? <Empty title="No quota set">This region has no vCPU quota for any VM family; an Owner sets one with the updateQuotas API.</Empty> : (
+        <div className="table-wrap">
+          <table className="grid" aria-label="Quota">
+            <thead><tr><th>VM family</th><th>Used</th><th>Limit</th><th>Usage</th></tr></thead>
+            <tbody>
+              {rows.map((u: any) => (
+                <tr key={u.id}><td>{u.name?.localizedValue ?? u.name?.value}</td><td>{u.currentValue}</td><td>{u.limit}</td>
+                  <td><meter min={0} max={u.limit} value={u.currentValue} aria-label={`${u.currentValue} of ${u.limit}`} /></td></tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </>
   );
 }

@@ -13,6 +13,8 @@ import { Empty, ErrorBox, Spinner } from "../ui";
 
 const Editor = lazy(() => import("../Editor").then((m) => ({ default: m.Editor })));
 
+const relist = 30 * 60_000;
+
 interface Listing {
   container: Container;
   prefix: string; // ends with "/" (or is "")
@@ -46,7 +48,10 @@ export function JobCode({ job }: { job: any }) {
   const q = useQuery({
     queryKey: ["job-code", wsPath(w), codeId],
     enabled: !!codeId,
-    staleTime: Infinity,
+    // Listed again now and then: the download links carry a SAS that
+    // lasts an hour.
+    staleTime: relist,
+    refetchInterval: relist,
     queryFn: async (): Promise<Listing> => {
       const id = parseCodeId(codeId);
       if (!id) throw new Error(`The job's codeId ${codeId} names no code version the studio understands.`);
@@ -125,6 +130,7 @@ function OutputTree({ title, id, uri, status, skip }: { title: string; id: strin
   const q = useQuery({
     queryKey: ["job-output", wsPath(w), uri, status],
     enabled: !!uri,
+    refetchInterval: relist,
     queryFn: async (): Promise<Listing> => {
       const ref = parseStorageUri(uri!);
       if (!ref) throw new Error(`The output ${id} is at ${uri}, outside this workspace's storage; the studio cannot list it.`);

@@ -248,7 +248,7 @@ function Overview({ j }: { j: any }) {
         {m.exitCode != null && (<><dt>Exit code</dt><dd>{m.exitCode}</dd></>)}
         {m.error && (<><dt>Error</dt><dd className="bad">{m.error.message ?? JSON.stringify(m.error)}</dd></>)}
       </dl>
-      <section className="panel" aria-label="Status timeline">
+      <section className="panel timeline-panel" aria-label="Status timeline">
         <h2>Status timeline</h2>
         <Timeline phases={m.phases ?? []} reason={m.reason} attempts={m.attempts} />
       </section>
