@@ -517,8 +517,12 @@ func place(root *os.Root, tmp, dst string) error {
 // group: the file and the directories made for it. Elsewhere it changes
 // nothing.
 func shareMode(root *os.Root, dst string) {
-	parent := "."
 	segs := strings.Split(path.Dir(dst), "/")
+	// Only a shared container is setgid at its top (one Lstat for others).
+	if fi, err := root.Lstat(segs[0]); err != nil || fi.Mode()&fs.ModeSetgid == 0 {
+		return
+	}
+	parent := "."
 	for i := range segs {
 		dir := strings.Join(segs[:i+1], "/")
 		pfi, err := root.Lstat(parent)

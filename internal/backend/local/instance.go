@@ -177,7 +177,7 @@ func (l *Instances) sandboxReason() (bool, string) {
 	if ok, reason := sandboxSupport(); !ok {
 		return false, reason
 	}
-	if _, err := exec.LookPath("setpriv"); err != nil {
+	if _, _, err := sandboxTools(); err != nil {
 		return false, "setpriv (util-linux) is not installed, so instance processes cannot run as their users"
 	}
 	return true, ""
@@ -558,7 +558,8 @@ func (l *Instances) enter(h *instanceHandle, dir string, cmd ...string) []string
 	// nsenter resolves --wd=DIR on the host, so change directory inside.
 	argv := []string{"nsenter", "--target", strconv.Itoa(h.NSPid), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd", "--"}
 	if h.UID > 0 {
-		argv = append(argv, dropTo(h.UID, h.GID)...)
+		_, setpriv, _ := sandboxTools() // found at boot (sandboxReason)
+		argv = append(argv, dropTo(setpriv, h.UID, h.GID)...)
 	}
 	// umask 002: what the user makes in the file share, the workspace's
 	// other users may change (its directories are setgid, of its group).

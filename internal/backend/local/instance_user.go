@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,13 +22,10 @@ import (
 // instance user of the workspace can change what another made, as on
 // Azure's file share.
 
-// dropTo is the argv prefix that runs the rest as uid, with group gid
-// (0: none) besides its own, without capabilities and unable to gain any.
-func dropTo(uid, gid int) []string {
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		setpriv = "setpriv"
-	}
+// dropTo is the argv prefix that runs the rest as uid through setpriv,
+// with group gid (0: none) besides its own, without capabilities and
+// unable to gain any: the same for jobs and instances.
+func dropTo(setpriv string, uid, gid int) []string {
 	groups := "--clear-groups"
 	if gid > 0 {
 		groups = "--groups=" + strconv.Itoa(gid)

@@ -483,23 +483,25 @@ func signalName(n int) string {
 	return "signal " + strconv.Itoa(n)
 }
 
-// outermost are the paths of ps (cleaned, empty ones dropped) that are not
-// below another of them: giving those gives all.
+// outermost are the paths of ps (cleaned, empty ones and repeats dropped)
+// that are not below another of them: giving those gives all.
 func outermost(ps []string) []string {
 	var out []string
 	for i, p := range ps {
 		if p == "" {
 			continue
 		}
-		inner := false
+		p = filepath.Clean(p)
+		covered := false
 		for j, q := range ps {
-			if j != i && q != "" && (underAny(p, []string{q}) && filepath.Clean(p) != filepath.Clean(q) || filepath.Clean(p) == filepath.Clean(q) && j < i) {
-				inner = true
+			q = filepath.Clean(q)
+			if j != i && ps[j] != "" && (p != q && underAny(p, []string{q}) || p == q && j < i) {
+				covered = true
 				break
 			}
 		}
-		if !inner {
-			out = append(out, filepath.Clean(p))
+		if !covered {
+			out = append(out, p)
 		}
 	}
 	return out

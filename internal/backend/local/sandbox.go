@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -101,9 +100,8 @@ func planSandbox(sb *backend.Sandbox, hide []string, extra ...backend.Bind) (*sa
 			args = append(args, "--bind", b.Path, b.Path)
 		}
 	}
-	uid := strconv.Itoa(sb.UID)
-	args = append(args, "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "mlw-job", "--",
-		setpriv, "--reuid="+uid, "--regid="+uid, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--")
+	args = append(args, "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "mlw-job", "--")
+	args = append(args, dropTo(setpriv, sb.UID, 0)...)
 	sum := sha256.Sum256([]byte(strings.Join(args, "\x00")))
 	return &sandboxPlan{uid: sb.UID, prefix: args, key: hex.EncodeToString(sum[:8])}, nil
 }

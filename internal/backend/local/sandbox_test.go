@@ -23,18 +23,7 @@ func TestSandboxedJob(t *testing.T) {
 	if ok, reason := JobSandboxSupport(); !ok {
 		t.Skip(reason)
 	}
-	data := t.TempDir()
-	c := NewCluster(filepath.Join(data, "cluster"), backend.Resources{})
-	c.HideDirs, c.SandboxedJobs = []string{data}, true
-	t.Cleanup(func() {
-		ents, _ := os.ReadDir(filepath.Join(data, "cluster", "nodes"))
-		for _, e := range ents {
-			_ = c.StopNode(context.Background(), e.Name())
-		}
-	})
-	node := nodeID(t)
-	_, err := c.StartNode(context.Background(), backend.NodeSpec{ID: node, Limits: backend.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30}})
-	require.NoError(t, err)
+	data, c, node := sandboxedNode(t)
 	require.NoError(t, os.WriteFile(filepath.Join(data, "token"), []byte("secret"), 0o600))
 	jobs := filepath.Join(data, "jobs")
 	cg := OpenCgroup(nodeCgroupName(node))
@@ -73,7 +62,7 @@ echo $HOME
 		require.NoError(t, err)
 		require.Equal(t, uint32(uid), fileUID(fi))
 	}
-	_, err = os.Stat("/etc/mlw-sandbox-test")
+	_, err := os.Stat("/etc/mlw-sandbox-test")
 	require.True(t, os.IsNotExist(err))
 	require.NoFileExists(t, "/tmp/x")
 }
@@ -102,18 +91,7 @@ func TestAgentChangesHands(t *testing.T) {
 	if ok, reason := JobSandboxSupport(); !ok {
 		t.Skip(reason)
 	}
-	data := t.TempDir()
-	c := NewCluster(filepath.Join(data, "cluster"), backend.Resources{})
-	c.HideDirs, c.SandboxedJobs = []string{data}, true
-	t.Cleanup(func() {
-		ents, _ := os.ReadDir(filepath.Join(data, "cluster", "nodes"))
-		for _, e := range ents {
-			_ = c.StopNode(context.Background(), e.Name())
-		}
-	})
-	node := nodeID(t)
-	_, err := c.StartNode(context.Background(), backend.NodeSpec{ID: node, Limits: backend.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30}})
-	require.NoError(t, err)
+	data, c, node := sandboxedNode(t)
 	jobs := filepath.Join(data, "jobs")
 	var last []int
 	for i, uid := range []int{backend.UIDBase + 1, backend.UIDBase + 2, backend.UIDBase + 2, backend.UIDBase + 1} {
@@ -145,4 +123,23 @@ func TestAgentChangesHands(t *testing.T) {
 func TestOutermost(t *testing.T) {
 	require.Equal(t, []string{"/a/b", "/c"}, outermost([]string{"/a/b/wd", "", "/a/b", "/c", "/a/b/outputs/", "/c"}))
 	require.Equal(t, []string{"/a/bc", "/a/b"}, outermost([]string{"/a/bc", "/a/b"}))
+}
+
+// sandboxedNode is a cluster backend that sandboxes jobs, hiding data (its
+// data directory), with one node of 1 vCPU started, stopped at the end.
+func sandboxedNode(t *testing.T) (data string, c *Cluster, node string) {
+	t.Helper()
+	data = t.TempDir()
+	c = NewCluster(filepath.Join(data, "cluster"), backend.Resources{})
+	c.HideDirs, c.SandboxedJobs = []string{data}, true
+	t.Cleanup(func() {
+		ents, _ := os.ReadDir(filepath.Join(data, "cluster", "nodes"))
+		for _, e := range ents {
+			_ = c.StopNode(context.Background(), e.Name())
+		}
+	})
+	node = nodeID(t)
+	_, err := c.StartNode(context.Background(), backend.NodeSpec{ID: node, Limits: backend.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30}})
+	require.NoError(t, err)
+	return data, c, node
 }
