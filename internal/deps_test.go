@@ -81,6 +81,12 @@ func TestModuleRules(t *testing.T) {
 			if under(p.ImportPath, "internal/cli") && strings.HasPrefix(dep, module+"/") && !under(dep, "internal/cli") && !under(dep, "api") {
 				t.Errorf("internal/cli depends on %s: the CLI may use only the api package of this module", dep)
 			}
+			// Reconcilers act on the typed resources (internal/resource)
+			// and the store; admission (internal/service) is the API's
+			// side, which they never call.
+			if under(p.ImportPath, "internal/reconciler") && under(dep, "internal/service") {
+				t.Errorf("%s depends on %s: reconcilers use internal/resource and the store, never admission", p.ImportPath, dep)
+			}
 			// Handlers and admission never reach a backend: only the
 			// reconcilers act on desired state.
 			for _, dir := range []string{"internal/httpapi", "internal/service"} {

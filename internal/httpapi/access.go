@@ -8,7 +8,7 @@ import (
 	"github.com/mlw-project/mlw/api"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/webui"
 )
@@ -259,8 +259,8 @@ func (a *API) workspaceOfAccount(ctx context.Context, account string) (string, e
 		a.accounts.m = map[string]string{}
 	}
 	for _, ws := range wss {
-		if acct := service.WorkspaceStatusOf(ws).StorageAccount; acct != "" {
-			a.accounts.m[strings.ToLower(acct)] = service.WorkspaceRefOf(ws).ID()
+		if acct := resource.WorkspaceStatusOf(ws).StorageAccount; acct != "" {
+			a.accounts.m[strings.ToLower(acct)] = resource.WorkspaceRefOf(ws).ID()
 		}
 	}
 	if id, ok := a.accounts.m[key]; ok {

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -207,7 +207,7 @@ func parseResourceFilter(s string) (resourceFilter, error) {
 // types compare without regard to case, as in ARM.
 func (f resourceFilter) keeps(g map[string]any, ws *store.Resource) bool {
 	str := func(k string) string { s, _ := g[k].(string); return s }
-	if v, ok := f["resourcegroup"]; ok && !strings.EqualFold(service.WorkspaceStatusOf(ws).ResourceGroup, v) {
+	if v, ok := f["resourcegroup"]; ok && !strings.EqualFold(resource.WorkspaceStatusOf(ws).ResourceGroup, v) {
 		return false
 	}
 	if v, ok := f["resourcetype"]; ok && !strings.EqualFold(str("type"), v) {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 )
@@ -51,7 +52,7 @@ func renderAssetContainer(ws, c *store.Resource, k service.AssetKind, typ string
 	} else {
 		over["latestVersion"] = nil
 	}
-	doc := envelope(c, service.WorkspaceRefOf(ws).ID()+"/"+k.Segment+"/"+c.Name, typ, map[string]any{"properties": over})
+	doc := envelope(c, resource.WorkspaceRefOf(ws).ID()+"/"+k.Segment+"/"+c.Name, typ, map[string]any{"properties": over})
 	return withDefaults(doc, assetContainerDefaults())
 }
 
@@ -62,7 +63,7 @@ func renderAssetVersion(ws *store.Resource, container string, v *store.Resource,
 	for k, x := range over {
 		o[k] = x
 	}
-	doc := envelope(v, service.WorkspaceRefOf(ws).ID()+"/"+k.Segment+"/"+container+"/versions/"+v.Name, typ, map[string]any{"properties": o})
+	doc := envelope(v, resource.WorkspaceRefOf(ws).ID()+"/"+k.Segment+"/"+container+"/versions/"+v.Name, typ, map[string]any{"properties": o})
 	return withDefaults(doc, map[string]any{"isArchived": false, "isAnonymous": false, "description": nil, "tags": map[string]any{}, "properties": map[string]any{}})
 }
 
@@ -187,7 +188,7 @@ func (a *API) codeRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		ref := service.WorkspaceRefOf(ws)
+		ref := resource.WorkspaceRefOf(ws)
 		blobURI := r.BaseURL() + blobPrefix + loc.Account + "/" + loc.Container + "/" + loc.Path
 		return map[string]any{
 			"blobReferenceForConsumption": map[string]any{
@@ -203,7 +204,7 @@ func (a *API) codeRoutes() {
 
 // containerName returns the stored spelling of the {name} in the path.
 func (a *API) containerName(r *Request, ws *store.Resource, k service.AssetKind) string {
-	if c, err := a.svc.Store.Get(r.Ctx(), k.Container, service.WorkspaceKey(ws), r.Param("name")); err == nil {
+	if c, err := a.svc.Store.Get(r.Ctx(), k.Container, resource.WorkspaceKey(ws), r.Param("name")); err == nil {
 		return c.Name
 	}
 	return r.Param("name")

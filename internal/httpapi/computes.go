@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 )
@@ -109,12 +110,12 @@ func (a *API) patchCompute(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, _ := service.ComputeSpec(c)
-	service.Merge(doc, body.Doc)
+	doc, _ := resource.ComputeSpec(c)
+	resource.Merge(doc, body.Doc)
 	if tags, ok := body.Doc["tags"]; ok {
 		doc["tags"] = tags
 	}
-	merged := &service.Body{Doc: doc, Raw: service.Encode(doc)}
+	merged := &service.Body{Doc: doc, Raw: resource.Encode(doc)}
 	c, _, _, err = a.svc.PutCompute(r.Ctx(), r.Workspace(), c.Name, merged)
 	if err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func (a *API) patchCompute(r *Request) (any, error) {
 }
 
 func computeLocation(c *store.Resource) string {
-	doc, _ := service.ComputeSpec(c)
+	doc, _ := resource.ComputeSpec(c)
 	loc, _ := doc["location"].(string)
 	return loc
 }
@@ -133,7 +134,7 @@ func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
 		"createdOn": armTime(c.CreatedAt), "modifiedOn": armTime(c.UpdatedAt), "isAttachedCompute": false,
 		"resourceId": nil,
 	}}
-	doc := envelope(c, service.ComputeARMID(ws, c), typeCompute, over, service.Decode(c.Status))
+	doc := envelope(c, resource.ComputeARMID(ws, c), typeCompute, over, resource.Decode(c.Status))
 	outer := doc["properties"].(map[string]any)
 	// Defaults for what the client left out; azure-ai-ml 1.28 sends
 	// disableLocalAuth: true, which is echoed.
@@ -143,7 +144,7 @@ func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
 		}
 	}
 	if c.Deleting {
-		outer["provisioningState"] = service.StateDeleting
+		outer["provisioningState"] = resource.StateDeleting
 	}
 	props, ok := outer["properties"].(map[string]any)
 	if !ok {
@@ -155,7 +156,7 @@ func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
 			doc[k] = nil
 		}
 	}
-	if f := a.computeRenderers[service.ComputeTypeOf(c)]; f != nil {
+	if f := a.computeRenderers[resource.ComputeTypeOf(c)]; f != nil {
 		f(r, ws, c, props)
 	}
 	return doc

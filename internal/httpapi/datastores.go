@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 )
@@ -78,10 +79,10 @@ func (a *API) datastoreRoutes() {
 // the fixed suffix into a query parameter it drops, so that the SDK talks to
 // this server's Blob API with path-style URLs (azureml-protocol §5.3).
 func (a *API) renderDatastore(r *Request, ws, ds *store.Resource) map[string]any {
-	st := service.WorkspaceStatusOf(ws)
-	ref := service.WorkspaceRefOf(ws)
+	st := resource.WorkspaceStatusOf(ws)
+	ref := resource.WorkspaceRefOf(ws)
 	props := map[string]any{"accountName": st.StorageAccount}
-	spec := service.Decode(ds.Spec)
+	spec := resource.Decode(ds.Spec)
 	if p, _ := spec["properties"].(map[string]any); p["datastoreType"] == "AzureBlob" {
 		props["accountName"] = blobAccountName(r, st.StorageAccount)
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 )
@@ -54,7 +55,7 @@ func deploymentID(r *Request, d *store.Resource) string {
 
 func renderDeployment(r *Request, d *store.Resource) map[string]any {
 	st := service.DeploymentStatusOf(d)
-	spec := service.Decode(d.Spec)
+	spec := resource.Decode(d.Spec)
 	props, _ := spec["properties"].(map[string]any)
 	if props == nil {
 		props = map[string]any{}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 )
@@ -34,7 +35,7 @@ func renderEnvContainer(ws *store.Resource, v *service.EnvContainerView) map[str
 	}
 	c := v.Curated
 	return map[string]any{
-		"id": service.WorkspaceRefOf(ws).ID() + "/environments/" + c.Name, "name": c.Name, "type": typeEnv,
+		"id": resource.WorkspaceRefOf(ws).ID() + "/environments/" + c.Name, "name": c.Name, "type": typeEnv,
 		"systemData": curatedSystemData(c, c.Latest),
 		"properties": map[string]any{
 			"description": c.Description, "tags": tagsOf(c), "properties": map[string]any{}, "isArchived": false,
@@ -50,7 +51,7 @@ func renderEnvVersion(ws *store.Resource, v *service.EnvVersionView) map[string]
 	c := v.Curated
 	n, _ := c.HasVersion(v.Version)
 	return map[string]any{
-		"id": service.WorkspaceRefOf(ws).ID() + "/environments/" + c.Name + "/versions/" + v.Version, "name": v.Version, "type": typeEnvVersion,
+		"id": resource.WorkspaceRefOf(ws).ID() + "/environments/" + c.Name + "/versions/" + v.Version, "name": v.Version, "type": typeEnvVersion,
 		"systemData": curatedSystemData(c, n),
 		"properties": map[string]any{
 			"environmentType": "Curated", "image": c.Image, "condaFile": c.CondaFile, "osType": "Linux",

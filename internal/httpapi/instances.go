@@ -18,7 +18,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -48,7 +48,7 @@ func (a *API) SetInstanceAccess(x *InstanceAccess) { a.instances = x }
 // script logs of compute instances (docs/instances.md).
 func (a *API) instanceRoutes() {
 	const base = wsPath + "/computes/{name}"
-	a.RegisterComputeRenderer(service.ComputeInstance, a.renderInstance)
+	a.RegisterComputeRenderer(resource.ComputeInstance, a.renderInstance)
 	// The terminal and Jupyter authenticate themselves: browsers cannot
 	// set an Authorization header on a WebSocket or on the pages and
 	// scripts Jupyter loads (see browserAuth and jupyterAuth).
@@ -143,11 +143,11 @@ func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string
 			delete(props, k)
 		}
 	}
-	st := service.InstanceStatusOf(c)
+	st := resource.InstanceStatusOf(c)
 	if c.Deleting {
-		props["state"] = service.InstanceDeleting
+		props["state"] = resource.InstanceDeleting
 	}
-	prefix := r.BaseURL() + "/" + strings.TrimPrefix(service.ComputeARMID(ws, c), "/")
+	prefix := r.BaseURL() + "/" + strings.TrimPrefix(resource.ComputeARMID(ws, c), "/")
 	wsBase := "wss" + strings.TrimPrefix(prefix, "https")
 	if r.Scheme() == "http" {
 		wsBase = "ws" + strings.TrimPrefix(prefix, "http")
@@ -330,7 +330,7 @@ func (a *API) jupyter(r *Request) (any, error) {
 	if a.instances == nil || a.instances.DialJupyterFunc == nil {
 		return nil, &core.Error{Status: http.StatusNotImplemented, Code: "NotSupported", Message: "This server has no instance backend."}
 	}
-	st := service.InstanceStatusOf(c)
+	st := resource.InstanceStatusOf(c)
 	if !st.Internal.Jupyter {
 		return nil, core.NotFound("JupyterNotAvailable", "Jupyter is not installed on this mlw host (install Debian's jupyter-notebook package); the compute instance '%s' has only its terminal.", c.Name)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/webui"
@@ -76,7 +77,7 @@ func (a *API) jobRoutes() {
 		}
 		return service.PreemptAnswer(n), nil
 	})
-	a.RegisterComputeRenderer(service.AmlCompute, a.renderClusterLive)
+	a.RegisterComputeRenderer(resource.AmlCompute, a.renderClusterLive)
 
 	// The studio's job page (services.Studio.endpoint): the studio's own
 	// when it is built into the binary (it signs in and resolves ?wsid=),
@@ -89,7 +90,7 @@ func (a *API) workspaceLocation(r *Request) string {
 	if err != nil {
 		return ""
 	}
-	loc, _ := service.Decode(ws.Spec)["location"].(string)
+	loc, _ := resource.Decode(ws.Spec)["location"].(string)
 	return loc
 }
 
@@ -135,14 +136,14 @@ func JobStudioURL(base, wsID, name string) string {
 // job (properties.mlw: reason, phases, attempts, nodes, error). cache
 // holds computes already read (for a list).
 func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*store.Resource) map[string]any {
-	ref := service.WorkspaceRefOf(ws)
+	ref := resource.WorkspaceRefOf(ws)
 	wsID := ref.ID()
-	st := service.JobStatusOf(job)
+	st := resource.JobStatusOf(job)
 	status := job.State
-	if job.Deleting || status == service.StateDeleting {
-		status = service.JobCancelRequested
+	if job.Deleting || status == resource.StateDeleting {
+		status = resource.JobCancelRequested
 		for i := len(st.Phases) - 1; i >= 0; i-- {
-			if service.JobTerminal(st.Phases[i].Status) {
+			if resource.JobTerminal(st.Phases[i].Status) {
 				status = st.Phases[i].Status
 				break
 			}
@@ -166,16 +167,16 @@ func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*s
 	if outputs == nil {
 		outputs = map[string]any{}
 	}
-	outputs["default"] = map[string]any{"jobOutputType": "uri_folder", "mode": "ReadWriteMount", "uri": service.JobDefaultOutputURI(job.Name), "description": nil}
+	outputs["default"] = map[string]any{"jobOutputType": "uri_folder", "mode": "ReadWriteMount", "uri": resource.JobDefaultOutputURI(job.Name), "description": nil}
 	props["outputs"] = outputs
 	if _, ok := props["parameters"]; !ok {
 		props["parameters"] = map[string]any{}
 	}
 
 	reason := st.Reason
-	if job.State == service.JobQueued {
-		if qr := service.ClusterQueueReason(a.jobCompute(r, job.Owner, cache)); qr != "" {
-			reason = service.WaitingForNode(qr)
+	if job.State == resource.JobQueued {
+		if qr := resource.ClusterQueueReason(a.jobCompute(r, job.Owner, cache)); qr != "" {
+			reason = resource.WaitingForNode(qr)
 		}
 	}
 	m := map[string]any{"reason": reason, "phases": st.Phases, "attempt": st.Attempt}
@@ -231,8 +232,8 @@ func (a *API) renderClusterLive(r *Request, ws, c *store.Resource, props map[str
 	if err != nil {
 		return
 	}
-	props["currentNodeCount"] = service.CurrentNodeCount(nodes)
-	props["nodeStateCounts"] = service.NodeStateCounts(nodes)
+	props["currentNodeCount"] = resource.CurrentNodeCount(nodes)
+	props["nodeStateCounts"] = resource.NodeStateCounts(nodes)
 	if props["allocationState"] == nil {
 		props["allocationState"] = "Steady"
 	}
@@ -281,7 +282,7 @@ func (a *API) jobLog(r *Request) (any, error) {
 			return nil, core.Invalid("offset", "offset must be a byte offset (0 or more), not %q.", v)
 		}
 	}
-	account := service.WorkspaceStatusOf(ws).StorageAccount
+	account := resource.WorkspaceStatusOf(ws).StorageAccount
 	if !follow {
 		o, err := a.svc.OpenJobFile(account, job.Name, path)
 		if err != nil {
@@ -327,7 +328,7 @@ func (a *API) jobLog(r *Request) (any, error) {
 		// Read the state before the file, so that everything written
 		// before the job ended is sent before the stream ends.
 		cur, err := a.svc.Store.Get(r.Ctx(), job.Kind, job.Parent, job.Name)
-		ended := err != nil || service.JobTerminal(cur.State) || cur.Deleting
+		ended := err != nil || resource.JobTerminal(cur.State) || cur.Deleting
 		if err == nil {
 			state = cur.State
 		}

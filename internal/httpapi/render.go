@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -33,9 +33,9 @@ func systemData(r *store.Resource) map[string]any {
 // (unknown fields included), overlaid in turn by each of overs (the
 // server-owned fields), plus id, name, type and systemData.
 func envelope(r *store.Resource, id, typ string, overs ...map[string]any) map[string]any {
-	doc := service.Decode(r.Spec)
+	doc := resource.Decode(r.Spec)
 	for _, o := range overs {
-		service.Merge(doc, o)
+		resource.Merge(doc, o)
 	}
 	doc["id"] = id
 	doc["name"] = r.Name

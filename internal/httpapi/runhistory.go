@@ -9,7 +9,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -45,7 +45,7 @@ func (a *API) runHistoryRoutes() {
 // runStatus is a job's status as run history reports it.
 func runStatus(job *store.Resource) string {
 	if job.Deleting {
-		return service.JobCanceled
+		return resource.JobCanceled
 	}
 	return job.State
 }
@@ -60,8 +60,8 @@ func (a *API) runGet(r *Request) (any, error) {
 
 // runDoc is the run-history view of a job (a Run).
 func (a *API) runDoc(r *Request, ws, job *store.Resource) map[string]any {
-	st := service.JobStatusOf(job)
-	spec, _ := service.JobSpecOf(job)
+	st := resource.JobStatusOf(job)
+	spec, _ := resource.JobSpecOf(job)
 	doc := map[string]any{
 		"runId": job.Name, "runUuid": job.UID, "rootRunId": job.Name, "status": runStatus(job),
 		"target": computeShortName(job.Owner), "createdUtc": job.CreatedAt.UTC().Format(time.RFC3339Nano),

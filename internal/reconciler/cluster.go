@@ -16,7 +16,7 @@ import (
 	"github.com/mlw-project/mlw/internal/backend"
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -29,15 +29,15 @@ import (
 // the cluster's status with the reason for what it decided. Deleting a
 // cluster cancels its jobs, waits for them, and releases its nodes.
 //
-// Nodes are rows of kind "node" under the cluster (see service.KindNode).
+// Nodes are rows of kind "node" under the cluster (see resource.KindNode).
 type Clusters struct {
 	Store store.Store
 	Nodes backend.Nodes
-	Queue service.Enqueuer
+	Queue resource.Enqueuer
 	Log   *slog.Logger
 	Sched *Scheduler
 	// Now is the clock (tests inject one).
-	Now func() time.Time
+	Clock core.Clock
 
 	mu sync.Mutex
 	// started holds the nodes whose backend slot this server has
@@ -45,13 +45,6 @@ type Clusters struct {
 	// (idempotent), so that what the host lost (cgroups after a reboot)
 	// comes back.
 	started map[string]bool
-}
-
-func (c *Clusters) now() time.Time {
-	if c.Now != nil {
-		return c.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 // computeRowKey carries, in a context, the compute row ComputeDispatch
@@ -65,7 +58,7 @@ func withComputeRow(ctx context.Context, c *store.Resource) context.Context {
 
 // Reconcile implements controller.Reconciler.
 func (c *Clusters) Reconcile(ctx context.Context, key string) (controller.Result, error) {
-	parent, name := service.ParseKey(key)
+	parent, name := resource.ParseKey(key)
 	for attempt := 0; ; attempt++ {
 		var cl *store.Resource
 		var err error
@@ -92,16 +85,16 @@ func (c *Clusters) Reconcile(ctx context.Context, key string) (controller.Result
 type clusterView struct {
 	cl     *store.Resource
 	owner  string // operation key: parent of its nodes, Owner of its jobs
-	scale  service.ScaleSettings
+	scale  resource.ScaleSettings
 	size   core.VMSize
 	limits backend.Resources
 	status map[string]any // the whole status document
-	cs     service.ClusterStatus
+	cs     resource.ClusterStatus
 }
 
 func (c *Clusters) view(cl *store.Resource) (*clusterView, error) {
-	_, props := service.ComputeSpec(cl)
-	ss, err := service.ClusterScale(props)
+	_, props := resource.ComputeSpec(cl)
+	ss, err := resource.ClusterScale(props)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cluster %s: %v", controller.ErrTerminal, cl.Name, err)
 	}
@@ -109,10 +102,10 @@ func (c *Clusters) view(cl *store.Resource) (*clusterView, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: cluster %s: unknown VM size %v", controller.ErrTerminal, cl.Name, props["vmSize"])
 	}
-	v := &clusterView{cl: cl, owner: service.ResourceOpKey(cl), scale: ss, size: size,
+	v := &clusterView{cl: cl, owner: resource.ResourceOpKey(cl), scale: ss, size: size,
 		limits: backend.Resources{MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20, GPUs: size.GPUs}}
-	v.status = service.Decode(cl.Status)
-	b, _ := json.Marshal(service.NestedProps(v.status))
+	v.status = resource.Decode(cl.Status)
+	b, _ := json.Marshal(resource.NestedProps(v.status))
 	_ = json.Unmarshal(b, &v.cs)
 	return v, nil
 }
@@ -125,12 +118,12 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 	if cl.Deleting {
 		return c.delete(ctx, v)
 	}
-	now := c.now()
-	nodes, err := c.Store.List(ctx, store.ListOptions{Kind: service.KindNode, Parent: v.owner})
+	now := c.Clock.Now()
+	nodes, err := c.Store.List(ctx, store.ListOptions{Kind: resource.KindNode, Parent: v.owner})
 	if err != nil {
 		return controller.Result{}, err
 	}
-	service.SortNodes(nodes)
+	resource.SortNodes(nodes)
 	if err := c.ensureNodes(ctx, v, nodes, now); err != nil {
 		return controller.Result{}, err
 	}
@@ -155,7 +148,7 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 	in := autoscale.Input{Settings: autoscale.Settings{Min: v.scale.Min, Max: v.scale.Max, IdleTime: v.scale.IdleTime},
 		Demand: demand, HostRoom: 1 << 20, Now: now}
 	for _, n := range nodes {
-		ns := service.NodeStatusOf(n)
+		ns := resource.NodeStatusOf(n)
 		in.Nodes = append(in.Nodes, autoscale.Node{ID: n.Name, State: autoscale.State(n.State), Busy: n.Owner != "", IdleSince: ns.IdleSince})
 	}
 	d := autoscale.Decide(in)
@@ -181,7 +174,7 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 		// The jobs given the new nodes waited for them: that is the
 		// reason their Queued phase keeps (the status below is written
 		// with the reason of what is still queued).
-		v.cs.QueueReason = queueReason(v, d, queue, service.CurrentNodeCount(nodes)-len(added))
+		v.cs.QueueReason = queueReason(v, d, queue, resource.CurrentNodeCount(nodes)-len(added))
 		unlock := c.Sched.Lock(v.owner)
 		queue, err = c.assign(ctx, v, nodes, queue, now)
 		unlock()
@@ -202,8 +195,8 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 			left = append(left, n)
 		}
 	}
-	c.Sched.SetSize(v.owner, v.scale.Max, service.CurrentNodeCount(left))
-	if err := c.writeStatus(ctx, v, d, queue, free, service.CurrentNodeCount(left), now); err != nil {
+	c.Sched.SetSize(v.owner, v.scale.Max, resource.CurrentNodeCount(left))
+	if err := c.writeStatus(ctx, v, d, queue, free, resource.CurrentNodeCount(left), now); err != nil {
 		return controller.Result{}, err
 	}
 	var res controller.Result
@@ -229,7 +222,7 @@ func (c *Clusters) ensureNodes(ctx context.Context, v *clusterView, nodes []*sto
 		if n.State == "preempted" || n.State == "leaving" {
 			continue // on its way out (the autoscaler finishes a leaving node's removal)
 		}
-		ns := service.NodeStatusOf(n)
+		ns := resource.NodeStatusOf(n)
 		info, err := c.Nodes.StartNode(ctx, backend.NodeSpec{ID: n.Name, Index: ns.Index, Limits: v.limits})
 		if err != nil {
 			return fmt.Errorf("start node %s: %w", n.Name, err)
@@ -239,7 +232,7 @@ func (c *Clusters) ensureNodes(ctx context.Context, v *clusterView, nodes []*sto
 			n.State = "idle"
 			setNodeInfo(&ns, info)
 			ns.IdleSince = now
-			n.Status = service.Encode(ns)
+			n.Status = resource.Encode(ns)
 			if err := c.Store.Update(ctx, n); err != nil {
 				return err
 			}
@@ -257,7 +250,7 @@ func (c *Clusters) markStarted(id string) {
 	c.started[id] = true
 }
 
-func setNodeInfo(ns *service.NodeStatus, info backend.NodeInfo) {
+func setNodeInfo(ns *resource.NodeStatus, info backend.NodeInfo) {
 	ns.PrivateIP, ns.PublicIP, ns.Port = info.PrivateIP, info.PublicIP, info.Port
 	ns.LimitsEnforced, ns.Note = info.Enforced, info.Note
 }
@@ -267,14 +260,14 @@ func setNodeInfo(ns *service.NodeStatus, info backend.NodeInfo) {
 // releases the node, which the autoscaler then removes).
 func (c *Clusters) preempt(ctx context.Context, v *clusterView, nodes []*store.Resource) error {
 	for _, n := range nodes {
-		if n.State == "preempted" || !service.NodeSpecOf(n).Preempt {
+		if n.State == "preempted" || !resource.NodeSpecOf(n).Preempt {
 			continue
 		}
 		n.State = "preempted"
 		if err := c.Store.Update(ctx, n); err != nil {
 			return err
 		}
-		c.Log.Info("node preempted", "cluster", v.cl.Name, "node", n.Name, "job", service.JobKeyName(n.Owner))
+		c.Log.Info("node preempted", "cluster", v.cl.Name, "node", n.Name, "job", resource.JobKeyName(n.Owner))
 		if n.Owner != "" {
 			c.Queue.Enqueue(core.KindJob, n.Owner)
 		}
@@ -289,13 +282,13 @@ func (c *Clusters) preempt(ctx context.Context, v *clusterView, nodes []*store.R
 func (c *Clusters) assign(ctx context.Context, v *clusterView, nodes []*store.Resource, queue []QueuedJob, now time.Time) ([]QueuedJob, error) {
 	var free []*store.Resource
 	for _, n := range nodes {
-		if n.State == "idle" && n.Owner == "" && !service.NodeSpecOf(n).Preempt {
+		if n.State == "idle" && n.Owner == "" && !resource.NodeSpecOf(n).Preempt {
 			free = append(free, n)
 		}
 	}
 	// Above maxNodeCount (it was lowered), idle nodes are not given out:
 	// the autoscaler removes them.
-	if over := service.CurrentNodeCount(nodes) - v.scale.Max; over > 0 {
+	if over := resource.CurrentNodeCount(nodes) - v.scale.Max; over > 0 {
 		free = free[min(over, len(free)):]
 	}
 	for len(queue) > 0 {
@@ -348,7 +341,7 @@ func (c *Clusters) assignOne(ctx context.Context, v *clusterView, q QueuedJob, n
 
 // failQueued fails a queued job that can never run on this cluster.
 func (c *Clusters) failQueued(ctx context.Context, v *clusterView, q QueuedJob, msg string) error {
-	parent, name := service.ParseKey(q.Key)
+	parent, name := resource.ParseKey(q.Key)
 	job, err := c.Store.Get(ctx, core.KindJob, parent, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -356,17 +349,17 @@ func (c *Clusters) failQueued(ctx context.Context, v *clusterView, q QueuedJob, 
 	if err != nil {
 		return err
 	}
-	if job.State != service.JobQueued {
+	if job.State != resource.JobQueued {
 		return nil
 	}
-	st := service.JobStatusOf(job)
-	now := c.now()
-	st.Enter(service.JobFailed, now)
-	st.Error = &service.JobError{Code: "ClusterTooSmall", Message: msg}
+	st := resource.JobStatusOf(job)
+	now := c.Clock.Now()
+	st.Enter(resource.JobFailed, now)
+	st.Error = &resource.JobError{Code: "ClusterTooSmall", Message: msg}
 	st.Reason = msg
 	st.EndTime = &now
-	job.Status = service.Encode(st)
-	job.State = service.JobFailed
+	job.Status = resource.Encode(st)
+	job.State = resource.JobFailed
 	if err := c.Store.Update(ctx, job); err != nil {
 		return err // a conflict (the job changed meanwhile) is retried with it still queued
 	}
@@ -378,7 +371,7 @@ func (c *Clusters) failQueued(ctx context.Context, v *clusterView, q QueuedJob, 
 // hostRoom returns how many more nodes of this cluster's size fit on the
 // host, counting every node of every cluster, and what is free.
 func (c *Clusters) hostRoom(ctx context.Context, v *clusterView) (int, backend.Resources, error) {
-	all, err := c.Store.List(ctx, store.ListOptions{Kind: service.KindNode})
+	all, err := c.Store.List(ctx, store.ListOptions{Kind: resource.KindNode})
 	if err != nil {
 		return 0, backend.Resources{}, err
 	}
@@ -387,7 +380,7 @@ func (c *Clusters) hostRoom(ctx context.Context, v *clusterView) (int, backend.R
 		if n.State == "preempted" && n.Owner == "" {
 			continue // going away
 		}
-		ns := service.NodeStatusOf(n)
+		ns := resource.NodeStatusOf(n)
 		free = free.Sub(backend.Resources{MilliCPU: ns.MilliCPU, MemoryBytes: ns.MemoryBytes, GPUs: ns.GPUs})
 	}
 	room := 0
@@ -405,7 +398,7 @@ func (c *Clusters) hostRoom(ctx context.Context, v *clusterView) (int, backend.R
 func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.Resource, n int, now time.Time) ([]*store.Resource, error) {
 	used := map[int]bool{}
 	for _, x := range nodes {
-		used[service.NodeStatusOf(x).Index] = true
+		used[resource.NodeStatusOf(x).Index] = true
 	}
 	h := fnv.New32a()
 	h.Write([]byte(v.cl.UID))
@@ -418,10 +411,10 @@ func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.
 		used[idx] = true
 		v.cs.NodeSeq++
 		id := fmt.Sprintf("tvm-%010d_%d-%s", h.Sum32(), v.cs.NodeSeq, now.Format("20060102t150405z"))
-		ns := service.NodeStatus{Index: idx, CreatedAt: now, IdleSince: now,
+		ns := resource.NodeStatus{Index: idx, CreatedAt: now, IdleSince: now,
 			MilliCPU: v.limits.MilliCPU, MemoryBytes: v.limits.MemoryBytes, GPUs: v.limits.GPUs}
-		row := &store.Resource{Kind: service.KindNode, Parent: v.owner, Name: id, UID: service.NewUID(), State: "preparing",
-			Spec: service.Encode(service.NodeSpec{}), Status: service.Encode(ns), CreatedBy: "mlw", ModifiedBy: "mlw"}
+		row := &store.Resource{Kind: resource.KindNode, Parent: v.owner, Name: id, UID: resource.NewUID(), State: "preparing",
+			Spec: resource.Encode(resource.NodeSpec{}), Status: resource.Encode(ns), CreatedBy: "mlw", ModifiedBy: "mlw"}
 		if err := c.Store.Create(ctx, row); err != nil {
 			if errors.Is(err, store.ErrExists) {
 				continue // the id was used before a crash; the next pass retries
@@ -436,7 +429,7 @@ func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.
 		c.markStarted(id)
 		setNodeInfo(&ns, info)
 		row.State = "idle"
-		row.Status = service.Encode(ns)
+		row.Status = resource.Encode(ns)
 		if err := c.Store.Update(ctx, row); err != nil {
 			return out, err
 		}
@@ -449,7 +442,7 @@ func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.
 // took meanwhile: the row is re-read and deleted under a version guard).
 func (c *Clusters) removeNodes(ctx context.Context, v *clusterView, ids []string) error {
 	for _, id := range ids {
-		n, err := c.Store.Get(ctx, service.KindNode, v.owner, id)
+		n, err := c.Store.Get(ctx, resource.KindNode, v.owner, id)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -509,19 +502,19 @@ func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.
 		cs.Isolation = iso.Isolation()
 	}
 	outer := v.status["properties"].(map[string]any)
-	wasProvisioning := outer["provisioningState"] != service.StateSucceeded
-	outer["provisioningState"] = service.StateSucceeded
+	wasProvisioning := outer["provisioningState"] != resource.StateSucceeded
+	outer["provisioningState"] = resource.StateSucceeded
 	b, _ := json.Marshal(cs)
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
-	props := service.NestedProps(v.status)
+	props := resource.NestedProps(v.status)
 	for _, k := range []string{"queueReason", "scaleReason", "lastScaleTime", "errors"} {
 		delete(props, k) // omitted when empty: drop the old value
 	}
 	for k, val := range m {
 		props[k] = val
 	}
-	enc := service.Encode(v.status)
+	enc := resource.Encode(v.status)
 	if string(enc) != string(v.cl.Status) {
 		v.cl.Status = enc
 		v.cl.State = state
@@ -578,14 +571,14 @@ func (c *Clusters) delete(ctx context.Context, v *clusterView) (controller.Resul
 	active := 0
 	// Jobs being deleted (the workspace is going) stop on their own; they
 	// are waited for too, so that their processes end before the nodes.
-	for _, state := range append([]string{service.StateDeleting}, service.JobActiveStates...) {
+	for _, state := range append([]string{resource.StateDeleting}, resource.JobActiveStates...) {
 		jobs, err := c.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: v.owner, State: state})
 		if err != nil {
 			return controller.Result{}, err
 		}
 		for _, j := range jobs {
 			active++
-			if err := requestCancel(ctx, c.Store, c.Queue, j, fmt.Sprintf("The cluster '%s' was deleted.", v.cl.Name), c.now()); err != nil {
+			if err := requestCancel(ctx, c.Store, c.Queue, j, fmt.Sprintf("The cluster '%s' was deleted.", v.cl.Name), c.Clock.Now()); err != nil {
 				return controller.Result{}, err
 			}
 		}
@@ -593,7 +586,7 @@ func (c *Clusters) delete(ctx context.Context, v *clusterView) (controller.Resul
 	if active > 0 {
 		return controller.Result{RequeueAfter: pollDeletion}, nil
 	}
-	nodes, err := c.Store.List(ctx, store.ListOptions{Kind: service.KindNode, Parent: v.owner})
+	nodes, err := c.Store.List(ctx, store.ListOptions{Kind: resource.KindNode, Parent: v.owner})
 	if err != nil {
 		return controller.Result{}, err
 	}
@@ -616,32 +609,22 @@ func (c *Clusters) delete(ctx context.Context, v *clusterView) (controller.Resul
 
 // requestCancel moves an active job to CancelRequested (guarded) and
 // enqueues it; a job already ended, being canceled or deleted is left.
-func requestCancel(ctx context.Context, st store.Store, q service.Enqueuer, job *store.Resource, reason string, now time.Time) error {
-	for attempt := 0; ; attempt++ {
-		if service.JobTerminal(job.State) || job.Deleting {
+func requestCancel(ctx context.Context, st store.Store, q resource.Enqueuer, job *store.Resource, reason string, now time.Time) error {
+	job, err := resource.Update(ctx, st, job, func(job *store.Resource) error {
+		if resource.JobTerminal(job.State) || job.Deleting || job.State == resource.JobCancelRequested {
 			return nil
 		}
-		if job.State == service.JobCancelRequested {
-			q.Enqueue(core.KindJob, service.Key(job))
-			return nil
-		}
-		js := service.JobStatusOf(job)
-		js.CancelRequest = &service.JobCancel{By: "mlw", At: now, Reason: reason}
-		job.Status = service.Encode(js)
-		job.State = service.JobCancelRequested
-		err := st.Update(ctx, job)
-		if err == nil {
-			q.Enqueue(core.KindJob, service.Key(job))
-			return nil
-		}
-		if !errors.Is(err, store.ErrConflict) || attempt > 20 {
-			return err
-		}
-		if job, err = st.Get(ctx, job.Kind, job.Parent, job.Name); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			return err
-		}
+		js := resource.JobStatusOf(job)
+		js.CancelRequest = &resource.JobCancel{By: "mlw", At: now, Reason: reason}
+		job.Status = resource.Encode(js)
+		job.State = resource.JobCancelRequested
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
 	}
+	if err == nil && job.State == resource.JobCancelRequested {
+		q.Enqueue(core.KindJob, resource.Key(job))
+	}
+	return err
 }

@@ -22,8 +22,8 @@ import (
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/schedule"
-	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -37,7 +37,7 @@ type Instances struct {
 	// Queue wakes the jobs of an instance: those queued on it when its
 	// state changes (they start once it is Running), those running on it
 	// when it stops or goes.
-	Queue   service.Enqueuer
+	Queue   resource.Enqueuer
 	Log     *slog.Logger
 	DataDir string
 	// EnvDir is where prepared Python environments are (the job
@@ -45,7 +45,7 @@ type Instances struct {
 	// read-only, to the jobs that run inside them.
 	EnvDir string
 	// Now is the clock (tests inject a virtual one).
-	Now func() time.Time
+	Clock core.Clock
 	// ServerURL returns the URL instances use to reach this server.
 	ServerURL func() string
 	// CAPEM is the server's CA certificate (trusted inside instances).
@@ -55,13 +55,6 @@ type Instances struct {
 	IdlePoll time.Duration
 	// ScriptPoll is how often a running setup script is checked.
 	ScriptPoll time.Duration
-}
-
-func (r *Instances) now() time.Time {
-	if r.Now != nil {
-		return r.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 func (r *Instances) log() *slog.Logger {
@@ -76,7 +69,7 @@ type instanceCtx struct {
 	key   string
 	ws    *store.Resource
 	c     *store.Resource
-	st    *service.InstanceStatus
+	st    *resource.InstanceStatus
 	props map[string]any
 	dirty bool
 	// from is the state the reconcile found.
@@ -85,7 +78,7 @@ type instanceCtx struct {
 
 // Reconcile implements controller.Reconciler.
 func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Result, error) {
-	parent, name := service.ParseKey(key)
+	parent, name := resource.ParseKey(key)
 	c, err := r.Store.Get(ctx, core.KindCompute, parent, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return controller.Result{}, nil
@@ -97,8 +90,8 @@ func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Resul
 	if err != nil {
 		return controller.Result{}, err
 	}
-	_, props := service.ComputeSpec(c)
-	x := &instanceCtx{key: key, ws: ws, c: c, st: service.InstanceStatusOf(c), props: props}
+	_, props := resource.ComputeSpec(c)
+	x := &instanceCtx{key: key, ws: ws, c: c, st: resource.InstanceStatusOf(c), props: props}
 	x.from = x.st.State()
 	if c.Deleting {
 		return controller.Result{}, r.delete(ctx, x)
@@ -127,7 +120,7 @@ func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Resul
 		if x.st.State() != x.from {
 			// The jobs queued on the instance start once it runs, and say
 			// what they wait for otherwise.
-			r.wakeJobs(ctx, x, service.JobQueued)
+			r.wakeJobs(ctx, x, resource.JobQueued)
 		}
 	}
 	return res, err
@@ -151,8 +144,8 @@ func (x *instanceCtx) move(state string) {
 
 func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result, error) {
 	switch x.st.State() {
-	case service.InstanceCreating:
-		creation, startup, _ := service.InstanceScripts(x.props)
+	case resource.InstanceCreating:
+		creation, startup, _ := resource.InstanceScripts(x.props)
 		var scripts []string
 		if creation != nil {
 			scripts = append(scripts, "creation")
@@ -164,38 +157,38 @@ func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result
 		if x.st.Internal.JupyterToken == "" {
 			x.st.Internal.JupyterToken = randomHex(24)
 		}
-		x.move(service.InstanceSettingUp)
+		x.move(resource.InstanceSettingUp)
 		return controller.Result{}, nil
-	case service.InstanceSettingUp, service.InstanceStarting:
-		if x.st.State() == service.InstanceStarting {
-			_, startup, _ := service.InstanceScripts(x.props)
+	case resource.InstanceSettingUp, resource.InstanceStarting:
+		if x.st.State() == resource.InstanceStarting {
+			_, startup, _ := resource.InstanceScripts(x.props)
 			x.st.Internal.Scripts = nil
 			if startup != nil {
 				x.st.Internal.Scripts = []string{"startup"}
 			}
 		}
 		return r.bootAndSetUp(ctx, x)
-	case service.InstanceRestarting:
+	case resource.InstanceRestarting:
 		if err := r.endJobs(ctx, x, "restarted"); err != nil {
 			return controller.Result{}, err
 		}
 		if err := r.Backend.Stop(ctx, x.st.Internal.Handle); err != nil {
 			return controller.Result{}, err
 		}
-		_, startup, _ := service.InstanceScripts(x.props)
+		_, startup, _ := resource.InstanceScripts(x.props)
 		x.st.Internal.Scripts = nil
 		if startup != nil {
 			x.st.Internal.Scripts = []string{"startup"}
 		}
 		return r.bootAndSetUp(ctx, x)
-	case service.InstanceUserSettingUp:
+	case resource.InstanceUserSettingUp:
 		return r.runScripts(ctx, x)
-	case service.InstanceStopping:
+	case resource.InstanceStopping:
 		what := "stopped"
 		switch _, trigger := x.st.LastOperation(); trigger {
-		case service.TriggerSchedule:
+		case resource.TriggerSchedule:
 			what = "stopped by its schedule"
-		case service.TriggerIdleShutdown:
+		case resource.TriggerIdleShutdown:
 			what = "stopped by idle shutdown"
 		}
 		if err := r.endJobs(ctx, x, what); err != nil {
@@ -205,14 +198,14 @@ func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result
 			return controller.Result{}, err
 		}
 		name, trigger := x.st.LastOperation()
-		x.st.SetLastOperation(orDefault(name, "Stop"), "Succeeded", orDefault(trigger, service.TriggerUser), r.now())
+		x.st.SetLastOperation(orDefault(name, "Stop"), "Succeeded", orDefault(trigger, resource.TriggerUser), r.Clock.Now())
 		x.st.Internal.IdleSince = time.Time{}
 		delete(x.st.Props, "idleShutdown")
-		x.move(service.InstanceStopped)
+		x.move(resource.InstanceStopped)
 		return controller.Result{}, nil
-	case service.InstanceRunning:
+	case resource.InstanceRunning:
 		return r.running(ctx, x)
-	case service.InstanceStopped:
+	case resource.InstanceStopped:
 		return r.evaluateSchedules(ctx, x)
 	}
 	return controller.Result{}, nil
@@ -234,7 +227,7 @@ func randomHex(n int) string {
 // spec builds what the backend needs to run the instance.
 func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.InstanceSpec {
 	size, _ := core.LookupVMSize(fmt.Sprint(x.props["vmSize"]))
-	ref := service.WorkspaceRefOf(x.ws)
+	ref := resource.WorkspaceRefOf(x.ws)
 	serverURL := ""
 	if r.ServerURL != nil {
 		serverURL = r.ServerURL()
@@ -242,7 +235,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 	s := &backend.InstanceSpec{
 		ID: x.c.UID, Key: x.key, Name: x.c.Name, Workspace: x.ws.Name,
 		MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20,
-		SharePath: service.WorkspaceSharePath(r.DataDir, x.ws),
+		SharePath: resource.WorkspaceSharePath(r.DataDir, x.ws),
 		UID:       x.st.Internal.HostUID, ShareGID: x.st.Internal.ShareGID,
 		Env: map[string]string{
 			"CI_NAME": x.c.Name, "CI_WORKSPACE": x.ws.Name, "CI_RESOURCE_GROUP": ref.ResourceGroup,
@@ -253,7 +246,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 		},
 		EnvFromFiles:   map[string]string{"IDENTITY_HEADER": ".mlw/token", "MLW_TOKEN": ".mlw/token"},
 		Files:          files,
-		IsolateNetwork: service.InstanceSubnet(x.props) != "",
+		IsolateNetwork: resource.InstanceSubnet(x.props) != "",
 		Jupyter:        true,
 		JupyterToken:   x.st.Internal.JupyterToken,
 		JupyterBaseURL: JupyterBasePath(ref, x.c.Name),
@@ -267,7 +260,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 			s.ServerAddr = u.Host
 		}
 	}
-	if key, on := service.InstanceSSH(x.props); on {
+	if key, on := resource.InstanceSSH(x.props); on {
 		s.SSH = &backend.SSHSpec{User: "azureuser", PublicKey: key, Port: x.st.Internal.SSHPort}
 	}
 	// What jobs run inside the instance use, at the same paths as on the
@@ -275,7 +268,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 	// logs, artifacts), the prepared environments.
 	s.Binds = []backend.Bind{
 		{Path: InstanceJobsDir(r.DataDir, x.c.UID)},
-		{Path: blob.AccountDir(r.DataDir, service.WorkspaceStatusOf(x.ws).StorageAccount)},
+		{Path: blob.AccountDir(r.DataDir, resource.WorkspaceStatusOf(x.ws).StorageAccount)},
 	}
 	if r.EnvDir != "" {
 		s.Binds = append(s.Binds, backend.Bind{Path: r.EnvDir, ReadOnly: true})
@@ -297,14 +290,14 @@ const instanceJobsPrefix = "ci-"
 // Canceled with a reason that says so. Queued jobs wait for the instance.
 func (r *Instances) endJobs(ctx context.Context, x *instanceCtx, what string) error {
 	reason := fmt.Sprintf("The compute instance '%s' was %s while the job ran.", x.c.Name, what)
-	for _, state := range []string{service.JobPreparing, service.JobRunning} {
-		jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(x.c), State: state})
+	for _, state := range []string{resource.JobPreparing, resource.JobRunning} {
+		jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: resource.ResourceOpKey(x.c), State: state})
 		if err != nil {
 			return err
 		}
 		for _, j := range jobs {
 			r.log().Info("instance ends its job", "instance", x.c.Name, "job", j.Name, "why", what)
-			if err := requestCancel(ctx, r.Store, r.queue(), j, reason, r.now()); err != nil {
+			if err := requestCancel(ctx, r.Store, r.queue(), j, reason, r.Clock.Now()); err != nil {
 				return err
 			}
 		}
@@ -318,20 +311,20 @@ func (r *Instances) wakeJobs(ctx context.Context, x *instanceCtx, states ...stri
 		return
 	}
 	for _, state := range states {
-		jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(x.c), State: state})
+		jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: resource.ResourceOpKey(x.c), State: state})
 		if err != nil {
 			r.log().Warn("wake the jobs of an instance", "instance", x.c.Name, "err", err)
 			continue
 		}
 		for _, j := range jobs {
-			r.Queue.Enqueue(core.KindJob, service.Key(j))
+			r.Queue.Enqueue(core.KindJob, resource.Key(j))
 		}
 	}
 }
 
-func (r *Instances) queue() service.Enqueuer {
+func (r *Instances) queue() resource.Enqueuer {
 	if r.Queue == nil {
-		return service.EnqueueFunc(func(string, string) {})
+		return resource.EnqueueFunc(func(string, string) {})
 	}
 	return r.Queue
 }
@@ -381,7 +374,7 @@ func (r *Instances) hostIDs(ctx context.Context, x *instanceCtx) error {
 // bootFiles mints the instance's API token (a fresh one at every boot, the
 // old one deleted) and returns the files of the home directory.
 func (r *Instances) bootFiles(ctx context.Context, x *instanceCtx) (map[string][]byte, error) {
-	ref := service.WorkspaceRefOf(x.ws)
+	ref := resource.WorkspaceRefOf(x.ws)
 	cfg, _ := json.MarshalIndent(map[string]string{"subscription_id": ref.Subscription, "resource_group": ref.ResourceGroup, "workspace_name": ref.Workspace}, "", "  ")
 	files := map[string][]byte{"config.json": cfg, ".azureml/config.json": cfg, ".mlw/ca.crt": r.CAPEM}
 	var bundle []byte
@@ -437,13 +430,13 @@ func (r *Instances) bootAndSetUp(ctx context.Context, x *instanceCtx) (controlle
 	if err != nil {
 		r.log().Warn("instance failed to start", "instance", x.c.Name, "err", err)
 		_ = r.Backend.Stop(ctx, x.st.Internal.Handle)
-		r.fail(x, service.InstanceSetupFailed, "SetupFailed", "The compute instance could not be started: "+err.Error())
+		r.fail(x, resource.InstanceSetupFailed, "SetupFailed", "The compute instance could not be started: "+err.Error())
 		return controller.Result{}, nil
 	}
 	r.applyInfo(x, info)
 	x.st.Internal.IdleSince = time.Time{}
 	if len(x.st.Internal.Scripts) > 0 {
-		x.move(service.InstanceUserSettingUp)
+		x.move(resource.InstanceUserSettingUp)
 		return controller.Result{}, nil
 	}
 	r.becomeRunning(x)
@@ -483,18 +476,18 @@ func (r *Instances) applyInfo(x *instanceCtx, info backend.InstanceInfo) {
 // becomeRunning settles a start: Running, lastOperation Succeeded.
 func (r *Instances) becomeRunning(x *instanceCtx) {
 	name, trigger := x.st.LastOperation()
-	x.st.SetLastOperation(orDefault(name, "Start"), "Succeeded", orDefault(trigger, service.TriggerUser), r.now())
+	x.st.SetLastOperation(orDefault(name, "Start"), "Succeeded", orDefault(trigger, resource.TriggerUser), r.Clock.Now())
 	x.st.SetErrors("", "")
 	x.st.Internal.Scripts = nil
-	x.st.Internal.IdleSince = r.now()
-	x.move(service.InstanceRunning)
+	x.st.Internal.IdleSince = r.Clock.Now()
+	x.move(resource.InstanceRunning)
 }
 
 // fail moves the instance to a failed state with an error on the resource.
 func (r *Instances) fail(x *instanceCtx, state, code, msg string) {
 	name, trigger := x.st.LastOperation()
 	name = orDefault(name, "Create")
-	x.st.SetLastOperation(name, name+"Failed", orDefault(trigger, service.TriggerUser), r.now())
+	x.st.SetLastOperation(name, name+"Failed", orDefault(trigger, resource.TriggerUser), r.Clock.Now())
 	x.st.SetErrors(code, msg)
 	x.st.Internal.Scripts = nil
 	x.st.Internal.Script = nil
@@ -506,12 +499,12 @@ func (r *Instances) fail(x *instanceCtx, state, code, msg string) {
 // runScripts starts the next setup script or watches the running one.
 func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.Result, error) {
 	in := &x.st.Internal
-	creation, startup, err := service.InstanceScripts(x.props)
+	creation, startup, err := resource.InstanceScripts(x.props)
 	if err != nil {
-		r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed", err.Error())
+		r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed", err.Error())
 		return controller.Result{}, nil
 	}
-	refOf := func(name string) *service.ScriptRef {
+	refOf := func(name string) *resource.ScriptRef {
 		if name == "creation" {
 			return creation
 		}
@@ -533,12 +526,12 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 			x.dirty = true
 			return controller.Result{RequeueAfter: time.Millisecond}, nil
 		}
-		logPath := filepath.Join(service.InstanceLogDir(r.DataDir, x.ws, x.c.Name), name+"-script.log")
+		logPath := filepath.Join(resource.InstanceLogDir(r.DataDir, x.ws, x.c.Name), name+"-script.log")
 		ss := backend.ScriptSpec{Name: name, SharePath: ref.Path, Inline: ref.Inline, Args: ref.Args, LogPath: logPath}
 		if ref.Path != "" {
-			if _, err := os.Stat(filepath.Join(service.WorkspaceSharePath(r.DataDir, x.ws), filepath.FromSlash(ref.Path))); err != nil {
+			if _, err := os.Stat(filepath.Join(resource.WorkspaceSharePath(r.DataDir, x.ws), filepath.FromSlash(ref.Path))); err != nil {
 				_ = r.Backend.Stop(ctx, in.Handle)
-				r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed",
+				r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed",
 					fmt.Sprintf("The %s script %s is not in the workspace file share. Upload it with `mlw file upload`, then delete and create the instance again.", name, ref.Path))
 				return controller.Result{}, nil
 			}
@@ -547,7 +540,7 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 		if err != nil {
 			return controller.Result{}, fmt.Errorf("start the %s script: %w", name, err)
 		}
-		in.Script, in.ScriptName, in.ScriptStartedAt = h, name, r.now()
+		in.Script, in.ScriptName, in.ScriptStartedAt = h, name, r.Clock.Now()
 		x.dirty = true
 		return controller.Result{RequeueAfter: poll}, nil
 	}
@@ -564,13 +557,13 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 		if ref != nil {
 			timeout = ref.Timeout
 		}
-		elapsed := r.now().Sub(in.ScriptStartedAt)
+		elapsed := r.Clock.Now().Sub(in.ScriptStartedAt)
 		if elapsed < timeout {
 			return controller.Result{RequeueAfter: min(poll, timeout-elapsed)}, nil
 		}
 		r.Backend.KillScript(ctx, in.Script)
 		_ = r.Backend.Stop(ctx, in.Handle)
-		r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed",
+		r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed",
 			fmt.Sprintf("The %s did not finish within its timeout of %s and was stopped. Its output is in %s.", what, timeout, logRef))
 		return controller.Result{}, nil
 	}
@@ -580,7 +573,7 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 		if res.Error != "" {
 			detail = " (" + res.Error + ")"
 		}
-		r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed",
+		r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed",
 			fmt.Sprintf("The %s exited with code %d%s. Its output is in %s.", what, res.ExitCode, detail, logRef))
 		return controller.Result{}, nil
 	}
@@ -606,7 +599,7 @@ func (r *Instances) running(ctx context.Context, x *instanceCtx) (controller.Res
 	}
 	r.applyInfo(x, info)
 	res, err := r.evaluateSchedules(ctx, x)
-	if err != nil || x.st.State() != service.InstanceRunning {
+	if err != nil || x.st.State() != resource.InstanceRunning {
 		return res, err
 	}
 	idle := r.evaluateIdle(ctx, x)
@@ -624,7 +617,7 @@ func (r *Instances) evaluateSchedules(ctx context.Context, x *instanceCtx) (cont
 	if err != nil || len(scheds) == 0 {
 		return controller.Result{}, nil
 	}
-	now := r.now()
+	now := r.Clock.Now()
 	in := &x.st.Internal
 	from := in.ScheduleCheckedAt
 	if from.IsZero() {
@@ -659,15 +652,15 @@ func (r *Instances) evaluateSchedules(ctx context.Context, x *instanceCtx) (cont
 		in.ScheduleCheckedAt = now
 		state := x.st.State()
 		switch {
-		case due.Action == schedule.ActionStop && state == service.InstanceRunning:
+		case due.Action == schedule.ActionStop && state == resource.InstanceRunning:
 			r.log().Info("schedule stops instance", "instance", x.c.Name, "schedule", due.Index+1, "fired", dueAt)
-			x.st.SetLastOperation("Stop", "InProgress", service.TriggerSchedule, now)
-			x.move(service.InstanceStopping)
+			x.st.SetLastOperation("Stop", "InProgress", resource.TriggerSchedule, now)
+			x.move(resource.InstanceStopping)
 			return controller.Result{}, nil
-		case due.Action == schedule.ActionStart && state == service.InstanceStopped:
+		case due.Action == schedule.ActionStart && state == resource.InstanceStopped:
 			r.log().Info("schedule starts instance", "instance", x.c.Name, "schedule", due.Index+1, "fired", dueAt)
-			x.st.SetLastOperation("Start", "InProgress", service.TriggerSchedule, now)
-			x.move(service.InstanceStarting)
+			x.st.SetLastOperation("Start", "InProgress", resource.TriggerSchedule, now)
+			x.move(resource.InstanceStarting)
 			return controller.Result{}, nil
 		}
 	}
@@ -681,7 +674,7 @@ func (r *Instances) evaluateSchedules(ctx context.Context, x *instanceCtx) (cont
 // stops it when it has been idle long enough, and returns when to look
 // again (0: no idle shutdown).
 func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Duration {
-	limit, _ := service.IdleShutdownOf(x.props)
+	limit, _ := resource.IdleShutdownOf(x.props)
 	in := &x.st.Internal
 	if limit == 0 {
 		if _, ok := x.st.Props["idleShutdown"]; ok {
@@ -690,7 +683,7 @@ func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Durat
 		}
 		return 0
 	}
-	now := r.now()
+	now := r.Clock.Now()
 	act := r.Backend.Activity(ctx, r.spec(x, nil), in.Handle)
 	var busy []string
 	plural := func(n int, what string) string {
@@ -711,8 +704,8 @@ func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Durat
 	// A job holds the instance from Preparing (its environment may take
 	// minutes to build) until its outputs are saved.
 	jobs := 0
-	for _, state := range []string{service.JobPreparing, service.JobRunning, service.JobFinalizing, service.JobCancelRequested} {
-		if js, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(x.c), State: state, Limit: 1}); err == nil {
+	for _, state := range []string{resource.JobPreparing, resource.JobRunning, resource.JobFinalizing, resource.JobCancelRequested} {
+		if js, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: resource.ResourceOpKey(x.c), State: state, Limit: 1}); err == nil {
 			jobs += len(js)
 		}
 	}
@@ -741,8 +734,8 @@ func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Durat
 		stopAt := in.IdleSince.Add(limit)
 		if !now.Before(stopAt) {
 			r.log().Info("idle shutdown", "instance", x.c.Name, "idle_since", in.IdleSince)
-			x.st.SetLastOperation("Stop", "InProgress", service.TriggerIdleShutdown, now)
-			x.move(service.InstanceStopping)
+			x.st.SetLastOperation("Stop", "InProgress", resource.TriggerIdleShutdown, now)
+			x.move(resource.InstanceStopping)
 			delete(x.st.Props, "idleShutdown")
 			return time.Millisecond
 		}
@@ -765,9 +758,9 @@ func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Durat
 func (r *Instances) finishIfSettled(ctx context.Context, x *instanceCtx) error {
 	status, code, msg := "", "", ""
 	switch x.st.State() {
-	case service.InstanceRunning, service.InstanceStopped:
+	case resource.InstanceRunning, resource.InstanceStopped:
 		status = store.OpSucceeded
-	case service.InstanceUserSetupFailed, service.InstanceSetupFailed, service.InstanceCreateFailed:
+	case resource.InstanceUserSetupFailed, resource.InstanceSetupFailed, resource.InstanceCreateFailed:
 		status = store.OpFailed
 		if f, ok := x.st.Props["_failure"].(map[string]any); ok {
 			code, _ = f["code"].(string)
@@ -776,7 +769,7 @@ func (r *Instances) finishIfSettled(ctx context.Context, x *instanceCtx) error {
 	default:
 		return nil
 	}
-	ops, err := r.Store.ListOperations(ctx, service.ResourceOpKey(x.c))
+	ops, err := r.Store.ListOperations(ctx, resource.ResourceOpKey(x.c))
 	if err != nil {
 		return err
 	}
@@ -814,9 +807,9 @@ func (r *Instances) delete(ctx context.Context, x *instanceCtx) error {
 	}
 	r.log().Info("compute instance deleted", "instance", x.c.Name)
 	// Jobs still waiting for it learn that it is gone (they are canceled).
-	r.wakeJobs(ctx, x, service.JobNotStarted, service.JobQueued, service.JobCancelRequested)
+	r.wakeJobs(ctx, x, resource.JobNotStarted, resource.JobQueued, resource.JobCancelRequested)
 	_ = os.Remove(InstanceJobsDir(r.DataDir, x.c.UID)) // only when no job's files are left
-	ops, err := r.Store.ListOperations(ctx, service.ResourceOpKey(x.c))
+	ops, err := r.Store.ListOperations(ctx, resource.ResourceOpKey(x.c))
 	if err != nil {
 		return err
 	}
@@ -848,11 +841,11 @@ func (r *Instances) Shell(ctx context.Context, ws, c *store.Resource, cols, rows
 
 // DialJupyter connects to a Running instance's notebook server.
 func (r *Instances) DialJupyter(ctx context.Context, ws, c *store.Resource) (net.Conn, error) {
-	st := service.InstanceStatusOf(c)
+	st := resource.InstanceStatusOf(c)
 	return r.Backend.DialJupyter(ctx, st.Internal.Handle)
 }
 
 func (r *Instances) view(ctx context.Context, ws, c *store.Resource) (*instanceCtx, error) {
-	_, props := service.ComputeSpec(c)
-	return &instanceCtx{key: service.Key(c), ws: ws, c: c, st: service.InstanceStatusOf(c), props: props}, nil
+	_, props := resource.ComputeSpec(c)
+	return &instanceCtx{key: resource.Key(c), ws: ws, c: c, st: resource.InstanceStatusOf(c), props: props}, nil
 }

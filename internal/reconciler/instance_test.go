@@ -15,6 +15,7 @@ import (
 	"github.com/mlw-project/mlw/internal/backend/fake"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/store/sqlite"
@@ -46,7 +47,7 @@ func setupInstances(t *testing.T, start time.Time) *instanceBundle {
 	b.svc = service.New(st, nil, nil)
 	b.svc.DataDir = dir
 	b.svc.Now = func() time.Time { return b.now }
-	b.rec = &Instances{Store: st, Backend: b.be, DataDir: dir, Now: func() time.Time { return b.now },
+	b.rec = &Instances{Store: st, Backend: b.be, DataDir: dir, Clock: func() time.Time { return b.now },
 		ServerURL: func() string { return "https://127.0.0.1:7443" }, CAPEM: []byte("ca")}
 	b.admin = &store.User{ID: "00000000-0000-0000-0000-00000000000a", Name: "admin", Role: identity.RoleOwner}
 	require.NoError(t, st.CreateUser(context.Background(), b.admin))
@@ -82,16 +83,16 @@ func (b *instanceBundle) create(name, props string) (*store.Resource, *store.Ope
 
 func (b *instanceBundle) reconcile(name string) time.Duration {
 	b.t.Helper()
-	res, err := b.rec.Reconcile(context.Background(), service.ResourceKey(service.WorkspaceKey(b.ws), name))
+	res, err := b.rec.Reconcile(context.Background(), resource.ResourceKey(resource.WorkspaceKey(b.ws), name))
 	require.NoError(b.t, err)
 	return res.RequeueAfter
 }
 
-func (b *instanceBundle) get(name string) (*store.Resource, *service.InstanceStatus) {
+func (b *instanceBundle) get(name string) (*store.Resource, *resource.InstanceStatus) {
 	b.t.Helper()
-	c, err := b.st.Get(context.Background(), core.KindCompute, service.WorkspaceKey(b.ws), name)
+	c, err := b.st.Get(context.Background(), core.KindCompute, resource.WorkspaceKey(b.ws), name)
 	require.NoError(b.t, err)
-	return c, service.InstanceStatusOf(c)
+	return c, resource.InstanceStatusOf(c)
 }
 
 func (b *instanceBundle) state(name string) string {
@@ -114,12 +115,12 @@ func (b *instanceBundle) act(name, action string) *store.Operation {
 }
 
 func (b *instanceBundle) writeShare(rel, content string) {
-	p := filepath.Join(service.WorkspaceSharePath(b.svc.DataDir, b.ws), rel)
+	p := filepath.Join(resource.WorkspaceSharePath(b.svc.DataDir, b.ws), rel)
 	require.NoError(b.t, os.MkdirAll(filepath.Dir(p), 0o755))
 	require.NoError(b.t, os.WriteFile(p, []byte(content), 0o755))
 }
 
-func lastOp(st *service.InstanceStatus) map[string]any {
+func lastOp(st *resource.InstanceStatus) map[string]any {
 	m, _ := st.Props["lastOperation"].(map[string]any)
 	return m
 }
@@ -130,11 +131,11 @@ func TestInstanceCreateWithoutScriptRuns(t *testing.T) {
 	t.Parallel()
 	b := setupInstances(t, monday)
 	c, op := b.create("ci1", `{"vmSize":"STANDARD_DS11_V2"}`)
-	require.Equal(t, service.InstanceCreating, b.state("ci1"))
+	require.Equal(t, resource.InstanceCreating, b.state("ci1"))
 	b.reconcile("ci1")
 	c, st := b.get("ci1")
-	require.Equal(t, service.InstanceRunning, st.State())
-	require.Equal(t, service.InstanceRunning, c.State)
+	require.Equal(t, resource.InstanceRunning, st.State())
+	require.Equal(t, resource.InstanceRunning, c.State)
 	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
 	require.True(t, b.be.IsRunning(c.UID))
 	require.Equal(t, "Succeeded", lastOp(st)["operationStatus"])
@@ -162,7 +163,7 @@ func TestInstanceCreationScript(t *testing.T) {
 		b.writeShare("Users/admin/setup.sh", "echo hi")
 		c, op := b.create("ci1", scripts)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceUserSettingUp, b.state("ci1"))
+		require.Equal(t, resource.InstanceUserSettingUp, b.state("ci1"))
 		s := b.be.Script(c.UID, "creation")
 		require.NotNil(t, s)
 		require.Equal(t, "Users/admin/setup.sh", s.Spec.SharePath)
@@ -171,7 +172,7 @@ func TestInstanceCreationScript(t *testing.T) {
 		require.Equal(t, store.OpInProgress, b.op(op.ID).Status)
 		b.be.Finish(c.UID, "creation", 0)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceRunning, b.state("ci1"))
+		require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 		require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
 	})
 	t.Run("fails", func(t *testing.T) {
@@ -183,7 +184,7 @@ func TestInstanceCreationScript(t *testing.T) {
 		b.be.Finish(c.UID, "creation", 3)
 		b.reconcile("ci1")
 		c, st := b.get("ci1")
-		require.Equal(t, service.InstanceUserSetupFailed, st.State())
+		require.Equal(t, resource.InstanceUserSetupFailed, st.State())
 		o := b.op(op.ID)
 		require.Equal(t, store.OpFailed, o.Status)
 		require.Equal(t, "UserSetupFailed", o.ErrorCode)
@@ -201,10 +202,10 @@ func TestInstanceCreationScript(t *testing.T) {
 		b.reconcile("ci1")
 		b.now = b.now.Add(9 * time.Minute)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceUserSettingUp, b.state("ci1"))
+		require.Equal(t, resource.InstanceUserSettingUp, b.state("ci1"))
 		b.now = b.now.Add(time.Minute)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceUserSetupFailed, b.state("ci1"))
+		require.Equal(t, resource.InstanceUserSetupFailed, b.state("ci1"))
 		require.True(t, b.be.Script(c.UID, "creation").Killed)
 		require.Contains(t, b.op(op.ID).ErrorMsg, "timeout of 10m0s")
 	})
@@ -213,7 +214,7 @@ func TestInstanceCreationScript(t *testing.T) {
 		b := setupInstances(t, monday)
 		_, op := b.create("ci1", scripts)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceUserSetupFailed, b.state("ci1"))
+		require.Equal(t, resource.InstanceUserSetupFailed, b.state("ci1"))
 		require.Contains(t, b.op(op.ID).ErrorMsg, "not in the workspace file share")
 	})
 }
@@ -226,12 +227,12 @@ func TestInstanceStopStartRestartRunsStartupScript(t *testing.T) {
 	b.reconcile("ci1")
 	b.be.Finish(c.UID, "startup", 0)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 
 	op := b.act("ci1", "stop")
-	require.Equal(t, service.InstanceStopping, b.state("ci1"))
+	require.Equal(t, resource.InstanceStopping, b.state("ci1"))
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceStopped, b.state("ci1"))
+	require.Equal(t, resource.InstanceStopped, b.state("ci1"))
 	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
 	require.False(t, b.be.IsRunning(c.UID))
 
@@ -242,17 +243,17 @@ func TestInstanceStopStartRestartRunsStartupScript(t *testing.T) {
 	b.be.Finish(c.UID, "startup", 99) // the old run's result must not count
 	op = b.act("ci1", "start")
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceUserSettingUp, b.state("ci1"), "the startup script runs at every start")
+	require.Equal(t, resource.InstanceUserSettingUp, b.state("ci1"), "the startup script runs at every start")
 	b.be.Finish(c.UID, "startup", 0)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
 
 	op = b.act("ci1", "restart")
 	b.reconcile("ci1")
 	b.be.Finish(c.UID, "startup", 0)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
 	require.Equal(t, 3, b.be.Starts[c.UID])
 }
@@ -262,15 +263,15 @@ func TestInstanceScheduleStopsAtSixInVirtualTime(t *testing.T) {
 	b := setupInstances(t, time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC))
 	b.create("ci1", `{"schedules":{"computeStartStop":[{"status":"Enabled","action":"Stop","triggerType":"Cron","cron":{"expression":"0 18 * * *","timeZone":"UTC"}}]}}`)
 	next := b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	require.Equal(t, time.Hour, next, "the reconciler wakes up when the schedule fires")
 	b.now = b.now.Add(next - time.Second)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	b.now = b.now.Add(time.Second)
 	b.reconcile("ci1")
 	_, st := b.get("ci1")
-	require.Equal(t, service.InstanceStopped, st.State())
+	require.Equal(t, resource.InstanceStopped, st.State())
 	require.Equal(t, "Schedule", lastOp(st)["operationTrigger"])
 	require.Equal(t, "Stop", lastOp(st)["operationName"])
 
@@ -279,10 +280,10 @@ func TestInstanceScheduleStopsAtSixInVirtualTime(t *testing.T) {
 	b.now = b.now.Add(time.Hour)
 	b.act("ci1", "start")
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
-	b.rec = &Instances{Store: b.st, Backend: b.be, DataDir: b.rec.DataDir, Now: b.rec.Now, ServerURL: b.rec.ServerURL}
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
+	b.rec = &Instances{Store: b.st, Backend: b.be, DataDir: b.rec.DataDir, Clock: b.rec.Clock, ServerURL: b.rec.ServerURL}
 	next = b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	require.Equal(t, 23*time.Hour, next)
 }
 
@@ -297,12 +298,12 @@ func TestInstanceMissedScheduleRule(t *testing.T) {
 		b := setupInstances(t, time.Date(2026, 3, 2, 9, 0, 0, 0, pst))
 		b.create("ci1", both)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceRunning, b.state("ci1"))
+		require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 		// The server is down from 09:00 to 20:00: the 18:00 stop was missed.
 		b.now = time.Date(2026, 3, 2, 20, 0, 0, 0, pst)
 		b.reconcile("ci1")
 		_, st := b.get("ci1")
-		require.Equal(t, service.InstanceStopped, st.State())
+		require.Equal(t, resource.InstanceStopped, st.State())
 		require.Equal(t, "Schedule", lastOp(st)["operationTrigger"])
 	})
 	t.Run("a later start wins over an earlier stop", func(t *testing.T) {
@@ -314,7 +315,7 @@ func TestInstanceMissedScheduleRule(t *testing.T) {
 		// 08:00; the start is the latest, and the instance runs already.
 		b.now = time.Date(2026, 3, 3, 9, 0, 0, 0, pst)
 		next := b.reconcile("ci1")
-		require.Equal(t, service.InstanceRunning, b.state("ci1"))
+		require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 		require.Equal(t, 9*time.Hour, next)
 	})
 }
@@ -326,18 +327,18 @@ func TestInstanceIdleShutdownInVirtualTime(t *testing.T) {
 	b.be.SetActivity(c.UID, backend.Activity{Terminals: 1})
 	b.reconcile("ci1")
 	_, st := b.get("ci1")
-	require.Equal(t, service.InstanceRunning, st.State())
+	require.Equal(t, resource.InstanceRunning, st.State())
 	idle := st.Props["idleShutdown"].(map[string]any)
 	require.Equal(t, "busy: 1 terminal session", idle["status"])
 
 	b.now = b.now.Add(time.Hour)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"), "a terminal session keeps it running")
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"), "a terminal session keeps it running")
 
 	// A running job on the instance keeps it busy too.
 	b.be.SetActivity(c.UID, backend.Activity{})
-	job := &store.Resource{Kind: core.KindJob, Parent: service.WorkspaceKey(b.ws), Name: "job1", UID: "j1", Spec: []byte(`{}`), Status: []byte(`{}`),
-		State: "Running", Owner: service.ResourceOpKey(c)}
+	job := &store.Resource{Kind: core.KindJob, Parent: resource.WorkspaceKey(b.ws), Name: "job1", UID: "j1", Spec: []byte(`{}`), Status: []byte(`{}`),
+		State: "Running", Owner: resource.ResourceOpKey(c)}
 	require.NoError(t, b.st.Create(context.Background(), job))
 	b.reconcile("ci1")
 	_, st = b.get("ci1")
@@ -352,11 +353,11 @@ func TestInstanceIdleShutdownInVirtualTime(t *testing.T) {
 	require.LessOrEqual(t, next, 15*time.Minute)
 	b.now = idleFrom.Add(14 * time.Minute)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	b.now = idleFrom.Add(15 * time.Minute)
 	b.reconcile("ci1")
 	_, st = b.get("ci1")
-	require.Equal(t, service.InstanceStopped, st.State())
+	require.Equal(t, resource.InstanceStopped, st.State())
 	require.Equal(t, "IdleShutdown", lastOp(st)["operationTrigger"])
 	require.False(t, b.be.IsRunning(c.UID))
 }
@@ -367,12 +368,12 @@ func TestInstanceDeleteDuringCreation(t *testing.T) {
 	b.writeShare("Users/admin/setup.sh", "sleep 1000")
 	c, createOp := b.create("ci1", `{"setupScripts":{"scripts":{"creationScript":{"scriptData":"Users/admin/setup.sh"}}}}`)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceUserSettingUp, b.state("ci1"))
+	require.Equal(t, resource.InstanceUserSettingUp, b.state("ci1"))
 	_, st := b.get("ci1")
 	delOp, err := b.svc.DeleteCompute(b.ctx, b.ref, "ci1")
 	require.NoError(t, err)
 	b.reconcile("ci1")
-	_, err = b.st.Get(context.Background(), core.KindCompute, service.WorkspaceKey(b.ws), "ci1")
+	_, err = b.st.Get(context.Background(), core.KindCompute, resource.WorkspaceKey(b.ws), "ci1")
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.True(t, b.be.IsDeleted(c.UID))
 	require.True(t, b.be.Script(c.UID, "creation").Killed)
@@ -389,7 +390,7 @@ func TestInstanceReattachesAfterCrash(t *testing.T) {
 	b.reconcile("ci1")
 	b.be.Crash(c.UID)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	require.True(t, b.be.IsRunning(c.UID))
 }
 
@@ -426,7 +427,7 @@ func TestInstanceAdmission(t *testing.T) {
 			require.Equal(t, tc.target, e.Target, "%v", err)
 		})
 	}
-	_, err := b.st.Get(context.Background(), core.KindCompute, service.WorkspaceKey(b.ws), "ci-bad")
+	_, err := b.st.Get(context.Background(), core.KindCompute, resource.WorkspaceKey(b.ws), "ci-bad")
 	require.ErrorIs(t, err, store.ErrNotFound, "a refused create leaves nothing behind")
 
 	// Duplicate name.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // jobIO is what a job's inputs and outputs became on this machine.
@@ -28,7 +28,7 @@ type jobIO struct {
 
 // blobPath is where a blob (or blob folder) of the workspace's storage is
 // on disk: mlw's blob store keeps blobs as plain files.
-func (r *Jobs) blobPath(loc *service.DataLocation) string {
+func (r *Jobs) blobPath(loc *resource.DataLocation) string {
 	p := filepath.Join(blob.ContainerDir(r.DataDir, loc.Account, loc.Container), filepath.FromSlash(path.Clean("/"+loc.Path)))
 	return p
 }
@@ -84,7 +84,7 @@ func (r *Jobs) materialize(ctx context.Context, j *jobCtx, inputsDir string) (*j
 	for name, o := range j.spec.Outputs {
 		uri := o.URI
 		if uri == "" {
-			uri = "azureml://datastores/" + service.DatastoreBlob + "/paths/" + service.JobNamedOutputPath(j.job.Name, name)
+			uri = "azureml://datastores/" + resource.DatastoreBlob + "/paths/" + resource.JobNamedOutputPath(j.job.Name, name)
 		}
 		loc, err := r.Assets.ResolveDataURI(ctx, j.ws, uri)
 		if err != nil {

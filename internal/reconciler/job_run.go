@@ -18,7 +18,7 @@ import (
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -58,14 +58,14 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 		var fail *prepError
 		if errors.As(err, &fail) {
 			r.prepDone(j.key)
-			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: fail.code, Message: fail.msg}, fail.msg)
+			return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: fail.code, Message: fail.msg}, fail.msg)
 		}
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, store.ErrConflict) || r.prepFailed(j.key) {
 				return controller.Result{}, err // retried with backoff
 			}
 			msg := fmt.Sprintf("Preparing the job failed %d times in a row: %v", maxPrepFailures, err)
-			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "PreparationFailed", Message: msg}, msg)
+			return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: "PreparationFailed", Message: msg}, msg)
 		}
 		r.prepDone(j.key)
 		b, _ := json.Marshal(specs)
@@ -79,9 +79,9 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 	onInstance := len(j.st.Nodes) == 0 && !j.info.Cluster
 	if onInstance && (j.compute == nil || !instanceReady(j.compute)) {
 		reason := instanceGone(j.info.Name, j.compute)
-		return r.finish(ctx, j, service.JobCanceled, nil, reason)
+		return r.finish(ctx, j, resource.JobCanceled, nil, reason)
 	}
-	procs := make([]service.JobProc, len(specs))
+	procs := make([]resource.JobProc, len(specs))
 	for i, spec := range specs {
 		var h backend.ProcessHandle
 		var err error
@@ -93,29 +93,29 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 		if err != nil {
 			if onInstance && errors.Is(err, backend.ErrNotRunning) {
 				if c, _ := r.computeOf(ctx, j.job.Owner); c == nil || !instanceReady(c) {
-					return r.finish(ctx, j, service.JobCanceled, nil, instanceGone(j.info.Name, c))
+					return r.finish(ctx, j, resource.JobCanceled, nil, instanceGone(j.info.Name, c))
 				}
 			}
 			code, msg := "ProcessStartFailed", fmt.Sprintf("Could not start process %d of the job: %v", i, err)
 			if errors.Is(err, backend.ErrNoSandbox) {
 				code, msg = "SandboxUnavailable", fmt.Sprintf("This server cannot run jobs apart from itself: %v", err)
 			}
-			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: code, Message: msg}, msg)
+			return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: code, Message: msg}, msg)
 		}
-		procs[i] = service.JobProc{ID: h.ID, Rank: i, Node: h.Node, RunDir: h.RunDir, Log: UserLogName(i, len(specs))}
+		procs[i] = resource.JobProc{ID: h.ID, Rank: i, Node: h.Node, RunDir: h.RunDir, Log: UserLogName(i, len(specs))}
 	}
-	now := r.now()
+	now := r.Clock.Now()
 	j.st.Procs = procs
 	if j.st.StartTime == nil {
 		j.st.StartTime = &now
 	}
-	j.st.Enter(service.JobRunning, now)
+	j.st.Enter(resource.JobRunning, now)
 	where := "compute instance " + j.info.Name
 	if len(j.st.Nodes) > 0 {
 		where = "node " + strings.Join(j.st.Nodes, ", ")
 	}
 	j.st.Reason = "Running on " + where + "."
-	if err := r.write(ctx, j, service.JobRunning); err != nil {
+	if err := r.write(ctx, j, resource.JobRunning); err != nil {
 		return controller.Result{}, err
 	}
 	if onInstance {
@@ -142,7 +142,7 @@ func instanceGone(name string, c *store.Resource) string {
 	switch {
 	case c == nil || c.Deleting:
 		return fmt.Sprintf("The compute instance '%s' was deleted while the job ran.", name)
-	case c.State == service.InstanceRestarting:
+	case c.State == resource.InstanceRestarting:
 		return fmt.Sprintf("The compute instance '%s' was restarted while the job ran.", name)
 	default:
 		return fmt.Sprintf("The compute instance '%s' was stopped while the job ran (it is %s).", name, c.State)
@@ -329,8 +329,8 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 	distributed := world > 1 || j.spec.Distribution != nil
 	masterAddr := "127.0.0.1"
 	if distributed && len(j.st.Nodes) > 0 {
-		if n, err := r.Store.Get(ctx, service.KindNode, j.job.Owner, j.st.Nodes[0]); err == nil {
-			if ip := service.NodeStatusOf(n).PrivateIP; ip != "" {
+		if n, err := r.Store.Get(ctx, resource.KindNode, j.job.Owner, j.st.Nodes[0]); err == nil {
+			if ip := resource.NodeStatusOf(n).PrivateIP; ip != "" {
 				masterAddr = ip
 			}
 		}
@@ -342,7 +342,7 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 		}
 		j.st.MasterPort = port
 	}
-	ref := service.WorkspaceRefOf(j.ws)
+	ref := resource.WorkspaceRefOf(j.ws)
 	// A job on a compute instance gets the instance's environment (its
 	// home, user, config and credentials) under its own: none of the
 	// server's.
@@ -449,7 +449,7 @@ func (r *Jobs) sandbox(ctx context.Context, j *jobCtx, onInstance bool, dio *job
 		return nil, err
 	}
 	sb := &backend.Sandbox{UID: uid, Writable: []string{root},
-		Binds: []backend.Bind{{Path: jobs}, {Path: filepath.Dir(blob.ContainerDir(r.DataDir, service.WorkspaceStatusOf(j.ws).StorageAccount, "x"))}}}
+		Binds: []backend.Bind{{Path: jobs}, {Path: filepath.Dir(blob.ContainerDir(r.DataDir, resource.WorkspaceStatusOf(j.ws).StorageAccount, "x"))}}}
 	if r.EnvDir != "" {
 		sb.Binds = append(sb.Binds, backend.Bind{Path: r.EnvDir, ReadOnly: true})
 	}
@@ -536,7 +536,7 @@ func (r *Jobs) preemptedNode(ctx context.Context, j *jobCtx) string {
 		return ""
 	}
 	for _, id := range j.st.Nodes {
-		n, err := r.Store.Get(ctx, service.KindNode, j.job.Owner, id)
+		n, err := r.Store.Get(ctx, resource.KindNode, j.job.Owner, id)
 		if errors.Is(err, store.ErrNotFound) || err == nil && n.State == "preempted" {
 			return id
 		}
@@ -573,24 +573,24 @@ func (r *Jobs) running(ctx context.Context, j *jobCtx) (controller.Result, error
 	}
 	if failed != nil && len(j.st.Nodes) == 0 && !j.info.Cluster && (j.compute == nil || !instanceReady(j.compute)) {
 		// Killed with its instance (stopped or deleted under it).
-		return r.finish(ctx, j, service.JobCanceled, nil, instanceGone(j.info.Name, j.compute))
+		return r.finish(ctx, j, resource.JobCanceled, nil, instanceGone(j.info.Name, j.compute))
 	}
 	switch {
 	case failed != nil:
 		jerr := r.failure(j, failedRank, len(hs), failed)
 		j.st.ExitCode = &failed.ExitCode
-		return r.finish(ctx, j, service.JobFailed, jerr, jerr.Message)
+		return r.finish(ctx, j, resource.JobFailed, jerr, jerr.Message)
 	case done == len(hs):
 		zero := 0
 		j.st.ExitCode = &zero
-		return r.finish(ctx, j, service.JobCompleted, nil, "Completed.")
+		return r.finish(ctx, j, resource.JobCompleted, nil, "Completed.")
 	}
 	timeout, _ := j.spec.Timeout()
 	if timeout > 0 {
-		deadline := j.st.PhaseTime(service.JobRunning).Add(timeout)
-		if left := deadline.Sub(r.now()); left <= 0 {
+		deadline := j.st.PhaseTime(resource.JobRunning).Add(timeout)
+		if left := deadline.Sub(r.Clock.Now()); left <= 0 {
 			msg := fmt.Sprintf("The job ran longer than its limits.timeout of %s and was stopped.", core.FormatISODuration(timeout))
-			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "JobTimeout", Message: msg}, msg)
+			return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: "JobTimeout", Message: msg}, msg)
 		} else {
 			r.watch(ctx, j, live)
 			return controller.Result{RequeueAfter: left}, nil
@@ -602,7 +602,7 @@ func (r *Jobs) running(ctx context.Context, j *jobCtx) (controller.Result, error
 
 // failure describes a failed process the way Azure ML does, with the last
 // lines of its log.
-func (r *Jobs) failure(j *jobCtx, rank, world int, ps *backend.ProcessState) *service.JobError {
+func (r *Jobs) failure(j *jobCtx, rank, world int, ps *backend.ProcessState) *resource.JobError {
 	logName := UserLogName(rank, world)
 	prog := strings.Fields(j.spec.Command)
 	name := "command"
@@ -629,21 +629,21 @@ func (r *Jobs) failure(j *jobCtx, rank, world int, ps *backend.ProcessState) *se
 	if tail := lastLines(filepath.Join(r.artifactDir(j), logName), 10, 2000); tail != "" {
 		msg += " Error: " + tail
 	}
-	return &service.JobError{Code: "UserError", Message: msg}
+	return &resource.JobError{Code: "UserError", Message: msg}
 }
 
 // finalizing resumes a job whose processes had ended (after a restart, or
 // a cancel that came too late).
 func (r *Jobs) finalizing(ctx context.Context, j *jobCtx) (controller.Result, error) {
 	state := j.st.Outcome
-	if !service.JobTerminal(state) {
-		state = service.JobCompleted
+	if !resource.JobTerminal(state) {
+		state = resource.JobCompleted
 	}
 	reason := "Completed."
 	switch {
 	case j.st.Error != nil:
 		reason = j.st.Error.Message
-	case state == service.JobCanceled && j.st.CancelRequest != nil:
+	case state == resource.JobCanceled && j.st.CancelRequest != nil:
 		reason = j.st.CancelRequest.Reason
 	}
 	return r.finish(ctx, j, state, j.st.Error, reason)
@@ -671,17 +671,17 @@ func (r *Jobs) requeue(ctx context.Context, j *jobCtx, node string) (controller.
 	if err := r.stopProcs(ctx, j); err != nil {
 		return controller.Result{}, err
 	}
-	now := r.now()
+	now := r.Clock.Now()
 	reason := fmt.Sprintf("Node %s was preempted", node)
-	j.st.Attempts = append(j.st.Attempts, service.JobAttempt{Attempt: j.st.Attempt, Nodes: j.st.Nodes,
-		Start: j.st.PhaseTime(service.JobPreparing), End: now, Outcome: "Preempted", Reason: reason + "."})
+	j.st.Attempts = append(j.st.Attempts, resource.JobAttempt{Attempt: j.st.Attempt, Nodes: j.st.Nodes,
+		Start: j.st.PhaseTime(resource.JobPreparing), End: now, Outcome: "Preempted", Reason: reason + "."})
 	max := r.MaxAttempts
 	if max <= 0 {
 		max = 10
 	}
 	if j.st.Attempt >= max {
 		msg := fmt.Sprintf("%s during attempt %d of %d; the job is not retried again.", reason, j.st.Attempt, max)
-		return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "JobPreempted", Message: msg}, msg)
+		return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: "JobPreempted", Message: msg}, msg)
 	}
 	err := r.Store.InTx(ctx, func(tx store.Resources) error {
 		if err := releaseNodes(ctx, tx, j, now); err != nil {
@@ -689,10 +689,10 @@ func (r *Jobs) requeue(ctx context.Context, j *jobCtx, node string) (controller.
 		}
 		j.st.Nodes, j.st.Procs, j.st.MasterPort = nil, nil, 0
 		j.st.Reason = reason + "."
-		j.st.Enter(service.JobQueued, now)
+		j.st.Enter(resource.JobQueued, now)
 		j.st.Reason = fmt.Sprintf("%s; attempt %d waits for a node.", reason, j.st.Attempt+1)
-		j.job.Status = service.Encode(j.st)
-		j.job.State = service.JobQueued
+		j.job.Status = resource.Encode(j.st)
+		j.job.State = resource.JobQueued
 		return tx.Update(ctx, j.job)
 	})
 	if err != nil {
@@ -706,7 +706,7 @@ func (r *Jobs) requeue(ctx context.Context, j *jobCtx, node string) (controller.
 
 // instanceReady reports whether a compute instance can run a job.
 func instanceReady(c *store.Resource) bool {
-	return c.State == service.InstanceRunning || c.State == "JobRunning"
+	return c.State == resource.InstanceRunning || c.State == "JobRunning"
 }
 
 // scheduleInstance starts a queued job on its compute instance when the
@@ -722,7 +722,7 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 	wait := func(reason string, again time.Duration) (controller.Result, error) {
 		if j.st.Reason != reason {
 			j.st.Reason = reason
-			if err := r.write(ctx, j, service.JobQueued); err != nil {
+			if err := r.write(ctx, j, resource.JobQueued); err != nil {
 				return controller.Result{}, err
 			}
 		}
@@ -734,7 +734,7 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 		return wait(fmt.Sprintf("Waiting for compute instance %s to run (it is %s); start it with `mlw compute start --name %s`.",
 			j.compute.Name, j.compute.State, j.compute.Name), 0)
 	}
-	for _, state := range []string{service.JobPreparing, service.JobRunning, service.JobFinalizing, service.JobCancelRequested} {
+	for _, state := range []string{resource.JobPreparing, resource.JobRunning, resource.JobFinalizing, resource.JobCancelRequested} {
 		busy, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: j.job.Owner, State: state, Limit: 1})
 		if err != nil {
 			return controller.Result{}, err
@@ -748,15 +748,15 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 		return controller.Result{}, err
 	}
 	if head != nil && head.Name != j.job.Name {
-		r.Queue.Enqueue(core.KindJob, service.Key(head))
+		r.Queue.Enqueue(core.KindJob, resource.Key(head))
 		return wait(fmt.Sprintf("Waiting for compute instance %s: %d job(s) ahead.", j.compute.Name, ahead), 0)
 	}
-	now := r.now()
+	now := r.Clock.Now()
 	j.st.Attempt++
 	j.st.Root = instanceJobsPrefix + j.compute.UID + "/" + j.job.UID
-	j.st.Enter(service.JobPreparing, now)
+	j.st.Enter(resource.JobPreparing, now)
 	j.st.Reason = "Preparing on compute instance " + j.compute.Name + "."
-	if err := r.write(ctx, j, service.JobPreparing); err != nil {
+	if err := r.write(ctx, j, resource.JobPreparing); err != nil {
 		return controller.Result{}, err
 	}
 	unlock()
@@ -767,7 +767,7 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 // oldestQueued returns the first job in line for a compute and how many
 // queued jobs there are.
 func (r *Jobs) oldestQueued(ctx context.Context, owner string) (*store.Resource, int, error) {
-	qs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: owner, State: service.JobQueued})
+	qs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: owner, State: resource.JobQueued})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -782,7 +782,7 @@ func (r *Jobs) oldestQueued(ctx context.Context, owner string) (*store.Resource,
 func (r *Jobs) kickInstance(ctx context.Context, owner string) {
 	head, _, err := r.oldestQueued(ctx, owner)
 	if err == nil && head != nil {
-		r.Queue.Enqueue(core.KindJob, service.Key(head))
+		r.Queue.Enqueue(core.KindJob, resource.Key(head))
 	}
 }
 

@@ -4,13 +4,12 @@ import (
 	"context"
 	"net"
 	"path/filepath"
-	"time"
 
 	"github.com/mlw-project/mlw/internal/backend/local"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/httpapi"
 	"github.com/mlw-project/mlw/internal/reconciler"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -30,9 +29,9 @@ func (s *Server) buildInstances(computes *reconciler.ComputeDispatch, procs *loc
 		AllowUnsandboxed: s.opts.AllowUnsandboxedJobs,
 		SSH:              local.SSHLimits{HandshakeTimeout: s.opts.SSHHandshakeTimeout, IdleTimeout: s.opts.SSHIdleTimeout},
 	}
-	rec := &reconciler.Instances{Store: s.st, Backend: be, Queue: service.EnqueueFunc(s.enqueue), Log: s.log,
-		DataDir: s.opts.DataDir, EnvDir: s.envDir(), Now: time.Now, ServerURL: func() string { return s.url }, CAPEM: s.ca.CertPEM}
-	computes.Types[service.ComputeInstance] = rec
+	rec := &reconciler.Instances{Store: s.st, Backend: be, Queue: resource.EnqueueFunc(s.enqueue), Log: s.log,
+		DataDir: s.opts.DataDir, EnvDir: s.envDir(), ServerURL: func() string { return s.url }, CAPEM: s.ca.CertPEM}
+	computes.Types[resource.ComputeInstance] = rec
 	s.api.SetInstanceAccess(&httpapi.InstanceAccess{
 		OpenShellFunc: func(ctx context.Context, ws, c *store.Resource, cols, rows int) (httpapi.TerminalSession, error) {
 			return rec.Shell(ctx, ws, c, cols, rows)
@@ -41,7 +40,7 @@ func (s *Server) buildInstances(computes *reconciler.ComputeDispatch, procs *loc
 			return rec.DialJupyter(ctx, ws, c)
 		},
 		JupyterBaseFunc: func(ws, c *store.Resource) string {
-			return reconciler.JupyterBasePath(service.WorkspaceRefOf(ws), c.Name)
+			return reconciler.JupyterBasePath(resource.WorkspaceRefOf(ws), c.Name)
 		},
 	})
 	return rec

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -35,7 +36,7 @@ var (
 
 // AssetContainerKey is the parent key of an asset container's versions.
 func AssetContainerKey(ws *store.Resource, k AssetKind, name string) string {
-	return WorkspaceKey(ws) + "/" + k.Segment + "/" + strings.ToLower(name)
+	return resource.WorkspaceKey(ws) + "/" + k.Segment + "/" + strings.ToLower(name)
 }
 
 // AssetContainerStatus is the server-owned part of a container.
@@ -87,7 +88,7 @@ func (v ListView) Keeps(archived bool) bool {
 
 // IsArchived reads properties.isArchived of a stored asset.
 func IsArchived(r *store.Resource) bool {
-	return props(Decode(r.Spec))["isArchived"] == true
+	return props(resource.Decode(r.Spec))["isArchived"] == true
 }
 
 // VersionQuery selects versions of one asset.
@@ -100,7 +101,7 @@ type VersionQuery struct {
 }
 
 func (s *Service) assetContainer(ctx context.Context, ws *store.Resource, k AssetKind, name string) (*store.Resource, error) {
-	c, err := s.Store.Get(ctx, k.Container, WorkspaceKey(ws), name)
+	c, err := s.Store.Get(ctx, k.Container, resource.WorkspaceKey(ws), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.NotFound("UserError", "The %s '%s' was not found in workspace '%s'. List them with GET …/workspaces/%s/%s.", k.What, name, ws.Name, ws.Name, k.Segment)
 	}
@@ -125,13 +126,13 @@ func (s *Service) ListAssetContainers(ctx context.Context, ref core.WorkspaceRef
 	if err != nil {
 		return nil, "", err
 	}
-	return s.listFiltered(ctx, store.ListOptions{Kind: k.Container, Parent: WorkspaceKey(ws)}, page,
+	return s.listFiltered(ctx, store.ListOptions{Kind: k.Container, Parent: resource.WorkspaceKey(ws)}, page,
 		func(r *store.Resource) bool { return view.Keeps(IsArchived(r)) })
 }
 
 // allAssetContainers lists every container of one kind (for merged lists).
 func (s *Service) allAssetContainers(ctx context.Context, ws *store.Resource, k AssetKind) ([]*store.Resource, error) {
-	rs, err := s.Store.List(ctx, store.ListOptions{Kind: k.Container, Parent: WorkspaceKey(ws)})
+	rs, err := s.Store.List(ctx, store.ListOptions{Kind: k.Container, Parent: resource.WorkspaceKey(ws)})
 	if err != nil {
 		return nil, core.Internal(err)
 	}
@@ -180,39 +181,22 @@ func (s *Service) PutAssetContainer(ctx context.Context, ref core.WorkspaceRef, 
 	if err != nil {
 		return nil, false, err
 	}
-	for attempt := 0; ; attempt++ {
-		c, err := s.Store.Get(ctx, k.Container, WorkspaceKey(ws), name)
-		if errors.Is(err, store.ErrNotFound) {
-			c = &store.Resource{Kind: k.Container, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), State: StateSucceeded,
-				Spec: Encode(doc), Status: Encode(AssetContainerStatus{NextVersion: "1"}), CreatedBy: principalName(p), ModifiedBy: principalName(p)}
-			err = s.Store.Create(ctx, c)
-			if errors.Is(err, store.ErrExists) && attempt < 3 {
-				continue
-			}
-			if err != nil {
-				return nil, false, storeErr(err, k.What, name)
-			}
-			return c, true, nil
-		}
-		if err != nil {
-			return nil, false, core.Internal(err)
-		}
-		old := Decode(c.Spec)
+	c, created, err := resource.CreateOrUpdate(ctx, s.Store, k.Container, resource.WorkspaceKey(ws), name, func() (*store.Resource, error) {
+		return &store.Resource{Kind: k.Container, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
+			Spec: resource.Encode(doc), Status: resource.Encode(AssetContainerStatus{NextVersion: "1"}), CreatedBy: principalName(p), ModifiedBy: principalName(p)}, nil
+	}, func(c *store.Resource) error {
+		old := resource.Decode(c.Spec)
 		if op := props(old); op != nil {
 			delete(op, "tags")
 		}
-		c.Spec = Encode(Merge(old, doc))
-		c.Generation++
+		c.Spec = resource.Encode(resource.Merge(old, doc))
 		c.ModifiedBy = principalName(p)
-		err = s.Store.Update(ctx, c)
-		if errors.Is(err, store.ErrConflict) && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return nil, false, storeErr(err, k.What, name)
-		}
-		return c, false, nil
+		return nil
+	})
+	if err != nil {
+		return nil, false, storeErr(err, k.What, name)
 	}
+	return c, created, nil
 }
 
 func (s *Service) writableWorkspace(ctx context.Context, ref core.WorkspaceRef) (*store.Resource, error) {
@@ -414,65 +398,62 @@ func (s *Service) putAssetVersion(ctx context.Context, ref core.WorkspaceRef, k 
 	var out *store.Resource
 	isNew := false
 	who := principalName(p)
-	for attempt := 0; ; attempt++ {
-		err = s.Store.InTx(ctx, func(tx store.Resources) error {
-			c, err := tx.Get(ctx, k.Container, WorkspaceKey(ws), name)
-			if errors.Is(err, store.ErrNotFound) {
-				c = &store.Resource{Kind: k.Container, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), State: StateSucceeded,
-					Spec:      Encode(map[string]any{"properties": map[string]any{"isArchived": false, "properties": map[string]any{}, "tags": map[string]any{}}}),
-					Status:    Encode(AssetContainerStatus{NextVersion: "1"}),
-					CreatedBy: who, ModifiedBy: who}
-				if err := tx.Create(ctx, c); err != nil {
-					return err
-				}
-			} else if err != nil {
+	err = resource.RetryTx(ctx, s.Store, func(tx store.Resources) error {
+		c, err := tx.Get(ctx, k.Container, resource.WorkspaceKey(ws), name)
+		if errors.Is(err, store.ErrNotFound) {
+			c = &store.Resource{Kind: k.Container, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
+				Spec:      resource.Encode(map[string]any{"properties": map[string]any{"isArchived": false, "properties": map[string]any{}, "tags": map[string]any{}}}),
+				Status:    resource.Encode(AssetContainerStatus{NextVersion: "1"}),
+				CreatedBy: who, ModifiedBy: who}
+			if err := tx.Create(ctx, c); err != nil {
 				return err
 			}
-			ck := AssetContainerKey(ws, k, c.Name)
-			v, err := tx.Get(ctx, k.Version, ck, version)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				if err := check(nil); err != nil {
-					return err
-				}
-				v = &store.Resource{Kind: k.Version, Parent: ck, Name: version, UID: NewUID(), State: StateSucceeded,
-					Spec: Encode(doc), CreatedBy: who, ModifiedBy: who}
-				if err := tx.Create(ctx, v); err != nil {
-					return err
-				}
-				isNew = true
-			case err != nil:
+		} else if err != nil {
+			return err
+		}
+		ck := AssetContainerKey(ws, k, c.Name)
+		v, err := tx.Get(ctx, k.Version, ck, version)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if err := check(nil); err != nil {
 				return err
-			default:
-				old := Decode(v.Spec)
+			}
+			v = &store.Resource{Kind: k.Version, Parent: ck, Name: version, UID: resource.NewUID(), State: resource.StateSucceeded,
+				Spec: resource.Encode(doc), CreatedBy: who, ModifiedBy: who}
+			if err := tx.Create(ctx, v); err != nil {
+				return err
+			}
+			isNew = true
+		case err != nil:
+			return err
+		default:
+			v, err = resource.Update(ctx, tx, v, func(v *store.Resource) error {
+				old := resource.Decode(v.Spec)
 				if err := check(old); err != nil {
 					return err
 				}
 				if op := props(old); op != nil {
 					delete(op, "tags")
 				}
-				v.Spec = Encode(Merge(old, doc))
-				v.Generation++
+				v.Spec = resource.Encode(resource.Merge(old, doc))
 				v.ModifiedBy = who
-				if err := tx.Update(ctx, v); err != nil {
-					return err
-				}
-				isNew = false
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			out = v
-			return recomputeContainer(ctx, tx, c, k, ck)
-		})
-		if (errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists)) && attempt < 5 {
-			continue
+			isNew = false
 		}
-		if err != nil {
-			if _, ok := core.AsError(err); ok {
-				return nil, false, err
-			}
-			return nil, false, storeErr(err, k.What+" version", name+":"+version)
+		out = v
+		return recomputeContainer(ctx, tx, c, k, ck)
+	})
+	if err != nil {
+		if _, ok := core.AsError(err); ok {
+			return nil, false, err
 		}
-		return out, isNew, nil
+		return nil, false, storeErr(err, k.What+" version", name+":"+version)
 	}
+	return out, isNew, nil
 }
 
 // recomputeContainer sets latestVersion (the most recently created) and
@@ -497,7 +478,7 @@ func recomputeContainer(ctx context.Context, tx store.Resources, c *store.Resour
 		st.LatestVersion = latest.Name
 	}
 	st.NextVersion = strconv.FormatInt(maxN+1, 10)
-	c.Status = Encode(st)
+	c.Status = resource.Encode(st)
 	return tx.Update(ctx, c)
 }
 
@@ -514,23 +495,18 @@ func (s *Service) DeleteAssetVersion(ctx context.Context, ref core.WorkspaceRef,
 	if err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
-		err = s.Store.InTx(ctx, func(tx store.Resources) error {
-			if err := tx.Delete(ctx, k.Version, v.Parent, v.Name); err != nil {
-				return err
-			}
-			c, err := tx.Get(ctx, k.Container, WorkspaceKey(ws), name)
-			if err != nil {
-				return err
-			}
-			return recomputeContainer(ctx, tx, c, k, v.Parent)
-		})
-		if errors.Is(err, store.ErrConflict) && attempt < 5 {
-			continue
+	err = resource.RetryTx(ctx, s.Store, func(tx store.Resources) error {
+		if err := tx.Delete(ctx, k.Version, v.Parent, v.Name); err != nil {
+			return err
 		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return core.Internal(err)
+		c, err := tx.Get(ctx, k.Container, resource.WorkspaceKey(ws), name)
+		if err != nil {
+			return err
 		}
-		return nil
+		return recomputeContainer(ctx, tx, c, k, v.Parent)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return core.Internal(err)
 	}
+	return nil
 }

@@ -9,13 +9,8 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
-)
-
-// Compute types mlw runs.
-const (
-	ComputeInstance = "ComputeInstance"
-	AmlCompute      = "AmlCompute"
 )
 
 // ComputeType is the admission of one computeType. Implementations live
@@ -76,38 +71,6 @@ type ComputeAdmission struct {
 	Changed bool
 }
 
-// ComputeSpec decodes the stored spec of a compute: the document and its
-// properties.properties.
-func ComputeSpec(r *store.Resource) (doc, props map[string]any) {
-	doc = Decode(r.Spec)
-	props = NestedProps(doc)
-	return doc, props
-}
-
-// NestedProps returns doc.properties.properties (a compute's own
-// properties), creating it if needed.
-func NestedProps(doc map[string]any) map[string]any {
-	outer, ok := doc["properties"].(map[string]any)
-	if !ok {
-		outer = map[string]any{}
-		doc["properties"] = outer
-	}
-	inner, ok := outer["properties"].(map[string]any)
-	if !ok {
-		inner = map[string]any{}
-		outer["properties"] = inner
-	}
-	return inner
-}
-
-// ComputeTypeOf returns the computeType of a stored compute.
-func ComputeTypeOf(r *store.Resource) string {
-	doc := Decode(r.Spec)
-	outer, _ := doc["properties"].(map[string]any)
-	t, _ := outer["computeType"].(string)
-	return t
-}
-
 // computeReadOnly are fields of properties (outer) that the server owns.
 var computeReadOnly = []string{"provisioningState", "createdOn", "modifiedOn", "provisioningErrors", "isAttachedCompute"}
 
@@ -135,7 +98,7 @@ func (s *Service) GetCompute(ctx context.Context, ref core.WorkspaceRef, name st
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err = s.Store.Get(ctx, core.KindCompute, WorkspaceKey(ws), core.StripAzureMLPrefix(name))
+	c, err = s.Store.Get(ctx, core.KindCompute, resource.WorkspaceKey(ws), core.StripAzureMLPrefix(name))
 	if errors.Is(err, store.ErrNotFound) {
 		return ws, nil, core.NotFound("ResourceNotFound", "The compute '%s' was not found in workspace '%s'. List computes with `mlw compute list`.", name, ws.Name)
 	}
@@ -151,7 +114,7 @@ func (s *Service) ListComputes(ctx context.Context, ref core.WorkspaceRef, page 
 	if err != nil {
 		return nil, nil, "", err
 	}
-	cs, next, err := s.listPage(ctx, store.ListOptions{Kind: core.KindCompute, Parent: WorkspaceKey(ws)}, page)
+	cs, next, err := s.listPage(ctx, store.ListOptions{Kind: core.KindCompute, Parent: resource.WorkspaceKey(ws)}, page)
 	return ws, cs, next, err
 }
 
@@ -200,14 +163,14 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 		delete(outer, k)
 	}
 	outer["computeType"] = typeName
-	a := &ComputeAdmission{Service: s, Principal: p, Workspace: ws, Name: name, Type: typeName, Doc: doc, Props: NestedProps(doc)}
+	a := &ComputeAdmission{Service: s, Principal: p, Workspace: ws, Name: name, Type: typeName, Doc: doc, Props: resource.NestedProps(doc)}
 
 	s.computeMu.Lock()
 	defer s.computeMu.Unlock()
-	existing, err := s.Store.Get(ctx, core.KindCompute, WorkspaceKey(ws), name)
+	existing, err := s.Store.Get(ctx, core.KindCompute, resource.WorkspaceKey(ws), name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if err := core.ValidateComputeName(name, typeName == ComputeInstance); err != nil {
+		if err := core.ValidateComputeName(name, typeName == resource.ComputeInstance); err != nil {
 			return nil, false, nil, err
 		}
 	case err != nil:
@@ -216,11 +179,11 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 		if existing.Deleting {
 			return nil, false, nil, core.ConflictRetry("ComputeBeingDeleted", retryDeletion, "The compute '%s' is being deleted; wait for that to finish before creating it again.", existing.Name)
 		}
-		if old := ComputeTypeOf(existing); old != typeName {
+		if old := resource.ComputeTypeOf(existing); old != typeName {
 			return nil, false, nil, core.Invalid("properties.computeType", "The compute '%s' is a %s; its computeType cannot change to %s. Delete it first or pick another name.", existing.Name, old, typeName)
 		}
 		a.Old = existing
-		_, a.OldProps = ComputeSpec(existing)
+		_, a.OldProps = resource.ComputeSpec(existing)
 	}
 	if err := ct.Admit(ctx, a); err != nil {
 		return nil, false, nil, err
@@ -229,8 +192,8 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 	if err != nil {
 		return nil, false, nil, err
 	}
-	wsLoc, _ := Decode(ws.Spec)["location"].(string)
-	if shape.Location == "" || typeName == ComputeInstance {
+	wsLoc, _ := resource.Decode(ws.Spec)["location"].(string)
+	if shape.Location == "" || typeName == resource.ComputeInstance {
 		doc["location"] = wsLoc // instances always live where their workspace is
 	}
 	loc, _ := doc["location"].(string)
@@ -240,9 +203,9 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 	}
 
 	if a.Old == nil {
-		status := map[string]any{"properties": map[string]any{"provisioningState": StateCreating, "properties": a.Status}}
-		c := &store.Resource{Kind: core.KindCompute, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), Spec: Encode(doc),
-			Status: Encode(status), State: a.State, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
+		status := map[string]any{"properties": map[string]any{"provisioningState": resource.StateCreating, "properties": a.Status}}
+		c := &store.Resource{Kind: core.KindCompute, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
+			Status: resource.Encode(status), State: a.State, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 		if err := s.Store.Create(ctx, c); err != nil {
 			return nil, false, nil, storeErr(err, "compute", name)
 		}
@@ -252,18 +215,25 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 		}
 		return c, true, op, nil
 	}
-	old := Decode(a.Old.Spec)
+	// Admission decided on a.Old: a compute changed meanwhile is a 409
+	// (retry), not a merge into what admission did not see.
+	old := resource.Decode(a.Old.Spec)
 	if _, ok := doc["tags"]; ok {
 		delete(old, "tags") // a PUT replaces the tags as a whole, as in ARM
 	}
-	a.Old.Spec = Encode(Merge(old, doc))
-	a.Old.ModifiedBy = principalName(p)
-	if a.Changed {
-		a.Old.Generation++
+	version := a.Old.Version
+	c, err := s.update(ctx, a.Old, func(c *store.Resource) error {
+		if c.Version != version {
+			return storeErr(store.ErrConflict, "compute", name)
+		}
+		c.Spec = resource.Encode(resource.Merge(old, doc))
+		c.ModifiedBy = principalName(p)
+		return nil
+	})
+	if err != nil {
+		return nil, false, nil, err
 	}
-	if err := s.Store.Update(ctx, a.Old); err != nil {
-		return nil, false, nil, storeErr(err, "compute", name)
-	}
+	a.Old = c
 	op, err := s.startOp(ctx, a.Old, "Update")
 	if err != nil {
 		return nil, false, nil, err
@@ -277,26 +247,14 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 	return a.Old, false, op, nil
 }
 
-// ComputeARMID returns the ARM id of a compute (lowercase key form is used
-// for operations).
-func ComputeARMID(ws, c *store.Resource) string {
-	return WorkspaceRefOf(ws).ID() + "/computes/" + c.Name
-}
-
 // startOp records an in-progress operation on r and enqueues r.
 func (s *Service) startOp(ctx context.Context, r *store.Resource, name string) (*store.Operation, error) {
-	op := &store.Operation{ID: NewUID(), ResourceID: ResourceOpKey(r), Name: name}
+	op := &store.Operation{ID: resource.NewUID(), ResourceID: resource.ResourceOpKey(r), Name: name}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, core.Internal(fmt.Errorf("record %s operation: %w", name, err))
 	}
-	s.Queue.Enqueue(r.Kind, Key(r))
+	s.Queue.Enqueue(r.Kind, resource.Key(r))
 	return op, nil
-}
-
-// ResourceOpKey is the key under which operations on a child resource of a
-// workspace are recorded: its parent key plus kind and name.
-func ResourceOpKey(r *store.Resource) string {
-	return r.Parent + "/" + r.Kind + "s/" + strings.ToLower(r.Name)
 }
 
 // StartOp is startOp for compute types' actions.
@@ -313,7 +271,7 @@ func (s *Service) DeleteCompute(ctx context.Context, ref core.WorkspaceRef, name
 	if err != nil {
 		return nil, err
 	}
-	return s.startDeleteKeyed(ctx, c, ResourceOpKey(c))
+	return s.startDeleteKeyed(ctx, c, resource.ResourceOpKey(c))
 }
 
 // ActOnCompute runs a POST action on a compute.
@@ -322,7 +280,7 @@ func (s *Service) ActOnCompute(ctx context.Context, ref core.WorkspaceRef, name,
 	if err != nil {
 		return nil, nil, err
 	}
-	_, ct, ok := s.canonicalComputeType(ComputeTypeOf(c))
+	_, ct, ok := s.canonicalComputeType(resource.ComputeTypeOf(c))
 	actor, isActor := ct.(ComputeActor)
 	if !ok || !isActor {
 		return nil, nil, core.Invalid("action", "The compute '%s' has no action %q.", c.Name, action)

@@ -10,6 +10,7 @@ import (
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -30,7 +31,7 @@ var datastoreNameRE = regexp.MustCompile(`^[a-zA-Z0-9_]{1,255}$`)
 // every workspace gets.
 func IsDefaultDatastore(name string) bool {
 	switch strings.ToLower(name) {
-	case DatastoreBlob, DatastoreArtifacts, DatastoreWorkingDirectory, DatastoreFiles:
+	case resource.DatastoreBlob, resource.DatastoreArtifacts, resource.DatastoreWorkingDirectory, resource.DatastoreFiles:
 		return true
 	}
 	return false
@@ -46,7 +47,7 @@ func (s *Service) GetDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 }
 
 func (s *Service) datastoreOf(ctx context.Context, ws *store.Resource, name string) (*store.Resource, error) {
-	r, err := s.Store.Get(ctx, core.KindDatastore, WorkspaceKey(ws), name)
+	r, err := s.Store.Get(ctx, core.KindDatastore, resource.WorkspaceKey(ws), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.NotFound("UserError", "The datastore '%s' could not be found in workspace '%s'. List datastores with `mlw datastore list` or GET …/workspaces/%s/datastores.", name, ws.Name, ws.Name)
 	}
@@ -69,12 +70,12 @@ func (s *Service) ListDatastores(ctx context.Context, ref core.WorkspaceRef, f D
 	if err != nil {
 		return nil, "", err
 	}
-	o := store.ListOptions{Kind: core.KindDatastore, Parent: WorkspaceKey(ws)}
+	o := store.ListOptions{Kind: core.KindDatastore, Parent: resource.WorkspaceKey(ws)}
 	if !f.OnlyDefault {
 		return s.listPage(ctx, o, page)
 	}
 	return s.listFiltered(ctx, o, page, func(r *store.Resource) bool {
-		return props(Decode(r.Spec))["isDefault"] == true
+		return props(resource.Decode(r.Spec))["isDefault"] == true
 	})
 }
 
@@ -130,7 +131,7 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 	}
 	pr["credentials"] = map[string]any{"credentialsType": "Sas"}
 
-	key := WorkspaceKey(ws)
+	key := resource.WorkspaceKey(ws)
 	existing, err := s.Store.Get(ctx, core.KindDatastore, key, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, false, core.Internal(err)
@@ -140,20 +141,19 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 			return nil, false, core.Invalid("name", "The name '%s' is reserved for a default datastore of the workspace.", name)
 		}
 		// Default datastores keep their storage; only description and tags change.
-		old := Decode(existing.Spec)
-		op := props(old)
-		for _, k := range []string{"description", "tags"} {
-			if v, ok := pr[k]; ok {
-				op[k] = v
+		existing, err := s.update(ctx, existing, func(ds *store.Resource) error {
+			old := resource.Decode(ds.Spec)
+			op := props(old)
+			for _, k := range []string{"description", "tags"} {
+				if v, ok := pr[k]; ok {
+					op[k] = v
+				}
 			}
-		}
-		existing.Spec = Encode(old)
-		existing.Generation++
-		existing.ModifiedBy = principalName(p)
-		if err := s.Store.Update(ctx, existing); err != nil {
-			return nil, false, storeErr(err, "datastore", name)
-		}
-		return existing, false, nil
+			ds.Spec = resource.Encode(old)
+			ds.ModifiedBy = principalName(p)
+			return nil
+		})
+		return existing, false, err
 	}
 	dt := spec.Properties.DatastoreType
 	if !strings.EqualFold(dt, "AzureBlob") {
@@ -179,20 +179,19 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 	}
 	pr["isDefault"] = false
 	if existing != nil {
-		old := Decode(existing.Spec)
-		if op := props(old); op != nil {
-			delete(op, "tags") // tags are replaced as a whole
-		}
-		existing.Spec = Encode(Merge(old, doc))
-		existing.Generation++
-		existing.ModifiedBy = principalName(p)
-		if err := s.Store.Update(ctx, existing); err != nil {
-			return nil, false, storeErr(err, "datastore", name)
-		}
-		return existing, false, nil
+		existing, err := s.update(ctx, existing, func(ds *store.Resource) error {
+			old := resource.Decode(ds.Spec)
+			if op := props(old); op != nil {
+				delete(op, "tags") // tags are replaced as a whole
+			}
+			ds.Spec = resource.Encode(resource.Merge(old, doc))
+			ds.ModifiedBy = principalName(p)
+			return nil
+		})
+		return existing, false, err
 	}
-	r := &store.Resource{Kind: core.KindDatastore, Parent: key, Name: name, UID: NewUID(), State: StateSucceeded,
-		Spec: Encode(doc), CreatedBy: principalName(p), ModifiedBy: principalName(p)}
+	r := &store.Resource{Kind: core.KindDatastore, Parent: key, Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
+		Spec: resource.Encode(doc), CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 	if err := s.Store.Create(ctx, r); err != nil {
 		return nil, false, storeErr(err, "datastore", name)
 	}
@@ -238,12 +237,12 @@ func (s *Service) DeleteDatastore(ctx context.Context, ref core.WorkspaceRef, na
 // DatastoreLocation returns the storage account and the container (or file
 // share) that hold a datastore's data.
 func DatastoreLocation(ws, ds *store.Resource) (account, container string) {
-	pr := props(Decode(ds.Spec))
+	pr := props(resource.Decode(ds.Spec))
 	container, _ = pr["containerName"].(string)
 	if container == "" {
 		container, _ = pr["fileShareName"].(string)
 	}
-	return WorkspaceStatusOf(ws).StorageAccount, container
+	return resource.WorkspaceStatusOf(ws).StorageAccount, container
 }
 
 // SecretExpiry is the optional body of listSecrets (Azure's SecretExpiry).

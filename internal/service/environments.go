@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -117,7 +118,7 @@ func (s *Service) GetEnvVersion(ctx context.Context, ref core.WorkspaceRef, name
 
 // envNameOf returns the container's spelling of an environment name.
 func envNameOf(ctx context.Context, s *Service, ws *store.Resource, name string) string {
-	if c, err := s.Store.Get(ctx, EnvAssets.Container, WorkspaceKey(ws), name); err == nil {
+	if c, err := s.Store.Get(ctx, EnvAssets.Container, resource.WorkspaceKey(ws), name); err == nil {
 		return c.Name
 	}
 	return name

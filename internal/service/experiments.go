@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -37,7 +38,7 @@ func (s *Service) ListExperiments(ctx context.Context, ref core.WorkspaceRef) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	jobs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Parent: WorkspaceKey(ws)})
+	jobs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws)})
 	if err != nil {
 		return nil, nil, core.Internal(err)
 	}

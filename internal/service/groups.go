@@ -6,15 +6,8 @@ import (
 	"fmt"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
-)
-
-// Provisioning states shared by ARM resources.
-const (
-	StateSucceeded = "Succeeded"
-	StateDeleting  = "Deleting"
-	StateCreating  = "Creating"
-	StateFailed    = "Failed"
 )
 
 // EnsureSubscription creates the subscription if it does not exist.
@@ -26,8 +19,8 @@ func (s *Service) EnsureSubscription(ctx context.Context, id, displayName string
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	r := &store.Resource{Kind: core.KindSubscription, Name: id, UID: id, State: StateSucceeded, CreatedBy: "mlw", ModifiedBy: "mlw",
-		Spec: Encode(map[string]any{"displayName": displayName})}
+	r := &store.Resource{Kind: core.KindSubscription, Name: id, UID: id, State: resource.StateSucceeded, CreatedBy: "mlw", ModifiedBy: "mlw",
+		Spec: resource.Encode(map[string]any{"displayName": displayName})}
 	if err := s.Store.Create(ctx, r); err != nil && !errors.Is(err, store.ErrExists) {
 		return err
 	}
@@ -100,8 +93,8 @@ func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r
 		if _, err := s.Store.DeleteRoleAssignmentsWithin(ctx, core.Key(core.GroupPath(sub, name))); err != nil {
 			return nil, false, core.Internal(err)
 		}
-		r = &store.Resource{Kind: core.KindResourceGroup, Parent: parent, Name: name, UID: NewUID(), Spec: Encode(doc),
-			State: StateSucceeded, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
+		r = &store.Resource{Kind: core.KindResourceGroup, Parent: parent, Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
+			State: resource.StateSucceeded, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 		if err := s.Store.Create(ctx, r); err != nil {
 			return nil, false, storeErr(err, "resource group", name)
 		}
@@ -112,18 +105,17 @@ func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r
 	if existing.Deleting {
 		return nil, false, core.ConflictRetry("ResourceGroupBeingDeleted", retryDeletion, "The resource group '%s' is being deleted; wait for the deletion to finish, then create it again.", existing.Name)
 	}
-	old := Decode(existing.Spec)
-	if l, _ := old["location"].(string); l != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {
-		return nil, false, core.InvalidCode("InvalidResourceGroupLocation", "location",
-			"The resource group '%s' already exists in location '%s'; a resource group's location cannot change. Use \"location\": %q or another group name.", existing.Name, l, l)
-	}
-	existing.Spec = Encode(Merge(old, doc))
-	existing.ModifiedBy = principalName(p)
-	existing.Generation++
-	if err := s.Store.Update(ctx, existing); err != nil {
-		return nil, false, storeErr(err, "resource group", name)
-	}
-	return existing, false, nil
+	existing, err = s.update(ctx, existing, func(g *store.Resource) error {
+		old := resource.Decode(g.Spec)
+		if l, _ := old["location"].(string); l != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {
+			return core.InvalidCode("InvalidResourceGroupLocation", "location",
+				"The resource group '%s' already exists in location '%s'; a resource group's location cannot change. Use \"location\": %q or another group name.", g.Name, l, l)
+		}
+		g.Spec = resource.Encode(resource.Merge(old, doc))
+		g.ModifiedBy = principalName(p)
+		return nil
+	})
+	return existing, false, err
 }
 
 // GetGroup returns a resource group or a 404 ResourceGroupNotFound.
@@ -167,22 +159,22 @@ func (s *Service) DeleteGroup(ctx context.Context, sub, name string) (*store.Ope
 // client can poll under opKey, and hands r to its reconciler.
 func (s *Service) startDeleteKeyed(ctx context.Context, r *store.Resource, opKey string) (*store.Operation, error) {
 	p := PrincipalFrom(ctx)
-	r, err := s.updateRetrying(ctx, r, func(r *store.Resource) (bool, error) {
+	r, err := s.update(ctx, r, func(r *store.Resource) error {
 		if r.Deleting {
-			return true, nil // already deleting: a new operation follows it
+			return nil // already deleting: a new operation follows it
 		}
 		r.Deleting = true
-		r.State = StateDeleting
+		r.State = resource.StateDeleting
 		r.ModifiedBy = principalName(p)
-		return false, nil
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	op := &store.Operation{ID: NewUID(), ResourceID: opKey, Name: "Delete"}
+	op := &store.Operation{ID: resource.NewUID(), ResourceID: opKey, Name: "Delete"}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, core.Internal(fmt.Errorf("record delete operation: %w", err))
 	}
-	s.Queue.Enqueue(r.Kind, Key(r))
+	s.Queue.Enqueue(r.Kind, resource.Key(r))
 	return op, nil
 }

@@ -10,11 +10,10 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -28,116 +27,6 @@ import (
 // jobIOName is the rule for input and output names.
 var jobIOName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// JobSpec is the typed view of a job's properties that admission and the
-// reconciler act on; the stored document keeps everything the client sent.
-type JobSpec struct {
-	JobType              string               `json:"jobType"`
-	Command              string               `json:"command"`
-	CodeID               string               `json:"codeId"`
-	EnvironmentID        string               `json:"environmentId"`
-	ComputeID            string               `json:"computeId"`
-	DisplayName          string               `json:"displayName"`
-	ExperimentName       string               `json:"experimentName"`
-	Description          string               `json:"description"`
-	IsArchived           bool                 `json:"isArchived"`
-	Tags                 map[string]any       `json:"tags"`
-	EnvironmentVariables map[string]any       `json:"environmentVariables"`
-	Inputs               map[string]JobInput  `json:"inputs"`
-	Outputs              map[string]JobOutput `json:"outputs"`
-	Resources            *struct {
-		InstanceCount *int   `json:"instanceCount"`
-		InstanceType  string `json:"instanceType"`
-		ShmSize       string `json:"shmSize"`
-	} `json:"resources"`
-	Distribution *struct {
-		DistributionType        string `json:"distributionType"`
-		ProcessCountPerInstance *int   `json:"processCountPerInstance"`
-		WorkerCount             *int   `json:"workerCount"`
-		ParameterServerCount    *int   `json:"parameterServerCount"`
-	} `json:"distribution"`
-	Limits *struct {
-		JobLimitsType string          `json:"jobLimitsType"`
-		Timeout       json.RawMessage `json:"timeout"`
-	} `json:"limits"`
-}
-
-// JobInput is one input: a literal or a URI.
-type JobInput struct {
-	JobInputType string          `json:"jobInputType"`
-	Value        json.RawMessage `json:"value"`
-	URI          string          `json:"uri"`
-	Mode         string          `json:"mode"`
-}
-
-// Literal returns a literal input's value as a string.
-func (in JobInput) Literal() string {
-	var s string
-	if json.Unmarshal(in.Value, &s) == nil {
-		return s
-	}
-	return strings.TrimSpace(string(in.Value))
-}
-
-// JobOutput is one output: where the job writes it.
-type JobOutput struct {
-	JobOutputType string `json:"jobOutputType"`
-	URI           string `json:"uri"`
-	Mode          string `json:"mode"`
-}
-
-// InstanceCount is resources.instanceCount (default 1).
-func (j *JobSpec) InstanceCount() int {
-	if j.Resources == nil || j.Resources.InstanceCount == nil {
-		return 1
-	}
-	return *j.Resources.InstanceCount
-}
-
-// ProcessesPerInstance is distribution.processCountPerInstance (default 1).
-func (j *JobSpec) ProcessesPerInstance() int {
-	if j.Distribution == nil || j.Distribution.ProcessCountPerInstance == nil {
-		return 1
-	}
-	return *j.Distribution.ProcessCountPerInstance
-}
-
-// Timeout is limits.timeout (0 when none).
-func (j *JobSpec) Timeout() (time.Duration, error) {
-	if j.Limits == nil || len(j.Limits.Timeout) == 0 || string(j.Limits.Timeout) == "null" {
-		return 0, nil
-	}
-	var s string
-	if json.Unmarshal(j.Limits.Timeout, &s) != nil {
-		s = string(j.Limits.Timeout) // a number of seconds
-	}
-	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		if n <= 0 {
-			return 0, core.Invalid("properties.limits.timeout", "limits.timeout must be positive, not %s.", s)
-		}
-		return time.Duration(n * float64(time.Second)), nil
-	}
-	d, err := core.ParseISODuration(s)
-	if err != nil {
-		return 0, core.Invalid("properties.limits.timeout", "limits.timeout: %v (or a number of seconds).", err)
-	}
-	if d <= 0 {
-		return 0, core.Invalid("properties.limits.timeout", "limits.timeout must be positive, not %s.", s)
-	}
-	return d, nil
-}
-
-// JobSpecOf decodes a stored job's properties.
-func JobSpecOf(r *store.Resource) (*JobSpec, error) {
-	var doc struct {
-		Properties JobSpec `json:"properties"`
-	}
-	if err := json.Unmarshal(r.Spec, &doc); err != nil {
-		return nil, fmt.Errorf("job %s: stored spec: %w", r.Name, err)
-	}
-	return &doc.Properties, nil
-}
-
 // jobReadOnly are properties the server owns; a client sending them back
 // (GET, edit, PUT) changes nothing.
 var jobReadOnly = []string{"status", "mlw", "parameters", "creationContext", "logFiles"}
@@ -145,20 +34,6 @@ var jobReadOnly = []string{"status", "mlw", "parameters", "creationContext", "lo
 // jobImmutable are properties a PUT on an existing job may not change.
 var jobImmutable = []string{"jobType", "command", "codeId", "environmentId", "computeId", "inputs", "outputs",
 	"environmentVariables", "resources", "distribution", "limits", "experimentName", "identity"}
-
-// JobDefaultOutputURI is where a job's artifacts (outputs, logs) live:
-// outputs.default of the job.
-func JobDefaultOutputURI(name string) string {
-	return "azureml://datastores/" + DatastoreArtifacts + "/ExperimentRun/dcid." + name
-}
-
-// JobArtifactPrefix is the blob prefix of a job's artifacts in the
-// artifact store's container.
-func JobArtifactPrefix(name string) string { return "ExperimentRun/dcid." + name + "/" }
-
-// JobNamedOutputPath is the default path of a named output in the default
-// datastore (where jobs.download looks for it).
-func JobNamedOutputPath(job, output string) string { return "azureml/" + job + "/" + output + "/" }
 
 // PutJob creates a job (NotStarted) or updates the mutable fields of an
 // existing one. created reports a new job.
@@ -205,15 +80,15 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 	if outs, ok := pr["outputs"].(map[string]any); ok {
 		delete(outs, "default")
 	}
-	var spec JobSpec
-	if err := (&Body{Raw: Encode(pr)}).Into(&spec); err != nil {
+	var spec resource.JobSpec
+	if err := (&Body{Raw: resource.Encode(pr)}).Into(&spec); err != nil {
 		if e, ok := core.AsError(err); ok && e.Target != "" && e.Target != "body" {
 			e.Target = "properties." + e.Target
 			e.Message = strings.Replace(e.Message, "Field \"", "Field \"properties.", 1)
 		}
 		return nil, nil, false, err
 	}
-	existing, err := s.Store.Get(ctx, core.KindJob, WorkspaceKey(ws), name)
+	existing, err := s.Store.Get(ctx, core.KindJob, resource.WorkspaceKey(ws), name)
 	switch {
 	case err == nil:
 		job, created, err = s.updateJob(ctx, existing, doc)
@@ -226,34 +101,34 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 		return nil, nil, false, err
 	}
 	now := s.Now().UTC()
-	st := &JobStatus{Reason: "Submitted; waiting to be queued.", WorkspaceUID: ws.UID, ComputeUID: compute.UID}
+	st := &resource.JobStatus{Reason: "Submitted; waiting to be queued.", WorkspaceUID: ws.UID, ComputeUID: compute.UID}
 	if p != nil {
 		st.SubmitterID = p.UserID
 	}
-	st.Enter(JobNotStarted, now)
-	job = &store.Resource{Kind: core.KindJob, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), Spec: Encode(doc),
-		Status: Encode(st), State: JobNotStarted, Owner: ResourceOpKey(compute),
+	st.Enter(resource.JobNotStarted, now)
+	job = &store.Resource{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
+		Status: resource.Encode(st), State: resource.JobNotStarted, Owner: resource.ResourceOpKey(compute),
 		CreatedAt: now, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 	if err := s.Store.Create(ctx, job); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			// A concurrent PUT of the same name won: treat this one as an
 			// update of it.
-			if existing, gerr := s.Store.Get(ctx, core.KindJob, WorkspaceKey(ws), name); gerr == nil {
+			if existing, gerr := s.Store.Get(ctx, core.KindJob, resource.WorkspaceKey(ws), name); gerr == nil {
 				job, created, err = s.updateJob(ctx, existing, doc)
 				return ws, job, created, err
 			}
 		}
 		return nil, nil, false, storeErr(err, "job", name)
 	}
-	s.Queue.Enqueue(core.KindJob, Key(job))
+	s.Queue.Enqueue(core.KindJob, resource.Key(job))
 	return ws, job, true, nil
 }
 
 // admitJob validates a new job's properties and normalises them in pr:
 // computeId becomes the compute's ARM id, named outputs get their default
 // paths, experimentName and displayName their defaults.
-func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string, spec *JobSpec, pr map[string]any) (*store.Resource, error) {
-	ref := WorkspaceRefOf(ws)
+func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string, spec *resource.JobSpec, pr map[string]any) (*store.Resource, error) {
+	ref := resource.WorkspaceRefOf(ws)
 	if spec.JobType == "" {
 		return nil, core.Invalid("properties.jobType", "The job needs properties.jobType; mlw runs \"Command\" jobs.")
 	}
@@ -268,11 +143,11 @@ func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string,
 	if err != nil {
 		return nil, err
 	}
-	pr["computeId"] = ComputeARMID(ws, compute)
-	isCluster := ComputeTypeOf(compute) == AmlCompute
+	pr["computeId"] = resource.ComputeARMID(ws, compute)
+	isCluster := resource.ComputeTypeOf(compute) == resource.AmlCompute
 	if !isCluster {
 		// A job on an instance runs as the instance's user, in its home.
-		if err := checkAssigned(PrincipalFrom(ctx), compute, InstanceStatusOf(compute),
+		if err := checkAssigned(PrincipalFrom(ctx), compute, resource.InstanceStatusOf(compute),
 			"run jobs on it; submit to a compute cluster or to an instance of your own"); err != nil {
 			return nil, err
 		}
@@ -294,8 +169,8 @@ func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string,
 		return nil, core.Invalid("properties.resources.instanceCount", "resources.instanceCount must be from 1 to 100, not %d.", n)
 	}
 	if isCluster {
-		_, props := ComputeSpec(compute)
-		if ss, err := ClusterScale(props); err == nil && n > ss.Max {
+		_, props := resource.ComputeSpec(compute)
+		if ss, err := resource.ClusterScale(props); err == nil && n > ss.Max {
 			return nil, core.Invalid("properties.resources.instanceCount",
 				"The job asks for %d nodes but the cluster '%s' has at most %d (maxNodeCount). Lower instance_count or raise the cluster's max_instances.", n, compute.Name, ss.Max)
 		}
@@ -345,7 +220,7 @@ func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string,
 			return nil, core.Invalid("properties.outputs."+k+".jobOutputType", "Output %s has jobOutputType %q; use uri_folder or uri_file.", k, out.JobOutputType)
 		}
 		if out.URI == "" {
-			o["uri"] = "azureml://datastores/" + DatastoreBlob + "/paths/" + JobNamedOutputPath(name, k)
+			o["uri"] = "azureml://datastores/" + resource.DatastoreBlob + "/paths/" + resource.JobNamedOutputPath(name, k)
 		} else if _, _, err := s.datastorePath(ctx, ws, out.URI, "properties.outputs."+k+".uri"); err != nil {
 			return nil, err
 		}
@@ -381,12 +256,12 @@ func (s *Service) jobCompute(ctx context.Context, ws *store.Resource, id string)
 		if !ok || len(seg) != 2 || !strings.EqualFold(seg[0], "computes") {
 			return nil, core.Invalid("properties.computeId", "computeId %q is not a compute: use its name or …/workspaces/<workspace>/computes/<name>.", id)
 		}
-		if !strings.EqualFold(wref.Workspace, ws.Name) || !strings.EqualFold(wref.ResourceGroup, WorkspaceRefOf(ws).ResourceGroup) {
+		if !strings.EqualFold(wref.Workspace, ws.Name) || !strings.EqualFold(wref.ResourceGroup, resource.WorkspaceRefOf(ws).ResourceGroup) {
 			return nil, core.Invalid("properties.computeId", "The compute %q belongs to workspace '%s'; a job runs on a compute of its own workspace '%s'.", id, wref.Workspace, ws.Name)
 		}
 		name = core.StripAzureMLPrefix(seg[1])
 	}
-	c, err := s.Store.Get(ctx, core.KindCompute, WorkspaceKey(ws), name)
+	c, err := s.Store.Get(ctx, core.KindCompute, resource.WorkspaceKey(ws), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.InvalidCode("ComputeNotFound", "properties.computeId",
 			"The compute '%s' was not found in workspace '%s'. Create it (`mlw compute create --name %s --type AmlCompute`) or pick one from `mlw compute list`.", name, ws.Name, name)
@@ -397,10 +272,10 @@ func (s *Service) jobCompute(ctx context.Context, ws *store.Resource, id string)
 	if c.Deleting {
 		return nil, core.Conflict("ComputeBeingDeleted", "The compute '%s' is being deleted; submit the job to another compute.", c.Name)
 	}
-	switch ComputeTypeOf(c) {
-	case AmlCompute, ComputeInstance:
+	switch resource.ComputeTypeOf(c) {
+	case resource.AmlCompute, resource.ComputeInstance:
 	default:
-		return nil, core.Invalid("properties.computeId", "The compute '%s' is a %s; jobs run on compute clusters and compute instances.", c.Name, ComputeTypeOf(c))
+		return nil, core.Invalid("properties.computeId", "The compute '%s' is a %s; jobs run on compute clusters and compute instances.", c.Name, resource.ComputeTypeOf(c))
 	}
 	return c, nil
 }
@@ -418,7 +293,7 @@ func asJobError(err error, target string) error {
 	return &c
 }
 
-func (s *Service) checkJobInput(ctx context.Context, ws *store.Resource, k string, in JobInput) error {
+func (s *Service) checkJobInput(ctx context.Context, ws *store.Resource, k string, in resource.JobInput) error {
 	field := "properties.inputs." + k
 	if !jobIOName.MatchString(k) {
 		return core.Invalid(field, "Invalid input name %q: use letters, digits and underscores, starting with a letter.", k)
@@ -442,17 +317,8 @@ func (s *Service) checkJobInput(ctx context.Context, ws *store.Resource, k strin
 	return err
 }
 
-// DataLocation is where a URI's data lives in the workspace's storage:
-// a blob path of one container (the files are plain files on disk), or
-// an external URL that a job downloads.
-type DataLocation struct {
-	Account, Container, Path string
-	// URL is set for data outside mlw (http or https).
-	URL string
-}
-
 // ResolveDataURI maps an input or output URI of a job to where its data is.
-func (s *Service) ResolveDataURI(ctx context.Context, ws *store.Resource, uri string) (*DataLocation, error) {
+func (s *Service) ResolveDataURI(ctx context.Context, ws *store.Resource, uri string) (*resource.DataLocation, error) {
 	loc, _, err := s.datastorePath(ctx, ws, uri, "uri")
 	return loc, err
 }
@@ -465,9 +331,9 @@ func (s *Service) ResolveDataURI(ctx context.Context, ws *store.Resource, uri st
 //	https://<this server>/blob/<account>/<container>/<path>
 //	https://<account>.blob.core.windows.net/<container>/<path>
 //	http(s)://anything else (downloaded by the job)
-func (s *Service) datastorePath(ctx context.Context, ws *store.Resource, uri, field string) (*DataLocation, bool, error) {
+func (s *Service) datastorePath(ctx context.Context, ws *store.Resource, uri, field string) (*resource.DataLocation, bool, error) {
 	lower := strings.ToLower(uri)
-	account := WorkspaceStatusOf(ws).StorageAccount
+	account := resource.WorkspaceStatusOf(ws).StorageAccount
 	switch {
 	case strings.HasPrefix(lower, "azureml://datastores/"):
 		rest := uri[len("azureml://datastores/"):]
@@ -478,13 +344,13 @@ func (s *Service) datastorePath(ctx context.Context, ws *store.Resource, uri, fi
 			return nil, false, asJobError(err, field)
 		}
 		acct, container := DatastoreLocation(ws, ds)
-		return &DataLocation{Account: acct, Container: container, Path: strings.TrimPrefix(p, "/")}, true, nil
+		return &resource.DataLocation{Account: acct, Container: container, Path: strings.TrimPrefix(p, "/")}, true, nil
 	case strings.HasPrefix(lower, "azureml://jobs/"):
 		rest := uri[len("azureml://jobs/"):]
 		job, p, _ := strings.Cut(rest, "/")
 		p = strings.TrimPrefix(p, "outputs/artifacts/paths/")
 		p = strings.TrimPrefix(p, "outputs/artifacts/")
-		return &DataLocation{Account: account, Container: "azureml", Path: JobArtifactPrefix(job) + strings.TrimPrefix(p, "/")}, true, nil
+		return &resource.DataLocation{Account: account, Container: "azureml", Path: resource.JobArtifactPrefix(job) + strings.TrimPrefix(p, "/")}, true, nil
 	case strings.HasPrefix(lower, "azureml:"):
 		return nil, false, core.Invalid(field, "%q names a data asset; mlw has no data assets yet. Use azureml://datastores/<datastore>/paths/<path> or a URL.", uri)
 	case strings.HasPrefix(lower, "https://"), strings.HasPrefix(lower, "http://"):
@@ -493,21 +359,21 @@ func (s *Service) datastorePath(ctx context.Context, ws *store.Resource, uri, fi
 		if rest, ok := strings.CutPrefix(path, "blob/"); ok {
 			seg := strings.SplitN(rest, "/", 3)
 			if len(seg) == 3 && seg[0] == account {
-				return &DataLocation{Account: seg[0], Container: seg[1], Path: seg[2]}, true, nil
+				return &resource.DataLocation{Account: seg[0], Container: seg[1], Path: seg[2]}, true, nil
 			}
 		}
 		if acct, ok := strings.CutSuffix(strings.ToLower(host), ".blob.core.windows.net"); ok && acct == account {
 			c, p, _ := strings.Cut(path, "/")
-			return &DataLocation{Account: acct, Container: c, Path: p}, true, nil
+			return &resource.DataLocation{Account: acct, Container: c, Path: p}, true, nil
 		}
-		return &DataLocation{URL: uri}, false, nil
+		return &resource.DataLocation{URL: uri}, false, nil
 	}
 	return nil, false, core.Invalid(field, "%q is not a URI mlw can read: use azureml://datastores/<datastore>/paths/<path> or an http(s) URL (local paths are uploaded by the CLI or SDK first).", uri)
 }
 
 // JobCode returns where a job's code snapshot is: the blob folder of the
 // code version's codeUri.
-func (s *Service) JobCode(ctx context.Context, ws *store.Resource, codeID string) (*DataLocation, error) {
+func (s *Service) JobCode(ctx context.Context, ws *store.Resource, codeID string) (*resource.DataLocation, error) {
 	const field = "properties.codeId"
 	id := core.StripAzureMLPrefix(strings.TrimSpace(codeID))
 	var name, version string
@@ -530,7 +396,7 @@ func (s *Service) JobCode(ctx context.Context, ws *store.Resource, codeID string
 	if err != nil {
 		return nil, asJobError(err, field)
 	}
-	uri, _ := props(Decode(v.Spec))["codeUri"].(string)
+	uri, _ := props(resource.Decode(v.Spec))["codeUri"].(string)
 	loc, inStore, err := s.datastorePath(ctx, ws, uri, field)
 	if err != nil {
 		return nil, err
@@ -547,7 +413,7 @@ func (s *Service) updateJob(ctx context.Context, job *store.Resource, doc map[st
 	if job.Deleting {
 		return nil, false, core.ConflictRetry("JobBeingDeleted", retryDeletion, "The job '%s' is being deleted; once it is gone, the name can be used again.", job.Name)
 	}
-	old := Decode(job.Spec)
+	old := resource.Decode(job.Spec)
 	oldPr, _ := old["properties"].(map[string]any)
 	newPr, _ := doc["properties"].(map[string]any)
 	for _, k := range jobImmutable {
@@ -579,10 +445,10 @@ func (s *Service) updateJob(ctx context.Context, job *store.Resource, doc map[st
 	p := PrincipalFrom(ctx)
 	// The reconciler may move the job meanwhile; the spec is admission's,
 	// so it is re-applied on the current row.
-	job, err := s.updateRetrying(ctx, job, func(job *store.Resource) (bool, error) {
-		job.Spec = Encode(old)
+	job, err := s.update(ctx, job, func(job *store.Resource) error {
+		job.Spec = resource.Encode(old)
 		job.ModifiedBy = principalName(p)
-		return false, nil
+		return nil
 	})
 	if err != nil {
 		return nil, false, err
@@ -656,7 +522,7 @@ func (s *Service) GetJob(ctx context.Context, ref core.WorkspaceRef, name string
 	if err != nil {
 		return nil, nil, err
 	}
-	job, err = s.Store.Get(ctx, core.KindJob, WorkspaceKey(ws), name)
+	job, err = s.Store.Get(ctx, core.KindJob, resource.WorkspaceKey(ws), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return ws, nil, core.NotFound("UserError", "The job '%s' was not found in workspace '%s'. List jobs with `mlw job list`.", name, ws.Name)
 	}
@@ -688,9 +554,9 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 	if err != nil {
 		return nil, nil, "", err
 	}
-	o := store.ListOptions{Kind: core.KindJob, Parent: WorkspaceKey(ws), State: f.Status}
+	o := store.ListOptions{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws), State: f.Status}
 	if f.Compute != "" {
-		o.Owner = WorkspaceKey(ws) + "/computes/" + strings.ToLower(core.StripAzureMLPrefix(f.Compute))
+		o.Owner = resource.WorkspaceKey(ws) + "/computes/" + strings.ToLower(core.StripAzureMLPrefix(f.Compute))
 	}
 	all, err := s.Store.List(ctx, o)
 	if err != nil {
@@ -713,7 +579,7 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 			}
 			continue
 		}
-		spec, err := JobSpecOf(j)
+		spec, err := resource.JobSpecOf(j)
 		if err != nil {
 			continue
 		}
@@ -760,13 +626,13 @@ func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name str
 	if err != nil || !ok {
 		return job, nil, err
 	}
-	op := &store.Operation{ID: NewUID(), ResourceID: ResourceOpKey(job), Name: "Cancel"}
+	op := &store.Operation{ID: resource.NewUID(), ResourceID: resource.ResourceOpKey(job), Name: "Cancel"}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, nil, core.Internal(fmt.Errorf("record cancel operation: %w", err))
 	}
 	// The job may have ended between the request and the operation: the
 	// reconciler finishes every open operation of a terminal job.
-	s.Queue.Enqueue(core.KindJob, Key(job))
+	s.Queue.Enqueue(core.KindJob, resource.Key(job))
 	return job, op, nil
 }
 
@@ -775,20 +641,20 @@ func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name str
 // had already ended (or is being deleted).
 func (s *Service) RequestJobCancel(ctx context.Context, job *store.Resource, by, reason string) (bool, error) {
 	ended := false
-	job, err := s.updateRetrying(ctx, job, func(job *store.Resource) (bool, error) {
-		if ended = JobTerminal(job.State) || job.Deleting; ended || job.State == JobCancelRequested {
-			return true, nil
+	job, err := s.update(ctx, job, func(job *store.Resource) error {
+		if ended = resource.JobTerminal(job.State) || job.Deleting; ended || job.State == resource.JobCancelRequested {
+			return nil
 		}
-		st := JobStatusOf(job)
-		st.CancelRequest = &JobCancel{By: by, At: s.Now().UTC(), Reason: reason}
-		job.Status = Encode(st)
-		job.State = JobCancelRequested
-		return false, nil
+		st := resource.JobStatusOf(job)
+		st.CancelRequest = &resource.JobCancel{By: by, At: s.Now().UTC(), Reason: reason}
+		job.Status = resource.Encode(st)
+		job.State = resource.JobCancelRequested
+		return nil
 	})
 	if err != nil || ended {
 		return false, err
 	}
-	s.Queue.Enqueue(core.KindJob, Key(job))
+	s.Queue.Enqueue(core.KindJob, resource.Key(job))
 	return true, nil
 }
 
@@ -802,5 +668,5 @@ func (s *Service) DeleteJob(ctx context.Context, ref core.WorkspaceRef, name str
 	if err != nil {
 		return nil, err
 	}
-	return s.startDeleteKeyed(ctx, job, ResourceOpKey(job))
+	return s.startDeleteKeyed(ctx, job, resource.ResourceOpKey(job))
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -86,7 +87,7 @@ func (s *Service) SignLogToken(ctx context.Context, ws, job *store.Resource, pat
 	if err != nil {
 		return "", err
 	}
-	t := LogToken{Account: WorkspaceStatusOf(ws).StorageAccount, Job: job.Name, Path: path, Expiry: s.Now().Add(LogURLTTL).Unix()}
+	t := LogToken{Account: resource.WorkspaceStatusOf(ws).StorageAccount, Job: job.Name, Path: path, Expiry: s.Now().Add(LogURLTTL).Unix()}
 	if p := PrincipalFrom(ctx); p != nil {
 		t.User = p.UserID
 	}
@@ -142,8 +143,8 @@ func (s *Service) JobLogFiles(ws, job *store.Resource) ([]JobFile, error) {
 	if s.Blobs == nil {
 		return nil, nil
 	}
-	prefix := JobArtifactPrefix(job.Name)
-	res, err := s.Blobs.List(WorkspaceStatusOf(ws).StorageAccount, ArtifactContainer, blob.ListOptions{Prefix: prefix})
+	prefix := resource.JobArtifactPrefix(job.Name)
+	res, err := s.Blobs.List(resource.WorkspaceStatusOf(ws).StorageAccount, ArtifactContainer, blob.ListOptions{Prefix: prefix})
 	if err != nil {
 		return nil, core.Internal(err)
 	}
@@ -168,7 +169,7 @@ func (s *Service) OpenJobFile(account, job, path string) (*blob.Object, error) {
 	if clean == "" || strings.Contains("/"+clean+"/", "/../") {
 		return nil, core.Invalid("path", "Invalid log path %q.", path)
 	}
-	o, err := s.Blobs.Open(account, ArtifactContainer, JobArtifactPrefix(job)+clean)
+	o, err := s.Blobs.Open(account, ArtifactContainer, resource.JobArtifactPrefix(job)+clean)
 	if err != nil {
 		if blob.IsNotFound(err) {
 			return nil, core.NotFound("NotFound", "The job %s has no log %q (yet).", job, clean)

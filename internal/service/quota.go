@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -107,7 +108,7 @@ func (s *Service) usage(ctx context.Context, sub, loc string, skip *store.Resour
 		if !ok {
 			continue
 		}
-		doc, _ := ComputeSpec(c)
+		doc, _ := resource.ComputeSpec(c)
 		if l, _ := doc["location"].(string); core.NormalizeLocation(l) != core.NormalizeLocation(loc) {
 			continue
 		}
@@ -126,11 +127,11 @@ func add(used map[string]int, d demand) {
 }
 
 func (s *Service) demandOf(c *store.Resource) (demand, bool) {
-	_, ct, ok := s.canonicalComputeType(ComputeTypeOf(c))
+	_, ct, ok := s.canonicalComputeType(resource.ComputeTypeOf(c))
 	if !ok {
 		return demand{}, false
 	}
-	_, props := ComputeSpec(c)
+	_, props := resource.ComputeSpec(c)
 	name, _ := props["vmSize"].(string)
 	size, ok := core.LookupVMSize(name)
 	if !ok {

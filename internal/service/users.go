@@ -9,6 +9,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -35,7 +36,7 @@ func (s *Service) CreateUser(ctx context.Context, name, role string) (*store.Use
 	if err != nil {
 		return nil, "", err
 	}
-	u := &store.User{ID: NewUID(), Name: name, Role: stored}
+	u := &store.User{ID: resource.NewUID(), Name: name, Role: stored}
 	if err := s.Store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return nil, "", core.Conflict("Conflict", "A user named %q already exists.", name)

@@ -1,0 +1,124 @@
+package resource
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// ScaleSettings of a cluster, decoded.
+type ScaleSettings struct {
+	Min      int
+	Max      int
+	IdleTime time.Duration
+}
+
+// ClusterScale decodes and validates a cluster's scaleSettings.
+func ClusterScale(props map[string]any) (ScaleSettings, error) {
+	raw, _ := props["scaleSettings"].(map[string]any)
+	var ss struct {
+		Max  *json.Number `json:"maxNodeCount"`
+		Min  *json.Number `json:"minNodeCount"`
+		Idle *string      `json:"nodeIdleTimeBeforeScaleDown"`
+	}
+	b, _ := json.Marshal(raw)
+	if err := json.Unmarshal(b, &ss); err != nil {
+		return ScaleSettings{}, core.Invalid("properties.properties.scaleSettings", "scaleSettings must hold whole numbers maxNodeCount and minNodeCount and an ISO 8601 nodeIdleTimeBeforeScaleDown: %v", err)
+	}
+	var out ScaleSettings
+	num := func(n *json.Number, field string, def int) (int, error) {
+		if n == nil {
+			return def, nil
+		}
+		v, err := n.Int64()
+		if err != nil || v < 0 || v > 1000 {
+			return 0, core.Invalid("properties.properties.scaleSettings."+field, "%s must be a whole number from 0 to 1000, not %s.", field, n.String())
+		}
+		return int(v), nil
+	}
+	if ss.Max == nil {
+		return out, core.Invalid("properties.properties.scaleSettings.maxNodeCount", "A cluster needs scaleSettings.maxNodeCount, the most nodes it may grow to (max_instances in YAML).")
+	}
+	var err error
+	if out.Max, err = num(ss.Max, "maxNodeCount", 0); err != nil {
+		return out, err
+	}
+	if out.Min, err = num(ss.Min, "minNodeCount", 0); err != nil {
+		return out, err
+	}
+	if out.Min > out.Max {
+		return out, core.Invalid("properties.properties.scaleSettings.minNodeCount", "minNodeCount (%d) may not exceed maxNodeCount (%d).", out.Min, out.Max)
+	}
+	idle := DefaultClusterIdleTime
+	if ss.Idle != nil && *ss.Idle != "" {
+		idle = *ss.Idle
+	}
+	d, err := core.ParseISODuration(idle)
+	if err != nil {
+		return out, core.Invalid("properties.properties.scaleSettings.nodeIdleTimeBeforeScaleDown", "%v", err)
+	}
+	out.IdleTime = d
+	return out, nil
+}
+
+// IsLowPriority reports whether a cluster's nodes may be preempted.
+func IsLowPriority(props map[string]any) bool {
+	p, _ := props["vmPriority"].(string)
+	return strings.EqualFold(p, "LowPriority")
+}
+
+// ClusterStatus is the server-owned part of a cluster that the cluster
+// reconciler writes: properties.properties of the rendered compute, plus
+// mlw's reasons. Live figures (currentNodeCount, nodeStateCounts) are
+// computed from the node rows when the compute is rendered.
+type ClusterStatus struct {
+	AllocationState               string    `json:"allocationState"`
+	AllocationStateTransitionTime time.Time `json:"allocationStateTransitionTime"`
+	TargetNodeCount               int       `json:"targetNodeCount"`
+	// Errors are Azure's errors[]: ARM error responses, e.g. nodes that do
+	// not fit on the host.
+	Errors []map[string]any `json:"errors"`
+	// ScaleReason is the autoscaler's last decision in words.
+	ScaleReason string `json:"scaleReason,omitempty"`
+	// LastScaleTime is when that decision changed the node count.
+	LastScaleTime *time.Time `json:"lastScaleTime,omitempty"`
+	// QueueReason says why queued jobs wait ("aml-cluster at 2/2 nodes,
+	// all busy"); a queued job's reason is rendered from it.
+	QueueReason string `json:"queueReason,omitempty"`
+	// NodeSeq numbers the nodes created so far (for node ids).
+	NodeSeq int `json:"nodeSeq,omitempty"`
+	// ObservedGeneration is the spec generation the status reflects.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Isolation says how the backend keeps jobs apart from the server and
+	// from each other (rendered as properties.properties.mlw.isolation).
+	Isolation string `json:"isolation,omitempty"`
+}
+
+// WaitingForNode is a queued cluster job's reason, from its cluster's
+// QueueReason.
+func WaitingForNode(queueReason string) string {
+	return "Waiting for a node: " + queueReason + "."
+}
+
+// ClusterQueueReason reads a cluster's QueueReason ("" for anything else).
+func ClusterQueueReason(c *store.Resource) string {
+	if c == nil || ComputeTypeOf(c) != AmlCompute {
+		return ""
+	}
+	var cs struct {
+		Properties struct {
+			Properties ClusterStatus `json:"properties"`
+		} `json:"properties"`
+	}
+	_ = json.Unmarshal(c.Status, &cs)
+	return cs.Properties.Properties.QueueReason
+}
+
+// Cluster defaults, as `az ml compute create --type AmlCompute` has them.
+const (
+	DefaultClusterSize     = "STANDARD_DS3_V2"
+	DefaultClusterIdleTime = "PT2M"
+)

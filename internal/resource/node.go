@@ -1,0 +1,92 @@
+package resource
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/mlw-project/mlw/internal/store"
+)
+
+// Node rows: each node of a cluster is a row of kind "node" whose parent is
+// the cluster's operation key (ResourceOpKey), so that deleting the
+// workspace's tree removes them. State is the node state as listNodes
+// reports it (idle, running, preparing, leaving, preempted); Owner is the
+// queue key of the job it runs ("" when idle). Spec holds what admission
+// asks of the node (preemption); Status what the reconciler observed.
+const KindNode = "node"
+
+// NodeSpec is the desired state of a node.
+type NodeSpec struct {
+	// Preempt asks the cluster reconciler to preempt the node (low-priority
+	// clusters only): its job is stopped and requeued, the node removed.
+	Preempt     bool       `json:"preempt,omitempty"`
+	PreemptedAt *time.Time `json:"preemptRequestedAt,omitempty"`
+	PreemptBy   string     `json:"preemptRequestedBy,omitempty"`
+}
+
+// NodeStatus is the observed state of a node.
+type NodeStatus struct {
+	Index     int       `json:"index"`
+	PrivateIP string    `json:"privateIpAddress"`
+	PublicIP  string    `json:"publicIpAddress"`
+	Port      int       `json:"port"`
+	CreatedAt time.Time `json:"createdAt"`
+	// IdleSince is when the node last became idle.
+	IdleSince time.Time `json:"idleSince"`
+	// Job is the name of the job the node runs (runId in listNodes).
+	Job string `json:"job,omitempty"`
+	// LimitsEnforced says whether the size's budget is enforced (cgroups);
+	// Note says why not.
+	LimitsEnforced bool   `json:"limitsEnforced"`
+	Note           string `json:"note,omitempty"`
+	// The size's budget, which the node holds of the host's capacity.
+	MilliCPU    int   `json:"milliCpu"`
+	MemoryBytes int64 `json:"memoryBytes"`
+	GPUs        int   `json:"gpus,omitempty"`
+}
+
+// NodeSpecOf decodes a node's spec.
+func NodeSpecOf(r *store.Resource) NodeSpec {
+	var s NodeSpec
+	_ = json.Unmarshal(r.Spec, &s)
+	return s
+}
+
+// NodeStatusOf decodes a node's status.
+func NodeStatusOf(r *store.Resource) NodeStatus {
+	var s NodeStatus
+	_ = json.Unmarshal(r.Status, &s)
+	return s
+}
+
+// NodeStateCounts counts nodes by state in Azure's nodeStateCounts shape.
+func NodeStateCounts(nodes []*store.Resource) map[string]any {
+	counts := map[string]int{}
+	for _, n := range nodes {
+		counts[n.State]++
+	}
+	return map[string]any{
+		"idleNodeCount": counts["idle"], "runningNodeCount": counts["running"], "preparingNodeCount": counts["preparing"],
+		"unusableNodeCount": counts["unusable"], "leavingNodeCount": counts["leaving"], "preemptedNodeCount": counts["preempted"],
+	}
+}
+
+// CurrentNodeCount is Azure's currentNodeCount: the nodes that exist and
+// are not leaving or preempted.
+func CurrentNodeCount(nodes []*store.Resource) int {
+	n := 0
+	for _, r := range nodes {
+		if r.State != "leaving" && r.State != "preempted" {
+			n++
+		}
+	}
+	return n
+}
+
+// SortNodes orders nodes by their index (creation order).
+func SortNodes(nodes []*store.Resource) {
+	sort.SliceStable(nodes, func(a, b int) bool {
+		return NodeStatusOf(nodes[a]).Index < NodeStatusOf(nodes[b]).Index
+	})
+}
