@@ -216,10 +216,10 @@ func (c *Clusters) ensureNodes(ctx context.Context, v *clusterView, nodes []*sto
 		c.mu.Lock()
 		done := c.started[n.Name]
 		c.mu.Unlock()
-		if done && n.State != "preparing" {
+		if done && n.State != resource.NodePreparing {
 			continue
 		}
-		if n.State == "preempted" || n.State == "leaving" {
+		if n.State == resource.NodePreempted || n.State == resource.NodeLeaving {
 			continue // on its way out (the autoscaler finishes a leaving node's removal)
 		}
 		ns := resource.NodeStatusOf(n)
@@ -228,8 +228,8 @@ func (c *Clusters) ensureNodes(ctx context.Context, v *clusterView, nodes []*sto
 			return fmt.Errorf("start node %s: %w", n.Name, err)
 		}
 		c.markStarted(n.Name)
-		if n.State == "preparing" {
-			n.State = "idle"
+		if n.State == resource.NodePreparing {
+			n.State = resource.NodeIdle
 			setNodeInfo(&ns, info)
 			ns.IdleSince = now
 			n.Status = resource.Encode(ns)
@@ -260,10 +260,10 @@ func setNodeInfo(ns *resource.NodeStatus, info backend.NodeInfo) {
 // releases the node, which the autoscaler then removes).
 func (c *Clusters) preempt(ctx context.Context, v *clusterView, nodes []*store.Resource) error {
 	for _, n := range nodes {
-		if n.State == "preempted" || !resource.NodeSpecOf(n).Preempt {
+		if n.State == resource.NodePreempted || !resource.NodeSpecOf(n).Preempt {
 			continue
 		}
-		n.State = "preempted"
+		n.State = resource.NodePreempted
 		if err := c.Store.Update(ctx, n); err != nil {
 			return err
 		}
@@ -282,7 +282,7 @@ func (c *Clusters) preempt(ctx context.Context, v *clusterView, nodes []*store.R
 func (c *Clusters) assign(ctx context.Context, v *clusterView, nodes []*store.Resource, queue []QueuedJob, now time.Time) ([]QueuedJob, error) {
 	var free []*store.Resource
 	for _, n := range nodes {
-		if n.State == "idle" && n.Owner == "" && !resource.NodeSpecOf(n).Preempt {
+		if n.State == resource.NodeIdle && n.Owner == "" && !resource.NodeSpecOf(n).Preempt {
 			free = append(free, n)
 		}
 	}
@@ -377,7 +377,7 @@ func (c *Clusters) hostRoom(ctx context.Context, v *clusterView) (int, backend.R
 	}
 	free := c.Nodes.Capacity()
 	for _, n := range all {
-		if n.State == "preempted" && n.Owner == "" {
+		if n.State == resource.NodePreempted && n.Owner == "" {
 			continue // going away
 		}
 		ns := resource.NodeStatusOf(n)
@@ -413,7 +413,7 @@ func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.
 		id := fmt.Sprintf("tvm-%010d_%d-%s", h.Sum32(), v.cs.NodeSeq, now.Format("20060102t150405z"))
 		ns := resource.NodeStatus{Index: idx, CreatedAt: now, IdleSince: now,
 			MilliCPU: v.limits.MilliCPU, MemoryBytes: v.limits.MemoryBytes, GPUs: v.limits.GPUs}
-		row := &store.Resource{Kind: resource.KindNode, Parent: v.owner, Name: id, UID: resource.NewUID(), State: "preparing",
+		row := &store.Resource{Kind: resource.KindNode, Parent: v.owner, Name: id, UID: resource.NewUID(), State: resource.NodePreparing,
 			Spec: resource.Encode(resource.NodeSpec{}), Status: resource.Encode(ns), CreatedBy: "mlw", ModifiedBy: "mlw"}
 		if err := c.Store.Create(ctx, row); err != nil {
 			if errors.Is(err, store.ErrExists) {
@@ -428,7 +428,7 @@ func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.
 		}
 		c.markStarted(id)
 		setNodeInfo(&ns, info)
-		row.State = "idle"
+		row.State = resource.NodeIdle
 		row.Status = resource.Encode(ns)
 		if err := c.Store.Update(ctx, row); err != nil {
 			return out, err
@@ -453,7 +453,7 @@ func (c *Clusters) removeNodes(ctx context.Context, v *clusterView, ids []string
 			continue
 		}
 		// Mark it leaving first: a job can no longer be given this node.
-		n.State = "leaving"
+		n.State = resource.NodeLeaving
 		if err := c.Store.Update(ctx, n); err != nil {
 			return err
 		}

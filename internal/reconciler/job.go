@@ -702,7 +702,7 @@ const handOffTries = 8
 func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held []*store.Resource, now time.Time) (string, []string, []*store.Resource, error) {
 	var usable []*store.Resource
 	for _, n := range held {
-		if n.State == "running" && !resource.NodeSpecOf(n).Preempt {
+		if n.State == resource.NodeRunning && !resource.NodeSpecOf(n).Preempt {
 			usable = append(usable, n)
 		}
 	}
@@ -780,8 +780,8 @@ func freeNodes(ctx context.Context, tx store.Resources, nodes []*store.Resource,
 		ns := resource.NodeStatusOf(n)
 		ns.Job = ""
 		n.Owner = ""
-		if n.State != "preempted" {
-			n.State = "idle"
+		if n.State != resource.NodePreempted {
+			n.State = resource.NodeIdle
 			ns.IdleSince = now
 		}
 		n.Status = resource.Encode(ns)

@@ -130,9 +130,10 @@ func setupJobs(t *testing.T, o bundleOpts) *jobBundle {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "mlw.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "mlw.db"))
 	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { db.Close() })
+	st := &movesStore{Store: db, t: t}
 	if o.capacity == (backend.Resources{}) {
 		o.capacity = backend.Resources{MilliCPU: 64000, MemoryBytes: 512 << 30}
 	}

@@ -25,7 +25,9 @@ import (
 
 func TestMain(m *testing.M) {
 	local.MaybeRunShim()
-	os.Exit(m.Run())
+	code := m.Run()
+	printMoves()
+	os.Exit(code)
 }
 
 // localBundle is a jobBundle on the local backend.

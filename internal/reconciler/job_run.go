@@ -537,7 +537,7 @@ func (r *Jobs) preemptedNode(ctx context.Context, j *jobCtx) string {
 	}
 	for _, id := range j.st.Nodes {
 		n, err := r.Store.Get(ctx, resource.KindNode, j.job.Owner, id)
-		if errors.Is(err, store.ErrNotFound) || err == nil && n.State == "preempted" {
+		if errors.Is(err, store.ErrNotFound) || err == nil && n.State == resource.NodePreempted {
 			return id
 		}
 	}

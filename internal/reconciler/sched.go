@@ -236,7 +236,7 @@ func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes
 		ns := resource.NodeStatusOf(n)
 		ns.Job = job.Name
 		n.Status = resource.Encode(ns)
-		n.State = "running"
+		n.State = resource.NodeRunning
 		n.Owner = key
 		if err := tx.Update(ctx, n); err != nil {
 			return false, err

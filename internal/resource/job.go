@@ -171,6 +171,56 @@ const (
 	JobCancelRequested = "CancelRequested"
 )
 
+// JobDeleting is the state of a job whose deletion was requested
+// (admission, DELETE); the job reconciler stops it and removes the row.
+const JobDeleting = StateDeleting
+
+// Move is one allowed state change and who makes it.
+type Move struct {
+	To string
+	By string
+}
+
+// JobMoves is the one table of a job's state changes: from each state,
+// where it may go and who moves it. Nothing else moves a job; the
+// reconcilers' tests check every change they make against it.
+var JobMoves = map[string][]Move{
+	JobNotStarted: {{JobQueued, "job reconciler"}, {JobFailed, "job reconciler (bad compute, code or environment)"},
+		{JobCancelRequested, "admission (cancel)"}, {JobCanceled, "job reconciler"}, {JobDeleting, "admission (delete)"}},
+	JobQueued: {{JobPreparing, "scheduler (node assigned)"}, {JobFailed, "cluster reconciler (cannot fit), job reconciler"},
+		{JobCancelRequested, "admission (cancel), cluster reconciler (cluster deleted)"}, {JobCanceled, "job reconciler"},
+		{JobDeleting, "admission (delete)"}},
+	JobPreparing: {{JobRunning, "job reconciler (processes started)"}, {JobFailed, "job reconciler"},
+		{JobQueued, "job reconciler (node preempted: next attempt)"}, {JobFinalizing, "job reconciler"},
+		{JobCancelRequested, "admission (cancel), cluster reconciler"}, {JobCanceled, "job reconciler"}, {JobDeleting, "admission (delete)"}},
+	JobRunning: {{JobFinalizing, "job reconciler (processes ended)"}, {JobCompleted, "job reconciler"}, {JobFailed, "job reconciler"},
+		{JobCanceled, "job reconciler"}, {JobQueued, "job reconciler (node preempted: next attempt)"},
+		{JobCancelRequested, "admission (cancel), cluster reconciler"}, {JobDeleting, "admission (delete)"}},
+	JobFinalizing: {{JobCompleted, "job reconciler (outputs saved)"}, {JobFailed, "job reconciler"}, {JobCanceled, "job reconciler"},
+		{JobCancelRequested, "admission (cancel)"}, {JobDeleting, "admission (delete)"}},
+	JobCancelRequested: {{JobCanceled, "job reconciler (stopped)"}, {JobFinalizing, "job reconciler"},
+		{JobCompleted, "job reconciler (ended before the stop)"}, {JobFailed, "job reconciler (ended before the stop)"},
+		{JobDeleting, "admission (delete)"}},
+	JobCompleted: {{JobDeleting, "admission (delete)"}},
+	JobFailed:    {{JobDeleting, "admission (delete)"}},
+	JobCanceled:  {{JobDeleting, "admission (delete)"}},
+	JobDeleting:  {},
+}
+
+// JobMoveAllowed reports whether JobMoves lists from → to (staying is
+// always allowed).
+func JobMoveAllowed(from, to string) bool {
+	if from == to {
+		return true
+	}
+	for _, m := range JobMoves[from] {
+		if m.To == to {
+			return true
+		}
+	}
+	return false
+}
+
 // JobActiveStates are the statuses of a job that holds or waits for compute.
 var JobActiveStates = []string{JobNotStarted, JobQueued, JobPreparing, JobRunning, JobFinalizing, JobCancelRequested}
 

@@ -16,6 +16,27 @@ import (
 // asks of the node (preemption); Status what the reconciler observed.
 const KindNode = "node"
 
+// Node states, as listNodes reports them (nodeState) and the node row's
+// State column holds them. Who moves each (the cluster reconciler unless
+// said otherwise):
+//
+//	preparing  created: the backend starts the node
+//	idle       the node is up and runs no job; the job reconciler puts a
+//	           node back here when its job ends
+//	running    the scheduler assigned it a job
+//	leaving    scaled down: the backend stops it, then the row goes
+//	preempted  a low-priority node taken back (admission asks, with
+//	           NodeSpec.Preempt); its job is requeued
+//	unusable   reported by listNodes' counts; mlw's backends never make one
+const (
+	NodePreparing = "preparing"
+	NodeIdle      = "idle"
+	NodeRunning   = "running"
+	NodeLeaving   = "leaving"
+	NodePreempted = "preempted"
+	NodeUnusable  = "unusable"
+)
+
 // NodeSpec is the desired state of a node.
 type NodeSpec struct {
 	// Preempt asks the cluster reconciler to preempt the node (low-priority
@@ -67,8 +88,8 @@ func NodeStateCounts(nodes []*store.Resource) map[string]any {
 		counts[n.State]++
 	}
 	return map[string]any{
-		"idleNodeCount": counts["idle"], "runningNodeCount": counts["running"], "preparingNodeCount": counts["preparing"],
-		"unusableNodeCount": counts["unusable"], "leavingNodeCount": counts["leaving"], "preemptedNodeCount": counts["preempted"],
+		"idleNodeCount": counts[NodeIdle], "runningNodeCount": counts[NodeRunning], "preparingNodeCount": counts[NodePreparing],
+		"unusableNodeCount": counts[NodeUnusable], "leavingNodeCount": counts[NodeLeaving], "preemptedNodeCount": counts[NodePreempted],
 	}
 }
 
@@ -77,7 +98,7 @@ func NodeStateCounts(nodes []*store.Resource) map[string]any {
 func CurrentNodeCount(nodes []*store.Resource) int {
 	n := 0
 	for _, r := range nodes {
-		if r.State != "leaving" && r.State != "preempted" {
+		if r.State != NodeLeaving && r.State != NodePreempted {
 			n++
 		}
 	}

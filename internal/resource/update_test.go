@@ -154,3 +154,21 @@ func TestRetryTxRunsAgainAfterALostRace(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound, "other errors end it at once")
 	require.Equal(t, 3, calls)
 }
+
+func TestJobMovesCoverEveryState(t *testing.T) {
+	states := []string{resource.JobNotStarted, resource.JobQueued, resource.JobPreparing, resource.JobRunning, resource.JobFinalizing,
+		resource.JobCompleted, resource.JobFailed, resource.JobCanceled, resource.JobCancelRequested, resource.JobDeleting}
+	for _, s := range states {
+		moves, ok := resource.JobMoves[s]
+		require.True(t, ok, "JobMoves says where %s goes", s)
+		for _, m := range moves {
+			require.Contains(t, states, m.To, "%s -> %s", s, m.To)
+			require.NotEmpty(t, m.By, "who moves %s -> %s", s, m.To)
+		}
+		if resource.JobTerminal(s) {
+			require.Equal(t, []resource.Move{{To: resource.JobDeleting, By: "admission (delete)"}}, moves, "a finished job only goes away")
+		}
+	}
+	require.False(t, resource.JobMoveAllowed(resource.JobCompleted, resource.JobRunning))
+	require.True(t, resource.JobMoveAllowed(resource.JobQueued, resource.JobPreparing))
+}
