@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mlw-project/mlw/api"
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/protocol"
 )
 
 // AccessTokenTTL is how long a token from the token endpoint is valid.
@@ -29,8 +29,8 @@ const AccessTokenTTL = time.Hour
 // msrestazure when APPSETTING_WEBSITE_SITE_NAME is set, sends the same
 // secret in the header `secret` and reads the same body.
 func (a *API) tokenRoutes() {
-	a.HandlePublic("GET", api.IdentityTokenPath, a.issueToken)
-	a.HandlePublic("POST", api.IdentityTokenPath, a.issueToken)
+	a.HandlePublic("GET", protocol.IdentityTokenPath, a.issueToken)
+	a.HandlePublic("POST", protocol.IdentityTokenPath, a.issueToken)
 }
 
 func (a *API) issueToken(r *Request) (any, error) {

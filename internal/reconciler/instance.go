@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mlw-project/mlw/api"
 	"github.com/mlw-project/mlw/internal/backend"
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/controller"
@@ -25,6 +24,7 @@ import (
 	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/schedule"
 	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/protocol"
 )
 
 // Instances reconciles compute instances: it drives the state machine
@@ -241,7 +241,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 			"CI_NAME": x.c.Name, "CI_WORKSPACE": x.ws.Name, "CI_RESOURCE_GROUP": ref.ResourceGroup,
 			"CI_LOCAL_UBUNTU_USER": "azureuser", "AZUREML_ARM_SUBSCRIPTION": ref.Subscription,
 			"AZUREML_ARM_RESOURCEGROUP": ref.ResourceGroup, "AZUREML_ARM_WORKSPACE_NAME": ref.Workspace,
-			"REQUESTS_CA_BUNDLE": "~/.mlw/" + api.CABundleFile, "SSL_CERT_FILE": "~/.mlw/" + api.CABundleFile,
+			"REQUESTS_CA_BUNDLE": "~/.mlw/" + protocol.CABundleFile, "SSL_CERT_FILE": "~/.mlw/" + protocol.CABundleFile,
 			"MLW_CA_FILE": "~/.mlw/ca.crt",
 		},
 		EnvFromFiles:   map[string]string{"IDENTITY_HEADER": ".mlw/token", "MLW_TOKEN": ".mlw/token"},
@@ -253,8 +253,8 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 	}
 	if serverURL != "" {
 		s.Env["AZUREML_DEV_URL_MFE"] = serverURL
-		s.Env["ARM_CLOUD_METADATA_URL"] = api.CloudMetadataURL(serverURL)
-		s.Env["IDENTITY_ENDPOINT"] = serverURL + api.IdentityTokenPath
+		s.Env["ARM_CLOUD_METADATA_URL"] = protocol.CloudMetadataURL(serverURL)
+		s.Env["IDENTITY_ENDPOINT"] = serverURL + protocol.IdentityTokenPath
 		s.Env["MLW_SERVER"] = serverURL
 		if u, err := url.Parse(serverURL); err == nil {
 			s.ServerAddr = u.Host
@@ -378,10 +378,10 @@ func (r *Instances) bootFiles(ctx context.Context, x *instanceCtx) (map[string][
 	cfg, _ := json.MarshalIndent(map[string]string{"subscription_id": ref.Subscription, "resource_group": ref.ResourceGroup, "workspace_name": ref.Workspace}, "", "  ")
 	files := map[string][]byte{"config.json": cfg, ".azureml/config.json": cfg, ".mlw/ca.crt": r.CAPEM}
 	var bundle []byte
-	if roots := api.SystemRootsPEM(); roots != nil {
+	if roots := protocol.SystemRootsPEM(); roots != nil {
 		bundle = append(append(bundle, roots...), '\n')
 	}
-	files[".mlw/"+api.CABundleFile] = append(append(bundle, "# mlw server CA\n"...), r.CAPEM...)
+	files[".mlw/"+protocol.CABundleFile] = append(append(bundle, "# mlw server CA\n"...), r.CAPEM...)
 	if uid := x.st.Internal.AssignedUserID; uid != "" {
 		if old := x.st.Internal.TokenHash; old != "" {
 			if err := r.Store.DeleteToken(ctx, old); err != nil && !errors.Is(err, store.ErrNotFound) {
