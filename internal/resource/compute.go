@@ -1,6 +1,10 @@
 package resource
 
-import "github.com/mlw-project/mlw/internal/store"
+import (
+	"encoding/json"
+
+	"github.com/mlw-project/mlw/internal/store"
+)
 
 // Compute types mlw runs.
 const (
@@ -33,11 +37,15 @@ func NestedProps(doc map[string]any) map[string]any {
 }
 
 // ComputeTypeOf returns the computeType of a stored compute.
+// It decodes that one field, not the document.
 func ComputeTypeOf(r *store.Resource) string {
-	doc := Decode(r.Spec)
-	outer, _ := doc["properties"].(map[string]any)
-	t, _ := outer["computeType"].(string)
-	return t
+	var doc struct {
+		Properties struct {
+			ComputeType string `json:"computeType"`
+		} `json:"properties"`
+	}
+	_ = json.Unmarshal(r.Spec, &doc)
+	return doc.Properties.ComputeType
 }
 
 // ComputeARMID returns the ARM id of a compute (lowercase key form is used
