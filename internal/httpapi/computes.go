@@ -134,7 +134,9 @@ func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
 		"createdOn": armTime(c.CreatedAt), "modifiedOn": armTime(c.UpdatedAt), "isAttachedCompute": false,
 		"resourceId": nil,
 	}}
-	doc := envelope(c, resource.ComputeARMID(ws, c), typeCompute, over, resource.Decode(c.Status))
+	// Only the status's properties are the client's to see.
+	status := map[string]any{"properties": resource.Decode(c.Status)["properties"]}
+	doc := envelope(c, resource.ComputeARMID(ws, c), typeCompute, over, status)
 	outer := doc["properties"].(map[string]any)
 	// Defaults for what the client left out; azure-ai-ml 1.28 sends
 	// disableLocalAuth: true, which is echoed.

@@ -136,13 +136,8 @@ func (a *API) jupyterAuth(r *Request) (*store.Session, error) {
 }
 
 // renderInstance adds what depends on the request: application URLs,
-// schedule ids; and hides the server's own bookkeeping.
+// schedule ids.
 func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string]any) {
-	for k := range props {
-		if strings.HasPrefix(k, "_") {
-			delete(props, k)
-		}
-	}
 	st := resource.InstanceStatusOf(c)
 	if c.Deleting {
 		props["state"] = resource.InstanceDeleting

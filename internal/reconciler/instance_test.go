@@ -471,7 +471,9 @@ func TestInstanceStatusHidesInternals(t *testing.T) {
 	c, _ := b.get("ci1")
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(c.Status, &doc))
-	require.Contains(t, string(c.Status), "_mlw", "kept in the store, removed by the renderer")
+	require.Contains(t, doc, resource.InstanceInternalKey, "kept in the store beside properties")
+	require.Contains(t, doc[resource.InstanceInternalKey], "scheduleCheckedAt")
+	require.NotContains(t, string(mustJSON(t, doc["properties"])), "scheduleCheckedAt", "never among what clients see")
 }
 
 func TestInstanceUpdateIdleShutdownSetting(t *testing.T) {
@@ -488,4 +490,11 @@ func TestInstanceUpdateIdleShutdownSetting(t *testing.T) {
 	_, _, err = b.svc.ActOnCompute(b.ctx, b.ref, "ci1", "updateIdleShutdownSetting", body(t, `{"idleTimeBeforeShutdown":"PT1M"}`))
 	e, _ := core.AsError(err)
 	require.Equal(t, 400, e.Status, "%v", err)
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
 }

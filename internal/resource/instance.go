@@ -91,12 +91,21 @@ type InstanceStatus struct {
 	Internal InstanceInternal
 }
 
+// InstanceInternalKey is where an instance's status document keeps its
+// InstanceInternal: beside "properties", which is what clients see, so
+// that no renderer can show it by mistake.
+const InstanceInternalKey = "internal"
+
 // InstanceStatusOf decodes an instance's status.
 func InstanceStatusOf(c *store.Resource) *InstanceStatus {
 	doc := Decode(c.Status)
 	props := NestedProps(doc)
 	st := &InstanceStatus{Doc: doc, Props: props}
-	if raw, ok := props["_mlw"]; ok {
+	raw, ok := doc[InstanceInternalKey]
+	if !ok {
+		raw, ok = props["_mlw"] // where servers before 2026-12 kept it
+	}
+	if ok {
 		b, _ := json.Marshal(raw)
 		_ = json.Unmarshal(b, &st.Internal)
 	}
@@ -108,10 +117,8 @@ func (st *InstanceStatus) State() string { s, _ := st.Props["state"].(string); r
 
 // Encode writes the status back into c (State column included).
 func (st *InstanceStatus) Encode(c *store.Resource) {
-	b, _ := json.Marshal(st.Internal)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	st.Props["_mlw"] = m
+	st.Doc[InstanceInternalKey] = st.Internal
+	delete(st.Props, "_mlw")
 	outer := st.Doc["properties"].(map[string]any)
 	outer["provisioningState"] = provisioningOf(st.State(), outer["provisioningState"])
 	c.Status = Encode(st.Doc)

@@ -67,6 +67,9 @@ type ComputeAdmission struct {
 	Status map[string]any
 	// State is the initial indexed state (create).
 	State string
+	// Internal is the server's own part of the initial status (create),
+	// kept apart from what clients see (resource.InstanceInternalKey).
+	Internal any
 	// Changed reports that an update needs reconciling.
 	Changed bool
 }
@@ -204,6 +207,9 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 
 	if a.Old == nil {
 		status := map[string]any{"properties": map[string]any{"provisioningState": resource.StateCreating, "properties": a.Status}}
+		if a.Internal != nil {
+			status[resource.InstanceInternalKey] = a.Internal
+		}
 		c := &store.Resource{Kind: core.KindCompute, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
 			Status: resource.Encode(status), State: a.State, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 		if err := s.Store.Create(ctx, c); err != nil {

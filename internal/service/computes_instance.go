@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -94,10 +93,7 @@ func (instanceType) Admit(ctx context.Context, a *ComputeAdmission) error {
 	}
 	now := a.Service.Now()
 	internal.ScheduleCheckedAt = now.UTC()
-	b, _ := json.Marshal(internal)
-	var im map[string]any
-	_ = json.Unmarshal(b, &im)
-	st["_mlw"] = im
+	a.Internal = internal
 	st["lastOperation"] = map[string]any{"operationName": "Create", "operationTime": now.UTC().Format(time.RFC3339),
 		"operationStatus": "InProgress", "operationTrigger": resource.TriggerUser}
 	a.State = resource.InstanceCreating
