@@ -8,7 +8,6 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/webui"
 	"github.com/mlw-project/mlw/protocol"
 )
@@ -249,9 +248,9 @@ func (a *API) workspaceOfAccount(ctx context.Context, account string) (string, e
 	if ok {
 		return id, nil
 	}
-	wss, err := a.svc.Store.List(ctx, store.ListOptions{Kind: core.KindWorkspace})
+	wss, err := a.svc.AllWorkspaces(ctx)
 	if err != nil {
-		return "", core.Internal(err)
+		return "", err
 	}
 	a.accounts.mu.Lock()
 	defer a.accounts.mu.Unlock()

@@ -204,10 +204,7 @@ func (a *API) codeRoutes() {
 
 // containerName returns the stored spelling of the {name} in the path.
 func (a *API) containerName(r *Request, ws *store.Resource, k service.AssetKind) string {
-	if c, err := a.svc.Store.Get(r.Ctx(), k.Container, resource.WorkspaceKey(ws), r.Param("name")); err == nil {
-		return c.Name
-	}
-	return r.Param("name")
+	return a.svc.ContainerName(r.Ctx(), ws, k, r.Param("name"))
 }
 
 // putAssetContainer handles PUT of a code or environment container.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
@@ -211,14 +210,7 @@ func (a *API) jobCompute(r *Request, owner string, cache map[string]*store.Resou
 	if c, ok := cache[owner]; ok {
 		return c
 	}
-	i := strings.LastIndex(owner, "/computes/")
-	if i < 0 {
-		return nil
-	}
-	c, err := a.svc.Store.Get(r.Ctx(), core.KindCompute, owner[:i], owner[i+len("/computes/"):])
-	if err != nil {
-		c = nil
-	}
+	c := a.svc.ComputeByOpKey(r.Ctx(), owner)
 	if cache != nil {
 		cache[owner] = c
 	}
@@ -327,7 +319,7 @@ func (a *API) jobLog(r *Request) (any, error) {
 	for {
 		// Read the state before the file, so that everything written
 		// before the job ended is sent before the stream ends.
-		cur, err := a.svc.Store.Get(r.Ctx(), job.Kind, job.Parent, job.Name)
+		cur, err := a.svc.Reread(r.Ctx(), job)
 		ended := err != nil || resource.JobTerminal(cur.State) || cur.Deleting
 		if err == nil {
 			state = cur.State

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -55,14 +54,7 @@ func accepted(r *Request, op *store.Operation, location string) *Response {
 }
 
 func (a *API) getOp(r *Request) (*store.Operation, error) {
-	op, err := a.svc.Store.GetOperation(r.Ctx(), r.Param("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, core.NotFound("OperationNotFound", "The operation '%s' was not found.", r.Param("id"))
-	}
-	if err != nil {
-		return nil, core.Internal(err)
-	}
-	return op, nil
+	return a.svc.GetOperation(r.Ctx(), r.Param("id"))
 }
 
 func (a *API) operationStatus(r *Request) (any, error) {

@@ -56,7 +56,7 @@ func (a *API) issueToken(r *Request) (any, error) {
 	if err != nil {
 		return nil, core.Unauthorized("The X-IDENTITY-HEADER value is not an API token this server knows (or it expired). Run `mlw env` again and export what it prints.")
 	}
-	u, err := a.svc.Store.GetUser(r.Ctx(), p.UserID)
+	u, err := a.svc.UserByID(r.Ctx(), p.UserID)
 	if err != nil {
 		return nil, core.Unauthorized("The token's user no longer exists.")
 	}

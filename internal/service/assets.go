@@ -510,3 +510,12 @@ func (s *Service) DeleteAssetVersion(ctx context.Context, ref core.WorkspaceRef,
 	}
 	return nil
 }
+
+// ContainerName returns the stored spelling of an asset container's name
+// (names are case-insensitive), or name itself when there is none.
+func (s *Service) ContainerName(ctx context.Context, ws *store.Resource, k AssetKind, name string) string {
+	if c, err := s.Store.Get(ctx, k.Container, resource.WorkspaceKey(ws), name); err == nil {
+		return c.Name
+	}
+	return name
+}

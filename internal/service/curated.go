@@ -1,10 +1,11 @@
 package service
 
 import (
-	"github.com/mlw-project/mlw/internal/resource"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // Curated environments are Azure ML's prebuilt environments ("AzureML-…").

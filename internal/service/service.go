@@ -290,3 +290,59 @@ func PrincipalFrom(ctx context.Context) *identity.Principal {
 	p, _ := ctx.Value(ctxKey{}).(*identity.Principal)
 	return p
 }
+
+// GetOperation returns one long-running operation, or a 404 naming it.
+func (s *Service) GetOperation(ctx context.Context, id string) (*store.Operation, error) {
+	op, err := s.Store.GetOperation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, core.NotFound("OperationNotFound", "The operation '%s' was not found.", id)
+	}
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return op, nil
+}
+
+// Reread returns the stored row of r as it is now: a caller that follows a
+// resource (a log stream) sees its state change. ErrNotFound when it is
+// gone.
+func (s *Service) Reread(ctx context.Context, r *store.Resource) (*store.Resource, error) {
+	return s.Store.Get(ctx, r.Kind, r.Parent, r.Name)
+}
+
+// ComputeByOpKey returns the compute whose operation key
+// (resource.ResourceOpKey) is key — a job's Owner — or nil.
+func (s *Service) ComputeByOpKey(ctx context.Context, key string) *store.Resource {
+	i := strings.LastIndex(key, "/computes/")
+	if i < 0 {
+		return nil
+	}
+	c, err := s.Store.Get(ctx, core.KindCompute, key[:i], key[i+len("/computes/"):])
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// AllWorkspaces lists every workspace of the server (not filtered by the
+// caller's access: for the server's own lookups, such as which workspace
+// a storage account belongs to).
+func (s *Service) AllWorkspaces(ctx context.Context) ([]*store.Resource, error) {
+	wss, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindWorkspace})
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return wss, nil
+}
+
+// UserByID returns the user with object id id.
+func (s *Service) UserByID(ctx context.Context, id string) (*store.User, error) {
+	u, err := s.Store.GetUser(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, core.NotFound("UserNotFound", "No user has the id '%s'.", id)
+	}
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return u, nil
+}
