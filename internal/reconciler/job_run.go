@@ -202,6 +202,30 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 	}
 	r.logf(j, "Preparing attempt %d on %s.", j.st.Attempt, where)
 
+	penv, err := r.prepareEnv(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	wds, err := r.prepareWorkDirs(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	dio, err := r.materialize(ctx, j, r.attemptFile(j, "inputs"))
+	if err != nil {
+		return nil, err
+	}
+	command, err := substitute(j.spec.Command, dio)
+	if err != nil {
+		return nil, err
+	}
+	return r.processSpecs(ctx, j, penv, wds, command, dio)
+}
+
+// prepareEnv resolves the job's environment and prepares it: a curated one
+// is checked, any other built, with the build's output in the lifecycle
+// log. It records the environment and its Python in the job's status. A
+// missing environment or a failed build is a prepError.
+func (r *Jobs) prepareEnv(ctx context.Context, j *jobCtx) (*PreparedEnv, error) {
 	env, err := r.resolveEnv(ctx, j)
 	if err != nil {
 		if e, ok := core.AsError(err); ok && e.Status < 500 {
@@ -232,9 +256,14 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 	}
 	j.st.Environment, j.st.Python = env.ID, penv.Python
 	r.logf(j, "Environment %s:%s ready (Python %s).", env.Name, env.Version, penv.Python)
+	return penv, nil
+}
 
-	// Working directories: one per node, each a fresh copy of the code
-	// snapshot, with ./outputs, ./logs and ./checkpoints.
+// prepareWorkDirs makes the working directories: one per node, each a
+// fresh copy of the code snapshot, with ./outputs, ./logs and
+// ./checkpoints (a link to the job's one checkpoints folder, kept across
+// attempts).
+func (r *Jobs) prepareWorkDirs(ctx context.Context, j *jobCtx) ([]string, error) {
 	nodes := max(len(j.st.Nodes), 1)
 	root := r.jobRoot(j)
 	ckpt := filepath.Join(root, "checkpoints")
@@ -243,68 +272,80 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 			return nil, err
 		}
 	}
-	var code string
-	if j.spec.CodeID != "" {
-		loc, err := r.Assets.JobCode(ctx, j.ws, j.spec.CodeID)
-		if err != nil {
-			if e, ok := core.AsError(err); ok && e.Status < 500 {
-				return nil, prepFail("CodeNotFound", "%s", e.Message)
-			}
-			return nil, err
-		}
-		code = r.blobPath(loc)
-		if fi, err := os.Stat(code); err != nil || !fi.IsDir() {
-			return nil, prepFail("CodeNotFound", "The code snapshot of this job (%s in container %s) is missing from the workspace's storage; submit the job again to upload it.", loc.Path, loc.Container)
-		}
+	code, err := r.codeSnapshot(ctx, j)
+	if err != nil {
+		return nil, err
 	}
 	wds := make([]string, nodes)
 	for n := range nodes {
-		wd := r.workDir(j, n)
-		if err := os.RemoveAll(wd); err != nil {
+		if wds[n], err = r.makeWorkDir(j, n, code, ckpt); err != nil {
 			return nil, err
 		}
-		if code != "" {
-			if err := copyTree(code, wd); err != nil {
-				return nil, fmt.Errorf("copy the code snapshot: %w", err)
-			}
-		} else if err := os.Mkdir(wd, 0o755); err != nil {
-			return nil, err
-		}
-		for _, d := range []string{"outputs", "logs"} {
-			if err := os.Mkdir(filepath.Join(wd, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-				return nil, err
-			}
-		}
-		link := filepath.Join(wd, "checkpoints")
-		if fi, err := os.Lstat(link); err == nil && fi.IsDir() {
-			// The snapshot has a checkpoints folder: seed the kept one.
-			if j.st.Attempt == 1 && n == 0 {
-				if err := copyTree(link, ckpt); err != nil {
-					return nil, err
-				}
-			}
-			if err := os.RemoveAll(link); err != nil {
-				return nil, err
-			}
-		}
-		if err := os.Symlink(ckpt, link); err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, err
-		}
-		wds[n] = wd
 	}
 	if code != "" {
 		r.logf(j, "Code snapshot copied to %d working director%s.", nodes, map[bool]string{true: "y", false: "ies"}[nodes == 1])
 	}
+	return wds, nil
+}
 
-	dio, err := r.materialize(ctx, j, r.attemptFile(j, "inputs"))
-	if err != nil {
-		return nil, err
+// codeSnapshot returns the folder of the job's code snapshot in the
+// workspace's storage, or "" when the job has no code. A code asset that
+// is not found, or whose snapshot is missing, is a prepError.
+func (r *Jobs) codeSnapshot(ctx context.Context, j *jobCtx) (string, error) {
+	if j.spec.CodeID == "" {
+		return "", nil
 	}
-	command, err := substitute(j.spec.Command, dio)
+	loc, err := r.Assets.JobCode(ctx, j.ws, j.spec.CodeID)
 	if err != nil {
-		return nil, err
+		if e, ok := core.AsError(err); ok && e.Status < 500 {
+			return "", prepFail("CodeNotFound", "%s", e.Message)
+		}
+		return "", err
 	}
-	return r.processSpecs(ctx, j, penv, wds, command, dio)
+	code := r.blobPath(loc)
+	if fi, err := os.Stat(code); err != nil || !fi.IsDir() {
+		return "", prepFail("CodeNotFound", "The code snapshot of this job (%s in container %s) is missing from the workspace's storage; submit the job again to upload it.", loc.Path, loc.Container)
+	}
+	return code, nil
+}
+
+// makeWorkDir makes node n's working directory afresh: a copy of code (or
+// empty when code is ""), with outputs, logs and a checkpoints link to
+// ckpt. A checkpoints folder in the snapshot seeds ckpt on the first
+// attempt's first node.
+func (r *Jobs) makeWorkDir(j *jobCtx, n int, code, ckpt string) (string, error) {
+	wd := r.workDir(j, n)
+	if err := os.RemoveAll(wd); err != nil {
+		return "", err
+	}
+	if code != "" {
+		if err := copyTree(code, wd); err != nil {
+			return "", fmt.Errorf("copy the code snapshot: %w", err)
+		}
+	} else if err := os.Mkdir(wd, 0o755); err != nil {
+		return "", err
+	}
+	for _, d := range []string{"outputs", "logs"} {
+		if err := os.Mkdir(filepath.Join(wd, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	}
+	link := filepath.Join(wd, "checkpoints")
+	if fi, err := os.Lstat(link); err == nil && fi.IsDir() {
+		// The snapshot has a checkpoints folder: seed the kept one.
+		if j.st.Attempt == 1 && n == 0 {
+			if err := copyTree(link, ckpt); err != nil {
+				return "", err
+			}
+		}
+		if err := os.RemoveAll(link); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Symlink(ckpt, link); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", err
+	}
+	return wd, nil
 }
 
 // lifecycleWriter appends to the job's lifecycle log (for environment

@@ -135,6 +135,37 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 	if ws.Deleting {
 		return nil, false, nil, core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted; no compute can be created in it.", ws.Name)
 	}
+	location, typeName, ct, err := s.parseComputeBody(body)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	name = core.StripAzureMLPrefix(name)
+	doc := body.Doc
+	outer := cleanComputeDoc(doc, typeName)
+	a := &ComputeAdmission{Service: s, Principal: p, Workspace: ws, Name: name, Type: typeName, Doc: doc, Props: resource.NestedProps(doc)}
+
+	s.computeMu.Lock()
+	defer s.computeMu.Unlock()
+	if err := s.loadExistingCompute(ctx, a); err != nil {
+		return nil, false, nil, err
+	}
+	if err := ct.Admit(ctx, a); err != nil {
+		return nil, false, nil, err
+	}
+	if err := s.placeCompute(ctx, ref.Subscription, a, ct, outer, location); err != nil {
+		return nil, false, nil, err
+	}
+	if a.Old == nil {
+		return s.createCompute(ctx, a)
+	}
+	return s.updateCompute(ctx, a)
+}
+
+// parseComputeBody reads a compute PUT's location and computeType, and
+// checks that properties.properties is an object. It returns the location
+// asked for (maybe empty), the registered spelling of the type, and its
+// admission.
+func (s *Service) parseComputeBody(body *Body) (string, string, ComputeType, error) {
 	var shape struct {
 		Location   string `json:"location"`
 		Properties struct {
@@ -144,20 +175,24 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 		} `json:"properties"`
 	}
 	if err := body.Into(&shape); err != nil {
-		return nil, false, nil, err
+		return "", "", nil, err
 	}
 	if len(shape.Properties.Properties) > 0 && string(shape.Properties.Properties) != "null" && shape.Properties.Properties[0] != '{' {
-		return nil, false, nil, core.Invalid("properties.properties", "Field \"properties.properties\" must be an object holding the compute's settings (vmSize, scaleSettings, ...).")
+		return "", "", nil, core.Invalid("properties.properties", "Field \"properties.properties\" must be an object holding the compute's settings (vmSize, scaleSettings, ...).")
 	}
 	typeName, ct, ok := s.canonicalComputeType(shape.Properties.ComputeType)
 	if !ok {
 		if shape.Properties.ComputeType == "" {
-			return nil, false, nil, core.Invalid("properties.computeType", "The compute needs properties.computeType: ComputeInstance (a personal dev machine) or AmlCompute (a cluster).")
+			return "", "", nil, core.Invalid("properties.computeType", "The compute needs properties.computeType: ComputeInstance (a personal dev machine) or AmlCompute (a cluster).")
 		}
-		return nil, false, nil, core.Invalid("properties.computeType", "computeType %q is not supported by mlw; use ComputeInstance or AmlCompute.", shape.Properties.ComputeType)
+		return "", "", nil, core.Invalid("properties.computeType", "computeType %q is not supported by mlw; use ComputeInstance or AmlCompute.", shape.Properties.ComputeType)
 	}
-	name = core.StripAzureMLPrefix(name)
-	doc := body.Doc
+	return shape.Location, typeName, ct, nil
+}
+
+// cleanComputeDoc drops from a compute PUT document the fields the server
+// owns, sets the canonical computeType, and returns the outer properties.
+func cleanComputeDoc(doc map[string]any, typeName string) map[string]any {
 	for _, k := range []string{"id", "name", "type", "systemData"} {
 		delete(doc, k)
 	}
@@ -166,74 +201,87 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 		delete(outer, k)
 	}
 	outer["computeType"] = typeName
-	a := &ComputeAdmission{Service: s, Principal: p, Workspace: ws, Name: name, Type: typeName, Doc: doc, Props: resource.NestedProps(doc)}
+	return outer
+}
 
-	s.computeMu.Lock()
-	defer s.computeMu.Unlock()
-	existing, err := s.Store.Get(ctx, core.KindCompute, resource.WorkspaceKey(ws), name)
+// loadExistingCompute looks up the compute a PUT names. A new compute's
+// name must be valid; an existing one must not be being deleted nor change
+// its type, and goes into a.Old and a.OldProps. The caller holds computeMu.
+func (s *Service) loadExistingCompute(ctx context.Context, a *ComputeAdmission) error {
+	existing, err := s.Store.Get(ctx, core.KindCompute, resource.WorkspaceKey(a.Workspace), a.Name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if err := core.ValidateComputeName(name, typeName == resource.ComputeInstance); err != nil {
-			return nil, false, nil, err
+		if err := core.ValidateComputeName(a.Name, a.Type == resource.ComputeInstance); err != nil {
+			return err
 		}
 	case err != nil:
-		return nil, false, nil, core.Internal(err)
+		return core.Internal(err)
 	default:
 		if existing.Deleting {
-			return nil, false, nil, core.ConflictRetry("ComputeBeingDeleted", retryDeletion, "The compute '%s' is being deleted; wait for that to finish before creating it again.", existing.Name)
+			return core.ConflictRetry("ComputeBeingDeleted", retryDeletion, "The compute '%s' is being deleted; wait for that to finish before creating it again.", existing.Name)
 		}
-		if old := resource.ComputeTypeOf(existing); old != typeName {
-			return nil, false, nil, core.Invalid("properties.computeType", "The compute '%s' is a %s; its computeType cannot change to %s. Delete it first or pick another name.", existing.Name, old, typeName)
+		if old := resource.ComputeTypeOf(existing); old != a.Type {
+			return core.Invalid("properties.computeType", "The compute '%s' is a %s; its computeType cannot change to %s. Delete it first or pick another name.", existing.Name, old, a.Type)
 		}
 		a.Old = existing
 		_, a.OldProps = resource.ComputeSpec(existing)
 	}
-	if err := ct.Admit(ctx, a); err != nil {
-		return nil, false, nil, err
-	}
+	return nil
+}
+
+// placeCompute settles where an admitted compute lives (an instance, or a
+// compute that names no location, lives where its workspace is), records
+// it in the document, and checks the subscription's quota there.
+func (s *Service) placeCompute(ctx context.Context, sub string, a *ComputeAdmission, ct ComputeType, outer map[string]any, location string) error {
 	size, err := sizeOf(a.Props)
+	if err != nil {
+		return err
+	}
+	wsLoc, _ := resource.Decode(a.Workspace.Spec)["location"].(string)
+	if location == "" || a.Type == resource.ComputeInstance {
+		a.Doc["location"] = wsLoc // instances always live where their workspace is
+	}
+	loc, _ := a.Doc["location"].(string)
+	outer["computeLocation"] = loc
+	return s.checkQuota(ctx, sub, loc, a, ct, size)
+}
+
+// createCompute stores an admitted new compute as Creating and starts its
+// Create operation.
+func (s *Service) createCompute(ctx context.Context, a *ComputeAdmission) (*store.Resource, bool, *store.Operation, error) {
+	status := map[string]any{"properties": map[string]any{"provisioningState": resource.StateCreating, "properties": a.Status}}
+	if a.Internal != nil {
+		status[resource.InstanceInternalKey] = a.Internal
+	}
+	c := &store.Resource{Kind: core.KindCompute, Parent: resource.WorkspaceKey(a.Workspace), Name: a.Name, UID: resource.NewUID(), Spec: resource.Encode(a.Doc),
+		Status: resource.Encode(status), State: a.State, CreatedBy: principalName(a.Principal), ModifiedBy: principalName(a.Principal)}
+	if err := s.Store.Create(ctx, c); err != nil {
+		return nil, false, nil, storeErr(err, "compute", a.Name)
+	}
+	op, err := s.startOp(ctx, c, "Create")
 	if err != nil {
 		return nil, false, nil, err
 	}
-	wsLoc, _ := resource.Decode(ws.Spec)["location"].(string)
-	if shape.Location == "" || typeName == resource.ComputeInstance {
-		doc["location"] = wsLoc // instances always live where their workspace is
-	}
-	loc, _ := doc["location"].(string)
-	outer["computeLocation"] = loc
-	if err := s.checkQuota(ctx, ref.Subscription, loc, a, ct, size); err != nil {
-		return nil, false, nil, err
-	}
+	return c, true, op, nil
+}
 
-	if a.Old == nil {
-		status := map[string]any{"properties": map[string]any{"provisioningState": resource.StateCreating, "properties": a.Status}}
-		if a.Internal != nil {
-			status[resource.InstanceInternalKey] = a.Internal
-		}
-		c := &store.Resource{Kind: core.KindCompute, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
-			Status: resource.Encode(status), State: a.State, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
-		if err := s.Store.Create(ctx, c); err != nil {
-			return nil, false, nil, storeErr(err, "compute", name)
-		}
-		op, err := s.startOp(ctx, c, "Create")
-		if err != nil {
-			return nil, false, nil, err
-		}
-		return c, true, op, nil
-	}
+// updateCompute merges an admitted PUT into the existing compute a.Old and
+// starts its Update operation, finished at once when admission found
+// nothing for a reconciler to do.
+func (s *Service) updateCompute(ctx context.Context, a *ComputeAdmission) (*store.Resource, bool, *store.Operation, error) {
 	// Admission decided on a.Old: a compute changed meanwhile is a 409
 	// (retry), not a merge into what admission did not see.
 	old := resource.Decode(a.Old.Spec)
-	if _, ok := doc["tags"]; ok {
+	if _, ok := a.Doc["tags"]; ok {
 		delete(old, "tags") // a PUT replaces the tags as a whole, as in ARM
 	}
 	version := a.Old.Version
 	c, err := s.update(ctx, a.Old, func(c *store.Resource) error {
 		if c.Version != version {
-			return storeErr(store.ErrConflict, "compute", name)
+			return storeErr(store.ErrConflict, "compute", a.Name)
 		}
-		c.Spec = resource.Encode(resource.Merge(old, doc))
-		c.ModifiedBy = principalName(p)
+		c.Spec = resource.Encode(resource.Merge(old, a.Doc))
+		c.ModifiedBy = principalName(a.Principal)
 		return nil
 	})
 	if err != nil {

@@ -116,21 +116,10 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 		return nil, false, err
 	}
 	doc := body.Doc
-	for _, k := range []string{"id", "name", "type", "systemData"} {
-		delete(doc, k)
+	pr, err := cleanDatastoreDoc(doc)
+	if err != nil {
+		return nil, false, err
 	}
-	pr := props(doc)
-	if pr == nil {
-		return nil, false, core.Invalid("properties", "The datastore needs properties, for example {\"properties\": {\"datastoreType\": \"AzureBlob\", \"containerName\": \"my-data\", \"credentials\": {\"credentialsType\": \"None\"}}}.")
-	}
-	// isDefault is owned by the server; secrets are never stored (every
-	// datastore's data is reached with a SAS from listSecrets).
-	delete(pr, "isDefault")
-	if c, ok := pr["credentials"].(map[string]any); ok {
-		delete(c, "secrets")
-	}
-	pr["credentials"] = map[string]any{"credentialsType": "Sas"}
-
 	key := resource.WorkspaceKey(ws)
 	existing, err := s.Store.Get(ctx, core.KindDatastore, key, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -140,54 +129,14 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 		if existing == nil {
 			return nil, false, core.Invalid("name", "The name '%s' is reserved for a default datastore of the workspace.", name)
 		}
-		// Default datastores keep their storage; only description and tags change.
-		existing, err := s.update(ctx, existing, func(ds *store.Resource) error {
-			old := resource.Decode(ds.Spec)
-			op := props(old)
-			for _, k := range []string{"description", "tags"} {
-				if v, ok := pr[k]; ok {
-					op[k] = v
-				}
-			}
-			ds.Spec = resource.Encode(old)
-			ds.ModifiedBy = principalName(p)
-			return nil
-		})
+		existing, err := s.updateDefaultDatastore(ctx, existing, pr, p)
 		return existing, false, err
 	}
-	dt := spec.Properties.DatastoreType
-	if !strings.EqualFold(dt, "AzureBlob") {
-		if dt == "" {
-			return nil, false, core.Invalid("properties.datastoreType", "The datastore needs properties.datastoreType; mlw supports \"AzureBlob\".")
-		}
-		return nil, false, core.Invalid("properties.datastoreType", "Datastore type %q is not supported: mlw stores data itself and supports \"AzureBlob\" datastores (a container in the workspace's storage).", dt)
+	if err := admitBlobDatastore(name, &spec, pr); err != nil {
+		return nil, false, err
 	}
-	pr["datastoreType"] = "AzureBlob"
-	container := spec.Properties.ContainerName
-	if container == "" {
-		container = defaultContainerFor(name)
-		pr["containerName"] = container
-	}
-	if !blob.ValidContainer(container) {
-		return nil, false, core.Invalid("properties.containerName", "Invalid container name %q. Container names are 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.", container)
-	}
-	if _, ok := pr["endpoint"]; !ok {
-		pr["endpoint"] = "core.windows.net"
-	}
-	if _, ok := pr["protocol"]; !ok {
-		pr["protocol"] = "https"
-	}
-	pr["isDefault"] = false
 	if existing != nil {
-		existing, err := s.update(ctx, existing, func(ds *store.Resource) error {
-			old := resource.Decode(ds.Spec)
-			if op := props(old); op != nil {
-				delete(op, "tags") // tags are replaced as a whole
-			}
-			ds.Spec = resource.Encode(resource.Merge(old, doc))
-			ds.ModifiedBy = principalName(p)
-			return nil
-		})
+		existing, err := s.mergeDatastore(ctx, existing, doc, p)
 		return existing, false, err
 	}
 	r := &store.Resource{Kind: core.KindDatastore, Parent: key, Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
@@ -196,6 +145,88 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 		return nil, false, storeErr(err, "datastore", name)
 	}
 	return r, true, nil
+}
+
+// cleanDatastoreDoc drops from a datastore PUT document the fields the
+// server owns and any secrets, sets SAS credentials, and returns its
+// properties (an error when there are none).
+func cleanDatastoreDoc(doc map[string]any) (map[string]any, error) {
+	for _, k := range []string{"id", "name", "type", "systemData"} {
+		delete(doc, k)
+	}
+	pr := props(doc)
+	if pr == nil {
+		return nil, core.Invalid("properties", "The datastore needs properties, for example {\"properties\": {\"datastoreType\": \"AzureBlob\", \"containerName\": \"my-data\", \"credentials\": {\"credentialsType\": \"None\"}}}.")
+	}
+	// isDefault is owned by the server; secrets are never stored (every
+	// datastore's data is reached with a SAS from listSecrets).
+	delete(pr, "isDefault")
+	if c, ok := pr["credentials"].(map[string]any); ok {
+		delete(c, "secrets")
+	}
+	pr["credentials"] = map[string]any{"credentialsType": "Sas"}
+	return pr, nil
+}
+
+// updateDefaultDatastore applies a PUT to a default datastore, which keeps
+// its storage: only description and tags change.
+func (s *Service) updateDefaultDatastore(ctx context.Context, existing *store.Resource, pr map[string]any, p *identity.Principal) (*store.Resource, error) {
+	return s.update(ctx, existing, func(ds *store.Resource) error {
+		old := resource.Decode(ds.Spec)
+		op := props(old)
+		for _, k := range []string{"description", "tags"} {
+			if v, ok := pr[k]; ok {
+				op[k] = v
+			}
+		}
+		ds.Spec = resource.Encode(old)
+		ds.ModifiedBy = principalName(p)
+		return nil
+	})
+}
+
+// admitBlobDatastore checks that a user datastore is an AzureBlob one on a
+// valid container, and fills in pr the type's spelling, a container derived
+// from the name when none is given, the endpoint, protocol and isDefault.
+func admitBlobDatastore(name string, spec *datastoreSpec, pr map[string]any) error {
+	dt := spec.Properties.DatastoreType
+	if !strings.EqualFold(dt, "AzureBlob") {
+		if dt == "" {
+			return core.Invalid("properties.datastoreType", "The datastore needs properties.datastoreType; mlw supports \"AzureBlob\".")
+		}
+		return core.Invalid("properties.datastoreType", "Datastore type %q is not supported: mlw stores data itself and supports \"AzureBlob\" datastores (a container in the workspace's storage).", dt)
+	}
+	pr["datastoreType"] = "AzureBlob"
+	container := spec.Properties.ContainerName
+	if container == "" {
+		container = defaultContainerFor(name)
+		pr["containerName"] = container
+	}
+	if !blob.ValidContainer(container) {
+		return core.Invalid("properties.containerName", "Invalid container name %q. Container names are 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.", container)
+	}
+	if _, ok := pr["endpoint"]; !ok {
+		pr["endpoint"] = "core.windows.net"
+	}
+	if _, ok := pr["protocol"]; !ok {
+		pr["protocol"] = "https"
+	}
+	pr["isDefault"] = false
+	return nil
+}
+
+// mergeDatastore merges a PUT document into an existing user datastore; the
+// tags are replaced as a whole.
+func (s *Service) mergeDatastore(ctx context.Context, existing *store.Resource, doc map[string]any, p *identity.Principal) (*store.Resource, error) {
+	return s.update(ctx, existing, func(ds *store.Resource) error {
+		old := resource.Decode(ds.Spec)
+		if op := props(old); op != nil {
+			delete(op, "tags") // tags are replaced as a whole
+		}
+		ds.Spec = resource.Encode(resource.Merge(old, doc))
+		ds.ModifiedBy = principalName(p)
+		return nil
+	})
 }
 
 // defaultContainerFor derives a container name from a datastore name.

@@ -128,105 +128,29 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 // computeId becomes the compute's ARM id, named outputs get their default
 // paths, experimentName and displayName their defaults.
 func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string, spec *resource.JobSpec, pr map[string]any) (*store.Resource, error) {
-	ref := resource.WorkspaceRefOf(ws)
-	if spec.JobType == "" {
-		return nil, core.Invalid("properties.jobType", "The job needs properties.jobType; mlw runs \"Command\" jobs.")
+	if err := checkJobCommand(spec, pr); err != nil {
+		return nil, err
 	}
-	if !strings.EqualFold(spec.JobType, "Command") {
-		return nil, core.Invalid("properties.jobType", "jobType %q is not supported; mlw runs \"Command\" jobs (pipelines and sweeps are not available yet).", spec.JobType)
-	}
-	pr["jobType"] = "Command"
-	if strings.TrimSpace(spec.Command) == "" {
-		return nil, core.Invalid("properties.command", "The job needs a command to run, for example \"python train.py\".")
-	}
-	compute, err := s.jobCompute(ctx, ws, spec.ComputeID)
+	compute, err := s.admitJobCompute(ctx, ws, spec, pr)
 	if err != nil {
 		return nil, err
 	}
-	pr["computeId"] = resource.ComputeARMID(ws, compute)
-	isCluster := resource.ComputeTypeOf(compute) == resource.AmlCompute
-	if !isCluster {
-		// A job on an instance runs as the instance's user, in its home.
-		if err := checkAssigned(PrincipalFrom(ctx), compute, resource.InstanceStatusOf(compute),
-			"run jobs on it; submit to a compute cluster or to an instance of your own"); err != nil {
-			return nil, err
-		}
-	}
-
-	if strings.TrimSpace(spec.EnvironmentID) == "" {
-		return nil, core.Invalid("properties.environmentId", "The job needs an environment, for example \"azureml:AzureML-sklearn-1.5@latest\".")
-	}
-	if _, err := s.ResolveEnvironment(ctx, ref, spec.EnvironmentID); err != nil {
-		return nil, asJobError(err, "properties.environmentId")
-	}
-	if spec.CodeID != "" {
-		if _, err := s.JobCode(ctx, ws, spec.CodeID); err != nil {
-			return nil, err
-		}
-	}
-	n := spec.InstanceCount()
-	if n < 1 || n > 100 {
-		return nil, core.Invalid("properties.resources.instanceCount", "resources.instanceCount must be from 1 to 100, not %d.", n)
-	}
-	if isCluster {
-		_, props := resource.ComputeSpec(compute)
-		if ss, err := resource.ClusterScale(props); err == nil && n > ss.Max {
-			return nil, core.Invalid("properties.resources.instanceCount",
-				"The job asks for %d nodes but the cluster '%s' has at most %d (maxNodeCount). Lower instance_count or raise the cluster's max_instances.", n, compute.Name, ss.Max)
-		}
-	} else if n != 1 {
-		return nil, core.Invalid("properties.resources.instanceCount", "A compute instance runs one node; instance_count must be 1, not %d. Use a compute cluster for distributed jobs.", n)
-	}
-	if d := spec.Distribution; d != nil {
-		switch strings.ToLower(d.DistributionType) {
-		case "pytorch", "mpi", "tensorflow":
-		default:
-			return nil, core.Invalid("properties.distribution.distributionType", "distributionType must be PyTorch, Mpi or TensorFlow, not %q.", d.DistributionType)
-		}
-		if c := spec.ProcessesPerInstance(); c < 1 || c > 64 {
-			return nil, core.Invalid("properties.distribution.processCountPerInstance", "processCountPerInstance must be from 1 to 64, not %d.", c)
-		}
-	}
-	if _, err := spec.Timeout(); err != nil {
+	if err := s.checkJobEnvironmentAndCode(ctx, ws, spec); err != nil {
 		return nil, err
 	}
-	for k, v := range spec.EnvironmentVariables {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return nil, core.Invalid("properties.environmentVariables", "Invalid environment variable name %q.", k)
-		}
-		switch v.(type) {
-		case string, float64, bool, json.Number, nil:
-		default:
-			return nil, core.Invalid("properties.environmentVariables."+k, "Environment variable %s must be a string.", k)
-		}
+	if err := checkJobResources(spec, compute); err != nil {
+		return nil, err
+	}
+	if err := checkJobEnvironmentVariables(spec); err != nil {
+		return nil, err
 	}
 	for k, in := range spec.Inputs {
 		if err := s.checkJobInput(ctx, ws, k, in); err != nil {
 			return nil, err
 		}
 	}
-	outs, _ := pr["outputs"].(map[string]any)
-	for k, out := range spec.Outputs {
-		if !jobIOName.MatchString(k) {
-			return nil, core.Invalid("properties.outputs."+k, "Invalid output name %q: use letters, digits and underscores, starting with a letter.", k)
-		}
-		o, _ := outs[k].(map[string]any)
-		if o == nil {
-			continue
-		}
-		switch strings.ToLower(out.JobOutputType) {
-		case "uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model":
-		default:
-			return nil, core.Invalid("properties.outputs."+k+".jobOutputType", "Output %s has jobOutputType %q; use uri_folder or uri_file.", k, out.JobOutputType)
-		}
-		if out.URI == "" {
-			o["uri"] = "azureml://datastores/" + resource.DatastoreBlob + "/paths/" + resource.JobNamedOutputPath(name, k)
-		} else if _, _, err := s.datastorePath(ctx, ws, out.URI, "properties.outputs."+k+".uri"); err != nil {
-			return nil, err
-		}
-		if out.Mode == "" {
-			o["mode"] = "ReadWriteMount"
-		}
+	if err := s.admitJobOutputs(ctx, ws, name, spec, pr); err != nil {
+		return nil, err
 	}
 	if spec.ExperimentName == "" {
 		pr["experimentName"] = "Default"
@@ -238,6 +162,135 @@ func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string,
 		pr["isArchived"] = false
 	}
 	return compute, nil
+}
+
+// checkJobCommand checks that the job is a Command job (normalising the
+// jobType's spelling in pr) with a command to run.
+func checkJobCommand(spec *resource.JobSpec, pr map[string]any) error {
+	if spec.JobType == "" {
+		return core.Invalid("properties.jobType", "The job needs properties.jobType; mlw runs \"Command\" jobs.")
+	}
+	if !strings.EqualFold(spec.JobType, "Command") {
+		return core.Invalid("properties.jobType", "jobType %q is not supported; mlw runs \"Command\" jobs (pipelines and sweeps are not available yet).", spec.JobType)
+	}
+	pr["jobType"] = "Command"
+	if strings.TrimSpace(spec.Command) == "" {
+		return core.Invalid("properties.command", "The job needs a command to run, for example \"python train.py\".")
+	}
+	return nil
+}
+
+// admitJobCompute finds the job's compute, writes its ARM id into pr, and
+// checks that the caller may run jobs on it: anyone on a cluster, only the
+// assigned user on an instance.
+func (s *Service) admitJobCompute(ctx context.Context, ws *store.Resource, spec *resource.JobSpec, pr map[string]any) (*store.Resource, error) {
+	compute, err := s.jobCompute(ctx, ws, spec.ComputeID)
+	if err != nil {
+		return nil, err
+	}
+	pr["computeId"] = resource.ComputeARMID(ws, compute)
+	if resource.ComputeTypeOf(compute) != resource.AmlCompute {
+		// A job on an instance runs as the instance's user, in its home.
+		if err := checkAssigned(PrincipalFrom(ctx), compute, resource.InstanceStatusOf(compute),
+			"run jobs on it; submit to a compute cluster or to an instance of your own"); err != nil {
+			return nil, err
+		}
+	}
+	return compute, nil
+}
+
+// checkJobEnvironmentAndCode checks that the job names an environment that
+// resolves, and that its code, if any, exists.
+func (s *Service) checkJobEnvironmentAndCode(ctx context.Context, ws *store.Resource, spec *resource.JobSpec) error {
+	if strings.TrimSpace(spec.EnvironmentID) == "" {
+		return core.Invalid("properties.environmentId", "The job needs an environment, for example \"azureml:AzureML-sklearn-1.5@latest\".")
+	}
+	if _, err := s.ResolveEnvironment(ctx, resource.WorkspaceRefOf(ws), spec.EnvironmentID); err != nil {
+		return asJobError(err, "properties.environmentId")
+	}
+	if spec.CodeID != "" {
+		if _, err := s.JobCode(ctx, ws, spec.CodeID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkJobResources checks the node count against the compute (at most a
+// cluster's maxNodeCount; one on an instance), the distribution, and the
+// timeout.
+func checkJobResources(spec *resource.JobSpec, compute *store.Resource) error {
+	n := spec.InstanceCount()
+	if n < 1 || n > 100 {
+		return core.Invalid("properties.resources.instanceCount", "resources.instanceCount must be from 1 to 100, not %d.", n)
+	}
+	if resource.ComputeTypeOf(compute) == resource.AmlCompute {
+		_, props := resource.ComputeSpec(compute)
+		if ss, err := resource.ClusterScale(props); err == nil && n > ss.Max {
+			return core.Invalid("properties.resources.instanceCount",
+				"The job asks for %d nodes but the cluster '%s' has at most %d (maxNodeCount). Lower instance_count or raise the cluster's max_instances.", n, compute.Name, ss.Max)
+		}
+	} else if n != 1 {
+		return core.Invalid("properties.resources.instanceCount", "A compute instance runs one node; instance_count must be 1, not %d. Use a compute cluster for distributed jobs.", n)
+	}
+	if d := spec.Distribution; d != nil {
+		switch strings.ToLower(d.DistributionType) {
+		case "pytorch", "mpi", "tensorflow":
+		default:
+			return core.Invalid("properties.distribution.distributionType", "distributionType must be PyTorch, Mpi or TensorFlow, not %q.", d.DistributionType)
+		}
+		if c := spec.ProcessesPerInstance(); c < 1 || c > 64 {
+			return core.Invalid("properties.distribution.processCountPerInstance", "processCountPerInstance must be from 1 to 64, not %d.", c)
+		}
+	}
+	_, err := spec.Timeout()
+	return err
+}
+
+// checkJobEnvironmentVariables checks that each environment variable has a
+// valid name and a scalar value.
+func checkJobEnvironmentVariables(spec *resource.JobSpec) error {
+	for k, v := range spec.EnvironmentVariables {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return core.Invalid("properties.environmentVariables", "Invalid environment variable name %q.", k)
+		}
+		switch v.(type) {
+		case string, float64, bool, json.Number, nil:
+		default:
+			return core.Invalid("properties.environmentVariables."+k, "Environment variable %s must be a string.", k)
+		}
+	}
+	return nil
+}
+
+// admitJobOutputs checks the outputs' names, types and URIs, and gives each
+// output in pr a default path on the workspace blob store and a default
+// mode when it names none.
+func (s *Service) admitJobOutputs(ctx context.Context, ws *store.Resource, name string, spec *resource.JobSpec, pr map[string]any) error {
+	outs, _ := pr["outputs"].(map[string]any)
+	for k, out := range spec.Outputs {
+		if !jobIOName.MatchString(k) {
+			return core.Invalid("properties.outputs."+k, "Invalid output name %q: use letters, digits and underscores, starting with a letter.", k)
+		}
+		o, _ := outs[k].(map[string]any)
+		if o == nil {
+			continue
+		}
+		switch strings.ToLower(out.JobOutputType) {
+		case "uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model":
+		default:
+			return core.Invalid("properties.outputs."+k+".jobOutputType", "Output %s has jobOutputType %q; use uri_folder or uri_file.", k, out.JobOutputType)
+		}
+		if out.URI == "" {
+			o["uri"] = "azureml://datastores/" + resource.DatastoreBlob + "/paths/" + resource.JobNamedOutputPath(name, k)
+		} else if _, _, err := s.datastorePath(ctx, ws, out.URI, "properties.outputs."+k+".uri"); err != nil {
+			return err
+		}
+		if out.Mode == "" {
+			o["mode"] = "ReadWriteMount"
+		}
+	}
+	return nil
 }
 
 // jobCompute finds the compute a job names: an ARM id of this workspace's
