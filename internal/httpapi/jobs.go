@@ -149,6 +149,7 @@ func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*s
 		}
 	}
 	doc := envelope(job, wsID+"/jobs/"+job.Name, typeJob)
+	delete(doc, resource.IntentKey) // the server's own
 	props, _ := doc["properties"].(map[string]any)
 	if props == nil {
 		props = map[string]any{}

@@ -234,6 +234,14 @@ func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
 	if JobTerminalState(job.State) {
 		return r.settled(ctx, j)
 	}
+	if c := spec.Intent.Cancel; c != nil && job.State != resource.JobCancelRequested {
+		// A user asked to cancel (admission wrote the intent): the job
+		// is CancelRequested from now on, for its reason.
+		j.st.CancelRequest = c
+		if err := r.write(ctx, j, resource.JobCancelRequested); err != nil {
+			return controller.Result{}, err
+		}
+	}
 	// A job waiting for its compute reads it; one that runs on a cluster
 	// does not need to (deleting a cluster cancels its jobs), one on an
 	// instance does (deleting an instance does not).

@@ -184,9 +184,17 @@ func TestCancel(t *testing.T) {
 	b.drain()
 	b.requireState("run", resource.JobRunning)
 
+	before := b.job("wait")
 	_, op, err := b.svc.CancelJob(b.ctx, b.ref, "wait")
 	require.NoError(t, err)
 	require.NotNil(t, op)
+	// Admission records the request in the spec; the status and state
+	// are the reconciler's to move.
+	asked := b.job("wait")
+	require.Equal(t, string(before.Status), string(asked.Status), "admission never writes a job's status")
+	require.Equal(t, before.State, asked.State)
+	require.Equal(t, before.Generation+1, asked.Generation, "the cancel is a spec change")
+	require.Equal(t, "Canceled by admin.", resource.IntentOf(asked.Spec).Cancel.Reason)
 	b.drain()
 	st := b.requireState("wait", resource.JobCanceled)
 	require.Equal(t, "Canceled by admin.", st.Reason)

@@ -226,8 +226,8 @@ func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes
 	if err != nil {
 		return false, err
 	}
-	if job.State != resource.JobQueued || job.Deleting || job.Owner != owner {
-		return false, nil
+	if job.State != resource.JobQueued || job.Deleting || job.Owner != owner || resource.IntentOf(job.Spec).Cancel != nil {
+		return false, nil // a job about to be canceled gets no node
 	}
 	st := resource.JobStatusOf(job)
 	ids := make([]string, len(nodes))

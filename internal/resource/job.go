@@ -42,6 +42,8 @@ type JobSpec struct {
 		JobLimitsType string          `json:"jobLimitsType"`
 		Timeout       json.RawMessage `json:"timeout"`
 	} `json:"limits"`
+	// Intent is what a user asked of the job (the spec's IntentKey).
+	Intent Intent `json:"-"`
 }
 
 // JobInput is one input: a literal or a URI.
@@ -105,10 +107,12 @@ func (j *JobSpec) Timeout() (time.Duration, error) {
 func JobSpecOf(r *store.Resource) (*JobSpec, error) {
 	var doc struct {
 		Properties JobSpec `json:"properties"`
+		Intent     Intent  `json:"intent"`
 	}
 	if err := json.Unmarshal(r.Spec, &doc); err != nil {
 		return nil, fmt.Errorf("job %s: stored spec: %w", r.Name, err)
 	}
+	doc.Properties.Intent = doc.Intent
 	return &doc.Properties, nil
 }
 
@@ -154,9 +158,10 @@ type DataLocation struct {
 //	                 are being saved as artifacts
 //	Completed, Failed, Canceled
 //	                 job reconciler (terminal)
-//	CancelRequested  admission (cancel), cluster reconciler (cluster
-//	                 deleted); the job reconciler stops it and moves it to
-//	                 Canceled
+//	CancelRequested  job reconciler, for a user's cancel (which admission
+//	                 records in the spec: Intent.Cancel), and the cluster
+//	                 reconciler (cluster deleted); the job reconciler stops
+//	                 it and moves it to Canceled
 //	Deleting         admission (DELETE): the job reconciler stops it and
 //	                 removes it
 const (
@@ -186,18 +191,18 @@ type Move struct {
 // reconcilers' tests check every change they make against it.
 var JobMoves = map[string][]Move{
 	JobNotStarted: {{JobQueued, "job reconciler"}, {JobFailed, "job reconciler (bad compute, code or environment)"},
-		{JobCancelRequested, "admission (cancel)"}, {JobCanceled, "job reconciler"}, {JobDeleting, "admission (delete)"}},
+		{JobCancelRequested, "job reconciler (a user's cancel: the spec's intent)"}, {JobCanceled, "job reconciler"}, {JobDeleting, "admission (delete)"}},
 	JobQueued: {{JobPreparing, "scheduler (node assigned)"}, {JobFailed, "cluster reconciler (cannot fit), job reconciler"},
-		{JobCancelRequested, "admission (cancel), cluster reconciler (cluster deleted)"}, {JobCanceled, "job reconciler"},
+		{JobCancelRequested, "job reconciler (a user's cancel), cluster reconciler (cluster deleted)"}, {JobCanceled, "job reconciler"},
 		{JobDeleting, "admission (delete)"}},
 	JobPreparing: {{JobRunning, "job reconciler (processes started)"}, {JobFailed, "job reconciler"},
 		{JobQueued, "job reconciler (node preempted: next attempt)"}, {JobFinalizing, "job reconciler"},
-		{JobCancelRequested, "admission (cancel), cluster reconciler"}, {JobCanceled, "job reconciler"}, {JobDeleting, "admission (delete)"}},
+		{JobCancelRequested, "job reconciler (a user's cancel), cluster reconciler (cluster deleted)"}, {JobCanceled, "job reconciler"}, {JobDeleting, "admission (delete)"}},
 	JobRunning: {{JobFinalizing, "job reconciler (processes ended)"}, {JobCompleted, "job reconciler"}, {JobFailed, "job reconciler"},
 		{JobCanceled, "job reconciler"}, {JobQueued, "job reconciler (node preempted: next attempt)"},
-		{JobCancelRequested, "admission (cancel), cluster reconciler"}, {JobDeleting, "admission (delete)"}},
+		{JobCancelRequested, "job reconciler (a user's cancel), cluster reconciler (cluster deleted)"}, {JobDeleting, "admission (delete)"}},
 	JobFinalizing: {{JobCompleted, "job reconciler (outputs saved)"}, {JobFailed, "job reconciler"}, {JobCanceled, "job reconciler"},
-		{JobCancelRequested, "admission (cancel)"}, {JobDeleting, "admission (delete)"}},
+		{JobCancelRequested, "job reconciler (a user's cancel: the spec's intent)"}, {JobDeleting, "admission (delete)"}},
 	JobCancelRequested: {{JobCanceled, "job reconciler (stopped)"}, {JobFinalizing, "job reconciler"},
 		{JobCompleted, "job reconciler (ended before the stop)"}, {JobFailed, "job reconciler (ended before the stop)"},
 		{JobDeleting, "admission (delete)"}},

@@ -60,7 +60,7 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 		return nil, nil, false, err
 	}
 	doc := body.Doc
-	for _, k := range []string{"id", "name", "type", "systemData"} {
+	for _, k := range []string{"id", "name", "type", "systemData", resource.IntentKey} {
 		delete(doc, k)
 	}
 	pr, ok := doc["properties"].(map[string]any)
@@ -487,19 +487,25 @@ func (s *Service) updateJob(ctx context.Context, job *store.Resource, doc map[st
 				"A job named '%s' already exists, and its %s cannot change: only tags, properties, description, displayName and isArchived can. Submit it under another name (or leave the name out to get a new one).", job.Name, k)
 		}
 	}
-	for _, k := range []string{"tags", "properties", "description", "displayName", "isArchived"} {
-		if v, ok := newPr[k]; ok {
-			oldPr[k] = v
-		}
-	}
-	if v, ok := doc["tags"]; ok {
-		old["tags"] = v
-	}
 	p := PrincipalFrom(ctx)
-	// The reconciler may move the job meanwhile; the spec is admission's,
-	// so it is re-applied on the current row.
+	// The job may change meanwhile (a cancel's intent): the mutable
+	// fields are applied to the current spec.
 	job, err := s.update(ctx, job, func(job *store.Resource) error {
-		job.Spec = resource.Encode(old)
+		cur := resource.Decode(job.Spec)
+		curPr, _ := cur["properties"].(map[string]any)
+		if curPr == nil {
+			curPr = map[string]any{}
+			cur["properties"] = curPr
+		}
+		for _, k := range []string{"tags", "properties", "description", "displayName", "isArchived"} {
+			if v, ok := newPr[k]; ok {
+				curPr[k] = v
+			}
+		}
+		if v, ok := doc["tags"]; ok {
+			cur["tags"] = v
+		}
+		job.Spec = resource.Encode(cur)
 		job.ModifiedBy = principalName(p)
 		return nil
 	})
@@ -689,19 +695,23 @@ func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name str
 	return job, op, nil
 }
 
-// RequestJobCancel moves a job to CancelRequested (guarded by version,
-// retried on a lost race) and enqueues it. It reports false when the job
-// had already ended (or is being deleted).
+// RequestJobCancel records the user's cancellation in the job's spec
+// (resource.Intent, guarded by version, retried on a lost race) and
+// enqueues the job: the job reconciler moves it to CancelRequested and
+// stops it. It reports false when the job had already ended (or is being
+// deleted).
 func (s *Service) RequestJobCancel(ctx context.Context, job *store.Resource, by, reason string) (bool, error) {
 	ended := false
 	job, err := s.update(ctx, job, func(job *store.Resource) error {
 		if ended = resource.JobTerminal(job.State) || job.Deleting; ended || job.State == resource.JobCancelRequested {
 			return nil
 		}
-		st := resource.JobStatusOf(job)
-		st.CancelRequest = &resource.JobCancel{By: by, At: s.Now().UTC(), Reason: reason}
-		job.Status = resource.Encode(st)
-		job.State = resource.JobCancelRequested
+		in := resource.IntentOf(job.Spec)
+		if in.Cancel != nil {
+			return nil // asked already
+		}
+		in.Cancel = &resource.JobCancel{By: by, At: s.Now().UTC(), Reason: reason}
+		job.Spec = resource.WithIntent(job.Spec, in)
 		return nil
 	})
 	if err != nil || ended {

@@ -1,0 +1,33 @@
+package resource
+
+import "encoding/json"
+
+// IntentKey is where a stored spec keeps what a user asked the server to
+// do to a resource beyond its desired shape — cancel a job — for its
+// reconciler to carry out. Admission writes it (a spec change: the
+// generation moves); the reconciler acts on it and records what it did in
+// the status, which admission never writes. Clients neither send nor see
+// it.
+const IntentKey = "intent"
+
+// Intent is a resource's pending requests.
+type Intent struct {
+	// Cancel asks the job reconciler to cancel a job.
+	Cancel *JobCancel `json:"cancel,omitempty"`
+}
+
+// IntentOf decodes a stored spec's intent.
+func IntentOf(spec json.RawMessage) Intent {
+	var doc struct {
+		Intent Intent `json:"intent"`
+	}
+	_ = json.Unmarshal(spec, &doc)
+	return doc.Intent
+}
+
+// WithIntent returns the spec document with its intent replaced.
+func WithIntent(spec json.RawMessage, in Intent) json.RawMessage {
+	doc := Decode(spec)
+	doc[IntentKey] = in
+	return Encode(doc)
+}
