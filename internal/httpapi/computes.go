@@ -137,6 +137,7 @@ func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
 	// Only the status's properties are the client's to see.
 	status := map[string]any{"properties": resource.Decode(c.Status)["properties"]}
 	doc := envelope(c, resource.ComputeARMID(ws, c), typeCompute, over, status)
+	delete(doc, resource.IntentKey) // the server's own
 	outer := doc["properties"].(map[string]any)
 	// Defaults for what the client left out; azure-ai-ml 1.28 sends
 	// disableLocalAuth: true, which is echoed.

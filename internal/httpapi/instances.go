@@ -139,6 +139,13 @@ func (a *API) jupyterAuth(r *Request) (*store.Session, error) {
 // schedule ids.
 func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string]any) {
 	st := resource.InstanceStatusOf(c)
+	if a, ok := st.PendingAction(c.Spec); ok {
+		// A start, stop or restart the reconciler has yet to make.
+		act := resource.InstanceActions[a.Name]
+		props["state"] = act.To
+		props["lastOperation"] = map[string]any{"operationName": act.Op, "operationTime": a.At.Format(time.RFC3339),
+			"operationStatus": "InProgress", "operationTrigger": resource.TriggerUser}
+	}
 	if c.Deleting {
 		props["state"] = resource.InstanceDeleting
 	}

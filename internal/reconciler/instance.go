@@ -96,6 +96,7 @@ func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Resul
 	if c.Deleting {
 		return controller.Result{}, r.delete(ctx, x)
 	}
+	r.actOnIntent(x)
 	var res controller.Result
 	// Take steps until the state settles (a create with no script goes
 	// Creating → SettingUp → Running in one call).
@@ -124,6 +125,28 @@ func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Resul
 		}
 	}
 	return res, err
+}
+
+// actOnIntent makes the move a user asked for (start, stop, restart:
+// admission records it in the spec, having checked it against the state
+// it saw). A request the instance has moved past meanwhile — a schedule
+// stopped it first — is only marked as seen; its operation finishes with
+// the state the instance settles in.
+func (r *Instances) actOnIntent(x *instanceCtx) {
+	a, applies := x.st.PendingAction(x.c.Spec)
+	if a == nil {
+		return
+	}
+	x.st.Internal.ActedIntent = a.Seq
+	x.dirty = true
+	if !applies {
+		r.log().Info("instance action moved past", "instance", x.c.Name, "action", a.Name, "state", x.st.State())
+		return
+	}
+	act := resource.InstanceActions[a.Name]
+	x.st.SetState(act.To)
+	x.st.SetErrors("", "")
+	x.st.SetLastOperation(act.Op, "InProgress", resource.TriggerUser, a.At)
 }
 
 // workspaceOf finds the workspace of a compute from its parent key.

@@ -230,7 +230,9 @@ func TestInstanceStopStartRestartRunsStartupScript(t *testing.T) {
 	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 
 	op := b.act("ci1", "stop")
-	require.Equal(t, resource.InstanceStopping, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"), "admission records the stop; the reconciler makes it")
+	c, _ = b.get("ci1")
+	require.Equal(t, resource.InstanceStopping, resource.InstanceStatusOf(c).EffectiveState(c.Spec), "what clients are shown")
 	b.reconcile("ci1")
 	require.Equal(t, resource.InstanceStopped, b.state("ci1"))
 	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)

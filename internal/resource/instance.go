@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,10 +18,12 @@ import (
 // DefaultInstanceSize is the SDK's default compute instance size.
 const DefaultInstanceSize = "STANDARD_DS3_V2"
 
-// Compute instance states (ComputeInstanceState). Admission moves an
-// instance into Creating, Starting, Stopping and Restarting (user
-// actions); the instance reconciler moves it through every other state,
-// and into Starting/Stopping for schedules and idle shutdown.
+// Compute instance states (ComputeInstanceState). Admission creates an
+// instance in Creating; every other move is the instance reconciler's:
+// into Starting, Stopping and Restarting for a user's action (which
+// admission records in the spec, Intent.Action, after checking it against
+// InstanceActions), for schedules and for idle shutdown, and through the
+// set-up states as the instance boots.
 const (
 	InstanceCreating        = "Creating"
 	InstanceCreateFailed    = "CreateFailed"
@@ -35,6 +38,44 @@ const (
 	InstanceRestarting      = "Restarting"
 	InstanceDeleting        = "Deleting"
 )
+
+// InstanceAction is what a user's start, stop or restart does: the
+// states it may be taken from, the state it moves to and the name of its
+// operation.
+type InstanceAction struct {
+	From []string
+	To   string
+	Op   string
+}
+
+// InstanceActions are the user's actions on an instance. Admission
+// checks the state and records the request in the spec (Intent.Action);
+// the instance reconciler makes the move.
+var InstanceActions = map[string]InstanceAction{
+	"start":   {[]string{InstanceStopped}, InstanceStarting, "Start"},
+	"stop":    {[]string{InstanceRunning, InstanceUserSetupFailed, InstanceSetupFailed}, InstanceStopping, "Stop"},
+	"restart": {[]string{InstanceRunning, InstanceUserSetupFailed, InstanceSetupFailed}, InstanceRestarting, "Restart"},
+}
+
+// PendingAction returns the user's action that the reconciler has not
+// acted on yet, and whether it applies from the instance's state.
+func (st *InstanceStatus) PendingAction(spec json.RawMessage) (*ActionIntent, bool) {
+	a := IntentOf(spec).Action
+	if a == nil || a.Seq <= st.Internal.ActedIntent {
+		return nil, false
+	}
+	act, ok := InstanceActions[a.Name]
+	return a, ok && slices.Contains(act.From, st.State())
+}
+
+// EffectiveState is the instance's state with its pending action applied:
+// what it is about to be, as clients are shown it.
+func (st *InstanceStatus) EffectiveState(spec json.RawMessage) string {
+	if a, ok := st.PendingAction(spec); ok {
+		return InstanceActions[a.Name].To
+	}
+	return st.State()
+}
 
 // Operation triggers of lastOperation.
 const (
@@ -81,6 +122,9 @@ type InstanceInternal struct {
 	// workspace's file share; allocated at the first start.
 	HostUID  int `json:"hostUid,omitempty"`
 	ShareGID int `json:"shareGid,omitempty"`
+	// ActedIntent is the Seq of the last user action (Intent.Action) the
+	// reconciler acted on.
+	ActedIntent int64 `json:"actedIntent,omitempty"`
 }
 
 // InstanceStatus is a decoded instance status: the whole document, its

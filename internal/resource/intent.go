@@ -1,6 +1,9 @@
 package resource
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // IntentKey is where a stored spec keeps what a user asked the server to
 // do to a resource beyond its desired shape — cancel a job — for its
@@ -14,6 +17,18 @@ const IntentKey = "intent"
 type Intent struct {
 	// Cancel asks the job reconciler to cancel a job.
 	Cancel *JobCancel `json:"cancel,omitempty"`
+	// Action asks the instance reconciler to start, stop or restart an
+	// instance (the latest request; the status records the last one
+	// acted on, InstanceInternal.ActedIntent).
+	Action *ActionIntent `json:"action,omitempty"`
+}
+
+// ActionIntent is a user's request to start, stop or restart.
+type ActionIntent struct {
+	Name string    `json:"name"` // a key of InstanceActions
+	Seq  int64     `json:"seq"`  // numbers the requests, from 1
+	At   time.Time `json:"at"`
+	By   string    `json:"by,omitempty"`
 }
 
 // IntentOf decodes a stored spec's intent.

@@ -193,7 +193,7 @@ func (s *Service) parseComputeBody(body *Body) (string, string, ComputeType, err
 // cleanComputeDoc drops from a compute PUT document the fields the server
 // owns, sets the canonical computeType, and returns the outer properties.
 func cleanComputeDoc(doc map[string]any, typeName string) map[string]any {
-	for _, k := range []string{"id", "name", "type", "systemData"} {
+	for _, k := range []string{"id", "name", "type", "systemData", resource.IntentKey} {
 		delete(doc, k)
 	}
 	outer, _ := doc["properties"].(map[string]any)

@@ -111,27 +111,20 @@ func (instanceType) Act(ctx context.Context, req *ComputeAction) (*ActionResult,
 	if action == "updateidleshutdownsetting" {
 		return s.updateIdleShutdown(ctx, req)
 	}
-	type move struct {
-		from   []string
-		to, op string
-	}
-	moves := map[string]move{
-		"start":   {[]string{resource.InstanceStopped}, resource.InstanceStarting, "Start"},
-		"stop":    {[]string{resource.InstanceRunning, resource.InstanceUserSetupFailed, resource.InstanceSetupFailed}, resource.InstanceStopping, "Stop"},
-		"restart": {[]string{resource.InstanceRunning, resource.InstanceUserSetupFailed, resource.InstanceSetupFailed}, resource.InstanceRestarting, "Restart"},
-	}
-	m, ok := moves[action]
+	m, ok := resource.InstanceActions[action]
 	if !ok {
 		return nil, core.Invalid("action", "A compute instance has the actions start, stop, restart and updateIdleShutdownSetting, not %q.", req.Action)
 	}
+	// Admission checks the move and records it in the spec; the instance
+	// reconciler makes it (the status is never admission's to write).
 	c, err := s.update(ctx, req.Compute, func(c *store.Resource) error {
 		if c.Deleting {
 			return core.Conflict("ComputeBeingDeleted", "The compute instance '%s' is being deleted.", c.Name)
 		}
 		st := resource.InstanceStatusOf(c)
-		cur := st.State()
-		if !slices.Contains(m.from, cur) {
-			hint := "wait until it is " + strings.Join(m.from, " or ")
+		cur := st.EffectiveState(c.Spec)
+		if !slices.Contains(m.From, cur) {
+			hint := "wait until it is " + strings.Join(m.From, " or ")
 			if action == "start" && cur == resource.InstanceRunning {
 				hint = "it is already running"
 			}
@@ -145,17 +138,20 @@ func (instanceType) Act(ctx context.Context, req *ComputeAction) (*ActionResult,
 			}
 			return e
 		}
-		st.SetState(m.to)
-		st.SetErrors("", "")
-		st.SetLastOperation(m.op, "InProgress", resource.TriggerUser, s.Now())
-		st.Encode(c)
+		in := resource.IntentOf(c.Spec)
+		seq := st.Internal.ActedIntent + 1
+		if in.Action != nil && in.Action.Seq >= seq {
+			seq = in.Action.Seq + 1
+		}
+		in.Action = &resource.ActionIntent{Name: action, Seq: seq, At: s.Now().UTC(), By: principalName(PrincipalFrom(ctx))}
+		c.Spec = resource.WithIntent(c.Spec, in)
 		c.ModifiedBy = principalName(PrincipalFrom(ctx))
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	op, err := s.StartOp(ctx, c, m.op)
+	op, err := s.StartOp(ctx, c, m.Op)
 	if err != nil {
 		return nil, err
 	}
