@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
@@ -91,7 +90,8 @@ func (a *API) runDoc(r *Request, ws, job *store.Resource) map[string]any {
 }
 
 func computeShortName(owner string) string {
-	return owner[strings.LastIndex(owner, "/")+1:]
+	ref, _ := resource.ParseOpKey(core.KindCompute, owner)
+	return ref.Name
 }
 
 // runDetails answers run details with logFiles: signed, expiring URLs of

@@ -151,12 +151,11 @@ func (r *Instances) actOnIntent(x *instanceCtx) {
 
 // workspaceOf finds the workspace of a compute from its parent key.
 func (r *Instances) workspaceOf(ctx context.Context, c *store.Resource) (*store.Resource, error) {
-	i := strings.LastIndex(c.Parent, "/providers/")
-	if i < 0 {
+	ws, ok := resource.ParentRef(core.KindWorkspace, c.Parent)
+	if !ok {
 		return nil, fmt.Errorf("compute %s: bad parent %q", c.Name, c.Parent)
 	}
-	wsName := c.Parent[strings.LastIndex(c.Parent, "/")+1:]
-	return r.Store.Get(ctx, core.KindWorkspace, c.Parent[:i], wsName)
+	return r.Store.Get(ctx, ws.Kind, ws.Parent, ws.Name)
 }
 
 // move changes the state and marks the status for writing.

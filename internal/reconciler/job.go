@@ -353,11 +353,11 @@ func (r *Jobs) rememberCompute(st *resource.JobStatus, c *store.Resource) *compu
 }
 
 func workspaceByKey(ctx context.Context, st store.Store, wsKey string) (*store.Resource, error) {
-	i := strings.LastIndex(wsKey, "/providers/")
-	if i < 0 {
+	ref, ok := resource.ParentRef(core.KindWorkspace, wsKey)
+	if !ok {
 		return nil, fmt.Errorf("%w: bad workspace key %q", controller.ErrTerminal, wsKey)
 	}
-	ws, err := st.Get(ctx, core.KindWorkspace, wsKey[:i], wsKey[strings.LastIndex(wsKey, "/")+1:])
+	ws, err := st.Get(ctx, ref.Kind, ref.Parent, ref.Name)
 	if err != nil {
 		return nil, fmt.Errorf("workspace of %s: %w", wsKey, err)
 	}
@@ -376,11 +376,11 @@ func (r *Jobs) computeOf(ctx context.Context, owner string) (*store.Resource, er
 
 // splitComputeOwner splits a compute's operation key ("<ws key>/computes/<name>").
 func splitComputeOwner(owner string) (wsKey, name string) {
-	i := strings.LastIndex(owner, "/computes/")
-	if i < 0 {
+	ref, ok := resource.ParseOpKey(core.KindCompute, owner)
+	if !ok {
 		return owner, ""
 	}
-	return owner[:i], owner[i+len("/computes/"):]
+	return ref.Parent, ref.Name
 }
 
 func computeName(owner string) string { _, n := splitComputeOwner(owner); return n }

@@ -313,11 +313,11 @@ func (s *Service) Reread(ctx context.Context, r *store.Resource) (*store.Resourc
 // ComputeByOpKey returns the compute whose operation key
 // (resource.ResourceOpKey) is key — a job's Owner — or nil.
 func (s *Service) ComputeByOpKey(ctx context.Context, key string) *store.Resource {
-	i := strings.LastIndex(key, "/computes/")
-	if i < 0 {
+	ref, ok := resource.ParseOpKey(core.KindCompute, key)
+	if !ok {
 		return nil
 	}
-	c, err := s.Store.Get(ctx, core.KindCompute, key[:i], key[i+len("/computes/"):])
+	c, err := s.Store.Get(ctx, ref.Kind, ref.Parent, ref.Name)
 	if err != nil {
 		return nil
 	}
