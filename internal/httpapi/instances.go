@@ -159,12 +159,9 @@ func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string
 		apps = append([]any{map[string]any{"displayName": "Jupyter", "endpointUri": prefix + "/jupyter/tree"}}, apps...)
 	}
 	props["applications"] = apps
+	m := renderObserved(props, &st.Internal)
 	// Who the instance is for and since when it idles, for the studio's
 	// compute list ("idle for 12 min, stops at 18:00").
-	m, _ := props["mlw"].(map[string]any)
-	if m == nil {
-		m = map[string]any{}
-	}
 	if st.Internal.AssignedUserName != "" {
 		m["assignedUser"] = map[string]any{"name": st.Internal.AssignedUserName, "objectId": st.Internal.AssignedUserID}
 	}
@@ -194,6 +191,35 @@ func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string
 			sch["computeStartStop"] = out
 		}
 	}
+}
+
+// renderObserved renders what the backend applied at the instance's last
+// boot in Azure's shapes (sshSettings, connectivityEndpoints,
+// osImageMetadata) and mlw's (properties.properties.mlw, returned for
+// more). Before a first boot the request's settings show.
+func renderObserved(props map[string]any, in *resource.InstanceInternal) map[string]any {
+	m := map[string]any{}
+	if !in.Observed {
+		return m
+	}
+	m["limits"], m["isolation"], m["network"] = in.Limits, in.Isolation, in.Network
+	if len(in.Environments) > 0 {
+		var envs []any
+		_ = json.Unmarshal(in.Environments, &envs)
+		m["environments"] = envs
+	}
+	ssh := map[string]any{"sshPublicAccess": "Disabled", "adminUserName": "azureuser", "sshPort": nil}
+	if in.SSHPort > 0 {
+		ssh["sshPublicAccess"] = "Enabled"
+		ssh["sshPort"] = in.SSHPort
+		ssh["hostPublicKey"] = in.SSHHostKey
+	}
+	resource.Merge(props, map[string]any{
+		"sshSettings":           ssh, // over the request's (adminPublicKey stays)
+		"connectivityEndpoints": map[string]any{"publicIpAddress": "127.0.0.1", "privateIpAddress": "127.0.0.1"},
+		"osImageMetadata":       map[string]any{"currentImageVersion": "mlw-local", "latestImageVersion": "mlw-local", "isLatestOsImageVersion": true},
+	})
+	return m
 }
 
 // Terminal wire protocol (docs/instances.md): binary frames carry raw

@@ -467,32 +467,24 @@ func (r *Instances) bootAndSetUp(ctx context.Context, x *instanceCtx) (controlle
 
 func (r *Instances) applyInfo(x *instanceCtx, info backend.InstanceInfo) {
 	in := &x.st.Internal
-	if in.Limits != info.Limits || in.Isolation != info.Isolation || in.Network != info.Network || in.Jupyter != info.Jupyter || in.SSHPort != info.SSHPort {
+	envs, _ := json.Marshal(info.Environments)
+	if len(info.Environments) == 0 {
+		envs = nil
+	}
+	if !in.Observed || in.Limits != info.Limits || in.Isolation != info.Isolation || in.Network != info.Network || in.Jupyter != info.Jupyter ||
+		in.SSHPort != info.SSHPort || in.SSHHostKey != info.SSHHostKey || string(in.Environments) != string(envs) {
 		in.Limits, in.Isolation, in.Network, in.Jupyter, in.SSHPort = info.Limits, info.Isolation, info.Network, info.Jupyter, info.SSHPort
+		in.SSHHostKey, in.Environments, in.Observed = info.SSHHostKey, envs, true
 		x.dirty = true
 	}
-	mlw := map[string]any{"limits": info.Limits, "isolation": info.Isolation, "network": info.Network}
-	if len(info.Environments) > 0 {
-		var envs []any
-		b, _ := json.Marshal(info.Environments)
-		_ = json.Unmarshal(b, &envs)
-		mlw["environments"] = envs
+	// Azure's shapes of these (sshSettings, osImageMetadata, ...) are the
+	// renderer's to make; rows of older servers kept them here.
+	for _, k := range []string{"mlw", "sshSettings", "connectivityEndpoints", "osImageMetadata", "_failure"} {
+		if _, ok := x.st.Props[k]; ok {
+			delete(x.st.Props, k)
+			x.dirty = true
+		}
 	}
-	oldJSON, _ := json.Marshal(x.st.Props["mlw"])
-	newJSON, _ := json.Marshal(mlw)
-	if string(oldJSON) != string(newJSON) {
-		x.dirty = true
-	}
-	x.st.Props["mlw"] = mlw
-	ssh := map[string]any{"sshPublicAccess": "Disabled", "adminUserName": "azureuser", "sshPort": nil}
-	if info.SSHPort > 0 {
-		ssh["sshPublicAccess"] = "Enabled"
-		ssh["sshPort"] = info.SSHPort
-		ssh["hostPublicKey"] = info.SSHHostKey
-	}
-	x.st.Props["sshSettings"] = ssh
-	x.st.Props["connectivityEndpoints"] = map[string]any{"publicIpAddress": "127.0.0.1", "privateIpAddress": "127.0.0.1"}
-	x.st.Props["osImageMetadata"] = map[string]any{"currentImageVersion": "mlw-local", "latestImageVersion": "mlw-local", "isLatestOsImageVersion": true}
 }
 
 // becomeRunning settles a start: Running, lastOperation Succeeded.
@@ -515,7 +507,7 @@ func (r *Instances) fail(x *instanceCtx, state, code, msg string) {
 	x.st.Internal.Script = nil
 	x.st.Internal.ScriptName = ""
 	x.move(state)
-	x.st.Props["_failure"] = map[string]any{"code": code, "message": msg}
+	x.st.Internal.Failure = &resource.JobError{Code: code, Message: msg}
 }
 
 // runScripts starts the next setup script or watches the running one.
@@ -784,9 +776,8 @@ func (r *Instances) finishIfSettled(ctx context.Context, x *instanceCtx) error {
 		status = store.OpSucceeded
 	case resource.InstanceUserSetupFailed, resource.InstanceSetupFailed, resource.InstanceCreateFailed:
 		status = store.OpFailed
-		if f, ok := x.st.Props["_failure"].(map[string]any); ok {
-			code, _ = f["code"].(string)
-			msg, _ = f["message"].(string)
+		if f := x.st.Internal.Failure; f != nil {
+			code, msg = f.Code, f.Message
 		}
 	default:
 		return nil

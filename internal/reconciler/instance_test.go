@@ -476,6 +476,10 @@ func TestInstanceStatusHidesInternals(t *testing.T) {
 	require.Contains(t, doc, resource.InstanceInternalKey, "kept in the store beside properties")
 	require.Contains(t, doc[resource.InstanceInternalKey], "scheduleCheckedAt")
 	require.NotContains(t, string(mustJSON(t, doc["properties"])), "scheduleCheckedAt", "never among what clients see")
+	for _, k := range []string{"osImageMetadata", "sshSettings", "connectivityEndpoints", "mlw", "_failure"} {
+		require.NotContains(t, string(mustJSON(t, doc["properties"])), `"`+k+`"`, "Azure's shapes are the renderer's to make")
+	}
+	require.True(t, resource.InstanceStatusOf(c).Internal.Observed, "what the backend applied is kept, typed")
 }
 
 func TestInstanceUpdateIdleShutdownSetting(t *testing.T) {

@@ -125,6 +125,14 @@ type InstanceInternal struct {
 	// ActedIntent is the Seq of the last user action (Intent.Action) the
 	// reconciler acted on.
 	ActedIntent int64 `json:"actedIntent,omitempty"`
+	// Observed: the backend reported what it applied at the last boot
+	// (Limits, Isolation, Network, Jupyter, SSH, Environments).
+	Observed     bool            `json:"observed,omitempty"`
+	SSHHostKey   string          `json:"sshHostKey,omitempty"`
+	Environments json.RawMessage `json:"environments,omitempty"`
+	// Failure is why the instance is in a failed state (for the
+	// operation that ends with it).
+	Failure *JobError `json:"failure,omitempty"`
 }
 
 // InstanceStatus is a decoded instance status: the whole document, its
