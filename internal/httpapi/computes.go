@@ -134,8 +134,13 @@ func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
 		"createdOn": armTime(c.CreatedAt), "modifiedOn": armTime(c.UpdatedAt), "isAttachedCompute": false,
 		"resourceId": nil,
 	}}
-	// Only the status's properties are the client's to see.
-	status := map[string]any{"properties": resource.Decode(c.Status)["properties"]}
+	// Only the status's properties are the client's to see; a cluster's
+	// own status is typed, and rendered by renderClusterLive.
+	outerStatus, _ := resource.Decode(c.Status)["properties"].(map[string]any)
+	if resource.ComputeTypeOf(c) == resource.AmlCompute {
+		delete(outerStatus, "properties")
+	}
+	status := map[string]any{"properties": outerStatus}
 	doc := envelope(c, resource.ComputeARMID(ws, c), typeCompute, over, status)
 	delete(doc, resource.IntentKey) // the server's own
 	outer := doc["properties"].(map[string]any)

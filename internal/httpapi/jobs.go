@@ -221,24 +221,42 @@ func (a *API) jobCompute(r *Request, owner string, cache map[string]*store.Resou
 // renderClusterLive adds a cluster's live figures: nodes by state and the
 // current node count, read from its node rows.
 func (a *API) renderClusterLive(r *Request, ws, c *store.Resource, props map[string]any) {
+	_, cs := resource.ClusterStatusOf(c)
+	if cs.AllocationState == "" {
+		// Not reconciled yet: a new cluster, steady at its minimum.
+		cs.AllocationState, cs.AllocationStateTransitionTime = "Steady", c.CreatedAt
+		_, spec := resource.ComputeSpec(c)
+		ss, _ := resource.ClusterScale(spec)
+		cs.TargetNodeCount = ss.Min
+	}
+	props["allocationState"] = cs.AllocationState
+	props["allocationStateTransitionTime"] = cs.AllocationStateTransitionTime.UTC().Format(time.RFC3339Nano)
+	props["targetNodeCount"] = cs.TargetNodeCount
+	var errs []any
+	for _, cond := range cs.Conditions {
+		if cond.Status == resource.ConditionFalse {
+			errs = append(errs, map[string]any{"error": map[string]any{"code": cond.Reason, "message": cond.Message}})
+		}
+	}
+	props["errors"] = errs
+	if cs.ScaleReason != "" {
+		props["scaleReason"] = cs.ScaleReason
+	}
+	if cs.LastScaleTime != nil {
+		props["lastScaleTime"] = cs.LastScaleTime.UTC().Format(time.RFC3339Nano)
+	}
+	if cs.QueueReason != "" {
+		props["queueReason"] = cs.QueueReason
+	}
+	if cs.Isolation != "" {
+		props["mlw"] = map[string]any{"isolation": cs.Isolation}
+	}
 	nodes, err := a.svc.ClusterNodes(r.Ctx(), c)
 	if err != nil {
 		return
 	}
 	props["currentNodeCount"] = resource.CurrentNodeCount(nodes)
 	props["nodeStateCounts"] = resource.NodeStateCounts(nodes)
-	if props["allocationState"] == nil {
-		props["allocationState"] = "Steady"
-	}
-	if _, ok := props["errors"]; !ok {
-		props["errors"] = nil
-	}
-	delete(props, "nodeSeq")
-	delete(props, "observedGeneration")
-	if iso, ok := props["isolation"].(string); ok {
-		delete(props, "isolation")
-		props["mlw"] = map[string]any{"isolation": iso}
-	}
 }
 
 // jobLogs lists a job's log files (mlw's API; the SDK uses run history).

@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -88,8 +87,9 @@ type clusterView struct {
 	scale  resource.ScaleSettings
 	size   core.VMSize
 	limits backend.Resources
-	status map[string]any // the whole status document
-	cs     resource.ClusterStatus
+	// provisioning and cs are its status.
+	provisioning string
+	cs           resource.ClusterStatus
 }
 
 func (c *Clusters) view(cl *store.Resource) (*clusterView, error) {
@@ -104,9 +104,7 @@ func (c *Clusters) view(cl *store.Resource) (*clusterView, error) {
 	}
 	v := &clusterView{cl: cl, owner: resource.ResourceOpKey(cl), scale: ss, size: size,
 		limits: backend.Resources{MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20, GPUs: size.GPUs}}
-	v.status = resource.Decode(cl.Status)
-	b, _ := json.Marshal(resource.NestedProps(v.status))
-	_ = json.Unmarshal(b, &v.cs)
+	v.provisioning, v.cs = resource.ClusterStatusOf(cl)
 	return v, nil
 }
 
@@ -485,12 +483,13 @@ func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.
 		cs.AllocationStateTransitionTime = now
 	}
 	cs.TargetNodeCount = target
-	cs.Errors = nil
+	fit := resource.Condition{Type: resource.ConditionNodesFit, Status: resource.ConditionTrue, ObservedGeneration: v.cl.Generation}
 	if d.Waiting > 0 {
 		msg := fmt.Sprintf("%d node(s) of size %s (%d vCPUs, %.1f GiB each) do not fit on this host, which has %.1f vCPUs and %.1f GiB left for nodes; they wait until other nodes are released. (The host's capacity for nodes is set with MLW_NODE_CAPACITY.)",
 			d.Waiting, v.size.Name, v.size.VCPUs, v.size.MemoryGB, float64(max(free.MilliCPU, 0))/1000, float64(max(free.MemoryBytes, 0))/(1<<30))
-		cs.Errors = []map[string]any{{"error": map[string]any{"code": "HostCapacityExceeded", "message": msg}}}
+		fit.Status, fit.Reason, fit.Message = resource.ConditionFalse, "HostCapacityExceeded", msg
 	}
+	cs.Conditions = resource.SetCondition(cs.Conditions, fit, now)
 	if d.Add > 0 || len(d.Remove) > 0 {
 		cs.LastScaleTime = &now
 	}
@@ -501,20 +500,8 @@ func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.
 	if iso, ok := c.Nodes.(backend.Isolator); ok {
 		cs.Isolation = iso.Isolation()
 	}
-	outer := v.status["properties"].(map[string]any)
-	wasProvisioning := outer["provisioningState"] != resource.StateSucceeded
-	outer["provisioningState"] = resource.StateSucceeded
-	b, _ := json.Marshal(cs)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	props := resource.NestedProps(v.status)
-	for _, k := range []string{"queueReason", "scaleReason", "lastScaleTime", "errors"} {
-		delete(props, k) // omitted when empty: drop the old value
-	}
-	for k, val := range m {
-		props[k] = val
-	}
-	enc := resource.Encode(v.status)
+	wasProvisioning := v.provisioning != resource.StateSucceeded
+	enc := resource.EncodeClusterStatus(resource.StateSucceeded, cs)
 	if string(enc) != string(v.cl.Status) {
 		v.cl.Status = enc
 		v.cl.State = state

@@ -78,9 +78,9 @@ type ClusterStatus struct {
 	AllocationState               string    `json:"allocationState"`
 	AllocationStateTransitionTime time.Time `json:"allocationStateTransitionTime"`
 	TargetNodeCount               int       `json:"targetNodeCount"`
-	// Errors are Azure's errors[]: ARM error responses, e.g. nodes that do
-	// not fit on the host.
-	Errors []map[string]any `json:"errors"`
+	// Conditions: ConditionNodesFit (False while nodes wait for room on
+	// the host); the renderer shows the failing ones as Azure's errors[].
+	Conditions []Condition `json:"conditions,omitempty"`
 	// ScaleReason is the autoscaler's last decision in words.
 	ScaleReason string `json:"scaleReason,omitempty"`
 	// LastScaleTime is when that decision changed the node count.
@@ -103,18 +103,41 @@ func WaitingForNode(queueReason string) string {
 	return "Waiting for a node: " + queueReason + "."
 }
 
+// ConditionNodesFit is the cluster condition that its nodes fit on the
+// host (reason HostCapacityExceeded when some wait).
+const ConditionNodesFit = "NodesFit"
+
+// clusterStatusDoc is a cluster's stored status: its provisioning state
+// and its own status.
+type clusterStatusDoc struct {
+	Properties struct {
+		ProvisioningState string        `json:"provisioningState"`
+		Properties        ClusterStatus `json:"properties"`
+	} `json:"properties"`
+}
+
+// ClusterStatusOf decodes a cluster's status: its provisioning state and
+// what the cluster reconciler observed.
+func ClusterStatusOf(c *store.Resource) (provisioning string, cs ClusterStatus) {
+	var doc clusterStatusDoc
+	_ = json.Unmarshal(c.Status, &doc)
+	return doc.Properties.ProvisioningState, doc.Properties.Properties
+}
+
+// EncodeClusterStatus is the stored status of a cluster.
+func EncodeClusterStatus(provisioning string, cs ClusterStatus) json.RawMessage {
+	var doc clusterStatusDoc
+	doc.Properties.ProvisioningState, doc.Properties.Properties = provisioning, cs
+	return Encode(doc)
+}
+
 // ClusterQueueReason reads a cluster's QueueReason ("" for anything else).
 func ClusterQueueReason(c *store.Resource) string {
 	if c == nil || ComputeTypeOf(c) != AmlCompute {
 		return ""
 	}
-	var cs struct {
-		Properties struct {
-			Properties ClusterStatus `json:"properties"`
-		} `json:"properties"`
-	}
-	_ = json.Unmarshal(c.Status, &cs)
-	return cs.Properties.Properties.QueueReason
+	_, cs := ClusterStatusOf(c)
+	return cs.QueueReason
 }
 
 // Cluster defaults, as `az ml compute create --type AmlCompute` has them.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -171,4 +172,16 @@ func TestJobMovesCoverEveryState(t *testing.T) {
 	}
 	require.False(t, resource.JobMoveAllowed(resource.JobCompleted, resource.JobRunning))
 	require.True(t, resource.JobMoveAllowed(resource.JobQueued, resource.JobPreparing))
+}
+
+func TestSetConditionMovesTransitionTimeOnlyOnChange(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	conds := resource.SetCondition(nil, resource.Condition{Type: "NodesFit", Status: resource.ConditionTrue}, t0)
+	conds = resource.SetCondition(conds, resource.Condition{Type: "NodesFit", Status: resource.ConditionTrue, Message: "again"}, t0.Add(time.Minute))
+	require.Len(t, conds, 1)
+	require.Equal(t, t0, conds[0].LastTransitionTime, "same status: the transition stays")
+	require.Equal(t, "again", conds[0].Message)
+	conds = resource.SetCondition(conds, resource.Condition{Type: "NodesFit", Status: resource.ConditionFalse, Reason: "HostCapacityExceeded"}, t0.Add(2*time.Minute))
+	require.Equal(t, t0.Add(2*time.Minute), resource.FindCondition(conds, "NodesFit").LastTransitionTime)
+	require.Nil(t, resource.FindCondition(conds, "Other"))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
@@ -88,13 +87,9 @@ func (clusterType) Admit(ctx context.Context, a *ComputeAdmission) error {
 		p["enableNodePublicIp"] = true
 	}
 	if a.Old == nil {
+		// The cluster's status is the reconciler's; until its first step
+		// the renderer shows it steady at its minimum.
 		a.State = "Steady"
-		a.Status = map[string]any{
-			"allocationState": "Steady", "allocationStateTransitionTime": time.Now().UTC().Format(time.RFC3339Nano),
-			"currentNodeCount": 0, "targetNodeCount": ss.Min, "errors": nil,
-			"nodeStateCounts": map[string]any{"idleNodeCount": 0, "runningNodeCount": 0, "preparingNodeCount": 0,
-				"unusableNodeCount": 0, "leavingNodeCount": 0, "preemptedNodeCount": 0},
-		}
 		return nil
 	}
 	old, err := resource.ClusterScale(a.OldProps)
