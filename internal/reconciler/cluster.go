@@ -58,7 +58,7 @@ func withComputeRow(ctx context.Context, c *store.Resource) context.Context {
 // Reconcile implements controller.Reconciler.
 func (c *Clusters) Reconcile(ctx context.Context, key string) (controller.Result, error) {
 	parent, name := resource.ParseKey(key)
-	for attempt := 0; ; attempt++ {
+	return stepAgainOnConflict(func(attempt int) (controller.Result, error) {
 		var cl *store.Resource
 		var err error
 		if row, ok := ctx.Value(computeRowKey{}).(*store.Resource); ok && attempt == 0 && row.Parent == parent && strings.EqualFold(row.Name, name) {
@@ -72,12 +72,8 @@ func (c *Clusters) Reconcile(ctx context.Context, key string) (controller.Result
 		if err != nil {
 			return controller.Result{}, err
 		}
-		res, err := c.step(ctx, cl)
-		if errors.Is(err, store.ErrConflict) && attempt < 20 {
-			continue
-		}
-		return res, err
-	}
+		return c.step(ctx, cl)
+	})
 }
 
 // clusterView is a cluster's settings as the reconciler uses them.

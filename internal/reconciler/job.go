@@ -185,7 +185,7 @@ func (r *Jobs) grace() time.Duration {
 // write (the job was canceled meanwhile) re-reads and steps again at once.
 func (r *Jobs) Reconcile(ctx context.Context, key string) (controller.Result, error) {
 	parent, name := resource.ParseKey(key)
-	for attempt := 0; ; attempt++ {
+	return stepAgainOnConflict(func(int) (controller.Result, error) {
 		job, err := r.Store.Get(ctx, core.KindJob, parent, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return controller.Result{}, nil
@@ -196,7 +196,17 @@ func (r *Jobs) Reconcile(ctx context.Context, key string) (controller.Result, er
 		j := &jobCtx{job: job}
 		res, err := r.step(ctx, j)
 		r.flushLog(j)
-		if errors.Is(err, store.ErrConflict) && attempt < 20 {
+		return res, err
+	})
+}
+
+// stepAgainOnConflict runs a reconcile step (which reads its row afresh)
+// again at once while a guarded write of it lost a race (store.ErrConflict:
+// the row was changed meanwhile), up to resource.MaxConflictRetries times.
+func stepAgainOnConflict(step func(attempt int) (controller.Result, error)) (controller.Result, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := step(attempt)
+		if errors.Is(err, store.ErrConflict) && attempt < resource.MaxConflictRetries {
 			continue
 		}
 		return res, err
