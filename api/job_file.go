@@ -78,6 +78,11 @@ type serviceYAML struct {
 	Port           int            `yaml:"port"`
 	Nodes          string         `yaml:"nodes"`
 	Properties     map[string]any `yaml:"properties"`
+
+	// Dump-only (job show): the server's account of the service.
+	Endpoint     any `yaml:"endpoint"`
+	Status       any `yaml:"status"`
+	ErrorMessage any `yaml:"error_message"`
 }
 
 type inputYAML struct {
@@ -591,6 +596,9 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			if t == "" {
 				t = s.JobServiceType
 			}
+			if serverServices[strings.ToLower(t)] {
+				continue // the server's own (job show prints them); every job gets its own
+			}
 			svc := JobService{JobServiceType: serviceType(t), Port: s.Port, Properties: s.Properties}
 			if strings.EqualFold(s.Nodes, "all") {
 				svc.Nodes = map[string]any{"nodesValueType": "All"}
@@ -609,6 +617,9 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 	}
 	return nil
 }
+
+// serverServices are the services the server adds to every job.
+var serverServices = map[string]bool{"studio": true, "tracking": true}
 
 func serviceType(t string) string {
 	switch strings.ToLower(strings.ReplaceAll(t, "_", "")) {
@@ -891,9 +902,6 @@ func (f *JobFile) fillOutputs(y *jobYAML) error {
 		if !ioNameRE.MatchString(k) {
 			return f.Errorf(field, "output names are letters, digits and underscores, starting with a letter or underscore")
 		}
-		if k == "default" {
-			return f.Errorf(field, "the output name default is reserved for the job's artifacts")
-		}
 		var out outputYAML
 		switch {
 		case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
@@ -903,6 +911,17 @@ func (f *JobFile) fillOutputs(y *jobYAML) error {
 			}
 		default:
 			return f.Errorf(field, "expected a mapping with type (and optionally path and mode), or nothing")
+		}
+		if k == "default" {
+			if strings.HasPrefix(out.Path, artifactsOutputPrefix) {
+				continue // a job's artifacts, as job show prints them: every job has its own
+			}
+			return f.Errorf(field, "the output name default is reserved for the job's artifacts")
+		}
+		if m := defaultOutputPathRE.FindStringSubmatch(out.Path); m != nil && m[1] == k {
+			// The location the server gave this output of another job (job
+			// show prints it): this job gets its own.
+			out.Path = ""
 		}
 		t := strings.ToLower(out.Type)
 		if t == "" {
@@ -941,6 +960,14 @@ func (f *JobFile) fillOutputs(y *jobYAML) error {
 	}
 	return nil
 }
+
+// artifactsOutputPrefix starts the path of a job's "default" output (its
+// artifacts), as job show prints it.
+const artifactsOutputPrefix = "azureml://datastores/workspaceartifactstore/ExperimentRun/dcid."
+
+// defaultOutputPathRE matches the location the server gives a named
+// output when the job file gives none: …/paths/azureml/<job>/<output>/.
+var defaultOutputPathRE = regexp.MustCompile(`^azureml://datastores/` + WorkspaceBlobStore + `/paths/azureml/[^/]+/([^/]+)/$`)
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -101,7 +101,10 @@ func TestOutputFormats(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal([]byte(s.MustRun(t, "workspace", "list", "-o", "yaml")), &fromYAML))
 	require.Len(t, fromYAML, 1)
 	require.Equal(t, fromJSON[0]["id"], fromYAML[0]["id"])
-	require.Equal(t, "first one", fromYAML[0]["properties"].(map[string]any)["description"])
+	require.Equal(t, "first one", fromYAML[0]["description"], "the shape az ml prints")
+	var rest []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(s.MustRun(t, "workspace", "list", "-o", "rest")), &rest))
+	require.Equal(t, "first one", rest[0]["properties"].(map[string]any)["description"], "-o rest: the REST body")
 
 	// As in az, --output none prints nothing (the command still runs).
 	require.Empty(t, s.MustRun(t, "group", "create", "-n", "rg-quiet", "-l", "eastus", "-o", "none"))

@@ -95,9 +95,8 @@ func TestJobCLISubmitStreamDownload(t *testing.T) {
 	require.Contains(t, stderr, "Input rows unchanged: 0 bytes uploaded")
 	name := job["name"].(string)
 	require.Regexp(t, `^[a-z]+_[a-z]+_[a-z0-9]{10}$`, name, "a generated name looks like Azure's")
-	props := job["properties"].(map[string]any)
-	require.Equal(t, "cli job", props["displayName"])
-	require.Equal(t, "0.5", props["inputs"].(map[string]any)["lr"].(map[string]any)["value"], "--set changed the input")
+	require.Equal(t, "cli job", job["display_name"])
+	require.Equal(t, "0.5", job["inputs"].(map[string]any)["lr"], "--set changed the input")
 
 	// stream follows a job to its end, also one submitted earlier.
 	stdout, stderr, code = s.Run("job", "stream", name)
@@ -107,6 +106,9 @@ func TestJobCLISubmitStreamDownload(t *testing.T) {
 
 	var shown map[string]any
 	s.MustRunJSON(t, &shown, "job", "show", "--name", "first_run")
+	require.Equal(t, "Completed", shown["status"])
+	require.Contains(t, shown["code"], "/codes/")
+	s.MustRunREST(t, &shown, "job", "show", "--name", "first_run")
 	require.Equal(t, "Completed", shown["properties"].(map[string]any)["status"])
 	require.Contains(t, shown["properties"].(map[string]any)["codeId"], "/codes/")
 
@@ -186,7 +188,7 @@ func TestJobCLIFailureAndCancel(t *testing.T) {
 	Await(t, "the long job to run", func() error {
 		var j map[string]any
 		s.MustRunJSON(t, &j, "job", "show", "long")
-		if st := j["properties"].(map[string]any)["status"]; st != "Running" {
+		if st := j["status"]; st != "Running" {
 			return fmt.Errorf("status %v", st)
 		}
 		return nil
@@ -196,7 +198,7 @@ func TestJobCLIFailureAndCancel(t *testing.T) {
 	Await(t, "the job to be canceled", func() error {
 		var j map[string]any
 		s.MustRunJSON(t, &j, "job", "show", "long")
-		if st := j["properties"].(map[string]any)["status"]; st != "Canceled" {
+		if st := j["status"]; st != "Canceled" {
 			return fmt.Errorf("status %v", st)
 		}
 		return nil
@@ -226,7 +228,8 @@ compute: cpu-cluster
 	var versions []map[string]any
 	s.MustRunJSON(t, &versions, "environment", "list", "--name", "CliV2AnonymousEnvironment")
 	require.Len(t, versions, 1)
-	require.Regexp(t, `^[0-9a-f]{32}$`, versions[0]["name"])
+	require.Equal(t, "CliV2AnonymousEnvironment", versions[0]["name"])
+	require.Regexp(t, `^[0-9a-f]{32}$`, versions[0]["version"])
 }
 
 // TestJobCLIStreamSurvivesServerRestart: `mlw job stream` keeps following

@@ -21,6 +21,9 @@ var computeColumns = []column{
 	{Header: "Provisioning", Path: "properties.provisioningState"},
 }
 
+// computeView prints computes: the SDK's shape, the columns above.
+var computeView = view{shape: computeShape, cols: computeColumns}
+
 // computeState is an instance's state, or a cluster's nodes.
 func computeState(d Doc) string {
 	if s := str(d, "properties.properties.state"); s != "" {
@@ -93,7 +96,7 @@ command returns when the compute is ready.`,
 					return err
 				}
 			}
-			return app.print(out, computeColumns)
+			return app.printView(out, computeView)
 		},
 	}
 	fl := create.Flags()
@@ -129,13 +132,13 @@ command returns when the compute is ready.`,
 			if err != nil {
 				return err
 			}
-			if app.format() == "table" && str(d, "properties.computeType") == "ComputeInstance" {
+			if app.peopleTable() && str(d, "properties.computeType") == "ComputeInstance" {
 				return printInstanceDetails(app, d)
 			}
-			if app.format() == "table" && str(d, "properties.computeType") == "AmlCompute" {
+			if app.peopleTable() && str(d, "properties.computeType") == "AmlCompute" {
 				return printClusterDetails(app, d)
 			}
-			return app.print(d, computeColumns)
+			return app.printView(d, computeView)
 		},
 	}
 	show.Flags().StringVarP(&name, "name", "n", "", "compute name")
@@ -166,7 +169,7 @@ command returns when the compute is ready.`,
 				}
 				docs = kept
 			}
-			return app.print(docs, computeColumns)
+			return app.printView(docs, computeView)
 		},
 	}
 	list.Flags().StringVarP(&typeFilter, "type", "t", "", "only this type (ComputeInstance or AmlCompute)")

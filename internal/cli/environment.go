@@ -42,6 +42,8 @@ var envVersionColumns = []column{
 	{Header: "Created", Path: "systemData.createdAt"},
 }
 
+var envVersionView = view{shape: envVersionShape, cols: envVersionColumns}
+
 // envYAML is the Azure ML environment YAML (environment.schema.json).
 type envYAML struct {
 	Schema      string            `yaml:"$schema"`
@@ -160,22 +162,22 @@ func environmentCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			view := "ActiveOnly"
+			listView := "ActiveOnly"
 			if archived {
-				view = "All"
+				listView = "All"
 			}
 			if name == "" {
-				docs, err := app.listDocs(cmd.Context(), p+"?listViewType="+view)
+				docs, err := app.listDocs(cmd.Context(), p+"?listViewType="+listView)
 				if err != nil {
 					return err
 				}
-				return app.print(docs, envContainerColumns)
+				return app.printView(docs, view{shape: envContainerShape, cols: envContainerColumns})
 			}
-			docs, err := app.listDocs(cmd.Context(), p+"/"+url.PathEscape(name)+"/versions?listViewType="+view)
+			docs, err := app.listDocs(cmd.Context(), p+"/"+url.PathEscape(name)+"/versions?listViewType="+listView)
 			if err != nil {
 				return err
 			}
-			return app.print(docs, envVersionColumns)
+			return app.printView(docs, envVersionView)
 		},
 	}
 	list.Flags().StringVarP(&name, "name", "n", "", "list the versions of this environment")
@@ -204,7 +206,7 @@ func environmentCmd(app *App) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return app.print(d, envVersionColumns)
+				return app.printView(d, envVersionView)
 			}
 			if label != "" && label != "latest" {
 				return fmt.Errorf("unknown label %q: the only label is latest", label)
@@ -217,7 +219,7 @@ func environmentCmd(app *App) *cobra.Command {
 			if len(page.Value) == 0 {
 				return fmt.Errorf("environment %q has no versions", name)
 			}
-			return app.print(page.Value[0], envVersionColumns)
+			return app.printView(page.Value[0], envVersionView)
 		},
 	}
 	show.Flags().StringVarP(&name, "name", "n", "", "environment name")
@@ -275,7 +277,7 @@ Names starting with AzureML- are reserved for curated environments.`,
 				return err
 			}
 			app.errf("Environment %s version %s is ready; use it as environment=\"azureml:%s:%s\".\n", n, v, n, v)
-			return app.print(out, envVersionColumns)
+			return app.printView(out, envVersionView)
 		},
 	}
 	create.Flags().StringVarP(&file, "file", "f", "", "environment YAML file")

@@ -155,14 +155,14 @@ non-zero unless it completed; otherwise it prints the submitted job.`,
 			if stream {
 				return app.streamJob(cmd.Context(), c, ref, res.Job.Name)
 			}
-			if app.format() == "table" {
+			if app.peopleTable() {
 				app.errf("Follow it with: mlw job stream %s\n", res.Job.Name)
 			}
 			doc, err := getJob(cmd.Context(), c, ref, res.Job.Name)
 			if err != nil {
 				return err
 			}
-			return app.print(doc, jobShowColumns)
+			return app.printView(doc, view{shape: jobShape, cols: jobShowColumns})
 		},
 	}
 	create.Flags().StringVarP(&file, "file", "f", "", "the job's YAML file")
@@ -187,7 +187,7 @@ non-zero unless it completed; otherwise it prints the submitted job.`,
 			if err != nil {
 				return err
 			}
-			return app.print(doc, jobShowColumns)
+			return app.printView(doc, view{shape: jobShape, cols: jobShowColumns})
 		},
 	}
 	addName(show)
@@ -233,7 +233,7 @@ non-zero unless it completed; otherwise it prints the submitted job.`,
 			if !allResults && len(docs) > maxResults {
 				docs = docs[:maxResults]
 			}
-			return app.print(docs, jobColumns)
+			return app.printView(docs, view{shape: jobShape, cols: jobColumns})
 		},
 	}
 	list.Flags().StringVar(&experiment, "experiment", "", "only jobs of this experiment")
@@ -282,7 +282,7 @@ unless the job completed. Interrupting it leaves the job running.`,
 				return err
 			}
 			app.errf("Job %s: %s (in %s)\n", n, str(doc, "properties.status"), time.Since(start).Round(10*time.Millisecond))
-			return app.print(doc, jobShowColumns)
+			return app.printView(doc, view{shape: jobShape, cols: jobShowColumns})
 		},
 	}
 	addName(cancel)

@@ -240,7 +240,7 @@ func tokenCmd(app *App) *cobra.Command {
 			if _, err := c.Do(cmd.Context(), "POST", "/mlw/v1/users/"+url.PathEscape(user)+"/tokens", body, &out); err != nil {
 				return err
 			}
-			if app.format() == "table" {
+			if app.peopleTable() {
 				_, err := app.Out.Write([]byte(str(out, "token") + "\n"))
 				return err
 			}
