@@ -266,3 +266,55 @@ func TestJobCLIStreamSurvivesServerRestart(t *testing.T) {
 	require.Equal(t, "before\nafter\n", stdout.String())
 	require.Contains(t, stderr.String(), "job gated completed")
 }
+
+// TestJobCLIStreamSaysWhyItWaits: a two-node job on a host with room for
+// one node waits in Queued, and `job create --stream` says why as soon as
+// the cluster knows (HostCapacityExceeded, and the MLW_NODE_CAPACITY knob),
+// not only `job show`.
+func TestJobCLIStreamSaysWhyItWaits(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, Options{Env: []string{"MLW_NODE_CAPACITY=cpus=3,memory=32GiB"}})
+	s.MustRun(t, "group", "create", "-n", "rg-wait", "-l", "eastus")
+	s.MustRun(t, "workspace", "create", "-n", "ws-wait", "-g", "rg-wait")
+	s.MustRun(t, "configure", "--defaults", "group=rg-wait", "workspace=ws-wait")
+	s.MustRun(t, "compute", "create", "--name", "cpu-cluster", "--type", "AmlCompute", "--size", "STANDARD_DS11_V2",
+		"--min-instances", "0", "--max-instances", "2")
+	file := filepath.Join(s.WorkDir, "wide.yml")
+	require.NoError(t, os.WriteFile(file, []byte("command: echo never\nenvironment: azureml:AzureML-sklearn-1.5@latest\ncompute: azureml:cpu-cluster\nresources:\n  instance_count: 2\n"), 0o644))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*AwaitTimeout)
+	defer cancel()
+	cmd := s.Command(ctx, "job", "create", "--file", file, "--name", "wide", "--stream")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	Await(t, "the stream to say why the job waits", func() error {
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if strings.HasPrefix(line, "Queued: Waiting for a node: cpu-cluster at 1/2 nodes") &&
+				strings.Contains(line, "HostCapacityExceeded") && strings.Contains(line, "MLW_NODE_CAPACITY") {
+				return nil
+			}
+		}
+		return fmt.Errorf("stderr so far: %q", stderr.String())
+	})
+	require.Contains(t, s.MustRun(t, "job", "show", "wide", "-o", "table"), "HostCapacityExceeded", "job show says it too")
+
+	s.MustRun(t, "job", "cancel", "wide")
+	select {
+	case err := <-done:
+		require.Error(t, err, "a canceled job's stream fails")
+	case <-ctx.Done():
+		t.Fatalf("mlw job create --stream did not return; stderr: %q", stderr.String())
+	}
+	require.Contains(t, stderr.String(), "job wide was canceled")
+	require.Empty(t, stdout.String(), "the job printed nothing; the reasons are on stderr")
+	seen := map[string]bool{}
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.HasPrefix(line, "Queued:") {
+			require.False(t, seen[line], "a reason is printed when it changes, not at every poll:\n%s", stderr.String())
+			seen[line] = true
+		}
+	}
+}

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -246,7 +249,9 @@ non-zero unless it completed; otherwise it prints the submitted job.`,
 		Use:   "stream [NAME]",
 		Short: "Follow a job's output until it ends",
 		Long: `Print the job's output (rank 0's user_logs/std_log.txt) as it is written, and
-mlw's account of the job (queueing, environment preparation) on stderr, until
+mlw's account of the job (queueing, environment preparation) and, whenever
+it changes, why it waits (queued for nodes, a cluster scaling up or short of
+room on the host, preparing) on stderr, until
 the job ends. The command then prints the final status and exits non-zero
 unless the job completed. Interrupting it leaves the job running.`,
 		Example: "  mlw job stream teal_answer_v5t7yq9zwn\n  mlw job stream --name teal_answer_v5t7yq9zwn > train.log",
@@ -341,7 +346,20 @@ named outputs into <download-path>/named-outputs/<name>, as az ml does.`,
 func (a *App) streamJob(ctx context.Context, c *api.Client, ref api.WorkspaceRef, name string) error {
 	start := time.Now()
 	a.errf("Streaming job %s (interrupting leaves it running).\n", name)
-	job, err := c.StreamJob(ctx, ref, name, api.StreamOptions{Out: a.Out, Progress: a.Err})
+	progress := &lineWriter{w: a.Err}
+	job, err := c.StreamJob(ctx, ref, name, api.StreamOptions{Out: a.Out, Progress: progress,
+		ReasonFunc: func(status, reason string) {
+			// Running and the end are in the log and the final line, and so
+			// is a reason that names its own status ("Queued on
+			// aml-cluster.", "Preparing on tvm-…"); the waits (for nodes, a
+			// cluster scaling up or short of room on the host) are said
+			// whenever they change.
+			if reason == "" || status == "Running" || api.JobTerminal(status) || strings.HasPrefix(reason, status) {
+				return
+			}
+			progress.line(a.paint(yellow, status+":") + " " + reason)
+		}})
+	progress.flush()
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("stopped following job %s; it keeps running (follow it again with `mlw job stream %s`)", name, name)
@@ -373,6 +391,44 @@ func (a *App) streamJob(ctx context.Context, c *api.Client, ref api.WorkspaceRef
 		msg += fmt.Sprintf(" (exit code %d)", *m.ExitCode)
 	}
 	return errors.New(msg + web)
+}
+
+// lineWriter serializes two writers of one stream (the lifecycle log
+// and the status lines) so that neither cuts into a line of the other.
+type lineWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	partial []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, p...)
+	if i := bytes.LastIndexByte(l.partial, '\n'); i >= 0 {
+		if _, err := l.w.Write(l.partial[:i+1]); err != nil {
+			return 0, err
+		}
+		l.partial = append([]byte(nil), l.partial[i+1:]...)
+	}
+	return len(p), nil
+}
+
+// line writes one whole line between the lines of Write.
+func (l *lineWriter) line(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintln(l.w, s)
+}
+
+// flush writes what is left of an unfinished line.
+func (l *lineWriter) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.partial) > 0 {
+		_, _ = l.w.Write(l.partial)
+		l.partial = nil
+	}
 }
 
 // uploadBars shows a progress bar for each large upload on a terminal.

@@ -174,8 +174,12 @@ func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*s
 
 	reason := st.Reason
 	if job.State == service.JobQueued {
-		if qr := service.ClusterQueueReason(a.jobCompute(r, job.Owner, cache)); qr != "" {
+		cl := a.jobCompute(r, job.Owner, cache)
+		if qr := service.ClusterQueueReason(cl); qr != "" {
 			reason = service.WaitingForNode(qr)
+			for _, e := range service.ClusterErrors(cl) {
+				reason += " " + e
+			}
 		}
 	}
 	m := map[string]any{"reason": reason, "phases": st.Phases, "attempt": st.Attempt}

@@ -284,6 +284,32 @@ func ClusterQueueReason(c *store.Resource) string {
 	return cs.Properties.Properties.QueueReason
 }
 
+// ClusterErrors are a cluster's errors[] as "Code: message" (nodes that
+// do not fit on the host: HostCapacityExceeded); nil for anything else.
+// A queued job's reason carries them, so that `job show` and `job stream`
+// say why its nodes do not come.
+func ClusterErrors(c *store.Resource) []string {
+	if c == nil || ComputeTypeOf(c) != AmlCompute {
+		return nil
+	}
+	var cs struct {
+		Properties struct {
+			Properties ClusterStatus `json:"properties"`
+		} `json:"properties"`
+	}
+	_ = json.Unmarshal(c.Status, &cs)
+	var out []string
+	for _, e := range cs.Properties.Properties.Errors {
+		inner, _ := e["error"].(map[string]any)
+		code, _ := inner["code"].(string)
+		msg, _ := inner["message"].(string)
+		if code != "" || msg != "" {
+			out = append(out, strings.TrimPrefix(code+": "+msg, ": "))
+		}
+	}
+	return out
+}
+
 // NodeStateCounts counts nodes by state in Azure's nodeStateCounts shape.
 func NodeStateCounts(nodes []*store.Resource) map[string]any {
 	counts := map[string]int{}
