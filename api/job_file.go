@@ -223,6 +223,9 @@ func ParseJobFile(name string, data []byte, dir string, opts JobFileOptions) (*J
 		return nil, fmt.Errorf("%s: line %d: a job file is a mapping of fields (command: …, environment: …), not a %s", name, root.Line, kindName(root))
 	}
 	f.root = root
+	if err := f.checkKind(); err != nil {
+		return nil, err
+	}
 	src := data
 	for _, s := range opts.Set {
 		if err := applySet(root, s); err != nil {
@@ -253,6 +256,34 @@ func ParseJobFile(name string, data []byte, dir string, opts JobFileOptions) (*J
 		return nil, err
 	}
 	return f, nil
+}
+
+// jobTypes are the job types of Azure ML's job schemas other than
+// command, which mlw does not run (yet).
+var jobTypes = map[string]bool{"sweep": true, "pipeline": true, "parallel": true, "spark": true, "automl": true,
+	"import": true, "data_transfer": true, "finetuning": true, "distillation": true}
+
+// checkKind refuses, before the file's fields are checked, what is not a
+// command job: another job type (a sweep job's trial would otherwise be
+// reported as an unknown field) or a component file.
+func (f *JobFile) checkKind() error {
+	typ, _ := scalarString(f.node("type"))
+	schema, _ := scalarString(f.node("$schema"))
+	if s := strings.ToLower(schema); strings.Contains(s, "component.schema") || (f.node("version") != nil && !strings.Contains(s, "job.schema")) {
+		kind := strings.ToLower(typ)
+		if kind == "" {
+			kind = "command"
+		}
+		field := "$schema"
+		if schema == "" {
+			field = "version"
+		}
+		return f.Errorf(field, "this is a %s component, not a job: components are not supported yet. mlw runs command jobs: write a job file (commandJob.schema.json) with the component's command, code, environment and inputs, and a compute", kind)
+	}
+	if t := strings.ToLower(typ); jobTypes[t] {
+		return f.Errorf("type", "%s jobs are not supported yet; mlw runs command jobs (type: command)", t)
+	}
+	return nil
 }
 
 func kindName(n *yaml.Node) string {
@@ -401,7 +432,7 @@ var (
 
 func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 	if t := strings.ToLower(y.Type); t != "" && t != "command" {
-		return f.Errorf("type", "mlw runs command jobs; %q jobs are not supported", y.Type)
+		return f.Errorf("type", "%q is not a job type mlw runs: mlw runs command jobs (type: command)", y.Type)
 	}
 	f.Name = y.Name
 	if opts.Name != "" {
@@ -788,7 +819,7 @@ func (f *JobFile) decodeSub(field string, n *yaml.Node, v any) error {
 	if err := n.Decode(v); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return fmt.Errorf("%s: %s (in %s)", f.Path, cleanYAMLErrors(te.Errors), field)
+			return fmt.Errorf("%s: %s", f.Path, explainYAMLErrors(n, field, te.Errors))
 		}
 		return f.Errorf(field, "%v", err)
 	}

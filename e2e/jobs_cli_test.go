@@ -318,3 +318,41 @@ func TestJobCLIStreamSaysWhyItWaits(t *testing.T) {
 		}
 	}
 }
+
+// TestJobCLIEnvironmentBuildError: environment create does not call an
+// environment ready before it is built, and a job whose environment
+// cannot be built says the build's error once (not in the build log, the
+// job's end and the command's error each).
+func TestJobCLIEnvironmentBuildError(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnv(t)
+	jcWrite(t, proj, map[string]string{
+		"broken-env.yml": "name: broken\nimage: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04\nconda_file:\n  dependencies:\n    - python=3.11\n    - pip\n    - pip: [mlw-e2e-no-such-package==0.0.1]\n",
+		"broken.yml":     "command: echo never\nenvironment: azureml:broken:1\ncompute: azureml:cpu-cluster\n",
+	})
+	_, stderr, code := s.Run("environment", "create", "--file", filepath.Join(proj, "broken-env.yml"))
+	require.Zero(t, code, stderr)
+	require.NotContains(t, stderr, "ready")
+	require.Contains(t, stderr, "not built yet. The first job that uses it builds it")
+
+	_, stderr, code = s.Run("job", "create", "--file", filepath.Join(proj, "broken.yml"), "--name", "broken_run", "--stream")
+	require.NotZero(t, code)
+	var job map[string]any
+	s.MustRunREST(t, &job, "job", "show", "broken_run")
+	msg, _ := lookup(job, "properties", "mlw", "error", "message").(string)
+	require.Contains(t, msg, "mlw-e2e-no-such-package==0.0.1")
+	require.Equal(t, 1, strings.Count(stderr, msg), "the build's error, once:\n%s", stderr)
+	require.Contains(t, stderr, "ERROR: job broken_run ended Failed (the error is above)")
+}
+
+// lookup follows keys into nested JSON objects.
+func lookup(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}

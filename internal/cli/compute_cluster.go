@@ -18,8 +18,8 @@ type clusterFlags struct {
 
 func addClusterCreateFlags(cmd *cobra.Command, f *clusterFlags) {
 	fl := cmd.Flags()
-	fl.IntVar(&f.min, "min-instances", 0, "AmlCompute: fewest nodes kept (default 0)")
-	fl.IntVar(&f.max, "max-instances", 4, "AmlCompute: most nodes (default 4)")
+	fl.IntVar(&f.min, "min-instances", 0, "AmlCompute: fewest nodes kept")
+	fl.IntVar(&f.max, "max-instances", 4, "AmlCompute: most nodes")
 	fl.IntVarP(&f.idleSeconds, "idle-time-before-scale-down", "d", 120, "AmlCompute: seconds a node may idle before it is removed")
 	fl.StringVar(&f.tier, "tier", "", "AmlCompute: dedicated or low_priority (low-priority nodes can be preempted)")
 }

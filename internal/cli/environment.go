@@ -142,6 +142,32 @@ func ReadEnvironmentFile(file string) (name, version string, body Doc, err error
 	return y.Name, y.Version, Doc{"properties": props}, nil
 }
 
+// environmentBuildNote says what registering an environment version
+// means for its build: mlw builds a custom environment (a virtualenv with
+// its pip packages) the first time a job uses it, as Azure builds its
+// image, so a new version is registered, not yet ready.
+func environmentBuildNote(ctx context.Context, c *api.Client, versionPath, name, version string) string {
+	use := fmt.Sprintf("use it as environment: azureml:%s:%s", name, version)
+	var b struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	}
+	if _, err := c.Do(ctx, "GET", versionPath+"/buildLog", nil, &b); err != nil {
+		return fmt.Sprintf("Registered environment %s version %s; %s.", name, version, use)
+	}
+	switch b.Status {
+	case "NotNeeded":
+		return fmt.Sprintf("Registered environment %s version %s: it has nothing for pip to install, so jobs use it at once; %s.", name, version, use)
+	case "Succeeded":
+		return fmt.Sprintf("Registered environment %s version %s: its packages were built before (the same requirements), so jobs use it at once; %s.", name, version, use)
+	case "Running":
+		return fmt.Sprintf("Registered environment %s version %s: a build of its packages is running; jobs that use it wait for it (%s).", name, version, use)
+	case "Failed":
+		return fmt.Sprintf("Registered environment %s version %s, but the last build of these packages failed (%s); a job that uses it builds it again (%s).", name, version, b.Reason, use)
+	}
+	return fmt.Sprintf("Registered environment %s version %s: not built yet. The first job that uses it builds it (a virtualenv with its pip packages) before it runs, and `mlw job stream` shows the build; %s.", name, version, use)
+}
+
 func environmentCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "environment", Aliases: []string{"env-asset", "environments"}, Short: "Manage environments (curated AzureML-* and your own)"}
 	var s scope
@@ -276,7 +302,7 @@ Names starting with AzureML- are reserved for curated environments.`,
 			if _, err := c.Do(cmd.Context(), "PUT", p+"/"+url.PathEscape(n)+"/versions/"+url.PathEscape(v), body, &out); err != nil {
 				return err
 			}
-			app.errf("Environment %s version %s is ready; use it as environment=\"azureml:%s:%s\".\n", n, v, n, v)
+			app.errf("%s\n", environmentBuildNote(cmd.Context(), c, p+"/"+url.PathEscape(n)+"/versions/"+url.PathEscape(v), n, v))
 			return app.printView(out, envVersionView)
 		},
 	}

@@ -385,7 +385,9 @@ func (a *App) streamJob(ctx context.Context, c *api.Client, ref api.WorkspaceRef
 		return fmt.Errorf("job %s was canceled%s", name, web)
 	}
 	msg := fmt.Sprintf("job %s ended %s", name, st)
-	if m := job.Properties.MLW; m != nil && m.Error != nil && m.Error.Message != "" {
+	if m := job.Properties.MLW; m != nil && m.Error != nil && progress.said(m.Error.Message) {
+		msg += " (the error is above)" // an environment build's, in the log
+	} else if m != nil && m.Error != nil && m.Error.Message != "" {
 		msg += ": " + m.Error.Message
 	} else if m != nil && m.ExitCode != nil {
 		msg += fmt.Sprintf(" (exit code %d)", *m.ExitCode)
@@ -399,6 +401,24 @@ type lineWriter struct {
 	mu      sync.Mutex
 	w       io.Writer
 	partial []byte
+	tail    []byte // the last lines written, to tell whether a message was
+}
+
+// lineTail is how much of what it wrote a lineWriter remembers.
+const lineTail = 64 << 10
+
+// said reports whether msg was among the last lines written.
+func (l *lineWriter) said(msg string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return msg != "" && bytes.Contains(l.tail, []byte(msg))
+}
+
+func (l *lineWriter) remember(b []byte) {
+	l.tail = append(l.tail, b...)
+	if len(l.tail) > lineTail {
+		l.tail = append([]byte(nil), l.tail[len(l.tail)-lineTail:]...)
+	}
 }
 
 func (l *lineWriter) Write(p []byte) (int, error) {
@@ -409,6 +429,7 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 		if _, err := l.w.Write(l.partial[:i+1]); err != nil {
 			return 0, err
 		}
+		l.remember(l.partial[:i+1])
 		l.partial = append([]byte(nil), l.partial[i+1:]...)
 	}
 	return len(p), nil

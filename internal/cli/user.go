@@ -339,6 +339,6 @@ issued for it and the browser sessions opened with it.`,
 		},
 	}
 	cmd.Flags().StringVar(&user, "user", "", "user name (default: yourself)")
-	cmd.Flags().StringVar(&id, "id", "", "the token's id (as `mlw token list` shows it)")
+	cmd.Flags().StringVar(&id, "id", "", "the token's id (as mlw token list shows it)")
 	return cmd
 }
