@@ -213,7 +213,7 @@ func environmentCmd(app *App) *cobra.Command {
 	show := &cobra.Command{
 		Use:     "show",
 		Short:   "Show one environment version (the latest by default)",
-		Example: "  mlw environment show --name AzureML-sklearn-1.0-ubuntu20.04-py38-cpu --version 36\n  mlw environment show --name my-env --label latest",
+		Example: "  mlw environment show --name AzureML-sklearn-1.0-ubuntu20.04-py38-cpu --version 44\n  mlw environment show --name my-env --label latest",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, p, err := base(cmd.Context())
