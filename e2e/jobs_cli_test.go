@@ -356,3 +356,63 @@ func lookup(v any, keys ...string) any {
 	}
 	return v
 }
+
+// TestJobCLIShowCreateRoundTrip: what `job show -o yaml` and `compute show
+// -o yaml` print is a file `create --file` takes: under a new name it
+// makes the same job (and compute) again.
+func TestJobCLIShowCreateRoundTrip(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnv(t)
+	file := filepath.Join(proj, "job.yml")
+	s.MustRun(t, "job", "create", "--file", file, "--name", "original", "--stream")
+
+	shown := filepath.Join(s.WorkDir, "shown.yml")
+	require.NoError(t, os.WriteFile(shown, []byte(s.MustRun(t, "job", "show", "original", "-o", "yaml")), 0o644))
+	stdout, stderr, code := s.Run("job", "create", "--file", shown, "--name", "again", "--stream")
+	require.Zero(t, code, "stderr: %s\nstdout: %s", stderr, stdout)
+	require.Contains(t, stdout, "hello from mlw ['0.01', ")
+
+	var a, b map[string]any
+	s.MustRunREST(t, &a, "job", "show", "original")
+	s.MustRunREST(t, &b, "job", "show", "again")
+	pa, pb := a["properties"].(map[string]any), b["properties"].(map[string]any)
+	for _, k := range []string{"command", "codeId", "environmentId", "computeId", "displayName", "experimentName",
+		"environmentVariables", "inputs", "resources", "tags", "jobType"} {
+		require.Equal(t, pa[k], pb[k], k)
+	}
+	require.Equal(t, "Completed", pb["status"])
+	require.Contains(t, pb["outputs"].(map[string]any)["default"].(map[string]any)["uri"], "dcid.again", "the new job has its own artifacts")
+
+	// A cluster, the same way.
+	cluster := filepath.Join(s.WorkDir, "cluster.yml")
+	require.NoError(t, os.WriteFile(cluster, []byte(s.MustRun(t, "compute", "show", "--name", "cpu-cluster", "-o", "yaml")), 0o644))
+	s.MustRun(t, "compute", "create", "--file", cluster, "--name", "cpu-cluster-2")
+	var ca, cb map[string]any
+	s.MustRunJSON(t, &ca, "compute", "show", "--name", "cpu-cluster")
+	s.MustRunJSON(t, &cb, "compute", "show", "--name", "cpu-cluster-2")
+	for _, k := range []string{"type", "size", "tier", "min_instances", "max_instances", "idle_time_before_scale_down", "ssh_public_access_enabled", "location"} {
+		require.Equal(t, ca[k], cb[k], k)
+	}
+}
+
+// TestJobCLIQuery: --query filters the shape az ml prints, before it is
+// formatted; a bad query fails before the command acts.
+func TestJobCLIQuery(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnv(t)
+	s.MustRun(t, "job", "create", "--file", filepath.Join(proj, "job.yml"), "--name", "queried", "--stream")
+	require.Equal(t, "Completed\n", s.MustRun(t, "job", "show", "queried", "--query", "status", "-o", "tsv"))
+	require.Equal(t, "queried\tCompleted\tazureml:cpu-cluster\n",
+		s.MustRun(t, "job", "list", "--query", "[].{n: name, s: status, c: compute}", "-o", "tsv"))
+	require.Equal(t, "\"Completed\"\n", s.MustRun(t, "job", "show", "queried", "-o", "rest", "--query", "properties.status"), "-o rest: the query runs on the REST body")
+	table := s.MustRun(t, "compute", "list", "--query", "[].{Name: name, Max: max_instances}", "-o", "table")
+	require.Regexp(t, `^Name\s+Max\n-+\s+-+\ncpu-cluster\s+2\n$`, table)
+	require.Empty(t, s.MustRun(t, "job", "show", "queried", "--query", "no_such_field"))
+
+	stdout, stderr, code := s.Run("job", "create", "--file", filepath.Join(proj, "job.yml"), "--name", "never", "--query", "[?")
+	require.NotZero(t, code)
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, "not a JMESPath query")
+	_, _, code = s.Run("job", "show", "never")
+	require.NotZero(t, code, "a refused command must not act")
+}
