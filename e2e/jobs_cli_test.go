@@ -141,7 +141,7 @@ func TestJobCLIErrors(t *testing.T) {
 		want      []string
 	}{
 		{"bad yaml field", "command: python train.py\ncode: src\nenviroment: azureml:AzureML-sklearn-1.5@latest\ncompute: cpu-cluster\n",
-			[]string{"bad_yaml_field.yml: line 3: field enviroment is not a known field here"}},
+			[]string{"bad_yaml_field.yml: line 3: enviroment: not a known field (check its spelling and indentation)"}},
 		{"bad yaml syntax", "command: python train.py\n  code: src\n", []string{"bad_yaml_syntax.yml: line 2: mapping values are not allowed"}},
 		{"unknown compute", strings.Replace(good, "cpu-cluster", "gpu-cluster", 1),
 			[]string{`unknown_compute.yml: line 4: compute: the compute "gpu-cluster" was not found in workspace ws-cli`, "mlw compute list"}},

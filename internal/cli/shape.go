@@ -83,6 +83,7 @@ var (
 	versionedIDRE = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+/(environments|codes|models|data|components)/([^/]+)/versions/([^/]+)$`)
 	computeIDRE   = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+/computes/([^/]+)$`)
 	groupIDRE     = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/([^/]+)/`)
+	isoDurationRE = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$`)
 )
 
 // environmentRef writes a job's environmentId as a job file does: curated
@@ -106,7 +107,7 @@ func computeRef(id string) string {
 // isoSeconds reads an ISO 8601 duration (PT600S, PT1H30M, P1D) as
 // seconds; ok is false for anything else.
 func isoSeconds(s string) (int64, bool) {
-	m := regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$`).FindStringSubmatch(strings.ToUpper(s))
+	m := isoDurationRE.FindStringSubmatch(strings.ToUpper(s))
 	if m == nil || s == "P" || strings.ToUpper(s) == "PT" {
 		return 0, false
 	}
