@@ -319,8 +319,15 @@ type StreamOptions struct {
 	Progress io.Writer
 	// OnStatus, if set, is called when StreamJob learns a new status.
 	OnStatus func(status string)
+	// ReasonFunc, if set, is called with the job's status and mlw's
+	// reason for it (properties.mlw.reason: why it is queued, what it
+	// prepares) whenever either changes while the job is followed: the
+	// job is read every PollInterval. It is called from one goroutine at a
+	// time, but not the one that writes Progress.
+	ReasonFunc func(status, reason string)
 	// PollInterval is the longest wait between polls when the server has
-	// no log-follow endpoint (default 2 s).
+	// no log-follow endpoint, and between reads of the job for ReasonFunc
+	// (default 2 s).
 	PollInterval time.Duration
 }
 
@@ -377,11 +384,25 @@ func (c *Client) StreamJob(ctx context.Context, ws WorkspaceRef, name string, op
 	for _, f := range follows {
 		go func() { errs <- c.followLog(ctx, p, f.file, f.w) }()
 	}
+	watched := make(chan struct{})
+	stopWatch := func() {}
+	if opts.ReasonFunc != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		stopWatch = func() { cancel(); <-watched }
+		go func() {
+			defer close(watched)
+			c.watchReason(wctx, ws, name, job, opts)
+		}()
+	} else {
+		close(watched)
+	}
 	for range follows {
 		if err := <-errs; err != nil {
+			stopWatch()
 			return nil, err
 		}
 	}
+	stopWatch()
 	job, err = c.GetJob(ctx, ws, name)
 	if err != nil {
 		return nil, err
@@ -390,6 +411,29 @@ func (c *Client) StreamJob(ctx context.Context, ws WorkspaceRef, name string, op
 		opts.OnStatus(job.Properties.Status)
 	}
 	return job, nil
+}
+
+// watchReason reports the job's status and reason, starting with those
+// of job, and again whenever they change, until ctx ends. A failed read
+// (the server restarting) is skipped: the log followers deal with it.
+func (c *Client) watchReason(ctx context.Context, ws WorkspaceRef, name string, job *Job, opts StreamOptions) {
+	last := ""
+	report := func(j *Job) {
+		reason := ""
+		if j.Properties.MLW != nil {
+			reason = j.Properties.MLW.Reason
+		}
+		if key := j.Properties.Status + "\x00" + reason; key != last {
+			last = key
+			opts.ReasonFunc(j.Properties.Status, reason)
+		}
+	}
+	report(job)
+	for sleepCtx(ctx, opts.PollInterval) == nil {
+		if j, err := c.GetJob(ctx, ws, name); err == nil {
+			report(j)
+		}
+	}
 }
 
 // jobWorldSize is the number of processes of a job.

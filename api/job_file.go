@@ -78,6 +78,11 @@ type serviceYAML struct {
 	Port           int            `yaml:"port"`
 	Nodes          string         `yaml:"nodes"`
 	Properties     map[string]any `yaml:"properties"`
+
+	// Dump-only (job show): the server's account of the service.
+	Endpoint     any `yaml:"endpoint"`
+	Status       any `yaml:"status"`
+	ErrorMessage any `yaml:"error_message"`
 }
 
 type inputYAML struct {
@@ -218,6 +223,9 @@ func ParseJobFile(name string, data []byte, dir string, opts JobFileOptions) (*J
 		return nil, fmt.Errorf("%s: line %d: a job file is a mapping of fields (command: …, environment: …), not a %s", name, root.Line, kindName(root))
 	}
 	f.root = root
+	if err := f.checkKind(); err != nil {
+		return nil, err
+	}
 	src := data
 	for _, s := range opts.Set {
 		if err := applySet(root, s); err != nil {
@@ -248,6 +256,34 @@ func ParseJobFile(name string, data []byte, dir string, opts JobFileOptions) (*J
 		return nil, err
 	}
 	return f, nil
+}
+
+// jobTypes are the job types of Azure ML's job schemas other than
+// command, which mlw does not run (yet).
+var jobTypes = map[string]bool{"sweep": true, "pipeline": true, "parallel": true, "spark": true, "automl": true,
+	"import": true, "data_transfer": true, "finetuning": true, "distillation": true}
+
+// checkKind refuses, before the file's fields are checked, what is not a
+// command job: another job type (a sweep job's trial would otherwise be
+// reported as an unknown field) or a component file.
+func (f *JobFile) checkKind() error {
+	typ, _ := scalarString(f.node("type"))
+	schema, _ := scalarString(f.node("$schema"))
+	if s := strings.ToLower(schema); strings.Contains(s, "component.schema") || (f.node("version") != nil && !strings.Contains(s, "job.schema")) {
+		kind := strings.ToLower(typ)
+		if kind == "" {
+			kind = "command"
+		}
+		field := "$schema"
+		if schema == "" {
+			field = "version"
+		}
+		return f.Errorf(field, "this is a %s component, not a job: components are not supported yet. mlw runs command jobs: write a job file (commandJob.schema.json) with the component's command, code, environment and inputs, and a compute", kind)
+	}
+	if t := strings.ToLower(typ); jobTypes[t] {
+		return f.Errorf("type", "%s jobs are not supported yet; mlw runs command jobs (type: command)", t)
+	}
+	return nil
 }
 
 func kindName(n *yaml.Node) string {
@@ -396,7 +432,7 @@ var (
 
 func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 	if t := strings.ToLower(y.Type); t != "" && t != "command" {
-		return f.Errorf("type", "mlw runs command jobs; %q jobs are not supported", y.Type)
+		return f.Errorf("type", "%q is not a job type mlw runs: mlw runs command jobs (type: command)", y.Type)
 	}
 	f.Name = y.Name
 	if opts.Name != "" {
@@ -591,6 +627,9 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			if t == "" {
 				t = s.JobServiceType
 			}
+			if serverServices[strings.ToLower(t)] {
+				continue // the server's own (job show prints them); every job gets its own
+			}
 			svc := JobService{JobServiceType: serviceType(t), Port: s.Port, Properties: s.Properties}
 			if strings.EqualFold(s.Nodes, "all") {
 				svc.Nodes = map[string]any{"nodesValueType": "All"}
@@ -609,6 +648,9 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 	}
 	return nil
 }
+
+// serverServices are the services the server adds to every job.
+var serverServices = map[string]bool{"studio": true, "tracking": true}
 
 func serviceType(t string) string {
 	switch strings.ToLower(strings.ReplaceAll(t, "_", "")) {
@@ -777,7 +819,7 @@ func (f *JobFile) decodeSub(field string, n *yaml.Node, v any) error {
 	if err := n.Decode(v); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return fmt.Errorf("%s: %s (in %s)", f.Path, cleanYAMLErrors(te.Errors), field)
+			return fmt.Errorf("%s: %s", f.Path, explainYAMLErrors(n, field, te.Errors))
 		}
 		return f.Errorf(field, "%v", err)
 	}
@@ -891,9 +933,6 @@ func (f *JobFile) fillOutputs(y *jobYAML) error {
 		if !ioNameRE.MatchString(k) {
 			return f.Errorf(field, "output names are letters, digits and underscores, starting with a letter or underscore")
 		}
-		if k == "default" {
-			return f.Errorf(field, "the output name default is reserved for the job's artifacts")
-		}
 		var out outputYAML
 		switch {
 		case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
@@ -903,6 +942,17 @@ func (f *JobFile) fillOutputs(y *jobYAML) error {
 			}
 		default:
 			return f.Errorf(field, "expected a mapping with type (and optionally path and mode), or nothing")
+		}
+		if k == "default" {
+			if strings.HasPrefix(out.Path, artifactsOutputPrefix) {
+				continue // a job's artifacts, as job show prints them: every job has its own
+			}
+			return f.Errorf(field, "the output name default is reserved for the job's artifacts")
+		}
+		if m := defaultOutputPathRE.FindStringSubmatch(out.Path); m != nil && m[1] == k {
+			// The location the server gave this output of another job (job
+			// show prints it): this job gets its own.
+			out.Path = ""
 		}
 		t := strings.ToLower(out.Type)
 		if t == "" {
@@ -941,6 +991,14 @@ func (f *JobFile) fillOutputs(y *jobYAML) error {
 	}
 	return nil
 }
+
+// artifactsOutputPrefix starts the path of a job's "default" output (its
+// artifacts), as job show prints it.
+const artifactsOutputPrefix = "azureml://datastores/workspaceartifactstore/ExperimentRun/dcid."
+
+// defaultOutputPathRE matches the location the server gives a named
+// output when the job file gives none: …/paths/azureml/<job>/<output>/.
+var defaultOutputPathRE = regexp.MustCompile(`^azureml://datastores/` + WorkspaceBlobStore + `/paths/azureml/[^/]+/([^/]+)/$`)
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

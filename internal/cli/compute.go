@@ -21,6 +21,9 @@ var computeColumns = []column{
 	{Header: "Provisioning", Path: "properties.provisioningState"},
 }
 
+// computeView prints computes: the SDK's shape, the columns above.
+var computeView = view{shape: computeShape, cols: computeColumns}
+
 // computeState is an instance's state, or a cluster's nodes.
 func computeState(d Doc) string {
 	if s := str(d, "properties.properties.state"); s != "" {
@@ -83,7 +86,7 @@ command returns when the compute is ready.`,
 			var out Doc
 			resp, err := c.Do(cmd.Context(), "PUT", p, body, &out)
 			if err != nil {
-				return err
+				return computeFieldError(cmd, &f, err)
 			}
 			if !f.noWait {
 				if err := app.wait(cmd.Context(), c, resp, "Creating compute "+name); err != nil {
@@ -93,14 +96,14 @@ command returns when the compute is ready.`,
 					return err
 				}
 			}
-			return app.print(out, computeColumns)
+			return app.printView(out, computeView)
 		},
 	}
 	fl := create.Flags()
 	fl.StringVarP(&f.file, "file", "f", "", "Azure ML YAML file describing the compute")
 	fl.StringVarP(&f.name, "name", "n", "", "compute name (overrides the file's)")
 	fl.StringVarP(&f.typ, "type", "t", "", "ComputeInstance or AmlCompute")
-	fl.StringVar(&f.size, "size", "", "VM size, e.g. STANDARD_DS11_V2 (see `mlw compute list-sizes`)")
+	fl.StringVar(&f.size, "size", "", "VM size, e.g. STANDARD_DS11_V2 (see: mlw compute list-sizes)")
 	fl.StringVar(&f.description, "description", "", "description")
 	fl.StringVarP(&f.location, "location", "l", "", "location (default: the workspace's)")
 	fl.StringSliceVar(&f.tags, "tags", nil, "tags as key=value (repeatable)")
@@ -129,13 +132,13 @@ command returns when the compute is ready.`,
 			if err != nil {
 				return err
 			}
-			if app.format() == "table" && str(d, "properties.computeType") == "ComputeInstance" {
+			if app.peopleTable() && str(d, "properties.computeType") == "ComputeInstance" {
 				return printInstanceDetails(app, d)
 			}
-			if app.format() == "table" && str(d, "properties.computeType") == "AmlCompute" {
+			if app.peopleTable() && str(d, "properties.computeType") == "AmlCompute" {
 				return printClusterDetails(app, d)
 			}
-			return app.print(d, computeColumns)
+			return app.printView(d, computeView)
 		},
 	}
 	show.Flags().StringVarP(&name, "name", "n", "", "compute name")
@@ -166,7 +169,7 @@ command returns when the compute is ready.`,
 				}
 				docs = kept
 			}
-			return app.print(docs, computeColumns)
+			return app.printView(docs, computeView)
 		},
 	}
 	list.Flags().StringVarP(&typeFilter, "type", "t", "", "only this type (ComputeInstance or AmlCompute)")
@@ -354,6 +357,80 @@ func computeBody(cmd *cobra.Command, f *computeFlags) (Doc, string, error) {
 		err = applyClusterFlags(cmd, &f.cluster, body)
 	}
 	return body, name, err
+}
+
+// computeFields name the REST fields of a compute as its YAML file and
+// compute create's flags do, for the server's errors (whose target is a
+// REST path like properties.properties.vmSize).
+var computeFields = []struct{ rest, yaml, flag string }{
+	{"properties.properties.vmSize", "size", "size"},
+	{"properties.properties.vmPriority", "tier", "tier"},
+	{"properties.properties.scaleSettings.minNodeCount", "min_instances", "min-instances"},
+	{"properties.properties.scaleSettings.maxNodeCount", "max_instances", "max-instances"},
+	{"properties.properties.scaleSettings.nodeIdleTimeBeforeScaleDown", "idle_time_before_scale_down", "idle-time-before-scale-down"},
+	{"properties.properties.idleTimeBeforeShutdown", "idle_time_before_shutdown_minutes", "idle-time-before-shutdown-minutes"},
+	{"properties.properties.setupScripts.scripts.creationScript", "setup_scripts", "setup-script"},
+	{"properties.properties.setupScripts.scripts.startupScript", "setup_scripts", "startup-script"},
+	{"properties.properties.setupScripts", "setup_scripts", ""},
+	{"properties.properties.sshSettings", "ssh_settings", "ssh-key-value"},
+	{"properties.properties.remoteLoginPortPublicAccess", "ssh_public_access_enabled", ""},
+	{"properties.properties.userAccountCredentials", "ssh_settings", ""},
+	{"properties.properties.schedules", "schedules", ""},
+	{"properties.properties.subnet", "network_settings", ""},
+	{"properties.properties.personalComputeInstanceSettings", "create_on_behalf_of", "user-object-id"},
+	{"properties.properties.customServices", "custom_applications", ""},
+	{"properties.description", "description", "description"},
+	{"properties.computeType", "type", "type"},
+	{"location", "location", "location"},
+	{"tags", "tags", "tags"},
+	{"identity", "identity", ""},
+}
+
+// computeFieldError names the field of an API error as the user wrote it:
+// the flag, or the YAML field and its line, instead of the REST path.
+func computeFieldError(cmd *cobra.Command, f *computeFlags, err error) error {
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Target == "" {
+		return err
+	}
+	for _, fld := range computeFields {
+		if ae.Target != fld.rest && !strings.HasPrefix(ae.Target, fld.rest+".") {
+			continue
+		}
+		msg := fmt.Sprintf("(%s) %s", ae.Code, ae.Message)
+		if fl := cmd.Flags().Lookup(fld.flag); fl != nil && fl.Changed {
+			return fmt.Errorf("--%s %s: %s", fld.flag, fl.Value, msg)
+		}
+		if f.file != "" {
+			if line := yamlKeyLine(f.file, fld.yaml); line > 0 {
+				return fmt.Errorf("%s: line %d: %s: %s", f.file, line, fld.yaml, msg)
+			}
+		}
+		if fl := cmd.Flags().Lookup(fld.flag); fl != nil {
+			return fmt.Errorf("--%s (default %s): %s", fld.flag, fl.DefValue, msg)
+		}
+		return fmt.Errorf("%s: %s", fld.yaml, msg)
+	}
+	return err
+}
+
+// yamlKeyLine is the line of a top-level key of a YAML file (0: absent).
+func yamlKeyLine(file, key string) int {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(raw, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return 0
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i].Line
+		}
+	}
+	return 0
 }
 
 // yamlHead reads the top-level name and type of a YAML file, ignoring the

@@ -18,8 +18,8 @@ type clusterFlags struct {
 
 func addClusterCreateFlags(cmd *cobra.Command, f *clusterFlags) {
 	fl := cmd.Flags()
-	fl.IntVar(&f.min, "min-instances", 0, "AmlCompute: fewest nodes kept (default 0)")
-	fl.IntVar(&f.max, "max-instances", 4, "AmlCompute: most nodes (default 4)")
+	fl.IntVar(&f.min, "min-instances", 0, "AmlCompute: fewest nodes kept")
+	fl.IntVar(&f.max, "max-instances", 4, "AmlCompute: most nodes")
 	fl.IntVarP(&f.idleSeconds, "idle-time-before-scale-down", "d", 120, "AmlCompute: seconds a node may idle before it is removed")
 	fl.StringVar(&f.tier, "tier", "", "AmlCompute: dedicated or low_priority (low-priority nodes can be preempted)")
 }
@@ -140,7 +140,17 @@ type computeYAML struct {
 	NetworkSettings *struct {
 		VnetName string `yaml:"vnet_name"`
 		Subnet   string `yaml:"subnet"`
+		// Dump-only (compute show).
+		PrivateIPAddress any `yaml:"private_ip_address"`
+		PublicIPAddress  any `yaml:"public_ip_address"`
 	} `yaml:"network_settings"`
+
+	// Dump-only fields, which `compute show -o yaml` prints: accepted and
+	// ignored, so that what show prints can be created again.
+	ID                 any `yaml:"id"`
+	ProvisioningState  any `yaml:"provisioning_state"`
+	ProvisioningErrors any `yaml:"provisioning_errors"`
+	CreatedOn          any `yaml:"created_on"`
 }
 
 // body is the REST body of a compute of computeType with props as its
@@ -185,8 +195,8 @@ func clusterCommands(app *App, s *scope, computePath func(context.Context, strin
 			if out.Nodes == nil {
 				out.Nodes = []Doc{}
 			}
-			return app.print(out.Nodes, []column{{Header: "Node", Path: "nodeId"}, {Header: "State", Path: "nodeState"},
-				{Header: "Address", Path: "privateIpAddress"}, {Header: "Port", Path: "port"}, {Header: "Job", Path: "runId"}})
+			return app.printView(out.Nodes, view{shape: nodeShape, cols: []column{{Header: "Node", Path: "nodeId"}, {Header: "State", Path: "nodeState"},
+				{Header: "Address", Path: "privateIpAddress"}, {Header: "Port", Path: "port"}, {Header: "Job", Path: "runId"}}})
 		},
 	}
 	nodes.Flags().StringVarP(&name, "name", "n", "", "cluster name")
@@ -244,7 +254,7 @@ func clusterCommands(app *App, s *scope, computePath func(context.Context, strin
 			if err != nil {
 				return err
 			}
-			return app.print(d, computeColumns)
+			return app.printView(d, computeView)
 		},
 	}
 	update.Flags().StringVarP(&name, "name", "n", "", "cluster name")

@@ -105,6 +105,9 @@ type instanceYAML struct {
 	} `yaml:"create_on_behalf_of"`
 	SSHSettings *struct {
 		SSHKeyValue string `yaml:"ssh_key_value"`
+		// Dump-only (compute show).
+		AdminUsername any `yaml:"admin_username"`
+		SSHPort       any `yaml:"ssh_port"`
 	} `yaml:"ssh_settings"`
 	SSHPublicAccessEnabled *bool `yaml:"ssh_public_access_enabled"`
 	Schedules              *struct {
@@ -138,6 +141,12 @@ type instanceYAML struct {
 	EnableRootAccess   *bool `yaml:"enable_root_access"`
 	ReleaseQuotaOnStop *bool `yaml:"release_quota_on_stop"`
 	EnableOSPatching   *bool `yaml:"enable_os_patching"`
+
+	// Dump-only (compute show).
+	State           any `yaml:"state"`
+	LastOperation   any `yaml:"last_operation"`
+	Services        any `yaml:"services"`
+	OSImageMetadata any `yaml:"os_image_metadata"`
 }
 
 type scriptYAML struct {
@@ -198,7 +207,7 @@ func instanceFromYAML(path string, raw []byte) (Doc, error) {
 				item["cron"] = Doc{"expression": s.Trigger.Expression, "startTime": s.Trigger.StartTime, "timeZone": orUTC(s.Trigger.TimeZone)}
 			case "recurrence":
 				item["triggerType"] = "Recurrence"
-				rec := Doc{"frequency": s.Trigger.Frequency, "interval": s.Trigger.Interval, "startTime": s.Trigger.StartTime, "timeZone": orUTC(s.Trigger.TimeZone)}
+				rec := Doc{"frequency": titleCase(s.Trigger.Frequency), "interval": s.Trigger.Interval, "startTime": s.Trigger.StartTime, "timeZone": orUTC(s.Trigger.TimeZone)}
 				if s.Trigger.Schedule != nil {
 					rec["schedule"] = Doc{"hours": s.Trigger.Schedule.Hours, "minutes": s.Trigger.Schedule.Minutes, "weekDays": s.Trigger.Schedule.WeekDays}
 				}
@@ -309,7 +318,7 @@ func printInstanceLogs(ctx context.Context, app *App, computePath string) error 
 	if _, err := c.Do(ctx, "GET", computePath+"/logs", nil, &out); err != nil {
 		return err
 	}
-	if app.format() != "table" {
+	if !app.peopleTable() {
 		return app.print(out.Value, nil)
 	}
 	if len(out.Value) == 0 {

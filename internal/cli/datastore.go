@@ -46,7 +46,7 @@ workspaceworkingdirectory and workspacefilestore (the file share, see mlw file).
 			if err != nil {
 				return err
 			}
-			return app.print(docs, datastoreColumns)
+			return app.printView(docs, view{shape: datastoreShape, cols: datastoreColumns})
 		},
 	}
 	addWorkspaceFlags(list, &s)
@@ -67,7 +67,7 @@ workspaceworkingdirectory and workspacefilestore (the file share, see mlw file).
 			if err != nil {
 				return err
 			}
-			return app.print(d, datastoreColumns)
+			return app.printView(d, view{shape: datastoreShape, cols: datastoreColumns})
 		},
 	}
 	show.Flags().StringVarP(&name, "name", "n", "", "datastore name")

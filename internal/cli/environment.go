@@ -42,6 +42,8 @@ var envVersionColumns = []column{
 	{Header: "Created", Path: "systemData.createdAt"},
 }
 
+var envVersionView = view{shape: envVersionShape, cols: envVersionColumns}
+
 // envYAML is the Azure ML environment YAML (environment.schema.json).
 type envYAML struct {
 	Schema      string            `yaml:"$schema"`
@@ -140,6 +142,32 @@ func ReadEnvironmentFile(file string) (name, version string, body Doc, err error
 	return y.Name, y.Version, Doc{"properties": props}, nil
 }
 
+// environmentBuildNote says what registering an environment version
+// means for its build: mlw builds a custom environment (a virtualenv with
+// its pip packages) the first time a job uses it, as Azure builds its
+// image, so a new version is registered, not yet ready.
+func environmentBuildNote(ctx context.Context, c *api.Client, versionPath, name, version string) string {
+	use := fmt.Sprintf("use it as environment: azureml:%s:%s", name, version)
+	var b struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	}
+	if _, err := c.Do(ctx, "GET", versionPath+"/buildLog", nil, &b); err != nil {
+		return fmt.Sprintf("Registered environment %s version %s; %s.", name, version, use)
+	}
+	switch b.Status {
+	case "NotNeeded":
+		return fmt.Sprintf("Registered environment %s version %s: it has nothing for pip to install, so jobs use it at once; %s.", name, version, use)
+	case "Succeeded":
+		return fmt.Sprintf("Registered environment %s version %s: its packages were built before (the same requirements), so jobs use it at once; %s.", name, version, use)
+	case "Running":
+		return fmt.Sprintf("Registered environment %s version %s: a build of its packages is running; jobs that use it wait for it (%s).", name, version, use)
+	case "Failed":
+		return fmt.Sprintf("Registered environment %s version %s, but the last build of these packages failed (%s); a job that uses it builds it again (%s).", name, version, b.Reason, use)
+	}
+	return fmt.Sprintf("Registered environment %s version %s: not built yet. The first job that uses it builds it (a virtualenv with its pip packages) before it runs, and `mlw job stream` shows the build; %s.", name, version, use)
+}
+
 func environmentCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "environment", Aliases: []string{"env-asset", "environments"}, Short: "Manage environments (curated AzureML-* and your own)"}
 	var s scope
@@ -160,22 +188,22 @@ func environmentCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			view := "ActiveOnly"
+			listView := "ActiveOnly"
 			if archived {
-				view = "All"
+				listView = "All"
 			}
 			if name == "" {
-				docs, err := app.listDocs(cmd.Context(), p+"?listViewType="+view)
+				docs, err := app.listDocs(cmd.Context(), p+"?listViewType="+listView)
 				if err != nil {
 					return err
 				}
-				return app.print(docs, envContainerColumns)
+				return app.printView(docs, view{shape: envContainerShape, cols: envContainerColumns})
 			}
-			docs, err := app.listDocs(cmd.Context(), p+"/"+url.PathEscape(name)+"/versions?listViewType="+view)
+			docs, err := app.listDocs(cmd.Context(), p+"/"+url.PathEscape(name)+"/versions?listViewType="+listView)
 			if err != nil {
 				return err
 			}
-			return app.print(docs, envVersionColumns)
+			return app.printView(docs, envVersionView)
 		},
 	}
 	list.Flags().StringVarP(&name, "name", "n", "", "list the versions of this environment")
@@ -185,7 +213,7 @@ func environmentCmd(app *App) *cobra.Command {
 	show := &cobra.Command{
 		Use:     "show",
 		Short:   "Show one environment version (the latest by default)",
-		Example: "  mlw environment show --name AzureML-sklearn-1.0-ubuntu20.04-py38-cpu --version 36\n  mlw environment show --name my-env --label latest",
+		Example: "  mlw environment show --name AzureML-sklearn-1.0-ubuntu20.04-py38-cpu --version 44\n  mlw environment show --name my-env --label latest",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, p, err := base(cmd.Context())
@@ -204,7 +232,7 @@ func environmentCmd(app *App) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return app.print(d, envVersionColumns)
+				return app.printView(d, envVersionView)
 			}
 			if label != "" && label != "latest" {
 				return fmt.Errorf("unknown label %q: the only label is latest", label)
@@ -217,7 +245,7 @@ func environmentCmd(app *App) *cobra.Command {
 			if len(page.Value) == 0 {
 				return fmt.Errorf("environment %q has no versions", name)
 			}
-			return app.print(page.Value[0], envVersionColumns)
+			return app.printView(page.Value[0], envVersionView)
 		},
 	}
 	show.Flags().StringVarP(&name, "name", "n", "", "environment name")
@@ -274,8 +302,8 @@ Names starting with AzureML- are reserved for curated environments.`,
 			if _, err := c.Do(cmd.Context(), "PUT", p+"/"+url.PathEscape(n)+"/versions/"+url.PathEscape(v), body, &out); err != nil {
 				return err
 			}
-			app.errf("Environment %s version %s is ready; use it as environment=\"azureml:%s:%s\".\n", n, v, n, v)
-			return app.print(out, envVersionColumns)
+			app.errf("%s\n", environmentBuildNote(cmd.Context(), c, p+"/"+url.PathEscape(n)+"/versions/"+url.PathEscape(v), n, v))
+			return app.printView(out, envVersionView)
 		},
 	}
 	create.Flags().StringVarP(&file, "file", "f", "", "environment YAML file")

@@ -51,7 +51,7 @@ their user name and password.`,
 // printSignInLink prints a one-time link (or its document with -o
 // json|yaml) and opens it in the browser unless told not to.
 func (app *App) printSignInLink(link *api.SignInLink, noBrowser bool) error {
-	if app.format() == "json" || app.format() == "yaml" {
+	if app.structured() {
 		return app.print(link, nil)
 	}
 	fmt.Fprintln(app.Out, link.URL)

@@ -240,7 +240,7 @@ func tokenCmd(app *App) *cobra.Command {
 			if _, err := c.Do(cmd.Context(), "POST", "/mlw/v1/users/"+url.PathEscape(user)+"/tokens", body, &out); err != nil {
 				return err
 			}
-			if app.format() == "table" {
+			if app.peopleTable() {
 				_, err := app.Out.Write([]byte(str(out, "token") + "\n"))
 				return err
 			}
@@ -339,6 +339,6 @@ issued for it and the browser sessions opened with it.`,
 		},
 	}
 	cmd.Flags().StringVar(&user, "user", "", "user name (default: yourself)")
-	cmd.Flags().StringVar(&id, "id", "", "the token's id (as `mlw token list` shows it)")
+	cmd.Flags().StringVar(&id, "id", "", "the token's id (as mlw token list shows it)")
 	return cmd
 }

@@ -17,6 +17,8 @@ var workspaceColumns = []column{
 	{Header: "Description", Path: "properties.description"},
 }
 
+var workspaceView = view{shape: workspaceShape, cols: workspaceColumns}
+
 func workspaceCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "workspace", Short: "Manage Azure ML workspaces", Aliases: []string{"ws"}}
 	var s scope
@@ -62,7 +64,7 @@ func workspaceCmd(app *App) *cobra.Command {
 			if _, err := c.Do(cmd.Context(), "PUT", p, body, &out); err != nil {
 				return err
 			}
-			return app.print(out, workspaceColumns)
+			return app.printView(out, workspaceView)
 		},
 	}
 	create.Flags().StringVarP(&s.workspace, "name", "n", "", "workspace name")
@@ -103,7 +105,7 @@ func workspaceCmd(app *App) *cobra.Command {
 			if _, err := c.Do(cmd.Context(), "PATCH", p, body, &out); err != nil {
 				return err
 			}
-			return app.print(out, workspaceColumns)
+			return app.printView(out, workspaceView)
 		},
 	}
 	update.Flags().StringVarP(&s.workspace, "name", "n", "", "workspace name")
@@ -126,7 +128,7 @@ func workspaceCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return app.print(d, workspaceColumns)
+			return app.printView(d, workspaceView)
 		},
 	}
 	show.Flags().StringVarP(&s.workspace, "name", "n", "", "workspace name")
@@ -153,7 +155,7 @@ func workspaceCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return app.print(docs, workspaceColumns)
+			return app.printView(docs, workspaceView)
 		},
 	}
 	addGroupFlag(list, &s)

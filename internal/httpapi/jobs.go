@@ -175,8 +175,12 @@ func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*s
 
 	reason := st.Reason
 	if job.State == resource.JobQueued {
-		if qr := resource.ClusterQueueReason(a.jobCompute(r, job.Owner, cache)); qr != "" {
+		cl := a.jobCompute(r, job.Owner, cache)
+		if qr := resource.ClusterQueueReason(cl); qr != "" {
 			reason = resource.WaitingForNode(qr)
+			for _, e := range resource.ClusterErrors(cl) {
+				reason += " " + e
+			}
 		}
 	}
 	m := map[string]any{"reason": reason, "phases": st.Phases, "attempt": st.Attempt}

@@ -226,6 +226,10 @@ type jobCtx struct {
 	info    *computeInfo
 	// log collects this step's lifecycle log lines (one write per step).
 	log bytes.Buffer
+	// errLogged says that the error the job fails with is in the
+	// lifecycle log already (an environment build's), so that the log
+	// says it once.
+	errLogged bool
 }
 
 func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
@@ -639,6 +643,8 @@ func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *resour
 	// The retention of its working directories counts from now (SweepWorkDirs).
 	_ = os.Chtimes(r.jobRoot(j), now, now)
 	switch {
+	case jerr != nil && j.errLogged:
+		r.logf(j, "%s: the error is above.", state)
 	case jerr != nil:
 		r.logf(j, "%s: %s", state, jerr.Message)
 	case reason == "" || reason == state+".":

@@ -43,6 +43,9 @@ type EnvPreparer interface {
 type EnvError struct {
 	Code    string
 	Message string
+	// Logged says that Prepare wrote Message to its log (the job's
+	// lifecycle log), so that the job's end need not repeat it.
+	Logged bool
 }
 
 func (e *EnvError) Error() string { return e.Message }
@@ -81,7 +84,8 @@ func (e EnvBuilder) Prepare(ctx context.Context, env *resource.ResolvedEnvironme
 			case errors.Is(err, envbuild.ErrIndexUnreachable):
 				code = "PackageIndexUnreachable"
 			}
-			return nil, &EnvError{Code: code, Message: be.Message}
+			// envbuild writes every error it returns to the log.
+			return nil, &EnvError{Code: code, Message: be.Message, Logged: true}
 		}
 		return nil, err
 	}

@@ -58,6 +58,7 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 		var fail *prepError
 		if errors.As(err, &fail) {
 			r.prepDone(j.key)
+			j.errLogged = fail.logged
 			return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: fail.code, Message: fail.msg}, fail.msg)
 		}
 		if err != nil {
@@ -149,8 +150,13 @@ func instanceGone(name string, c *store.Resource) string {
 	}
 }
 
-// prepError is a preparation failure that fails the job.
-type prepError struct{ code, msg string }
+// prepError is a preparation failure that fails the job; logged says
+// that its message is in the lifecycle log already (an environment
+// build's error).
+type prepError struct {
+	code, msg string
+	logged    bool
+}
 
 func (e *prepError) Error() string { return e.msg }
 
@@ -247,7 +253,7 @@ func (r *Jobs) prepareEnv(ctx context.Context, j *jobCtx) (*PreparedEnv, error) 
 	if err != nil {
 		var ee *EnvError
 		if errors.As(err, &ee) {
-			return nil, prepFail(ee.Code, "%s", ee.Message)
+			return nil, &prepError{code: ee.Code, msg: ee.Message, logged: ee.Logged}
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

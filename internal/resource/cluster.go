@@ -145,3 +145,20 @@ const (
 	DefaultClusterSize     = "STANDARD_DS3_V2"
 	DefaultClusterIdleTime = "PT2M"
 )
+
+// ClusterErrors are a cluster's failing conditions in words
+// ("HostCapacityExceeded: 1 node(s) … do not fit on this host …"), which a
+// queued job's reason repeats; nil for anything but a cluster.
+func ClusterErrors(c *store.Resource) []string {
+	if c == nil || ComputeTypeOf(c) != AmlCompute {
+		return nil
+	}
+	_, cs := ClusterStatusOf(c)
+	var out []string
+	for _, cond := range cs.Conditions {
+		if cond.Status == ConditionFalse && (cond.Reason != "" || cond.Message != "") {
+			out = append(out, strings.TrimPrefix(cond.Reason+": "+cond.Message, ": "))
+		}
+	}
+	return out
+}
