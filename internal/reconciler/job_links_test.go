@@ -211,3 +211,45 @@ func TestArtifactsNeverWrittenThroughLinks(t *testing.T) {
 	require.Equal(t, "loss 0.1\n", string(got))
 	requireNoSecret(t, filepath.Join(b.dir, "storage"), victim)
 }
+
+// TestSetupScriptLogNeverThroughLinks: an instance's setup script log is
+// written by the server (as root) into the workspace file share, where
+// users can plant links. A Logs/<instance> folder that leads outside the
+// share fails the instance, saying why, before anything is written there;
+// one that stays inside is written at its real path.
+func TestSetupScriptLogNeverThroughLinks(t *testing.T) {
+	t.Parallel()
+	scripts := `{"vmSize":"STANDARD_DS11_V2","setupScripts":{"scripts":{"creationScript":{"scriptData":"Users/admin/setup.sh"}}}}`
+	t.Run("outside", func(t *testing.T) {
+		t.Parallel()
+		b := setupInstances(t, monday)
+		b.writeShare("Users/admin/setup.sh", "echo hi")
+		outside := filepath.Join(b.svc.DataDir, "etc")
+		require.NoError(t, os.MkdirAll(outside, 0o755))
+		share := service.WorkspaceSharePath(b.svc.DataDir, b.ws)
+		require.NoError(t, os.MkdirAll(filepath.Join(share, "Logs"), 0o755))
+		require.NoError(t, os.Symlink(outside, filepath.Join(share, "Logs", "ci1")))
+		c, op := b.create("ci1", scripts)
+		b.reconcile("ci1")
+		require.Equal(t, service.InstanceUserSetupFailed, b.state("ci1"))
+		require.Contains(t, b.op(op.ID).ErrorMsg, "symbolic link")
+		require.Contains(t, b.op(op.ID).ErrorMsg, "Logs/ci1")
+		require.Nil(t, b.be.Script(c.UID, "creation"), "the script did not start")
+		ents, err := os.ReadDir(outside)
+		require.NoError(t, err)
+		require.Empty(t, ents, "nothing was written through the link")
+	})
+	t.Run("inside", func(t *testing.T) {
+		t.Parallel()
+		b := setupInstances(t, monday)
+		b.writeShare("Users/admin/setup.sh", "echo hi")
+		share := service.WorkspaceSharePath(b.svc.DataDir, b.ws)
+		require.NoError(t, os.MkdirAll(filepath.Join(share, "Logs", "kept"), 0o755))
+		require.NoError(t, os.Symlink("kept", filepath.Join(share, "Logs", "ci1")))
+		c, _ := b.create("ci1", scripts)
+		b.reconcile("ci1")
+		s := b.be.Script(c.UID, "creation")
+		require.NotNil(t, s)
+		require.Equal(t, filepath.Join(share, "Logs", "kept", "creation-script.log"), s.Spec.LogPath)
+	})
+}
