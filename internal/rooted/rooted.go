@@ -20,6 +20,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -150,45 +151,75 @@ func Copy(from *os.Root, src string, to *os.Root, dst string) (skipped []string,
 		}
 		return nil, copyFile(from, real, to, dst, fi.Mode().Perm())
 	}
-	err = fs.WalkDir(from.FS(), real, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	if dst != "." {
+		if err := to.MkdirAll(dst, fi.Mode().Perm()|0o700); err != nil {
+			return nil, err
 		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(p, real), "/")
-		target := path.Join(dst, rel)
+	}
+	err = copyDir(from, real, to, dst, real, &skipped)
+	return skipped, err
+}
+
+// copyDir copies the entries of the directory dir of from into dst of to
+// (made already), recursively. It reads directories through os.Root, not
+// io/fs, whose paths must be UTF-8: on Linux a name is any bytes.
+func copyDir(from *os.Root, dir string, to *os.Root, dst, base string, skipped *[]string) error {
+	f, err := from.Open(dir)
+	if err != nil {
+		return err
+	}
+	ents, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	for _, d := range ents {
+		p := path.Join(dir, d.Name())
+		target := path.Join(dst, d.Name())
 		switch {
 		case d.IsDir():
 			info, err := d.Info()
 			if err != nil {
 				return err
 			}
-			if target == "." {
-				return nil
+			if err := to.MkdirAll(target, info.Mode().Perm()|0o700); err != nil {
+				return err
 			}
-			return to.MkdirAll(target, info.Mode().Perm()|0o700)
+			if err := copyDir(from, p, to, target, base, skipped); err != nil {
+				return err
+			}
 		case d.Type()&fs.ModeSymlink != 0:
-			link, ok, err := linkInside(from, real, p)
+			link, ok, err := linkInside(from, base, p)
 			if err != nil {
 				return err
 			}
 			if !ok {
-				skipped = append(skipped, rel)
-				return nil
+				rel := p
+				if base != "." {
+					rel = strings.TrimPrefix(p, base+"/")
+				}
+				*skipped = append(*skipped, rel)
+				continue
 			}
 			if err := to.Remove(target); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
-			return to.Symlink(link, target)
+			if err := to.Symlink(link, target); err != nil {
+				return err
+			}
 		case d.Type().IsRegular():
 			info, err := d.Info()
 			if err != nil {
 				return err
 			}
-			return copyFile(from, p, to, target, info.Mode().Perm())
+			if err := copyFile(from, p, to, target, info.Mode().Perm()); err != nil {
+				return err
+			}
 		}
-		return nil
-	})
-	return skipped, err
+		// Sockets, devices, pipes: skipped.
+	}
+	return nil
 }
 
 // linkInside reads the link p of from and reports whether it stays in the

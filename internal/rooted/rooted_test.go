@@ -222,3 +222,21 @@ func TestCopyFile(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "a,b", string(b))
 }
+
+// TestCopyAnyFileName: file names are bytes on Linux; one that is not
+// UTF-8 (a Latin-1 name written from a compute instance) is copied like any
+// other, not an error that fails the whole copy.
+func TestCopyAnyFileName(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	tree(t, src, map[string]string{"code/caf\xe9.py": "x", "code/d\xff/f": "y", "code/l\xfe@": "caf\xe9.py"})
+	dst := t.TempDir()
+	skipped, err := Copy(openRoot(t, src), "code", openRoot(t, dst), "wd")
+	require.NoError(t, err)
+	require.Empty(t, skipped)
+	for name, want := range map[string]string{"caf\xe9.py": "x", "d\xff/f": "y", "l\xfe": "x"} {
+		b, err := os.ReadFile(filepath.Join(dst, "wd", name))
+		require.NoError(t, err, name)
+		require.Equal(t, want, string(b))
+	}
+}
