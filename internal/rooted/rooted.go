@@ -233,7 +233,9 @@ func linkInside(from *os.Root, base, p string) (string, bool, error) {
 	if filepath.IsAbs(link) {
 		return link, false, nil
 	}
-	got, err := Resolve(from, path.Join(path.Dir(p), filepath.ToSlash(link)))
+	// Not path.Join: cleaning "self/.." away lexically is wrong when self
+	// is a link.
+	got, err := Resolve(from, path.Dir(p)+"/"+filepath.ToSlash(link))
 	if IsOutside(err) {
 		return link, false, nil
 	}
