@@ -970,19 +970,24 @@ func (f *JobFile) jsonMap(field string, m map[string]any) (map[string]any, error
 	if m == nil {
 		return nil, nil
 	}
-	v, err := jsonValueOf(m)
+	v, err := JSONValue(m)
 	if err != nil {
 		return nil, f.Errorf(field, "%v", err)
 	}
 	return v.(map[string]any), nil
 }
 
-func jsonValueOf(v any) (any, error) {
+// JSONValue returns a value decoded from YAML (yaml.v3 into any) in a
+// form encoding/json accepts: mappings with number, boolean or null keys
+// (map[any]any) get text keys, as Python's json.dumps writes them (1 →
+// "1", true → "true"); keys that are lists or mappings, NaN and infinities
+// are errors.
+func JSONValue(v any) (any, error) {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			c, err := jsonValueOf(e)
+			c, err := JSONValue(e)
 			if err != nil {
 				return nil, err
 			}
@@ -1003,7 +1008,7 @@ func jsonValueOf(v any) (any, error) {
 			default:
 				return nil, fmt.Errorf("the key %v is a %s; keys of a mapping sent as JSON must be text, numbers or true/false", k, kindOf(k))
 			}
-			c, err := jsonValueOf(e)
+			c, err := JSONValue(e)
 			if err != nil {
 				return nil, err
 			}
@@ -1017,7 +1022,7 @@ func jsonValueOf(v any) (any, error) {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			c, err := jsonValueOf(e)
+			c, err := JSONValue(e)
 			if err != nil {
 				return nil, err
 			}
