@@ -5,10 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"net/http"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -19,6 +19,7 @@ import (
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/rooted"
 	"github.com/mlw-project/mlw/internal/schedule"
 	"github.com/mlw-project/mlw/internal/store"
 )
@@ -484,12 +485,6 @@ func WorkspaceSharePath(dataDir string, ws *store.Resource) string {
 	return blob.ContainerDir(dataDir, WorkspaceStatusOf(ws).StorageAccount, "code-"+ws.UID)
 }
 
-// InstanceLogDir is where an instance's setup script logs are kept, in the
-// workspace file share.
-func InstanceLogDir(dataDir string, ws *store.Resource, instance string) string {
-	return filepath.Join(WorkspaceSharePath(dataDir, ws), "Logs", instance)
-}
-
 // InstanceLog is one log file of an instance.
 type InstanceLog struct {
 	Name    string `json:"name"`
@@ -506,17 +501,26 @@ func (s *Service) InstanceLogs(ctx context.Context, ref core.WorkspaceRef, name 
 	if ComputeTypeOf(c) != ComputeInstance {
 		return nil, core.Invalid("name", "The compute '%s' is not a compute instance; only instances have setup script logs.", c.Name)
 	}
-	dir := InstanceLogDir(s.DataDir, ws, c.Name)
-	ents, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
+	// The share is the users': read it through an os.Root, so that a link
+	// planted there (to the data directory, say) serves nothing outside it.
+	out := []InstanceLog{}
+	share, err := os.OpenRoot(WorkspaceSharePath(s.DataDir, ws))
+	if os.IsNotExist(err) {
+		return out, nil
+	} else if err != nil {
 		return nil, core.Internal(err)
 	}
-	out := []InstanceLog{}
+	defer share.Close()
+	dir := "Logs/" + c.Name
+	ents, err := fs.ReadDir(share.FS(), dir)
+	if err != nil && !os.IsNotExist(err) && !rooted.IsOutside(err) {
+		return nil, core.Internal(err)
+	}
 	for _, e := range ents {
 		if e.IsDir() {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		b, err := share.ReadFile(dir + "/" + e.Name())
 		if err != nil {
 			continue
 		}
