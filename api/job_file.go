@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -535,7 +536,11 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 	}
 
 	if r := y.Resources; r != nil {
-		res := &JobResources{InstanceType: r.InstanceType, Properties: r.Properties, ShmSize: r.ShmSize}
+		props, err := f.jsonMap("resources.properties", r.Properties)
+		if err != nil {
+			return err
+		}
+		res := &JobResources{InstanceType: r.InstanceType, Properties: props, ShmSize: r.ShmSize}
 		if r.InstanceCount != nil {
 			if *r.InstanceCount < 1 {
 				return f.Errorf("resources.instance_count", "must be at least 1, not %d", *r.InstanceCount)
@@ -630,7 +635,11 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			if serverServices[strings.ToLower(t)] {
 				continue // the server's own (job show prints them); every job gets its own
 			}
-			svc := JobService{JobServiceType: serviceType(t), Port: s.Port, Properties: s.Properties}
+			props, err := f.jsonMap("services."+n+".properties", s.Properties)
+			if err != nil {
+				return err
+			}
+			svc := JobService{JobServiceType: serviceType(t), Port: s.Port, Properties: props}
 			if strings.EqualFold(s.Nodes, "all") {
 				svc.Nodes = map[string]any{"nodesValueType": "All"}
 			}
@@ -1007,4 +1016,87 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// jsonMap makes a free-form mapping of the YAML file sendable as JSON.
+// YAML keys may be numbers or booleans, and yaml.v3 decodes a nested
+// mapping with such keys as map[any]any, which encoding/json refuses; they
+// become strings as Python's json.dumps writes them (1 → "1", true →
+// "true"), as azure-ai-ml sends them. A key that is a list or a mapping
+// cannot be a JSON key: an error that names the field.
+func (f *JobFile) jsonMap(field string, m map[string]any) (map[string]any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	v, err := JSONValue(m)
+	if err != nil {
+		return nil, f.Errorf(field, "%v", err)
+	}
+	return v.(map[string]any), nil
+}
+
+// JSONValue returns a value decoded from YAML (yaml.v3 into any) in a
+// form encoding/json accepts: mappings with number, boolean or null keys
+// (map[any]any) get text keys, as Python's json.dumps writes them (1 →
+// "1", true → "true"); keys that are lists or mappings, NaN and infinities
+// are errors.
+func JSONValue(v any) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			c, err := JSONValue(e)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = c
+		}
+		return out, nil
+	case map[any]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			var key string
+			switch kk := k.(type) {
+			case nil:
+				key = "null"
+			case string:
+				key = kk
+			case bool, int, int64, uint64, float64:
+				key = fmt.Sprint(kk)
+			default:
+				return nil, fmt.Errorf("the key %v is a %s; keys of a mapping sent as JSON must be text, numbers or true/false", k, kindOf(k))
+			}
+			c, err := JSONValue(e)
+			if err != nil {
+				return nil, err
+			}
+			out[key] = c
+		}
+		return out, nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%v is not a number JSON can carry", x)
+		}
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			c, err := JSONValue(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = c
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case []any:
+		return "list"
+	case map[string]any, map[any]any:
+		return "mapping"
+	}
+	return fmt.Sprintf("%T", v)
 }

@@ -275,3 +275,22 @@ func TestAnonymousEnvironmentVersion(t *testing.T) {
 	require.Equal(t, "9eb331a2c6ae7e7319bc14e50830b3a3", AnonymousEnvironmentVersion("img", "conda"))
 	require.Equal(t, "0998a2c3d2ddfffbc3c72cf73326720b", AnonymousEnvironmentVersion("", "conda"))
 }
+
+// TestJobFileFreeFormMappingsAreJSON: mappings with number or boolean
+// keys (yaml.v3 gives map[any]any, which encoding/json refuses; found by
+// FuzzParseJobFile) are sent with the keys written as text, as
+// azure-ai-ml's json.dumps writes them; keys JSON cannot hold are refused
+// by field.
+func TestJobFileFreeFormMappingsAreJSON(t *testing.T) {
+	t.Parallel()
+	const head = "command: x\nenvironment: azureml:e@latest\ncompute: c\n"
+	f, err := ParseJobFile("job.yml", []byte(head+"resources: {properties: {a: {1: 2, true: x, null: y}}}\n"), t.TempDir(), JobFileOptions{})
+	require.NoError(t, err)
+	b, err := json.Marshal(f.Job.Properties.Resources.Properties)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"a": {"1": 2, "true": "x", "null": "y"}}`, string(b))
+	for _, doc := range []string{"resources: {properties: {a: {[1]: x}}}\n", "services: {s: {type: ssh, properties: {n: .nan}}}\n"} {
+		_, err = ParseJobFile("job.yml", []byte(head+doc), t.TempDir(), JobFileOptions{})
+		require.ErrorContains(t, err, "job.yml: ")
+	}
+}

@@ -7,7 +7,7 @@
 # installs the browser tests' npm packages, fetches Debian 13's azure-ai-ml
 # 1.28 into a cache (once), then runs `go test ./...`. PostgreSQL tests start
 # a throwaway cluster themselves; screenshots of the browser tests are kept
-# in e2e/artifacts/.
+# in e2e/artifacts/. Last, scripts/fuzz.sh runs each fuzz target briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,4 +61,9 @@ export MLW_REQUIRE_POSTGRES="${MLW_REQUIRE_POSTGRES:-1}"
 export MLW_REQUIRE_AZ="${MLW_REQUIRE_AZ:-1}"
 export MLW_REQUIRE_BROWSER="${MLW_REQUIRE_BROWSER:-1}"
 export MLW_REQUIRE_SDK128="${MLW_REQUIRE_SDK128:-1}"
-exec go test -count=1 -timeout 30m "$@" ./...
+go test -count=1 -timeout 30m "$@" ./...
+
+# Then a short run of every fuzz target (MLW_FUZZTIME each, default 4s;
+# about 1.5 minutes on 2 cores; MLW_FUZZTIME=0 skips it). Their seed
+# corpora already ran above, as ordinary tests.
+./scripts/fuzz.sh

@@ -124,7 +124,7 @@ func clusterFromYAML(path string, raw []byte) (Doc, error) {
 	if y.EnableNodePublicIP != nil {
 		props["enableNodePublicIp"] = *y.EnableNodePublicIP
 	}
-	return y.body("AmlCompute", props), nil
+	return y.body(path, "AmlCompute", props)
 }
 
 // computeYAML holds the fields every compute YAML schema has.
@@ -154,8 +154,8 @@ type computeYAML struct {
 }
 
 // body is the REST body of a compute of computeType with props as its
-// properties.properties (the subnet added).
-func (y *computeYAML) body(computeType string, props Doc) Doc {
+// properties.properties (the subnet added); path names the file in errors.
+func (y *computeYAML) body(path, computeType string, props Doc) (Doc, error) {
 	if y.NetworkSettings != nil && y.NetworkSettings.Subnet != "" {
 		props["subnet"] = Doc{"id": y.NetworkSettings.Subnet}
 	}
@@ -167,9 +167,14 @@ func (y *computeYAML) body(computeType string, props Doc) Doc {
 		body["tags"] = y.Tags
 	}
 	if y.Identity != nil {
-		body["identity"] = y.Identity
+		// A free-form mapping: what YAML allows as keys, JSON may not.
+		id, err := api.JSONValue(y.Identity)
+		if err != nil {
+			return nil, fmt.Errorf("%s: identity: %w", path, err)
+		}
+		body["identity"] = id
 	}
-	return body
+	return body, nil
 }
 
 // clusterCommands are the verbs only clusters have.

@@ -244,7 +244,7 @@ func instanceFromYAML(path string, raw []byte) (Doc, error) {
 			props[k] = *v
 		}
 	}
-	return y.body("ComputeInstance", props), nil
+	return y.body(path, "ComputeInstance", props)
 }
 
 func orUTC(tz string) string {

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/resource"
+	"github.com/mlw-project/mlw/internal/rooted"
 	"github.com/mlw-project/mlw/internal/schedule"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/protocol"
@@ -540,7 +543,15 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 			x.dirty = true
 			return controller.Result{RequeueAfter: time.Millisecond}, nil
 		}
-		logPath := filepath.Join(resource.InstanceLogDir(r.DataDir, x.ws, x.c.Name), name+"-script.log")
+		logPath, err := r.scriptLog(x, name)
+		if rooted.IsOutside(err) {
+			_ = r.Backend.Stop(ctx, in.Handle)
+			r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed",
+				fmt.Sprintf("The %s script's log goes to Logs/%s in the workspace file share, which is (or goes through) a symbolic link that leads outside the share (%v). Remove the link, then delete and create the instance again.", name, x.c.Name, err))
+			return controller.Result{}, nil
+		} else if err != nil {
+			return controller.Result{}, fmt.Errorf("prepare the %s script's log: %w", name, err)
+		}
 		ss := backend.ScriptSpec{Name: name, SharePath: ref.Path, Inline: ref.Inline, Args: ref.Args, LogPath: logPath}
 		if ref.Path != "" {
 			if _, err := os.Stat(filepath.Join(resource.WorkspaceSharePath(r.DataDir, x.ws), filepath.FromSlash(ref.Path))); err != nil {
@@ -861,4 +872,40 @@ func (r *Instances) DialJupyter(ctx context.Context, ws, c *store.Resource) (net
 func (r *Instances) view(ctx context.Context, ws, c *store.Resource) (*instanceCtx, error) {
 	_, props := resource.ComputeSpec(c)
 	return &instanceCtx{key: resource.Key(c), ws: ws, c: c, st: resource.InstanceStatusOf(c), props: props}, nil
+}
+
+// scriptLog makes the (empty) log file of a setup script in the workspace
+// file share, Logs/<instance>/<name>-script.log, through an os.Root on the
+// share, and returns its real path. Users write the share from their
+// instances and may have planted links there; the server runs as root, so
+// a log path that leads outside the share fails (rooted.IsOutside) rather
+// than creating or removing a file elsewhere.
+func (r *Instances) scriptLog(x *instanceCtx, name string) (string, error) {
+	share := resource.WorkspaceSharePath(r.DataDir, x.ws)
+	if err := os.MkdirAll(share, 0o755); err != nil {
+		return "", err
+	}
+	root, err := os.OpenRoot(share)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	rel, err := rooted.Resolve(root, path.Join("Logs", x.c.Name, name+"-script.log"))
+	if err != nil {
+		return "", err
+	}
+	if err := root.MkdirAll(path.Dir(rel), 0o755); err != nil {
+		return "", err
+	}
+	if err := root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	f, err := root.OpenFile(rel, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return filepath.Join(share, filepath.FromSlash(rel)), nil
 }

@@ -375,3 +375,6 @@ func (in JobInput) Literal() string {
 	}
 	return strings.TrimSpace(string(in.Value))
 }
+
+// ArtifactContainer is the container of a workspace's artifact store.
+const ArtifactContainer = "azureml"

@@ -3,9 +3,9 @@ package service
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +16,7 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/resource"
+	"github.com/mlw-project/mlw/internal/rooted"
 	"github.com/mlw-project/mlw/internal/schedule"
 	"github.com/mlw-project/mlw/internal/store"
 )
@@ -195,17 +196,26 @@ func (s *Service) InstanceLogs(ctx context.Context, ref core.WorkspaceRef, name 
 	if resource.ComputeTypeOf(c) != resource.ComputeInstance {
 		return nil, core.Invalid("name", "The compute '%s' is not a compute instance; only instances have setup script logs.", c.Name)
 	}
-	dir := resource.InstanceLogDir(s.DataDir, ws, c.Name)
-	ents, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
+	// The share is the users': read it through an os.Root, so that a link
+	// planted there (to the data directory, say) serves nothing outside it.
+	out := []InstanceLog{}
+	share, err := os.OpenRoot(resource.WorkspaceSharePath(s.DataDir, ws))
+	if os.IsNotExist(err) {
+		return out, nil
+	} else if err != nil {
 		return nil, core.Internal(err)
 	}
-	out := []InstanceLog{}
+	defer share.Close()
+	dir := "Logs/" + c.Name
+	ents, err := fs.ReadDir(share.FS(), dir)
+	if err != nil && !os.IsNotExist(err) && !rooted.IsOutside(err) {
+		return nil, core.Internal(err)
+	}
 	for _, e := range ents {
 		if e.IsDir() {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		b, err := share.ReadFile(dir + "/" + e.Name())
 		if err != nil {
 			continue
 		}
