@@ -5,7 +5,6 @@ import (
 
 	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 const typeCompute = typeWorkspace + "/computes"
@@ -13,7 +12,7 @@ const typeCompute = typeWorkspace + "/computes"
 // ComputeRenderer adds per-request fields to a compute document of one
 // computeType (URLs that depend on the host the client used, live
 // figures). props is the document's properties.properties.
-type ComputeRenderer func(r *Request, ws, c *store.Resource, props map[string]any)
+type ComputeRenderer func(r *Request, ws, c *resource.Object, props map[string]any)
 
 // RegisterComputeRenderer sets the renderer of one computeType.
 func (a *API) RegisterComputeRenderer(computeType string, f ComputeRenderer) {
@@ -123,13 +122,13 @@ func (a *API) patchCompute(r *Request) (any, error) {
 	return a.renderCompute(r, ws, c), nil
 }
 
-func computeLocation(c *store.Resource) string {
+func computeLocation(c *resource.Object) string {
 	doc, _ := resource.ComputeSpec(c)
 	loc, _ := doc["location"].(string)
 	return loc
 }
 
-func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
+func (a *API) renderCompute(r *Request, ws, c *resource.Object) map[string]any {
 	over := map[string]any{"properties": map[string]any{
 		"createdOn": armTime(c.CreatedAt), "modifiedOn": armTime(c.UpdatedAt), "isAttachedCompute": false,
 		"resourceId": nil,

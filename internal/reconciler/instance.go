@@ -70,8 +70,8 @@ func (r *Instances) log() *slog.Logger {
 // instanceCtx is one reconcile's view of an instance.
 type instanceCtx struct {
 	key   string
-	ws    *store.Resource
-	c     *store.Resource
+	ws    *resource.Object
+	c     *resource.Object
 	st    *resource.InstanceStatus
 	props map[string]any
 	dirty bool
@@ -153,7 +153,7 @@ func (r *Instances) actOnIntent(x *instanceCtx) {
 }
 
 // workspaceOf finds the workspace of a compute from its parent key.
-func (r *Instances) workspaceOf(ctx context.Context, c *store.Resource) (*store.Resource, error) {
+func (r *Instances) workspaceOf(ctx context.Context, c *resource.Object) (*resource.Object, error) {
 	ws, ok := resource.ParentRef(core.KindWorkspace, c.Parent)
 	if !ok {
 		return nil, fmt.Errorf("compute %s: bad parent %q", c.Name, c.Parent)
@@ -356,7 +356,7 @@ func (r *Instances) queue() resource.Enqueuer {
 
 // StartJobProcess starts a job's process inside a Running instance (the
 // job reconciler's call): the instance's spec and saved handle say where.
-func (r *Instances) StartJobProcess(ctx context.Context, ws, c *store.Resource, p backend.ProcessSpec) (backend.ProcessHandle, error) {
+func (r *Instances) StartJobProcess(ctx context.Context, ws, c *resource.Object, p backend.ProcessSpec) (backend.ProcessHandle, error) {
 	x, err := r.view(ctx, ws, c)
 	if err != nil {
 		return backend.ProcessHandle{}, err
@@ -414,7 +414,7 @@ func (r *Instances) bootFiles(ctx context.Context, x *instanceCtx) (map[string][
 			}
 		}
 		plain, hash := identity.NewToken()
-		if err := r.Store.CreateToken(ctx, &store.Token{Hash: hash, UserID: uid, Label: "compute instance " + x.c.Name}); err != nil {
+		if err := r.Store.CreateToken(ctx, &resource.Token{Hash: hash, UserID: uid, Label: "compute instance " + x.c.Name}); err != nil {
 			return nil, fmt.Errorf("mint the instance's token: %w", err)
 		}
 		x.st.Internal.TokenHash = hash
@@ -784,9 +784,9 @@ func (r *Instances) finishIfSettled(ctx context.Context, x *instanceCtx) error {
 	status, code, msg := "", "", ""
 	switch x.st.State() {
 	case resource.InstanceRunning, resource.InstanceStopped:
-		status = store.OpSucceeded
+		status = resource.OpSucceeded
 	case resource.InstanceUserSetupFailed, resource.InstanceSetupFailed, resource.InstanceCreateFailed:
-		status = store.OpFailed
+		status = resource.OpFailed
 		if f := x.st.Internal.Failure; f != nil {
 			code, msg = f.Code, f.Message
 		}
@@ -838,9 +838,9 @@ func (r *Instances) delete(ctx context.Context, x *instanceCtx) error {
 		return err
 	}
 	for _, op := range ops {
-		status, code, msg := store.OpSucceeded, "", ""
+		status, code, msg := resource.OpSucceeded, "", ""
 		if op.Name != "Delete" {
-			status, code, msg = store.OpCanceled, "Canceled", "The compute instance '"+x.c.Name+"' was deleted before the "+strings.ToLower(op.Name)+" finished."
+			status, code, msg = resource.OpCanceled, "Canceled", "The compute instance '"+x.c.Name+"' was deleted before the "+strings.ToLower(op.Name)+" finished."
 		}
 		if err := r.Store.FinishOperation(ctx, op.ID, status, code, msg); err != nil {
 			return err
@@ -851,7 +851,7 @@ func (r *Instances) delete(ctx context.Context, x *instanceCtx) error {
 
 // Shell opens a login shell inside a Running instance (the terminal
 // endpoint); callers have checked the user and the state.
-func (r *Instances) Shell(ctx context.Context, ws, c *store.Resource, cols, rows int) (backend.Shell, error) {
+func (r *Instances) Shell(ctx context.Context, ws, c *resource.Object, cols, rows int) (backend.Shell, error) {
 	x, err := r.view(ctx, ws, c)
 	if err != nil {
 		return nil, err
@@ -864,12 +864,12 @@ func (r *Instances) Shell(ctx context.Context, ws, c *store.Resource, cols, rows
 }
 
 // DialJupyter connects to a Running instance's notebook server.
-func (r *Instances) DialJupyter(ctx context.Context, ws, c *store.Resource) (net.Conn, error) {
+func (r *Instances) DialJupyter(ctx context.Context, ws, c *resource.Object) (net.Conn, error) {
 	st := resource.InstanceStatusOf(c)
 	return r.Backend.DialJupyter(ctx, st.Internal.Handle)
 }
 
-func (r *Instances) view(ctx context.Context, ws, c *store.Resource) (*instanceCtx, error) {
+func (r *Instances) view(ctx context.Context, ws, c *resource.Object) (*instanceCtx, error) {
 	_, props := resource.ComputeSpec(c)
 	return &instanceCtx{key: resource.Key(c), ws: ws, c: c, st: resource.InstanceStatusOf(c), props: props}, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/envbuild"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // JobAssets is what the job reconciler needs to look up in the workspace:
@@ -18,8 +17,8 @@ import (
 // *service.Service implements it.
 type JobAssets interface {
 	ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef, environmentID string) (*resource.ResolvedEnvironment, error)
-	JobCode(ctx context.Context, ws *store.Resource, codeID string) (*resource.DataLocation, error)
-	ResolveDataURI(ctx context.Context, ws *store.Resource, uri string) (*resource.DataLocation, error)
+	JobCode(ctx context.Context, ws *resource.Object, codeID string) (*resource.DataLocation, error)
+	ResolveDataURI(ctx context.Context, ws *resource.Object, uri string) (*resource.DataLocation, error)
 }
 
 // PreparedEnv is how to run a command in a prepared environment.

@@ -142,7 +142,7 @@ func (r *Jobs) startOnInstance(ctx context.Context, j *jobCtx, spec backend.Proc
 
 // instanceGone is why a job on an instance that is no longer running
 // ends: the instance was stopped or deleted under it.
-func instanceGone(name string, c *store.Resource) string {
+func instanceGone(name string, c *resource.Object) string {
 	switch {
 	case c == nil || c.Deleting:
 		return fmt.Sprintf("The compute instance '%s' was deleted while the job ran.", name)
@@ -784,7 +784,7 @@ func (r *Jobs) requeue(ctx context.Context, j *jobCtx, node string) (controller.
 }
 
 // instanceReady reports whether a compute instance can run a job.
-func instanceReady(c *store.Resource) bool {
+func instanceReady(c *resource.Object) bool {
 	return c.State == resource.InstanceRunning || c.State == "JobRunning"
 }
 
@@ -845,7 +845,7 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 
 // oldestQueued returns the first job in line for a compute and how many
 // queued jobs there are.
-func (r *Jobs) oldestQueued(ctx context.Context, owner string) (*store.Resource, int, error) {
+func (r *Jobs) oldestQueued(ctx context.Context, owner string) (*resource.Object, int, error) {
 	qs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: owner, State: resource.JobQueued})
 	if err != nil {
 		return nil, 0, err

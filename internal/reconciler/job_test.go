@@ -201,7 +201,7 @@ func TestCancel(t *testing.T) {
 	require.Zero(t, st.Attempt, "it never ran")
 	got, err := b.st.GetOperation(b.ctx, op.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.OpSucceeded, got.Status)
+	require.Equal(t, resource.OpSucceeded, got.Status)
 
 	_, op, err = b.svc.CancelJob(b.ctx, b.ref, "run")
 	require.NoError(t, err)
@@ -212,7 +212,7 @@ func TestCancel(t *testing.T) {
 	require.Equal(t, "NotStarted,Queued,Preparing,Running,Finalizing,Canceled", phases(st))
 	require.Equal(t, "idle", b.nodeStates("c1"))
 	got, _ = b.st.GetOperation(b.ctx, op.ID)
-	require.Equal(t, store.OpSucceeded, got.Status)
+	require.Equal(t, resource.OpSucceeded, got.Status)
 
 	// Canceling an ended job changes nothing.
 	_, op, err = b.svc.CancelJob(b.ctx, b.ref, "run")
@@ -352,7 +352,7 @@ func TestDeleteClusterCancelsJobs(t *testing.T) {
 	require.True(t, p.Stopped())
 	require.Empty(t, b.be.Nodes())
 	got, _ := b.st.GetOperation(b.ctx, op.ID)
-	require.Equal(t, store.OpSucceeded, got.Status)
+	require.Equal(t, resource.OpSucceeded, got.Status)
 	nodes, err := b.st.List(b.ctx, store.ListOptions{Kind: resource.KindNode})
 	require.NoError(t, err)
 	require.Empty(t, nodes)

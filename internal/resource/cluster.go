@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // ScaleSettings of a cluster, decoded.
@@ -118,7 +117,7 @@ type clusterStatusDoc struct {
 
 // ClusterStatusOf decodes a cluster's status: its provisioning state and
 // what the cluster reconciler observed.
-func ClusterStatusOf(c *store.Resource) (provisioning string, cs ClusterStatus) {
+func ClusterStatusOf(c *Object) (provisioning string, cs ClusterStatus) {
 	var doc clusterStatusDoc
 	_ = json.Unmarshal(c.Status, &doc)
 	return doc.Properties.ProvisioningState, doc.Properties.Properties
@@ -132,7 +131,7 @@ func EncodeClusterStatus(provisioning string, cs ClusterStatus) json.RawMessage 
 }
 
 // ClusterQueueReason reads a cluster's QueueReason ("" for anything else).
-func ClusterQueueReason(c *store.Resource) string {
+func ClusterQueueReason(c *Object) string {
 	if c == nil || ComputeTypeOf(c) != AmlCompute {
 		return ""
 	}
@@ -149,7 +148,7 @@ const (
 // ClusterErrors are a cluster's failing conditions in words
 // ("HostCapacityExceeded: 1 node(s) … do not fit on this host …"), which a
 // queued job's reason repeats; nil for anything but a cluster.
-func ClusterErrors(c *store.Resource) []string {
+func ClusterErrors(c *Object) []string {
 	if c == nil || ComputeTypeOf(c) != AmlCompute {
 		return nil
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // DefaultInstanceSize is the SDK's default compute instance size.
@@ -149,7 +148,7 @@ type InstanceStatus struct {
 const InstanceInternalKey = "internal"
 
 // InstanceStatusOf decodes an instance's status.
-func InstanceStatusOf(c *store.Resource) *InstanceStatus {
+func InstanceStatusOf(c *Object) *InstanceStatus {
 	doc := Decode(c.Status)
 	props := NestedProps(doc)
 	st := &InstanceStatus{Doc: doc, Props: props}
@@ -168,7 +167,7 @@ func InstanceStatusOf(c *store.Resource) *InstanceStatus {
 func (st *InstanceStatus) State() string { s, _ := st.Props["state"].(string); return s }
 
 // Encode writes the status back into c (State column included).
-func (st *InstanceStatus) Encode(c *store.Resource) {
+func (st *InstanceStatus) Encode(c *Object) {
 	st.Doc[InstanceInternalKey] = st.Internal
 	delete(st.Props, "_mlw")
 	outer := st.Doc["properties"].(map[string]any)
@@ -363,12 +362,12 @@ func InstanceSubnet(props map[string]any) string {
 
 // WorkspaceSharePath is the host directory of a workspace's file share
 // (the "code-<guid>" share, "Notebooks" in the studio).
-func WorkspaceSharePath(dataDir string, ws *store.Resource) string {
+func WorkspaceSharePath(dataDir string, ws *Object) string {
 	return blob.ContainerDir(dataDir, WorkspaceStatusOf(ws).StorageAccount, "code-"+ws.UID)
 }
 
 // InstanceLogDir is where an instance's setup script logs are kept, in the
 // workspace file share.
-func InstanceLogDir(dataDir string, ws *store.Resource, instance string) string {
+func InstanceLogDir(dataDir string, ws *Object, instance string) string {
 	return filepath.Join(WorkspaceSharePath(dataDir, ws), "Logs", instance)
 }

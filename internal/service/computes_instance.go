@@ -118,7 +118,7 @@ func (instanceType) Act(ctx context.Context, req *ComputeAction) (*ActionResult,
 	}
 	// Admission checks the move and records it in the spec; the instance
 	// reconciler makes it (the status is never admission's to write).
-	c, err := s.update(ctx, req.Compute, func(c *store.Resource) error {
+	c, err := s.update(ctx, req.Compute, func(c *resource.Object) error {
 		if c.Deleting {
 			return core.Conflict("ComputeBeingDeleted", "The compute instance '%s' is being deleted.", c.Name)
 		}
@@ -167,7 +167,7 @@ func (s *Service) updateIdleShutdown(ctx context.Context, req *ComputeAction) (*
 	if _, err := resource.IdleShutdownOf(map[string]any{"idleTimeBeforeShutdown": v}); err != nil {
 		return nil, err
 	}
-	c, err := s.update(ctx, req.Compute, func(c *store.Resource) error {
+	c, err := s.update(ctx, req.Compute, func(c *resource.Object) error {
 		doc, props := resource.ComputeSpec(c)
 		props["idleTimeBeforeShutdown"] = v
 		c.Spec = resource.Encode(doc)
@@ -231,7 +231,7 @@ func (s *Service) InstanceLogs(ctx context.Context, ref core.WorkspaceRef, name 
 
 // InstanceForAccess returns a running instance the caller may open a
 // terminal, Jupyter or SSH session on: its assigned user only.
-func (s *Service) InstanceForAccess(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Resource, *store.Resource, error) {
+func (s *Service) InstanceForAccess(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Object, *resource.Object, error) {
 	ws, c, err := s.GetCompute(ctx, ref, name)
 	if err != nil {
 		return nil, nil, err
@@ -255,13 +255,13 @@ func (s *Service) InstanceForAccess(ctx context.Context, ref core.WorkspaceRef, 
 }
 
 // CheckAssignedUser refuses anyone but the instance's assigned user.
-func CheckAssignedUser(p *identity.Principal, c *store.Resource, st *resource.InstanceStatus) error {
+func CheckAssignedUser(p *identity.Principal, c *resource.Object, st *resource.InstanceStatus) error {
 	return checkAssigned(p, c, st, "open its terminal, Jupyter or SSH sessions")
 }
 
 // checkAssigned refuses anyone but the instance's assigned user what
 // (the Owner role included, as in Azure ML: an instance is personal).
-func checkAssigned(p *identity.Principal, c *store.Resource, st *resource.InstanceStatus, what string) error {
+func checkAssigned(p *identity.Principal, c *resource.Object, st *resource.InstanceStatus, what string) error {
 	if p == nil || st.Internal.AssignedUserID == "" || p.UserID == st.Internal.AssignedUserID {
 		return nil
 	}

@@ -37,14 +37,14 @@ var jobImmutable = []string{"jobType", "command", "codeId", "environmentId", "co
 
 // PutJob creates a job (NotStarted) or updates the mutable fields of an
 // existing one. created reports a new job.
-func (s *Service) PutJob(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutJob(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*resource.Object, bool, error) {
 	_, job, created, err := s.PutJobIn(ctx, ref, name, body)
 	return job, created, err
 }
 
 // PutJobIn is PutJob that also returns the job's workspace (which a
 // response renders with), read once.
-func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (ws, job *store.Resource, created bool, err error) {
+func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (ws, job *resource.Object, created bool, err error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, nil, false, err
@@ -106,7 +106,7 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 		st.SubmitterID = p.UserID
 	}
 	st.Enter(resource.JobNotStarted, now)
-	job = &store.Resource{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
+	job = &resource.Object{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
 		Status: resource.Encode(st), State: resource.JobNotStarted, Owner: resource.ResourceOpKey(compute),
 		CreatedAt: now, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 	if err := s.Store.Create(ctx, job); err != nil {
@@ -127,7 +127,7 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 // admitJob validates a new job's properties and normalises them in pr:
 // computeId becomes the compute's ARM id, named outputs get their default
 // paths, experimentName and displayName their defaults.
-func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string, spec *resource.JobSpec, pr map[string]any) (*store.Resource, error) {
+func (s *Service) admitJob(ctx context.Context, ws *resource.Object, name string, spec *resource.JobSpec, pr map[string]any) (*resource.Object, error) {
 	if err := checkJobCommand(spec, pr); err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func checkJobCommand(spec *resource.JobSpec, pr map[string]any) error {
 // admitJobCompute finds the job's compute, writes its ARM id into pr, and
 // checks that the caller may run jobs on it: anyone on a cluster, only the
 // assigned user on an instance.
-func (s *Service) admitJobCompute(ctx context.Context, ws *store.Resource, spec *resource.JobSpec, pr map[string]any) (*store.Resource, error) {
+func (s *Service) admitJobCompute(ctx context.Context, ws *resource.Object, spec *resource.JobSpec, pr map[string]any) (*resource.Object, error) {
 	compute, err := s.jobCompute(ctx, ws, spec.ComputeID)
 	if err != nil {
 		return nil, err
@@ -201,7 +201,7 @@ func (s *Service) admitJobCompute(ctx context.Context, ws *store.Resource, spec 
 
 // checkJobEnvironmentAndCode checks that the job names an environment that
 // resolves, and that its code, if any, exists.
-func (s *Service) checkJobEnvironmentAndCode(ctx context.Context, ws *store.Resource, spec *resource.JobSpec) error {
+func (s *Service) checkJobEnvironmentAndCode(ctx context.Context, ws *resource.Object, spec *resource.JobSpec) error {
 	if strings.TrimSpace(spec.EnvironmentID) == "" {
 		return core.Invalid("properties.environmentId", "The job needs an environment, for example \"azureml:AzureML-sklearn-1.5@latest\".")
 	}
@@ -219,7 +219,7 @@ func (s *Service) checkJobEnvironmentAndCode(ctx context.Context, ws *store.Reso
 // checkJobResources checks the node count against the compute (at most a
 // cluster's maxNodeCount; one on an instance), the distribution, and the
 // timeout.
-func checkJobResources(spec *resource.JobSpec, compute *store.Resource) error {
+func checkJobResources(spec *resource.JobSpec, compute *resource.Object) error {
 	n := spec.InstanceCount()
 	if n < 1 || n > 100 {
 		return core.Invalid("properties.resources.instanceCount", "resources.instanceCount must be from 1 to 100, not %d.", n)
@@ -266,7 +266,7 @@ func checkJobEnvironmentVariables(spec *resource.JobSpec) error {
 // admitJobOutputs checks the outputs' names, types and URIs, and gives each
 // output in pr a default path on the workspace blob store and a default
 // mode when it names none.
-func (s *Service) admitJobOutputs(ctx context.Context, ws *store.Resource, name string, spec *resource.JobSpec, pr map[string]any) error {
+func (s *Service) admitJobOutputs(ctx context.Context, ws *resource.Object, name string, spec *resource.JobSpec, pr map[string]any) error {
 	outs, _ := pr["outputs"].(map[string]any)
 	for k, out := range spec.Outputs {
 		if !jobIOName.MatchString(k) {
@@ -297,7 +297,7 @@ func (s *Service) admitJobOutputs(ctx context.Context, ws *store.Resource, name 
 // compute, "azureml:<name>" or "<name>". The SDK sends
 // "…/computes/azureml:aml-cluster" for compute="azureml:aml-cluster", so
 // the prefix is also stripped from the last segment.
-func (s *Service) jobCompute(ctx context.Context, ws *store.Resource, id string) (*store.Resource, error) {
+func (s *Service) jobCompute(ctx context.Context, ws *resource.Object, id string) (*resource.Object, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
 		return nil, core.Invalid("properties.computeId", "The job needs a compute: the name of a compute cluster or instance of workspace '%s' (`mlw compute list`).", ws.Name)
@@ -346,7 +346,7 @@ func asJobError(err error, target string) error {
 	return &c
 }
 
-func (s *Service) checkJobInput(ctx context.Context, ws *store.Resource, k string, in resource.JobInput) error {
+func (s *Service) checkJobInput(ctx context.Context, ws *resource.Object, k string, in resource.JobInput) error {
 	field := "properties.inputs." + k
 	if !jobIOName.MatchString(k) {
 		return core.Invalid(field, "Invalid input name %q: use letters, digits and underscores, starting with a letter.", k)
@@ -371,7 +371,7 @@ func (s *Service) checkJobInput(ctx context.Context, ws *store.Resource, k strin
 }
 
 // ResolveDataURI maps an input or output URI of a job to where its data is.
-func (s *Service) ResolveDataURI(ctx context.Context, ws *store.Resource, uri string) (*resource.DataLocation, error) {
+func (s *Service) ResolveDataURI(ctx context.Context, ws *resource.Object, uri string) (*resource.DataLocation, error) {
 	loc, _, err := s.datastorePath(ctx, ws, uri, "uri")
 	return loc, err
 }
@@ -384,7 +384,7 @@ func (s *Service) ResolveDataURI(ctx context.Context, ws *store.Resource, uri st
 //	https://<this server>/blob/<account>/<container>/<path>
 //	https://<account>.blob.core.windows.net/<container>/<path>
 //	http(s)://anything else (downloaded by the job)
-func (s *Service) datastorePath(ctx context.Context, ws *store.Resource, uri, field string) (*resource.DataLocation, bool, error) {
+func (s *Service) datastorePath(ctx context.Context, ws *resource.Object, uri, field string) (*resource.DataLocation, bool, error) {
 	lower := strings.ToLower(uri)
 	account := resource.WorkspaceStatusOf(ws).StorageAccount
 	switch {
@@ -426,7 +426,7 @@ func (s *Service) datastorePath(ctx context.Context, ws *store.Resource, uri, fi
 
 // JobCode returns where a job's code snapshot is: the blob folder of the
 // code version's codeUri.
-func (s *Service) JobCode(ctx context.Context, ws *store.Resource, codeID string) (*resource.DataLocation, error) {
+func (s *Service) JobCode(ctx context.Context, ws *resource.Object, codeID string) (*resource.DataLocation, error) {
 	const field = "properties.codeId"
 	id := core.StripAzureMLPrefix(strings.TrimSpace(codeID))
 	var name, version string
@@ -462,7 +462,7 @@ func (s *Service) JobCode(ctx context.Context, ws *store.Resource, codeID string
 
 // updateJob applies a PUT to an existing job: only the mutable fields may
 // differ.
-func (s *Service) updateJob(ctx context.Context, job *store.Resource, doc map[string]any) (*store.Resource, bool, error) {
+func (s *Service) updateJob(ctx context.Context, job *resource.Object, doc map[string]any) (*resource.Object, bool, error) {
 	if job.Deleting {
 		return nil, false, core.ConflictRetry("JobBeingDeleted", retryDeletion, "The job '%s' is being deleted; once it is gone, the name can be used again.", job.Name)
 	}
@@ -490,7 +490,7 @@ func (s *Service) updateJob(ctx context.Context, job *store.Resource, doc map[st
 	p := PrincipalFrom(ctx)
 	// The job may change meanwhile (a cancel's intent): the mutable
 	// fields are applied to the current spec.
-	job, err := s.update(ctx, job, func(job *store.Resource) error {
+	job, err := s.update(ctx, job, func(job *resource.Object) error {
 		cur := resource.Decode(job.Spec)
 		curPr, _ := cur["properties"].(map[string]any)
 		if curPr == nil {
@@ -576,7 +576,7 @@ func isEmptyJSON(v any) bool {
 }
 
 // GetJob returns one job of a workspace.
-func (s *Service) GetJob(ctx context.Context, ref core.WorkspaceRef, name string) (ws, job *store.Resource, err error) {
+func (s *Service) GetJob(ctx context.Context, ref core.WorkspaceRef, name string) (ws, job *resource.Object, err error) {
 	ws, err = s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, err
@@ -608,7 +608,7 @@ type JobFilter struct {
 }
 
 // ListJobs lists a workspace's jobs, newest first.
-func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilter) (*store.Resource, []*store.Resource, string, error) {
+func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilter) (*resource.Object, []*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, "", err
@@ -623,7 +623,7 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 	}
 	tagKey, tagVal, hasVal := strings.Cut(f.Tag, "=")
 	filterless := f.JobType == "" && f.Experiment == "" && f.Tag == ""
-	var keep []*store.Resource
+	var keep []*resource.Object
 	for _, j := range all {
 		if j.Deleting {
 			continue
@@ -671,7 +671,7 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 
 // CancelJob asks for a job to be canceled. It returns the job and an
 // operation to poll, or no operation when the job had already ended.
-func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Resource, *store.Operation, error) {
+func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Object, *resource.Operation, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, nil, err
@@ -685,7 +685,7 @@ func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name str
 	if err != nil || !ok {
 		return job, nil, err
 	}
-	op := &store.Operation{ID: resource.NewUID(), ResourceID: resource.ResourceOpKey(job), Name: "Cancel"}
+	op := &resource.Operation{ID: resource.NewUID(), ResourceID: resource.ResourceOpKey(job), Name: "Cancel"}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, nil, core.Internal(fmt.Errorf("record cancel operation: %w", err))
 	}
@@ -700,9 +700,9 @@ func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name str
 // enqueues the job: the job reconciler moves it to CancelRequested and
 // stops it. It reports false when the job had already ended (or is being
 // deleted).
-func (s *Service) RequestJobCancel(ctx context.Context, job *store.Resource, by, reason string) (bool, error) {
+func (s *Service) RequestJobCancel(ctx context.Context, job *resource.Object, by, reason string) (bool, error) {
 	ended := false
-	job, err := s.update(ctx, job, func(job *store.Resource) error {
+	job, err := s.update(ctx, job, func(job *resource.Object) error {
 		if ended = resource.JobTerminal(job.State) || job.Deleting; ended || job.State == resource.JobCancelRequested {
 			return nil
 		}
@@ -723,7 +723,7 @@ func (s *Service) RequestJobCancel(ctx context.Context, job *store.Resource, by,
 
 // DeleteJob starts deleting a job: it is stopped if it runs, then removed
 // with its logs and artifacts (named outputs in datastores stay).
-func (s *Service) DeleteJob(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Operation, error) {
+func (s *Service) DeleteJob(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Operation, error) {
 	if err := requireWrite(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}

@@ -79,7 +79,7 @@ type LogToken struct {
 }
 
 // SignLogToken returns the token of a log URL for one of a job's files.
-func (s *Service) SignLogToken(ctx context.Context, ws, job *store.Resource, path string) (string, error) {
+func (s *Service) SignLogToken(ctx context.Context, ws, job *resource.Object, path string) (string, error) {
 	key, err := s.logKey(ctx)
 	if err != nil {
 		return "", err
@@ -136,7 +136,7 @@ var logDirs = []string{"user_logs/", "system_logs/", "azureml-logs/", "logs/"}
 
 // JobLogFiles lists a job's log files (names relative to its artifacts),
 // user logs first.
-func (s *Service) JobLogFiles(ws, job *store.Resource) ([]JobFile, error) {
+func (s *Service) JobLogFiles(ws, job *resource.Object) ([]JobFile, error) {
 	if s.Blobs == nil {
 		return nil, nil
 	}

@@ -78,7 +78,7 @@ func TestPutJobNormalises(t *testing.T) {
 	require.NotContains(t, string(j.Spec), `"status"`, "status is the server's")
 }
 
-func (a *jobAdmission) mustWS(t *testing.T) *store.Resource {
+func (a *jobAdmission) mustWS(t *testing.T) *resource.Object {
 	ws, err := a.svc.GetWorkspace(a.ctx, a.ref)
 	require.NoError(t, err)
 	return ws

@@ -94,7 +94,7 @@ type demand struct {
 
 // usage sums what every compute of a subscription in one region holds.
 // skip, if not nil, is left out (the compute being updated).
-func (s *Service) usage(ctx context.Context, sub, loc string, skip *store.Resource) (map[string]int, error) {
+func (s *Service) usage(ctx context.Context, sub, loc string, skip *resource.Object) (map[string]int, error) {
 	cs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindCompute, ParentPrefix: core.Key(core.SubscriptionPath(sub))})
 	if err != nil {
 		return nil, core.Internal(err)
@@ -126,7 +126,7 @@ func add(used map[string]int, d demand) {
 	used[QuotaTotal] += d.vcpus
 }
 
-func (s *Service) demandOf(c *store.Resource) (demand, bool) {
+func (s *Service) demandOf(c *resource.Object) (demand, bool) {
 	_, ct, ok := s.canonicalComputeType(resource.ComputeTypeOf(c))
 	if !ok {
 		return demand{}, false

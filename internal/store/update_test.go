@@ -1,4 +1,4 @@
-package resource_test
+package store_test
 
 import (
 	"context"
@@ -22,9 +22,9 @@ func openStore(t *testing.T) store.Store {
 	return st
 }
 
-func seed(t *testing.T, st store.Store) *store.Resource {
+func seed(t *testing.T, st store.Store) *resource.Object {
 	t.Helper()
-	r := &store.Resource{Kind: "widget", Parent: "p", Name: "w1", UID: resource.NewUID(),
+	r := &resource.Object{Kind: "widget", Parent: "p", Name: "w1", UID: resource.NewUID(),
 		Spec: json.RawMessage(`{"size":1}`), Status: json.RawMessage(`{}`), State: "Idle"}
 	require.NoError(t, st.Create(context.Background(), r))
 	return r
@@ -36,7 +36,7 @@ func TestUpdateCountsSpecChangesOnly(t *testing.T) {
 	r := seed(t, st)
 	gen, ver := r.Generation, r.Version
 
-	r, err := resource.Update(ctx, st, r, func(r *store.Resource) error {
+	r, err := store.Update(ctx, st, r, func(r *resource.Object) error {
 		r.Status, r.State = json.RawMessage(`{"seen":true}`), "Busy"
 		return nil
 	})
@@ -44,7 +44,7 @@ func TestUpdateCountsSpecChangesOnly(t *testing.T) {
 	require.Equal(t, gen, r.Generation, "a status change is not a new generation")
 	require.Equal(t, ver+1, r.Version)
 
-	r, err = resource.Update(ctx, st, r, func(r *store.Resource) error {
+	r, err = store.Update(ctx, st, r, func(r *resource.Object) error {
 		r.Spec = json.RawMessage(`{"size":2}`)
 		return nil
 	})
@@ -63,7 +63,7 @@ func TestUpdateSkipsUnchangedWrites(t *testing.T) {
 	st := openStore(t)
 	r := seed(t, st)
 	ver := r.Version
-	out, err := resource.Update(ctx, st, r, func(r *store.Resource) error {
+	out, err := store.Update(ctx, st, r, func(r *resource.Object) error {
 		r.Spec = json.RawMessage(`{"size":1}`) // the same bytes
 		return nil
 	})
@@ -84,7 +84,7 @@ func TestUpdateRetriesOnAFreshRow(t *testing.T) {
 	require.NoError(t, st.Update(ctx, other)) // another writer wins the race
 
 	calls := 0
-	out, err := resource.Update(ctx, st, stale, func(r *store.Resource) error {
+	out, err := store.Update(ctx, st, stale, func(r *resource.Object) error {
 		calls++
 		r.Status = json.RawMessage(`{"n":1}`)
 		return nil
@@ -101,7 +101,7 @@ func TestUpdateGivesUpOnChangeErrorsAndMissingRows(t *testing.T) {
 	r := seed(t, st)
 	ver := r.Version
 	boom := errors.New("refused")
-	_, err := resource.Update(ctx, st, r, func(r *store.Resource) error {
+	_, err := store.Update(ctx, st, r, func(r *resource.Object) error {
 		r.State = "Half"
 		return boom
 	})
@@ -112,22 +112,22 @@ func TestUpdateGivesUpOnChangeErrorsAndMissingRows(t *testing.T) {
 	require.Equal(t, "Idle", stored.State)
 
 	require.NoError(t, st.Delete(ctx, "widget", "p", "w1"))
-	_, err = resource.Update(ctx, st, stored, func(r *store.Resource) error { r.State = "X"; return nil })
+	_, err = store.Update(ctx, st, stored, func(r *resource.Object) error { r.State = "X"; return nil })
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func TestCreateOrUpdate(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	fresh := func() (*store.Resource, error) {
-		return &store.Resource{Kind: "widget", Parent: "p", Name: "W2", UID: resource.NewUID(), Spec: json.RawMessage(`{"v":1}`)}, nil
+	fresh := func() (*resource.Object, error) {
+		return &resource.Object{Kind: "widget", Parent: "p", Name: "W2", UID: resource.NewUID(), Spec: json.RawMessage(`{"v":1}`)}, nil
 	}
-	change := func(r *store.Resource) error { r.Spec = json.RawMessage(`{"v":2}`); return nil }
-	r, created, err := resource.CreateOrUpdate(ctx, st, "widget", "p", "w2", fresh, change)
+	change := func(r *resource.Object) error { r.Spec = json.RawMessage(`{"v":2}`); return nil }
+	r, created, err := store.CreateOrUpdate(ctx, st, "widget", "p", "w2", fresh, change)
 	require.NoError(t, err)
 	require.True(t, created)
 	require.JSONEq(t, `{"v":1}`, string(r.Spec))
-	r, created, err = resource.CreateOrUpdate(ctx, st, "widget", "p", "w2", fresh, change)
+	r, created, err = store.CreateOrUpdate(ctx, st, "widget", "p", "w2", fresh, change)
 	require.NoError(t, err)
 	require.False(t, created)
 	require.JSONEq(t, `{"v":2}`, string(r.Spec))
@@ -138,19 +138,19 @@ func TestRetryTxRunsAgainAfterALostRace(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	calls := 0
-	err := resource.RetryTx(ctx, st, func(tx store.Resources) error {
+	err := store.RetryTx(ctx, st, func(tx store.Resources) error {
 		calls++
 		if calls == 1 {
 			return store.ErrConflict
 		}
-		return tx.Create(ctx, &store.Resource{Kind: "widget", Parent: "p", Name: "w3", UID: resource.NewUID()})
+		return tx.Create(ctx, &resource.Object{Kind: "widget", Parent: "p", Name: "w3", UID: resource.NewUID()})
 	})
 	require.NoError(t, err)
 	require.Equal(t, 2, calls)
 	_, err = st.Get(ctx, "widget", "p", "w3")
 	require.NoError(t, err)
 
-	err = resource.RetryTx(ctx, st, func(tx store.Resources) error { calls++; return store.ErrNotFound })
+	err = store.RetryTx(ctx, st, func(tx store.Resources) error { calls++; return store.ErrNotFound })
 	require.ErrorIs(t, err, store.ErrNotFound, "other errors end it at once")
 	require.Equal(t, 3, calls)
 }
