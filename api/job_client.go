@@ -169,29 +169,6 @@ func (c *Client) GetJob(ctx context.Context, ws WorkspaceRef, name string) (*Job
 	return &out, nil
 }
 
-// ListJobs lists a workspace's jobs, newest first as the server orders
-// them; max > 0 stops after that many.
-func (c *Client) ListJobs(ctx context.Context, ws WorkspaceRef, max int) ([]Job, error) {
-	wsID, err := c.WorkspaceID(ctx, ws)
-	if err != nil {
-		return nil, err
-	}
-	var all []Job
-	next := wsID + "/jobs?listViewType=ActiveOnly"
-	for next != "" {
-		var page List[Job]
-		if _, err := c.Do(ctx, http.MethodGet, next, nil, &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page.Value...)
-		if max > 0 && len(all) >= max {
-			return all[:max], nil
-		}
-		next = page.NextLink
-	}
-	return all, nil
-}
-
 // CancelJob asks the server to cancel a job and waits until it accepted
 // (the job then moves to Canceled on its own).
 func (c *Client) CancelJob(ctx context.Context, ws WorkspaceRef, name string) error {

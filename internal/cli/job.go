@@ -174,8 +174,7 @@ func jobListCmd(app *App) *cobra.Command {
 
 // listJobDocs reads the REST documents of a workspace's jobs, newest
 // first: those of experiment (all when empty), at most max unless all.
-// (api's ListJobs decodes jobs into structs, which would drop the fields
-// -o rest prints.)
+// They stay documents: an api.Job would drop fields that -o rest prints.
 func listJobDocs(ctx context.Context, c *api.Client, ref api.WorkspaceRef, experiment string, max int, all bool) ([]Doc, error) {
 	wsID, err := c.WorkspaceID(ctx, ref)
 	if err != nil {
