@@ -109,7 +109,7 @@ func (a *API) patchCompute(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, _ := resource.ComputeSpec(c)
+	doc := resource.ComputeDoc(c)
 	resource.Merge(doc, body.Doc)
 	if tags, ok := body.Doc["tags"]; ok {
 		doc["tags"] = tags
@@ -123,8 +123,7 @@ func (a *API) patchCompute(r *Request) (any, error) {
 }
 
 func computeLocation(c *resource.Object) string {
-	doc, _ := resource.ComputeSpec(c)
-	loc, _ := doc["location"].(string)
+	loc, _ := resource.ComputeDoc(c)["location"].(string)
 	return loc
 }
 

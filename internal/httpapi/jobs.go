@@ -228,9 +228,9 @@ func (a *API) renderClusterLive(r *Request, ws, c *resource.Object, props map[st
 	if cs.AllocationState == "" {
 		// Not reconciled yet: a new cluster, steady at its minimum.
 		cs.AllocationState, cs.AllocationStateTransitionTime = "Steady", c.CreatedAt
-		_, spec := resource.ComputeSpec(c)
-		ss, _ := resource.ClusterScale(spec)
-		cs.TargetNodeCount = ss.Min
+		if spec, err := resource.ComputeSpecOf(c); err == nil && spec.Cluster != nil {
+			cs.TargetNodeCount = spec.Cluster.Scale.Min
+		}
 	}
 	props["allocationState"] = cs.AllocationState
 	props["allocationStateTransitionTime"] = cs.AllocationStateTransitionTime.UTC().Format(time.RFC3339Nano)

@@ -89,16 +89,15 @@ type clusterView struct {
 }
 
 func (c *Clusters) view(cl *resource.Object) (*clusterView, error) {
-	_, props := resource.ComputeSpec(cl)
-	ss, err := resource.ClusterScale(props)
+	spec, err := resource.ComputeSpecOf(cl)
+	if err == nil && spec.Cluster == nil {
+		err = fmt.Errorf("a %s, not a cluster", spec.Type)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: cluster %s: %v", controller.ErrTerminal, cl.Name, err)
 	}
-	size, ok := core.LookupVMSize(fmt.Sprint(props["vmSize"]))
-	if !ok {
-		return nil, fmt.Errorf("%w: cluster %s: unknown VM size %v", controller.ErrTerminal, cl.Name, props["vmSize"])
-	}
-	v := &clusterView{cl: cl, owner: resource.ResourceOpKey(cl), scale: ss, size: size,
+	size := spec.Size
+	v := &clusterView{cl: cl, owner: resource.ResourceOpKey(cl), scale: spec.Cluster.Scale, size: size,
 		limits: backend.Resources{MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20, GPUs: size.GPUs}}
 	v.provisioning, v.cs = resource.ClusterStatusOf(cl)
 	return v, nil

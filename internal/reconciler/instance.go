@@ -69,11 +69,13 @@ func (r *Instances) log() *slog.Logger {
 
 // instanceCtx is one reconcile's view of an instance.
 type instanceCtx struct {
-	key   string
-	ws    *resource.Object
-	c     *resource.Object
-	st    *resource.InstanceStatus
-	props map[string]any
+	key string
+	ws  *resource.Object
+	c   *resource.Object
+	st  *resource.InstanceStatus
+	// spec is the instance's decoded spec; size its VM size.
+	spec  *resource.InstanceSpec
+	size  core.VMSize
 	dirty bool
 	// from is the state the reconcile found.
 	from string
@@ -93,8 +95,10 @@ func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Resul
 	if err != nil {
 		return controller.Result{}, err
 	}
-	_, props := resource.ComputeSpec(c)
-	x := &instanceCtx{key: key, ws: ws, c: c, st: resource.InstanceStatusOf(c), props: props}
+	x, err := newInstanceCtx(key, ws, c)
+	if err != nil {
+		return controller.Result{}, err
+	}
 	x.from = x.st.State()
 	if c.Deleting {
 		return controller.Result{}, r.delete(ctx, x)
@@ -170,7 +174,7 @@ func (x *instanceCtx) move(state string) {
 func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result, error) {
 	switch x.st.State() {
 	case resource.InstanceCreating:
-		creation, startup, _ := resource.InstanceScripts(x.props)
+		creation, startup := x.spec.Creation, x.spec.Startup
 		var scripts []string
 		if creation != nil {
 			scripts = append(scripts, "creation")
@@ -186,7 +190,7 @@ func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result
 		return controller.Result{}, nil
 	case resource.InstanceSettingUp, resource.InstanceStarting:
 		if x.st.State() == resource.InstanceStarting {
-			_, startup, _ := resource.InstanceScripts(x.props)
+			startup := x.spec.Startup
 			x.st.Internal.Scripts = nil
 			if startup != nil {
 				x.st.Internal.Scripts = []string{"startup"}
@@ -200,7 +204,7 @@ func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result
 		if err := r.Backend.Stop(ctx, x.st.Internal.Handle); err != nil {
 			return controller.Result{}, err
 		}
-		_, startup, _ := resource.InstanceScripts(x.props)
+		startup := x.spec.Startup
 		x.st.Internal.Scripts = nil
 		if startup != nil {
 			x.st.Internal.Scripts = []string{"startup"}
@@ -251,7 +255,7 @@ func randomHex(n int) string {
 
 // spec builds what the backend needs to run the instance.
 func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.InstanceSpec {
-	size, _ := core.LookupVMSize(fmt.Sprint(x.props["vmSize"]))
+	size := x.size
 	ref := resource.WorkspaceRefOf(x.ws)
 	serverURL := ""
 	if r.ServerURL != nil {
@@ -271,7 +275,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 		},
 		EnvFromFiles:   map[string]string{"IDENTITY_HEADER": ".mlw/token", "MLW_TOKEN": ".mlw/token"},
 		Files:          files,
-		IsolateNetwork: resource.InstanceSubnet(x.props) != "",
+		IsolateNetwork: x.spec.Subnet != "",
 		Jupyter:        true,
 		JupyterToken:   x.st.Internal.JupyterToken,
 		JupyterBaseURL: JupyterBasePath(ref, x.c.Name),
@@ -285,7 +289,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 			s.ServerAddr = u.Host
 		}
 	}
-	if key, on := resource.InstanceSSH(x.props); on {
+	if key, on := x.spec.SSHKey, x.spec.SSH; on {
 		s.SSH = &backend.SSHSpec{User: "azureuser", PublicKey: key, Port: x.st.Internal.SSHPort}
 	}
 	// What jobs run inside the instance use, at the same paths as on the
@@ -516,11 +520,7 @@ func (r *Instances) fail(x *instanceCtx, state, code, msg string) {
 // runScripts starts the next setup script or watches the running one.
 func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.Result, error) {
 	in := &x.st.Internal
-	creation, startup, err := resource.InstanceScripts(x.props)
-	if err != nil {
-		r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed", err.Error())
-		return controller.Result{}, nil
-	}
+	creation, startup := x.spec.Creation, x.spec.Startup
 	refOf := func(name string) *resource.ScriptRef {
 		if name == "creation" {
 			return creation
@@ -638,8 +638,8 @@ func (r *Instances) running(ctx context.Context, x *instanceCtx) (controller.Res
 // check (see docs/instances.md, "Missed schedules") and returns when to
 // look again.
 func (r *Instances) evaluateSchedules(ctx context.Context, x *instanceCtx) (controller.Result, error) {
-	scheds, err := schedule.Parse(x.props)
-	if err != nil || len(scheds) == 0 {
+	scheds := x.spec.Schedules
+	if len(scheds) == 0 {
 		return controller.Result{}, nil
 	}
 	now := r.Clock.Now()
@@ -699,7 +699,7 @@ func (r *Instances) evaluateSchedules(ctx context.Context, x *instanceCtx) (cont
 // stops it when it has been idle long enough, and returns when to look
 // again (0: no idle shutdown).
 func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Duration {
-	limit, _ := resource.IdleShutdownOf(x.props)
+	limit := x.spec.IdleShutdown
 	in := &x.st.Internal
 	if limit == 0 {
 		if _, ok := x.st.Props["idleShutdown"]; ok {
@@ -870,8 +870,25 @@ func (r *Instances) DialJupyter(ctx context.Context, ws, c *resource.Object) (ne
 }
 
 func (r *Instances) view(ctx context.Context, ws, c *resource.Object) (*instanceCtx, error) {
-	_, props := resource.ComputeSpec(c)
-	return &instanceCtx{key: resource.Key(c), ws: ws, c: c, st: resource.InstanceStatusOf(c), props: props}, nil
+	return newInstanceCtx(resource.Key(c), ws, c)
+}
+
+// newInstanceCtx decodes an instance for a reconcile. A spec that no
+// longer parses is a terminal error, except while the instance is being
+// deleted, which needs none of it.
+func newInstanceCtx(key string, ws, c *resource.Object) (*instanceCtx, error) {
+	x := &instanceCtx{key: key, ws: ws, c: c, st: resource.InstanceStatusOf(c), spec: &resource.InstanceSpec{}}
+	spec, err := resource.ComputeSpecOf(c)
+	if err == nil && spec.Instance == nil {
+		err = fmt.Errorf("a %s, not an instance", spec.Type)
+	}
+	switch {
+	case err == nil:
+		x.spec, x.size = spec.Instance, spec.Size
+	case !c.Deleting:
+		return nil, fmt.Errorf("%w: instance %s: %v", controller.ErrTerminal, c.Name, err)
+	}
+	return x, nil
 }
 
 // scriptLog makes the (empty) log file of a setup script in the workspace

@@ -352,8 +352,10 @@ func (r *Jobs) cachedCompute(st *resource.JobStatus) *computeInfo {
 }
 
 func (r *Jobs) rememberCompute(st *resource.JobStatus, c *resource.Object) *computeInfo {
-	_, props := resource.ComputeSpec(c)
-	ci := &computeInfo{Name: c.Name, Cluster: resource.ComputeTypeOf(c) == resource.AmlCompute, LowPriority: resource.IsLowPriority(props)}
+	ci := &computeInfo{Name: c.Name}
+	if spec, err := resource.ComputeSpecOf(c); err == nil && spec.Cluster != nil {
+		ci.Cluster, ci.LowPriority = true, spec.Cluster.LowPriority
+	}
 	if st.ComputeUID == "" {
 		return ci
 	}

@@ -63,8 +63,8 @@ func ClusterScale(props map[string]any) (ScaleSettings, error) {
 	return out, nil
 }
 
-// IsLowPriority reports whether a cluster's nodes may be preempted.
-func IsLowPriority(props map[string]any) bool {
+// isLowPriority reports whether a cluster's nodes may be preempted.
+func isLowPriority(props map[string]any) bool {
 	p, _ := props["vmPriority"].(string)
 	return strings.EqualFold(p, "LowPriority")
 }

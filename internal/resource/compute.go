@@ -10,14 +10,6 @@ const (
 	AmlCompute      = "AmlCompute"
 )
 
-// ComputeSpec decodes the stored spec of a compute: the document and its
-// properties.properties.
-func ComputeSpec(r *Object) (doc, props map[string]any) {
-	doc = Decode(r.Spec)
-	props = NestedProps(doc)
-	return doc, props
-}
-
 // NestedProps returns doc.properties.properties (a compute's own
 // properties), creating it if needed.
 func NestedProps(doc map[string]any) map[string]any {

@@ -233,9 +233,9 @@ type ScriptRef struct {
 	TimeoutIn string
 }
 
-// InstanceScripts decodes and validates setupScripts: the creation and
+// instanceScripts decodes and validates setupScripts: the creation and
 // startup scripts (nil when absent).
-func InstanceScripts(props map[string]any) (creation, startup *ScriptRef, err error) {
+func instanceScripts(props map[string]any) (creation, startup *ScriptRef, err error) {
 	ss, _ := props["setupScripts"].(map[string]any)
 	if ss == nil {
 		return nil, nil, nil
@@ -317,8 +317,8 @@ func parseScriptTimeout(s string) (time.Duration, error) {
 	return time.Duration(n) * time.Minute, nil // a bare number is minutes
 }
 
-// IdleShutdownOf returns the instance's idle shutdown time (0: none).
-func IdleShutdownOf(props map[string]any) (time.Duration, error) {
+// idleShutdownOf returns the instance's idle shutdown time (0: none).
+func idleShutdownOf(props map[string]any) (time.Duration, error) {
 	v, ok := props["idleTimeBeforeShutdown"]
 	if !ok || v == nil || v == "" {
 		return 0, nil
@@ -338,8 +338,8 @@ func IdleShutdownOf(props map[string]any) (time.Duration, error) {
 	return d, nil
 }
 
-// InstanceSSH returns the SSH public key when SSH access is enabled.
-func InstanceSSH(props map[string]any) (string, bool) {
+// instanceSSH returns the SSH public key when SSH access is enabled.
+func instanceSSH(props map[string]any) (string, bool) {
 	ss, _ := props["sshSettings"].(map[string]any)
 	if ss == nil {
 		return "", false
@@ -349,15 +349,6 @@ func InstanceSSH(props map[string]any) (string, bool) {
 	}
 	k, _ := ss["adminPublicKey"].(string)
 	return k, true
-}
-
-// InstanceSubnet returns the subnet id, when the instance has one.
-func InstanceSubnet(props map[string]any) string {
-	if m, ok := props["subnet"].(map[string]any); ok {
-		id, _ := m["id"].(string)
-		return id
-	}
-	return ""
 }
 
 // WorkspaceSharePath is the host directory of a workspace's file share

@@ -22,9 +22,9 @@ type ComputeType interface {
 	// the reconciler has something to do. It must leave a.Props["vmSize"]
 	// naming a catalogue size.
 	Admit(ctx context.Context, a *ComputeAdmission) error
-	// Quota returns the vCPUs a compute with these properties holds against
-	// its family's quota, and whether they are low-priority vCPUs.
-	Quota(props map[string]any, size core.VMSize) (vcpus int, lowPriority bool)
+	// Quota returns the vCPUs a compute with this spec holds against its
+	// family's quota, and whether they are low-priority vCPUs.
+	Quota(spec *resource.ComputeSpec) (vcpus int, lowPriority bool)
 }
 
 // ComputeActor is implemented by compute types that have POST actions
@@ -224,7 +224,7 @@ func (s *Service) loadExistingCompute(ctx context.Context, a *ComputeAdmission) 
 			return core.Invalid("properties.computeType", "The compute '%s' is a %s; its computeType cannot change to %s. Delete it first or pick another name.", existing.Name, old, a.Type)
 		}
 		a.Old = existing
-		_, a.OldProps = resource.ComputeSpec(existing)
+		a.OldProps = resource.NestedProps(resource.ComputeDoc(existing))
 	}
 	return nil
 }
@@ -233,17 +233,18 @@ func (s *Service) loadExistingCompute(ctx context.Context, a *ComputeAdmission) 
 // compute that names no location, lives where its workspace is), records
 // it in the document, and checks the subscription's quota there.
 func (s *Service) placeCompute(ctx context.Context, sub string, a *ComputeAdmission, ct ComputeType, outer map[string]any, location string) error {
-	size, err := sizeOf(a.Props)
-	if err != nil {
-		return err
-	}
 	wsLoc, _ := resource.Decode(a.Workspace.Spec)["location"].(string)
 	if location == "" || a.Type == resource.ComputeInstance {
 		a.Doc["location"] = wsLoc // instances always live where their workspace is
 	}
 	loc, _ := a.Doc["location"].(string)
 	outer["computeLocation"] = loc
-	return s.checkQuota(ctx, sub, loc, a, ct, size)
+	// The admitted document, read as the reconcilers will read it.
+	spec, err := resource.ParseComputeSpec(a.Doc)
+	if err != nil {
+		return err
+	}
+	return s.checkQuota(ctx, sub, loc, a, ct, spec)
 }
 
 // createCompute stores an admitted new compute as Creating and starts its

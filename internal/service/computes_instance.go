@@ -17,15 +17,14 @@ import (
 	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/rooted"
-	"github.com/mlw-project/mlw/internal/schedule"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
 type instanceType struct{}
 
 // Quota: an instance holds its size's vCPUs, running or stopped.
-func (instanceType) Quota(props map[string]any, size core.VMSize) (int, bool) {
-	return size.VCPUs, false
+func (instanceType) Quota(spec *resource.ComputeSpec) (int, bool) {
+	return spec.Size.VCPUs, false
 }
 
 func (instanceType) Admit(ctx context.Context, a *ComputeAdmission) error {
@@ -39,29 +38,16 @@ func (instanceType) Admit(ctx context.Context, a *ComputeAdmission) error {
 	if _, ok := p["vmSize"].(string); !ok {
 		return core.Invalid("properties.properties.vmSize", "vmSize must be a string such as STANDARD_DS11_V2.")
 	}
-	if _, err := sizeOf(p); err != nil {
+	spec, err := resource.ParseComputeSpec(a.Doc)
+	if err != nil {
 		return err
 	}
-	if _, _, err := resource.InstanceScripts(p); err != nil {
-		return err
-	}
-	if _, err := schedule.Parse(p); err != nil {
-		return err
-	}
-	if _, err := resource.IdleShutdownOf(p); err != nil {
-		return err
-	}
-	if key, on := resource.InstanceSSH(p); on {
+	if key, on := spec.Instance.SSHKey, spec.Instance.SSH; on {
 		if key == "" {
 			return core.Invalid("properties.properties.sshSettings.adminPublicKey", "SSH public access needs adminPublicKey: your SSH public key (ssh_settings.ssh_key_value in YAML, --ssh-key-value on the CLI).")
 		}
 		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(key)); err != nil {
 			return core.Invalid("properties.properties.sshSettings.adminPublicKey", "adminPublicKey is not an SSH public key (expected a line like \"ssh-ed25519 AAAA… you@host\").")
-		}
-	}
-	if v, ok := p["subnet"]; ok && v != nil {
-		if _, ok := v.(map[string]any); !ok {
-			return core.Invalid("properties.properties.subnet", "subnet must be an object like {\"id\": \"<subnet resource id>\"}.")
 		}
 	}
 	st := map[string]any{"state": resource.InstanceCreating, "errors": nil}
@@ -164,12 +150,12 @@ func (s *Service) updateIdleShutdown(ctx context.Context, req *ComputeAction) (*
 	if !ok {
 		return nil, core.Invalid("idleTimeBeforeShutdown", "The body needs idleTimeBeforeShutdown, e.g. {\"idleTimeBeforeShutdown\": \"PT30M\"}.")
 	}
-	if _, err := resource.IdleShutdownOf(map[string]any{"idleTimeBeforeShutdown": v}); err != nil {
-		return nil, err
-	}
 	c, err := s.update(ctx, req.Compute, func(c *resource.Object) error {
-		doc, props := resource.ComputeSpec(c)
-		props["idleTimeBeforeShutdown"] = v
+		doc := resource.ComputeDoc(c)
+		resource.NestedProps(doc)["idleTimeBeforeShutdown"] = v
+		if _, err := resource.ParseComputeSpec(doc); err != nil {
+			return err
+		}
 		c.Spec = resource.Encode(doc)
 		return nil
 	})

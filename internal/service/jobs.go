@@ -225,10 +225,13 @@ func checkJobResources(spec *resource.JobSpec, compute *resource.Object) error {
 		return core.Invalid("properties.resources.instanceCount", "resources.instanceCount must be from 1 to 100, not %d.", n)
 	}
 	if resource.ComputeTypeOf(compute) == resource.AmlCompute {
-		_, props := resource.ComputeSpec(compute)
-		if ss, err := resource.ClusterScale(props); err == nil && n > ss.Max {
+		cs, err := resource.ComputeSpecOf(compute)
+		if err != nil {
+			return core.Internal(fmt.Errorf("cluster %s: stored spec: %w", compute.Name, err))
+		}
+		if max := cs.Cluster.Scale.Max; n > max {
 			return core.Invalid("properties.resources.instanceCount",
-				"The job asks for %d nodes but the cluster '%s' has at most %d (maxNodeCount). Lower instance_count or raise the cluster's max_instances.", n, compute.Name, ss.Max)
+				"The job asks for %d nodes but the cluster '%s' has at most %d (maxNodeCount). Lower instance_count or raise the cluster's max_instances.", n, compute.Name, max)
 		}
 	} else if n != 1 {
 		return core.Invalid("properties.resources.instanceCount", "A compute instance runs one node; instance_count must be 1, not %d. Use a compute cluster for distributed jobs.", n)

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
@@ -70,7 +71,11 @@ func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluste
 	if resource.ComputeTypeOf(c) != resource.AmlCompute {
 		return nil, core.Invalid("name", "The compute '%s' is a %s; only compute clusters have nodes to preempt.", c.Name, resource.ComputeTypeOf(c))
 	}
-	if _, props := resource.ComputeSpec(c); !resource.IsLowPriority(props) {
+	spec, err := resource.ComputeSpecOf(c)
+	if err != nil {
+		return nil, core.Internal(fmt.Errorf("cluster %s: stored spec: %w", c.Name, err))
+	}
+	if !spec.Cluster.LowPriority {
 		return nil, core.InvalidCode("NotLowPriority", "vmPriority",
 			"The cluster '%s' is Dedicated; only nodes of low-priority clusters (vmPriority LowPriority, YAML tier: low_priority) can be preempted.", c.Name)
 	}

@@ -90,6 +90,7 @@ type demand struct {
 	family      string
 	vcpus       int
 	lowPriority bool
+	location    string
 }
 
 // usage sums what every compute of a subscription in one region holds.
@@ -108,8 +109,7 @@ func (s *Service) usage(ctx context.Context, sub, loc string, skip *resource.Obj
 		if !ok {
 			continue
 		}
-		doc, _ := resource.ComputeSpec(c)
-		if l, _ := doc["location"].(string); core.NormalizeLocation(l) != core.NormalizeLocation(loc) {
+		if core.NormalizeLocation(d.location) != core.NormalizeLocation(loc) {
 			continue
 		}
 		add(used, d)
@@ -131,20 +131,19 @@ func (s *Service) demandOf(c *resource.Object) (demand, bool) {
 	if !ok {
 		return demand{}, false
 	}
-	_, props := resource.ComputeSpec(c)
-	name, _ := props["vmSize"].(string)
-	size, ok := core.LookupVMSize(name)
-	if !ok {
+	spec, err := resource.ComputeSpecOf(c)
+	if err != nil {
 		return demand{}, false
 	}
-	n, low := ct.Quota(props, size)
-	return demand{family: size.Family, vcpus: n, lowPriority: low}, true
+	n, low := ct.Quota(spec)
+	return demand{family: spec.Size.Family, vcpus: n, lowPriority: low, location: spec.Location}, true
 }
 
 // checkQuota refuses a compute whose vCPUs would exceed a quota. A stopped
 // instance still holds its quota, as in Azure.
-func (s *Service) checkQuota(ctx context.Context, sub, loc string, a *ComputeAdmission, ct ComputeType, size core.VMSize) error {
-	n, low := ct.Quota(a.Props, size)
+func (s *Service) checkQuota(ctx context.Context, sub, loc string, a *ComputeAdmission, ct ComputeType, spec *resource.ComputeSpec) error {
+	n, low := ct.Quota(spec)
+	size := spec.Size
 	if n == 0 {
 		return nil
 	}
