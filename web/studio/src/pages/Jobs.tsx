@@ -130,11 +130,22 @@ function JobsTable() {
     navigate(base + (p.toString() ? "?" + p : ""), true);
   };
   // What is typed in Search goes to the server once typing pauses, not at
-  // each keystroke; the address follows back and forward too.
-  useEffect(() => setTyped(search), [search]);
+  // each keystroke. The box follows the address when it changes otherwise
+  // (back, forward, a link), not when it changes because of what is typed:
+  // that would drop a space typed after a pause.
+  const pushed = useRef(search);
+  const pushSearch = (v: string) => {
+    pushed.current = v;
+    setFilter("search", v);
+  };
+  useEffect(() => {
+    if (search === pushed.current) return;
+    pushed.current = search;
+    setTyped(search);
+  }, [search]);
   useEffect(() => {
     if (typed.trim() === search) return;
-    const t = setTimeout(() => setFilter("search", typed.trim()), 300);
+    const t = setTimeout(() => pushSearch(typed.trim()), 300);
     return () => clearTimeout(t);
   }, [typed, search]);
   const names: string[] = (experiments.data ?? []).map((e: any) => String(e.name)).sort((a, b) => a.localeCompare(b));
@@ -144,7 +155,7 @@ function JobsTable() {
   return (
     <>
       <div className="filters row wrap">
-        <Field label="Search"><input type="search" value={typed} onChange={(e) => setTyped(e.target.value)} onKeyDown={(e) => e.key === "Enter" && setFilter("search", typed.trim())} placeholder="Name or display name" aria-label="Search jobs" /></Field>
+        <Field label="Search"><input type="search" value={typed} onChange={(e) => setTyped(e.target.value)} onKeyDown={(e) => e.key === "Enter" && pushSearch(typed.trim())} placeholder="Name or display name" aria-label="Search jobs" /></Field>
         <Field label="Status">
           <select value={status} onChange={(e) => setFilter("status", e.target.value)} aria-label="Status">
             {statuses.map((s) => <option key={s} value={s}>{s || "All"}</option>)}
