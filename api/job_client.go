@@ -169,29 +169,6 @@ func (c *Client) GetJob(ctx context.Context, ws WorkspaceRef, name string) (*Job
 	return &out, nil
 }
 
-// ListJobs lists a workspace's jobs, newest first as the server orders
-// them; max > 0 stops after that many.
-func (c *Client) ListJobs(ctx context.Context, ws WorkspaceRef, max int) ([]Job, error) {
-	wsID, err := c.WorkspaceID(ctx, ws)
-	if err != nil {
-		return nil, err
-	}
-	var all []Job
-	next := wsID + "/jobs?listViewType=ActiveOnly"
-	for next != "" {
-		var page List[Job]
-		if _, err := c.Do(ctx, http.MethodGet, next, nil, &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page.Value...)
-		if max > 0 && len(all) >= max {
-			return all[:max], nil
-		}
-		next = page.NextLink
-	}
-	return all, nil
-}
-
 // CancelJob asks the server to cancel a job and waits until it accepted
 // (the job then moves to Canceled on its own).
 func (c *Client) CancelJob(ctx context.Context, ws WorkspaceRef, name string) error {
@@ -652,44 +629,9 @@ func (c *Client) DownloadJob(ctx context.Context, ws WorkspaceRef, name string, 
 	if opts.Path == "" {
 		opts.Path = "."
 	}
-	type source struct{ uri, local string }
-	var sources []source
-	if opts.OutputName == "" || opts.All {
-		uri := "azureml://datastores/" + WorkspaceArtifactStore + "/paths/ExperimentRun/dcid." + name + "/"
-		if d, ok := job.Properties.Outputs["default"]; ok && d.URI != "" {
-			uri = d.URI
-		}
-		sources = append(sources, source{uri, filepath.Join(opts.Path, "artifacts")})
-	}
-	var names []string
-	for n := range job.Properties.Outputs {
-		if n != "default" && (opts.All || n == opts.OutputName) {
-			names = append(names, n)
-		}
-	}
-	if opts.OutputName != "" && opts.OutputName != "default" && len(names) == 0 {
-		have := make([]string, 0, len(job.Properties.Outputs))
-		for n := range job.Properties.Outputs {
-			if n != "default" {
-				have = append(have, n)
-			}
-		}
-		sort.Strings(have)
-		if len(have) == 0 {
-			return nil, fmt.Errorf("job %s has no output named %s: it has no named outputs (download its artifacts without --output-name)", name, opts.OutputName)
-		}
-		return nil, fmt.Errorf("job %s has no output named %s; its outputs are: %s", name, opts.OutputName, strings.Join(have, ", "))
-	}
-	if opts.OutputName == "default" {
-		sources = append(sources, source{job.Properties.Outputs["default"].URI, filepath.Join(opts.Path, "artifacts")})
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		uri := job.Properties.Outputs[n].URI
-		if uri == "" {
-			uri = "azureml://datastores/" + WorkspaceBlobStore + "/paths/azureml/" + name + "/" + n + "/"
-		}
-		sources = append(sources, source{uri, filepath.Join(opts.Path, "named-outputs", n)})
+	sources, err := downloadSources(job, name, opts)
+	if err != nil {
+		return nil, err
 	}
 	res := &DownloadResult{}
 	containers := map[string]*BlobContainer{}
@@ -705,39 +647,8 @@ func (c *Client) DownloadJob(ctx context.Context, ws WorkspaceRef, name string, 
 			}
 			containers[ds] = cont
 		}
-		blobs, err := cont.List(ctx, prefix)
-		if err != nil {
+		if err := downloadPrefix(ctx, cont, prefix, s.local, res, opts.Progress); err != nil {
 			return nil, err
-		}
-		folder := strings.HasSuffix(prefix, "/") || prefix == ""
-		for _, b := range blobs {
-			rel := strings.TrimPrefix(b.Name, prefix)
-			if !folder {
-				if b.Name != prefix && !strings.HasPrefix(b.Name, prefix+"/") {
-					continue
-				}
-				if b.Name == prefix {
-					rel = path.Base(b.Name)
-				} else {
-					rel = strings.TrimPrefix(b.Name, prefix+"/")
-				}
-			}
-			if rel == "" || strings.HasSuffix(rel, "/") {
-				continue
-			}
-			local, err := safeJoin(s.local, rel)
-			if err != nil {
-				return nil, err
-			}
-			n, err := downloadTo(ctx, cont, b.Name, local)
-			if err != nil {
-				return nil, err
-			}
-			res.Files++
-			res.Bytes += n
-			if opts.Progress != nil {
-				opts.Progress(local, n)
-			}
 		}
 		// The folder exists even when the output is empty (it says so).
 		if err := os.MkdirAll(s.local, 0o755); err != nil {
@@ -746,6 +657,100 @@ func (c *Client) DownloadJob(ctx context.Context, ws WorkspaceRef, name string, 
 		res.Dirs = append(res.Dirs, s.local)
 	}
 	return res, nil
+}
+
+// downloadSource is a datastore location DownloadJob fetches, and the
+// local folder it goes to.
+type downloadSource struct{ uri, local string }
+
+// downloadSources are the locations DownloadJob fetches for opts: the
+// artifacts, then the named outputs by name.
+func downloadSources(job *Job, name string, opts DownloadOptions) ([]downloadSource, error) {
+	var sources []downloadSource
+	if opts.OutputName == "" || opts.All {
+		uri := "azureml://datastores/" + WorkspaceArtifactStore + "/paths/ExperimentRun/dcid." + name + "/"
+		if d, ok := job.Properties.Outputs["default"]; ok && d.URI != "" {
+			uri = d.URI
+		}
+		sources = append(sources, downloadSource{uri, filepath.Join(opts.Path, "artifacts")})
+	}
+	var names []string
+	for n := range job.Properties.Outputs {
+		if n != "default" && (opts.All || n == opts.OutputName) {
+			names = append(names, n)
+		}
+	}
+	if opts.OutputName != "" && opts.OutputName != "default" && len(names) == 0 {
+		return nil, noSuchOutput(job, name, opts.OutputName)
+	}
+	if opts.OutputName == "default" {
+		sources = append(sources, downloadSource{job.Properties.Outputs["default"].URI, filepath.Join(opts.Path, "artifacts")})
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		uri := job.Properties.Outputs[n].URI
+		if uri == "" {
+			uri = "azureml://datastores/" + WorkspaceBlobStore + "/paths/azureml/" + name + "/" + n + "/"
+		}
+		sources = append(sources, downloadSource{uri, filepath.Join(opts.Path, "named-outputs", n)})
+	}
+	return sources, nil
+}
+
+// noSuchOutput is the error for a named output the job does not have.
+func noSuchOutput(job *Job, name, output string) error {
+	have := make([]string, 0, len(job.Properties.Outputs))
+	for n := range job.Properties.Outputs {
+		if n != "default" {
+			have = append(have, n)
+		}
+	}
+	sort.Strings(have)
+	if len(have) == 0 {
+		return fmt.Errorf("job %s has no output named %s: it has no named outputs (download its artifacts without --output-name)", name, output)
+	}
+	return fmt.Errorf("job %s has no output named %s; its outputs are: %s", name, output, strings.Join(have, ", "))
+}
+
+// downloadPrefix downloads the blobs of cont under prefix (a folder when
+// it ends in /, else one blob or a folder without the slash) into local,
+// counting them in res.
+func downloadPrefix(ctx context.Context, cont *BlobContainer, prefix, local string, res *DownloadResult, progress func(string, int64)) error {
+	blobs, err := cont.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	folder := strings.HasSuffix(prefix, "/") || prefix == ""
+	for _, b := range blobs {
+		rel := strings.TrimPrefix(b.Name, prefix)
+		if !folder {
+			if b.Name != prefix && !strings.HasPrefix(b.Name, prefix+"/") {
+				continue
+			}
+			if b.Name == prefix {
+				rel = path.Base(b.Name)
+			} else {
+				rel = strings.TrimPrefix(b.Name, prefix+"/")
+			}
+		}
+		if rel == "" || strings.HasSuffix(rel, "/") {
+			continue
+		}
+		dst, err := safeJoin(local, rel)
+		if err != nil {
+			return err
+		}
+		n, err := downloadTo(ctx, cont, b.Name, dst)
+		if err != nil {
+			return err
+		}
+		res.Files++
+		res.Bytes += n
+		if progress != nil {
+			progress(dst, n)
+		}
+	}
+	return nil
 }
 
 // ParseDatastoreURI splits azureml://datastores/<ds>/paths/<p> into the

@@ -435,6 +435,51 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 	if t := strings.ToLower(y.Type); t != "" && t != "command" {
 		return f.Errorf("type", "%q is not a job type mlw runs: mlw runs command jobs (type: command)", y.Type)
 	}
+	if err := f.fillName(y, opts); err != nil {
+		return err
+	}
+	if err := f.fillDescription(y, opts); err != nil {
+		return err
+	}
+	if err := f.fillCompute(y); err != nil {
+		return err
+	}
+	if err := f.fillCode(y); err != nil {
+		return err
+	}
+	if err := f.fillEnvironment(y); err != nil {
+		return err
+	}
+	if err := f.fillInputs(y); err != nil {
+		return err
+	}
+	if err := f.fillOutputs(y); err != nil {
+		return err
+	}
+	if err := f.checkCommandRefs(); err != nil {
+		return err
+	}
+	if err := f.fillResources(y); err != nil {
+		return err
+	}
+	if err := f.fillDistribution(y); err != nil {
+		return err
+	}
+	if err := f.fillLimits(y); err != nil {
+		return err
+	}
+	if err := f.fillIdentity(y); err != nil {
+		return err
+	}
+	if err := f.fillServices(y); err != nil {
+		return err
+	}
+	f.fillQueueSettings(y)
+	return nil
+}
+
+// fillName sets the job's name: --name, the file's, or a generated one.
+func (f *JobFile) fillName(y *jobYAML, opts JobFileOptions) error {
 	f.Name = y.Name
 	if opts.Name != "" {
 		f.Name = opts.Name
@@ -448,6 +493,13 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 		}
 		return f.Errorf(field, "%q is not a valid job name: use 1 to 255 letters, digits, hyphens and underscores, starting with a letter or digit", f.Name)
 	}
+	return nil
+}
+
+// fillDescription sets the command and what describes the job: display
+// and experiment names, description, tags, properties and environment
+// variables.
+func (f *JobFile) fillDescription(y *jobYAML, opts JobFileOptions) error {
 	p := &f.Job.Properties
 	p.JobType = "Command"
 	p.Command = strings.TrimSpace(y.Command)
@@ -477,8 +529,11 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 	if p.EnvironmentVariables, err = f.stringMap("environment_variables", y.EnvironmentVariables); err != nil {
 		return err
 	}
+	return nil
+}
 
-	// compute
+// fillCompute reads the compute: an ARM id, or azureml:<name>.
+func (f *JobFile) fillCompute(y *jobYAML) error {
 	compute := strings.TrimSpace(y.Compute)
 	switch {
 	case compute == "":
@@ -492,38 +547,36 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			return f.Errorf("compute", "%q is not a compute name: write compute: azureml:<name>", compute)
 		}
 	}
+	return nil
+}
 
-	// code
-	if code := strings.TrimSpace(y.Code); code != "" {
-		switch {
-		case strings.HasPrefix(strings.ToLower(code), "azureml:"), strings.HasPrefix(code, "/subscriptions/"):
-			f.CodeRef = code
-		case strings.Contains(code, "://"):
-			return f.Errorf("code", "%q: code must be a local folder or an azureml: code asset", code)
-		default:
-			local := code
-			if !filepath.IsAbs(local) {
-				local = filepath.Join(f.Dir, local)
-			}
-			if _, err := os.Stat(local); err != nil {
-				return f.Errorf("code", "the code folder %s does not exist (paths are relative to the job file's folder, %s)", code, f.Dir)
-			}
-			f.Code = local
+// fillCode reads the code: a code asset, or a local folder (relative to
+// the job file's).
+func (f *JobFile) fillCode(y *jobYAML) error {
+	code := strings.TrimSpace(y.Code)
+	switch {
+	case code == "":
+	case strings.HasPrefix(strings.ToLower(code), "azureml:"), strings.HasPrefix(code, "/subscriptions/"):
+		f.CodeRef = code
+	case strings.Contains(code, "://"):
+		return f.Errorf("code", "%q: code must be a local folder or an azureml: code asset", code)
+	default:
+		local := code
+		if !filepath.IsAbs(local) {
+			local = filepath.Join(f.Dir, local)
 		}
+		if _, err := os.Stat(local); err != nil {
+			return f.Errorf("code", "the code folder %s does not exist (paths are relative to the job file's folder, %s)", code, f.Dir)
+		}
+		f.Code = local
 	}
+	return nil
+}
 
-	if err := f.fillEnvironment(y); err != nil {
-		return err
-	}
-	if err := f.fillInputs(y); err != nil {
-		return err
-	}
-	if err := f.fillOutputs(y); err != nil {
-		return err
-	}
-
-	// The command may only name inputs and outputs that exist; inside an
-	// optional $[[ … ]] block, an input may be left out.
+// checkCommandRefs checks that the command names only inputs and outputs
+// that exist; inside an optional $[[ … ]] block, an input may be left out.
+func (f *JobFile) checkCommandRefs() error {
+	p := &f.Job.Properties
 	for _, m := range ioRefRE.FindAllStringSubmatch(optionalRE.ReplaceAllString(p.Command, ""), -1) {
 		kind, n := m[1], m[2]
 		if kind == "inputs" {
@@ -534,7 +587,13 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			return f.Errorf("command", "%s refers to an output that is not defined under outputs", m[0])
 		}
 	}
+	return nil
+}
 
+// fillResources reads resources: instance count and type, shared memory
+// and docker arguments.
+func (f *JobFile) fillResources(y *jobYAML) error {
+	p := &f.Job.Properties
 	if r := y.Resources; r != nil {
 		props, err := f.jsonMap("resources.properties", r.Properties)
 		if err != nil {
@@ -568,6 +627,12 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 		}
 		p.Resources = res
 	}
+	return nil
+}
+
+// fillDistribution reads the distribution (mpi, pytorch or tensorflow).
+func (f *JobFile) fillDistribution(y *jobYAML) error {
+	p := &f.Job.Properties
 	if d := y.Distribution; d != nil {
 		t, ok := distributions[strings.ToLower(d.Type)]
 		if !ok {
@@ -588,6 +653,12 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 		}
 		p.Distribution = dist
 	}
+	return nil
+}
+
+// fillLimits reads limits.timeout: seconds, or an ISO 8601 duration.
+func (f *JobFile) fillLimits(y *jobYAML) error {
+	p := &f.Job.Properties
 	if l := y.Limits; l != nil && l.Timeout.Kind != 0 {
 		t, ok := scalarString(&l.Timeout)
 		if !ok {
@@ -603,6 +674,12 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 		}
 		p.Limits = &JobLimits{JobLimitsType: "Command", Timeout: t}
 	}
+	return nil
+}
+
+// fillIdentity reads the identity the job runs as.
+func (f *JobFile) fillIdentity(y *jobYAML) error {
+	p := &f.Job.Properties
 	if id := y.Identity; id != nil {
 		switch strings.ToLower(id.Type) {
 		case "managed", "managed_identity":
@@ -625,6 +702,13 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			return f.Errorf("identity.type", "%q is not an identity type: use managed, aml_token or user_identity", id.Type)
 		}
 	}
+	return nil
+}
+
+// fillServices reads the services the job asks for (the server adds its
+// own).
+func (f *JobFile) fillServices(y *jobYAML) error {
+	p := &f.Job.Properties
 	if len(y.Services) > 0 {
 		p.Services = map[string]JobService{}
 		for n, s := range y.Services {
@@ -646,6 +730,12 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			p.Services[n] = svc
 		}
 	}
+	return nil
+}
+
+// fillQueueSettings reads queue_settings.
+func (f *JobFile) fillQueueSettings(y *jobYAML) {
+	p := &f.Job.Properties
 	if q := y.QueueSettings; q != nil {
 		p.QueueSettings = map[string]any{}
 		if q.JobTier != "" {
@@ -655,7 +745,6 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			p.QueueSettings["priority"] = q.Priority
 		}
 	}
-	return nil
 }
 
 // serverServices are the services the server adds to every job.

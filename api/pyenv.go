@@ -7,59 +7,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mlw-project/mlw/protocol"
 )
-
-// IdentityTokenPath is the server's managed-identity token endpoint (the
-// App Service protocol that azure-identity's ManagedIdentityCredential
-// speaks when IDENTITY_ENDPOINT and IDENTITY_HEADER are set).
-const IdentityTokenPath = "/identity/token"
-
-// CloudMetadataPath is the server's cloud metadata document (Azure's
-// management.azure.com/metadata/endpoints), which describes the server as
-// an Azure cloud named CloudName for azure-ai-ml 1.28 and azure-cli.
-const CloudMetadataPath = "/metadata/endpoints"
-
-// CloudName is the name of the cloud the metadata document describes.
-const CloudName = "mlw"
-
-// CloudMetadataURL is the ARM_CLOUD_METADATA_URL for the server at
-// serverURL, with the api-version whose answer (a list of clouds) both
-// azure-ai-ml and azure-cli read.
-func CloudMetadataURL(serverURL string) string {
-	return strings.TrimRight(serverURL, "/") + CloudMetadataPath + "?api-version=2019-05-01"
-}
-
-// CABundleFile is the CA bundle `mlw env` writes into the mlw home: the
-// system roots plus the server's CA, for REQUESTS_CA_BUNDLE.
-const CABundleFile = "ca-bundle.pem"
-
-// systemRoots are where Debian (and most Linux systems) keep the public
-// root certificates.
-var systemRoots = []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"}
-
-// SystemRootsPEM returns the system's root certificates ($SSL_CERT_FILE
-// first), or nil when none are found.
-func SystemRootsPEM() []byte {
-	paths := systemRoots
-	// A SSL_CERT_FILE that is mlw's own bundle (`mlw env --az` exports it)
-	// already holds mlw's CA: reading it would grow the bundle at each run.
-	if f := os.Getenv("SSL_CERT_FILE"); f != "" && filepath.Base(f) != CABundleFile {
-		paths = append([]string{f}, paths...)
-	}
-	for _, p := range paths {
-		if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
-			return b
-		}
-	}
-	return nil
-}
 
 // WriteCABundle writes the system roots followed by caPEM to path,
 // atomically. REQUESTS_CA_BUNDLE replaces Python's trust store for every
 // request, so the bundle must hold the public roots too.
 func WriteCABundle(path string, caPEM []byte) error {
 	var b bytes.Buffer
-	if roots := SystemRootsPEM(); roots != nil {
+	if roots := protocol.SystemRootsPEM(); roots != nil {
 		b.Write(roots)
 		if !bytes.HasSuffix(roots, []byte("\n")) {
 			b.WriteByte('\n')
@@ -110,8 +67,8 @@ func NewPythonEnv(serverURL, token, bundle string) (*PythonEnv, error) {
 	}
 	e := &PythonEnv{Vars: map[string]string{
 		"AZUREML_DEV_URL_MFE":    u,
-		"ARM_CLOUD_METADATA_URL": CloudMetadataURL(u),
-		"IDENTITY_ENDPOINT":      u + IdentityTokenPath,
+		"ARM_CLOUD_METADATA_URL": protocol.CloudMetadataURL(u),
+		"IDENTITY_ENDPOINT":      u + protocol.IdentityTokenPath,
 		"IDENTITY_HEADER":        token,
 	}, Unset: []string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"}}
 	if bundle != "" {
@@ -154,7 +111,7 @@ func (e *PythonEnv) AddAzureCLI(home string) {
 	e.Vars["AZURE_CONFIG_DIR"] = dir
 	e.Vars["MSI_ENDPOINT"] = e.Vars["IDENTITY_ENDPOINT"]
 	e.Vars["MSI_SECRET"] = e.Vars["IDENTITY_HEADER"]
-	e.Vars["APPSETTING_WEBSITE_SITE_NAME"] = CloudName
+	e.Vars["APPSETTING_WEBSITE_SITE_NAME"] = protocol.CloudName
 }
 
 // names are the variables of e in print order.

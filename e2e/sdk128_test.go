@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mlw-project/mlw/api"
+	"github.com/mlw-project/mlw/protocol"
 )
 
 // TestSDKCloudMetadata creates a workspace with azure-ai-ml 1.28 and no
@@ -43,7 +44,7 @@ func TestCloudMetadata(t *testing.T) {
 	}
 	checkCloud := func(c map[string]any) {
 		t.Helper()
-		require.Equal(t, api.CloudName, c["name"])
+		require.Equal(t, protocol.CloudName, c["name"])
 		require.Equal(t, s.URL+"/", c["resourceManager"])
 		require.Equal(t, s.URL, c["portal"])
 		auth := c["authentication"].(map[string]any)
@@ -53,11 +54,11 @@ func TestCloudMetadata(t *testing.T) {
 	}
 
 	var clouds []map[string]any
-	get(strings.TrimPrefix(api.CloudMetadataURL(s.URL), s.URL)).Decode(t, &clouds)
+	get(strings.TrimPrefix(protocol.CloudMetadataURL(s.URL), s.URL)).Decode(t, &clouds)
 	require.Len(t, clouds, 1)
 	checkCloud(clouds[0])
 	// azure-ai-ml picks the cloud whose resource manager is in the URL.
-	require.Contains(t, api.CloudMetadataURL(s.URL), clouds[0]["resourceManager"])
+	require.Contains(t, protocol.CloudMetadataURL(s.URL), clouds[0]["resourceManager"])
 
 	for _, v := range []string{"2015-01-01", "2022-09-01", "2023-11-01"} {
 		var c map[string]any
@@ -69,5 +70,5 @@ func TestCloudMetadata(t *testing.T) {
 
 	var env api.PythonEnv
 	s.MustRunJSON(t, &env, "env")
-	require.Equal(t, api.CloudMetadataURL(s.URL), env.Vars["ARM_CLOUD_METADATA_URL"])
+	require.Equal(t, protocol.CloudMetadataURL(s.URL), env.Vars["ARM_CLOUD_METADATA_URL"])
 }

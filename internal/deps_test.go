@@ -70,6 +70,15 @@ func TestCoreImportsOnlyTheStandardLibrary(t *testing.T) {
 	}
 }
 
+func TestProtocolImportsOnlyTheStandardLibrary(t *testing.T) {
+	t.Parallel()
+	for _, p := range goList(t, "-deps", "./protocol") {
+		if p.ImportPath != module+"/protocol" {
+			require.True(t, p.Standard, "protocol depends on %s; it holds names both sides of the wire share and may use only the standard library", p.ImportPath)
+		}
+	}
+}
+
 func TestModuleRules(t *testing.T) {
 	t.Parallel()
 	pkgs := goList(t, "./...")
@@ -78,8 +87,20 @@ func TestModuleRules(t *testing.T) {
 		for _, dep := range p.Deps {
 			// The CLI talks to the server only through the public api
 			// package, as a third-party program would.
-			if under(p.ImportPath, "internal/cli") && strings.HasPrefix(dep, module+"/") && !under(dep, "internal/cli") && !under(dep, "api") {
-				t.Errorf("internal/cli depends on %s: the CLI may use only the api package of this module", dep)
+			if under(p.ImportPath, "internal/cli") && strings.HasPrefix(dep, module+"/") && !under(dep, "internal/cli") && !under(dep, "api") && !under(dep, "protocol") {
+				t.Errorf("internal/cli depends on %s: the CLI may use only the api and protocol packages of this module", dep)
+			}
+			// The server's side shares names with its clients through
+			// protocol; only the CLI and the composition root use the
+			// client library.
+			if under(p.ImportPath, "internal") && !under(p.ImportPath, "internal/cli") && !under(p.ImportPath, "internal/server") && under(dep, "api") {
+				t.Errorf("%s depends on %s: only internal/cli and internal/server may use the api client package (shared names live in protocol)", p.ImportPath, dep)
+			}
+			// Reconcilers act on the typed resources (internal/resource)
+			// and the store; admission (internal/service) is the API's
+			// side, which they never call.
+			if under(p.ImportPath, "internal/reconciler") && under(dep, "internal/service") {
+				t.Errorf("%s depends on %s: reconcilers use internal/resource and the store, never admission", p.ImportPath, dep)
 			}
 			// Handlers and admission never reach a backend: only the
 			// reconcilers act on desired state.
@@ -90,6 +111,11 @@ func TestModuleRules(t *testing.T) {
 			}
 		}
 		for _, imp := range p.Imports {
+			// Handlers speak the resource model and admission; how state
+			// is kept is the store's and admission's business.
+			if under(p.ImportPath, "internal/httpapi") && under(imp, "internal/store") {
+				t.Errorf("%s imports %s: handlers use internal/resource and internal/service, never the store", p.ImportPath, imp)
+			}
 			// Kubernetes' client libraries are large; they stay behind the
 			// backend that needs them.
 			if (imp == "k8s.io" || strings.HasPrefix(imp, "k8s.io/")) && !under(p.ImportPath, "internal/backend/kubernetes") {

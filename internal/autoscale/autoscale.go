@@ -95,119 +95,165 @@ func usable(n Node) bool { return n.State != Preempted && n.State != Leaving && 
 
 // Decide returns the scaling decision for in.
 func Decide(in Input) Decision {
-	s := in.Settings
+	s := clampSettings(in.Settings)
+	demand := max(in.Demand, 0)
+	room := max(in.HostRoom, 0)
+
+	p := newPlan(in.Nodes)
+	goal := min(max(p.busy+demand, s.Min), s.Max)
+	p.removeAboveMax(s.Max)
+	switch {
+	case p.count < goal:
+		p.scaleUp(s, goal, demand, room)
+	case p.count > goal:
+		p.scaleDown(s, goal, in.Now)
+	default:
+		p.d.Target = p.count
+	}
+	p.d.Reason = p.reason()
+	return p.d
+}
+
+// clampSettings returns s with Min at least 0 and Max at least Min.
+func clampSettings(s Settings) Settings {
 	if s.Min < 0 {
 		s.Min = 0
 	}
 	if s.Max < s.Min {
 		s.Max = s.Min
 	}
-	demand := max(in.Demand, 0)
-	room := max(in.HostRoom, 0)
+	return s
+}
 
-	var d Decision
-	var reasons []string
-	var idle []Node
-	busy, count := 0, 0
+// plan is a decision being made: the decision so far, the reasons for it,
+// and the usable nodes that remain once the planned removals are done.
+type plan struct {
+	d       Decision
+	reasons []string
+	// idle are the usable idle nodes not being removed, oldest idle first.
+	idle []Node
+	// busy counts the usable busy nodes; count all the usable nodes not
+	// being removed.
+	busy, count int
+}
+
+// newPlan sorts the nodes: preempted and leaving nodes that are not busy
+// are removed (finishing what preemption or an earlier removal began);
+// the usable ones are counted, busy or idle.
+func newPlan(nodes []Node) *plan {
+	p := &plan{}
 	preempted, leaving := 0, 0
-	for _, n := range in.Nodes {
+	for _, n := range nodes {
 		switch {
 		case n.State == Preempted && !n.Busy:
-			d.Remove = append(d.Remove, n.ID)
+			p.d.Remove = append(p.d.Remove, n.ID)
 			preempted++
 		case n.State == Leaving && !n.Busy:
 			// A removal that did not finish (the backend failed to stop
 			// the node, or the server stopped meanwhile): finish it.
-			d.Remove = append(d.Remove, n.ID)
+			p.d.Remove = append(p.d.Remove, n.ID)
 			leaving++
 		case !usable(n):
 		case n.Busy:
-			busy++
-			count++
+			p.busy++
+			p.count++
 		default:
-			idle = append(idle, n)
-			count++
+			p.idle = append(p.idle, n)
+			p.count++
 		}
 	}
 	if preempted > 0 {
-		reasons = append(reasons, fmt.Sprintf("released %d preempted node(s)", preempted))
+		p.reasons = append(p.reasons, fmt.Sprintf("released %d preempted node(s)", preempted))
 	}
 	if leaving > 0 {
-		reasons = append(reasons, fmt.Sprintf("finishing the removal of %d node(s)", leaving))
+		p.reasons = append(p.reasons, fmt.Sprintf("finishing the removal of %d node(s)", leaving))
 	}
 	// Oldest idle first: those are the ones whose time runs out first.
-	slices.SortStableFunc(idle, func(a, b Node) int { return a.IdleSince.Compare(b.IdleSince) })
+	slices.SortStableFunc(p.idle, func(a, b Node) int { return a.IdleSince.Compare(b.IdleSince) })
+	return p
+}
 
-	goal := min(max(busy+demand, s.Min), s.Max)
-	// Nodes above max go as soon as they are idle.
-	if over := count - s.Max; over > 0 {
-		n := min(over, len(idle))
-		for _, x := range idle[:n] {
-			d.Remove = append(d.Remove, x.ID)
-		}
-		idle = idle[n:]
-		count -= n
-		if n > 0 {
-			reasons = append(reasons, fmt.Sprintf("removing %d idle node(s) above maxNodeCount %d", n, s.Max))
-		}
+// removeAboveMax removes the nodes above maxNodeCount as soon as they are
+// idle, oldest idle first.
+func (p *plan) removeAboveMax(maxNodes int) {
+	over := p.count - maxNodes
+	if over <= 0 {
+		return
 	}
-	switch {
-	case count < goal:
-		want := goal - count
-		d.Add = min(want, room)
-		d.Waiting = want - d.Add
-		d.Target = count + d.Add
-		why := "minNodeCount is " + fmt.Sprint(s.Min)
-		if busy+demand > s.Min {
-			why = fmt.Sprintf("queued jobs need %d more node(s)", demand-len(idle))
-		}
-		if d.Add > 0 {
-			reasons = append(reasons, fmt.Sprintf("scaling up by %d to %d node(s): %s", d.Add, d.Target, why))
-		}
-		if d.Waiting > 0 {
-			reasons = append(reasons, fmt.Sprintf("%d more node(s) wanted (%s) do not fit on this host and wait for room", d.Waiting, why))
-		}
-	case count > goal:
-		// Idle nodes above the goal leave once idle long enough, oldest
-		// first, never taking the cluster below its goal (>= min).
-		extra := count - goal
-		removed := 0
-		for _, x := range idle {
-			if removed == extra {
-				break
-			}
-			due := x.IdleSince.Add(s.IdleTime)
-			if !in.Now.Before(due) {
-				d.Remove = append(d.Remove, x.ID)
-				removed++
-				continue
-			}
-			if d.NextCheck.IsZero() || due.Before(d.NextCheck) {
-				d.NextCheck = due
-			}
-			break // idle is sorted: later nodes are due later
-		}
-		count -= removed
-		d.Target = count
-		if removed > 0 {
-			reasons = append(reasons, fmt.Sprintf("scaling down by %d to %d node(s): idle for %s or more", removed, count, s.IdleTime))
-		}
-		if count > goal && !d.NextCheck.IsZero() {
-			reasons = append(reasons, fmt.Sprintf("%d idle node(s) will be removed after %s idle", count-goal, s.IdleTime))
-		}
-	default:
-		d.Target = count
+	n := min(over, len(p.idle))
+	for _, x := range p.idle[:n] {
+		p.d.Remove = append(p.d.Remove, x.ID)
 	}
+	p.idle = p.idle[n:]
+	p.count -= n
+	if n > 0 {
+		p.reasons = append(p.reasons, fmt.Sprintf("removing %d idle node(s) above maxNodeCount %d", n, maxNodes))
+	}
+}
+
+// scaleUp adds the nodes the cluster lacks to reach goal, as many as fit
+// in the host's room; the rest wait.
+func (p *plan) scaleUp(s Settings, goal, demand, room int) {
+	want := goal - p.count
+	p.d.Add = min(want, room)
+	p.d.Waiting = want - p.d.Add
+	p.d.Target = p.count + p.d.Add
+	why := "minNodeCount is " + fmt.Sprint(s.Min)
+	if p.busy+demand > s.Min {
+		why = fmt.Sprintf("queued jobs need %d more node(s)", demand-len(p.idle))
+	}
+	if p.d.Add > 0 {
+		p.reasons = append(p.reasons, fmt.Sprintf("scaling up by %d to %d node(s): %s", p.d.Add, p.d.Target, why))
+	}
+	if p.d.Waiting > 0 {
+		p.reasons = append(p.reasons, fmt.Sprintf("%d more node(s) wanted (%s) do not fit on this host and wait for room", p.d.Waiting, why))
+	}
+}
+
+// scaleDown removes idle nodes above the goal once they have been idle long
+// enough, oldest first, never taking the cluster below its goal (>= min).
+// NextCheck is when the next one is due.
+func (p *plan) scaleDown(s Settings, goal int, now time.Time) {
+	extra := p.count - goal
+	removed := 0
+	for _, x := range p.idle {
+		if removed == extra {
+			break
+		}
+		due := x.IdleSince.Add(s.IdleTime)
+		if !now.Before(due) {
+			p.d.Remove = append(p.d.Remove, x.ID)
+			removed++
+			continue
+		}
+		if p.d.NextCheck.IsZero() || due.Before(p.d.NextCheck) {
+			p.d.NextCheck = due
+		}
+		break // idle is sorted: later nodes are due later
+	}
+	p.count -= removed
+	p.d.Target = p.count
+	if removed > 0 {
+		p.reasons = append(p.reasons, fmt.Sprintf("scaling down by %d to %d node(s): idle for %s or more", removed, p.count, s.IdleTime))
+	}
+	if p.count > goal && !p.d.NextCheck.IsZero() {
+		p.reasons = append(p.reasons, fmt.Sprintf("%d idle node(s) will be removed after %s idle", p.count-goal, s.IdleTime))
+	}
+}
+
+// reason joins the reasons into one sentence, saying the cluster is steady
+// (or empty) when nothing else was said.
+func (p *plan) reason() string {
+	reasons := p.reasons
 	if len(reasons) == 0 {
 		switch {
-		case count == 0:
+		case p.count == 0:
 			reasons = append(reasons, "no nodes: nothing is queued and minNodeCount is 0")
 		default:
 			// Not the busy and idle counts: they change with every job, and
 			// the reason is written only when it changes.
-			reasons = append(reasons, fmt.Sprintf("steady at %d node(s)", count))
+			reasons = append(reasons, fmt.Sprintf("steady at %d node(s)", p.count))
 		}
 	}
-	d.Reason = strings.ToUpper(reasons[0][:1]) + strings.Join(reasons, "; ")[1:]
-	return d
+	return strings.ToUpper(reasons[0][:1]) + strings.Join(reasons, "; ")[1:]
 }

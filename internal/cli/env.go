@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlw-project/mlw/api"
+	"github.com/mlw-project/mlw/protocol"
 )
 
 func envCmd(app *App) *cobra.Command {
@@ -61,7 +62,7 @@ list-locations and az resource list work against this server.`,
 				if err != nil {
 					return err
 				}
-				bundle = filepath.Join(app.Home, api.CABundleFile)
+				bundle = filepath.Join(app.Home, protocol.CABundleFile)
 				if abs, err := filepath.Abs(bundle); err == nil {
 					bundle = abs
 				}

@@ -170,21 +170,28 @@ func environmentBuildNote(ctx context.Context, c *api.Client, versionPath, name,
 
 func environmentCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "environment", Aliases: []string{"env-asset", "environments"}, Short: "Manage environments (curated AzureML-* and your own)"}
-	var s scope
-	base := func(ctx context.Context) (*api.Client, string, error) {
-		c, p, err := app.workspacePath(ctx, &s)
-		return c, p + "/environments", err
-	}
-	var name, version, label, file string
-	var archived bool
+	cmd.AddCommand(environmentListCmd(app), environmentShowCmd(app), environmentCreateCmd(app))
+	return cmd
+}
 
-	list := &cobra.Command{
+// environmentsPath resolves the workspace of s and returns a client and
+// the ARM path of the workspace's environments.
+func (a *App) environmentsPath(ctx context.Context, s *scope) (*api.Client, string, error) {
+	c, p, err := a.workspacePath(ctx, s)
+	return c, p + "/environments", err
+}
+
+func environmentListCmd(app *App) *cobra.Command {
+	var s scope
+	var name string
+	var archived bool
+	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List environments, or the versions of one",
 		Example: "  mlw environment list\n  mlw environment list --name AzureML-sklearn-1.5",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, p, err := base(cmd.Context())
+			_, p, err := app.environmentsPath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
@@ -206,17 +213,22 @@ func environmentCmd(app *App) *cobra.Command {
 			return app.printView(docs, envVersionView)
 		},
 	}
-	list.Flags().StringVarP(&name, "name", "n", "", "list the versions of this environment")
-	list.Flags().BoolVar(&archived, "include-archived", false, "include archived environments")
-	addWorkspaceFlags(list, &s)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "list the versions of this environment")
+	cmd.Flags().BoolVar(&archived, "include-archived", false, "include archived environments")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
 
-	show := &cobra.Command{
+func environmentShowCmd(app *App) *cobra.Command {
+	var s scope
+	var name, version, label string
+	cmd := &cobra.Command{
 		Use:     "show",
 		Short:   "Show one environment version (the latest by default)",
 		Example: "  mlw environment show --name AzureML-sklearn-1.0-ubuntu20.04-py38-cpu --version 44\n  mlw environment show --name my-env --label latest",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, p, err := base(cmd.Context())
+			c, p, err := app.environmentsPath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
@@ -237,7 +249,6 @@ func environmentCmd(app *App) *cobra.Command {
 			if label != "" && label != "latest" {
 				return fmt.Errorf("unknown label %q: the only label is latest", label)
 			}
-			c, _ := app.Client()
 			var page api.List[Doc]
 			if _, err := c.Do(cmd.Context(), "GET", p+"?$orderBy="+url.QueryEscape("createdtime desc")+"&$top=1", nil, &page); err != nil {
 				return err
@@ -248,12 +259,17 @@ func environmentCmd(app *App) *cobra.Command {
 			return app.printView(page.Value[0], envVersionView)
 		},
 	}
-	show.Flags().StringVarP(&name, "name", "n", "", "environment name")
-	show.Flags().StringVarP(&version, "version", "v", "", "version")
-	show.Flags().StringVarP(&label, "label", "l", "", "label (latest)")
-	addWorkspaceFlags(show, &s)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "environment name")
+	cmd.Flags().StringVarP(&version, "version", "v", "", "version")
+	cmd.Flags().StringVarP(&label, "label", "l", "", "label (latest)")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
 
-	create := &cobra.Command{
+func environmentCreateCmd(app *App) *cobra.Command {
+	var s scope
+	var name, version, file string
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create an environment version from an Azure ML environment YAML file",
 		Long: `Create an environment version from an Azure ML environment YAML file:
@@ -269,7 +285,7 @@ Names starting with AzureML- are reserved for curated environments.`,
 		Example: "  mlw environment create --file env.yml\n  mlw environment create --file env.yml --name other-name --version 3",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, p, err := base(cmd.Context())
+			c, p, err := app.environmentsPath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
@@ -284,34 +300,40 @@ Names starting with AzureML- are reserved for curated environments.`,
 				v = version
 			}
 			if v == "" {
-				var container Doc
-				_, err := c.Do(cmd.Context(), "GET", p+"/"+url.PathEscape(n), nil, &container)
-				switch {
-				case api.IsNotFound(err):
-					v = "1"
-				case err != nil:
+				if v, err = nextEnvironmentVersion(cmd.Context(), c, p, n); err != nil {
 					return err
-				default:
-					v = str(container, "properties.nextVersion")
-					if v == "" {
-						v = "1"
-					}
 				}
 			}
+			vp := p + "/" + url.PathEscape(n) + "/versions/" + url.PathEscape(v)
 			var out Doc
-			if _, err := c.Do(cmd.Context(), "PUT", p+"/"+url.PathEscape(n)+"/versions/"+url.PathEscape(v), body, &out); err != nil {
+			if _, err := c.Do(cmd.Context(), "PUT", vp, body, &out); err != nil {
 				return err
 			}
-			app.errf("%s\n", environmentBuildNote(cmd.Context(), c, p+"/"+url.PathEscape(n)+"/versions/"+url.PathEscape(v), n, v))
+			app.errf("%s\n", environmentBuildNote(cmd.Context(), c, vp, n, v))
 			return app.printView(out, envVersionView)
 		},
 	}
-	create.Flags().StringVarP(&file, "file", "f", "", "environment YAML file")
-	create.Flags().StringVarP(&name, "name", "n", "", "override the name in the file")
-	create.Flags().StringVarP(&version, "version", "v", "", "override the version in the file")
-	addWorkspaceFlags(create, &s)
-	_ = create.MarkFlagRequired("file")
-
-	cmd.AddCommand(list, show, create)
+	cmd.Flags().StringVarP(&file, "file", "f", "", "environment YAML file")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "override the name in the file")
+	cmd.Flags().StringVarP(&version, "version", "v", "", "override the version in the file")
+	addWorkspaceFlags(cmd, &s)
+	_ = cmd.MarkFlagRequired("file")
 	return cmd
+}
+
+// nextEnvironmentVersion is the version a new version of environment name
+// gets (the environments at path): its nextVersion, or 1 for a new one.
+func nextEnvironmentVersion(ctx context.Context, c *api.Client, path, name string) (string, error) {
+	var container Doc
+	_, err := c.Do(ctx, "GET", path+"/"+url.PathEscape(name), nil, &container)
+	switch {
+	case api.IsNotFound(err):
+		return "1", nil
+	case err != nil:
+		return "", err
+	}
+	if v := str(container, "properties.nextVersion"); v != "" {
+		return v, nil
+	}
+	return "1", nil
 }

@@ -157,9 +157,22 @@ func jobShape(d Doc) Doc {
 	out.set("compute", computeRef(str(d, "properties.computeId")))
 	out.set("parent_job_name", p["parentJobName"])
 	out.set("creation_context", creationContext(d))
+	out.set("inputs", jobInputsShape(mapAt(d, "properties.inputs")))
+	out.set("outputs", jobOutputsShape(mapAt(d, "properties.outputs")))
+	out.set("resources", jobResourcesShape(mapAt(d, "properties.resources")))
+	out.set("distribution", jobDistributionShape(mapAt(d, "properties.distribution")))
+	out.set("limits", jobLimitsShape(str(d, "properties.limits.timeout")))
+	out.set("identity", jobIdentityShape(mapAt(d, "properties.identity")))
+	out.set("queue_settings", jobQueueSettingsShape(mapAt(d, "properties.queueSettings")))
+	out.set("services", jobServicesShape(mapAt(d, "properties.services")))
+	return Doc(out)
+}
 
+// jobInputsShape is a job's inputs: literals as their value, data as
+// type, path and mode.
+func jobInputsShape(rest map[string]any) sdkMap {
 	inputs := sdkMap{}
-	for k, v := range mapAt(d, "properties.inputs") {
+	for k, v := range rest {
 		in, _ := v.(map[string]any)
 		if in == nil {
 			continue
@@ -175,10 +188,12 @@ func jobShape(d Doc) Doc {
 		m.set("description", in["description"])
 		inputs[k] = Doc(m)
 	}
-	out.set("inputs", inputs)
+	return inputs
+}
 
+func jobOutputsShape(rest map[string]any) sdkMap {
 	outputs := sdkMap{}
-	for k, v := range mapAt(d, "properties.outputs") {
+	for k, v := range rest {
 		o, _ := v.(map[string]any)
 		if o == nil {
 			continue
@@ -192,50 +207,75 @@ func jobShape(d Doc) Doc {
 		m.set("description", o["description"])
 		outputs[k] = Doc(m)
 	}
-	out.set("outputs", outputs)
+	return outputs
+}
 
-	if r := mapAt(d, "properties.resources"); r != nil {
-		m := sdkMap{}
-		m.set("instance_count", r["instanceCount"])
-		m.set("instance_type", r["instanceType"])
-		m.set("shm_size", r["shmSize"])
-		m.set("docker_args", r["dockerArgs"])
-		if props, ok := r["properties"].(map[string]any); ok {
-			m["properties"] = props
-		}
-		out.set("resources", m)
+// jobResourcesShape and the shapes below return nil for a job without
+// the part (which then leaves it out).
+func jobResourcesShape(r map[string]any) sdkMap {
+	if r == nil {
+		return nil
 	}
-	if dist := mapAt(d, "properties.distribution"); dist != nil {
-		m := sdkMap{}
-		m.set("type", strings.ToLower(str(Doc(dist), "distributionType")))
-		m.set("process_count_per_instance", dist["processCountPerInstance"])
-		m.set("worker_count", dist["workerCount"])
-		m.set("parameter_server_count", dist["parameterServerCount"])
-		out.set("distribution", m)
+	m := sdkMap{}
+	m.set("instance_count", r["instanceCount"])
+	m.set("instance_type", r["instanceType"])
+	m.set("shm_size", r["shmSize"])
+	m.set("docker_args", r["dockerArgs"])
+	if props, ok := r["properties"].(map[string]any); ok {
+		m["properties"] = props
 	}
-	if t := str(d, "properties.limits.timeout"); t != "" {
-		if s, ok := isoSeconds(t); ok {
-			out.set("limits", Doc{"timeout": s})
-		} else {
-			out.set("limits", Doc{"timeout": t})
-		}
+	return m
+}
+
+func jobDistributionShape(dist map[string]any) sdkMap {
+	if dist == nil {
+		return nil
 	}
-	if id := mapAt(d, "properties.identity"); id != nil {
-		m := sdkMap{}
-		m.set("type", map[string]string{"Managed": "managed", "AMLToken": "aml_token", "UserIdentity": "user_identity"}[str(Doc(id), "identityType")])
-		m.set("client_id", id["clientId"])
-		m.set("object_id", id["objectId"])
-		m.set("msi_resource_id", id["resourceId"])
-		out.set("identity", m)
+	m := sdkMap{}
+	m.set("type", strings.ToLower(str(Doc(dist), "distributionType")))
+	m.set("process_count_per_instance", dist["processCountPerInstance"])
+	m.set("worker_count", dist["workerCount"])
+	m.set("parameter_server_count", dist["parameterServerCount"])
+	return m
+}
+
+// jobLimitsShape is the timeout in seconds (or as written, when it is not
+// an ISO 8601 duration).
+func jobLimitsShape(timeout string) Doc {
+	if timeout == "" {
+		return nil
 	}
-	if q := mapAt(d, "properties.queueSettings"); q != nil {
-		m := sdkMap{}
-		m.set("job_tier", q["jobTier"])
-		m.set("priority", q["priority"])
-		out.set("queue_settings", m)
+	if s, ok := isoSeconds(timeout); ok {
+		return Doc{"timeout": s}
 	}
+	return Doc{"timeout": timeout}
+}
+
+func jobIdentityShape(id map[string]any) sdkMap {
+	if id == nil {
+		return nil
+	}
+	m := sdkMap{}
+	m.set("type", map[string]string{"Managed": "managed", "AMLToken": "aml_token", "UserIdentity": "user_identity"}[str(Doc(id), "identityType")])
+	m.set("client_id", id["clientId"])
+	m.set("object_id", id["objectId"])
+	m.set("msi_resource_id", id["resourceId"])
+	return m
+}
+
+func jobQueueSettingsShape(q map[string]any) sdkMap {
+	if q == nil {
+		return nil
+	}
+	m := sdkMap{}
+	m.set("job_tier", q["jobTier"])
+	m.set("priority", q["priority"])
+	return m
+}
+
+func jobServicesShape(rest map[string]any) sdkMap {
 	services := sdkMap{}
-	for k, v := range mapAt(d, "properties.services") {
+	for k, v := range rest {
 		s, _ := v.(map[string]any)
 		if s == nil {
 			continue
@@ -252,8 +292,7 @@ func jobShape(d Doc) Doc {
 		}
 		services[k] = Doc(m)
 	}
-	out.set("services", services)
-	return Doc(out)
+	return services
 }
 
 // computeShape is a compute as `az ml compute show` prints it.
@@ -321,14 +360,7 @@ func computeShape(d Doc) Doc {
 func instanceShape(d Doc, out, net sdkMap) {
 	const pp = "properties.properties."
 	out.set("state", str(d, pp+"state"))
-	if lo := mapAt(d, pp+"lastOperation"); lo != nil {
-		m := sdkMap{}
-		m.set("operation_name", lo["operationName"])
-		m.set("operation_status", lo["operationStatus"])
-		m.set("operation_time", lo["operationTime"])
-		m.set("operation_trigger", lo["operationTrigger"])
-		out.set("last_operation", m)
-	}
+	out.set("last_operation", instanceLastOperationShape(mapAt(d, pp+"lastOperation")))
 	var services []any
 	for _, a := range listAt(d, pp+"applications") {
 		if m, ok := a.(map[string]any); ok {
@@ -336,13 +368,13 @@ func instanceShape(d Doc, out, net sdkMap) {
 		}
 	}
 	out.set("services", services)
-	ssh := sdkMap{}
 	switch str(d, pp+"sshSettings.sshPublicAccess") {
 	case "Enabled":
 		out["ssh_public_access_enabled"] = true
 	case "Disabled":
 		out["ssh_public_access_enabled"] = false
 	}
+	ssh := sdkMap{}
 	ssh.set("admin_username", str(d, pp+"sshSettings.adminUserName"))
 	ssh.set("ssh_port", str(d, pp+"sshSettings.sshPort"))
 	ssh.set("ssh_key_value", str(d, pp+"sshSettings.adminPublicKey"))
@@ -361,9 +393,50 @@ func instanceShape(d Doc, out, net sdkMap) {
 		m.set("user_tenant_id", u["tenantId"])
 		out.set("create_on_behalf_of", m)
 	}
+	out.set("setup_scripts", instanceSetupScriptsShape(d))
+	if schedules := instanceSchedulesShape(listAt(d, pp+"schedules.computeStartStop")); len(schedules) > 0 {
+		out["schedules"] = Doc{"compute_start_stop": schedules}
+	}
+	out.set("custom_applications", listAt(d, pp+"customServices"))
+	for rest, sdk := range map[string]string{"enableSSO": "enable_sso", "enableRootAccess": "enable_root_access",
+		"releaseQuotaOnStop": "release_quota_on_stop", "enableOSPatching": "enable_os_patching"} {
+		if v, ok := lookup(d, pp+rest).(bool); ok {
+			out[sdk] = v
+		}
+	}
+	out.set("os_image_metadata", instanceOSImageShape(mapAt(d, pp+"osImageMetadata")))
+}
+
+// instanceLastOperationShape and instanceOSImageShape return nil for an
+// instance without the part (which then leaves it out).
+func instanceLastOperationShape(lo map[string]any) sdkMap {
+	if lo == nil {
+		return nil
+	}
+	m := sdkMap{}
+	m.set("operation_name", lo["operationName"])
+	m.set("operation_status", lo["operationStatus"])
+	m.set("operation_time", lo["operationTime"])
+	m.set("operation_trigger", lo["operationTrigger"])
+	return m
+}
+
+func instanceOSImageShape(m map[string]any) sdkMap {
+	if m == nil {
+		return nil
+	}
+	om := sdkMap{}
+	om.set("current_image_version", m["currentImageVersion"])
+	om.set("latest_image_version", m["latestImageVersion"])
+	om.set("is_latest_os_image_version", m["isLatestOsImageVersion"])
+	return om
+}
+
+// instanceSetupScriptsShape is an instance's creation and startup scripts.
+func instanceSetupScriptsShape(d Doc) sdkMap {
 	scripts := sdkMap{}
 	for rest, sdk := range map[string]string{"creationScript": "creation_script", "startupScript": "startup_script"} {
-		s := mapAt(d, pp+"setupScripts.scripts."+rest)
+		s := mapAt(d, "properties.properties.setupScripts.scripts."+rest)
 		if s == nil {
 			continue
 		}
@@ -377,54 +450,47 @@ func instanceShape(d Doc, out, net sdkMap) {
 		}
 		scripts.set(sdk, m)
 	}
-	out.set("setup_scripts", scripts)
+	return scripts
+}
+
+// instanceSchedulesShape is an instance's start and stop schedules.
+func instanceSchedulesShape(rest []any) []any {
 	var schedules []any
-	for _, e := range listAt(d, pp+"schedules.computeStartStop") {
+	for _, e := range rest {
 		s, _ := e.(map[string]any)
 		if s == nil {
 			continue
 		}
 		sd := Doc(s)
-		trigger := sdkMap{}
-		switch str(sd, "triggerType") {
-		case "Cron":
-			trigger.set("type", "cron")
-			trigger.set("expression", str(sd, "cron.expression"))
-			trigger.set("start_time", str(sd, "cron.startTime"))
-			trigger.set("time_zone", str(sd, "cron.timeZone"))
-		case "Recurrence":
-			trigger.set("type", "recurrence")
-			trigger.set("frequency", strings.ToLower(str(sd, "recurrence.frequency")))
-			trigger.set("interval", lookup(sd, "recurrence.interval"))
-			trigger.set("start_time", str(sd, "recurrence.startTime"))
-			trigger.set("time_zone", str(sd, "recurrence.timeZone"))
-			if sch := mapAt(sd, "recurrence.schedule"); sch != nil {
-				m := sdkMap{}
-				m.set("hours", sch["hours"])
-				m.set("minutes", sch["minutes"])
-				m.set("week_days", sch["weekDays"])
-				trigger.set("schedule", m)
-			}
-		}
-		schedules = append(schedules, Doc{"action": strings.ToLower(str(sd, "action")), "state": strings.ToLower(str(sd, "status")), "trigger": Doc(trigger)})
+		schedules = append(schedules, Doc{"action": strings.ToLower(str(sd, "action")), "state": strings.ToLower(str(sd, "status")), "trigger": Doc(scheduleTriggerShape(sd))})
 	}
-	if len(schedules) > 0 {
-		out["schedules"] = Doc{"compute_start_stop": schedules}
-	}
-	out.set("custom_applications", listAt(d, pp+"customServices"))
-	for rest, sdk := range map[string]string{"enableSSO": "enable_sso", "enableRootAccess": "enable_root_access",
-		"releaseQuotaOnStop": "release_quota_on_stop", "enableOSPatching": "enable_os_patching"} {
-		if v, ok := lookup(d, pp+rest).(bool); ok {
-			out[sdk] = v
+	return schedules
+}
+
+// scheduleTriggerShape is the trigger of one schedule: cron or recurrence.
+func scheduleTriggerShape(sd Doc) sdkMap {
+	trigger := sdkMap{}
+	switch str(sd, "triggerType") {
+	case "Cron":
+		trigger.set("type", "cron")
+		trigger.set("expression", str(sd, "cron.expression"))
+		trigger.set("start_time", str(sd, "cron.startTime"))
+		trigger.set("time_zone", str(sd, "cron.timeZone"))
+	case "Recurrence":
+		trigger.set("type", "recurrence")
+		trigger.set("frequency", strings.ToLower(str(sd, "recurrence.frequency")))
+		trigger.set("interval", lookup(sd, "recurrence.interval"))
+		trigger.set("start_time", str(sd, "recurrence.startTime"))
+		trigger.set("time_zone", str(sd, "recurrence.timeZone"))
+		if sch := mapAt(sd, "recurrence.schedule"); sch != nil {
+			m := sdkMap{}
+			m.set("hours", sch["hours"])
+			m.set("minutes", sch["minutes"])
+			m.set("week_days", sch["weekDays"])
+			trigger.set("schedule", m)
 		}
 	}
-	if m := mapAt(d, pp+"osImageMetadata"); m != nil {
-		om := sdkMap{}
-		om.set("current_image_version", m["currentImageVersion"])
-		om.set("latest_image_version", m["latestImageVersion"])
-		om.set("is_latest_os_image_version", m["isLatestOsImageVersion"])
-		out.set("os_image_metadata", om)
-	}
+	return trigger
 }
 
 // camelToSnake is the SDK's camel_to_snake (LowPriority → low_priority,

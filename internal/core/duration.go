@@ -111,3 +111,15 @@ func FormatISODuration(d time.Duration) string {
 	}
 	return b.String()
 }
+
+// Clock is where a component reads the time; the zero Clock is the
+// system's. Tests set one to move time by hand.
+type Clock func() time.Time
+
+// Now returns the clock's time in UTC.
+func (c Clock) Now() time.Time {
+	if c == nil {
+		return time.Now().UTC()
+	}
+	return c().UTC()
+}

@@ -5,12 +5,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mlw-project/mlw/api"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
-	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/webui"
+	"github.com/mlw-project/mlw/protocol"
 )
 
 // Access control (docs/security.md, "Access"). Every route is classified
@@ -69,9 +68,9 @@ var routeAccess = func() map[string]policy {
 	// Public: health, metrics, discovery, cloud metadata, sign-in pages,
 	// the token endpoint (it authenticates its header), the studio's
 	// assets, and log URLs (signed; runLog checks their user).
-	set(publicRoute, "GET", "/healthz", "/metrics", "/discovery/workspaces/{uid}", api.CloudMetadataPath, "/mlw/signin",
-		webui.Prefix, webui.Prefix+"/{path...}", "/studio/runs/{name}", "/runlogs/{token}", api.IdentityTokenPath)
-	set(publicRoute, "POST", api.IdentityTokenPath, "/mlw/v1/session")
+	set(publicRoute, "GET", "/healthz", "/metrics", "/discovery/workspaces/{uid}", protocol.CloudMetadataPath, "/mlw/signin",
+		webui.Prefix, webui.Prefix+"/{path...}", "/studio/runs/{name}", "/runlogs/{token}", protocol.IdentityTokenPath)
+	set(publicRoute, "POST", protocol.IdentityTokenPath, "/mlw/v1/session")
 
 	// Subscriptions and groups: lists show what the caller holds a role
 	// at, above or below (service filters); one may see the subscription
@@ -249,9 +248,9 @@ func (a *API) workspaceOfAccount(ctx context.Context, account string) (string, e
 	if ok {
 		return id, nil
 	}
-	wss, err := a.svc.Store.List(ctx, store.ListOptions{Kind: core.KindWorkspace})
+	wss, err := a.svc.AllWorkspaces(ctx)
 	if err != nil {
-		return "", core.Internal(err)
+		return "", err
 	}
 	a.accounts.mu.Lock()
 	defer a.accounts.mu.Unlock()
@@ -259,8 +258,8 @@ func (a *API) workspaceOfAccount(ctx context.Context, account string) (string, e
 		a.accounts.m = map[string]string{}
 	}
 	for _, ws := range wss {
-		if acct := service.WorkspaceStatusOf(ws).StorageAccount; acct != "" {
-			a.accounts.m[strings.ToLower(acct)] = service.WorkspaceRefOf(ws).ID()
+		if acct := resource.WorkspaceStatusOf(ws).StorageAccount; acct != "" {
+			a.accounts.m[strings.ToLower(acct)] = resource.WorkspaceRefOf(ws).ID()
 		}
 	}
 	if id, ok := a.accounts.m[key]; ok {

@@ -19,6 +19,7 @@ import (
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/store/sqlite"
@@ -73,10 +74,10 @@ func setupAPI(t *testing.T) *apiBundle {
 // returns a token of theirs.
 func (b *apiBundle) mustUser(t *testing.T, name, role string) string {
 	t.Helper()
-	u := &store.User{ID: service.NewUID(), Name: name, Role: role}
+	u := &resource.User{ID: resource.NewUID(), Name: name, Role: role}
 	require.NoError(t, b.st.CreateUser(b.ctx, u))
 	plain, hash := identity.NewToken()
-	require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: u.ID, Label: "test"}))
+	require.NoError(t, b.st.CreateToken(b.ctx, &resource.Token{Hash: hash, UserID: u.ID, Label: "test"}))
 	return plain
 }
 
@@ -125,7 +126,7 @@ func (b *apiBundle) assign(t *testing.T, user, role, scope string) string {
 	t.Helper()
 	d, ok := identity.LookupRole(role)
 	require.True(t, ok, role)
-	name := service.NewUID()
+	name := resource.NewUID()
 	b.mustDo(t, b.admin, "PUT", roleAssignmentID(scope, name), map[string]any{"properties": map[string]any{
 		"roleDefinitionId": identity.RoleDefinitionID(testSub, d), "principalId": b.userID(t, user)}}, http.StatusCreated)
 	return name
@@ -190,9 +191,9 @@ func TestRouteAccessMatrix(t *testing.T) {
 	rgB := core.GroupPath(testSub, "rg-b")
 	ws, err := b.svc.GetWorkspace(b.ctx, core.WorkspaceRef{Subscription: testSub, ResourceGroup: "rg-b", Workspace: "ws-b"})
 	require.NoError(t, err)
-	account := service.WorkspaceStatusOf(ws).StorageAccount
-	opID := service.NewUID()
-	require.NoError(t, b.st.CreateOperation(b.ctx, &store.Operation{ID: opID, ResourceID: core.Key(wsB) + "/computes/c1", Name: "Create"}))
+	account := resource.WorkspaceStatusOf(ws).StorageAccount
+	opID := resource.NewUID()
+	require.NoError(t, b.st.CreateOperation(b.ctx, &resource.Operation{ID: opID, ResourceID: core.Key(wsB) + "/computes/c1", Name: "Create"}))
 
 	b.mustUser(t, "reader-a", "")
 	b.assign(t, "reader-a", identity.RoleReader, wsA)
@@ -216,7 +217,7 @@ func TestRouteAccessMatrix(t *testing.T) {
 	}
 
 	params := map[string]string{
-		"sub": testSub, "rg": "rg-b", "ws": "ws-b", "loc": "eastus", "id": service.NewUID(), "name": "m1", "version": "1",
+		"sub": testSub, "rg": "rg-b", "ws": "ws-b", "loc": "eastus", "id": resource.NewUID(), "name": "m1", "version": "1",
 		"exp": "e1", "ns": "Microsoft.MachineLearningServices", "action": "start", "path": "dir/file.txt", "account": account, "container": "azureml", "blob": "b.txt",
 		"uid": "u1", "token": "t1",
 	}
@@ -353,7 +354,7 @@ func TestRoleAssignmentsAPI(t *testing.T) {
 	bob := b.mustUser(t, "bob", "")
 	carl := b.mustUser(t, "carl", "")
 	bobID := b.userID(t, "bob")
-	name := service.NewUID()
+	name := resource.NewUID()
 	put := func(token string, body map[string]any, want int) map[string]any {
 		return b.mustDo(t, token, "PUT", roleAssignmentID(wsA, name), body, want)
 	}
@@ -387,12 +388,12 @@ func TestRoleAssignmentsAPI(t *testing.T) {
 	require.Equal(t, wsA, p["scope"])
 	// The same PUT again is answered; another with the same role is a 409.
 	put(b.admin, props("roleDefinitionId", ownerDef, "principalId", bobID), http.StatusOK)
-	b.mustDo(t, b.admin, "PUT", roleAssignmentID(wsA, service.NewUID()), props("roleDefinitionId", "Owner", "principalId", bobID), http.StatusConflict)
+	b.mustDo(t, b.admin, "PUT", roleAssignmentID(wsA, resource.NewUID()), props("roleDefinitionId", "Owner", "principalId", bobID), http.StatusConflict)
 
 	// Now bob, an Owner of ws-a, grants carl Reader there, but not in rg-a.
 	carlID := b.userID(t, "carl")
-	b.mustDo(t, bob, "PUT", roleAssignmentID(wsA, service.NewUID()), props("roleDefinitionId", "Reader", "principalId", carlID), http.StatusCreated)
-	b.mustDo(t, bob, "PUT", roleAssignmentID(core.GroupPath(testSub, "rg-a"), service.NewUID()), props("roleDefinitionId", "Reader", "principalId", carlID), http.StatusForbidden)
+	b.mustDo(t, bob, "PUT", roleAssignmentID(wsA, resource.NewUID()), props("roleDefinitionId", "Reader", "principalId", carlID), http.StatusCreated)
+	b.mustDo(t, bob, "PUT", roleAssignmentID(core.GroupPath(testSub, "rg-a"), resource.NewUID()), props("roleDefinitionId", "Reader", "principalId", carlID), http.StatusForbidden)
 	b.mustDo(t, carl, "GET", wsA, nil, http.StatusOK)
 
 	// Listing at the workspace: bob's, carl's, and the admin's server-wide

@@ -6,8 +6,7 @@ import (
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // armRoutes serve the parts of Azure Resource Manager's own provider
@@ -205,9 +204,9 @@ func parseResourceFilter(s string) (resourceFilter, error) {
 
 // keeps reports whether a generic resource passes the filter. Names and
 // types compare without regard to case, as in ARM.
-func (f resourceFilter) keeps(g map[string]any, ws *store.Resource) bool {
+func (f resourceFilter) keeps(g map[string]any, ws *resource.Object) bool {
 	str := func(k string) string { s, _ := g[k].(string); return s }
-	if v, ok := f["resourcegroup"]; ok && !strings.EqualFold(service.WorkspaceStatusOf(ws).ResourceGroup, v) {
+	if v, ok := f["resourcegroup"]; ok && !strings.EqualFold(resource.WorkspaceStatusOf(ws).ResourceGroup, v) {
 		return false
 	}
 	if v, ok := f["resourcetype"]; ok && !strings.EqualFold(str("type"), v) {

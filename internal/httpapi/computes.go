@@ -3,8 +3,8 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 const typeCompute = typeWorkspace + "/computes"
@@ -12,7 +12,7 @@ const typeCompute = typeWorkspace + "/computes"
 // ComputeRenderer adds per-request fields to a compute document of one
 // computeType (URLs that depend on the host the client used, live
 // figures). props is the document's properties.properties.
-type ComputeRenderer func(r *Request, ws, c *store.Resource, props map[string]any)
+type ComputeRenderer func(r *Request, ws, c *resource.Object, props map[string]any)
 
 // RegisterComputeRenderer sets the renderer of one computeType.
 func (a *API) RegisterComputeRenderer(computeType string, f ComputeRenderer) {
@@ -109,12 +109,12 @@ func (a *API) patchCompute(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, _ := service.ComputeSpec(c)
-	service.Merge(doc, body.Doc)
+	doc, _ := resource.ComputeSpec(c)
+	resource.Merge(doc, body.Doc)
 	if tags, ok := body.Doc["tags"]; ok {
 		doc["tags"] = tags
 	}
-	merged := &service.Body{Doc: doc, Raw: service.Encode(doc)}
+	merged := &service.Body{Doc: doc, Raw: resource.Encode(doc)}
 	c, _, _, err = a.svc.PutCompute(r.Ctx(), r.Workspace(), c.Name, merged)
 	if err != nil {
 		return nil, err
@@ -122,18 +122,26 @@ func (a *API) patchCompute(r *Request) (any, error) {
 	return a.renderCompute(r, ws, c), nil
 }
 
-func computeLocation(c *store.Resource) string {
-	doc, _ := service.ComputeSpec(c)
+func computeLocation(c *resource.Object) string {
+	doc, _ := resource.ComputeSpec(c)
 	loc, _ := doc["location"].(string)
 	return loc
 }
 
-func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
+func (a *API) renderCompute(r *Request, ws, c *resource.Object) map[string]any {
 	over := map[string]any{"properties": map[string]any{
 		"createdOn": armTime(c.CreatedAt), "modifiedOn": armTime(c.UpdatedAt), "isAttachedCompute": false,
 		"resourceId": nil,
 	}}
-	doc := envelope(c, service.ComputeARMID(ws, c), typeCompute, over, service.Decode(c.Status))
+	// Only the status's properties are the client's to see; a cluster's
+	// own status is typed, and rendered by renderClusterLive.
+	outerStatus, _ := resource.Decode(c.Status)["properties"].(map[string]any)
+	if resource.ComputeTypeOf(c) == resource.AmlCompute {
+		delete(outerStatus, "properties")
+	}
+	status := map[string]any{"properties": outerStatus}
+	doc := envelope(c, resource.ComputeARMID(ws, c), typeCompute, over, status)
+	delete(doc, resource.IntentKey) // the server's own
 	outer := doc["properties"].(map[string]any)
 	// Defaults for what the client left out; azure-ai-ml 1.28 sends
 	// disableLocalAuth: true, which is echoed.
@@ -143,7 +151,7 @@ func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
 		}
 	}
 	if c.Deleting {
-		outer["provisioningState"] = service.StateDeleting
+		outer["provisioningState"] = resource.StateDeleting
 	}
 	props, ok := outer["properties"].(map[string]any)
 	if !ok {
@@ -155,7 +163,7 @@ func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
 			doc[k] = nil
 		}
 	}
-	if f := a.computeRenderers[service.ComputeTypeOf(c)]; f != nil {
+	if f := a.computeRenderers[resource.ComputeTypeOf(c)]; f != nil {
 		f(r, ws, c, props)
 	}
 	return doc

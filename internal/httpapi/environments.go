@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 const (
@@ -28,13 +28,13 @@ func tagsOf(c *service.CuratedEnvironment) map[string]any {
 	return t
 }
 
-func renderEnvContainer(ws *store.Resource, v *service.EnvContainerView) map[string]any {
+func renderEnvContainer(ws *resource.Object, v *service.EnvContainerView) map[string]any {
 	if v.Row != nil {
 		return renderAssetContainer(ws, v.Row, service.EnvAssets, typeEnv)
 	}
 	c := v.Curated
 	return map[string]any{
-		"id": service.WorkspaceRefOf(ws).ID() + "/environments/" + c.Name, "name": c.Name, "type": typeEnv,
+		"id": resource.WorkspaceRefOf(ws).ID() + "/environments/" + c.Name, "name": c.Name, "type": typeEnv,
 		"systemData": curatedSystemData(c, c.Latest),
 		"properties": map[string]any{
 			"description": c.Description, "tags": tagsOf(c), "properties": map[string]any{}, "isArchived": false,
@@ -43,14 +43,14 @@ func renderEnvContainer(ws *store.Resource, v *service.EnvContainerView) map[str
 	}
 }
 
-func renderEnvVersion(ws *store.Resource, v *service.EnvVersionView) map[string]any {
+func renderEnvVersion(ws *resource.Object, v *service.EnvVersionView) map[string]any {
 	if v.Row != nil {
 		return renderAssetVersion(ws, v.Name, v.Row, service.EnvAssets, typeEnvVersion, map[string]any{"environmentType": "UserCreated"})
 	}
 	c := v.Curated
 	n, _ := c.HasVersion(v.Version)
 	return map[string]any{
-		"id": service.WorkspaceRefOf(ws).ID() + "/environments/" + c.Name + "/versions/" + v.Version, "name": v.Version, "type": typeEnvVersion,
+		"id": resource.WorkspaceRefOf(ws).ID() + "/environments/" + c.Name + "/versions/" + v.Version, "name": v.Version, "type": typeEnvVersion,
 		"systemData": curatedSystemData(c, n),
 		"properties": map[string]any{
 			"environmentType": "Curated", "image": c.Image, "condaFile": c.CondaFile, "osType": "Linux",

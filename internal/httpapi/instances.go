@@ -18,8 +18,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
-	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // TerminalSession is a shell on a PTY inside a compute instance.
@@ -33,12 +32,12 @@ type TerminalSession interface {
 // it to the instance reconciler (handlers never touch backends).
 type InstanceAccess struct {
 	// OpenShellFunc opens a login shell on a PTY inside the instance.
-	OpenShellFunc func(ctx context.Context, ws, c *store.Resource, cols, rows int) (TerminalSession, error)
+	OpenShellFunc func(ctx context.Context, ws, c *resource.Object, cols, rows int) (TerminalSession, error)
 	// DialJupyterFunc connects to the instance's notebook server; it
 	// returns the token the notebook server expects.
-	DialJupyterFunc func(ctx context.Context, ws, c *store.Resource) (net.Conn, error)
+	DialJupyterFunc func(ctx context.Context, ws, c *resource.Object) (net.Conn, error)
 	// JupyterBaseFunc is the path the notebook server serves under.
-	JupyterBaseFunc func(ws, c *store.Resource) string
+	JupyterBaseFunc func(ws, c *resource.Object) string
 }
 
 // SetInstanceAccess wires the terminal and Jupyter endpoints.
@@ -48,7 +47,7 @@ func (a *API) SetInstanceAccess(x *InstanceAccess) { a.instances = x }
 // script logs of compute instances (docs/instances.md).
 func (a *API) instanceRoutes() {
 	const base = wsPath + "/computes/{name}"
-	a.RegisterComputeRenderer(service.ComputeInstance, a.renderInstance)
+	a.RegisterComputeRenderer(resource.ComputeInstance, a.renderInstance)
 	// The terminal and Jupyter authenticate themselves: browsers cannot
 	// set an Authorization header on a WebSocket or on the pages and
 	// scripts Jupyter loads (see browserAuth and jupyterAuth).
@@ -106,7 +105,7 @@ func (a *API) browserAuth(h handlerFunc) handlerFunc {
 // jupyterAuth authenticates a request to an instance's Jupyter: an API
 // token in the Authorization header (scripts), or a browser session for
 // this path (after a sign-in link; identity/sessions.go), which it returns.
-func (a *API) jupyterAuth(r *Request) (*store.Session, error) {
+func (a *API) jupyterAuth(r *Request) (*resource.Session, error) {
 	if tok := bearer(r.Request); tok != "" {
 		p, err := a.auth.Authenticate(r.Ctx(), tok)
 		if err != nil {
@@ -136,18 +135,20 @@ func (a *API) jupyterAuth(r *Request) (*store.Session, error) {
 }
 
 // renderInstance adds what depends on the request: application URLs,
-// schedule ids; and hides the server's own bookkeeping.
-func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string]any) {
-	for k := range props {
-		if strings.HasPrefix(k, "_") {
-			delete(props, k)
-		}
+// schedule ids.
+func (a *API) renderInstance(r *Request, ws, c *resource.Object, props map[string]any) {
+	st := resource.InstanceStatusOf(c)
+	if a, ok := st.PendingAction(c.Spec); ok {
+		// A start, stop or restart the reconciler has yet to make.
+		act := resource.InstanceActions[a.Name]
+		props["state"] = act.To
+		props["lastOperation"] = map[string]any{"operationName": act.Op, "operationTime": a.At.Format(time.RFC3339),
+			"operationStatus": "InProgress", "operationTrigger": resource.TriggerUser}
 	}
-	st := service.InstanceStatusOf(c)
 	if c.Deleting {
-		props["state"] = service.InstanceDeleting
+		props["state"] = resource.InstanceDeleting
 	}
-	prefix := r.BaseURL() + "/" + strings.TrimPrefix(service.ComputeARMID(ws, c), "/")
+	prefix := r.BaseURL() + "/" + strings.TrimPrefix(resource.ComputeARMID(ws, c), "/")
 	wsBase := "wss" + strings.TrimPrefix(prefix, "https")
 	if r.Scheme() == "http" {
 		wsBase = "ws" + strings.TrimPrefix(prefix, "http")
@@ -157,12 +158,9 @@ func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string
 		apps = append([]any{map[string]any{"displayName": "Jupyter", "endpointUri": prefix + "/jupyter/tree"}}, apps...)
 	}
 	props["applications"] = apps
+	m := renderObserved(props, &st.Internal)
 	// Who the instance is for and since when it idles, for the studio's
 	// compute list ("idle for 12 min, stops at 18:00").
-	m, _ := props["mlw"].(map[string]any)
-	if m == nil {
-		m = map[string]any{}
-	}
 	if st.Internal.AssignedUserName != "" {
 		m["assignedUser"] = map[string]any{"name": st.Internal.AssignedUserName, "objectId": st.Internal.AssignedUserID}
 	}
@@ -192,6 +190,35 @@ func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string
 			sch["computeStartStop"] = out
 		}
 	}
+}
+
+// renderObserved renders what the backend applied at the instance's last
+// boot in Azure's shapes (sshSettings, connectivityEndpoints,
+// osImageMetadata) and mlw's (properties.properties.mlw, returned for
+// more). Before a first boot the request's settings show.
+func renderObserved(props map[string]any, in *resource.InstanceInternal) map[string]any {
+	m := map[string]any{}
+	if !in.Observed {
+		return m
+	}
+	m["limits"], m["isolation"], m["network"] = in.Limits, in.Isolation, in.Network
+	if len(in.Environments) > 0 {
+		var envs []any
+		_ = json.Unmarshal(in.Environments, &envs)
+		m["environments"] = envs
+	}
+	ssh := map[string]any{"sshPublicAccess": "Disabled", "adminUserName": "azureuser", "sshPort": nil}
+	if in.SSHPort > 0 {
+		ssh["sshPublicAccess"] = "Enabled"
+		ssh["sshPort"] = in.SSHPort
+		ssh["hostPublicKey"] = in.SSHHostKey
+	}
+	resource.Merge(props, map[string]any{
+		"sshSettings":           ssh, // over the request's (adminPublicKey stays)
+		"connectivityEndpoints": map[string]any{"publicIpAddress": "127.0.0.1", "privateIpAddress": "127.0.0.1"},
+		"osImageMetadata":       map[string]any{"currentImageVersion": "mlw-local", "latestImageVersion": "mlw-local", "isLatestOsImageVersion": true},
+	})
+	return m
 }
 
 // Terminal wire protocol (docs/instances.md): binary frames carry raw
@@ -330,7 +357,7 @@ func (a *API) jupyter(r *Request) (any, error) {
 	if a.instances == nil || a.instances.DialJupyterFunc == nil {
 		return nil, &core.Error{Status: http.StatusNotImplemented, Code: "NotSupported", Message: "This server has no instance backend."}
 	}
-	st := service.InstanceStatusOf(c)
+	st := resource.InstanceStatusOf(c)
 	if !st.Internal.Jupyter {
 		return nil, core.NotFound("JupyterNotAvailable", "Jupyter is not installed on this mlw host (install Debian's jupyter-notebook package); the compute instance '%s' has only its terminal.", c.Name)
 	}

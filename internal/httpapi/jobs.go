@@ -7,12 +7,11 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/webui"
 )
 
@@ -76,7 +75,7 @@ func (a *API) jobRoutes() {
 		}
 		return service.PreemptAnswer(n), nil
 	})
-	a.RegisterComputeRenderer(service.AmlCompute, a.renderClusterLive)
+	a.RegisterComputeRenderer(resource.AmlCompute, a.renderClusterLive)
 
 	// The studio's job page (services.Studio.endpoint): the studio's own
 	// when it is built into the binary (it signs in and resolves ?wsid=),
@@ -89,7 +88,7 @@ func (a *API) workspaceLocation(r *Request) string {
 	if err != nil {
 		return ""
 	}
-	loc, _ := service.Decode(ws.Spec)["location"].(string)
+	loc, _ := resource.Decode(ws.Spec)["location"].(string)
 	return loc
 }
 
@@ -109,7 +108,7 @@ func (a *API) listJobs(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache := map[string]*store.Resource{}
+	cache := map[string]*resource.Object{}
 	out := make([]map[string]any, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, a.renderJob(r, ws, j, cache))
@@ -134,21 +133,22 @@ func JobStudioURL(base, wsID, name string) string {
 // services (Studio, Tracking), outputs.default and mlw's account of the
 // job (properties.mlw: reason, phases, attempts, nodes, error). cache
 // holds computes already read (for a list).
-func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*store.Resource) map[string]any {
-	ref := service.WorkspaceRefOf(ws)
+func (a *API) renderJob(r *Request, ws, job *resource.Object, cache map[string]*resource.Object) map[string]any {
+	ref := resource.WorkspaceRefOf(ws)
 	wsID := ref.ID()
-	st := service.JobStatusOf(job)
+	st := resource.JobStatusOf(job)
 	status := job.State
-	if job.Deleting || status == service.StateDeleting {
-		status = service.JobCancelRequested
+	if job.Deleting || status == resource.StateDeleting {
+		status = resource.JobCancelRequested
 		for i := len(st.Phases) - 1; i >= 0; i-- {
-			if service.JobTerminal(st.Phases[i].Status) {
+			if resource.JobTerminal(st.Phases[i].Status) {
 				status = st.Phases[i].Status
 				break
 			}
 		}
 	}
 	doc := envelope(job, wsID+"/jobs/"+job.Name, typeJob)
+	delete(doc, resource.IntentKey) // the server's own
 	props, _ := doc["properties"].(map[string]any)
 	if props == nil {
 		props = map[string]any{}
@@ -166,18 +166,18 @@ func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*s
 	if outputs == nil {
 		outputs = map[string]any{}
 	}
-	outputs["default"] = map[string]any{"jobOutputType": "uri_folder", "mode": "ReadWriteMount", "uri": service.JobDefaultOutputURI(job.Name), "description": nil}
+	outputs["default"] = map[string]any{"jobOutputType": "uri_folder", "mode": "ReadWriteMount", "uri": resource.JobDefaultOutputURI(job.Name), "description": nil}
 	props["outputs"] = outputs
 	if _, ok := props["parameters"]; !ok {
 		props["parameters"] = map[string]any{}
 	}
 
 	reason := st.Reason
-	if job.State == service.JobQueued {
+	if job.State == resource.JobQueued {
 		cl := a.jobCompute(r, job.Owner, cache)
-		if qr := service.ClusterQueueReason(cl); qr != "" {
-			reason = service.WaitingForNode(qr)
-			for _, e := range service.ClusterErrors(cl) {
+		if qr := resource.ClusterQueueReason(cl); qr != "" {
+			reason = resource.WaitingForNode(qr)
+			for _, e := range resource.ClusterErrors(cl) {
 				reason += " " + e
 			}
 		}
@@ -210,18 +210,11 @@ func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*s
 }
 
 // jobCompute reads the compute named by a job's Owner (cached per request).
-func (a *API) jobCompute(r *Request, owner string, cache map[string]*store.Resource) *store.Resource {
+func (a *API) jobCompute(r *Request, owner string, cache map[string]*resource.Object) *resource.Object {
 	if c, ok := cache[owner]; ok {
 		return c
 	}
-	i := strings.LastIndex(owner, "/computes/")
-	if i < 0 {
-		return nil
-	}
-	c, err := a.svc.Store.Get(r.Ctx(), core.KindCompute, owner[:i], owner[i+len("/computes/"):])
-	if err != nil {
-		c = nil
-	}
+	c := a.svc.ComputeByOpKey(r.Ctx(), owner)
 	if cache != nil {
 		cache[owner] = c
 	}
@@ -230,25 +223,43 @@ func (a *API) jobCompute(r *Request, owner string, cache map[string]*store.Resou
 
 // renderClusterLive adds a cluster's live figures: nodes by state and the
 // current node count, read from its node rows.
-func (a *API) renderClusterLive(r *Request, ws, c *store.Resource, props map[string]any) {
+func (a *API) renderClusterLive(r *Request, ws, c *resource.Object, props map[string]any) {
+	_, cs := resource.ClusterStatusOf(c)
+	if cs.AllocationState == "" {
+		// Not reconciled yet: a new cluster, steady at its minimum.
+		cs.AllocationState, cs.AllocationStateTransitionTime = "Steady", c.CreatedAt
+		_, spec := resource.ComputeSpec(c)
+		ss, _ := resource.ClusterScale(spec)
+		cs.TargetNodeCount = ss.Min
+	}
+	props["allocationState"] = cs.AllocationState
+	props["allocationStateTransitionTime"] = cs.AllocationStateTransitionTime.UTC().Format(time.RFC3339Nano)
+	props["targetNodeCount"] = cs.TargetNodeCount
+	var errs []any
+	for _, cond := range cs.Conditions {
+		if cond.Status == resource.ConditionFalse {
+			errs = append(errs, map[string]any{"error": map[string]any{"code": cond.Reason, "message": cond.Message}})
+		}
+	}
+	props["errors"] = errs
+	if cs.ScaleReason != "" {
+		props["scaleReason"] = cs.ScaleReason
+	}
+	if cs.LastScaleTime != nil {
+		props["lastScaleTime"] = cs.LastScaleTime.UTC().Format(time.RFC3339Nano)
+	}
+	if cs.QueueReason != "" {
+		props["queueReason"] = cs.QueueReason
+	}
+	if cs.Isolation != "" {
+		props["mlw"] = map[string]any{"isolation": cs.Isolation}
+	}
 	nodes, err := a.svc.ClusterNodes(r.Ctx(), c)
 	if err != nil {
 		return
 	}
-	props["currentNodeCount"] = service.CurrentNodeCount(nodes)
-	props["nodeStateCounts"] = service.NodeStateCounts(nodes)
-	if props["allocationState"] == nil {
-		props["allocationState"] = "Steady"
-	}
-	if _, ok := props["errors"]; !ok {
-		props["errors"] = nil
-	}
-	delete(props, "nodeSeq")
-	delete(props, "observedGeneration")
-	if iso, ok := props["isolation"].(string); ok {
-		delete(props, "isolation")
-		props["mlw"] = map[string]any{"isolation": iso}
-	}
+	props["currentNodeCount"] = resource.CurrentNodeCount(nodes)
+	props["nodeStateCounts"] = resource.NodeStateCounts(nodes)
 }
 
 // jobLogs lists a job's log files (mlw's API; the SDK uses run history).
@@ -285,7 +296,7 @@ func (a *API) jobLog(r *Request) (any, error) {
 			return nil, core.Invalid("offset", "offset must be a byte offset (0 or more), not %q.", v)
 		}
 	}
-	account := service.WorkspaceStatusOf(ws).StorageAccount
+	account := resource.WorkspaceStatusOf(ws).StorageAccount
 	if !follow {
 		o, err := a.svc.OpenJobFile(account, job.Name, path)
 		if err != nil {
@@ -330,8 +341,8 @@ func (a *API) jobLog(r *Request) (any, error) {
 	for {
 		// Read the state before the file, so that everything written
 		// before the job ended is sent before the stream ends.
-		cur, err := a.svc.Store.Get(r.Ctx(), job.Kind, job.Parent, job.Name)
-		ended := err != nil || service.JobTerminal(cur.State) || cur.Deleting
+		cur, err := a.svc.Reread(r.Ctx(), job)
+		ended := err != nil || resource.JobTerminal(cur.State) || cur.Deleting
 		if err == nil {
 			state = cur.State
 		}

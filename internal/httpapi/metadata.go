@@ -1,12 +1,10 @@
 package httpapi
 
-import (
-	"github.com/mlw-project/mlw/api"
-)
+import "github.com/mlw-project/mlw/protocol"
 
 // metadataRoutes serve the cloud metadata document, Azure's
 // `GET https://management.azure.com/metadata/endpoints?api-version=…`,
-// describing this server as an Azure cloud named api.CloudName. It is
+// describing this server as an Azure cloud named protocol.CloudName. It is
 // public, as Azure's is: clients read it before they have a token.
 //
 // Its readers:
@@ -29,7 +27,7 @@ import (
 // with a list of clouds, and 2022-09-01 and later with one cloud; mlw does
 // the same with one document, which carries the 2015 keys too.
 func (a *API) metadataRoutes() {
-	a.HandlePublic("GET", api.CloudMetadataPath, func(r *Request) (any, error) {
+	a.HandlePublic("GET", protocol.CloudMetadataPath, func(r *Request) (any, error) {
 		doc := cloudMetadata(r.BaseURL())
 		if v := r.APIVersion(); v == "" || v >= "2019-05-01" && v < "2022-09-01" {
 			return []map[string]any{doc}, nil
@@ -55,7 +53,7 @@ func cloudMetadata(base string) map[string]any {
 		"identityProvider": "AAD",
 	}
 	return map[string]any{
-		"name":            api.CloudName,
+		"name":            protocol.CloudName,
 		"portal":          base,
 		"resourceManager": rm,
 		"authentication":  auth,

@@ -5,8 +5,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // ARM resource types.
@@ -18,7 +17,7 @@ const (
 
 func armTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
 
-func systemData(r *store.Resource) map[string]any {
+func systemData(r *resource.Object) map[string]any {
 	by := r.ModifiedBy
 	if by == "" {
 		by = r.CreatedBy
@@ -32,10 +31,10 @@ func systemData(r *store.Resource) map[string]any {
 // envelope renders a stored resource as an ARM document: the client's spec
 // (unknown fields included), overlaid in turn by each of overs (the
 // server-owned fields), plus id, name, type and systemData.
-func envelope(r *store.Resource, id, typ string, overs ...map[string]any) map[string]any {
-	doc := service.Decode(r.Spec)
+func envelope(r *resource.Object, id, typ string, overs ...map[string]any) map[string]any {
+	doc := resource.Decode(r.Spec)
 	for _, o := range overs {
-		service.Merge(doc, o)
+		resource.Merge(doc, o)
 	}
 	doc["id"] = id
 	doc["name"] = r.Name

@@ -4,13 +4,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
-	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // Run history (azureml-protocol §11): the data-plane API the Azure ML SDK
@@ -43,9 +41,9 @@ func (a *API) runHistoryRoutes() {
 }
 
 // runStatus is a job's status as run history reports it.
-func runStatus(job *store.Resource) string {
+func runStatus(job *resource.Object) string {
 	if job.Deleting {
-		return service.JobCanceled
+		return resource.JobCanceled
 	}
 	return job.State
 }
@@ -59,9 +57,9 @@ func (a *API) runGet(r *Request) (any, error) {
 }
 
 // runDoc is the run-history view of a job (a Run).
-func (a *API) runDoc(r *Request, ws, job *store.Resource) map[string]any {
-	st := service.JobStatusOf(job)
-	spec, _ := service.JobSpecOf(job)
+func (a *API) runDoc(r *Request, ws, job *resource.Object) map[string]any {
+	st := resource.JobStatusOf(job)
+	spec, _ := resource.JobSpecOf(job)
 	doc := map[string]any{
 		"runId": job.Name, "runUuid": job.UID, "rootRunId": job.Name, "status": runStatus(job),
 		"target": computeShortName(job.Owner), "createdUtc": job.CreatedAt.UTC().Format(time.RFC3339Nano),
@@ -91,7 +89,8 @@ func (a *API) runDoc(r *Request, ws, job *store.Resource) map[string]any {
 }
 
 func computeShortName(owner string) string {
-	return owner[strings.LastIndex(owner, "/")+1:]
+	ref, _ := resource.ParseOpKey(core.KindCompute, owner)
+	return ref.Name
 }
 
 // runDetails answers run details with logFiles: signed, expiring URLs of

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mlw-project/mlw/api"
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/protocol"
 )
 
 // AccessTokenTTL is how long a token from the token endpoint is valid.
@@ -29,8 +29,8 @@ const AccessTokenTTL = time.Hour
 // msrestazure when APPSETTING_WEBSITE_SITE_NAME is set, sends the same
 // secret in the header `secret` and reads the same body.
 func (a *API) tokenRoutes() {
-	a.HandlePublic("GET", api.IdentityTokenPath, a.issueToken)
-	a.HandlePublic("POST", api.IdentityTokenPath, a.issueToken)
+	a.HandlePublic("GET", protocol.IdentityTokenPath, a.issueToken)
+	a.HandlePublic("POST", protocol.IdentityTokenPath, a.issueToken)
 }
 
 func (a *API) issueToken(r *Request) (any, error) {
@@ -56,7 +56,7 @@ func (a *API) issueToken(r *Request) (any, error) {
 	if err != nil {
 		return nil, core.Unauthorized("The X-IDENTITY-HEADER value is not an API token this server knows (or it expired). Run `mlw env` again and export what it prints.")
 	}
-	u, err := a.svc.Store.GetUser(r.Ctx(), p.UserID)
+	u, err := a.svc.UserByID(r.Ctx(), p.UserID)
 	if err != nil {
 		return nil, core.Unauthorized("The token's user no longer exists.")
 	}

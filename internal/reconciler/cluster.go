@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -16,7 +15,7 @@ import (
 	"github.com/mlw-project/mlw/internal/backend"
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -29,15 +28,15 @@ import (
 // the cluster's status with the reason for what it decided. Deleting a
 // cluster cancels its jobs, waits for them, and releases its nodes.
 //
-// Nodes are rows of kind "node" under the cluster (see service.KindNode).
+// Nodes are rows of kind "node" under the cluster (see resource.KindNode).
 type Clusters struct {
 	Store store.Store
 	Nodes backend.Nodes
-	Queue service.Enqueuer
+	Queue resource.Enqueuer
 	Log   *slog.Logger
 	Sched *Scheduler
 	// Now is the clock (tests inject one).
-	Now func() time.Time
+	Clock core.Clock
 
 	mu sync.Mutex
 	// started holds the nodes whose backend slot this server has
@@ -47,29 +46,22 @@ type Clusters struct {
 	started map[string]bool
 }
 
-func (c *Clusters) now() time.Time {
-	if c.Now != nil {
-		return c.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
 // computeRowKey carries, in a context, the compute row ComputeDispatch
 // has just read, so that the reconciler it dispatches to need not read it
 // again.
 type computeRowKey struct{}
 
-func withComputeRow(ctx context.Context, c *store.Resource) context.Context {
+func withComputeRow(ctx context.Context, c *resource.Object) context.Context {
 	return context.WithValue(ctx, computeRowKey{}, c)
 }
 
 // Reconcile implements controller.Reconciler.
 func (c *Clusters) Reconcile(ctx context.Context, key string) (controller.Result, error) {
-	parent, name := service.ParseKey(key)
-	for attempt := 0; ; attempt++ {
-		var cl *store.Resource
+	parent, name := resource.ParseKey(key)
+	return stepAgainOnConflict(func(attempt int) (controller.Result, error) {
+		var cl *resource.Object
 		var err error
-		if row, ok := ctx.Value(computeRowKey{}).(*store.Resource); ok && attempt == 0 && row.Parent == parent && strings.EqualFold(row.Name, name) {
+		if row, ok := ctx.Value(computeRowKey{}).(*resource.Object); ok && attempt == 0 && row.Parent == parent && strings.EqualFold(row.Name, name) {
 			cl = row
 		} else {
 			cl, err = c.Store.Get(ctx, core.KindCompute, parent, name)
@@ -80,28 +72,25 @@ func (c *Clusters) Reconcile(ctx context.Context, key string) (controller.Result
 		if err != nil {
 			return controller.Result{}, err
 		}
-		res, err := c.step(ctx, cl)
-		if errors.Is(err, store.ErrConflict) && attempt < 20 {
-			continue
-		}
-		return res, err
-	}
+		return c.step(ctx, cl)
+	})
 }
 
 // clusterView is a cluster's settings as the reconciler uses them.
 type clusterView struct {
-	cl     *store.Resource
+	cl     *resource.Object
 	owner  string // operation key: parent of its nodes, Owner of its jobs
-	scale  service.ScaleSettings
+	scale  resource.ScaleSettings
 	size   core.VMSize
 	limits backend.Resources
-	status map[string]any // the whole status document
-	cs     service.ClusterStatus
+	// provisioning and cs are its status.
+	provisioning string
+	cs           resource.ClusterStatus
 }
 
-func (c *Clusters) view(cl *store.Resource) (*clusterView, error) {
-	_, props := service.ComputeSpec(cl)
-	ss, err := service.ClusterScale(props)
+func (c *Clusters) view(cl *resource.Object) (*clusterView, error) {
+	_, props := resource.ComputeSpec(cl)
+	ss, err := resource.ClusterScale(props)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cluster %s: %v", controller.ErrTerminal, cl.Name, err)
 	}
@@ -109,15 +98,13 @@ func (c *Clusters) view(cl *store.Resource) (*clusterView, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: cluster %s: unknown VM size %v", controller.ErrTerminal, cl.Name, props["vmSize"])
 	}
-	v := &clusterView{cl: cl, owner: service.ResourceOpKey(cl), scale: ss, size: size,
+	v := &clusterView{cl: cl, owner: resource.ResourceOpKey(cl), scale: ss, size: size,
 		limits: backend.Resources{MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20, GPUs: size.GPUs}}
-	v.status = service.Decode(cl.Status)
-	b, _ := json.Marshal(service.NestedProps(v.status))
-	_ = json.Unmarshal(b, &v.cs)
+	v.provisioning, v.cs = resource.ClusterStatusOf(cl)
 	return v, nil
 }
 
-func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Result, error) {
+func (c *Clusters) step(ctx context.Context, cl *resource.Object) (controller.Result, error) {
 	v, err := c.view(cl)
 	if err != nil {
 		return controller.Result{}, err
@@ -125,12 +112,12 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 	if cl.Deleting {
 		return c.delete(ctx, v)
 	}
-	now := c.now()
-	nodes, err := c.Store.List(ctx, store.ListOptions{Kind: service.KindNode, Parent: v.owner})
+	now := c.Clock.Now()
+	nodes, err := c.Store.List(ctx, store.ListOptions{Kind: resource.KindNode, Parent: v.owner})
 	if err != nil {
 		return controller.Result{}, err
 	}
-	service.SortNodes(nodes)
+	resource.SortNodes(nodes)
 	if err := c.ensureNodes(ctx, v, nodes, now); err != nil {
 		return controller.Result{}, err
 	}
@@ -155,7 +142,7 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 	in := autoscale.Input{Settings: autoscale.Settings{Min: v.scale.Min, Max: v.scale.Max, IdleTime: v.scale.IdleTime},
 		Demand: demand, HostRoom: 1 << 20, Now: now}
 	for _, n := range nodes {
-		ns := service.NodeStatusOf(n)
+		ns := resource.NodeStatusOf(n)
 		in.Nodes = append(in.Nodes, autoscale.Node{ID: n.Name, State: autoscale.State(n.State), Busy: n.Owner != "", IdleSince: ns.IdleSince})
 	}
 	d := autoscale.Decide(in)
@@ -181,7 +168,7 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 		// The jobs given the new nodes waited for them: that is the
 		// reason their Queued phase keeps (the status below is written
 		// with the reason of what is still queued).
-		v.cs.QueueReason = queueReason(v, d, queue, service.CurrentNodeCount(nodes)-len(added))
+		v.cs.QueueReason = queueReason(v, d, queue, resource.CurrentNodeCount(nodes)-len(added))
 		unlock := c.Sched.Lock(v.owner)
 		queue, err = c.assign(ctx, v, nodes, queue, now)
 		unlock()
@@ -196,14 +183,14 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 	for _, id := range d.Remove {
 		gone[id] = true
 	}
-	var left []*store.Resource
+	var left []*resource.Object
 	for _, n := range nodes {
 		if !gone[n.Name] {
 			left = append(left, n)
 		}
 	}
-	c.Sched.SetSize(v.owner, v.scale.Max, service.CurrentNodeCount(left))
-	if err := c.writeStatus(ctx, v, d, queue, free, service.CurrentNodeCount(left), now); err != nil {
+	c.Sched.SetSize(v.owner, v.scale.Max, resource.CurrentNodeCount(left))
+	if err := c.writeStatus(ctx, v, d, queue, free, resource.CurrentNodeCount(left), now); err != nil {
 		return controller.Result{}, err
 	}
 	var res controller.Result
@@ -218,28 +205,28 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 
 // ensureNodes (re)starts the backend slot of every node once per server
 // run, and finishes nodes left half-created by a crash.
-func (c *Clusters) ensureNodes(ctx context.Context, v *clusterView, nodes []*store.Resource, now time.Time) error {
+func (c *Clusters) ensureNodes(ctx context.Context, v *clusterView, nodes []*resource.Object, now time.Time) error {
 	for _, n := range nodes {
 		c.mu.Lock()
 		done := c.started[n.Name]
 		c.mu.Unlock()
-		if done && n.State != "preparing" {
+		if done && n.State != resource.NodePreparing {
 			continue
 		}
-		if n.State == "preempted" || n.State == "leaving" {
+		if n.State == resource.NodePreempted || n.State == resource.NodeLeaving {
 			continue // on its way out (the autoscaler finishes a leaving node's removal)
 		}
-		ns := service.NodeStatusOf(n)
+		ns := resource.NodeStatusOf(n)
 		info, err := c.Nodes.StartNode(ctx, backend.NodeSpec{ID: n.Name, Index: ns.Index, Limits: v.limits})
 		if err != nil {
 			return fmt.Errorf("start node %s: %w", n.Name, err)
 		}
 		c.markStarted(n.Name)
-		if n.State == "preparing" {
-			n.State = "idle"
+		if n.State == resource.NodePreparing {
+			n.State = resource.NodeIdle
 			setNodeInfo(&ns, info)
 			ns.IdleSince = now
-			n.Status = service.Encode(ns)
+			n.Status = resource.Encode(ns)
 			if err := c.Store.Update(ctx, n); err != nil {
 				return err
 			}
@@ -257,7 +244,7 @@ func (c *Clusters) markStarted(id string) {
 	c.started[id] = true
 }
 
-func setNodeInfo(ns *service.NodeStatus, info backend.NodeInfo) {
+func setNodeInfo(ns *resource.NodeStatus, info backend.NodeInfo) {
 	ns.PrivateIP, ns.PublicIP, ns.Port = info.PrivateIP, info.PublicIP, info.Port
 	ns.LimitsEnforced, ns.Note = info.Enforced, info.Note
 }
@@ -265,16 +252,16 @@ func setNodeInfo(ns *service.NodeStatus, info backend.NodeInfo) {
 // preempt carries out preemption requests: the node is marked preempted
 // and its job told (the job reconciler stops and requeues it, then
 // releases the node, which the autoscaler then removes).
-func (c *Clusters) preempt(ctx context.Context, v *clusterView, nodes []*store.Resource) error {
+func (c *Clusters) preempt(ctx context.Context, v *clusterView, nodes []*resource.Object) error {
 	for _, n := range nodes {
-		if n.State == "preempted" || !service.NodeSpecOf(n).Preempt {
+		if n.State == resource.NodePreempted || !resource.NodeSpecOf(n).Preempt {
 			continue
 		}
-		n.State = "preempted"
+		n.State = resource.NodePreempted
 		if err := c.Store.Update(ctx, n); err != nil {
 			return err
 		}
-		c.Log.Info("node preempted", "cluster", v.cl.Name, "node", n.Name, "job", service.JobKeyName(n.Owner))
+		c.Log.Info("node preempted", "cluster", v.cl.Name, "node", n.Name, "job", resource.JobKeyName(n.Owner))
 		if n.Owner != "" {
 			c.Queue.Enqueue(core.KindJob, n.Owner)
 		}
@@ -286,16 +273,16 @@ func (c *Clusters) preempt(ctx context.Context, v *clusterView, nodes []*store.R
 // more nodes than are idle waits, and so do the jobs behind it (no
 // overtaking), so a distributed job is never starved by small ones. It
 // returns what is still queued.
-func (c *Clusters) assign(ctx context.Context, v *clusterView, nodes []*store.Resource, queue []QueuedJob, now time.Time) ([]QueuedJob, error) {
-	var free []*store.Resource
+func (c *Clusters) assign(ctx context.Context, v *clusterView, nodes []*resource.Object, queue []QueuedJob, now time.Time) ([]QueuedJob, error) {
+	var free []*resource.Object
 	for _, n := range nodes {
-		if n.State == "idle" && n.Owner == "" && !service.NodeSpecOf(n).Preempt {
+		if n.State == resource.NodeIdle && n.Owner == "" && !resource.NodeSpecOf(n).Preempt {
 			free = append(free, n)
 		}
 	}
 	// Above maxNodeCount (it was lowered), idle nodes are not given out:
 	// the autoscaler removes them.
-	if over := service.CurrentNodeCount(nodes) - v.scale.Max; over > 0 {
+	if over := resource.CurrentNodeCount(nodes) - v.scale.Max; over > 0 {
 		free = free[min(over, len(free)):]
 	}
 	for len(queue) > 0 {
@@ -327,7 +314,7 @@ func (c *Clusters) assign(ctx context.Context, v *clusterView, nodes []*store.Re
 
 // assignOne moves one job to Preparing on nodes, in one transaction with
 // the nodes' rows. It reports false when the job is no longer queued.
-func (c *Clusters) assignOne(ctx context.Context, v *clusterView, q QueuedJob, nodes []*store.Resource, now time.Time) (bool, error) {
+func (c *Clusters) assignOne(ctx context.Context, v *clusterView, q QueuedJob, nodes []*resource.Object, now time.Time) (bool, error) {
 	ok := false
 	err := c.Store.InTx(ctx, func(tx store.Resources) error {
 		var err error
@@ -348,7 +335,7 @@ func (c *Clusters) assignOne(ctx context.Context, v *clusterView, q QueuedJob, n
 
 // failQueued fails a queued job that can never run on this cluster.
 func (c *Clusters) failQueued(ctx context.Context, v *clusterView, q QueuedJob, msg string) error {
-	parent, name := service.ParseKey(q.Key)
+	parent, name := resource.ParseKey(q.Key)
 	job, err := c.Store.Get(ctx, core.KindJob, parent, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -356,17 +343,17 @@ func (c *Clusters) failQueued(ctx context.Context, v *clusterView, q QueuedJob, 
 	if err != nil {
 		return err
 	}
-	if job.State != service.JobQueued {
+	if job.State != resource.JobQueued {
 		return nil
 	}
-	st := service.JobStatusOf(job)
-	now := c.now()
-	st.Enter(service.JobFailed, now)
-	st.Error = &service.JobError{Code: "ClusterTooSmall", Message: msg}
+	st := resource.JobStatusOf(job)
+	now := c.Clock.Now()
+	st.Enter(resource.JobFailed, now)
+	st.Error = &resource.JobError{Code: "ClusterTooSmall", Message: msg}
 	st.Reason = msg
 	st.EndTime = &now
-	job.Status = service.Encode(st)
-	job.State = service.JobFailed
+	job.Status = resource.Encode(st)
+	job.State = resource.JobFailed
 	if err := c.Store.Update(ctx, job); err != nil {
 		return err // a conflict (the job changed meanwhile) is retried with it still queued
 	}
@@ -378,16 +365,16 @@ func (c *Clusters) failQueued(ctx context.Context, v *clusterView, q QueuedJob, 
 // hostRoom returns how many more nodes of this cluster's size fit on the
 // host, counting every node of every cluster, and what is free.
 func (c *Clusters) hostRoom(ctx context.Context, v *clusterView) (int, backend.Resources, error) {
-	all, err := c.Store.List(ctx, store.ListOptions{Kind: service.KindNode})
+	all, err := c.Store.List(ctx, store.ListOptions{Kind: resource.KindNode})
 	if err != nil {
 		return 0, backend.Resources{}, err
 	}
 	free := c.Nodes.Capacity()
 	for _, n := range all {
-		if n.State == "preempted" && n.Owner == "" {
+		if n.State == resource.NodePreempted && n.Owner == "" {
 			continue // going away
 		}
-		ns := service.NodeStatusOf(n)
+		ns := resource.NodeStatusOf(n)
 		free = free.Sub(backend.Resources{MilliCPU: ns.MilliCPU, MemoryBytes: ns.MemoryBytes, GPUs: ns.GPUs})
 	}
 	room := 0
@@ -402,14 +389,14 @@ func (c *Clusters) hostRoom(ctx context.Context, v *clusterView) (int, backend.R
 
 // addNodes creates n nodes: the row first (preparing), so that a crash
 // leaves a row that ensureNodes finishes, then the backend slot.
-func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.Resource, n int, now time.Time) ([]*store.Resource, error) {
+func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*resource.Object, n int, now time.Time) ([]*resource.Object, error) {
 	used := map[int]bool{}
 	for _, x := range nodes {
-		used[service.NodeStatusOf(x).Index] = true
+		used[resource.NodeStatusOf(x).Index] = true
 	}
 	h := fnv.New32a()
 	h.Write([]byte(v.cl.UID))
-	var out []*store.Resource
+	var out []*resource.Object
 	for range n {
 		idx := 0
 		for used[idx] {
@@ -418,10 +405,10 @@ func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.
 		used[idx] = true
 		v.cs.NodeSeq++
 		id := fmt.Sprintf("tvm-%010d_%d-%s", h.Sum32(), v.cs.NodeSeq, now.Format("20060102t150405z"))
-		ns := service.NodeStatus{Index: idx, CreatedAt: now, IdleSince: now,
+		ns := resource.NodeStatus{Index: idx, CreatedAt: now, IdleSince: now,
 			MilliCPU: v.limits.MilliCPU, MemoryBytes: v.limits.MemoryBytes, GPUs: v.limits.GPUs}
-		row := &store.Resource{Kind: service.KindNode, Parent: v.owner, Name: id, UID: service.NewUID(), State: "preparing",
-			Spec: service.Encode(service.NodeSpec{}), Status: service.Encode(ns), CreatedBy: "mlw", ModifiedBy: "mlw"}
+		row := &resource.Object{Kind: resource.KindNode, Parent: v.owner, Name: id, UID: resource.NewUID(), State: resource.NodePreparing,
+			Spec: resource.Encode(resource.NodeSpec{}), Status: resource.Encode(ns), CreatedBy: "mlw", ModifiedBy: "mlw"}
 		if err := c.Store.Create(ctx, row); err != nil {
 			if errors.Is(err, store.ErrExists) {
 				continue // the id was used before a crash; the next pass retries
@@ -435,8 +422,8 @@ func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.
 		}
 		c.markStarted(id)
 		setNodeInfo(&ns, info)
-		row.State = "idle"
-		row.Status = service.Encode(ns)
+		row.State = resource.NodeIdle
+		row.Status = resource.Encode(ns)
 		if err := c.Store.Update(ctx, row); err != nil {
 			return out, err
 		}
@@ -449,7 +436,7 @@ func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.
 // took meanwhile: the row is re-read and deleted under a version guard).
 func (c *Clusters) removeNodes(ctx context.Context, v *clusterView, ids []string) error {
 	for _, id := range ids {
-		n, err := c.Store.Get(ctx, service.KindNode, v.owner, id)
+		n, err := c.Store.Get(ctx, resource.KindNode, v.owner, id)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -460,7 +447,7 @@ func (c *Clusters) removeNodes(ctx context.Context, v *clusterView, ids []string
 			continue
 		}
 		// Mark it leaving first: a job can no longer be given this node.
-		n.State = "leaving"
+		n.State = resource.NodeLeaving
 		if err := c.Store.Update(ctx, n); err != nil {
 			return err
 		}
@@ -492,12 +479,13 @@ func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.
 		cs.AllocationStateTransitionTime = now
 	}
 	cs.TargetNodeCount = target
-	cs.Errors = nil
+	fit := resource.Condition{Type: resource.ConditionNodesFit, Status: resource.ConditionTrue, ObservedGeneration: v.cl.Generation}
 	if d.Waiting > 0 {
 		msg := fmt.Sprintf("%d node(s) of size %s (%d vCPUs, %.1f GiB each) do not fit on this host, which has %.1f vCPUs and %.1f GiB left for nodes; they wait until other nodes are released. (The host's capacity for nodes is set with MLW_NODE_CAPACITY.)",
 			d.Waiting, v.size.Name, v.size.VCPUs, v.size.MemoryGB, float64(max(free.MilliCPU, 0))/1000, float64(max(free.MemoryBytes, 0))/(1<<30))
-		cs.Errors = []map[string]any{{"error": map[string]any{"code": "HostCapacityExceeded", "message": msg}}}
+		fit.Status, fit.Reason, fit.Message = resource.ConditionFalse, "HostCapacityExceeded", msg
 	}
+	cs.Conditions = resource.SetCondition(cs.Conditions, fit, now)
 	if d.Add > 0 || len(d.Remove) > 0 {
 		cs.LastScaleTime = &now
 	}
@@ -508,20 +496,8 @@ func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.
 	if iso, ok := c.Nodes.(backend.Isolator); ok {
 		cs.Isolation = iso.Isolation()
 	}
-	outer := v.status["properties"].(map[string]any)
-	wasProvisioning := outer["provisioningState"] != service.StateSucceeded
-	outer["provisioningState"] = service.StateSucceeded
-	b, _ := json.Marshal(cs)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	props := service.NestedProps(v.status)
-	for _, k := range []string{"queueReason", "scaleReason", "lastScaleTime", "errors"} {
-		delete(props, k) // omitted when empty: drop the old value
-	}
-	for k, val := range m {
-		props[k] = val
-	}
-	enc := service.Encode(v.status)
+	wasProvisioning := v.provisioning != resource.StateSucceeded
+	enc := resource.EncodeClusterStatus(resource.StateSucceeded, cs)
 	if string(enc) != string(v.cl.Status) {
 		v.cl.Status = enc
 		v.cl.State = state
@@ -530,7 +506,7 @@ func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.
 		}
 	}
 	if wasProvisioning || pendingOps {
-		return finishOpsExcept(ctx, c.Store, v.owner, "Delete", store.OpSucceeded)
+		return finishOpsExcept(ctx, c.Store, v.owner, "Delete", resource.OpSucceeded)
 	}
 	return nil
 }
@@ -580,14 +556,14 @@ func (c *Clusters) delete(ctx context.Context, v *clusterView) (controller.Resul
 	active := 0
 	// Jobs being deleted (the workspace is going) stop on their own; they
 	// are waited for too, so that their processes end before the nodes.
-	for _, state := range append([]string{service.StateDeleting}, service.JobActiveStates...) {
+	for _, state := range append([]string{resource.StateDeleting}, resource.JobActiveStates...) {
 		jobs, err := c.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: v.owner, State: state})
 		if err != nil {
 			return controller.Result{}, err
 		}
 		for _, j := range jobs {
 			active++
-			if err := requestCancel(ctx, c.Store, c.Queue, j, fmt.Sprintf("The cluster '%s' was deleted.", v.cl.Name), c.now()); err != nil {
+			if err := requestCancel(ctx, c.Store, c.Queue, j, fmt.Sprintf("The cluster '%s' was deleted.", v.cl.Name), c.Clock.Now()); err != nil {
 				return controller.Result{}, err
 			}
 		}
@@ -595,7 +571,7 @@ func (c *Clusters) delete(ctx context.Context, v *clusterView) (controller.Resul
 	if active > 0 {
 		return controller.Result{RequeueAfter: pollDeletion}, nil
 	}
-	nodes, err := c.Store.List(ctx, store.ListOptions{Kind: service.KindNode, Parent: v.owner})
+	nodes, err := c.Store.List(ctx, store.ListOptions{Kind: resource.KindNode, Parent: v.owner})
 	if err != nil {
 		return controller.Result{}, err
 	}
@@ -613,37 +589,27 @@ func (c *Clusters) delete(ctx context.Context, v *clusterView) (controller.Resul
 	}
 	c.Sched.Drop(v.owner)
 	c.Log.Info("cluster deleted", "cluster", v.cl.Name, "nodes", len(nodes))
-	return controller.Result{}, finishOps(ctx, c.Store, v.owner, store.OpSucceeded, "", "")
+	return controller.Result{}, finishOps(ctx, c.Store, v.owner, resource.OpSucceeded, "", "")
 }
 
 // requestCancel moves an active job to CancelRequested (guarded) and
 // enqueues it; a job already ended, being canceled or deleted is left.
-func requestCancel(ctx context.Context, st store.Store, q service.Enqueuer, job *store.Resource, reason string, now time.Time) error {
-	for attempt := 0; ; attempt++ {
-		if service.JobTerminal(job.State) || job.Deleting {
+func requestCancel(ctx context.Context, st store.Store, q resource.Enqueuer, job *resource.Object, reason string, now time.Time) error {
+	job, err := store.Update(ctx, st, job, func(job *resource.Object) error {
+		if resource.JobTerminal(job.State) || job.Deleting || job.State == resource.JobCancelRequested {
 			return nil
 		}
-		if job.State == service.JobCancelRequested {
-			q.Enqueue(core.KindJob, service.Key(job))
-			return nil
-		}
-		js := service.JobStatusOf(job)
-		js.CancelRequest = &service.JobCancel{By: "mlw", At: now, Reason: reason}
-		job.Status = service.Encode(js)
-		job.State = service.JobCancelRequested
-		err := st.Update(ctx, job)
-		if err == nil {
-			q.Enqueue(core.KindJob, service.Key(job))
-			return nil
-		}
-		if !errors.Is(err, store.ErrConflict) || attempt > 20 {
-			return err
-		}
-		if job, err = st.Get(ctx, job.Kind, job.Parent, job.Name); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			return err
-		}
+		js := resource.JobStatusOf(job)
+		js.CancelRequest = &resource.JobCancel{By: "mlw", At: now, Reason: reason}
+		job.Status = resource.Encode(js)
+		job.State = resource.JobCancelRequested
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
 	}
+	if err == nil && job.State == resource.JobCancelRequested {
+		q.Enqueue(core.KindJob, resource.Key(job))
+	}
+	return err
 }

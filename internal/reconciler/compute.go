@@ -6,7 +6,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -20,7 +20,7 @@ type ComputeDispatch struct {
 
 // Reconcile implements controller.Reconciler.
 func (d *ComputeDispatch) Reconcile(ctx context.Context, key string) (controller.Result, error) {
-	parent, name := service.ParseKey(key)
+	parent, name := resource.ParseKey(key)
 	c, err := d.Store.Get(ctx, core.KindCompute, parent, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return controller.Result{}, nil
@@ -28,7 +28,7 @@ func (d *ComputeDispatch) Reconcile(ctx context.Context, key string) (controller
 	if err != nil {
 		return controller.Result{}, err
 	}
-	rec := d.Types[service.ComputeTypeOf(c)]
+	rec := d.Types[resource.ComputeTypeOf(c)]
 	if rec == nil {
 		return controller.Result{}, controller.ErrTerminal
 	}

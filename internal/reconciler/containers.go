@@ -17,7 +17,7 @@ import (
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -30,7 +30,7 @@ const pollDeletion = 100 * time.Millisecond
 // the workspace's storage, and finishes the operations clients poll.
 type Containers struct {
 	Store   store.Store
-	Queue   service.Enqueuer
+	Queue   resource.Enqueuer
 	Log     *slog.Logger
 	DataDir string
 	// Finalized lists the kinds whose reconcilers must clean up (stop
@@ -41,7 +41,7 @@ type Containers struct {
 // Group returns the reconciler for resource groups.
 func (c *Containers) Group() controller.Reconciler {
 	return controller.ReconcileFunc(func(ctx context.Context, key string) (controller.Result, error) {
-		parent, name := service.ParseKey(key)
+		parent, name := resource.ParseKey(key)
 		g, err := c.Store.Get(ctx, core.KindResourceGroup, parent, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return controller.Result{}, nil
@@ -66,14 +66,14 @@ func (c *Containers) Group() controller.Reconciler {
 			return controller.Result{}, err
 		}
 		c.Log.Info("resource group deleted", "group", g.Name)
-		return controller.Result{}, finishOps(ctx, c.Store, id, store.OpSucceeded, "", "")
+		return controller.Result{}, finishOps(ctx, c.Store, id, resource.OpSucceeded, "", "")
 	})
 }
 
 // Workspace returns the reconciler for workspaces.
 func (c *Containers) Workspace() controller.Reconciler {
 	return controller.ReconcileFunc(func(ctx context.Context, key string) (controller.Result, error) {
-		parent, name := service.ParseKey(key)
+		parent, name := resource.ParseKey(key)
 		ws, err := c.Store.Get(ctx, core.KindWorkspace, parent, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return controller.Result{}, nil
@@ -81,7 +81,7 @@ func (c *Containers) Workspace() controller.Reconciler {
 		if err != nil || !ws.Deleting {
 			return controller.Result{}, err
 		}
-		wsKey := service.WorkspaceKey(ws)
+		wsKey := resource.WorkspaceKey(ws)
 		waiting := 0
 		for _, kind := range c.Finalized {
 			children, err := c.Store.List(ctx, store.ListOptions{Kind: kind, ParentPrefix: wsKey})
@@ -98,7 +98,7 @@ func (c *Containers) Workspace() controller.Reconciler {
 		if waiting > 0 {
 			return controller.Result{RequeueAfter: pollDeletion}, nil
 		}
-		st := service.WorkspaceStatusOf(ws)
+		st := resource.WorkspaceStatusOf(ws)
 		if st.StorageAccount != "" {
 			if err := os.RemoveAll(blob.AccountDir(c.DataDir, st.StorageAccount)); err != nil {
 				return controller.Result{}, fmt.Errorf("remove workspace storage: %w", err)
@@ -112,7 +112,7 @@ func (c *Containers) Workspace() controller.Reconciler {
 		}
 		c.Log.Info("workspace deleted", "workspace", ws.Name)
 		c.Queue.Enqueue(core.KindResourceGroup, parentGroupKey(parent))
-		return controller.Result{}, finishOps(ctx, c.Store, wsKey, store.OpSucceeded, "", "")
+		return controller.Result{}, finishOps(ctx, c.Store, wsKey, resource.OpSucceeded, "", "")
 	})
 }
 
@@ -121,19 +121,19 @@ func (c *Containers) Workspace() controller.Reconciler {
 func parentGroupKey(groupID string) string {
 	rest, name := path.Split(groupID)
 	sub, _ := path.Split(strings.TrimSuffix(rest, "/"))
-	return service.ResourceKey(strings.TrimSuffix(sub, "/"), name)
+	return resource.ResourceKey(strings.TrimSuffix(sub, "/"), name)
 }
 
 // markDeleting sets the Deleting flag (once) and enqueues the resource.
-func (c *Containers) markDeleting(ctx context.Context, r *store.Resource) error {
+func (c *Containers) markDeleting(ctx context.Context, r *resource.Object) error {
 	if !r.Deleting {
 		r.Deleting = true
-		r.State = service.StateDeleting
+		r.State = resource.StateDeleting
 		if err := c.Store.Update(ctx, r); err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}
-	c.Queue.Enqueue(r.Kind, service.Key(r))
+	c.Queue.Enqueue(r.Kind, resource.Key(r))
 	return nil
 }
 

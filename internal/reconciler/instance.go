@@ -18,16 +18,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mlw-project/mlw/api"
 	"github.com/mlw-project/mlw/internal/backend"
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/rooted"
 	"github.com/mlw-project/mlw/internal/schedule"
-	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/protocol"
 )
 
 // Instances reconciles compute instances: it drives the state machine
@@ -40,7 +40,7 @@ type Instances struct {
 	// Queue wakes the jobs of an instance: those queued on it when its
 	// state changes (they start once it is Running), those running on it
 	// when it stops or goes.
-	Queue   service.Enqueuer
+	Queue   resource.Enqueuer
 	Log     *slog.Logger
 	DataDir string
 	// EnvDir is where prepared Python environments are (the job
@@ -48,7 +48,7 @@ type Instances struct {
 	// read-only, to the jobs that run inside them.
 	EnvDir string
 	// Now is the clock (tests inject a virtual one).
-	Now func() time.Time
+	Clock core.Clock
 	// ServerURL returns the URL instances use to reach this server.
 	ServerURL func() string
 	// CAPEM is the server's CA certificate (trusted inside instances).
@@ -58,13 +58,6 @@ type Instances struct {
 	IdlePoll time.Duration
 	// ScriptPoll is how often a running setup script is checked.
 	ScriptPoll time.Duration
-}
-
-func (r *Instances) now() time.Time {
-	if r.Now != nil {
-		return r.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 func (r *Instances) log() *slog.Logger {
@@ -77,9 +70,9 @@ func (r *Instances) log() *slog.Logger {
 // instanceCtx is one reconcile's view of an instance.
 type instanceCtx struct {
 	key   string
-	ws    *store.Resource
-	c     *store.Resource
-	st    *service.InstanceStatus
+	ws    *resource.Object
+	c     *resource.Object
+	st    *resource.InstanceStatus
 	props map[string]any
 	dirty bool
 	// from is the state the reconcile found.
@@ -88,7 +81,7 @@ type instanceCtx struct {
 
 // Reconcile implements controller.Reconciler.
 func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Result, error) {
-	parent, name := service.ParseKey(key)
+	parent, name := resource.ParseKey(key)
 	c, err := r.Store.Get(ctx, core.KindCompute, parent, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return controller.Result{}, nil
@@ -100,12 +93,13 @@ func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Resul
 	if err != nil {
 		return controller.Result{}, err
 	}
-	_, props := service.ComputeSpec(c)
-	x := &instanceCtx{key: key, ws: ws, c: c, st: service.InstanceStatusOf(c), props: props}
+	_, props := resource.ComputeSpec(c)
+	x := &instanceCtx{key: key, ws: ws, c: c, st: resource.InstanceStatusOf(c), props: props}
 	x.from = x.st.State()
 	if c.Deleting {
 		return controller.Result{}, r.delete(ctx, x)
 	}
+	r.actOnIntent(x)
 	var res controller.Result
 	// Take steps until the state settles (a create with no script goes
 	// Creating → SettingUp → Running in one call).
@@ -130,20 +124,41 @@ func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Resul
 		if x.st.State() != x.from {
 			// The jobs queued on the instance start once it runs, and say
 			// what they wait for otherwise.
-			r.wakeJobs(ctx, x, service.JobQueued)
+			r.wakeJobs(ctx, x, resource.JobQueued)
 		}
 	}
 	return res, err
 }
 
+// actOnIntent makes the move a user asked for (start, stop, restart:
+// admission records it in the spec, having checked it against the state
+// it saw). A request the instance has moved past meanwhile — a schedule
+// stopped it first — is only marked as seen; its operation finishes with
+// the state the instance settles in.
+func (r *Instances) actOnIntent(x *instanceCtx) {
+	a, applies := x.st.PendingAction(x.c.Spec)
+	if a == nil {
+		return
+	}
+	x.st.Internal.ActedIntent = a.Seq
+	x.dirty = true
+	if !applies {
+		r.log().Info("instance action moved past", "instance", x.c.Name, "action", a.Name, "state", x.st.State())
+		return
+	}
+	act := resource.InstanceActions[a.Name]
+	x.st.SetState(act.To)
+	x.st.SetErrors("", "")
+	x.st.SetLastOperation(act.Op, "InProgress", resource.TriggerUser, a.At)
+}
+
 // workspaceOf finds the workspace of a compute from its parent key.
-func (r *Instances) workspaceOf(ctx context.Context, c *store.Resource) (*store.Resource, error) {
-	i := strings.LastIndex(c.Parent, "/providers/")
-	if i < 0 {
+func (r *Instances) workspaceOf(ctx context.Context, c *resource.Object) (*resource.Object, error) {
+	ws, ok := resource.ParentRef(core.KindWorkspace, c.Parent)
+	if !ok {
 		return nil, fmt.Errorf("compute %s: bad parent %q", c.Name, c.Parent)
 	}
-	wsName := c.Parent[strings.LastIndex(c.Parent, "/")+1:]
-	return r.Store.Get(ctx, core.KindWorkspace, c.Parent[:i], wsName)
+	return r.Store.Get(ctx, ws.Kind, ws.Parent, ws.Name)
 }
 
 // move changes the state and marks the status for writing.
@@ -154,8 +169,8 @@ func (x *instanceCtx) move(state string) {
 
 func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result, error) {
 	switch x.st.State() {
-	case service.InstanceCreating:
-		creation, startup, _ := service.InstanceScripts(x.props)
+	case resource.InstanceCreating:
+		creation, startup, _ := resource.InstanceScripts(x.props)
 		var scripts []string
 		if creation != nil {
 			scripts = append(scripts, "creation")
@@ -167,38 +182,38 @@ func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result
 		if x.st.Internal.JupyterToken == "" {
 			x.st.Internal.JupyterToken = randomHex(24)
 		}
-		x.move(service.InstanceSettingUp)
+		x.move(resource.InstanceSettingUp)
 		return controller.Result{}, nil
-	case service.InstanceSettingUp, service.InstanceStarting:
-		if x.st.State() == service.InstanceStarting {
-			_, startup, _ := service.InstanceScripts(x.props)
+	case resource.InstanceSettingUp, resource.InstanceStarting:
+		if x.st.State() == resource.InstanceStarting {
+			_, startup, _ := resource.InstanceScripts(x.props)
 			x.st.Internal.Scripts = nil
 			if startup != nil {
 				x.st.Internal.Scripts = []string{"startup"}
 			}
 		}
 		return r.bootAndSetUp(ctx, x)
-	case service.InstanceRestarting:
+	case resource.InstanceRestarting:
 		if err := r.endJobs(ctx, x, "restarted"); err != nil {
 			return controller.Result{}, err
 		}
 		if err := r.Backend.Stop(ctx, x.st.Internal.Handle); err != nil {
 			return controller.Result{}, err
 		}
-		_, startup, _ := service.InstanceScripts(x.props)
+		_, startup, _ := resource.InstanceScripts(x.props)
 		x.st.Internal.Scripts = nil
 		if startup != nil {
 			x.st.Internal.Scripts = []string{"startup"}
 		}
 		return r.bootAndSetUp(ctx, x)
-	case service.InstanceUserSettingUp:
+	case resource.InstanceUserSettingUp:
 		return r.runScripts(ctx, x)
-	case service.InstanceStopping:
+	case resource.InstanceStopping:
 		what := "stopped"
 		switch _, trigger := x.st.LastOperation(); trigger {
-		case service.TriggerSchedule:
+		case resource.TriggerSchedule:
 			what = "stopped by its schedule"
-		case service.TriggerIdleShutdown:
+		case resource.TriggerIdleShutdown:
 			what = "stopped by idle shutdown"
 		}
 		if err := r.endJobs(ctx, x, what); err != nil {
@@ -208,14 +223,14 @@ func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result
 			return controller.Result{}, err
 		}
 		name, trigger := x.st.LastOperation()
-		x.st.SetLastOperation(orDefault(name, "Stop"), "Succeeded", orDefault(trigger, service.TriggerUser), r.now())
+		x.st.SetLastOperation(orDefault(name, "Stop"), "Succeeded", orDefault(trigger, resource.TriggerUser), r.Clock.Now())
 		x.st.Internal.IdleSince = time.Time{}
 		delete(x.st.Props, "idleShutdown")
-		x.move(service.InstanceStopped)
+		x.move(resource.InstanceStopped)
 		return controller.Result{}, nil
-	case service.InstanceRunning:
+	case resource.InstanceRunning:
 		return r.running(ctx, x)
-	case service.InstanceStopped:
+	case resource.InstanceStopped:
 		return r.evaluateSchedules(ctx, x)
 	}
 	return controller.Result{}, nil
@@ -237,7 +252,7 @@ func randomHex(n int) string {
 // spec builds what the backend needs to run the instance.
 func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.InstanceSpec {
 	size, _ := core.LookupVMSize(fmt.Sprint(x.props["vmSize"]))
-	ref := service.WorkspaceRefOf(x.ws)
+	ref := resource.WorkspaceRefOf(x.ws)
 	serverURL := ""
 	if r.ServerURL != nil {
 		serverURL = r.ServerURL()
@@ -245,32 +260,32 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 	s := &backend.InstanceSpec{
 		ID: x.c.UID, Key: x.key, Name: x.c.Name, Workspace: x.ws.Name,
 		MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20,
-		SharePath: service.WorkspaceSharePath(r.DataDir, x.ws),
+		SharePath: resource.WorkspaceSharePath(r.DataDir, x.ws),
 		UID:       x.st.Internal.HostUID, ShareGID: x.st.Internal.ShareGID,
 		Env: map[string]string{
 			"CI_NAME": x.c.Name, "CI_WORKSPACE": x.ws.Name, "CI_RESOURCE_GROUP": ref.ResourceGroup,
 			"CI_LOCAL_UBUNTU_USER": "azureuser", "AZUREML_ARM_SUBSCRIPTION": ref.Subscription,
 			"AZUREML_ARM_RESOURCEGROUP": ref.ResourceGroup, "AZUREML_ARM_WORKSPACE_NAME": ref.Workspace,
-			"REQUESTS_CA_BUNDLE": "~/.mlw/" + api.CABundleFile, "SSL_CERT_FILE": "~/.mlw/" + api.CABundleFile,
+			"REQUESTS_CA_BUNDLE": "~/.mlw/" + protocol.CABundleFile, "SSL_CERT_FILE": "~/.mlw/" + protocol.CABundleFile,
 			"MLW_CA_FILE": "~/.mlw/ca.crt",
 		},
 		EnvFromFiles:   map[string]string{"IDENTITY_HEADER": ".mlw/token", "MLW_TOKEN": ".mlw/token"},
 		Files:          files,
-		IsolateNetwork: service.InstanceSubnet(x.props) != "",
+		IsolateNetwork: resource.InstanceSubnet(x.props) != "",
 		Jupyter:        true,
 		JupyterToken:   x.st.Internal.JupyterToken,
 		JupyterBaseURL: JupyterBasePath(ref, x.c.Name),
 	}
 	if serverURL != "" {
 		s.Env["AZUREML_DEV_URL_MFE"] = serverURL
-		s.Env["ARM_CLOUD_METADATA_URL"] = api.CloudMetadataURL(serverURL)
-		s.Env["IDENTITY_ENDPOINT"] = serverURL + api.IdentityTokenPath
+		s.Env["ARM_CLOUD_METADATA_URL"] = protocol.CloudMetadataURL(serverURL)
+		s.Env["IDENTITY_ENDPOINT"] = serverURL + protocol.IdentityTokenPath
 		s.Env["MLW_SERVER"] = serverURL
 		if u, err := url.Parse(serverURL); err == nil {
 			s.ServerAddr = u.Host
 		}
 	}
-	if key, on := service.InstanceSSH(x.props); on {
+	if key, on := resource.InstanceSSH(x.props); on {
 		s.SSH = &backend.SSHSpec{User: "azureuser", PublicKey: key, Port: x.st.Internal.SSHPort}
 	}
 	// What jobs run inside the instance use, at the same paths as on the
@@ -278,7 +293,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 	// logs, artifacts), the prepared environments.
 	s.Binds = []backend.Bind{
 		{Path: InstanceJobsDir(r.DataDir, x.c.UID)},
-		{Path: blob.AccountDir(r.DataDir, service.WorkspaceStatusOf(x.ws).StorageAccount)},
+		{Path: blob.AccountDir(r.DataDir, resource.WorkspaceStatusOf(x.ws).StorageAccount)},
 	}
 	if r.EnvDir != "" {
 		s.Binds = append(s.Binds, backend.Bind{Path: r.EnvDir, ReadOnly: true})
@@ -300,14 +315,14 @@ const instanceJobsPrefix = "ci-"
 // Canceled with a reason that says so. Queued jobs wait for the instance.
 func (r *Instances) endJobs(ctx context.Context, x *instanceCtx, what string) error {
 	reason := fmt.Sprintf("The compute instance '%s' was %s while the job ran.", x.c.Name, what)
-	for _, state := range []string{service.JobPreparing, service.JobRunning} {
-		jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(x.c), State: state})
+	for _, state := range []string{resource.JobPreparing, resource.JobRunning} {
+		jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: resource.ResourceOpKey(x.c), State: state})
 		if err != nil {
 			return err
 		}
 		for _, j := range jobs {
 			r.log().Info("instance ends its job", "instance", x.c.Name, "job", j.Name, "why", what)
-			if err := requestCancel(ctx, r.Store, r.queue(), j, reason, r.now()); err != nil {
+			if err := requestCancel(ctx, r.Store, r.queue(), j, reason, r.Clock.Now()); err != nil {
 				return err
 			}
 		}
@@ -321,27 +336,27 @@ func (r *Instances) wakeJobs(ctx context.Context, x *instanceCtx, states ...stri
 		return
 	}
 	for _, state := range states {
-		jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(x.c), State: state})
+		jobs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: resource.ResourceOpKey(x.c), State: state})
 		if err != nil {
 			r.log().Warn("wake the jobs of an instance", "instance", x.c.Name, "err", err)
 			continue
 		}
 		for _, j := range jobs {
-			r.Queue.Enqueue(core.KindJob, service.Key(j))
+			r.Queue.Enqueue(core.KindJob, resource.Key(j))
 		}
 	}
 }
 
-func (r *Instances) queue() service.Enqueuer {
+func (r *Instances) queue() resource.Enqueuer {
 	if r.Queue == nil {
-		return service.EnqueueFunc(func(string, string) {})
+		return resource.EnqueueFunc(func(string, string) {})
 	}
 	return r.Queue
 }
 
 // StartJobProcess starts a job's process inside a Running instance (the
 // job reconciler's call): the instance's spec and saved handle say where.
-func (r *Instances) StartJobProcess(ctx context.Context, ws, c *store.Resource, p backend.ProcessSpec) (backend.ProcessHandle, error) {
+func (r *Instances) StartJobProcess(ctx context.Context, ws, c *resource.Object, p backend.ProcessSpec) (backend.ProcessHandle, error) {
 	x, err := r.view(ctx, ws, c)
 	if err != nil {
 		return backend.ProcessHandle{}, err
@@ -384,14 +399,14 @@ func (r *Instances) hostIDs(ctx context.Context, x *instanceCtx) error {
 // bootFiles mints the instance's API token (a fresh one at every boot, the
 // old one deleted) and returns the files of the home directory.
 func (r *Instances) bootFiles(ctx context.Context, x *instanceCtx) (map[string][]byte, error) {
-	ref := service.WorkspaceRefOf(x.ws)
+	ref := resource.WorkspaceRefOf(x.ws)
 	cfg, _ := json.MarshalIndent(map[string]string{"subscription_id": ref.Subscription, "resource_group": ref.ResourceGroup, "workspace_name": ref.Workspace}, "", "  ")
 	files := map[string][]byte{"config.json": cfg, ".azureml/config.json": cfg, ".mlw/ca.crt": r.CAPEM}
 	var bundle []byte
-	if roots := api.SystemRootsPEM(); roots != nil {
+	if roots := protocol.SystemRootsPEM(); roots != nil {
 		bundle = append(append(bundle, roots...), '\n')
 	}
-	files[".mlw/"+api.CABundleFile] = append(append(bundle, "# mlw server CA\n"...), r.CAPEM...)
+	files[".mlw/"+protocol.CABundleFile] = append(append(bundle, "# mlw server CA\n"...), r.CAPEM...)
 	if uid := x.st.Internal.AssignedUserID; uid != "" {
 		if old := x.st.Internal.TokenHash; old != "" {
 			if err := r.Store.DeleteToken(ctx, old); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -399,7 +414,7 @@ func (r *Instances) bootFiles(ctx context.Context, x *instanceCtx) (map[string][
 			}
 		}
 		plain, hash := identity.NewToken()
-		if err := r.Store.CreateToken(ctx, &store.Token{Hash: hash, UserID: uid, Label: "compute instance " + x.c.Name}); err != nil {
+		if err := r.Store.CreateToken(ctx, &resource.Token{Hash: hash, UserID: uid, Label: "compute instance " + x.c.Name}); err != nil {
 			return nil, fmt.Errorf("mint the instance's token: %w", err)
 		}
 		x.st.Internal.TokenHash = hash
@@ -440,13 +455,13 @@ func (r *Instances) bootAndSetUp(ctx context.Context, x *instanceCtx) (controlle
 	if err != nil {
 		r.log().Warn("instance failed to start", "instance", x.c.Name, "err", err)
 		_ = r.Backend.Stop(ctx, x.st.Internal.Handle)
-		r.fail(x, service.InstanceSetupFailed, "SetupFailed", "The compute instance could not be started: "+err.Error())
+		r.fail(x, resource.InstanceSetupFailed, "SetupFailed", "The compute instance could not be started: "+err.Error())
 		return controller.Result{}, nil
 	}
 	r.applyInfo(x, info)
 	x.st.Internal.IdleSince = time.Time{}
 	if len(x.st.Internal.Scripts) > 0 {
-		x.move(service.InstanceUserSettingUp)
+		x.move(resource.InstanceUserSettingUp)
 		return controller.Result{}, nil
 	}
 	r.becomeRunning(x)
@@ -455,66 +470,58 @@ func (r *Instances) bootAndSetUp(ctx context.Context, x *instanceCtx) (controlle
 
 func (r *Instances) applyInfo(x *instanceCtx, info backend.InstanceInfo) {
 	in := &x.st.Internal
-	if in.Limits != info.Limits || in.Isolation != info.Isolation || in.Network != info.Network || in.Jupyter != info.Jupyter || in.SSHPort != info.SSHPort {
+	envs, _ := json.Marshal(info.Environments)
+	if len(info.Environments) == 0 {
+		envs = nil
+	}
+	if !in.Observed || in.Limits != info.Limits || in.Isolation != info.Isolation || in.Network != info.Network || in.Jupyter != info.Jupyter ||
+		in.SSHPort != info.SSHPort || in.SSHHostKey != info.SSHHostKey || string(in.Environments) != string(envs) {
 		in.Limits, in.Isolation, in.Network, in.Jupyter, in.SSHPort = info.Limits, info.Isolation, info.Network, info.Jupyter, info.SSHPort
+		in.SSHHostKey, in.Environments, in.Observed = info.SSHHostKey, envs, true
 		x.dirty = true
 	}
-	mlw := map[string]any{"limits": info.Limits, "isolation": info.Isolation, "network": info.Network}
-	if len(info.Environments) > 0 {
-		var envs []any
-		b, _ := json.Marshal(info.Environments)
-		_ = json.Unmarshal(b, &envs)
-		mlw["environments"] = envs
+	// Azure's shapes of these (sshSettings, osImageMetadata, ...) are the
+	// renderer's to make; rows of older servers kept them here.
+	for _, k := range []string{"mlw", "sshSettings", "connectivityEndpoints", "osImageMetadata", "_failure"} {
+		if _, ok := x.st.Props[k]; ok {
+			delete(x.st.Props, k)
+			x.dirty = true
+		}
 	}
-	oldJSON, _ := json.Marshal(x.st.Props["mlw"])
-	newJSON, _ := json.Marshal(mlw)
-	if string(oldJSON) != string(newJSON) {
-		x.dirty = true
-	}
-	x.st.Props["mlw"] = mlw
-	ssh := map[string]any{"sshPublicAccess": "Disabled", "adminUserName": "azureuser", "sshPort": nil}
-	if info.SSHPort > 0 {
-		ssh["sshPublicAccess"] = "Enabled"
-		ssh["sshPort"] = info.SSHPort
-		ssh["hostPublicKey"] = info.SSHHostKey
-	}
-	x.st.Props["sshSettings"] = ssh
-	x.st.Props["connectivityEndpoints"] = map[string]any{"publicIpAddress": "127.0.0.1", "privateIpAddress": "127.0.0.1"}
-	x.st.Props["osImageMetadata"] = map[string]any{"currentImageVersion": "mlw-local", "latestImageVersion": "mlw-local", "isLatestOsImageVersion": true}
 }
 
 // becomeRunning settles a start: Running, lastOperation Succeeded.
 func (r *Instances) becomeRunning(x *instanceCtx) {
 	name, trigger := x.st.LastOperation()
-	x.st.SetLastOperation(orDefault(name, "Start"), "Succeeded", orDefault(trigger, service.TriggerUser), r.now())
+	x.st.SetLastOperation(orDefault(name, "Start"), "Succeeded", orDefault(trigger, resource.TriggerUser), r.Clock.Now())
 	x.st.SetErrors("", "")
 	x.st.Internal.Scripts = nil
-	x.st.Internal.IdleSince = r.now()
-	x.move(service.InstanceRunning)
+	x.st.Internal.IdleSince = r.Clock.Now()
+	x.move(resource.InstanceRunning)
 }
 
 // fail moves the instance to a failed state with an error on the resource.
 func (r *Instances) fail(x *instanceCtx, state, code, msg string) {
 	name, trigger := x.st.LastOperation()
 	name = orDefault(name, "Create")
-	x.st.SetLastOperation(name, name+"Failed", orDefault(trigger, service.TriggerUser), r.now())
+	x.st.SetLastOperation(name, name+"Failed", orDefault(trigger, resource.TriggerUser), r.Clock.Now())
 	x.st.SetErrors(code, msg)
 	x.st.Internal.Scripts = nil
 	x.st.Internal.Script = nil
 	x.st.Internal.ScriptName = ""
 	x.move(state)
-	x.st.Props["_failure"] = map[string]any{"code": code, "message": msg}
+	x.st.Internal.Failure = &resource.JobError{Code: code, Message: msg}
 }
 
 // runScripts starts the next setup script or watches the running one.
 func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.Result, error) {
 	in := &x.st.Internal
-	creation, startup, err := service.InstanceScripts(x.props)
+	creation, startup, err := resource.InstanceScripts(x.props)
 	if err != nil {
-		r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed", err.Error())
+		r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed", err.Error())
 		return controller.Result{}, nil
 	}
-	refOf := func(name string) *service.ScriptRef {
+	refOf := func(name string) *resource.ScriptRef {
 		if name == "creation" {
 			return creation
 		}
@@ -539,7 +546,7 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 		logPath, err := r.scriptLog(x, name)
 		if rooted.IsOutside(err) {
 			_ = r.Backend.Stop(ctx, in.Handle)
-			r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed",
+			r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed",
 				fmt.Sprintf("The %s script's log goes to Logs/%s in the workspace file share, which is (or goes through) a symbolic link that leads outside the share (%v). Remove the link, then delete and create the instance again.", name, x.c.Name, err))
 			return controller.Result{}, nil
 		} else if err != nil {
@@ -547,9 +554,9 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 		}
 		ss := backend.ScriptSpec{Name: name, SharePath: ref.Path, Inline: ref.Inline, Args: ref.Args, LogPath: logPath}
 		if ref.Path != "" {
-			if _, err := os.Stat(filepath.Join(service.WorkspaceSharePath(r.DataDir, x.ws), filepath.FromSlash(ref.Path))); err != nil {
+			if _, err := os.Stat(filepath.Join(resource.WorkspaceSharePath(r.DataDir, x.ws), filepath.FromSlash(ref.Path))); err != nil {
 				_ = r.Backend.Stop(ctx, in.Handle)
-				r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed",
+				r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed",
 					fmt.Sprintf("The %s script %s is not in the workspace file share. Upload it with `mlw file upload`, then delete and create the instance again.", name, ref.Path))
 				return controller.Result{}, nil
 			}
@@ -558,7 +565,7 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 		if err != nil {
 			return controller.Result{}, fmt.Errorf("start the %s script: %w", name, err)
 		}
-		in.Script, in.ScriptName, in.ScriptStartedAt = h, name, r.now()
+		in.Script, in.ScriptName, in.ScriptStartedAt = h, name, r.Clock.Now()
 		x.dirty = true
 		return controller.Result{RequeueAfter: poll}, nil
 	}
@@ -575,13 +582,13 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 		if ref != nil {
 			timeout = ref.Timeout
 		}
-		elapsed := r.now().Sub(in.ScriptStartedAt)
+		elapsed := r.Clock.Now().Sub(in.ScriptStartedAt)
 		if elapsed < timeout {
 			return controller.Result{RequeueAfter: min(poll, timeout-elapsed)}, nil
 		}
 		r.Backend.KillScript(ctx, in.Script)
 		_ = r.Backend.Stop(ctx, in.Handle)
-		r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed",
+		r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed",
 			fmt.Sprintf("The %s did not finish within its timeout of %s and was stopped. Its output is in %s.", what, timeout, logRef))
 		return controller.Result{}, nil
 	}
@@ -591,7 +598,7 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 		if res.Error != "" {
 			detail = " (" + res.Error + ")"
 		}
-		r.fail(x, service.InstanceUserSetupFailed, "UserSetupFailed",
+		r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed",
 			fmt.Sprintf("The %s exited with code %d%s. Its output is in %s.", what, res.ExitCode, detail, logRef))
 		return controller.Result{}, nil
 	}
@@ -617,7 +624,7 @@ func (r *Instances) running(ctx context.Context, x *instanceCtx) (controller.Res
 	}
 	r.applyInfo(x, info)
 	res, err := r.evaluateSchedules(ctx, x)
-	if err != nil || x.st.State() != service.InstanceRunning {
+	if err != nil || x.st.State() != resource.InstanceRunning {
 		return res, err
 	}
 	idle := r.evaluateIdle(ctx, x)
@@ -635,7 +642,7 @@ func (r *Instances) evaluateSchedules(ctx context.Context, x *instanceCtx) (cont
 	if err != nil || len(scheds) == 0 {
 		return controller.Result{}, nil
 	}
-	now := r.now()
+	now := r.Clock.Now()
 	in := &x.st.Internal
 	from := in.ScheduleCheckedAt
 	if from.IsZero() {
@@ -670,15 +677,15 @@ func (r *Instances) evaluateSchedules(ctx context.Context, x *instanceCtx) (cont
 		in.ScheduleCheckedAt = now
 		state := x.st.State()
 		switch {
-		case due.Action == schedule.ActionStop && state == service.InstanceRunning:
+		case due.Action == schedule.ActionStop && state == resource.InstanceRunning:
 			r.log().Info("schedule stops instance", "instance", x.c.Name, "schedule", due.Index+1, "fired", dueAt)
-			x.st.SetLastOperation("Stop", "InProgress", service.TriggerSchedule, now)
-			x.move(service.InstanceStopping)
+			x.st.SetLastOperation("Stop", "InProgress", resource.TriggerSchedule, now)
+			x.move(resource.InstanceStopping)
 			return controller.Result{}, nil
-		case due.Action == schedule.ActionStart && state == service.InstanceStopped:
+		case due.Action == schedule.ActionStart && state == resource.InstanceStopped:
 			r.log().Info("schedule starts instance", "instance", x.c.Name, "schedule", due.Index+1, "fired", dueAt)
-			x.st.SetLastOperation("Start", "InProgress", service.TriggerSchedule, now)
-			x.move(service.InstanceStarting)
+			x.st.SetLastOperation("Start", "InProgress", resource.TriggerSchedule, now)
+			x.move(resource.InstanceStarting)
 			return controller.Result{}, nil
 		}
 	}
@@ -692,7 +699,7 @@ func (r *Instances) evaluateSchedules(ctx context.Context, x *instanceCtx) (cont
 // stops it when it has been idle long enough, and returns when to look
 // again (0: no idle shutdown).
 func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Duration {
-	limit, _ := service.IdleShutdownOf(x.props)
+	limit, _ := resource.IdleShutdownOf(x.props)
 	in := &x.st.Internal
 	if limit == 0 {
 		if _, ok := x.st.Props["idleShutdown"]; ok {
@@ -701,7 +708,7 @@ func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Durat
 		}
 		return 0
 	}
-	now := r.now()
+	now := r.Clock.Now()
 	act := r.Backend.Activity(ctx, r.spec(x, nil), in.Handle)
 	var busy []string
 	plural := func(n int, what string) string {
@@ -722,8 +729,8 @@ func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Durat
 	// A job holds the instance from Preparing (its environment may take
 	// minutes to build) until its outputs are saved.
 	jobs := 0
-	for _, state := range []string{service.JobPreparing, service.JobRunning, service.JobFinalizing, service.JobCancelRequested} {
-		if js, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: service.ResourceOpKey(x.c), State: state, Limit: 1}); err == nil {
+	for _, state := range []string{resource.JobPreparing, resource.JobRunning, resource.JobFinalizing, resource.JobCancelRequested} {
+		if js, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: resource.ResourceOpKey(x.c), State: state, Limit: 1}); err == nil {
 			jobs += len(js)
 		}
 	}
@@ -752,8 +759,8 @@ func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Durat
 		stopAt := in.IdleSince.Add(limit)
 		if !now.Before(stopAt) {
 			r.log().Info("idle shutdown", "instance", x.c.Name, "idle_since", in.IdleSince)
-			x.st.SetLastOperation("Stop", "InProgress", service.TriggerIdleShutdown, now)
-			x.move(service.InstanceStopping)
+			x.st.SetLastOperation("Stop", "InProgress", resource.TriggerIdleShutdown, now)
+			x.move(resource.InstanceStopping)
 			delete(x.st.Props, "idleShutdown")
 			return time.Millisecond
 		}
@@ -776,18 +783,17 @@ func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Durat
 func (r *Instances) finishIfSettled(ctx context.Context, x *instanceCtx) error {
 	status, code, msg := "", "", ""
 	switch x.st.State() {
-	case service.InstanceRunning, service.InstanceStopped:
-		status = store.OpSucceeded
-	case service.InstanceUserSetupFailed, service.InstanceSetupFailed, service.InstanceCreateFailed:
-		status = store.OpFailed
-		if f, ok := x.st.Props["_failure"].(map[string]any); ok {
-			code, _ = f["code"].(string)
-			msg, _ = f["message"].(string)
+	case resource.InstanceRunning, resource.InstanceStopped:
+		status = resource.OpSucceeded
+	case resource.InstanceUserSetupFailed, resource.InstanceSetupFailed, resource.InstanceCreateFailed:
+		status = resource.OpFailed
+		if f := x.st.Internal.Failure; f != nil {
+			code, msg = f.Code, f.Message
 		}
 	default:
 		return nil
 	}
-	ops, err := r.Store.ListOperations(ctx, service.ResourceOpKey(x.c))
+	ops, err := r.Store.ListOperations(ctx, resource.ResourceOpKey(x.c))
 	if err != nil {
 		return err
 	}
@@ -825,16 +831,16 @@ func (r *Instances) delete(ctx context.Context, x *instanceCtx) error {
 	}
 	r.log().Info("compute instance deleted", "instance", x.c.Name)
 	// Jobs still waiting for it learn that it is gone (they are canceled).
-	r.wakeJobs(ctx, x, service.JobNotStarted, service.JobQueued, service.JobCancelRequested)
+	r.wakeJobs(ctx, x, resource.JobNotStarted, resource.JobQueued, resource.JobCancelRequested)
 	_ = os.Remove(InstanceJobsDir(r.DataDir, x.c.UID)) // only when no job's files are left
-	ops, err := r.Store.ListOperations(ctx, service.ResourceOpKey(x.c))
+	ops, err := r.Store.ListOperations(ctx, resource.ResourceOpKey(x.c))
 	if err != nil {
 		return err
 	}
 	for _, op := range ops {
-		status, code, msg := store.OpSucceeded, "", ""
+		status, code, msg := resource.OpSucceeded, "", ""
 		if op.Name != "Delete" {
-			status, code, msg = store.OpCanceled, "Canceled", "The compute instance '"+x.c.Name+"' was deleted before the "+strings.ToLower(op.Name)+" finished."
+			status, code, msg = resource.OpCanceled, "Canceled", "The compute instance '"+x.c.Name+"' was deleted before the "+strings.ToLower(op.Name)+" finished."
 		}
 		if err := r.Store.FinishOperation(ctx, op.ID, status, code, msg); err != nil {
 			return err
@@ -845,7 +851,7 @@ func (r *Instances) delete(ctx context.Context, x *instanceCtx) error {
 
 // Shell opens a login shell inside a Running instance (the terminal
 // endpoint); callers have checked the user and the state.
-func (r *Instances) Shell(ctx context.Context, ws, c *store.Resource, cols, rows int) (backend.Shell, error) {
+func (r *Instances) Shell(ctx context.Context, ws, c *resource.Object, cols, rows int) (backend.Shell, error) {
 	x, err := r.view(ctx, ws, c)
 	if err != nil {
 		return nil, err
@@ -858,14 +864,14 @@ func (r *Instances) Shell(ctx context.Context, ws, c *store.Resource, cols, rows
 }
 
 // DialJupyter connects to a Running instance's notebook server.
-func (r *Instances) DialJupyter(ctx context.Context, ws, c *store.Resource) (net.Conn, error) {
-	st := service.InstanceStatusOf(c)
+func (r *Instances) DialJupyter(ctx context.Context, ws, c *resource.Object) (net.Conn, error) {
+	st := resource.InstanceStatusOf(c)
 	return r.Backend.DialJupyter(ctx, st.Internal.Handle)
 }
 
-func (r *Instances) view(ctx context.Context, ws, c *store.Resource) (*instanceCtx, error) {
-	_, props := service.ComputeSpec(c)
-	return &instanceCtx{key: service.Key(c), ws: ws, c: c, st: service.InstanceStatusOf(c), props: props}, nil
+func (r *Instances) view(ctx context.Context, ws, c *resource.Object) (*instanceCtx, error) {
+	_, props := resource.ComputeSpec(c)
+	return &instanceCtx{key: resource.Key(c), ws: ws, c: c, st: resource.InstanceStatusOf(c), props: props}, nil
 }
 
 // scriptLog makes the (empty) log file of a setup script in the workspace
@@ -875,7 +881,7 @@ func (r *Instances) view(ctx context.Context, ws, c *store.Resource) (*instanceC
 // a log path that leads outside the share fails (rooted.IsOutside) rather
 // than creating or removing a file elsewhere.
 func (r *Instances) scriptLog(x *instanceCtx, name string) (string, error) {
-	share := service.WorkspaceSharePath(r.DataDir, x.ws)
+	share := resource.WorkspaceSharePath(r.DataDir, x.ws)
 	if err := os.MkdirAll(share, 0o755); err != nil {
 		return "", err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/mlw-project/mlw/internal/backend/fake"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/store/sqlite"
@@ -32,8 +33,8 @@ type instanceBundle struct {
 	rec   *Instances
 	now   time.Time
 	ref   core.WorkspaceRef
-	ws    *store.Resource
-	admin *store.User
+	ws    *resource.Object
+	admin *resource.User
 }
 
 func setupInstances(t *testing.T, start time.Time) *instanceBundle {
@@ -46,9 +47,9 @@ func setupInstances(t *testing.T, start time.Time) *instanceBundle {
 	b.svc = service.New(st, nil, nil)
 	b.svc.DataDir = dir
 	b.svc.Now = func() time.Time { return b.now }
-	b.rec = &Instances{Store: st, Backend: b.be, DataDir: dir, Now: func() time.Time { return b.now },
+	b.rec = &Instances{Store: st, Backend: b.be, DataDir: dir, Clock: func() time.Time { return b.now },
 		ServerURL: func() string { return "https://127.0.0.1:7443" }, CAPEM: []byte("ca")}
-	b.admin = &store.User{ID: "00000000-0000-0000-0000-00000000000a", Name: "admin", Role: identity.RoleOwner}
+	b.admin = &resource.User{ID: "00000000-0000-0000-0000-00000000000a", Name: "admin", Role: identity.RoleOwner}
 	require.NoError(t, st.CreateUser(context.Background(), b.admin))
 	b.ctx = b.as(b.admin)
 	require.NoError(t, b.svc.EnsureSubscription(b.ctx, "sub1", "test"))
@@ -67,12 +68,12 @@ func body(t *testing.T, s string) *service.Body {
 	return b
 }
 
-func (b *instanceBundle) as(u *store.User) context.Context {
+func (b *instanceBundle) as(u *resource.User) context.Context {
 	return service.WithPrincipal(context.Background(), &identity.Principal{UserID: u.ID, Name: u.Name, Role: u.Role})
 }
 
 // create PUTs an instance with these properties.properties.
-func (b *instanceBundle) create(name, props string) (*store.Resource, *store.Operation) {
+func (b *instanceBundle) create(name, props string) (*resource.Object, *resource.Operation) {
 	b.t.Helper()
 	c, isNew, op, err := b.svc.PutCompute(b.ctx, b.ref, name, body(b.t, `{"properties":{"computeType":"ComputeInstance","properties":`+props+`}}`))
 	require.NoError(b.t, err)
@@ -82,16 +83,16 @@ func (b *instanceBundle) create(name, props string) (*store.Resource, *store.Ope
 
 func (b *instanceBundle) reconcile(name string) time.Duration {
 	b.t.Helper()
-	res, err := b.rec.Reconcile(context.Background(), service.ResourceKey(service.WorkspaceKey(b.ws), name))
+	res, err := b.rec.Reconcile(context.Background(), resource.ResourceKey(resource.WorkspaceKey(b.ws), name))
 	require.NoError(b.t, err)
 	return res.RequeueAfter
 }
 
-func (b *instanceBundle) get(name string) (*store.Resource, *service.InstanceStatus) {
+func (b *instanceBundle) get(name string) (*resource.Object, *resource.InstanceStatus) {
 	b.t.Helper()
-	c, err := b.st.Get(context.Background(), core.KindCompute, service.WorkspaceKey(b.ws), name)
+	c, err := b.st.Get(context.Background(), core.KindCompute, resource.WorkspaceKey(b.ws), name)
 	require.NoError(b.t, err)
-	return c, service.InstanceStatusOf(c)
+	return c, resource.InstanceStatusOf(c)
 }
 
 func (b *instanceBundle) state(name string) string {
@@ -99,14 +100,14 @@ func (b *instanceBundle) state(name string) string {
 	return st.State()
 }
 
-func (b *instanceBundle) op(id string) *store.Operation {
+func (b *instanceBundle) op(id string) *resource.Operation {
 	b.t.Helper()
 	op, err := b.st.GetOperation(context.Background(), id)
 	require.NoError(b.t, err)
 	return op
 }
 
-func (b *instanceBundle) act(name, action string) *store.Operation {
+func (b *instanceBundle) act(name, action string) *resource.Operation {
 	b.t.Helper()
 	_, res, err := b.svc.ActOnCompute(b.ctx, b.ref, name, action, body(b.t, ""))
 	require.NoError(b.t, err)
@@ -114,12 +115,12 @@ func (b *instanceBundle) act(name, action string) *store.Operation {
 }
 
 func (b *instanceBundle) writeShare(rel, content string) {
-	p := filepath.Join(service.WorkspaceSharePath(b.svc.DataDir, b.ws), rel)
+	p := filepath.Join(resource.WorkspaceSharePath(b.svc.DataDir, b.ws), rel)
 	require.NoError(b.t, os.MkdirAll(filepath.Dir(p), 0o755))
 	require.NoError(b.t, os.WriteFile(p, []byte(content), 0o755))
 }
 
-func lastOp(st *service.InstanceStatus) map[string]any {
+func lastOp(st *resource.InstanceStatus) map[string]any {
 	m, _ := st.Props["lastOperation"].(map[string]any)
 	return m
 }
@@ -130,12 +131,12 @@ func TestInstanceCreateWithoutScriptRuns(t *testing.T) {
 	t.Parallel()
 	b := setupInstances(t, monday)
 	c, op := b.create("ci1", `{"vmSize":"STANDARD_DS11_V2"}`)
-	require.Equal(t, service.InstanceCreating, b.state("ci1"))
+	require.Equal(t, resource.InstanceCreating, b.state("ci1"))
 	b.reconcile("ci1")
 	c, st := b.get("ci1")
-	require.Equal(t, service.InstanceRunning, st.State())
-	require.Equal(t, service.InstanceRunning, c.State)
-	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
+	require.Equal(t, resource.InstanceRunning, st.State())
+	require.Equal(t, resource.InstanceRunning, c.State)
+	require.Equal(t, resource.OpSucceeded, b.op(op.ID).Status)
 	require.True(t, b.be.IsRunning(c.UID))
 	require.Equal(t, "Succeeded", lastOp(st)["operationStatus"])
 	// The instance has an API token of its user, stored hashed.
@@ -162,17 +163,17 @@ func TestInstanceCreationScript(t *testing.T) {
 		b.writeShare("Users/admin/setup.sh", "echo hi")
 		c, op := b.create("ci1", scripts)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceUserSettingUp, b.state("ci1"))
+		require.Equal(t, resource.InstanceUserSettingUp, b.state("ci1"))
 		s := b.be.Script(c.UID, "creation")
 		require.NotNil(t, s)
 		require.Equal(t, "Users/admin/setup.sh", s.Spec.SharePath)
 		require.True(t, strings.HasSuffix(s.Spec.LogPath, filepath.Join("Logs", "ci1", "creation-script.log")), s.Spec.LogPath)
 		require.Positive(t, b.reconcile("ci1"), "a running script is polled")
-		require.Equal(t, store.OpInProgress, b.op(op.ID).Status)
+		require.Equal(t, resource.OpInProgress, b.op(op.ID).Status)
 		b.be.Finish(c.UID, "creation", 0)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceRunning, b.state("ci1"))
-		require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
+		require.Equal(t, resource.InstanceRunning, b.state("ci1"))
+		require.Equal(t, resource.OpSucceeded, b.op(op.ID).Status)
 	})
 	t.Run("fails", func(t *testing.T) {
 		t.Parallel()
@@ -183,9 +184,9 @@ func TestInstanceCreationScript(t *testing.T) {
 		b.be.Finish(c.UID, "creation", 3)
 		b.reconcile("ci1")
 		c, st := b.get("ci1")
-		require.Equal(t, service.InstanceUserSetupFailed, st.State())
+		require.Equal(t, resource.InstanceUserSetupFailed, st.State())
 		o := b.op(op.ID)
-		require.Equal(t, store.OpFailed, o.Status)
+		require.Equal(t, resource.OpFailed, o.Status)
 		require.Equal(t, "UserSetupFailed", o.ErrorCode)
 		require.Contains(t, o.ErrorMsg, "exited with code 3")
 		require.Contains(t, o.ErrorMsg, "Logs/ci1/creation-script.log")
@@ -201,10 +202,10 @@ func TestInstanceCreationScript(t *testing.T) {
 		b.reconcile("ci1")
 		b.now = b.now.Add(9 * time.Minute)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceUserSettingUp, b.state("ci1"))
+		require.Equal(t, resource.InstanceUserSettingUp, b.state("ci1"))
 		b.now = b.now.Add(time.Minute)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceUserSetupFailed, b.state("ci1"))
+		require.Equal(t, resource.InstanceUserSetupFailed, b.state("ci1"))
 		require.True(t, b.be.Script(c.UID, "creation").Killed)
 		require.Contains(t, b.op(op.ID).ErrorMsg, "timeout of 10m0s")
 	})
@@ -213,7 +214,7 @@ func TestInstanceCreationScript(t *testing.T) {
 		b := setupInstances(t, monday)
 		_, op := b.create("ci1", scripts)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceUserSetupFailed, b.state("ci1"))
+		require.Equal(t, resource.InstanceUserSetupFailed, b.state("ci1"))
 		require.Contains(t, b.op(op.ID).ErrorMsg, "not in the workspace file share")
 	})
 }
@@ -226,13 +227,15 @@ func TestInstanceStopStartRestartRunsStartupScript(t *testing.T) {
 	b.reconcile("ci1")
 	b.be.Finish(c.UID, "startup", 0)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 
 	op := b.act("ci1", "stop")
-	require.Equal(t, service.InstanceStopping, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"), "admission records the stop; the reconciler makes it")
+	c, _ = b.get("ci1")
+	require.Equal(t, resource.InstanceStopping, resource.InstanceStatusOf(c).EffectiveState(c.Spec), "what clients are shown")
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceStopped, b.state("ci1"))
-	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
+	require.Equal(t, resource.InstanceStopped, b.state("ci1"))
+	require.Equal(t, resource.OpSucceeded, b.op(op.ID).Status)
 	require.False(t, b.be.IsRunning(c.UID))
 
 	_, _, err := b.svc.ActOnCompute(b.ctx, b.ref, "ci1", "stop", body(t, ""))
@@ -242,18 +245,18 @@ func TestInstanceStopStartRestartRunsStartupScript(t *testing.T) {
 	b.be.Finish(c.UID, "startup", 99) // the old run's result must not count
 	op = b.act("ci1", "start")
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceUserSettingUp, b.state("ci1"), "the startup script runs at every start")
+	require.Equal(t, resource.InstanceUserSettingUp, b.state("ci1"), "the startup script runs at every start")
 	b.be.Finish(c.UID, "startup", 0)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
-	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.OpSucceeded, b.op(op.ID).Status)
 
 	op = b.act("ci1", "restart")
 	b.reconcile("ci1")
 	b.be.Finish(c.UID, "startup", 0)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
-	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.OpSucceeded, b.op(op.ID).Status)
 	require.Equal(t, 3, b.be.Starts[c.UID])
 }
 
@@ -262,15 +265,15 @@ func TestInstanceScheduleStopsAtSixInVirtualTime(t *testing.T) {
 	b := setupInstances(t, time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC))
 	b.create("ci1", `{"schedules":{"computeStartStop":[{"status":"Enabled","action":"Stop","triggerType":"Cron","cron":{"expression":"0 18 * * *","timeZone":"UTC"}}]}}`)
 	next := b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	require.Equal(t, time.Hour, next, "the reconciler wakes up when the schedule fires")
 	b.now = b.now.Add(next - time.Second)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	b.now = b.now.Add(time.Second)
 	b.reconcile("ci1")
 	_, st := b.get("ci1")
-	require.Equal(t, service.InstanceStopped, st.State())
+	require.Equal(t, resource.InstanceStopped, st.State())
 	require.Equal(t, "Schedule", lastOp(st)["operationTrigger"])
 	require.Equal(t, "Stop", lastOp(st)["operationName"])
 
@@ -279,10 +282,10 @@ func TestInstanceScheduleStopsAtSixInVirtualTime(t *testing.T) {
 	b.now = b.now.Add(time.Hour)
 	b.act("ci1", "start")
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
-	b.rec = &Instances{Store: b.st, Backend: b.be, DataDir: b.rec.DataDir, Now: b.rec.Now, ServerURL: b.rec.ServerURL}
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
+	b.rec = &Instances{Store: b.st, Backend: b.be, DataDir: b.rec.DataDir, Clock: b.rec.Clock, ServerURL: b.rec.ServerURL}
 	next = b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	require.Equal(t, 23*time.Hour, next)
 }
 
@@ -297,12 +300,12 @@ func TestInstanceMissedScheduleRule(t *testing.T) {
 		b := setupInstances(t, time.Date(2026, 3, 2, 9, 0, 0, 0, pst))
 		b.create("ci1", both)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceRunning, b.state("ci1"))
+		require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 		// The server is down from 09:00 to 20:00: the 18:00 stop was missed.
 		b.now = time.Date(2026, 3, 2, 20, 0, 0, 0, pst)
 		b.reconcile("ci1")
 		_, st := b.get("ci1")
-		require.Equal(t, service.InstanceStopped, st.State())
+		require.Equal(t, resource.InstanceStopped, st.State())
 		require.Equal(t, "Schedule", lastOp(st)["operationTrigger"])
 	})
 	t.Run("a later start wins over an earlier stop", func(t *testing.T) {
@@ -314,7 +317,7 @@ func TestInstanceMissedScheduleRule(t *testing.T) {
 		// 08:00; the start is the latest, and the instance runs already.
 		b.now = time.Date(2026, 3, 3, 9, 0, 0, 0, pst)
 		next := b.reconcile("ci1")
-		require.Equal(t, service.InstanceRunning, b.state("ci1"))
+		require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 		require.Equal(t, 9*time.Hour, next)
 	})
 }
@@ -326,18 +329,18 @@ func TestInstanceIdleShutdownInVirtualTime(t *testing.T) {
 	b.be.SetActivity(c.UID, backend.Activity{Terminals: 1})
 	b.reconcile("ci1")
 	_, st := b.get("ci1")
-	require.Equal(t, service.InstanceRunning, st.State())
+	require.Equal(t, resource.InstanceRunning, st.State())
 	idle := st.Props["idleShutdown"].(map[string]any)
 	require.Equal(t, "busy: 1 terminal session", idle["status"])
 
 	b.now = b.now.Add(time.Hour)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"), "a terminal session keeps it running")
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"), "a terminal session keeps it running")
 
 	// A running job on the instance keeps it busy too.
 	b.be.SetActivity(c.UID, backend.Activity{})
-	job := &store.Resource{Kind: core.KindJob, Parent: service.WorkspaceKey(b.ws), Name: "job1", UID: "j1", Spec: []byte(`{}`), Status: []byte(`{}`),
-		State: "Running", Owner: service.ResourceOpKey(c)}
+	job := &resource.Object{Kind: core.KindJob, Parent: resource.WorkspaceKey(b.ws), Name: "job1", UID: "j1", Spec: []byte(`{}`), Status: []byte(`{}`),
+		State: "Running", Owner: resource.ResourceOpKey(c)}
 	require.NoError(t, b.st.Create(context.Background(), job))
 	b.reconcile("ci1")
 	_, st = b.get("ci1")
@@ -352,11 +355,11 @@ func TestInstanceIdleShutdownInVirtualTime(t *testing.T) {
 	require.LessOrEqual(t, next, 15*time.Minute)
 	b.now = idleFrom.Add(14 * time.Minute)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	b.now = idleFrom.Add(15 * time.Minute)
 	b.reconcile("ci1")
 	_, st = b.get("ci1")
-	require.Equal(t, service.InstanceStopped, st.State())
+	require.Equal(t, resource.InstanceStopped, st.State())
 	require.Equal(t, "IdleShutdown", lastOp(st)["operationTrigger"])
 	require.False(t, b.be.IsRunning(c.UID))
 }
@@ -367,17 +370,17 @@ func TestInstanceDeleteDuringCreation(t *testing.T) {
 	b.writeShare("Users/admin/setup.sh", "sleep 1000")
 	c, createOp := b.create("ci1", `{"setupScripts":{"scripts":{"creationScript":{"scriptData":"Users/admin/setup.sh"}}}}`)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceUserSettingUp, b.state("ci1"))
+	require.Equal(t, resource.InstanceUserSettingUp, b.state("ci1"))
 	_, st := b.get("ci1")
 	delOp, err := b.svc.DeleteCompute(b.ctx, b.ref, "ci1")
 	require.NoError(t, err)
 	b.reconcile("ci1")
-	_, err = b.st.Get(context.Background(), core.KindCompute, service.WorkspaceKey(b.ws), "ci1")
+	_, err = b.st.Get(context.Background(), core.KindCompute, resource.WorkspaceKey(b.ws), "ci1")
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.True(t, b.be.IsDeleted(c.UID))
 	require.True(t, b.be.Script(c.UID, "creation").Killed)
-	require.Equal(t, store.OpSucceeded, b.op(delOp.ID).Status)
-	require.Equal(t, store.OpCanceled, b.op(createOp.ID).Status)
+	require.Equal(t, resource.OpSucceeded, b.op(delOp.ID).Status)
+	require.Equal(t, resource.OpCanceled, b.op(createOp.ID).Status)
 	_, err = b.st.LookupToken(context.Background(), st.Internal.TokenHash)
 	require.ErrorIs(t, err, store.ErrNotFound, "the instance's token goes with it")
 }
@@ -389,7 +392,7 @@ func TestInstanceReattachesAfterCrash(t *testing.T) {
 	b.reconcile("ci1")
 	b.be.Crash(c.UID)
 	b.reconcile("ci1")
-	require.Equal(t, service.InstanceRunning, b.state("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
 	require.True(t, b.be.IsRunning(c.UID))
 }
 
@@ -426,7 +429,7 @@ func TestInstanceAdmission(t *testing.T) {
 			require.Equal(t, tc.target, e.Target, "%v", err)
 		})
 	}
-	_, err := b.st.Get(context.Background(), core.KindCompute, service.WorkspaceKey(b.ws), "ci-bad")
+	_, err := b.st.Get(context.Background(), core.KindCompute, resource.WorkspaceKey(b.ws), "ci-bad")
 	require.ErrorIs(t, err, store.ErrNotFound, "a refused create leaves nothing behind")
 
 	// Duplicate name.
@@ -443,8 +446,8 @@ func TestInstanceAdmission(t *testing.T) {
 	require.Contains(t, e.Message, "standardDSv2Family")
 
 	// On behalf of another user: Owners only.
-	bob := &store.User{ID: "00000000-0000-0000-0000-0000000000b0", Name: "bob", Role: identity.RoleContributor}
-	carol := &store.User{ID: "00000000-0000-0000-0000-0000000000c0", Name: "carol", Role: identity.RoleContributor}
+	bob := &resource.User{ID: "00000000-0000-0000-0000-0000000000b0", Name: "bob", Role: identity.RoleContributor}
+	carol := &resource.User{ID: "00000000-0000-0000-0000-0000000000c0", Name: "carol", Role: identity.RoleContributor}
 	require.NoError(t, b.st.CreateUser(context.Background(), bob))
 	require.NoError(t, b.st.CreateUser(context.Background(), carol))
 	onBehalf := `{"vmSize":"STANDARD_D2s_v3","personalComputeInstanceSettings":{"assignedUser":{"objectId":"` + carol.ID + `","tenantId":"t"}}}`
@@ -470,7 +473,13 @@ func TestInstanceStatusHidesInternals(t *testing.T) {
 	c, _ := b.get("ci1")
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(c.Status, &doc))
-	require.Contains(t, string(c.Status), "_mlw", "kept in the store, removed by the renderer")
+	require.Contains(t, doc, resource.InstanceInternalKey, "kept in the store beside properties")
+	require.Contains(t, doc[resource.InstanceInternalKey], "scheduleCheckedAt")
+	require.NotContains(t, string(mustJSON(t, doc["properties"])), "scheduleCheckedAt", "never among what clients see")
+	for _, k := range []string{"osImageMetadata", "sshSettings", "connectivityEndpoints", "mlw", "_failure"} {
+		require.NotContains(t, string(mustJSON(t, doc["properties"])), `"`+k+`"`, "Azure's shapes are the renderer's to make")
+	}
+	require.True(t, resource.InstanceStatusOf(c).Internal.Observed, "what the backend applied is kept, typed")
 }
 
 func TestInstanceUpdateIdleShutdownSetting(t *testing.T) {
@@ -487,4 +496,11 @@ func TestInstanceUpdateIdleShutdownSetting(t *testing.T) {
 	_, _, err = b.svc.ActOnCompute(b.ctx, b.ref, "ci1", "updateIdleShutdownSetting", body(t, `{"idleTimeBeforeShutdown":"PT1M"}`))
 	e, _ := core.AsError(err)
 	require.Equal(t, 400, e.Status, "%v", err)
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -51,7 +51,7 @@ func UserLogName(rank, world int) string {
 // instance the job reconciler assigns the instance itself.
 type Jobs struct {
 	Store  store.Store
-	Queue  service.Enqueuer
+	Queue  resource.Enqueuer
 	Log    *slog.Logger
 	Assets JobAssets
 	Env    EnvPreparer
@@ -71,7 +71,7 @@ type Jobs struct {
 	// submitter's unprivileged host uid (backend.Sandbox).
 	Sandbox bool
 	// Now is the clock (tests inject one).
-	Now func() time.Time
+	Clock core.Clock
 	// StopGrace is how long a stopped process gets between SIGTERM and
 	// SIGKILL (default 10 s).
 	StopGrace time.Duration
@@ -89,7 +89,7 @@ type Jobs struct {
 	// costs few reads: workspaces (by key) and computes (by Owner; their
 	// type, size and tier are fixed at creation).
 	cacheMu    sync.Mutex
-	workspaces map[string]*store.Resource
+	workspaces map[string]*resource.Object
 	computes   map[string]*computeInfo
 	envs       map[string]cachedEnv
 	uids       map[string]int // host uids by user
@@ -131,14 +131,14 @@ func (r *Jobs) prepDone(key string) {
 // ones never change and versions are immutable, so only "@latest" may
 // move meanwhile, which admission already resolved anyway.
 type cachedEnv struct {
-	env *service.ResolvedEnvironment
+	env *resource.ResolvedEnvironment
 	at  time.Time
 }
 
 // envTTL is how long a resolved environment is reused.
 const envTTL = 10 * time.Second
 
-func (r *Jobs) resolveEnv(ctx context.Context, j *jobCtx) (*service.ResolvedEnvironment, error) {
+func (r *Jobs) resolveEnv(ctx context.Context, j *jobCtx) (*resource.ResolvedEnvironment, error) {
 	key := j.ws.UID + "\x00" + j.spec.EnvironmentID
 	now := time.Now()
 	r.cacheMu.Lock()
@@ -147,7 +147,7 @@ func (r *Jobs) resolveEnv(ctx context.Context, j *jobCtx) (*service.ResolvedEnvi
 	if ok && now.Sub(c.at) < envTTL {
 		return c.env, nil
 	}
-	env, err := r.Assets.ResolveEnvironment(ctx, service.WorkspaceRefOf(j.ws), j.spec.EnvironmentID)
+	env, err := r.Assets.ResolveEnvironment(ctx, resource.WorkspaceRefOf(j.ws), j.spec.EnvironmentID)
 	if err != nil {
 		return nil, err
 	}
@@ -167,13 +167,6 @@ type computeInfo struct {
 	LowPriority bool
 }
 
-func (r *Jobs) now() time.Time {
-	if r.Now != nil {
-		return r.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
 func (r *Jobs) retention() time.Duration {
 	if r.WorkDirRetention > 0 {
 		return r.WorkDirRetention
@@ -191,8 +184,8 @@ func (r *Jobs) grace() time.Duration {
 // Reconcile implements controller.Reconciler. A lost race on a guarded
 // write (the job was canceled meanwhile) re-reads and steps again at once.
 func (r *Jobs) Reconcile(ctx context.Context, key string) (controller.Result, error) {
-	parent, name := service.ParseKey(key)
-	for attempt := 0; ; attempt++ {
+	parent, name := resource.ParseKey(key)
+	return stepAgainOnConflict(func(int) (controller.Result, error) {
 		job, err := r.Store.Get(ctx, core.KindJob, parent, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return controller.Result{}, nil
@@ -203,7 +196,17 @@ func (r *Jobs) Reconcile(ctx context.Context, key string) (controller.Result, er
 		j := &jobCtx{job: job}
 		res, err := r.step(ctx, j)
 		r.flushLog(j)
-		if errors.Is(err, store.ErrConflict) && attempt < 20 {
+		return res, err
+	})
+}
+
+// stepAgainOnConflict runs a reconcile step (which reads its row afresh)
+// again at once while a guarded write of it lost a race (store.ErrConflict:
+// the row was changed meanwhile), up to store.MaxConflictRetries times.
+func stepAgainOnConflict(step func(attempt int) (controller.Result, error)) (controller.Result, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := step(attempt)
+		if errors.Is(err, store.ErrConflict) && attempt < store.MaxConflictRetries {
 			continue
 		}
 		return res, err
@@ -212,14 +215,14 @@ func (r *Jobs) Reconcile(ctx context.Context, key string) (controller.Result, er
 
 // jobCtx is what every step needs about one job.
 type jobCtx struct {
-	job  *store.Resource
+	job  *resource.Object
 	key  string
-	st   *service.JobStatus
-	spec *service.JobSpec
-	ws   *store.Resource
+	st   *resource.JobStatus
+	spec *resource.JobSpec
+	ws   *resource.Object
 	// compute is the job's compute row when this step read it (nil when
 	// it is gone, or not read); info is what is known of it.
-	compute *store.Resource
+	compute *resource.Object
 	info    *computeInfo
 	// log collects this step's lifecycle log lines (one write per step).
 	log bytes.Buffer
@@ -231,11 +234,11 @@ type jobCtx struct {
 
 func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
 	job := j.job
-	spec, err := service.JobSpecOf(job)
+	spec, err := resource.JobSpecOf(job)
 	if err != nil {
 		return controller.Result{}, fmt.Errorf("%w: %v", controller.ErrTerminal, err)
 	}
-	j.key, j.st, j.spec = service.Key(job), service.JobStatusOf(job), spec
+	j.key, j.st, j.spec = resource.Key(job), resource.JobStatusOf(job), spec
 	if j.ws, err = r.workspace(ctx, job.Parent, j.st.WorkspaceUID); err != nil {
 		return controller.Result{}, err
 	}
@@ -245,19 +248,27 @@ func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
 	if JobTerminalState(job.State) {
 		return r.settled(ctx, j)
 	}
+	if c := spec.Intent.Cancel; c != nil && job.State != resource.JobCancelRequested {
+		// A user asked to cancel (admission wrote the intent): the job
+		// is CancelRequested from now on, for its reason.
+		j.st.CancelRequest = c
+		if err := r.write(ctx, j, resource.JobCancelRequested); err != nil {
+			return controller.Result{}, err
+		}
+	}
 	// A job waiting for its compute reads it; one that runs on a cluster
 	// does not need to (deleting a cluster cancels its jobs), one on an
 	// instance does (deleting an instance does not).
 	j.info = r.cachedCompute(j.st)
-	if j.info == nil || job.State == service.JobNotStarted || job.State == service.JobQueued || !j.info.Cluster {
+	if j.info == nil || job.State == resource.JobNotStarted || job.State == resource.JobQueued || !j.info.Cluster {
 		if j.compute, err = r.computeOf(ctx, job.Owner); err != nil {
 			return controller.Result{}, err
 		}
 		if j.compute != nil && j.st.ComputeUID != "" && j.compute.UID != j.st.ComputeUID {
 			j.compute = nil // deleted, and another of the same name created since
 		}
-		if job.State != service.JobCancelRequested && (j.compute == nil || j.compute.Deleting) {
-			return r.finish(ctx, j, service.JobCanceled, nil, fmt.Sprintf("The compute '%s' was deleted.", computeName(job.Owner)))
+		if job.State != resource.JobCancelRequested && (j.compute == nil || j.compute.Deleting) {
+			return r.finish(ctx, j, resource.JobCanceled, nil, fmt.Sprintf("The compute '%s' was deleted.", computeName(job.Owner)))
 		}
 		if j.compute != nil {
 			j.info = r.rememberCompute(j.st, j.compute)
@@ -267,41 +278,41 @@ func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
 		j.info = &computeInfo{Name: computeName(job.Owner)}
 	}
 	switch job.State {
-	case service.JobNotStarted:
+	case resource.JobNotStarted:
 		return r.enqueue(ctx, j)
-	case service.JobQueued:
+	case resource.JobQueued:
 		if !j.info.Cluster {
 			return r.scheduleInstance(ctx, j)
 		}
 		return controller.Result{}, nil
-	case service.JobPreparing:
+	case resource.JobPreparing:
 		return r.prepare(ctx, j)
-	case service.JobRunning:
+	case resource.JobRunning:
 		return r.running(ctx, j)
-	case service.JobFinalizing:
+	case resource.JobFinalizing:
 		return r.finalizing(ctx, j)
-	case service.JobCancelRequested:
-		if service.JobTerminal(j.st.Outcome) {
+	case resource.JobCancelRequested:
+		if resource.JobTerminal(j.st.Outcome) {
 			return r.finalizing(ctx, j) // it had ended already
 		}
 		reason := "Canceled."
 		if j.st.CancelRequest != nil {
 			reason = j.st.CancelRequest.Reason
 		}
-		return r.finish(ctx, j, service.JobCanceled, nil, reason)
+		return r.finish(ctx, j, resource.JobCanceled, nil, reason)
 	}
 	return controller.Result{}, nil
 }
 
 // JobTerminalState reports whether a job row's state is final.
-func JobTerminalState(s string) bool { return service.JobTerminal(s) }
+func JobTerminalState(s string) bool { return resource.JobTerminal(s) }
 
 // workspace loads a job's workspace from its parent key, cached by the
 // workspace's UID (what jobs use of it, its names and storage account,
 // never changes for its life): a workspace deleted and created again under
 // the same names is another workspace. A job admitted before jobs recorded
 // the UID reads it every time.
-func (r *Jobs) workspace(ctx context.Context, wsKey, uid string) (*store.Resource, error) {
+func (r *Jobs) workspace(ctx context.Context, wsKey, uid string) (*resource.Object, error) {
 	if uid != "" {
 		r.cacheMu.Lock()
 		ws := r.workspaces[uid]
@@ -320,7 +331,7 @@ func (r *Jobs) workspace(ctx context.Context, wsKey, uid string) (*store.Resourc
 	if uid != "" {
 		r.cacheMu.Lock()
 		if r.workspaces == nil {
-			r.workspaces = map[string]*store.Resource{}
+			r.workspaces = map[string]*resource.Object{}
 		}
 		r.workspaces[uid] = ws
 		r.cacheMu.Unlock()
@@ -331,7 +342,7 @@ func (r *Jobs) workspace(ctx context.Context, wsKey, uid string) (*store.Resourc
 // cachedCompute returns what is known of a job's compute, cached by the
 // compute's UID (its type, size and tier are fixed at creation); nil for a
 // job admitted before jobs recorded the UID, which reads it every step.
-func (r *Jobs) cachedCompute(st *service.JobStatus) *computeInfo {
+func (r *Jobs) cachedCompute(st *resource.JobStatus) *computeInfo {
 	if st.ComputeUID == "" {
 		return nil
 	}
@@ -340,9 +351,9 @@ func (r *Jobs) cachedCompute(st *service.JobStatus) *computeInfo {
 	return r.computes[st.ComputeUID]
 }
 
-func (r *Jobs) rememberCompute(st *service.JobStatus, c *store.Resource) *computeInfo {
-	_, props := service.ComputeSpec(c)
-	ci := &computeInfo{Name: c.Name, Cluster: service.ComputeTypeOf(c) == service.AmlCompute, LowPriority: service.IsLowPriority(props)}
+func (r *Jobs) rememberCompute(st *resource.JobStatus, c *resource.Object) *computeInfo {
+	_, props := resource.ComputeSpec(c)
+	ci := &computeInfo{Name: c.Name, Cluster: resource.ComputeTypeOf(c) == resource.AmlCompute, LowPriority: resource.IsLowPriority(props)}
 	if st.ComputeUID == "" {
 		return ci
 	}
@@ -355,12 +366,12 @@ func (r *Jobs) rememberCompute(st *service.JobStatus, c *store.Resource) *comput
 	return ci
 }
 
-func workspaceByKey(ctx context.Context, st store.Store, wsKey string) (*store.Resource, error) {
-	i := strings.LastIndex(wsKey, "/providers/")
-	if i < 0 {
+func workspaceByKey(ctx context.Context, st store.Store, wsKey string) (*resource.Object, error) {
+	ref, ok := resource.ParentRef(core.KindWorkspace, wsKey)
+	if !ok {
 		return nil, fmt.Errorf("%w: bad workspace key %q", controller.ErrTerminal, wsKey)
 	}
-	ws, err := st.Get(ctx, core.KindWorkspace, wsKey[:i], wsKey[strings.LastIndex(wsKey, "/")+1:])
+	ws, err := st.Get(ctx, ref.Kind, ref.Parent, ref.Name)
 	if err != nil {
 		return nil, fmt.Errorf("workspace of %s: %w", wsKey, err)
 	}
@@ -368,7 +379,7 @@ func workspaceByKey(ctx context.Context, st store.Store, wsKey string) (*store.R
 }
 
 // computeOf loads the compute named by a job's Owner, nil when it is gone.
-func (r *Jobs) computeOf(ctx context.Context, owner string) (*store.Resource, error) {
+func (r *Jobs) computeOf(ctx context.Context, owner string) (*resource.Object, error) {
 	wsKey, name := splitComputeOwner(owner)
 	c, err := r.Store.Get(ctx, core.KindCompute, wsKey, name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -379,11 +390,11 @@ func (r *Jobs) computeOf(ctx context.Context, owner string) (*store.Resource, er
 
 // splitComputeOwner splits a compute's operation key ("<ws key>/computes/<name>").
 func splitComputeOwner(owner string) (wsKey, name string) {
-	i := strings.LastIndex(owner, "/computes/")
-	if i < 0 {
+	ref, ok := resource.ParseOpKey(core.KindCompute, owner)
+	if !ok {
 		return owner, ""
 	}
-	return owner[:i], owner[i+len("/computes/"):]
+	return ref.Parent, ref.Name
 }
 
 func computeName(owner string) string { _, n := splitComputeOwner(owner); return n }
@@ -391,22 +402,22 @@ func computeName(owner string) string { _, n := splitComputeOwner(owner); return
 // computeQueueKey is the compute controller's key of a job's compute.
 func computeQueueKey(owner string) string {
 	wsKey, name := splitComputeOwner(owner)
-	return service.ResourceKey(wsKey, name)
+	return resource.ResourceKey(wsKey, name)
 }
 
-func isCluster(c *store.Resource) bool {
-	return c != nil && service.ComputeTypeOf(c) == service.AmlCompute
+func isCluster(c *resource.Object) bool {
+	return c != nil && resource.ComputeTypeOf(c) == resource.AmlCompute
 }
 
 // enqueue moves a new job to Queued and tells its compute.
 func (r *Jobs) enqueue(ctx context.Context, j *jobCtx) (controller.Result, error) {
-	now := r.now()
-	j.st.Enter(service.JobQueued, now)
+	now := r.Clock.Now()
+	j.st.Enter(resource.JobQueued, now)
 	j.st.Reason = "Queued on " + j.info.Name + "."
-	if err := r.write(ctx, j, service.JobQueued); err != nil {
+	if err := r.write(ctx, j, resource.JobQueued); err != nil {
 		return controller.Result{}, err
 	}
-	r.logf(j, "Queued on %s (%s).", j.info.Name, service.ComputeTypeOf(j.compute))
+	r.logf(j, "Queued on %s (%s).", j.info.Name, resource.ComputeTypeOf(j.compute))
 	r.queued(j)
 	if !j.info.Cluster {
 		return r.scheduleInstance(ctx, j)
@@ -424,7 +435,7 @@ func (r *Jobs) queued(j *jobCtx) {
 
 // write stores the job's status and state (guarded by version).
 func (r *Jobs) write(ctx context.Context, j *jobCtx, state string) error {
-	j.job.Status = service.Encode(j.st)
+	j.job.Status = resource.Encode(j.st)
 	j.job.State = state
 	return r.Store.Update(ctx, j.job)
 }
@@ -432,7 +443,7 @@ func (r *Jobs) write(ctx context.Context, j *jobCtx, state string) error {
 // artifactDir is where a job's artifacts (logs, outputs) live on disk: the
 // artifact store's container, under ExperimentRun/dcid.<name>/.
 func (r *Jobs) artifactDir(j *jobCtx) string {
-	return filepath.Join(blob.ContainerDir(r.DataDir, service.WorkspaceStatusOf(j.ws).StorageAccount, "azureml"), "ExperimentRun", "dcid."+j.job.Name)
+	return filepath.Join(blob.ContainerDir(r.DataDir, resource.WorkspaceStatusOf(j.ws).StorageAccount, "azureml"), "ExperimentRun", "dcid."+j.job.Name)
 }
 
 // jobRoot holds a job's working directories and checkpoints: jobs/<job
@@ -448,7 +459,7 @@ func (r *Jobs) jobRoot(j *jobCtx) string {
 // logf adds a line to the job's lifecycle log (written when the step
 // ends, or before a long preparation step).
 func (r *Jobs) logf(j *jobCtx, format string, args ...any) {
-	fmt.Fprintf(&j.log, "%s %s\n", r.now().Format("2006-01-02T15:04:05.000Z"), fmt.Sprintf(format, args...))
+	fmt.Fprintf(&j.log, "%s %s\n", r.Clock.Now().Format("2006-01-02T15:04:05.000Z"), fmt.Sprintf(format, args...))
 }
 
 // flushLog appends the step's lines to the lifecycle log.
@@ -503,7 +514,7 @@ func (r *Jobs) procs(j *jobCtx) []backend.ProcessHandle {
 	return out
 }
 
-func procID(job *store.Resource, attempt, rank int) string {
+func procID(job *resource.Object, attempt, rank int) string {
 	return fmt.Sprintf("%s-a%d-r%d", job.UID, attempt, rank)
 }
 
@@ -588,7 +599,7 @@ func (r *Jobs) watch(ctx context.Context, j *jobCtx, hs []backend.ProcessHandle)
 // finish ends the job in a terminal state: processes stopped, artifacts
 // saved, nodes released and the job written, all or nothing; then the
 // compute hears of the free node and open operations are finished.
-func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *service.JobError, reason string) (controller.Result, error) {
+func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *resource.JobError, reason string) (controller.Result, error) {
 	// The processes' exit records stay until the outcome is written: a
 	// crash in between must find the job's processes ended, not lost.
 	// What they left behind is killed now, before their nodes are handed
@@ -599,19 +610,19 @@ func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *servic
 	if err := r.sweepProcs(ctx, j); err != nil {
 		return controller.Result{}, err
 	}
-	if j.st.StartTime != nil && j.job.State != service.JobFinalizing && r.hasArtifacts(j) {
+	if j.st.StartTime != nil && j.job.State != resource.JobFinalizing && r.hasArtifacts(j) {
 		// Saving outputs may take a while: show it.
-		j.st.Enter(service.JobFinalizing, r.now())
+		j.st.Enter(resource.JobFinalizing, r.Clock.Now())
 		j.st.Outcome, j.st.Error = state, jerr
 		j.st.Reason = "Finalizing: saving ./outputs and ./logs as artifacts."
-		if err := r.write(ctx, j, service.JobFinalizing); err != nil {
+		if err := r.write(ctx, j, resource.JobFinalizing); err != nil {
 			return controller.Result{}, err
 		}
 	}
 	r.saveArtifacts(j)
-	now := r.now()
+	now := r.Clock.Now()
 	if j.st.StartTime != nil {
-		j.st.Enter(service.JobFinalizing, now)
+		j.st.Enter(resource.JobFinalizing, now)
 	}
 	j.st.Enter(state, now)
 	j.st.Outcome = ""
@@ -658,7 +669,7 @@ func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *servic
 // the rows' versions like the cluster's, and the cluster's scheduling lock
 // is held, so the two never race for a job.
 func (r *Jobs) releaseWith(ctx context.Context, j *jobCtx, state string) error {
-	now := r.now()
+	now := r.Clock.Now()
 	owner := j.job.Owner
 	handoff := r.Sched != nil && len(j.st.Nodes) > 0 && j.info != nil && j.info.Cluster
 	if handoff {
@@ -674,7 +685,7 @@ func (r *Jobs) releaseWith(ctx context.Context, j *jobCtx, state string) error {
 		if err != nil {
 			return err
 		}
-		j.job.Status = service.Encode(j.st)
+		j.job.Status = resource.Encode(j.st)
 		j.job.State = state
 		if err := tx.Update(ctx, j.job); err != nil {
 			return err
@@ -712,10 +723,10 @@ const handOffTries = 8
 // cluster, if one fits (see releaseWith). It returns the job handed the
 // nodes (or ""), the queue entries found no longer queued, and the nodes
 // left to free.
-func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held []*store.Resource, now time.Time) (string, []string, []*store.Resource, error) {
-	var usable []*store.Resource
+func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held []*resource.Object, now time.Time) (string, []string, []*resource.Object, error) {
+	var usable []*resource.Object
 	for _, n := range held {
-		if n.State == "running" && !service.NodeSpecOf(n).Preempt {
+		if n.State == resource.NodeRunning && !resource.NodeSpecOf(n).Preempt {
 			usable = append(usable, n)
 		}
 	}
@@ -737,7 +748,7 @@ func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held 
 		wsKey, name := splitComputeOwner(j.job.Owner)
 		cl, _ = tx.Get(ctx, core.KindCompute, wsKey, name) // nil when gone: no reason
 	}
-	waited := service.ClusterQueueReason(cl)
+	waited := resource.ClusterQueueReason(cl)
 	var stale []string
 	for i, q := range queue {
 		if i == handOffTries || q.Nodes > len(usable) || maxNodes > 0 && q.Nodes > maxNodes {
@@ -757,7 +768,7 @@ func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held 
 			stale = append(stale, q.Key)
 			continue
 		}
-		var left []*store.Resource
+		var left []*resource.Object
 		for _, n := range held {
 			if !slices.Contains(take, n) {
 				left = append(left, n)
@@ -769,10 +780,10 @@ func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held 
 }
 
 // heldNodes reads the nodes a job holds (those whose row still names it).
-func heldNodes(ctx context.Context, tx store.Resources, j *jobCtx) ([]*store.Resource, error) {
-	var out []*store.Resource
+func heldNodes(ctx context.Context, tx store.Resources, j *jobCtx) ([]*resource.Object, error) {
+	var out []*resource.Object
 	for _, id := range j.st.Nodes {
-		n, err := tx.Get(ctx, service.KindNode, j.job.Owner, id)
+		n, err := tx.Get(ctx, resource.KindNode, j.job.Owner, id)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -788,16 +799,16 @@ func heldNodes(ctx context.Context, tx store.Resources, j *jobCtx) ([]*store.Res
 
 // freeNodes lets nodes go: idle again, or, for a node that was preempted,
 // no longer held (the cluster reconciler removes it).
-func freeNodes(ctx context.Context, tx store.Resources, nodes []*store.Resource, now time.Time) error {
+func freeNodes(ctx context.Context, tx store.Resources, nodes []*resource.Object, now time.Time) error {
 	for _, n := range nodes {
-		ns := service.NodeStatusOf(n)
+		ns := resource.NodeStatusOf(n)
 		ns.Job = ""
 		n.Owner = ""
-		if n.State != "preempted" {
-			n.State = "idle"
+		if n.State != resource.NodePreempted {
+			n.State = resource.NodeIdle
 			ns.IdleSince = now
 		}
-		n.Status = service.Encode(ns)
+		n.Status = resource.Encode(ns)
 		if err := tx.Update(ctx, n); err != nil {
 			return err
 		}
@@ -820,7 +831,7 @@ func (r *Jobs) settled(ctx context.Context, j *jobCtx) (controller.Result, error
 	// Only a cancel opens an operation on a job (deletion is handled in
 	// remove); a job never asked to cancel has none to finish.
 	if j.st.CancelRequest != nil {
-		if err := finishOps(ctx, r.Store, service.ResourceOpKey(j.job), store.OpSucceeded, "", ""); err != nil {
+		if err := finishOps(ctx, r.Store, resource.ResourceOpKey(j.job), resource.OpSucceeded, "", ""); err != nil {
 			return controller.Result{}, err
 		}
 	}
@@ -839,13 +850,13 @@ func (r *Jobs) settled(ctx context.Context, j *jobCtx) (controller.Result, error
 // runs periodically while this server leads, and so after a restart too.
 func (r *Jobs) SweepWorkDirs(ctx context.Context) error {
 	keep := map[string]bool{}
-	for _, state := range append([]string{service.StateDeleting}, service.JobActiveStates...) {
+	for _, state := range append([]string{resource.StateDeleting}, resource.JobActiveStates...) {
 		rs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, State: state})
 		if err != nil {
 			return err
 		}
 		for _, job := range rs {
-			keep[r.jobRoot(&jobCtx{job: job, st: service.JobStatusOf(job)})] = true
+			keep[r.jobRoot(&jobCtx{job: job, st: resource.JobStatusOf(job)})] = true
 		}
 	}
 	top := filepath.Join(r.DataDir, "jobs")
@@ -868,7 +879,7 @@ func (r *Jobs) SweepWorkDirs(ctx context.Context) error {
 			}
 		}
 	}
-	cutoff := r.now().Add(-r.retention())
+	cutoff := r.Clock.Now().Add(-r.retention())
 	for _, d := range dirs {
 		if keep[d] {
 			continue
@@ -905,7 +916,7 @@ func (r *Jobs) remove(ctx context.Context, j *jobCtx) (controller.Result, error)
 	if err := stop(ctx, j); err != nil {
 		return controller.Result{}, err
 	}
-	now := r.now()
+	now := r.Clock.Now()
 	err := r.Store.InTx(ctx, func(tx store.Resources) error {
 		if err := releaseNodes(ctx, tx, j, now); err != nil {
 			return err
@@ -925,5 +936,5 @@ func (r *Jobs) remove(ctx context.Context, j *jobCtx) (controller.Result, error)
 		}
 	}
 	r.Log.Info("job deleted", "job", j.job.Name)
-	return controller.Result{}, finishOps(ctx, r.Store, service.ResourceOpKey(j.job), store.OpSucceeded, "", "")
+	return controller.Result{}, finishOps(ctx, r.Store, resource.ResourceOpKey(j.job), resource.OpSucceeded, "", "")
 }

@@ -9,17 +9,16 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/envbuild"
-	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // JobAssets is what the job reconciler needs to look up in the workspace:
 // the environment, the code snapshot and the data a job refers to.
 // *service.Service implements it.
 type JobAssets interface {
-	ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef, environmentID string) (*service.ResolvedEnvironment, error)
-	JobCode(ctx context.Context, ws *store.Resource, codeID string) (*service.DataLocation, error)
-	ResolveDataURI(ctx context.Context, ws *store.Resource, uri string) (*service.DataLocation, error)
+	ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef, environmentID string) (*resource.ResolvedEnvironment, error)
+	JobCode(ctx context.Context, ws *resource.Object, codeID string) (*resource.DataLocation, error)
+	ResolveDataURI(ctx context.Context, ws *resource.Object, uri string) (*resource.DataLocation, error)
 }
 
 // PreparedEnv is how to run a command in a prepared environment.
@@ -35,7 +34,7 @@ type PreparedEnv struct {
 // goes to log (the job's preparation log). A failure the user can fix
 // (missing packages, an unreachable package index) is an *EnvError.
 type EnvPreparer interface {
-	Prepare(ctx context.Context, env *service.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error)
+	Prepare(ctx context.Context, env *resource.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error)
 }
 
 // EnvError is a preparation failure whose message tells the user what to
@@ -56,7 +55,7 @@ type EnvBuilder struct {
 	Builder *envbuild.Builder
 }
 
-func buildSpec(env *service.ResolvedEnvironment) envbuild.Spec {
+func buildSpec(env *resource.ResolvedEnvironment) envbuild.Spec {
 	spec := envbuild.Spec{Name: env.Name, Version: env.Version, Curated: env.Curated, CondaFile: env.CondaFile, Image: env.Image}
 	for _, p := range env.Packages {
 		spec.Packages = append(spec.Packages, envbuild.Package{Name: p.Requirement, Module: p.Import, Debian: p.Debian})
@@ -66,13 +65,13 @@ func buildSpec(env *service.ResolvedEnvironment) envbuild.Spec {
 
 // Build says what is known of env's build (service.Service.EnvBuildFunc):
 // the build log the studio shows.
-func (e EnvBuilder) Build(env *service.ResolvedEnvironment) service.EnvBuild {
+func (e EnvBuilder) Build(env *resource.ResolvedEnvironment) resource.EnvBuild {
 	st := e.Builder.State(buildSpec(env))
-	return service.EnvBuild{Needed: st.Needed, LogPath: st.Log, Building: st.Building, Ready: st.Ready, BuiltAt: st.BuiltAt}
+	return resource.EnvBuild{Needed: st.Needed, LogPath: st.Log, Building: st.Building, Ready: st.Ready, BuiltAt: st.BuiltAt}
 }
 
 // Prepare implements EnvPreparer.
-func (e EnvBuilder) Prepare(ctx context.Context, env *service.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
+func (e EnvBuilder) Prepare(ctx context.Context, env *resource.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
 	rt, err := e.Builder.Prepare(ctx, buildSpec(env), log)
 	if err != nil {
 		var be *envbuild.Error
@@ -109,7 +108,7 @@ type preparedEnv struct {
 
 // prepareCurated prepares a curated environment, reusing a preparation of
 // the last few seconds. Failures are not kept.
-func (r *Jobs) prepareCurated(ctx context.Context, env *service.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
+func (r *Jobs) prepareCurated(ctx context.Context, env *resource.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
 	key := env.ID + "\x00" + env.Image
 	now := time.Now()
 	r.cacheMu.Lock()

@@ -20,6 +20,7 @@ import (
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/store/sqlite"
@@ -76,7 +77,7 @@ type fakeEnv struct {
 	calls int
 }
 
-func (f *fakeEnv) Prepare(ctx context.Context, env *service.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
+func (f *fakeEnv) Prepare(ctx context.Context, env *resource.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -105,7 +106,7 @@ type jobBundle struct {
 	fakeInsts *fake.Instances
 	dispatch  *ComputeDispatch
 	ref       core.WorkspaceRef
-	ws        *store.Resource
+	ws        *resource.Object
 	dir       string
 
 	mu  sync.Mutex
@@ -129,9 +130,10 @@ func setupJobs(t *testing.T, o bundleOpts) *jobBundle {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "mlw.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "mlw.db"))
 	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { db.Close() })
+	st := &movesStore{Store: db, t: t}
 	if o.capacity == (backend.Resources{}) {
 		o.capacity = backend.Resources{MilliCPU: 64000, MemoryBytes: 512 << 30}
 	}
@@ -164,13 +166,13 @@ func setupJobs(t *testing.T, o bundleOpts) *jobBundle {
 		b.fakeInsts.Procs = b.be
 		insts = b.fakeInsts
 	}
-	b.clusters = &Clusters{Store: st, Nodes: nodes, Queue: b.q, Log: log, Sched: sched, Now: clock}
-	b.insts = &Instances{Store: st, Backend: insts, Queue: b.q, Log: log, DataDir: dir, EnvDir: filepath.Join(dir, "envs"), Now: clock,
+	b.clusters = &Clusters{Store: st, Nodes: nodes, Queue: b.q, Log: log, Sched: sched, Clock: clock}
+	b.insts = &Instances{Store: st, Backend: insts, Queue: b.q, Log: log, DataDir: dir, EnvDir: filepath.Join(dir, "envs"), Clock: clock,
 		ServerURL: func() string { return "https://127.0.0.1:7443" }, CAPEM: []byte("ca")}
-	b.jobs = &Jobs{Store: st, Queue: b.q, Log: log, Assets: b.svc, Env: env, Procs: procs, Sched: sched, DataDir: dir, Now: clock,
+	b.jobs = &Jobs{Store: st, Queue: b.q, Log: log, Assets: b.svc, Env: env, Procs: procs, Sched: sched, DataDir: dir, Clock: clock,
 		StopGrace: 2 * time.Second, Instances: b.insts}
-	b.dispatch = &ComputeDispatch{Store: st, Types: map[string]controller.Reconciler{service.AmlCompute: b.clusters, service.ComputeInstance: b.insts}}
-	admin := &store.User{ID: "00000000-0000-0000-0000-00000000000a", Name: "admin", Role: identity.RoleOwner}
+	b.dispatch = &ComputeDispatch{Store: st, Types: map[string]controller.Reconciler{resource.AmlCompute: b.clusters, resource.ComputeInstance: b.insts}}
+	admin := &resource.User{ID: "00000000-0000-0000-0000-00000000000a", Name: "admin", Role: identity.RoleOwner}
 	if _, err := st.GetUser(context.Background(), admin.ID); err != nil {
 		require.NoError(t, st.CreateUser(context.Background(), admin))
 	}
@@ -242,7 +244,7 @@ func (b *jobBundle) advance(d time.Duration) {
 	b.drain()
 }
 
-func (b *jobBundle) putCluster(name, props string) *store.Resource {
+func (b *jobBundle) putCluster(name, props string) *resource.Object {
 	b.t.Helper()
 	c, _, _, err := b.svc.PutCompute(b.ctx, b.ref, name, body(b.t, `{"properties":{"computeType":"AmlCompute","properties":`+props+`}}`))
 	require.NoError(b.t, err)
@@ -252,7 +254,7 @@ func (b *jobBundle) putCluster(name, props string) *store.Resource {
 
 // putInstance creates a compute instance (properties.properties) and
 // drains, which brings it up.
-func (b *jobBundle) putInstance(name, props string) *store.Resource {
+func (b *jobBundle) putInstance(name, props string) *resource.Object {
 	b.t.Helper()
 	_, _, _, err := b.svc.PutCompute(b.ctx, b.ref, name, body(b.t, `{"properties":{"computeType":"ComputeInstance","properties":`+props+`}}`))
 	require.NoError(b.t, err)
@@ -270,10 +272,10 @@ func (b *jobBundle) act(name, action string) {
 
 // instanceState is a compute instance's state.
 func (b *jobBundle) instanceState(name string) string {
-	return service.InstanceStatusOf(b.compute(name)).State()
+	return resource.InstanceStatusOf(b.compute(name)).State()
 }
 
-func (b *jobBundle) submit(name, props string) *store.Resource {
+func (b *jobBundle) submit(name, props string) *resource.Object {
 	b.t.Helper()
 	j, created, err := b.svc.PutJob(b.ctx, b.ref, name, body(b.t, `{"properties":`+props+`}`))
 	require.NoError(b.t, err)
@@ -292,31 +294,31 @@ func command(compute, cmd string, extra ...string) string {
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
-func (b *jobBundle) job(name string) *store.Resource {
+func (b *jobBundle) job(name string) *resource.Object {
 	b.t.Helper()
 	_, j, err := b.svc.GetJob(b.ctx, b.ref, name)
 	require.NoError(b.t, err)
 	return j
 }
 
-func (b *jobBundle) status(name string) *service.JobStatus { return service.JobStatusOf(b.job(name)) }
+func (b *jobBundle) status(name string) *resource.JobStatus { return resource.JobStatusOf(b.job(name)) }
 
-func (b *jobBundle) requireState(name, state string) *service.JobStatus {
+func (b *jobBundle) requireState(name, state string) *resource.JobStatus {
 	b.t.Helper()
 	j := b.job(name)
-	st := service.JobStatusOf(j)
+	st := resource.JobStatusOf(j)
 	require.Equal(b.t, state, j.State, "job %s: %s (error %+v)", name, st.Reason, st.Error)
 	return st
 }
 
-func (b *jobBundle) compute(name string) *store.Resource {
+func (b *jobBundle) compute(name string) *resource.Object {
 	b.t.Helper()
 	_, c, err := b.svc.GetCompute(b.ctx, b.ref, name)
 	require.NoError(b.t, err)
 	return c
 }
 
-func (b *jobBundle) nodes(cluster string) []*store.Resource {
+func (b *jobBundle) nodes(cluster string) []*resource.Object {
 	b.t.Helper()
 	ns, err := b.svc.ClusterNodes(b.ctx, b.compute(cluster))
 	require.NoError(b.t, err)
@@ -332,7 +334,7 @@ func (b *jobBundle) nodeStates(cluster string) string {
 	return strings.Join(out, ",")
 }
 
-func (b *jobBundle) clusterStatus(name string) service.ClusterStatus {
+func (b *jobBundle) clusterStatus(name string) resource.ClusterStatus {
 	b.t.Helper()
 	v, err := b.clusters.view(b.compute(name))
 	require.NoError(b.t, err)
@@ -344,13 +346,13 @@ func (b *jobBundle) clusterStatus(name string) service.ClusterStatus {
 func (b *jobBundle) exit(name string, rank, code int) {
 	b.t.Helper()
 	j := b.job(name)
-	st := service.JobStatusOf(j)
+	st := resource.JobStatusOf(j)
 	require.True(b.t, b.be.Exit(procID(j, st.Attempt, rank), code), "process %d of %s is not running: %s", rank, name, b.be)
-	b.q.Enqueue(core.KindJob, service.Key(j))
+	b.q.Enqueue(core.KindJob, resource.Key(j))
 	b.drain()
 }
 
-func phases(st *service.JobStatus) string {
+func phases(st *resource.JobStatus) string {
 	var out []string
 	for _, p := range st.Phases {
 		out = append(out, p.Status)

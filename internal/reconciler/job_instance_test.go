@@ -11,7 +11,7 @@ import (
 	"github.com/mlw-project/mlw/internal/backend/fake"
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // Jobs on compute instances, with the fake backends: the instance
@@ -26,7 +26,7 @@ func (b *jobBundle) instanceJobs(ci string) []fake.JobProcess {
 }
 
 func (b *jobBundle) idleStatus(ci string) string {
-	st := service.InstanceStatusOf(b.compute(ci))
+	st := resource.InstanceStatusOf(b.compute(ci))
 	m, _ := st.Props["idleShutdown"].(map[string]any)
 	s, _ := m["status"].(string)
 	return s
@@ -54,23 +54,23 @@ func TestJobOnComputeInstance(t *testing.T) {
 	t.Parallel()
 	b := setupJobs(t, bundleOpts{})
 	c := b.putInstance("ci1", instanceDS11)
-	require.Equal(t, service.InstanceRunning, b.instanceState("ci1"))
+	require.Equal(t, resource.InstanceRunning, b.instanceState("ci1"))
 	b.act("ci1", "stop")
-	require.Equal(t, service.InstanceStopped, b.instanceState("ci1"))
+	require.Equal(t, resource.InstanceStopped, b.instanceState("ci1"))
 
 	j1 := b.submit("one", command("ci1", "true"))
 	b.submit("two", command("ci1", "true"))
 	b.drain()
-	st := b.requireState("one", service.JobQueued)
+	st := b.requireState("one", resource.JobQueued)
 	require.Equal(t, "Waiting for compute instance ci1 to run (it is Stopped); start it with `mlw compute start --name ci1`.", st.Reason)
 	require.Empty(t, b.delayedJobs(), "queued jobs do not poll their instance")
 
 	// Starting the instance starts the oldest job at once: no clock moves.
 	b.act("ci1", "start")
-	require.Equal(t, service.InstanceRunning, b.instanceState("ci1"))
-	st = b.requireState("one", service.JobRunning)
+	require.Equal(t, resource.InstanceRunning, b.instanceState("ci1"))
+	st = b.requireState("one", resource.JobRunning)
 	require.Equal(t, "Running on compute instance ci1.", st.Reason)
-	st2 := b.requireState("two", service.JobQueued)
+	st2 := b.requireState("two", resource.JobQueued)
 	require.Equal(t, "Waiting for compute instance ci1: it runs job one.", st2.Reason)
 
 	jobs := b.instanceJobs("ci1")
@@ -84,7 +84,7 @@ func TestJobOnComputeInstance(t *testing.T) {
 	require.DirExists(t, p.Spec.Dir)
 	require.Equal(t, "ci1", p.Instance.Env["CI_NAME"])
 	require.Contains(t, p.Instance.Binds, backend.Bind{Path: jobsDir})
-	require.Contains(t, p.Instance.Binds, backend.Bind{Path: blob.AccountDir(b.dir, service.WorkspaceStatusOf(b.ws).StorageAccount)})
+	require.Contains(t, p.Instance.Binds, backend.Bind{Path: blob.AccountDir(b.dir, resource.WorkspaceStatusOf(b.ws).StorageAccount)})
 	require.Contains(t, p.Instance.Binds, backend.Bind{Path: filepath.Join(b.dir, "envs"), ReadOnly: true})
 	require.Contains(t, p.Spec.Env, "AZUREML_RUN_ID=one")
 	require.Contains(t, p.Spec.Env, "MLW_CHECKPOINT_DIR="+filepath.Join(jobsDir, j1.UID, "checkpoints"))
@@ -94,10 +94,10 @@ func TestJobOnComputeInstance(t *testing.T) {
 	require.Equal(t, "busy: 1 running job", b.idleStatus("ci1"), "the instance's idle shutdown sees the job at once")
 
 	b.exit("one", 0, 0)
-	b.requireState("one", service.JobCompleted)
-	b.requireState("two", service.JobRunning)
+	b.requireState("one", resource.JobCompleted)
+	b.requireState("two", resource.JobRunning)
 	b.exit("two", 0, 0)
-	b.requireState("two", service.JobCompleted)
+	b.requireState("two", resource.JobCompleted)
 	require.Contains(t, b.idleStatus("ci1"), "idle since")
 	require.Len(t, b.instanceJobs("ci1"), 2)
 }
@@ -119,21 +119,21 @@ func TestStopInstanceEndsItsJob(t *testing.T) {
 			b.drain()
 			b.submit("next", command("ci1", "true"))
 			b.drain()
-			b.requireState("long", service.JobRunning)
+			b.requireState("long", resource.JobRunning)
 
 			b.act("ci1", tc.action)
-			st := b.requireState("long", service.JobCanceled)
+			st := b.requireState("long", resource.JobCanceled)
 			require.Equal(t, tc.want, st.Reason)
 			p, _ := b.be.Process(procID(j, 1, 0))
 			require.False(t, p.IsRunning())
 			require.True(t, p.Released())
 			if tc.action == "stop" {
-				require.Equal(t, service.InstanceStopped, b.instanceState("ci1"))
-				st = b.requireState("next", service.JobQueued)
+				require.Equal(t, resource.InstanceStopped, b.instanceState("ci1"))
+				st = b.requireState("next", resource.JobQueued)
 				require.Contains(t, st.Reason, "(it is Stopped)")
 				b.act("ci1", "start")
 			}
-			b.requireState("next", service.JobRunning)
+			b.requireState("next", resource.JobRunning)
 		})
 	}
 }
@@ -148,14 +148,14 @@ func TestDeleteInstanceEndsItsJobs(t *testing.T) {
 	b.drain()
 	b.submit("queued", command("ci1", "true"))
 	b.drain()
-	b.requireState("long", service.JobRunning)
+	b.requireState("long", resource.JobRunning)
 
 	_, err := b.svc.DeleteCompute(b.ctx, b.ref, "ci1")
 	require.NoError(t, err)
 	b.drain()
-	st := b.requireState("long", service.JobCanceled)
+	st := b.requireState("long", resource.JobCanceled)
 	require.Equal(t, "The compute instance 'ci1' was deleted while the job ran.", st.Reason)
-	st = b.requireState("queued", service.JobCanceled)
+	st = b.requireState("queued", resource.JobCanceled)
 	require.Equal(t, "The compute 'ci1' was deleted.", st.Reason)
 	p, _ := b.be.Process(procID(j, 1, 0))
 	require.False(t, p.IsRunning())
@@ -172,15 +172,15 @@ func TestJobKilledWithItsInstance(t *testing.T) {
 	b.putInstance("ci1", instanceDS11)
 	j := b.submit("long", command("ci1", "sleep 600"))
 	b.drain()
-	b.requireState("long", service.JobRunning)
+	b.requireState("long", resource.JobRunning)
 
 	// Admission moved the instance to Stopping; its backend already
 	// killed everything; the job hears of its process's end first.
 	c := b.compute("ci1")
-	c.State = service.InstanceStopping
+	c.State = resource.InstanceStopping
 	require.NoError(t, b.st.Update(b.ctx, c))
 	require.True(t, b.be.Kill(procID(j, 1, 0)))
-	b.q.Enqueue(core.KindJob, service.Key(j))
+	b.q.Enqueue(core.KindJob, resource.Key(j))
 	for {
 		it, ok := b.q.pop()
 		if !ok {
@@ -191,6 +191,6 @@ func TestJobKilledWithItsInstance(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
-	st := b.requireState("long", service.JobCanceled)
+	st := b.requireState("long", resource.JobCanceled)
 	require.Equal(t, "The compute instance 'ci1' was stopped while the job ran (it is Stopping).", st.Reason)
 }

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/stretchr/testify/require"
-
-	"github.com/mlw-project/mlw/internal/service"
 )
 
 // Symbolic links a user can plant in storage (from a compute instance,
@@ -30,7 +29,7 @@ func linkedShare(t *testing.T, b *jobBundle) (private string) {
 	require.NoError(t, os.MkdirAll(filepath.Join(private, "sub"), 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(private, "token"), []byte(secretText), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(private, "sub", "key"), []byte(secretText), 0o600))
-	users := filepath.Join(service.WorkspaceShareDir(b.dir, b.ws), "Users", "bob")
+	users := filepath.Join(resource.WorkspaceShareDir(b.dir, b.ws), "Users", "bob")
 	require.NoError(t, os.MkdirAll(users, 0o755))
 	require.NoError(t, os.Symlink(private, filepath.Join(users, "evil")))
 	require.NoError(t, os.Symlink(filepath.Join(private, "token"), filepath.Join(users, "token-link")))
@@ -103,7 +102,7 @@ func TestJobDataThroughLinksOutOfStorage(t *testing.T) {
 			}
 			b.submit("j", command("c1", "cat x", extra...))
 			b.drain()
-			st := b.requireState("j", service.JobFailed)
+			st := b.requireState("j", resource.JobFailed)
 			require.Contains(t, st.Error.Message, "symbolic link", st.Error.Message)
 			require.Contains(t, st.Error.Message, "outside the workspace's storage")
 			requireNoSecret(t, filepath.Join(b.dir, "jobs"), private)
@@ -120,7 +119,7 @@ func TestJobDataThroughLinksOutOfStorage(t *testing.T) {
 func TestLinksInsideStorageStillWork(t *testing.T) {
 	t.Parallel()
 	b := setupJobs(t, bundleOpts{})
-	shareDir := service.WorkspaceShareDir(b.dir, b.ws)
+	shareDir := resource.WorkspaceShareDir(b.dir, b.ws)
 	require.NoError(t, os.MkdirAll(filepath.Join(shareDir, "Users", "bob", "data"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(shareDir, "Users", "bob", "data", "d.csv"), []byte("a,b\n"), 0o644))
 	require.NoError(t, os.Symlink("data", filepath.Join(shareDir, "Users", "bob", "latest")))
@@ -136,7 +135,7 @@ func TestLinksInsideStorageStillWork(t *testing.T) {
 	j := b.submit("j", command("c1", "python main.py", `"codeId":"azureml:src:1"`,
 		`"inputs":{"m":{"jobInputType":"uri_folder","uri":"`+share+`Users/bob/latest"},"d":{"jobInputType":"uri_folder","mode":"Download","uri":"`+share+`Users/bob/latest"}}`))
 	b.drain()
-	b.requireState("j", service.JobRunning)
+	b.requireState("j", resource.JobRunning)
 	p, ok := b.be.Process(procID(j, 1, 0))
 	require.True(t, ok)
 	env := envOf(p.Spec)
@@ -167,7 +166,7 @@ func TestArtifactsNeverWrittenThroughLinks(t *testing.T) {
 	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":2}}`)
 	j := b.submit("dist", command("c1", "python -m train", `"resources":{"instanceCount":2}`))
 	b.drain()
-	b.requireState("dist", service.JobRunning)
+	b.requireState("dist", resource.JobRunning)
 	victim := filepath.Join(b.dir, "victim")
 	require.NoError(t, os.MkdirAll(victim, 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(victim, "passwd"), []byte("root:x:0:0\n"), 0o644))
@@ -190,7 +189,7 @@ func TestArtifactsNeverWrittenThroughLinks(t *testing.T) {
 
 	b.exit("dist", 0, 0)
 	b.exit("dist", 1, 0)
-	b.requireState("dist", service.JobCompleted)
+	b.requireState("dist", resource.JobCompleted)
 	arts := b.jobs.artifactDir(&jobCtx{job: j, ws: b.ws})
 
 	_, err := os.Lstat(filepath.Join(victim, "model.pkl"))
@@ -226,12 +225,12 @@ func TestSetupScriptLogNeverThroughLinks(t *testing.T) {
 		b.writeShare("Users/admin/setup.sh", "echo hi")
 		outside := filepath.Join(b.svc.DataDir, "etc")
 		require.NoError(t, os.MkdirAll(outside, 0o755))
-		share := service.WorkspaceSharePath(b.svc.DataDir, b.ws)
+		share := resource.WorkspaceSharePath(b.svc.DataDir, b.ws)
 		require.NoError(t, os.MkdirAll(filepath.Join(share, "Logs"), 0o755))
 		require.NoError(t, os.Symlink(outside, filepath.Join(share, "Logs", "ci1")))
 		c, op := b.create("ci1", scripts)
 		b.reconcile("ci1")
-		require.Equal(t, service.InstanceUserSetupFailed, b.state("ci1"))
+		require.Equal(t, resource.InstanceUserSetupFailed, b.state("ci1"))
 		require.Contains(t, b.op(op.ID).ErrorMsg, "symbolic link")
 		require.Contains(t, b.op(op.ID).ErrorMsg, "Logs/ci1")
 		require.Nil(t, b.be.Script(c.UID, "creation"), "the script did not start")
@@ -243,7 +242,7 @@ func TestSetupScriptLogNeverThroughLinks(t *testing.T) {
 		t.Parallel()
 		b := setupInstances(t, monday)
 		b.writeShare("Users/admin/setup.sh", "echo hi")
-		share := service.WorkspaceSharePath(b.svc.DataDir, b.ws)
+		share := resource.WorkspaceSharePath(b.svc.DataDir, b.ws)
 		require.NoError(t, os.MkdirAll(filepath.Join(share, "Logs", "kept"), 0o755))
 		require.NoError(t, os.Symlink("kept", filepath.Join(share, "Logs", "ci1")))
 		c, _ := b.create("ci1", scripts)

@@ -15,7 +15,7 @@ import (
 	"github.com/mlw-project/mlw/internal/backend/local"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/envbuild"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -25,7 +25,9 @@ import (
 
 func TestMain(m *testing.M) {
 	local.MaybeRunShim()
-	os.Exit(m.Run())
+	code := m.Run()
+	printMoves()
+	os.Exit(code)
 }
 
 // localBundle is a jobBundle on the local backend.
@@ -40,11 +42,11 @@ func localBundle(t *testing.T, dir string, env EnvPreparer) (*jobBundle, *local.
 	t.Cleanup(func() {
 		computes, _ := b.st.List(context.Background(), store.ListOptions{Kind: core.KindCompute})
 		for _, c := range computes {
-			if service.ComputeTypeOf(c) == service.ComputeInstance {
-				_ = insts.Delete(context.Background(), c.UID, service.InstanceStatusOf(c).Internal.Handle)
+			if resource.ComputeTypeOf(c) == resource.ComputeInstance {
+				_ = insts.Delete(context.Background(), c.UID, resource.InstanceStatusOf(c).Internal.Handle)
 			}
 		}
-		nodes, _ := b.st.List(context.Background(), store.ListOptions{Kind: service.KindNode})
+		nodes, _ := b.st.List(context.Background(), store.ListOptions{Kind: resource.KindNode})
 		for _, n := range nodes {
 			_ = be.StopNode(context.Background(), n.Name)
 		}
@@ -77,12 +79,12 @@ func (b *jobBundle) await(what string, cond func() bool) {
 	}
 }
 
-func (b *jobBundle) awaitState(name, state string) *service.JobStatus {
+func (b *jobBundle) awaitState(name, state string) *resource.JobStatus {
 	b.t.Helper()
 	b.await("job "+name+" to be "+state, func() bool {
 		j := b.job(name)
-		if service.JobTerminal(j.State) && j.State != state {
-			st := service.JobStatusOf(j)
+		if resource.JobTerminal(j.State) && j.State != state {
+			st := resource.JobStatusOf(j)
 			b.t.Fatalf("job %s ended %s, want %s: %s %+v", name, j.State, state, st.Reason, st.Error)
 		}
 		return j.State == state
@@ -93,7 +95,7 @@ func (b *jobBundle) awaitState(name, state string) *service.JobStatus {
 // workDir is the working directory of a job's current attempt on node 0.
 func (b *jobBundle) workDir(name string) string {
 	j := b.job(name)
-	return b.jobs.workDir(&jobCtx{job: j, st: service.JobStatusOf(j)}, 0)
+	return b.jobs.workDir(&jobCtx{job: j, st: resource.JobStatusOf(j)}, 0)
 }
 
 func (b *jobBundle) userLog(name string) string {
@@ -139,7 +141,7 @@ func TestLocalJobCompletes(t *testing.T) {
 	b, _ := localBundle(t, "", nil)
 	b.putCluster("c1", smallCluster)
 	b.submit("hello", command("c1", `echo "hello from $AZUREML_RUN_ID in $(basename $PWD)"; echo result > outputs/result.txt; echo oops >&2`))
-	st := b.awaitState("hello", service.JobCompleted)
+	st := b.awaitState("hello", resource.JobCompleted)
 	require.Equal(t, 0, *st.ExitCode)
 	log := b.userLog("hello")
 	require.Contains(t, log, "hello from hello in a1-n0")
@@ -165,7 +167,7 @@ func TestLocalCancelKillsProcessTree(t *testing.T) {
 	b, _ := localBundle(t, "", nil)
 	b.putCluster("c1", smallCluster)
 	b.submit("tree", command("c1", `sleep 300 & echo $! > bg.pid; setsid sleep 300 & echo $! > escaped.pid; echo started; wait`))
-	b.awaitState("tree", service.JobRunning)
+	b.awaitState("tree", resource.JobRunning)
 	wd := b.workDir("tree")
 	b.await("the job's processes to start", func() bool {
 		_, ok1 := pidIn(filepath.Join(wd, "bg.pid"))
@@ -178,7 +180,7 @@ func TestLocalCancelKillsProcessTree(t *testing.T) {
 	_, op, err := b.svc.CancelJob(b.ctx, b.ref, "tree")
 	require.NoError(t, err)
 	require.NotNil(t, op)
-	st := b.awaitState("tree", service.JobCanceled)
+	st := b.awaitState("tree", resource.JobCanceled)
 	require.Equal(t, "Canceled by admin.", st.Reason)
 	// SIGKILL is delivered asynchronously: await the deaths.
 	b.await("the background child to die", func() bool { return !alive(bg) })
@@ -192,12 +194,12 @@ func TestLocalTimeout(t *testing.T) {
 	b, _ := localBundle(t, "", nil)
 	b.putCluster("c1", smallCluster)
 	b.submit("slow", command("c1", `echo $BASHPID > main.pid; sleep 300`, `"limits":{"jobLimitsType":"Command","timeout":"PT5S"}`))
-	b.awaitState("slow", service.JobRunning)
+	b.awaitState("slow", resource.JobRunning)
 	wd := b.workDir("slow")
 	b.await("the process to start", func() bool { _, ok := pidIn(filepath.Join(wd, "main.pid")); return ok })
 	pid := readPID(t, filepath.Join(wd, "main.pid"))
 	b.advance(5 * time.Second) // virtual time
-	st := b.requireState("slow", service.JobFailed)
+	st := b.requireState("slow", resource.JobFailed)
 	require.Equal(t, "JobTimeout", st.Error.Code)
 	require.False(t, alive(pid))
 }
@@ -209,7 +211,7 @@ func TestLocalFailingCommand(t *testing.T) {
 	b, _ := localBundle(t, "", nil)
 	b.putCluster("c1", smallCluster)
 	b.submit("bad", command("c1", `echo working; echo "Traceback: something broke" >&2; exit 3`))
-	st := b.awaitState("bad", service.JobFailed)
+	st := b.awaitState("bad", resource.JobFailed)
 	require.NotNil(t, st.ExitCode, "%+v %s", st.Error, st.Reason)
 	require.Equal(t, 3, *st.ExitCode)
 	require.Equal(t, "UserError", st.Error.Code)
@@ -222,10 +224,10 @@ func TestLocalFailingCommand(t *testing.T) {
 // package than the curated environment has: one that no Python has.
 type missingPackage struct{ EnvBuilder }
 
-func (m missingPackage) Prepare(ctx context.Context, env *service.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
+func (m missingPackage) Prepare(ctx context.Context, env *resource.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
 	e := *env
-	e.Packages = append(append([]service.PythonPackage(nil), env.Packages...),
-		service.PythonPackage{Requirement: "mlw-missing", Import: "mlw_missing_module", Debian: "python3-mlw-missing"})
+	e.Packages = append(append([]resource.PythonPackage(nil), env.Packages...),
+		resource.PythonPackage{Requirement: "mlw-missing", Import: "mlw_missing_module", Debian: "python3-mlw-missing"})
 	return m.EnvBuilder.Prepare(ctx, &e, log)
 }
 
@@ -241,7 +243,7 @@ func TestLocalMissingEnvironmentPackage(t *testing.T) {
 	b, _ := localBundle(t, dir, env)
 	b.putCluster("c1", smallCluster)
 	b.submit("train", command("c1", "python train.py"))
-	st := b.awaitState("train", service.JobFailed)
+	st := b.awaitState("train", resource.JobFailed)
 	require.Equal(t, "NotStarted,Queued,Preparing,Failed", phases(st))
 	require.Equal(t, "EnvironmentPackagesMissing", st.Error.Code)
 	require.Contains(t, st.Error.Message, "mlw-missing")
@@ -258,12 +260,12 @@ func TestLocalPreemptionKeepsCheckpoints(t *testing.T) {
 	script := `n=$(cat checkpoints/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > checkpoints/n; echo "attempt $MLW_ATTEMPT sees checkpoint $n"; ` +
 		`if [ $n -lt 2 ]; then exec sleep 300; fi`
 	b.submit("resume", command("low", script))
-	b.awaitState("resume", service.JobRunning)
+	b.awaitState("resume", resource.JobRunning)
 	b.await("the first attempt to save a checkpoint", func() bool { return strings.Contains(b.userLog("resume"), "checkpoint 1") })
 
 	_, err := b.svc.PreemptNode(b.ctx, b.ref, "low", "")
 	require.NoError(t, err)
-	st := b.awaitState("resume", service.JobCompleted)
+	st := b.awaitState("resume", resource.JobCompleted)
 	require.Equal(t, 2, st.Attempt)
 	require.Len(t, st.Attempts, 1)
 	log := b.userLog("resume")
@@ -281,7 +283,7 @@ func TestLocalRestartMidJob(t *testing.T) {
 	b, _ := localBundle(t, dir, nil)
 	b.putCluster("c1", smallCluster)
 	b.submit("long", command("c1", `echo before; while [ ! -f go ]; do sleep 0.05; done; echo after`))
-	b.awaitState("long", service.JobRunning)
+	b.awaitState("long", resource.JobRunning)
 	b.await("the job to log", func() bool { return strings.Contains(b.userLog("long"), "before") })
 	wd := b.workDir("long")
 
@@ -290,9 +292,9 @@ func TestLocalRestartMidJob(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(wd, "go"), nil, 0o644))
 	// On start every unfinished job and every compute is enqueued.
 	j := b2.job("long")
-	b2.q.Enqueue(core.KindJob, service.Key(j))
-	b2.q.Enqueue(core.KindCompute, service.Key(b2.compute("c1")))
-	st := b2.awaitState("long", service.JobCompleted)
+	b2.q.Enqueue(core.KindJob, resource.Key(j))
+	b2.q.Enqueue(core.KindCompute, resource.Key(b2.compute("c1")))
+	st := b2.awaitState("long", resource.JobCompleted)
 	require.Equal(t, 1, st.Attempt, "not run twice")
 	log := b2.userLog("long")
 	require.Equal(t, 1, strings.Count(log, "before"))
@@ -309,19 +311,19 @@ func TestLocalQueuedJobRunsAfterRestart(t *testing.T) {
 	b.putCluster("c1", smallCluster)
 	b.submit("first", command("c1", `while [ ! -f go ]; do sleep 0.05; done`))
 	b.submit("second", command("c1", "echo second ran"))
-	b.awaitState("first", service.JobRunning)
-	b.requireState("second", service.JobQueued)
+	b.awaitState("first", resource.JobRunning)
+	b.requireState("second", resource.JobQueued)
 	wd := b.workDir("first")
 
 	b2, _ := localBundle(t, dir, nil)
 	for _, name := range []string{"first", "second"} {
-		b2.q.Enqueue(core.KindJob, service.Key(b2.job(name)))
+		b2.q.Enqueue(core.KindJob, resource.Key(b2.job(name)))
 	}
-	b2.q.Enqueue(core.KindCompute, service.Key(b2.compute("c1")))
+	b2.q.Enqueue(core.KindCompute, resource.Key(b2.compute("c1")))
 	require.NoError(t, os.WriteFile(filepath.Join(wd, "go"), nil, 0o644))
-	b2.awaitState("second", service.JobCompleted)
+	b2.awaitState("second", resource.JobCompleted)
 	require.Contains(t, b2.userLog("second"), "second ran")
-	b2.requireState("first", service.JobCompleted)
+	b2.requireState("first", resource.JobCompleted)
 }
 
 // TestLocalNodeLimits: a node's processes run in its cgroup when the host
@@ -334,16 +336,16 @@ func TestLocalNodeLimits(t *testing.T) {
 	b, _ := localBundle(t, "", nil)
 	b.putCluster("c1", smallCluster)
 	b.submit("cg", command("c1", `cat /proc/self/cgroup > cg.tmp; mv cg.tmp cgroup.txt; while [ ! -f go ]; do sleep 0.05; done`))
-	st := b.awaitState("cg", service.JobRunning)
+	st := b.awaitState("cg", resource.JobRunning)
 	wd := b.workDir("cg")
 	b.await("the job to write its cgroup", func() bool { _, err := os.Stat(filepath.Join(wd, "cgroup.txt")); return err == nil })
 	data, err := os.ReadFile(filepath.Join(wd, "cgroup.txt"))
 	require.NoError(t, err)
 	require.Contains(t, string(data), "mlw/node-"+st.Nodes[0])
-	ns := service.NodeStatusOf(b.nodes("c1")[0])
+	ns := resource.NodeStatusOf(b.nodes("c1")[0])
 	require.True(t, ns.LimitsEnforced)
 	require.NoError(t, os.WriteFile(filepath.Join(wd, "go"), nil, 0o644))
-	b.awaitState("cg", service.JobCompleted)
+	b.awaitState("cg", resource.JobCompleted)
 }
 
 // TestLocalJobInsideInstance: a job on a compute instance runs inside it
@@ -355,18 +357,18 @@ func TestLocalJobInsideInstance(t *testing.T) {
 	dir := t.TempDir()
 	b, _ := localBundle(t, dir, nil)
 	b.putInstance("ci1", `{"vmSize":"STANDARD_DS1_V2"}`)
-	require.Equal(t, service.InstanceRunning, b.instanceState("ci1"))
-	share := service.WorkspaceSharePath(dir, b.ws)
+	require.Equal(t, resource.InstanceRunning, b.instanceState("ci1"))
+	share := resource.WorkspaceSharePath(dir, b.ws)
 	require.NoError(t, os.MkdirAll(share, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(share, "notes.txt"), nil, 0o644))
 	b.submit("inside", command("ci1", `echo "ci=$CI_NAME host=$(hostname) home=$HOME run=$AZUREML_RUN_ID"; ls ~/cloudfiles/code; cat ~/config.json; echo; `+
 		`echo result > outputs/result.txt; echo before; while [ ! -f go ]; do sleep 0.05; done; echo after`))
-	b.awaitState("inside", service.JobRunning)
+	b.awaitState("inside", resource.JobRunning)
 	b.await("the job to log", func() bool { return strings.Contains(b.userLog("inside"), "before") })
 	log := b.userLog("inside")
 	host, _ := os.Hostname()
 	home := filepath.Join(dir, "instances")
-	if isolation := service.InstanceStatusOf(b.compute("ci1")).Internal.Isolation; !strings.HasPrefix(isolation, "None") {
+	if isolation := resource.InstanceStatusOf(b.compute("ci1")).Internal.Isolation; !strings.HasPrefix(isolation, "None") {
 		host, home = "ci1", "/home/azureuser"
 	}
 	require.Contains(t, log, "ci=ci1 host="+host+" home="+home)
@@ -379,9 +381,9 @@ func TestLocalJobInsideInstance(t *testing.T) {
 	// The old server goes away; the new one finds the job running.
 	b2, _ := localBundle(t, dir, nil)
 	require.NoError(t, os.WriteFile(filepath.Join(wd, "go"), nil, 0o644))
-	b2.q.Enqueue(core.KindJob, service.Key(b2.job("inside")))
-	b2.q.Enqueue(core.KindCompute, service.Key(b2.compute("ci1")))
-	st := b2.awaitState("inside", service.JobCompleted)
+	b2.q.Enqueue(core.KindJob, resource.Key(b2.job("inside")))
+	b2.q.Enqueue(core.KindCompute, resource.Key(b2.compute("ci1")))
+	st := b2.awaitState("inside", resource.JobCompleted)
 	require.Equal(t, 0, *st.ExitCode)
 	log = b2.userLog("inside")
 	require.Equal(t, 1, strings.Count(log, "before"), "not run twice")
@@ -389,7 +391,7 @@ func TestLocalJobInsideInstance(t *testing.T) {
 	out, err := os.ReadFile(filepath.Join(b2.jobs.artifactDir(&jobCtx{job: b2.job("inside"), ws: b2.ws}), "outputs", "result.txt"))
 	require.NoError(t, err)
 	require.Equal(t, "result\n", string(out))
-	require.Equal(t, service.InstanceRunning, b2.instanceState("ci1"))
+	require.Equal(t, resource.InstanceRunning, b2.instanceState("ci1"))
 }
 
 // TestLocalInstanceJobCancelAndStop: canceling a job inside an instance
@@ -402,25 +404,25 @@ func TestLocalInstanceJobCancelAndStop(t *testing.T) {
 	b.putInstance("ci1", `{"vmSize":"STANDARD_DS1_V2"}`)
 	ci := b.compute("ci1")
 	b.submit("canceled", command("ci1", `setsid sleep 300 & echo started; wait`))
-	b.awaitState("canceled", service.JobRunning)
+	b.awaitState("canceled", resource.JobRunning)
 	b.await("the job to start", func() bool { return strings.Contains(b.userLog("canceled"), "started") })
 	runDir := b.status("canceled").Procs[0].RunDir
 	require.NotEmpty(t, local.TaggedPIDs(runDir))
 	_, _, err := b.svc.CancelJob(b.ctx, b.ref, "canceled")
 	require.NoError(t, err)
-	b.awaitState("canceled", service.JobCanceled)
+	b.awaitState("canceled", resource.JobCanceled)
 	// SIGKILL is delivered asynchronously: await the deaths.
 	b.await("the job's processes, the one that left its session too, to die", func() bool { return len(local.TaggedPIDs(runDir)) == 0 })
 	require.NotEmpty(t, local.InstancePIDs(ci.UID), "the instance still runs")
 
 	b.submit("stopped", command("ci1", `echo started; sleep 300`))
-	b.awaitState("stopped", service.JobRunning)
+	b.awaitState("stopped", resource.JobRunning)
 	b.await("the job to start", func() bool { return strings.Contains(b.userLog("stopped"), "started") })
 	runDir = b.status("stopped").Procs[0].RunDir
 	b.act("ci1", "stop")
-	st := b.awaitState("stopped", service.JobCanceled)
+	st := b.awaitState("stopped", resource.JobCanceled)
 	require.Equal(t, "The compute instance 'ci1' was stopped while the job ran.", st.Reason)
-	require.Equal(t, service.InstanceStopped, b.instanceState("ci1"))
+	require.Equal(t, resource.InstanceStopped, b.instanceState("ci1"))
 	b.await("the job's processes to die", func() bool { return len(local.TaggedPIDs(runDir)) == 0 })
 	require.Empty(t, local.InstancePIDs(ci.UID))
 }

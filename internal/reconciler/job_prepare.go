@@ -15,8 +15,8 @@ import (
 
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/rooted"
-	"github.com/mlw-project/mlw/internal/service"
 )
 
 // jobIO is what a job's inputs and outputs became on this machine.
@@ -44,7 +44,7 @@ func (d *storageData) path() string { return filepath.Join(d.dir, filepath.FromS
 // outputs — fails with an error that rooted.IsOutside recognizes, so that
 // the server, which runs as root, never copies, mounts, creates or gives a
 // user anything outside storage. The caller closes d.root.
-func (r *Jobs) openData(loc *service.DataLocation) (*storageData, error) {
+func (r *Jobs) openData(loc *resource.DataLocation) (*storageData, error) {
 	dir := blob.AccountDir(r.DataDir, loc.Account)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func (r *Jobs) materialize(ctx context.Context, j *jobCtx, inputsDir string) (*j
 	for name, o := range j.spec.Outputs {
 		uri := o.URI
 		if uri == "" {
-			uri = "azureml://datastores/" + service.DatastoreBlob + "/paths/" + service.JobNamedOutputPath(j.job.Name, name)
+			uri = "azureml://datastores/" + resource.DatastoreBlob + "/paths/" + resource.JobNamedOutputPath(j.job.Name, name)
 		}
 		loc, err := r.Assets.ResolveDataURI(ctx, j.ws, uri)
 		if err != nil {
@@ -169,7 +169,7 @@ func (r *Jobs) materialize(ctx context.Context, j *jobCtx, inputsDir string) (*j
 
 // storageInput is the path a job is given for an input of the workspace's
 // storage: the data itself, or (download mode) a copy in inputsDir.
-func (r *Jobs) storageInput(j *jobCtx, name string, in service.JobInput, loc *service.DataLocation, inputsDir string) (string, error) {
+func (r *Jobs) storageInput(j *jobCtx, name string, in resource.JobInput, loc *resource.DataLocation, inputsDir string) (string, error) {
 	d, err := r.openData(loc)
 	if rooted.IsOutside(err) {
 		return "", linkOutside("InputNotFound", "Input "+name, in.URI, err)

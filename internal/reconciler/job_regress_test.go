@@ -11,7 +11,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/backend/local"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -23,9 +23,9 @@ func TestEndedRankIsNotWatchedAgain(t *testing.T) {
 	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":1}}`)
 	b.submit("dist", command("c1", "python -m train", `"distribution":{"distributionType":"PyTorch","processCountPerInstance":2}`))
 	b.drain()
-	b.requireState("dist", service.JobRunning)
+	b.requireState("dist", resource.JobRunning)
 	b.exit("dist", 0, 0)
-	b.requireState("dist", service.JobRunning)
+	b.requireState("dist", resource.JobRunning)
 	n := 0
 	deadline := time.Now().Add(300 * time.Millisecond)
 	for time.Now().Before(deadline) {
@@ -55,9 +55,9 @@ func TestDeletingAnEndedJobSparesTheNextOnItsNode(t *testing.T) {
 	b, _ := localBundle(t, "", nil)
 	b.putCluster("c1", smallCluster)
 	b.submit("first", command("c1", `echo first`))
-	b.awaitState("first", service.JobCompleted)
+	b.awaitState("first", resource.JobCompleted)
 	b.submit("second", command("c1", `echo $BASHPID > main.pid; while [ ! -f go ]; do sleep 0.05; done; echo done`))
-	st := b.awaitState("second", service.JobRunning)
+	st := b.awaitState("second", resource.JobRunning)
 	require.Equal(t, b.status("first").Nodes, st.Nodes, "same node")
 	wd := b.workDir("second")
 	b.await("second to start", func() bool { _, ok := pidIn(filepath.Join(wd, "main.pid")); return ok })
@@ -70,9 +70,9 @@ func TestDeletingAnEndedJobSparesTheNextOnItsNode(t *testing.T) {
 		return errors.Is(err, store.ErrNotFound)
 	})
 	require.True(t, alive(pid), "second's process was killed by deleting first")
-	require.Equal(t, service.JobRunning, b.job("second").State)
+	require.Equal(t, resource.JobRunning, b.job("second").State)
 	require.NoError(t, os.WriteFile(filepath.Join(wd, "go"), nil, 0o644))
-	b.awaitState("second", service.JobCompleted)
+	b.awaitState("second", resource.JobCompleted)
 }
 
 // A node left leaving by a removal that did not finish (StopNode failed,
@@ -84,17 +84,17 @@ func TestUnfinishedNodeRemovalIsFinished(t *testing.T) {
 	b.submit("j", command("c1", "true"))
 	b.drain()
 	b.exit("j", 0, 0)
-	b.requireState("j", service.JobCompleted)
+	b.requireState("j", resource.JobCompleted)
 	ns := b.nodes("c1")
 	require.Len(t, ns, 1)
 	n := ns[0]
 	n.State = "leaving" // as removeNodes leaves it before StopNode
 	require.NoError(t, b.st.Update(b.ctx, n))
-	b.clusters = &Clusters{Store: b.st, Nodes: b.be, Queue: b.q, Log: b.clusters.Log, Sched: NewScheduler(), Now: b.clusters.Now} // a restarted server
-	b.dispatch.Types[service.AmlCompute] = b.clusters
-	b.q.Enqueue(core.KindCompute, service.Key(b.compute("c1")))
+	b.clusters = &Clusters{Store: b.st, Nodes: b.be, Queue: b.q, Log: b.clusters.Log, Sched: NewScheduler(), Clock: b.clusters.Clock} // a restarted server
+	b.dispatch.Types[resource.AmlCompute] = b.clusters
+	b.q.Enqueue(core.KindCompute, resource.Key(b.compute("c1")))
 	b.advance(time.Hour)
-	b.q.Enqueue(core.KindCompute, service.Key(b.compute("c1")))
+	b.q.Enqueue(core.KindCompute, resource.Key(b.compute("c1")))
 	b.advance(time.Hour)
 	require.Empty(t, b.nodes("c1"), "leaving node never removed")
 	require.Empty(t, b.be.Nodes(), "the backend still has the node")
@@ -110,16 +110,16 @@ func TestNoHandOffAboveLoweredMax(t *testing.T) {
 		b.submit(n, command("c1", "true"))
 		b.advance(time.Second)
 	}
-	b.requireState("a", service.JobRunning)
-	b.requireState("b", service.JobRunning)
+	b.requireState("a", resource.JobRunning)
+	b.requireState("b", resource.JobRunning)
 	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":1}}`)
 	b.exit("a", 0, 0)
 	b.exit("b", 0, 0)
 	require.Equal(t, "running", b.nodeStates("c1"), "the cluster shrank to its new max")
-	b.requireState("c", service.JobRunning)
-	b.requireState("d", service.JobQueued)
+	b.requireState("c", resource.JobRunning)
+	b.requireState("d", resource.JobQueued)
 	b.exit("c", 0, 0)
-	b.requireState("d", service.JobRunning)
+	b.requireState("d", resource.JobRunning)
 	require.Equal(t, "running", b.nodeStates("c1"))
 }
 
@@ -130,14 +130,14 @@ func TestExitSeenBeforePreemptionCompletes(t *testing.T) {
 	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","vmPriority":"LowPriority","scaleSettings":{"maxNodeCount":2}}`)
 	j := b.submit("j", command("c1", "true"))
 	b.drain()
-	st := b.requireState("j", service.JobRunning)
+	st := b.requireState("j", resource.JobRunning)
 	require.True(t, b.be.Exit(procID(j, st.Attempt, 0), 0))
 	_, err := b.svc.PreemptNode(b.ctx, b.ref, "c1", st.Nodes[0])
 	require.NoError(t, err)
 	b.drain()
 	st = b.status("j")
 	require.Equal(t, 1, st.Attempt, "ran again")
-	require.Equal(t, service.JobCompleted, b.job("j").State)
+	require.Equal(t, resource.JobCompleted, b.job("j").State)
 }
 
 // An ended job's working directories go an hour after it ends (its
@@ -153,14 +153,14 @@ func TestEndedJobWorkDirsExpire(t *testing.T) {
 	require.NoError(t, b.jobs.SweepWorkDirs(b.ctx))
 	require.DirExists(t, wd, "a running job's directories were removed")
 	b.exit("j", 0, 0)
-	b.requireState("j", service.JobCompleted)
+	b.requireState("j", resource.JobCompleted)
 	b.advance(59 * time.Minute)
 	require.NoError(t, b.jobs.SweepWorkDirs(b.ctx))
 	require.DirExists(t, wd, "removed before its hour")
 	b.advance(time.Minute)
 	require.NoError(t, b.jobs.SweepWorkDirs(b.ctx))
 	require.NoDirExists(t, filepath.Dir(wd), "an ended job's directories stay after their hour")
-	b.requireState("j", service.JobCompleted)
+	b.requireState("j", resource.JobCompleted)
 }
 
 // A preparation that keeps failing with an unexpected error (here: the
@@ -175,10 +175,10 @@ func TestPreparationErrorFailsTheJobAfterRetries(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		it, ok := b.q.pop()
 		if !ok {
-			if service.JobTerminal(b.job("j").State) {
+			if resource.JobTerminal(b.job("j").State) {
 				break
 			}
-			b.q.Enqueue(core.KindJob, service.Key(b.job("j"))) // the controller's retry
+			b.q.Enqueue(core.KindJob, resource.Key(b.job("j"))) // the controller's retry
 			continue
 		}
 		var err error
@@ -194,7 +194,7 @@ func TestPreparationErrorFailsTheJobAfterRetries(t *testing.T) {
 		}
 	}
 	require.Equal(t, maxPrepFailures-1, tries, "retried before failing")
-	st := b.requireState("j", service.JobFailed)
+	st := b.requireState("j", resource.JobFailed)
 	require.Equal(t, "PreparationFailed", st.Error.Code)
 	require.Contains(t, st.Error.Message, "not a directory")
 	require.Len(t, b.nodes("c1"), 1)

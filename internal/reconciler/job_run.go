@@ -20,8 +20,8 @@ import (
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/rooted"
-	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -62,14 +62,14 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 		if errors.As(err, &fail) {
 			r.prepDone(j.key)
 			j.errLogged = fail.logged
-			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: fail.code, Message: fail.msg}, fail.msg)
+			return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: fail.code, Message: fail.msg}, fail.msg)
 		}
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, store.ErrConflict) || r.prepFailed(j.key) {
 				return controller.Result{}, err // retried with backoff
 			}
 			msg := fmt.Sprintf("Preparing the job failed %d times in a row: %v", maxPrepFailures, err)
-			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "PreparationFailed", Message: msg}, msg)
+			return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: "PreparationFailed", Message: msg}, msg)
 		}
 		r.prepDone(j.key)
 		b, _ := json.Marshal(specs)
@@ -83,9 +83,9 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 	onInstance := len(j.st.Nodes) == 0 && !j.info.Cluster
 	if onInstance && (j.compute == nil || !instanceReady(j.compute)) {
 		reason := instanceGone(j.info.Name, j.compute)
-		return r.finish(ctx, j, service.JobCanceled, nil, reason)
+		return r.finish(ctx, j, resource.JobCanceled, nil, reason)
 	}
-	procs := make([]service.JobProc, len(specs))
+	procs := make([]resource.JobProc, len(specs))
 	for i, spec := range specs {
 		var h backend.ProcessHandle
 		var err error
@@ -97,29 +97,29 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 		if err != nil {
 			if onInstance && errors.Is(err, backend.ErrNotRunning) {
 				if c, _ := r.computeOf(ctx, j.job.Owner); c == nil || !instanceReady(c) {
-					return r.finish(ctx, j, service.JobCanceled, nil, instanceGone(j.info.Name, c))
+					return r.finish(ctx, j, resource.JobCanceled, nil, instanceGone(j.info.Name, c))
 				}
 			}
 			code, msg := "ProcessStartFailed", fmt.Sprintf("Could not start process %d of the job: %v", i, err)
 			if errors.Is(err, backend.ErrNoSandbox) {
 				code, msg = "SandboxUnavailable", fmt.Sprintf("This server cannot run jobs apart from itself: %v", err)
 			}
-			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: code, Message: msg}, msg)
+			return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: code, Message: msg}, msg)
 		}
-		procs[i] = service.JobProc{ID: h.ID, Rank: i, Node: h.Node, RunDir: h.RunDir, Log: UserLogName(i, len(specs))}
+		procs[i] = resource.JobProc{ID: h.ID, Rank: i, Node: h.Node, RunDir: h.RunDir, Log: UserLogName(i, len(specs))}
 	}
-	now := r.now()
+	now := r.Clock.Now()
 	j.st.Procs = procs
 	if j.st.StartTime == nil {
 		j.st.StartTime = &now
 	}
-	j.st.Enter(service.JobRunning, now)
+	j.st.Enter(resource.JobRunning, now)
 	where := "compute instance " + j.info.Name
 	if len(j.st.Nodes) > 0 {
 		where = "node " + strings.Join(j.st.Nodes, ", ")
 	}
 	j.st.Reason = "Running on " + where + "."
-	if err := r.write(ctx, j, service.JobRunning); err != nil {
+	if err := r.write(ctx, j, resource.JobRunning); err != nil {
 		return controller.Result{}, err
 	}
 	if onInstance {
@@ -142,11 +142,11 @@ func (r *Jobs) startOnInstance(ctx context.Context, j *jobCtx, spec backend.Proc
 
 // instanceGone is why a job on an instance that is no longer running
 // ends: the instance was stopped or deleted under it.
-func instanceGone(name string, c *store.Resource) string {
+func instanceGone(name string, c *resource.Object) string {
 	switch {
 	case c == nil || c.Deleting:
 		return fmt.Sprintf("The compute instance '%s' was deleted while the job ran.", name)
-	case c.State == service.InstanceRestarting:
+	case c.State == resource.InstanceRestarting:
 		return fmt.Sprintf("The compute instance '%s' was restarted while the job ran.", name)
 	default:
 		return fmt.Sprintf("The compute instance '%s' was stopped while the job ran (it is %s).", name, c.State)
@@ -211,6 +211,30 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 	}
 	r.logf(j, "Preparing attempt %d on %s.", j.st.Attempt, where)
 
+	penv, err := r.prepareEnv(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	wds, err := r.prepareWorkDirs(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	dio, err := r.materialize(ctx, j, r.attemptFile(j, "inputs"))
+	if err != nil {
+		return nil, err
+	}
+	command, err := substitute(j.spec.Command, dio)
+	if err != nil {
+		return nil, err
+	}
+	return r.processSpecs(ctx, j, penv, wds, command, dio)
+}
+
+// prepareEnv resolves the job's environment and prepares it: a curated one
+// is checked, any other built, with the build's output in the lifecycle
+// log. It records the environment and its Python in the job's status. A
+// missing environment or a failed build is a prepError.
+func (r *Jobs) prepareEnv(ctx context.Context, j *jobCtx) (*PreparedEnv, error) {
 	env, err := r.resolveEnv(ctx, j)
 	if err != nil {
 		if e, ok := core.AsError(err); ok && e.Status < 500 {
@@ -241,9 +265,15 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 	}
 	j.st.Environment, j.st.Python = env.ID, penv.Python
 	r.logf(j, "Environment %s:%s ready (Python %s).", env.Name, env.Version, penv.Python)
+	return penv, nil
+}
 
-	// Working directories: one per node, each a fresh copy of the code
-	// snapshot, with ./outputs, ./logs and ./checkpoints.
+// prepareWorkDirs makes the working directories: one per node, each a
+// fresh copy of the code snapshot, with ./outputs, ./logs and
+// ./checkpoints (a link to the job's one checkpoints folder, kept across
+// attempts). Copies go through os.Root on both sides: nothing outside the
+// storage account is read, nothing outside the job's directory written.
+func (r *Jobs) prepareWorkDirs(ctx context.Context, j *jobCtx) ([]string, error) {
 	nodes := max(len(j.st.Nodes), 1)
 	root := r.jobRoot(j)
 	ckpt := filepath.Join(root, "checkpoints")
@@ -252,26 +282,12 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 			return nil, err
 		}
 	}
-	var code *storageData
-	if j.spec.CodeID != "" {
-		loc, err := r.Assets.JobCode(ctx, j.ws, j.spec.CodeID)
-		if err != nil {
-			if e, ok := core.AsError(err); ok && e.Status < 500 {
-				return nil, prepFail("CodeNotFound", "%s", e.Message)
-			}
-			return nil, err
-		}
-		what := fmt.Sprintf("The code snapshot of this job (%s in container %s)", loc.Path, loc.Container)
-		code, err = r.openData(loc)
-		if rooted.IsOutside(err) {
-			return nil, linkOutside("CodeNotFound", what, j.spec.CodeID, err)
-		} else if err != nil {
-			return nil, err
-		}
+	code, err := r.codeSnapshot(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	if code != nil {
 		defer code.root.Close()
-		if fi, err := code.root.Stat(code.rel); err != nil || !fi.IsDir() {
-			return nil, prepFail("CodeNotFound", "%s is missing from the workspace's storage; submit the job again to upload it.", what)
-		}
 	}
 	jr, err := r.openJobRoot(j)
 	if err != nil {
@@ -280,64 +296,94 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 	defer jr.Close()
 	wds := make([]string, nodes)
 	for n := range nodes {
-		wd := r.workDir(j, n)
-		if err := os.RemoveAll(wd); err != nil {
+		if wds[n], err = r.makeWorkDir(j, n, code, jr, ckpt); err != nil {
 			return nil, err
 		}
-		rel := filepath.Base(wd) // workDir is a directory of jobRoot
-		if code != nil {
-			skipped, err := rooted.Copy(code.root, code.rel, jr, rel)
-			if rooted.IsOutside(err) {
-				return nil, linkOutside("CodeNotFound", "The code snapshot of this job", j.spec.CodeID, err)
-			} else if err != nil {
-				return nil, fmt.Errorf("copy the code snapshot: %w", err)
-			}
-			if n == 0 {
-				r.logSkipped(j, "Code snapshot", skipped)
-			}
-		} else if err := jr.Mkdir(rel, 0o755); err != nil {
-			return nil, err
-		}
-		for _, d := range []string{"outputs", "logs"} {
-			if err := jr.Mkdir(path.Join(rel, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-				return nil, err
-			}
-		}
-		link := path.Join(rel, "checkpoints")
-		if fi, err := jr.Lstat(link); err == nil && fi.IsDir() {
-			// The snapshot has a checkpoints folder: seed the kept one.
-			if j.st.Attempt == 1 && n == 0 {
-				if _, err := rooted.Copy(jr, link, jr, "checkpoints"); err != nil {
-					return nil, err
-				}
-			}
-			if err := jr.RemoveAll(link); err != nil {
-				return nil, err
-			}
-		} else if err == nil {
-			// A link or a file of the snapshot's: the kept folder wins.
-			if err := jr.Remove(link); err != nil {
-				return nil, err
-			}
-		}
-		if err := os.Symlink(ckpt, filepath.Join(wd, "checkpoints")); err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, err
-		}
-		wds[n] = wd
 	}
 	if code != nil {
 		r.logf(j, "Code snapshot copied to %d working director%s.", nodes, map[bool]string{true: "y", false: "ies"}[nodes == 1])
 	}
+	return wds, nil
+}
 
-	dio, err := r.materialize(ctx, j, r.attemptFile(j, "inputs"))
+// codeSnapshot opens the job's code snapshot in the workspace's storage
+// (nil when the job has no code; the caller closes its root). A code asset
+// that is not found, whose snapshot is missing, or whose path leads out of
+// storage through a link is a prepError.
+func (r *Jobs) codeSnapshot(ctx context.Context, j *jobCtx) (*storageData, error) {
+	if j.spec.CodeID == "" {
+		return nil, nil
+	}
+	loc, err := r.Assets.JobCode(ctx, j.ws, j.spec.CodeID)
 	if err != nil {
+		if e, ok := core.AsError(err); ok && e.Status < 500 {
+			return nil, prepFail("CodeNotFound", "%s", e.Message)
+		}
 		return nil, err
 	}
-	command, err := substitute(j.spec.Command, dio)
-	if err != nil {
+	what := fmt.Sprintf("The code snapshot of this job (%s in container %s)", loc.Path, loc.Container)
+	code, err := r.openData(loc)
+	if rooted.IsOutside(err) {
+		return nil, linkOutside("CodeNotFound", what, j.spec.CodeID, err)
+	} else if err != nil {
 		return nil, err
 	}
-	return r.processSpecs(ctx, j, penv, wds, command, dio)
+	if fi, err := code.root.Stat(code.rel); err != nil || !fi.IsDir() {
+		code.root.Close()
+		return nil, prepFail("CodeNotFound", "%s is missing from the workspace's storage; submit the job again to upload it.", what)
+	}
+	return code, nil
+}
+
+// makeWorkDir makes node n's working directory afresh in the job's
+// directory jr: a copy of code (or empty when code is nil), with outputs,
+// logs and a checkpoints link to ckpt. A checkpoints folder in the snapshot
+// seeds ckpt on the first attempt's first node.
+func (r *Jobs) makeWorkDir(j *jobCtx, n int, code *storageData, jr *os.Root, ckpt string) (string, error) {
+	wd := r.workDir(j, n)
+	if err := os.RemoveAll(wd); err != nil {
+		return "", err
+	}
+	rel := filepath.Base(wd) // workDir is a directory of jobRoot
+	if code != nil {
+		skipped, err := rooted.Copy(code.root, code.rel, jr, rel)
+		if rooted.IsOutside(err) {
+			return "", linkOutside("CodeNotFound", "The code snapshot of this job", j.spec.CodeID, err)
+		} else if err != nil {
+			return "", fmt.Errorf("copy the code snapshot: %w", err)
+		}
+		if n == 0 {
+			r.logSkipped(j, "Code snapshot", skipped)
+		}
+	} else if err := jr.Mkdir(rel, 0o755); err != nil {
+		return "", err
+	}
+	for _, d := range []string{"outputs", "logs"} {
+		if err := jr.Mkdir(path.Join(rel, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	}
+	link := path.Join(rel, "checkpoints")
+	if fi, err := jr.Lstat(link); err == nil && fi.IsDir() {
+		// The snapshot has a checkpoints folder: seed the kept one.
+		if j.st.Attempt == 1 && n == 0 {
+			if _, err := rooted.Copy(jr, link, jr, "checkpoints"); err != nil {
+				return "", err
+			}
+		}
+		if err := jr.RemoveAll(link); err != nil {
+			return "", err
+		}
+	} else if err == nil {
+		// A link or a file of the snapshot's: the kept folder wins.
+		if err := jr.Remove(link); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Symlink(ckpt, filepath.Join(wd, "checkpoints")); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", err
+	}
+	return wd, nil
 }
 
 // lifecycleWriter appends to the job's lifecycle log (for environment
@@ -362,8 +408,8 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 	distributed := world > 1 || j.spec.Distribution != nil
 	masterAddr := "127.0.0.1"
 	if distributed && len(j.st.Nodes) > 0 {
-		if n, err := r.Store.Get(ctx, service.KindNode, j.job.Owner, j.st.Nodes[0]); err == nil {
-			if ip := service.NodeStatusOf(n).PrivateIP; ip != "" {
+		if n, err := r.Store.Get(ctx, resource.KindNode, j.job.Owner, j.st.Nodes[0]); err == nil {
+			if ip := resource.NodeStatusOf(n).PrivateIP; ip != "" {
 				masterAddr = ip
 			}
 		}
@@ -375,7 +421,7 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 		}
 		j.st.MasterPort = port
 	}
-	ref := service.WorkspaceRefOf(j.ws)
+	ref := resource.WorkspaceRefOf(j.ws)
 	// A job on a compute instance gets the instance's environment (its
 	// home, user, config and credentials) under its own: none of the
 	// server's.
@@ -482,7 +528,7 @@ func (r *Jobs) sandbox(ctx context.Context, j *jobCtx, onInstance bool, dio *job
 		return nil, err
 	}
 	sb := &backend.Sandbox{UID: uid, Writable: []string{root},
-		Binds: []backend.Bind{{Path: jobs}, {Path: filepath.Dir(blob.ContainerDir(r.DataDir, service.WorkspaceStatusOf(j.ws).StorageAccount, "x"))}}}
+		Binds: []backend.Bind{{Path: jobs}, {Path: filepath.Dir(blob.ContainerDir(r.DataDir, resource.WorkspaceStatusOf(j.ws).StorageAccount, "x"))}}}
 	if r.EnvDir != "" {
 		sb.Binds = append(sb.Binds, backend.Bind{Path: r.EnvDir, ReadOnly: true})
 	}
@@ -569,8 +615,8 @@ func (r *Jobs) preemptedNode(ctx context.Context, j *jobCtx) string {
 		return ""
 	}
 	for _, id := range j.st.Nodes {
-		n, err := r.Store.Get(ctx, service.KindNode, j.job.Owner, id)
-		if errors.Is(err, store.ErrNotFound) || err == nil && n.State == "preempted" {
+		n, err := r.Store.Get(ctx, resource.KindNode, j.job.Owner, id)
+		if errors.Is(err, store.ErrNotFound) || err == nil && n.State == resource.NodePreempted {
 			return id
 		}
 	}
@@ -606,24 +652,24 @@ func (r *Jobs) running(ctx context.Context, j *jobCtx) (controller.Result, error
 	}
 	if failed != nil && len(j.st.Nodes) == 0 && !j.info.Cluster && (j.compute == nil || !instanceReady(j.compute)) {
 		// Killed with its instance (stopped or deleted under it).
-		return r.finish(ctx, j, service.JobCanceled, nil, instanceGone(j.info.Name, j.compute))
+		return r.finish(ctx, j, resource.JobCanceled, nil, instanceGone(j.info.Name, j.compute))
 	}
 	switch {
 	case failed != nil:
 		jerr := r.failure(j, failedRank, len(hs), failed)
 		j.st.ExitCode = &failed.ExitCode
-		return r.finish(ctx, j, service.JobFailed, jerr, jerr.Message)
+		return r.finish(ctx, j, resource.JobFailed, jerr, jerr.Message)
 	case done == len(hs):
 		zero := 0
 		j.st.ExitCode = &zero
-		return r.finish(ctx, j, service.JobCompleted, nil, "Completed.")
+		return r.finish(ctx, j, resource.JobCompleted, nil, "Completed.")
 	}
 	timeout, _ := j.spec.Timeout()
 	if timeout > 0 {
-		deadline := j.st.PhaseTime(service.JobRunning).Add(timeout)
-		if left := deadline.Sub(r.now()); left <= 0 {
+		deadline := j.st.PhaseTime(resource.JobRunning).Add(timeout)
+		if left := deadline.Sub(r.Clock.Now()); left <= 0 {
 			msg := fmt.Sprintf("The job ran longer than its limits.timeout of %s and was stopped.", core.FormatISODuration(timeout))
-			return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "JobTimeout", Message: msg}, msg)
+			return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: "JobTimeout", Message: msg}, msg)
 		} else {
 			r.watch(ctx, j, live)
 			return controller.Result{RequeueAfter: left}, nil
@@ -635,7 +681,7 @@ func (r *Jobs) running(ctx context.Context, j *jobCtx) (controller.Result, error
 
 // failure describes a failed process the way Azure ML does, with the last
 // lines of its log.
-func (r *Jobs) failure(j *jobCtx, rank, world int, ps *backend.ProcessState) *service.JobError {
+func (r *Jobs) failure(j *jobCtx, rank, world int, ps *backend.ProcessState) *resource.JobError {
 	logName := UserLogName(rank, world)
 	prog := strings.Fields(j.spec.Command)
 	name := "command"
@@ -662,21 +708,21 @@ func (r *Jobs) failure(j *jobCtx, rank, world int, ps *backend.ProcessState) *se
 	if tail := lastLines(filepath.Join(r.artifactDir(j), logName), 10, 2000); tail != "" {
 		msg += " Error: " + tail
 	}
-	return &service.JobError{Code: "UserError", Message: msg}
+	return &resource.JobError{Code: "UserError", Message: msg}
 }
 
 // finalizing resumes a job whose processes had ended (after a restart, or
 // a cancel that came too late).
 func (r *Jobs) finalizing(ctx context.Context, j *jobCtx) (controller.Result, error) {
 	state := j.st.Outcome
-	if !service.JobTerminal(state) {
-		state = service.JobCompleted
+	if !resource.JobTerminal(state) {
+		state = resource.JobCompleted
 	}
 	reason := "Completed."
 	switch {
 	case j.st.Error != nil:
 		reason = j.st.Error.Message
-	case state == service.JobCanceled && j.st.CancelRequest != nil:
+	case state == resource.JobCanceled && j.st.CancelRequest != nil:
 		reason = j.st.CancelRequest.Reason
 	}
 	return r.finish(ctx, j, state, j.st.Error, reason)
@@ -704,17 +750,17 @@ func (r *Jobs) requeue(ctx context.Context, j *jobCtx, node string) (controller.
 	if err := r.stopProcs(ctx, j); err != nil {
 		return controller.Result{}, err
 	}
-	now := r.now()
+	now := r.Clock.Now()
 	reason := fmt.Sprintf("Node %s was preempted", node)
-	j.st.Attempts = append(j.st.Attempts, service.JobAttempt{Attempt: j.st.Attempt, Nodes: j.st.Nodes,
-		Start: j.st.PhaseTime(service.JobPreparing), End: now, Outcome: "Preempted", Reason: reason + "."})
+	j.st.Attempts = append(j.st.Attempts, resource.JobAttempt{Attempt: j.st.Attempt, Nodes: j.st.Nodes,
+		Start: j.st.PhaseTime(resource.JobPreparing), End: now, Outcome: "Preempted", Reason: reason + "."})
 	max := r.MaxAttempts
 	if max <= 0 {
 		max = 10
 	}
 	if j.st.Attempt >= max {
 		msg := fmt.Sprintf("%s during attempt %d of %d; the job is not retried again.", reason, j.st.Attempt, max)
-		return r.finish(ctx, j, service.JobFailed, &service.JobError{Code: "JobPreempted", Message: msg}, msg)
+		return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: "JobPreempted", Message: msg}, msg)
 	}
 	err := r.Store.InTx(ctx, func(tx store.Resources) error {
 		if err := releaseNodes(ctx, tx, j, now); err != nil {
@@ -722,10 +768,10 @@ func (r *Jobs) requeue(ctx context.Context, j *jobCtx, node string) (controller.
 		}
 		j.st.Nodes, j.st.Procs, j.st.MasterPort = nil, nil, 0
 		j.st.Reason = reason + "."
-		j.st.Enter(service.JobQueued, now)
+		j.st.Enter(resource.JobQueued, now)
 		j.st.Reason = fmt.Sprintf("%s; attempt %d waits for a node.", reason, j.st.Attempt+1)
-		j.job.Status = service.Encode(j.st)
-		j.job.State = service.JobQueued
+		j.job.Status = resource.Encode(j.st)
+		j.job.State = resource.JobQueued
 		return tx.Update(ctx, j.job)
 	})
 	if err != nil {
@@ -738,8 +784,8 @@ func (r *Jobs) requeue(ctx context.Context, j *jobCtx, node string) (controller.
 }
 
 // instanceReady reports whether a compute instance can run a job.
-func instanceReady(c *store.Resource) bool {
-	return c.State == service.InstanceRunning || c.State == "JobRunning"
+func instanceReady(c *resource.Object) bool {
+	return c.State == resource.InstanceRunning || c.State == "JobRunning"
 }
 
 // scheduleInstance starts a queued job on its compute instance when the
@@ -755,7 +801,7 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 	wait := func(reason string, again time.Duration) (controller.Result, error) {
 		if j.st.Reason != reason {
 			j.st.Reason = reason
-			if err := r.write(ctx, j, service.JobQueued); err != nil {
+			if err := r.write(ctx, j, resource.JobQueued); err != nil {
 				return controller.Result{}, err
 			}
 		}
@@ -767,7 +813,7 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 		return wait(fmt.Sprintf("Waiting for compute instance %s to run (it is %s); start it with `mlw compute start --name %s`.",
 			j.compute.Name, j.compute.State, j.compute.Name), 0)
 	}
-	for _, state := range []string{service.JobPreparing, service.JobRunning, service.JobFinalizing, service.JobCancelRequested} {
+	for _, state := range []string{resource.JobPreparing, resource.JobRunning, resource.JobFinalizing, resource.JobCancelRequested} {
 		busy, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: j.job.Owner, State: state, Limit: 1})
 		if err != nil {
 			return controller.Result{}, err
@@ -781,15 +827,15 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 		return controller.Result{}, err
 	}
 	if head != nil && head.Name != j.job.Name {
-		r.Queue.Enqueue(core.KindJob, service.Key(head))
+		r.Queue.Enqueue(core.KindJob, resource.Key(head))
 		return wait(fmt.Sprintf("Waiting for compute instance %s: %d job(s) ahead.", j.compute.Name, ahead), 0)
 	}
-	now := r.now()
+	now := r.Clock.Now()
 	j.st.Attempt++
 	j.st.Root = instanceJobsPrefix + j.compute.UID + "/" + j.job.UID
-	j.st.Enter(service.JobPreparing, now)
+	j.st.Enter(resource.JobPreparing, now)
 	j.st.Reason = "Preparing on compute instance " + j.compute.Name + "."
-	if err := r.write(ctx, j, service.JobPreparing); err != nil {
+	if err := r.write(ctx, j, resource.JobPreparing); err != nil {
 		return controller.Result{}, err
 	}
 	unlock()
@@ -799,8 +845,8 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 
 // oldestQueued returns the first job in line for a compute and how many
 // queued jobs there are.
-func (r *Jobs) oldestQueued(ctx context.Context, owner string) (*store.Resource, int, error) {
-	qs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: owner, State: service.JobQueued})
+func (r *Jobs) oldestQueued(ctx context.Context, owner string) (*resource.Object, int, error) {
+	qs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: owner, State: resource.JobQueued})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -815,7 +861,7 @@ func (r *Jobs) oldestQueued(ctx context.Context, owner string) (*store.Resource,
 func (r *Jobs) kickInstance(ctx context.Context, owner string) {
 	head, _, err := r.oldestQueued(ctx, owner)
 	if err == nil && head != nil {
-		r.Queue.Enqueue(core.KindJob, service.Key(head))
+		r.Queue.Enqueue(core.KindJob, resource.Key(head))
 	}
 }
 
@@ -836,7 +882,7 @@ func (r *Jobs) saveArtifacts(j *jobCtx) {
 		return
 	}
 	defer jr.Close()
-	acct, err := r.openData(&service.DataLocation{Account: service.WorkspaceStatusOf(j.ws).StorageAccount, Container: service.ArtifactContainer})
+	acct, err := r.openData(&resource.DataLocation{Account: resource.WorkspaceStatusOf(j.ws).StorageAccount, Container: resource.ArtifactContainer})
 	if err != nil {
 		r.logf(j, "Could not save the job's artifacts: %v", err)
 		return

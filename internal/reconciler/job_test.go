@@ -14,7 +14,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/backend"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -41,11 +41,11 @@ func TestJobLifecycleOnCluster(t *testing.T) {
 	require.Empty(t, b.nodes("aml-cluster"))
 
 	j := b.submit("job1", command("azureml:aml-cluster", "python train.py --x ${{inputs.x}}", `"inputs":{"x":{"jobInputType":"literal","value":"7"}}`))
-	require.Equal(t, service.JobNotStarted, j.State)
-	require.Equal(t, service.ResourceOpKey(c), j.Owner, "a job's Owner is its compute's key")
+	require.Equal(t, resource.JobNotStarted, j.State)
+	require.Equal(t, resource.ResourceOpKey(c), j.Owner, "a job's Owner is its compute's key")
 	b.drain()
 
-	st := b.requireState("job1", service.JobRunning)
+	st := b.requireState("job1", resource.JobRunning)
 	require.Equal(t, "NotStarted,Queued,Preparing,Running", phases(st))
 	require.Equal(t, "Waiting for a node: aml-cluster is scaling up to 1 node.", st.Phases[1].Reason, "why it waited, kept")
 	require.Equal(t, 1, st.Attempt)
@@ -71,7 +71,7 @@ func TestJobLifecycleOnCluster(t *testing.T) {
 
 	b.advance(time.Second)
 	b.exit("job1", 0, 0)
-	st = b.requireState("job1", service.JobCompleted)
+	st = b.requireState("job1", resource.JobCompleted)
 	require.Equal(t, "NotStarted,Queued,Preparing,Running,Finalizing,Completed", phases(st))
 	require.NotNil(t, st.StartTime)
 	require.NotNil(t, st.EndTime)
@@ -110,17 +110,17 @@ func TestQueueIsFIFOAndSaysWhy(t *testing.T) {
 		b.submit(fmt.Sprintf("job%d", i), command("c1", "true"))
 		b.advance(time.Millisecond)
 	}
-	b.requireState("job1", service.JobRunning)
-	b.requireState("job2", service.JobQueued)
-	b.requireState("job3", service.JobQueued)
+	b.requireState("job1", resource.JobRunning)
+	b.requireState("job2", resource.JobQueued)
+	b.requireState("job3", resource.JobQueued)
 	require.Equal(t, "c1 at 1/1 nodes, all busy", b.clusterStatus("c1").QueueReason)
 
 	b.exit("job1", 0, 0)
-	b.requireState("job2", service.JobRunning)
-	b.requireState("job3", service.JobQueued)
+	b.requireState("job2", resource.JobRunning)
+	b.requireState("job3", resource.JobQueued)
 	b.exit("job2", 0, 0)
 	b.exit("job3", 0, 0)
-	st := b.requireState("job3", service.JobCompleted)
+	st := b.requireState("job3", resource.JobCompleted)
 	require.Len(t, b.nodes("c1"), 1, "one node served all three")
 	require.Equal(t, "", b.clusterStatus("c1").QueueReason)
 	// The finished job still says why it waited, and how each phase ended.
@@ -128,9 +128,9 @@ func TestQueueIsFIFOAndSaysWhy(t *testing.T) {
 	for _, ph := range st.Phases {
 		byStatus[ph.Status] = ph.Reason
 	}
-	require.Equal(t, "Waiting for a node: c1 at 1/1 nodes, all busy.", byStatus[service.JobQueued], "%+v", st.Phases)
-	require.Contains(t, byStatus[service.JobRunning], "Running on ")
-	require.Empty(t, byStatus[service.JobCompleted], "the current phase's reason is the job's")
+	require.Equal(t, "Waiting for a node: c1 at 1/1 nodes, all busy.", byStatus[resource.JobQueued], "%+v", st.Phases)
+	require.Contains(t, byStatus[resource.JobRunning], "Running on ")
+	require.Empty(t, byStatus[resource.JobCompleted], "the current phase's reason is the job's")
 }
 
 // TestDistributedJob: instance_count 2 runs one process per node with the
@@ -141,7 +141,7 @@ func TestDistributedJob(t *testing.T) {
 	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":3}}`)
 	j := b.submit("dist", command("c1", "python -m train", `"resources":{"instanceCount":2},"distribution":{"distributionType":"PyTorch","processCountPerInstance":2}`))
 	b.drain()
-	st := b.requireState("dist", service.JobRunning)
+	st := b.requireState("dist", resource.JobRunning)
 	require.Len(t, st.Nodes, 2)
 	require.Len(t, st.Procs, 4)
 	require.NotZero(t, st.MasterPort)
@@ -160,12 +160,12 @@ func TestDistributedJob(t *testing.T) {
 	}
 	// One rank ending is not the end; one failing is.
 	b.exit("dist", 0, 0)
-	b.requireState("dist", service.JobRunning)
+	b.requireState("dist", resource.JobRunning)
 	logPath := filepath.Join(b.jobs.artifactDir(&jobCtx{job: j, ws: b.ws}), "user_logs", "std_log_process_2.txt")
 	require.NoError(t, os.MkdirAll(filepath.Dir(logPath), 0o755))
 	require.NoError(t, os.WriteFile(logPath, []byte("step 1\nTraceback (most recent call last):\nValueError: bad batch\n"), 0o644))
 	b.exit("dist", 2, 1)
-	st = b.requireState("dist", service.JobFailed)
+	st = b.requireState("dist", resource.JobFailed)
 	require.Contains(t, st.Error.Message, "rank 2")
 	require.Contains(t, st.Error.Message, "exited with status code 1")
 	require.Contains(t, st.Error.Message, "ValueError: bad batch")
@@ -182,29 +182,37 @@ func TestCancel(t *testing.T) {
 	j1 := b.submit("run", command("c1", "sleep 100"))
 	b.submit("wait", command("c1", "sleep 100"))
 	b.drain()
-	b.requireState("run", service.JobRunning)
+	b.requireState("run", resource.JobRunning)
 
+	before := b.job("wait")
 	_, op, err := b.svc.CancelJob(b.ctx, b.ref, "wait")
 	require.NoError(t, err)
 	require.NotNil(t, op)
+	// Admission records the request in the spec; the status and state
+	// are the reconciler's to move.
+	asked := b.job("wait")
+	require.Equal(t, string(before.Status), string(asked.Status), "admission never writes a job's status")
+	require.Equal(t, before.State, asked.State)
+	require.Equal(t, before.Generation+1, asked.Generation, "the cancel is a spec change")
+	require.Equal(t, "Canceled by admin.", resource.IntentOf(asked.Spec).Cancel.Reason)
 	b.drain()
-	st := b.requireState("wait", service.JobCanceled)
+	st := b.requireState("wait", resource.JobCanceled)
 	require.Equal(t, "Canceled by admin.", st.Reason)
 	require.Zero(t, st.Attempt, "it never ran")
 	got, err := b.st.GetOperation(b.ctx, op.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.OpSucceeded, got.Status)
+	require.Equal(t, resource.OpSucceeded, got.Status)
 
 	_, op, err = b.svc.CancelJob(b.ctx, b.ref, "run")
 	require.NoError(t, err)
 	b.drain()
-	st = b.requireState("run", service.JobCanceled)
+	st = b.requireState("run", resource.JobCanceled)
 	p, _ := b.be.Process(procID(j1, 1, 0))
 	require.True(t, p.Stopped())
 	require.Equal(t, "NotStarted,Queued,Preparing,Running,Finalizing,Canceled", phases(st))
 	require.Equal(t, "idle", b.nodeStates("c1"))
 	got, _ = b.st.GetOperation(b.ctx, op.ID)
-	require.Equal(t, store.OpSucceeded, got.Status)
+	require.Equal(t, resource.OpSucceeded, got.Status)
 
 	// Canceling an ended job changes nothing.
 	_, op, err = b.svc.CancelJob(b.ctx, b.ref, "run")
@@ -220,9 +228,9 @@ func TestTimeout(t *testing.T) {
 	j := b.submit("slow", command("c1", "sleep 100", `"limits":{"jobLimitsType":"Command","timeout":"PT30S"}`))
 	b.drain()
 	b.advance(29 * time.Second)
-	b.requireState("slow", service.JobRunning)
+	b.requireState("slow", resource.JobRunning)
 	b.advance(time.Second)
-	st := b.requireState("slow", service.JobFailed)
+	st := b.requireState("slow", resource.JobFailed)
 	require.Equal(t, "JobTimeout", st.Error.Code)
 	require.Contains(t, st.Error.Message, "limits.timeout of PT30S")
 	p, _ := b.be.Process(procID(j, 1, 0))
@@ -238,7 +246,7 @@ func TestEnvironmentFailureFailsInPreparing(t *testing.T) {
 	b.putCluster("c1", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":1}}`)
 	b.submit("j", command("c1", "python train.py"))
 	b.drain()
-	st := b.requireState("j", service.JobFailed)
+	st := b.requireState("j", resource.JobFailed)
 	require.Equal(t, "NotStarted,Queued,Preparing,Failed", phases(st))
 	require.Equal(t, "EnvironmentPackagesMissing", st.Error.Code)
 	require.Contains(t, st.Error.Message, "python3-sklearn")
@@ -254,7 +262,7 @@ func TestPreemptionRequeues(t *testing.T) {
 	b.putCluster("low", `{"vmSize":"STANDARD_DS1_V2","vmPriority":"LowPriority","scaleSettings":{"maxNodeCount":1}}`)
 	j := b.submit("train", command("low", "python train.py"))
 	b.drain()
-	first := b.requireState("train", service.JobRunning).Nodes[0]
+	first := b.requireState("train", resource.JobRunning).Nodes[0]
 
 	_, err := b.svc.PreemptNode(b.ctx, b.ref, "dedicated-does-not-exist", "")
 	require.Error(t, err)
@@ -263,7 +271,7 @@ func TestPreemptionRequeues(t *testing.T) {
 	require.Equal(t, first, n.Name, "without a node id, the busy node")
 	b.drain()
 
-	st := b.requireState("train", service.JobRunning)
+	st := b.requireState("train", resource.JobRunning)
 	require.Equal(t, 2, st.Attempt)
 	require.Len(t, st.Attempts, 1)
 	require.Equal(t, "Preempted", st.Attempts[0].Outcome)
@@ -276,11 +284,11 @@ func TestPreemptionRequeues(t *testing.T) {
 	require.Equal(t, "running", b.nodeStates("low"), "the preempted node is gone")
 	require.Contains(t, phases(st), "Running,Queued,Preparing,Running")
 	preempted := st.Phases[len(st.Phases)-4]
-	require.Equal(t, service.JobRunning, preempted.Status)
+	require.Equal(t, resource.JobRunning, preempted.Status)
 	require.Equal(t, "Node "+first+" was preempted.", preempted.Reason, "the interrupted phase says why it ended")
 
 	b.exit("train", 0, 0)
-	b.requireState("train", service.JobCompleted)
+	b.requireState("train", resource.JobCompleted)
 
 	// A dedicated cluster's nodes cannot be preempted.
 	b.putCluster("ded", `{"vmSize":"STANDARD_DS1_V2","scaleSettings":{"maxNodeCount":1}}`)
@@ -299,20 +307,21 @@ func TestHostCapacity(t *testing.T) {
 	b.submit("a", command("c1", "true"))
 	b.submit("b", command("c1", "true"))
 	b.drain()
-	b.requireState("a", service.JobRunning)
-	b.requireState("b", service.JobQueued)
+	b.requireState("a", resource.JobRunning)
+	b.requireState("b", resource.JobQueued)
 	require.Len(t, b.nodes("c1"), 1)
 	cs := b.clusterStatus("c1")
 	require.Equal(t, "Resizing", cs.AllocationState)
 	require.Equal(t, 2, cs.TargetNodeCount)
-	require.Len(t, cs.Errors, 1)
-	msg := fmt.Sprint(cs.Errors[0]["error"])
-	require.Contains(t, msg, "HostCapacityExceeded")
-	require.Contains(t, msg, "do not fit on this host")
+	fit := resource.FindCondition(cs.Conditions, resource.ConditionNodesFit)
+	require.NotNil(t, fit)
+	require.Equal(t, resource.ConditionFalse, fit.Status)
+	require.Equal(t, "HostCapacityExceeded", fit.Reason)
+	require.Contains(t, fit.Message, "do not fit on this host")
 	require.Contains(t, cs.QueueReason, "do not fit on this host")
 
 	b.exit("a", 0, 0)
-	b.requireState("b", service.JobRunning)
+	b.requireState("b", resource.JobRunning)
 	require.Len(t, b.nodes("c1"), 1, "the freed node took the job")
 }
 
@@ -330,21 +339,21 @@ func TestDeleteClusterCancelsJobs(t *testing.T) {
 	b.drain()
 	for b.q.delayed != nil {
 		b.advance(time.Second)
-		if _, err := b.st.Get(b.ctx, core.KindCompute, service.WorkspaceKey(b.ws), "c1"); errors.Is(err, store.ErrNotFound) {
+		if _, err := b.st.Get(b.ctx, core.KindCompute, resource.WorkspaceKey(b.ws), "c1"); errors.Is(err, store.ErrNotFound) {
 			break
 		}
 	}
 	_, _, err = b.svc.GetCompute(b.ctx, b.ref, "c1")
 	require.Error(t, err)
-	st := b.requireState("run", service.JobCanceled)
+	st := b.requireState("run", resource.JobCanceled)
 	require.Equal(t, "The cluster 'c1' was deleted.", st.Reason)
-	b.requireState("wait", service.JobCanceled)
+	b.requireState("wait", resource.JobCanceled)
 	p, _ := b.be.Process(procID(j, 1, 0))
 	require.True(t, p.Stopped())
 	require.Empty(t, b.be.Nodes())
 	got, _ := b.st.GetOperation(b.ctx, op.ID)
-	require.Equal(t, store.OpSucceeded, got.Status)
-	nodes, err := b.st.List(b.ctx, store.ListOptions{Kind: service.KindNode})
+	require.Equal(t, resource.OpSucceeded, got.Status)
+	nodes, err := b.st.List(b.ctx, store.ListOptions{Kind: resource.KindNode})
 	require.NoError(t, err)
 	require.Empty(t, nodes)
 }
@@ -380,17 +389,17 @@ func TestConcurrentSubmissions(t *testing.T) {
 		done = 0
 		for i := range 30 {
 			j := b.job(fmt.Sprintf("job%d", i))
-			if j.State == service.JobRunning {
+			if j.State == resource.JobRunning {
 				b.exit(j.Name, 0, 0)
 			}
-			if j.State == service.JobCompleted {
+			if j.State == resource.JobCompleted {
 				done++
 			}
 		}
 	}
 	for i := range 30 {
 		j := b.job(fmt.Sprintf("job%d", i))
-		st := service.JobStatusOf(j)
+		st := resource.JobStatusOf(j)
 		require.Equal(t, 1, st.Attempt)
 		p, ok := b.be.Process(procID(j, 1, 0))
 		require.True(t, ok)
@@ -410,24 +419,24 @@ func TestWorkspaceDeletionStopsJobs(t *testing.T) {
 	j := b.submit("run", command("c1", "sleep 100"))
 	b.submit("wait", command("c1", "sleep 100"))
 	b.drain()
-	b.requireState("run", service.JobRunning)
+	b.requireState("run", resource.JobRunning)
 
 	// What the container reconciler does to a workspace's finalized kinds.
 	for _, kind := range []string{core.KindCompute, core.KindJob} {
-		rows, err := b.st.List(b.ctx, store.ListOptions{Kind: kind, ParentPrefix: service.WorkspaceKey(b.ws)})
+		rows, err := b.st.List(b.ctx, store.ListOptions{Kind: kind, ParentPrefix: resource.WorkspaceKey(b.ws)})
 		require.NoError(t, err)
 		for _, r := range rows {
-			r.Deleting, r.State = true, service.StateDeleting
+			r.Deleting, r.State = true, resource.StateDeleting
 			require.NoError(t, b.st.Update(b.ctx, r))
-			b.q.Enqueue(kind, service.Key(r))
+			b.q.Enqueue(kind, resource.Key(r))
 		}
 	}
 	b.drain()
 	for range 10 {
 		b.advance(time.Second)
 	}
-	for _, kind := range []string{core.KindCompute, core.KindJob, service.KindNode} {
-		rows, err := b.st.List(b.ctx, store.ListOptions{Kind: kind, ParentPrefix: service.WorkspaceKey(b.ws)})
+	for _, kind := range []string{core.KindCompute, core.KindJob, resource.KindNode} {
+		rows, err := b.st.List(b.ctx, store.ListOptions{Kind: kind, ParentPrefix: resource.WorkspaceKey(b.ws)})
 		require.NoError(t, err)
 		require.Empty(t, rows, "%s rows left", kind)
 	}
@@ -448,30 +457,30 @@ func TestFreedNodeGoesToNextJob(t *testing.T) {
 		b.submit(fmt.Sprintf("job%d", i), command("c1", "true"))
 		b.advance(time.Millisecond)
 	}
-	b.requireState("job1", service.JobRunning)
-	idleSince := service.NodeStatusOf(b.nodes("c1")[0]).IdleSince
+	b.requireState("job1", resource.JobRunning)
+	idleSince := resource.NodeStatusOf(b.nodes("c1")[0]).IdleSince
 
 	b.advance(time.Minute)
 	// Only the job is told; the hand-off is the job reconciler's.
 	j1 := b.job("job1")
 	require.True(t, b.be.Exit(procID(j1, 1, 0), 0))
-	_, err := b.jobs.Reconcile(b.ctx, service.Key(j1))
+	_, err := b.jobs.Reconcile(b.ctx, resource.Key(j1))
 	require.NoError(t, err)
-	end := *b.requireState("job1", service.JobCompleted).EndTime
-	st := b.requireState("job2", service.JobPreparing)
-	require.Equal(t, end, st.PhaseTime(service.JobPreparing), "assigned when job1 ended")
-	b.requireState("job3", service.JobQueued)
+	end := *b.requireState("job1", resource.JobCompleted).EndTime
+	st := b.requireState("job2", resource.JobPreparing)
+	require.Equal(t, end, st.PhaseTime(resource.JobPreparing), "assigned when job1 ended")
+	b.requireState("job3", resource.JobQueued)
 	n := b.nodes("c1")[0]
 	require.Equal(t, "running", n.State)
-	require.Equal(t, service.Key(b.job("job2")), n.Owner)
-	require.Equal(t, idleSince, service.NodeStatusOf(n).IdleSince, "the node was never idle")
+	require.Equal(t, resource.Key(b.job("job2")), n.Owner)
+	require.Equal(t, idleSince, resource.NodeStatusOf(n).IdleSince, "the node was never idle")
 
 	b.drain()
-	b.requireState("job2", service.JobRunning)
+	b.requireState("job2", resource.JobRunning)
 	b.exit("job2", 0, 0)
-	b.requireState("job3", service.JobRunning)
+	b.requireState("job3", resource.JobRunning)
 	b.exit("job3", 0, 0)
-	b.requireState("job3", service.JobCompleted)
+	b.requireState("job3", resource.JobCompleted)
 	require.Equal(t, "idle", b.nodeStates("c1"))
 	require.Equal(t, "", b.clusterStatus("c1").QueueReason)
 }
@@ -490,19 +499,19 @@ func TestHandOffNeverOvertakes(t *testing.T) {
 	b.advance(time.Millisecond)
 	b.submit("small", command("c1", "true"))
 	b.advance(time.Millisecond)
-	b.requireState("a", service.JobRunning)
-	b.requireState("b", service.JobRunning)
+	b.requireState("a", resource.JobRunning)
+	b.requireState("b", resource.JobRunning)
 
 	b.exit("a", 0, 0)
-	b.requireState("wide", service.JobQueued)
-	b.requireState("small", service.JobQueued)
+	b.requireState("wide", resource.JobQueued)
+	b.requireState("small", resource.JobQueued)
 	require.Equal(t, "idle,running", b.nodeStates("c1"))
 
 	b.exit("b", 0, 0)
-	st := b.requireState("wide", service.JobRunning)
+	st := b.requireState("wide", resource.JobRunning)
 	require.Len(t, st.Nodes, 2)
-	b.requireState("small", service.JobQueued)
+	b.requireState("small", resource.JobQueued)
 	b.exit("wide", 0, 0)
 	b.exit("wide", 1, 0)
-	b.requireState("small", service.JobRunning)
+	b.requireState("small", resource.JobRunning)
 }

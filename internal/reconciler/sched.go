@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -139,24 +139,24 @@ func (s *Scheduler) Queue(ctx context.Context, st store.Store, owner string) ([]
 	loaded, n := c.loaded, len(c.queue)
 	c.mu.Unlock()
 	if loaded && n == 0 {
-		probe, err := st.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: owner, State: service.JobQueued, Limit: 1})
+		probe, err := st.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: owner, State: resource.JobQueued, Limit: 1})
 		if err != nil {
 			return nil, err
 		}
 		loaded = len(probe) == 0
 	}
 	if !loaded {
-		jobs, err := st.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: owner, State: service.JobQueued})
+		jobs, err := st.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: owner, State: resource.JobQueued})
 		if err != nil {
 			return nil, err
 		}
 		q := make([]QueuedJob, 0, len(jobs))
 		for _, j := range jobs {
 			n := 1
-			if spec, err := service.JobSpecOf(j); err == nil {
+			if spec, err := resource.JobSpecOf(j); err == nil {
 				n = spec.InstanceCount()
 			}
-			q = append(q, QueuedJob{Key: service.Key(j), Name: j.Name, Created: j.CreatedAt, Nodes: n})
+			q = append(q, QueuedJob{Key: resource.Key(j), Name: j.Name, Created: j.CreatedAt, Nodes: n})
 		}
 		slices.SortStableFunc(q, func(a, b QueuedJob) int {
 			if queuedBefore(a.Created, a.Name, b.Created, b.Name) {
@@ -217,8 +217,8 @@ func (s *Scheduler) Loaded(owner string) []QueuedJob {
 // owner (canceled, deleted, or assigned meanwhile). waited is the
 // cluster's queue reason (ClusterStatus.QueueReason), which the job's
 // Queued phase keeps as why it waited.
-func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes []*store.Resource, now time.Time, waited string) (bool, error) {
-	parent, name := service.ParseKey(key)
+func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes []*resource.Object, now time.Time, waited string) (bool, error) {
+	parent, name := resource.ParseKey(key)
 	job, err := tx.Get(ctx, core.KindJob, parent, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -226,17 +226,17 @@ func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes
 	if err != nil {
 		return false, err
 	}
-	if job.State != service.JobQueued || job.Deleting || job.Owner != owner {
-		return false, nil
+	if job.State != resource.JobQueued || job.Deleting || job.Owner != owner || resource.IntentOf(job.Spec).Cancel != nil {
+		return false, nil // a job about to be canceled gets no node
 	}
-	st := service.JobStatusOf(job)
+	st := resource.JobStatusOf(job)
 	ids := make([]string, len(nodes))
 	for i, n := range nodes {
 		ids[i] = n.Name
-		ns := service.NodeStatusOf(n)
+		ns := resource.NodeStatusOf(n)
 		ns.Job = job.Name
-		n.Status = service.Encode(ns)
-		n.State = "running"
+		n.Status = resource.Encode(ns)
+		n.State = resource.NodeRunning
 		n.Owner = key
 		if err := tx.Update(ctx, n); err != nil {
 			return false, err
@@ -246,12 +246,12 @@ func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes
 	st.Nodes = ids
 	st.Procs = nil
 	if waited != "" {
-		st.Reason = service.WaitingForNode(waited)
+		st.Reason = resource.WaitingForNode(waited)
 	}
-	st.Enter(service.JobPreparing, now)
+	st.Enter(resource.JobPreparing, now)
 	st.Reason = fmt.Sprintf("Preparing on %s (attempt %d).", strings.Join(ids, ", "), st.Attempt)
-	job.Status = service.Encode(st)
-	job.State = service.JobPreparing
+	job.Status = resource.Encode(st)
+	job.State = resource.JobPreparing
 	if err := tx.Update(ctx, job); err != nil {
 		return false, err
 	}

@@ -102,6 +102,11 @@ func Parse(props map[string]any) ([]Schedule, error) {
 	return out, nil
 }
 
+// invalidFunc makes a 400 error for field f of one schedule; the target
+// and the message name the schedule.
+type invalidFunc func(f, format string, args ...any) error
+
+// parseOne reads and validates schedule i.
 func parseOne(i int, e entry) (Schedule, error) {
 	at := fmt.Sprintf("%s[%d]", field, i)
 	name := fmt.Sprintf("Schedule %d", i+1)
@@ -109,21 +114,49 @@ func parseOne(i int, e entry) (Schedule, error) {
 		return core.Invalid(at+"."+f, name+": "+format, args...)
 	}
 	s := Schedule{Index: i, Enabled: true}
+	if err := parseActionAndStatus(&s, e, bad); err != nil {
+		return s, err
+	}
+	var tz, start string
+	var err error
+	switch trigger := triggerOf(e); {
+	case strings.EqualFold(trigger, "Cron"):
+		tz, start, err = parseCronTrigger(&s, e, bad)
+	case strings.EqualFold(trigger, "Recurrence"):
+		tz, start, err = parseRecurrence(&s, e, bad)
+	default:
+		err = bad("triggerType", "triggerType must be Cron or Recurrence, not %q.", trigger)
+	}
+	if err != nil {
+		return s, err
+	}
+	return s, parseTimes(&s, tz, start, bad)
+}
+
+// parseActionAndStatus sets the schedule's action (Start or Stop) and
+// whether it is enabled (the default).
+func parseActionAndStatus(s *Schedule, e entry, bad invalidFunc) error {
 	switch {
 	case strings.EqualFold(e.Action, ActionStart):
 		s.Action = ActionStart
 	case strings.EqualFold(e.Action, ActionStop):
 		s.Action = ActionStop
 	default:
-		return s, bad("action", "action must be Start or Stop, not %q.", e.Action)
+		return bad("action", "action must be Start or Stop, not %q.", e.Action)
 	}
 	switch {
 	case e.Status == "" || strings.EqualFold(e.Status, "Enabled"):
 	case strings.EqualFold(e.Status, "Disabled"):
 		s.Enabled = false
 	default:
-		return s, bad("status", "status must be Enabled or Disabled, not %q.", e.Status)
+		return bad("status", "status must be Enabled or Disabled, not %q.", e.Status)
 	}
+	return nil
+}
+
+// triggerOf returns the entry's triggerType or, when it names none, the
+// trigger its cron or recurrence object implies.
+func triggerOf(e entry) string {
 	trigger := e.TriggerType
 	if trigger == "" {
 		switch {
@@ -133,60 +166,72 @@ func parseOne(i int, e entry) (Schedule, error) {
 			trigger = "Recurrence"
 		}
 	}
-	var tz, start string
-	switch {
-	case strings.EqualFold(trigger, "Cron"):
-		if e.Cron == nil {
-			return s, bad("cron", "triggerType Cron needs a cron object with an expression, e.g. {\"expression\": \"0 18 * * *\"}.")
-		}
-		s.Trigger, s.Expr, tz, start = "Cron", e.Cron.Expression, e.Cron.TimeZone, e.Cron.StartTime
-		sched, err := ParseCron(e.Cron.Expression)
-		if err != nil {
-			return s, bad("cron.expression", "%v", err)
-		}
-		s.sched = sched
-	case strings.EqualFold(trigger, "Recurrence"):
-		if e.Recurrence == nil {
-			return s, bad("recurrence", "triggerType Recurrence needs a recurrence object with frequency, interval and schedule.")
-		}
-		r := e.Recurrence
-		s.Trigger, tz, start = "Recurrence", r.TimeZone, r.StartTime
-		interval := 1
-		if r.Interval != nil {
-			interval = *r.Interval
-		}
-		if interval < 1 {
-			return s, bad("recurrence.interval", "interval must be 1 or more, not %d.", interval)
-		}
-		var hours, minutes, monthDays []int
-		var weekDays []string
-		if r.Schedule != nil {
-			hours, minutes, monthDays, weekDays = r.Schedule.Hours, r.Schedule.Minutes, r.Schedule.MonthDays, r.Schedule.WeekDays
-		}
-		expr, f, err := recurrenceCron(r.Frequency, interval, hours, minutes, monthDays, weekDays)
-		if err != nil {
-			return s, bad("recurrence."+f, "%v", err)
-		}
-		s.Expr = expr
-		sched, err := ParseCron(expr)
-		if err != nil {
-			return s, bad("recurrence", "%v", err)
-		}
-		s.sched = sched
-		if freq := strings.ToLower(r.Frequency); interval > 1 && (freq == "day" || freq == "week" || freq == "month") {
-			s.sched = &everyNth{inner: sched, freq: freq, n: interval}
-			s.Expr += fmt.Sprintf(" (every %d %ss)", interval, freq)
-		}
-	default:
-		return s, bad("triggerType", "triggerType must be Cron or Recurrence, not %q.", trigger)
+	return trigger
+}
+
+// parseCronTrigger sets a Cron schedule's expression and returns its time
+// zone and start time.
+func parseCronTrigger(s *Schedule, e entry, bad invalidFunc) (tz, start string, err error) {
+	if e.Cron == nil {
+		return "", "", bad("cron", "triggerType Cron needs a cron object with an expression, e.g. {\"expression\": \"0 18 * * *\"}.")
 	}
+	s.Trigger, s.Expr, tz, start = "Cron", e.Cron.Expression, e.Cron.TimeZone, e.Cron.StartTime
+	sched, err := ParseCron(e.Cron.Expression)
+	if err != nil {
+		return "", "", bad("cron.expression", "%v", err)
+	}
+	s.sched = sched
+	return tz, start, nil
+}
+
+// parseRecurrence sets a Recurrence schedule's cron equivalent (every n
+// days, weeks or months for an interval above 1) and returns its time
+// zone and start time.
+func parseRecurrence(s *Schedule, e entry, bad invalidFunc) (tz, start string, err error) {
+	if e.Recurrence == nil {
+		return "", "", bad("recurrence", "triggerType Recurrence needs a recurrence object with frequency, interval and schedule.")
+	}
+	r := e.Recurrence
+	s.Trigger, tz, start = "Recurrence", r.TimeZone, r.StartTime
+	interval := 1
+	if r.Interval != nil {
+		interval = *r.Interval
+	}
+	if interval < 1 {
+		return "", "", bad("recurrence.interval", "interval must be 1 or more, not %d.", interval)
+	}
+	var hours, minutes, monthDays []int
+	var weekDays []string
+	if r.Schedule != nil {
+		hours, minutes, monthDays, weekDays = r.Schedule.Hours, r.Schedule.Minutes, r.Schedule.MonthDays, r.Schedule.WeekDays
+	}
+	expr, f, err := recurrenceCron(r.Frequency, interval, hours, minutes, monthDays, weekDays)
+	if err != nil {
+		return "", "", bad("recurrence."+f, "%v", err)
+	}
+	s.Expr = expr
+	sched, err := ParseCron(expr)
+	if err != nil {
+		return "", "", bad("recurrence", "%v", err)
+	}
+	s.sched = sched
+	if freq := strings.ToLower(r.Frequency); interval > 1 && (freq == "day" || freq == "week" || freq == "month") {
+		s.sched = &everyNth{inner: sched, freq: freq, n: interval}
+		s.Expr += fmt.Sprintf(" (every %d %ss)", interval, freq)
+	}
+	return tz, start, nil
+}
+
+// parseTimes sets the schedule's time zone and, when start is given, its
+// start time (which also anchors an every-n schedule).
+func parseTimes(s *Schedule, tz, start string, bad invalidFunc) error {
 	loc, err := LoadLocation(tz)
 	if err != nil {
 		f := "cron.timeZone"
 		if s.Trigger == "Recurrence" {
 			f = "recurrence.timeZone"
 		}
-		return s, bad(f, "%v", err)
+		return bad(f, "%v", err)
 	}
 	s.Location = loc
 	if start != "" {
@@ -196,14 +241,14 @@ func parseOne(i int, e entry) (Schedule, error) {
 			if s.Trigger == "Recurrence" {
 				f = "recurrence.startTime"
 			}
-			return s, bad(f, "startTime %q is not a date and time like 2024-04-23T01:30:00.", start)
+			return bad(f, "startTime %q is not a date and time like 2024-04-23T01:30:00.", start)
 		}
 		s.Start = t
 		if e, ok := s.sched.(*everyNth); ok {
 			e.anchor = t
 		}
 	}
-	return s, nil
+	return nil
 }
 
 func parseStart(v string, loc *time.Location) (time.Time, error) {

@@ -4,14 +4,12 @@ import (
 	"context"
 	"net"
 	"path/filepath"
-	"time"
 
 	"github.com/mlw-project/mlw/internal/backend/local"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/httpapi"
 	"github.com/mlw-project/mlw/internal/reconciler"
-	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // buildInstances wires compute instances: the local backend, the instance
@@ -30,18 +28,18 @@ func (s *Server) buildInstances(computes *reconciler.ComputeDispatch, procs *loc
 		AllowUnsandboxed: s.opts.AllowUnsandboxedJobs,
 		SSH:              local.SSHLimits{HandshakeTimeout: s.opts.SSHHandshakeTimeout, IdleTimeout: s.opts.SSHIdleTimeout},
 	}
-	rec := &reconciler.Instances{Store: s.st, Backend: be, Queue: service.EnqueueFunc(s.enqueue), Log: s.log,
-		DataDir: s.opts.DataDir, EnvDir: s.envDir(), Now: time.Now, ServerURL: func() string { return s.url }, CAPEM: s.ca.CertPEM}
-	computes.Types[service.ComputeInstance] = rec
+	rec := &reconciler.Instances{Store: s.st, Backend: be, Queue: resource.EnqueueFunc(s.enqueue), Log: s.log,
+		DataDir: s.opts.DataDir, EnvDir: s.envDir(), ServerURL: func() string { return s.url }, CAPEM: s.ca.CertPEM}
+	computes.Types[resource.ComputeInstance] = rec
 	s.api.SetInstanceAccess(&httpapi.InstanceAccess{
-		OpenShellFunc: func(ctx context.Context, ws, c *store.Resource, cols, rows int) (httpapi.TerminalSession, error) {
+		OpenShellFunc: func(ctx context.Context, ws, c *resource.Object, cols, rows int) (httpapi.TerminalSession, error) {
 			return rec.Shell(ctx, ws, c, cols, rows)
 		},
-		DialJupyterFunc: func(ctx context.Context, ws, c *store.Resource) (net.Conn, error) {
+		DialJupyterFunc: func(ctx context.Context, ws, c *resource.Object) (net.Conn, error) {
 			return rec.DialJupyter(ctx, ws, c)
 		},
-		JupyterBaseFunc: func(ws, c *store.Resource) string {
-			return reconciler.JupyterBasePath(service.WorkspaceRefOf(ws), c.Name)
+		JupyterBaseFunc: func(ws, c *resource.Object) string {
+			return reconciler.JupyterBasePath(resource.WorkspaceRefOf(ws), c.Name)
 		},
 	})
 	return rec

@@ -13,7 +13,7 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/envbuild"
 	"github.com/mlw-project/mlw/internal/reconciler"
-	"github.com/mlw-project/mlw/internal/service"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -35,9 +35,9 @@ func (s *Server) envDir() string { return filepath.Join(s.opts.DataDir, "envs") 
 // reconciler).
 func (s *Server) buildJobs(computes *reconciler.ComputeDispatch, be *local.Cluster, instances *reconciler.Instances) {
 	sched := reconciler.NewScheduler()
-	queue := service.EnqueueFunc(s.enqueue)
+	queue := resource.EnqueueFunc(s.enqueue)
 	clusters := &reconciler.Clusters{Store: s.st, Nodes: be, Queue: queue, Log: s.log, Sched: sched}
-	computes.Types[service.AmlCompute] = clusters
+	computes.Types[resource.AmlCompute] = clusters
 	envs := reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: s.envDir()})}
 	s.svc.EnvBuildFunc = envs.Build
 	jobs := &reconciler.Jobs{Store: s.st, Queue: queue, Log: s.log, Assets: s.svc, Procs: be, Sched: sched, Instances: instances,
@@ -46,13 +46,13 @@ func (s *Server) buildJobs(computes *reconciler.ComputeDispatch, be *local.Clust
 	// On start only unfinished jobs need a look, not the whole history.
 	c := s.controllers[core.KindJob]
 	s.resync[core.KindJob] = func(ctx context.Context) error {
-		for _, state := range append([]string{service.StateDeleting}, service.JobActiveStates...) {
+		for _, state := range append([]string{resource.StateDeleting}, resource.JobActiveStates...) {
 			rs, err := s.st.List(ctx, store.ListOptions{Kind: core.KindJob, State: state})
 			if err != nil {
 				return err
 			}
 			for _, r := range rs {
-				c.Enqueue(service.Key(r))
+				c.Enqueue(resource.Key(r))
 			}
 		}
 		return nil

@@ -31,6 +31,7 @@ import (
 	"github.com/mlw-project/mlw/internal/httpapi"
 	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/reconciler"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/store/postgres"
@@ -223,7 +224,7 @@ func (s *Server) init(ctx context.Context) error {
 			_, err := s.st.DeleteExpiredSessions(ctx, time.Now())
 			return err
 		}})
-	s.svc = service.New(s.st, service.EnqueueFunc(s.enqueue), s.log)
+	s.svc = service.New(s.st, resource.EnqueueFunc(s.enqueue), s.log)
 	s.svc.DataDir = s.opts.DataDir
 	s.svc.TenantID = tenant
 	s.svc.DefaultSubscription = sub
@@ -236,7 +237,7 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	admin, err := s.st.GetUserByName(ctx, adminUser)
 	if errors.Is(err, store.ErrNotFound) {
-		admin = &store.User{ID: uuid.NewString(), Name: adminUser, Role: identity.RoleOwner}
+		admin = &resource.User{ID: uuid.NewString(), Name: adminUser, Role: identity.RoleOwner}
 		if err := s.st.CreateUser(ctx, admin); err != nil {
 			return fmt.Errorf("create admin user: %w", err)
 		}
@@ -246,7 +247,7 @@ func (s *Server) init(ctx context.Context) error {
 	tokenPath := filepath.Join(s.opts.DataDir, api.LocalTokenFile)
 	if _, err := os.Stat(tokenPath); errors.Is(err, os.ErrNotExist) {
 		plain, hash := identity.NewToken()
-		if err := s.st.CreateToken(ctx, &store.Token{Hash: hash, UserID: admin.ID, Label: "local CLI"}); err != nil {
+		if err := s.st.CreateToken(ctx, &resource.Token{Hash: hash, UserID: admin.ID, Label: "local CLI"}); err != nil {
 			return fmt.Errorf("create CLI token: %w", err)
 		}
 		if err := os.WriteFile(tokenPath, []byte(plain+"\n"), 0o600); err != nil {
@@ -274,7 +275,7 @@ func (s *Server) setting(ctx context.Context, key string, gen func() string) (st
 
 // buildControllers registers one controller per reconciled kind.
 func (s *Server) buildControllers() error {
-	containers := &reconciler.Containers{Store: s.st, Queue: service.EnqueueFunc(s.enqueue), Log: s.log, DataDir: s.opts.DataDir,
+	containers := &reconciler.Containers{Store: s.st, Queue: resource.EnqueueFunc(s.enqueue), Log: s.log, DataDir: s.opts.DataDir,
 		Finalized: []string{core.KindCompute, core.KindJob}}
 	s.register(core.KindResourceGroup, containers.Group(), 2)
 	s.register(core.KindWorkspace, containers.Workspace(), 2)
@@ -314,7 +315,7 @@ func (s *Server) register(kind string, rec controller.Reconciler, workers int) {
 			return err
 		}
 		for _, r := range rs {
-			c.Enqueue(service.Key(r))
+			c.Enqueue(resource.Key(r))
 		}
 		return nil
 	}

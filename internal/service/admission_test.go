@@ -12,6 +12,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/store/sqlite"
@@ -78,7 +79,7 @@ func TestPutWorkspaceIsAllOrNothing(t *testing.T) {
 	// A datastore row already in the way makes the transaction fail after
 	// the workspace row was written; neither may remain.
 	wsKey := ref.GroupKey() + "/providers/" + core.Key(core.Provider) + "/workspaces/ws1"
-	require.NoError(t, b.st.Create(b.ctx, &store.Resource{Kind: core.KindDatastore, Parent: wsKey, Name: service.DatastoreFiles, UID: "x", Spec: []byte("{}")}))
+	require.NoError(t, b.st.Create(b.ctx, &resource.Object{Kind: core.KindDatastore, Parent: wsKey, Name: resource.DatastoreFiles, UID: "x", Spec: []byte("{}")}))
 	_, _, err := b.svc.PutWorkspace(b.ctx, ref, body(t, `{}`))
 	require.Error(t, err)
 	_, err = b.svc.GetWorkspace(b.ctx, ref)
@@ -87,11 +88,11 @@ func TestPutWorkspaceIsAllOrNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, dss, 1, "only the row that was there before")
 
-	require.NoError(t, b.st.Delete(b.ctx, core.KindDatastore, wsKey, service.DatastoreFiles))
+	require.NoError(t, b.st.Delete(b.ctx, core.KindDatastore, wsKey, resource.DatastoreFiles))
 	ws, created, err := b.svc.PutWorkspace(b.ctx, ref, body(t, `{"tags": {"a": "b"}}`))
 	require.NoError(t, err)
 	require.True(t, created)
-	require.Equal(t, wsKey, service.WorkspaceKey(ws))
+	require.Equal(t, wsKey, resource.WorkspaceKey(ws))
 	dss, err = b.st.List(b.ctx, store.ListOptions{Kind: core.KindDatastore, Parent: wsKey})
 	require.NoError(t, err)
 	require.Len(t, dss, 4)
@@ -104,7 +105,7 @@ func TestWorkspaceKind(t *testing.T) {
 	// azure-ai-ml 1.28 sends kind "default" in its deployment parameters.
 	ws, _, err := b.svc.PutWorkspace(b.ctx, ref, body(t, `{"kind": "default"}`))
 	require.NoError(t, err)
-	require.Equal(t, service.WorkspaceKindDefault, service.Decode(ws.Spec)["kind"])
+	require.Equal(t, service.WorkspaceKindDefault, resource.Decode(ws.Spec)["kind"])
 	for _, kind := range []string{"Hub", "project", "FeatureStore"} {
 		ref.Workspace = "ws-" + strings.ToLower(kind)
 		_, _, err := b.svc.PutWorkspace(b.ctx, ref, body(t, `{"kind": "`+kind+`"}`))

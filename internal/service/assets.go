@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -34,8 +35,8 @@ var (
 )
 
 // AssetContainerKey is the parent key of an asset container's versions.
-func AssetContainerKey(ws *store.Resource, k AssetKind, name string) string {
-	return WorkspaceKey(ws) + "/" + k.Segment + "/" + strings.ToLower(name)
+func AssetContainerKey(ws *resource.Object, k AssetKind, name string) string {
+	return resource.WorkspaceKey(ws) + "/" + k.Segment + "/" + strings.ToLower(name)
 }
 
 // AssetContainerStatus is the server-owned part of a container.
@@ -45,7 +46,7 @@ type AssetContainerStatus struct {
 }
 
 // AssetContainerStatusOf decodes a container's status.
-func AssetContainerStatusOf(c *store.Resource) AssetContainerStatus {
+func AssetContainerStatusOf(c *resource.Object) AssetContainerStatus {
 	st := AssetContainerStatus{NextVersion: "1"}
 	_ = json.Unmarshal(c.Status, &st)
 	return st
@@ -86,8 +87,8 @@ func (v ListView) Keeps(archived bool) bool {
 }
 
 // IsArchived reads properties.isArchived of a stored asset.
-func IsArchived(r *store.Resource) bool {
-	return props(Decode(r.Spec))["isArchived"] == true
+func IsArchived(r *resource.Object) bool {
+	return props(resource.Decode(r.Spec))["isArchived"] == true
 }
 
 // VersionQuery selects versions of one asset.
@@ -99,8 +100,8 @@ type VersionQuery struct {
 	Page    Page
 }
 
-func (s *Service) assetContainer(ctx context.Context, ws *store.Resource, k AssetKind, name string) (*store.Resource, error) {
-	c, err := s.Store.Get(ctx, k.Container, WorkspaceKey(ws), name)
+func (s *Service) assetContainer(ctx context.Context, ws *resource.Object, k AssetKind, name string) (*resource.Object, error) {
+	c, err := s.Store.Get(ctx, k.Container, resource.WorkspaceKey(ws), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.NotFound("UserError", "The %s '%s' was not found in workspace '%s'. List them with GET …/workspaces/%s/%s.", k.What, name, ws.Name, ws.Name, k.Segment)
 	}
@@ -111,7 +112,7 @@ func (s *Service) assetContainer(ctx context.Context, ws *store.Resource, k Asse
 }
 
 // GetAssetContainer returns one asset container.
-func (s *Service) GetAssetContainer(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string) (*store.Resource, error) {
+func (s *Service) GetAssetContainer(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string) (*resource.Object, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -120,18 +121,18 @@ func (s *Service) GetAssetContainer(ctx context.Context, ref core.WorkspaceRef, 
 }
 
 // ListAssetContainers lists a workspace's containers of one kind.
-func (s *Service) ListAssetContainers(ctx context.Context, ref core.WorkspaceRef, k AssetKind, view ListView, page Page) ([]*store.Resource, string, error) {
+func (s *Service) ListAssetContainers(ctx context.Context, ref core.WorkspaceRef, k AssetKind, view ListView, page Page) ([]*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, "", err
 	}
-	return s.listFiltered(ctx, store.ListOptions{Kind: k.Container, Parent: WorkspaceKey(ws)}, page,
-		func(r *store.Resource) bool { return view.Keeps(IsArchived(r)) })
+	return s.listFiltered(ctx, store.ListOptions{Kind: k.Container, Parent: resource.WorkspaceKey(ws)}, page,
+		func(r *resource.Object) bool { return view.Keeps(IsArchived(r)) })
 }
 
 // allAssetContainers lists every container of one kind (for merged lists).
-func (s *Service) allAssetContainers(ctx context.Context, ws *store.Resource, k AssetKind) ([]*store.Resource, error) {
-	rs, err := s.Store.List(ctx, store.ListOptions{Kind: k.Container, Parent: WorkspaceKey(ws)})
+func (s *Service) allAssetContainers(ctx context.Context, ws *resource.Object, k AssetKind) ([]*resource.Object, error) {
+	rs, err := s.Store.List(ctx, store.ListOptions{Kind: k.Container, Parent: resource.WorkspaceKey(ws)})
 	if err != nil {
 		return nil, core.Internal(err)
 	}
@@ -159,7 +160,7 @@ func assetDoc(body *Body, serverOwned ...string) (map[string]any, map[string]any
 
 // PutAssetContainer creates or updates a container (description, tags,
 // properties, isArchived).
-func (s *Service) PutAssetContainer(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutAssetContainer(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string, body *Body) (*resource.Object, bool, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, false, err
@@ -180,42 +181,25 @@ func (s *Service) PutAssetContainer(ctx context.Context, ref core.WorkspaceRef, 
 	if err != nil {
 		return nil, false, err
 	}
-	for attempt := 0; ; attempt++ {
-		c, err := s.Store.Get(ctx, k.Container, WorkspaceKey(ws), name)
-		if errors.Is(err, store.ErrNotFound) {
-			c = &store.Resource{Kind: k.Container, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), State: StateSucceeded,
-				Spec: Encode(doc), Status: Encode(AssetContainerStatus{NextVersion: "1"}), CreatedBy: principalName(p), ModifiedBy: principalName(p)}
-			err = s.Store.Create(ctx, c)
-			if errors.Is(err, store.ErrExists) && attempt < 3 {
-				continue
-			}
-			if err != nil {
-				return nil, false, storeErr(err, k.What, name)
-			}
-			return c, true, nil
-		}
-		if err != nil {
-			return nil, false, core.Internal(err)
-		}
-		old := Decode(c.Spec)
+	c, created, err := store.CreateOrUpdate(ctx, s.Store, k.Container, resource.WorkspaceKey(ws), name, func() (*resource.Object, error) {
+		return &resource.Object{Kind: k.Container, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
+			Spec: resource.Encode(doc), Status: resource.Encode(AssetContainerStatus{NextVersion: "1"}), CreatedBy: principalName(p), ModifiedBy: principalName(p)}, nil
+	}, func(c *resource.Object) error {
+		old := resource.Decode(c.Spec)
 		if op := props(old); op != nil {
 			delete(op, "tags")
 		}
-		c.Spec = Encode(Merge(old, doc))
-		c.Generation++
+		c.Spec = resource.Encode(resource.Merge(old, doc))
 		c.ModifiedBy = principalName(p)
-		err = s.Store.Update(ctx, c)
-		if errors.Is(err, store.ErrConflict) && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return nil, false, storeErr(err, k.What, name)
-		}
-		return c, false, nil
+		return nil
+	})
+	if err != nil {
+		return nil, false, storeErr(err, k.What, name)
 	}
+	return c, created, nil
 }
 
-func (s *Service) writableWorkspace(ctx context.Context, ref core.WorkspaceRef) (*store.Resource, error) {
+func (s *Service) writableWorkspace(ctx context.Context, ref core.WorkspaceRef) (*resource.Object, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -252,7 +236,7 @@ func (s *Service) DeleteAssetContainer(ctx context.Context, ref core.WorkspaceRe
 }
 
 // GetAssetVersion returns one version of an asset.
-func (s *Service) GetAssetVersion(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name, version string) (*store.Resource, error) {
+func (s *Service) GetAssetVersion(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name, version string) (*resource.Object, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -260,7 +244,7 @@ func (s *Service) GetAssetVersion(ctx context.Context, ref core.WorkspaceRef, k 
 	return s.assetVersion(ctx, ws, k, name, version)
 }
 
-func (s *Service) assetVersion(ctx context.Context, ws *store.Resource, k AssetKind, name, version string) (*store.Resource, error) {
+func (s *Service) assetVersion(ctx context.Context, ws *resource.Object, k AssetKind, name, version string) (*resource.Object, error) {
 	v, err := s.Store.Get(ctx, k.Version, AssetContainerKey(ws, k, name), version)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, cerr := s.assetContainer(ctx, ws, k, name); cerr != nil {
@@ -276,7 +260,7 @@ func (s *Service) assetVersion(ctx context.Context, ws *store.Resource, k AssetK
 
 // ListAssetVersions lists the versions of one asset, ordered and paged.
 // An unknown asset is a 404.
-func (s *Service) ListAssetVersions(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string, q VersionQuery) ([]*store.Resource, string, error) {
+func (s *Service) ListAssetVersions(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string, q VersionQuery) ([]*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, "", err
@@ -288,13 +272,13 @@ func (s *Service) ListAssetVersions(ctx context.Context, ref core.WorkspaceRef, 
 	if err != nil {
 		return nil, "", core.Internal(err)
 	}
-	vs = slices.DeleteFunc(vs, func(r *store.Resource) bool { return !q.View.Keeps(IsArchived(r)) })
+	vs = slices.DeleteFunc(vs, func(r *resource.Object) bool { return !q.View.Keeps(IsArchived(r)) })
 	return pageVersions(vs, q)
 }
 
 // pageVersions orders version rows as q asks and returns one page.
-func pageVersions(vs []*store.Resource, q VersionQuery) ([]*store.Resource, string, error) {
-	if err := SortVersions(vs, q.OrderBy, func(r *store.Resource) (string, int64) { return r.Name, r.CreatedAt.UnixMicro() }); err != nil {
+func pageVersions(vs []*resource.Object, q VersionQuery) ([]*resource.Object, string, error) {
+	if err := SortVersions(vs, q.OrderBy, func(r *resource.Object) (string, int64) { return r.Name, r.CreatedAt.UnixMicro() }); err != nil {
 		return nil, "", err
 	}
 	return PageSlice(vs, q.Page)
@@ -396,7 +380,7 @@ func PageSlice[T any](items []T, p Page) ([]T, string, error) {
 // first, then the version is created or updated and the container (created
 // implicitly) recomputed, all in one transaction.
 func (s *Service) putAssetVersion(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name, version string, doc map[string]any,
-	check func(old map[string]any) error) (*store.Resource, bool, error) {
+	check func(old map[string]any) error) (*resource.Object, bool, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, false, err
@@ -411,79 +395,76 @@ func (s *Service) putAssetVersion(ctx context.Context, ref core.WorkspaceRef, k 
 	if err := core.ValidateAssetVersion(version); err != nil {
 		return nil, false, err
 	}
-	var out *store.Resource
+	var out *resource.Object
 	isNew := false
 	who := principalName(p)
-	for attempt := 0; ; attempt++ {
-		err = s.Store.InTx(ctx, func(tx store.Resources) error {
-			c, err := tx.Get(ctx, k.Container, WorkspaceKey(ws), name)
-			if errors.Is(err, store.ErrNotFound) {
-				c = &store.Resource{Kind: k.Container, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), State: StateSucceeded,
-					Spec:      Encode(map[string]any{"properties": map[string]any{"isArchived": false, "properties": map[string]any{}, "tags": map[string]any{}}}),
-					Status:    Encode(AssetContainerStatus{NextVersion: "1"}),
-					CreatedBy: who, ModifiedBy: who}
-				if err := tx.Create(ctx, c); err != nil {
-					return err
-				}
-			} else if err != nil {
+	err = store.RetryTx(ctx, s.Store, func(tx store.Resources) error {
+		c, err := tx.Get(ctx, k.Container, resource.WorkspaceKey(ws), name)
+		if errors.Is(err, store.ErrNotFound) {
+			c = &resource.Object{Kind: k.Container, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
+				Spec:      resource.Encode(map[string]any{"properties": map[string]any{"isArchived": false, "properties": map[string]any{}, "tags": map[string]any{}}}),
+				Status:    resource.Encode(AssetContainerStatus{NextVersion: "1"}),
+				CreatedBy: who, ModifiedBy: who}
+			if err := tx.Create(ctx, c); err != nil {
 				return err
 			}
-			ck := AssetContainerKey(ws, k, c.Name)
-			v, err := tx.Get(ctx, k.Version, ck, version)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				if err := check(nil); err != nil {
-					return err
-				}
-				v = &store.Resource{Kind: k.Version, Parent: ck, Name: version, UID: NewUID(), State: StateSucceeded,
-					Spec: Encode(doc), CreatedBy: who, ModifiedBy: who}
-				if err := tx.Create(ctx, v); err != nil {
-					return err
-				}
-				isNew = true
-			case err != nil:
+		} else if err != nil {
+			return err
+		}
+		ck := AssetContainerKey(ws, k, c.Name)
+		v, err := tx.Get(ctx, k.Version, ck, version)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if err := check(nil); err != nil {
 				return err
-			default:
-				old := Decode(v.Spec)
+			}
+			v = &resource.Object{Kind: k.Version, Parent: ck, Name: version, UID: resource.NewUID(), State: resource.StateSucceeded,
+				Spec: resource.Encode(doc), CreatedBy: who, ModifiedBy: who}
+			if err := tx.Create(ctx, v); err != nil {
+				return err
+			}
+			isNew = true
+		case err != nil:
+			return err
+		default:
+			v, err = store.Update(ctx, tx, v, func(v *resource.Object) error {
+				old := resource.Decode(v.Spec)
 				if err := check(old); err != nil {
 					return err
 				}
 				if op := props(old); op != nil {
 					delete(op, "tags")
 				}
-				v.Spec = Encode(Merge(old, doc))
-				v.Generation++
+				v.Spec = resource.Encode(resource.Merge(old, doc))
 				v.ModifiedBy = who
-				if err := tx.Update(ctx, v); err != nil {
-					return err
-				}
-				isNew = false
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			out = v
-			return recomputeContainer(ctx, tx, c, k, ck)
-		})
-		if (errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists)) && attempt < 5 {
-			continue
+			isNew = false
 		}
-		if err != nil {
-			if _, ok := core.AsError(err); ok {
-				return nil, false, err
-			}
-			return nil, false, storeErr(err, k.What+" version", name+":"+version)
+		out = v
+		return recomputeContainer(ctx, tx, c, k, ck)
+	})
+	if err != nil {
+		if _, ok := core.AsError(err); ok {
+			return nil, false, err
 		}
-		return out, isNew, nil
+		return nil, false, storeErr(err, k.What+" version", name+":"+version)
 	}
+	return out, isNew, nil
 }
 
 // recomputeContainer sets latestVersion (the most recently created) and
 // nextVersion (the highest numeric version plus one) of a container.
-func recomputeContainer(ctx context.Context, tx store.Resources, c *store.Resource, k AssetKind, ck string) error {
+func recomputeContainer(ctx context.Context, tx store.Resources, c *resource.Object, k AssetKind, ck string) error {
 	vs, err := tx.List(ctx, store.ListOptions{Kind: k.Version, Parent: ck})
 	if err != nil {
 		return err
 	}
 	st := AssetContainerStatus{NextVersion: "1"}
-	var latest *store.Resource
+	var latest *resource.Object
 	var maxN int64
 	for _, v := range vs {
 		if latest == nil || v.CreatedAt.After(latest.CreatedAt) || v.CreatedAt.Equal(latest.CreatedAt) && compareVersions(v.Name, latest.Name) > 0 {
@@ -497,7 +478,7 @@ func recomputeContainer(ctx context.Context, tx store.Resources, c *store.Resour
 		st.LatestVersion = latest.Name
 	}
 	st.NextVersion = strconv.FormatInt(maxN+1, 10)
-	c.Status = Encode(st)
+	c.Status = resource.Encode(st)
 	return tx.Update(ctx, c)
 }
 
@@ -514,23 +495,27 @@ func (s *Service) DeleteAssetVersion(ctx context.Context, ref core.WorkspaceRef,
 	if err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
-		err = s.Store.InTx(ctx, func(tx store.Resources) error {
-			if err := tx.Delete(ctx, k.Version, v.Parent, v.Name); err != nil {
-				return err
-			}
-			c, err := tx.Get(ctx, k.Container, WorkspaceKey(ws), name)
-			if err != nil {
-				return err
-			}
-			return recomputeContainer(ctx, tx, c, k, v.Parent)
-		})
-		if errors.Is(err, store.ErrConflict) && attempt < 5 {
-			continue
+	err = store.RetryTx(ctx, s.Store, func(tx store.Resources) error {
+		if err := tx.Delete(ctx, k.Version, v.Parent, v.Name); err != nil {
+			return err
 		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return core.Internal(err)
+		c, err := tx.Get(ctx, k.Container, resource.WorkspaceKey(ws), name)
+		if err != nil {
+			return err
 		}
-		return nil
+		return recomputeContainer(ctx, tx, c, k, v.Parent)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return core.Internal(err)
 	}
+	return nil
+}
+
+// ContainerName returns the stored spelling of an asset container's name
+// (names are case-insensitive), or name itself when there is none.
+func (s *Service) ContainerName(ctx context.Context, ws *resource.Object, k AssetKind, name string) string {
+	if c, err := s.Store.Get(ctx, k.Container, resource.WorkspaceKey(ws), name); err == nil {
+		return c.Name
+	}
+	return name
 }

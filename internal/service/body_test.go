@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 )
 
@@ -66,7 +67,7 @@ func TestReadBodyKeepsNumbersAndUnknownFields(t *testing.T) {
 	b, err := service.ReadBody(strings.NewReader(`{"big": 12345678901234567890, "unknownField": {"k": true}}`), 1<<20)
 	require.NoError(t, err)
 	// Numbers stay exact (json.Number), so echoing them back changes nothing.
-	require.Equal(t, `{"big":12345678901234567890,"unknownField":{"k":true}}`, string(service.Encode(b.Doc)))
+	require.Equal(t, `{"big":12345678901234567890,"unknownField":{"k":true}}`, string(resource.Encode(b.Doc)))
 }
 
 func TestReadBodyLimit(t *testing.T) {
@@ -124,26 +125,26 @@ func TestMerge(t *testing.T) {
 	t.Parallel()
 	dst := map[string]any{"a": 1, "obj": map[string]any{"x": 1, "y": 2}, "list": []any{1, 2}, "replaced": map[string]any{"k": 1}}
 	src := map[string]any{"b": 2, "obj": map[string]any{"y": 3, "z": 4}, "list": []any{3}, "replaced": "flat"}
-	got := service.Merge(dst, src)
+	got := resource.Merge(dst, src)
 	require.Equal(t, map[string]any{
 		"a": 1, "b": 2, "obj": map[string]any{"x": 1, "y": 3, "z": 4}, "list": []any{3}, "replaced": "flat",
 	}, got)
 
 	// A nested source object is copied, not shared.
 	inner := map[string]any{"k": "v"}
-	out := service.Merge(nil, map[string]any{"o": inner})
+	out := resource.Merge(nil, map[string]any{"o": inner})
 	out["o"].(map[string]any)["k"] = "changed"
 	require.Equal(t, "v", inner["k"])
 }
 
 func TestKeys(t *testing.T) {
 	t.Parallel()
-	key := service.ResourceKey("/subscriptions/s/resourcegroups/g", "MyWS")
+	key := resource.ResourceKey("/subscriptions/s/resourcegroups/g", "MyWS")
 	require.Equal(t, "/subscriptions/s/resourcegroups/g|myws", key)
-	parent, name := service.ParseKey(key)
+	parent, name := resource.ParseKey(key)
 	require.Equal(t, "/subscriptions/s/resourcegroups/g", parent)
 	require.Equal(t, "myws", name)
-	parent, name = service.ParseKey("sub1")
+	parent, name = resource.ParseKey("sub1")
 	require.Equal(t, "", parent)
 	require.Equal(t, "sub1", name)
 }

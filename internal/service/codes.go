@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -22,7 +23,7 @@ type codeVersionSpec struct {
 
 // PutCodeVersion creates (201) or re-affirms / updates (200) one code
 // version. created reports a new version.
-func (s *Service) PutCodeVersion(ctx context.Context, ref core.WorkspaceRef, name, version string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutCodeVersion(ctx context.Context, ref core.WorkspaceRef, name, version string, body *Body) (*resource.Object, bool, error) {
 	var spec codeVersionSpec
 	if err := body.Into(&spec); err != nil {
 		return nil, false, err
@@ -78,13 +79,13 @@ func (s *Service) StartCodeUpload(ctx context.Context, ref core.WorkspaceRef, na
 	if err != nil {
 		return nil, err
 	}
-	ds, err := s.datastoreOf(ctx, ws, DatastoreBlob)
+	ds, err := s.datastoreOf(ctx, ws, resource.DatastoreBlob)
 	if err != nil {
 		return nil, err
 	}
 	account, container := DatastoreLocation(ws, ds)
 	if uploadID == "" {
-		uploadID = NewUID()
+		uploadID = resource.NewUID()
 	} else if core.ValidateAssetName(uploadID) != nil {
 		return nil, core.Invalid("pendingUploadId", "Invalid pendingUploadId %q: use letters, digits, hyphens, underscores and periods (or leave it out).", uploadID)
 	}
@@ -99,7 +100,7 @@ func (s *Service) StartCodeUpload(ctx context.Context, ref core.WorkspaceRef, na
 // CodeVersion is a code version with the name of its container.
 type CodeVersion struct {
 	Container string
-	*store.Resource
+	*resource.Object
 }
 
 // FindCodeVersions lists the workspace's code versions whose content hash
@@ -113,15 +114,15 @@ func (s *Service) FindCodeVersions(ctx context.Context, ref core.WorkspaceRef, h
 	if err != nil {
 		return nil, "", err
 	}
-	vs, err := s.Store.List(ctx, store.ListOptions{Kind: CodeAssets.Version, ParentPrefix: WorkspaceKey(ws) + "/" + CodeAssets.Segment})
+	vs, err := s.Store.List(ctx, store.ListOptions{Kind: CodeAssets.Version, ParentPrefix: resource.WorkspaceKey(ws) + "/" + CodeAssets.Segment})
 	if err != nil {
 		return nil, "", core.Internal(err)
 	}
-	vs = slices.DeleteFunc(vs, func(r *store.Resource) bool {
+	vs = slices.DeleteFunc(vs, func(r *resource.Object) bool {
 		if !q.View.Keeps(IsArchived(r)) {
 			return true
 		}
-		p := props(props(Decode(r.Spec)))
+		p := props(props(resource.Decode(r.Spec)))
 		h, _ := p["hash_sha256"].(string)
 		hv, _ := p["hash_version"].(string)
 		return !strings.EqualFold(h, hash) || hashVersion != "" && hv != "" && hv != hashVersion
@@ -133,10 +134,10 @@ func (s *Service) FindCodeVersions(ctx context.Context, ref core.WorkspaceRef, h
 	out := make([]CodeVersion, 0, len(page))
 	for _, v := range page {
 		name := v.Parent[strings.LastIndex(v.Parent, "/")+1:]
-		if c, err := s.Store.Get(ctx, CodeAssets.Container, WorkspaceKey(ws), name); err == nil {
+		if c, err := s.Store.Get(ctx, CodeAssets.Container, resource.WorkspaceKey(ws), name); err == nil {
 			name = c.Name
 		}
-		out = append(out, CodeVersion{Container: name, Resource: v})
+		out = append(out, CodeVersion{Container: name, Object: v})
 	}
 	return out, next, nil
 }

@@ -9,13 +9,8 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
-)
-
-// Compute types mlw runs.
-const (
-	ComputeInstance = "ComputeInstance"
-	AmlCompute      = "AmlCompute"
 )
 
 // ComputeType is the admission of one computeType. Implementations live
@@ -41,8 +36,8 @@ type ComputeActor interface {
 // ComputeAction is a POST action on one compute.
 type ComputeAction struct {
 	Service   *Service
-	Workspace *store.Resource
-	Compute   *store.Resource
+	Workspace *resource.Object
+	Compute   *resource.Object
 	Action    string
 	Body      *Body
 }
@@ -50,7 +45,7 @@ type ComputeAction struct {
 // ActionResult is the answer to an action: an operation to poll (202), or
 // a body (200).
 type ActionResult struct {
-	Op   *store.Operation
+	Op   *resource.Operation
 	Body any
 }
 
@@ -58,7 +53,7 @@ type ActionResult struct {
 type ComputeAdmission struct {
 	Service   *Service
 	Principal *identity.Principal
-	Workspace *store.Resource
+	Workspace *resource.Object
 	Name      string
 	Type      string
 	// Doc is the whole request document; Props is its
@@ -66,46 +61,17 @@ type ComputeAdmission struct {
 	Doc   map[string]any
 	Props map[string]any
 	// Old and OldProps describe the existing compute on update.
-	Old      *store.Resource
+	Old      *resource.Object
 	OldProps map[string]any
 	// Status is the initial properties.properties status (create).
 	Status map[string]any
 	// State is the initial indexed state (create).
 	State string
+	// Internal is the server's own part of the initial status (create),
+	// kept apart from what clients see (resource.InstanceInternalKey).
+	Internal any
 	// Changed reports that an update needs reconciling.
 	Changed bool
-}
-
-// ComputeSpec decodes the stored spec of a compute: the document and its
-// properties.properties.
-func ComputeSpec(r *store.Resource) (doc, props map[string]any) {
-	doc = Decode(r.Spec)
-	props = NestedProps(doc)
-	return doc, props
-}
-
-// NestedProps returns doc.properties.properties (a compute's own
-// properties), creating it if needed.
-func NestedProps(doc map[string]any) map[string]any {
-	outer, ok := doc["properties"].(map[string]any)
-	if !ok {
-		outer = map[string]any{}
-		doc["properties"] = outer
-	}
-	inner, ok := outer["properties"].(map[string]any)
-	if !ok {
-		inner = map[string]any{}
-		outer["properties"] = inner
-	}
-	return inner
-}
-
-// ComputeTypeOf returns the computeType of a stored compute.
-func ComputeTypeOf(r *store.Resource) string {
-	doc := Decode(r.Spec)
-	outer, _ := doc["properties"].(map[string]any)
-	t, _ := outer["computeType"].(string)
-	return t
 }
 
 // computeReadOnly are fields of properties (outer) that the server owns.
@@ -130,12 +96,12 @@ func (s *Service) RegisterComputeType(name string, t ComputeType) {
 }
 
 // GetCompute returns one compute of a workspace.
-func (s *Service) GetCompute(ctx context.Context, ref core.WorkspaceRef, name string) (ws, c *store.Resource, err error) {
+func (s *Service) GetCompute(ctx context.Context, ref core.WorkspaceRef, name string) (ws, c *resource.Object, err error) {
 	ws, err = s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err = s.Store.Get(ctx, core.KindCompute, WorkspaceKey(ws), core.StripAzureMLPrefix(name))
+	c, err = s.Store.Get(ctx, core.KindCompute, resource.WorkspaceKey(ws), core.StripAzureMLPrefix(name))
 	if errors.Is(err, store.ErrNotFound) {
 		return ws, nil, core.NotFound("ResourceNotFound", "The compute '%s' was not found in workspace '%s'. List computes with `mlw compute list`.", name, ws.Name)
 	}
@@ -146,18 +112,18 @@ func (s *Service) GetCompute(ctx context.Context, ref core.WorkspaceRef, name st
 }
 
 // ListComputes lists the computes of a workspace.
-func (s *Service) ListComputes(ctx context.Context, ref core.WorkspaceRef, page Page) (*store.Resource, []*store.Resource, string, error) {
+func (s *Service) ListComputes(ctx context.Context, ref core.WorkspaceRef, page Page) (*resource.Object, []*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	cs, next, err := s.listPage(ctx, store.ListOptions{Kind: core.KindCompute, Parent: WorkspaceKey(ws)}, page)
+	cs, next, err := s.listPage(ctx, store.ListOptions{Kind: core.KindCompute, Parent: resource.WorkspaceKey(ws)}, page)
 	return ws, cs, next, err
 }
 
 // PutCompute creates or updates a compute. It returns the compute, whether
 // it is new, and the operation to poll (nil when nothing needs doing).
-func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*store.Resource, bool, *store.Operation, error) {
+func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*resource.Object, bool, *resource.Operation, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireManage(p); err != nil {
 		return nil, false, nil, err
@@ -169,6 +135,37 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 	if ws.Deleting {
 		return nil, false, nil, core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted; no compute can be created in it.", ws.Name)
 	}
+	location, typeName, ct, err := s.parseComputeBody(body)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	name = core.StripAzureMLPrefix(name)
+	doc := body.Doc
+	outer := cleanComputeDoc(doc, typeName)
+	a := &ComputeAdmission{Service: s, Principal: p, Workspace: ws, Name: name, Type: typeName, Doc: doc, Props: resource.NestedProps(doc)}
+
+	s.computeMu.Lock()
+	defer s.computeMu.Unlock()
+	if err := s.loadExistingCompute(ctx, a); err != nil {
+		return nil, false, nil, err
+	}
+	if err := ct.Admit(ctx, a); err != nil {
+		return nil, false, nil, err
+	}
+	if err := s.placeCompute(ctx, ref.Subscription, a, ct, outer, location); err != nil {
+		return nil, false, nil, err
+	}
+	if a.Old == nil {
+		return s.createCompute(ctx, a)
+	}
+	return s.updateCompute(ctx, a)
+}
+
+// parseComputeBody reads a compute PUT's location and computeType, and
+// checks that properties.properties is an object. It returns the location
+// asked for (maybe empty), the registered spelling of the type, and its
+// admission.
+func (s *Service) parseComputeBody(body *Body) (string, string, ComputeType, error) {
 	var shape struct {
 		Location   string `json:"location"`
 		Properties struct {
@@ -178,21 +175,25 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 		} `json:"properties"`
 	}
 	if err := body.Into(&shape); err != nil {
-		return nil, false, nil, err
+		return "", "", nil, err
 	}
 	if len(shape.Properties.Properties) > 0 && string(shape.Properties.Properties) != "null" && shape.Properties.Properties[0] != '{' {
-		return nil, false, nil, core.Invalid("properties.properties", "Field \"properties.properties\" must be an object holding the compute's settings (vmSize, scaleSettings, ...).")
+		return "", "", nil, core.Invalid("properties.properties", "Field \"properties.properties\" must be an object holding the compute's settings (vmSize, scaleSettings, ...).")
 	}
 	typeName, ct, ok := s.canonicalComputeType(shape.Properties.ComputeType)
 	if !ok {
 		if shape.Properties.ComputeType == "" {
-			return nil, false, nil, core.Invalid("properties.computeType", "The compute needs properties.computeType: ComputeInstance (a personal dev machine) or AmlCompute (a cluster).")
+			return "", "", nil, core.Invalid("properties.computeType", "The compute needs properties.computeType: ComputeInstance (a personal dev machine) or AmlCompute (a cluster).")
 		}
-		return nil, false, nil, core.Invalid("properties.computeType", "computeType %q is not supported by mlw; use ComputeInstance or AmlCompute.", shape.Properties.ComputeType)
+		return "", "", nil, core.Invalid("properties.computeType", "computeType %q is not supported by mlw; use ComputeInstance or AmlCompute.", shape.Properties.ComputeType)
 	}
-	name = core.StripAzureMLPrefix(name)
-	doc := body.Doc
-	for _, k := range []string{"id", "name", "type", "systemData"} {
+	return shape.Location, typeName, ct, nil
+}
+
+// cleanComputeDoc drops from a compute PUT document the fields the server
+// owns, sets the canonical computeType, and returns the outer properties.
+func cleanComputeDoc(doc map[string]any, typeName string) map[string]any {
+	for _, k := range []string{"id", "name", "type", "systemData", resource.IntentKey} {
 		delete(doc, k)
 	}
 	outer, _ := doc["properties"].(map[string]any)
@@ -200,112 +201,123 @@ func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name st
 		delete(outer, k)
 	}
 	outer["computeType"] = typeName
-	a := &ComputeAdmission{Service: s, Principal: p, Workspace: ws, Name: name, Type: typeName, Doc: doc, Props: NestedProps(doc)}
+	return outer
+}
 
-	s.computeMu.Lock()
-	defer s.computeMu.Unlock()
-	existing, err := s.Store.Get(ctx, core.KindCompute, WorkspaceKey(ws), name)
+// loadExistingCompute looks up the compute a PUT names. A new compute's
+// name must be valid; an existing one must not be being deleted nor change
+// its type, and goes into a.Old and a.OldProps. The caller holds computeMu.
+func (s *Service) loadExistingCompute(ctx context.Context, a *ComputeAdmission) error {
+	existing, err := s.Store.Get(ctx, core.KindCompute, resource.WorkspaceKey(a.Workspace), a.Name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if err := core.ValidateComputeName(name, typeName == ComputeInstance); err != nil {
-			return nil, false, nil, err
+		if err := core.ValidateComputeName(a.Name, a.Type == resource.ComputeInstance); err != nil {
+			return err
 		}
 	case err != nil:
-		return nil, false, nil, core.Internal(err)
+		return core.Internal(err)
 	default:
 		if existing.Deleting {
-			return nil, false, nil, core.ConflictRetry("ComputeBeingDeleted", retryDeletion, "The compute '%s' is being deleted; wait for that to finish before creating it again.", existing.Name)
+			return core.ConflictRetry("ComputeBeingDeleted", retryDeletion, "The compute '%s' is being deleted; wait for that to finish before creating it again.", existing.Name)
 		}
-		if old := ComputeTypeOf(existing); old != typeName {
-			return nil, false, nil, core.Invalid("properties.computeType", "The compute '%s' is a %s; its computeType cannot change to %s. Delete it first or pick another name.", existing.Name, old, typeName)
+		if old := resource.ComputeTypeOf(existing); old != a.Type {
+			return core.Invalid("properties.computeType", "The compute '%s' is a %s; its computeType cannot change to %s. Delete it first or pick another name.", existing.Name, old, a.Type)
 		}
 		a.Old = existing
-		_, a.OldProps = ComputeSpec(existing)
+		_, a.OldProps = resource.ComputeSpec(existing)
 	}
-	if err := ct.Admit(ctx, a); err != nil {
-		return nil, false, nil, err
-	}
+	return nil
+}
+
+// placeCompute settles where an admitted compute lives (an instance, or a
+// compute that names no location, lives where its workspace is), records
+// it in the document, and checks the subscription's quota there.
+func (s *Service) placeCompute(ctx context.Context, sub string, a *ComputeAdmission, ct ComputeType, outer map[string]any, location string) error {
 	size, err := sizeOf(a.Props)
+	if err != nil {
+		return err
+	}
+	wsLoc, _ := resource.Decode(a.Workspace.Spec)["location"].(string)
+	if location == "" || a.Type == resource.ComputeInstance {
+		a.Doc["location"] = wsLoc // instances always live where their workspace is
+	}
+	loc, _ := a.Doc["location"].(string)
+	outer["computeLocation"] = loc
+	return s.checkQuota(ctx, sub, loc, a, ct, size)
+}
+
+// createCompute stores an admitted new compute as Creating and starts its
+// Create operation.
+func (s *Service) createCompute(ctx context.Context, a *ComputeAdmission) (*resource.Object, bool, *resource.Operation, error) {
+	status := map[string]any{"properties": map[string]any{"provisioningState": resource.StateCreating, "properties": a.Status}}
+	if a.Internal != nil {
+		status[resource.InstanceInternalKey] = a.Internal
+	}
+	c := &resource.Object{Kind: core.KindCompute, Parent: resource.WorkspaceKey(a.Workspace), Name: a.Name, UID: resource.NewUID(), Spec: resource.Encode(a.Doc),
+		Status: resource.Encode(status), State: a.State, CreatedBy: principalName(a.Principal), ModifiedBy: principalName(a.Principal)}
+	if err := s.Store.Create(ctx, c); err != nil {
+		return nil, false, nil, storeErr(err, "compute", a.Name)
+	}
+	op, err := s.startOp(ctx, c, "Create")
 	if err != nil {
 		return nil, false, nil, err
 	}
-	wsLoc, _ := Decode(ws.Spec)["location"].(string)
-	if shape.Location == "" || typeName == ComputeInstance {
-		doc["location"] = wsLoc // instances always live where their workspace is
-	}
-	loc, _ := doc["location"].(string)
-	outer["computeLocation"] = loc
-	if err := s.checkQuota(ctx, ref.Subscription, loc, a, ct, size); err != nil {
-		return nil, false, nil, err
-	}
+	return c, true, op, nil
+}
 
-	if a.Old == nil {
-		status := map[string]any{"properties": map[string]any{"provisioningState": StateCreating, "properties": a.Status}}
-		c := &store.Resource{Kind: core.KindCompute, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), Spec: Encode(doc),
-			Status: Encode(status), State: a.State, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
-		if err := s.Store.Create(ctx, c); err != nil {
-			return nil, false, nil, storeErr(err, "compute", name)
-		}
-		op, err := s.startOp(ctx, c, "Create")
-		if err != nil {
-			return nil, false, nil, err
-		}
-		return c, true, op, nil
-	}
-	old := Decode(a.Old.Spec)
-	if _, ok := doc["tags"]; ok {
+// updateCompute merges an admitted PUT into the existing compute a.Old and
+// starts its Update operation, finished at once when admission found
+// nothing for a reconciler to do.
+func (s *Service) updateCompute(ctx context.Context, a *ComputeAdmission) (*resource.Object, bool, *resource.Operation, error) {
+	// Admission decided on a.Old: a compute changed meanwhile is a 409
+	// (retry), not a merge into what admission did not see.
+	old := resource.Decode(a.Old.Spec)
+	if _, ok := a.Doc["tags"]; ok {
 		delete(old, "tags") // a PUT replaces the tags as a whole, as in ARM
 	}
-	a.Old.Spec = Encode(Merge(old, doc))
-	a.Old.ModifiedBy = principalName(p)
-	if a.Changed {
-		a.Old.Generation++
+	version := a.Old.Version
+	c, err := s.update(ctx, a.Old, func(c *resource.Object) error {
+		if c.Version != version {
+			return storeErr(store.ErrConflict, "compute", a.Name)
+		}
+		c.Spec = resource.Encode(resource.Merge(old, a.Doc))
+		c.ModifiedBy = principalName(a.Principal)
+		return nil
+	})
+	if err != nil {
+		return nil, false, nil, err
 	}
-	if err := s.Store.Update(ctx, a.Old); err != nil {
-		return nil, false, nil, storeErr(err, "compute", name)
-	}
+	a.Old = c
 	op, err := s.startOp(ctx, a.Old, "Update")
 	if err != nil {
 		return nil, false, nil, err
 	}
 	if !a.Changed {
 		// Nothing for a reconciler to do: the update is complete.
-		if err := s.Store.FinishOperation(ctx, op.ID, store.OpSucceeded, "", ""); err != nil {
+		if err := s.Store.FinishOperation(ctx, op.ID, resource.OpSucceeded, "", ""); err != nil {
 			return nil, false, nil, core.Internal(err)
 		}
 	}
 	return a.Old, false, op, nil
 }
 
-// ComputeARMID returns the ARM id of a compute (lowercase key form is used
-// for operations).
-func ComputeARMID(ws, c *store.Resource) string {
-	return WorkspaceRefOf(ws).ID() + "/computes/" + c.Name
-}
-
 // startOp records an in-progress operation on r and enqueues r.
-func (s *Service) startOp(ctx context.Context, r *store.Resource, name string) (*store.Operation, error) {
-	op := &store.Operation{ID: NewUID(), ResourceID: ResourceOpKey(r), Name: name}
+func (s *Service) startOp(ctx context.Context, r *resource.Object, name string) (*resource.Operation, error) {
+	op := &resource.Operation{ID: resource.NewUID(), ResourceID: resource.ResourceOpKey(r), Name: name}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, core.Internal(fmt.Errorf("record %s operation: %w", name, err))
 	}
-	s.Queue.Enqueue(r.Kind, Key(r))
+	s.Queue.Enqueue(r.Kind, resource.Key(r))
 	return op, nil
 }
 
-// ResourceOpKey is the key under which operations on a child resource of a
-// workspace are recorded: its parent key plus kind and name.
-func ResourceOpKey(r *store.Resource) string {
-	return r.Parent + "/" + r.Kind + "s/" + strings.ToLower(r.Name)
-}
-
 // StartOp is startOp for compute types' actions.
-func (s *Service) StartOp(ctx context.Context, r *store.Resource, name string) (*store.Operation, error) {
+func (s *Service) StartOp(ctx context.Context, r *resource.Object, name string) (*resource.Operation, error) {
 	return s.startOp(ctx, r, name)
 }
 
 // DeleteCompute starts deleting a compute.
-func (s *Service) DeleteCompute(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Operation, error) {
+func (s *Service) DeleteCompute(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Operation, error) {
 	if err := requireManage(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}
@@ -313,16 +325,16 @@ func (s *Service) DeleteCompute(ctx context.Context, ref core.WorkspaceRef, name
 	if err != nil {
 		return nil, err
 	}
-	return s.startDeleteKeyed(ctx, c, ResourceOpKey(c))
+	return s.startDeleteKeyed(ctx, c, resource.ResourceOpKey(c))
 }
 
 // ActOnCompute runs a POST action on a compute.
-func (s *Service) ActOnCompute(ctx context.Context, ref core.WorkspaceRef, name, action string, body *Body) (*store.Resource, *ActionResult, error) {
+func (s *Service) ActOnCompute(ctx context.Context, ref core.WorkspaceRef, name, action string, body *Body) (*resource.Object, *ActionResult, error) {
 	ws, c, err := s.GetCompute(ctx, ref, name)
 	if err != nil {
 		return nil, nil, err
 	}
-	_, ct, ok := s.canonicalComputeType(ComputeTypeOf(c))
+	_, ct, ok := s.canonicalComputeType(resource.ComputeTypeOf(c))
 	actor, isActor := ct.(ComputeActor)
 	if !ok || !isActor {
 		return nil, nil, core.Invalid("action", "The compute '%s' has no action %q.", c.Name, action)

@@ -2,18 +2,11 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
-)
-
-// Cluster defaults, as `az ml compute create --type AmlCompute` has them.
-const (
-	DefaultClusterSize     = "STANDARD_DS3_V2"
-	DefaultClusterIdleTime = "PT2M"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // clusterImmutable are AmlCompute properties fixed at creation. A PUT that
@@ -22,75 +15,14 @@ const (
 var clusterImmutable = []string{"vmSize", "vmPriority", "osType", "virtualMachineImage", "subnet", "isolatedNetwork",
 	"userAccountCredentials", "enableNodePublicIp", "remoteLoginPortPublicAccess"}
 
-// ScaleSettings of a cluster, decoded.
-type ScaleSettings struct {
-	Min      int
-	Max      int
-	IdleTime time.Duration
-}
-
-// ClusterScale decodes and validates a cluster's scaleSettings.
-func ClusterScale(props map[string]any) (ScaleSettings, error) {
-	raw, _ := props["scaleSettings"].(map[string]any)
-	var ss struct {
-		Max  *json.Number `json:"maxNodeCount"`
-		Min  *json.Number `json:"minNodeCount"`
-		Idle *string      `json:"nodeIdleTimeBeforeScaleDown"`
-	}
-	b, _ := json.Marshal(raw)
-	if err := json.Unmarshal(b, &ss); err != nil {
-		return ScaleSettings{}, core.Invalid("properties.properties.scaleSettings", "scaleSettings must hold whole numbers maxNodeCount and minNodeCount and an ISO 8601 nodeIdleTimeBeforeScaleDown: %v", err)
-	}
-	var out ScaleSettings
-	num := func(n *json.Number, field string, def int) (int, error) {
-		if n == nil {
-			return def, nil
-		}
-		v, err := n.Int64()
-		if err != nil || v < 0 || v > 1000 {
-			return 0, core.Invalid("properties.properties.scaleSettings."+field, "%s must be a whole number from 0 to 1000, not %s.", field, n.String())
-		}
-		return int(v), nil
-	}
-	if ss.Max == nil {
-		return out, core.Invalid("properties.properties.scaleSettings.maxNodeCount", "A cluster needs scaleSettings.maxNodeCount, the most nodes it may grow to (max_instances in YAML).")
-	}
-	var err error
-	if out.Max, err = num(ss.Max, "maxNodeCount", 0); err != nil {
-		return out, err
-	}
-	if out.Min, err = num(ss.Min, "minNodeCount", 0); err != nil {
-		return out, err
-	}
-	if out.Min > out.Max {
-		return out, core.Invalid("properties.properties.scaleSettings.minNodeCount", "minNodeCount (%d) may not exceed maxNodeCount (%d).", out.Min, out.Max)
-	}
-	idle := DefaultClusterIdleTime
-	if ss.Idle != nil && *ss.Idle != "" {
-		idle = *ss.Idle
-	}
-	d, err := core.ParseISODuration(idle)
-	if err != nil {
-		return out, core.Invalid("properties.properties.scaleSettings.nodeIdleTimeBeforeScaleDown", "%v", err)
-	}
-	out.IdleTime = d
-	return out, nil
-}
-
-// IsLowPriority reports whether a cluster's nodes may be preempted.
-func IsLowPriority(props map[string]any) bool {
-	p, _ := props["vmPriority"].(string)
-	return strings.EqualFold(p, "LowPriority")
-}
-
 type clusterType struct{}
 
 func (clusterType) Quota(props map[string]any, size core.VMSize) (int, bool) {
-	ss, err := ClusterScale(props)
+	ss, err := resource.ClusterScale(props)
 	if err != nil {
 		return 0, false
 	}
-	return ss.Max * size.VCPUs, IsLowPriority(props)
+	return ss.Max * size.VCPUs, resource.IsLowPriority(props)
 }
 
 func (clusterType) Admit(ctx context.Context, a *ComputeAdmission) error {
@@ -119,7 +51,7 @@ func (clusterType) Admit(ctx context.Context, a *ComputeAdmission) error {
 		}
 	}
 	if v, ok := p["vmSize"]; !ok || v == nil || v == "" {
-		p["vmSize"] = DefaultClusterSize
+		p["vmSize"] = resource.DefaultClusterSize
 	}
 	if _, ok := p["vmSize"].(string); !ok {
 		return core.Invalid("properties.properties.vmSize", "vmSize must be a string such as STANDARD_DS11_V2.")
@@ -139,14 +71,14 @@ func (clusterType) Admit(ctx context.Context, a *ComputeAdmission) error {
 	default:
 		return core.Invalid("properties.properties.vmPriority", "vmPriority must be Dedicated or LowPriority (YAML tier: dedicated or low_priority), not %q.", pr)
 	}
-	ss, err := ClusterScale(p)
+	ss, err := resource.ClusterScale(p)
 	if err != nil {
 		return err
 	}
 	scale := p["scaleSettings"].(map[string]any)
 	scale["minNodeCount"] = ss.Min
 	if v, _ := scale["nodeIdleTimeBeforeScaleDown"].(string); v == "" {
-		scale["nodeIdleTimeBeforeScaleDown"] = DefaultClusterIdleTime
+		scale["nodeIdleTimeBeforeScaleDown"] = resource.DefaultClusterIdleTime
 	}
 	if v, _ := p["remoteLoginPortPublicAccess"].(string); v == "" || v == "NotSpecified" {
 		p["remoteLoginPortPublicAccess"] = "Disabled"
@@ -155,16 +87,12 @@ func (clusterType) Admit(ctx context.Context, a *ComputeAdmission) error {
 		p["enableNodePublicIp"] = true
 	}
 	if a.Old == nil {
+		// The cluster's status is the reconciler's; until its first step
+		// the renderer shows it steady at its minimum.
 		a.State = "Steady"
-		a.Status = map[string]any{
-			"allocationState": "Steady", "allocationStateTransitionTime": time.Now().UTC().Format(time.RFC3339Nano),
-			"currentNodeCount": 0, "targetNodeCount": ss.Min, "errors": nil,
-			"nodeStateCounts": map[string]any{"idleNodeCount": 0, "runningNodeCount": 0, "preparingNodeCount": 0,
-				"unusableNodeCount": 0, "leavingNodeCount": 0, "preemptedNodeCount": 0},
-		}
 		return nil
 	}
-	old, err := ClusterScale(a.OldProps)
+	old, err := resource.ClusterScale(a.OldProps)
 	if err != nil {
 		return fmt.Errorf("stored scale settings: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // Curated environments are Azure ML's prebuilt environments ("AzureML-…").
@@ -25,18 +27,6 @@ import (
 // CuratedPrefix starts the name of every curated environment.
 const CuratedPrefix = "AzureML-"
 
-// PythonPackage is a Python package a job in an environment imports, with
-// the Debian package that provides it on a local runner ("" when Debian has
-// none).
-type PythonPackage struct {
-	// Requirement is the package as the conda file names it ("scikit-learn").
-	Requirement string `json:"requirement"`
-	// Import is the module to import ("sklearn").
-	Import string `json:"import"`
-	// Debian is the package that installs it on Debian ("python3-sklearn").
-	Debian string `json:"debian,omitempty"`
-}
-
 // CuratedEnvironment is one entry of the catalogue.
 type CuratedEnvironment struct {
 	Name string
@@ -53,7 +43,7 @@ type CuratedEnvironment struct {
 	// Python is the Python version of the environment.
 	Python string
 	// Packages are what its jobs need locally, with Debian packages.
-	Packages []PythonPackage
+	Packages []resource.PythonPackage
 	// FirstCreated is when version 1 was published; later versions
 	// follow every two weeks.
 	FirstCreated time.Time
@@ -72,7 +62,7 @@ func (c *CuratedEnvironment) HasVersion(version string) (int, bool) {
 
 // sklearnPackages are what the scikit-learn environments give a training
 // script (the DP-100 labs import these), with their Debian 12 packages.
-var sklearnPackages = []PythonPackage{
+var sklearnPackages = []resource.PythonPackage{
 	{Requirement: "numpy", Import: "numpy", Debian: "python3-numpy"},
 	{Requirement: "pandas", Import: "pandas", Debian: "python3-pandas"},
 	{Requirement: "scipy", Import: "scipy", Debian: "python3-scipy"},

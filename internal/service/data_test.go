@@ -17,6 +17,7 @@ import (
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store/sqlite"
 )
@@ -290,7 +291,7 @@ func TestResolveEnvironment(t *testing.T) {
 	require.Equal(t, "img:1", r.Image)
 	require.Equal(t, "3.10", r.Python)
 	require.Equal(t, []string{"pandas~=1.5", "scikit-learn==1.5.0", "mlflow"}, r.Requirements)
-	require.Equal(t, []service.PythonPackage{
+	require.Equal(t, []resource.PythonPackage{
 		{Requirement: "pandas", Import: "pandas", Debian: "python3-pandas"},
 		{Requirement: "scikit-learn", Import: "sklearn", Debian: "python3-sklearn"},
 		{Requirement: "mlflow", Import: "mlflow"},
@@ -312,14 +313,14 @@ func TestDatastores(t *testing.T) {
 	t.Parallel()
 	b := dataSetup(t)
 	// listSecrets: a SAS for exactly the datastore's container.
-	sec, err := b.svc.DatastoreSecrets(b.ctx, b.ref, service.DatastoreBlob, service.SecretExpiry{})
+	sec, err := b.svc.DatastoreSecrets(b.ctx, b.ref, resource.DatastoreBlob, service.SecretExpiry{})
 	require.NoError(t, err)
 	require.Equal(t, "Sas", sec["secretsType"])
 	tok := sec["sasToken"].(string)
 	require.False(t, strings.HasPrefix(tok, "?"))
 	ws, err := b.svc.GetWorkspace(b.ctx, b.ref)
 	require.NoError(t, err)
-	ds, err := b.svc.GetDatastore(b.ctx, b.ref, service.DatastoreBlob)
+	ds, err := b.svc.GetDatastore(b.ctx, b.ref, resource.DatastoreBlob)
 	require.NoError(t, err)
 	account, container := service.DatastoreLocation(ws, ds)
 	require.Equal(t, "azureml-blobstore-"+ws.UID, container)
@@ -338,7 +339,7 @@ func TestDatastores(t *testing.T) {
 		{ExpirableSecret: true, ExpireAfterHours: &hours}: 3 * time.Hour,
 		{ExpireAfterHours: &hours}:                        service.SASTTL,
 	} {
-		sec, err := b.svc.DatastoreSecrets(b.ctx, b.ref, service.DatastoreBlob, exp)
+		sec, err := b.svc.DatastoreSecrets(b.ctx, b.ref, resource.DatastoreBlob, exp)
 		require.NoError(t, err)
 		q, err := url.ParseQuery(sec["sasToken"].(string))
 		require.NoError(t, err)
@@ -346,7 +347,7 @@ func TestDatastores(t *testing.T) {
 	}
 
 	reader := service.WithPrincipal(context.Background(), &identity.Principal{UserID: "u2", Name: "bob", Role: identity.RoleReader})
-	sec, err = b.svc.DatastoreSecrets(reader, b.ref, service.DatastoreBlob, service.SecretExpiry{})
+	sec, err = b.svc.DatastoreSecrets(reader, b.ref, resource.DatastoreBlob, service.SecretExpiry{})
 	require.NoError(t, err)
 	q, _ = url.ParseQuery(sec["sasToken"].(string))
 	_, err = b.sas.Verify(q, account, container, identity.PermRead)
@@ -373,7 +374,7 @@ func TestDatastores(t *testing.T) {
 	dss, next, err := b.svc.ListDatastores(b.ctx, b.ref, service.DatastoreFilter{OnlyDefault: true}, service.Page{Top: 30})
 	require.NoError(t, err)
 	require.Len(t, dss, 1)
-	require.Equal(t, service.DatastoreBlob, dss[0].Name)
+	require.Equal(t, resource.DatastoreBlob, dss[0].Name)
 	require.Empty(t, next)
 	// count pages through all 44.
 	seen := 0
@@ -399,7 +400,7 @@ func TestDatastores(t *testing.T) {
 		_, _, err := b.svc.PutDatastore(b.ctx, b.ref, name, jsonBody(t, doc))
 		require.Equal(t, http.StatusBadRequest, apiErr(t, err).Status, name)
 	}
-	e := apiErr(t, b.svc.DeleteDatastore(b.ctx, b.ref, service.DatastoreBlob))
+	e := apiErr(t, b.svc.DeleteDatastore(b.ctx, b.ref, resource.DatastoreBlob))
 	require.Equal(t, http.StatusBadRequest, e.Status)
 	require.Contains(t, e.Message, "default")
 	require.NoError(t, b.svc.DeleteDatastore(b.ctx, b.ref, "a00"))

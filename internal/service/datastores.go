@@ -10,6 +10,7 @@ import (
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -30,14 +31,14 @@ var datastoreNameRE = regexp.MustCompile(`^[a-zA-Z0-9_]{1,255}$`)
 // every workspace gets.
 func IsDefaultDatastore(name string) bool {
 	switch strings.ToLower(name) {
-	case DatastoreBlob, DatastoreArtifacts, DatastoreWorkingDirectory, DatastoreFiles:
+	case resource.DatastoreBlob, resource.DatastoreArtifacts, resource.DatastoreWorkingDirectory, resource.DatastoreFiles:
 		return true
 	}
 	return false
 }
 
 // GetDatastore returns one datastore of a workspace.
-func (s *Service) GetDatastore(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Resource, error) {
+func (s *Service) GetDatastore(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Object, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -45,8 +46,8 @@ func (s *Service) GetDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 	return s.datastoreOf(ctx, ws, name)
 }
 
-func (s *Service) datastoreOf(ctx context.Context, ws *store.Resource, name string) (*store.Resource, error) {
-	r, err := s.Store.Get(ctx, core.KindDatastore, WorkspaceKey(ws), name)
+func (s *Service) datastoreOf(ctx context.Context, ws *resource.Object, name string) (*resource.Object, error) {
+	r, err := s.Store.Get(ctx, core.KindDatastore, resource.WorkspaceKey(ws), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.NotFound("UserError", "The datastore '%s' could not be found in workspace '%s'. List datastores with `mlw datastore list` or GET …/workspaces/%s/datastores.", name, ws.Name, ws.Name)
 	}
@@ -64,17 +65,17 @@ type DatastoreFilter struct {
 
 // ListDatastores lists the datastores of a workspace, a page at a time; the
 // filter applies before paging, so a page is full unless it is the last.
-func (s *Service) ListDatastores(ctx context.Context, ref core.WorkspaceRef, f DatastoreFilter, page Page) ([]*store.Resource, string, error) {
+func (s *Service) ListDatastores(ctx context.Context, ref core.WorkspaceRef, f DatastoreFilter, page Page) ([]*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, "", err
 	}
-	o := store.ListOptions{Kind: core.KindDatastore, Parent: WorkspaceKey(ws)}
+	o := store.ListOptions{Kind: core.KindDatastore, Parent: resource.WorkspaceKey(ws)}
 	if !f.OnlyDefault {
 		return s.listPage(ctx, o, page)
 	}
-	return s.listFiltered(ctx, o, page, func(r *store.Resource) bool {
-		return props(Decode(r.Spec))["isDefault"] == true
+	return s.listFiltered(ctx, o, page, func(r *resource.Object) bool {
+		return props(resource.Decode(r.Spec))["isDefault"] == true
 	})
 }
 
@@ -95,7 +96,7 @@ type datastoreSpec struct {
 // PutDatastore creates or updates a user datastore of type AzureBlob,
 // backed by a container in the workspace's storage account. created
 // reports a new datastore.
-func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*resource.Object, bool, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, false, err
@@ -115,22 +116,11 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 		return nil, false, err
 	}
 	doc := body.Doc
-	for _, k := range []string{"id", "name", "type", "systemData"} {
-		delete(doc, k)
+	pr, err := cleanDatastoreDoc(doc)
+	if err != nil {
+		return nil, false, err
 	}
-	pr := props(doc)
-	if pr == nil {
-		return nil, false, core.Invalid("properties", "The datastore needs properties, for example {\"properties\": {\"datastoreType\": \"AzureBlob\", \"containerName\": \"my-data\", \"credentials\": {\"credentialsType\": \"None\"}}}.")
-	}
-	// isDefault is owned by the server; secrets are never stored (every
-	// datastore's data is reached with a SAS from listSecrets).
-	delete(pr, "isDefault")
-	if c, ok := pr["credentials"].(map[string]any); ok {
-		delete(c, "secrets")
-	}
-	pr["credentials"] = map[string]any{"credentialsType": "Sas"}
-
-	key := WorkspaceKey(ws)
+	key := resource.WorkspaceKey(ws)
 	existing, err := s.Store.Get(ctx, core.KindDatastore, key, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, false, core.Internal(err)
@@ -139,28 +129,72 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 		if existing == nil {
 			return nil, false, core.Invalid("name", "The name '%s' is reserved for a default datastore of the workspace.", name)
 		}
-		// Default datastores keep their storage; only description and tags change.
-		old := Decode(existing.Spec)
+		existing, err := s.updateDefaultDatastore(ctx, existing, pr, p)
+		return existing, false, err
+	}
+	if err := admitBlobDatastore(name, &spec, pr); err != nil {
+		return nil, false, err
+	}
+	if existing != nil {
+		existing, err := s.mergeDatastore(ctx, existing, doc, p)
+		return existing, false, err
+	}
+	r := &resource.Object{Kind: core.KindDatastore, Parent: key, Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
+		Spec: resource.Encode(doc), CreatedBy: principalName(p), ModifiedBy: principalName(p)}
+	if err := s.Store.Create(ctx, r); err != nil {
+		return nil, false, storeErr(err, "datastore", name)
+	}
+	return r, true, nil
+}
+
+// cleanDatastoreDoc drops from a datastore PUT document the fields the
+// server owns and any secrets, sets SAS credentials, and returns its
+// properties (an error when there are none).
+func cleanDatastoreDoc(doc map[string]any) (map[string]any, error) {
+	for _, k := range []string{"id", "name", "type", "systemData"} {
+		delete(doc, k)
+	}
+	pr := props(doc)
+	if pr == nil {
+		return nil, core.Invalid("properties", "The datastore needs properties, for example {\"properties\": {\"datastoreType\": \"AzureBlob\", \"containerName\": \"my-data\", \"credentials\": {\"credentialsType\": \"None\"}}}.")
+	}
+	// isDefault is owned by the server; secrets are never stored (every
+	// datastore's data is reached with a SAS from listSecrets).
+	delete(pr, "isDefault")
+	if c, ok := pr["credentials"].(map[string]any); ok {
+		delete(c, "secrets")
+	}
+	pr["credentials"] = map[string]any{"credentialsType": "Sas"}
+	return pr, nil
+}
+
+// updateDefaultDatastore applies a PUT to a default datastore, which keeps
+// its storage: only description and tags change.
+func (s *Service) updateDefaultDatastore(ctx context.Context, existing *resource.Object, pr map[string]any, p *identity.Principal) (*resource.Object, error) {
+	return s.update(ctx, existing, func(ds *resource.Object) error {
+		old := resource.Decode(ds.Spec)
 		op := props(old)
 		for _, k := range []string{"description", "tags"} {
 			if v, ok := pr[k]; ok {
 				op[k] = v
 			}
 		}
-		existing.Spec = Encode(old)
-		existing.Generation++
-		existing.ModifiedBy = principalName(p)
-		if err := s.Store.Update(ctx, existing); err != nil {
-			return nil, false, storeErr(err, "datastore", name)
-		}
-		return existing, false, nil
-	}
+		ds.Spec = resource.Encode(old)
+		ds.ModifiedBy = principalName(p)
+		return nil
+	})
+}
+
+// admitBlobDatastore checks that a user datastore is an AzureBlob one on a
+// valid container, and fills in pr the type's spelling, a container derived
+// from the name when none is given, the endpoint, protocol and isDefault.
+func admitBlobDatastore(name string, spec *datastoreSpec, pr map[string]any) error {
 	dt := spec.Properties.DatastoreType
 	if !strings.EqualFold(dt, "AzureBlob") {
 		if dt == "" {
-			return nil, false, core.Invalid("properties.datastoreType", "The datastore needs properties.datastoreType; mlw supports \"AzureBlob\".")
+			return core.Invalid("properties.datastoreType", "The datastore needs properties.datastoreType; mlw supports \"AzureBlob\".")
 		}
-		return nil, false, core.Invalid("properties.datastoreType", "Datastore type %q is not supported: mlw stores data itself and supports \"AzureBlob\" datastores (a container in the workspace's storage).", dt)
+		return core.Invalid("properties.datastoreType", "Datastore type %q is not supported: mlw stores data itself and supports \"AzureBlob\" datastores (a container in the workspace's storage).", dt)
 	}
 	pr["datastoreType"] = "AzureBlob"
 	container := spec.Properties.ContainerName
@@ -169,7 +203,7 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 		pr["containerName"] = container
 	}
 	if !blob.ValidContainer(container) {
-		return nil, false, core.Invalid("properties.containerName", "Invalid container name %q. Container names are 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.", container)
+		return core.Invalid("properties.containerName", "Invalid container name %q. Container names are 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.", container)
 	}
 	if _, ok := pr["endpoint"]; !ok {
 		pr["endpoint"] = "core.windows.net"
@@ -178,25 +212,21 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 		pr["protocol"] = "https"
 	}
 	pr["isDefault"] = false
-	if existing != nil {
-		old := Decode(existing.Spec)
+	return nil
+}
+
+// mergeDatastore merges a PUT document into an existing user datastore; the
+// tags are replaced as a whole.
+func (s *Service) mergeDatastore(ctx context.Context, existing *resource.Object, doc map[string]any, p *identity.Principal) (*resource.Object, error) {
+	return s.update(ctx, existing, func(ds *resource.Object) error {
+		old := resource.Decode(ds.Spec)
 		if op := props(old); op != nil {
 			delete(op, "tags") // tags are replaced as a whole
 		}
-		existing.Spec = Encode(Merge(old, doc))
-		existing.Generation++
-		existing.ModifiedBy = principalName(p)
-		if err := s.Store.Update(ctx, existing); err != nil {
-			return nil, false, storeErr(err, "datastore", name)
-		}
-		return existing, false, nil
-	}
-	r := &store.Resource{Kind: core.KindDatastore, Parent: key, Name: name, UID: NewUID(), State: StateSucceeded,
-		Spec: Encode(doc), CreatedBy: principalName(p), ModifiedBy: principalName(p)}
-	if err := s.Store.Create(ctx, r); err != nil {
-		return nil, false, storeErr(err, "datastore", name)
-	}
-	return r, true, nil
+		ds.Spec = resource.Encode(resource.Merge(old, doc))
+		ds.ModifiedBy = principalName(p)
+		return nil
+	})
 }
 
 // defaultContainerFor derives a container name from a datastore name.
@@ -237,13 +267,13 @@ func (s *Service) DeleteDatastore(ctx context.Context, ref core.WorkspaceRef, na
 
 // DatastoreLocation returns the storage account and the container (or file
 // share) that hold a datastore's data.
-func DatastoreLocation(ws, ds *store.Resource) (account, container string) {
-	pr := props(Decode(ds.Spec))
+func DatastoreLocation(ws, ds *resource.Object) (account, container string) {
+	pr := props(resource.Decode(ds.Spec))
 	container, _ = pr["containerName"].(string)
 	if container == "" {
 		container, _ = pr["fileShareName"].(string)
 	}
-	return WorkspaceStatusOf(ws).StorageAccount, container
+	return resource.WorkspaceStatusOf(ws).StorageAccount, container
 }
 
 // SecretExpiry is the optional body of listSecrets (Azure's SecretExpiry).

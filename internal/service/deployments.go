@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -35,7 +36,7 @@ type DeploymentStatus struct {
 }
 
 // DeploymentStatusOf decodes a deployment's status.
-func DeploymentStatusOf(d *store.Resource) DeploymentStatus {
+func DeploymentStatusOf(d *resource.Object) DeploymentStatus {
 	var st DeploymentStatus
 	_ = json.Unmarshal(d.Status, &st)
 	return st
@@ -64,7 +65,7 @@ func (d *deploymentSpec) param(name string, v any) bool {
 }
 
 // PutDeployment runs a template deployment that creates a workspace.
-func (s *Service) PutDeployment(ctx context.Context, sub, group, name string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutDeployment(ctx context.Context, sub, group, name string, body *Body) (*resource.Object, bool, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireManage(p); err != nil {
 		return nil, false, err
@@ -121,41 +122,30 @@ func (s *Service) PutDeployment(ctx context.Context, sub, group, name string, bo
 	if err != nil {
 		return nil, false, err
 	}
-	ref := WorkspaceRefOf(ws)
-	loc, _ := Decode(ws.Spec)["location"].(string)
-	st := DeploymentStatus{ProvisioningState: StateSucceeded, Timestamp: s.Now().UTC(),
-		Duration: isoSeconds(s.Now().Sub(start)), WorkspaceID: ref.ID(), StorageAccount: WorkspaceStatusOf(ws).StorageAccount, Location: loc}
+	ref := resource.WorkspaceRefOf(ws)
+	loc, _ := resource.Decode(ws.Spec)["location"].(string)
+	st := DeploymentStatus{ProvisioningState: resource.StateSucceeded, Timestamp: s.Now().UTC(),
+		Duration: isoSeconds(s.Now().Sub(start)), WorkspaceID: ref.ID(), StorageAccount: resource.WorkspaceStatusOf(ws).StorageAccount, Location: loc}
 
 	// The template is large and not acted on: keep the parameters and mode.
 	doc := map[string]any{"properties": map[string]any{"mode": spec.Properties.Mode, "parameters": spec.Properties.Parameters}}
 	parent := core.Key(core.GroupPath(sub, g.Name))
 	who := principalName(p)
-	for attempt := 0; ; attempt++ {
-		d, err := s.Store.Get(ctx, KindDeployment, parent, name)
-		if errors.Is(err, store.ErrNotFound) {
-			d = &store.Resource{Kind: KindDeployment, Parent: parent, Name: name, UID: NewUID(), Spec: Encode(doc), Status: Encode(st),
-				State: StateSucceeded, CreatedBy: who, ModifiedBy: who}
-			err = s.Store.Create(ctx, d)
-			if errors.Is(err, store.ErrExists) && attempt < 3 {
-				continue
-			}
-			return d, err == nil, storeErr(err, "deployment", name)
-		}
-		if err != nil {
-			return nil, false, core.Internal(err)
-		}
-		d.Spec, d.Status, d.ModifiedBy = Encode(doc), Encode(st), who
-		d.Generation++
-		err = s.Store.Update(ctx, d)
-		if errors.Is(err, store.ErrConflict) && attempt < 3 {
-			continue
-		}
-		return d, false, storeErr(err, "deployment", name)
+	d, created, err := store.CreateOrUpdate(ctx, s.Store, KindDeployment, parent, name, func() (*resource.Object, error) {
+		return &resource.Object{Kind: KindDeployment, Parent: parent, Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc), Status: resource.Encode(st),
+			State: resource.StateSucceeded, CreatedBy: who, ModifiedBy: who}, nil
+	}, func(d *resource.Object) error {
+		d.Spec, d.Status, d.ModifiedBy = resource.Encode(doc), resource.Encode(st), who
+		return nil
+	})
+	if err != nil {
+		return nil, false, storeErr(err, "deployment", name)
 	}
+	return d, created, nil
 }
 
 // GetDeployment returns one deployment of a resource group.
-func (s *Service) GetDeployment(ctx context.Context, sub, group, name string) (*store.Resource, error) {
+func (s *Service) GetDeployment(ctx context.Context, sub, group, name string) (*resource.Object, error) {
 	g, err := s.GetGroup(ctx, sub, group)
 	if err != nil {
 		return nil, err
@@ -172,15 +162,15 @@ func (s *Service) GetDeployment(ctx context.Context, sub, group, name string) (*
 
 // RecordDeploymentOperation records an already finished operation for a
 // deployment, so that its PUT can answer with the usual LRO headers.
-func (s *Service) RecordDeploymentOperation(ctx context.Context, d *store.Resource) (*store.Operation, error) {
-	op := &store.Operation{ID: NewUID(), ResourceID: d.Parent + "/deployments/" + strings.ToLower(d.Name), Name: "Deploy"}
+func (s *Service) RecordDeploymentOperation(ctx context.Context, d *resource.Object) (*resource.Operation, error) {
+	op := &resource.Operation{ID: resource.NewUID(), ResourceID: d.Parent + "/deployments/" + strings.ToLower(d.Name), Name: "Deploy"}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, core.Internal(fmt.Errorf("record deployment operation: %w", err))
 	}
-	if err := s.Store.FinishOperation(ctx, op.ID, store.OpSucceeded, "", ""); err != nil {
+	if err := s.Store.FinishOperation(ctx, op.ID, resource.OpSucceeded, "", ""); err != nil {
 		return nil, core.Internal(err)
 	}
-	op.Status = store.OpSucceeded
+	op.Status = resource.OpSucceeded
 	return op, nil
 }
 

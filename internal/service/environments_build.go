@@ -12,23 +12,8 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 )
-
-// EnvBuild is what the server knows of a custom environment's build on
-// this machine (the reconcilers' environment builder answers it; see
-// Service.EnvBuildFunc).
-type EnvBuild struct {
-	// Needed is false for environments that are never built: curated
-	// ones, and custom ones with nothing to install with pip.
-	Needed bool
-	// LogPath is the build log's file (it may not exist yet).
-	LogPath string
-	// Building: a build runs now. Ready: a finished build is cached,
-	// built at BuiltAt.
-	Building bool
-	Ready    bool
-	BuiltAt  time.Time
-}
 
 // Build states of EnvBuildReport.Status.
 const (
@@ -64,7 +49,7 @@ func (s *Service) EnvironmentBuild(ctx context.Context, ref core.WorkspaceRef, n
 		return nil, err
 	}
 	rep := &EnvBuildReport{Environment: env.ID}
-	var b EnvBuild
+	var b resource.EnvBuild
 	if s.EnvBuildFunc != nil {
 		b = s.EnvBuildFunc(env)
 	}

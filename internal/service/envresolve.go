@@ -8,39 +8,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 )
-
-// ResolvedEnvironment is what a job runs in, resolved from the job's
-// environmentId.
-type ResolvedEnvironment struct {
-	// Name and Version identify the environment version.
-	Name    string `json:"name"`
-	Version string `json:"version"`
-	// ID is its ARM id in the workspace:
-	// {workspace}/environments/{name}/versions/{version}.
-	ID string `json:"id"`
-	// Curated is true for the AzureML- environments of the catalogue.
-	Curated     bool   `json:"curated"`
-	Description string `json:"description,omitempty"`
-	// Image is the Docker image the environment is based on.
-	Image string `json:"image,omitempty"`
-	// CondaFile is the conda specification (YAML text), if any.
-	CondaFile string `json:"condaFile,omitempty"`
-	// Python is the Python version the conda file asks for ("3.10"), or "".
-	Python string `json:"python,omitempty"`
-	// Requirements are the package specifications of the conda file (conda
-	// and pip dependencies, without python and pip themselves).
-	Requirements []string `json:"requirements,omitempty"`
-	// Packages are the Python packages a local runner must provide, with
-	// the Debian packages that do, so that a runner can check for them and
-	// explain what to install ("apt-get install python3-sklearn").
-	Packages []PythonPackage `json:"packages,omitempty"`
-}
 
 // knownPackages maps requirement names to the module they install and the
 // Debian 12 package providing it.
-var knownPackages = map[string]PythonPackage{
+var knownPackages = map[string]resource.PythonPackage{
 	"numpy":        {Import: "numpy", Debian: "python3-numpy"},
 	"pandas":       {Import: "pandas", Debian: "python3-pandas"},
 	"scipy":        {Import: "scipy", Debian: "python3-scipy"},
@@ -73,7 +46,7 @@ var knownPackages = map[string]PythonPackage{
 //
 // An unknown environment or version is a 404 that names it and says how to
 // list environments; a malformed id is a 400.
-func (s *Service) ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef, environmentID string) (*ResolvedEnvironment, error) {
+func (s *Service) ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef, environmentID string) (*resource.ResolvedEnvironment, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -82,7 +55,7 @@ func (s *Service) ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef,
 	if id == "" {
 		return nil, core.Invalid("environmentId", "The job needs an environment, for example \"azureml:AzureML-sklearn-1.5@latest\" or \"azureml:my-env:1\".")
 	}
-	name, version, label, err := parseEnvironmentID(ws, WorkspaceRefOf(ws), id)
+	name, version, label, err := parseEnvironmentID(ws, resource.WorkspaceRefOf(ws), id)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +73,7 @@ func (s *Service) ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef,
 		return nil, core.NotFound("UserError", "The curated environment '%s' (environmentId %q) is not provided by mlw. Curated environments here: %s. List all with `mlw environment list`.",
 			name, environmentID, curatedNames())
 	}
-	var v *store.Resource
+	var v *resource.Object
 	if label != "" {
 		vs, _, err := s.ListAssetVersions(ctx, ref, EnvAssets, name, VersionQuery{View: ActiveOnly, OrderBy: "createdtime desc", Page: Page{Top: 1}})
 		if err != nil {
@@ -117,8 +90,8 @@ func (s *Service) ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef,
 		}
 	}
 	name = envNameOf(ctx, s, ws, name)
-	pr := props(Decode(v.Spec))
-	r := &ResolvedEnvironment{Name: name, Version: v.Name, ID: WorkspaceRefOf(ws).ID() + "/environments/" + name + "/versions/" + v.Name}
+	pr := props(resource.Decode(v.Spec))
+	r := &resource.ResolvedEnvironment{Name: name, Version: v.Name, ID: resource.WorkspaceRefOf(ws).ID() + "/environments/" + name + "/versions/" + v.Name}
 	r.Image, _ = pr["image"].(string)
 	r.CondaFile, _ = pr["condaFile"].(string)
 	r.Description, _ = pr["description"].(string)
@@ -133,19 +106,19 @@ func (s *Service) ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef,
 	return r, nil
 }
 
-func resolvedCurated(ws *store.Resource, c *CuratedEnvironment, version string) *ResolvedEnvironment {
+func resolvedCurated(ws *resource.Object, c *CuratedEnvironment, version string) *resource.ResolvedEnvironment {
 	_, reqs := ParseCondaFile(c.CondaFile)
-	return &ResolvedEnvironment{
-		Name: c.Name, Version: version, ID: WorkspaceRefOf(ws).ID() + "/environments/" + c.Name + "/versions/" + version,
+	return &resource.ResolvedEnvironment{
+		Name: c.Name, Version: version, ID: resource.WorkspaceRefOf(ws).ID() + "/environments/" + c.Name + "/versions/" + version,
 		Curated: true, Description: c.Description, Image: c.Image, CondaFile: c.CondaFile, Python: c.Python,
-		Requirements: reqs, Packages: append([]PythonPackage(nil), c.Packages...),
+		Requirements: reqs, Packages: append([]resource.PythonPackage(nil), c.Packages...),
 	}
 }
 
 // parseEnvironmentID splits an environment reference into a name and a
 // version or a label ("latest"); curated names come back from registry
 // ids already mapped to their workspace name.
-func parseEnvironmentID(ws *store.Resource, ref core.WorkspaceRef, id string) (name, version, label string, err error) {
+func parseEnvironmentID(ws *resource.Object, ref core.WorkspaceRef, id string) (name, version, label string, err error) {
 	bad := func(why string) error {
 		return core.Invalid("environmentId", "Cannot read the environment %q: %s. Use \"azureml:<name>:<version>\", \"azureml:<name>@latest\", an ARM id …/environments/<name>/versions/<version>, or azureml://registries/azureml/environments/<name>/versions/<version>.", id, why)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -32,12 +33,12 @@ type Experiment struct {
 
 // ListExperiments groups the workspace's jobs by experimentName, the most
 // recently used experiment first. Archived and deleted jobs do not count.
-func (s *Service) ListExperiments(ctx context.Context, ref core.WorkspaceRef) (*store.Resource, []*Experiment, error) {
+func (s *Service) ListExperiments(ctx context.Context, ref core.WorkspaceRef) (*resource.Object, []*Experiment, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	jobs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Parent: WorkspaceKey(ws)})
+	jobs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws)})
 	if err != nil {
 		return nil, nil, core.Internal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // The workspace file share ("Notebooks" in the studio; the
@@ -18,15 +18,6 @@ import (
 // it under {workspace}/files, and compute instances bind the same
 // directory at ~/cloudfiles/code, so both see the same files.
 
-// WorkspaceShareName is the file share of a workspace.
-func WorkspaceShareName(ws *store.Resource) string { return "code-" + ws.UID }
-
-// WorkspaceShareDir is the on-disk directory of a workspace's file share
-// (it may not exist yet: it is created by the first write).
-func WorkspaceShareDir(dataDir string, ws *store.Resource) string {
-	return blob.ShareDir(dataDir, WorkspaceStatusOf(ws).StorageAccount, WorkspaceShareName(ws))
-}
-
 // FileShareDir returns the on-disk directory of a workspace's file share,
 // creating it, for compute instances to bind at ~/cloudfiles/code.
 func (s *Service) FileShareDir(ctx context.Context, ref core.WorkspaceRef) (string, error) {
@@ -34,7 +25,7 @@ func (s *Service) FileShareDir(ctx context.Context, ref core.WorkspaceRef) (stri
 	if err != nil {
 		return "", err
 	}
-	dir := WorkspaceShareDir(s.DataDir, ws)
+	dir := resource.WorkspaceShareDir(s.DataDir, ws)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", core.Internal(err)
 	}
@@ -88,7 +79,7 @@ func (s *Service) share(ctx context.Context, ref core.WorkspaceRef, write bool) 
 	if write && ws.Deleting {
 		return "", "", core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted.", ws.Name)
 	}
-	return WorkspaceStatusOf(ws).StorageAccount, WorkspaceShareName(ws), nil
+	return resource.WorkspaceStatusOf(ws).StorageAccount, resource.WorkspaceShareName(ws), nil
 }
 
 // ListFiles lists a directory of the file share ("" is the root), or

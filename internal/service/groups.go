@@ -6,15 +6,8 @@ import (
 	"fmt"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
-)
-
-// Provisioning states shared by ARM resources.
-const (
-	StateSucceeded = "Succeeded"
-	StateDeleting  = "Deleting"
-	StateCreating  = "Creating"
-	StateFailed    = "Failed"
 )
 
 // EnsureSubscription creates the subscription if it does not exist.
@@ -26,8 +19,8 @@ func (s *Service) EnsureSubscription(ctx context.Context, id, displayName string
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	r := &store.Resource{Kind: core.KindSubscription, Name: id, UID: id, State: StateSucceeded, CreatedBy: "mlw", ModifiedBy: "mlw",
-		Spec: Encode(map[string]any{"displayName": displayName})}
+	r := &resource.Object{Kind: core.KindSubscription, Name: id, UID: id, State: resource.StateSucceeded, CreatedBy: "mlw", ModifiedBy: "mlw",
+		Spec: resource.Encode(map[string]any{"displayName": displayName})}
 	if err := s.Store.Create(ctx, r); err != nil && !errors.Is(err, store.ErrExists) {
 		return err
 	}
@@ -35,7 +28,7 @@ func (s *Service) EnsureSubscription(ctx context.Context, id, displayName string
 }
 
 // GetSubscription returns a subscription or a 404 naming it.
-func (s *Service) GetSubscription(ctx context.Context, id string) (*store.Resource, error) {
+func (s *Service) GetSubscription(ctx context.Context, id string) (*resource.Object, error) {
 	r, err := s.Store.Get(ctx, core.KindSubscription, "", id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.NotFound("SubscriptionNotFound", "The subscription '%s' could not be found. This server's subscription is '%s'.", id, s.DefaultSubscription)
@@ -44,7 +37,7 @@ func (s *Service) GetSubscription(ctx context.Context, id string) (*store.Resour
 }
 
 // ListSubscriptions returns every subscription.
-func (s *Service) ListSubscriptions(ctx context.Context) ([]*store.Resource, error) {
+func (s *Service) ListSubscriptions(ctx context.Context) ([]*resource.Object, error) {
 	rs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindSubscription})
 	if err != nil {
 		return nil, storeErr(err, "subscription", "")
@@ -68,7 +61,7 @@ type groupSpec struct {
 }
 
 // PutGroup creates or updates a resource group. created reports a new group.
-func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r *store.Resource, created bool, err error) {
+func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r *resource.Object, created bool, err error) {
 	p := PrincipalFrom(ctx)
 	if err := requireManage(p); err != nil {
 		return nil, false, err
@@ -100,8 +93,8 @@ func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r
 		if _, err := s.Store.DeleteRoleAssignmentsWithin(ctx, core.Key(core.GroupPath(sub, name))); err != nil {
 			return nil, false, core.Internal(err)
 		}
-		r = &store.Resource{Kind: core.KindResourceGroup, Parent: parent, Name: name, UID: NewUID(), Spec: Encode(doc),
-			State: StateSucceeded, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
+		r = &resource.Object{Kind: core.KindResourceGroup, Parent: parent, Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
+			State: resource.StateSucceeded, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 		if err := s.Store.Create(ctx, r); err != nil {
 			return nil, false, storeErr(err, "resource group", name)
 		}
@@ -112,22 +105,21 @@ func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r
 	if existing.Deleting {
 		return nil, false, core.ConflictRetry("ResourceGroupBeingDeleted", retryDeletion, "The resource group '%s' is being deleted; wait for the deletion to finish, then create it again.", existing.Name)
 	}
-	old := Decode(existing.Spec)
-	if l, _ := old["location"].(string); l != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {
-		return nil, false, core.InvalidCode("InvalidResourceGroupLocation", "location",
-			"The resource group '%s' already exists in location '%s'; a resource group's location cannot change. Use \"location\": %q or another group name.", existing.Name, l, l)
-	}
-	existing.Spec = Encode(Merge(old, doc))
-	existing.ModifiedBy = principalName(p)
-	existing.Generation++
-	if err := s.Store.Update(ctx, existing); err != nil {
-		return nil, false, storeErr(err, "resource group", name)
-	}
-	return existing, false, nil
+	existing, err = s.update(ctx, existing, func(g *resource.Object) error {
+		old := resource.Decode(g.Spec)
+		if l, _ := old["location"].(string); l != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {
+			return core.InvalidCode("InvalidResourceGroupLocation", "location",
+				"The resource group '%s' already exists in location '%s'; a resource group's location cannot change. Use \"location\": %q or another group name.", g.Name, l, l)
+		}
+		g.Spec = resource.Encode(resource.Merge(old, doc))
+		g.ModifiedBy = principalName(p)
+		return nil
+	})
+	return existing, false, err
 }
 
 // GetGroup returns a resource group or a 404 ResourceGroupNotFound.
-func (s *Service) GetGroup(ctx context.Context, sub, name string) (*store.Resource, error) {
+func (s *Service) GetGroup(ctx context.Context, sub, name string) (*resource.Object, error) {
 	if _, err := s.GetSubscription(ctx, sub); err != nil {
 		return nil, err
 	}
@@ -142,7 +134,7 @@ func (s *Service) GetGroup(ctx context.Context, sub, name string) (*store.Resour
 }
 
 // ListGroups lists the groups of a subscription, a page at a time.
-func (s *Service) ListGroups(ctx context.Context, sub string, page Page) ([]*store.Resource, string, error) {
+func (s *Service) ListGroups(ctx context.Context, sub string, page Page) ([]*resource.Object, string, error) {
 	if _, err := s.GetSubscription(ctx, sub); err != nil {
 		return nil, "", err
 	}
@@ -152,7 +144,7 @@ func (s *Service) ListGroups(ctx context.Context, sub string, page Page) ([]*sto
 
 // DeleteGroup starts deleting a resource group and everything in it. The
 // returned operation finishes when nothing of the group is left running.
-func (s *Service) DeleteGroup(ctx context.Context, sub, name string) (*store.Operation, error) {
+func (s *Service) DeleteGroup(ctx context.Context, sub, name string) (*resource.Operation, error) {
 	if err := requireManage(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}
@@ -165,24 +157,24 @@ func (s *Service) DeleteGroup(ctx context.Context, sub, name string) (*store.Ope
 
 // startDeleteKeyed marks r as deleting (once), records an operation a
 // client can poll under opKey, and hands r to its reconciler.
-func (s *Service) startDeleteKeyed(ctx context.Context, r *store.Resource, opKey string) (*store.Operation, error) {
+func (s *Service) startDeleteKeyed(ctx context.Context, r *resource.Object, opKey string) (*resource.Operation, error) {
 	p := PrincipalFrom(ctx)
-	r, err := s.updateRetrying(ctx, r, func(r *store.Resource) (bool, error) {
+	r, err := s.update(ctx, r, func(r *resource.Object) error {
 		if r.Deleting {
-			return true, nil // already deleting: a new operation follows it
+			return nil // already deleting: a new operation follows it
 		}
 		r.Deleting = true
-		r.State = StateDeleting
+		r.State = resource.StateDeleting
 		r.ModifiedBy = principalName(p)
-		return false, nil
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	op := &store.Operation{ID: NewUID(), ResourceID: opKey, Name: "Delete"}
+	op := &resource.Operation{ID: resource.NewUID(), ResourceID: opKey, Name: "Delete"}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, core.Internal(fmt.Errorf("record delete operation: %w", err))
 	}
-	s.Queue.Enqueue(r.Kind, Key(r))
+	s.Queue.Enqueue(r.Kind, resource.Key(r))
 	return op, nil
 }

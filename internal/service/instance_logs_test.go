@@ -5,9 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/stretchr/testify/require"
-
-	"github.com/mlw-project/mlw/internal/service"
 )
 
 // TestInstanceLogsNeverThroughLinks: an instance's setup script logs are
@@ -28,7 +27,7 @@ func TestInstanceLogsNeverThroughLinks(t *testing.T) {
 	secret := filepath.Join(b.svc.DataDir, "private")
 	require.NoError(t, os.MkdirAll(secret, 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(secret, "token"), []byte("mlw_admin_secret"), 0o600))
-	logs := filepath.Join(service.WorkspaceSharePath(b.svc.DataDir, ws), "Logs")
+	logs := filepath.Join(resource.WorkspaceSharePath(b.svc.DataDir, ws), "Logs")
 	require.NoError(t, os.MkdirAll(filepath.Join(logs, "ci1"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(logs, "ci1", "creation-script.log"), []byte("hi\n"), 0o644))
 	require.NoError(t, os.Symlink(filepath.Join(secret, "token"), filepath.Join(logs, "ci1", "startup-script.log")))

@@ -10,11 +10,10 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -28,116 +27,6 @@ import (
 // jobIOName is the rule for input and output names.
 var jobIOName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// JobSpec is the typed view of a job's properties that admission and the
-// reconciler act on; the stored document keeps everything the client sent.
-type JobSpec struct {
-	JobType              string               `json:"jobType"`
-	Command              string               `json:"command"`
-	CodeID               string               `json:"codeId"`
-	EnvironmentID        string               `json:"environmentId"`
-	ComputeID            string               `json:"computeId"`
-	DisplayName          string               `json:"displayName"`
-	ExperimentName       string               `json:"experimentName"`
-	Description          string               `json:"description"`
-	IsArchived           bool                 `json:"isArchived"`
-	Tags                 map[string]any       `json:"tags"`
-	EnvironmentVariables map[string]any       `json:"environmentVariables"`
-	Inputs               map[string]JobInput  `json:"inputs"`
-	Outputs              map[string]JobOutput `json:"outputs"`
-	Resources            *struct {
-		InstanceCount *int   `json:"instanceCount"`
-		InstanceType  string `json:"instanceType"`
-		ShmSize       string `json:"shmSize"`
-	} `json:"resources"`
-	Distribution *struct {
-		DistributionType        string `json:"distributionType"`
-		ProcessCountPerInstance *int   `json:"processCountPerInstance"`
-		WorkerCount             *int   `json:"workerCount"`
-		ParameterServerCount    *int   `json:"parameterServerCount"`
-	} `json:"distribution"`
-	Limits *struct {
-		JobLimitsType string          `json:"jobLimitsType"`
-		Timeout       json.RawMessage `json:"timeout"`
-	} `json:"limits"`
-}
-
-// JobInput is one input: a literal or a URI.
-type JobInput struct {
-	JobInputType string          `json:"jobInputType"`
-	Value        json.RawMessage `json:"value"`
-	URI          string          `json:"uri"`
-	Mode         string          `json:"mode"`
-}
-
-// Literal returns a literal input's value as a string.
-func (in JobInput) Literal() string {
-	var s string
-	if json.Unmarshal(in.Value, &s) == nil {
-		return s
-	}
-	return strings.TrimSpace(string(in.Value))
-}
-
-// JobOutput is one output: where the job writes it.
-type JobOutput struct {
-	JobOutputType string `json:"jobOutputType"`
-	URI           string `json:"uri"`
-	Mode          string `json:"mode"`
-}
-
-// InstanceCount is resources.instanceCount (default 1).
-func (j *JobSpec) InstanceCount() int {
-	if j.Resources == nil || j.Resources.InstanceCount == nil {
-		return 1
-	}
-	return *j.Resources.InstanceCount
-}
-
-// ProcessesPerInstance is distribution.processCountPerInstance (default 1).
-func (j *JobSpec) ProcessesPerInstance() int {
-	if j.Distribution == nil || j.Distribution.ProcessCountPerInstance == nil {
-		return 1
-	}
-	return *j.Distribution.ProcessCountPerInstance
-}
-
-// Timeout is limits.timeout (0 when none).
-func (j *JobSpec) Timeout() (time.Duration, error) {
-	if j.Limits == nil || len(j.Limits.Timeout) == 0 || string(j.Limits.Timeout) == "null" {
-		return 0, nil
-	}
-	var s string
-	if json.Unmarshal(j.Limits.Timeout, &s) != nil {
-		s = string(j.Limits.Timeout) // a number of seconds
-	}
-	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		if n <= 0 {
-			return 0, core.Invalid("properties.limits.timeout", "limits.timeout must be positive, not %s.", s)
-		}
-		return time.Duration(n * float64(time.Second)), nil
-	}
-	d, err := core.ParseISODuration(s)
-	if err != nil {
-		return 0, core.Invalid("properties.limits.timeout", "limits.timeout: %v (or a number of seconds).", err)
-	}
-	if d <= 0 {
-		return 0, core.Invalid("properties.limits.timeout", "limits.timeout must be positive, not %s.", s)
-	}
-	return d, nil
-}
-
-// JobSpecOf decodes a stored job's properties.
-func JobSpecOf(r *store.Resource) (*JobSpec, error) {
-	var doc struct {
-		Properties JobSpec `json:"properties"`
-	}
-	if err := json.Unmarshal(r.Spec, &doc); err != nil {
-		return nil, fmt.Errorf("job %s: stored spec: %w", r.Name, err)
-	}
-	return &doc.Properties, nil
-}
-
 // jobReadOnly are properties the server owns; a client sending them back
 // (GET, edit, PUT) changes nothing.
 var jobReadOnly = []string{"status", "mlw", "parameters", "creationContext", "logFiles"}
@@ -146,30 +35,16 @@ var jobReadOnly = []string{"status", "mlw", "parameters", "creationContext", "lo
 var jobImmutable = []string{"jobType", "command", "codeId", "environmentId", "computeId", "inputs", "outputs",
 	"environmentVariables", "resources", "distribution", "limits", "experimentName", "identity"}
 
-// JobDefaultOutputURI is where a job's artifacts (outputs, logs) live:
-// outputs.default of the job.
-func JobDefaultOutputURI(name string) string {
-	return "azureml://datastores/" + DatastoreArtifacts + "/ExperimentRun/dcid." + name
-}
-
-// JobArtifactPrefix is the blob prefix of a job's artifacts in the
-// artifact store's container.
-func JobArtifactPrefix(name string) string { return "ExperimentRun/dcid." + name + "/" }
-
-// JobNamedOutputPath is the default path of a named output in the default
-// datastore (where jobs.download looks for it).
-func JobNamedOutputPath(job, output string) string { return "azureml/" + job + "/" + output + "/" }
-
 // PutJob creates a job (NotStarted) or updates the mutable fields of an
 // existing one. created reports a new job.
-func (s *Service) PutJob(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutJob(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*resource.Object, bool, error) {
 	_, job, created, err := s.PutJobIn(ctx, ref, name, body)
 	return job, created, err
 }
 
 // PutJobIn is PutJob that also returns the job's workspace (which a
 // response renders with), read once.
-func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (ws, job *store.Resource, created bool, err error) {
+func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (ws, job *resource.Object, created bool, err error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, nil, false, err
@@ -185,7 +60,7 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 		return nil, nil, false, err
 	}
 	doc := body.Doc
-	for _, k := range []string{"id", "name", "type", "systemData"} {
+	for _, k := range []string{"id", "name", "type", "systemData", resource.IntentKey} {
 		delete(doc, k)
 	}
 	pr, ok := doc["properties"].(map[string]any)
@@ -205,15 +80,15 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 	if outs, ok := pr["outputs"].(map[string]any); ok {
 		delete(outs, "default")
 	}
-	var spec JobSpec
-	if err := (&Body{Raw: Encode(pr)}).Into(&spec); err != nil {
+	var spec resource.JobSpec
+	if err := (&Body{Raw: resource.Encode(pr)}).Into(&spec); err != nil {
 		if e, ok := core.AsError(err); ok && e.Target != "" && e.Target != "body" {
 			e.Target = "properties." + e.Target
 			e.Message = strings.Replace(e.Message, "Field \"", "Field \"properties.", 1)
 		}
 		return nil, nil, false, err
 	}
-	existing, err := s.Store.Get(ctx, core.KindJob, WorkspaceKey(ws), name)
+	existing, err := s.Store.Get(ctx, core.KindJob, resource.WorkspaceKey(ws), name)
 	switch {
 	case err == nil:
 		job, created, err = s.updateJob(ctx, existing, doc)
@@ -226,132 +101,56 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 		return nil, nil, false, err
 	}
 	now := s.Now().UTC()
-	st := &JobStatus{Reason: "Submitted; waiting to be queued.", WorkspaceUID: ws.UID, ComputeUID: compute.UID}
+	st := &resource.JobStatus{Reason: "Submitted; waiting to be queued.", WorkspaceUID: ws.UID, ComputeUID: compute.UID}
 	if p != nil {
 		st.SubmitterID = p.UserID
 	}
-	st.Enter(JobNotStarted, now)
-	job = &store.Resource{Kind: core.KindJob, Parent: WorkspaceKey(ws), Name: name, UID: NewUID(), Spec: Encode(doc),
-		Status: Encode(st), State: JobNotStarted, Owner: ResourceOpKey(compute),
+	st.Enter(resource.JobNotStarted, now)
+	job = &resource.Object{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
+		Status: resource.Encode(st), State: resource.JobNotStarted, Owner: resource.ResourceOpKey(compute),
 		CreatedAt: now, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 	if err := s.Store.Create(ctx, job); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			// A concurrent PUT of the same name won: treat this one as an
 			// update of it.
-			if existing, gerr := s.Store.Get(ctx, core.KindJob, WorkspaceKey(ws), name); gerr == nil {
+			if existing, gerr := s.Store.Get(ctx, core.KindJob, resource.WorkspaceKey(ws), name); gerr == nil {
 				job, created, err = s.updateJob(ctx, existing, doc)
 				return ws, job, created, err
 			}
 		}
 		return nil, nil, false, storeErr(err, "job", name)
 	}
-	s.Queue.Enqueue(core.KindJob, Key(job))
+	s.Queue.Enqueue(core.KindJob, resource.Key(job))
 	return ws, job, true, nil
 }
 
 // admitJob validates a new job's properties and normalises them in pr:
 // computeId becomes the compute's ARM id, named outputs get their default
 // paths, experimentName and displayName their defaults.
-func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string, spec *JobSpec, pr map[string]any) (*store.Resource, error) {
-	ref := WorkspaceRefOf(ws)
-	if spec.JobType == "" {
-		return nil, core.Invalid("properties.jobType", "The job needs properties.jobType; mlw runs \"Command\" jobs.")
+func (s *Service) admitJob(ctx context.Context, ws *resource.Object, name string, spec *resource.JobSpec, pr map[string]any) (*resource.Object, error) {
+	if err := checkJobCommand(spec, pr); err != nil {
+		return nil, err
 	}
-	if !strings.EqualFold(spec.JobType, "Command") {
-		return nil, core.Invalid("properties.jobType", "jobType %q is not supported; mlw runs \"Command\" jobs (pipelines and sweeps are not available yet).", spec.JobType)
-	}
-	pr["jobType"] = "Command"
-	if strings.TrimSpace(spec.Command) == "" {
-		return nil, core.Invalid("properties.command", "The job needs a command to run, for example \"python train.py\".")
-	}
-	compute, err := s.jobCompute(ctx, ws, spec.ComputeID)
+	compute, err := s.admitJobCompute(ctx, ws, spec, pr)
 	if err != nil {
 		return nil, err
 	}
-	pr["computeId"] = ComputeARMID(ws, compute)
-	isCluster := ComputeTypeOf(compute) == AmlCompute
-	if !isCluster {
-		// A job on an instance runs as the instance's user, in its home.
-		if err := checkAssigned(PrincipalFrom(ctx), compute, InstanceStatusOf(compute),
-			"run jobs on it; submit to a compute cluster or to an instance of your own"); err != nil {
-			return nil, err
-		}
-	}
-
-	if strings.TrimSpace(spec.EnvironmentID) == "" {
-		return nil, core.Invalid("properties.environmentId", "The job needs an environment, for example \"azureml:AzureML-sklearn-1.5@latest\".")
-	}
-	if _, err := s.ResolveEnvironment(ctx, ref, spec.EnvironmentID); err != nil {
-		return nil, asJobError(err, "properties.environmentId")
-	}
-	if spec.CodeID != "" {
-		if _, err := s.JobCode(ctx, ws, spec.CodeID); err != nil {
-			return nil, err
-		}
-	}
-	n := spec.InstanceCount()
-	if n < 1 || n > 100 {
-		return nil, core.Invalid("properties.resources.instanceCount", "resources.instanceCount must be from 1 to 100, not %d.", n)
-	}
-	if isCluster {
-		_, props := ComputeSpec(compute)
-		if ss, err := ClusterScale(props); err == nil && n > ss.Max {
-			return nil, core.Invalid("properties.resources.instanceCount",
-				"The job asks for %d nodes but the cluster '%s' has at most %d (maxNodeCount). Lower instance_count or raise the cluster's max_instances.", n, compute.Name, ss.Max)
-		}
-	} else if n != 1 {
-		return nil, core.Invalid("properties.resources.instanceCount", "A compute instance runs one node; instance_count must be 1, not %d. Use a compute cluster for distributed jobs.", n)
-	}
-	if d := spec.Distribution; d != nil {
-		switch strings.ToLower(d.DistributionType) {
-		case "pytorch", "mpi", "tensorflow":
-		default:
-			return nil, core.Invalid("properties.distribution.distributionType", "distributionType must be PyTorch, Mpi or TensorFlow, not %q.", d.DistributionType)
-		}
-		if c := spec.ProcessesPerInstance(); c < 1 || c > 64 {
-			return nil, core.Invalid("properties.distribution.processCountPerInstance", "processCountPerInstance must be from 1 to 64, not %d.", c)
-		}
-	}
-	if _, err := spec.Timeout(); err != nil {
+	if err := s.checkJobEnvironmentAndCode(ctx, ws, spec); err != nil {
 		return nil, err
 	}
-	for k, v := range spec.EnvironmentVariables {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return nil, core.Invalid("properties.environmentVariables", "Invalid environment variable name %q.", k)
-		}
-		switch v.(type) {
-		case string, float64, bool, json.Number, nil:
-		default:
-			return nil, core.Invalid("properties.environmentVariables."+k, "Environment variable %s must be a string.", k)
-		}
+	if err := checkJobResources(spec, compute); err != nil {
+		return nil, err
+	}
+	if err := checkJobEnvironmentVariables(spec); err != nil {
+		return nil, err
 	}
 	for k, in := range spec.Inputs {
 		if err := s.checkJobInput(ctx, ws, k, in); err != nil {
 			return nil, err
 		}
 	}
-	outs, _ := pr["outputs"].(map[string]any)
-	for k, out := range spec.Outputs {
-		if !jobIOName.MatchString(k) {
-			return nil, core.Invalid("properties.outputs."+k, "Invalid output name %q: use letters, digits and underscores, starting with a letter.", k)
-		}
-		o, _ := outs[k].(map[string]any)
-		if o == nil {
-			continue
-		}
-		switch strings.ToLower(out.JobOutputType) {
-		case "uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model":
-		default:
-			return nil, core.Invalid("properties.outputs."+k+".jobOutputType", "Output %s has jobOutputType %q; use uri_folder or uri_file.", k, out.JobOutputType)
-		}
-		if out.URI == "" {
-			o["uri"] = "azureml://datastores/" + DatastoreBlob + "/paths/" + JobNamedOutputPath(name, k)
-		} else if _, _, err := s.datastorePath(ctx, ws, out.URI, "properties.outputs."+k+".uri"); err != nil {
-			return nil, err
-		}
-		if out.Mode == "" {
-			o["mode"] = "ReadWriteMount"
-		}
+	if err := s.admitJobOutputs(ctx, ws, name, spec, pr); err != nil {
+		return nil, err
 	}
 	if spec.ExperimentName == "" {
 		pr["experimentName"] = "Default"
@@ -365,11 +164,140 @@ func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string,
 	return compute, nil
 }
 
+// checkJobCommand checks that the job is a Command job (normalising the
+// jobType's spelling in pr) with a command to run.
+func checkJobCommand(spec *resource.JobSpec, pr map[string]any) error {
+	if spec.JobType == "" {
+		return core.Invalid("properties.jobType", "The job needs properties.jobType; mlw runs \"Command\" jobs.")
+	}
+	if !strings.EqualFold(spec.JobType, "Command") {
+		return core.Invalid("properties.jobType", "jobType %q is not supported; mlw runs \"Command\" jobs (pipelines and sweeps are not available yet).", spec.JobType)
+	}
+	pr["jobType"] = "Command"
+	if strings.TrimSpace(spec.Command) == "" {
+		return core.Invalid("properties.command", "The job needs a command to run, for example \"python train.py\".")
+	}
+	return nil
+}
+
+// admitJobCompute finds the job's compute, writes its ARM id into pr, and
+// checks that the caller may run jobs on it: anyone on a cluster, only the
+// assigned user on an instance.
+func (s *Service) admitJobCompute(ctx context.Context, ws *resource.Object, spec *resource.JobSpec, pr map[string]any) (*resource.Object, error) {
+	compute, err := s.jobCompute(ctx, ws, spec.ComputeID)
+	if err != nil {
+		return nil, err
+	}
+	pr["computeId"] = resource.ComputeARMID(ws, compute)
+	if resource.ComputeTypeOf(compute) != resource.AmlCompute {
+		// A job on an instance runs as the instance's user, in its home.
+		if err := checkAssigned(PrincipalFrom(ctx), compute, resource.InstanceStatusOf(compute),
+			"run jobs on it; submit to a compute cluster or to an instance of your own"); err != nil {
+			return nil, err
+		}
+	}
+	return compute, nil
+}
+
+// checkJobEnvironmentAndCode checks that the job names an environment that
+// resolves, and that its code, if any, exists.
+func (s *Service) checkJobEnvironmentAndCode(ctx context.Context, ws *resource.Object, spec *resource.JobSpec) error {
+	if strings.TrimSpace(spec.EnvironmentID) == "" {
+		return core.Invalid("properties.environmentId", "The job needs an environment, for example \"azureml:AzureML-sklearn-1.5@latest\".")
+	}
+	if _, err := s.ResolveEnvironment(ctx, resource.WorkspaceRefOf(ws), spec.EnvironmentID); err != nil {
+		return asJobError(err, "properties.environmentId")
+	}
+	if spec.CodeID != "" {
+		if _, err := s.JobCode(ctx, ws, spec.CodeID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkJobResources checks the node count against the compute (at most a
+// cluster's maxNodeCount; one on an instance), the distribution, and the
+// timeout.
+func checkJobResources(spec *resource.JobSpec, compute *resource.Object) error {
+	n := spec.InstanceCount()
+	if n < 1 || n > 100 {
+		return core.Invalid("properties.resources.instanceCount", "resources.instanceCount must be from 1 to 100, not %d.", n)
+	}
+	if resource.ComputeTypeOf(compute) == resource.AmlCompute {
+		_, props := resource.ComputeSpec(compute)
+		if ss, err := resource.ClusterScale(props); err == nil && n > ss.Max {
+			return core.Invalid("properties.resources.instanceCount",
+				"The job asks for %d nodes but the cluster '%s' has at most %d (maxNodeCount). Lower instance_count or raise the cluster's max_instances.", n, compute.Name, ss.Max)
+		}
+	} else if n != 1 {
+		return core.Invalid("properties.resources.instanceCount", "A compute instance runs one node; instance_count must be 1, not %d. Use a compute cluster for distributed jobs.", n)
+	}
+	if d := spec.Distribution; d != nil {
+		switch strings.ToLower(d.DistributionType) {
+		case "pytorch", "mpi", "tensorflow":
+		default:
+			return core.Invalid("properties.distribution.distributionType", "distributionType must be PyTorch, Mpi or TensorFlow, not %q.", d.DistributionType)
+		}
+		if c := spec.ProcessesPerInstance(); c < 1 || c > 64 {
+			return core.Invalid("properties.distribution.processCountPerInstance", "processCountPerInstance must be from 1 to 64, not %d.", c)
+		}
+	}
+	_, err := spec.Timeout()
+	return err
+}
+
+// checkJobEnvironmentVariables checks that each environment variable has a
+// valid name and a scalar value.
+func checkJobEnvironmentVariables(spec *resource.JobSpec) error {
+	for k, v := range spec.EnvironmentVariables {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return core.Invalid("properties.environmentVariables", "Invalid environment variable name %q.", k)
+		}
+		switch v.(type) {
+		case string, float64, bool, json.Number, nil:
+		default:
+			return core.Invalid("properties.environmentVariables."+k, "Environment variable %s must be a string.", k)
+		}
+	}
+	return nil
+}
+
+// admitJobOutputs checks the outputs' names, types and URIs, and gives each
+// output in pr a default path on the workspace blob store and a default
+// mode when it names none.
+func (s *Service) admitJobOutputs(ctx context.Context, ws *resource.Object, name string, spec *resource.JobSpec, pr map[string]any) error {
+	outs, _ := pr["outputs"].(map[string]any)
+	for k, out := range spec.Outputs {
+		if !jobIOName.MatchString(k) {
+			return core.Invalid("properties.outputs."+k, "Invalid output name %q: use letters, digits and underscores, starting with a letter.", k)
+		}
+		o, _ := outs[k].(map[string]any)
+		if o == nil {
+			continue
+		}
+		switch strings.ToLower(out.JobOutputType) {
+		case "uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model", "triton_model":
+		default:
+			return core.Invalid("properties.outputs."+k+".jobOutputType", "Output %s has jobOutputType %q; use uri_folder or uri_file.", k, out.JobOutputType)
+		}
+		if out.URI == "" {
+			o["uri"] = "azureml://datastores/" + resource.DatastoreBlob + "/paths/" + resource.JobNamedOutputPath(name, k)
+		} else if _, _, err := s.datastorePath(ctx, ws, out.URI, "properties.outputs."+k+".uri"); err != nil {
+			return err
+		}
+		if out.Mode == "" {
+			o["mode"] = "ReadWriteMount"
+		}
+	}
+	return nil
+}
+
 // jobCompute finds the compute a job names: an ARM id of this workspace's
 // compute, "azureml:<name>" or "<name>". The SDK sends
 // "…/computes/azureml:aml-cluster" for compute="azureml:aml-cluster", so
 // the prefix is also stripped from the last segment.
-func (s *Service) jobCompute(ctx context.Context, ws *store.Resource, id string) (*store.Resource, error) {
+func (s *Service) jobCompute(ctx context.Context, ws *resource.Object, id string) (*resource.Object, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
 		return nil, core.Invalid("properties.computeId", "The job needs a compute: the name of a compute cluster or instance of workspace '%s' (`mlw compute list`).", ws.Name)
@@ -381,12 +309,12 @@ func (s *Service) jobCompute(ctx context.Context, ws *store.Resource, id string)
 		if !ok || len(seg) != 2 || !strings.EqualFold(seg[0], "computes") {
 			return nil, core.Invalid("properties.computeId", "computeId %q is not a compute: use its name or …/workspaces/<workspace>/computes/<name>.", id)
 		}
-		if !strings.EqualFold(wref.Workspace, ws.Name) || !strings.EqualFold(wref.ResourceGroup, WorkspaceRefOf(ws).ResourceGroup) {
+		if !strings.EqualFold(wref.Workspace, ws.Name) || !strings.EqualFold(wref.ResourceGroup, resource.WorkspaceRefOf(ws).ResourceGroup) {
 			return nil, core.Invalid("properties.computeId", "The compute %q belongs to workspace '%s'; a job runs on a compute of its own workspace '%s'.", id, wref.Workspace, ws.Name)
 		}
 		name = core.StripAzureMLPrefix(seg[1])
 	}
-	c, err := s.Store.Get(ctx, core.KindCompute, WorkspaceKey(ws), name)
+	c, err := s.Store.Get(ctx, core.KindCompute, resource.WorkspaceKey(ws), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.InvalidCode("ComputeNotFound", "properties.computeId",
 			"The compute '%s' was not found in workspace '%s'. Create it (`mlw compute create --name %s --type AmlCompute`) or pick one from `mlw compute list`.", name, ws.Name, name)
@@ -397,10 +325,10 @@ func (s *Service) jobCompute(ctx context.Context, ws *store.Resource, id string)
 	if c.Deleting {
 		return nil, core.Conflict("ComputeBeingDeleted", "The compute '%s' is being deleted; submit the job to another compute.", c.Name)
 	}
-	switch ComputeTypeOf(c) {
-	case AmlCompute, ComputeInstance:
+	switch resource.ComputeTypeOf(c) {
+	case resource.AmlCompute, resource.ComputeInstance:
 	default:
-		return nil, core.Invalid("properties.computeId", "The compute '%s' is a %s; jobs run on compute clusters and compute instances.", c.Name, ComputeTypeOf(c))
+		return nil, core.Invalid("properties.computeId", "The compute '%s' is a %s; jobs run on compute clusters and compute instances.", c.Name, resource.ComputeTypeOf(c))
 	}
 	return c, nil
 }
@@ -418,7 +346,7 @@ func asJobError(err error, target string) error {
 	return &c
 }
 
-func (s *Service) checkJobInput(ctx context.Context, ws *store.Resource, k string, in JobInput) error {
+func (s *Service) checkJobInput(ctx context.Context, ws *resource.Object, k string, in resource.JobInput) error {
 	field := "properties.inputs." + k
 	if !jobIOName.MatchString(k) {
 		return core.Invalid(field, "Invalid input name %q: use letters, digits and underscores, starting with a letter.", k)
@@ -442,17 +370,8 @@ func (s *Service) checkJobInput(ctx context.Context, ws *store.Resource, k strin
 	return err
 }
 
-// DataLocation is where a URI's data lives in the workspace's storage:
-// a blob path of one container (the files are plain files on disk), or
-// an external URL that a job downloads.
-type DataLocation struct {
-	Account, Container, Path string
-	// URL is set for data outside mlw (http or https).
-	URL string
-}
-
 // ResolveDataURI maps an input or output URI of a job to where its data is.
-func (s *Service) ResolveDataURI(ctx context.Context, ws *store.Resource, uri string) (*DataLocation, error) {
+func (s *Service) ResolveDataURI(ctx context.Context, ws *resource.Object, uri string) (*resource.DataLocation, error) {
 	loc, _, err := s.datastorePath(ctx, ws, uri, "uri")
 	return loc, err
 }
@@ -465,9 +384,9 @@ func (s *Service) ResolveDataURI(ctx context.Context, ws *store.Resource, uri st
 //	https://<this server>/blob/<account>/<container>/<path>
 //	https://<account>.blob.core.windows.net/<container>/<path>
 //	http(s)://anything else (downloaded by the job)
-func (s *Service) datastorePath(ctx context.Context, ws *store.Resource, uri, field string) (*DataLocation, bool, error) {
+func (s *Service) datastorePath(ctx context.Context, ws *resource.Object, uri, field string) (*resource.DataLocation, bool, error) {
 	lower := strings.ToLower(uri)
-	account := WorkspaceStatusOf(ws).StorageAccount
+	account := resource.WorkspaceStatusOf(ws).StorageAccount
 	switch {
 	case strings.HasPrefix(lower, "azureml://datastores/"):
 		rest := uri[len("azureml://datastores/"):]
@@ -478,13 +397,13 @@ func (s *Service) datastorePath(ctx context.Context, ws *store.Resource, uri, fi
 			return nil, false, asJobError(err, field)
 		}
 		acct, container := DatastoreLocation(ws, ds)
-		return &DataLocation{Account: acct, Container: container, Path: strings.TrimPrefix(p, "/")}, true, nil
+		return &resource.DataLocation{Account: acct, Container: container, Path: strings.TrimPrefix(p, "/")}, true, nil
 	case strings.HasPrefix(lower, "azureml://jobs/"):
 		rest := uri[len("azureml://jobs/"):]
 		job, p, _ := strings.Cut(rest, "/")
 		p = strings.TrimPrefix(p, "outputs/artifacts/paths/")
 		p = strings.TrimPrefix(p, "outputs/artifacts/")
-		return &DataLocation{Account: account, Container: "azureml", Path: JobArtifactPrefix(job) + strings.TrimPrefix(p, "/")}, true, nil
+		return &resource.DataLocation{Account: account, Container: "azureml", Path: resource.JobArtifactPrefix(job) + strings.TrimPrefix(p, "/")}, true, nil
 	case strings.HasPrefix(lower, "azureml:"):
 		return nil, false, core.Invalid(field, "%q names a data asset; mlw has no data assets yet. Use azureml://datastores/<datastore>/paths/<path> or a URL.", uri)
 	case strings.HasPrefix(lower, "https://"), strings.HasPrefix(lower, "http://"):
@@ -493,21 +412,21 @@ func (s *Service) datastorePath(ctx context.Context, ws *store.Resource, uri, fi
 		if rest, ok := strings.CutPrefix(path, "blob/"); ok {
 			seg := strings.SplitN(rest, "/", 3)
 			if len(seg) == 3 && seg[0] == account {
-				return &DataLocation{Account: seg[0], Container: seg[1], Path: seg[2]}, true, nil
+				return &resource.DataLocation{Account: seg[0], Container: seg[1], Path: seg[2]}, true, nil
 			}
 		}
 		if acct, ok := strings.CutSuffix(strings.ToLower(host), ".blob.core.windows.net"); ok && acct == account {
 			c, p, _ := strings.Cut(path, "/")
-			return &DataLocation{Account: acct, Container: c, Path: p}, true, nil
+			return &resource.DataLocation{Account: acct, Container: c, Path: p}, true, nil
 		}
-		return &DataLocation{URL: uri}, false, nil
+		return &resource.DataLocation{URL: uri}, false, nil
 	}
 	return nil, false, core.Invalid(field, "%q is not a URI mlw can read: use azureml://datastores/<datastore>/paths/<path> or an http(s) URL (local paths are uploaded by the CLI or SDK first).", uri)
 }
 
 // JobCode returns where a job's code snapshot is: the blob folder of the
 // code version's codeUri.
-func (s *Service) JobCode(ctx context.Context, ws *store.Resource, codeID string) (*DataLocation, error) {
+func (s *Service) JobCode(ctx context.Context, ws *resource.Object, codeID string) (*resource.DataLocation, error) {
 	const field = "properties.codeId"
 	id := core.StripAzureMLPrefix(strings.TrimSpace(codeID))
 	var name, version string
@@ -530,7 +449,7 @@ func (s *Service) JobCode(ctx context.Context, ws *store.Resource, codeID string
 	if err != nil {
 		return nil, asJobError(err, field)
 	}
-	uri, _ := props(Decode(v.Spec))["codeUri"].(string)
+	uri, _ := props(resource.Decode(v.Spec))["codeUri"].(string)
 	loc, inStore, err := s.datastorePath(ctx, ws, uri, field)
 	if err != nil {
 		return nil, err
@@ -543,11 +462,11 @@ func (s *Service) JobCode(ctx context.Context, ws *store.Resource, codeID string
 
 // updateJob applies a PUT to an existing job: only the mutable fields may
 // differ.
-func (s *Service) updateJob(ctx context.Context, job *store.Resource, doc map[string]any) (*store.Resource, bool, error) {
+func (s *Service) updateJob(ctx context.Context, job *resource.Object, doc map[string]any) (*resource.Object, bool, error) {
 	if job.Deleting {
 		return nil, false, core.ConflictRetry("JobBeingDeleted", retryDeletion, "The job '%s' is being deleted; once it is gone, the name can be used again.", job.Name)
 	}
-	old := Decode(job.Spec)
+	old := resource.Decode(job.Spec)
 	oldPr, _ := old["properties"].(map[string]any)
 	newPr, _ := doc["properties"].(map[string]any)
 	for _, k := range jobImmutable {
@@ -568,21 +487,27 @@ func (s *Service) updateJob(ctx context.Context, job *store.Resource, doc map[st
 				"A job named '%s' already exists, and its %s cannot change: only tags, properties, description, displayName and isArchived can. Submit it under another name (or leave the name out to get a new one).", job.Name, k)
 		}
 	}
-	for _, k := range []string{"tags", "properties", "description", "displayName", "isArchived"} {
-		if v, ok := newPr[k]; ok {
-			oldPr[k] = v
-		}
-	}
-	if v, ok := doc["tags"]; ok {
-		old["tags"] = v
-	}
 	p := PrincipalFrom(ctx)
-	// The reconciler may move the job meanwhile; the spec is admission's,
-	// so it is re-applied on the current row.
-	job, err := s.updateRetrying(ctx, job, func(job *store.Resource) (bool, error) {
-		job.Spec = Encode(old)
+	// The job may change meanwhile (a cancel's intent): the mutable
+	// fields are applied to the current spec.
+	job, err := s.update(ctx, job, func(job *resource.Object) error {
+		cur := resource.Decode(job.Spec)
+		curPr, _ := cur["properties"].(map[string]any)
+		if curPr == nil {
+			curPr = map[string]any{}
+			cur["properties"] = curPr
+		}
+		for _, k := range []string{"tags", "properties", "description", "displayName", "isArchived"} {
+			if v, ok := newPr[k]; ok {
+				curPr[k] = v
+			}
+		}
+		if v, ok := doc["tags"]; ok {
+			cur["tags"] = v
+		}
+		job.Spec = resource.Encode(cur)
 		job.ModifiedBy = principalName(p)
-		return false, nil
+		return nil
 	})
 	if err != nil {
 		return nil, false, err
@@ -651,12 +576,12 @@ func isEmptyJSON(v any) bool {
 }
 
 // GetJob returns one job of a workspace.
-func (s *Service) GetJob(ctx context.Context, ref core.WorkspaceRef, name string) (ws, job *store.Resource, err error) {
+func (s *Service) GetJob(ctx context.Context, ref core.WorkspaceRef, name string) (ws, job *resource.Object, err error) {
 	ws, err = s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	job, err = s.Store.Get(ctx, core.KindJob, WorkspaceKey(ws), name)
+	job, err = s.Store.Get(ctx, core.KindJob, resource.WorkspaceKey(ws), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return ws, nil, core.NotFound("UserError", "The job '%s' was not found in workspace '%s'. List jobs with `mlw job list`.", name, ws.Name)
 	}
@@ -686,14 +611,14 @@ type JobFilter struct {
 }
 
 // ListJobs lists a workspace's jobs, newest first.
-func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilter) (*store.Resource, []*store.Resource, string, error) {
+func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilter) (*resource.Object, []*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	o := store.ListOptions{Kind: core.KindJob, Parent: WorkspaceKey(ws), State: f.Status}
+	o := store.ListOptions{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws), State: f.Status}
 	if f.Compute != "" {
-		o.Owner = WorkspaceKey(ws) + "/computes/" + strings.ToLower(core.StripAzureMLPrefix(f.Compute))
+		o.Owner = resource.WorkspaceKey(ws) + "/computes/" + strings.ToLower(core.StripAzureMLPrefix(f.Compute))
 	}
 	all, err := s.Store.List(ctx, o)
 	if err != nil {
@@ -702,7 +627,7 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 	tagKey, tagVal, hasVal := strings.Cut(f.Tag, "=")
 	filterless := f.JobType == "" && f.Experiment == "" && f.Tag == ""
 	search := newJobSearch(f.Search)
-	var keep []*store.Resource
+	var keep []*resource.Object
 	for _, j := range all {
 		if j.Deleting {
 			continue
@@ -720,7 +645,7 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 			}
 			continue
 		}
-		spec, err := JobSpecOf(j)
+		spec, err := resource.JobSpecOf(j)
 		if err != nil {
 			continue
 		}
@@ -777,7 +702,7 @@ func newJobSearch(text string) *jobSearch {
 	return &jobSearch{lower: strings.ToLower(text), plain: plain}
 }
 
-func (s *jobSearch) keeps(j *store.Resource) bool {
+func (s *jobSearch) keeps(j *resource.Object) bool {
 	if strings.Contains(strings.ToLower(j.Name), s.lower) {
 		return true
 	}
@@ -949,7 +874,7 @@ func containsFoldASCII(b []byte, lower string) bool {
 
 // CancelJob asks for a job to be canceled. It returns the job and an
 // operation to poll, or no operation when the job had already ended.
-func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Resource, *store.Operation, error) {
+func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Object, *resource.Operation, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, nil, err
@@ -963,41 +888,45 @@ func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name str
 	if err != nil || !ok {
 		return job, nil, err
 	}
-	op := &store.Operation{ID: NewUID(), ResourceID: ResourceOpKey(job), Name: "Cancel"}
+	op := &resource.Operation{ID: resource.NewUID(), ResourceID: resource.ResourceOpKey(job), Name: "Cancel"}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, nil, core.Internal(fmt.Errorf("record cancel operation: %w", err))
 	}
 	// The job may have ended between the request and the operation: the
 	// reconciler finishes every open operation of a terminal job.
-	s.Queue.Enqueue(core.KindJob, Key(job))
+	s.Queue.Enqueue(core.KindJob, resource.Key(job))
 	return job, op, nil
 }
 
-// RequestJobCancel moves a job to CancelRequested (guarded by version,
-// retried on a lost race) and enqueues it. It reports false when the job
-// had already ended (or is being deleted).
-func (s *Service) RequestJobCancel(ctx context.Context, job *store.Resource, by, reason string) (bool, error) {
+// RequestJobCancel records the user's cancellation in the job's spec
+// (resource.Intent, guarded by version, retried on a lost race) and
+// enqueues the job: the job reconciler moves it to CancelRequested and
+// stops it. It reports false when the job had already ended (or is being
+// deleted).
+func (s *Service) RequestJobCancel(ctx context.Context, job *resource.Object, by, reason string) (bool, error) {
 	ended := false
-	job, err := s.updateRetrying(ctx, job, func(job *store.Resource) (bool, error) {
-		if ended = JobTerminal(job.State) || job.Deleting; ended || job.State == JobCancelRequested {
-			return true, nil
+	job, err := s.update(ctx, job, func(job *resource.Object) error {
+		if ended = resource.JobTerminal(job.State) || job.Deleting; ended || job.State == resource.JobCancelRequested {
+			return nil
 		}
-		st := JobStatusOf(job)
-		st.CancelRequest = &JobCancel{By: by, At: s.Now().UTC(), Reason: reason}
-		job.Status = Encode(st)
-		job.State = JobCancelRequested
-		return false, nil
+		in := resource.IntentOf(job.Spec)
+		if in.Cancel != nil {
+			return nil // asked already
+		}
+		in.Cancel = &resource.JobCancel{By: by, At: s.Now().UTC(), Reason: reason}
+		job.Spec = resource.WithIntent(job.Spec, in)
+		return nil
 	})
 	if err != nil || ended {
 		return false, err
 	}
-	s.Queue.Enqueue(core.KindJob, Key(job))
+	s.Queue.Enqueue(core.KindJob, resource.Key(job))
 	return true, nil
 }
 
 // DeleteJob starts deleting a job: it is stopped if it runs, then removed
 // with its logs and artifacts (named outputs in datastores stay).
-func (s *Service) DeleteJob(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Operation, error) {
+func (s *Service) DeleteJob(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Operation, error) {
 	if err := requireWrite(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}
@@ -1005,5 +934,5 @@ func (s *Service) DeleteJob(ctx context.Context, ref core.WorkspaceRef, name str
 	if err != nil {
 		return nil, err
 	}
-	return s.startDeleteKeyed(ctx, job, ResourceOpKey(job))
+	return s.startDeleteKeyed(ctx, job, resource.ResourceOpKey(job))
 }

@@ -3,26 +3,21 @@ package service
 import (
 	"context"
 	"errors"
-	"sort"
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
 // ClusterNodes lists the node rows of a cluster, in node order.
-func (s *Service) ClusterNodes(ctx context.Context, cluster *store.Resource) ([]*store.Resource, error) {
-	nodes, err := s.Store.List(ctx, store.ListOptions{Kind: KindNode, Parent: ResourceOpKey(cluster)})
+func (s *Service) ClusterNodes(ctx context.Context, cluster *resource.Object) ([]*resource.Object, error) {
+	nodes, err := s.Store.List(ctx, store.ListOptions{Kind: resource.KindNode, Parent: resource.ResourceOpKey(cluster)})
 	if err != nil {
 		return nil, core.Internal(err)
 	}
-	SortNodes(nodes)
+	resource.SortNodes(nodes)
 	return nodes, nil
-}
-
-// SortNodes orders nodes by their index (creation order).
-func SortNodes(nodes []*store.Resource) {
-	sort.SliceStable(nodes, func(a, b int) bool { return NodeStatusOf(nodes[a]).Index < NodeStatusOf(nodes[b]).Index })
 }
 
 // Act implements ComputeActor for clusters: POST …/listNodes answers the
@@ -42,7 +37,7 @@ func (clusterType) Act(ctx context.Context, req *ComputeAction) (*ActionResult, 
 		return &ActionResult{Body: map[string]any{"nodes": out, "nextLink": nil}}, nil
 	case "preemptnode":
 		id, _ := req.Body.Doc["nodeId"].(string)
-		n, err := req.Service.PreemptNode(ctx, WorkspaceRefOf(req.Workspace), req.Compute.Name, id)
+		n, err := req.Service.PreemptNode(ctx, resource.WorkspaceRefOf(req.Workspace), req.Compute.Name, id)
 		if err != nil {
 			return nil, err
 		}
@@ -52,7 +47,7 @@ func (clusterType) Act(ctx context.Context, req *ComputeAction) (*ActionResult, 
 }
 
 // PreemptAnswer is the body answering preemptNode.
-func PreemptAnswer(n *store.Resource) map[string]any {
+func PreemptAnswer(n *resource.Object) map[string]any {
 	info := NodeInfo(n)
 	info["status"] = "PreemptionRequested"
 	return info
@@ -63,7 +58,7 @@ func PreemptAnswer(n *store.Resource) map[string]any {
 // it is requeued and runs again on another node. nodeID "" picks the
 // first node running a job (or else the first node). This is how tests
 // and chaos drills inject preemption.
-func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluster, nodeID string) (*store.Resource, error) {
+func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluster, nodeID string) (*resource.Object, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, err
@@ -72,10 +67,10 @@ func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluste
 	if err != nil {
 		return nil, err
 	}
-	if ComputeTypeOf(c) != AmlCompute {
-		return nil, core.Invalid("name", "The compute '%s' is a %s; only compute clusters have nodes to preempt.", c.Name, ComputeTypeOf(c))
+	if resource.ComputeTypeOf(c) != resource.AmlCompute {
+		return nil, core.Invalid("name", "The compute '%s' is a %s; only compute clusters have nodes to preempt.", c.Name, resource.ComputeTypeOf(c))
 	}
-	if _, props := ComputeSpec(c); !IsLowPriority(props) {
+	if _, props := resource.ComputeSpec(c); !resource.IsLowPriority(props) {
 		return nil, core.InvalidCode("NotLowPriority", "vmPriority",
 			"The cluster '%s' is Dedicated; only nodes of low-priority clusters (vmPriority LowPriority, YAML tier: low_priority) can be preempted.", c.Name)
 	}
@@ -84,7 +79,7 @@ func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluste
 		if err != nil {
 			return nil, err
 		}
-		var n *store.Resource
+		var n *resource.Object
 		for _, x := range nodes {
 			switch {
 			case nodeID != "" && strings.EqualFold(x.Name, nodeID):
@@ -102,21 +97,26 @@ func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluste
 			}
 			return nil, core.NotFound("NodeNotFound", "The cluster '%s' has no node '%s'. List its nodes with `mlw compute list-nodes --name %s`.", c.Name, nodeID, c.Name)
 		}
-		spec := NodeSpecOf(n)
-		if spec.Preempt {
+		if resource.NodeSpecOf(n).Preempt {
 			return n, nil
 		}
-		now := s.Now().UTC()
-		spec.Preempt, spec.PreemptedAt, spec.PreemptBy = true, &now, principalName(p)
-		n.Spec = Encode(spec)
-		n.Generation++
-		err = s.Store.Update(ctx, n)
-		if err == nil {
-			s.Queue.Enqueue(core.KindCompute, Key(c))
-			return n, nil
+		name := n.Name
+		n, err = store.Update(ctx, s.Store, n, func(n *resource.Object) error {
+			spec := resource.NodeSpecOf(n)
+			if !spec.Preempt {
+				now := s.Now().UTC()
+				spec.Preempt, spec.PreemptedAt, spec.PreemptBy = true, &now, principalName(p)
+				n.Spec = resource.Encode(spec)
+			}
+			return nil
+		})
+		if errors.Is(err, store.ErrNotFound) && attempt < 10 {
+			continue // the node left meanwhile: pick another
 		}
-		if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) || attempt > 10 {
-			return nil, storeErr(err, "node", n.Name)
+		if err != nil {
+			return nil, storeErr(err, "node", name)
 		}
+		s.Queue.Enqueue(core.KindCompute, resource.Key(c))
+		return n, nil
 	}
 }

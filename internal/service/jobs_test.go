@@ -14,6 +14,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/store/sqlite"
@@ -65,11 +66,11 @@ func TestPutJobNormalises(t *testing.T) {
 	j, created, err := a.svc.PutJob(a.ctx, a.ref, "job1", jobBody(t, jobDoc(`,"outputs":{"model":{"jobOutputType":"uri_folder"},"default":{"jobOutputType":"uri_folder"}},"status":"Completed"`)))
 	require.NoError(t, err)
 	require.True(t, created)
-	require.Equal(t, service.JobNotStarted, j.State)
+	require.Equal(t, resource.JobNotStarted, j.State)
 	require.True(t, strings.HasSuffix(j.Owner, "/computes/c1"))
-	spec, err := service.JobSpecOf(j)
+	spec, err := resource.JobSpecOf(j)
 	require.NoError(t, err)
-	require.Equal(t, service.WorkspaceRefOf(a.mustWS(t)).ID()+"/computes/c1", spec.ComputeID)
+	require.Equal(t, resource.WorkspaceRefOf(a.mustWS(t)).ID()+"/computes/c1", spec.ComputeID)
 	require.Equal(t, "Default", spec.ExperimentName)
 	require.Equal(t, "job1", spec.DisplayName)
 	require.Equal(t, "azureml://datastores/workspaceblobstore/paths/azureml/job1/model/", spec.Outputs["model"].URI)
@@ -78,7 +79,7 @@ func TestPutJobNormalises(t *testing.T) {
 	require.NotContains(t, string(j.Spec), `"status"`, "status is the server's")
 }
 
-func (a *jobAdmission) mustWS(t *testing.T) *store.Resource {
+func (a *jobAdmission) mustWS(t *testing.T) *resource.Object {
 	ws, err := a.svc.GetWorkspace(a.ctx, a.ref)
 	require.NoError(t, err)
 	return ws
@@ -126,17 +127,17 @@ func TestPutExistingJob(t *testing.T) {
 	j, _, err := a.svc.PutJob(a.ctx, a.ref, "job1", jobBody(t, jobDoc(`,"tags":{"a":"1"}`)))
 	require.NoError(t, err)
 	// What a client sends back: the stored document with server fields.
-	doc := service.Decode(j.Spec)
+	doc := resource.Decode(j.Spec)
 	pr := doc["properties"].(map[string]any)
 	pr["isArchived"] = true
 	pr["status"] = "Running"
 	pr["computeId"] = "azureml:c1"
 	pr["tags"] = map[string]any{"b": "2"}
 	pr["outputs"] = map[string]any{"default": map[string]any{"jobOutputType": "uri_folder"}}
-	j2, created, err := a.svc.PutJob(a.ctx, a.ref, "job1", &service.Body{Doc: doc, Raw: service.Encode(doc)})
+	j2, created, err := a.svc.PutJob(a.ctx, a.ref, "job1", &service.Body{Doc: doc, Raw: resource.Encode(doc)})
 	require.NoError(t, err)
 	require.False(t, created)
-	spec, _ := service.JobSpecOf(j2)
+	spec, _ := resource.JobSpecOf(j2)
 	require.True(t, spec.IsArchived)
 	require.Equal(t, map[string]any{"b": "2"}, spec.Tags)
 	require.Equal(t, "python train.py", spec.Command)
@@ -248,11 +249,11 @@ func TestClusterUpdateKeepsWhatItLeavesOut(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, isNew)
 	require.NotNil(t, op)
-	doc, props := service.ComputeSpec(c)
+	doc, props := resource.ComputeSpec(c)
 	require.Equal(t, "STANDARD_DS11_V2", props["vmSize"])
 	require.Equal(t, "LowPriority", props["vmPriority"])
-	ss, err := service.ClusterScale(props)
+	ss, err := resource.ClusterScale(props)
 	require.NoError(t, err)
-	require.Equal(t, service.ScaleSettings{Min: 0, Max: 2, IdleTime: 300 * time.Second}, ss)
+	require.Equal(t, resource.ScaleSettings{Min: 0, Max: 2, IdleTime: 300 * time.Second}, ss)
 	require.Equal(t, map[string]any{"b": "2"}, doc["tags"], "a PUT replaces the tags")
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -93,7 +94,7 @@ type demand struct {
 
 // usage sums what every compute of a subscription in one region holds.
 // skip, if not nil, is left out (the compute being updated).
-func (s *Service) usage(ctx context.Context, sub, loc string, skip *store.Resource) (map[string]int, error) {
+func (s *Service) usage(ctx context.Context, sub, loc string, skip *resource.Object) (map[string]int, error) {
 	cs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindCompute, ParentPrefix: core.Key(core.SubscriptionPath(sub))})
 	if err != nil {
 		return nil, core.Internal(err)
@@ -107,7 +108,7 @@ func (s *Service) usage(ctx context.Context, sub, loc string, skip *store.Resour
 		if !ok {
 			continue
 		}
-		doc, _ := ComputeSpec(c)
+		doc, _ := resource.ComputeSpec(c)
 		if l, _ := doc["location"].(string); core.NormalizeLocation(l) != core.NormalizeLocation(loc) {
 			continue
 		}
@@ -125,12 +126,12 @@ func add(used map[string]int, d demand) {
 	used[QuotaTotal] += d.vcpus
 }
 
-func (s *Service) demandOf(c *store.Resource) (demand, bool) {
-	_, ct, ok := s.canonicalComputeType(ComputeTypeOf(c))
+func (s *Service) demandOf(c *resource.Object) (demand, bool) {
+	_, ct, ok := s.canonicalComputeType(resource.ComputeTypeOf(c))
 	if !ok {
 		return demand{}, false
 	}
-	_, props := ComputeSpec(c)
+	_, props := resource.ComputeSpec(c)
 	name, _ := props["vmSize"].(string)
 	size, ok := core.LookupVMSize(name)
 	if !ok {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -16,29 +15,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
-
-// Enqueuer hands a resource key to the reconciler of its kind.
-type Enqueuer interface {
-	Enqueue(kind, key string)
-}
-
-// EnqueueFunc adapts a function to Enqueuer.
-type EnqueueFunc func(kind, key string)
-
-// Enqueue calls f.
-func (f EnqueueFunc) Enqueue(kind, key string) { f(kind, key) }
 
 // Service holds what admission needs. Fields are set once by the server.
 type Service struct {
 	Store    store.Store
-	Queue    Enqueuer
+	Queue    resource.Enqueuer
 	Log      *slog.Logger
 	Now      func() time.Time
 	DataDir  string
@@ -52,7 +39,7 @@ type Service struct {
 	// EnvBuildFunc tells what is known of a custom environment's build on
 	// this machine (set by the server from the jobs' environment builder;
 	// nil where no jobs run).
-	EnvBuildFunc func(env *ResolvedEnvironment) EnvBuild
+	EnvBuildFunc func(env *resource.ResolvedEnvironment) resource.EnvBuild
 
 	computeTypes map[string]ComputeType
 	// computeMu serialises compute admission so that two creates cannot
@@ -61,37 +48,18 @@ type Service struct {
 }
 
 // New returns a Service with defaults for the optional fields.
-func New(st store.Store, q Enqueuer, log *slog.Logger) *Service {
+func New(st store.Store, q resource.Enqueuer, log *slog.Logger) *Service {
 	if q == nil {
-		q = EnqueueFunc(func(string, string) {})
+		q = resource.EnqueueFunc(func(string, string) {})
 	}
 	if log == nil {
 		log = slog.Default()
 	}
 	s := &Service{Store: st, Queue: q, Log: log, Now: time.Now}
-	s.RegisterComputeType(ComputeInstance, instanceType{})
-	s.RegisterComputeType(AmlCompute, clusterType{})
+	s.RegisterComputeType(resource.ComputeInstance, instanceType{})
+	s.RegisterComputeType(resource.AmlCompute, clusterType{})
 	return s
 }
-
-// Key of a resource for the reconcile queues: "<parent>/<kind>/<name>" in
-// lower case, which ParseKey reverses.
-func Key(r *store.Resource) string { return ResourceKey(r.Parent, r.Name) }
-
-// ResourceKey builds a queue key from a parent and a name.
-func ResourceKey(parent, name string) string { return parent + "|" + strings.ToLower(name) }
-
-// ParseKey splits a queue key into parent and name.
-func ParseKey(key string) (parent, name string) {
-	i := strings.LastIndex(key, "|")
-	if i < 0 {
-		return "", key
-	}
-	return key[:i], key[i+1:]
-}
-
-// NewUID returns a new resource GUID.
-func NewUID() string { return uuid.NewString() }
 
 // Body is a decoded JSON request body: the raw document (kept and echoed,
 // unknown fields included) and its bytes.
@@ -235,46 +203,6 @@ func position(raw []byte, off int64) (line, col int) {
 	return line, col
 }
 
-// Merge overlays src onto dst recursively (objects merge, anything else
-// replaces) and returns dst.
-func Merge(dst, src map[string]any) map[string]any {
-	if dst == nil {
-		dst = map[string]any{}
-	}
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			if dm, ok := dst[k].(map[string]any); ok {
-				dst[k] = Merge(dm, sm)
-				continue
-			}
-			dst[k] = Merge(map[string]any{}, sm)
-			continue
-		}
-		dst[k] = v
-	}
-	return dst
-}
-
-// Decode parses a stored JSON document.
-func Decode(raw json.RawMessage) map[string]any {
-	m := map[string]any{}
-	if len(raw) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		_ = dec.Decode(&m)
-	}
-	return m
-}
-
-// Encode serialises a document for the store.
-func Encode(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("encode document: %v", err))
-	}
-	return b
-}
-
 // principalName is who is recorded in systemData.
 func principalName(p *identity.Principal) string {
 	if p == nil {
@@ -309,32 +237,15 @@ func roleHeld(p *identity.Principal) string {
 	return "the " + p.Role + " role"
 }
 
-// updateRetrying applies change to r and writes it; when another writer
-// moved the row's version meanwhile, it reads the row again and applies
-// change again (up to 20 times: job rows are busy). change returns skip
-// to write nothing, or an error to give up. It returns the row as written.
-func (s *Service) updateRetrying(ctx context.Context, r *store.Resource, change func(*store.Resource) (skip bool, err error)) (*store.Resource, error) {
-	for attempt := 0; ; attempt++ {
-		skip, err := change(r)
-		if err != nil {
-			return nil, err
-		}
-		if skip {
-			return r, nil
-		}
-		err = s.Store.Update(ctx, r)
-		if err == nil {
-			return r, nil
-		}
-		if !errors.Is(err, store.ErrConflict) || attempt >= 20 {
-			return nil, storeErr(err, r.Kind, r.Name)
-		}
-		fresh, err := s.Store.Get(ctx, r.Kind, r.Parent, r.Name)
-		if err != nil {
-			return nil, storeErr(err, r.Kind, r.Name)
-		}
-		r = fresh
+// update is store.Update with the store's errors as API errors;
+// change's own errors are returned as they are.
+func (s *Service) update(ctx context.Context, r *resource.Object, change func(*resource.Object) error) (*resource.Object, error) {
+	out, err := store.Update(ctx, s.Store, r, change)
+	var apiErr *core.Error
+	if err != nil && !errors.As(err, &apiErr) {
+		return nil, storeErr(err, r.Kind, r.Name)
 	}
+	return out, err
 }
 
 // Retry-After of the 409s whose cause passes by itself, so that the same
@@ -378,4 +289,60 @@ func WithPrincipal(ctx context.Context, p *identity.Principal) context.Context {
 func PrincipalFrom(ctx context.Context) *identity.Principal {
 	p, _ := ctx.Value(ctxKey{}).(*identity.Principal)
 	return p
+}
+
+// GetOperation returns one long-running operation, or a 404 naming it.
+func (s *Service) GetOperation(ctx context.Context, id string) (*resource.Operation, error) {
+	op, err := s.Store.GetOperation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, core.NotFound("OperationNotFound", "The operation '%s' was not found.", id)
+	}
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return op, nil
+}
+
+// Reread returns the stored row of r as it is now: a caller that follows a
+// resource (a log stream) sees its state change. ErrNotFound when it is
+// gone.
+func (s *Service) Reread(ctx context.Context, r *resource.Object) (*resource.Object, error) {
+	return s.Store.Get(ctx, r.Kind, r.Parent, r.Name)
+}
+
+// ComputeByOpKey returns the compute whose operation key
+// (resource.ResourceOpKey) is key — a job's Owner — or nil.
+func (s *Service) ComputeByOpKey(ctx context.Context, key string) *resource.Object {
+	ref, ok := resource.ParseOpKey(core.KindCompute, key)
+	if !ok {
+		return nil
+	}
+	c, err := s.Store.Get(ctx, ref.Kind, ref.Parent, ref.Name)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// AllWorkspaces lists every workspace of the server (not filtered by the
+// caller's access: for the server's own lookups, such as which workspace
+// a storage account belongs to).
+func (s *Service) AllWorkspaces(ctx context.Context) ([]*resource.Object, error) {
+	wss, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindWorkspace})
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return wss, nil
+}
+
+// UserByID returns the user with object id id.
+func (s *Service) UserByID(ctx context.Context, id string) (*resource.User, error) {
+	u, err := s.Store.GetUser(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, core.NotFound("UserNotFound", "No user has the id '%s'.", id)
+	}
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return u, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/envbuild"
 	"github.com/mlw-project/mlw/internal/reconciler"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
 )
 
@@ -19,29 +20,29 @@ import (
 func TestJobPhasesKeepTheirReasons(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	st := &service.JobStatus{}
+	st := &resource.JobStatus{}
 	// As the reconcilers do: enter a phase, then say why.
-	st.Enter(service.JobQueued, t0)
+	st.Enter(resource.JobQueued, t0)
 	st.Reason = "Queued on c1."
-	require.False(t, st.Enter(service.JobQueued, t0.Add(time.Second)), "already queued")
+	require.False(t, st.Enter(resource.JobQueued, t0.Add(time.Second)), "already queued")
 	st.Reason = "Waiting for a node: c1 at 1/1 nodes, all busy." // the scheduler, as it assigns
-	st.Enter(service.JobPreparing, t0.Add(time.Minute))
+	st.Enter(resource.JobPreparing, t0.Add(time.Minute))
 	st.Reason = "Preparing on n1."
-	st.Enter(service.JobRunning, t0.Add(2*time.Minute))
+	st.Enter(resource.JobRunning, t0.Add(2*time.Minute))
 	st.Reason = "Running on node n1."
-	st.Enter(service.JobFinalizing, t0.Add(3*time.Minute))
-	st.Enter(service.JobCompleted, t0.Add(3*time.Minute))
+	st.Enter(resource.JobFinalizing, t0.Add(3*time.Minute))
+	st.Enter(resource.JobCompleted, t0.Add(3*time.Minute))
 	st.Reason = "Completed."
 	got := map[string]string{}
 	for _, p := range st.Phases {
 		got[p.Status] = p.Reason
 	}
 	require.Equal(t, map[string]string{
-		service.JobQueued:     "Waiting for a node: c1 at 1/1 nodes, all busy.",
-		service.JobPreparing:  "Preparing on n1.",
-		service.JobRunning:    "Running on node n1.",
-		service.JobFinalizing: "", // passed through at once
-		service.JobCompleted:  "",
+		resource.JobQueued:     "Waiting for a node: c1 at 1/1 nodes, all busy.",
+		resource.JobPreparing:  "Preparing on n1.",
+		resource.JobRunning:    "Running on node n1.",
+		resource.JobFinalizing: "", // passed through at once
+		resource.JobCompleted:  "",
 	}, got)
 }
 
@@ -65,7 +66,7 @@ func TestListExperiments(t *testing.T) {
 	require.Equal(t, "EXP-A", exps[1].Name, "named as its latest job")
 	require.Equal(t, 2, exps[1].Jobs)
 	require.Equal(t, "a2", exps[1].Latest)
-	require.Equal(t, map[string]int{service.JobNotStarted: 2}, exps[1].StatusCounts)
+	require.Equal(t, map[string]int{resource.JobNotStarted: 2}, exps[1].StatusCounts)
 	require.True(t, exps[1].CreatedAt.Before(exps[1].LatestAt))
 	require.Equal(t, "exp-b", exps[2].Name)
 	require.NotEqual(t, exps[1].ID, exps[2].ID)

@@ -2,20 +2,12 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
-)
-
-// Default datastores every workspace gets, as in Azure ML.
-const (
-	DatastoreBlob             = "workspaceblobstore"
-	DatastoreArtifacts        = "workspaceartifactstore"
-	DatastoreWorkingDirectory = "workspaceworkingdirectory"
-	DatastoreFiles            = "workspacefilestore"
 )
 
 type workspaceSpec struct {
@@ -32,28 +24,6 @@ type workspaceSpec struct {
 // back (GET, edit, PUT) does not change them.
 var workspaceReadOnly = []string{"workspaceId", "provisioningState", "discoveryUrl", "mlFlowTrackingUri", "storageAccount",
 	"keyVault", "applicationInsights", "tenantId", "notebookInfo", "privateLinkCount", "serviceProvisionedResourceGroup"}
-
-// WorkspaceStatus is the server-owned part of a workspace document.
-type WorkspaceStatus struct {
-	StorageAccount string `json:"storageAccount"`
-	// Subscription and ResourceGroup keep the spelling of the group's
-	// names for ARM ids (store keys are lowercase).
-	Subscription  string `json:"subscriptionId"`
-	ResourceGroup string `json:"resourceGroup"`
-}
-
-// WorkspaceStatusOf decodes the status of a stored workspace.
-func WorkspaceStatusOf(ws *store.Resource) WorkspaceStatus {
-	var st WorkspaceStatus
-	_ = json.Unmarshal(ws.Status, &st)
-	return st
-}
-
-// WorkspaceRefOf returns the ARM path of a stored workspace.
-func WorkspaceRefOf(ws *store.Resource) core.WorkspaceRef {
-	st := WorkspaceStatusOf(ws)
-	return core.WorkspaceRef{Subscription: st.Subscription, ResourceGroup: st.ResourceGroup, Workspace: ws.Name}
-}
 
 // StorageAccountName derives the (fake) storage account name of a workspace:
 // lowercase letters and digits, at most 24, unique through the GUID.
@@ -78,7 +48,7 @@ const WorkspaceKindDefault = "Default"
 
 // PutWorkspace creates or updates a workspace. Creating one also creates its
 // default datastores, in the same transaction.
-func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*resource.Object, bool, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireManage(p); err != nil {
 		return nil, false, err
@@ -113,7 +83,7 @@ func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body 
 		}
 	}
 	if spec.Location == "" {
-		doc["location"] = Decode(g.Spec)["location"]
+		doc["location"] = resource.Decode(g.Spec)["location"]
 	}
 	parent := ref.GroupKey()
 	existing, err := s.Store.Get(ctx, core.KindWorkspace, parent, ref.Workspace)
@@ -121,17 +91,16 @@ func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body 
 		if existing.Deleting {
 			return nil, false, core.ConflictRetry("WorkspaceBeingDeleted", retryDeletion, "The workspace '%s' is being deleted; wait for the deletion to finish, then create it again.", existing.Name)
 		}
-		old := Decode(existing.Spec)
-		if l, _ := old["location"].(string); spec.Location != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {
-			return nil, false, core.Invalid("location", "The workspace '%s' is in location '%s'; a workspace cannot move. Leave location out or use %q.", existing.Name, l, l)
-		}
-		existing.Spec = Encode(Merge(old, doc))
-		existing.Generation++
-		existing.ModifiedBy = principalName(p)
-		if err := s.Store.Update(ctx, existing); err != nil {
-			return nil, false, storeErr(err, "workspace", ref.Workspace)
-		}
-		return existing, false, nil
+		existing, err = s.update(ctx, existing, func(ws *resource.Object) error {
+			old := resource.Decode(ws.Spec)
+			if l, _ := old["location"].(string); spec.Location != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {
+				return core.Invalid("location", "The workspace '%s' is in location '%s'; a workspace cannot move. Leave location out or use %q.", ws.Name, l, l)
+			}
+			ws.Spec = resource.Encode(resource.Merge(old, doc))
+			ws.ModifiedBy = principalName(p)
+			return nil
+		})
+		return existing, false, err
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, false, core.Internal(err)
@@ -141,16 +110,16 @@ func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body 
 	if _, err := s.Store.DeleteRoleAssignmentsWithin(ctx, ref.Key()); err != nil {
 		return nil, false, core.Internal(err)
 	}
-	uid := NewUID()
-	st := WorkspaceStatus{StorageAccount: StorageAccountName(ref.Workspace, uid), Subscription: ref.Subscription, ResourceGroup: g.Name}
-	ws := &store.Resource{Kind: core.KindWorkspace, Parent: parent, Name: ref.Workspace, UID: uid, Spec: Encode(doc),
-		Status: Encode(st), State: StateSucceeded, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
+	uid := resource.NewUID()
+	st := resource.WorkspaceStatus{StorageAccount: StorageAccountName(ref.Workspace, uid), Subscription: ref.Subscription, ResourceGroup: g.Name}
+	ws := &resource.Object{Kind: core.KindWorkspace, Parent: parent, Name: ref.Workspace, UID: uid, Spec: resource.Encode(doc),
+		Status: resource.Encode(st), State: resource.StateSucceeded, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 	err = s.Store.InTx(ctx, func(tx store.Resources) error {
 		if err := tx.Create(ctx, ws); err != nil {
 			return err
 		}
 		for _, ds := range defaultDatastores(uid) {
-			ds.Parent = WorkspaceKey(ws)
+			ds.Parent = resource.WorkspaceKey(ws)
 			ds.CreatedBy, ds.ModifiedBy = ws.CreatedBy, ws.ModifiedBy
 			if err := tx.Create(ctx, ds); err != nil {
 				return err
@@ -166,27 +135,27 @@ func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body 
 
 // defaultDatastores returns the datastores a new workspace gets. Blob
 // datastores use SAS credentials (see docs/architecture.md, "Blob storage").
-func defaultDatastores(uid string) []*store.Resource {
-	mk := func(name, typ string, def bool, extra map[string]any) *store.Resource {
+func defaultDatastores(uid string) []*resource.Object {
+	mk := func(name, typ string, def bool, extra map[string]any) *resource.Object {
 		props := map[string]any{
 			"datastoreType": typ, "isDefault": def, "endpoint": "core.windows.net", "protocol": "https",
 			"serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
 			"credentials":                   map[string]any{"credentialsType": "Sas"},
 			"description":                   nil, "properties": map[string]any{}, "tags": map[string]any{},
 		}
-		return &store.Resource{Kind: core.KindDatastore, Name: name, UID: NewUID(), State: StateSucceeded,
-			Spec: Encode(map[string]any{"properties": Merge(props, extra)})}
+		return &resource.Object{Kind: core.KindDatastore, Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
+			Spec: resource.Encode(map[string]any{"properties": resource.Merge(props, extra)})}
 	}
-	return []*store.Resource{
-		mk(DatastoreBlob, "AzureBlob", true, map[string]any{"containerName": "azureml-blobstore-" + uid}),
-		mk(DatastoreArtifacts, "AzureBlob", false, map[string]any{"containerName": "azureml"}),
-		mk(DatastoreWorkingDirectory, "AzureFile", false, map[string]any{"fileShareName": "code-" + uid}),
-		mk(DatastoreFiles, "AzureFile", false, map[string]any{"fileShareName": "azureml-filestore-" + uid}),
+	return []*resource.Object{
+		mk(resource.DatastoreBlob, "AzureBlob", true, map[string]any{"containerName": "azureml-blobstore-" + uid}),
+		mk(resource.DatastoreArtifacts, "AzureBlob", false, map[string]any{"containerName": "azureml"}),
+		mk(resource.DatastoreWorkingDirectory, "AzureFile", false, map[string]any{"fileShareName": "code-" + uid}),
+		mk(resource.DatastoreFiles, "AzureFile", false, map[string]any{"fileShareName": "azureml-filestore-" + uid}),
 	}
 }
 
 // GetWorkspace returns a workspace or a 404 that says what is missing.
-func (s *Service) GetWorkspace(ctx context.Context, ref core.WorkspaceRef) (*store.Resource, error) {
+func (s *Service) GetWorkspace(ctx context.Context, ref core.WorkspaceRef) (*resource.Object, error) {
 	r, err := s.Store.Get(ctx, core.KindWorkspace, ref.GroupKey(), ref.Workspace)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, gerr := s.GetGroup(ctx, ref.Subscription, ref.ResourceGroup); gerr != nil {
@@ -203,7 +172,7 @@ func (s *Service) GetWorkspace(ctx context.Context, ref core.WorkspaceRef) (*sto
 
 // ListWorkspaces lists the workspaces of one group, or of the whole
 // subscription when group is empty.
-func (s *Service) ListWorkspaces(ctx context.Context, sub, group string, page Page) ([]*store.Resource, string, error) {
+func (s *Service) ListWorkspaces(ctx context.Context, sub, group string, page Page) ([]*resource.Object, string, error) {
 	o := store.ListOptions{Kind: core.KindWorkspace}
 	if group == "" {
 		if _, err := s.GetSubscription(ctx, sub); err != nil {
@@ -216,11 +185,11 @@ func (s *Service) ListWorkspaces(ctx context.Context, sub, group string, page Pa
 		}
 		o.Parent = core.Key(core.GroupPath(sub, group))
 	}
-	return s.listFiltered(ctx, o, page, readable(PrincipalFrom(ctx), WorkspaceKey))
+	return s.listFiltered(ctx, o, page, readable(PrincipalFrom(ctx), resource.WorkspaceKey))
 }
 
 // PatchWorkspace merges tags and properties into a workspace.
-func (s *Service) PatchWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*store.Resource, error) {
+func (s *Service) PatchWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*resource.Object, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireManage(p); err != nil {
 		return nil, err
@@ -229,49 +198,41 @@ func (s *Service) PatchWorkspace(ctx context.Context, ref core.WorkspaceRef, bod
 	if err := body.Into(&spec); err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		ws, err := s.GetWorkspace(ctx, ref)
-		if err != nil {
-			return nil, err
+	doc := map[string]any{}
+	if v, ok := body.Doc["tags"]; ok {
+		doc["tags"] = v
+	}
+	if props, ok := body.Doc["properties"].(map[string]any); ok {
+		for _, k := range workspaceReadOnly {
+			delete(props, k)
 		}
+		doc["properties"] = props
+	}
+	for _, k := range []string{"identity", "sku"} {
+		if v, ok := body.Doc[k]; ok {
+			doc[k] = v
+		}
+	}
+	ws, err := s.GetWorkspace(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.update(ctx, ws, func(ws *resource.Object) error {
 		if ws.Deleting {
-			return nil, core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted.", ws.Name)
+			return core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted.", ws.Name)
 		}
-		doc := map[string]any{}
-		if v, ok := body.Doc["tags"]; ok {
-			doc["tags"] = v
-		}
-		if props, ok := body.Doc["properties"].(map[string]any); ok {
-			for _, k := range workspaceReadOnly {
-				delete(props, k)
-			}
-			doc["properties"] = props
-		}
-		for _, k := range []string{"identity", "sku"} {
-			if v, ok := body.Doc[k]; ok {
-				doc[k] = v
-			}
-		}
-		old := Decode(ws.Spec)
+		old := resource.Decode(ws.Spec)
 		if _, ok := doc["tags"]; ok {
 			delete(old, "tags") // tags are replaced as a whole, as in ARM
 		}
-		ws.Spec = Encode(Merge(old, doc))
-		ws.Generation++
+		ws.Spec = resource.Encode(resource.Merge(old, doc))
 		ws.ModifiedBy = principalName(p)
-		err = s.Store.Update(ctx, ws)
-		if errors.Is(err, store.ErrConflict) && attempt < 5 {
-			continue
-		}
-		if err != nil {
-			return nil, storeErr(err, "workspace", ref.Workspace)
-		}
-		return ws, nil
-	}
+		return nil
+	})
 }
 
 // DeleteWorkspace starts deleting a workspace and everything in it.
-func (s *Service) DeleteWorkspace(ctx context.Context, ref core.WorkspaceRef) (*store.Operation, error) {
+func (s *Service) DeleteWorkspace(ctx context.Context, ref core.WorkspaceRef) (*resource.Operation, error) {
 	if err := requireManage(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}
@@ -279,10 +240,5 @@ func (s *Service) DeleteWorkspace(ctx context.Context, ref core.WorkspaceRef) (*
 	if err != nil {
 		return nil, err
 	}
-	return s.startDeleteKeyed(ctx, ws, WorkspaceKey(ws))
-}
-
-// WorkspaceKey is the parent key of a workspace's children.
-func WorkspaceKey(ws *store.Resource) string {
-	return ws.Parent + "/providers/" + core.Key(core.Provider) + "/workspaces/" + core.Key(ws.Name)
+	return s.startDeleteKeyed(ctx, ws, resource.WorkspaceKey(ws))
 }

@@ -15,29 +15,55 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
 // Opener returns a new, empty store; the suite closes it.
 type Opener func(t *testing.T) store.Store
 
-// Run runs the whole suite.
+// testBundle is what each test gets: a fresh store and a context.
+type testBundle struct {
+	ctx context.Context
+	s   store.Store
+}
+
+// setupFunc opens a fresh store for one test, marks the test parallel, and
+// closes the store when the test ends.
+type setupFunc func(t *testing.T) *testBundle
+
+// Run runs the whole suite. Each topic is a function of its own; the
+// subtests keep their names directly under t.
 func Run(t *testing.T, open Opener) {
-	type testBundle struct {
-		ctx context.Context
-		s   store.Store
-	}
 	setup := func(t *testing.T) *testBundle {
 		t.Parallel()
 		s := open(t)
 		t.Cleanup(func() { require.NoError(t, s.Close()) })
 		return &testBundle{ctx: context.Background(), s: s}
 	}
-	mk := func(kind, parent, name string) *store.Resource {
-		return &store.Resource{Kind: kind, Parent: parent, Name: name, UID: "uid-" + name,
-			Spec: json.RawMessage(`{"location":"eastus"}`), Status: json.RawMessage(`{}`), State: "Succeeded", CreatedBy: "alice"}
-	}
+	runCreateGet(t, setup)
+	runUpdate(t, setup)
+	runList(t, setup)
+	runDeleteAndTx(t, setup)
+	runOperations(t, setup)
+	runUsers(t, setup)
+	runRoleAssignments(t, setup)
+	runSessions(t, setup)
+	runHostUIDs(t, setup)
+	runPasswordsAndSettings(t, setup)
+	runLease(t, setup)
+}
 
+// mk returns a resource of the given kind and name under parent, with a
+// small spec, an empty status and a creator.
+func mk(kind, parent, name string) *resource.Object {
+	return &resource.Object{Kind: kind, Parent: parent, Name: name, UID: "uid-" + name,
+		Spec: json.RawMessage(`{"location":"eastus"}`), Status: json.RawMessage(`{}`), State: "Succeeded", CreatedBy: "alice"}
+}
+
+// runCreateGet tests Create and Get: names ignore case, duplicates are
+// refused, and a missing resource is ErrNotFound.
+func runCreateGet(t *testing.T, setup setupFunc) {
 	t.Run("CreateGetCaseInsensitive", func(t *testing.T) {
 		b := setup(t)
 		r := mk("workspace", "/subscriptions/s/resourcegroups/rg", "My-WS")
@@ -68,7 +94,11 @@ func Run(t *testing.T, open Opener) {
 		_, err := b.s.Get(b.ctx, "workspace", "p", "nope")
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
+}
 
+// runUpdate tests that Update is guarded by the version, also under
+// concurrent writers.
+func runUpdate(t *testing.T, setup setupFunc) {
 	t.Run("UpdateGuardedByVersion", func(t *testing.T) {
 		b := setup(t)
 		r := mk("compute", "p", "c1")
@@ -125,7 +155,10 @@ func Run(t *testing.T, open Opener) {
 		wg.Wait()
 		require.Equal(t, int32(1), wins.Load())
 	})
+}
 
+// runList tests List: its filters, paging and parent prefixes.
+func runList(t *testing.T, setup setupFunc) {
 	t.Run("ListFiltersAndPaging", func(t *testing.T) {
 		b := setup(t)
 		for _, n := range []string{"c", "A", "b", "d", "e"} {
@@ -139,7 +172,7 @@ func Run(t *testing.T, open Opener) {
 		require.NoError(t, b.s.Create(b.ctx, mk("job", "/w10", "g")))
 		require.NoError(t, b.s.Create(b.ctx, mk("compute", "/w1", "h")))
 
-		names := func(rs []*store.Resource) []string {
+		names := func(rs []*resource.Object) []string {
 			var out []string
 			for _, r := range rs {
 				out = append(out, r.Name)
@@ -185,7 +218,11 @@ func Run(t *testing.T, open Opener) {
 		require.Len(t, rs, 1)
 		require.Equal(t, "a", rs[0].Name)
 	})
+}
 
+// runDeleteAndTx tests Delete, DeleteTree and that a transaction is all or
+// nothing.
+func runDeleteAndTx(t *testing.T, setup setupFunc) {
 	t.Run("DeleteAndDeleteTree", func(t *testing.T) {
 		b := setup(t)
 		require.NoError(t, b.s.Create(b.ctx, mk("workspace", "/rg", "w")))
@@ -226,26 +263,29 @@ func Run(t *testing.T, open Opener) {
 		_, err = b.s.Get(b.ctx, "datastore", "/rg/w", "d")
 		require.NoError(t, err)
 	})
+}
 
+// runOperations tests long-running operation records.
+func runOperations(t *testing.T, setup setupFunc) {
 	t.Run("Operations", func(t *testing.T) {
 		b := setup(t)
-		op := &store.Operation{ID: "op1", ResourceID: "/rg/w", Name: "Delete"}
+		op := &resource.Operation{ID: "op1", ResourceID: "/rg/w", Name: "Delete"}
 		require.NoError(t, b.s.CreateOperation(b.ctx, op))
-		require.ErrorIs(t, b.s.CreateOperation(b.ctx, &store.Operation{ID: "op1"}), store.ErrExists)
+		require.ErrorIs(t, b.s.CreateOperation(b.ctx, &resource.Operation{ID: "op1"}), store.ErrExists)
 		got, err := b.s.GetOperation(b.ctx, "op1")
 		require.NoError(t, err)
-		require.Equal(t, store.OpInProgress, got.Status)
+		require.Equal(t, resource.OpInProgress, got.Status)
 		require.False(t, got.Terminal())
 		open, err := b.s.ListOperations(b.ctx, "/rg/w")
 		require.NoError(t, err)
 		require.Len(t, open, 1)
 
-		require.NoError(t, b.s.FinishOperation(b.ctx, "op1", store.OpFailed, "QuotaExceeded", "too big"))
+		require.NoError(t, b.s.FinishOperation(b.ctx, "op1", resource.OpFailed, "QuotaExceeded", "too big"))
 		// A late second finish does not overwrite the first outcome.
-		require.NoError(t, b.s.FinishOperation(b.ctx, "op1", store.OpSucceeded, "", ""))
+		require.NoError(t, b.s.FinishOperation(b.ctx, "op1", resource.OpSucceeded, "", ""))
 		got, err = b.s.GetOperation(b.ctx, "op1")
 		require.NoError(t, err)
-		require.Equal(t, store.OpFailed, got.Status)
+		require.Equal(t, resource.OpFailed, got.Status)
 		require.Equal(t, "QuotaExceeded", got.ErrorCode)
 		require.Equal(t, "too big", got.ErrorMsg)
 		open, err = b.s.ListOperations(b.ctx, "/rg/w")
@@ -253,14 +293,18 @@ func Run(t *testing.T, open Opener) {
 		require.Empty(t, open)
 		_, err = b.s.GetOperation(b.ctx, "nope")
 		require.ErrorIs(t, err, store.ErrNotFound)
-		require.ErrorIs(t, b.s.FinishOperation(b.ctx, "nope", store.OpSucceeded, "", ""), store.ErrNotFound)
+		require.ErrorIs(t, b.s.FinishOperation(b.ctx, "nope", resource.OpSucceeded, "", ""), store.ErrNotFound)
 	})
+}
 
+// runUsers tests users and tokens, and a user's lifecycle: update, token
+// deletion and user deletion with what goes with it.
+func runUsers(t *testing.T, setup setupFunc) {
 	t.Run("UsersAndTokens", func(t *testing.T) {
 		b := setup(t)
-		require.NoError(t, b.s.CreateUser(b.ctx, &store.User{ID: "u1", Name: "admin", Role: "Owner"}))
-		require.ErrorIs(t, b.s.CreateUser(b.ctx, &store.User{ID: "u2", Name: "admin", Role: "Reader"}), store.ErrExists)
-		require.NoError(t, b.s.CreateUser(b.ctx, &store.User{ID: "u3", Name: "bob", Role: "Contributor"}))
+		require.NoError(t, b.s.CreateUser(b.ctx, &resource.User{ID: "u1", Name: "admin", Role: "Owner"}))
+		require.ErrorIs(t, b.s.CreateUser(b.ctx, &resource.User{ID: "u2", Name: "admin", Role: "Reader"}), store.ErrExists)
+		require.NoError(t, b.s.CreateUser(b.ctx, &resource.User{ID: "u3", Name: "bob", Role: "Contributor"}))
 		u, err := b.s.GetUserByName(b.ctx, "bob")
 		require.NoError(t, err)
 		require.Equal(t, "u3", u.ID)
@@ -274,7 +318,7 @@ func Run(t *testing.T, open Opener) {
 		require.ErrorIs(t, err, store.ErrNotFound)
 
 		exp := time.Now().Add(time.Hour).Truncate(time.Microsecond)
-		require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "h1", UserID: "u1", Label: "cli", ExpiresAt: exp}))
+		require.NoError(t, b.s.CreateToken(b.ctx, &resource.Token{Hash: "h1", UserID: "u1", Label: "cli", ExpiresAt: exp}))
 		tok, err := b.s.LookupToken(b.ctx, "h1")
 		require.NoError(t, err)
 		require.Equal(t, "u1", tok.UserID)
@@ -286,80 +330,104 @@ func Run(t *testing.T, open Opener) {
 
 	t.Run("UserLifecycle", func(t *testing.T) {
 		b := setup(t)
-		epoch := func() int64 {
-			e, err := b.s.AuthEpoch(b.ctx)
-			require.NoError(t, err)
-			return e
-		}
-		require.NoError(t, b.s.CreateUser(b.ctx, &store.User{ID: "u1", Name: "bob", Role: ""}))
-		require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "aaaaaaaaaaaaaaaa-t1", UserID: "u1", Label: "one"}))
-		require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "bbbbbbbbbbbbbbbb-t2", UserID: "u1", Label: "two"}))
-		require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "cccccccccccccccc-t3", UserID: "u2", Label: "other"}))
-		toks, err := b.s.ListTokens(b.ctx, "u1")
-		require.NoError(t, err)
-		require.Len(t, toks, 2)
-		require.Equal(t, "aaaaaaaaaaaaaaaa", toks[0].ID())
-
-		// Updating a user moves the epoch.
-		e0 := epoch()
-		u, err := b.s.GetUser(b.ctx, "u1")
-		require.NoError(t, err)
-		require.False(t, u.Disabled)
-		u.Disabled, u.Role = true, "Reader"
-		require.NoError(t, b.s.UpdateUser(b.ctx, u))
-		u, err = b.s.GetUserByName(b.ctx, "bob")
-		require.NoError(t, err)
-		require.True(t, u.Disabled)
-		require.Equal(t, "Reader", u.Role)
-		e1 := epoch()
-		require.Greater(t, e1, e0)
-		require.ErrorIs(t, b.s.UpdateUser(b.ctx, &store.User{ID: "nobody"}), store.ErrNotFound)
-
-		// Deleting a token ends the sessions opened with it, not others.
-		exp := time.Now().Add(time.Hour)
-		require.NoError(t, b.s.CreateSession(b.ctx, &store.Session{Hash: "s1", Kind: store.SessionCookie, UserID: "u1", Scope: "/", Source: "aaaaaaaaaaaaaaaa", ExpiresAt: exp}))
-		require.NoError(t, b.s.CreateSession(b.ctx, &store.Session{Hash: "s2", Kind: store.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: exp}))
-		got, err := b.s.GetSession(b.ctx, "s1")
-		require.NoError(t, err)
-		require.Equal(t, "aaaaaaaaaaaaaaaa", got.Source)
-		require.NoError(t, b.s.DeleteToken(b.ctx, "aaaaaaaaaaaaaaaa-t1"))
-		require.ErrorIs(t, b.s.DeleteToken(b.ctx, "aaaaaaaaaaaaaaaa-t1"), store.ErrNotFound)
-		require.Greater(t, epoch(), e1)
-		_, err = b.s.GetSession(b.ctx, "s1")
-		require.ErrorIs(t, err, store.ErrNotFound)
-		_, err = b.s.GetSession(b.ctx, "s2")
-		require.NoError(t, err)
-
-		// Deleting a user takes their tokens, sessions, password and role
-		// assignments; other users keep theirs.
-		require.NoError(t, b.s.SetPassword(b.ctx, "u1", "$2a$10$x"))
-		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "a1", Scope: "/subscriptions/s", Role: "Reader", PrincipalID: "u1"}))
-		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "a2", Scope: "/subscriptions/s", Role: "Reader", PrincipalID: "u2"}))
-		require.NoError(t, b.s.DeleteUser(b.ctx, "u1"))
-		require.ErrorIs(t, b.s.DeleteUser(b.ctx, "u1"), store.ErrNotFound)
-		_, err = b.s.GetUser(b.ctx, "u1")
-		require.ErrorIs(t, err, store.ErrNotFound)
-		toks, err = b.s.ListTokens(b.ctx, "u1")
-		require.NoError(t, err)
-		require.Empty(t, toks)
-		_, err = b.s.GetSession(b.ctx, "s2")
-		require.ErrorIs(t, err, store.ErrNotFound)
-		_, err = b.s.GetPassword(b.ctx, "u1")
-		require.ErrorIs(t, err, store.ErrNotFound)
-		ras, err := b.s.ListRoleAssignments(b.ctx, "")
-		require.NoError(t, err)
-		require.Len(t, ras, 1)
-		require.Equal(t, "u2", ras[0].PrincipalID)
-		_, err = b.s.LookupToken(b.ctx, "cccccccccccccccc-t3")
-		require.NoError(t, err)
+		createUserWithTokens(t, b)
+		e1 := updateUserMovesEpoch(t, b)
+		deleteTokenEndsSessions(t, b, e1)
+		deleteUserCascades(t, b)
 	})
+}
 
+// epoch returns the store's auth epoch.
+func (b *testBundle) epoch(t *testing.T) int64 {
+	e, err := b.s.AuthEpoch(b.ctx)
+	require.NoError(t, err)
+	return e
+}
+
+// createUserWithTokens makes user u1 with two tokens, and one token for u2,
+// and checks that u1's tokens list as two, by ID.
+func createUserWithTokens(t *testing.T, b *testBundle) {
+	require.NoError(t, b.s.CreateUser(b.ctx, &resource.User{ID: "u1", Name: "bob", Role: ""}))
+	require.NoError(t, b.s.CreateToken(b.ctx, &resource.Token{Hash: "aaaaaaaaaaaaaaaa-t1", UserID: "u1", Label: "one"}))
+	require.NoError(t, b.s.CreateToken(b.ctx, &resource.Token{Hash: "bbbbbbbbbbbbbbbb-t2", UserID: "u1", Label: "two"}))
+	require.NoError(t, b.s.CreateToken(b.ctx, &resource.Token{Hash: "cccccccccccccccc-t3", UserID: "u2", Label: "other"}))
+	toks, err := b.s.ListTokens(b.ctx, "u1")
+	require.NoError(t, err)
+	require.Len(t, toks, 2)
+	require.Equal(t, "aaaaaaaaaaaaaaaa", toks[0].ID())
+}
+
+// updateUserMovesEpoch checks that updating a user moves the auth epoch, and
+// returns the epoch after the update.
+func updateUserMovesEpoch(t *testing.T, b *testBundle) int64 {
+	e0 := b.epoch(t)
+	u, err := b.s.GetUser(b.ctx, "u1")
+	require.NoError(t, err)
+	require.False(t, u.Disabled)
+	u.Disabled, u.Role = true, "Reader"
+	require.NoError(t, b.s.UpdateUser(b.ctx, u))
+	u, err = b.s.GetUserByName(b.ctx, "bob")
+	require.NoError(t, err)
+	require.True(t, u.Disabled)
+	require.Equal(t, "Reader", u.Role)
+	e1 := b.epoch(t)
+	require.Greater(t, e1, e0)
+	require.ErrorIs(t, b.s.UpdateUser(b.ctx, &resource.User{ID: "nobody"}), store.ErrNotFound)
+	return e1
+}
+
+// deleteTokenEndsSessions checks that deleting a token ends the sessions
+// opened with it, not others, and moves the epoch past e1.
+func deleteTokenEndsSessions(t *testing.T, b *testBundle, e1 int64) {
+	exp := time.Now().Add(time.Hour)
+	require.NoError(t, b.s.CreateSession(b.ctx, &resource.Session{Hash: "s1", Kind: resource.SessionCookie, UserID: "u1", Scope: "/", Source: "aaaaaaaaaaaaaaaa", ExpiresAt: exp}))
+	require.NoError(t, b.s.CreateSession(b.ctx, &resource.Session{Hash: "s2", Kind: resource.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: exp}))
+	got, err := b.s.GetSession(b.ctx, "s1")
+	require.NoError(t, err)
+	require.Equal(t, "aaaaaaaaaaaaaaaa", got.Source)
+	require.NoError(t, b.s.DeleteToken(b.ctx, "aaaaaaaaaaaaaaaa-t1"))
+	require.ErrorIs(t, b.s.DeleteToken(b.ctx, "aaaaaaaaaaaaaaaa-t1"), store.ErrNotFound)
+	require.Greater(t, b.epoch(t), e1)
+	_, err = b.s.GetSession(b.ctx, "s1")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = b.s.GetSession(b.ctx, "s2")
+	require.NoError(t, err)
+}
+
+// deleteUserCascades checks that deleting a user takes their tokens,
+// sessions, password and role assignments; other users keep theirs.
+func deleteUserCascades(t *testing.T, b *testBundle) {
+	require.NoError(t, b.s.SetPassword(b.ctx, "u1", "$2a$10$x"))
+	require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "a1", Scope: "/subscriptions/s", Role: "Reader", PrincipalID: "u1"}))
+	require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "a2", Scope: "/subscriptions/s", Role: "Reader", PrincipalID: "u2"}))
+	require.NoError(t, b.s.DeleteUser(b.ctx, "u1"))
+	require.ErrorIs(t, b.s.DeleteUser(b.ctx, "u1"), store.ErrNotFound)
+	_, err := b.s.GetUser(b.ctx, "u1")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	toks, err := b.s.ListTokens(b.ctx, "u1")
+	require.NoError(t, err)
+	require.Empty(t, toks)
+	_, err = b.s.GetSession(b.ctx, "s2")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = b.s.GetPassword(b.ctx, "u1")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	ras, err := b.s.ListRoleAssignments(b.ctx, "")
+	require.NoError(t, err)
+	require.Len(t, ras, 1)
+	require.Equal(t, "u2", ras[0].PrincipalID)
+	_, err = b.s.LookupToken(b.ctx, "cccccccccccccccc-t3")
+	require.NoError(t, err)
+}
+
+// runRoleAssignments tests role assignments: names and scopes ignore case,
+// duplicates are refused, deletion within a scope, and the auth epoch.
+func runRoleAssignments(t *testing.T, setup setupFunc) {
 	t.Run("RoleAssignments", func(t *testing.T) {
 		b := setup(t)
 		const ws = "/subscriptions/S/resourceGroups/RG_1/providers/Microsoft.MachineLearningServices/workspaces/WS"
 		e0, err := b.s.AuthEpoch(b.ctx)
 		require.NoError(t, err)
-		ra := &store.RoleAssignment{Name: "0F000000-0000-0000-0000-000000000001", Scope: ws, Role: "Reader", PrincipalID: "u1", CreatedBy: "admin"}
+		ra := &resource.RoleAssignment{Name: "0F000000-0000-0000-0000-000000000001", Scope: ws, Role: "Reader", PrincipalID: "u1", CreatedBy: "admin"}
 		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, ra))
 		e1, err := b.s.AuthEpoch(b.ctx)
 		require.NoError(t, err)
@@ -374,12 +442,12 @@ func Run(t *testing.T, open Opener) {
 
 		// The same name, or the same role for the same user at the same
 		// scope (in any case), is taken.
-		require.ErrorIs(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: ra.Name, Scope: "/subscriptions/s", Role: "Owner", PrincipalID: "u9"}), store.ErrExists)
-		require.ErrorIs(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n2", Scope: strings.ToLower(ws), Role: "Reader", PrincipalID: "u1"}), store.ErrExists)
-		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n3", Scope: ws, Role: "Contributor", PrincipalID: "u1"}))
-		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n4", Scope: "/subscriptions/s/resourceGroups/rg_1", Role: "Owner", PrincipalID: "u2"}))
-		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n5", Scope: "/subscriptions/s/resourceGroups/rgx1", Role: "Owner", PrincipalID: "u2"}))
-		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n6", Scope: "/subscriptions/s/resourceGroups/rg_10", Role: "Owner", PrincipalID: "u2"}))
+		require.ErrorIs(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: ra.Name, Scope: "/subscriptions/s", Role: "Owner", PrincipalID: "u9"}), store.ErrExists)
+		require.ErrorIs(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "n2", Scope: strings.ToLower(ws), Role: "Reader", PrincipalID: "u1"}), store.ErrExists)
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "n3", Scope: ws, Role: "Contributor", PrincipalID: "u1"}))
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "n4", Scope: "/subscriptions/s/resourceGroups/rg_1", Role: "Owner", PrincipalID: "u2"}))
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "n5", Scope: "/subscriptions/s/resourceGroups/rgx1", Role: "Owner", PrincipalID: "u2"}))
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "n6", Scope: "/subscriptions/s/resourceGroups/rg_10", Role: "Owner", PrincipalID: "u2"}))
 
 		mine, err := b.s.ListRoleAssignments(b.ctx, "u1")
 		require.NoError(t, err)
@@ -410,11 +478,15 @@ func Run(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Greater(t, e3, e2)
 	})
+}
 
+// runSessions tests sessions: a link is taken once, and expired sessions
+// are swept.
+func runSessions(t *testing.T, setup setupFunc) {
 	t.Run("Sessions", func(t *testing.T) {
 		b := setup(t)
 		exp := time.Now().Add(time.Minute).Truncate(time.Microsecond)
-		link := &store.Session{Hash: "l1", Kind: store.SessionLink, UserID: "u1", Scope: "/a/jupyter/", Resource: "uid-1", Target: "/a/jupyter/tree", ExpiresAt: exp}
+		link := &resource.Session{Hash: "l1", Kind: resource.SessionLink, UserID: "u1", Scope: "/a/jupyter/", Resource: "uid-1", Target: "/a/jupyter/tree", ExpiresAt: exp}
 		require.NoError(t, b.s.CreateSession(b.ctx, link))
 		require.ErrorIs(t, b.s.CreateSession(b.ctx, link), store.ErrExists)
 		got, err := b.s.GetSession(b.ctx, "l1")
@@ -436,7 +508,7 @@ func Run(t *testing.T, open Opener) {
 					taken++
 					mu.Unlock()
 					require.Equal(t, "uid-1", se.Resource)
-					require.Equal(t, store.SessionLink, se.Kind)
+					require.Equal(t, resource.SessionLink, se.Kind)
 				} else {
 					require.ErrorIs(t, err, store.ErrNotFound)
 				}
@@ -447,8 +519,8 @@ func Run(t *testing.T, open Opener) {
 		_, err = b.s.GetSession(b.ctx, "l1")
 		require.ErrorIs(t, err, store.ErrNotFound)
 
-		old := &store.Session{Hash: "c1", Kind: store.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: time.Now().Add(-time.Second)}
-		live := &store.Session{Hash: "c2", Kind: store.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: time.Now().Add(time.Hour)}
+		old := &resource.Session{Hash: "c1", Kind: resource.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: time.Now().Add(-time.Second)}
+		live := &resource.Session{Hash: "c2", Kind: resource.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: time.Now().Add(time.Hour)}
 		require.NoError(t, b.s.CreateSession(b.ctx, old))
 		require.NoError(t, b.s.CreateSession(b.ctx, live))
 		n, err := b.s.DeleteExpiredSessions(b.ctx, time.Now())
@@ -461,7 +533,11 @@ func Run(t *testing.T, open Opener) {
 		_, err = b.s.GetSession(b.ctx, "c2")
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
+}
 
+// runHostUIDs tests that host uids are stable per user and unique under
+// concurrent first use.
+func runHostUIDs(t *testing.T, setup setupFunc) {
 	t.Run("HostUIDs", func(t *testing.T) {
 		b := setup(t)
 		const base = 2_000_000_000
@@ -491,7 +567,11 @@ func Run(t *testing.T, open Opener) {
 		wg.Wait()
 		require.Len(t, seen, 9)
 	})
+}
 
+// runPasswordsAndSettings tests the two upserted key-value tables:
+// passwords and settings.
+func runPasswordsAndSettings(t *testing.T, setup setupFunc) {
 	t.Run("Passwords", func(t *testing.T) {
 		b := setup(t)
 		_, err := b.s.GetPassword(b.ctx, "u1")
@@ -513,7 +593,11 @@ func Run(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Equal(t, "v2", v)
 	})
+}
 
+// runLease tests leases: held, renewed by the holder, and taken once
+// expired.
+func runLease(t *testing.T, setup setupFunc) {
 	t.Run("Lease", func(t *testing.T) {
 		b := setup(t)
 		ok, err := b.s.TryLease(b.ctx, "leader", "a", time.Minute)
