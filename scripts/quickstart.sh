@@ -66,12 +66,14 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mkdir -p bin
-# The studio (web UI at /studio) is built into the binary when Node.js is here.
-if command -v npm >/dev/null; then
+# The studio (web UI at /studio) is built into the binary when a Node.js
+# that builds it (20.19+ or 22.12+; Debian 12's is 18) is here or can be
+# fetched with npm (scripts/studio-node.sh says which, or why not).
+if node_bin="$(./scripts/studio-node.sh)"; then
   echo "Building the studio ..." >&2
-  (cd web/studio && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+  (export PATH="$node_bin:$PATH" && cd web/studio && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 else
-  echo "No Node.js/npm: building mlw without the studio (install Node.js 20 to have it)." >&2
+  echo "Building mlw without the studio (/studio then says how to build it)." >&2
 fi
 echo "Building mlw ..." >&2
 go build -o bin/mlw ./cmd/mlw

@@ -38,11 +38,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The studio: built before `go build` embeds it (internal/webui), and its
-# unit tests (Vitest).
-if ! command -v npm >/dev/null; then
-  echo "The studio needs Node.js 20 and npm (https://nodejs.org, or your distribution's nodejs package)." >&2
-  exit 1
-fi
+# unit tests (Vitest). Its build tools need Node.js 20.19+ or 22.12+, newer
+# than Debian 12's nodejs (18): scripts/studio-node.sh finds one, or fetches
+# Node.js 22 from the npm registry into the test cache (once), or fails here
+# saying what to install. The browser tests run on that Node.js too.
+node_bin="$(./scripts/studio-node.sh)"
+export PATH="$node_bin:$PATH"
 (cd web/studio && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && npm test --silent)
 
 # The browser tests' drivers (TypeScript, from the lockfile).

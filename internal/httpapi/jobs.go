@@ -103,7 +103,7 @@ func (a *API) listJobs(r *Request) (any, error) {
 		page.Skip = q.Get("$skip")
 	}
 	f := service.JobFilter{View: view, JobType: q.Get("jobType"), Tag: q.Get("tag"), Experiment: q.Get("experimentName"),
-		Status: q.Get("status"), Compute: q.Get("compute"), Page: page}
+		Status: q.Get("status"), Compute: q.Get("compute"), Search: q.Get("mlwSearch"), Page: page}
 	ws, jobs, next, err := a.svc.ListJobs(r.Ctx(), r.Workspace(), f)
 	if err != nil {
 		return nil, err

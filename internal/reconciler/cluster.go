@@ -519,6 +519,8 @@ func queueReason(v *clusterView, d autoscale.Decision, queue []QueuedJob, usable
 	switch {
 	case d.Waiting > 0:
 		return fmt.Sprintf("%s at %d/%d nodes; %d more do not fit on this host and wait for room", name, usable, v.scale.Max, d.Waiting)
+	case d.Add > 0 && d.Target == 1:
+		return fmt.Sprintf("%s is scaling up to 1 node", name)
 	case d.Add > 0:
 		return fmt.Sprintf("%s is scaling up to %d nodes", name, d.Target)
 	case usable >= v.scale.Max:

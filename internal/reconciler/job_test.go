@@ -47,7 +47,7 @@ func TestJobLifecycleOnCluster(t *testing.T) {
 
 	st := b.requireState("job1", resource.JobRunning)
 	require.Equal(t, "NotStarted,Queued,Preparing,Running", phases(st))
-	require.Equal(t, "Waiting for a node: aml-cluster is scaling up to 1 nodes.", st.Phases[1].Reason, "why it waited, kept")
+	require.Equal(t, "Waiting for a node: aml-cluster is scaling up to 1 node.", st.Phases[1].Reason, "why it waited, kept")
 	require.Equal(t, 1, st.Attempt)
 	require.Len(t, st.Nodes, 1)
 	require.Equal(t, "running", b.nodeStates("aml-cluster"))

@@ -607,7 +607,10 @@ type JobFilter struct {
 	Status string
 	// Compute keeps jobs of one compute (its name).
 	Compute string
-	Page    Page
+	// Search keeps jobs whose name or display name contains it, in any
+	// case (mlw's own parameter, mlwSearch: Azure's job list has none).
+	Search string
+	Page   Page
 }
 
 // ListJobs lists a workspace's jobs, newest first.
@@ -626,9 +629,13 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 	}
 	tagKey, tagVal, hasVal := strings.Cut(f.Tag, "=")
 	filterless := f.JobType == "" && f.Experiment == "" && f.Tag == ""
+	search := newJobSearch(f.Search)
 	var keep []*resource.Object
 	for _, j := range all {
 		if j.Deleting {
+			continue
+		}
+		if search != nil && !search.keeps(j) {
 			continue
 		}
 		// Decoding every spec is a third of the cost of a long history.
@@ -670,6 +677,202 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 	})
 	page, next, err := PageSlice(keep, f.Page)
 	return ws, page, next, err
+}
+
+// jobSearch is JobFilter.Search: a job whose name or display name
+// contains the text, in any case.
+type jobSearch struct {
+	lower string
+	// plain: the text has only ASCII characters that a stored spec holds
+	// as they are (Encode escapes ", \, <, >, & and control characters),
+	// so a spec without it in any case has no display name with it either,
+	// and needs no decoding.
+	plain bool
+}
+
+func newJobSearch(text string) *jobSearch {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil
+	}
+	plain := true
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c < 0x20 || c >= 0x7f || strings.IndexByte(`"\<>&`, c) >= 0 {
+			plain = false
+			break
+		}
+	}
+	return &jobSearch{lower: strings.ToLower(text), plain: plain}
+}
+
+func (s *jobSearch) keeps(j *resource.Object) bool {
+	if strings.Contains(strings.ToLower(j.Name), s.lower) {
+		return true
+	}
+	if s.plain && !containsFoldASCII(j.Spec, s.lower) {
+		return false
+	}
+	return strings.Contains(strings.ToLower(specDisplayName(j.Spec)), s.lower)
+}
+
+// specDisplayName reads properties.displayName of a stored job spec,
+// scanning only as far as it and allocating nothing for what it skips: a
+// search by display name reads every job's (10,000 for one page), and a
+// whole decode of each would cost that page more than all else.
+func specDisplayName(b []byte) string {
+	i, ok := jsonEnter(b, 0)
+	for ok {
+		var key []byte
+		if key, i, ok = jsonKey(b, i); !ok {
+			return ""
+		}
+		if string(key) != "properties" {
+			i, ok = jsonNext(b, jsonSkip(b, i))
+			continue
+		}
+		for i, ok = jsonEnter(b, i); ok; i, ok = jsonNext(b, jsonSkip(b, i)) {
+			if key, i, ok = jsonKey(b, i); !ok {
+				return ""
+			}
+			if string(key) == "displayName" {
+				var name string
+				if end := jsonSkip(b, i); end > i {
+					_ = json.Unmarshal(b[i:end], &name)
+				}
+				return name
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+// The scanner of specDisplayName, for valid JSON (a stored spec): each
+// takes and returns the offset of the next byte to read.
+
+func jsonSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// jsonEnter steps into an object: ok when it has a first member.
+func jsonEnter(b []byte, i int) (int, bool) {
+	i = jsonSpace(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return i, false
+	}
+	i = jsonSpace(b, i+1)
+	return i, i < len(b) && b[i] == '"'
+}
+
+// jsonKey reads a member's key (as written, without its quotes) and the
+// colon after it.
+func jsonKey(b []byte, i int) ([]byte, int, bool) {
+	end := jsonSkip(b, i)
+	if end <= i+1 {
+		return nil, i, false
+	}
+	key := b[i+1 : end-1]
+	i = jsonSpace(b, end)
+	if i >= len(b) || b[i] != ':' {
+		return nil, i, false
+	}
+	return key, jsonSpace(b, i+1), true
+}
+
+// jsonNext steps over the comma to the next member: ok when there is one.
+func jsonNext(b []byte, i int) (int, bool) {
+	i = jsonSpace(b, i)
+	if i >= len(b) || b[i] != ',' {
+		return i, false
+	}
+	i = jsonSpace(b, i+1)
+	return i, i < len(b) && b[i] == '"'
+}
+
+// jsonSkip returns the end of the value at i (a string, object, array or
+// literal).
+func jsonSkip(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			i++ // the closing quote
+		case c == '{' || c == '[':
+			depth++
+			i++
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+			i++
+		case depth == 0 && (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return i
+		default:
+			i++
+		}
+		if depth == 0 && (c == '"' || c == '}' || c == ']') {
+			return min(i, len(b))
+		}
+	}
+	return len(b)
+}
+
+// containsFoldASCII reports whether b contains lower (lower-case ASCII) in
+// any ASCII case.
+func containsFoldASCII(b []byte, lower string) bool {
+	if lower == "" {
+		return true
+	}
+	// next is the position of the next c in b at or after from (len(b)
+	// when there is none): candidates come from IndexByte, which is fast.
+	next := func(c byte, from int) int {
+		if k := bytes.IndexByte(b[from:], c); k >= 0 {
+			return from + k
+		}
+		return len(b)
+	}
+	lo, up := lower[0], lower[0]
+	if 'a' <= lo && lo <= 'z' {
+		up = lo - 'a' + 'A'
+	}
+	atLo, atUp := next(lo, 0), len(b)
+	if up != lo {
+		atUp = next(up, 0)
+	}
+	for {
+		i := min(atLo, atUp)
+		if i+len(lower) > len(b) {
+			return false
+		}
+		n := 1
+		for ; n < len(lower); n++ {
+			c := b[i+n]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[n] {
+				break
+			}
+		}
+		if n == len(lower) {
+			return true
+		}
+		if i == atLo {
+			atLo = next(lo, i+1)
+		} else {
+			atUp = next(up, i+1)
+		}
+	}
 }
 
 // CancelJob asks for a job to be canceled. It returns the job and an

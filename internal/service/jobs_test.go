@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,52 @@ func TestPutExistingJob(t *testing.T) {
 	require.Equal(t, "job2", names(service.JobFilter{View: service.AllViews, Experiment: "exp2"}))
 	require.Equal(t, "job2", names(service.JobFilter{View: service.AllViews, Tag: "team=x"}))
 	require.Equal(t, "", names(service.JobFilter{View: service.AllViews, Tag: "team=y"}))
+}
+
+// TestListJobsSearch: JobFilter.Search (the API's mlwSearch) keeps jobs
+// whose name or display name contains the text, in any case, over the
+// whole history and before paging.
+func TestListJobsSearch(t *testing.T) {
+	t.Parallel()
+	a := setupJobAdmission(t)
+	for name, props := range map[string]string{
+		"train_a1":   `,"displayName":"Train Diabetes"`,
+		"train_b2":   `,"displayName":"sweep <fast> & dirty","tags":{"note":"diabetes"}`,
+		"score_c3":   `,"displayName":"Score"`,
+		"tagged_d4":  `,"displayName":"plain","description":"diabetes model"`,
+		"unicode_e5": `,"displayName":"Ünïcode Straße"`,
+	} {
+		_, _, err := a.svc.PutJob(a.ctx, a.ref, name, jobBody(t, jobDoc(props)))
+		require.NoError(t, err)
+	}
+	names := func(search string, top int) []string {
+		_, js, _, err := a.svc.ListJobs(a.ctx, a.ref, service.JobFilter{View: service.ActiveOnly, Search: search, Page: service.Page{Top: top}})
+		require.NoError(t, err)
+		out := []string{}
+		for _, j := range js {
+			out = append(out, j.Name)
+		}
+		sort.Strings(out)
+		return out
+	}
+	for _, c := range []struct {
+		search string
+		want   []string
+	}{
+		{"TRAIN", []string{"train_a1", "train_b2"}}, // names, in any case
+		{"diaBETES", []string{"train_a1"}},          // a display name; not tags or the description
+		{"_c3", []string{"score_c3"}},               // part of a name
+		{"  score ", []string{"score_c3"}},          // trimmed
+		{"<fast> &", []string{"train_b2"}},          // characters a stored spec escapes
+		{"straße", []string{"unicode_e5"}},          // not ASCII
+		{"ÜNÏ", []string{"unicode_e5"}},             // not ASCII, in any case
+		{"jobType", []string{}},                     // a key of the spec is no display name
+		{"nothing like it", []string{}},
+		{"", []string{"score_c3", "tagged_d4", "train_a1", "train_b2", "unicode_e5"}},
+	} {
+		require.Equal(t, c.want, names(c.search, 0), "search %q", c.search)
+	}
+	require.Len(t, names("a", 2), 2, "a page of the matches")
 }
 
 func TestListJobsPages(t *testing.T) {
