@@ -88,7 +88,7 @@ func (a *API) workspaceLocation(r *Request) string {
 	if err != nil {
 		return ""
 	}
-	loc, _ := resource.Decode(ws.Spec)["location"].(string)
+	loc := resource.WorkspaceSpecOf(ws).Location
 	return loc
 }
 

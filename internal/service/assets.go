@@ -88,7 +88,7 @@ func (v ListView) Keeps(archived bool) bool {
 
 // IsArchived reads properties.isArchived of a stored asset.
 func IsArchived(r *resource.Object) bool {
-	return props(resource.Decode(r.Spec))["isArchived"] == true
+	return resource.AssetSpecOf(r).Properties.IsArchived
 }
 
 // VersionQuery selects versions of one asset.

@@ -122,9 +122,8 @@ func (s *Service) FindCodeVersions(ctx context.Context, ref core.WorkspaceRef, h
 		if !q.View.Keeps(IsArchived(r)) {
 			return true
 		}
-		p := props(props(resource.Decode(r.Spec)))
-		h, _ := p["hash_sha256"].(string)
-		hv, _ := p["hash_version"].(string)
+		p := resource.AssetSpecOf(r).Properties.Properties
+		h, hv := p.HashSHA256, p.HashVersion
 		return !strings.EqualFold(h, hash) || hashVersion != "" && hv != "" && hv != hashVersion
 	})
 	page, next, err := pageVersions(vs, q)

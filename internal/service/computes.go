@@ -233,7 +233,7 @@ func (s *Service) loadExistingCompute(ctx context.Context, a *ComputeAdmission) 
 // compute that names no location, lives where its workspace is), records
 // it in the document, and checks the subscription's quota there.
 func (s *Service) placeCompute(ctx context.Context, sub string, a *ComputeAdmission, ct ComputeType, outer map[string]any, location string) error {
-	wsLoc, _ := resource.Decode(a.Workspace.Spec)["location"].(string)
+	wsLoc := resource.WorkspaceSpecOf(a.Workspace).Location
 	if location == "" || a.Type == resource.ComputeInstance {
 		a.Doc["location"] = wsLoc // instances always live where their workspace is
 	}

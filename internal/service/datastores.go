@@ -75,7 +75,7 @@ func (s *Service) ListDatastores(ctx context.Context, ref core.WorkspaceRef, f D
 		return s.listPage(ctx, o, page)
 	}
 	return s.listFiltered(ctx, o, page, func(r *resource.Object) bool {
-		return props(resource.Decode(r.Spec))["isDefault"] == true
+		return resource.DatastoreSpecOf(r).Properties.IsDefault
 	})
 }
 
@@ -85,13 +85,6 @@ func props(doc map[string]any) map[string]any {
 	return p
 }
 
-type datastoreSpec struct {
-	Properties struct {
-		DatastoreType string `json:"datastoreType"`
-		ContainerName string `json:"containerName"`
-		Description   string `json:"description"`
-	} `json:"properties"`
-}
 
 // PutDatastore creates or updates a user datastore of type AzureBlob,
 // backed by a container in the workspace's storage account. created
@@ -111,7 +104,7 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 	if !datastoreNameRE.MatchString(name) {
 		return nil, false, core.Invalid("name", "Invalid datastore name %q. Datastore names are 1 to 255 letters, digits and underscores.", name)
 	}
-	var spec datastoreSpec
+	var spec resource.DatastoreSpec
 	if err := body.Into(&spec); err != nil {
 		return nil, false, err
 	}
@@ -188,7 +181,7 @@ func (s *Service) updateDefaultDatastore(ctx context.Context, existing *resource
 // admitBlobDatastore checks that a user datastore is an AzureBlob one on a
 // valid container, and fills in pr the type's spelling, a container derived
 // from the name when none is given, the endpoint, protocol and isDefault.
-func admitBlobDatastore(name string, spec *datastoreSpec, pr map[string]any) error {
+func admitBlobDatastore(name string, spec *resource.DatastoreSpec, pr map[string]any) error {
 	dt := spec.Properties.DatastoreType
 	if !strings.EqualFold(dt, "AzureBlob") {
 		if dt == "" {
@@ -268,12 +261,7 @@ func (s *Service) DeleteDatastore(ctx context.Context, ref core.WorkspaceRef, na
 // DatastoreLocation returns the storage account and the container (or file
 // share) that hold a datastore's data.
 func DatastoreLocation(ws, ds *resource.Object) (account, container string) {
-	pr := props(resource.Decode(ds.Spec))
-	container, _ = pr["containerName"].(string)
-	if container == "" {
-		container, _ = pr["fileShareName"].(string)
-	}
-	return resource.WorkspaceStatusOf(ws).StorageAccount, container
+	return resource.WorkspaceStatusOf(ws).StorageAccount, resource.DatastoreSpecOf(ds).Container()
 }
 
 // SecretExpiry is the optional body of listSecrets (Azure's SecretExpiry).

@@ -123,7 +123,7 @@ func (s *Service) PutDeployment(ctx context.Context, sub, group, name string, bo
 		return nil, false, err
 	}
 	ref := resource.WorkspaceRefOf(ws)
-	loc, _ := resource.Decode(ws.Spec)["location"].(string)
+	loc := resource.WorkspaceSpecOf(ws).Location
 	st := DeploymentStatus{ProvisioningState: resource.StateSucceeded, Timestamp: s.Now().UTC(),
 		Duration: isoSeconds(s.Now().Sub(start)), WorkspaceID: ref.ID(), StorageAccount: resource.WorkspaceStatusOf(ws).StorageAccount, Location: loc}
 

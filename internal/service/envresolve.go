@@ -90,11 +90,9 @@ func (s *Service) ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef,
 		}
 	}
 	name = envNameOf(ctx, s, ws, name)
-	pr := props(resource.Decode(v.Spec))
-	r := &resource.ResolvedEnvironment{Name: name, Version: v.Name, ID: resource.WorkspaceRefOf(ws).ID() + "/environments/" + name + "/versions/" + v.Name}
-	r.Image, _ = pr["image"].(string)
-	r.CondaFile, _ = pr["condaFile"].(string)
-	r.Description, _ = pr["description"].(string)
+	pr := resource.AssetSpecOf(v).Properties
+	r := &resource.ResolvedEnvironment{Name: name, Version: v.Name, ID: resource.WorkspaceRefOf(ws).ID() + "/environments/" + name + "/versions/" + v.Name,
+		Image: pr.Image, CondaFile: pr.CondaFile, Description: pr.Description}
 	r.Python, r.Requirements = ParseCondaFile(r.CondaFile)
 	for _, req := range r.Requirements {
 		n := RequirementName(req)

@@ -452,7 +452,7 @@ func (s *Service) JobCode(ctx context.Context, ws *resource.Object, codeID strin
 	if err != nil {
 		return nil, asJobError(err, field)
 	}
-	uri, _ := props(resource.Decode(v.Spec))["codeUri"].(string)
+	uri := resource.AssetSpecOf(v).Properties.CodeURI
 	loc, inStore, err := s.datastorePath(ctx, ws, uri, field)
 	if err != nil {
 		return nil, err
