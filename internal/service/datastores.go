@@ -85,7 +85,6 @@ func props(doc map[string]any) map[string]any {
 	return p
 }
 
-
 // PutDatastore creates or updates a user datastore of type AzureBlob,
 // backed by a container in the workspace's storage account. created
 // reports a new datastore.
