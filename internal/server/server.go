@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -108,6 +109,10 @@ type Server struct {
 	proxy    *interceptProxy
 	proxyL   net.Listener
 	holder   string
+	// leading is set while this replica runs the reconcilers.
+	leading atomic.Bool
+	// notifier passes keys between replicas on PostgreSQL (nil on SQLite).
+	notifier *postgres.Notifier
 
 	lock *os.File
 
@@ -156,7 +161,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Log, holder: uuid.NewString(),
 		controllers: map[string]*controller.Controller{}, resync: map[string]func(context.Context) error{}}
-	lock, err := lockDataDir(opts.DataDir)
+	lock, err := lockDataDir(opts.DataDir, opts.Database != "")
 	if err != nil {
 		return nil, err
 	}
@@ -186,17 +191,27 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// lockDataDir takes an exclusive lock on the data directory, so that two
-// servers never share one (their reconcilers would fight over the same
-// processes). The kernel drops the lock when the process dies.
-func lockDataDir(dir string) (*os.File, error) {
+// lockDataDir locks the data directory. With SQLite the lock is
+// exclusive: the database serves one server, and two would both run
+// reconcilers over the same processes. Replicas on PostgreSQL share the
+// directory (one leads, by the lease in the database) and take it shared,
+// which still keeps a SQLite server off it. The kernel drops the lock when
+// the process dies.
+func lockDataDir(dir string, replicas bool) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, api.LocalLockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	how := syscall.LOCK_EX
+	if replicas {
+		how = syscall.LOCK_SH
+	}
+	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("another mlw server is already using the data directory %s; stop it, or give this one its own --data-dir", dir)
+		if replicas {
+			return nil, fmt.Errorf("an mlw server with SQLite is using the data directory %s; replicas on PostgreSQL may share a data directory only with each other", dir)
+		}
+		return nil, fmt.Errorf("another mlw server is already using the data directory %s; stop it, or give this one its own --data-dir (servers share one only as replicas on PostgreSQL, --database)", dir)
 	}
 	return f, nil
 }
@@ -322,6 +337,15 @@ func (s *Server) register(kind string, rec controller.Reconciler, workers int) {
 }
 
 func (s *Server) enqueue(kind, key string) {
+	s.enqueueHere(kind, key)
+	if s.notifier != nil && !s.leading.Load() {
+		s.notifier.Send(kind, key) // for the leader, at once
+	}
+}
+
+// enqueueHere queues a key on this replica's own controller (idle unless
+// it leads).
+func (s *Server) enqueueHere(kind, key string) {
 	if c := s.controllers[kind]; c != nil {
 		c.Enqueue(key)
 	}
@@ -394,11 +418,21 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	if s.opts.Database != "" {
+		s.notifier = postgres.NewNotifier(s.opts.Database, s.log.Warn)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		s.lead(ctrlCtx)
 	}()
+	if s.notifier != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.notifier.Run(ctrlCtx, s.enqueueHere)
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.httpSrv.Serve(s.listener) }()
 	s.serveProxy(errc)
@@ -419,7 +453,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.stopProxy(sctx)
 	stopCtrl()
 	wg.Wait()
-	_ = os.Remove(filepath.Join(s.opts.DataDir, api.LocalServerFile))
+	s.removeServerFile()
 	err := s.st.Close()
 	s.lock.Close()
 	if err != nil {
@@ -432,16 +466,31 @@ func (s *Server) Run(ctx context.Context) error {
 	return serveErr
 }
 
+// The leader lease: the leader renews it every LeaderRenew for
+// LeaderLeaseTTL, and every replica tries to take it as often. A leader
+// that dies is replaced within LeaderLeaseTTL + LeaderRenew. The leader
+// picks up the other replicas' writes every LeaderResync.
+const (
+	LeaderLeaseTTL = 3 * time.Second
+	LeaderRenew    = time.Second
+	LeaderResync   = 5 * time.Second
+)
+
 // lead runs the reconcilers while this replica holds the leader lease.
 // With SQLite there is one replica and the lease is always won.
 func (s *Server) lead(ctx context.Context) {
-	const ttl = 15 * time.Second
+	const ttl = LeaderLeaseTTL
 	var stop context.CancelFunc
 	var wg sync.WaitGroup
-	tick := time.NewTicker(ttl / 3)
+	tick := time.NewTicker(LeaderRenew)
 	defer tick.Stop()
+	lastResync := time.Now()
 	for {
-		ok, err := s.st.TryLease(ctx, "controllers", s.holder, ttl)
+		// A renewal that cannot finish before the next one is due counts
+		// as lost: the lease may expire while it hangs.
+		tctx, cancel := context.WithTimeout(ctx, LeaderRenew)
+		ok, err := s.st.TryLease(tctx, "controllers", s.holder, ttl)
+		cancel()
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("leader lease", "err", err)
 		}
@@ -449,6 +498,7 @@ func (s *Server) lead(ctx context.Context) {
 		case ok && stop == nil:
 			var cctx context.Context
 			cctx, stop = context.WithCancel(ctx)
+			s.leading.Store(true)
 			s.log.Info("leading: reconcilers started")
 			for kind, c := range s.controllers {
 				wg.Add(1)
@@ -461,10 +511,11 @@ func (s *Server) lead(ctx context.Context) {
 				wg.Add(1)
 				go func() { defer wg.Done(); s.runPeriodic(cctx, t) }()
 			}
-		case ok && s.opts.Database != "":
+		case ok && s.opts.Database != "" && time.Since(lastResync) >= LeaderResync:
 			// Other replicas write desired state too but enqueue only on
 			// their own (idle) controllers; the leader picks their changes
-			// up here, every lease renewal.
+			// up here.
+			lastResync = time.Now()
 			for kind := range s.controllers {
 				if err := s.resync[kind](ctx); err != nil && ctx.Err() == nil {
 					s.log.Warn("resync", "kind", kind, "err", err)
@@ -472,6 +523,7 @@ func (s *Server) lead(ctx context.Context) {
 			}
 		case !ok && stop != nil && ctx.Err() == nil:
 			s.log.Warn("lost the leader lease: reconcilers stopped")
+			s.leading.Store(false)
 			stop()
 			wg.Wait()
 			stop = nil
@@ -536,10 +588,23 @@ func (s *Server) dbName() string {
 func (s *Server) writeServerFile() error {
 	b, _ := json.MarshalIndent(api.LocalServer{URL: s.url, PID: os.Getpid(), Subscription: s.svc.DefaultSubscription}, "", "  ")
 	path := filepath.Join(s.opts.DataDir, api.LocalServerFile)
-	if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid()) // replicas may write it at once
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(path+".tmp", path)
+	return os.Rename(tmp, path)
+}
+
+// removeServerFile removes server.json on shutdown if it is still this
+// server's: a replica sharing the data directory may have written its own
+// since.
+func (s *Server) removeServerFile() {
+	path := filepath.Join(s.opts.DataDir, api.LocalServerFile)
+	var local api.LocalServer
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &local) == nil && local.PID != os.Getpid() {
+		return
+	}
+	_ = os.Remove(path)
 }
 
 func isLoopback(addr string) bool {
