@@ -1,0 +1,221 @@
+package kubernetes
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mlw-project/mlw/internal/backend"
+)
+
+// Labels and names mlw puts on what it creates.
+const (
+	LabelManaged = "app.kubernetes.io/managed-by"
+	LabelJob     = "mlw.dev/job"     // the mlw job's name
+	LabelJobUID  = "mlw.dev/job-uid" // the mlw job's UID
+	LabelAttempt = "mlw.dev/attempt"
+	// Container is the name of the container that runs the command.
+	Container = "job"
+	// MasterPort is rank 0's port for distributed jobs (PyTorch's default):
+	// every pod has a network of its own, so it is the same for all jobs.
+	MasterPort = 29500
+)
+
+// JobSpec is one attempt of a command job.
+type JobSpec struct {
+	// Name is the Kubernetes Job's name: a DNS label (see JobName).
+	Name          string
+	JobName       string // the mlw job's name
+	JobUID        string
+	Attempt       int
+	Image         string
+	Command       string
+	Env           map[string]string
+	Nodes         int // pods, one per node (instance_count)
+	ProcsPerNode  int // processes per pod (process_count_per_instance)
+	PerNode       backend.Resources
+	Timeout       time.Duration // the Job's activeDeadlineSeconds (0: none)
+	CodeURL       string        // SAS URL of the code snapshot, a tar archive ("" for none)
+	OutputsURL    string        // SAS URL of the folder outputs/ is uploaded to ("" for none)
+	NodeSelector  map[string]string
+	ServiceAcount string
+}
+
+var dnsUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// JobName is the Kubernetes name of attempt n of the mlw job with uid: a
+// DNS label of at most 52 characters, so that the pods' names (name plus a
+// suffix) stay within 63.
+func JobName(uid string, attempt int) string {
+	s := dnsUnsafe.ReplaceAllString(strings.ToLower(uid), "")
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return fmt.Sprintf("mlw-%s-a%d", s, attempt)
+}
+
+func (s *JobSpec) labels() map[string]string {
+	return map[string]string{LabelManaged: "mlw", LabelJob: labelValue(s.JobName), LabelJobUID: labelValue(s.JobUID),
+		LabelAttempt: strconv.Itoa(s.Attempt)}
+}
+
+// labelValue makes a string a valid label value (63 characters of
+// letters, digits, '-', '_' and '.', starting and ending with one of the
+// first two).
+func labelValue(v string) string {
+	v = regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(v, "_")
+	if len(v) > 63 {
+		v = v[:63]
+	}
+	return strings.Trim(v, "._-")
+}
+
+// Manifest is the Job (and, for several nodes, the headless Service) of
+// an attempt.
+func Manifest(s *JobSpec) (*batchv1.Job, *corev1.Service) {
+	nodes := max(s.Nodes, 1)
+	labels := s.labels()
+	pod := corev1.PodSpec{
+		RestartPolicy:      corev1.RestartPolicyNever,
+		NodeSelector:       s.NodeSelector,
+		ServiceAccountName: s.ServiceAcount,
+		Volumes:            []corev1.Volume{{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		Containers: []corev1.Container{{
+			Name: Container, Image: s.Image, Command: []string{"bash", "-c", runScript}, WorkingDir: "/mlw/work",
+			Env: podEnv(s, nodes), Resources: requests(s.PerNode),
+			VolumeMounts: []corev1.VolumeMount{{Name: "work", MountPath: "/mlw/work"}},
+		}},
+	}
+	if s.CodeURL != "" {
+		pod.InitContainers = []corev1.Container{{
+			Name: "code", Image: s.Image, Command: []string{"bash", "-c", fetchScript}, WorkingDir: "/mlw/work",
+			Env:          []corev1.EnvVar{{Name: "MLW_CODE_URL", Value: s.CodeURL}},
+			VolumeMounts: []corev1.VolumeMount{{Name: "work", MountPath: "/mlw/work"}},
+		}}
+	}
+	n := int32(nodes)
+	job := &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Labels: labels},
+		Spec: batchv1.JobSpec{
+			Completions: &n, Parallelism: &n, BackoffLimit: ptr(int32(0)),
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
+		},
+	}
+	if s.Timeout > 0 {
+		job.Spec.ActiveDeadlineSeconds = ptr(int64((s.Timeout + time.Second - 1) / time.Second))
+	}
+	if nodes == 1 {
+		return job, nil
+	}
+	// Several nodes: an Indexed Job (pod i is <name>-i, its index in
+	// JOB_COMPLETION_INDEX) whose pods a headless Service names, so that
+	// rank 0 is <name>-0.<name>.
+	job.Spec.CompletionMode = ptr(batchv1.IndexedCompletion)
+	job.Spec.Template.Spec.Subdomain = s.Name
+	svc := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Labels: labels},
+		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{LabelJobUID: labels[LabelJobUID], LabelAttempt: labels[LabelAttempt]},
+			PublishNotReadyAddresses: true},
+	}
+	return job, svc
+}
+
+// podEnv is the job's variables, then the ones the run script turns into
+// the rank variables.
+func podEnv(s *JobSpec, nodes int) []corev1.EnvVar {
+	keys := make([]string, 0, len(s.Env))
+	for k := range s.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	env := make([]corev1.EnvVar, 0, len(keys)+8)
+	for _, k := range keys {
+		env = append(env, corev1.EnvVar{Name: k, Value: s.Env[k]})
+	}
+	ppn := max(s.ProcsPerNode, 1)
+	env = append(env,
+		corev1.EnvVar{Name: "MLW_COMMAND", Value: s.Command},
+		corev1.EnvVar{Name: "MLW_NODES", Value: strconv.Itoa(nodes)},
+		corev1.EnvVar{Name: "MLW_PROCS_PER_NODE", Value: strconv.Itoa(ppn)},
+		corev1.EnvVar{Name: "AZUREML_CR_NODE_COUNT", Value: strconv.Itoa(nodes)},
+		corev1.EnvVar{Name: "AZ_BATCH_NODE_ID", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+	)
+	if nodes > 1 || ppn > 1 {
+		master := "127.0.0.1"
+		if nodes > 1 {
+			master = s.Name + "-0." + s.Name
+		}
+		env = append(env, corev1.EnvVar{Name: "MASTER_ADDR", Value: master}, corev1.EnvVar{Name: "MASTER_PORT", Value: strconv.Itoa(MasterPort)},
+			corev1.EnvVar{Name: "WORLD_SIZE", Value: strconv.Itoa(nodes * ppn)}, corev1.EnvVar{Name: "LOCAL_WORLD_SIZE", Value: strconv.Itoa(ppn)})
+	}
+	if s.OutputsURL != "" {
+		env = append(env, corev1.EnvVar{Name: "MLW_OUTPUTS_URL", Value: s.OutputsURL})
+	}
+	return env
+}
+
+// requests asks for a VM size's share of a node, as requests and limits
+// (Guaranteed QoS: a job gets what its size says, no more).
+func requests(r backend.Resources) corev1.ResourceRequirements {
+	list := corev1.ResourceList{}
+	if r.MilliCPU > 0 {
+		list[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(r.MilliCPU), resource.DecimalSI)
+	}
+	if r.MemoryBytes > 0 {
+		list[corev1.ResourceMemory] = *resource.NewQuantity(r.MemoryBytes, resource.BinarySI)
+	}
+	if r.GPUs > 0 {
+		list["nvidia.com/gpu"] = *resource.NewQuantity(int64(r.GPUs), resource.DecimalSI)
+	}
+	return corev1.ResourceRequirements{Requests: list, Limits: list}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// fetchScript is the init container's: the snapshot, a tar archive, into
+// the work directory.
+const fetchScript = `set -euo pipefail
+curl -fsS --retry 5 "$MLW_CODE_URL" | tar -x -C /mlw/work`
+
+// runScript is the job container's: the node's processes with the rank
+// variables mlw's local backend sets (node i of an Indexed Job is
+// JOB_COMPLETION_INDEX), each rank's output in its own log as well, then
+// outputs/ uploaded to the blob store. The exit status is the first
+// failing rank's.
+const runScript = `set -uo pipefail
+node=${JOB_COMPLETION_INDEX:-0}
+export NODE_RANK=$node
+mkdir -p outputs logs
+pids=()
+for ((i = 0; i < MLW_PROCS_PER_NODE; i++)); do
+  (
+    if [ "$MLW_NODES" -gt 1 ] || [ "$MLW_PROCS_PER_NODE" -gt 1 ]; then
+      export LOCAL_RANK=$i RANK=$((node * MLW_PROCS_PER_NODE + i))
+      export AZUREML_PROCESS_NAME=rank_$RANK
+    fi
+    exec bash -c "$MLW_COMMAND"
+  ) > >(tee "logs/std_log_process_$i.txt") 2>&1 &
+  pids+=($!)
+done
+status=0
+for p in "${pids[@]}"; do
+  wait "$p" || { s=$?; [ $status -ne 0 ] || status=$s; }
+done
+if [ -n "${MLW_OUTPUTS_URL:-}" ]; then
+  base=${MLW_OUTPUTS_URL%%\?*} sas=${MLW_OUTPUTS_URL#*\?}
+  (cd outputs && find . -type f -print0) | while IFS= read -r -d '' f; do
+    curl -fsS --retry 3 -X PUT -H 'x-ms-blob-type: BlockBlob' --data-binary "@outputs/$f" "$base/${f#./}?$sas" >/dev/null ||
+      echo "mlw: could not upload outputs/${f#./}" >&2
+  done
+fi
+exit $status`
