@@ -54,6 +54,15 @@ export PATH="$node_bin:$PATH"
 # into ~/.cache/mlw-test, never installed (see scripts/azure-ai-ml-trixie.sh).
 ./scripts/azure-ai-ml-trixie.sh >/dev/null
 
+# The Kubernetes backend's tests run against a real kube-apiserver, etcd,
+# scheduler, controller-manager and kwok, built from the Go module proxy
+# once into ~/.cache/mlw-test (scripts/k8s-testbins.sh: about 6.5 minutes
+# on 2 cores the first time, then nothing). MLW_K8S=0 skips them.
+if [ "${MLW_K8S:-1}" != 0 ]; then
+  MLW_K8S_BINDIR="$(./scripts/k8s-testbins.sh)"
+  export MLW_K8S_BINDIR MLW_REQUIRE_K8S=1
+fi
+
 # Fail (rather than skip) the PostgreSQL conformance suite if no server can
 # be started, the browser tests if chromium or Node.js is missing, and the
 # azure-ai-ml 1.28 tests if the SDK cannot be had, and the Azure CLI tests
