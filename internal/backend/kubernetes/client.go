@@ -38,6 +38,9 @@ func New(kubeconfig []byte, namespace string) (*Client, error) {
 		}
 	}
 	rest.UserAgent = "mlw"
+	// client-go's default (5 requests/s, bursts of 10) is a kubectl's;
+	// mlw is a controller with many jobs, as kube-controller-manager is.
+	rest.QPS, rest.Burst = 50, 100
 	cs, err := kubernetes.NewForConfig(rest)
 	if err != nil {
 		return nil, err
@@ -94,6 +97,30 @@ func (c *Client) State(ctx context.Context, name string) (State, error) {
 		return State{}, err
 	}
 	return StateOf(job, pods), nil
+}
+
+// States reads every attempt mlw has in the namespace, by Job name, with
+// two requests whatever their number (what a poller asks each pass).
+func (c *Client) States(ctx context.Context) (map[string]State, error) {
+	sel := metav1.ListOptions{LabelSelector: LabelManaged + "=mlw"}
+	jobs, err := c.cs.BatchV1().Jobs(c.namespace).List(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	pods, err := c.cs.CoreV1().Pods(c.namespace).List(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	byJob := map[string][]corev1.Pod{}
+	for _, p := range pods.Items {
+		byJob[p.Labels["job-name"]] = append(byJob[p.Labels["job-name"]], p)
+	}
+	out := make(map[string]State, len(jobs.Items))
+	for i := range jobs.Items {
+		j := &jobs.Items[i]
+		out[j.Name] = StateOf(j, byJob[j.Name])
+	}
+	return out, nil
 }
 
 func (c *Client) pods(ctx context.Context, job string) ([]corev1.Pod, error) {

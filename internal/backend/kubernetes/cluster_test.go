@@ -99,6 +99,12 @@ func TestAgainstKubernetes(t *testing.T) {
 		require.NoError(t, c.Cancel(ctx, spec.Name), "cancelling what is gone succeeds")
 		await(spec.Name, kubernetes.Gone)
 	})
+
+	states, err := c.States(ctx)
+	require.NoError(t, err)
+	require.Equal(t, kubernetes.Completed, states[kubernetes.JobName("uid-one", 1)].Kind, "States reads every attempt at once")
+	require.Equal(t, kubernetes.Completed, states[kubernetes.JobName("uid-dist", 1)].Kind)
+	require.NotContains(t, states, kubernetes.JobName("uid-big", 1), "a cancelled attempt is gone")
 }
 
 // TestSubmitIdempotentFake: the same on client-go's fake clientset, which

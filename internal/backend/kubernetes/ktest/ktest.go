@@ -127,9 +127,11 @@ current-context: ktest
 	}
 	c.run("kube-controller-manager", "--kubeconfig="+kc, "--authentication-kubeconfig="+kc, "--authorization-kubeconfig="+kc,
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", freePort()), "--service-account-private-key-file="+filepath.Join(pki, "sa.key"),
-		"--root-ca-file="+filepath.Join(pki, "apiserver.crt"), "--leader-elect=false", "--controllers=*,-nodeipam")
+		"--root-ca-file="+filepath.Join(pki, "apiserver.crt"), "--leader-elect=false", "--controllers=*,-nodeipam",
+		"--kube-api-qps=200", "--kube-api-burst=400", "--concurrent-job-syncs=20")
 	c.run("kube-scheduler", "--kubeconfig="+kc, "--authentication-kubeconfig="+kc, "--authorization-kubeconfig="+kc,
-		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", freePort()), "--leader-elect=false")
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", freePort()), "--leader-elect=false",
+		"--kube-api-qps=200", "--kube-api-burst=400")
 	c.run("kwok", "--kubeconfig="+kc, "--config="+filepath.Join(c.bin, "kwok-stages.yaml"), "--manage-all-nodes=true",
 		fmt.Sprintf("--server-address=127.0.0.1:%d", freePort()))
 	for _, n := range nodes {
