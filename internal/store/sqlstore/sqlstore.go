@@ -322,6 +322,75 @@ var migrations = []string{
 	CREATE INDEX sessions_source ON sessions (source);
 	CREATE INDEX sessions_user ON sessions (user_id);
 	CREATE INDEX tokens_user ON tokens (user_id)`,
+	// Experiment tracking (store.Tracking, docs/mlflow.md): MLflow's
+	// experiments and runs of each workspace (by UID), their params and
+	// tags, every metric point, and the latest point of each metric (what
+	// search filters and orders by, and what a run shows).
+	`CREATE TABLE mlflow_experiments (
+		workspace TEXT NOT NULL,
+		exp_id BIGINT NOT NULL,
+		name TEXT NOT NULL,
+		artifact_location TEXT NOT NULL,
+		lifecycle_stage TEXT NOT NULL,
+		creation_time BIGINT NOT NULL,
+		last_update_time BIGINT NOT NULL,
+		PRIMARY KEY (workspace, exp_id),
+		UNIQUE (workspace, name)
+	);
+	CREATE TABLE mlflow_experiment_tags (
+		workspace TEXT NOT NULL,
+		exp_id BIGINT NOT NULL,
+		key TEXT NOT NULL,
+		value TEXT NOT NULL,
+		PRIMARY KEY (workspace, exp_id, key)
+	);
+	CREATE TABLE mlflow_runs (
+		run_key TEXT PRIMARY KEY,
+		workspace TEXT NOT NULL,
+		run_id TEXT NOT NULL,
+		exp_id BIGINT NOT NULL,
+		run_name TEXT NOT NULL,
+		user_id TEXT NOT NULL,
+		status TEXT NOT NULL,
+		start_time BIGINT NOT NULL,
+		end_time BIGINT NOT NULL,
+		artifact_uri TEXT NOT NULL,
+		lifecycle_stage TEXT NOT NULL,
+		job TEXT NOT NULL,
+		inputs TEXT NOT NULL,
+		UNIQUE (workspace, run_id)
+	);
+	CREATE INDEX mlflow_runs_experiment ON mlflow_runs (workspace, exp_id, start_time);
+	CREATE TABLE mlflow_params (
+		run_key TEXT NOT NULL,
+		key TEXT NOT NULL,
+		value TEXT NOT NULL,
+		PRIMARY KEY (run_key, key)
+	);
+	CREATE TABLE mlflow_tags (
+		run_key TEXT NOT NULL,
+		key TEXT NOT NULL,
+		value TEXT NOT NULL,
+		PRIMARY KEY (run_key, key)
+	);
+	CREATE TABLE mlflow_metrics (
+		run_key TEXT NOT NULL,
+		key TEXT NOT NULL,
+		step BIGINT NOT NULL,
+		ts BIGINT NOT NULL,
+		value DOUBLE PRECISION NOT NULL,
+		is_nan INTEGER NOT NULL,
+		PRIMARY KEY (run_key, key, step, ts, value, is_nan)
+	);
+	CREATE TABLE mlflow_latest_metrics (
+		run_key TEXT NOT NULL,
+		key TEXT NOT NULL,
+		step BIGINT NOT NULL,
+		ts BIGINT NOT NULL,
+		value DOUBLE PRECISION NOT NULL,
+		is_nan INTEGER NOT NULL,
+		PRIMARY KEY (run_key, key)
+	)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
