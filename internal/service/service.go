@@ -45,6 +45,9 @@ type Service struct {
 	// computeMu serialises compute admission so that two creates cannot
 	// both pass the same quota check (within one replica).
 	computeMu sync.Mutex
+	// trackedWorkspaces holds the UIDs of workspaces whose Default
+	// experiment exists (mlflow.go).
+	trackedWorkspaces sync.Map
 }
 
 // New returns a Service with defaults for the optional fields.

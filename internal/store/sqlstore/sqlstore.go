@@ -391,6 +391,9 @@ var migrations = []string{
 		is_nan INTEGER NOT NULL,
 		PRIMARY KEY (run_key, key)
 	)`,
+	// A token's scope restricts what it may call (an MLflow tracking
+	// token: one workspace's MLflow API).
+	`ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT ''`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
