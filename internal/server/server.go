@@ -229,6 +229,8 @@ func (s *Server) init(ctx context.Context) error {
 	s.svc.TenantID = tenant
 	s.svc.DefaultSubscription = sub
 	s.svc.Blobs = blob.NewStore(s.opts.DataDir)
+	s.svc.ServerURLFunc = func() string { return s.url }
+	s.svc.CAPEM = s.ca.CertPEM
 	if s.svc.SAS, err = identity.LoadOrCreateSASSigner(s.opts.DataDir); err != nil {
 		return err
 	}

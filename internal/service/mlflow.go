@@ -14,6 +14,7 @@ import (
 	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/tracking"
+	"github.com/mlw-project/mlw/protocol"
 )
 
 // Experiment tracking: the workspace is an MLflow tracking server
@@ -30,7 +31,7 @@ const (
 
 // TrackingPath is the path of a workspace's tracking URI below the
 // server's URL: MLflow clients append /api/2.0/mlflow/….
-func TrackingPath(ref core.WorkspaceRef) string { return "/mlflow/v1.0" + ref.ID() }
+func TrackingPath(ref core.WorkspaceRef) string { return protocol.MLflowTrackingPath(ref.ID()) }
 
 // TrackingScopePrefix marks a token that may only call the MLflow API of
 // one workspace: its Scope is this prefix and the workspace's ARM id.

@@ -40,6 +40,11 @@ type Service struct {
 	// this machine (set by the server from the jobs' environment builder;
 	// nil where no jobs run).
 	EnvBuildFunc func(env *resource.ResolvedEnvironment) resource.EnvBuild
+	// ServerURLFunc returns the server's URL (once it listens), for the
+	// MLflow tracking URI jobs get; CAPEM is the CA bundle that signs the
+	// server's certificate (MLFLOW_TRACKING_SERVER_CERT_PATH).
+	ServerURLFunc func() string
+	CAPEM         []byte
 
 	computeTypes map[string]ComputeType
 	// computeMu serialises compute admission so that two creates cannot

@@ -1,0 +1,57 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mlw-project/mlw/internal/resource"
+)
+
+// JobTracking makes every job an MLflow run of its workspace
+// (docs/mlflow.md). *service.Service implements it.
+type JobTracking interface {
+	// StartJobRun makes the job's run exist (run id = job name; idempotent)
+	// and returns what the job's processes need to track into it.
+	StartJobRun(ctx context.Context, ws, job *resource.Object) (*resource.JobTracking, error)
+	// EndJobRun records an ended job's outcome on its run and revokes the
+	// job's tracking tokens (idempotent).
+	EndJobRun(ctx context.Context, ws, job *resource.Object) error
+}
+
+// trackingCAFile is where a job finds the CA of the server's certificate
+// (its own directory: the data directory is hidden from sandboxed jobs).
+const trackingCAFile = "mlflow-ca.crt"
+
+// trackingEnv returns the MLFLOW_* variables of a job's processes, with
+// the CA written into the job's directory; none without Tracking.
+func (r *Jobs) trackingEnv(ctx context.Context, j *jobCtx) (map[string]string, error) {
+	if r.Tracking == nil {
+		return nil, nil
+	}
+	t, err := r.Tracking.StartJobRun(ctx, j.ws, j.job)
+	if err != nil {
+		return nil, fmt.Errorf("start the job's MLflow run: %w", err)
+	}
+	env := t.Env
+	if len(t.CAPEM) > 0 {
+		p := filepath.Join(r.jobRoot(j), trackingCAFile)
+		if err := os.WriteFile(p, t.CAPEM, 0o644); err != nil {
+			return nil, fmt.Errorf("write the tracking CA: %w", err)
+		}
+		env["MLFLOW_TRACKING_SERVER_CERT_PATH"] = p
+	}
+	return env, nil
+}
+
+// endTracking records an ended job on its MLflow run. A failure is logged
+// and does not hold the job back: the run's status is bookkeeping.
+func (r *Jobs) endTracking(ctx context.Context, j *jobCtx) {
+	if r.Tracking == nil {
+		return
+	}
+	if err := r.Tracking.EndJobRun(ctx, j.ws, j.job); err != nil {
+		r.Log.Warn("record the end of a job's MLflow run", "job", j.job.Name, "err", err)
+	}
+}
