@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -77,15 +78,27 @@ func (a *API) mlflowRoutes() {
 }
 
 // mlDecode decodes a JSON body; a value of the wrong type is an
-// INVALID_PARAMETER_VALUE naming the field.
+// INVALID_PARAMETER_VALUE naming the field. The body is decoded once into
+// v (log-batch is the hot path); only a body that fails is read again by
+// service.ReadBody, for its message.
 func mlDecode(r *Request, v any) error {
-	b, err := r.Body()
+	raw, err := io.ReadAll(io.LimitReader(r.Request.Body, maxBody+1))
 	if err != nil {
-		return err
+		return tracking.Invalid("body", "The request body could not be read: %v", err)
 	}
-	if err := json.Unmarshal(b.Raw, v); err != nil {
+	if len(raw) > maxBody {
+		return tracking.Invalid("body", "The request body is larger than %d bytes.", maxBody)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
 		if e, ok := core.AsError(err); ok {
 			return e
+		}
+		b, berr := service.ReadBody(bytes.NewReader(raw), maxBody)
+		if berr != nil {
+			return berr
 		}
 		return b.Into(v)
 	}

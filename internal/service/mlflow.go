@@ -44,14 +44,21 @@ func RunArtifactPrefix(runID string) string { return resource.JobArtifactPrefix(
 func nowMillis(s *Service) int64 { return s.Now().UnixMilli() }
 
 // trackingWorkspace returns the workspace of a request, with its Default
-// experiment made (once per workspace and process).
+// experiment made (once per workspace and process). Workspaces are kept
+// for a second: a log-batch from each of many clients would otherwise
+// read the same row each time. Access is checked on every request all the
+// same (httpapi/access.go); a workspace deleted meanwhile can at worst
+// gain rows under its old UID, which nothing shows.
 func (s *Service) trackingWorkspace(ctx context.Context, ref core.WorkspaceRef) (*resource.Object, error) {
+	key := strings.ToLower(ref.ID())
+	if c, ok := s.trackedWorkspaces.Load(key); ok {
+		if c := c.(cachedWorkspace); s.Now().Sub(c.at) < time.Second {
+			return c.ws, nil
+		}
+	}
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, err
-	}
-	if _, ok := s.trackedWorkspaces.Load(ws.UID); ok {
-		return ws, nil
 	}
 	if _, err := s.Store.GetExperiment(ctx, ws.UID, DefaultExperimentID); errors.Is(err, store.ErrNotFound) {
 		now := nowMillis(s)
@@ -63,8 +70,14 @@ func (s *Service) trackingWorkspace(ctx context.Context, ref core.WorkspaceRef) 
 	} else if err != nil {
 		return nil, core.Internal(err)
 	}
-	s.trackedWorkspaces.Store(ws.UID, true)
+	s.trackedWorkspaces.Store(key, cachedWorkspace{ws: ws, at: s.Now()})
 	return ws, nil
+}
+
+// cachedWorkspace is a workspace trackingWorkspace read, and when.
+type cachedWorkspace struct {
+	ws *resource.Object
+	at time.Time
 }
 
 // trackingWrite is trackingWorkspace for a request that changes something:

@@ -50,8 +50,8 @@ type Service struct {
 	// computeMu serialises compute admission so that two creates cannot
 	// both pass the same quota check (within one replica).
 	computeMu sync.Mutex
-	// trackedWorkspaces holds the UIDs of workspaces whose Default
-	// experiment exists (mlflow.go).
+	// trackedWorkspaces holds the workspaces MLflow requests used lately,
+	// by lowercase ARM id; their Default experiment exists (mlflow.go).
 	trackedWorkspaces sync.Map
 }
 

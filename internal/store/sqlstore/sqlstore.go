@@ -52,6 +52,8 @@ type Store struct {
 	closers  []func() error
 	// epoch mirrors auth_epoch when d.Exclusive (access.go).
 	epoch atomic.Int64
+	// lb queues MLflow log batches for group commit (tracking.go).
+	lb batcher
 	res
 }
 
@@ -324,8 +326,9 @@ var migrations = []string{
 	CREATE INDEX tokens_user ON tokens (user_id)`,
 	// Experiment tracking (store.Tracking, docs/mlflow.md): MLflow's
 	// experiments and runs of each workspace (by UID), their params and
-	// tags, every metric point, and the latest point of each metric (what
-	// search filters and orders by, and what a run shows).
+	// tags, every metric point (packed in chunks: metric_chunks.go), and
+	// the latest point of each metric (what search filters and orders by,
+	// and what a run shows).
 	`CREATE TABLE mlflow_experiments (
 		workspace TEXT NOT NULL,
 		exp_id BIGINT NOT NULL,
@@ -373,14 +376,13 @@ var migrations = []string{
 		value TEXT NOT NULL,
 		PRIMARY KEY (run_key, key)
 	);
-	CREATE TABLE mlflow_metrics (
+	CREATE TABLE mlflow_metric_chunks (
 		run_key TEXT NOT NULL,
 		key TEXT NOT NULL,
-		step BIGINT NOT NULL,
-		ts BIGINT NOT NULL,
-		value DOUBLE PRECISION NOT NULL,
-		is_nan INTEGER NOT NULL,
-		PRIMARY KEY (run_key, key, step, ts, value, is_nan)
+		seq BIGINT NOT NULL,
+		n INTEGER NOT NULL,
+		data BYTEA NOT NULL,
+		PRIMARY KEY (run_key, key, seq)
 	);
 	CREATE TABLE mlflow_latest_metrics (
 		run_key TEXT NOT NULL,

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -311,15 +313,107 @@ func (s *Store) upsertTag(ctx context.Context, q querier, key string, t tracking
 	return err
 }
 
-// LogBatch implements store.Tracking.
+// LogBatch implements store.Tracking. Concurrent batches are written
+// together (group commit): the first caller writes what is queued in one
+// transaction, each batch under a savepoint of its own so that one that
+// fails (a changed param, a deleted run) takes nothing else with it. With
+// SQLite's single writer a commit per batch would bound throughput.
 func (s *Store) LogBatch(ctx context.Context, ws, runID string, b tracking.Batch) error {
-	return s.txq(ctx, func(q querier) error {
-		rr, err := s.activeRun(ctx, q, ws, runID)
-		if err != nil {
-			return err
+	req := &batchReq{ws: ws, runID: runID, b: b, done: make(chan error, 1)}
+	s.lb.mu.Lock()
+	s.lb.queue = append(s.lb.queue, req)
+	lead := !s.lb.running
+	s.lb.running = true
+	s.lb.mu.Unlock()
+	if lead {
+		s.drainBatches(context.WithoutCancel(ctx), req)
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// batchReq is one queued LogBatch.
+type batchReq struct {
+	ws, runID string
+	b         tracking.Batch
+	done      chan error
+}
+
+// batcher queues LogBatch calls for group commit.
+type batcher struct {
+	mu      sync.Mutex
+	queue   []*batchReq
+	running bool
+}
+
+// maxGroup bounds the batches of one transaction.
+const maxGroup = 64
+
+// drainBatches writes queued batches until own is written, then hands what
+// is left to a goroutine (so that no caller serves the others for long).
+func (s *Store) drainBatches(ctx context.Context, own *batchReq) {
+	for {
+		s.lb.mu.Lock()
+		if len(s.lb.queue) == 0 {
+			s.lb.running = false
+			s.lb.mu.Unlock()
+			return
 		}
-		return s.writeBatch(ctx, q, rr.key, b)
+		n := min(len(s.lb.queue), maxGroup)
+		group := s.lb.queue[:n:n]
+		s.lb.queue = s.lb.queue[n:]
+		s.lb.mu.Unlock()
+		s.writeGroup(ctx, group)
+		if own != nil && own.done != nil && len(own.done) > 0 {
+			go s.drainBatches(ctx, nil)
+			return
+		}
+	}
+}
+
+// writeGroup writes a group of batches in one transaction.
+func (s *Store) writeGroup(ctx context.Context, group []*batchReq) {
+	errs := make([]error, len(group))
+	err := s.txq(ctx, func(q querier) error {
+		for i, req := range group {
+			if len(group) > 1 {
+				if _, err := q.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
+					return err
+				}
+			}
+			rr, err := s.activeRun(ctx, q, req.ws, req.runID)
+			if err == nil {
+				err = s.writeBatch(ctx, q, rr.key, req.b)
+			}
+			errs[i] = err
+			if len(group) == 1 {
+				return err
+			}
+			undo := `RELEASE SAVEPOINT batch`
+			if err != nil {
+				undo = `ROLLBACK TO SAVEPOINT batch`
+			}
+			if _, err := q.ExecContext(ctx, undo); err != nil {
+				return err
+			}
+			if errs[i] != nil {
+				if _, err := q.ExecContext(ctx, `RELEASE SAVEPOINT batch`); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
+	for i, req := range group {
+		if err != nil && errs[i] == nil {
+			errs[i] = err
+		}
+		req.done <- errs[i]
+	}
 }
 
 // writeBatch writes a batch to the run with key inside a transaction.
@@ -349,27 +443,73 @@ func (s *Store) writeBatch(ctx context.Context, q querier, key string, b trackin
 			}
 		}
 	}
-	for _, m := range b.Metrics {
-		v, nan := m.Value, 0
-		if math.IsNaN(v) {
-			v, nan = 0, 1
+	return s.writeMetrics(ctx, q, key, b.Metrics)
+}
+
+// metricChunk bounds the rows of one multi-row INSERT (and so the number
+// of distinct statements cached).
+const metricChunk = 100
+
+// writeMetrics appends metric points (one chunk per key), then moves each
+// key's latest point: the one of the highest step, then timestamp, then
+// value (as MLflow's SQL store keeps it). Both are multi-row statements.
+func (s *Store) writeMetrics(ctx context.Context, q querier, key string, ms []tracking.Metric) error {
+	latest := map[string]int{}
+	var order []string
+	for i, m := range ms {
+		j, ok := latest[m.Key]
+		if !ok {
+			order = append(order, m.Key)
+			latest[m.Key] = i
+			continue
 		}
-		if _, err := q.ExecContext(ctx, s.d.q(`INSERT INTO mlflow_metrics (run_key, key, step, ts, value, is_nan) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`),
-			key, m.Key, m.Step, m.Timestamp, v, nan); err != nil {
-			return fmt.Errorf("log metric %s: %w", m.Key, err)
+		if later(m, ms[j]) {
+			latest[m.Key] = i
 		}
-		// The latest point of a key is the one of the highest step, then
-		// timestamp, then value (as MLflow's SQL store keeps it).
-		if _, err := q.ExecContext(ctx, s.d.q(`INSERT INTO mlflow_latest_metrics (run_key, key, step, ts, value, is_nan) VALUES (?,?,?,?,?,?)
+	}
+	if err := s.appendChunks(ctx, q, key, ms); err != nil {
+		return err
+	}
+	for lo := 0; lo < len(order); lo += metricChunk {
+		part := order[lo:min(lo+metricChunk, len(order))]
+		args := make([]any, 0, 6*len(part))
+		for _, k := range part {
+			args = appendMetricArgs(args, key, ms[latest[k]])
+		}
+		if _, err := q.ExecContext(ctx, s.d.q(`INSERT INTO mlflow_latest_metrics (run_key, key, step, ts, value, is_nan) VALUES `+rows6(len(part))+`
 			ON CONFLICT (run_key, key) DO UPDATE SET step = excluded.step, ts = excluded.ts, value = excluded.value, is_nan = excluded.is_nan
 			WHERE excluded.step > mlflow_latest_metrics.step
 			   OR (excluded.step = mlflow_latest_metrics.step AND excluded.ts > mlflow_latest_metrics.ts)
 			   OR (excluded.step = mlflow_latest_metrics.step AND excluded.ts = mlflow_latest_metrics.ts AND excluded.value > mlflow_latest_metrics.value)`),
-			key, m.Key, m.Step, m.Timestamp, v, nan); err != nil {
-			return fmt.Errorf("log metric %s: %w", m.Key, err)
+			args...); err != nil {
+			return fmt.Errorf("log metrics: %w", err)
 		}
 	}
 	return nil
+}
+
+// later reports whether a is a later point than b of the same key.
+func later(a, b tracking.Metric) bool {
+	if a.Step != b.Step {
+		return a.Step > b.Step
+	}
+	if a.Timestamp != b.Timestamp {
+		return a.Timestamp > b.Timestamp
+	}
+	return a.Value > b.Value
+}
+
+func appendMetricArgs(args []any, key string, m tracking.Metric) []any {
+	v, nan := m.Value, 0
+	if math.IsNaN(v) {
+		v, nan = 0, 1
+	}
+	return append(args, key, m.Key, m.Step, m.Timestamp, v, nan)
+}
+
+// rows6 is "(?,?,?,?,?,?),…" for n rows.
+func rows6(n int) string {
+	return strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?),", n), ",")
 }
 
 // DeleteRunTag implements store.Tracking.
@@ -435,24 +575,19 @@ func (s *Store) MetricHistory(ctx context.Context, ws, runID, key string, offset
 	if err != nil {
 		return nil, err
 	}
-	query := `SELECT key, value, is_nan, ts, step FROM mlflow_metrics WHERE run_key = ? AND key = ? ORDER BY step, ts, value`
-	if limit > 0 {
-		query += ` LIMIT ` + strconv.Itoa(limit) + ` OFFSET ` + strconv.Itoa(offset)
-	}
-	rows, err := s.r.QueryContext(ctx, s.d.q(query), rr.key, key)
+	pts, err := s.readPoints(ctx, rr.key, key)
 	if err != nil {
-		return nil, fmt.Errorf("metric history: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := []tracking.Metric{}
-	for rows.Next() {
-		var m tracking.Metric
-		if err := scanMetric(rows, &m); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
+	pts = pts[min(offset, len(pts)):]
+	if limit > 0 {
+		pts = pts[:min(limit, len(pts))]
 	}
-	return out, rows.Err()
+	out := make([]tracking.Metric, len(pts))
+	for i, p := range pts {
+		out[i] = tracking.Metric{Key: key, Value: p.value(), Timestamp: p.ts, Step: p.step}
+	}
+	return out, nil
 }
 
 // MetricHistoryInterval implements store.Tracking.
@@ -463,23 +598,17 @@ func (s *Store) MetricHistoryInterval(ctx context.Context, ws string, runIDs []s
 		if err != nil {
 			return nil, err
 		}
-		rows, err := s.r.QueryContext(ctx, s.d.q(`SELECT key, value, is_nan, ts, step FROM mlflow_metrics WHERE run_key = ? AND key = ? AND step >= ? AND step <= ?
-			ORDER BY step, ts, value LIMIT `+strconv.Itoa(limit)), rr.key, key, start, end)
-		if err != nil {
-			return nil, fmt.Errorf("metric history: %w", err)
-		}
-		for rows.Next() {
-			m := tracking.Metric{RunID: id}
-			if err := scanMetric(rows, &m); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, m)
-		}
-		err = rows.Err()
-		rows.Close()
+		pts, err := s.readPoints(ctx, rr.key, key)
 		if err != nil {
 			return nil, err
+		}
+		n := 0
+		for _, p := range pts {
+			if p.step < start || p.step > end || n >= limit {
+				continue
+			}
+			out = append(out, tracking.Metric{Key: key, Value: p.value(), Timestamp: p.ts, Step: p.step, RunID: id})
+			n++
 		}
 	}
 	return out, nil

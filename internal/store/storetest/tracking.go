@@ -127,6 +127,57 @@ func runTracking(t *testing.T, setup setupFunc) {
 		_, err = b.s.GetRun(b.ctx, ws2, "r1")
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
+	t.Run("TrackingMetricHistoryCompacts", func(t *testing.T) {
+		b := setup(t)
+		e := mkExperiment(t, b, ws1, "lab")
+		mkRun(t, b, ws1, e.ID, "r1", 1)
+		// Points one at a time, in reverse order, some twice, with NaN
+		// and infinities: history is sorted, each point once.
+		const n = 300
+		for i := n - 1; i >= 0; i-- {
+			v := float64(i)
+			switch i {
+			case 7:
+				v = math.NaN()
+			case 8:
+				v = math.Inf(1)
+			case 9:
+				v = math.Inf(-1)
+			}
+			ms := []tracking.Metric{{Key: "loss", Value: v, Timestamp: int64(1000 + i), Step: int64(i)}}
+			if i%50 == 0 {
+				ms = append(ms, ms[0])
+			}
+			require.NoError(t, b.s.LogBatch(b.ctx, ws1, "r1", tracking.Batch{Metrics: ms}))
+		}
+		h, err := b.s.MetricHistory(b.ctx, ws1, "r1", "loss", 0, 0)
+		require.NoError(t, err)
+		require.Len(t, h, n)
+		for i, m := range h {
+			require.Equal(t, int64(i), m.Step)
+			require.Equal(t, int64(1000+i), m.Timestamp)
+			switch i {
+			case 7:
+				require.True(t, math.IsNaN(m.Value))
+			case 8:
+				require.True(t, math.IsInf(m.Value, 1))
+			case 9:
+				require.True(t, math.IsInf(m.Value, -1))
+			default:
+				require.Equal(t, float64(i), m.Value)
+			}
+		}
+		h, err = b.s.MetricHistory(b.ctx, ws1, "r1", "loss", 295, 10)
+		require.NoError(t, err)
+		require.Len(t, h, 5)
+		hi, err := b.s.MetricHistoryInterval(b.ctx, ws1, []string{"r1"}, "loss", 100, 199, 30)
+		require.NoError(t, err)
+		require.Len(t, hi, 30)
+		require.Equal(t, int64(100), hi[0].Step)
+		r, err := b.s.GetRun(b.ctx, ws1, "r1")
+		require.NoError(t, err)
+		require.Equal(t, float64(n-1), r.Metrics[0].Value)
+	})
 	t.Run("TrackingSearchRuns", func(t *testing.T) {
 		b := setup(t)
 		e := mkExperiment(t, b, ws1, "lab")
