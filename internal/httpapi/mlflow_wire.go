@@ -155,7 +155,7 @@ func renderRun(r *tracking.Run) map[string]any {
 // writeMetrics writes {"metrics":[…], "next_page_token": …} without
 // encoding/json: a history of 100,000 points is most of the answer's cost.
 func writeMetrics(r *Request, ms []tracking.Metric, next string) {
-	b := make([]byte, 0, 64+len(ms)*72)
+	b := make([]byte, 0, 64+len(ms)*(96+len(lastKeyHint(ms))))
 	b = append(b, `{"metrics":[`...)
 	var lastKey string
 	var keyJSON []byte
@@ -233,4 +233,12 @@ func isMLflowPath(p string) bool {
 func writeMLflowError(w http.ResponseWriter, r *http.Request, e *core.Error) {
 	msg := e.Message
 	writeJSON(w, r, e.Status, map[string]string{"error_code": mlflowCode(e), "message": msg})
+}
+
+// lastKeyHint is a key of ms, to size the answer's buffer.
+func lastKeyHint(ms []tracking.Metric) string {
+	if len(ms) == 0 {
+		return ""
+	}
+	return ms[0].Key
 }

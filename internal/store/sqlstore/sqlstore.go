@@ -392,7 +392,8 @@ var migrations = []string{
 		value DOUBLE PRECISION NOT NULL,
 		is_nan INTEGER NOT NULL,
 		PRIMARY KEY (run_key, key)
-	)`,
+	);
+	CREATE INDEX mlflow_latest_metrics_value ON mlflow_latest_metrics (key, value)`,
 	// A token's scope restricts what it may call (an MLflow tracking
 	// token: one workspace's MLflow API).
 	`ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT ''`,

@@ -77,46 +77,56 @@ var runAttrCols = map[string]string{
 	"start_time": "r.start_time", "end_time": "r.end_time", "lifecycle_stage": "r.lifecycle_stage",
 }
 
-// runWhere is the SQL of one run clause.
-func (s *Store) runWhere(c tracking.Clause, args *[]any) string {
-	switch c.Entity {
-	case tracking.EntMetric:
-		*args = append(*args, c.Key)
-		return `EXISTS (SELECT 1 FROM mlflow_latest_metrics m WHERE m.run_key = r.run_key AND m.key = ? AND m.is_nan = 0 AND ` + s.compare("m.value", c, args) + `)`
-	case tracking.EntParam:
-		*args = append(*args, c.Key)
-		return `EXISTS (SELECT 1 FROM mlflow_params p WHERE p.run_key = r.run_key AND p.key = ? AND ` + s.compare("p.value", c, args) + `)`
-	case tracking.EntTag:
-		*args = append(*args, c.Key)
-		return `EXISTS (SELECT 1 FROM mlflow_tags t WHERE t.run_key = r.run_key AND t.key = ? AND ` + s.compare("t.value", c, args) + `)`
-	}
-	return s.compare(runAttrCols[c.Key], c, args)
+// dataTables are the tables of run data by entity.
+var dataTables = map[string]string{tracking.EntMetric: "mlflow_latest_metrics", tracking.EntParam: "mlflow_params", tracking.EntTag: "mlflow_tags"}
+
+// runSearch builds the SQL of a run search: each metric, param or tag
+// clause is an inner join on its table's primary key (a run has one row
+// per key there), which also lets SQLite start from the index of a
+// selective metric filter; an ordering by one joins it (again, unless a
+// filter has already), rows without the value last, as in MLflow.
+type runSearch struct {
+	s                   *Store
+	joins, where, order []string
+	joinArgs, whereArgs []any
+	joined              map[string]string // entity and key of a filter → its alias
 }
 
-// runOrder is the SQL of one ordering of runs: rows without the value
-// come last either way, as in MLflow.
-func runOrder(o tracking.Order, args *[]any) string {
-	var expr string
-	switch o.Entity {
-	case tracking.EntMetric:
-		expr = `(SELECT m.value FROM mlflow_latest_metrics m WHERE m.run_key = r.run_key AND m.key = ?)`
-	case tracking.EntParam:
-		expr = `(SELECT p.value FROM mlflow_params p WHERE p.run_key = r.run_key AND p.key = ?)`
-	case tracking.EntTag:
-		expr = `(SELECT t.value FROM mlflow_tags t WHERE t.run_key = r.run_key AND t.key = ?)`
-	default:
-		col := runAttrCols[o.Key]
-		if o.Asc {
-			return col
-		}
-		return col + " DESC"
+func (q *runSearch) filter(c tracking.Clause) {
+	table, ok := dataTables[c.Entity]
+	if !ok {
+		q.where = append(q.where, q.s.compare(runAttrCols[c.Key], c, &q.whereArgs))
+		return
 	}
-	*args = append(*args, o.Key, o.Key)
+	alias := "f" + strconv.Itoa(len(q.joins))
+	cond := alias + ".run_key = r.run_key AND " + alias + ".key = ?"
+	q.joinArgs = append(q.joinArgs, c.Key)
+	if c.Entity == tracking.EntMetric {
+		cond += " AND " + alias + ".is_nan = 0"
+	}
+	cond += " AND " + q.s.compare(alias+".value", c, &q.joinArgs)
+	q.joins = append(q.joins, "JOIN "+table+" "+alias+" ON "+cond)
+	q.joined[c.Entity+"\x00"+c.Key] = alias
+}
+
+func (q *runSearch) orderBy(o tracking.Order) {
 	dir := ""
 	if !o.Asc {
 		dir = " DESC"
 	}
-	return "CASE WHEN " + expr + " IS NULL THEN 1 ELSE 0 END, " + expr + dir
+	table, ok := dataTables[o.Entity]
+	if !ok {
+		q.order = append(q.order, runAttrCols[o.Key]+dir)
+		return
+	}
+	if alias, ok := q.joined[o.Entity+"\x00"+o.Key]; ok {
+		q.order = append(q.order, alias+".value"+dir) // a filter's join: never NULL
+		return
+	}
+	alias := "o" + strconv.Itoa(len(q.joins))
+	q.joins = append(q.joins, "LEFT JOIN "+table+" "+alias+" ON "+alias+".run_key = r.run_key AND "+alias+".key = ?")
+	q.joinArgs = append(q.joinArgs, o.Key)
+	q.order = append(q.order, alias+".value IS NULL", alias+".value"+dir)
 }
 
 // SearchRuns implements store.Tracking.
@@ -141,16 +151,18 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) ([]*trackin
 	for _, st := range stages {
 		args = append(args, st)
 	}
+	rs := &runSearch{s: s, joined: map[string]string{}}
 	for _, c := range q.Filter {
-		where = append(where, s.runWhere(c, &args))
+		rs.filter(c)
 	}
-	var order []string
 	for _, o := range q.OrderBy {
-		order = append(order, runOrder(o, &args))
+		rs.orderBy(o)
 	}
-	order = append(order, "r.start_time DESC", "r.run_id")
-	query := `SELECT ` + runCols + ` FROM mlflow_runs r WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + strings.Join(order, ", ") +
-		` LIMIT ` + strconv.Itoa(q.Limit+1) + ` OFFSET ` + strconv.Itoa(q.Offset)
+	order := append(rs.order, "r.start_time DESC", "r.run_id")
+	where = append(where, rs.where...)
+	args = append(append(rs.joinArgs, args...), rs.whereArgs...)
+	query := `SELECT ` + runCols + ` FROM mlflow_runs r ` + strings.Join(rs.joins, " ") + ` WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY ` + strings.Join(order, ", ") + ` LIMIT ` + strconv.Itoa(q.Limit+1) + ` OFFSET ` + strconv.Itoa(q.Offset)
 	rows, err := s.r.QueryContext(ctx, s.d.q(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("search runs: %w", err)
