@@ -116,6 +116,8 @@ func TestMLflowTrackingURI(t *testing.T) {
 	require.Equal(t, m.srv.URL+"/mlflow/v1.0"+core.WorkspacePath(testSub, "rg-a", "ws-a"), uri)
 	require.True(t, strings.HasPrefix(uri, "https://"), uri)
 	require.Equal(t, m.uri, uri)
+	// What mlw does not serve answers in MLflow's shape too.
+	m.fails(t, m.scientist, "POST", api2+"registered-models/create", map[string]any{"name": "m"}, 404, "ENDPOINT_NOT_FOUND", "No API")
 }
 
 func TestMLflowExperiments(t *testing.T) {
