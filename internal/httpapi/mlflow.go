@@ -37,8 +37,12 @@ type mlflowRoute struct {
 	h            func(a *API, r *Request) (any, error)
 }
 
-// mlflowEndpoints are the endpoints under mlflowBase.
-var mlflowEndpoints = []mlflowRoute{
+// mlflowEndpoints are the endpoints under mlflowBase: tracking and the
+// model registry (mlflow_registry.go).
+var mlflowEndpoints = append(append([]mlflowRoute{}, trackingEndpoints...), registryEndpoints...)
+
+// trackingEndpoints are the tracking API and the artifact proxy.
+var trackingEndpoints = []mlflowRoute{
 	{"POST", "/api/2.0/mlflow/experiments/create", true, (*API).mlCreateExperiment},
 	{"GET", "/api/2.0/mlflow/experiments/get", false, (*API).mlGetExperiment},
 	{"GET", "/api/2.0/mlflow/experiments/get-by-name", false, (*API).mlGetExperimentByName},

@@ -117,7 +117,7 @@ func TestMLflowTrackingURI(t *testing.T) {
 	require.True(t, strings.HasPrefix(uri, "https://"), uri)
 	require.Equal(t, m.uri, uri)
 	// What mlw does not serve answers in MLflow's shape too.
-	m.fails(t, m.scientist, "POST", api2+"registered-models/create", map[string]any{"name": "m"}, 404, "ENDPOINT_NOT_FOUND", "No API")
+	m.fails(t, m.scientist, "POST", api2+"traces/search", map[string]any{}, 404, "ENDPOINT_NOT_FOUND", "No API")
 }
 
 func TestMLflowExperiments(t *testing.T) {

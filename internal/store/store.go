@@ -159,6 +159,7 @@ type Store interface {
 	Access
 	Settings
 	Tracking
+	Registry
 	// InTx runs fn in one transaction: all of its writes land or none do.
 	InTx(ctx context.Context, fn func(tx Resources) error) error
 	// TryLease takes or renews the named lease for holder until now+ttl and

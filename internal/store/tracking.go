@@ -51,3 +51,27 @@ type Tracking interface {
 	// SearchRuns returns up to q.Limit+1 runs with their data.
 	SearchRuns(ctx context.Context, q tracking.RunQuery) ([]*tracking.Run, error)
 }
+
+// Registry stores MLflow's registered models and model versions, by
+// workspace UID. Errors: ErrNotFound, ErrExists.
+type Registry interface {
+	CreateRegisteredModel(ctx context.Context, m *tracking.RegisteredModel) error
+	GetRegisteredModel(ctx context.Context, ws, name string) (*tracking.RegisteredModel, error)
+	// ListRegisteredModels returns a workspace's models by name.
+	ListRegisteredModels(ctx context.Context, ws string) ([]*tracking.RegisteredModel, error)
+	// UpdateRegisteredModel applies fn to a model and writes it (name and
+	// creation time stay).
+	UpdateRegisteredModel(ctx context.Context, ws, name string, fn func(*tracking.RegisteredModel) error) (*tracking.RegisteredModel, error)
+	// RenameRegisteredModel renames a model and its versions.
+	RenameRegisteredModel(ctx context.Context, ws, name, newName string, now int64) error
+	// DeleteRegisteredModel removes a model and its versions.
+	DeleteRegisteredModel(ctx context.Context, ws, name string) error
+	// CreateModelVersion adds the model's next version (v.Version is set).
+	CreateModelVersion(ctx context.Context, v *tracking.ModelVersion) error
+	GetModelVersion(ctx context.Context, ws, name string, version int64) (*tracking.ModelVersion, error)
+	// ListModelVersions returns the versions of a model ("" for all the
+	// workspace's), by name and version.
+	ListModelVersions(ctx context.Context, ws, name string) ([]*tracking.ModelVersion, error)
+	UpdateModelVersion(ctx context.Context, ws, name string, version int64, fn func(*tracking.ModelVersion) error) (*tracking.ModelVersion, error)
+	DeleteModelVersion(ctx context.Context, ws, name string, version int64) error
+}

@@ -397,6 +397,26 @@ var migrations = []string{
 	// A token's scope restricts what it may call (an MLflow tracking
 	// token: one workspace's MLflow API).
 	`ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT ''`,
+	// MLflow's model registry (registry.go): what a model or version
+	// says besides its key, stage and times is a JSON document.
+	`CREATE TABLE mlflow_registered_models (
+		workspace TEXT NOT NULL,
+		name TEXT NOT NULL,
+		creation_time BIGINT NOT NULL,
+		last_updated_time BIGINT NOT NULL,
+		doc TEXT NOT NULL,
+		PRIMARY KEY (workspace, name)
+	);
+	CREATE TABLE mlflow_model_versions (
+		workspace TEXT NOT NULL,
+		name TEXT NOT NULL,
+		version BIGINT NOT NULL,
+		current_stage TEXT NOT NULL,
+		creation_time BIGINT NOT NULL,
+		last_updated_time BIGINT NOT NULL,
+		doc TEXT NOT NULL,
+		PRIMARY KEY (workspace, name, version)
+	)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

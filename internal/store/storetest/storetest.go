@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 	runPasswordsAndSettings(t, setup)
 	runLease(t, setup)
 	runTracking(t, setup)
+	runRegistry(t, setup)
 }
 
 // mk returns a resource of the given kind and name under parent, with a
