@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -130,4 +131,44 @@ func TestMLflowEnv(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	require.Contains(t, string(body), `"name":"Default"`)
+}
+
+// TestMLflowOnComputeInstance: a job inside a compute instance (its
+// namespaces, its user) tracks with the same client; the instance itself
+// has the tracking variables for its user.
+func TestMLflowOnComputeInstance(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, Options{})
+	e := newJobsEnv(t, s)
+	r := s.Do(t, http.MethodPut, e.ws+"/computes/ci-ml", map[string]any{"location": "eastus", "properties": map[string]any{
+		"computeType": "ComputeInstance", "properties": map[string]any{"vmSize": "STANDARD_DS1_V2"}}})
+	require.Equal(t, http.StatusCreated, r.StatusCode, r)
+	s.AwaitDoc(t, e.ws+"/computes/ci-ml", func(doc map[string]any) error {
+		if st := clusterProps(doc)["state"]; st != "Running" {
+			return fmt.Errorf("instance is %v", st)
+		}
+		return nil
+	})
+	dir := t.TempDir()
+	jcWrite(t, dir, map[string]string{"train.py": trainMLflow})
+	code := e.uploadCode(t, dir)
+	e.submit(t, "ci_tracked", map[string]any{"computeId": e.ws + "/computes/ci-ml", "codeId": code, "experimentName": "on-ci",
+		"command": `python3 train.py && echo "uri=$MLFLOW_TRACKING_URI"`})
+	e.awaitJob(t, "ci_tracked", "Completed")
+	log := e.userLog(t, "ci_tracked")
+	require.Contains(t, log, "MLFLOW_OK RUNNING arm: 403", log)
+	require.Contains(t, log, "uri=https://")
+	got := s.Do(t, http.MethodGet, "/mlflow/v1.0"+e.ws+"/api/2.0/mlflow/runs/get?run_id=ci_tracked", nil)
+	require.Equal(t, http.StatusOK, got.StatusCode, got)
+	require.Contains(t, got.String(), `"status":"FINISHED"`)
+	require.Contains(t, got.String(), `"key":"acc","value":0.9`)
+
+	// A shell of the instance (a notebook's environment) tracks with no
+	// set-up: the variables are its user's.
+	ie := &instanceEnv{Server: s, rg: e.rg, ws: e.name}
+	t.Cleanup(func() { killTree(s.Dir) })
+	conn, _, err := ie.terminal(t, "ci-ml", s.Token())
+	require.NoError(t, err)
+	out := termRun(t, conn, `python3 -c 'import os, requests; r = requests.get(os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": "on-ci"}, headers={"Authorization": "Bearer " + os.environ["MLFLOW_TRACKING_TOKEN"]}, verify=os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"]); print("ci-mlflow", r.status_code, r.json()["experiment"]["name"])'; echo done-$((1+1))-ml`, "done-2-ml")
+	require.Contains(t, out, "ci-mlflow 200 on-ci")
 }
