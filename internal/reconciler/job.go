@@ -921,6 +921,7 @@ func (r *Jobs) remove(ctx context.Context, j *jobCtx) (controller.Result, error)
 	if err := stop(ctx, j); err != nil {
 		return controller.Result{}, err
 	}
+	r.endTracking(ctx, j)
 	now := r.Clock.Now()
 	err := r.Store.InTx(ctx, func(tx store.Resources) error {
 		if err := releaseNodes(ctx, tx, j, now); err != nil {

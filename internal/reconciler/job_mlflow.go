@@ -15,8 +15,8 @@ type JobTracking interface {
 	// StartJobRun makes the job's run exist (run id = job name; idempotent)
 	// and returns what the job's processes need to track into it.
 	StartJobRun(ctx context.Context, ws, job *resource.Object) (*resource.JobTracking, error)
-	// EndJobRun records an ended job's outcome on its run and revokes the
-	// job's tracking tokens (idempotent).
+	// EndJobRun records an ended or deleted job's outcome on its run and
+	// revokes the job's tracking tokens (idempotent).
 	EndJobRun(ctx context.Context, ws, job *resource.Object) error
 }
 
@@ -45,7 +45,7 @@ func (r *Jobs) trackingEnv(ctx context.Context, j *jobCtx) (map[string]string, e
 	return env, nil
 }
 
-// endTracking records an ended job on its MLflow run. A failure is logged
+// endTracking records an ended or deleted job on its MLflow run. A failure is logged
 // and does not hold the job back: the run's status is bookkeeping.
 func (r *Jobs) endTracking(ctx context.Context, j *jobCtx) {
 	if r.Tracking == nil {

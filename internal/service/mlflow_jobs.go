@@ -120,19 +120,20 @@ func (s *Service) StartJobRun(ctx context.Context, ws, job *resource.Object) (*r
 	return &resource.JobTracking{Env: env, CAPEM: s.CAPEM}, nil
 }
 
-// jobRunStatus is the MLflow status of an ended job.
+// jobRunStatus is the MLflow status of an ended job (a job deleted before
+// it ended was killed).
 func jobRunStatus(state string) string {
-	switch state {
-	case resource.JobCompleted:
+	switch {
+	case state == resource.JobCompleted:
 		return tracking.Finished
-	case resource.JobCanceled:
+	case state == resource.JobCanceled, !resource.JobTerminal(state):
 		return tracking.Killed
 	}
 	return tracking.Failed
 }
 
-// EndJobRun records an ended job's outcome on its run and revokes the
-// job's tracking tokens. Idempotent.
+// EndJobRun records an ended (or deleted) job's outcome on its run and
+// revokes the job's tracking tokens. Idempotent.
 func (s *Service) EndJobRun(ctx context.Context, ws, job *resource.Object) error {
 	r, err := s.jobRun(ctx, ws, job)
 	if err != nil {
