@@ -18,18 +18,26 @@ import (
 // would take 200 ms before any JSON; MLflow's aims ask for half that.
 // Points are therefore kept in chunks: each log-batch appends one chunk per
 // key (24 bytes a point: step, timestamp, the value's IEEE 754 bits, so NaN
-// and ±Inf survive), and small chunks of a key are merged now and then
-// (compaction), so that a long history is a few hundred rows of up to
-// chunkTarget points. A read merges a key's chunks in order of (step,
+// and ±Inf survive), and the small chunks of a key are merged now and
+// then (compaction, by size class), so that a long history is a few
+// hundred rows of about chunkTarget points or more. A read merges a key's chunks in order of (step,
 // timestamp, value) and drops points logged twice, which also makes a
 // compaction that two replicas ran at once harmless.
 
 const (
 	pointSize = 24
-	// chunkTarget is the size under which a chunk is merged again.
+	// Chunks are merged by size class, so that a point is rewritten a few
+	// times, not once per compaction: chunks under smallChunk points are
+	// merged whenever a compaction runs; then chunks from smallChunk to
+	// chunkTarget points, once there are midChunks of them; bigger chunks
+	// stay as they are.
+	smallChunk  = 32
 	chunkTarget = 1024
-	// compactEvery: about one chunk write in this many compacts its key.
-	compactEvery = 32
+	midChunks   = 16
+	// compactEvery: about one chunk write in this many compacts its key
+	// (a compaction costs a few statements; a few hundred tiny chunks cost
+	// a read little).
+	compactEvery = 128
 )
 
 // point is one metric point.
@@ -129,37 +137,57 @@ func (s *Store) appendChunks(ctx context.Context, q querier, runKey string, ms [
 	return nil
 }
 
-// compactChunks merges a key's small chunks into one.
+// compactChunks merges a key's small chunks into one, and its middle-sized
+// ones once there are enough of them.
 func (s *Store) compactChunks(ctx context.Context, q querier, runKey, key string) error {
-	rows, err := q.QueryContext(ctx, s.d.q(`SELECT data FROM mlflow_metric_chunks WHERE run_key = ? AND key = ? AND n < ?`), runKey, key, chunkTarget)
+	merged, err := s.mergeChunks(ctx, q, runKey, key, 0, smallChunk, 2)
+	if err != nil || !merged {
+		// Middle-sized chunks are made by merges (or written as they are
+		// by big batches, which read back cheaply as they are).
+		return err
+	}
+	_, err = s.mergeChunks(ctx, q, runKey, key, smallChunk, chunkTarget, midChunks)
+	return err
+}
+
+// mergeChunks merges the chunks of a key with lo <= n < hi points into
+// one, when there are at least least of them, and says whether it did.
+func (s *Store) mergeChunks(ctx context.Context, q querier, runKey, key string, lo, hi, least int) (bool, error) {
+	const where = ` FROM mlflow_metric_chunks WHERE run_key = ? AND key = ? AND n >= ? AND n < ?`
+	var count int
+	if err := q.QueryRowContext(ctx, s.d.q(`SELECT COUNT(*)`+where), runKey, key, lo, hi).Scan(&count); err != nil {
+		return false, fmt.Errorf("compact metric %s: %w", key, err)
+	}
+	if count < least {
+		return false, nil
+	}
+	rows, err := q.QueryContext(ctx, s.d.q(`SELECT data`+where), runKey, key, lo, hi)
 	if err != nil {
-		return fmt.Errorf("compact metric %s: %w", key, err)
+		return false, fmt.Errorf("compact metric %s: %w", key, err)
 	}
 	var pts []point
-	chunks := 0
 	for rows.Next() {
 		var b []byte
 		if err := rows.Scan(&b); err != nil {
 			rows.Close()
-			return err
+			return false, err
 		}
 		if pts, err = decodePoints(pts, b); err != nil {
 			rows.Close()
-			return err
+			return false, err
 		}
-		chunks++
 	}
 	err = rows.Err()
 	rows.Close()
-	if err != nil || chunks < 2 {
-		return err
+	if err != nil {
+		return false, err
 	}
 	pts = sortPoints(pts)
-	if _, err := q.ExecContext(ctx, s.d.q(`DELETE FROM mlflow_metric_chunks WHERE run_key = ? AND key = ? AND n < ?`), runKey, key, chunkTarget); err != nil {
-		return fmt.Errorf("compact metric %s: %w", key, err)
+	if _, err := q.ExecContext(ctx, s.d.q(`DELETE`+where), runKey, key, lo, hi); err != nil {
+		return false, fmt.Errorf("compact metric %s: %w", key, err)
 	}
 	_, err = q.ExecContext(ctx, s.d.q(`INSERT INTO mlflow_metric_chunks (run_key, key, seq, n, data) VALUES (?,?,?,?,?)`), runKey, key, nextSeq(), len(pts), encodePoints(pts))
-	return err
+	return err == nil, err
 }
 
 // readPoints returns a key's points in order, each once.

@@ -324,7 +324,8 @@ var migrations = []string{
 	CREATE INDEX sessions_source ON sessions (source);
 	CREATE INDEX sessions_user ON sessions (user_id);
 	CREATE INDEX tokens_user ON tokens (user_id)`,
-	// Experiment tracking (store.Tracking, docs/mlflow.md): MLflow's
+	// Experiment tracking (store.Tracking, docs/mlflow.md; small rows are
+	// in WITHOUT ROWID tables on SQLite, clustered by their key): MLflow's
 	// experiments and runs of each workspace (by UID), their params and
 	// tags, every metric point (packed in chunks: metric_chunks.go), and
 	// the latest point of each metric (what search filters and orders by,
@@ -369,13 +370,13 @@ var migrations = []string{
 		key TEXT NOT NULL,
 		value TEXT NOT NULL,
 		PRIMARY KEY (run_key, key)
-	);
+	) WITHOUT ROWID;
 	CREATE TABLE mlflow_tags (
 		run_key TEXT NOT NULL,
 		key TEXT NOT NULL,
 		value TEXT NOT NULL,
 		PRIMARY KEY (run_key, key)
-	);
+	) WITHOUT ROWID;
 	CREATE TABLE mlflow_metric_chunks (
 		run_key TEXT NOT NULL,
 		key TEXT NOT NULL,
@@ -392,7 +393,7 @@ var migrations = []string{
 		value DOUBLE PRECISION NOT NULL,
 		is_nan INTEGER NOT NULL,
 		PRIMARY KEY (run_key, key)
-	);
+	) WITHOUT ROWID;
 	CREATE INDEX mlflow_latest_metrics_value ON mlflow_latest_metrics (key, value)`,
 	// A token's scope restricts what it may call (an MLflow tracking
 	// token: one workspace's MLflow API).
@@ -438,6 +439,10 @@ func (s *Store) migrate(ctx context.Context) error {
 		for _, stmt := range strings.Split(migrations[v], ";") {
 			if strings.TrimSpace(stmt) == "" {
 				continue
+			}
+			if s.d.Name != "sqlite" {
+				// SQLite's clustered tables; PostgreSQL has no such clause.
+				stmt = strings.ReplaceAll(stmt, "WITHOUT ROWID", "")
 			}
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				_ = tx.Rollback()
