@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -28,6 +29,7 @@ func mkRun(t *testing.T, b *testBundle, ws, exp, id string, start int64) {
 }
 
 func runTracking(t *testing.T, setup setupFunc) {
+	t.Run("TrackingConcurrentBatches", func(t *testing.T) { testTrackingConcurrentBatches(t, setup) })
 	t.Run("TrackingExperiments", func(t *testing.T) { testTrackingExperiments(t, setup) })
 	t.Run("TrackingRunsAndData", func(t *testing.T) { testTrackingRunsAndData(t, setup) })
 	t.Run("TrackingMetricHistoryCompacts", func(t *testing.T) { testTrackingMetricHistoryCompacts(t, setup) })
@@ -268,4 +270,57 @@ func searchOne(t *testing.T, b *testBundle, exp, id string) *tracking.Run {
 	require.Len(t, rs[0].Params, 1)
 	require.Len(t, rs[0].Tags, 2)
 	return rs[0]
+}
+
+// testTrackingConcurrentBatches: log-batch calls from many clients at once
+// (written together by a group commit where the store does that) all land,
+// and one that fails takes nothing else with it.
+func testTrackingConcurrentBatches(t *testing.T, setup setupFunc) {
+	b := setup(t)
+	e := mkExperiment(t, b, ws1, "lab")
+	const clients, batches = 12, 15
+	for c := range clients {
+		mkRun(t, b, ws1, e.ID, fmt.Sprintf("r%d", c), 1)
+		require.NoError(t, b.s.LogBatch(b.ctx, ws1, fmt.Sprintf("r%d", c), tracking.Batch{Params: []tracking.KV{{Key: "p", Value: "1"}}}))
+	}
+	errs := make(chan error, clients*batches)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run := fmt.Sprintf("r%d", c)
+			for i := range batches {
+				batch := tracking.Batch{Metrics: []tracking.Metric{{Key: "m", Value: float64(i), Timestamp: 1, Step: int64(i)}},
+					Tags: []tracking.KV{{Key: fmt.Sprintf("t%d", i), Value: "x"}}}
+				if i == 7 {
+					// This batch changes a param: refused, and its
+					// metric and tag with it.
+					batch.Params = []tracking.KV{{Key: "p", Value: "2"}}
+				}
+				errs <- b.s.LogBatch(b.ctx, ws1, run, batch)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if err != nil {
+			var pc *tracking.ParamChangedError
+			require.True(t, errors.As(err, &pc), "%v", err)
+			failed++
+		}
+	}
+	require.Equal(t, clients, failed)
+	for c := range clients {
+		run := fmt.Sprintf("r%d", c)
+		h, err := b.s.MetricHistory(b.ctx, ws1, run, "m", 0, 0)
+		require.NoError(t, err)
+		require.Len(t, h, batches-1, run)
+		r, err := b.s.GetRun(b.ctx, ws1, run)
+		require.NoError(t, err)
+		require.Len(t, r.Tags, 1+batches-1, "mlflow.runName and every tag but the refused batch's")
+		require.Equal(t, float64(batches-1), r.Metrics[0].Value)
+	}
 }
