@@ -197,22 +197,26 @@ func (s *Store) readPoints(ctx context.Context, runKey, key string) ([]point, er
 		return nil, fmt.Errorf("metric history: %w", err)
 	}
 	defer rows.Close()
-	var pts []point
+	// The blobs first, then one slice of the right size for all points.
+	var blobs [][]byte
+	total := 0
 	for rows.Next() {
 		var n int
 		var b []byte
 		if err := rows.Scan(&n, &b); err != nil {
 			return nil, err
 		}
-		if pts == nil {
-			pts = make([]point, 0, n)
-		}
-		if pts, err = decodePoints(pts, b); err != nil {
-			return nil, err
-		}
+		blobs = append(blobs, b)
+		total += len(b) / pointSize
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	pts := make([]point, 0, total)
+	for _, b := range blobs {
+		if pts, err = decodePoints(pts, b); err != nil {
+			return nil, err
+		}
 	}
 	return sortPoints(pts), nil
 }
