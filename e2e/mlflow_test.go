@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mlw-project/mlw/internal/store/postgres/pgtest"
 )
 
 // trainMLflow is a training script that tracks with MLflow's REST API over
@@ -51,7 +53,18 @@ print("MLFLOW_OK", info["status"], "arm:", other.status_code)
 
 func TestMLflowJobTracksIntoItsRun(t *testing.T) {
 	t.Parallel()
-	s, proj := jobCLIEnv(t)
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		mlflowJob(t, Options{})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		mlflowJob(t, Options{Database: pgtest.URL(t)})
+	})
+}
+
+func mlflowJob(t *testing.T, opts Options) {
+	s, proj := jobCLIEnvWith(t, opts)
 	t.Cleanup(func() { stopAndKillJobs(s) })
 	jcWrite(t, proj, map[string]string{
 		"mlsrc/train.py": trainMLflow,
