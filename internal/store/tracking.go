@@ -46,7 +46,8 @@ type Tracking interface {
 	// from offset, at most limit (0: all).
 	MetricHistory(ctx context.Context, ws, runID, key string, offset, limit int) ([]tracking.Metric, error)
 	// MetricHistoryInterval returns the points of several runs with a step
-	// in [start, end], by run then step, at most limit per run.
+	// in [start, end], by run then step: at most limit per run, evenly
+	// sampled (the first and the last kept) when there are more.
 	MetricHistoryInterval(ctx context.Context, ws string, runIDs []string, key string, start, end int64, limit int) ([]tracking.Metric, error)
 	// SearchRuns returns up to q.Limit+1 runs with their data.
 	SearchRuns(ctx context.Context, q tracking.RunQuery) ([]*tracking.Run, error)

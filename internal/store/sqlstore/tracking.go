@@ -590,6 +590,23 @@ func (s *Store) MetricHistory(ctx context.Context, ws, runID, key string, offset
 	return out, nil
 }
 
+// samplePoints keeps at most limit points, evenly spread and with the
+// first and the last, as MLflow's bulk interval samples a long history for
+// a chart.
+func samplePoints(pts []point, limit int) []point {
+	if limit <= 0 || len(pts) <= limit {
+		return pts
+	}
+	if limit == 1 {
+		return pts[:1]
+	}
+	out := make([]point, 0, limit)
+	for i := range limit {
+		out = append(out, pts[i*(len(pts)-1)/(limit-1)])
+	}
+	return out
+}
+
 // MetricHistoryInterval implements store.Tracking.
 func (s *Store) MetricHistoryInterval(ctx context.Context, ws string, runIDs []string, key string, start, end int64, limit int) ([]tracking.Metric, error) {
 	var out []tracking.Metric
@@ -602,13 +619,14 @@ func (s *Store) MetricHistoryInterval(ctx context.Context, ws string, runIDs []s
 		if err != nil {
 			return nil, err
 		}
-		n := 0
+		var in []point
 		for _, p := range pts {
-			if p.step < start || p.step > end || n >= limit {
-				continue
+			if p.step >= start && p.step <= end {
+				in = append(in, p)
 			}
+		}
+		for _, p := range samplePoints(in, limit) {
 			out = append(out, tracking.Metric{Key: key, Value: p.value(), Timestamp: p.ts, Step: p.step, RunID: id})
-			n++
 		}
 	}
 	return out, nil

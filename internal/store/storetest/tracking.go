@@ -184,6 +184,7 @@ func testTrackingMetricHistoryCompacts(t *testing.T, setup setupFunc) {
 	require.NoError(t, err)
 	require.Len(t, hi, 30)
 	require.Equal(t, int64(100), hi[0].Step)
+	require.Equal(t, int64(199), hi[29].Step, "sampled over the whole interval")
 	r, err := b.s.GetRun(b.ctx, ws1, "r1")
 	require.NoError(t, err)
 	require.Equal(t, float64(n-1), r.Metrics[0].Value)
