@@ -1,7 +1,9 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +23,8 @@ type JobTracking interface {
 }
 
 // trackingCAFile is where a job finds the CA of the server's certificate
-// (its own directory: the data directory is hidden from sandboxed jobs).
+// (beside the jobs' directories: the data directory is hidden from
+// sandboxed jobs).
 const trackingCAFile = "mlflow-ca.crt"
 
 // trackingEnv returns the MLFLOW_* variables of a job's processes, with
@@ -36,13 +39,35 @@ func (r *Jobs) trackingEnv(ctx context.Context, j *jobCtx) (map[string]string, e
 	}
 	env := t.Env
 	if len(t.CAPEM) > 0 {
-		p := filepath.Join(r.jobRoot(j), trackingCAFile)
-		if err := os.WriteFile(p, t.CAPEM, 0o644); err != nil {
-			return nil, fmt.Errorf("write the tracking CA: %w", err)
+		p, err := writeTrackingCA(filepath.Dir(r.jobRoot(j)), t.CAPEM)
+		if err != nil {
+			return nil, err
 		}
 		env["MLFLOW_TRACKING_SERVER_CERT_PATH"] = p
 	}
 	return env, nil
+}
+
+// writeTrackingCA writes the CA beside the jobs' directories (jobs/, or an
+// instance's jobs/ci-<id>/, which its jobs see), once: creating a file per
+// job would cost more than the rest of the hook. Written to a temporary
+// name and renamed, so a job never reads half of it.
+func writeTrackingCA(dir string, pem []byte) (string, error) {
+	p := filepath.Join(dir, trackingCAFile)
+	if b, err := os.ReadFile(p); err == nil && bytes.Equal(b, pem) {
+		return p, nil
+	}
+	tmp, err := os.CreateTemp(dir, trackingCAFile+".*")
+	if err != nil {
+		return "", fmt.Errorf("write the tracking CA: %w", err)
+	}
+	_, werr := tmp.Write(pem)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr, os.Chmod(tmp.Name(), 0o644), os.Rename(tmp.Name(), p)); err != nil {
+		_ = os.Remove(tmp.Name())
+		return "", fmt.Errorf("write the tracking CA: %w", err)
+	}
+	return p, nil
 }
 
 // endTracking records an ended or deleted job on its MLflow run. A failure is logged

@@ -368,19 +368,16 @@ func (s *Service) CreateRun(ctx context.Context, ref core.WorkspaceRef, req Crea
 	if req.StartTime == 0 {
 		req.StartTime = nowMillis(s)
 	}
-	return s.createRun(ctx, ws, uuid.New().String(), req, "")
-}
-
-// createRun makes a run with the given id (a job's name for a job's run).
-func (s *Service) createRun(ctx context.Context, ws *resource.Object, runID string, req CreateRunRequest, job string) (*tracking.Run, error) {
-	runID = strings.ReplaceAll(runID, "-", "")
-	if job != "" {
-		runID = job
-	}
 	exp, err := s.Store.GetExperiment(ctx, ws.UID, req.ExperimentID)
 	if err != nil {
 		return nil, experimentErr(err, req.ExperimentID)
 	}
+	return s.createRun(ctx, ws, exp, strings.ReplaceAll(uuid.New().String(), "-", ""), req, "")
+}
+
+// createRun makes a run with the given id (a job's name for a job's run)
+// in experiment exp.
+func (s *Service) createRun(ctx context.Context, ws *resource.Object, exp *tracking.Experiment, runID string, req CreateRunRequest, job string) (*tracking.Run, error) {
 	if exp.LifecycleStage != tracking.Active {
 		return nil, tracking.Invalid("experiment_id", "The experiment %s must be in the 'active' state to create runs in it; it is deleted.", exp.ID)
 	}
