@@ -393,6 +393,7 @@ func TestMLflowArtifacts(t *testing.T) {
 		require.Equal(t, "INVALID_PARAMETER_VALUE", out["error_code"], bad)
 	}
 	m.fails(t, m.scientist, "GET", art+"ExperimentRun/dcid.r1/none", nil, 404, "RESOURCE_DOES_NOT_EXIST", "none")
+	m.fails(t, m.scientist, "GET", art+"ExperimentRun/dcid.r1/model", nil, 404, "RESOURCE_DOES_NOT_EXIST", "model")
 	code, _ = m.call(t, m.scientist, "DELETE", m.uri, art+"ExperimentRun/dcid.r1/model", nil)
 	require.Equal(t, http.StatusOK, code)
 	list = m.ok(t, "GET", strings.TrimSuffix(art, "/"), url.Values{"path": {"ExperimentRun/dcid.r1"}})
