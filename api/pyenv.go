@@ -114,9 +114,24 @@ func (e *PythonEnv) AddAzureCLI(home string) {
 	e.Vars["APPSETTING_WEBSITE_SITE_NAME"] = protocol.CloudName
 }
 
+// MLflowEnvNames are the variables AddMLflow adds, in print order.
+var MLflowEnvNames = []string{"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_SERVER_CERT_PATH"}
+
+// AddMLflow adds what the stock mlflow client needs to track into a
+// workspace (its ARM path): the workspace's tracking URI, the token (sent
+// as a bearer token) and the CA bundle that verifies the server
+// (docs/mlflow.md).
+func (e *PythonEnv) AddMLflow(workspacePath string) {
+	e.Vars["MLFLOW_TRACKING_URI"] = e.Vars["AZUREML_DEV_URL_MFE"] + protocol.MLflowTrackingPath(workspacePath)
+	e.Vars["MLFLOW_TRACKING_TOKEN"] = e.Vars["IDENTITY_HEADER"]
+	if b := e.Vars["REQUESTS_CA_BUNDLE"]; b != "" {
+		e.Vars["MLFLOW_TRACKING_SERVER_CERT_PATH"] = b
+	}
+}
+
 // names are the variables of e in print order.
 func (e *PythonEnv) names() []string {
-	return append(append([]string{}, PythonEnvNames...), AzureCLIEnvNames...)
+	return append(append(append([]string{}, PythonEnvNames...), AzureCLIEnvNames...), MLflowEnvNames...)
 }
 
 // Environ returns the variables as KEY=value strings (for exec.Cmd.Env).

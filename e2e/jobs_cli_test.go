@@ -18,7 +18,13 @@ import (
 // cluster, and returns the folder that holds the job's project.
 func jobCLIEnv(t *testing.T) (*Server, string) {
 	t.Helper()
-	s := StartServer(t, Options{})
+	return jobCLIEnvWith(t, Options{})
+}
+
+// jobCLIEnvWith is jobCLIEnv with a server started with opts.
+func jobCLIEnvWith(t *testing.T, opts Options) (*Server, string) {
+	t.Helper()
+	s := StartServer(t, opts)
 	s.MustRun(t, "group", "create", "-n", "rg-cli", "-l", "eastus")
 	s.MustRun(t, "workspace", "create", "-n", "ws-cli", "-g", "rg-cli")
 	s.MustRun(t, "configure", "--defaults", "group=rg-cli", "workspace=ws-cli")

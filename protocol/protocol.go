@@ -55,3 +55,8 @@ func SystemRootsPEM() []byte {
 	}
 	return nil
 }
+
+// MLflowTrackingPath is the path of a workspace's MLflow tracking URI below
+// the server's URL (workspaceID is its ARM id): MLflow clients append
+// /api/2.0/mlflow/… to the URI (docs/mlflow.md).
+func MLflowTrackingPath(workspaceID string) string { return "/mlflow/v1.0" + workspaceID }

@@ -11,6 +11,7 @@ import (
 
 func envCmd(app *App) *cobra.Command {
 	var az bool
+	var ws scope
 	cmd := &cobra.Command{
 		Use:   "env",
 		Short: "Print the shell exports that point the Azure ML Python SDK at this server",
@@ -46,7 +47,12 @@ MSI_SECRET and APPSETTING_WEBSITE_SITE_NAME (the App Service managed identity
 that ` + "`az login --identity`" + ` speaks). az then knows one cloud, mlw, and
 needs no ` + "`az cloud register`" + `: run ` + "`az login --identity`" + ` once, then
 az group create|show|list|exists|delete, az provider register, az account
-list-locations and az resource list work against this server.`,
+list-locations and az resource list work against this server.
+
+With a workspace (-g and -w, or the defaults of mlw configure) it also prints
+what the stock mlflow client needs to track into that workspace:
+MLFLOW_TRACKING_URI (the workspace's tracking URI), MLFLOW_TRACKING_TOKEN and
+MLFLOW_TRACKING_SERVER_CERT_PATH (docs/mlflow.md).`,
 		Example: `  eval "$(mlw env)"
   eval "$(mlw env --az)" && az login --identity && az group list -o table
   mlw env --output json`,
@@ -74,6 +80,13 @@ list-locations and az resource list work against this server.`,
 			if err != nil {
 				return err
 			}
+			if ws.workspace != "" || app.Profile().Defaults["workspace"] != "" {
+				_, path, err := app.workspacePath(cmd.Context(), &ws)
+				if err != nil {
+					return err
+				}
+				env.AddMLflow(path)
+			}
 			apply := "eval \"$(mlw env)\""
 			if az {
 				env.AddAzureCLI(app.Home)
@@ -91,6 +104,7 @@ list-locations and az resource list work against this server.`,
 			}
 		},
 	}
+	addWorkspaceFlags(cmd, &ws)
 	cmd.Flags().BoolVar(&az, "az", false, "also print what the Azure CLI needs (az login --identity, this server as its cloud)")
 	return cmd
 }

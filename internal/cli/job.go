@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ var jobColumns = []column{
 }
 
 // jobShowColumns add why the job waits or failed.
-var jobShowColumns = append(append([]column{}, jobColumns...), column{Header: "Details", Func: jobDetails})
+var jobShowColumns = append(append([]column{}, jobColumns...), column{Header: "Details", Func: jobDetails}, column{Header: "Metrics", Func: jobMetrics})
 
 func jobDetails(d Doc) string {
 	if m := str(d, "properties.mlw.error.message"); m != "" {
@@ -119,6 +120,7 @@ func (t *jobTarget) resolve(app *App, args []string, verb string) (*api.Client, 
 
 func jobShowCmd(app *App) *cobra.Command {
 	var t jobTarget
+	var metrics bool
 	cmd := &cobra.Command{
 		Use:     "show [NAME]",
 		Short:   "Show a job",
@@ -133,11 +135,67 @@ func jobShowCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ms, err := c.RunMetrics(cmd.Context(), ref, n)
+			if err != nil {
+				app.errf("WARNING: could not read the job's metrics: %v\n", err)
+			}
+			if metrics {
+				return app.print(metricDocs(ms), metricColumns)
+			}
+			if len(ms) > 0 {
+				if props, ok := doc["properties"].(map[string]any); ok {
+					props["metrics"] = metricMap(ms)
+				}
+			}
 			return app.printView(doc, view{shape: jobShape, cols: jobShowColumns})
 		},
 	}
 	t.addFlags(cmd)
+	cmd.Flags().BoolVar(&metrics, "metrics", false, "list the job's metrics (the latest value of each, as its MLflow run has them)")
 	return cmd
+}
+
+// metricColumns are the columns of `mlw job show --metrics`.
+var metricColumns = []column{{Header: "Metric", Path: "key"}, {Header: "Value", Path: "value"}, {Header: "Step", Path: "step"},
+	{Header: "Time", Func: func(d Doc) string {
+		ms, _ := d["timestamp"].(int64)
+		return time.UnixMilli(ms).Local().Format(time.DateTime)
+	}}}
+
+func metricDocs(ms []api.Metric) []Doc {
+	out := make([]Doc, len(ms))
+	for i, m := range ms {
+		out[i] = Doc{"key": m.Key, "value": m.Text, "step": m.Step, "timestamp": m.Timestamp}
+	}
+	return out
+}
+
+// metricMap is a job's latest metrics by key (properties.metrics).
+func metricMap(ms []api.Metric) map[string]any {
+	out := make(map[string]any, len(ms))
+	for _, m := range ms {
+		if m.Text != "" && m.Text[0] == '"' {
+			out[m.Key] = m.Text
+		} else {
+			out[m.Key] = m.Value
+		}
+	}
+	return out
+}
+
+// jobMetrics is the Metrics column: key=value, by key.
+func jobMetrics(d Doc) string {
+	m, _ := lookup(d, "properties.metrics").(map[string]any)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, m[k]))
+	}
+	return strings.Join(parts, " ")
 }
 
 func jobListCmd(app *App) *cobra.Command {

@@ -130,6 +130,15 @@ var routeAccess = func() map[string]policy {
 		historyBase+"/runs/{name}/metrics")
 	set(reading, "POST", historyBase+"/rundata")
 
+	// MLflow (mlflow.go): Readers read and search, Data Scientists log.
+	for _, e := range mlflowEndpoints {
+		if e.write {
+			set(writing, e.method, mlflowBase+e.path)
+		} else {
+			set(reading, e.method, mlflowBase+e.path)
+		}
+	}
+
 	// Computes: Contributors create, change and delete them; Data
 	// Scientists start, stop and restart them and use instances (terminal,
 	// Jupyter; the assigned-user rule applies on top).
@@ -224,6 +233,9 @@ func (a *API) authorize(r *Request, rt *route) error {
 		}
 	}
 	if err := r.Principal.Check(pol.action, scope); err != nil {
+		return err
+	}
+	if err := checkTrackingScope(r, scope); err != nil {
 		return err
 	}
 	r.setPrincipal(r.Principal.At(scope))

@@ -333,6 +333,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mlw"`)
 	}
+	if isMLflowPath(r.URL.Path) {
+		writeMLflowError(w, r, e)
+		return
+	}
 	writeJSON(w, r, e.Status, errorBody{Error: detail(e)})
 }
 
@@ -394,6 +398,7 @@ func (a *API) routes() {
 	a.deploymentRoutes()
 	a.jobRoutes()
 	a.runHistoryRoutes()
+	a.mlflowRoutes()
 	a.signinRoutes()
 	a.metadataRoutes()
 	a.armRoutes()

@@ -93,7 +93,7 @@ func (a *API) renderWorkspace(r *Request, ws *resource.Object) map[string]any {
 		"workspaceId":         ws.UID,
 		"provisioningState":   ws.State,
 		"discoveryUrl":        base + "/discovery/workspaces/" + ws.UID,
-		"mlFlowTrackingUri":   "azureml://" + r.Host + "/mlflow/v1.0" + id,
+		"mlFlowTrackingUri":   base + service.TrackingPath(ref),
 		"storageAccount":      group + "/providers/Microsoft.Storage/storageAccounts/" + st.StorageAccount,
 		"keyVault":            group + "/providers/Microsoft.KeyVault/vaults/kv" + st.StorageAccount[:min(len(st.StorageAccount), 20)],
 		"applicationInsights": group + "/providers/Microsoft.Insights/components/ai" + st.StorageAccount[:min(len(st.StorageAccount), 20)],

@@ -294,7 +294,7 @@ func (a *Authenticator) verify(ctx context.Context, token string, now time.Time)
 	if !t.ExpiresAt.IsZero() && t.ExpiresAt.Before(expires) {
 		expires = t.ExpiresAt
 	}
-	return cachedToken{userID: t.UserID, tokenID: t.ID(), expires: expires}, nil
+	return cachedToken{userID: t.UserID, tokenID: t.ID(), scope: t.Scope, expires: expires}, nil
 }
 
 // principal returns the principal of a user with their grants, from the

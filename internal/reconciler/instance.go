@@ -273,7 +273,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 			"REQUESTS_CA_BUNDLE": "~/.mlw/" + protocol.CABundleFile, "SSL_CERT_FILE": "~/.mlw/" + protocol.CABundleFile,
 			"MLW_CA_FILE": "~/.mlw/ca.crt",
 		},
-		EnvFromFiles:   map[string]string{"IDENTITY_HEADER": ".mlw/token", "MLW_TOKEN": ".mlw/token"},
+		EnvFromFiles:   map[string]string{"IDENTITY_HEADER": ".mlw/token", "MLW_TOKEN": ".mlw/token", "MLFLOW_TRACKING_TOKEN": ".mlw/token"},
 		Files:          files,
 		IsolateNetwork: x.spec.Subnet != "",
 		Jupyter:        true,
@@ -285,6 +285,9 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 		s.Env["ARM_CLOUD_METADATA_URL"] = protocol.CloudMetadataURL(serverURL)
 		s.Env["IDENTITY_ENDPOINT"] = serverURL + protocol.IdentityTokenPath
 		s.Env["MLW_SERVER"] = serverURL
+		// MLflow tracks into the workspace with no set-up (docs/mlflow.md).
+		s.Env["MLFLOW_TRACKING_URI"] = serverURL + protocol.MLflowTrackingPath(ref.ID())
+		s.Env["MLFLOW_TRACKING_SERVER_CERT_PATH"] = "~/.mlw/ca.crt"
 		if u, err := url.Parse(serverURL); err == nil {
 			s.ServerAddr = u.Host
 		}

@@ -57,6 +57,8 @@ type Jobs struct {
 	Env    EnvPreparer
 	Procs  backend.Processes
 	Sched  *Scheduler
+	// Tracking, when set, makes every job an MLflow run (job_mlflow.go).
+	Tracking JobTracking
 	// Instances is the instance reconciler: a job on a compute instance
 	// runs inside it (Instances.StartJobProcess); its processes are then
 	// watched and stopped through Procs like any other.
@@ -830,6 +832,7 @@ func releaseNodes(ctx context.Context, tx store.Resources, j *jobCtx, now time.T
 // settled is a terminal job: its operations (cancel) are finished and, on
 // an instance, the next queued job may start.
 func (r *Jobs) settled(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	r.endTracking(ctx, j)
 	// Only a cancel opens an operation on a job (deletion is handled in
 	// remove); a job never asked to cancel has none to finish.
 	if j.st.CancelRequest != nil {
@@ -918,6 +921,7 @@ func (r *Jobs) remove(ctx context.Context, j *jobCtx) (controller.Result, error)
 	if err := stop(ctx, j); err != nil {
 		return controller.Result{}, err
 	}
+	r.endTracking(ctx, j)
 	now := r.Clock.Now()
 	err := r.Store.InTx(ctx, func(tx store.Resources) error {
 		if err := releaseNodes(ctx, tx, j, now); err != nil {

@@ -434,6 +434,10 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 	if err != nil {
 		return nil, err
 	}
+	tracking, err := r.trackingEnv(ctx, j)
+	if err != nil {
+		return nil, err
+	}
 	var specs []backend.ProcessSpec
 	for rank := range world {
 		node := rank / ppn
@@ -457,6 +461,9 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 			vars["LOCAL_RANK"] = strconv.Itoa(rank % ppn)
 			vars["LOCAL_WORLD_SIZE"] = strconv.Itoa(ppn)
 			vars["AZUREML_PROCESS_NAME"] = "rank_" + strconv.Itoa(rank)
+		}
+		for k, v := range tracking {
+			vars[k] = v
 		}
 		for k, v := range dio.env {
 			vars[k] = v

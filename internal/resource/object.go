@@ -82,6 +82,9 @@ type Token struct {
 	Label     string
 	ExpiresAt time.Time // zero: never
 	CreatedAt time.Time
+	// Scope, when set, restricts what the token may call (a job's MLflow
+	// tracking token: "mlflow:" and its workspace's ARM id).
+	Scope string
 }
 
 // TokenIDLength is how many hex digits of a token's hash make its id.

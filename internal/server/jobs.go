@@ -41,7 +41,7 @@ func (s *Server) buildJobs(computes *reconciler.ComputeDispatch, be *local.Clust
 	envs := reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: s.envDir()})}
 	s.svc.EnvBuildFunc = envs.Build
 	jobs := &reconciler.Jobs{Store: s.st, Queue: queue, Log: s.log, Assets: s.svc, Procs: be, Sched: sched, Instances: instances,
-		Env: envs, DataDir: s.opts.DataDir, EnvDir: s.envDir(), Sandbox: true}
+		Env: envs, DataDir: s.opts.DataDir, EnvDir: s.envDir(), Sandbox: true, Tracking: s.svc}
 	s.register(core.KindJob, jobs, jobWorkers)
 	// On start only unfinished jobs need a look, not the whole history.
 	c := s.controllers[core.KindJob]

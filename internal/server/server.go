@@ -244,6 +244,9 @@ func (s *Server) init(ctx context.Context) error {
 	s.svc.TenantID = tenant
 	s.svc.DefaultSubscription = sub
 	s.svc.Blobs = blob.NewStore(s.opts.DataDir)
+	s.svc.ServerURLFunc = func() string { return s.url }
+	s.svc.CAPEM = s.ca.CertPEM
+	s.svc.IssueTokenFunc = s.auth.Issue
 	if s.svc.SAS, err = identity.LoadOrCreateSASSigner(s.opts.DataDir); err != nil {
 		return err
 	}

@@ -40,11 +40,25 @@ type Service struct {
 	// this machine (set by the server from the jobs' environment builder;
 	// nil where no jobs run).
 	EnvBuildFunc func(env *resource.ResolvedEnvironment) resource.EnvBuild
+	// ServerURLFunc returns the server's URL (once it listens), for the
+	// MLflow tracking URI jobs get; CAPEM is the CA bundle that signs the
+	// server's certificate (MLFLOW_TRACKING_SERVER_CERT_PATH).
+	ServerURLFunc func() string
+	CAPEM         []byte
+	// IssueTokenFunc signs a token for a user (identity.Authenticator's
+	// Issue): jobs' MLflow tracking tokens. Nil: jobs get none.
+	IssueTokenFunc func(u *resource.User, ttl time.Duration, scope, source string) (string, time.Time, error)
 
 	computeTypes map[string]ComputeType
 	// computeMu serialises compute admission so that two creates cannot
 	// both pass the same quota check (within one replica).
 	computeMu sync.Mutex
+	// trackedWorkspaces holds the workspaces MLflow requests used lately,
+	// by lowercase ARM id; their Default experiment exists (mlflow.go).
+	trackedWorkspaces sync.Map
+	// trackingSources caches, by user id, the hash of the API token the
+	// user's job tracking tokens derive from (mlflow_jobs.go).
+	trackingSources sync.Map
 }
 
 // New returns a Service with defaults for the optional fields.

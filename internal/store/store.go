@@ -158,6 +158,8 @@ type Store interface {
 	Identities
 	Access
 	Settings
+	Tracking
+	Registry
 	// InTx runs fn in one transaction: all of its writes land or none do.
 	InTx(ctx context.Context, fn func(tx Resources) error) error
 	// TryLease takes or renews the named lease for holder until now+ttl and

@@ -52,6 +52,8 @@ type Store struct {
 	closers  []func() error
 	// epoch mirrors auth_epoch when d.Exclusive (access.go).
 	epoch atomic.Int64
+	// lb queues MLflow log batches for group commit (tracking.go).
+	lb batcher
 	res
 }
 
@@ -322,6 +324,100 @@ var migrations = []string{
 	CREATE INDEX sessions_source ON sessions (source);
 	CREATE INDEX sessions_user ON sessions (user_id);
 	CREATE INDEX tokens_user ON tokens (user_id)`,
+	// Experiment tracking (store.Tracking, docs/mlflow.md; small rows are
+	// in WITHOUT ROWID tables on SQLite, clustered by their key): MLflow's
+	// experiments and runs of each workspace (by UID), their params and
+	// tags, every metric point (packed in chunks: metric_chunks.go), and
+	// the latest point of each metric (what search filters and orders by,
+	// and what a run shows).
+	`CREATE TABLE mlflow_experiments (
+		workspace TEXT NOT NULL,
+		exp_id BIGINT NOT NULL,
+		name TEXT NOT NULL,
+		artifact_location TEXT NOT NULL,
+		lifecycle_stage TEXT NOT NULL,
+		creation_time BIGINT NOT NULL,
+		last_update_time BIGINT NOT NULL,
+		PRIMARY KEY (workspace, exp_id),
+		UNIQUE (workspace, name)
+	);
+	CREATE TABLE mlflow_experiment_tags (
+		workspace TEXT NOT NULL,
+		exp_id BIGINT NOT NULL,
+		key TEXT NOT NULL,
+		value TEXT NOT NULL,
+		PRIMARY KEY (workspace, exp_id, key)
+	);
+	CREATE TABLE mlflow_runs (
+		run_key TEXT PRIMARY KEY,
+		workspace TEXT NOT NULL,
+		run_id TEXT NOT NULL,
+		exp_id BIGINT NOT NULL,
+		run_name TEXT NOT NULL,
+		user_id TEXT NOT NULL,
+		status TEXT NOT NULL,
+		start_time BIGINT NOT NULL,
+		end_time BIGINT NOT NULL,
+		artifact_uri TEXT NOT NULL,
+		lifecycle_stage TEXT NOT NULL,
+		job TEXT NOT NULL,
+		inputs TEXT NOT NULL,
+		UNIQUE (workspace, run_id)
+	);
+	CREATE INDEX mlflow_runs_experiment ON mlflow_runs (workspace, exp_id, start_time);
+	CREATE TABLE mlflow_params (
+		run_key TEXT NOT NULL,
+		key TEXT NOT NULL,
+		value TEXT NOT NULL,
+		PRIMARY KEY (run_key, key)
+	) WITHOUT ROWID;
+	CREATE TABLE mlflow_tags (
+		run_key TEXT NOT NULL,
+		key TEXT NOT NULL,
+		value TEXT NOT NULL,
+		PRIMARY KEY (run_key, key)
+	) WITHOUT ROWID;
+	CREATE TABLE mlflow_metric_chunks (
+		run_key TEXT NOT NULL,
+		key TEXT NOT NULL,
+		seq BIGINT NOT NULL,
+		n INTEGER NOT NULL,
+		data BYTEA NOT NULL,
+		PRIMARY KEY (run_key, key, seq)
+	);
+	CREATE TABLE mlflow_latest_metrics (
+		run_key TEXT NOT NULL,
+		key TEXT NOT NULL,
+		step BIGINT NOT NULL,
+		ts BIGINT NOT NULL,
+		value DOUBLE PRECISION NOT NULL,
+		is_nan INTEGER NOT NULL,
+		PRIMARY KEY (run_key, key)
+	) WITHOUT ROWID;
+	CREATE INDEX mlflow_latest_metrics_value ON mlflow_latest_metrics (key, value)`,
+	// A token's scope restricts what it may call (an MLflow tracking
+	// token: one workspace's MLflow API).
+	`ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT ''`,
+	// MLflow's model registry (registry.go): what a model or version
+	// says besides its key, stage and times is a JSON document.
+	`CREATE TABLE mlflow_registered_models (
+		workspace TEXT NOT NULL,
+		name TEXT NOT NULL,
+		creation_time BIGINT NOT NULL,
+		last_updated_time BIGINT NOT NULL,
+		doc TEXT NOT NULL,
+		PRIMARY KEY (workspace, name)
+	);
+	CREATE TABLE mlflow_model_versions (
+		workspace TEXT NOT NULL,
+		name TEXT NOT NULL,
+		version BIGINT NOT NULL,
+		current_stage TEXT NOT NULL,
+		creation_time BIGINT NOT NULL,
+		last_updated_time BIGINT NOT NULL,
+		doc TEXT NOT NULL,
+		PRIMARY KEY (workspace, name, version)
+	)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -343,6 +439,10 @@ func (s *Store) migrate(ctx context.Context) error {
 		for _, stmt := range strings.Split(migrations[v], ";") {
 			if strings.TrimSpace(stmt) == "" {
 				continue
+			}
+			if s.d.Name != "sqlite" {
+				// SQLite's clustered tables; PostgreSQL has no such clause.
+				stmt = strings.ReplaceAll(stmt, "WITHOUT ROWID", "")
 			}
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				_ = tx.Rollback()

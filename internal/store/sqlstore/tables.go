@@ -201,8 +201,8 @@ func (s *Store) CreateToken(ctx context.Context, t *resource.Token) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now().UTC()
 	}
-	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO tokens (hash, user_id, label, expires_at, created_at) VALUES (?,?,?,?,?)`),
-		t.Hash, t.UserID, t.Label, micros(t.ExpiresAt), micros(t.CreatedAt))
+	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO tokens (hash, user_id, label, expires_at, created_at, scope) VALUES (?,?,?,?,?,?)`),
+		t.Hash, t.UserID, t.Label, micros(t.ExpiresAt), micros(t.CreatedAt), t.Scope)
 	if err != nil {
 		if s.d.IsUnique(err) {
 			return fmt.Errorf("create token: %w", store.ErrExists)
@@ -212,12 +212,12 @@ func (s *Store) CreateToken(ctx context.Context, t *resource.Token) error {
 	return nil
 }
 
-const tokenCols = `hash, user_id, label, expires_at, created_at`
+const tokenCols = `hash, user_id, label, expires_at, created_at, scope`
 
 func scanToken(sc interface{ Scan(...any) error }) (*resource.Token, error) {
 	var t resource.Token
 	var e, c int64
-	if err := sc.Scan(&t.Hash, &t.UserID, &t.Label, &e, &c); err != nil {
+	if err := sc.Scan(&t.Hash, &t.UserID, &t.Label, &e, &c, &t.Scope); err != nil {
 		return nil, err
 	}
 	t.ExpiresAt, t.CreatedAt = fromMicros(e), fromMicros(c)

@@ -52,6 +52,8 @@ func Run(t *testing.T, open Opener) {
 	runHostUIDs(t, setup)
 	runPasswordsAndSettings(t, setup)
 	runLease(t, setup)
+	runTracking(t, setup)
+	runRegistry(t, setup)
 }
 
 // mk returns a resource of the given kind and name under parent, with a
