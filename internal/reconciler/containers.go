@@ -104,6 +104,9 @@ func (c *Containers) Workspace() controller.Reconciler {
 				return controller.Result{}, fmt.Errorf("remove workspace storage: %w", err)
 			}
 		}
+		if _, err := c.Store.DeleteWorkspaceTracking(ctx, ws.UID); err != nil {
+			return controller.Result{}, fmt.Errorf("remove the workspace's MLflow data: %w", err)
+		}
 		if _, err := c.Store.DeleteTree(ctx, wsKey); err != nil {
 			return controller.Result{}, err
 		}

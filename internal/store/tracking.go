@@ -51,6 +51,10 @@ type Tracking interface {
 	MetricHistoryInterval(ctx context.Context, ws string, runIDs []string, key string, start, end int64, limit int) ([]tracking.Metric, error)
 	// SearchRuns returns up to q.Limit+1 runs with their data.
 	SearchRuns(ctx context.Context, q tracking.RunQuery) ([]*tracking.Run, error)
+	// DeleteWorkspaceTracking removes everything a workspace tracked
+	// (experiments, runs and their data, registered models and versions),
+	// when the workspace is deleted. It returns the runs removed.
+	DeleteWorkspaceTracking(ctx context.Context, ws string) (int, error)
 }
 
 // Registry stores MLflow's registered models and model versions, by

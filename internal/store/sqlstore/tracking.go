@@ -631,3 +631,28 @@ func (s *Store) MetricHistoryInterval(ctx context.Context, ws string, runIDs []s
 	}
 	return out, nil
 }
+
+// DeleteWorkspaceTracking implements store.Tracking.
+func (s *Store) DeleteWorkspaceTracking(ctx context.Context, ws string) (int, error) {
+	var runs int
+	err := s.txq(ctx, func(q querier) error {
+		for _, table := range []string{"mlflow_params", "mlflow_tags", "mlflow_metric_chunks", "mlflow_latest_metrics"} {
+			if _, err := q.ExecContext(ctx, s.d.q(`DELETE FROM `+table+` WHERE run_key IN (SELECT run_key FROM mlflow_runs WHERE workspace = ?)`), ws); err != nil {
+				return err
+			}
+		}
+		res, err := q.ExecContext(ctx, s.d.q(`DELETE FROM mlflow_runs WHERE workspace = ?`), ws)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		runs = int(n)
+		for _, table := range []string{"mlflow_experiment_tags", "mlflow_experiments", "mlflow_model_versions", "mlflow_registered_models"} {
+			if _, err := q.ExecContext(ctx, s.d.q(`DELETE FROM `+table+` WHERE workspace = ?`), ws); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return runs, err
+}

@@ -34,6 +34,52 @@ func runTracking(t *testing.T, setup setupFunc) {
 	t.Run("TrackingRunsAndData", func(t *testing.T) { testTrackingRunsAndData(t, setup) })
 	t.Run("TrackingMetricHistoryCompacts", func(t *testing.T) { testTrackingMetricHistoryCompacts(t, setup) })
 	t.Run("TrackingSearchRuns", func(t *testing.T) { testTrackingSearchRuns(t, setup) })
+	t.Run("TrackingDeleteWorkspace", func(t *testing.T) { testTrackingDeleteWorkspace(t, setup) })
+}
+
+// testTrackingDeleteWorkspace: deleting a workspace's tracking removes
+// its experiments, runs, their data and its models, and nothing of
+// another workspace.
+func testTrackingDeleteWorkspace(t *testing.T, setup setupFunc) {
+	b := setup(t)
+	for _, ws := range []string{ws1, ws2} {
+		e := mkExperiment(t, b, ws, "lab")
+		mkRun(t, b, ws, e.ID, "r1", 100)
+		require.NoError(t, b.s.LogBatch(b.ctx, ws, "r1", tracking.Batch{Params: []tracking.KV{{Key: "lr", Value: "0.1"}},
+			Tags: []tracking.KV{{Key: "team", Value: "a"}}, Metrics: []tracking.Metric{{Key: "acc", Value: 0.5, Timestamp: 10}}}))
+		require.NoError(t, b.s.CreateRegisteredModel(b.ctx, &tracking.RegisteredModel{Workspace: ws, Name: "m", CreationTime: 1, LastUpdatedTime: 1}))
+		require.NoError(t, b.s.CreateModelVersion(b.ctx, &tracking.ModelVersion{Workspace: ws, Name: "m", CreationTime: 1, LastUpdatedTime: 1}))
+	}
+	n, err := b.s.DeleteWorkspaceTracking(b.ctx, ws1)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = b.s.GetRun(b.ctx, ws1, "r1")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = b.s.GetExperimentByName(b.ctx, ws1, "lab")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = b.s.GetRegisteredModel(b.ctx, ws1, "m")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	vs, err := b.s.ListModelVersions(b.ctx, ws1, "")
+	require.NoError(t, err)
+	require.Empty(t, vs)
+	h, err := b.s.MetricHistory(b.ctx, ws1, "r1", "acc", 0, 0)
+	if err == nil {
+		require.Empty(t, h, "no metric points left")
+	}
+	// The other workspace keeps everything.
+	r, err := b.s.GetRun(b.ctx, ws2, "r1")
+	require.NoError(t, err)
+	require.Len(t, r.Params, 1)
+	require.Len(t, r.Metrics, 1)
+	_, err = b.s.GetRegisteredModel(b.ctx, ws2, "m")
+	require.NoError(t, err)
+	// A workspace made again starts empty: run ids are free again.
+	e := mkExperiment(t, b, ws1, "lab")
+	mkRun(t, b, ws1, e.ID, "r1", 200)
+	r, err = b.s.GetRun(b.ctx, ws1, "r1")
+	require.NoError(t, err)
+	require.Empty(t, r.Params)
+	require.Empty(t, r.Metrics)
 }
 
 func testTrackingExperiments(t *testing.T, setup setupFunc) {
