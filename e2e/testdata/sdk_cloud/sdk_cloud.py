@@ -38,7 +38,10 @@ ws = ml.workspaces.begin_create(Workspace(name="ws-cloud", location="eastus", de
 check("workspace created", ws.name == "ws-cloud" and ws.description == "made through the cloud metadata", ws)
 check("a plain workspace", type(ws).__name__ == "Workspace" and ws._kind == "default", (type(ws), ws._kind))
 check("tags", ws.tags.get("lab") == "01" and ws.tags.get("createdByToolkit", "").startswith("sdk-v2-1.28"), ws.tags)
-check("mlflow tracking uri", (ws.mlflow_tracking_uri or "").startswith("azureml://"), ws.mlflow_tracking_uri)
+# The workspace's tracking URI is the https URL the stock mlflow client
+# uses (docs/mlflow.md; the azureml:// form is for the azureml-mlflow plugin).
+uri = ws.mlflow_tracking_uri or ""
+check("mlflow tracking uri", uri.startswith("https://") and "/mlflow/v1.0/subscriptions/" in uri and uri.endswith("/workspaces/ws-cloud"), uri)
 check("listed", "ws-cloud" in [w.name for w in ml.workspaces.list()])
 
 mlw = MLClient(cred, sub, group, "ws-cloud")
