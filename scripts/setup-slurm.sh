@@ -31,32 +31,40 @@ elapsed() { printf '%d.%03d s' $(( ($(date +%s%N) - t0) / 1000000000 )) $(( ($(d
 
 [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages, writes /etc/slurm and starts daemons)"
 
-# alive PIDFILE NAME: the pidfile names a live (not zombie) process whose
-# command is NAME.
-alive() {
-  local pid stat
-  [ -s "$1" ] || return 1
-  pid=$(tr -dc 0-9 <"$1")
-  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
-  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+# running PID NAME: PID is a live (not zombie) process whose command is
+# NAME.
+running() {
+  local stat
+  [ -n "$1" ] || return 1
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
   # /proc/PID/stat: "pid (comm) state ..."; comm may hold spaces.
   [ "$(cut -d'(' -f2 <<<"$stat" | cut -d')' -f1)" = "$2" ] || return 1
-  [ "$(awk '{print $3}' <<<"${stat##*) }")" != Z ]
+  [ "$(awk '{print $1}' <<<"${stat##*) }")" != Z ]
 }
 
-# stop_daemon PIDFILE NAME: SIGTERM, then SIGKILL after 10 s.
+# pid_of PIDFILE: the pid it holds ("" when none; a daemon removes its
+# pidfile as it stops).
+pid_of() { { tr -dc 0-9 <"$1"; } 2>/dev/null || true; }
+
+# alive PIDFILE NAME: the pidfile names a running NAME.
+alive() { running "$(pid_of "$1")" "$2"; }
+
+# stop_daemon PIDFILE NAME: SIGTERM, then SIGKILL after 10 s. It waits for
+# the process itself, not its pidfile, which goes before the process does.
 stop_daemon() {
-  alive "$1" "$2" || { rm -f "$1"; return 0; }
-  local pid i
-  pid=$(tr -dc 0-9 <"$1")
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do
-    alive "$1" "$2" || break
-    sleep 0.1
-  done
-  if alive "$1" "$2"; then
-    log "$2 ($pid) ignored SIGTERM for 10 s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
+  local pid
+  pid=$(pid_of "$1")
+  if running "$pid" "$2"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      running "$pid" "$2" || break
+      sleep 0.1
+    done
+    if running "$pid" "$2"; then
+      log "$2 ($pid) ignored SIGTERM for 10 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      while running "$pid" "$2"; do sleep 0.1; done
+    fi
   fi
   rm -f "$1"
 }
@@ -223,6 +231,9 @@ JobCompLoc=/var/log/slurm/jobcomp.log
 # the guide says a few seconds): long enough for mlw to read the exit of a
 # job it polls, after which 'sacct -c' answers.
 MinJobAge=30
+# Refuse at submit a job that no node of its partition could ever hold
+# (the default, NO, queues it forever with reason PartitionConfig).
+EnforcePartLimits=ALL
 ReturnToService=2
 MpiDefault=none
 GresTypes=gpu
@@ -261,6 +272,9 @@ chown slurm:slurm /var/log/slurm/jobcomp.log
 chown munge:munge /run/munge /var/log/munge /var/lib/munge
 
 # --- daemons ----------------------------------------------------------------
+# The daemons start with a clean environment: slurmd's reaches the jobs'
+# prologs and, with some --export modes, the jobs.
+clean=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8)
 # munge: Debian's postinst creates the key; make one if it is missing.
 if [ ! -s /etc/munge/munge.key ]; then
   mungekey --create --force
@@ -270,7 +284,7 @@ chmod 400 /etc/munge/munge.key
 if ! alive "$munge_pid" munged; then
   # Ten threads, as the guide suggests: every Slurm command and RPC
   # encodes or decodes a credential.
-  su -s /bin/sh munge -c "/usr/sbin/munged --num-threads=10 --pid-file=$munge_pid"
+  "${clean[@]}" su -s /bin/sh munge -c "/usr/sbin/munged --num-threads=10 --pid-file=$munge_pid"
 fi
 
 if (( changed )); then
@@ -282,8 +296,8 @@ if (( changed )); then
   stop_daemon "$slurmd_pid" slurmd
   stop_daemon "$ctld_pid" slurmctld
 fi
-alive "$ctld_pid" slurmctld || slurmctld
-alive "$slurmd_pid" slurmd || slurmd
+alive "$ctld_pid" slurmctld || "${clean[@]}" slurmctld
+alive "$slurmd_pid" slurmd || "${clean[@]}" slurmd
 
 # Wait until the node answers and takes jobs: idle, or running jobs left
 # from before (mixed, allocated). down, drain and the like are failures.
