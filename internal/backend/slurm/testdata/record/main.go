@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -279,5 +278,5 @@ func main() {
 	out := must(os.ReadFile(filepath.Join(dir, "rec-overmemorykill.out")))
 	must(0, os.WriteFile(filepath.Join(outDir, "overmemorykill.out"), out, 0o644))
 	sh("scripts/setup-slurm.sh")
-	log.Printf("done; job ids %s..%s", blocker, strconv.Quote(omk))
+	log.Printf("done: jobs %s to %s", blocker, omk)
 }
