@@ -169,29 +169,6 @@ func (c *Client) GetJob(ctx context.Context, ws WorkspaceRef, name string) (*Job
 	return &out, nil
 }
 
-// ListJobs lists a workspace's jobs, newest first as the server orders
-// them; max > 0 stops after that many.
-func (c *Client) ListJobs(ctx context.Context, ws WorkspaceRef, max int) ([]Job, error) {
-	wsID, err := c.WorkspaceID(ctx, ws)
-	if err != nil {
-		return nil, err
-	}
-	var all []Job
-	next := wsID + "/jobs?listViewType=ActiveOnly"
-	for next != "" {
-		var page List[Job]
-		if _, err := c.Do(ctx, http.MethodGet, next, nil, &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page.Value...)
-		if max > 0 && len(all) >= max {
-			return all[:max], nil
-		}
-		next = page.NextLink
-	}
-	return all, nil
-}
-
 // CancelJob asks the server to cancel a job and waits until it accepted
 // (the job then moves to Canceled on its own).
 func (c *Client) CancelJob(ctx context.Context, ws WorkspaceRef, name string) error {
@@ -319,8 +296,15 @@ type StreamOptions struct {
 	Progress io.Writer
 	// OnStatus, if set, is called when StreamJob learns a new status.
 	OnStatus func(status string)
+	// ReasonFunc, if set, is called with the job's status and mlw's
+	// reason for it (properties.mlw.reason: why it is queued, what it
+	// prepares) whenever either changes while the job is followed: the
+	// job is read every PollInterval. It is called from one goroutine at a
+	// time, but not the one that writes Progress.
+	ReasonFunc func(status, reason string)
 	// PollInterval is the longest wait between polls when the server has
-	// no log-follow endpoint (default 2 s).
+	// no log-follow endpoint, and between reads of the job for ReasonFunc
+	// (default 2 s).
 	PollInterval time.Duration
 }
 
@@ -377,11 +361,25 @@ func (c *Client) StreamJob(ctx context.Context, ws WorkspaceRef, name string, op
 	for _, f := range follows {
 		go func() { errs <- c.followLog(ctx, p, f.file, f.w) }()
 	}
+	watched := make(chan struct{})
+	stopWatch := func() {}
+	if opts.ReasonFunc != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		stopWatch = func() { cancel(); <-watched }
+		go func() {
+			defer close(watched)
+			c.watchReason(wctx, ws, name, job, opts)
+		}()
+	} else {
+		close(watched)
+	}
 	for range follows {
 		if err := <-errs; err != nil {
+			stopWatch()
 			return nil, err
 		}
 	}
+	stopWatch()
 	job, err = c.GetJob(ctx, ws, name)
 	if err != nil {
 		return nil, err
@@ -390,6 +388,29 @@ func (c *Client) StreamJob(ctx context.Context, ws WorkspaceRef, name string, op
 		opts.OnStatus(job.Properties.Status)
 	}
 	return job, nil
+}
+
+// watchReason reports the job's status and reason, starting with those
+// of job, and again whenever they change, until ctx ends. A failed read
+// (the server restarting) is skipped: the log followers deal with it.
+func (c *Client) watchReason(ctx context.Context, ws WorkspaceRef, name string, job *Job, opts StreamOptions) {
+	last := ""
+	report := func(j *Job) {
+		reason := ""
+		if j.Properties.MLW != nil {
+			reason = j.Properties.MLW.Reason
+		}
+		if key := j.Properties.Status + "\x00" + reason; key != last {
+			last = key
+			opts.ReasonFunc(j.Properties.Status, reason)
+		}
+	}
+	report(job)
+	for sleepCtx(ctx, opts.PollInterval) == nil {
+		if j, err := c.GetJob(ctx, ws, name); err == nil {
+			report(j)
+		}
+	}
 }
 
 // jobWorldSize is the number of processes of a job.
@@ -608,44 +629,9 @@ func (c *Client) DownloadJob(ctx context.Context, ws WorkspaceRef, name string, 
 	if opts.Path == "" {
 		opts.Path = "."
 	}
-	type source struct{ uri, local string }
-	var sources []source
-	if opts.OutputName == "" || opts.All {
-		uri := "azureml://datastores/" + WorkspaceArtifactStore + "/paths/ExperimentRun/dcid." + name + "/"
-		if d, ok := job.Properties.Outputs["default"]; ok && d.URI != "" {
-			uri = d.URI
-		}
-		sources = append(sources, source{uri, filepath.Join(opts.Path, "artifacts")})
-	}
-	var names []string
-	for n := range job.Properties.Outputs {
-		if n != "default" && (opts.All || n == opts.OutputName) {
-			names = append(names, n)
-		}
-	}
-	if opts.OutputName != "" && opts.OutputName != "default" && len(names) == 0 {
-		have := make([]string, 0, len(job.Properties.Outputs))
-		for n := range job.Properties.Outputs {
-			if n != "default" {
-				have = append(have, n)
-			}
-		}
-		sort.Strings(have)
-		if len(have) == 0 {
-			return nil, fmt.Errorf("job %s has no output named %s: it has no named outputs (download its artifacts without --output-name)", name, opts.OutputName)
-		}
-		return nil, fmt.Errorf("job %s has no output named %s; its outputs are: %s", name, opts.OutputName, strings.Join(have, ", "))
-	}
-	if opts.OutputName == "default" {
-		sources = append(sources, source{job.Properties.Outputs["default"].URI, filepath.Join(opts.Path, "artifacts")})
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		uri := job.Properties.Outputs[n].URI
-		if uri == "" {
-			uri = "azureml://datastores/" + WorkspaceBlobStore + "/paths/azureml/" + name + "/" + n + "/"
-		}
-		sources = append(sources, source{uri, filepath.Join(opts.Path, "named-outputs", n)})
+	sources, err := downloadSources(job, name, opts)
+	if err != nil {
+		return nil, err
 	}
 	res := &DownloadResult{}
 	containers := map[string]*BlobContainer{}
@@ -661,39 +647,8 @@ func (c *Client) DownloadJob(ctx context.Context, ws WorkspaceRef, name string, 
 			}
 			containers[ds] = cont
 		}
-		blobs, err := cont.List(ctx, prefix)
-		if err != nil {
+		if err := downloadPrefix(ctx, cont, prefix, s.local, res, opts.Progress); err != nil {
 			return nil, err
-		}
-		folder := strings.HasSuffix(prefix, "/") || prefix == ""
-		for _, b := range blobs {
-			rel := strings.TrimPrefix(b.Name, prefix)
-			if !folder {
-				if b.Name != prefix && !strings.HasPrefix(b.Name, prefix+"/") {
-					continue
-				}
-				if b.Name == prefix {
-					rel = path.Base(b.Name)
-				} else {
-					rel = strings.TrimPrefix(b.Name, prefix+"/")
-				}
-			}
-			if rel == "" || strings.HasSuffix(rel, "/") {
-				continue
-			}
-			local, err := safeJoin(s.local, rel)
-			if err != nil {
-				return nil, err
-			}
-			n, err := downloadTo(ctx, cont, b.Name, local)
-			if err != nil {
-				return nil, err
-			}
-			res.Files++
-			res.Bytes += n
-			if opts.Progress != nil {
-				opts.Progress(local, n)
-			}
 		}
 		// The folder exists even when the output is empty (it says so).
 		if err := os.MkdirAll(s.local, 0o755); err != nil {
@@ -702,6 +657,100 @@ func (c *Client) DownloadJob(ctx context.Context, ws WorkspaceRef, name string, 
 		res.Dirs = append(res.Dirs, s.local)
 	}
 	return res, nil
+}
+
+// downloadSource is a datastore location DownloadJob fetches, and the
+// local folder it goes to.
+type downloadSource struct{ uri, local string }
+
+// downloadSources are the locations DownloadJob fetches for opts: the
+// artifacts, then the named outputs by name.
+func downloadSources(job *Job, name string, opts DownloadOptions) ([]downloadSource, error) {
+	var sources []downloadSource
+	if opts.OutputName == "" || opts.All {
+		uri := "azureml://datastores/" + WorkspaceArtifactStore + "/paths/ExperimentRun/dcid." + name + "/"
+		if d, ok := job.Properties.Outputs["default"]; ok && d.URI != "" {
+			uri = d.URI
+		}
+		sources = append(sources, downloadSource{uri, filepath.Join(opts.Path, "artifacts")})
+	}
+	var names []string
+	for n := range job.Properties.Outputs {
+		if n != "default" && (opts.All || n == opts.OutputName) {
+			names = append(names, n)
+		}
+	}
+	if opts.OutputName != "" && opts.OutputName != "default" && len(names) == 0 {
+		return nil, noSuchOutput(job, name, opts.OutputName)
+	}
+	if opts.OutputName == "default" {
+		sources = append(sources, downloadSource{job.Properties.Outputs["default"].URI, filepath.Join(opts.Path, "artifacts")})
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		uri := job.Properties.Outputs[n].URI
+		if uri == "" {
+			uri = "azureml://datastores/" + WorkspaceBlobStore + "/paths/azureml/" + name + "/" + n + "/"
+		}
+		sources = append(sources, downloadSource{uri, filepath.Join(opts.Path, "named-outputs", n)})
+	}
+	return sources, nil
+}
+
+// noSuchOutput is the error for a named output the job does not have.
+func noSuchOutput(job *Job, name, output string) error {
+	have := make([]string, 0, len(job.Properties.Outputs))
+	for n := range job.Properties.Outputs {
+		if n != "default" {
+			have = append(have, n)
+		}
+	}
+	sort.Strings(have)
+	if len(have) == 0 {
+		return fmt.Errorf("job %s has no output named %s: it has no named outputs (download its artifacts without --output-name)", name, output)
+	}
+	return fmt.Errorf("job %s has no output named %s; its outputs are: %s", name, output, strings.Join(have, ", "))
+}
+
+// downloadPrefix downloads the blobs of cont under prefix (a folder when
+// it ends in /, else one blob or a folder without the slash) into local,
+// counting them in res.
+func downloadPrefix(ctx context.Context, cont *BlobContainer, prefix, local string, res *DownloadResult, progress func(string, int64)) error {
+	blobs, err := cont.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	folder := strings.HasSuffix(prefix, "/") || prefix == ""
+	for _, b := range blobs {
+		rel := strings.TrimPrefix(b.Name, prefix)
+		if !folder {
+			if b.Name != prefix && !strings.HasPrefix(b.Name, prefix+"/") {
+				continue
+			}
+			if b.Name == prefix {
+				rel = path.Base(b.Name)
+			} else {
+				rel = strings.TrimPrefix(b.Name, prefix+"/")
+			}
+		}
+		if rel == "" || strings.HasSuffix(rel, "/") {
+			continue
+		}
+		dst, err := safeJoin(local, rel)
+		if err != nil {
+			return err
+		}
+		n, err := downloadTo(ctx, cont, b.Name, dst)
+		if err != nil {
+			return err
+		}
+		res.Files++
+		res.Bytes += n
+		if progress != nil {
+			progress(dst, n)
+		}
+	}
+	return nil
 }
 
 // ParseDatastoreURI splits azureml://datastores/<ds>/paths/<p> into the

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -290,22 +289,4 @@ func (c *Client) CreateCodeVersion(ctx context.Context, ws WorkspaceRef, up *Upl
 		out.ID = p
 	}
 	return &CodeUpload{Upload: up, ID: out.ID}, nil
-}
-
-// UploadCode snapshots a local folder, uploads it (or finds it already
-// uploaded) and registers it as a code version.
-func (c *Client) UploadCode(ctx context.Context, ws WorkspaceRef, path string, opts UploadOptions) (*CodeUpload, error) {
-	snap, err := NewSnapshot(path, SnapshotLimits{})
-	if err != nil {
-		var tl *SnapshotTooLargeError
-		if errors.As(err, &tl) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("code: %w", err)
-	}
-	up, err := c.UploadSnapshot(ctx, ws, snap, opts)
-	if err != nil {
-		return nil, err
-	}
-	return c.CreateCodeVersion(ctx, ws, up)
 }

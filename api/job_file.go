@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -78,6 +79,11 @@ type serviceYAML struct {
 	Port           int            `yaml:"port"`
 	Nodes          string         `yaml:"nodes"`
 	Properties     map[string]any `yaml:"properties"`
+
+	// Dump-only (job show): the server's account of the service.
+	Endpoint     any `yaml:"endpoint"`
+	Status       any `yaml:"status"`
+	ErrorMessage any `yaml:"error_message"`
 }
 
 type inputYAML struct {
@@ -218,6 +224,9 @@ func ParseJobFile(name string, data []byte, dir string, opts JobFileOptions) (*J
 		return nil, fmt.Errorf("%s: line %d: a job file is a mapping of fields (command: …, environment: …), not a %s", name, root.Line, kindName(root))
 	}
 	f.root = root
+	if err := f.checkKind(); err != nil {
+		return nil, err
+	}
 	src := data
 	for _, s := range opts.Set {
 		if err := applySet(root, s); err != nil {
@@ -248,6 +257,34 @@ func ParseJobFile(name string, data []byte, dir string, opts JobFileOptions) (*J
 		return nil, err
 	}
 	return f, nil
+}
+
+// jobTypes are the job types of Azure ML's job schemas other than
+// command, which mlw does not run (yet).
+var jobTypes = map[string]bool{"sweep": true, "pipeline": true, "parallel": true, "spark": true, "automl": true,
+	"import": true, "data_transfer": true, "finetuning": true, "distillation": true}
+
+// checkKind refuses, before the file's fields are checked, what is not a
+// command job: another job type (a sweep job's trial would otherwise be
+// reported as an unknown field) or a component file.
+func (f *JobFile) checkKind() error {
+	typ, _ := scalarString(f.node("type"))
+	schema, _ := scalarString(f.node("$schema"))
+	if s := strings.ToLower(schema); strings.Contains(s, "component.schema") || (f.node("version") != nil && !strings.Contains(s, "job.schema")) {
+		kind := strings.ToLower(typ)
+		if kind == "" {
+			kind = "command"
+		}
+		field := "$schema"
+		if schema == "" {
+			field = "version"
+		}
+		return f.Errorf(field, "this is a %s component, not a job: components are not supported yet. mlw runs command jobs: write a job file (commandJob.schema.json) with the component's command, code, environment and inputs, and a compute", kind)
+	}
+	if t := strings.ToLower(typ); jobTypes[t] {
+		return f.Errorf("type", "%s jobs are not supported yet; mlw runs command jobs (type: command)", t)
+	}
+	return nil
 }
 
 func kindName(n *yaml.Node) string {
@@ -396,8 +433,53 @@ var (
 
 func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 	if t := strings.ToLower(y.Type); t != "" && t != "command" {
-		return f.Errorf("type", "mlw runs command jobs; %q jobs are not supported", y.Type)
+		return f.Errorf("type", "%q is not a job type mlw runs: mlw runs command jobs (type: command)", y.Type)
 	}
+	if err := f.fillName(y, opts); err != nil {
+		return err
+	}
+	if err := f.fillDescription(y, opts); err != nil {
+		return err
+	}
+	if err := f.fillCompute(y); err != nil {
+		return err
+	}
+	if err := f.fillCode(y); err != nil {
+		return err
+	}
+	if err := f.fillEnvironment(y); err != nil {
+		return err
+	}
+	if err := f.fillInputs(y); err != nil {
+		return err
+	}
+	if err := f.fillOutputs(y); err != nil {
+		return err
+	}
+	if err := f.checkCommandRefs(); err != nil {
+		return err
+	}
+	if err := f.fillResources(y); err != nil {
+		return err
+	}
+	if err := f.fillDistribution(y); err != nil {
+		return err
+	}
+	if err := f.fillLimits(y); err != nil {
+		return err
+	}
+	if err := f.fillIdentity(y); err != nil {
+		return err
+	}
+	if err := f.fillServices(y); err != nil {
+		return err
+	}
+	f.fillQueueSettings(y)
+	return nil
+}
+
+// fillName sets the job's name: --name, the file's, or a generated one.
+func (f *JobFile) fillName(y *jobYAML, opts JobFileOptions) error {
 	f.Name = y.Name
 	if opts.Name != "" {
 		f.Name = opts.Name
@@ -411,6 +493,13 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 		}
 		return f.Errorf(field, "%q is not a valid job name: use 1 to 255 letters, digits, hyphens and underscores, starting with a letter or digit", f.Name)
 	}
+	return nil
+}
+
+// fillDescription sets the command and what describes the job: display
+// and experiment names, description, tags, properties and environment
+// variables.
+func (f *JobFile) fillDescription(y *jobYAML, opts JobFileOptions) error {
 	p := &f.Job.Properties
 	p.JobType = "Command"
 	p.Command = strings.TrimSpace(y.Command)
@@ -440,8 +529,11 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 	if p.EnvironmentVariables, err = f.stringMap("environment_variables", y.EnvironmentVariables); err != nil {
 		return err
 	}
+	return nil
+}
 
-	// compute
+// fillCompute reads the compute: an ARM id, or azureml:<name>.
+func (f *JobFile) fillCompute(y *jobYAML) error {
 	compute := strings.TrimSpace(y.Compute)
 	switch {
 	case compute == "":
@@ -455,38 +547,36 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			return f.Errorf("compute", "%q is not a compute name: write compute: azureml:<name>", compute)
 		}
 	}
+	return nil
+}
 
-	// code
-	if code := strings.TrimSpace(y.Code); code != "" {
-		switch {
-		case strings.HasPrefix(strings.ToLower(code), "azureml:"), strings.HasPrefix(code, "/subscriptions/"):
-			f.CodeRef = code
-		case strings.Contains(code, "://"):
-			return f.Errorf("code", "%q: code must be a local folder or an azureml: code asset", code)
-		default:
-			local := code
-			if !filepath.IsAbs(local) {
-				local = filepath.Join(f.Dir, local)
-			}
-			if _, err := os.Stat(local); err != nil {
-				return f.Errorf("code", "the code folder %s does not exist (paths are relative to the job file's folder, %s)", code, f.Dir)
-			}
-			f.Code = local
+// fillCode reads the code: a code asset, or a local folder (relative to
+// the job file's).
+func (f *JobFile) fillCode(y *jobYAML) error {
+	code := strings.TrimSpace(y.Code)
+	switch {
+	case code == "":
+	case strings.HasPrefix(strings.ToLower(code), "azureml:"), strings.HasPrefix(code, "/subscriptions/"):
+		f.CodeRef = code
+	case strings.Contains(code, "://"):
+		return f.Errorf("code", "%q: code must be a local folder or an azureml: code asset", code)
+	default:
+		local := code
+		if !filepath.IsAbs(local) {
+			local = filepath.Join(f.Dir, local)
 		}
+		if _, err := os.Stat(local); err != nil {
+			return f.Errorf("code", "the code folder %s does not exist (paths are relative to the job file's folder, %s)", code, f.Dir)
+		}
+		f.Code = local
 	}
+	return nil
+}
 
-	if err := f.fillEnvironment(y); err != nil {
-		return err
-	}
-	if err := f.fillInputs(y); err != nil {
-		return err
-	}
-	if err := f.fillOutputs(y); err != nil {
-		return err
-	}
-
-	// The command may only name inputs and outputs that exist; inside an
-	// optional $[[ … ]] block, an input may be left out.
+// checkCommandRefs checks that the command names only inputs and outputs
+// that exist; inside an optional $[[ … ]] block, an input may be left out.
+func (f *JobFile) checkCommandRefs() error {
+	p := &f.Job.Properties
 	for _, m := range ioRefRE.FindAllStringSubmatch(optionalRE.ReplaceAllString(p.Command, ""), -1) {
 		kind, n := m[1], m[2]
 		if kind == "inputs" {
@@ -497,9 +587,19 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			return f.Errorf("command", "%s refers to an output that is not defined under outputs", m[0])
 		}
 	}
+	return nil
+}
 
+// fillResources reads resources: instance count and type, shared memory
+// and docker arguments.
+func (f *JobFile) fillResources(y *jobYAML) error {
+	p := &f.Job.Properties
 	if r := y.Resources; r != nil {
-		res := &JobResources{InstanceType: r.InstanceType, Properties: r.Properties, ShmSize: r.ShmSize}
+		props, err := f.jsonMap("resources.properties", r.Properties)
+		if err != nil {
+			return err
+		}
+		res := &JobResources{InstanceType: r.InstanceType, Properties: props, ShmSize: r.ShmSize}
 		if r.InstanceCount != nil {
 			if *r.InstanceCount < 1 {
 				return f.Errorf("resources.instance_count", "must be at least 1, not %d", *r.InstanceCount)
@@ -527,6 +627,12 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 		}
 		p.Resources = res
 	}
+	return nil
+}
+
+// fillDistribution reads the distribution (mpi, pytorch or tensorflow).
+func (f *JobFile) fillDistribution(y *jobYAML) error {
+	p := &f.Job.Properties
 	if d := y.Distribution; d != nil {
 		t, ok := distributions[strings.ToLower(d.Type)]
 		if !ok {
@@ -547,6 +653,12 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 		}
 		p.Distribution = dist
 	}
+	return nil
+}
+
+// fillLimits reads limits.timeout: seconds, or an ISO 8601 duration.
+func (f *JobFile) fillLimits(y *jobYAML) error {
+	p := &f.Job.Properties
 	if l := y.Limits; l != nil && l.Timeout.Kind != 0 {
 		t, ok := scalarString(&l.Timeout)
 		if !ok {
@@ -562,6 +674,12 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 		}
 		p.Limits = &JobLimits{JobLimitsType: "Command", Timeout: t}
 	}
+	return nil
+}
+
+// fillIdentity reads the identity the job runs as.
+func (f *JobFile) fillIdentity(y *jobYAML) error {
+	p := &f.Job.Properties
 	if id := y.Identity; id != nil {
 		switch strings.ToLower(id.Type) {
 		case "managed", "managed_identity":
@@ -584,6 +702,13 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			return f.Errorf("identity.type", "%q is not an identity type: use managed, aml_token or user_identity", id.Type)
 		}
 	}
+	return nil
+}
+
+// fillServices reads the services the job asks for (the server adds its
+// own).
+func (f *JobFile) fillServices(y *jobYAML) error {
+	p := &f.Job.Properties
 	if len(y.Services) > 0 {
 		p.Services = map[string]JobService{}
 		for n, s := range y.Services {
@@ -591,13 +716,26 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			if t == "" {
 				t = s.JobServiceType
 			}
-			svc := JobService{JobServiceType: serviceType(t), Port: s.Port, Properties: s.Properties}
+			if serverServices[strings.ToLower(t)] {
+				continue // the server's own (job show prints them); every job gets its own
+			}
+			props, err := f.jsonMap("services."+n+".properties", s.Properties)
+			if err != nil {
+				return err
+			}
+			svc := JobService{JobServiceType: serviceType(t), Port: s.Port, Properties: props}
 			if strings.EqualFold(s.Nodes, "all") {
 				svc.Nodes = map[string]any{"nodesValueType": "All"}
 			}
 			p.Services[n] = svc
 		}
 	}
+	return nil
+}
+
+// fillQueueSettings reads queue_settings.
+func (f *JobFile) fillQueueSettings(y *jobYAML) {
+	p := &f.Job.Properties
 	if q := y.QueueSettings; q != nil {
 		p.QueueSettings = map[string]any{}
 		if q.JobTier != "" {
@@ -607,8 +745,10 @@ func (f *JobFile) fill(y *jobYAML, opts JobFileOptions) error {
 			p.QueueSettings["priority"] = q.Priority
 		}
 	}
-	return nil
 }
+
+// serverServices are the services the server adds to every job.
+var serverServices = map[string]bool{"studio": true, "tracking": true}
 
 func serviceType(t string) string {
 	switch strings.ToLower(strings.ReplaceAll(t, "_", "")) {
@@ -777,7 +917,7 @@ func (f *JobFile) decodeSub(field string, n *yaml.Node, v any) error {
 	if err := n.Decode(v); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return fmt.Errorf("%s: %s (in %s)", f.Path, cleanYAMLErrors(te.Errors), field)
+			return fmt.Errorf("%s: %s", f.Path, explainYAMLErrors(n, field, te.Errors))
 		}
 		return f.Errorf(field, "%v", err)
 	}
@@ -891,9 +1031,6 @@ func (f *JobFile) fillOutputs(y *jobYAML) error {
 		if !ioNameRE.MatchString(k) {
 			return f.Errorf(field, "output names are letters, digits and underscores, starting with a letter or underscore")
 		}
-		if k == "default" {
-			return f.Errorf(field, "the output name default is reserved for the job's artifacts")
-		}
 		var out outputYAML
 		switch {
 		case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
@@ -903,6 +1040,17 @@ func (f *JobFile) fillOutputs(y *jobYAML) error {
 			}
 		default:
 			return f.Errorf(field, "expected a mapping with type (and optionally path and mode), or nothing")
+		}
+		if k == "default" {
+			if strings.HasPrefix(out.Path, artifactsOutputPrefix) {
+				continue // a job's artifacts, as job show prints them: every job has its own
+			}
+			return f.Errorf(field, "the output name default is reserved for the job's artifacts")
+		}
+		if m := defaultOutputPathRE.FindStringSubmatch(out.Path); m != nil && m[1] == k {
+			// The location the server gave this output of another job (job
+			// show prints it): this job gets its own.
+			out.Path = ""
 		}
 		t := strings.ToLower(out.Type)
 		if t == "" {
@@ -942,6 +1090,14 @@ func (f *JobFile) fillOutputs(y *jobYAML) error {
 	return nil
 }
 
+// artifactsOutputPrefix starts the path of a job's "default" output (its
+// artifacts), as job show prints it.
+const artifactsOutputPrefix = "azureml://datastores/workspaceartifactstore/ExperimentRun/dcid."
+
+// defaultOutputPathRE matches the location the server gives a named
+// output when the job file gives none: …/paths/azureml/<job>/<output>/.
+var defaultOutputPathRE = regexp.MustCompile(`^azureml://datastores/` + WorkspaceBlobStore + `/paths/azureml/[^/]+/([^/]+)/$`)
+
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -949,4 +1105,87 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// jsonMap makes a free-form mapping of the YAML file sendable as JSON.
+// YAML keys may be numbers or booleans, and yaml.v3 decodes a nested
+// mapping with such keys as map[any]any, which encoding/json refuses; they
+// become strings as Python's json.dumps writes them (1 → "1", true →
+// "true"), as azure-ai-ml sends them. A key that is a list or a mapping
+// cannot be a JSON key: an error that names the field.
+func (f *JobFile) jsonMap(field string, m map[string]any) (map[string]any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	v, err := JSONValue(m)
+	if err != nil {
+		return nil, f.Errorf(field, "%v", err)
+	}
+	return v.(map[string]any), nil
+}
+
+// JSONValue returns a value decoded from YAML (yaml.v3 into any) in a
+// form encoding/json accepts: mappings with number, boolean or null keys
+// (map[any]any) get text keys, as Python's json.dumps writes them (1 →
+// "1", true → "true"); keys that are lists or mappings, NaN and infinities
+// are errors.
+func JSONValue(v any) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			c, err := JSONValue(e)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = c
+		}
+		return out, nil
+	case map[any]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			var key string
+			switch kk := k.(type) {
+			case nil:
+				key = "null"
+			case string:
+				key = kk
+			case bool, int, int64, uint64, float64:
+				key = fmt.Sprint(kk)
+			default:
+				return nil, fmt.Errorf("the key %v is a %s; keys of a mapping sent as JSON must be text, numbers or true/false", k, kindOf(k))
+			}
+			c, err := JSONValue(e)
+			if err != nil {
+				return nil, err
+			}
+			out[key] = c
+		}
+		return out, nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%v is not a number JSON can carry", x)
+		}
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			c, err := JSONValue(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = c
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case []any:
+		return "list"
+	case map[string]any, map[any]any:
+		return "mapping"
+	}
+	return fmt.Sprintf("%T", v)
 }

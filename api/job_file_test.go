@@ -147,7 +147,7 @@ func TestJobFileSet(t *testing.T) {
 	require.Equal(t, "PT60S", f.Job.Properties.Limits.Timeout)
 
 	_, err = ParseJobFile("job.yml", []byte(doc), dir, JobFileOptions{Set: []string{"comand=x"}})
-	require.EqualError(t, err, "job.yml: --set comand=x: field comand is not a known field here (check its spelling and indentation)")
+	require.EqualError(t, err, "job.yml: --set comand=x: comand: not a known field (check its spelling and indentation)")
 	_, err = ParseJobFile("job.yml", []byte(doc), dir, JobFileOptions{Set: []string{"inputs.lr.type=uri_file"}})
 	require.ErrorContains(t, err, "job.yml: (from --set) inputs.lr: a uri_file input needs a path")
 	_, err = ParseJobFile("job.yml", []byte(doc), dir, JobFileOptions{Set: []string{"novalue"}})
@@ -162,9 +162,13 @@ func TestJobFileErrors(t *testing.T) {
 		name, doc, want string
 	}{
 		{"misspelled field", "comand: python x.py\nenvironment: e\ncompute: c\n",
-			"job.yml: line 1: field comand is not a known field here (check its spelling and indentation)"},
+			"job.yml: line 1: comand: not a known field (check its spelling and indentation)"},
 		{"wrong type", head + "resources:\n  instance_count: two\n",
-			"job.yml: line 5: cannot unmarshal !!str `two`, expected a number"},
+			`job.yml: line 5: resources.instance_count: expected a number, not "two"`},
+		{"wrong type in a sub-mapping", head + "inputs:\n  data:\n    type: uri_file\n    optional: maybe\n",
+			`job.yml: line 7: inputs.data.optional: expected true or false, not "maybe"`},
+		{"list for text", head + "display_name: [a, b]\n", "job.yml: line 4: display_name: expected text, not a list"},
+		{"nested typo", head + "resources:\n  instnce_count: 2\n", "job.yml: line 5: resources.instnce_count: not a known field (check its spelling and indentation)"},
 		{"bad indentation", "command: x\n  environment: y\n", "job.yml: line 2: mapping values are not allowed in this context"},
 		{"not a mapping", "- command: x\n", "job.yml: line 1: a job file is a mapping of fields (command: …, environment: …), not a list"},
 		{"empty", "", "job.yml: the file is empty; a command job needs at least command, environment and compute"},
@@ -175,7 +179,14 @@ func TestJobFileErrors(t *testing.T) {
 			`job.yml: line 2: environment: "azureml:my-env" needs a version or a label: write azureml:my-env:<version> or azureml:my-env@latest`},
 		{"env bad label", "command: x\nenvironment: my-env@prod\ncompute: c\n",
 			`job.yml: line 2: environment: "my-env@prod": the only environment label is latest (write my-env@latest)`},
-		{"pipeline job", "type: pipeline\n" + head, `job.yml: line 1: type: mlw runs command jobs; "pipeline" jobs are not supported`},
+		{"pipeline job", "type: pipeline\njobs:\n  train:\n    type: command\n", `job.yml: line 1: type: pipeline jobs are not supported yet; mlw runs command jobs (type: command)`},
+		{"sweep job", "$schema: https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json\ntype: sweep\ntrial:\n  command: python train.py\nsampling_algorithm: random\n" + "compute: c\n",
+			`job.yml: line 2: type: sweep jobs are not supported yet; mlw runs command jobs (type: command)`},
+		{"unknown job type", "type: fancy\n" + head, `job.yml: line 1: type: "fancy" is not a job type mlw runs: mlw runs command jobs (type: command)`},
+		{"component file", "$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json\nname: prep_data\nversion: 1\ntype: command\ncommand: python prep.py\nenvironment: azureml:AzureML-sklearn-0.24-ubuntu18.04-py37-cpu@latest\n",
+			"job.yml: line 1: $schema: this is a command component, not a job: components are not supported yet. mlw runs command jobs: write a job file (commandJob.schema.json) with the component's command, code, environment and inputs, and a compute"},
+		{"component file without schema", "name: prep_data\nversion: 1\ntype: command\ncommand: python prep.py\n",
+			"job.yml: line 2: version: this is a command component, not a job: components are not supported yet. mlw runs command jobs: write a job file (commandJob.schema.json) with the component's command, code, environment and inputs, and a compute"},
 		{"missing code", head + "code: ./nope\n", "job.yml: line 4: code: the code folder ./nope does not exist (paths are relative to the job file's folder, " + dir + ")"},
 		{"undefined input", "command: python x.py --lr ${{inputs.lr}}\nenvironment: azureml:AzureML-sklearn-1.5@latest\ncompute: c\n",
 			"job.yml: line 1: command: ${{inputs.lr}} refers to an input that is not defined under inputs"},
@@ -263,4 +274,23 @@ func TestAnonymousEnvironmentVersion(t *testing.T) {
 	// Values computed with azure-ai-ml's _generate_anonymous_name_version.
 	require.Equal(t, "9eb331a2c6ae7e7319bc14e50830b3a3", AnonymousEnvironmentVersion("img", "conda"))
 	require.Equal(t, "0998a2c3d2ddfffbc3c72cf73326720b", AnonymousEnvironmentVersion("", "conda"))
+}
+
+// TestJobFileFreeFormMappingsAreJSON: mappings with number or boolean
+// keys (yaml.v3 gives map[any]any, which encoding/json refuses; found by
+// FuzzParseJobFile) are sent with the keys written as text, as
+// azure-ai-ml's json.dumps writes them; keys JSON cannot hold are refused
+// by field.
+func TestJobFileFreeFormMappingsAreJSON(t *testing.T) {
+	t.Parallel()
+	const head = "command: x\nenvironment: azureml:e@latest\ncompute: c\n"
+	f, err := ParseJobFile("job.yml", []byte(head+"resources: {properties: {a: {1: 2, true: x, null: y}}}\n"), t.TempDir(), JobFileOptions{})
+	require.NoError(t, err)
+	b, err := json.Marshal(f.Job.Properties.Resources.Properties)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"a": {"1": 2, "true": "x", "null": "y"}}`, string(b))
+	for _, doc := range []string{"resources: {properties: {a: {[1]: x}}}\n", "services: {s: {type: ssh, properties: {n: .nan}}}\n"} {
+		_, err = ParseJobFile("job.yml", []byte(head+doc), t.TempDir(), JobFileOptions{})
+		require.ErrorContains(t, err, "job.yml: ")
+	}
 }

@@ -75,12 +75,19 @@ type SnapshotTooLargeError struct {
 	Files   int
 	Limits  SnapshotLimits
 	Biggest []SnapshotFile
+	// Partial: the folder was not read to its end (it holds over 100
+	// times the file limit), so Size and Files are lower bounds.
+	Partial bool
 }
 
 func (e *SnapshotTooLargeError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "the code folder %s holds %s in %d files; a code snapshot may hold at most %s in %d files.",
-		e.Root, FormatBytes(e.Size), e.Files, FormatBytes(e.Limits.MaxBytes), e.Limits.MaxFiles)
+	least := ""
+	if e.Partial {
+		least = "at least "
+	}
+	fmt.Fprintf(&b, "the code folder %s holds %s%s in %s%d files; a code snapshot may hold at most %s in %d files.",
+		e.Root, least, FormatBytes(e.Size), least, e.Files, FormatBytes(e.Limits.MaxBytes), e.Limits.MaxFiles)
 	if len(e.Biggest) > 0 {
 		b.WriteString(" Biggest files:")
 		for i, f := range e.Biggest {
@@ -149,7 +156,9 @@ func NewSnapshot(path string, limits SnapshotLimits) (*Snapshot, error) {
 		}
 		s.IgnoreFile = igPath
 		w = &snapshotWalker{root: abs, ig: ig, limits: limits, seen: map[string]bool{}}
-		if err := w.walk(abs, ""); err != nil {
+		if err := w.walk(abs, ""); errors.Is(err, errFarOver) {
+			w.stopped = true
+		} else if err != nil {
 			return nil, err
 		}
 		s.Files, s.Size = w.files, w.size
@@ -168,7 +177,7 @@ func NewSnapshot(path string, limits SnapshotLimits) (*Snapshot, error) {
 		if len(big) > 5 {
 			big = big[:5]
 		}
-		return nil, &SnapshotTooLargeError{Root: path, Size: s.Size, Files: len(s.Files), Limits: limits, Biggest: big}
+		return nil, &SnapshotTooLargeError{Root: path, Size: s.Size, Files: len(s.Files), Limits: limits, Biggest: big, Partial: w != nil && w.stopped}
 	}
 	if !s.IsFile {
 		// Hash only once the limits are known to hold: a 10 GB folder is
@@ -249,7 +258,13 @@ type snapshotWalker struct {
 	size   int64
 	steps  []hashStep
 	seen   map[string]bool // real paths of folders being walked (symlink loops)
+	// stopped: the walk ended at 100 times the file limit (errFarOver).
+	stopped bool
 }
+
+// errFarOver ends a walk that is far over the file limit: a folder that
+// holds (or links to) a huge tree is refused without reading all of it.
+var errFarOver = errors.New("far over the snapshot's file limit")
 
 // hashStep is one update of the object hash: an entry's name, then, for a
 // file, its contents.
@@ -310,7 +325,7 @@ func (w *snapshotWalker) walk(dir, rel string) error {
 			w.files = append(w.files, SnapshotFile{Local: local, Rel: childRel, Size: fi.Size()})
 			w.size += fi.Size()
 			if len(w.files) > 100*w.limits.MaxFiles {
-				return nil // far over the limit: the error comes next
+				return errFarOver // the error comes next; stop walking
 			}
 		default:
 			w.steps = append(w.steps, hashStep{name: name}) // a socket, a fifo: named, not read

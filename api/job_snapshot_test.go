@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,6 +139,25 @@ func TestSnapshotLimits(t *testing.T) {
 
 	require.Equal(t, "300 MB", FormatBytes(MaxSnapshotBytes))
 	require.Equal(t, "1.5 KB", FormatBytes(1536))
+}
+
+// TestSnapshotStopsFarOverTheLimit: a folder far over the file limit (a
+// link to a big tree, node_modules) is not walked to its end: the walk
+// stops at 100 times the limit, in every folder, and says "at least".
+func TestSnapshotStopsFarOverTheLimit(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{}
+	for d := range 60 {
+		for f := range 3 {
+			files[fmt.Sprintf("d%02d/f%d.txt", d, f)] = "x"
+		}
+	}
+	root := writeTree(t, "src", files)
+	_, err := NewSnapshot(root, SnapshotLimits{MaxFiles: 1})
+	var tl *SnapshotTooLargeError
+	require.ErrorAs(t, err, &tl)
+	require.Equal(t, 101, tl.Files, "the walk stopped at the first file past 100 times the limit")
+	require.Contains(t, err.Error(), "at least 101 files")
 }
 
 func TestSnapshotEmpty(t *testing.T) {

@@ -50,66 +50,91 @@ func (c *Client) SubmitJob(ctx context.Context, ws WorkspaceRef, f *JobFile, opt
 	if _, err := c.GetWorkspace(ctx, ws.Group, ws.Name); err != nil {
 		return nil, err
 	}
-	job := f.Job // a copy: f stays reusable
-	p := &job.Properties
+	s := &submission{c: c, ws: ws, wsID: wsID, f: f, job: f.Job, // a copy: f stays reusable
+		res: &SubmitResult{Inputs: map[string]*Upload{}}, progress: opts.Progress, notef: notef}
+	p := &s.job.Properties
 	p.Inputs = cloneMap(p.Inputs)
-	res := &SubmitResult{Inputs: map[string]*Upload{}}
-
-	// Compute.
-	p.ComputeID = f.ComputeID
-	if p.ComputeID == "" {
-		p.ComputeID = wsID + "/computes/" + f.Compute
-	}
-	if _, err := c.Do(ctx, http.MethodGet, wsID+"/computes/"+url.PathEscape(f.Compute), nil, nil); err != nil {
-		if IsNotFound(err) {
-			return nil, f.Errorf("compute", "the compute %q was not found in workspace %s. Create it (mlw compute create --name %s --type AmlCompute --size STANDARD_DS11_V2) or pick one from `mlw compute list`", f.Compute, ws.Name, f.Compute)
-		}
+	if err := s.checkCompute(ctx); err != nil {
 		return nil, err
 	}
-
-	// Datastores named by azureml://datastores/ paths.
-	for _, ds := range sortedKeys(f.Datastores) {
-		if _, err := c.Do(ctx, http.MethodGet, withVersion(wsID+"/datastores/"+url.PathEscape(ds), DatastoreAPIVersion), nil, nil); err != nil {
-			if IsNotFound(err) {
-				return nil, f.Errorf(f.Datastores[ds], "the datastore %q was not found in workspace %s (every workspace has workspaceblobstore and workspaceartifactstore)", ds, ws.Name)
-			}
-			return nil, err
-		}
+	if err := s.checkDatastores(ctx); err != nil {
+		return nil, err
 	}
-
-	// Environment.
 	envID, err := c.resolveJobEnvironment(ctx, ws, wsID, f)
 	if err != nil {
 		return nil, err
 	}
 	p.EnvironmentID = envID
-	res.EnvironmentID = envID
+	s.res.EnvironmentID = envID
+	if err := s.code(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.uploadInputs(ctx); err != nil {
+		return nil, err
+	}
+	out, err := c.CreateJob(ctx, ws, f.Name, &s.job)
+	if err != nil {
+		return nil, f.serverError(err)
+	}
+	s.res.Job = out
+	return s.res, nil
+}
 
-	// Code.
+// submission is one SubmitJob under way: the job it builds from the file
+// and what it has done.
+type submission struct {
+	c        *Client
+	ws       WorkspaceRef
+	wsID     string
+	f        *JobFile
+	job      Job
+	res      *SubmitResult
+	progress func(what string, sent, total int64)
+	notef    func(format string, args ...any)
+}
+
+// checkCompute sets the job's computeId and checks that the compute exists.
+func (s *submission) checkCompute(ctx context.Context) error {
+	p, f := &s.job.Properties, s.f
+	p.ComputeID = f.ComputeID
+	if p.ComputeID == "" {
+		p.ComputeID = s.wsID + "/computes/" + f.Compute
+	}
+	if _, err := s.c.Do(ctx, http.MethodGet, s.wsID+"/computes/"+url.PathEscape(f.Compute), nil, nil); err != nil {
+		if IsNotFound(err) {
+			return f.Errorf("compute", "the compute %q was not found in workspace %s. Create it (mlw compute create --name %s --type AmlCompute --size STANDARD_DS11_V2) or pick one from `mlw compute list`", f.Compute, s.ws.Name, f.Compute)
+		}
+		return err
+	}
+	return nil
+}
+
+// checkDatastores checks the datastores named by azureml://datastores/
+// paths.
+func (s *submission) checkDatastores(ctx context.Context) error {
+	f := s.f
+	for _, ds := range sortedKeys(f.Datastores) {
+		if _, err := s.c.Do(ctx, http.MethodGet, withVersion(s.wsID+"/datastores/"+url.PathEscape(ds), DatastoreAPIVersion), nil, nil); err != nil {
+			if IsNotFound(err) {
+				return f.Errorf(f.Datastores[ds], "the datastore %q was not found in workspace %s (every workspace has workspaceblobstore and workspaceartifactstore)", ds, s.ws.Name)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// code sets the job's codeId: a local folder is uploaded and registered as
+// a code version, a code asset is referred to.
+func (s *submission) code(ctx context.Context) error {
+	p, f := &s.job.Properties, s.f
 	switch {
 	case f.Code != "":
-		snap, err := NewSnapshot(f.Code, SnapshotLimits{})
+		code, err := s.uploadCode(ctx)
 		if err != nil {
-			return nil, f.Errorf("code", "%v", err)
+			return err
 		}
-		var progress func(int64, int64)
-		if opts.Progress != nil {
-			progress = func(sent, total int64) { opts.Progress("code "+snap.Name, sent, total) }
-		}
-		up, err := c.UploadSnapshot(ctx, ws, snap, UploadOptions{Progress: progress})
-		if err != nil {
-			return nil, fmt.Errorf("upload the code folder %s: %w", f.Code, err)
-		}
-		if up.Unchanged {
-			notef("Code unchanged: 0 bytes uploaded (%s, %d files, %s)", up.Path, len(snap.Files), FormatBytes(snap.Size))
-		} else {
-			notef("Code uploaded: %s in %d files (%s)", FormatBytes(up.BytesUploaded), up.FilesUploaded, up.Path)
-		}
-		code, err := c.CreateCodeVersion(ctx, ws, up)
-		if err != nil {
-			return nil, err
-		}
-		res.Code = code
+		s.res.Code = code
 		p.CodeID = code.ID
 	case f.CodeRef != "":
 		ref := stripAzureML(f.CodeRef)
@@ -118,43 +143,66 @@ func (c *Client) SubmitJob(ctx context.Context, ws WorkspaceRef, f *JobFile, opt
 		} else {
 			name, version, ok := strings.Cut(ref, ":")
 			if !ok || name == "" || version == "" {
-				return nil, f.Errorf("code", "%q: a code asset is azureml:<name>:<version>", f.CodeRef)
+				return f.Errorf("code", "%q: a code asset is azureml:<name>:<version>", f.CodeRef)
 			}
-			p.CodeID = wsID + "/codes/" + name + "/versions/" + version
+			p.CodeID = s.wsID + "/codes/" + name + "/versions/" + version
 		}
 	}
+	return nil
+}
 
-	// Local inputs.
+// uploadCode uploads the code folder (nothing when unchanged) and
+// registers it as a code version.
+func (s *submission) uploadCode(ctx context.Context) (*CodeUpload, error) {
+	f := s.f
+	snap, err := NewSnapshot(f.Code, SnapshotLimits{})
+	if err != nil {
+		return nil, f.Errorf("code", "%v", err)
+	}
+	var progress func(int64, int64)
+	if s.progress != nil {
+		progress = func(sent, total int64) { s.progress("code "+snap.Name, sent, total) }
+	}
+	up, err := s.c.UploadSnapshot(ctx, s.ws, snap, UploadOptions{Progress: progress})
+	if err != nil {
+		return nil, fmt.Errorf("upload the code folder %s: %w", f.Code, err)
+	}
+	if up.Unchanged {
+		s.notef("Code unchanged: 0 bytes uploaded (%s, %d files, %s)", up.Path, len(snap.Files), FormatBytes(snap.Size))
+	} else {
+		s.notef("Code uploaded: %s in %d files (%s)", FormatBytes(up.BytesUploaded), up.FilesUploaded, up.Path)
+	}
+	return s.c.CreateCodeVersion(ctx, s.ws, up)
+}
+
+// uploadInputs uploads the local inputs (nothing when unchanged) and
+// points the job's inputs at the uploads.
+func (s *submission) uploadInputs(ctx context.Context) error {
+	p, f := &s.job.Properties, s.f
 	for _, k := range sortedKeys(f.LocalInputs) {
 		snap, err := NewSnapshot(f.LocalInputs[k], SnapshotLimits{MaxBytes: 1 << 62, MaxFiles: 1 << 30})
 		if err != nil {
-			return nil, f.Errorf("inputs."+k+".path", "%v", err)
+			return f.Errorf("inputs."+k+".path", "%v", err)
 		}
 		var progress func(int64, int64)
-		if opts.Progress != nil {
-			progress = func(sent, total int64) { opts.Progress("input "+k, sent, total) }
+		if s.progress != nil {
+			progress = func(sent, total int64) { s.progress("input "+k, sent, total) }
 		}
-		up, err := c.UploadSnapshot(ctx, ws, snap, UploadOptions{Datastore: f.InputDatastores[k], Version: uuid.NewString(), Progress: progress})
+		up, err := s.c.UploadSnapshot(ctx, s.ws, snap, UploadOptions{Datastore: f.InputDatastores[k], Version: uuid.NewString(), Progress: progress})
 		if err != nil {
-			return nil, fmt.Errorf("upload input %s (%s): %w", k, f.LocalInputs[k], err)
+			return fmt.Errorf("upload input %s (%s): %w", k, f.LocalInputs[k], err)
 		}
 		if up.Unchanged {
-			notef("Input %s unchanged: 0 bytes uploaded (%s)", k, up.Path)
+			s.notef("Input %s unchanged: 0 bytes uploaded (%s)", k, up.Path)
 		} else {
-			notef("Input %s uploaded: %s in %d files (%s)", k, FormatBytes(up.BytesUploaded), up.FilesUploaded, up.Path)
+			s.notef("Input %s uploaded: %s in %d files (%s)", k, FormatBytes(up.BytesUploaded), up.FilesUploaded, up.Path)
 		}
 		in := p.Inputs[k]
 		in.URI = up.DatastoreURI()
 		p.Inputs[k] = in
-		res.Inputs[k] = up
+		s.res.Inputs[k] = up
 	}
-
-	out, err := c.CreateJob(ctx, ws, f.Name, &job)
-	if err != nil {
-		return nil, f.serverError(err)
-	}
-	res.Job = out
-	return res, nil
+	return nil
 }
 
 // serverError points an API error about a job field at the file's line.

@@ -17,9 +17,11 @@ const studioJobs = 10_000
 
 // BenchmarkStudioJobsPage measures what the studio's Jobs page asks of
 // the server in a workspace with 10,000 jobs: one page of 50 (the first,
-// and one deep in the history through nextLink), and the experiments list
-// (every job grouped by experiment), server time as the client sees it on
-// loopback. The history is copies of one real completed job, written
+// and one deep in the history through nextLink), a search over the whole
+// history (mlwSearch: by name, by display name, which decodes every job,
+// and one that matches nothing), a status and experiment filter, and the
+// experiments list (every job grouped by experiment), server time as the
+// client sees it on loopback. The history is copies of one real completed job, written
 // straight into the database. Aim: ≤ 100 ms per page.
 func BenchmarkStudioJobsPage(b *testing.B) {
 	t := startJobServer(b, "cpus=2", `{"vmSize": "STANDARD_DS1_V2", "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 1}}`)
@@ -70,7 +72,17 @@ func BenchmarkStudioJobsPage(b *testing.B) {
 	for _, c := range []struct {
 		name, path string
 		want       int
-	}{{"first", first, 50}, {"page101", deep, 50}, {"experiments", experiments, 1}} {
+	}{
+		{"first", first, 50},
+		{"page101", deep, 50},
+		// job_99, job_990…999, job_9900…9999: 111 jobs, a page of 50.
+		{"search-name", first + "&mlwSearch=JOB_99", 50},
+		// Every job's display name is "warmup": each spec is read.
+		{"search-display", first + "&mlwSearch=armu", 50},
+		{"search-none", first + "&mlwSearch=no-such-job", 0},
+		{"filtered", first + "&status=Completed&experimentName=default", 50},
+		{"experiments", experiments, 1},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			var lat []time.Duration
 			for b.Loop() {

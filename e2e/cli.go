@@ -66,10 +66,23 @@ func (s *Server) MustRun(t testing.TB, args ...string) string {
 	return stdout
 }
 
-// MustRunJSON runs the CLI with --output json and decodes its stdout into v.
+// MustRunJSON runs the CLI with --output json (the shape az ml prints:
+// status, compute: azureml:…) and decodes its stdout into v.
 func (s *Server) MustRunJSON(t testing.TB, v any, args ...string) {
 	t.Helper()
-	out := s.MustRun(t, append(args, "--output", "json")...)
+	s.mustRunDecode(t, v, "json", args...)
+}
+
+// MustRunREST runs the CLI with --output rest (the REST API's body:
+// properties.status, …) and decodes its stdout into v.
+func (s *Server) MustRunREST(t testing.TB, v any, args ...string) {
+	t.Helper()
+	s.mustRunDecode(t, v, "rest", args...)
+}
+
+func (s *Server) mustRunDecode(t testing.TB, v any, format string, args ...string) {
+	t.Helper()
+	out := s.MustRun(t, append(args, "--output", format)...)
 	if err := json.Unmarshal([]byte(out), v); err != nil {
 		t.Fatalf("e2e: mlw %s printed something that is not the expected JSON: %v\n%s", strings.Join(args, " "), err, out)
 	}

@@ -30,6 +30,35 @@ func subcommands(help string) []string {
 	return names
 }
 
+// helpFlagProblems finds flag lines of a help text that read wrong: a
+// default said twice ("(default 4) (default 4)": the usage says it and
+// pflag adds it), or a value name of several words (pflag takes a
+// `quoted` word of the usage as the value's name: "--size mlw compute
+// list-sizes").
+func helpFlagProblems(help string) []string {
+	var out []string
+	for _, line := range strings.Split(help, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if !strings.HasPrefix(trimmed, "-") {
+			continue
+		}
+		if strings.Count(line, "(default ") > 1 {
+			out = append(out, "default given twice: "+trimmed)
+		}
+		left, _, ok := strings.Cut(trimmed, "   ")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(left)
+		for i, f := range fields {
+			if strings.HasPrefix(f, "--") && len(fields)-i-1 > 1 {
+				out = append(out, "the value's name is several words: "+trimmed)
+			}
+		}
+	}
+	return out
+}
+
 // TestHelpHasExamples: every command, down to the leaves, shows an
 // example in its --help; people learn a CLI from its examples.
 func TestHelpHasExamples(t *testing.T) {
@@ -46,6 +75,9 @@ func TestHelpHasExamples(t *testing.T) {
 			t.Errorf("%s --help shows no Examples section", name)
 		} else if !strings.Contains(strings.SplitN(examples, "\n\n", 2)[0], "mlw") {
 			t.Errorf("%s --help: the example should show an mlw command line", name)
+		}
+		for _, bad := range helpFlagProblems(stdout) {
+			t.Errorf("%s --help: %s", name, bad)
 		}
 		seen++
 		for _, sub := range subcommands(stdout) {
@@ -101,7 +133,10 @@ func TestOutputFormats(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal([]byte(s.MustRun(t, "workspace", "list", "-o", "yaml")), &fromYAML))
 	require.Len(t, fromYAML, 1)
 	require.Equal(t, fromJSON[0]["id"], fromYAML[0]["id"])
-	require.Equal(t, "first one", fromYAML[0]["properties"].(map[string]any)["description"])
+	require.Equal(t, "first one", fromYAML[0]["description"], "the shape az ml prints")
+	var rest []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(s.MustRun(t, "workspace", "list", "-o", "rest")), &rest))
+	require.Equal(t, "first one", rest[0]["properties"].(map[string]any)["description"], "-o rest: the REST body")
 
 	// As in az, --output none prints nothing (the command still runs).
 	require.Empty(t, s.MustRun(t, "group", "create", "-n", "rg-quiet", "-l", "eastus", "-o", "none"))

@@ -21,7 +21,7 @@ import (
 
 	"github.com/mlw-project/mlw/api"
 	"github.com/mlw-project/mlw/internal/identity"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store/sqlite"
 )
 
@@ -310,15 +310,15 @@ schedules:
 
 // addUser creates a user with a token directly in the server's database
 // (mlw has no user API yet).
-func addUser(t *testing.T, dir, name, role string) (*store.User, string) {
+func addUser(t *testing.T, dir, name, role string) (*resource.User, string) {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "mlw.db"))
 	require.NoError(t, err)
 	defer st.Close()
-	u := &store.User{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", time.Now().UnixNano()%1e12), Name: name, Role: role}
+	u := &resource.User{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", time.Now().UnixNano()%1e12), Name: name, Role: role}
 	require.NoError(t, st.CreateUser(context.Background(), u))
 	plain, hash := identity.NewToken()
-	require.NoError(t, st.CreateToken(context.Background(), &store.Token{Hash: hash, UserID: u.ID, Label: "test"}))
+	require.NoError(t, st.CreateToken(context.Background(), &resource.Token{Hash: hash, UserID: u.ID, Label: "test"}))
 	return u, plain
 }
 
@@ -362,7 +362,8 @@ func TestInstanceErrors(t *testing.T) {
 		_, stderr, code := e.cli(t, "compute", "create", "--file", badCron)
 		require.Equal(t, 1, code)
 		require.Contains(t, stderr, "Schedule 1")
-		require.Contains(t, stderr, "schedules.computeStartStop[0].cron.expression")
+		require.Contains(t, stderr, "line 3: schedules:", "the YAML field and its line are named")
+		require.Contains(t, stderr, `"0 25 * * *" is not valid`)
 		badTZ := writeFile(t, local, "tz.yml", "name: ci-tz\ntype: computeinstance\nschedules:\n  compute_start_stop:\n    - action: stop\n      trigger:\n        type: cron\n        expression: 0 18 * * *\n        time_zone: Atlantis Standard Time\n")
 		_, stderr, code = e.cli(t, "compute", "create", "--file", badTZ)
 		require.Equal(t, 1, code)

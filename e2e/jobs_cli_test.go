@@ -95,9 +95,8 @@ func TestJobCLISubmitStreamDownload(t *testing.T) {
 	require.Contains(t, stderr, "Input rows unchanged: 0 bytes uploaded")
 	name := job["name"].(string)
 	require.Regexp(t, `^[a-z]+_[a-z]+_[a-z0-9]{10}$`, name, "a generated name looks like Azure's")
-	props := job["properties"].(map[string]any)
-	require.Equal(t, "cli job", props["displayName"])
-	require.Equal(t, "0.5", props["inputs"].(map[string]any)["lr"].(map[string]any)["value"], "--set changed the input")
+	require.Equal(t, "cli job", job["display_name"])
+	require.Equal(t, "0.5", job["inputs"].(map[string]any)["lr"], "--set changed the input")
 
 	// stream follows a job to its end, also one submitted earlier.
 	stdout, stderr, code = s.Run("job", "stream", name)
@@ -107,6 +106,9 @@ func TestJobCLISubmitStreamDownload(t *testing.T) {
 
 	var shown map[string]any
 	s.MustRunJSON(t, &shown, "job", "show", "--name", "first_run")
+	require.Equal(t, "Completed", shown["status"])
+	require.Contains(t, shown["code"], "/codes/")
+	s.MustRunREST(t, &shown, "job", "show", "--name", "first_run")
 	require.Equal(t, "Completed", shown["properties"].(map[string]any)["status"])
 	require.Contains(t, shown["properties"].(map[string]any)["codeId"], "/codes/")
 
@@ -139,7 +141,7 @@ func TestJobCLIErrors(t *testing.T) {
 		want      []string
 	}{
 		{"bad yaml field", "command: python train.py\ncode: src\nenviroment: azureml:AzureML-sklearn-1.5@latest\ncompute: cpu-cluster\n",
-			[]string{"bad_yaml_field.yml: line 3: field enviroment is not a known field here"}},
+			[]string{"bad_yaml_field.yml: line 3: enviroment: not a known field (check its spelling and indentation)"}},
 		{"bad yaml syntax", "command: python train.py\n  code: src\n", []string{"bad_yaml_syntax.yml: line 2: mapping values are not allowed"}},
 		{"unknown compute", strings.Replace(good, "cpu-cluster", "gpu-cluster", 1),
 			[]string{`unknown_compute.yml: line 4: compute: the compute "gpu-cluster" was not found in workspace ws-cli`, "mlw compute list"}},
@@ -186,7 +188,7 @@ func TestJobCLIFailureAndCancel(t *testing.T) {
 	Await(t, "the long job to run", func() error {
 		var j map[string]any
 		s.MustRunJSON(t, &j, "job", "show", "long")
-		if st := j["properties"].(map[string]any)["status"]; st != "Running" {
+		if st := j["status"]; st != "Running" {
 			return fmt.Errorf("status %v", st)
 		}
 		return nil
@@ -196,7 +198,7 @@ func TestJobCLIFailureAndCancel(t *testing.T) {
 	Await(t, "the job to be canceled", func() error {
 		var j map[string]any
 		s.MustRunJSON(t, &j, "job", "show", "long")
-		if st := j["properties"].(map[string]any)["status"]; st != "Canceled" {
+		if st := j["status"]; st != "Canceled" {
 			return fmt.Errorf("status %v", st)
 		}
 		return nil
@@ -226,7 +228,8 @@ compute: cpu-cluster
 	var versions []map[string]any
 	s.MustRunJSON(t, &versions, "environment", "list", "--name", "CliV2AnonymousEnvironment")
 	require.Len(t, versions, 1)
-	require.Regexp(t, `^[0-9a-f]{32}$`, versions[0]["name"])
+	require.Equal(t, "CliV2AnonymousEnvironment", versions[0]["name"])
+	require.Regexp(t, `^[0-9a-f]{32}$`, versions[0]["version"])
 }
 
 // TestJobCLIStreamSurvivesServerRestart: `mlw job stream` keeps following
@@ -262,4 +265,154 @@ func TestJobCLIStreamSurvivesServerRestart(t *testing.T) {
 	}
 	require.Equal(t, "before\nafter\n", stdout.String())
 	require.Contains(t, stderr.String(), "job gated completed")
+}
+
+// TestJobCLIStreamSaysWhyItWaits: a two-node job on a host with room for
+// one node waits in Queued, and `job create --stream` says why as soon as
+// the cluster knows (HostCapacityExceeded, and the MLW_NODE_CAPACITY knob),
+// not only `job show`.
+func TestJobCLIStreamSaysWhyItWaits(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, Options{Env: []string{"MLW_NODE_CAPACITY=cpus=3,memory=32GiB"}})
+	s.MustRun(t, "group", "create", "-n", "rg-wait", "-l", "eastus")
+	s.MustRun(t, "workspace", "create", "-n", "ws-wait", "-g", "rg-wait")
+	s.MustRun(t, "configure", "--defaults", "group=rg-wait", "workspace=ws-wait")
+	s.MustRun(t, "compute", "create", "--name", "cpu-cluster", "--type", "AmlCompute", "--size", "STANDARD_DS11_V2",
+		"--min-instances", "0", "--max-instances", "2")
+	file := filepath.Join(s.WorkDir, "wide.yml")
+	require.NoError(t, os.WriteFile(file, []byte("command: echo never\nenvironment: azureml:AzureML-sklearn-1.5@latest\ncompute: azureml:cpu-cluster\nresources:\n  instance_count: 2\n"), 0o644))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*AwaitTimeout)
+	defer cancel()
+	cmd := s.Command(ctx, "job", "create", "--file", file, "--name", "wide", "--stream")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	Await(t, "the stream to say why the job waits", func() error {
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if strings.HasPrefix(line, "Queued: Waiting for a node: cpu-cluster at 1/2 nodes") &&
+				strings.Contains(line, "HostCapacityExceeded") && strings.Contains(line, "MLW_NODE_CAPACITY") {
+				return nil
+			}
+		}
+		return fmt.Errorf("stderr so far: %q", stderr.String())
+	})
+	require.Contains(t, s.MustRun(t, "job", "show", "wide", "-o", "table"), "HostCapacityExceeded", "job show says it too")
+
+	s.MustRun(t, "job", "cancel", "wide")
+	select {
+	case err := <-done:
+		require.Error(t, err, "a canceled job's stream fails")
+	case <-ctx.Done():
+		t.Fatalf("mlw job create --stream did not return; stderr: %q", stderr.String())
+	}
+	require.Contains(t, stderr.String(), "job wide was canceled")
+	require.Empty(t, stdout.String(), "the job printed nothing; the reasons are on stderr")
+	seen := map[string]bool{}
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.HasPrefix(line, "Queued:") {
+			require.False(t, seen[line], "a reason is printed when it changes, not at every poll:\n%s", stderr.String())
+			seen[line] = true
+		}
+	}
+}
+
+// TestJobCLIEnvironmentBuildError: environment create does not call an
+// environment ready before it is built, and a job whose environment
+// cannot be built says the build's error once (not in the build log, the
+// job's end and the command's error each).
+func TestJobCLIEnvironmentBuildError(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnv(t)
+	jcWrite(t, proj, map[string]string{
+		"broken-env.yml": "name: broken\nimage: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04\nconda_file:\n  dependencies:\n    - python=3.11\n    - pip\n    - pip: [mlw-e2e-no-such-package==0.0.1]\n",
+		"broken.yml":     "command: echo never\nenvironment: azureml:broken:1\ncompute: azureml:cpu-cluster\n",
+	})
+	_, stderr, code := s.Run("environment", "create", "--file", filepath.Join(proj, "broken-env.yml"))
+	require.Zero(t, code, stderr)
+	require.NotContains(t, stderr, "ready")
+	require.Contains(t, stderr, "not built yet. The first job that uses it builds it")
+
+	_, stderr, code = s.Run("job", "create", "--file", filepath.Join(proj, "broken.yml"), "--name", "broken_run", "--stream")
+	require.NotZero(t, code)
+	var job map[string]any
+	s.MustRunREST(t, &job, "job", "show", "broken_run")
+	msg, _ := lookup(job, "properties", "mlw", "error", "message").(string)
+	require.Contains(t, msg, "mlw-e2e-no-such-package==0.0.1")
+	require.Equal(t, 1, strings.Count(stderr, msg), "the build's error, once:\n%s", stderr)
+	require.Contains(t, stderr, "ERROR: job broken_run ended Failed (the error is above)")
+}
+
+// lookup follows keys into nested JSON objects.
+func lookup(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// TestJobCLIShowCreateRoundTrip: what `job show -o yaml` and `compute show
+// -o yaml` print is a file `create --file` takes: under a new name it
+// makes the same job (and compute) again.
+func TestJobCLIShowCreateRoundTrip(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnv(t)
+	file := filepath.Join(proj, "job.yml")
+	s.MustRun(t, "job", "create", "--file", file, "--name", "original", "--stream")
+
+	shown := filepath.Join(s.WorkDir, "shown.yml")
+	require.NoError(t, os.WriteFile(shown, []byte(s.MustRun(t, "job", "show", "original", "-o", "yaml")), 0o644))
+	stdout, stderr, code := s.Run("job", "create", "--file", shown, "--name", "again", "--stream")
+	require.Zero(t, code, "stderr: %s\nstdout: %s", stderr, stdout)
+	require.Contains(t, stdout, "hello from mlw ['0.01', ")
+
+	var a, b map[string]any
+	s.MustRunREST(t, &a, "job", "show", "original")
+	s.MustRunREST(t, &b, "job", "show", "again")
+	pa, pb := a["properties"].(map[string]any), b["properties"].(map[string]any)
+	for _, k := range []string{"command", "codeId", "environmentId", "computeId", "displayName", "experimentName",
+		"environmentVariables", "inputs", "resources", "tags", "jobType"} {
+		require.Equal(t, pa[k], pb[k], k)
+	}
+	require.Equal(t, "Completed", pb["status"])
+	require.Contains(t, pb["outputs"].(map[string]any)["default"].(map[string]any)["uri"], "dcid.again", "the new job has its own artifacts")
+
+	// A cluster, the same way.
+	cluster := filepath.Join(s.WorkDir, "cluster.yml")
+	require.NoError(t, os.WriteFile(cluster, []byte(s.MustRun(t, "compute", "show", "--name", "cpu-cluster", "-o", "yaml")), 0o644))
+	s.MustRun(t, "compute", "create", "--file", cluster, "--name", "cpu-cluster-2")
+	var ca, cb map[string]any
+	s.MustRunJSON(t, &ca, "compute", "show", "--name", "cpu-cluster")
+	s.MustRunJSON(t, &cb, "compute", "show", "--name", "cpu-cluster-2")
+	for _, k := range []string{"type", "size", "tier", "min_instances", "max_instances", "idle_time_before_scale_down", "ssh_public_access_enabled", "location"} {
+		require.Equal(t, ca[k], cb[k], k)
+	}
+}
+
+// TestJobCLIQuery: --query filters the shape az ml prints, before it is
+// formatted; a bad query fails before the command acts.
+func TestJobCLIQuery(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnv(t)
+	s.MustRun(t, "job", "create", "--file", filepath.Join(proj, "job.yml"), "--name", "queried", "--stream")
+	require.Equal(t, "Completed\n", s.MustRun(t, "job", "show", "queried", "--query", "status", "-o", "tsv"))
+	require.Equal(t, "queried\tCompleted\tazureml:cpu-cluster\n",
+		s.MustRun(t, "job", "list", "--query", "[].{n: name, s: status, c: compute}", "-o", "tsv"))
+	require.Equal(t, "\"Completed\"\n", s.MustRun(t, "job", "show", "queried", "-o", "rest", "--query", "properties.status"), "-o rest: the query runs on the REST body")
+	table := s.MustRun(t, "compute", "list", "--query", "[].{Name: name, Max: max_instances}", "-o", "table")
+	require.Regexp(t, `^Name\s+Max\n-+\s+-+\ncpu-cluster\s+2\n$`, table)
+	require.Empty(t, s.MustRun(t, "job", "show", "queried", "--query", "no_such_field"))
+
+	stdout, stderr, code := s.Run("job", "create", "--file", filepath.Join(proj, "job.yml"), "--name", "never", "--query", "[?")
+	require.NotZero(t, code)
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, "not a JMESPath query")
+	_, _, code = s.Run("job", "show", "never")
+	require.NotZero(t, code, "a refused command must not act")
 }

@@ -488,7 +488,7 @@ func TestClusterJobLabCLI(t *testing.T) {
 		"--min-instances", "0", "--max-instances", "1", "--idle-time-before-scale-down", "120", "--tier", "dedicated")
 	s.MustRun(t, "compute", "update", "--name", "aml-cluster", "--max-instances", "2")
 	var c map[string]any
-	s.MustRunJSON(t, &c, "compute", "show", "--name", "aml-cluster")
+	s.MustRunREST(t, &c, "compute", "show", "--name", "aml-cluster")
 	p := clusterProps(c)
 	require.Equal(t, "STANDARD_DS11_V2", p["vmSize"])
 	require.EqualValues(t, 2, p["scaleSettings"].(map[string]any)["maxNodeCount"])
@@ -542,7 +542,7 @@ func TestPreemptNodeCLI(t *testing.T) {
 	s.MustRunJSON(t, &nodes, "compute", "list-nodes", "--name", "low", "-g", e.rg, "-w", e.name)
 	require.Len(t, nodes, 1)
 	var out map[string]any
-	s.MustRunJSON(t, &out, "compute", "preempt-node", "--name", "low", "--node-id", nodes[0]["nodeId"].(string), "-g", e.rg, "-w", e.name)
+	s.MustRunJSON(t, &out, "compute", "preempt-node", "--name", "low", "--node-id", nodes[0]["node_id"].(string), "-g", e.rg, "-w", e.name)
 	require.Equal(t, "PreemptionRequested", out["status"])
 	e.awaitJob(t, "resumable", "Completed")
 	log := s.MustRun(t, "job", "stream", "resumable", "-g", e.rg, "-w", e.name)

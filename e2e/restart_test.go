@@ -23,7 +23,7 @@ func snapshot(t *testing.T, s *Server) map[string]any {
 	t.Helper()
 	var groups, workspaces []map[string]any
 	s.MustRunJSON(t, &groups, "group", "list")
-	s.MustRunJSON(t, &workspaces, "workspace", "list")
+	s.MustRunREST(t, &workspaces, "workspace", "list")
 	for _, ws := range workspaces {
 		props := ws["properties"].(map[string]any)
 		delete(props, "discoveryUrl")

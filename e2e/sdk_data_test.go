@@ -197,19 +197,20 @@ image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04
 conda_file: conda.yml
 `), 0o644))
 	var v map[string]any
-	s.MustRunJSON(t, &v, "environment", "create", "--file", "env/env.yml")
+	s.MustRunREST(t, &v, "environment", "create", "--file", "env/env.yml")
 	require.Equal(t, "1", v["name"])
 	props := v["properties"].(map[string]any)
 	require.Equal(t, "UserCreated", props["environmentType"])
 	require.Contains(t, props["condaFile"], "scikit-learn")
 	s.MustRunJSON(t, &v, "environment", "create", "--file", "env/env.yml")
-	require.Equal(t, "2", v["name"], "without a version, the next one")
+	require.Equal(t, "2", v["version"], "without a version, the next one")
+	require.Equal(t, "my-sklearn", v["name"])
 
 	var list []map[string]any
 	s.MustRunJSON(t, &list, "environment", "list")
 	names := map[string]string{}
 	for _, e := range list {
-		names[e["name"].(string)] = e["properties"].(map[string]any)["latestVersion"].(string)
+		names[e["name"].(string)] = e["latest_version"].(string)
 	}
 	require.Equal(t, "2", names["my-sklearn"])
 	require.Contains(t, names, "AzureML-sklearn-0.24-ubuntu18.04-py37-cpu")
@@ -217,10 +218,11 @@ conda_file: conda.yml
 	require.Contains(t, names, "AzureML-sklearn-1.5")
 
 	s.MustRunJSON(t, &v, "environment", "show", "--name", "AzureML-sklearn-1.5")
-	require.Equal(t, names["AzureML-sklearn-1.5"], v["name"])
+	require.Equal(t, names["AzureML-sklearn-1.5"], v["version"])
+	s.MustRunREST(t, &v, "environment", "show", "--name", "AzureML-sklearn-1.5")
 	require.Equal(t, "Curated", v["properties"].(map[string]any)["environmentType"])
 	s.MustRunJSON(t, &v, "environment", "show", "--name", "my-sklearn", "--version", "1")
-	require.Equal(t, "lab environment", v["properties"].(map[string]any)["description"])
+	require.Equal(t, "lab environment", v["description"])
 
 	// A conda file passed as an environment file is explained.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.yml"), []byte("name: x\nchannels: [conda-forge]\ndependencies: [python=3.10]\n"), 0o644))
@@ -318,7 +320,7 @@ func TestSDKThroughProxy(t *testing.T) {
 	// The workspace is real: its datastores exist, the CLI sees it.
 	var ws map[string]any
 	s.MustRunJSON(t, &ws, "workspace", "show", "-n", "ws-proxy", "-g", "rg1")
-	require.Equal(t, "made through the proxy", ws["properties"].(map[string]any)["description"])
+	require.Equal(t, "made through the proxy", ws["description"])
 
 	// Hosts other than Azure's are refused, not tunnelled.
 	conn, err := net.Dial("tcp", strings.TrimPrefix(m[1], "http://"))

@@ -77,11 +77,14 @@ func TestStudioLab(t *testing.T) {
 		LogLatencyMs          []int
 		JobFinalStatus        string
 		GroupGone             bool
+		StopAt                string
+		Instances             struct{ Studio, Other map[string]any }
 		Reader                struct{ NewReason, DeleteGroupReason, AddFilesReason, Role string }
 	}
+	sshKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
 	RunBrowser(t, "studio", map[string]any{
 		"origin": s.URL, "signInUrl": link.URL, "user": "admin", "group": rg, "workspace": ws,
-		"setupScript": studioSetupScript, "sshKey": strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))),
+		"setupScript": studioSetupScript, "sshKey": sshKey,
 		"otherUser": "bob", "reader": map[string]string{"name": "rita", "password": "rita-pass-1"},
 		"notebookFolders": []string{"Labs", "04"}, "notebook": "studio-lab.ipynb",
 		"screenshots": shots, "timeoutMs": 180_000,
@@ -118,7 +121,42 @@ func TestStudioLab(t *testing.T) {
 		require.Contains(t, reason, "Readers can look but not change anything")
 	}
 
-	// The instances were made as the studio said.
+	// The instances were made as the studio's dialog said: the API held
+	// (before the group went) the schedule, the setup script and the SSH
+	// key of one, the subnet and the assigned user of the other.
+	props := func(doc map[string]any) map[string]any {
+		t.Helper()
+		p, ok := doc["properties"].(map[string]any)["properties"].(map[string]any)
+		require.True(t, ok, "%v", doc)
+		return p
+	}
+	studio := props(out.Instances.Studio)
+	var hour, minute int
+	_, err = fmt.Sscanf(out.StopAt, "%d:%d", &hour, &minute)
+	require.NoError(t, err, out.StopAt)
+	sched := studio["schedules"].(map[string]any)["computeStartStop"].([]any)
+	require.Len(t, sched, 1)
+	stop := sched[0].(map[string]any)
+	require.Equal(t, "Stop", stop["action"])
+	require.Equal(t, "Cron", stop["triggerType"])
+	require.Equal(t, map[string]any{"expression": fmt.Sprintf("%d %d * * *", minute, hour), "timeZone": "UTC"}, stop["cron"])
+	script := studio["setupScripts"].(map[string]any)["scripts"].(map[string]any)["creationScript"].(map[string]any)
+	require.Equal(t, "Users/admin/compute-setup.sh", script["scriptData"])
+	require.Equal(t, "workspaceStorage", script["scriptSource"])
+	sshSettings := studio["sshSettings"].(map[string]any)
+	require.Equal(t, "Enabled", sshSettings["sshPublicAccess"])
+	require.Equal(t, sshKey, sshSettings["adminPublicKey"])
+	require.Nil(t, studio["subnet"])
+	other := props(out.Instances.Other)
+	require.Equal(t, "/subscriptions/"+s.Subscription+"/resourceGroups/"+rg+"/providers/Microsoft.Network/virtualNetworks/vnet-"+ws+"/subnets/default",
+		other["subnet"].(map[string]any)["id"])
+	bob := s.Do(t, http.MethodGet, "/mlw/v1/users/bob", nil).JSON(t)
+	require.NotEmpty(t, bob["objectId"])
+	assigned := other["personalComputeInstanceSettings"].(map[string]any)["assignedUser"].(map[string]any)
+	require.Equal(t, bob["objectId"], assigned["objectId"])
+	require.Equal(t, "bob", other["mlw"].(map[string]any)["assignedUser"].(map[string]any)["name"])
+	require.Nil(t, other["schedules"], "the other instance got no schedule")
+
 	require.True(t, out.GroupGone)
 	require.Equal(t, http.StatusNotFound, s.Do(t, http.MethodGet, s.GroupPath(rg), nil).StatusCode)
 	Await(t, "no process of the group left", func() error {
@@ -131,7 +169,8 @@ func TestStudioLab(t *testing.T) {
 
 // TestStudioJobsHistory: the Jobs page of a workspace with 10,000 jobs
 // renders its first page and pages on through nextLink (the time to the
-// first rendered page is logged; the aim is 1 s). The history is
+// first rendered page is logged; the aim is 1 s), and its search
+// finds jobs anywhere in the history, not only on the pages loaded. The history is
 // copies of one real completed job, written straight into the database.
 func TestStudioJobsHistory(t *testing.T) {
 	t.Parallel()
@@ -158,6 +197,13 @@ func TestStudioJobsHistory(t *testing.T) {
 	var out struct {
 		FirstPageMs, NextPageMs, Rows, NextRows int
 		FirstJob, NextFirstJob                  string
+		SearchOneMs                             int
+		SearchOne                               []string
+		SearchMany                              struct {
+			Rows    int
+			First   string
+			HasNext bool
+		}
 	}
 	RunBrowser(t, "studio-jobs", map[string]any{"signInUrl": link.URL, "screenshots": Artifacts(t),
 		"jobsUrl": s.URL + "/studio/ws/" + ref[0] + "/rg-jobs/ws-jobs/jobs"}, &out)
@@ -166,4 +212,10 @@ func TestStudioJobsHistory(t *testing.T) {
 	require.Equal(t, 50, out.NextRows)
 	require.Equal(t, fmt.Sprintf("job_%d", n-1), out.FirstJob, "newest first")
 	require.Equal(t, fmt.Sprintf("job_%d", n-51), out.NextFirstJob)
+	// The search covers the whole history, not the pages loaded.
+	t.Logf("a search of %d jobs rendered in %d ms", n, out.SearchOneMs)
+	require.Equal(t, []string{"job_5000"}, out.SearchOne)
+	require.Equal(t, 50, out.SearchMany.Rows, "job_99, job_990…999, job_9900…9999: 111 jobs, a page of 50")
+	require.Equal(t, "job_9999", out.SearchMany.First)
+	require.True(t, out.SearchMany.HasNext)
 }

@@ -139,11 +139,39 @@ func TestStudioSessions(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, r.StatusCode, r)
 	require.Contains(t, r.Error(t).Message, "sign in again")
 
-	// `mlw studio` prints a link that opens the studio.
+	// `mlw studio` prints a link that opens the studio: the workspaces, or
+	// a page of a workspace (-g/-w, else the CLI's defaults), where the
+	// studio's pages live.
 	var link struct{ URL, Target string }
-	s.MustRunJSON(t, &link, "studio", "--no-browser", "--page", "compute")
-	require.Equal(t, "/studio/compute", link.Target)
+	s.MustRunJSON(t, &link, "studio", "--no-browser")
+	require.Equal(t, "/studio/", link.Target)
 	require.Equal(t, http.StatusOK, s.OpenLink(t, link.URL).StatusCode)
+	_, stderr, code := s.Run("studio", "--no-browser", "--page", "compute")
+	require.NotZero(t, code, "no workspace to open the page of")
+	require.Contains(t, stderr, "--page compute opens a page of a workspace")
+	require.Contains(t, stderr, "mlw configure --defaults")
+	_, stderr, code = s.Run("studio", "--no-browser", "--page", "computes")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "no such page; use one of home, notebooks, compute, jobs, environments")
+	s.MustRun(t, "workspace", "create", "-n", "ws-studio", "-g", "rg-studio", "-o", "none")
+	wsPage := "/studio/ws/" + s.Subscription + "/rg-studio/ws-studio"
+	s.MustRunJSON(t, &link, "studio", "--no-browser", "--page", "compute", "-g", "rg-studio", "-w", "ws-studio")
+	require.Equal(t, wsPage+"/compute", link.Target)
+	s.MustRun(t, "configure", "--defaults", "group=rg-studio", "workspace=ws-studio")
+	s.MustRunJSON(t, &link, "studio", "--no-browser", "--page", "jobs/job 1")
+	require.Equal(t, wsPage+"/jobs/job%201", link.Target)
+	s.MustRunJSON(t, &link, "studio", "--no-browser", "--page", "home")
+	require.Equal(t, wsPage, link.Target)
+	s.MustRunJSON(t, &link, "studio", "--no-browser", "--page", "resource-groups")
+	require.Equal(t, "/studio/resource-groups", link.Target)
+	// The link signs in and goes on to the page, which the studio serves.
+	s.MustRunJSON(t, &link, "studio", "--no-browser", "--page", "compute")
+	open := s.OpenLink(t, link.URL)
+	require.Equal(t, http.StatusOK, open.StatusCode, open)
+	require.Contains(t, string(open.Body), `url=`+wsPage+`/compute"`)
+	page = s.AsBrowser(t, http.MethodGet, wsPage+"/compute", nil, sessionCookie(t, open), "")
+	require.Equal(t, http.StatusOK, page.StatusCode, page)
+	require.Contains(t, string(page.Body), `<div id="root">`)
 }
 
 // TestStudioTerminalAccess: the terminal WebSocket takes a studio session

@@ -28,9 +28,9 @@ func TestWorkspaceLifecycle(t *testing.T) {
 	s.MustRunJSON(t, &ws, "workspace", "create", "-n", "ws1", "-g", "rg1", "--description", "lab workspace")
 	require.Equal(t, "ws1", ws["name"])
 	require.Equal(t, "eastus", ws["location"], "a workspace defaults to its group's location")
-	props := ws["properties"].(map[string]any)
-	require.Equal(t, "lab workspace", props["description"])
-	require.Equal(t, "Succeeded", props["provisioningState"])
+	require.Equal(t, "lab workspace", ws["description"])
+	require.Equal(t, "Succeeded", ws["provisioning_state"])
+	require.Equal(t, "rg1", ws["resource_group"])
 
 	// A group's location comes from --location or the configured default.
 	_, stderr, code := s.Run("group", "create", "--name", "rg-loc")
@@ -138,6 +138,8 @@ func TestDefaultDatastores(t *testing.T) {
 	require.Regexp(t, `workspaceblobstore\s+AzureBlob\s+\S+\s+\S+\s+true`, table)
 	var one map[string]any
 	s.MustRunJSON(t, &one, "datastore", "show", "--name", "workspacefilestore", "-g", "rg1", "-w", "ws1")
+	require.Equal(t, "azure_file", one["type"])
+	s.MustRunREST(t, &one, "datastore", "show", "--name", "workspacefilestore", "-g", "rg1", "-w", "ws1")
 	require.Equal(t, "AzureFile", one["properties"].(map[string]any)["datastoreType"])
 	_, stderr, code := s.Run("datastore", "show", "--name", "nosuchstore", "-g", "rg1", "-w", "ws1")
 	require.NotZero(t, code)

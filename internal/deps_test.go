@@ -111,6 +111,11 @@ func TestModuleRules(t *testing.T) {
 			}
 		}
 		for _, imp := range p.Imports {
+			// Handlers speak the resource model and admission; how state
+			// is kept is the store's and admission's business.
+			if under(p.ImportPath, "internal/httpapi") && under(imp, "internal/store") {
+				t.Errorf("%s imports %s: handlers use internal/resource and internal/service, never the store", p.ImportPath, imp)
+			}
 			// Kubernetes' client libraries are large; they stay behind the
 			// backend that needs them.
 			if (imp == "k8s.io" || strings.HasPrefix(imp, "k8s.io/")) && !under(p.ImportPath, "internal/backend/kubernetes") {

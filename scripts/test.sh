@@ -7,7 +7,7 @@
 # installs the browser tests' npm packages, fetches Debian 13's azure-ai-ml
 # 1.28 into a cache (once), then runs `go test ./...`. PostgreSQL tests start
 # a throwaway cluster themselves; screenshots of the browser tests are kept
-# in e2e/artifacts/.
+# in e2e/artifacts/. Last, scripts/fuzz.sh runs each fuzz target briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,11 +38,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The studio: built before `go build` embeds it (internal/webui), and its
-# unit tests (Vitest).
-if ! command -v npm >/dev/null; then
-  echo "The studio needs Node.js 20 and npm (https://nodejs.org, or your distribution's nodejs package)." >&2
-  exit 1
-fi
+# unit tests (Vitest). Its build tools need Node.js 20.19+ or 22.12+, newer
+# than Debian 12's nodejs (18): scripts/studio-node.sh finds one, or fetches
+# Node.js 22 from the npm registry into the test cache (once), or fails here
+# saying what to install. The browser tests run on that Node.js too.
+node_bin="$(./scripts/studio-node.sh)"
+export PATH="$node_bin:$PATH"
 (cd web/studio && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && npm test --silent)
 
 # The browser tests' drivers (TypeScript, from the lockfile).
@@ -61,4 +62,9 @@ export MLW_REQUIRE_POSTGRES="${MLW_REQUIRE_POSTGRES:-1}"
 export MLW_REQUIRE_AZ="${MLW_REQUIRE_AZ:-1}"
 export MLW_REQUIRE_BROWSER="${MLW_REQUIRE_BROWSER:-1}"
 export MLW_REQUIRE_SDK128="${MLW_REQUIRE_SDK128:-1}"
-exec go test -count=1 -timeout 30m "$@" ./...
+go test -count=1 -timeout 30m "$@" ./...
+
+# Then a short run of every fuzz target (MLW_FUZZTIME each, default 4s;
+# about 1.5 minutes on 2 cores; MLW_FUZZTIME=0 skips it). Their seed
+# corpora already ran above, as ordinary tests.
+./scripts/fuzz.sh

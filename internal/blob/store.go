@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // On-disk layout of one storage account, storage/<account>/:
@@ -222,6 +223,11 @@ func ValidatePath(name string) error {
 	}
 	if strings.ContainsRune(name, 0) {
 		return newError(400, "InvalidResourceName", "The blob name contains a NUL character.")
+	}
+	// Azure's names are UTF-8, and a name that is not could be written
+	// but never listed (listings are XML and io/fs paths, both UTF-8).
+	if !utf8.ValidString(name) {
+		return newError(400, "InvalidResourceName", fmt.Sprintf("The name %q is not valid UTF-8.", name))
 	}
 	for _, seg := range strings.Split(name, "/") {
 		switch {

@@ -237,7 +237,7 @@ func TestListing(t *testing.T) {
 func TestNamesAndConflicts(t *testing.T) {
 	t.Parallel()
 	s, _ := newStore(t)
-	for _, bad := range []string{"../escape", "a/../../b", "a//b", "/abs", "a/", ".", "a/./b", strings.Repeat("x", 256)} {
+	for _, bad := range []string{"../escape", "a/../../b", "a//b", "/abs", "a/", ".", "a/./b", strings.Repeat("x", 256), "\xac/0"} {
 		_, _, err := s.Put(acct, cont, bad, strings.NewReader("x"), PutOptions{})
 		require.Equal(t, "InvalidResourceName", code(t, err), bad)
 	}

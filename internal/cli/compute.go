@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/mlw-project/mlw/api"
 )
@@ -20,6 +18,9 @@ var computeColumns = []column{
 	{Header: "State", Func: computeState},
 	{Header: "Provisioning", Path: "properties.provisioningState"},
 }
+
+// computeView prints computes: the SDK's shape, the columns above.
+var computeView = view{shape: computeShape, cols: computeColumns}
 
 // computeState is an instance's state, or a cluster's nodes.
 func computeState(d Doc) string {
@@ -45,80 +46,51 @@ type computeFlags struct {
 
 func computeCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "compute", Short: "Manage compute instances and clusters", Aliases: []string{"computes"}}
+	cmd.AddCommand(computeCreateCmd(app), computeShowCmd(app), computeListCmd(app), computeDeleteCmd(app),
+		computeListSizesCmd(app), computeListUsageCmd(app))
+	// The verbs of compute instances, then those of clusters.
+	cmd.AddCommand(computeInstanceOpCmd(app, "start", "Start a stopped compute instance", "Starting"),
+		computeInstanceOpCmd(app, "stop", "Stop a compute instance (it keeps its files and its quota)", "Stopping"),
+		computeInstanceOpCmd(app, "restart", "Restart a compute instance", "Restarting"),
+		computeConnectSSHCmd(app), computeTerminalCmd(app), computeOpenJupyterCmd(app))
+	cmd.AddCommand(computeListNodesCmd(app), computeUpdateCmd(app), computePreemptNodeCmd(app))
+	return cmd
+}
+
+// computePath resolves the workspace of s (flags, then defaults) and
+// returns the ARM path of its compute name.
+func (a *App) computePath(ctx context.Context, s *scope, name string) (string, error) {
+	if err := a.resolveWorkspace(s); err != nil {
+		return "", err
+	}
+	if name == "" {
+		return "", errors.New("pass the compute's name with --name/-n")
+	}
+	p, err := a.computesPath(ctx, s)
+	return p + "/" + name, err
+}
+
+// computesPath resolves the workspace of s and returns the ARM path of its
+// computes.
+func (a *App) computesPath(ctx context.Context, s *scope) (string, error) {
+	if err := a.resolveWorkspace(s); err != nil {
+		return "", err
+	}
+	_, p, err := a.workspacePath(ctx, s)
+	return p + "/computes", err
+}
+
+func computeShowCmd(app *App) *cobra.Command {
 	var s scope
-
-	computePath := func(ctx context.Context, name string) (string, error) {
-		if err := app.resolveWorkspace(&s); err != nil {
-			return "", err
-		}
-		if name == "" {
-			return "", errors.New("pass the compute's name with --name/-n")
-		}
-		_, p, err := app.workspacePath(ctx, &s)
-		return p + "/computes/" + name, err
-	}
-
-	var f computeFlags
-	create := &cobra.Command{
-		Use:   "create",
-		Short: "Create a compute instance or cluster",
-		Long: `Create a compute instance (a personal dev machine) or an AmlCompute cluster
-(an autoscaling pool of nodes), from flags or from an Azure ML YAML file
-(computeInstance.schema.json / amlCompute.schema.json). Without --no-wait the
-command returns when the compute is ready.`,
-		Example: `  mlw compute create --name ci-1 --type ComputeInstance --size STANDARD_DS11_V2
-  mlw compute create --name aml-cluster --type AmlCompute --size STANDARD_DS11_V2 --min-instances 0 --max-instances 2
-  mlw compute create --file instance.yml`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			body, name, err := computeBody(cmd, &f)
-			if err != nil {
-				return err
-			}
-			p, err := computePath(cmd.Context(), name)
-			if err != nil {
-				return err
-			}
-			c, _ := app.Client()
-			var out Doc
-			resp, err := c.Do(cmd.Context(), "PUT", p, body, &out)
-			if err != nil {
-				return err
-			}
-			if !f.noWait {
-				if err := app.wait(cmd.Context(), c, resp, "Creating compute "+name); err != nil {
-					return err
-				}
-				if out, err = app.getDoc(cmd.Context(), p); err != nil {
-					return err
-				}
-			}
-			return app.print(out, computeColumns)
-		},
-	}
-	fl := create.Flags()
-	fl.StringVarP(&f.file, "file", "f", "", "Azure ML YAML file describing the compute")
-	fl.StringVarP(&f.name, "name", "n", "", "compute name (overrides the file's)")
-	fl.StringVarP(&f.typ, "type", "t", "", "ComputeInstance or AmlCompute")
-	fl.StringVar(&f.size, "size", "", "VM size, e.g. STANDARD_DS11_V2 (see `mlw compute list-sizes`)")
-	fl.StringVar(&f.description, "description", "", "description")
-	fl.StringVarP(&f.location, "location", "l", "", "location (default: the workspace's)")
-	fl.StringSliceVar(&f.tags, "tags", nil, "tags as key=value (repeatable)")
-	fl.BoolVar(&f.noWait, "no-wait", false, "return once creation has started")
-	addInstanceCreateFlags(create, &f.instance)
-	addClusterCreateFlags(create, &f.cluster)
-	addWorkspaceFlags(create, &s)
-	_ = create.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"ComputeInstance", "AmlCompute"}, cobra.ShellCompDirectiveNoFileComp))
-
 	var name string
 	var showLogs bool
-	show := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "show",
 		Short:   "Show a compute",
 		Example: "  mlw compute show --name aml-cluster",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := computePath(cmd.Context(), name)
+			p, err := app.computePath(cmd.Context(), &s, name)
 			if err != nil {
 				return err
 			}
@@ -129,31 +101,35 @@ command returns when the compute is ready.`,
 			if err != nil {
 				return err
 			}
-			if app.format() == "table" && str(d, "properties.computeType") == "ComputeInstance" {
+			if app.peopleTable() && str(d, "properties.computeType") == "ComputeInstance" {
 				return printInstanceDetails(app, d)
 			}
-			if app.format() == "table" && str(d, "properties.computeType") == "AmlCompute" {
+			if app.peopleTable() && str(d, "properties.computeType") == "AmlCompute" {
 				return printClusterDetails(app, d)
 			}
-			return app.print(d, computeColumns)
+			return app.printView(d, computeView)
 		},
 	}
-	show.Flags().StringVarP(&name, "name", "n", "", "compute name")
-	show.Flags().BoolVar(&showLogs, "logs", false, "compute instances: print the setup script logs instead")
-	addWorkspaceFlags(show, &s)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "compute name")
+	cmd.Flags().BoolVar(&showLogs, "logs", false, "compute instances: print the setup script logs instead")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
 
+func computeListCmd(app *App) *cobra.Command {
+	var s scope
 	var typeFilter string
-	list := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List computes",
 		Example: "  mlw compute list\n  mlw compute list --type AmlCompute -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := computePath(cmd.Context(), "x")
+			p, err := app.computesPath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
-			docs, err := app.listDocs(cmd.Context(), strings.TrimSuffix(p, "/x"))
+			docs, err := app.listDocs(cmd.Context(), p)
 			if err != nil {
 				return err
 			}
@@ -166,20 +142,25 @@ command returns when the compute is ready.`,
 				}
 				docs = kept
 			}
-			return app.print(docs, computeColumns)
+			return app.printView(docs, computeView)
 		},
 	}
-	list.Flags().StringVarP(&typeFilter, "type", "t", "", "only this type (ComputeInstance or AmlCompute)")
-	addWorkspaceFlags(list, &s)
+	cmd.Flags().StringVarP(&typeFilter, "type", "t", "", "only this type (ComputeInstance or AmlCompute)")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
 
+func computeDeleteCmd(app *App) *cobra.Command {
+	var s scope
+	var name string
 	var yes, noWait bool
-	del := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "delete",
 		Short:   "Delete a compute (stops its processes, cancels its jobs)",
 		Example: "  mlw compute delete --name ci-1 --yes",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := computePath(cmd.Context(), name)
+			p, err := app.computePath(cmd.Context(), &s, name)
 			if err != nil {
 				return err
 			}
@@ -198,39 +179,58 @@ command returns when the compute is ready.`,
 			return app.wait(cmd.Context(), c, resp, "Deleting compute "+name)
 		},
 	}
-	del.Flags().StringVarP(&name, "name", "n", "", "compute name")
-	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
-	del.Flags().BoolVar(&noWait, "no-wait", false, "return once the deletion has started")
-	addWorkspaceFlags(del, &s)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "compute name")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the deletion has started")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
 
-	var location string
-	locationOf := func(ctx context.Context) (string, string, error) {
-		_, sub, err := app.clientSub(ctx)
+// computeLocation is the subscription and the location whose VM sizes and
+// quotas to list: --location, the default location, or the workspace's.
+func (a *App) computeLocation(ctx context.Context, s *scope, location string) (string, string, error) {
+	c, sub, err := a.clientSub(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if location == "" {
+		location = a.Profile().Defaults["location"]
+	}
+	if location == "" {
+		if err := a.resolveWorkspace(s); err != nil {
+			return "", "", fmt.Errorf("pass --location, or a workspace whose location to use: %w", err)
+		}
+		ws, err := c.GetWorkspace(ctx, s.group, s.workspace)
 		if err != nil {
 			return "", "", err
 		}
-		if location == "" {
-			location = app.Profile().Defaults["location"]
-		}
-		if location == "" {
-			if err := app.resolveWorkspace(&s); err != nil {
-				return "", "", fmt.Errorf("pass --location, or a workspace whose location to use: %w", err)
-			}
-			ws, err := app.getDoc(ctx, api.WorkspacePath(sub, s.group, s.workspace))
-			if err != nil {
-				return "", "", err
-			}
-			location = str(ws, "location")
-		}
-		return sub, location, nil
+		location = ws.Location
 	}
-	sizes := &cobra.Command{
+	return sub, location, nil
+}
+
+// vmSizeColumns are the table columns of list-sizes.
+var vmSizeColumns = []column{{Header: "Name", Path: "name"}, {Header: "Family", Path: "family"},
+	{Header: "vCPUs", Path: "vCPUs"}, {Header: "Memory GB", Path: "memoryGB"}, {Header: "GPUs", Path: "gpus"},
+	{Header: "$/hour", Func: func(d Doc) string {
+		if v, ok := lookup(d, "estimatedVMPrices.values").([]any); ok && len(v) > 0 {
+			if m, ok := v[0].(map[string]any); ok {
+				return fmt.Sprint(m["retailPrice"])
+			}
+		}
+		return ""
+	}}}
+
+func computeListSizesCmd(app *App) *cobra.Command {
+	var s scope
+	var location string
+	cmd := &cobra.Command{
 		Use:     "list-sizes",
 		Short:   "List the VM sizes computes may use",
 		Example: "  mlw compute list-sizes --location eastus",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sub, loc, err := locationOf(cmd.Context())
+			sub, loc, err := app.computeLocation(cmd.Context(), &s, location)
 			if err != nil {
 				return err
 			}
@@ -238,28 +238,24 @@ command returns when the compute is ready.`,
 			if err != nil {
 				return err
 			}
-			return app.print(docs, []column{{Header: "Name", Path: "name"}, {Header: "Family", Path: "family"},
-				{Header: "vCPUs", Path: "vCPUs"}, {Header: "Memory GB", Path: "memoryGB"}, {Header: "GPUs", Path: "gpus"},
-				{Header: "$/hour", Func: func(d Doc) string {
-					if v, ok := lookup(d, "estimatedVMPrices.values").([]any); ok && len(v) > 0 {
-						if m, ok := v[0].(map[string]any); ok {
-							return fmt.Sprint(m["retailPrice"])
-						}
-					}
-					return ""
-				}}})
+			return app.print(docs, vmSizeColumns)
 		},
 	}
-	sizes.Flags().StringVarP(&location, "location", "l", "", "location (default: the workspace's)")
-	addWorkspaceFlags(sizes, &s)
+	cmd.Flags().StringVarP(&location, "location", "l", "", "location (default: the workspace's)")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
 
-	usage := &cobra.Command{
+func computeListUsageCmd(app *App) *cobra.Command {
+	var s scope
+	var location string
+	cmd := &cobra.Command{
 		Use:     "list-usage",
 		Short:   "List vCPU quota usage per VM family",
 		Example: "  mlw compute list-usage --location eastus",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sub, loc, err := locationOf(cmd.Context())
+			sub, loc, err := app.computeLocation(cmd.Context(), &s, location)
 			if err != nil {
 				return err
 			}
@@ -271,96 +267,7 @@ command returns when the compute is ready.`,
 				{Header: "Limit", Path: "limit"}})
 		},
 	}
-	usage.Flags().StringVarP(&location, "location", "l", "", "location (default: the workspace's)")
-	addWorkspaceFlags(usage, &s)
-
-	cmd.AddCommand(create, show, list, del, sizes, usage)
-	cmd.AddCommand(instanceCommands(app, &s, computePath)...)
-	cmd.AddCommand(clusterCommands(app, &s, computePath)...)
+	cmd.Flags().StringVarP(&location, "location", "l", "", "location (default: the workspace's)")
+	addWorkspaceFlags(cmd, &s)
 	return cmd
-}
-
-// computeBody builds the PUT body of `compute create` from --file or flags.
-func computeBody(cmd *cobra.Command, f *computeFlags) (Doc, string, error) {
-	var body Doc
-	name, typ := f.name, f.typ
-	if f.file != "" {
-		var head struct {
-			Name string `yaml:"name"`
-			Type string `yaml:"type"`
-		}
-		raw, err := os.ReadFile(f.file)
-		if err != nil {
-			return nil, "", err
-		}
-		if err := yamlHead(f.file, raw, &head); err != nil {
-			return nil, "", err
-		}
-		if typ == "" {
-			typ = head.Type
-		}
-		if name == "" {
-			name = head.Name
-		}
-		switch strings.ToLower(typ) {
-		case "computeinstance":
-			body, err = instanceFromYAML(f.file, raw)
-		case "amlcompute":
-			body, err = clusterFromYAML(f.file, raw)
-		default:
-			return nil, "", fmt.Errorf("%s: type must be computeinstance or amlcompute, not %q", f.file, head.Type)
-		}
-		if err != nil {
-			return nil, "", err
-		}
-	} else {
-		switch strings.ToLower(typ) {
-		case "computeinstance", "ci":
-			body = Doc{"properties": Doc{"computeType": "ComputeInstance", "properties": Doc{}}}
-		case "amlcompute", "cluster":
-			body = Doc{"properties": Doc{"computeType": "AmlCompute", "properties": Doc{}}}
-		case "":
-			return nil, "", errors.New("pass --type ComputeInstance or --type AmlCompute, or --file with a YAML file")
-		default:
-			return nil, "", fmt.Errorf("--type must be ComputeInstance or AmlCompute, not %q", typ)
-		}
-	}
-	outer := body["properties"].(Doc)
-	props, _ := outer["properties"].(Doc)
-	if props == nil {
-		props = Doc{}
-		outer["properties"] = props
-	}
-	if f.size != "" {
-		props["vmSize"] = f.size
-	}
-	if f.description != "" {
-		outer["description"] = f.description
-	}
-	if f.location != "" {
-		body["location"] = f.location
-	}
-	if len(f.tags) > 0 {
-		t, err := parseTags(f.tags)
-		if err != nil {
-			return nil, "", err
-		}
-		body["tags"] = t
-	}
-	var err error
-	if outer["computeType"] == "ComputeInstance" {
-		err = applyInstanceFlags(cmd, &f.instance, body)
-	} else {
-		err = applyClusterFlags(cmd, &f.cluster, body)
-	}
-	return body, name, err
-}
-
-// yamlHead reads the top-level name and type of a YAML file, ignoring the
-// rest (the type decides which schema the whole file is checked against).
-func yamlHead(name string, raw []byte, v any) error {
-	if err := yaml.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -18,8 +17,8 @@ type clusterFlags struct {
 
 func addClusterCreateFlags(cmd *cobra.Command, f *clusterFlags) {
 	fl := cmd.Flags()
-	fl.IntVar(&f.min, "min-instances", 0, "AmlCompute: fewest nodes kept (default 0)")
-	fl.IntVar(&f.max, "max-instances", 4, "AmlCompute: most nodes (default 4)")
+	fl.IntVar(&f.min, "min-instances", 0, "AmlCompute: fewest nodes kept")
+	fl.IntVar(&f.max, "max-instances", 4, "AmlCompute: most nodes")
 	fl.IntVarP(&f.idleSeconds, "idle-time-before-scale-down", "d", 120, "AmlCompute: seconds a node may idle before it is removed")
 	fl.StringVar(&f.tier, "tier", "", "AmlCompute: dedicated or low_priority (low-priority nodes can be preempted)")
 }
@@ -124,7 +123,7 @@ func clusterFromYAML(path string, raw []byte) (Doc, error) {
 	if y.EnableNodePublicIP != nil {
 		props["enableNodePublicIp"] = *y.EnableNodePublicIP
 	}
-	return y.body("AmlCompute", props), nil
+	return y.body(path, "AmlCompute", props)
 }
 
 // computeYAML holds the fields every compute YAML schema has.
@@ -140,12 +139,22 @@ type computeYAML struct {
 	NetworkSettings *struct {
 		VnetName string `yaml:"vnet_name"`
 		Subnet   string `yaml:"subnet"`
+		// Dump-only (compute show).
+		PrivateIPAddress any `yaml:"private_ip_address"`
+		PublicIPAddress  any `yaml:"public_ip_address"`
 	} `yaml:"network_settings"`
+
+	// Dump-only fields, which `compute show -o yaml` prints: accepted and
+	// ignored, so that what show prints can be created again.
+	ID                 any `yaml:"id"`
+	ProvisioningState  any `yaml:"provisioning_state"`
+	ProvisioningErrors any `yaml:"provisioning_errors"`
+	CreatedOn          any `yaml:"created_on"`
 }
 
 // body is the REST body of a compute of computeType with props as its
-// properties.properties (the subnet added).
-func (y *computeYAML) body(computeType string, props Doc) Doc {
+// properties.properties (the subnet added); path names the file in errors.
+func (y *computeYAML) body(path, computeType string, props Doc) (Doc, error) {
 	if y.NetworkSettings != nil && y.NetworkSettings.Subnet != "" {
 		props["subnet"] = Doc{"id": y.NetworkSettings.Subnet}
 	}
@@ -157,21 +166,30 @@ func (y *computeYAML) body(computeType string, props Doc) Doc {
 		body["tags"] = y.Tags
 	}
 	if y.Identity != nil {
-		body["identity"] = y.Identity
+		// A free-form mapping: what YAML allows as keys, JSON may not.
+		id, err := api.JSONValue(y.Identity)
+		if err != nil {
+			return nil, fmt.Errorf("%s: identity: %w", path, err)
+		}
+		body["identity"] = id
 	}
-	return body
+	return body, nil
 }
 
-// clusterCommands are the verbs only clusters have.
-func clusterCommands(app *App, s *scope, computePath func(context.Context, string) (string, error)) []*cobra.Command {
+// nodeColumns are the table columns of list-nodes.
+var nodeColumns = []column{{Header: "Node", Path: "nodeId"}, {Header: "State", Path: "nodeState"},
+	{Header: "Address", Path: "privateIpAddress"}, {Header: "Port", Path: "port"}, {Header: "Job", Path: "runId"}}
+
+func computeListNodesCmd(app *App) *cobra.Command {
+	var s scope
 	var name string
-	nodes := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "list-nodes",
 		Short:   "List the nodes of a cluster and the job each runs",
 		Example: "  mlw compute list-nodes --name aml-cluster",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := computePath(cmd.Context(), name)
+			p, err := app.computePath(cmd.Context(), &s, name)
 			if err != nil {
 				return err
 			}
@@ -185,49 +203,33 @@ func clusterCommands(app *App, s *scope, computePath func(context.Context, strin
 			if out.Nodes == nil {
 				out.Nodes = []Doc{}
 			}
-			return app.print(out.Nodes, []column{{Header: "Node", Path: "nodeId"}, {Header: "State", Path: "nodeState"},
-				{Header: "Address", Path: "privateIpAddress"}, {Header: "Port", Path: "port"}, {Header: "Job", Path: "runId"}})
+			return app.printView(out.Nodes, view{shape: nodeShape, cols: nodeColumns})
 		},
 	}
-	nodes.Flags().StringVarP(&name, "name", "n", "", "cluster name")
-	addWorkspaceFlags(nodes, s)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "cluster name")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
 
+func computeUpdateCmd(app *App) *cobra.Command {
+	var s scope
+	var name string
 	var f clusterFlags
 	var noWait bool
-	update := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "update",
 		Short: "Change a cluster's scale settings",
 		Example: `  mlw compute update --name aml-cluster --max-instances 2
   mlw compute update --name aml-cluster --min-instances 1 --idle-time-before-scale-down 300`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := computePath(cmd.Context(), name)
+			p, err := app.computePath(cmd.Context(), &s, name)
 			if err != nil {
 				return err
 			}
-			scale := Doc{}
-			fl := cmd.Flags()
-			if fl.Changed("min-instances") {
-				scale["minNodeCount"] = f.min
-			}
-			if fl.Changed("max-instances") {
-				scale["maxNodeCount"] = f.max
-			}
-			if fl.Changed("idle-time-before-scale-down") {
-				scale["nodeIdleTimeBeforeScaleDown"] = fmt.Sprintf("PT%dS", f.idleSeconds)
-			}
-			if len(scale) == 0 {
-				return fmt.Errorf("nothing to change: pass --min-instances, --max-instances or --idle-time-before-scale-down")
-			}
-			cur, err := app.getDoc(cmd.Context(), p)
+			scale, err := clusterScale(cmd, app, &f, p)
 			if err != nil {
 				return err
-			}
-			old, _ := lookup(cur, "properties.properties.scaleSettings").(map[string]any)
-			for k, v := range old {
-				if _, ok := scale[k]; !ok {
-					scale[k] = v
-				}
 			}
 			c, _ := app.Client()
 			body := Doc{"properties": Doc{"properties": Doc{"scaleSettings": scale}}}
@@ -244,17 +246,52 @@ func clusterCommands(app *App, s *scope, computePath func(context.Context, strin
 			if err != nil {
 				return err
 			}
-			return app.print(d, computeColumns)
+			return app.printView(d, computeView)
 		},
 	}
-	update.Flags().StringVarP(&name, "name", "n", "", "cluster name")
-	update.Flags().IntVar(&f.min, "min-instances", 0, "fewest nodes kept")
-	update.Flags().IntVar(&f.max, "max-instances", 0, "most nodes")
-	update.Flags().IntVarP(&f.idleSeconds, "idle-time-before-scale-down", "d", 0, "seconds a node may idle before it is removed")
-	update.Flags().BoolVar(&noWait, "no-wait", false, "return once the update has started")
-	addWorkspaceFlags(update, s)
-	var nodeID string
-	preempt := &cobra.Command{
+	cmd.Flags().StringVarP(&name, "name", "n", "", "cluster name")
+	cmd.Flags().IntVar(&f.min, "min-instances", 0, "fewest nodes kept")
+	cmd.Flags().IntVar(&f.max, "max-instances", 0, "most nodes")
+	cmd.Flags().IntVarP(&f.idleSeconds, "idle-time-before-scale-down", "d", 0, "seconds a node may idle before it is removed")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the update has started")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
+
+// clusterScale is the scaleSettings `compute update` sends: the flags
+// given, over the cluster's current settings (read from path).
+func clusterScale(cmd *cobra.Command, app *App, f *clusterFlags, path string) (Doc, error) {
+	scale := Doc{}
+	fl := cmd.Flags()
+	if fl.Changed("min-instances") {
+		scale["minNodeCount"] = f.min
+	}
+	if fl.Changed("max-instances") {
+		scale["maxNodeCount"] = f.max
+	}
+	if fl.Changed("idle-time-before-scale-down") {
+		scale["nodeIdleTimeBeforeScaleDown"] = fmt.Sprintf("PT%dS", f.idleSeconds)
+	}
+	if len(scale) == 0 {
+		return nil, fmt.Errorf("nothing to change: pass --min-instances, --max-instances or --idle-time-before-scale-down")
+	}
+	cur, err := app.getDoc(cmd.Context(), path)
+	if err != nil {
+		return nil, err
+	}
+	old, _ := lookup(cur, "properties.properties.scaleSettings").(map[string]any)
+	for k, v := range old {
+		if _, ok := scale[k]; !ok {
+			scale[k] = v
+		}
+	}
+	return scale, nil
+}
+
+func computePreemptNodeCmd(app *App) *cobra.Command {
+	var s scope
+	var name, nodeID string
+	cmd := &cobra.Command{
 		Use:   "preempt-node",
 		Short: "Preempt a node of a low-priority cluster (as Azure reclaims a VM), for tests and chaos drills",
 		Long: `Preempt a node of a cluster with vmPriority LowPriority, as Azure reclaims a
@@ -264,7 +301,7 @@ job is preempted.`,
 		Example: "  mlw compute preempt-node --name low-cluster\n  mlw compute preempt-node --name low-cluster --node-id tvm-0722166983_1-20260304t050607z",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := computePath(cmd.Context(), name)
+			p, err := app.computePath(cmd.Context(), &s, name)
 			if err != nil {
 				return err
 			}
@@ -280,11 +317,10 @@ job is preempted.`,
 			return app.print(out, []column{{Header: "Node", Path: "nodeId"}, {Header: "Status", Path: "status"}, {Header: "Job", Path: "runId"}})
 		},
 	}
-	preempt.Flags().StringVarP(&name, "name", "n", "", "cluster name")
-	preempt.Flags().StringVar(&nodeID, "node-id", "", "the node to preempt (see mlw compute list-nodes)")
-	addWorkspaceFlags(preempt, s)
-
-	return []*cobra.Command{nodes, update, preempt}
+	cmd.Flags().StringVarP(&name, "name", "n", "", "cluster name")
+	cmd.Flags().StringVar(&nodeID, "node-id", "", "the node to preempt (see mlw compute list-nodes)")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
 }
 
 // printClusterDetails shows one compute cluster for people: its size and

@@ -32,4 +32,8 @@ network_settings: {vnet_name: v, subnet: /subnets/default}
 	_, err = clusterFromYAML("cluster.yml", []byte(common+"type: amlcompute\nmax_instancs: 2\n"))
 	require.ErrorContains(t, err, "line 8")
 	require.ErrorContains(t, err, "max_instancs")
+	_, err = clusterFromYAML("cluster.yml", []byte(common+"type: amlcompute\nmax_instances: two\n"))
+	require.EqualError(t, err, `cluster.yml: line 8: max_instances: expected a number, not "two"`)
+	_, err = instanceFromYAML("instance.yml", []byte(common+"type: computeinstance\nssh_public_access_enabled: sometimes\n"))
+	require.EqualError(t, err, `instance.yml: line 8: ssh_public_access_enabled: expected true or false, not "sometimes"`)
 }

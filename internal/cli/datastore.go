@@ -21,24 +21,33 @@ var datastoreColumns = []column{
 	{Header: "Default", Path: "properties.isDefault"},
 }
 
+var datastoreView = view{shape: datastoreShape, cols: datastoreColumns}
+
 func datastoreCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "datastore", Aliases: []string{"datastores"}, Short: "List and show a workspace's datastores",
 		Long: `A workspace comes with the datastores workspaceblobstore (the default: code
 snapshots, job outputs), workspaceartifactstore (job logs and artifacts),
 workspaceworkingdirectory and workspacefilestore (the file share, see mlw file).`}
+	cmd.AddCommand(datastoreListCmd(app), datastoreShowCmd(app))
+	return cmd
+}
+
+// datastoresPath resolves the workspace of s and returns the ARM path of
+// its datastores.
+func (a *App) datastoresPath(ctx context.Context, s *scope) (string, error) {
+	_, p, err := a.workspacePath(ctx, s)
+	return p + "/datastores", err
+}
+
+func datastoreListCmd(app *App) *cobra.Command {
 	var s scope
-	var name string
-	base := func(ctx context.Context) (string, error) {
-		_, p, err := app.workspacePath(ctx, &s)
-		return p + "/datastores", err
-	}
-	list := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List the workspace's datastores",
 		Example: "  mlw datastore list -o table",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := base(cmd.Context())
+			p, err := app.datastoresPath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
@@ -46,11 +55,17 @@ workspaceworkingdirectory and workspacefilestore (the file share, see mlw file).
 			if err != nil {
 				return err
 			}
-			return app.print(docs, datastoreColumns)
+			return app.printView(docs, datastoreView)
 		},
 	}
-	addWorkspaceFlags(list, &s)
-	show := &cobra.Command{
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
+
+func datastoreShowCmd(app *App) *cobra.Command {
+	var s scope
+	var name string
+	cmd := &cobra.Command{
 		Use:     "show",
 		Short:   "Show a datastore",
 		Example: "  mlw datastore show --name workspaceblobstore",
@@ -59,7 +74,7 @@ workspaceworkingdirectory and workspacefilestore (the file share, see mlw file).
 			if name == "" {
 				return errors.New("pass --name (see mlw datastore list)")
 			}
-			p, err := base(cmd.Context())
+			p, err := app.datastoresPath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
@@ -67,11 +82,10 @@ workspaceworkingdirectory and workspacefilestore (the file share, see mlw file).
 			if err != nil {
 				return err
 			}
-			return app.print(d, datastoreColumns)
+			return app.printView(d, datastoreView)
 		},
 	}
-	show.Flags().StringVarP(&name, "name", "n", "", "datastore name")
-	addWorkspaceFlags(show, &s)
-	cmd.AddCommand(list, show)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "datastore name")
+	addWorkspaceFlags(cmd, &s)
 	return cmd
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -80,12 +79,8 @@ list-locations and az resource list work against this server.`,
 				env.AddAzureCLI(app.Home)
 				apply = "eval \"$(mlw env --az)\", then: az login --identity"
 			}
-			switch app.output {
-			case "json":
-				enc := json.NewEncoder(app.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(env)
-			case "", "table", "shell":
+			switch {
+			case app.query == nil && (app.output == "" || app.output == "table"):
 				_, err := app.Out.Write([]byte(env.Shell()))
 				if err == nil && app.outIsTTY {
 					app.errf("# Apply with: %s\n", apply)

@@ -42,6 +42,8 @@ var envVersionColumns = []column{
 	{Header: "Created", Path: "systemData.createdAt"},
 }
 
+var envVersionView = view{shape: envVersionShape, cols: envVersionColumns}
+
 // envYAML is the Azure ML environment YAML (environment.schema.json).
 type envYAML struct {
 	Schema      string            `yaml:"$schema"`
@@ -140,55 +142,93 @@ func ReadEnvironmentFile(file string) (name, version string, body Doc, err error
 	return y.Name, y.Version, Doc{"properties": props}, nil
 }
 
+// environmentBuildNote says what registering an environment version
+// means for its build: mlw builds a custom environment (a virtualenv with
+// its pip packages) the first time a job uses it, as Azure builds its
+// image, so a new version is registered, not yet ready.
+func environmentBuildNote(ctx context.Context, c *api.Client, versionPath, name, version string) string {
+	use := fmt.Sprintf("use it as environment: azureml:%s:%s", name, version)
+	var b struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	}
+	if _, err := c.Do(ctx, "GET", versionPath+"/buildLog", nil, &b); err != nil {
+		return fmt.Sprintf("Registered environment %s version %s; %s.", name, version, use)
+	}
+	switch b.Status {
+	case "NotNeeded":
+		return fmt.Sprintf("Registered environment %s version %s: it has nothing for pip to install, so jobs use it at once; %s.", name, version, use)
+	case "Succeeded":
+		return fmt.Sprintf("Registered environment %s version %s: its packages were built before (the same requirements), so jobs use it at once; %s.", name, version, use)
+	case "Running":
+		return fmt.Sprintf("Registered environment %s version %s: a build of its packages is running; jobs that use it wait for it (%s).", name, version, use)
+	case "Failed":
+		return fmt.Sprintf("Registered environment %s version %s, but the last build of these packages failed (%s); a job that uses it builds it again (%s).", name, version, b.Reason, use)
+	}
+	return fmt.Sprintf("Registered environment %s version %s: not built yet. The first job that uses it builds it (a virtualenv with its pip packages) before it runs, and `mlw job stream` shows the build; %s.", name, version, use)
+}
+
 func environmentCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "environment", Aliases: []string{"env-asset", "environments"}, Short: "Manage environments (curated AzureML-* and your own)"}
-	var s scope
-	base := func(ctx context.Context) (*api.Client, string, error) {
-		c, p, err := app.workspacePath(ctx, &s)
-		return c, p + "/environments", err
-	}
-	var name, version, label, file string
-	var archived bool
+	cmd.AddCommand(environmentListCmd(app), environmentShowCmd(app), environmentCreateCmd(app))
+	return cmd
+}
 
-	list := &cobra.Command{
+// environmentsPath resolves the workspace of s and returns a client and
+// the ARM path of the workspace's environments.
+func (a *App) environmentsPath(ctx context.Context, s *scope) (*api.Client, string, error) {
+	c, p, err := a.workspacePath(ctx, s)
+	return c, p + "/environments", err
+}
+
+func environmentListCmd(app *App) *cobra.Command {
+	var s scope
+	var name string
+	var archived bool
+	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List environments, or the versions of one",
 		Example: "  mlw environment list\n  mlw environment list --name AzureML-sklearn-1.5",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, p, err := base(cmd.Context())
+			_, p, err := app.environmentsPath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
-			view := "ActiveOnly"
+			listView := "ActiveOnly"
 			if archived {
-				view = "All"
+				listView = "All"
 			}
 			if name == "" {
-				docs, err := app.listDocs(cmd.Context(), p+"?listViewType="+view)
+				docs, err := app.listDocs(cmd.Context(), p+"?listViewType="+listView)
 				if err != nil {
 					return err
 				}
-				return app.print(docs, envContainerColumns)
+				return app.printView(docs, view{shape: envContainerShape, cols: envContainerColumns})
 			}
-			docs, err := app.listDocs(cmd.Context(), p+"/"+url.PathEscape(name)+"/versions?listViewType="+view)
+			docs, err := app.listDocs(cmd.Context(), p+"/"+url.PathEscape(name)+"/versions?listViewType="+listView)
 			if err != nil {
 				return err
 			}
-			return app.print(docs, envVersionColumns)
+			return app.printView(docs, envVersionView)
 		},
 	}
-	list.Flags().StringVarP(&name, "name", "n", "", "list the versions of this environment")
-	list.Flags().BoolVar(&archived, "include-archived", false, "include archived environments")
-	addWorkspaceFlags(list, &s)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "list the versions of this environment")
+	cmd.Flags().BoolVar(&archived, "include-archived", false, "include archived environments")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
 
-	show := &cobra.Command{
+func environmentShowCmd(app *App) *cobra.Command {
+	var s scope
+	var name, version, label string
+	cmd := &cobra.Command{
 		Use:     "show",
 		Short:   "Show one environment version (the latest by default)",
-		Example: "  mlw environment show --name AzureML-sklearn-1.0-ubuntu20.04-py38-cpu --version 36\n  mlw environment show --name my-env --label latest",
+		Example: "  mlw environment show --name AzureML-sklearn-1.0-ubuntu20.04-py38-cpu --version 44\n  mlw environment show --name my-env --label latest",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, p, err := base(cmd.Context())
+			c, p, err := app.environmentsPath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
@@ -204,12 +244,11 @@ func environmentCmd(app *App) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return app.print(d, envVersionColumns)
+				return app.printView(d, envVersionView)
 			}
 			if label != "" && label != "latest" {
 				return fmt.Errorf("unknown label %q: the only label is latest", label)
 			}
-			c, _ := app.Client()
 			var page api.List[Doc]
 			if _, err := c.Do(cmd.Context(), "GET", p+"?$orderBy="+url.QueryEscape("createdtime desc")+"&$top=1", nil, &page); err != nil {
 				return err
@@ -217,15 +256,20 @@ func environmentCmd(app *App) *cobra.Command {
 			if len(page.Value) == 0 {
 				return fmt.Errorf("environment %q has no versions", name)
 			}
-			return app.print(page.Value[0], envVersionColumns)
+			return app.printView(page.Value[0], envVersionView)
 		},
 	}
-	show.Flags().StringVarP(&name, "name", "n", "", "environment name")
-	show.Flags().StringVarP(&version, "version", "v", "", "version")
-	show.Flags().StringVarP(&label, "label", "l", "", "label (latest)")
-	addWorkspaceFlags(show, &s)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "environment name")
+	cmd.Flags().StringVarP(&version, "version", "v", "", "version")
+	cmd.Flags().StringVarP(&label, "label", "l", "", "label (latest)")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
 
-	create := &cobra.Command{
+func environmentCreateCmd(app *App) *cobra.Command {
+	var s scope
+	var name, version, file string
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create an environment version from an Azure ML environment YAML file",
 		Long: `Create an environment version from an Azure ML environment YAML file:
@@ -241,7 +285,7 @@ Names starting with AzureML- are reserved for curated environments.`,
 		Example: "  mlw environment create --file env.yml\n  mlw environment create --file env.yml --name other-name --version 3",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, p, err := base(cmd.Context())
+			c, p, err := app.environmentsPath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
@@ -256,34 +300,40 @@ Names starting with AzureML- are reserved for curated environments.`,
 				v = version
 			}
 			if v == "" {
-				var container Doc
-				_, err := c.Do(cmd.Context(), "GET", p+"/"+url.PathEscape(n), nil, &container)
-				switch {
-				case api.IsNotFound(err):
-					v = "1"
-				case err != nil:
+				if v, err = nextEnvironmentVersion(cmd.Context(), c, p, n); err != nil {
 					return err
-				default:
-					v = str(container, "properties.nextVersion")
-					if v == "" {
-						v = "1"
-					}
 				}
 			}
+			vp := p + "/" + url.PathEscape(n) + "/versions/" + url.PathEscape(v)
 			var out Doc
-			if _, err := c.Do(cmd.Context(), "PUT", p+"/"+url.PathEscape(n)+"/versions/"+url.PathEscape(v), body, &out); err != nil {
+			if _, err := c.Do(cmd.Context(), "PUT", vp, body, &out); err != nil {
 				return err
 			}
-			app.errf("Environment %s version %s is ready; use it as environment=\"azureml:%s:%s\".\n", n, v, n, v)
-			return app.print(out, envVersionColumns)
+			app.errf("%s\n", environmentBuildNote(cmd.Context(), c, vp, n, v))
+			return app.printView(out, envVersionView)
 		},
 	}
-	create.Flags().StringVarP(&file, "file", "f", "", "environment YAML file")
-	create.Flags().StringVarP(&name, "name", "n", "", "override the name in the file")
-	create.Flags().StringVarP(&version, "version", "v", "", "override the version in the file")
-	addWorkspaceFlags(create, &s)
-	_ = create.MarkFlagRequired("file")
-
-	cmd.AddCommand(list, show, create)
+	cmd.Flags().StringVarP(&file, "file", "f", "", "environment YAML file")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "override the name in the file")
+	cmd.Flags().StringVarP(&version, "version", "v", "", "override the version in the file")
+	addWorkspaceFlags(cmd, &s)
+	_ = cmd.MarkFlagRequired("file")
 	return cmd
+}
+
+// nextEnvironmentVersion is the version a new version of environment name
+// gets (the environments at path): its nextVersion, or 1 for a new one.
+func nextEnvironmentVersion(ctx context.Context, c *api.Client, path, name string) (string, error) {
+	var container Doc
+	_, err := c.Do(ctx, "GET", path+"/"+url.PathEscape(name), nil, &container)
+	switch {
+	case api.IsNotFound(err):
+		return "1", nil
+	case err != nil:
+		return "", err
+	}
+	if v := str(container, "properties.nextVersion"); v != "" {
+		return v, nil
+	}
+	return "1", nil
 }

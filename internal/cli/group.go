@@ -18,9 +18,19 @@ var groupColumns = []column{
 
 func groupCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "group", Short: "Manage resource groups", Aliases: []string{"groups"}}
+	cmd.AddCommand(groupCreateCmd(app), groupShowCmd(app), groupListCmd(app), groupDeleteCmd(app))
+	return cmd
+}
+
+func addGroupNameFlag(cmd *cobra.Command, name *string) {
+	cmd.Flags().StringVarP(name, "name", "n", "", "resource group name")
+	_ = cmd.MarkFlagRequired("name")
+}
+
+func groupCreateCmd(app *App) *cobra.Command {
 	var name, location string
 	var tags []string
-	create := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "create",
 		Short:   "Create a resource group (or update its tags)",
 		Example: "  mlw group create --name rg-dp100-labs --location eastus",
@@ -48,12 +58,15 @@ func groupCmd(app *App) *cobra.Command {
 			return app.print(out, groupColumns)
 		},
 	}
-	create.Flags().StringVarP(&name, "name", "n", "", "resource group name")
-	create.Flags().StringVarP(&location, "location", "l", "", "location (an Azure region name, e.g. eastus; default: mlw configure --defaults location=…)")
-	create.Flags().StringSliceVar(&tags, "tags", nil, "tags as key=value (repeatable)")
-	_ = create.MarkFlagRequired("name")
+	addGroupNameFlag(cmd, &name)
+	cmd.Flags().StringVarP(&location, "location", "l", "", "location (an Azure region name, e.g. eastus; default: mlw configure --defaults location=…)")
+	cmd.Flags().StringSliceVar(&tags, "tags", nil, "tags as key=value (repeatable)")
+	return cmd
+}
 
-	show := &cobra.Command{
+func groupShowCmd(app *App) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
 		Use:     "show",
 		Short:   "Show a resource group",
 		Example: "  mlw group show --name rg-dp100-labs",
@@ -70,10 +83,12 @@ func groupCmd(app *App) *cobra.Command {
 			return app.print(d, groupColumns)
 		},
 	}
-	show.Flags().StringVarP(&name, "name", "n", "", "resource group name")
-	_ = show.MarkFlagRequired("name")
+	addGroupNameFlag(cmd, &name)
+	return cmd
+}
 
-	list := &cobra.Command{
+func groupListCmd(app *App) *cobra.Command {
+	return &cobra.Command{
 		Use:     "list",
 		Short:   "List resource groups",
 		Example: "  mlw group list -o table",
@@ -90,9 +105,12 @@ func groupCmd(app *App) *cobra.Command {
 			return app.print(docs, groupColumns)
 		},
 	}
+}
 
+func groupDeleteCmd(app *App) *cobra.Command {
+	var name string
 	var yes, noWait bool
-	del := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete a resource group and everything in it",
 		Long: `Delete a resource group: every workspace in it, and every compute and job in
@@ -119,12 +137,9 @@ of the group is left running when the command returns.`,
 			return app.wait(cmd.Context(), c, resp, "Deleting resource group "+name)
 		},
 	}
-	del.Flags().StringVarP(&name, "name", "n", "", "resource group name")
-	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
-	del.Flags().BoolVar(&noWait, "no-wait", false, "return once the deletion has started")
-	_ = del.MarkFlagRequired("name")
-
-	cmd.AddCommand(create, show, list, del)
+	addGroupNameFlag(cmd, &name)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the deletion has started")
 	return cmd
 }
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/mlw-project/mlw/api"
@@ -57,218 +56,162 @@ content: resubmitting unchanged code uploads nothing.`,
   mlw job list --experiment diabetes-training
   mlw job download teal_answer_v5t7yq9zwn --all`,
 	}
-	var s scope
-	ws := func() (*api.Client, api.WorkspaceRef, error) {
-		if err := app.resolveWorkspace(&s); err != nil {
-			return nil, api.WorkspaceRef{}, err
-		}
-		c, err := app.Client()
-		if err != nil {
-			return nil, api.WorkspaceRef{}, err
-		}
-		return c, api.WorkspaceRef{Group: s.group, Name: s.workspace}, nil
-	}
-	var name string
-	jobName := func(args []string, verb string) (string, error) {
-		switch {
-		case len(args) == 1 && name != "" && args[0] != name:
-			return "", fmt.Errorf("two job names given (%s and --name %s): pass one", args[0], name)
-		case len(args) == 1:
-			return args[0], nil
-		case name != "":
-			return name, nil
-		}
-		return "", fmt.Errorf("pass the job's name: mlw job %s NAME (see `mlw job list`)", verb)
-	}
-	// getJob reads a job's REST document.
-	getJob := func(ctx context.Context, c *api.Client, ref api.WorkspaceRef, name string) (Doc, error) {
-		p, err := c.JobPath(ctx, ref, name)
-		if err != nil {
-			return nil, err
-		}
-		return app.getDoc(ctx, p)
-	}
-	// target resolves the job a verb acts on and its workspace's client.
-	target := func(args []string, verb string) (*api.Client, api.WorkspaceRef, string, error) {
-		n, err := jobName(args, verb)
-		if err != nil {
-			return nil, api.WorkspaceRef{}, "", err
-		}
-		c, ref, err := ws()
-		return c, ref, n, err
-	}
-	addName := func(c *cobra.Command) {
-		c.Flags().StringVarP(&name, "name", "n", "", "job name (or give it as the argument)")
-		addWorkspaceFlags(c, &s)
-	}
+	cmd.AddCommand(jobCreateCmd(app), jobShowCmd(app), jobListCmd(app), jobStreamCmd(app), jobCancelCmd(app), jobDownloadCmd(app))
+	return cmd
+}
 
-	// create
-	var file string
-	var sets []string
-	var stream bool
-	create := &cobra.Command{
-		Use:   "create",
-		Short: "Submit a command job from a YAML file",
-		Long: `Submit a command job described by an Azure ML job YAML file
-(commandJob.schema.json): command, code, environment, compute, inputs,
-outputs, environment_variables, display_name, experiment_name, description,
-tags, resources.instance_count, distribution and limits.timeout.
-
-The code folder and local input paths are uploaded to the workspaceblobstore
-datastore, content-addressed as azure-ai-ml does (LocalUpload/<hash>/...),
-honouring .amlignore (or .gitignore); unchanged content is not uploaded again.
---set overrides any field before the file is checked (dotted paths, YAML
-values). Without --name the job gets a generated name like
-teal_answer_v5t7yq9zwn.
-
-With --stream the command follows the job's output until it ends and exits
-non-zero unless it completed; otherwise it prints the submitted job.`,
-		Example: `  mlw job create --file job.yml
-  mlw job create -f job.yml --stream
-  mlw job create -f job.yml --set inputs.learning_rate=0.05 --set compute=azureml:gpu-cluster --name tuned_run_1`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if file == "" {
-				return errors.New("pass the job file with --file/-f (an Azure ML command job YAML)")
-			}
-			f, err := api.ReadJobFile(file, api.JobFileOptions{Set: sets, Name: name})
-			if err != nil {
-				return err
-			}
-			c, ref, err := ws()
-			if err != nil {
-				return err
-			}
-			up := app.uploadProgress()
-			res, err := c.SubmitJob(cmd.Context(), ref, f, api.SubmitOptions{
-				Progress: up.report,
-				Notef: func(format string, args ...any) {
-					up.finish()
-					app.errf(format+"\n", args...)
-				},
-			})
-			up.finish()
-			if err != nil {
-				return err
-			}
-			app.errf("Submitted job %s to %s (status %s).\n", res.Job.Name, f.Compute, res.Job.Properties.Status)
-			if stream {
-				return app.streamJob(cmd.Context(), c, ref, res.Job.Name)
-			}
-			if app.format() == "table" {
-				app.errf("Follow it with: mlw job stream %s\n", res.Job.Name)
-			}
-			doc, err := getJob(cmd.Context(), c, ref, res.Job.Name)
-			if err != nil {
-				return err
-			}
-			return app.print(doc, jobShowColumns)
-		},
+// jobWorkspace resolves the workspace of s (flags, then defaults) and
+// returns its client and reference.
+func (a *App) jobWorkspace(s *scope) (*api.Client, api.WorkspaceRef, error) {
+	if err := a.resolveWorkspace(s); err != nil {
+		return nil, api.WorkspaceRef{}, err
 	}
-	create.Flags().StringVarP(&file, "file", "f", "", "the job's YAML file")
-	create.Flags().StringArrayVar(&sets, "set", nil, "override a field of the file: dotted.path=value (repeatable)")
-	create.Flags().BoolVarP(&stream, "stream", "s", false, "follow the job's output until it ends")
-	create.Flags().StringVarP(&name, "name", "n", "", "job name (default: the file's name, or a generated one)")
-	addWorkspaceFlags(create, &s)
-	_ = create.MarkFlagFilename("file", "yml", "yaml")
+	c, err := a.Client()
+	if err != nil {
+		return nil, api.WorkspaceRef{}, err
+	}
+	return c, api.WorkspaceRef{Group: s.group, Name: s.workspace}, nil
+}
 
-	// show
-	show := &cobra.Command{
+// jobDoc reads a job's REST document.
+func (a *App) jobDoc(ctx context.Context, c *api.Client, ref api.WorkspaceRef, name string) (Doc, error) {
+	p, err := c.JobPath(ctx, ref, name)
+	if err != nil {
+		return nil, err
+	}
+	return a.getDoc(ctx, p)
+}
+
+// jobTarget is the job a verb acts on: the NAME argument or --name, in
+// the workspace of -g and -w.
+type jobTarget struct {
+	scope
+	name string
+}
+
+func (t *jobTarget) addFlags(c *cobra.Command) {
+	c.Flags().StringVarP(&t.name, "name", "n", "", "job name (or give it as the argument)")
+	addWorkspaceFlags(c, &t.scope)
+}
+
+// jobName is the job's name, from the argument or --name.
+func (t *jobTarget) jobName(args []string, verb string) (string, error) {
+	switch {
+	case len(args) == 1 && t.name != "" && args[0] != t.name:
+		return "", fmt.Errorf("two job names given (%s and --name %s): pass one", args[0], t.name)
+	case len(args) == 1:
+		return args[0], nil
+	case t.name != "":
+		return t.name, nil
+	}
+	return "", fmt.Errorf("pass the job's name: mlw job %s NAME (see `mlw job list`)", verb)
+}
+
+// resolve returns the job's workspace client and reference and its name.
+func (t *jobTarget) resolve(app *App, args []string, verb string) (*api.Client, api.WorkspaceRef, string, error) {
+	n, err := t.jobName(args, verb)
+	if err != nil {
+		return nil, api.WorkspaceRef{}, "", err
+	}
+	c, ref, err := app.jobWorkspace(&t.scope)
+	return c, ref, n, err
+}
+
+func jobShowCmd(app *App) *cobra.Command {
+	var t jobTarget
+	cmd := &cobra.Command{
 		Use:     "show [NAME]",
 		Short:   "Show a job",
 		Example: "  mlw job show teal_answer_v5t7yq9zwn\n  mlw job show --name teal_answer_v5t7yq9zwn --output yaml",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ref, n, err := target(args, "show")
+			c, ref, n, err := t.resolve(app, args, "show")
 			if err != nil {
 				return err
 			}
-			doc, err := getJob(cmd.Context(), c, ref, n)
+			doc, err := app.jobDoc(cmd.Context(), c, ref, n)
 			if err != nil {
 				return err
 			}
-			return app.print(doc, jobShowColumns)
+			return app.printView(doc, view{shape: jobShape, cols: jobShowColumns})
 		},
 	}
-	addName(show)
+	t.addFlags(cmd)
+	return cmd
+}
 
-	// list
+func jobListCmd(app *App) *cobra.Command {
+	var s scope
 	var experiment string
 	var maxResults int
 	var allResults bool
-	list := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List jobs, newest first",
 		Example: "  mlw job list\n  mlw job list --experiment diabetes-training --max-results 10",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, ref, err := ws()
+			c, ref, err := app.jobWorkspace(&s)
 			if err != nil {
 				return err
 			}
 			if maxResults < 1 && !allResults {
 				return errors.New("--max-results must be at least 1 (or pass --all-results)")
 			}
-			wsID, err := c.WorkspaceID(cmd.Context(), ref)
+			docs, err := listJobDocs(cmd.Context(), c, ref, experiment, maxResults, allResults)
 			if err != nil {
 				return err
 			}
-			next := wsID + "/jobs?listViewType=ActiveOnly"
-			if experiment != "" {
-				next += "&experimentName=" + url.QueryEscape(experiment)
-			}
-			docs := []Doc{}
-			for next != "" && (allResults || len(docs) < maxResults) {
-				var page api.List[Doc]
-				if _, err := c.Do(cmd.Context(), "GET", next, nil, &page); err != nil {
-					return err
-				}
-				for _, d := range page.Value {
-					if experiment == "" || str(d, "properties.experimentName") == experiment {
-						docs = append(docs, d)
-					}
-				}
-				next = page.NextLink
-			}
-			if !allResults && len(docs) > maxResults {
-				docs = docs[:maxResults]
-			}
-			return app.print(docs, jobColumns)
+			return app.printView(docs, view{shape: jobShape, cols: jobColumns})
 		},
 	}
-	list.Flags().StringVar(&experiment, "experiment", "", "only jobs of this experiment")
-	list.Flags().IntVarP(&maxResults, "max-results", "r", 50, "list at most this many jobs")
-	list.Flags().BoolVar(&allResults, "all-results", false, "list every job")
-	addWorkspaceFlags(list, &s)
+	cmd.Flags().StringVar(&experiment, "experiment", "", "only jobs of this experiment")
+	cmd.Flags().IntVarP(&maxResults, "max-results", "r", 50, "list at most this many jobs")
+	cmd.Flags().BoolVar(&allResults, "all-results", false, "list every job")
+	addWorkspaceFlags(cmd, &s)
+	return cmd
+}
 
-	// stream
-	streamCmd := &cobra.Command{
-		Use:   "stream [NAME]",
-		Short: "Follow a job's output until it ends",
-		Long: `Print the job's output (rank 0's user_logs/std_log.txt) as it is written, and
-mlw's account of the job (queueing, environment preparation) on stderr, until
-the job ends. The command then prints the final status and exits non-zero
-unless the job completed. Interrupting it leaves the job running.`,
-		Example: "  mlw job stream teal_answer_v5t7yq9zwn\n  mlw job stream --name teal_answer_v5t7yq9zwn > train.log",
-		Args:    cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ref, n, err := target(args, "stream")
-			if err != nil {
-				return err
-			}
-			return app.streamJob(cmd.Context(), c, ref, n)
-		},
+// listJobDocs reads the REST documents of a workspace's jobs, newest
+// first: those of experiment (all when empty), at most max unless all.
+// They stay documents: an api.Job would drop fields that -o rest prints.
+func listJobDocs(ctx context.Context, c *api.Client, ref api.WorkspaceRef, experiment string, max int, all bool) ([]Doc, error) {
+	wsID, err := c.WorkspaceID(ctx, ref)
+	if err != nil {
+		return nil, err
 	}
-	addName(streamCmd)
+	next := wsID + "/jobs?listViewType=ActiveOnly"
+	if experiment != "" {
+		next += "&experimentName=" + url.QueryEscape(experiment)
+	}
+	docs := []Doc{}
+	for next != "" && (all || len(docs) < max) {
+		var page api.List[Doc]
+		if _, err := c.Do(ctx, "GET", next, nil, &page); err != nil {
+			return nil, err
+		}
+		for _, d := range page.Value {
+			if experiment == "" || str(d, "properties.experimentName") == experiment {
+				docs = append(docs, d)
+			}
+		}
+		next = page.NextLink
+	}
+	if !all && len(docs) > max {
+		docs = docs[:max]
+	}
+	return docs, nil
+}
 
-	// cancel
-	cancel := &cobra.Command{
+func jobCancelCmd(app *App) *cobra.Command {
+	var t jobTarget
+	cmd := &cobra.Command{
 		Use:     "cancel [NAME]",
 		Short:   "Cancel a job (its whole process tree is stopped)",
 		Example: "  mlw job cancel teal_answer_v5t7yq9zwn",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ref, n, err := target(args, "cancel")
+			c, ref, n, err := t.resolve(app, args, "cancel")
 			if err != nil {
 				return err
 			}
@@ -277,133 +220,14 @@ unless the job completed. Interrupting it leaves the job running.`,
 			if err := c.CancelJob(cmd.Context(), ref, n); err != nil {
 				return err
 			}
-			doc, err := getJob(cmd.Context(), c, ref, n)
+			doc, err := app.jobDoc(cmd.Context(), c, ref, n)
 			if err != nil {
 				return err
 			}
 			app.errf("Job %s: %s (in %s)\n", n, str(doc, "properties.status"), time.Since(start).Round(10*time.Millisecond))
-			return app.print(doc, jobShowColumns)
+			return app.printView(doc, view{shape: jobShape, cols: jobShowColumns})
 		},
 	}
-	addName(cancel)
-
-	// download
-	var outputName, downloadPath string
-	var all bool
-	download := &cobra.Command{
-		Use:   "download [NAME]",
-		Short: "Download a finished job's artifacts and outputs",
-		Long: `Download what a finished job left: its artifacts (./outputs, ./logs and the
-user logs) into <download-path>/artifacts, and with --output-name or --all its
-named outputs into <download-path>/named-outputs/<name>, as az ml does.`,
-		Example: "  mlw job download teal_answer_v5t7yq9zwn\n  mlw job download teal_answer_v5t7yq9zwn --output-name model --download-path ./results\n  mlw job download teal_answer_v5t7yq9zwn --all",
-		Args:    cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if all && outputName != "" {
-				return errors.New("pass either --output-name or --all, not both")
-			}
-			c, ref, n, err := target(args, "download")
-			if err != nil {
-				return err
-			}
-			var bar *progressbar.ProgressBar
-			if app.errIsTTY {
-				bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(app.Err), progressbar.OptionSpinnerType(14),
-					progressbar.OptionSetDescription("Downloading "+n), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
-			}
-			res, err := c.DownloadJob(cmd.Context(), ref, n, api.DownloadOptions{Path: downloadPath, OutputName: outputName, All: all,
-				Progress: func(local string, size int64) {
-					if bar != nil {
-						_ = bar.Add(1)
-					}
-				}})
-			if bar != nil {
-				_ = bar.Finish()
-			}
-			if err != nil {
-				return err
-			}
-			app.errf("Downloaded %d files (%s) to %s\n", res.Files, api.FormatBytes(res.Bytes), strings.Join(res.Dirs, ", "))
-			return nil
-		},
-	}
-	download.Flags().StringVar(&outputName, "output-name", "", "download this named output (instead of the artifacts)")
-	download.Flags().BoolVar(&all, "all", false, "download the artifacts and every named output")
-	download.Flags().StringVarP(&downloadPath, "download-path", "p", ".", "local folder to download into")
-	addName(download)
-
-	cmd.AddCommand(create, show, list, streamCmd, cancel, download)
+	t.addFlags(cmd)
 	return cmd
-}
-
-// streamJob follows a job to its end: its output on stdout, mlw's account
-// of it on stderr, then the final status; an error unless it completed.
-func (a *App) streamJob(ctx context.Context, c *api.Client, ref api.WorkspaceRef, name string) error {
-	start := time.Now()
-	a.errf("Streaming job %s (interrupting leaves it running).\n", name)
-	job, err := c.StreamJob(ctx, ref, name, api.StreamOptions{Out: a.Out, Progress: a.Err})
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("stopped following job %s; it keeps running (follow it again with `mlw job stream %s`)", name, name)
-		}
-		return err
-	}
-	st := job.Properties.Status
-	web := ""
-	if s, ok := job.Properties.Services["Studio"]; ok && s.Endpoint != "" {
-		web = ", web view: " + s.Endpoint
-	}
-	switch st {
-	case "Completed":
-		// The job's own duration (submitted to ended) when known: it may
-		// have ended before the stream began.
-		took := time.Since(start)
-		if m := job.Properties.MLW; m != nil && m.EndTime != nil && len(m.Phases) > 0 {
-			took = m.EndTime.Sub(m.Phases[0].Time)
-		}
-		a.errf("%s job %s completed in %s%s\n", a.paint(green, "Done:"), name, took.Round(100*time.Millisecond), web)
-		return nil
-	case "Canceled":
-		return fmt.Errorf("job %s was canceled%s", name, web)
-	}
-	msg := fmt.Sprintf("job %s ended %s", name, st)
-	if m := job.Properties.MLW; m != nil && m.Error != nil && m.Error.Message != "" {
-		msg += ": " + m.Error.Message
-	} else if m != nil && m.ExitCode != nil {
-		msg += fmt.Sprintf(" (exit code %d)", *m.ExitCode)
-	}
-	return errors.New(msg + web)
-}
-
-// uploadBars shows a progress bar for each large upload on a terminal.
-type uploadBars struct {
-	app  *App
-	what string
-	bar  *progressbar.ProgressBar
-}
-
-// largeUpload is the size from which an upload gets a progress bar.
-const largeUpload = 1 << 20
-
-func (a *App) uploadProgress() *uploadBars { return &uploadBars{app: a} }
-
-func (u *uploadBars) report(what string, sent, total int64) {
-	if !u.app.errIsTTY || total < largeUpload {
-		return
-	}
-	if u.bar == nil || u.what != what {
-		u.finish()
-		u.what = what
-		u.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(u.app.Err), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("Uploading "+what), progressbar.OptionClearOnFinish(),
-			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionShowCount())
-	}
-	_ = u.bar.Set64(sent)
-}
-
-func (u *uploadBars) finish() {
-	if u.bar != nil {
-		_ = u.bar.Finish()
-		u.bar = nil
-	}
 }

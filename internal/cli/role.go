@@ -105,12 +105,22 @@ func roleDefinitionID(ctx context.Context, app *App, scopeID, role string) (stri
 func roleCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "role", Short: "Manage who may do what, where (Azure RBAC role assignments)"}
 	assignment := &cobra.Command{Use: "assignment", Short: "Grant, list and remove roles at a subscription, resource group or workspace", Aliases: []string{"assignments"}}
+	assignment.AddCommand(roleAssignmentCreateCmd(app), roleAssignmentListCmd(app), roleAssignmentDeleteCmd(app))
 	definition := &cobra.Command{Use: "definition", Short: "Show the roles there are"}
+	definition.AddCommand(roleDefinitionListCmd(app))
 	cmd.AddCommand(assignment, definition)
+	return cmd
+}
 
+// roleAssignmentsPath is the path of the role assignments at scopeID.
+func roleAssignmentsPath(scopeID string) string {
+	return scopeID + "/providers/Microsoft.Authorization/roleAssignments"
+}
+
+func roleAssignmentCreateCmd(app *App) *cobra.Command {
 	var s roleScope
-	var assignee, role, name string
-	create := &cobra.Command{
+	var assignee, role string
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Give a user a role at a scope (Owners of the scope only)",
 		Long: `Give a user a role at a scope, as az role assignment create does. The role
@@ -141,19 +151,23 @@ holds at the scope and everything below it:
 			}
 			var out Doc
 			body := Doc{"properties": Doc{"roleDefinitionId": defID, "principalId": oid}}
-			path := scopeID + "/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString()
-			if _, err := c.Do(ctx, "PUT", path, body, &out); err != nil {
+			if _, err := c.Do(ctx, "PUT", roleAssignmentsPath(scopeID)+"/"+uuid.NewString(), body, &out); err != nil {
 				return err
 			}
 			return app.print(out, assignmentColumns)
 		},
 	}
-	addRoleScopeFlags(create, &s, "where the role holds")
-	create.Flags().StringVar(&assignee, "assignee", "", "the user: a name or object id")
-	create.Flags().StringVar(&role, "role", "", `Owner, Contributor, "AzureML Data Scientist" or Reader`)
+	addRoleScopeFlags(cmd, &s, "where the role holds")
+	cmd.Flags().StringVar(&assignee, "assignee", "", "the user: a name or object id")
+	cmd.Flags().StringVar(&role, "role", "", `Owner, Contributor, "AzureML Data Scientist" or Reader`)
+	return cmd
+}
 
+func roleAssignmentListCmd(app *App) *cobra.Command {
+	var s roleScope
+	var assignee string
 	var atScope bool
-	list := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the role assignments that hold at a scope, and those below it",
 		Example: `  mlw role assignment list
@@ -176,7 +190,7 @@ holds at the scope and everything below it:
 				}
 				filters = append(filters, "principalId eq '"+oid+"'")
 			}
-			path := scopeID + "/providers/Microsoft.Authorization/roleAssignments"
+			path := roleAssignmentsPath(scopeID)
 			if len(filters) > 0 {
 				path += "?$filter=" + url.QueryEscape(strings.Join(filters, " and "))
 			}
@@ -187,11 +201,16 @@ holds at the scope and everything below it:
 			return app.print(docs, assignmentColumns)
 		},
 	}
-	addRoleScopeFlags(list, &s, "where to look (default: the subscription)")
-	list.Flags().StringVar(&assignee, "assignee", "", "only this user's (a name or object id)")
-	list.Flags().BoolVar(&atScope, "at-scope", false, "only those at the scope and above it, not below")
+	addRoleScopeFlags(cmd, &s, "where to look (default: the subscription)")
+	cmd.Flags().StringVar(&assignee, "assignee", "", "only this user's (a name or object id)")
+	cmd.Flags().BoolVar(&atScope, "at-scope", false, "only those at the scope and above it, not below")
+	return cmd
+}
 
-	del := &cobra.Command{
+func roleAssignmentDeleteCmd(app *App) *cobra.Command {
+	var s roleScope
+	var assignee, role, name string
+	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Remove role assignments: by name, or a user's role at a scope (Owners of the scope only)",
 		Example: `  mlw role assignment delete --assignee bob --role Contributor -g rg-labs -w ws-labs
@@ -203,42 +222,14 @@ holds at the scope and everything below it:
 			if err != nil {
 				return err
 			}
-			base := scopeID + "/providers/Microsoft.Authorization/roleAssignments/"
-			var names []string
-			switch {
-			case name != "" && (assignee != "" || role != ""):
-				return errors.New("give either --name or --assignee with --role, not both")
-			case name != "":
-				names = []string{name}
-			case assignee == "":
-				return errors.New("say which assignment: --name <assignment name>, or --assignee <user> with --role <role>")
-			default:
-				oid, err := assigneeID(ctx, app, assignee)
-				if err != nil {
-					return err
-				}
-				docs, err := app.listDocs(ctx, scopeID+"/providers/Microsoft.Authorization/roleAssignments?$filter="+
-					url.QueryEscape("atScope() and principalId eq '"+oid+"'"))
-				if err != nil {
-					return err
-				}
-				for _, d := range docs {
-					if !strings.EqualFold(strings.TrimSuffix(str(d, "properties.scope"), "/"), strings.TrimSuffix(scopeID, "/")) {
-						continue
-					}
-					if role == "" || strings.EqualFold(str(d, "properties.mlw.roleName"), role) {
-						names = append(names, str(d, "name"))
-					}
-				}
-				if len(names) == 0 {
-					return fmt.Errorf("%s has no role assignment%s at %s (`mlw role assignment list --scope %s --assignee %s`)",
-						assignee, map[bool]string{true: "", false: " " + role}[role == ""], scopeID, scopeID, assignee)
-				}
+			names, err := assignmentNames(ctx, app, scopeID, name, assignee, role)
+			if err != nil {
+				return err
 			}
 			var out []Doc
 			for _, n := range names {
 				var d Doc
-				if _, err := c.Do(ctx, "DELETE", base+url.PathEscape(n), nil, &d); err != nil {
+				if _, err := c.Do(ctx, "DELETE", roleAssignmentsPath(scopeID)+"/"+url.PathEscape(n), nil, &d); err != nil {
 					return err
 				}
 				out = append(out, d)
@@ -246,13 +237,52 @@ holds at the scope and everything below it:
 			return app.print(out, assignmentColumns)
 		},
 	}
-	addRoleScopeFlags(del, &s, "where the assignment is")
-	del.Flags().StringVar(&assignee, "assignee", "", "the user: a name or object id")
-	del.Flags().StringVar(&role, "role", "", "the role to remove (default: every role of --assignee at the scope)")
-	del.Flags().StringVarP(&name, "name", "n", "", "the assignment's name (a GUID, as list shows it)")
-	assignment.AddCommand(create, list, del)
+	addRoleScopeFlags(cmd, &s, "where the assignment is")
+	cmd.Flags().StringVar(&assignee, "assignee", "", "the user: a name or object id")
+	cmd.Flags().StringVar(&role, "role", "", "the role to remove (default: every role of --assignee at the scope)")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "the assignment's name (a GUID, as list shows it)")
+	return cmd
+}
 
-	defList := &cobra.Command{
+// assignmentNames are the role assignments `role assignment delete`
+// removes: the one named, or those of assignee (of role, when given) made
+// at scopeID itself.
+func assignmentNames(ctx context.Context, app *App, scopeID, name, assignee, role string) ([]string, error) {
+	switch {
+	case name != "" && (assignee != "" || role != ""):
+		return nil, errors.New("give either --name or --assignee with --role, not both")
+	case name != "":
+		return []string{name}, nil
+	case assignee == "":
+		return nil, errors.New("say which assignment: --name <assignment name>, or --assignee <user> with --role <role>")
+	}
+	oid, err := assigneeID(ctx, app, assignee)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := app.listDocs(ctx, roleAssignmentsPath(scopeID)+"?$filter="+
+		url.QueryEscape("atScope() and principalId eq '"+oid+"'"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, d := range docs {
+		if !strings.EqualFold(strings.TrimSuffix(str(d, "properties.scope"), "/"), strings.TrimSuffix(scopeID, "/")) {
+			continue
+		}
+		if role == "" || strings.EqualFold(str(d, "properties.mlw.roleName"), role) {
+			names = append(names, str(d, "name"))
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s has no role assignment%s at %s (`mlw role assignment list --scope %s --assignee %s`)",
+			assignee, map[bool]string{true: "", false: " " + role}[role == ""], scopeID, scopeID, assignee)
+	}
+	return names, nil
+}
+
+func roleDefinitionListCmd(app *App) *cobra.Command {
+	return &cobra.Command{
 		Use:     "list",
 		Short:   "List the roles and what they allow",
 		Example: "  mlw role definition list",
@@ -273,6 +303,4 @@ holds at the scope and everything below it:
 			})
 		},
 	}
-	definition.AddCommand(defList)
-	return cmd
 }

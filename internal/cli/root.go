@@ -23,6 +23,7 @@ type App struct {
 	Home     string
 
 	output   string
+	query    *query
 	conn     api.Connection
 	client   *api.Client
 	profile  *api.Profile
@@ -52,12 +53,13 @@ Start a server with ` + "`mlw server`" + `; every other command is a client of i
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.VarP(outputFlag{&app.output}, "output", "o", "output format: table, json, yaml or none (default: table on a terminal, json otherwise)")
+	pf.VarP(outputFlag{&app.output}, "output", "o", "output format: table, json, yaml, tsv, rest (the REST API's body) or none (default: table on a terminal, json otherwise)")
+	pf.Var(queryFlag{&app.query}, "query", "JMESPath query applied to the output, as az's --query (see https://jmespath.org), e.g. --query \"[].{name: name, status: status}\"")
 	pf.StringVar(&app.conn.Server, "server", "", "server URL (default: $MLW_SERVER, the saved login, or the local server)")
 	pf.StringVar(&app.conn.Token, "token", "", "API token (default: $MLW_TOKEN, the saved login, or the local server's token)")
 	pf.StringVar(&app.conn.CAFile, "ca-file", "", "PEM file of the CA to trust for the server (default: the local server's CA)")
 	pf.StringVar(&app.conn.Subscription, "subscription", "", "subscription id (default: the server's)")
-	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml", "none"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(outputFormatList, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddCommand(groupCmd(app), workspaceCmd(app), computeCmd(app), configureCmd(app), loginCmd(app), userCmd(app), tokenCmd(app), environmentCmd(app), datastoreCmd(app), fileCmd(app), envCmd(app), jobCmd(app), studioCmd(app), roleCmd(app))
 	return root, app
@@ -222,13 +224,20 @@ func (o outputFlag) String() string { return *o.p }
 func (o outputFlag) Type() string   { return "string" }
 
 func (o outputFlag) Set(v string) error {
-	switch v {
-	case "table", "json", "yaml", "none":
-		*o.p = v
-		return nil
+	for _, f := range outputFormatList {
+		if v == f {
+			*o.p = v
+			return nil
+		}
 	}
-	return errors.New("use table, json, yaml or none")
+	return errors.New("use " + outputFormats)
 }
+
+// outputFormatList are the --output formats: az's (json, yaml, table,
+// tsv, none) and rest, the REST API's own body.
+var outputFormatList = []string{"table", "json", "yaml", "tsv", "rest", "none"}
+
+var outputFormats = "table, json, yaml, tsv, rest or none"
 
 // finishTree completes the command tree once every command is in it (main
 // adds the server): cobra's own help and completion commands get examples,

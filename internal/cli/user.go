@@ -16,9 +16,15 @@ var userColumns = []column{
 
 func userCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage the users who may call this server", Aliases: []string{"users"}}
+	cmd.AddCommand(userCreateCmd(app), userShowCmd(app), userListCmd(app), userSetPasswordCmd(app), userUpdateCmd(app),
+		userEnableCmd(app, true), userEnableCmd(app, false), userDeleteCmd(app))
+	return cmd
+}
+
+func userCreateCmd(app *App) *cobra.Command {
 	var name, role string
 	var pwStdin bool
-	create := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a user and print their first API token (Owners only)",
 		Long: `Create a user with a server-wide role — Owner (everything, including users
@@ -48,12 +54,16 @@ once; the server keeps only its hash.`,
 			return app.print(out, append(userColumns, column{Header: "Token", Path: "token"}))
 		},
 	}
-	create.Flags().StringVarP(&name, "name", "n", "", "user name (lowercase)")
-	create.Flags().StringVar(&role, "role", "Contributor", `server-wide role: Owner, Contributor, "AzureML Data Scientist", Reader or None`)
-	create.Flags().BoolVar(&pwStdin, "password-stdin", false, "read a password for the studio's sign-in from standard input")
-	_ = create.MarkFlagRequired("name")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "user name (lowercase)")
+	cmd.Flags().StringVar(&role, "role", "Contributor", `server-wide role: Owner, Contributor, "AzureML Data Scientist", Reader or None`)
+	cmd.Flags().BoolVar(&pwStdin, "password-stdin", false, "read a password for the studio's sign-in from standard input")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
 
-	setPassword := &cobra.Command{
+func userSetPasswordCmd(app *App) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
 		Use:   "set-password",
 		Short: "Set a password for the studio's sign-in (yourself, or anyone as an Owner)",
 		Long: `Set the password a user signs in to the studio with (user name and password
@@ -70,13 +80,9 @@ bcrypt hash. API clients keep using tokens.`,
 			if err != nil {
 				return err
 			}
-			user := name
-			if user == "" {
-				d, err := app.getDoc(cmd.Context(), "/mlw/v1/me")
-				if err != nil {
-					return err
-				}
-				user = str(d, "name")
+			user, err := userOrSelf(cmd, app, name)
+			if err != nil {
+				return err
 			}
 			if _, err := c.Do(cmd.Context(), "PUT", "/mlw/v1/users/"+url.PathEscape(user)+"/password", Doc{"password": pw}, nil); err != nil {
 				return err
@@ -85,9 +91,13 @@ bcrypt hash. API clients keep using tokens.`,
 			return nil
 		},
 	}
-	setPassword.Flags().StringVarP(&name, "name", "n", "", "user name (default: yourself)")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "user name (default: yourself)")
+	return cmd
+}
 
-	show := &cobra.Command{
+func userShowCmd(app *App) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
 		Use:     "show",
 		Short:   "Show a user (yourself without --name)",
 		Example: "  mlw user show\n  mlw user show --name bob",
@@ -104,9 +114,12 @@ bcrypt hash. API clients keep using tokens.`,
 			return app.print(d, append(userColumns, column{Header: "Tenant ID", Path: "tenantId"}))
 		},
 	}
-	show.Flags().StringVarP(&name, "name", "n", "", "user name")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "user name")
+	return cmd
+}
 
-	list := &cobra.Command{
+func userListCmd(app *App) *cobra.Command {
+	return &cobra.Command{
 		Use:     "list",
 		Short:   "List users",
 		Example: "  mlw user list",
@@ -119,8 +132,18 @@ bcrypt hash. API clients keep using tokens.`,
 			return app.print(docs, userColumns)
 		},
 	}
-	cmd.AddCommand(create, show, list, setPassword, userUpdateCmd(app), userEnableCmd(app, true), userEnableCmd(app, false), userDeleteCmd(app))
-	return cmd
+}
+
+// userOrSelf is the user name given (--name, --user), or the caller's.
+func userOrSelf(cmd *cobra.Command, app *App, user string) (string, error) {
+	if user != "" {
+		return user, nil
+	}
+	me, err := app.getDoc(cmd.Context(), "/mlw/v1/me")
+	if err != nil {
+		return "", err
+	}
+	return str(me, "name"), nil
 }
 
 func userUpdateCmd(app *App) *cobra.Command {
@@ -211,134 +234,5 @@ until someone deletes them. The last enabled Owner cannot be deleted.`,
 	cmd.Flags().StringVarP(&name, "name", "n", "", "user name")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	_ = cmd.MarkFlagRequired("name")
-	return cmd
-}
-
-func tokenCmd(app *App) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Create, list and revoke API tokens"}
-	var user, label, expires string
-	create := &cobra.Command{
-		Use:   "create",
-		Short: "Create an API token for yourself (or, as an Owner, for another user)",
-		Example: `  mlw token create --label laptop --expires-in P30D
-  mlw token create --user bob`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := app.Client()
-			if err != nil {
-				return err
-			}
-			if user == "" {
-				me, err := app.getDoc(cmd.Context(), "/mlw/v1/me")
-				if err != nil {
-					return err
-				}
-				user = str(me, "name")
-			}
-			var out Doc
-			body := Doc{"label": label, "expiresIn": expires}
-			if _, err := c.Do(cmd.Context(), "POST", "/mlw/v1/users/"+url.PathEscape(user)+"/tokens", body, &out); err != nil {
-				return err
-			}
-			if app.format() == "table" {
-				_, err := app.Out.Write([]byte(str(out, "token") + "\n"))
-				return err
-			}
-			return app.print(out, nil)
-		},
-	}
-	create.Flags().StringVar(&user, "user", "", "user name (default: yourself)")
-	create.Flags().StringVar(&label, "label", "", "a note on what the token is for")
-	create.Flags().StringVar(&expires, "expires-in", "", "ISO 8601 lifetime such as P30D (default: no expiry)")
-	cmd.AddCommand(create, tokenListCmd(app), tokenRevokeCmd(app))
-	return cmd
-}
-
-var tokenColumns = []column{
-	{Header: "ID", Path: "id"},
-	{Header: "Label", Path: "label"},
-	{Header: "Created", Path: "createdAt"},
-	{Header: "Expires", Path: "expiresOn"},
-	{Header: "Current", Func: func(d Doc) string {
-		if v, _ := d["current"].(bool); v {
-			return "*"
-		}
-		return ""
-	}},
-}
-
-// tokenUser is --user, or the caller.
-func tokenUser(cmd *cobra.Command, app *App, user string) (string, error) {
-	if user != "" {
-		return user, nil
-	}
-	me, err := app.getDoc(cmd.Context(), "/mlw/v1/me")
-	if err != nil {
-		return "", err
-	}
-	return str(me, "name"), nil
-}
-
-func tokenListCmd(app *App) *cobra.Command {
-	var user string
-	cmd := &cobra.Command{
-		Use:     "list",
-		Short:   "List your API tokens (or, as a server Owner, another user's); secrets are never shown",
-		Example: "  mlw token list\n  mlw token list --user bob",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			u, err := tokenUser(cmd, app, user)
-			if err != nil {
-				return err
-			}
-			docs, err := app.listDocs(cmd.Context(), "/mlw/v1/users/"+url.PathEscape(u)+"/tokens")
-			if err != nil {
-				return err
-			}
-			return app.print(docs, tokenColumns)
-		},
-	}
-	cmd.Flags().StringVar(&user, "user", "", "user name (default: yourself)")
-	return cmd
-}
-
-func tokenRevokeCmd(app *App) *cobra.Command {
-	var user, id string
-	cmd := &cobra.Command{
-		Use:   "revoke [ID]",
-		Short: "Revoke an API token at once, with the access tokens and browser sessions made from it",
-		Long: `Revoke an API token by the id ` + "`mlw token list`" + ` shows. It stops working on the
-next request, on every replica; so do the access tokens the identity endpoint
-issued for it and the browser sessions opened with it.`,
-		Example: "  mlw token revoke 3f9a0c12d4e5b6a7\n  mlw token revoke --user bob --id 3f9a0c12d4e5b6a7",
-		Args:    cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				if id != "" && id != args[0] {
-					return errors.New("give the token id once: as the argument or with --id")
-				}
-				id = args[0]
-			}
-			if id == "" {
-				return errors.New("say which token: mlw token revoke <id> (`mlw token list` shows the ids)")
-			}
-			u, err := tokenUser(cmd, app, user)
-			if err != nil {
-				return err
-			}
-			c, err := app.Client()
-			if err != nil {
-				return err
-			}
-			var out Doc
-			if _, err := c.Do(cmd.Context(), "DELETE", "/mlw/v1/users/"+url.PathEscape(u)+"/tokens/"+url.PathEscape(id), nil, &out); err != nil {
-				return err
-			}
-			app.errf("Token %s of %s is revoked.\n", id, u)
-			return app.print(out, tokenColumns)
-		},
-	}
-	cmd.Flags().StringVar(&user, "user", "", "user name (default: yourself)")
-	cmd.Flags().StringVar(&id, "id", "", "the token's id (as `mlw token list` shows it)")
 	return cmd
 }

@@ -17,25 +17,33 @@ var workspaceColumns = []column{
 	{Header: "Description", Path: "properties.description"},
 }
 
+var workspaceView = view{shape: workspaceShape, cols: workspaceColumns}
+
 func workspaceCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "workspace", Short: "Manage Azure ML workspaces", Aliases: []string{"ws"}}
+	cmd.AddCommand(workspaceCreateCmd(app), workspaceUpdateCmd(app), workspaceShowCmd(app), workspaceListCmd(app),
+		workspaceDeleteCmd(app), workspaceDownloadConfigCmd(app))
+	return cmd
+}
+
+// addWorkspaceNameFlags are -n (the workspace) and -g.
+func addWorkspaceNameFlags(cmd *cobra.Command, s *scope) {
+	cmd.Flags().StringVarP(&s.workspace, "name", "n", "", "workspace name")
+	addGroupFlag(cmd, s)
+}
+
+func workspaceCreateCmd(app *App) *cobra.Command {
 	var s scope
 	var location, description, friendly string
 	var tags []string
-
-	wsPath := func(cmd *cobra.Command) (string, error) {
-		_, p, err := app.workspacePath(cmd.Context(), &s)
-		return p, err
-	}
-
-	create := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a workspace (with its default datastores)",
 		Example: `  mlw workspace create --name mlw-dp100-labs -g rg-dp100-labs
   mlw workspace create -n mlw-dp100-labs -g rg-dp100-labs --location eastus --description "DP-100 labs"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := wsPath(cmd)
+			c, p, err := app.workspacePath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
@@ -57,29 +65,33 @@ func workspaceCmd(app *App) *cobra.Command {
 			if len(t) > 0 {
 				body["tags"] = t
 			}
-			c, _ := app.Client()
 			var out Doc
 			if _, err := c.Do(cmd.Context(), "PUT", p, body, &out); err != nil {
 				return err
 			}
-			return app.print(out, workspaceColumns)
+			return app.printView(out, workspaceView)
 		},
 	}
-	create.Flags().StringVarP(&s.workspace, "name", "n", "", "workspace name")
-	addGroupFlag(create, &s)
-	create.Flags().StringVarP(&location, "location", "l", "", "location (default: the resource group's)")
-	create.Flags().StringVar(&description, "description", "", "description")
-	create.Flags().StringVar(&friendly, "display-name", "", "friendly name shown in the studio")
-	create.Flags().StringSliceVar(&tags, "tags", nil, "tags as key=value (repeatable)")
-	_ = create.MarkFlagRequired("name")
+	addWorkspaceNameFlags(cmd, &s)
+	cmd.Flags().StringVarP(&location, "location", "l", "", "location (default: the resource group's)")
+	cmd.Flags().StringVar(&description, "description", "", "description")
+	cmd.Flags().StringVar(&friendly, "display-name", "", "friendly name shown in the studio")
+	cmd.Flags().StringSliceVar(&tags, "tags", nil, "tags as key=value (repeatable)")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
 
-	update := &cobra.Command{
+func workspaceUpdateCmd(app *App) *cobra.Command {
+	var s scope
+	var description, friendly string
+	var tags []string
+	cmd := &cobra.Command{
 		Use:     "update",
 		Short:   "Update a workspace's description, display name or tags",
 		Example: `  mlw workspace update -n mlw-dp100-labs -g rg-dp100-labs --description "shared lab workspace"`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := wsPath(cmd)
+			c, p, err := app.workspacePath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
@@ -98,27 +110,29 @@ func workspaceCmd(app *App) *cobra.Command {
 				}
 				body["tags"] = t
 			}
-			c, _ := app.Client()
 			var out Doc
 			if _, err := c.Do(cmd.Context(), "PATCH", p, body, &out); err != nil {
 				return err
 			}
-			return app.print(out, workspaceColumns)
+			return app.printView(out, workspaceView)
 		},
 	}
-	update.Flags().StringVarP(&s.workspace, "name", "n", "", "workspace name")
-	addGroupFlag(update, &s)
-	update.Flags().StringVar(&description, "description", "", "description")
-	update.Flags().StringVar(&friendly, "display-name", "", "friendly name")
-	update.Flags().StringSliceVar(&tags, "tags", nil, "tags as key=value (replaces all tags)")
+	addWorkspaceNameFlags(cmd, &s)
+	cmd.Flags().StringVar(&description, "description", "", "description")
+	cmd.Flags().StringVar(&friendly, "display-name", "", "friendly name")
+	cmd.Flags().StringSliceVar(&tags, "tags", nil, "tags as key=value (replaces all tags)")
+	return cmd
+}
 
-	show := &cobra.Command{
+func workspaceShowCmd(app *App) *cobra.Command {
+	var s scope
+	cmd := &cobra.Command{
 		Use:     "show",
 		Short:   "Show a workspace",
 		Example: "  mlw workspace show -n mlw-dp100-labs -g rg-dp100-labs",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := wsPath(cmd)
+			_, p, err := app.workspacePath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
@@ -126,13 +140,16 @@ func workspaceCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return app.print(d, workspaceColumns)
+			return app.printView(d, workspaceView)
 		},
 	}
-	show.Flags().StringVarP(&s.workspace, "name", "n", "", "workspace name")
-	addGroupFlag(show, &s)
+	addWorkspaceNameFlags(cmd, &s)
+	return cmd
+}
 
-	list := &cobra.Command{
+func workspaceListCmd(app *App) *cobra.Command {
+	var s scope
+	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List workspaces (of a group, or of the whole subscription)",
 		Example: "  mlw workspace list -g rg-dp100-labs\n  mlw workspace list",
@@ -153,27 +170,30 @@ func workspaceCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return app.print(docs, workspaceColumns)
+			return app.printView(docs, workspaceView)
 		},
 	}
-	addGroupFlag(list, &s)
+	addGroupFlag(cmd, &s)
+	return cmd
+}
 
+func workspaceDeleteCmd(app *App) *cobra.Command {
+	var s scope
 	var yes, noWait bool
-	del := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "delete",
 		Short:   "Delete a workspace and everything in it",
 		Example: "  mlw workspace delete -n mlw-dp100-labs -g rg-dp100-labs --yes",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := wsPath(cmd)
+			c, _, err := app.workspacePath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
 			if err := app.confirm("Delete workspace '"+s.workspace+"' with its computes, jobs and files?", yes); err != nil {
 				return err
 			}
-			c, _ := app.Client()
-			resp, err := c.Do(cmd.Context(), "DELETE", p, nil, nil)
+			resp, err := c.DeleteWorkspace(cmd.Context(), s.group, s.workspace)
 			if err != nil {
 				return err
 			}
@@ -184,27 +204,29 @@ func workspaceCmd(app *App) *cobra.Command {
 			return app.wait(cmd.Context(), c, resp, "Deleting workspace "+s.workspace)
 		},
 	}
-	del.Flags().StringVarP(&s.workspace, "name", "n", "", "workspace name")
-	addGroupFlag(del, &s)
-	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
-	del.Flags().BoolVar(&noWait, "no-wait", false, "return once the deletion has started")
+	addWorkspaceNameFlags(cmd, &s)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the deletion has started")
+	return cmd
+}
 
+func workspaceDownloadConfigCmd(app *App) *cobra.Command {
+	var s scope
 	var dir string
-	download := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "download-config",
 		Short: "Write the config.json that MLClient.from_config() reads",
 		Example: `  mlw workspace download-config -n mlw-dp100-labs -g rg-dp100-labs
   mlw workspace download-config --path ./notebooks`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := wsPath(cmd)
+			c, _, err := app.workspacePath(cmd.Context(), &s)
 			if err != nil {
 				return err
 			}
-			if _, err := app.getDoc(cmd.Context(), p); err != nil {
+			if _, err := c.GetWorkspace(cmd.Context(), s.group, s.workspace); err != nil {
 				return err
 			}
-			c, _ := app.Client()
 			cfg := map[string]string{"subscription_id": c.Subscription, "resource_group": s.group, "workspace_name": s.workspace}
 			b, _ := json.MarshalIndent(cfg, "", "  ")
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -218,10 +240,7 @@ func workspaceCmd(app *App) *cobra.Command {
 			return nil
 		},
 	}
-	download.Flags().StringVarP(&s.workspace, "name", "n", "", "workspace name")
-	addGroupFlag(download, &s)
-	download.Flags().StringVarP(&dir, "path", "p", ".", "directory to write config.json into")
-
-	cmd.AddCommand(create, update, show, list, del, download)
+	addWorkspaceNameFlags(cmd, &s)
+	cmd.Flags().StringVarP(&dir, "path", "p", ".", "directory to write config.json into")
 	return cmd
 }

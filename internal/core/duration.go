@@ -70,10 +70,16 @@ func ParseISODuration(s string) (time.Duration, error) {
 		return 0, bad("T must be followed by hours, minutes or seconds")
 	}
 	// Converting a float beyond the int64 range gives an arbitrary value.
-	if total >= math.MaxInt64 {
+	// float64(math.MaxInt64) is 2^63, one past the range: the longest
+	// duration (which FormatISODuration writes) rounds to it.
+	if total > math.MaxInt64 {
 		return 0, bad("it is longer than 290 years")
 	}
-	return time.Duration(total), nil
+	if total == math.MaxInt64 {
+		return math.MaxInt64, nil
+	}
+	// Round, not truncate: 1.5e-8 s is 14.999999999999998 ns in float64.
+	return time.Duration(math.Round(total)), nil
 }
 
 // FormatISODuration writes d as an ISO 8601 duration, e.g. PT2M or P1DT30M.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ func TestParseISODuration(t *testing.T) {
 		{"pt15m", 15 * time.Minute},
 		{" PT5M ", 5 * time.Minute},
 		{"PT36H", 36 * time.Hour},
+		{"PT0.000000015S", 15}, // rounded, not truncated (found by FuzzFormatISODuration)
+		{"P106751DT23H47M16.854775807S", math.MaxInt64},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			t.Parallel()

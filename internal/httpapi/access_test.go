@@ -74,10 +74,10 @@ func setupAPI(t *testing.T) *apiBundle {
 // returns a token of theirs.
 func (b *apiBundle) mustUser(t *testing.T, name, role string) string {
 	t.Helper()
-	u := &store.User{ID: resource.NewUID(), Name: name, Role: role}
+	u := &resource.User{ID: resource.NewUID(), Name: name, Role: role}
 	require.NoError(t, b.st.CreateUser(b.ctx, u))
 	plain, hash := identity.NewToken()
-	require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: u.ID, Label: "test"}))
+	require.NoError(t, b.st.CreateToken(b.ctx, &resource.Token{Hash: hash, UserID: u.ID, Label: "test"}))
 	return plain
 }
 
@@ -193,7 +193,7 @@ func TestRouteAccessMatrix(t *testing.T) {
 	require.NoError(t, err)
 	account := resource.WorkspaceStatusOf(ws).StorageAccount
 	opID := resource.NewUID()
-	require.NoError(t, b.st.CreateOperation(b.ctx, &store.Operation{ID: opID, ResourceID: core.Key(wsB) + "/computes/c1", Name: "Create"}))
+	require.NoError(t, b.st.CreateOperation(b.ctx, &resource.Operation{ID: opID, ResourceID: core.Key(wsB) + "/computes/c1", Name: "Create"}))
 
 	b.mustUser(t, "reader-a", "")
 	b.assign(t, "reader-a", identity.RoleReader, wsA)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // armRoutes serve the parts of Azure Resource Manager's own provider
@@ -205,7 +204,7 @@ func parseResourceFilter(s string) (resourceFilter, error) {
 
 // keeps reports whether a generic resource passes the filter. Names and
 // types compare without regard to case, as in ARM.
-func (f resourceFilter) keeps(g map[string]any, ws *store.Resource) bool {
+func (f resourceFilter) keeps(g map[string]any, ws *resource.Object) bool {
 	str := func(k string) string { s, _ := g[k].(string); return s }
 	if v, ok := f["resourcegroup"]; ok && !strings.EqualFold(resource.WorkspaceStatusOf(ws).ResourceGroup, v) {
 		return false

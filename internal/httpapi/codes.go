@@ -6,7 +6,6 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 const (
@@ -44,7 +43,7 @@ func assetContainerDefaults() map[string]any {
 }
 
 // renderAssetContainer renders a code or environment container row.
-func renderAssetContainer(ws, c *store.Resource, k service.AssetKind, typ string) map[string]any {
+func renderAssetContainer(ws, c *resource.Object, k service.AssetKind, typ string) map[string]any {
 	st := service.AssetContainerStatusOf(c)
 	over := map[string]any{"nextVersion": st.NextVersion, "provisioningState": "Succeeded"}
 	if st.LatestVersion != "" {
@@ -58,7 +57,7 @@ func renderAssetContainer(ws, c *store.Resource, k service.AssetKind, typ string
 
 // renderAssetVersion renders a version row; systemData is always there
 // (the SDK's code converter dereferences it).
-func renderAssetVersion(ws *store.Resource, container string, v *store.Resource, k service.AssetKind, typ string, over map[string]any) map[string]any {
+func renderAssetVersion(ws *resource.Object, container string, v *resource.Object, k service.AssetKind, typ string, over map[string]any) map[string]any {
 	o := map[string]any{"provisioningState": "Succeeded"}
 	for k, x := range over {
 		o[k] = x
@@ -141,7 +140,7 @@ func (a *API) listCodeVersions(r *Request) (any, error) {
 		}
 		out := make([]map[string]any, 0, len(vs))
 		for _, v := range vs {
-			out = append(out, renderAssetVersion(ws, v.Container, v.Resource, service.CodeAssets, typeCodeVersion, nil))
+			out = append(out, renderAssetVersion(ws, v.Container, v.Object, service.CodeAssets, typeCodeVersion, nil))
 		}
 		return list(r, out, next), nil
 	}
@@ -231,7 +230,7 @@ func (a *API) startCodeUpload(r *Request) (any, error) {
 }
 
 // containerName returns the stored spelling of the {name} in the path.
-func (a *API) containerName(r *Request, ws *store.Resource, k service.AssetKind) string {
+func (a *API) containerName(r *Request, ws *resource.Object, k service.AssetKind) string {
 	return a.svc.ContainerName(r.Ctx(), ws, k, r.Param("name"))
 }
 

@@ -5,7 +5,6 @@ import (
 
 	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 const typeCompute = typeWorkspace + "/computes"
@@ -13,7 +12,7 @@ const typeCompute = typeWorkspace + "/computes"
 // ComputeRenderer adds per-request fields to a compute document of one
 // computeType (URLs that depend on the host the client used, live
 // figures). props is the document's properties.properties.
-type ComputeRenderer func(r *Request, ws, c *store.Resource, props map[string]any)
+type ComputeRenderer func(r *Request, ws, c *resource.Object, props map[string]any)
 
 // RegisterComputeRenderer sets the renderer of one computeType.
 func (a *API) RegisterComputeRenderer(computeType string, f ComputeRenderer) {
@@ -110,7 +109,7 @@ func (a *API) patchCompute(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, _ := resource.ComputeSpec(c)
+	doc := resource.ComputeDoc(c)
 	resource.Merge(doc, body.Doc)
 	if tags, ok := body.Doc["tags"]; ok {
 		doc["tags"] = tags
@@ -123,13 +122,12 @@ func (a *API) patchCompute(r *Request) (any, error) {
 	return a.renderCompute(r, ws, c), nil
 }
 
-func computeLocation(c *store.Resource) string {
-	doc, _ := resource.ComputeSpec(c)
-	loc, _ := doc["location"].(string)
+func computeLocation(c *resource.Object) string {
+	loc, _ := resource.ComputeDoc(c)["location"].(string)
 	return loc
 }
 
-func (a *API) renderCompute(r *Request, ws, c *store.Resource) map[string]any {
+func (a *API) renderCompute(r *Request, ws, c *resource.Object) map[string]any {
 	over := map[string]any{"properties": map[string]any{
 		"createdOn": armTime(c.CreatedAt), "modifiedOn": armTime(c.UpdatedAt), "isAttachedCompute": false,
 		"resourceId": nil,

@@ -6,7 +6,6 @@ import (
 
 	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 func (a *API) datastoreRoutes() {
@@ -78,7 +77,7 @@ func (a *API) datastoreRoutes() {
 // "https://" + accountName + ".blob.core.windows.net", and the "?x=" turns
 // the fixed suffix into a query parameter it drops, so that the SDK talks to
 // this server's Blob API with path-style URLs (azureml-protocol §5.3).
-func (a *API) renderDatastore(r *Request, ws, ds *store.Resource) map[string]any {
+func (a *API) renderDatastore(r *Request, ws, ds *resource.Object) map[string]any {
 	st := resource.WorkspaceStatusOf(ws)
 	ref := resource.WorkspaceRefOf(ws)
 	props := map[string]any{"accountName": st.StorageAccount}

@@ -4,7 +4,6 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // deploymentRoutes answer the ARM deployment calls of
@@ -49,11 +48,11 @@ func (a *API) deploymentRoutes() {
 	a.Handle("GET", dep+"/operations", ops)
 }
 
-func deploymentID(r *Request, d *store.Resource) string {
+func deploymentID(r *Request, d *resource.Object) string {
 	return core.GroupPath(r.Param("sub"), r.Param("rg")) + "/providers/Microsoft.Resources/deployments/" + d.Name
 }
 
-func renderDeployment(r *Request, d *store.Resource) map[string]any {
+func renderDeployment(r *Request, d *resource.Object) map[string]any {
 	st := service.DeploymentStatusOf(d)
 	spec := resource.Decode(d.Spec)
 	props, _ := spec["properties"].(map[string]any)
@@ -77,7 +76,7 @@ func renderDeployment(r *Request, d *store.Resource) map[string]any {
 // deploymentOperations lists what the deployment "created": the
 // workspace's storage account, key vault, application insights and the
 // workspace itself.
-func deploymentOperations(r *Request, d *store.Resource) []map[string]any {
+func deploymentOperations(r *Request, d *resource.Object) []map[string]any {
 	st := service.DeploymentStatusOf(d)
 	ref, _, ok := core.ParseWorkspaceID(st.WorkspaceID)
 	if !ok {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 const (
@@ -29,7 +28,7 @@ func tagsOf(c *service.CuratedEnvironment) map[string]any {
 	return t
 }
 
-func renderEnvContainer(ws *store.Resource, v *service.EnvContainerView) map[string]any {
+func renderEnvContainer(ws *resource.Object, v *service.EnvContainerView) map[string]any {
 	if v.Row != nil {
 		return renderAssetContainer(ws, v.Row, service.EnvAssets, typeEnv)
 	}
@@ -44,7 +43,7 @@ func renderEnvContainer(ws *store.Resource, v *service.EnvContainerView) map[str
 	}
 }
 
-func renderEnvVersion(ws *store.Resource, v *service.EnvVersionView) map[string]any {
+func renderEnvVersion(ws *resource.Object, v *service.EnvVersionView) map[string]any {
 	if v.Row != nil {
 		return renderAssetVersion(ws, v.Name, v.Row, service.EnvAssets, typeEnvVersion, map[string]any{"environmentType": "UserCreated"})
 	}

@@ -2,7 +2,7 @@ package httpapi
 
 import (
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 func (a *API) subscriptionRoutes() {
@@ -26,7 +26,7 @@ func (a *API) subscriptionRoutes() {
 	})
 }
 
-func (a *API) renderSubscription(s *store.Resource) map[string]any {
+func (a *API) renderSubscription(s *resource.Object) map[string]any {
 	name, _ := a.svcDecode(s)["displayName"].(string)
 	return map[string]any{
 		"id": core.SubscriptionPath(s.Name), "subscriptionId": s.Name, "tenantId": a.svc.TenantID,
@@ -75,7 +75,7 @@ func (a *API) groupRoutes() {
 	})
 }
 
-func renderGroup(sub string, g *store.Resource) map[string]any {
+func renderGroup(sub string, g *resource.Object) map[string]any {
 	return envelope(g, core.GroupPath(sub, g.Name), typeGroup, map[string]any{
 		"properties": map[string]any{"provisioningState": g.State},
 	})

@@ -19,7 +19,6 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // TerminalSession is a shell on a PTY inside a compute instance.
@@ -33,12 +32,12 @@ type TerminalSession interface {
 // it to the instance reconciler (handlers never touch backends).
 type InstanceAccess struct {
 	// OpenShellFunc opens a login shell on a PTY inside the instance.
-	OpenShellFunc func(ctx context.Context, ws, c *store.Resource, cols, rows int) (TerminalSession, error)
+	OpenShellFunc func(ctx context.Context, ws, c *resource.Object, cols, rows int) (TerminalSession, error)
 	// DialJupyterFunc connects to the instance's notebook server; it
 	// returns the token the notebook server expects.
-	DialJupyterFunc func(ctx context.Context, ws, c *store.Resource) (net.Conn, error)
+	DialJupyterFunc func(ctx context.Context, ws, c *resource.Object) (net.Conn, error)
 	// JupyterBaseFunc is the path the notebook server serves under.
-	JupyterBaseFunc func(ws, c *store.Resource) string
+	JupyterBaseFunc func(ws, c *resource.Object) string
 }
 
 // SetInstanceAccess wires the terminal and Jupyter endpoints.
@@ -106,7 +105,7 @@ func (a *API) browserAuth(h handlerFunc) handlerFunc {
 // jupyterAuth authenticates a request to an instance's Jupyter: an API
 // token in the Authorization header (scripts), or a browser session for
 // this path (after a sign-in link; identity/sessions.go), which it returns.
-func (a *API) jupyterAuth(r *Request) (*store.Session, error) {
+func (a *API) jupyterAuth(r *Request) (*resource.Session, error) {
 	if tok := bearer(r.Request); tok != "" {
 		p, err := a.auth.Authenticate(r.Ctx(), tok)
 		if err != nil {
@@ -137,7 +136,7 @@ func (a *API) jupyterAuth(r *Request) (*store.Session, error) {
 
 // renderInstance adds what depends on the request: application URLs,
 // schedule ids.
-func (a *API) renderInstance(r *Request, ws, c *store.Resource, props map[string]any) {
+func (a *API) renderInstance(r *Request, ws, c *resource.Object, props map[string]any) {
 	st := resource.InstanceStatusOf(c)
 	if a, ok := st.PendingAction(c.Spec); ok {
 		// A start, stop or restart the reconciler has yet to make.

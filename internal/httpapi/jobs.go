@@ -12,7 +12,6 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/webui"
 )
 
@@ -104,12 +103,12 @@ func (a *API) listJobs(r *Request) (any, error) {
 		page.Skip = q.Get("$skip")
 	}
 	f := service.JobFilter{View: view, JobType: q.Get("jobType"), Tag: q.Get("tag"), Experiment: q.Get("experimentName"),
-		Status: q.Get("status"), Compute: q.Get("compute"), Page: page}
+		Status: q.Get("status"), Compute: q.Get("compute"), Search: q.Get("mlwSearch"), Page: page}
 	ws, jobs, next, err := a.svc.ListJobs(r.Ctx(), r.Workspace(), f)
 	if err != nil {
 		return nil, err
 	}
-	cache := map[string]*store.Resource{}
+	cache := map[string]*resource.Object{}
 	out := make([]map[string]any, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, a.renderJob(r, ws, j, cache))
@@ -134,7 +133,7 @@ func JobStudioURL(base, wsID, name string) string {
 // services (Studio, Tracking), outputs.default and mlw's account of the
 // job (properties.mlw: reason, phases, attempts, nodes, error). cache
 // holds computes already read (for a list).
-func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*store.Resource) map[string]any {
+func (a *API) renderJob(r *Request, ws, job *resource.Object, cache map[string]*resource.Object) map[string]any {
 	ref := resource.WorkspaceRefOf(ws)
 	wsID := ref.ID()
 	st := resource.JobStatusOf(job)
@@ -175,8 +174,12 @@ func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*s
 
 	reason := st.Reason
 	if job.State == resource.JobQueued {
-		if qr := resource.ClusterQueueReason(a.jobCompute(r, job.Owner, cache)); qr != "" {
+		cl := a.jobCompute(r, job.Owner, cache)
+		if qr := resource.ClusterQueueReason(cl); qr != "" {
 			reason = resource.WaitingForNode(qr)
+			for _, e := range resource.ClusterErrors(cl) {
+				reason += " " + e
+			}
 		}
 	}
 	m := map[string]any{"reason": reason, "phases": st.Phases, "attempt": st.Attempt}
@@ -207,7 +210,7 @@ func (a *API) renderJob(r *Request, ws, job *store.Resource, cache map[string]*s
 }
 
 // jobCompute reads the compute named by a job's Owner (cached per request).
-func (a *API) jobCompute(r *Request, owner string, cache map[string]*store.Resource) *store.Resource {
+func (a *API) jobCompute(r *Request, owner string, cache map[string]*resource.Object) *resource.Object {
 	if c, ok := cache[owner]; ok {
 		return c
 	}
@@ -220,14 +223,14 @@ func (a *API) jobCompute(r *Request, owner string, cache map[string]*store.Resou
 
 // renderClusterLive adds a cluster's live figures: nodes by state and the
 // current node count, read from its node rows.
-func (a *API) renderClusterLive(r *Request, ws, c *store.Resource, props map[string]any) {
+func (a *API) renderClusterLive(r *Request, ws, c *resource.Object, props map[string]any) {
 	_, cs := resource.ClusterStatusOf(c)
 	if cs.AllocationState == "" {
 		// Not reconciled yet: a new cluster, steady at its minimum.
 		cs.AllocationState, cs.AllocationStateTransitionTime = "Steady", c.CreatedAt
-		_, spec := resource.ComputeSpec(c)
-		ss, _ := resource.ClusterScale(spec)
-		cs.TargetNodeCount = ss.Min
+		if spec, err := resource.ComputeSpecOf(c); err == nil && spec.Cluster != nil {
+			cs.TargetNodeCount = spec.Cluster.Scale.Min
+		}
 	}
 	props["allocationState"] = cs.AllocationState
 	props["allocationStateTransitionTime"] = cs.AllocationStateTransitionTime.UTC().Format(time.RFC3339Nano)

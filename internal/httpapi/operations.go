@@ -5,7 +5,7 @@ import (
 	"net/url"
 
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // Long-running operations follow ARM: the first answer is 202 (or 201) with
@@ -21,7 +21,7 @@ func (a *API) operationRoutes() {
 }
 
 // opURLs returns the two polling URLs of an operation.
-func opURLs(r *Request, op *store.Operation, location string) (asyncURL, locationURL string) {
+func opURLs(r *Request, op *resource.Operation, location string) (asyncURL, locationURL string) {
 	sub := r.Param("sub")
 	if location == "" {
 		location = "global"
@@ -39,7 +39,7 @@ func opURLs(r *Request, op *store.Operation, location string) (asyncURL, locatio
 }
 
 // lroHeaders returns the headers that start a long-running operation.
-func lroHeaders(r *Request, op *store.Operation, location string) http.Header {
+func lroHeaders(r *Request, op *resource.Operation, location string) http.Header {
 	async, loc := opURLs(r, op, location)
 	h := http.Header{}
 	h.Set("Azure-AsyncOperation", async)
@@ -49,11 +49,11 @@ func lroHeaders(r *Request, op *store.Operation, location string) http.Header {
 }
 
 // accepted is the 202 answer that starts a long-running operation.
-func accepted(r *Request, op *store.Operation, location string) *Response {
+func accepted(r *Request, op *resource.Operation, location string) *Response {
 	return &Response{Status: http.StatusAccepted, Header: lroHeaders(r, op, location)}
 }
 
-func (a *API) getOp(r *Request) (*store.Operation, error) {
+func (a *API) getOp(r *Request) (*resource.Operation, error) {
 	return a.svc.GetOperation(r.Ctx(), r.Param("id"))
 }
 
@@ -66,7 +66,7 @@ func (a *API) operationStatus(r *Request) (any, error) {
 	h := http.Header{}
 	if op.Terminal() {
 		body["endTime"] = armTime(op.UpdatedAt)
-		if op.Status != store.OpSucceeded {
+		if op.Status != resource.OpSucceeded {
 			body["error"] = map[string]any{"code": op.ErrorCode, "message": op.ErrorMsg}
 		}
 	} else {
@@ -81,12 +81,12 @@ func (a *API) operationResult(r *Request) (any, error) {
 		return nil, err
 	}
 	switch op.Status {
-	case store.OpInProgress:
+	case resource.OpInProgress:
 		h := http.Header{}
 		h.Set("Retry-After", "1")
 		h.Set("Location", r.BaseURL()+r.URL.RequestURI())
 		return &Response{Status: http.StatusAccepted, Header: h}, nil
-	case store.OpSucceeded:
+	case resource.OpSucceeded:
 		return &Response{Status: http.StatusOK, Body: map[string]any{"status": op.Status}}, nil
 	default:
 		code := op.ErrorCode

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // ARM resource types.
@@ -18,7 +17,7 @@ const (
 
 func armTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
 
-func systemData(r *store.Resource) map[string]any {
+func systemData(r *resource.Object) map[string]any {
 	by := r.ModifiedBy
 	if by == "" {
 		by = r.CreatedBy
@@ -32,7 +31,7 @@ func systemData(r *store.Resource) map[string]any {
 // envelope renders a stored resource as an ARM document: the client's spec
 // (unknown fields included), overlaid in turn by each of overs (the
 // server-owned fields), plus id, name, type and systemData.
-func envelope(r *store.Resource, id, typ string, overs ...map[string]any) map[string]any {
+func envelope(r *resource.Object, id, typ string, overs ...map[string]any) map[string]any {
 	doc := resource.Decode(r.Spec)
 	for _, o := range overs {
 		resource.Merge(doc, o)

@@ -9,7 +9,6 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // Run history (azureml-protocol §11): the data-plane API the Azure ML SDK
@@ -42,7 +41,7 @@ func (a *API) runHistoryRoutes() {
 }
 
 // runStatus is a job's status as run history reports it.
-func runStatus(job *store.Resource) string {
+func runStatus(job *resource.Object) string {
 	if job.Deleting {
 		return resource.JobCanceled
 	}
@@ -58,7 +57,7 @@ func (a *API) runGet(r *Request) (any, error) {
 }
 
 // runDoc is the run-history view of a job (a Run).
-func (a *API) runDoc(r *Request, ws, job *store.Resource) map[string]any {
+func (a *API) runDoc(r *Request, ws, job *resource.Object) map[string]any {
 	st := resource.JobStatusOf(job)
 	spec, _ := resource.JobSpecOf(job)
 	doc := map[string]any{

@@ -9,8 +9,8 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/webui"
 )
 
@@ -95,7 +95,7 @@ func (a *API) studioSession(r *Request) (secret string, p *identity.Principal, o
 }
 
 // setSessionCookie hands the browser a session.
-func setSessionCookie(r *Request, secret string, s *store.Session) {
+func setSessionCookie(r *Request, secret string, s *resource.Session) {
 	http.SetCookie(r.W, &http.Cookie{Name: identity.SessionCookie, Value: secret, Path: s.Scope,
 		MaxAge: int(identity.SessionTTL.Seconds()), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 }
@@ -105,7 +105,7 @@ func clearSessionCookie(r *Request, scope string) {
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 }
 
-func (a *API) sessionDoc(p *identity.Principal, secret string, s *store.Session) map[string]any {
+func (a *API) sessionDoc(p *identity.Principal, secret string, s *resource.Session) map[string]any {
 	doc := map[string]any{
 		"user":     map[string]any{"name": p.Name, "objectId": p.UserID, "role": service.RoleShown(p.Role), "tenantId": p.TenantID},
 		"canWrite": p.CanWrite(), "isOwner": p.IsOwner(), "grants": renderGrants(p),

@@ -5,8 +5,8 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // Users are mlw's own (Azure has Entra ID for this), so they live under
@@ -178,7 +178,7 @@ func (a *API) createUserToken(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{"token": tok, "id": store.TokenID(identity.HashToken(tok)), "user": r.Param("name")}
+	out := map[string]any{"token": tok, "id": resource.TokenID(identity.HashToken(tok)), "user": r.Param("name")}
 	if life > 0 {
 		out["expiresOn"] = armTime(time.Now().Add(life))
 	}
@@ -186,14 +186,14 @@ func (a *API) createUserToken(r *Request) (any, error) {
 }
 
 // renderUser shows a user as the API returns it.
-func (a *API) renderUser(u *store.User) map[string]any {
+func (a *API) renderUser(u *resource.User) map[string]any {
 	return map[string]any{"name": u.Name, "objectId": u.ID, "tenantId": a.svc.TenantID, "role": service.RoleShown(u.Role),
 		"disabled": u.Disabled, "createdAt": armTime(u.CreatedAt)}
 }
 
 // renderToken shows a token without its secret; current marks the one the
 // request came with.
-func renderToken(user string, t *store.Token, current string) map[string]any {
+func renderToken(user string, t *resource.Token, current string) map[string]any {
 	out := map[string]any{"id": t.ID(), "user": user, "label": t.Label, "createdAt": armTime(t.CreatedAt), "expiresOn": nil,
 		"current": current != "" && t.ID() == current}
 	if !t.ExpiresAt.IsZero() {

@@ -4,7 +4,6 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/service"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // wsPath is the route pattern of one workspace.
@@ -82,9 +81,9 @@ func (a *API) listWorkspaces(r *Request, group string) (any, error) {
 	return list(r, out, next), nil
 }
 
-func (a *API) svcDecode(res *store.Resource) map[string]any { return resource.Decode(res.Spec) }
+func (a *API) svcDecode(res *resource.Object) map[string]any { return resource.Decode(res.Spec) }
 
-func (a *API) renderWorkspace(r *Request, ws *store.Resource) map[string]any {
+func (a *API) renderWorkspace(r *Request, ws *resource.Object) map[string]any {
 	st := resource.WorkspaceStatusOf(ws)
 	ref := core.WorkspaceRef{Subscription: st.Subscription, ResourceGroup: st.ResourceGroup, Workspace: ws.Name}
 	id := ref.ID()

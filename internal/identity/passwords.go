@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -81,7 +82,7 @@ var dummyHash = sync.OnceValue(func() []byte {
 
 // SignInWithPassword checks a user's password and starts a studio
 // session; it returns the session's secret (the cookie's value).
-func (a *Authenticator) SignInWithPassword(ctx context.Context, name, pw string) (string, *store.Session, error) {
+func (a *Authenticator) SignInWithPassword(ctx context.Context, name, pw string) (string, *resource.Session, error) {
 	u, err := a.st.GetUserByName(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", nil, core.Internal(err)
@@ -101,10 +102,10 @@ func (a *Authenticator) SignInWithPassword(ctx context.Context, name, pw string)
 }
 
 // newSession stores a cookie session for userID and returns its secret.
-func (a *Authenticator) newSession(ctx context.Context, userID string, in SignIn) (string, *store.Session, error) {
+func (a *Authenticator) newSession(ctx context.Context, userID string, in SignIn) (string, *resource.Session, error) {
 	now := a.now()
 	sess := newSecret("mlws_")
-	s := &store.Session{Hash: HashToken(sess), Kind: store.SessionCookie, UserID: userID, Scope: in.Scope,
+	s := &resource.Session{Hash: HashToken(sess), Kind: resource.SessionCookie, UserID: userID, Scope: in.Scope,
 		Resource: in.Resource, Target: in.Target, Source: in.Source, ExpiresAt: now.Add(SessionTTL), CreatedAt: now}
 	if err := a.st.CreateSession(ctx, s); err != nil {
 		return "", nil, core.Internal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -60,7 +61,7 @@ func (a *Authenticator) NewSignInLink(ctx context.Context, p *Principal, in Sign
 	}
 	secret := newSecret("mlwl_")
 	exp := a.now().Add(SignInLinkTTL)
-	err := a.st.CreateSession(ctx, &store.Session{Hash: HashToken(secret), Kind: store.SessionLink, UserID: p.UserID,
+	err := a.st.CreateSession(ctx, &resource.Session{Hash: HashToken(secret), Kind: resource.SessionLink, UserID: p.UserID,
 		Scope: in.Scope, Resource: in.Resource, Target: in.Target, Source: p.TokenID, ExpiresAt: exp, CreatedAt: a.now()})
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("create a sign-in link: %w", err)
@@ -74,7 +75,7 @@ var errLink = core.Unauthorized("This sign-in link was already used or has expir
 // RedeemSignInLink exchanges a one-time link for a session. The link is
 // used up whatever happens; it returns the session's secret (the cookie's
 // value) and what it grants.
-func (a *Authenticator) RedeemSignInLink(ctx context.Context, secret string) (string, *store.Session, error) {
+func (a *Authenticator) RedeemSignInLink(ctx context.Context, secret string) (string, *resource.Session, error) {
 	if !strings.HasPrefix(secret, "mlwl_") {
 		return "", nil, errLink
 	}
@@ -86,7 +87,7 @@ func (a *Authenticator) RedeemSignInLink(ctx context.Context, secret string) (st
 		return "", nil, core.Internal(err)
 	}
 	now := a.now()
-	if link.Kind != store.SessionLink || !now.Before(link.ExpiresAt) {
+	if link.Kind != resource.SessionLink || !now.Before(link.ExpiresAt) {
 		return "", nil, errLink
 	}
 	u, err := a.st.GetUser(ctx, link.UserID)
@@ -103,7 +104,7 @@ func (a *Authenticator) RedeemSignInLink(ctx context.Context, secret string) (st
 // request to path. It fails with 401 for an unknown or ended session and
 // with 403 when path is outside the session's scope. Callers that act on a
 // resource must also check that it is the session's (Session.Resource).
-func (a *Authenticator) AuthenticateSession(ctx context.Context, secret, path string) (*Principal, *store.Session, error) {
+func (a *Authenticator) AuthenticateSession(ctx context.Context, secret, path string) (*Principal, *resource.Session, error) {
 	if !strings.HasPrefix(secret, "mlws_") {
 		return nil, nil, core.Unauthorized("The session cookie is not valid; sign in again.")
 	}
@@ -114,7 +115,7 @@ func (a *Authenticator) AuthenticateSession(ctx context.Context, secret, path st
 	if err != nil {
 		return nil, nil, core.Internal(err)
 	}
-	if s.Kind != store.SessionCookie || !a.now().Before(s.ExpiresAt) {
+	if s.Kind != resource.SessionCookie || !a.now().Before(s.ExpiresAt) {
 		_ = a.st.DeleteSession(ctx, s.Hash)
 		return nil, nil, core.Unauthorized("Your session has ended; sign in again.")
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -114,7 +115,7 @@ type cachedToken struct {
 
 // cachedUser is a user and their grants.
 type cachedUser struct {
-	u       *store.User
+	u       *resource.User
 	grants  []Grant
 	expires time.Time
 }
@@ -170,7 +171,7 @@ func loadOrCreateSigningKey(path string) (ed25519.PrivateKey, error) {
 // Issue signs a token for a user, valid for ttl and only while the API
 // token source (its store.TokenID) exists. scope, when not empty, binds
 // the token to one compute instance.
-func (a *Authenticator) Issue(u *store.User, ttl time.Duration, scope, source string) (string, time.Time, error) {
+func (a *Authenticator) Issue(u *resource.User, ttl time.Duration, scope, source string) (string, time.Time, error) {
 	if source == "" {
 		return "", time.Time{}, errors.New("issue a signed token: it needs the API token it derives from")
 	}

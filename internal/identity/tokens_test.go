@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/store/sqlite"
 )
@@ -57,7 +58,7 @@ type authBundle struct {
 	auth  *Authenticator
 	st    store.Store
 	dir   string
-	alice *store.User
+	alice *resource.User
 	ctx   context.Context
 }
 
@@ -70,7 +71,7 @@ func setupAuth(t *testing.T) *authBundle {
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "mlw.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	alice := &store.User{ID: "0b5e6b6e-a11c-4e00-9000-000000000001", Name: "alice", Role: RoleContributor}
+	alice := &resource.User{ID: "0b5e6b6e-a11c-4e00-9000-000000000001", Name: "alice", Role: RoleContributor}
 	require.NoError(t, st.CreateUser(ctx, alice))
 	a, err := NewAuthenticator(st, dir, "tenant-1")
 	require.NoError(t, err)
@@ -90,12 +91,12 @@ func TestOpaqueTokens(t *testing.T) {
 	t.Parallel()
 	b := setupAuth(t)
 	plain, hash := NewToken()
-	require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: b.alice.ID, Label: "test"}))
+	require.NoError(t, b.st.CreateToken(b.ctx, &resource.Token{Hash: hash, UserID: b.alice.ID, Label: "test"}))
 
 	p, err := b.auth.Authenticate(b.ctx, plain)
 	require.NoError(t, err)
 	require.Equal(t, &Principal{UserID: b.alice.ID, Name: "alice", Role: RoleContributor, TenantID: "tenant-1",
-		Grants: []Grant{{Scope: "/", Role: RoleContributor}}, TokenID: store.TokenID(hash)}, p)
+		Grants: []Grant{{Scope: "/", Role: RoleContributor}}, TokenID: resource.TokenID(hash)}, p)
 
 	_, err = b.auth.Authenticate(b.ctx, "")
 	requireUnauthorized(t, err, "Authorization: Bearer")
@@ -106,7 +107,7 @@ func TestOpaqueTokens(t *testing.T) {
 
 	// A token for a user that does not exist.
 	orphan, orphanHash := NewToken()
-	require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: orphanHash, UserID: "nobody"}))
+	require.NoError(t, b.st.CreateToken(b.ctx, &resource.Token{Hash: orphanHash, UserID: "nobody"}))
 	_, err = b.auth.Authenticate(b.ctx, orphan)
 	requireUnauthorized(t, err, "user")
 }
@@ -121,7 +122,7 @@ func TestTokenExpiryAndCache(t *testing.T) {
 
 		// An opaque token with an expiry.
 		plain, hash := NewToken()
-		require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: b.alice.ID, ExpiresAt: time.Now().Add(time.Minute)}))
+		require.NoError(t, b.st.CreateToken(b.ctx, &resource.Token{Hash: hash, UserID: b.alice.ID, ExpiresAt: time.Now().Add(time.Minute)}))
 		_, err := b.auth.Authenticate(b.ctx, plain)
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
@@ -131,7 +132,7 @@ func TestTokenExpiryAndCache(t *testing.T) {
 		// A deleted token fails on the next request: the store moved the
 		// revocation epoch, which drops the cache.
 		plain, hash = NewToken()
-		require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: b.alice.ID}))
+		require.NoError(t, b.st.CreateToken(b.ctx, &resource.Token{Hash: hash, UserID: b.alice.ID}))
 		_, err = b.auth.Authenticate(b.ctx, plain)
 		require.NoError(t, err)
 		require.NoError(t, b.st.DeleteToken(b.ctx, hash))
@@ -141,7 +142,7 @@ func TestTokenExpiryAndCache(t *testing.T) {
 		// A verification is reused for at most cacheTTL without the epoch
 		// moving (a row deleted behind the store's back, as here).
 		plain, hash = NewToken()
-		require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: b.alice.ID}))
+		require.NoError(t, b.st.CreateToken(b.ctx, &resource.Token{Hash: hash, UserID: b.alice.ID}))
 		_, err = b.auth.Authenticate(b.ctx, plain)
 		require.NoError(t, err)
 		b.auth.mu.Lock()
@@ -157,7 +158,7 @@ func TestTokenExpiryAndCache(t *testing.T) {
 
 		// Forget drops the cache at once.
 		plain, hash = NewToken()
-		require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: b.alice.ID}))
+		require.NoError(t, b.st.CreateToken(b.ctx, &resource.Token{Hash: hash, UserID: b.alice.ID}))
 		_, err = b.auth.Authenticate(b.ctx, plain)
 		require.NoError(t, err)
 		require.NoError(t, b.st.DeleteToken(b.ctx, hash))
@@ -174,8 +175,8 @@ func TestSignedTokens(t *testing.T) {
 		b.auth.now = time.Now
 
 		_, hash := NewToken()
-		require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: b.alice.ID}))
-		src := store.TokenID(hash)
+		require.NoError(t, b.st.CreateToken(b.ctx, &resource.Token{Hash: hash, UserID: b.alice.ID}))
+		src := resource.TokenID(hash)
 		_, _, err := b.auth.Issue(b.alice, time.Hour, "", "")
 		require.Error(t, err, "a signed token must derive from an API token")
 		tok, exp, err := b.auth.Issue(b.alice, 10*time.Second, "instance-1", src)
@@ -257,7 +258,7 @@ func TestRevocation(t *testing.T) {
 	other, err := NewAuthenticator(b.st, b.dir, "tenant-1")
 	require.NoError(t, err)
 	plain, hash := NewToken()
-	require.NoError(t, b.st.CreateToken(b.ctx, &store.Token{Hash: hash, UserID: b.alice.ID}))
+	require.NoError(t, b.st.CreateToken(b.ctx, &resource.Token{Hash: hash, UserID: b.alice.ID}))
 	for _, a := range []*Authenticator{b.auth, other} {
 		p, err := a.Authenticate(b.ctx, plain)
 		require.NoError(t, err)
@@ -265,7 +266,7 @@ func TestRevocation(t *testing.T) {
 	}
 
 	const ws = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
-	require.NoError(t, b.st.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "a1", Scope: ws, Role: RoleOwner, PrincipalID: b.alice.ID}))
+	require.NoError(t, b.st.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "a1", Scope: ws, Role: RoleOwner, PrincipalID: b.alice.ID}))
 	for _, a := range []*Authenticator{b.auth, other} {
 		p, err := a.Authenticate(b.ctx, plain)
 		require.NoError(t, err)
@@ -379,11 +380,11 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "mlw.db"))
 	require.NoError(b, err)
 	defer st.Close()
-	require.NoError(b, st.CreateUser(ctx, &store.User{ID: "u1", Name: "alice", Role: RoleContributor}))
+	require.NoError(b, st.CreateUser(ctx, &resource.User{ID: "u1", Name: "alice", Role: RoleContributor}))
 	a, err := NewAuthenticator(st, dir, "t")
 	require.NoError(b, err)
 	plain, hash := NewToken()
-	require.NoError(b, st.CreateToken(ctx, &store.Token{Hash: hash, UserID: "u1"}))
+	require.NoError(b, st.CreateToken(ctx, &resource.Token{Hash: hash, UserID: "u1"}))
 	for b.Loop() {
 		if _, err := a.Authenticate(ctx, plain); err != nil {
 			b.Fatal(err)

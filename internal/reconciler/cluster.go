@@ -51,17 +51,17 @@ type Clusters struct {
 // again.
 type computeRowKey struct{}
 
-func withComputeRow(ctx context.Context, c *store.Resource) context.Context {
+func withComputeRow(ctx context.Context, c *resource.Object) context.Context {
 	return context.WithValue(ctx, computeRowKey{}, c)
 }
 
 // Reconcile implements controller.Reconciler.
 func (c *Clusters) Reconcile(ctx context.Context, key string) (controller.Result, error) {
 	parent, name := resource.ParseKey(key)
-	for attempt := 0; ; attempt++ {
-		var cl *store.Resource
+	return stepAgainOnConflict(func(attempt int) (controller.Result, error) {
+		var cl *resource.Object
 		var err error
-		if row, ok := ctx.Value(computeRowKey{}).(*store.Resource); ok && attempt == 0 && row.Parent == parent && strings.EqualFold(row.Name, name) {
+		if row, ok := ctx.Value(computeRowKey{}).(*resource.Object); ok && attempt == 0 && row.Parent == parent && strings.EqualFold(row.Name, name) {
 			cl = row
 		} else {
 			cl, err = c.Store.Get(ctx, core.KindCompute, parent, name)
@@ -72,17 +72,13 @@ func (c *Clusters) Reconcile(ctx context.Context, key string) (controller.Result
 		if err != nil {
 			return controller.Result{}, err
 		}
-		res, err := c.step(ctx, cl)
-		if errors.Is(err, store.ErrConflict) && attempt < 20 {
-			continue
-		}
-		return res, err
-	}
+		return c.step(ctx, cl)
+	})
 }
 
 // clusterView is a cluster's settings as the reconciler uses them.
 type clusterView struct {
-	cl     *store.Resource
+	cl     *resource.Object
 	owner  string // operation key: parent of its nodes, Owner of its jobs
 	scale  resource.ScaleSettings
 	size   core.VMSize
@@ -92,23 +88,22 @@ type clusterView struct {
 	cs           resource.ClusterStatus
 }
 
-func (c *Clusters) view(cl *store.Resource) (*clusterView, error) {
-	_, props := resource.ComputeSpec(cl)
-	ss, err := resource.ClusterScale(props)
+func (c *Clusters) view(cl *resource.Object) (*clusterView, error) {
+	spec, err := resource.ComputeSpecOf(cl)
+	if err == nil && spec.Cluster == nil {
+		err = fmt.Errorf("a %s, not a cluster", spec.Type)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: cluster %s: %v", controller.ErrTerminal, cl.Name, err)
 	}
-	size, ok := core.LookupVMSize(fmt.Sprint(props["vmSize"]))
-	if !ok {
-		return nil, fmt.Errorf("%w: cluster %s: unknown VM size %v", controller.ErrTerminal, cl.Name, props["vmSize"])
-	}
-	v := &clusterView{cl: cl, owner: resource.ResourceOpKey(cl), scale: ss, size: size,
+	size := spec.Size
+	v := &clusterView{cl: cl, owner: resource.ResourceOpKey(cl), scale: spec.Cluster.Scale, size: size,
 		limits: backend.Resources{MilliCPU: size.VCPUs * 1000, MemoryBytes: size.MemoryMB() << 20, GPUs: size.GPUs}}
 	v.provisioning, v.cs = resource.ClusterStatusOf(cl)
 	return v, nil
 }
 
-func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Result, error) {
+func (c *Clusters) step(ctx context.Context, cl *resource.Object) (controller.Result, error) {
 	v, err := c.view(cl)
 	if err != nil {
 		return controller.Result{}, err
@@ -187,7 +182,7 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 	for _, id := range d.Remove {
 		gone[id] = true
 	}
-	var left []*store.Resource
+	var left []*resource.Object
 	for _, n := range nodes {
 		if !gone[n.Name] {
 			left = append(left, n)
@@ -209,7 +204,7 @@ func (c *Clusters) step(ctx context.Context, cl *store.Resource) (controller.Res
 
 // ensureNodes (re)starts the backend slot of every node once per server
 // run, and finishes nodes left half-created by a crash.
-func (c *Clusters) ensureNodes(ctx context.Context, v *clusterView, nodes []*store.Resource, now time.Time) error {
+func (c *Clusters) ensureNodes(ctx context.Context, v *clusterView, nodes []*resource.Object, now time.Time) error {
 	for _, n := range nodes {
 		c.mu.Lock()
 		done := c.started[n.Name]
@@ -256,7 +251,7 @@ func setNodeInfo(ns *resource.NodeStatus, info backend.NodeInfo) {
 // preempt carries out preemption requests: the node is marked preempted
 // and its job told (the job reconciler stops and requeues it, then
 // releases the node, which the autoscaler then removes).
-func (c *Clusters) preempt(ctx context.Context, v *clusterView, nodes []*store.Resource) error {
+func (c *Clusters) preempt(ctx context.Context, v *clusterView, nodes []*resource.Object) error {
 	for _, n := range nodes {
 		if n.State == resource.NodePreempted || !resource.NodeSpecOf(n).Preempt {
 			continue
@@ -277,8 +272,8 @@ func (c *Clusters) preempt(ctx context.Context, v *clusterView, nodes []*store.R
 // more nodes than are idle waits, and so do the jobs behind it (no
 // overtaking), so a distributed job is never starved by small ones. It
 // returns what is still queued.
-func (c *Clusters) assign(ctx context.Context, v *clusterView, nodes []*store.Resource, queue []QueuedJob, now time.Time) ([]QueuedJob, error) {
-	var free []*store.Resource
+func (c *Clusters) assign(ctx context.Context, v *clusterView, nodes []*resource.Object, queue []QueuedJob, now time.Time) ([]QueuedJob, error) {
+	var free []*resource.Object
 	for _, n := range nodes {
 		if n.State == resource.NodeIdle && n.Owner == "" && !resource.NodeSpecOf(n).Preempt {
 			free = append(free, n)
@@ -318,7 +313,7 @@ func (c *Clusters) assign(ctx context.Context, v *clusterView, nodes []*store.Re
 
 // assignOne moves one job to Preparing on nodes, in one transaction with
 // the nodes' rows. It reports false when the job is no longer queued.
-func (c *Clusters) assignOne(ctx context.Context, v *clusterView, q QueuedJob, nodes []*store.Resource, now time.Time) (bool, error) {
+func (c *Clusters) assignOne(ctx context.Context, v *clusterView, q QueuedJob, nodes []*resource.Object, now time.Time) (bool, error) {
 	ok := false
 	err := c.Store.InTx(ctx, func(tx store.Resources) error {
 		var err error
@@ -393,14 +388,14 @@ func (c *Clusters) hostRoom(ctx context.Context, v *clusterView) (int, backend.R
 
 // addNodes creates n nodes: the row first (preparing), so that a crash
 // leaves a row that ensureNodes finishes, then the backend slot.
-func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.Resource, n int, now time.Time) ([]*store.Resource, error) {
+func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*resource.Object, n int, now time.Time) ([]*resource.Object, error) {
 	used := map[int]bool{}
 	for _, x := range nodes {
 		used[resource.NodeStatusOf(x).Index] = true
 	}
 	h := fnv.New32a()
 	h.Write([]byte(v.cl.UID))
-	var out []*store.Resource
+	var out []*resource.Object
 	for range n {
 		idx := 0
 		for used[idx] {
@@ -411,7 +406,7 @@ func (c *Clusters) addNodes(ctx context.Context, v *clusterView, nodes []*store.
 		id := fmt.Sprintf("tvm-%010d_%d-%s", h.Sum32(), v.cs.NodeSeq, now.Format("20060102t150405z"))
 		ns := resource.NodeStatus{Index: idx, CreatedAt: now, IdleSince: now,
 			MilliCPU: v.limits.MilliCPU, MemoryBytes: v.limits.MemoryBytes, GPUs: v.limits.GPUs}
-		row := &store.Resource{Kind: resource.KindNode, Parent: v.owner, Name: id, UID: resource.NewUID(), State: resource.NodePreparing,
+		row := &resource.Object{Kind: resource.KindNode, Parent: v.owner, Name: id, UID: resource.NewUID(), State: resource.NodePreparing,
 			Spec: resource.Encode(resource.NodeSpec{}), Status: resource.Encode(ns), CreatedBy: "mlw", ModifiedBy: "mlw"}
 		if err := c.Store.Create(ctx, row); err != nil {
 			if errors.Is(err, store.ErrExists) {
@@ -510,7 +505,7 @@ func (c *Clusters) writeStatus(ctx context.Context, v *clusterView, d autoscale.
 		}
 	}
 	if wasProvisioning || pendingOps {
-		return finishOpsExcept(ctx, c.Store, v.owner, "Delete", store.OpSucceeded)
+		return finishOpsExcept(ctx, c.Store, v.owner, "Delete", resource.OpSucceeded)
 	}
 	return nil
 }
@@ -524,6 +519,8 @@ func queueReason(v *clusterView, d autoscale.Decision, queue []QueuedJob, usable
 	switch {
 	case d.Waiting > 0:
 		return fmt.Sprintf("%s at %d/%d nodes; %d more do not fit on this host and wait for room", name, usable, v.scale.Max, d.Waiting)
+	case d.Add > 0 && d.Target == 1:
+		return fmt.Sprintf("%s is scaling up to 1 node", name)
 	case d.Add > 0:
 		return fmt.Sprintf("%s is scaling up to %d nodes", name, d.Target)
 	case usable >= v.scale.Max:
@@ -591,13 +588,13 @@ func (c *Clusters) delete(ctx context.Context, v *clusterView) (controller.Resul
 	}
 	c.Sched.Drop(v.owner)
 	c.Log.Info("cluster deleted", "cluster", v.cl.Name, "nodes", len(nodes))
-	return controller.Result{}, finishOps(ctx, c.Store, v.owner, store.OpSucceeded, "", "")
+	return controller.Result{}, finishOps(ctx, c.Store, v.owner, resource.OpSucceeded, "", "")
 }
 
 // requestCancel moves an active job to CancelRequested (guarded) and
 // enqueues it; a job already ended, being canceled or deleted is left.
-func requestCancel(ctx context.Context, st store.Store, q resource.Enqueuer, job *store.Resource, reason string, now time.Time) error {
-	job, err := resource.Update(ctx, st, job, func(job *store.Resource) error {
+func requestCancel(ctx context.Context, st store.Store, q resource.Enqueuer, job *resource.Object, reason string, now time.Time) error {
+	job, err := store.Update(ctx, st, job, func(job *resource.Object) error {
 		if resource.JobTerminal(job.State) || job.Deleting || job.State == resource.JobCancelRequested {
 			return nil
 		}

@@ -66,7 +66,7 @@ func (c *Containers) Group() controller.Reconciler {
 			return controller.Result{}, err
 		}
 		c.Log.Info("resource group deleted", "group", g.Name)
-		return controller.Result{}, finishOps(ctx, c.Store, id, store.OpSucceeded, "", "")
+		return controller.Result{}, finishOps(ctx, c.Store, id, resource.OpSucceeded, "", "")
 	})
 }
 
@@ -112,7 +112,7 @@ func (c *Containers) Workspace() controller.Reconciler {
 		}
 		c.Log.Info("workspace deleted", "workspace", ws.Name)
 		c.Queue.Enqueue(core.KindResourceGroup, parentGroupKey(parent))
-		return controller.Result{}, finishOps(ctx, c.Store, wsKey, store.OpSucceeded, "", "")
+		return controller.Result{}, finishOps(ctx, c.Store, wsKey, resource.OpSucceeded, "", "")
 	})
 }
 
@@ -125,7 +125,7 @@ func parentGroupKey(groupID string) string {
 }
 
 // markDeleting sets the Deleting flag (once) and enqueues the resource.
-func (c *Containers) markDeleting(ctx context.Context, r *store.Resource) error {
+func (c *Containers) markDeleting(ctx context.Context, r *resource.Object) error {
 	if !r.Deleting {
 		r.Deleting = true
 		r.State = resource.StateDeleting

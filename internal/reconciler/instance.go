@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/resource"
+	"github.com/mlw-project/mlw/internal/rooted"
 	"github.com/mlw-project/mlw/internal/schedule"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/protocol"
@@ -66,11 +69,13 @@ func (r *Instances) log() *slog.Logger {
 
 // instanceCtx is one reconcile's view of an instance.
 type instanceCtx struct {
-	key   string
-	ws    *store.Resource
-	c     *store.Resource
-	st    *resource.InstanceStatus
-	props map[string]any
+	key string
+	ws  *resource.Object
+	c   *resource.Object
+	st  *resource.InstanceStatus
+	// spec is the instance's decoded spec; size its VM size.
+	spec  *resource.InstanceSpec
+	size  core.VMSize
 	dirty bool
 	// from is the state the reconcile found.
 	from string
@@ -90,8 +95,10 @@ func (r *Instances) Reconcile(ctx context.Context, key string) (controller.Resul
 	if err != nil {
 		return controller.Result{}, err
 	}
-	_, props := resource.ComputeSpec(c)
-	x := &instanceCtx{key: key, ws: ws, c: c, st: resource.InstanceStatusOf(c), props: props}
+	x, err := newInstanceCtx(key, ws, c)
+	if err != nil {
+		return controller.Result{}, err
+	}
 	x.from = x.st.State()
 	if c.Deleting {
 		return controller.Result{}, r.delete(ctx, x)
@@ -150,7 +157,7 @@ func (r *Instances) actOnIntent(x *instanceCtx) {
 }
 
 // workspaceOf finds the workspace of a compute from its parent key.
-func (r *Instances) workspaceOf(ctx context.Context, c *store.Resource) (*store.Resource, error) {
+func (r *Instances) workspaceOf(ctx context.Context, c *resource.Object) (*resource.Object, error) {
 	ws, ok := resource.ParentRef(core.KindWorkspace, c.Parent)
 	if !ok {
 		return nil, fmt.Errorf("compute %s: bad parent %q", c.Name, c.Parent)
@@ -167,7 +174,7 @@ func (x *instanceCtx) move(state string) {
 func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result, error) {
 	switch x.st.State() {
 	case resource.InstanceCreating:
-		creation, startup, _ := resource.InstanceScripts(x.props)
+		creation, startup := x.spec.Creation, x.spec.Startup
 		var scripts []string
 		if creation != nil {
 			scripts = append(scripts, "creation")
@@ -183,7 +190,7 @@ func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result
 		return controller.Result{}, nil
 	case resource.InstanceSettingUp, resource.InstanceStarting:
 		if x.st.State() == resource.InstanceStarting {
-			_, startup, _ := resource.InstanceScripts(x.props)
+			startup := x.spec.Startup
 			x.st.Internal.Scripts = nil
 			if startup != nil {
 				x.st.Internal.Scripts = []string{"startup"}
@@ -197,7 +204,7 @@ func (r *Instances) step(ctx context.Context, x *instanceCtx) (controller.Result
 		if err := r.Backend.Stop(ctx, x.st.Internal.Handle); err != nil {
 			return controller.Result{}, err
 		}
-		_, startup, _ := resource.InstanceScripts(x.props)
+		startup := x.spec.Startup
 		x.st.Internal.Scripts = nil
 		if startup != nil {
 			x.st.Internal.Scripts = []string{"startup"}
@@ -248,7 +255,7 @@ func randomHex(n int) string {
 
 // spec builds what the backend needs to run the instance.
 func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.InstanceSpec {
-	size, _ := core.LookupVMSize(fmt.Sprint(x.props["vmSize"]))
+	size := x.size
 	ref := resource.WorkspaceRefOf(x.ws)
 	serverURL := ""
 	if r.ServerURL != nil {
@@ -268,7 +275,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 		},
 		EnvFromFiles:   map[string]string{"IDENTITY_HEADER": ".mlw/token", "MLW_TOKEN": ".mlw/token"},
 		Files:          files,
-		IsolateNetwork: resource.InstanceSubnet(x.props) != "",
+		IsolateNetwork: x.spec.Subnet != "",
 		Jupyter:        true,
 		JupyterToken:   x.st.Internal.JupyterToken,
 		JupyterBaseURL: JupyterBasePath(ref, x.c.Name),
@@ -282,7 +289,7 @@ func (r *Instances) spec(x *instanceCtx, files map[string][]byte) *backend.Insta
 			s.ServerAddr = u.Host
 		}
 	}
-	if key, on := resource.InstanceSSH(x.props); on {
+	if key, on := x.spec.SSHKey, x.spec.SSH; on {
 		s.SSH = &backend.SSHSpec{User: "azureuser", PublicKey: key, Port: x.st.Internal.SSHPort}
 	}
 	// What jobs run inside the instance use, at the same paths as on the
@@ -353,7 +360,7 @@ func (r *Instances) queue() resource.Enqueuer {
 
 // StartJobProcess starts a job's process inside a Running instance (the
 // job reconciler's call): the instance's spec and saved handle say where.
-func (r *Instances) StartJobProcess(ctx context.Context, ws, c *store.Resource, p backend.ProcessSpec) (backend.ProcessHandle, error) {
+func (r *Instances) StartJobProcess(ctx context.Context, ws, c *resource.Object, p backend.ProcessSpec) (backend.ProcessHandle, error) {
 	x, err := r.view(ctx, ws, c)
 	if err != nil {
 		return backend.ProcessHandle{}, err
@@ -411,7 +418,7 @@ func (r *Instances) bootFiles(ctx context.Context, x *instanceCtx) (map[string][
 			}
 		}
 		plain, hash := identity.NewToken()
-		if err := r.Store.CreateToken(ctx, &store.Token{Hash: hash, UserID: uid, Label: "compute instance " + x.c.Name}); err != nil {
+		if err := r.Store.CreateToken(ctx, &resource.Token{Hash: hash, UserID: uid, Label: "compute instance " + x.c.Name}); err != nil {
 			return nil, fmt.Errorf("mint the instance's token: %w", err)
 		}
 		x.st.Internal.TokenHash = hash
@@ -513,11 +520,7 @@ func (r *Instances) fail(x *instanceCtx, state, code, msg string) {
 // runScripts starts the next setup script or watches the running one.
 func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.Result, error) {
 	in := &x.st.Internal
-	creation, startup, err := resource.InstanceScripts(x.props)
-	if err != nil {
-		r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed", err.Error())
-		return controller.Result{}, nil
-	}
+	creation, startup := x.spec.Creation, x.spec.Startup
 	refOf := func(name string) *resource.ScriptRef {
 		if name == "creation" {
 			return creation
@@ -540,7 +543,15 @@ func (r *Instances) runScripts(ctx context.Context, x *instanceCtx) (controller.
 			x.dirty = true
 			return controller.Result{RequeueAfter: time.Millisecond}, nil
 		}
-		logPath := filepath.Join(resource.InstanceLogDir(r.DataDir, x.ws, x.c.Name), name+"-script.log")
+		logPath, err := r.scriptLog(x, name)
+		if rooted.IsOutside(err) {
+			_ = r.Backend.Stop(ctx, in.Handle)
+			r.fail(x, resource.InstanceUserSetupFailed, "UserSetupFailed",
+				fmt.Sprintf("The %s script's log goes to Logs/%s in the workspace file share, which is (or goes through) a symbolic link that leads outside the share (%v). Remove the link, then delete and create the instance again.", name, x.c.Name, err))
+			return controller.Result{}, nil
+		} else if err != nil {
+			return controller.Result{}, fmt.Errorf("prepare the %s script's log: %w", name, err)
+		}
 		ss := backend.ScriptSpec{Name: name, SharePath: ref.Path, Inline: ref.Inline, Args: ref.Args, LogPath: logPath}
 		if ref.Path != "" {
 			if _, err := os.Stat(filepath.Join(resource.WorkspaceSharePath(r.DataDir, x.ws), filepath.FromSlash(ref.Path))); err != nil {
@@ -627,8 +638,8 @@ func (r *Instances) running(ctx context.Context, x *instanceCtx) (controller.Res
 // check (see docs/instances.md, "Missed schedules") and returns when to
 // look again.
 func (r *Instances) evaluateSchedules(ctx context.Context, x *instanceCtx) (controller.Result, error) {
-	scheds, err := schedule.Parse(x.props)
-	if err != nil || len(scheds) == 0 {
+	scheds := x.spec.Schedules
+	if len(scheds) == 0 {
 		return controller.Result{}, nil
 	}
 	now := r.Clock.Now()
@@ -688,7 +699,7 @@ func (r *Instances) evaluateSchedules(ctx context.Context, x *instanceCtx) (cont
 // stops it when it has been idle long enough, and returns when to look
 // again (0: no idle shutdown).
 func (r *Instances) evaluateIdle(ctx context.Context, x *instanceCtx) time.Duration {
-	limit, _ := resource.IdleShutdownOf(x.props)
+	limit := x.spec.IdleShutdown
 	in := &x.st.Internal
 	if limit == 0 {
 		if _, ok := x.st.Props["idleShutdown"]; ok {
@@ -773,9 +784,9 @@ func (r *Instances) finishIfSettled(ctx context.Context, x *instanceCtx) error {
 	status, code, msg := "", "", ""
 	switch x.st.State() {
 	case resource.InstanceRunning, resource.InstanceStopped:
-		status = store.OpSucceeded
+		status = resource.OpSucceeded
 	case resource.InstanceUserSetupFailed, resource.InstanceSetupFailed, resource.InstanceCreateFailed:
-		status = store.OpFailed
+		status = resource.OpFailed
 		if f := x.st.Internal.Failure; f != nil {
 			code, msg = f.Code, f.Message
 		}
@@ -827,9 +838,9 @@ func (r *Instances) delete(ctx context.Context, x *instanceCtx) error {
 		return err
 	}
 	for _, op := range ops {
-		status, code, msg := store.OpSucceeded, "", ""
+		status, code, msg := resource.OpSucceeded, "", ""
 		if op.Name != "Delete" {
-			status, code, msg = store.OpCanceled, "Canceled", "The compute instance '"+x.c.Name+"' was deleted before the "+strings.ToLower(op.Name)+" finished."
+			status, code, msg = resource.OpCanceled, "Canceled", "The compute instance '"+x.c.Name+"' was deleted before the "+strings.ToLower(op.Name)+" finished."
 		}
 		if err := r.Store.FinishOperation(ctx, op.ID, status, code, msg); err != nil {
 			return err
@@ -840,7 +851,7 @@ func (r *Instances) delete(ctx context.Context, x *instanceCtx) error {
 
 // Shell opens a login shell inside a Running instance (the terminal
 // endpoint); callers have checked the user and the state.
-func (r *Instances) Shell(ctx context.Context, ws, c *store.Resource, cols, rows int) (backend.Shell, error) {
+func (r *Instances) Shell(ctx context.Context, ws, c *resource.Object, cols, rows int) (backend.Shell, error) {
 	x, err := r.view(ctx, ws, c)
 	if err != nil {
 		return nil, err
@@ -853,12 +864,65 @@ func (r *Instances) Shell(ctx context.Context, ws, c *store.Resource, cols, rows
 }
 
 // DialJupyter connects to a Running instance's notebook server.
-func (r *Instances) DialJupyter(ctx context.Context, ws, c *store.Resource) (net.Conn, error) {
+func (r *Instances) DialJupyter(ctx context.Context, ws, c *resource.Object) (net.Conn, error) {
 	st := resource.InstanceStatusOf(c)
 	return r.Backend.DialJupyter(ctx, st.Internal.Handle)
 }
 
-func (r *Instances) view(ctx context.Context, ws, c *store.Resource) (*instanceCtx, error) {
-	_, props := resource.ComputeSpec(c)
-	return &instanceCtx{key: resource.Key(c), ws: ws, c: c, st: resource.InstanceStatusOf(c), props: props}, nil
+func (r *Instances) view(ctx context.Context, ws, c *resource.Object) (*instanceCtx, error) {
+	return newInstanceCtx(resource.Key(c), ws, c)
+}
+
+// newInstanceCtx decodes an instance for a reconcile. A spec that no
+// longer parses is a terminal error, except while the instance is being
+// deleted, which needs none of it.
+func newInstanceCtx(key string, ws, c *resource.Object) (*instanceCtx, error) {
+	x := &instanceCtx{key: key, ws: ws, c: c, st: resource.InstanceStatusOf(c), spec: &resource.InstanceSpec{}}
+	spec, err := resource.ComputeSpecOf(c)
+	if err == nil && spec.Instance == nil {
+		err = fmt.Errorf("a %s, not an instance", spec.Type)
+	}
+	switch {
+	case err == nil:
+		x.spec, x.size = spec.Instance, spec.Size
+	case !c.Deleting:
+		return nil, fmt.Errorf("%w: instance %s: %v", controller.ErrTerminal, c.Name, err)
+	}
+	return x, nil
+}
+
+// scriptLog makes the (empty) log file of a setup script in the workspace
+// file share, Logs/<instance>/<name>-script.log, through an os.Root on the
+// share, and returns its real path. Users write the share from their
+// instances and may have planted links there; the server runs as root, so
+// a log path that leads outside the share fails (rooted.IsOutside) rather
+// than creating or removing a file elsewhere.
+func (r *Instances) scriptLog(x *instanceCtx, name string) (string, error) {
+	share := resource.WorkspaceSharePath(r.DataDir, x.ws)
+	if err := os.MkdirAll(share, 0o755); err != nil {
+		return "", err
+	}
+	root, err := os.OpenRoot(share)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	rel, err := rooted.Resolve(root, path.Join("Logs", x.c.Name, name+"-script.log"))
+	if err != nil {
+		return "", err
+	}
+	if err := root.MkdirAll(path.Dir(rel), 0o755); err != nil {
+		return "", err
+	}
+	if err := root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	f, err := root.OpenFile(rel, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return filepath.Join(share, filepath.FromSlash(rel)), nil
 }

@@ -33,8 +33,8 @@ type instanceBundle struct {
 	rec   *Instances
 	now   time.Time
 	ref   core.WorkspaceRef
-	ws    *store.Resource
-	admin *store.User
+	ws    *resource.Object
+	admin *resource.User
 }
 
 func setupInstances(t *testing.T, start time.Time) *instanceBundle {
@@ -49,7 +49,7 @@ func setupInstances(t *testing.T, start time.Time) *instanceBundle {
 	b.svc.Now = func() time.Time { return b.now }
 	b.rec = &Instances{Store: st, Backend: b.be, DataDir: dir, Clock: func() time.Time { return b.now },
 		ServerURL: func() string { return "https://127.0.0.1:7443" }, CAPEM: []byte("ca")}
-	b.admin = &store.User{ID: "00000000-0000-0000-0000-00000000000a", Name: "admin", Role: identity.RoleOwner}
+	b.admin = &resource.User{ID: "00000000-0000-0000-0000-00000000000a", Name: "admin", Role: identity.RoleOwner}
 	require.NoError(t, st.CreateUser(context.Background(), b.admin))
 	b.ctx = b.as(b.admin)
 	require.NoError(t, b.svc.EnsureSubscription(b.ctx, "sub1", "test"))
@@ -68,12 +68,12 @@ func body(t *testing.T, s string) *service.Body {
 	return b
 }
 
-func (b *instanceBundle) as(u *store.User) context.Context {
+func (b *instanceBundle) as(u *resource.User) context.Context {
 	return service.WithPrincipal(context.Background(), &identity.Principal{UserID: u.ID, Name: u.Name, Role: u.Role})
 }
 
 // create PUTs an instance with these properties.properties.
-func (b *instanceBundle) create(name, props string) (*store.Resource, *store.Operation) {
+func (b *instanceBundle) create(name, props string) (*resource.Object, *resource.Operation) {
 	b.t.Helper()
 	c, isNew, op, err := b.svc.PutCompute(b.ctx, b.ref, name, body(b.t, `{"properties":{"computeType":"ComputeInstance","properties":`+props+`}}`))
 	require.NoError(b.t, err)
@@ -88,7 +88,7 @@ func (b *instanceBundle) reconcile(name string) time.Duration {
 	return res.RequeueAfter
 }
 
-func (b *instanceBundle) get(name string) (*store.Resource, *resource.InstanceStatus) {
+func (b *instanceBundle) get(name string) (*resource.Object, *resource.InstanceStatus) {
 	b.t.Helper()
 	c, err := b.st.Get(context.Background(), core.KindCompute, resource.WorkspaceKey(b.ws), name)
 	require.NoError(b.t, err)
@@ -100,14 +100,14 @@ func (b *instanceBundle) state(name string) string {
 	return st.State()
 }
 
-func (b *instanceBundle) op(id string) *store.Operation {
+func (b *instanceBundle) op(id string) *resource.Operation {
 	b.t.Helper()
 	op, err := b.st.GetOperation(context.Background(), id)
 	require.NoError(b.t, err)
 	return op
 }
 
-func (b *instanceBundle) act(name, action string) *store.Operation {
+func (b *instanceBundle) act(name, action string) *resource.Operation {
 	b.t.Helper()
 	_, res, err := b.svc.ActOnCompute(b.ctx, b.ref, name, action, body(b.t, ""))
 	require.NoError(b.t, err)
@@ -136,7 +136,7 @@ func TestInstanceCreateWithoutScriptRuns(t *testing.T) {
 	c, st := b.get("ci1")
 	require.Equal(t, resource.InstanceRunning, st.State())
 	require.Equal(t, resource.InstanceRunning, c.State)
-	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
+	require.Equal(t, resource.OpSucceeded, b.op(op.ID).Status)
 	require.True(t, b.be.IsRunning(c.UID))
 	require.Equal(t, "Succeeded", lastOp(st)["operationStatus"])
 	// The instance has an API token of its user, stored hashed.
@@ -169,11 +169,11 @@ func TestInstanceCreationScript(t *testing.T) {
 		require.Equal(t, "Users/admin/setup.sh", s.Spec.SharePath)
 		require.True(t, strings.HasSuffix(s.Spec.LogPath, filepath.Join("Logs", "ci1", "creation-script.log")), s.Spec.LogPath)
 		require.Positive(t, b.reconcile("ci1"), "a running script is polled")
-		require.Equal(t, store.OpInProgress, b.op(op.ID).Status)
+		require.Equal(t, resource.OpInProgress, b.op(op.ID).Status)
 		b.be.Finish(c.UID, "creation", 0)
 		b.reconcile("ci1")
 		require.Equal(t, resource.InstanceRunning, b.state("ci1"))
-		require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
+		require.Equal(t, resource.OpSucceeded, b.op(op.ID).Status)
 	})
 	t.Run("fails", func(t *testing.T) {
 		t.Parallel()
@@ -186,7 +186,7 @@ func TestInstanceCreationScript(t *testing.T) {
 		c, st := b.get("ci1")
 		require.Equal(t, resource.InstanceUserSetupFailed, st.State())
 		o := b.op(op.ID)
-		require.Equal(t, store.OpFailed, o.Status)
+		require.Equal(t, resource.OpFailed, o.Status)
 		require.Equal(t, "UserSetupFailed", o.ErrorCode)
 		require.Contains(t, o.ErrorMsg, "exited with code 3")
 		require.Contains(t, o.ErrorMsg, "Logs/ci1/creation-script.log")
@@ -235,7 +235,7 @@ func TestInstanceStopStartRestartRunsStartupScript(t *testing.T) {
 	require.Equal(t, resource.InstanceStopping, resource.InstanceStatusOf(c).EffectiveState(c.Spec), "what clients are shown")
 	b.reconcile("ci1")
 	require.Equal(t, resource.InstanceStopped, b.state("ci1"))
-	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
+	require.Equal(t, resource.OpSucceeded, b.op(op.ID).Status)
 	require.False(t, b.be.IsRunning(c.UID))
 
 	_, _, err := b.svc.ActOnCompute(b.ctx, b.ref, "ci1", "stop", body(t, ""))
@@ -249,14 +249,14 @@ func TestInstanceStopStartRestartRunsStartupScript(t *testing.T) {
 	b.be.Finish(c.UID, "startup", 0)
 	b.reconcile("ci1")
 	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
-	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
+	require.Equal(t, resource.OpSucceeded, b.op(op.ID).Status)
 
 	op = b.act("ci1", "restart")
 	b.reconcile("ci1")
 	b.be.Finish(c.UID, "startup", 0)
 	b.reconcile("ci1")
 	require.Equal(t, resource.InstanceRunning, b.state("ci1"))
-	require.Equal(t, store.OpSucceeded, b.op(op.ID).Status)
+	require.Equal(t, resource.OpSucceeded, b.op(op.ID).Status)
 	require.Equal(t, 3, b.be.Starts[c.UID])
 }
 
@@ -339,7 +339,7 @@ func TestInstanceIdleShutdownInVirtualTime(t *testing.T) {
 
 	// A running job on the instance keeps it busy too.
 	b.be.SetActivity(c.UID, backend.Activity{})
-	job := &store.Resource{Kind: core.KindJob, Parent: resource.WorkspaceKey(b.ws), Name: "job1", UID: "j1", Spec: []byte(`{}`), Status: []byte(`{}`),
+	job := &resource.Object{Kind: core.KindJob, Parent: resource.WorkspaceKey(b.ws), Name: "job1", UID: "j1", Spec: []byte(`{}`), Status: []byte(`{}`),
 		State: "Running", Owner: resource.ResourceOpKey(c)}
 	require.NoError(t, b.st.Create(context.Background(), job))
 	b.reconcile("ci1")
@@ -379,8 +379,8 @@ func TestInstanceDeleteDuringCreation(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.True(t, b.be.IsDeleted(c.UID))
 	require.True(t, b.be.Script(c.UID, "creation").Killed)
-	require.Equal(t, store.OpSucceeded, b.op(delOp.ID).Status)
-	require.Equal(t, store.OpCanceled, b.op(createOp.ID).Status)
+	require.Equal(t, resource.OpSucceeded, b.op(delOp.ID).Status)
+	require.Equal(t, resource.OpCanceled, b.op(createOp.ID).Status)
 	_, err = b.st.LookupToken(context.Background(), st.Internal.TokenHash)
 	require.ErrorIs(t, err, store.ErrNotFound, "the instance's token goes with it")
 }
@@ -446,8 +446,8 @@ func TestInstanceAdmission(t *testing.T) {
 	require.Contains(t, e.Message, "standardDSv2Family")
 
 	// On behalf of another user: Owners only.
-	bob := &store.User{ID: "00000000-0000-0000-0000-0000000000b0", Name: "bob", Role: identity.RoleContributor}
-	carol := &store.User{ID: "00000000-0000-0000-0000-0000000000c0", Name: "carol", Role: identity.RoleContributor}
+	bob := &resource.User{ID: "00000000-0000-0000-0000-0000000000b0", Name: "bob", Role: identity.RoleContributor}
+	carol := &resource.User{ID: "00000000-0000-0000-0000-0000000000c0", Name: "carol", Role: identity.RoleContributor}
 	require.NoError(t, b.st.CreateUser(context.Background(), bob))
 	require.NoError(t, b.st.CreateUser(context.Background(), carol))
 	onBehalf := `{"vmSize":"STANDARD_D2s_v3","personalComputeInstanceSettings":{"assignedUser":{"objectId":"` + carol.ID + `","tenantId":"t"}}}`

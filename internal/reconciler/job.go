@@ -89,7 +89,7 @@ type Jobs struct {
 	// costs few reads: workspaces (by key) and computes (by Owner; their
 	// type, size and tier are fixed at creation).
 	cacheMu    sync.Mutex
-	workspaces map[string]*store.Resource
+	workspaces map[string]*resource.Object
 	computes   map[string]*computeInfo
 	envs       map[string]cachedEnv
 	uids       map[string]int // host uids by user
@@ -185,7 +185,7 @@ func (r *Jobs) grace() time.Duration {
 // write (the job was canceled meanwhile) re-reads and steps again at once.
 func (r *Jobs) Reconcile(ctx context.Context, key string) (controller.Result, error) {
 	parent, name := resource.ParseKey(key)
-	for attempt := 0; ; attempt++ {
+	return stepAgainOnConflict(func(int) (controller.Result, error) {
 		job, err := r.Store.Get(ctx, core.KindJob, parent, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return controller.Result{}, nil
@@ -196,7 +196,17 @@ func (r *Jobs) Reconcile(ctx context.Context, key string) (controller.Result, er
 		j := &jobCtx{job: job}
 		res, err := r.step(ctx, j)
 		r.flushLog(j)
-		if errors.Is(err, store.ErrConflict) && attempt < 20 {
+		return res, err
+	})
+}
+
+// stepAgainOnConflict runs a reconcile step (which reads its row afresh)
+// again at once while a guarded write of it lost a race (store.ErrConflict:
+// the row was changed meanwhile), up to store.MaxConflictRetries times.
+func stepAgainOnConflict(step func(attempt int) (controller.Result, error)) (controller.Result, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := step(attempt)
+		if errors.Is(err, store.ErrConflict) && attempt < store.MaxConflictRetries {
 			continue
 		}
 		return res, err
@@ -205,17 +215,21 @@ func (r *Jobs) Reconcile(ctx context.Context, key string) (controller.Result, er
 
 // jobCtx is what every step needs about one job.
 type jobCtx struct {
-	job  *store.Resource
+	job  *resource.Object
 	key  string
 	st   *resource.JobStatus
 	spec *resource.JobSpec
-	ws   *store.Resource
+	ws   *resource.Object
 	// compute is the job's compute row when this step read it (nil when
 	// it is gone, or not read); info is what is known of it.
-	compute *store.Resource
+	compute *resource.Object
 	info    *computeInfo
 	// log collects this step's lifecycle log lines (one write per step).
 	log bytes.Buffer
+	// errLogged says that the error the job fails with is in the
+	// lifecycle log already (an environment build's), so that the log
+	// says it once.
+	errLogged bool
 }
 
 func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
@@ -298,7 +312,7 @@ func JobTerminalState(s string) bool { return resource.JobTerminal(s) }
 // never changes for its life): a workspace deleted and created again under
 // the same names is another workspace. A job admitted before jobs recorded
 // the UID reads it every time.
-func (r *Jobs) workspace(ctx context.Context, wsKey, uid string) (*store.Resource, error) {
+func (r *Jobs) workspace(ctx context.Context, wsKey, uid string) (*resource.Object, error) {
 	if uid != "" {
 		r.cacheMu.Lock()
 		ws := r.workspaces[uid]
@@ -317,7 +331,7 @@ func (r *Jobs) workspace(ctx context.Context, wsKey, uid string) (*store.Resourc
 	if uid != "" {
 		r.cacheMu.Lock()
 		if r.workspaces == nil {
-			r.workspaces = map[string]*store.Resource{}
+			r.workspaces = map[string]*resource.Object{}
 		}
 		r.workspaces[uid] = ws
 		r.cacheMu.Unlock()
@@ -337,9 +351,11 @@ func (r *Jobs) cachedCompute(st *resource.JobStatus) *computeInfo {
 	return r.computes[st.ComputeUID]
 }
 
-func (r *Jobs) rememberCompute(st *resource.JobStatus, c *store.Resource) *computeInfo {
-	_, props := resource.ComputeSpec(c)
-	ci := &computeInfo{Name: c.Name, Cluster: resource.ComputeTypeOf(c) == resource.AmlCompute, LowPriority: resource.IsLowPriority(props)}
+func (r *Jobs) rememberCompute(st *resource.JobStatus, c *resource.Object) *computeInfo {
+	ci := &computeInfo{Name: c.Name}
+	if spec, err := resource.ComputeSpecOf(c); err == nil && spec.Cluster != nil {
+		ci.Cluster, ci.LowPriority = true, spec.Cluster.LowPriority
+	}
 	if st.ComputeUID == "" {
 		return ci
 	}
@@ -352,7 +368,7 @@ func (r *Jobs) rememberCompute(st *resource.JobStatus, c *store.Resource) *compu
 	return ci
 }
 
-func workspaceByKey(ctx context.Context, st store.Store, wsKey string) (*store.Resource, error) {
+func workspaceByKey(ctx context.Context, st store.Store, wsKey string) (*resource.Object, error) {
 	ref, ok := resource.ParentRef(core.KindWorkspace, wsKey)
 	if !ok {
 		return nil, fmt.Errorf("%w: bad workspace key %q", controller.ErrTerminal, wsKey)
@@ -365,7 +381,7 @@ func workspaceByKey(ctx context.Context, st store.Store, wsKey string) (*store.R
 }
 
 // computeOf loads the compute named by a job's Owner, nil when it is gone.
-func (r *Jobs) computeOf(ctx context.Context, owner string) (*store.Resource, error) {
+func (r *Jobs) computeOf(ctx context.Context, owner string) (*resource.Object, error) {
 	wsKey, name := splitComputeOwner(owner)
 	c, err := r.Store.Get(ctx, core.KindCompute, wsKey, name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -391,7 +407,7 @@ func computeQueueKey(owner string) string {
 	return resource.ResourceKey(wsKey, name)
 }
 
-func isCluster(c *store.Resource) bool {
+func isCluster(c *resource.Object) bool {
 	return c != nil && resource.ComputeTypeOf(c) == resource.AmlCompute
 }
 
@@ -500,7 +516,7 @@ func (r *Jobs) procs(j *jobCtx) []backend.ProcessHandle {
 	return out
 }
 
-func procID(job *store.Resource, attempt, rank int) string {
+func procID(job *resource.Object, attempt, rank int) string {
 	return fmt.Sprintf("%s-a%d-r%d", job.UID, attempt, rank)
 }
 
@@ -629,6 +645,8 @@ func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *resour
 	// The retention of its working directories counts from now (SweepWorkDirs).
 	_ = os.Chtimes(r.jobRoot(j), now, now)
 	switch {
+	case jerr != nil && j.errLogged:
+		r.logf(j, "%s: the error is above.", state)
 	case jerr != nil:
 		r.logf(j, "%s: %s", state, jerr.Message)
 	case reason == "" || reason == state+".":
@@ -707,8 +725,8 @@ const handOffTries = 8
 // cluster, if one fits (see releaseWith). It returns the job handed the
 // nodes (or ""), the queue entries found no longer queued, and the nodes
 // left to free.
-func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held []*store.Resource, now time.Time) (string, []string, []*store.Resource, error) {
-	var usable []*store.Resource
+func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held []*resource.Object, now time.Time) (string, []string, []*resource.Object, error) {
+	var usable []*resource.Object
 	for _, n := range held {
 		if n.State == resource.NodeRunning && !resource.NodeSpecOf(n).Preempt {
 			usable = append(usable, n)
@@ -752,7 +770,7 @@ func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held 
 			stale = append(stale, q.Key)
 			continue
 		}
-		var left []*store.Resource
+		var left []*resource.Object
 		for _, n := range held {
 			if !slices.Contains(take, n) {
 				left = append(left, n)
@@ -764,8 +782,8 @@ func (r *Jobs) handOff(ctx context.Context, tx store.Resources, j *jobCtx, held 
 }
 
 // heldNodes reads the nodes a job holds (those whose row still names it).
-func heldNodes(ctx context.Context, tx store.Resources, j *jobCtx) ([]*store.Resource, error) {
-	var out []*store.Resource
+func heldNodes(ctx context.Context, tx store.Resources, j *jobCtx) ([]*resource.Object, error) {
+	var out []*resource.Object
 	for _, id := range j.st.Nodes {
 		n, err := tx.Get(ctx, resource.KindNode, j.job.Owner, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -783,7 +801,7 @@ func heldNodes(ctx context.Context, tx store.Resources, j *jobCtx) ([]*store.Res
 
 // freeNodes lets nodes go: idle again, or, for a node that was preempted,
 // no longer held (the cluster reconciler removes it).
-func freeNodes(ctx context.Context, tx store.Resources, nodes []*store.Resource, now time.Time) error {
+func freeNodes(ctx context.Context, tx store.Resources, nodes []*resource.Object, now time.Time) error {
 	for _, n := range nodes {
 		ns := resource.NodeStatusOf(n)
 		ns.Job = ""
@@ -815,7 +833,7 @@ func (r *Jobs) settled(ctx context.Context, j *jobCtx) (controller.Result, error
 	// Only a cancel opens an operation on a job (deletion is handled in
 	// remove); a job never asked to cancel has none to finish.
 	if j.st.CancelRequest != nil {
-		if err := finishOps(ctx, r.Store, resource.ResourceOpKey(j.job), store.OpSucceeded, "", ""); err != nil {
+		if err := finishOps(ctx, r.Store, resource.ResourceOpKey(j.job), resource.OpSucceeded, "", ""); err != nil {
 			return controller.Result{}, err
 		}
 	}
@@ -920,5 +938,5 @@ func (r *Jobs) remove(ctx context.Context, j *jobCtx) (controller.Result, error)
 		}
 	}
 	r.Log.Info("job deleted", "job", j.job.Name)
-	return controller.Result{}, finishOps(ctx, r.Store, resource.ResourceOpKey(j.job), store.OpSucceeded, "", "")
+	return controller.Result{}, finishOps(ctx, r.Store, resource.ResourceOpKey(j.job), resource.OpSucceeded, "", "")
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/envbuild"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // JobAssets is what the job reconciler needs to look up in the workspace:
@@ -18,8 +17,8 @@ import (
 // *service.Service implements it.
 type JobAssets interface {
 	ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef, environmentID string) (*resource.ResolvedEnvironment, error)
-	JobCode(ctx context.Context, ws *store.Resource, codeID string) (*resource.DataLocation, error)
-	ResolveDataURI(ctx context.Context, ws *store.Resource, uri string) (*resource.DataLocation, error)
+	JobCode(ctx context.Context, ws *resource.Object, codeID string) (*resource.DataLocation, error)
+	ResolveDataURI(ctx context.Context, ws *resource.Object, uri string) (*resource.DataLocation, error)
 }
 
 // PreparedEnv is how to run a command in a prepared environment.
@@ -43,6 +42,9 @@ type EnvPreparer interface {
 type EnvError struct {
 	Code    string
 	Message string
+	// Logged says that Prepare wrote Message to its log (the job's
+	// lifecycle log), so that the job's end need not repeat it.
+	Logged bool
 }
 
 func (e *EnvError) Error() string { return e.Message }
@@ -81,7 +83,8 @@ func (e EnvBuilder) Prepare(ctx context.Context, env *resource.ResolvedEnvironme
 			case errors.Is(err, envbuild.ErrIndexUnreachable):
 				code = "PackageIndexUnreachable"
 			}
-			return nil, &EnvError{Code: code, Message: be.Message}
+			// envbuild writes every error it returns to the log.
+			return nil, &EnvError{Code: code, Message: be.Message, Logged: true}
 		}
 		return nil, err
 	}

@@ -106,7 +106,7 @@ type jobBundle struct {
 	fakeInsts *fake.Instances
 	dispatch  *ComputeDispatch
 	ref       core.WorkspaceRef
-	ws        *store.Resource
+	ws        *resource.Object
 	dir       string
 
 	mu  sync.Mutex
@@ -172,7 +172,7 @@ func setupJobs(t *testing.T, o bundleOpts) *jobBundle {
 	b.jobs = &Jobs{Store: st, Queue: b.q, Log: log, Assets: b.svc, Env: env, Procs: procs, Sched: sched, DataDir: dir, Clock: clock,
 		StopGrace: 2 * time.Second, Instances: b.insts}
 	b.dispatch = &ComputeDispatch{Store: st, Types: map[string]controller.Reconciler{resource.AmlCompute: b.clusters, resource.ComputeInstance: b.insts}}
-	admin := &store.User{ID: "00000000-0000-0000-0000-00000000000a", Name: "admin", Role: identity.RoleOwner}
+	admin := &resource.User{ID: "00000000-0000-0000-0000-00000000000a", Name: "admin", Role: identity.RoleOwner}
 	if _, err := st.GetUser(context.Background(), admin.ID); err != nil {
 		require.NoError(t, st.CreateUser(context.Background(), admin))
 	}
@@ -244,7 +244,7 @@ func (b *jobBundle) advance(d time.Duration) {
 	b.drain()
 }
 
-func (b *jobBundle) putCluster(name, props string) *store.Resource {
+func (b *jobBundle) putCluster(name, props string) *resource.Object {
 	b.t.Helper()
 	c, _, _, err := b.svc.PutCompute(b.ctx, b.ref, name, body(b.t, `{"properties":{"computeType":"AmlCompute","properties":`+props+`}}`))
 	require.NoError(b.t, err)
@@ -254,7 +254,7 @@ func (b *jobBundle) putCluster(name, props string) *store.Resource {
 
 // putInstance creates a compute instance (properties.properties) and
 // drains, which brings it up.
-func (b *jobBundle) putInstance(name, props string) *store.Resource {
+func (b *jobBundle) putInstance(name, props string) *resource.Object {
 	b.t.Helper()
 	_, _, _, err := b.svc.PutCompute(b.ctx, b.ref, name, body(b.t, `{"properties":{"computeType":"ComputeInstance","properties":`+props+`}}`))
 	require.NoError(b.t, err)
@@ -275,7 +275,7 @@ func (b *jobBundle) instanceState(name string) string {
 	return resource.InstanceStatusOf(b.compute(name)).State()
 }
 
-func (b *jobBundle) submit(name, props string) *store.Resource {
+func (b *jobBundle) submit(name, props string) *resource.Object {
 	b.t.Helper()
 	j, created, err := b.svc.PutJob(b.ctx, b.ref, name, body(b.t, `{"properties":`+props+`}`))
 	require.NoError(b.t, err)
@@ -294,7 +294,7 @@ func command(compute, cmd string, extra ...string) string {
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
-func (b *jobBundle) job(name string) *store.Resource {
+func (b *jobBundle) job(name string) *resource.Object {
 	b.t.Helper()
 	_, j, err := b.svc.GetJob(b.ctx, b.ref, name)
 	require.NoError(b.t, err)
@@ -311,14 +311,14 @@ func (b *jobBundle) requireState(name, state string) *resource.JobStatus {
 	return st
 }
 
-func (b *jobBundle) compute(name string) *store.Resource {
+func (b *jobBundle) compute(name string) *resource.Object {
 	b.t.Helper()
 	_, c, err := b.svc.GetCompute(b.ctx, b.ref, name)
 	require.NoError(b.t, err)
 	return c
 }
 
-func (b *jobBundle) nodes(cluster string) []*store.Resource {
+func (b *jobBundle) nodes(cluster string) []*resource.Object {
 	b.t.Helper()
 	ns, err := b.svc.ClusterNodes(b.ctx, b.compute(cluster))
 	require.NoError(b.t, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path"
@@ -17,6 +16,7 @@ import (
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
+	"github.com/mlw-project/mlw/internal/rooted"
 )
 
 // jobIO is what a job's inputs and outputs became on this machine.
@@ -26,11 +26,68 @@ type jobIO struct {
 	env     map[string]string // AZURE_ML_INPUT_<name>, AZURE_ML_OUTPUT_<name>
 }
 
-// blobPath is where a blob (or blob folder) of the workspace's storage is
-// on disk: mlw's blob store keeps blobs as plain files.
-func (r *Jobs) blobPath(loc *resource.DataLocation) string {
-	p := filepath.Join(blob.ContainerDir(r.DataDir, loc.Account, loc.Container), filepath.FromSlash(path.Clean("/"+loc.Path)))
-	return p
+// storageData is a file or folder of a workspace's storage account, its
+// symbolic links resolved inside the account.
+type storageData struct {
+	root *os.Root // the account's directory
+	dir  string   // its path
+	rel  string   // the data's real path in it, without links
+}
+
+// path is the data's real path on disk.
+func (d *storageData) path() string { return filepath.Join(d.dir, filepath.FromSlash(d.rel)) }
+
+// openData finds a location of the workspace's storage on disk (mlw's
+// blob store keeps blobs as plain files) through an os.Root on the storage
+// account. Links inside the account are followed; a path that leads out of
+// it — through a link a user planted in the file share or in a job's
+// outputs — fails with an error that rooted.IsOutside recognizes, so that
+// the server, which runs as root, never copies, mounts, creates or gives a
+// user anything outside storage. The caller closes d.root.
+func (r *Jobs) openData(loc *resource.DataLocation) (*storageData, error) {
+	dir := blob.AccountDir(r.DataDir, loc.Account)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := rooted.Resolve(root, path.Join(loc.Container, path.Clean("/" + loc.Path)[1:]))
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	return &storageData{root: root, dir: dir, rel: rel}, nil
+}
+
+// linkOutside is the preparation failure of a job whose data path goes
+// through a symbolic link out of the workspace's storage.
+func linkOutside(code, what, uri string, err error) error {
+	return prepFail(code, "%s: %s goes through a symbolic link that leads outside the workspace's storage, which jobs may not reach (%v). Point it at the folder the link names, if that is in a datastore, or remove the link.", what, uri, err)
+}
+
+// openJobs opens the directory a job's working directories and inputs are
+// copied to (its jobRoot), creating it, as an os.Root: a copy never writes
+// outside it, whatever links a job left there.
+func (r *Jobs) openJobRoot(j *jobCtx) (*os.Root, error) {
+	dir := r.jobRoot(j)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Lstat(dir); err != nil {
+		return nil, err
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("the job's directory %s is not a directory", dir)
+	}
+	return os.OpenRoot(dir)
+}
+
+// logSkipped notes the symbolic links a copy left out.
+func (r *Jobs) logSkipped(j *jobCtx, what string, skipped []string) {
+	if len(skipped) > 0 {
+		r.logf(j, "%s: left out %d symbolic link(s) that lead outside it: %s.", what, len(skipped), strings.Join(skipped, ", "))
+	}
 }
 
 // DownloadTimeout bounds the download of one http(s) input.
@@ -38,8 +95,10 @@ var DownloadTimeout = 10 * time.Minute
 
 // materialize makes a job's inputs available and its outputs writable.
 // Inputs in the workspace's datastores are used in place (read-only
-// mounts and direct access) or copied (download mode); http(s) inputs are
-// downloaded. Outputs are folders of their datastore, written in place.
+// mounts and direct access) or copied (download mode) into inputsDir, a
+// directory of the job's jobRoot; http(s) inputs are downloaded. Outputs
+// are folders of their datastore, written in place. Every path given to
+// the job is the real one, without links (openData).
 func (r *Jobs) materialize(ctx context.Context, j *jobCtx, inputsDir string) (*jobIO, error) {
 	out := &jobIO{inputs: map[string]string{}, outputs: map[string]string{}, env: map[string]string{}}
 	for name, in := range j.spec.Inputs {
@@ -61,22 +120,8 @@ func (r *Jobs) materialize(ctx context.Context, j *jobCtx, inputsDir string) (*j
 				return nil, prepFail("InputDownloadFailed", "Input %s: could not download %s: %v", name, loc.URL, err)
 			}
 			r.logf(j, "Input %s downloaded from %s.", name, loc.URL)
-		} else {
-			p = r.blobPath(loc)
-			fi, err := os.Stat(p)
-			if err != nil {
-				return nil, prepFail("InputNotFound", "Input %s: %s does not exist in the workspace's storage (container %s, path %s).", name, in.URI, loc.Container, loc.Path)
-			}
-			if strings.EqualFold(in.JobInputType, "uri_folder") && !fi.IsDir() {
-				return nil, prepFail("InputNotFound", "Input %s is a uri_folder, but %s is a file; use jobInputType uri_file.", name, in.URI)
-			}
-			if strings.EqualFold(in.Mode, "Download") {
-				dst := filepath.Join(inputsDir, name, filepath.Base(p))
-				if err := copyTree(p, dst); err != nil {
-					return nil, fmt.Errorf("download input %s: %w", name, err)
-				}
-				p = dst
-			}
+		} else if p, err = r.storageInput(j, name, in, loc, inputsDir); err != nil {
+			return nil, err
 		}
 		out.inputs[name] = p
 		out.env["AZURE_ML_INPUT_"+name] = p
@@ -96,21 +141,72 @@ func (r *Jobs) materialize(ctx context.Context, j *jobCtx, inputsDir string) (*j
 		if loc.URL != "" {
 			return nil, prepFail("OutputNotWritable", "Output %s: %s is outside the workspace's storage; outputs go to a datastore (azureml://datastores/<datastore>/paths/<path>).", name, uri)
 		}
-		p := r.blobPath(loc)
-		dir := p
-		if strings.EqualFold(o.JobOutputType, "uri_file") {
-			if strings.HasSuffix(uri, "/") {
-				p = filepath.Join(p, name)
-			}
-			dir = filepath.Dir(p)
+		if strings.EqualFold(o.JobOutputType, "uri_file") && strings.HasSuffix(uri, "/") {
+			loc.Path = path.Join(loc.Path, name)
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		d, err := r.openData(loc)
+		if rooted.IsOutside(err) {
+			return nil, linkOutside("OutputNotWritable", "Output "+name, uri, err)
+		} else if err != nil {
+			return nil, err
+		}
+		dir := d.rel
+		if strings.EqualFold(o.JobOutputType, "uri_file") {
+			dir = path.Dir(d.rel)
+		}
+		err = d.root.MkdirAll(dir, 0o755)
+		d.root.Close()
+		if rooted.IsOutside(err) {
+			return nil, linkOutside("OutputNotWritable", "Output "+name, uri, err)
+		} else if err != nil {
 			return nil, fmt.Errorf("create output %s: %w", name, err)
 		}
-		out.outputs[name] = p
-		out.env["AZURE_ML_OUTPUT_"+name] = p
+		out.outputs[name] = d.path()
+		out.env["AZURE_ML_OUTPUT_"+name] = d.path()
 	}
 	return out, nil
+}
+
+// storageInput is the path a job is given for an input of the workspace's
+// storage: the data itself, or (download mode) a copy in inputsDir.
+func (r *Jobs) storageInput(j *jobCtx, name string, in resource.JobInput, loc *resource.DataLocation, inputsDir string) (string, error) {
+	d, err := r.openData(loc)
+	if rooted.IsOutside(err) {
+		return "", linkOutside("InputNotFound", "Input "+name, in.URI, err)
+	} else if err != nil {
+		return "", err
+	}
+	defer d.root.Close()
+	fi, err := d.root.Stat(d.rel)
+	if rooted.IsOutside(err) {
+		return "", linkOutside("InputNotFound", "Input "+name, in.URI, err)
+	} else if err != nil {
+		return "", prepFail("InputNotFound", "Input %s: %s does not exist in the workspace's storage (container %s, path %s).", name, in.URI, loc.Container, loc.Path)
+	}
+	if strings.EqualFold(in.JobInputType, "uri_folder") && !fi.IsDir() {
+		return "", prepFail("InputNotFound", "Input %s is a uri_folder, but %s is a file; use jobInputType uri_file.", name, in.URI)
+	}
+	if !strings.EqualFold(in.Mode, "Download") {
+		return d.path(), nil
+	}
+	jr, err := r.openJobRoot(j)
+	if err != nil {
+		return "", err
+	}
+	defer jr.Close()
+	dst := filepath.Join(inputsDir, name, path.Base(d.rel))
+	rel, err := filepath.Rel(r.jobRoot(j), dst)
+	if err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("download input %s: %s is not in the job's directory", name, dst)
+	}
+	skipped, err := rooted.Copy(d.root, d.rel, jr, rel)
+	if rooted.IsOutside(err) {
+		return "", linkOutside("InputNotFound", "Input "+name, in.URI, err)
+	} else if err != nil {
+		return "", fmt.Errorf("download input %s: %w", name, err)
+	}
+	r.logSkipped(j, "Input "+name, skipped)
+	return dst, nil
 }
 
 // download fetches an http(s) input into dir and returns the file's path.
@@ -192,56 +288,6 @@ func substitute(command string, dio *jobIO) (string, error) {
 			"${{"+strings.Join(missing, "}}, ${{")+"}}")
 	}
 	return out, nil
-}
-
-// copyTree copies a file or a directory tree (files, directories,
-// symbolic links), keeping modes.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, info.Mode().Perm()|0o700)
-		case d.Type()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			_ = os.Remove(target)
-			return os.Symlink(link, target)
-		case d.Type().IsRegular():
-			return copyFile(p, target, info.Mode().Perm())
-		}
-		return nil // sockets, devices: skipped
-	})
-}
-
-func copyFile(src, dst string, mode fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode|0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // appendLine appends a line to a file, creating it and its directory.

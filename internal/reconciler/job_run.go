@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -19,6 +21,7 @@ import (
 	"github.com/mlw-project/mlw/internal/controller"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
+	"github.com/mlw-project/mlw/internal/rooted"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -58,6 +61,7 @@ func (r *Jobs) prepare(ctx context.Context, j *jobCtx) (controller.Result, error
 		var fail *prepError
 		if errors.As(err, &fail) {
 			r.prepDone(j.key)
+			j.errLogged = fail.logged
 			return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: fail.code, Message: fail.msg}, fail.msg)
 		}
 		if err != nil {
@@ -138,7 +142,7 @@ func (r *Jobs) startOnInstance(ctx context.Context, j *jobCtx, spec backend.Proc
 
 // instanceGone is why a job on an instance that is no longer running
 // ends: the instance was stopped or deleted under it.
-func instanceGone(name string, c *store.Resource) string {
+func instanceGone(name string, c *resource.Object) string {
 	switch {
 	case c == nil || c.Deleting:
 		return fmt.Sprintf("The compute instance '%s' was deleted while the job ran.", name)
@@ -149,8 +153,13 @@ func instanceGone(name string, c *store.Resource) string {
 	}
 }
 
-// prepError is a preparation failure that fails the job.
-type prepError struct{ code, msg string }
+// prepError is a preparation failure that fails the job; logged says
+// that its message is in the lifecycle log already (an environment
+// build's error).
+type prepError struct {
+	code, msg string
+	logged    bool
+}
 
 func (e *prepError) Error() string { return e.msg }
 
@@ -247,7 +256,7 @@ func (r *Jobs) prepareEnv(ctx context.Context, j *jobCtx) (*PreparedEnv, error) 
 	if err != nil {
 		var ee *EnvError
 		if errors.As(err, &ee) {
-			return nil, prepFail(ee.Code, "%s", ee.Message)
+			return nil, &prepError{code: ee.Code, msg: ee.Message, logged: ee.Logged}
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -262,7 +271,8 @@ func (r *Jobs) prepareEnv(ctx context.Context, j *jobCtx) (*PreparedEnv, error) 
 // prepareWorkDirs makes the working directories: one per node, each a
 // fresh copy of the code snapshot, with ./outputs, ./logs and
 // ./checkpoints (a link to the job's one checkpoints folder, kept across
-// attempts).
+// attempts). Copies go through os.Root on both sides: nothing outside the
+// storage account is read, nothing outside the job's directory written.
 func (r *Jobs) prepareWorkDirs(ctx context.Context, j *jobCtx) ([]string, error) {
 	nodes := max(len(j.st.Nodes), 1)
 	root := r.jobRoot(j)
@@ -276,73 +286,101 @@ func (r *Jobs) prepareWorkDirs(ctx context.Context, j *jobCtx) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
+	if code != nil {
+		defer code.root.Close()
+	}
+	jr, err := r.openJobRoot(j)
+	if err != nil {
+		return nil, err
+	}
+	defer jr.Close()
 	wds := make([]string, nodes)
 	for n := range nodes {
-		if wds[n], err = r.makeWorkDir(j, n, code, ckpt); err != nil {
+		if wds[n], err = r.makeWorkDir(j, n, code, jr, ckpt); err != nil {
 			return nil, err
 		}
 	}
-	if code != "" {
+	if code != nil {
 		r.logf(j, "Code snapshot copied to %d working director%s.", nodes, map[bool]string{true: "y", false: "ies"}[nodes == 1])
 	}
 	return wds, nil
 }
 
-// codeSnapshot returns the folder of the job's code snapshot in the
-// workspace's storage, or "" when the job has no code. A code asset that
-// is not found, or whose snapshot is missing, is a prepError.
-func (r *Jobs) codeSnapshot(ctx context.Context, j *jobCtx) (string, error) {
+// codeSnapshot opens the job's code snapshot in the workspace's storage
+// (nil when the job has no code; the caller closes its root). A code asset
+// that is not found, whose snapshot is missing, or whose path leads out of
+// storage through a link is a prepError.
+func (r *Jobs) codeSnapshot(ctx context.Context, j *jobCtx) (*storageData, error) {
 	if j.spec.CodeID == "" {
-		return "", nil
+		return nil, nil
 	}
 	loc, err := r.Assets.JobCode(ctx, j.ws, j.spec.CodeID)
 	if err != nil {
 		if e, ok := core.AsError(err); ok && e.Status < 500 {
-			return "", prepFail("CodeNotFound", "%s", e.Message)
+			return nil, prepFail("CodeNotFound", "%s", e.Message)
 		}
-		return "", err
+		return nil, err
 	}
-	code := r.blobPath(loc)
-	if fi, err := os.Stat(code); err != nil || !fi.IsDir() {
-		return "", prepFail("CodeNotFound", "The code snapshot of this job (%s in container %s) is missing from the workspace's storage; submit the job again to upload it.", loc.Path, loc.Container)
+	what := fmt.Sprintf("The code snapshot of this job (%s in container %s)", loc.Path, loc.Container)
+	code, err := r.openData(loc)
+	if rooted.IsOutside(err) {
+		return nil, linkOutside("CodeNotFound", what, j.spec.CodeID, err)
+	} else if err != nil {
+		return nil, err
+	}
+	if fi, err := code.root.Stat(code.rel); err != nil || !fi.IsDir() {
+		code.root.Close()
+		return nil, prepFail("CodeNotFound", "%s is missing from the workspace's storage; submit the job again to upload it.", what)
 	}
 	return code, nil
 }
 
-// makeWorkDir makes node n's working directory afresh: a copy of code (or
-// empty when code is ""), with outputs, logs and a checkpoints link to
-// ckpt. A checkpoints folder in the snapshot seeds ckpt on the first
-// attempt's first node.
-func (r *Jobs) makeWorkDir(j *jobCtx, n int, code, ckpt string) (string, error) {
+// makeWorkDir makes node n's working directory afresh in the job's
+// directory jr: a copy of code (or empty when code is nil), with outputs,
+// logs and a checkpoints link to ckpt. A checkpoints folder in the snapshot
+// seeds ckpt on the first attempt's first node.
+func (r *Jobs) makeWorkDir(j *jobCtx, n int, code *storageData, jr *os.Root, ckpt string) (string, error) {
 	wd := r.workDir(j, n)
 	if err := os.RemoveAll(wd); err != nil {
 		return "", err
 	}
-	if code != "" {
-		if err := copyTree(code, wd); err != nil {
+	rel := filepath.Base(wd) // workDir is a directory of jobRoot
+	if code != nil {
+		skipped, err := rooted.Copy(code.root, code.rel, jr, rel)
+		if rooted.IsOutside(err) {
+			return "", linkOutside("CodeNotFound", "The code snapshot of this job", j.spec.CodeID, err)
+		} else if err != nil {
 			return "", fmt.Errorf("copy the code snapshot: %w", err)
 		}
-	} else if err := os.Mkdir(wd, 0o755); err != nil {
+		if n == 0 {
+			r.logSkipped(j, "Code snapshot", skipped)
+		}
+	} else if err := jr.Mkdir(rel, 0o755); err != nil {
 		return "", err
 	}
 	for _, d := range []string{"outputs", "logs"} {
-		if err := os.Mkdir(filepath.Join(wd, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := jr.Mkdir(path.Join(rel, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return "", err
 		}
 	}
-	link := filepath.Join(wd, "checkpoints")
-	if fi, err := os.Lstat(link); err == nil && fi.IsDir() {
+	link := path.Join(rel, "checkpoints")
+	if fi, err := jr.Lstat(link); err == nil && fi.IsDir() {
 		// The snapshot has a checkpoints folder: seed the kept one.
 		if j.st.Attempt == 1 && n == 0 {
-			if err := copyTree(link, ckpt); err != nil {
+			if _, err := rooted.Copy(jr, link, jr, "checkpoints"); err != nil {
 				return "", err
 			}
 		}
-		if err := os.RemoveAll(link); err != nil {
+		if err := jr.RemoveAll(link); err != nil {
+			return "", err
+		}
+	} else if err == nil {
+		// A link or a file of the snapshot's: the kept folder wins.
+		if err := jr.Remove(link); err != nil {
 			return "", err
 		}
 	}
-	if err := os.Symlink(ckpt, link); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := os.Symlink(ckpt, filepath.Join(wd, "checkpoints")); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", err
 	}
 	return wd, nil
@@ -746,7 +784,7 @@ func (r *Jobs) requeue(ctx context.Context, j *jobCtx, node string) (controller.
 }
 
 // instanceReady reports whether a compute instance can run a job.
-func instanceReady(c *store.Resource) bool {
+func instanceReady(c *resource.Object) bool {
 	return c.State == resource.InstanceRunning || c.State == "JobRunning"
 }
 
@@ -807,7 +845,7 @@ func (r *Jobs) scheduleInstance(ctx context.Context, j *jobCtx) (controller.Resu
 
 // oldestQueued returns the first job in line for a compute and how many
 // queued jobs there are.
-func (r *Jobs) oldestQueued(ctx context.Context, owner string) (*store.Resource, int, error) {
+func (r *Jobs) oldestQueued(ctx context.Context, owner string) (*resource.Object, int, error) {
 	qs, err := r.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Owner: owner, State: resource.JobQueued})
 	if err != nil {
 		return nil, 0, err
@@ -828,24 +866,50 @@ func (r *Jobs) kickInstance(ctx context.Context, owner string) {
 }
 
 // saveArtifacts copies each working directory's ./outputs and ./logs to
-// the job's artifacts (where jobs.download finds them).
+// the job's artifacts (where jobs.download finds them). Both ends are
+// os.Roots (the job's directory, the storage account): the job made
+// everything in its directory, links included, and nothing it made may
+// lead the copy elsewhere.
 func (r *Jobs) saveArtifacts(j *jobCtx) {
 	if j.st.Attempt == 0 {
 		return
 	}
+	jr, err := os.OpenRoot(r.jobRoot(j))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			r.logf(j, "Could not save the job's artifacts: %v", err)
+		}
+		return
+	}
+	defer jr.Close()
+	acct, err := r.openData(&resource.DataLocation{Account: resource.WorkspaceStatusOf(j.ws).StorageAccount, Container: resource.ArtifactContainer})
+	if err != nil {
+		r.logf(j, "Could not save the job's artifacts: %v", err)
+		return
+	}
+	defer acct.root.Close()
+	arts, err := filepath.Rel(acct.dir, r.artifactDir(j))
+	if err != nil || !filepath.IsLocal(arts) {
+		r.logf(j, "Could not save the job's artifacts: %s is not in the storage account", r.artifactDir(j))
+		return
+	}
 	for n := range max(len(j.st.Nodes), 1) {
 		for _, d := range []string{"outputs", "logs"} {
-			src := filepath.Join(r.workDir(j, n), d)
-			if !hasFiles(src) {
+			src := path.Join(filepath.Base(r.workDir(j, n)), d)
+			if ents, err := fs.ReadDir(jr.FS(), src); err != nil || len(ents) == 0 {
 				continue
 			}
-			if err := copyTree(src, filepath.Join(r.artifactDir(j), d)); err != nil {
+			skipped, err := rooted.Copy(jr, src, acct.root, path.Join(filepath.ToSlash(arts), d))
+			if err != nil {
 				r.logf(j, "Could not save ./%s as artifacts: %v", d, err)
 			}
+			r.logSkipped(j, "./"+d, skipped)
 		}
 	}
 }
 
+// hasFiles reports whether dir has entries (a decision only: nothing is
+// read through it).
 func hasFiles(dir string) bool {
 	ents, err := os.ReadDir(dir)
 	return err == nil && len(ents) > 0

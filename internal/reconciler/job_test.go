@@ -47,7 +47,7 @@ func TestJobLifecycleOnCluster(t *testing.T) {
 
 	st := b.requireState("job1", resource.JobRunning)
 	require.Equal(t, "NotStarted,Queued,Preparing,Running", phases(st))
-	require.Equal(t, "Waiting for a node: aml-cluster is scaling up to 1 nodes.", st.Phases[1].Reason, "why it waited, kept")
+	require.Equal(t, "Waiting for a node: aml-cluster is scaling up to 1 node.", st.Phases[1].Reason, "why it waited, kept")
 	require.Equal(t, 1, st.Attempt)
 	require.Len(t, st.Nodes, 1)
 	require.Equal(t, "running", b.nodeStates("aml-cluster"))
@@ -201,7 +201,7 @@ func TestCancel(t *testing.T) {
 	require.Zero(t, st.Attempt, "it never ran")
 	got, err := b.st.GetOperation(b.ctx, op.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.OpSucceeded, got.Status)
+	require.Equal(t, resource.OpSucceeded, got.Status)
 
 	_, op, err = b.svc.CancelJob(b.ctx, b.ref, "run")
 	require.NoError(t, err)
@@ -212,7 +212,7 @@ func TestCancel(t *testing.T) {
 	require.Equal(t, "NotStarted,Queued,Preparing,Running,Finalizing,Canceled", phases(st))
 	require.Equal(t, "idle", b.nodeStates("c1"))
 	got, _ = b.st.GetOperation(b.ctx, op.ID)
-	require.Equal(t, store.OpSucceeded, got.Status)
+	require.Equal(t, resource.OpSucceeded, got.Status)
 
 	// Canceling an ended job changes nothing.
 	_, op, err = b.svc.CancelJob(b.ctx, b.ref, "run")
@@ -352,7 +352,7 @@ func TestDeleteClusterCancelsJobs(t *testing.T) {
 	require.True(t, p.Stopped())
 	require.Empty(t, b.be.Nodes())
 	got, _ := b.st.GetOperation(b.ctx, op.ID)
-	require.Equal(t, store.OpSucceeded, got.Status)
+	require.Equal(t, resource.OpSucceeded, got.Status)
 	nodes, err := b.st.List(b.ctx, store.ListOptions{Kind: resource.KindNode})
 	require.NoError(t, err)
 	require.Empty(t, nodes)

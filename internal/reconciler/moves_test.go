@@ -21,7 +21,7 @@ type movesStore struct {
 	t *testing.T
 }
 
-func (m *movesStore) check(ctx context.Context, tx store.Resources, r *store.Resource) {
+func (m *movesStore) check(ctx context.Context, tx store.Resources, r *resource.Object) {
 	if r.Kind != core.KindJob {
 		return
 	}
@@ -37,7 +37,7 @@ func (m *movesStore) check(ctx context.Context, tx store.Resources, r *store.Res
 	allMoves.Unlock()
 }
 
-func (m *movesStore) Update(ctx context.Context, r *store.Resource) error {
+func (m *movesStore) Update(ctx context.Context, r *resource.Object) error {
 	m.check(ctx, m.Store, r)
 	return m.Store.Update(ctx, r)
 }
@@ -51,7 +51,7 @@ type movesTx struct {
 	m *movesStore
 }
 
-func (x *movesTx) Update(ctx context.Context, r *store.Resource) error {
+func (x *movesTx) Update(ctx context.Context, r *resource.Object) error {
 	x.m.check(ctx, x.Resources, r)
 	return x.Resources.Update(ctx, r)
 }

@@ -217,7 +217,7 @@ func (s *Scheduler) Loaded(owner string) []QueuedJob {
 // owner (canceled, deleted, or assigned meanwhile). waited is the
 // cluster's queue reason (ClusterStatus.QueueReason), which the job's
 // Queued phase keeps as why it waited.
-func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes []*store.Resource, now time.Time, waited string) (bool, error) {
+func assignJob(ctx context.Context, tx store.Resources, owner, key string, nodes []*resource.Object, now time.Time, waited string) (bool, error) {
 	parent, name := resource.ParseKey(key)
 	job, err := tx.Get(ctx, core.KindJob, parent, name)
 	if errors.Is(err, store.ErrNotFound) {

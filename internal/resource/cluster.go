@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // ScaleSettings of a cluster, decoded.
@@ -64,8 +63,8 @@ func ClusterScale(props map[string]any) (ScaleSettings, error) {
 	return out, nil
 }
 
-// IsLowPriority reports whether a cluster's nodes may be preempted.
-func IsLowPriority(props map[string]any) bool {
+// isLowPriority reports whether a cluster's nodes may be preempted.
+func isLowPriority(props map[string]any) bool {
 	p, _ := props["vmPriority"].(string)
 	return strings.EqualFold(p, "LowPriority")
 }
@@ -118,7 +117,7 @@ type clusterStatusDoc struct {
 
 // ClusterStatusOf decodes a cluster's status: its provisioning state and
 // what the cluster reconciler observed.
-func ClusterStatusOf(c *store.Resource) (provisioning string, cs ClusterStatus) {
+func ClusterStatusOf(c *Object) (provisioning string, cs ClusterStatus) {
 	var doc clusterStatusDoc
 	_ = json.Unmarshal(c.Status, &doc)
 	return doc.Properties.ProvisioningState, doc.Properties.Properties
@@ -132,7 +131,7 @@ func EncodeClusterStatus(provisioning string, cs ClusterStatus) json.RawMessage 
 }
 
 // ClusterQueueReason reads a cluster's QueueReason ("" for anything else).
-func ClusterQueueReason(c *store.Resource) string {
+func ClusterQueueReason(c *Object) string {
 	if c == nil || ComputeTypeOf(c) != AmlCompute {
 		return ""
 	}
@@ -145,3 +144,20 @@ const (
 	DefaultClusterSize     = "STANDARD_DS3_V2"
 	DefaultClusterIdleTime = "PT2M"
 )
+
+// ClusterErrors are a cluster's failing conditions in words
+// ("HostCapacityExceeded: 1 node(s) … do not fit on this host …"), which a
+// queued job's reason repeats; nil for anything but a cluster.
+func ClusterErrors(c *Object) []string {
+	if c == nil || ComputeTypeOf(c) != AmlCompute {
+		return nil
+	}
+	_, cs := ClusterStatusOf(c)
+	var out []string
+	for _, cond := range cs.Conditions {
+		if cond.Status == ConditionFalse && (cond.Reason != "" || cond.Message != "") {
+			out = append(out, strings.TrimPrefix(cond.Reason+": "+cond.Message, ": "))
+		}
+	}
+	return out
+}

@@ -2,8 +2,6 @@ package resource
 
 import (
 	"encoding/json"
-
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // Compute types mlw runs.
@@ -11,14 +9,6 @@ const (
 	ComputeInstance = "ComputeInstance"
 	AmlCompute      = "AmlCompute"
 )
-
-// ComputeSpec decodes the stored spec of a compute: the document and its
-// properties.properties.
-func ComputeSpec(r *store.Resource) (doc, props map[string]any) {
-	doc = Decode(r.Spec)
-	props = NestedProps(doc)
-	return doc, props
-}
 
 // NestedProps returns doc.properties.properties (a compute's own
 // properties), creating it if needed.
@@ -38,7 +28,7 @@ func NestedProps(doc map[string]any) map[string]any {
 
 // ComputeTypeOf returns the computeType of a stored compute.
 // It decodes that one field, not the document.
-func ComputeTypeOf(r *store.Resource) string {
+func ComputeTypeOf(r *Object) string {
 	var doc struct {
 		Properties struct {
 			ComputeType string `json:"computeType"`
@@ -50,7 +40,7 @@ func ComputeTypeOf(r *store.Resource) string {
 
 // ComputeARMID returns the ARM id of a compute (lowercase key form is used
 // for operations).
-func ComputeARMID(ws, c *store.Resource) string {
+func ComputeARMID(ws, c *Object) string {
 	return WorkspaceRefOf(ws).ID() + "/computes/" + c.Name
 }
 

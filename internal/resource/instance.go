@@ -12,7 +12,6 @@ import (
 
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // DefaultInstanceSize is the SDK's default compute instance size.
@@ -149,7 +148,7 @@ type InstanceStatus struct {
 const InstanceInternalKey = "internal"
 
 // InstanceStatusOf decodes an instance's status.
-func InstanceStatusOf(c *store.Resource) *InstanceStatus {
+func InstanceStatusOf(c *Object) *InstanceStatus {
 	doc := Decode(c.Status)
 	props := NestedProps(doc)
 	st := &InstanceStatus{Doc: doc, Props: props}
@@ -168,7 +167,7 @@ func InstanceStatusOf(c *store.Resource) *InstanceStatus {
 func (st *InstanceStatus) State() string { s, _ := st.Props["state"].(string); return s }
 
 // Encode writes the status back into c (State column included).
-func (st *InstanceStatus) Encode(c *store.Resource) {
+func (st *InstanceStatus) Encode(c *Object) {
 	st.Doc[InstanceInternalKey] = st.Internal
 	delete(st.Props, "_mlw")
 	outer := st.Doc["properties"].(map[string]any)
@@ -234,9 +233,9 @@ type ScriptRef struct {
 	TimeoutIn string
 }
 
-// InstanceScripts decodes and validates setupScripts: the creation and
+// instanceScripts decodes and validates setupScripts: the creation and
 // startup scripts (nil when absent).
-func InstanceScripts(props map[string]any) (creation, startup *ScriptRef, err error) {
+func instanceScripts(props map[string]any) (creation, startup *ScriptRef, err error) {
 	ss, _ := props["setupScripts"].(map[string]any)
 	if ss == nil {
 		return nil, nil, nil
@@ -318,8 +317,8 @@ func parseScriptTimeout(s string) (time.Duration, error) {
 	return time.Duration(n) * time.Minute, nil // a bare number is minutes
 }
 
-// IdleShutdownOf returns the instance's idle shutdown time (0: none).
-func IdleShutdownOf(props map[string]any) (time.Duration, error) {
+// idleShutdownOf returns the instance's idle shutdown time (0: none).
+func idleShutdownOf(props map[string]any) (time.Duration, error) {
 	v, ok := props["idleTimeBeforeShutdown"]
 	if !ok || v == nil || v == "" {
 		return 0, nil
@@ -339,8 +338,8 @@ func IdleShutdownOf(props map[string]any) (time.Duration, error) {
 	return d, nil
 }
 
-// InstanceSSH returns the SSH public key when SSH access is enabled.
-func InstanceSSH(props map[string]any) (string, bool) {
+// instanceSSH returns the SSH public key when SSH access is enabled.
+func instanceSSH(props map[string]any) (string, bool) {
 	ss, _ := props["sshSettings"].(map[string]any)
 	if ss == nil {
 		return "", false
@@ -352,23 +351,14 @@ func InstanceSSH(props map[string]any) (string, bool) {
 	return k, true
 }
 
-// InstanceSubnet returns the subnet id, when the instance has one.
-func InstanceSubnet(props map[string]any) string {
-	if m, ok := props["subnet"].(map[string]any); ok {
-		id, _ := m["id"].(string)
-		return id
-	}
-	return ""
-}
-
 // WorkspaceSharePath is the host directory of a workspace's file share
 // (the "code-<guid>" share, "Notebooks" in the studio).
-func WorkspaceSharePath(dataDir string, ws *store.Resource) string {
+func WorkspaceSharePath(dataDir string, ws *Object) string {
 	return blob.ContainerDir(dataDir, WorkspaceStatusOf(ws).StorageAccount, "code-"+ws.UID)
 }
 
 // InstanceLogDir is where an instance's setup script logs are kept, in the
 // workspace file share.
-func InstanceLogDir(dataDir string, ws *store.Resource, instance string) string {
+func InstanceLogDir(dataDir string, ws *Object, instance string) string {
 	return filepath.Join(WorkspaceSharePath(dataDir, ws), "Logs", instance)
 }

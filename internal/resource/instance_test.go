@@ -7,14 +7,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // An instance stored by an older server kept its internals under
 // properties.properties._mlw; they are read from there and written back
 // beside properties, out of what clients see.
 func TestInstanceInternalsMoveOutOfProperties(t *testing.T) {
-	c := &store.Resource{Status: json.RawMessage(`{"properties":{"provisioningState":"Succeeded","properties":{"state":"Running","_mlw":{"tokenHash":"h1","hostUid":4001}}}}`)}
+	c := &resource.Object{Status: json.RawMessage(`{"properties":{"provisioningState":"Succeeded","properties":{"state":"Running","_mlw":{"tokenHash":"h1","hostUid":4001}}}}`)}
 	st := resource.InstanceStatusOf(c)
 	require.Equal(t, "h1", st.Internal.TokenHash)
 	require.Equal(t, 4001, st.Internal.HostUID)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // JobSpec is the typed view of a job's properties that admission and the
@@ -104,7 +103,7 @@ func (j *JobSpec) Timeout() (time.Duration, error) {
 }
 
 // JobSpecOf decodes a stored job's properties.
-func JobSpecOf(r *store.Resource) (*JobSpec, error) {
+func JobSpecOf(r *Object) (*JobSpec, error) {
 	var doc struct {
 		Properties JobSpec `json:"properties"`
 		Intent     Intent  `json:"intent"`
@@ -328,7 +327,7 @@ type JobCancel struct {
 }
 
 // JobStatusOf decodes a job's status.
-func JobStatusOf(r *store.Resource) *JobStatus {
+func JobStatusOf(r *Object) *JobStatus {
 	st := &JobStatus{}
 	_ = json.Unmarshal(r.Status, st)
 	return st
@@ -375,3 +374,6 @@ func (in JobInput) Literal() string {
 	}
 	return strings.TrimSpace(string(in.Value))
 }
+
+// ArtifactContainer is the container of a workspace's artifact store.
+const ArtifactContainer = "azureml"

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"sort"
 	"time"
-
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // Node rows: each node of a cluster is a row of kind "node" whose parent is
@@ -68,21 +66,21 @@ type NodeStatus struct {
 }
 
 // NodeSpecOf decodes a node's spec.
-func NodeSpecOf(r *store.Resource) NodeSpec {
+func NodeSpecOf(r *Object) NodeSpec {
 	var s NodeSpec
 	_ = json.Unmarshal(r.Spec, &s)
 	return s
 }
 
 // NodeStatusOf decodes a node's status.
-func NodeStatusOf(r *store.Resource) NodeStatus {
+func NodeStatusOf(r *Object) NodeStatus {
 	var s NodeStatus
 	_ = json.Unmarshal(r.Status, &s)
 	return s
 }
 
 // NodeStateCounts counts nodes by state in Azure's nodeStateCounts shape.
-func NodeStateCounts(nodes []*store.Resource) map[string]any {
+func NodeStateCounts(nodes []*Object) map[string]any {
 	counts := map[string]int{}
 	for _, n := range nodes {
 		counts[n.State]++
@@ -95,7 +93,7 @@ func NodeStateCounts(nodes []*store.Resource) map[string]any {
 
 // CurrentNodeCount is Azure's currentNodeCount: the nodes that exist and
 // are not leaving or preempted.
-func CurrentNodeCount(nodes []*store.Resource) int {
+func CurrentNodeCount(nodes []*Object) int {
 	n := 0
 	for _, r := range nodes {
 		if r.State != NodeLeaving && r.State != NodePreempted {
@@ -106,7 +104,7 @@ func CurrentNodeCount(nodes []*store.Resource) int {
 }
 
 // SortNodes orders nodes by their index (creation order).
-func SortNodes(nodes []*store.Resource) {
+func SortNodes(nodes []*Object) {
 	sort.SliceStable(nodes, func(a, b int) bool {
 		return NodeStatusOf(nodes[a]).Index < NodeStatusOf(nodes[b]).Index
 	})

@@ -5,7 +5,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // Ref names a stored resource: its kind, its parent's key (the parent's
@@ -21,7 +20,7 @@ type Ref struct {
 }
 
 // RefOf returns the reference of a stored resource.
-func RefOf(r *store.Resource) Ref { return Ref{Kind: r.Kind, Parent: r.Parent, Name: r.Name} }
+func RefOf(r *Object) Ref { return Ref{Kind: r.Kind, Parent: r.Parent, Name: r.Name} }
 
 // Key is the queue key.
 func (r Ref) Key() string { return ResourceKey(r.Parent, r.Name) }
@@ -57,7 +56,7 @@ func ParentRef(kind, parent string) (Ref, bool) {
 }
 
 // ResourceOpKey is the operation key of a stored resource (RefOf(r).OpKey()).
-func ResourceOpKey(r *store.Resource) string { return RefOf(r).OpKey() }
+func ResourceOpKey(r *Object) string { return RefOf(r).OpKey() }
 
 // Enqueuer hands a resource key to the reconciler of its kind.
 type Enqueuer interface {
@@ -72,7 +71,7 @@ func (f EnqueueFunc) Enqueue(kind, key string) { f(kind, key) }
 
 // Key of a resource for the reconcile queues: "<parent>/<kind>/<name>" in
 // lower case, which ParseKey reverses.
-func Key(r *store.Resource) string { return ResourceKey(r.Parent, r.Name) }
+func Key(r *Object) string { return ResourceKey(r.Parent, r.Name) }
 
 // ResourceKey builds a queue key from a parent and a name.
 func ResourceKey(parent, name string) string { return parent + "|" + strings.ToLower(name) }

@@ -7,12 +7,11 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 func TestRefKeysRoundTrip(t *testing.T) {
 	ws := core.WorkspaceRef{Subscription: "sub1", ResourceGroup: "RG-1", Workspace: "WS1"}
-	c := &store.Resource{Kind: core.KindCompute, Parent: ws.Key(), Name: "CPU-Cluster"}
+	c := &resource.Object{Kind: core.KindCompute, Parent: ws.Key(), Name: "CPU-Cluster"}
 	ref := resource.RefOf(c)
 
 	parent, name := resource.ParseKey(ref.Key())

@@ -5,15 +5,14 @@ import (
 
 	"github.com/mlw-project/mlw/internal/blob"
 	"github.com/mlw-project/mlw/internal/core"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // WorkspaceShareName is the file share of a workspace.
-func WorkspaceShareName(ws *store.Resource) string { return "code-" + ws.UID }
+func WorkspaceShareName(ws *Object) string { return "code-" + ws.UID }
 
 // WorkspaceShareDir is the on-disk directory of a workspace's file share
 // (it may not exist yet: it is created by the first write).
-func WorkspaceShareDir(dataDir string, ws *store.Resource) string {
+func WorkspaceShareDir(dataDir string, ws *Object) string {
 	return blob.ShareDir(dataDir, WorkspaceStatusOf(ws).StorageAccount, WorkspaceShareName(ws))
 }
 
@@ -35,19 +34,19 @@ type WorkspaceStatus struct {
 }
 
 // WorkspaceStatusOf decodes the status of a stored workspace.
-func WorkspaceStatusOf(ws *store.Resource) WorkspaceStatus {
+func WorkspaceStatusOf(ws *Object) WorkspaceStatus {
 	var st WorkspaceStatus
 	_ = json.Unmarshal(ws.Status, &st)
 	return st
 }
 
 // WorkspaceRefOf returns the ARM path of a stored workspace.
-func WorkspaceRefOf(ws *store.Resource) core.WorkspaceRef {
+func WorkspaceRefOf(ws *Object) core.WorkspaceRef {
 	st := WorkspaceStatusOf(ws)
 	return core.WorkspaceRef{Subscription: st.Subscription, ResourceGroup: st.ResourceGroup, Workspace: ws.Name}
 }
 
 // WorkspaceKey is the parent key of a workspace's children.
-func WorkspaceKey(ws *store.Resource) string {
+func WorkspaceKey(ws *Object) string {
 	return ws.Parent + "/providers/" + core.Key(core.Provider) + "/workspaces/" + core.Key(ws.Name)
 }

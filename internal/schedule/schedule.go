@@ -395,7 +395,10 @@ func (s Schedule) Next(t time.Time) time.Time {
 		return time.Time{}
 	}
 	if !s.Start.IsZero() && t.Before(s.Start) {
-		t = s.Start.Add(-time.Second)
+		// Strictly after a nanosecond before: the start itself may fire,
+		// and nothing earlier (a start with a fraction of a second used
+		// to fire up to a second before it).
+		t = s.Start.Add(-time.Nanosecond)
 	}
 	n := s.sched.Next(t.In(s.Location))
 	if n.IsZero() {

@@ -10,7 +10,6 @@ import (
 	"github.com/mlw-project/mlw/internal/httpapi"
 	"github.com/mlw-project/mlw/internal/reconciler"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // buildInstances wires compute instances: the local backend, the instance
@@ -33,13 +32,13 @@ func (s *Server) buildInstances(computes *reconciler.ComputeDispatch, procs *loc
 		DataDir: s.opts.DataDir, EnvDir: s.envDir(), ServerURL: func() string { return s.url }, CAPEM: s.ca.CertPEM}
 	computes.Types[resource.ComputeInstance] = rec
 	s.api.SetInstanceAccess(&httpapi.InstanceAccess{
-		OpenShellFunc: func(ctx context.Context, ws, c *store.Resource, cols, rows int) (httpapi.TerminalSession, error) {
+		OpenShellFunc: func(ctx context.Context, ws, c *resource.Object, cols, rows int) (httpapi.TerminalSession, error) {
 			return rec.Shell(ctx, ws, c, cols, rows)
 		},
-		DialJupyterFunc: func(ctx context.Context, ws, c *store.Resource) (net.Conn, error) {
+		DialJupyterFunc: func(ctx context.Context, ws, c *resource.Object) (net.Conn, error) {
 			return rec.DialJupyter(ctx, ws, c)
 		},
-		JupyterBaseFunc: func(ws, c *store.Resource) string {
+		JupyterBaseFunc: func(ws, c *resource.Object) string {
 			return reconciler.JupyterBasePath(resource.WorkspaceRefOf(ws), c.Name)
 		},
 	})

@@ -237,7 +237,7 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	admin, err := s.st.GetUserByName(ctx, adminUser)
 	if errors.Is(err, store.ErrNotFound) {
-		admin = &store.User{ID: uuid.NewString(), Name: adminUser, Role: identity.RoleOwner}
+		admin = &resource.User{ID: uuid.NewString(), Name: adminUser, Role: identity.RoleOwner}
 		if err := s.st.CreateUser(ctx, admin); err != nil {
 			return fmt.Errorf("create admin user: %w", err)
 		}
@@ -247,7 +247,7 @@ func (s *Server) init(ctx context.Context) error {
 	tokenPath := filepath.Join(s.opts.DataDir, api.LocalTokenFile)
 	if _, err := os.Stat(tokenPath); errors.Is(err, os.ErrNotExist) {
 		plain, hash := identity.NewToken()
-		if err := s.st.CreateToken(ctx, &store.Token{Hash: hash, UserID: admin.ID, Label: "local CLI"}); err != nil {
+		if err := s.st.CreateToken(ctx, &resource.Token{Hash: hash, UserID: admin.ID, Label: "local CLI"}); err != nil {
 			return fmt.Errorf("create CLI token: %w", err)
 		}
 		if err := os.WriteFile(tokenPath, []byte(plain+"\n"), 0o600); err != nil {

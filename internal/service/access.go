@@ -10,18 +10,19 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
 // Role assignments (docs/security.md, "Access"): Azure RBAC's
 // Microsoft.Authorization/roleAssignments at subscription, resource group
-// and workspace scope. A user's server-wide role (store.User.Role) is shown
+// and workspace scope. A user's server-wide role (resource.User.Role) is shown
 // as an assignment at scope "/" that cannot be changed here (`mlw user
 // update --role`).
 
 // Assignment is a role assignment as the API shows it.
 type Assignment struct {
-	store.RoleAssignment
+	resource.RoleAssignment
 	// PrincipalName is the user's name ("" when the user is gone).
 	PrincipalName string
 	// ServerWide marks a user's server-wide role.
@@ -111,7 +112,7 @@ func (s *Service) PutRoleAssignment(ctx context.Context, sc identity.ParsedScope
 	if err := s.scopeExists(ctx, sc); err != nil {
 		return nil, false, err
 	}
-	ra := &store.RoleAssignment{Name: strings.ToLower(name), Scope: scope, Role: def.Name, PrincipalID: u.ID, CreatedAt: s.Now().UTC(), CreatedBy: principalName(p)}
+	ra := &resource.RoleAssignment{Name: strings.ToLower(name), Scope: scope, Role: def.Name, PrincipalID: u.ID, CreatedAt: s.Now().UTC(), CreatedBy: principalName(p)}
 	err = s.Store.CreateRoleAssignment(ctx, ra)
 	if errors.Is(err, store.ErrExists) {
 		old, gerr := s.Store.GetRoleAssignment(ctx, name)
@@ -245,7 +246,7 @@ func (s *Service) assignments(ctx context.Context, principalID string) ([]*Assig
 	for _, u := range users {
 		names[u.ID] = u.Name
 		if u.Role != "" && u.Role != identity.RoleNone && (principalID == "" || principalID == u.ID) {
-			out = append(out, &Assignment{ServerWide: true, PrincipalName: u.Name, RoleAssignment: store.RoleAssignment{
+			out = append(out, &Assignment{ServerWide: true, PrincipalName: u.Name, RoleAssignment: resource.RoleAssignment{
 				Name: serverRoleName(u.ID), Scope: "/", Role: u.Role, PrincipalID: u.ID, CreatedAt: u.CreatedAt, CreatedBy: "mlw"}})
 		}
 	}
@@ -267,22 +268,22 @@ func (s *Service) assignments(ctx context.Context, principalID string) ([]*Assig
 }
 
 // readable keeps the resources p may read (all of them for no principal).
-func readable(p *identity.Principal, id func(*store.Resource) string) func(*store.Resource) bool {
+func readable(p *identity.Principal, id func(*resource.Object) string) func(*resource.Object) bool {
 	if p == nil {
 		return nil
 	}
-	return func(r *store.Resource) bool { return p.Can(identity.ActRead, id(r)) }
+	return func(r *resource.Object) bool { return p.Can(identity.ActRead, id(r)) }
 }
 
 // visible keeps the resources p holds a role at, above or below (for
 // navigation: the subscription and group of a workspace one may read).
-func visible(p *identity.Principal, id func(*store.Resource) string) func(*store.Resource) bool {
+func visible(p *identity.Principal, id func(*resource.Object) string) func(*resource.Object) bool {
 	if p == nil {
 		return nil
 	}
-	return func(r *store.Resource) bool { return p.Sees(id(r)) }
+	return func(r *resource.Object) bool { return p.Sees(id(r)) }
 }
 
-func subscriptionID(r *store.Resource) string { return core.SubscriptionPath(r.Name) }
+func subscriptionID(r *resource.Object) string { return core.SubscriptionPath(r.Name) }
 
-func groupID(r *store.Resource) string { return r.Parent + "/resourcegroups/" + core.Key(r.Name) }
+func groupID(r *resource.Object) string { return r.Parent + "/resourcegroups/" + core.Key(r.Name) }

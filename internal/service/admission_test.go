@@ -79,7 +79,7 @@ func TestPutWorkspaceIsAllOrNothing(t *testing.T) {
 	// A datastore row already in the way makes the transaction fail after
 	// the workspace row was written; neither may remain.
 	wsKey := ref.GroupKey() + "/providers/" + core.Key(core.Provider) + "/workspaces/ws1"
-	require.NoError(t, b.st.Create(b.ctx, &store.Resource{Kind: core.KindDatastore, Parent: wsKey, Name: resource.DatastoreFiles, UID: "x", Spec: []byte("{}")}))
+	require.NoError(t, b.st.Create(b.ctx, &resource.Object{Kind: core.KindDatastore, Parent: wsKey, Name: resource.DatastoreFiles, UID: "x", Spec: []byte("{}")}))
 	_, _, err := b.svc.PutWorkspace(b.ctx, ref, body(t, `{}`))
 	require.Error(t, err)
 	_, err = b.svc.GetWorkspace(b.ctx, ref)

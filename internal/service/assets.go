@@ -35,7 +35,7 @@ var (
 )
 
 // AssetContainerKey is the parent key of an asset container's versions.
-func AssetContainerKey(ws *store.Resource, k AssetKind, name string) string {
+func AssetContainerKey(ws *resource.Object, k AssetKind, name string) string {
 	return resource.WorkspaceKey(ws) + "/" + k.Segment + "/" + strings.ToLower(name)
 }
 
@@ -46,7 +46,7 @@ type AssetContainerStatus struct {
 }
 
 // AssetContainerStatusOf decodes a container's status.
-func AssetContainerStatusOf(c *store.Resource) AssetContainerStatus {
+func AssetContainerStatusOf(c *resource.Object) AssetContainerStatus {
 	st := AssetContainerStatus{NextVersion: "1"}
 	_ = json.Unmarshal(c.Status, &st)
 	return st
@@ -87,7 +87,7 @@ func (v ListView) Keeps(archived bool) bool {
 }
 
 // IsArchived reads properties.isArchived of a stored asset.
-func IsArchived(r *store.Resource) bool {
+func IsArchived(r *resource.Object) bool {
 	return props(resource.Decode(r.Spec))["isArchived"] == true
 }
 
@@ -100,7 +100,7 @@ type VersionQuery struct {
 	Page    Page
 }
 
-func (s *Service) assetContainer(ctx context.Context, ws *store.Resource, k AssetKind, name string) (*store.Resource, error) {
+func (s *Service) assetContainer(ctx context.Context, ws *resource.Object, k AssetKind, name string) (*resource.Object, error) {
 	c, err := s.Store.Get(ctx, k.Container, resource.WorkspaceKey(ws), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.NotFound("UserError", "The %s '%s' was not found in workspace '%s'. List them with GET …/workspaces/%s/%s.", k.What, name, ws.Name, ws.Name, k.Segment)
@@ -112,7 +112,7 @@ func (s *Service) assetContainer(ctx context.Context, ws *store.Resource, k Asse
 }
 
 // GetAssetContainer returns one asset container.
-func (s *Service) GetAssetContainer(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string) (*store.Resource, error) {
+func (s *Service) GetAssetContainer(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string) (*resource.Object, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -121,17 +121,17 @@ func (s *Service) GetAssetContainer(ctx context.Context, ref core.WorkspaceRef, 
 }
 
 // ListAssetContainers lists a workspace's containers of one kind.
-func (s *Service) ListAssetContainers(ctx context.Context, ref core.WorkspaceRef, k AssetKind, view ListView, page Page) ([]*store.Resource, string, error) {
+func (s *Service) ListAssetContainers(ctx context.Context, ref core.WorkspaceRef, k AssetKind, view ListView, page Page) ([]*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, "", err
 	}
 	return s.listFiltered(ctx, store.ListOptions{Kind: k.Container, Parent: resource.WorkspaceKey(ws)}, page,
-		func(r *store.Resource) bool { return view.Keeps(IsArchived(r)) })
+		func(r *resource.Object) bool { return view.Keeps(IsArchived(r)) })
 }
 
 // allAssetContainers lists every container of one kind (for merged lists).
-func (s *Service) allAssetContainers(ctx context.Context, ws *store.Resource, k AssetKind) ([]*store.Resource, error) {
+func (s *Service) allAssetContainers(ctx context.Context, ws *resource.Object, k AssetKind) ([]*resource.Object, error) {
 	rs, err := s.Store.List(ctx, store.ListOptions{Kind: k.Container, Parent: resource.WorkspaceKey(ws)})
 	if err != nil {
 		return nil, core.Internal(err)
@@ -160,7 +160,7 @@ func assetDoc(body *Body, serverOwned ...string) (map[string]any, map[string]any
 
 // PutAssetContainer creates or updates a container (description, tags,
 // properties, isArchived).
-func (s *Service) PutAssetContainer(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutAssetContainer(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string, body *Body) (*resource.Object, bool, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, false, err
@@ -181,10 +181,10 @@ func (s *Service) PutAssetContainer(ctx context.Context, ref core.WorkspaceRef, 
 	if err != nil {
 		return nil, false, err
 	}
-	c, created, err := resource.CreateOrUpdate(ctx, s.Store, k.Container, resource.WorkspaceKey(ws), name, func() (*store.Resource, error) {
-		return &store.Resource{Kind: k.Container, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
+	c, created, err := store.CreateOrUpdate(ctx, s.Store, k.Container, resource.WorkspaceKey(ws), name, func() (*resource.Object, error) {
+		return &resource.Object{Kind: k.Container, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
 			Spec: resource.Encode(doc), Status: resource.Encode(AssetContainerStatus{NextVersion: "1"}), CreatedBy: principalName(p), ModifiedBy: principalName(p)}, nil
-	}, func(c *store.Resource) error {
+	}, func(c *resource.Object) error {
 		old := resource.Decode(c.Spec)
 		if op := props(old); op != nil {
 			delete(op, "tags")
@@ -199,7 +199,7 @@ func (s *Service) PutAssetContainer(ctx context.Context, ref core.WorkspaceRef, 
 	return c, created, nil
 }
 
-func (s *Service) writableWorkspace(ctx context.Context, ref core.WorkspaceRef) (*store.Resource, error) {
+func (s *Service) writableWorkspace(ctx context.Context, ref core.WorkspaceRef) (*resource.Object, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -236,7 +236,7 @@ func (s *Service) DeleteAssetContainer(ctx context.Context, ref core.WorkspaceRe
 }
 
 // GetAssetVersion returns one version of an asset.
-func (s *Service) GetAssetVersion(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name, version string) (*store.Resource, error) {
+func (s *Service) GetAssetVersion(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name, version string) (*resource.Object, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -244,7 +244,7 @@ func (s *Service) GetAssetVersion(ctx context.Context, ref core.WorkspaceRef, k 
 	return s.assetVersion(ctx, ws, k, name, version)
 }
 
-func (s *Service) assetVersion(ctx context.Context, ws *store.Resource, k AssetKind, name, version string) (*store.Resource, error) {
+func (s *Service) assetVersion(ctx context.Context, ws *resource.Object, k AssetKind, name, version string) (*resource.Object, error) {
 	v, err := s.Store.Get(ctx, k.Version, AssetContainerKey(ws, k, name), version)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, cerr := s.assetContainer(ctx, ws, k, name); cerr != nil {
@@ -260,7 +260,7 @@ func (s *Service) assetVersion(ctx context.Context, ws *store.Resource, k AssetK
 
 // ListAssetVersions lists the versions of one asset, ordered and paged.
 // An unknown asset is a 404.
-func (s *Service) ListAssetVersions(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string, q VersionQuery) ([]*store.Resource, string, error) {
+func (s *Service) ListAssetVersions(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name string, q VersionQuery) ([]*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, "", err
@@ -272,13 +272,13 @@ func (s *Service) ListAssetVersions(ctx context.Context, ref core.WorkspaceRef, 
 	if err != nil {
 		return nil, "", core.Internal(err)
 	}
-	vs = slices.DeleteFunc(vs, func(r *store.Resource) bool { return !q.View.Keeps(IsArchived(r)) })
+	vs = slices.DeleteFunc(vs, func(r *resource.Object) bool { return !q.View.Keeps(IsArchived(r)) })
 	return pageVersions(vs, q)
 }
 
 // pageVersions orders version rows as q asks and returns one page.
-func pageVersions(vs []*store.Resource, q VersionQuery) ([]*store.Resource, string, error) {
-	if err := SortVersions(vs, q.OrderBy, func(r *store.Resource) (string, int64) { return r.Name, r.CreatedAt.UnixMicro() }); err != nil {
+func pageVersions(vs []*resource.Object, q VersionQuery) ([]*resource.Object, string, error) {
+	if err := SortVersions(vs, q.OrderBy, func(r *resource.Object) (string, int64) { return r.Name, r.CreatedAt.UnixMicro() }); err != nil {
 		return nil, "", err
 	}
 	return PageSlice(vs, q.Page)
@@ -380,7 +380,7 @@ func PageSlice[T any](items []T, p Page) ([]T, string, error) {
 // first, then the version is created or updated and the container (created
 // implicitly) recomputed, all in one transaction.
 func (s *Service) putAssetVersion(ctx context.Context, ref core.WorkspaceRef, k AssetKind, name, version string, doc map[string]any,
-	check func(old map[string]any) error) (*store.Resource, bool, error) {
+	check func(old map[string]any) error) (*resource.Object, bool, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, false, err
@@ -395,13 +395,13 @@ func (s *Service) putAssetVersion(ctx context.Context, ref core.WorkspaceRef, k 
 	if err := core.ValidateAssetVersion(version); err != nil {
 		return nil, false, err
 	}
-	var out *store.Resource
+	var out *resource.Object
 	isNew := false
 	who := principalName(p)
-	err = resource.RetryTx(ctx, s.Store, func(tx store.Resources) error {
+	err = store.RetryTx(ctx, s.Store, func(tx store.Resources) error {
 		c, err := tx.Get(ctx, k.Container, resource.WorkspaceKey(ws), name)
 		if errors.Is(err, store.ErrNotFound) {
-			c = &store.Resource{Kind: k.Container, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
+			c = &resource.Object{Kind: k.Container, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
 				Spec:      resource.Encode(map[string]any{"properties": map[string]any{"isArchived": false, "properties": map[string]any{}, "tags": map[string]any{}}}),
 				Status:    resource.Encode(AssetContainerStatus{NextVersion: "1"}),
 				CreatedBy: who, ModifiedBy: who}
@@ -418,7 +418,7 @@ func (s *Service) putAssetVersion(ctx context.Context, ref core.WorkspaceRef, k 
 			if err := check(nil); err != nil {
 				return err
 			}
-			v = &store.Resource{Kind: k.Version, Parent: ck, Name: version, UID: resource.NewUID(), State: resource.StateSucceeded,
+			v = &resource.Object{Kind: k.Version, Parent: ck, Name: version, UID: resource.NewUID(), State: resource.StateSucceeded,
 				Spec: resource.Encode(doc), CreatedBy: who, ModifiedBy: who}
 			if err := tx.Create(ctx, v); err != nil {
 				return err
@@ -427,7 +427,7 @@ func (s *Service) putAssetVersion(ctx context.Context, ref core.WorkspaceRef, k 
 		case err != nil:
 			return err
 		default:
-			v, err = resource.Update(ctx, tx, v, func(v *store.Resource) error {
+			v, err = store.Update(ctx, tx, v, func(v *resource.Object) error {
 				old := resource.Decode(v.Spec)
 				if err := check(old); err != nil {
 					return err
@@ -458,13 +458,13 @@ func (s *Service) putAssetVersion(ctx context.Context, ref core.WorkspaceRef, k 
 
 // recomputeContainer sets latestVersion (the most recently created) and
 // nextVersion (the highest numeric version plus one) of a container.
-func recomputeContainer(ctx context.Context, tx store.Resources, c *store.Resource, k AssetKind, ck string) error {
+func recomputeContainer(ctx context.Context, tx store.Resources, c *resource.Object, k AssetKind, ck string) error {
 	vs, err := tx.List(ctx, store.ListOptions{Kind: k.Version, Parent: ck})
 	if err != nil {
 		return err
 	}
 	st := AssetContainerStatus{NextVersion: "1"}
-	var latest *store.Resource
+	var latest *resource.Object
 	var maxN int64
 	for _, v := range vs {
 		if latest == nil || v.CreatedAt.After(latest.CreatedAt) || v.CreatedAt.Equal(latest.CreatedAt) && compareVersions(v.Name, latest.Name) > 0 {
@@ -495,7 +495,7 @@ func (s *Service) DeleteAssetVersion(ctx context.Context, ref core.WorkspaceRef,
 	if err != nil {
 		return err
 	}
-	err = resource.RetryTx(ctx, s.Store, func(tx store.Resources) error {
+	err = store.RetryTx(ctx, s.Store, func(tx store.Resources) error {
 		if err := tx.Delete(ctx, k.Version, v.Parent, v.Name); err != nil {
 			return err
 		}
@@ -513,7 +513,7 @@ func (s *Service) DeleteAssetVersion(ctx context.Context, ref core.WorkspaceRef,
 
 // ContainerName returns the stored spelling of an asset container's name
 // (names are case-insensitive), or name itself when there is none.
-func (s *Service) ContainerName(ctx context.Context, ws *store.Resource, k AssetKind, name string) string {
+func (s *Service) ContainerName(ctx context.Context, ws *resource.Object, k AssetKind, name string) string {
 	if c, err := s.Store.Get(ctx, k.Container, resource.WorkspaceKey(ws), name); err == nil {
 		return c.Name
 	}

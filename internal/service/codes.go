@@ -23,7 +23,7 @@ type codeVersionSpec struct {
 
 // PutCodeVersion creates (201) or re-affirms / updates (200) one code
 // version. created reports a new version.
-func (s *Service) PutCodeVersion(ctx context.Context, ref core.WorkspaceRef, name, version string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutCodeVersion(ctx context.Context, ref core.WorkspaceRef, name, version string, body *Body) (*resource.Object, bool, error) {
 	var spec codeVersionSpec
 	if err := body.Into(&spec); err != nil {
 		return nil, false, err
@@ -100,7 +100,7 @@ func (s *Service) StartCodeUpload(ctx context.Context, ref core.WorkspaceRef, na
 // CodeVersion is a code version with the name of its container.
 type CodeVersion struct {
 	Container string
-	*store.Resource
+	*resource.Object
 }
 
 // FindCodeVersions lists the workspace's code versions whose content hash
@@ -118,7 +118,7 @@ func (s *Service) FindCodeVersions(ctx context.Context, ref core.WorkspaceRef, h
 	if err != nil {
 		return nil, "", core.Internal(err)
 	}
-	vs = slices.DeleteFunc(vs, func(r *store.Resource) bool {
+	vs = slices.DeleteFunc(vs, func(r *resource.Object) bool {
 		if !q.View.Keeps(IsArchived(r)) {
 			return true
 		}
@@ -137,7 +137,7 @@ func (s *Service) FindCodeVersions(ctx context.Context, ref core.WorkspaceRef, h
 		if c, err := s.Store.Get(ctx, CodeAssets.Container, resource.WorkspaceKey(ws), name); err == nil {
 			name = c.Name
 		}
-		out = append(out, CodeVersion{Container: name, Resource: v})
+		out = append(out, CodeVersion{Container: name, Object: v})
 	}
 	return out, next, nil
 }

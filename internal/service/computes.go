@@ -22,9 +22,9 @@ type ComputeType interface {
 	// the reconciler has something to do. It must leave a.Props["vmSize"]
 	// naming a catalogue size.
 	Admit(ctx context.Context, a *ComputeAdmission) error
-	// Quota returns the vCPUs a compute with these properties holds against
-	// its family's quota, and whether they are low-priority vCPUs.
-	Quota(props map[string]any, size core.VMSize) (vcpus int, lowPriority bool)
+	// Quota returns the vCPUs a compute with this spec holds against its
+	// family's quota, and whether they are low-priority vCPUs.
+	Quota(spec *resource.ComputeSpec) (vcpus int, lowPriority bool)
 }
 
 // ComputeActor is implemented by compute types that have POST actions
@@ -36,8 +36,8 @@ type ComputeActor interface {
 // ComputeAction is a POST action on one compute.
 type ComputeAction struct {
 	Service   *Service
-	Workspace *store.Resource
-	Compute   *store.Resource
+	Workspace *resource.Object
+	Compute   *resource.Object
 	Action    string
 	Body      *Body
 }
@@ -45,7 +45,7 @@ type ComputeAction struct {
 // ActionResult is the answer to an action: an operation to poll (202), or
 // a body (200).
 type ActionResult struct {
-	Op   *store.Operation
+	Op   *resource.Operation
 	Body any
 }
 
@@ -53,7 +53,7 @@ type ActionResult struct {
 type ComputeAdmission struct {
 	Service   *Service
 	Principal *identity.Principal
-	Workspace *store.Resource
+	Workspace *resource.Object
 	Name      string
 	Type      string
 	// Doc is the whole request document; Props is its
@@ -61,7 +61,7 @@ type ComputeAdmission struct {
 	Doc   map[string]any
 	Props map[string]any
 	// Old and OldProps describe the existing compute on update.
-	Old      *store.Resource
+	Old      *resource.Object
 	OldProps map[string]any
 	// Status is the initial properties.properties status (create).
 	Status map[string]any
@@ -96,7 +96,7 @@ func (s *Service) RegisterComputeType(name string, t ComputeType) {
 }
 
 // GetCompute returns one compute of a workspace.
-func (s *Service) GetCompute(ctx context.Context, ref core.WorkspaceRef, name string) (ws, c *store.Resource, err error) {
+func (s *Service) GetCompute(ctx context.Context, ref core.WorkspaceRef, name string) (ws, c *resource.Object, err error) {
 	ws, err = s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, err
@@ -112,7 +112,7 @@ func (s *Service) GetCompute(ctx context.Context, ref core.WorkspaceRef, name st
 }
 
 // ListComputes lists the computes of a workspace.
-func (s *Service) ListComputes(ctx context.Context, ref core.WorkspaceRef, page Page) (*store.Resource, []*store.Resource, string, error) {
+func (s *Service) ListComputes(ctx context.Context, ref core.WorkspaceRef, page Page) (*resource.Object, []*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, "", err
@@ -123,7 +123,7 @@ func (s *Service) ListComputes(ctx context.Context, ref core.WorkspaceRef, page 
 
 // PutCompute creates or updates a compute. It returns the compute, whether
 // it is new, and the operation to poll (nil when nothing needs doing).
-func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*store.Resource, bool, *store.Operation, error) {
+func (s *Service) PutCompute(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*resource.Object, bool, *resource.Operation, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireManage(p); err != nil {
 		return nil, false, nil, err
@@ -224,7 +224,7 @@ func (s *Service) loadExistingCompute(ctx context.Context, a *ComputeAdmission) 
 			return core.Invalid("properties.computeType", "The compute '%s' is a %s; its computeType cannot change to %s. Delete it first or pick another name.", existing.Name, old, a.Type)
 		}
 		a.Old = existing
-		_, a.OldProps = resource.ComputeSpec(existing)
+		a.OldProps = resource.NestedProps(resource.ComputeDoc(existing))
 	}
 	return nil
 }
@@ -233,27 +233,28 @@ func (s *Service) loadExistingCompute(ctx context.Context, a *ComputeAdmission) 
 // compute that names no location, lives where its workspace is), records
 // it in the document, and checks the subscription's quota there.
 func (s *Service) placeCompute(ctx context.Context, sub string, a *ComputeAdmission, ct ComputeType, outer map[string]any, location string) error {
-	size, err := sizeOf(a.Props)
-	if err != nil {
-		return err
-	}
 	wsLoc, _ := resource.Decode(a.Workspace.Spec)["location"].(string)
 	if location == "" || a.Type == resource.ComputeInstance {
 		a.Doc["location"] = wsLoc // instances always live where their workspace is
 	}
 	loc, _ := a.Doc["location"].(string)
 	outer["computeLocation"] = loc
-	return s.checkQuota(ctx, sub, loc, a, ct, size)
+	// The admitted document, read as the reconcilers will read it.
+	spec, err := resource.ParseComputeSpec(a.Doc)
+	if err != nil {
+		return err
+	}
+	return s.checkQuota(ctx, sub, loc, a, ct, spec)
 }
 
 // createCompute stores an admitted new compute as Creating and starts its
 // Create operation.
-func (s *Service) createCompute(ctx context.Context, a *ComputeAdmission) (*store.Resource, bool, *store.Operation, error) {
+func (s *Service) createCompute(ctx context.Context, a *ComputeAdmission) (*resource.Object, bool, *resource.Operation, error) {
 	status := map[string]any{"properties": map[string]any{"provisioningState": resource.StateCreating, "properties": a.Status}}
 	if a.Internal != nil {
 		status[resource.InstanceInternalKey] = a.Internal
 	}
-	c := &store.Resource{Kind: core.KindCompute, Parent: resource.WorkspaceKey(a.Workspace), Name: a.Name, UID: resource.NewUID(), Spec: resource.Encode(a.Doc),
+	c := &resource.Object{Kind: core.KindCompute, Parent: resource.WorkspaceKey(a.Workspace), Name: a.Name, UID: resource.NewUID(), Spec: resource.Encode(a.Doc),
 		Status: resource.Encode(status), State: a.State, CreatedBy: principalName(a.Principal), ModifiedBy: principalName(a.Principal)}
 	if err := s.Store.Create(ctx, c); err != nil {
 		return nil, false, nil, storeErr(err, "compute", a.Name)
@@ -268,7 +269,7 @@ func (s *Service) createCompute(ctx context.Context, a *ComputeAdmission) (*stor
 // updateCompute merges an admitted PUT into the existing compute a.Old and
 // starts its Update operation, finished at once when admission found
 // nothing for a reconciler to do.
-func (s *Service) updateCompute(ctx context.Context, a *ComputeAdmission) (*store.Resource, bool, *store.Operation, error) {
+func (s *Service) updateCompute(ctx context.Context, a *ComputeAdmission) (*resource.Object, bool, *resource.Operation, error) {
 	// Admission decided on a.Old: a compute changed meanwhile is a 409
 	// (retry), not a merge into what admission did not see.
 	old := resource.Decode(a.Old.Spec)
@@ -276,7 +277,7 @@ func (s *Service) updateCompute(ctx context.Context, a *ComputeAdmission) (*stor
 		delete(old, "tags") // a PUT replaces the tags as a whole, as in ARM
 	}
 	version := a.Old.Version
-	c, err := s.update(ctx, a.Old, func(c *store.Resource) error {
+	c, err := s.update(ctx, a.Old, func(c *resource.Object) error {
 		if c.Version != version {
 			return storeErr(store.ErrConflict, "compute", a.Name)
 		}
@@ -294,7 +295,7 @@ func (s *Service) updateCompute(ctx context.Context, a *ComputeAdmission) (*stor
 	}
 	if !a.Changed {
 		// Nothing for a reconciler to do: the update is complete.
-		if err := s.Store.FinishOperation(ctx, op.ID, store.OpSucceeded, "", ""); err != nil {
+		if err := s.Store.FinishOperation(ctx, op.ID, resource.OpSucceeded, "", ""); err != nil {
 			return nil, false, nil, core.Internal(err)
 		}
 	}
@@ -302,8 +303,8 @@ func (s *Service) updateCompute(ctx context.Context, a *ComputeAdmission) (*stor
 }
 
 // startOp records an in-progress operation on r and enqueues r.
-func (s *Service) startOp(ctx context.Context, r *store.Resource, name string) (*store.Operation, error) {
-	op := &store.Operation{ID: resource.NewUID(), ResourceID: resource.ResourceOpKey(r), Name: name}
+func (s *Service) startOp(ctx context.Context, r *resource.Object, name string) (*resource.Operation, error) {
+	op := &resource.Operation{ID: resource.NewUID(), ResourceID: resource.ResourceOpKey(r), Name: name}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, core.Internal(fmt.Errorf("record %s operation: %w", name, err))
 	}
@@ -312,12 +313,12 @@ func (s *Service) startOp(ctx context.Context, r *store.Resource, name string) (
 }
 
 // StartOp is startOp for compute types' actions.
-func (s *Service) StartOp(ctx context.Context, r *store.Resource, name string) (*store.Operation, error) {
+func (s *Service) StartOp(ctx context.Context, r *resource.Object, name string) (*resource.Operation, error) {
 	return s.startOp(ctx, r, name)
 }
 
 // DeleteCompute starts deleting a compute.
-func (s *Service) DeleteCompute(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Operation, error) {
+func (s *Service) DeleteCompute(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Operation, error) {
 	if err := requireManage(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}
@@ -329,7 +330,7 @@ func (s *Service) DeleteCompute(ctx context.Context, ref core.WorkspaceRef, name
 }
 
 // ActOnCompute runs a POST action on a compute.
-func (s *Service) ActOnCompute(ctx context.Context, ref core.WorkspaceRef, name, action string, body *Body) (*store.Resource, *ActionResult, error) {
+func (s *Service) ActOnCompute(ctx context.Context, ref core.WorkspaceRef, name, action string, body *Body) (*resource.Object, *ActionResult, error) {
 	ws, c, err := s.GetCompute(ctx, ref, name)
 	if err != nil {
 		return nil, nil, err

@@ -17,12 +17,8 @@ var clusterImmutable = []string{"vmSize", "vmPriority", "osType", "virtualMachin
 
 type clusterType struct{}
 
-func (clusterType) Quota(props map[string]any, size core.VMSize) (int, bool) {
-	ss, err := resource.ClusterScale(props)
-	if err != nil {
-		return 0, false
-	}
-	return ss.Max * size.VCPUs, resource.IsLowPriority(props)
+func (clusterType) Quota(spec *resource.ComputeSpec) (int, bool) {
+	return spec.Cluster.Scale.Max * spec.Size.VCPUs, spec.Cluster.LowPriority
 }
 
 func (clusterType) Admit(ctx context.Context, a *ComputeAdmission) error {

@@ -3,9 +3,9 @@ package service
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,15 +16,15 @@ import (
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/identity"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/schedule"
+	"github.com/mlw-project/mlw/internal/rooted"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
 type instanceType struct{}
 
 // Quota: an instance holds its size's vCPUs, running or stopped.
-func (instanceType) Quota(props map[string]any, size core.VMSize) (int, bool) {
-	return size.VCPUs, false
+func (instanceType) Quota(spec *resource.ComputeSpec) (int, bool) {
+	return spec.Size.VCPUs, false
 }
 
 func (instanceType) Admit(ctx context.Context, a *ComputeAdmission) error {
@@ -38,29 +38,16 @@ func (instanceType) Admit(ctx context.Context, a *ComputeAdmission) error {
 	if _, ok := p["vmSize"].(string); !ok {
 		return core.Invalid("properties.properties.vmSize", "vmSize must be a string such as STANDARD_DS11_V2.")
 	}
-	if _, err := sizeOf(p); err != nil {
+	spec, err := resource.ParseComputeSpec(a.Doc)
+	if err != nil {
 		return err
 	}
-	if _, _, err := resource.InstanceScripts(p); err != nil {
-		return err
-	}
-	if _, err := schedule.Parse(p); err != nil {
-		return err
-	}
-	if _, err := resource.IdleShutdownOf(p); err != nil {
-		return err
-	}
-	if key, on := resource.InstanceSSH(p); on {
+	if key, on := spec.Instance.SSHKey, spec.Instance.SSH; on {
 		if key == "" {
 			return core.Invalid("properties.properties.sshSettings.adminPublicKey", "SSH public access needs adminPublicKey: your SSH public key (ssh_settings.ssh_key_value in YAML, --ssh-key-value on the CLI).")
 		}
 		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(key)); err != nil {
 			return core.Invalid("properties.properties.sshSettings.adminPublicKey", "adminPublicKey is not an SSH public key (expected a line like \"ssh-ed25519 AAAA… you@host\").")
-		}
-	}
-	if v, ok := p["subnet"]; ok && v != nil {
-		if _, ok := v.(map[string]any); !ok {
-			return core.Invalid("properties.properties.subnet", "subnet must be an object like {\"id\": \"<subnet resource id>\"}.")
 		}
 	}
 	st := map[string]any{"state": resource.InstanceCreating, "errors": nil}
@@ -117,7 +104,7 @@ func (instanceType) Act(ctx context.Context, req *ComputeAction) (*ActionResult,
 	}
 	// Admission checks the move and records it in the spec; the instance
 	// reconciler makes it (the status is never admission's to write).
-	c, err := s.update(ctx, req.Compute, func(c *store.Resource) error {
+	c, err := s.update(ctx, req.Compute, func(c *resource.Object) error {
 		if c.Deleting {
 			return core.Conflict("ComputeBeingDeleted", "The compute instance '%s' is being deleted.", c.Name)
 		}
@@ -163,12 +150,12 @@ func (s *Service) updateIdleShutdown(ctx context.Context, req *ComputeAction) (*
 	if !ok {
 		return nil, core.Invalid("idleTimeBeforeShutdown", "The body needs idleTimeBeforeShutdown, e.g. {\"idleTimeBeforeShutdown\": \"PT30M\"}.")
 	}
-	if _, err := resource.IdleShutdownOf(map[string]any{"idleTimeBeforeShutdown": v}); err != nil {
-		return nil, err
-	}
-	c, err := s.update(ctx, req.Compute, func(c *store.Resource) error {
-		doc, props := resource.ComputeSpec(c)
-		props["idleTimeBeforeShutdown"] = v
+	c, err := s.update(ctx, req.Compute, func(c *resource.Object) error {
+		doc := resource.ComputeDoc(c)
+		resource.NestedProps(doc)["idleTimeBeforeShutdown"] = v
+		if _, err := resource.ParseComputeSpec(doc); err != nil {
+			return err
+		}
 		c.Spec = resource.Encode(doc)
 		return nil
 	})
@@ -195,17 +182,26 @@ func (s *Service) InstanceLogs(ctx context.Context, ref core.WorkspaceRef, name 
 	if resource.ComputeTypeOf(c) != resource.ComputeInstance {
 		return nil, core.Invalid("name", "The compute '%s' is not a compute instance; only instances have setup script logs.", c.Name)
 	}
-	dir := resource.InstanceLogDir(s.DataDir, ws, c.Name)
-	ents, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
+	// The share is the users': read it through an os.Root, so that a link
+	// planted there (to the data directory, say) serves nothing outside it.
+	out := []InstanceLog{}
+	share, err := os.OpenRoot(resource.WorkspaceSharePath(s.DataDir, ws))
+	if os.IsNotExist(err) {
+		return out, nil
+	} else if err != nil {
 		return nil, core.Internal(err)
 	}
-	out := []InstanceLog{}
+	defer share.Close()
+	dir := "Logs/" + c.Name
+	ents, err := fs.ReadDir(share.FS(), dir)
+	if err != nil && !os.IsNotExist(err) && !rooted.IsOutside(err) {
+		return nil, core.Internal(err)
+	}
 	for _, e := range ents {
 		if e.IsDir() {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		b, err := share.ReadFile(dir + "/" + e.Name())
 		if err != nil {
 			continue
 		}
@@ -221,7 +217,7 @@ func (s *Service) InstanceLogs(ctx context.Context, ref core.WorkspaceRef, name 
 
 // InstanceForAccess returns a running instance the caller may open a
 // terminal, Jupyter or SSH session on: its assigned user only.
-func (s *Service) InstanceForAccess(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Resource, *store.Resource, error) {
+func (s *Service) InstanceForAccess(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Object, *resource.Object, error) {
 	ws, c, err := s.GetCompute(ctx, ref, name)
 	if err != nil {
 		return nil, nil, err
@@ -245,13 +241,13 @@ func (s *Service) InstanceForAccess(ctx context.Context, ref core.WorkspaceRef, 
 }
 
 // CheckAssignedUser refuses anyone but the instance's assigned user.
-func CheckAssignedUser(p *identity.Principal, c *store.Resource, st *resource.InstanceStatus) error {
+func CheckAssignedUser(p *identity.Principal, c *resource.Object, st *resource.InstanceStatus) error {
 	return checkAssigned(p, c, st, "open its terminal, Jupyter or SSH sessions")
 }
 
 // checkAssigned refuses anyone but the instance's assigned user what
 // (the Owner role included, as in Azure ML: an instance is personal).
-func checkAssigned(p *identity.Principal, c *store.Resource, st *resource.InstanceStatus, what string) error {
+func checkAssigned(p *identity.Principal, c *resource.Object, st *resource.InstanceStatus, what string) error {
 	if p == nil || st.Internal.AssignedUserID == "" || p.UserID == st.Internal.AssignedUserID {
 		return nil
 	}

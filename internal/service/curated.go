@@ -13,7 +13,16 @@ import (
 // users cannot create environments with the reserved prefix. The same
 // environments are reachable as registry assets of the "azureml" registry
 // (azureml://registries/azureml/environments/sklearn-1.5/versions/5).
-// Contents follow azureml-resources §4.
+//
+// Where the catalogue comes from: names, descriptions, tags, images and
+// conda files follow Azure ML's published curated environments
+// (azureml-assets, assets/training/general/environments; azureml-resources
+// §4). Version numbers are at least what the DP-100 labs ask for: Azure
+// publishes a new version of each about every two weeks, and the labs pin
+// versions they saw (AzureML-sklearn-1.0-ubuntu20.04-py38-cpu:44). Every
+// version from 1 to Latest serves the same contents: the local backend
+// runs them all on Debian's Python. To serve a newer version a lab names,
+// raise Latest here (docs/jobs-cli.md, "Curated environments").
 
 // CuratedPrefix starts the name of every curated environment.
 const CuratedPrefix = "AzureML-"
@@ -100,7 +109,7 @@ dependencies:
 		RegistryNames: []string{"sklearn-1.0", "sklearn-1.0-ubuntu20.04-py38-cpu"},
 		Description:   "An environment for tasks such as regression, clustering, and classification with Scikit-learn. Contains the Azure ML SDK and additional python packages.",
 		Tags:          map[string]string{"Scikit-learn": "1.0", "Python": "3.8", "OS": "Ubuntu20.04", "OpenMpi": "4.1.0", "Training": ""},
-		Latest:        36,
+		Latest:        44, // the DP-100 labs (04-env, 10) ask for version 44
 		Image:         "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:20230227.v1",
 		Python:        "3.9",
 		Packages:      sklearnPackages,

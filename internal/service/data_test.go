@@ -221,7 +221,8 @@ func TestResolveEnvironment(t *testing.T) {
 		{id: "AzureML-sklearn-1.5@latest", name: "AzureML-sklearn-1.5", version: "20", curated: true},
 		{id: "azureml:azureml-SKLEARN-1.5@Latest", name: "AzureML-sklearn-1.5", version: "20", curated: true},
 		{id: "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu:12", name: "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu", version: "12", curated: true},
-		{id: "azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu:36", name: "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu", version: "36", curated: true},
+		{id: "azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu:44", name: "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu", version: "44", curated: true},
+		{id: "azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest", name: "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu", version: "44", curated: true},
 		{id: "azureml://registries/azureml/environments/sklearn-1.5/versions/5", name: "AzureML-sklearn-1.5", version: "5", curated: true},
 		{id: "azureml://registries/azureml/environments/sklearn-1.5/labels/latest", name: "AzureML-sklearn-1.5", version: "20", curated: true},
 		{id: "azureml://registries/azureml/environments/sklearn-1.0/versions/3", name: "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu", version: "3", curated: true},
@@ -268,6 +269,11 @@ func TestResolveEnvironment(t *testing.T) {
 			require.NotEmpty(t, r.Image)
 		})
 	}
+
+	// The DP-100 labs ask for sklearn-1.0 version 44, the newest served.
+	_, err := b.svc.ResolveEnvironment(b.ctx, b.ref, "azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu:45")
+	require.Equal(t, 404, apiErr(t, err).Status)
+	require.Contains(t, apiErr(t, err).Message, "versions 1 to 44 exist")
 
 	r, err := b.svc.ResolveEnvironment(b.ctx, b.ref, "azureml:AzureML-sklearn-1.5@latest")
 	require.NoError(t, err)

@@ -38,7 +38,7 @@ func IsDefaultDatastore(name string) bool {
 }
 
 // GetDatastore returns one datastore of a workspace.
-func (s *Service) GetDatastore(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Resource, error) {
+func (s *Service) GetDatastore(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Object, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -46,7 +46,7 @@ func (s *Service) GetDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 	return s.datastoreOf(ctx, ws, name)
 }
 
-func (s *Service) datastoreOf(ctx context.Context, ws *store.Resource, name string) (*store.Resource, error) {
+func (s *Service) datastoreOf(ctx context.Context, ws *resource.Object, name string) (*resource.Object, error) {
 	r, err := s.Store.Get(ctx, core.KindDatastore, resource.WorkspaceKey(ws), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.NotFound("UserError", "The datastore '%s' could not be found in workspace '%s'. List datastores with `mlw datastore list` or GET …/workspaces/%s/datastores.", name, ws.Name, ws.Name)
@@ -65,7 +65,7 @@ type DatastoreFilter struct {
 
 // ListDatastores lists the datastores of a workspace, a page at a time; the
 // filter applies before paging, so a page is full unless it is the last.
-func (s *Service) ListDatastores(ctx context.Context, ref core.WorkspaceRef, f DatastoreFilter, page Page) ([]*store.Resource, string, error) {
+func (s *Service) ListDatastores(ctx context.Context, ref core.WorkspaceRef, f DatastoreFilter, page Page) ([]*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, "", err
@@ -74,7 +74,7 @@ func (s *Service) ListDatastores(ctx context.Context, ref core.WorkspaceRef, f D
 	if !f.OnlyDefault {
 		return s.listPage(ctx, o, page)
 	}
-	return s.listFiltered(ctx, o, page, func(r *store.Resource) bool {
+	return s.listFiltered(ctx, o, page, func(r *resource.Object) bool {
 		return props(resource.Decode(r.Spec))["isDefault"] == true
 	})
 }
@@ -96,7 +96,7 @@ type datastoreSpec struct {
 // PutDatastore creates or updates a user datastore of type AzureBlob,
 // backed by a container in the workspace's storage account. created
 // reports a new datastore.
-func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*resource.Object, bool, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, false, err
@@ -139,7 +139,7 @@ func (s *Service) PutDatastore(ctx context.Context, ref core.WorkspaceRef, name 
 		existing, err := s.mergeDatastore(ctx, existing, doc, p)
 		return existing, false, err
 	}
-	r := &store.Resource{Kind: core.KindDatastore, Parent: key, Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
+	r := &resource.Object{Kind: core.KindDatastore, Parent: key, Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
 		Spec: resource.Encode(doc), CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 	if err := s.Store.Create(ctx, r); err != nil {
 		return nil, false, storeErr(err, "datastore", name)
@@ -170,8 +170,8 @@ func cleanDatastoreDoc(doc map[string]any) (map[string]any, error) {
 
 // updateDefaultDatastore applies a PUT to a default datastore, which keeps
 // its storage: only description and tags change.
-func (s *Service) updateDefaultDatastore(ctx context.Context, existing *store.Resource, pr map[string]any, p *identity.Principal) (*store.Resource, error) {
-	return s.update(ctx, existing, func(ds *store.Resource) error {
+func (s *Service) updateDefaultDatastore(ctx context.Context, existing *resource.Object, pr map[string]any, p *identity.Principal) (*resource.Object, error) {
+	return s.update(ctx, existing, func(ds *resource.Object) error {
 		old := resource.Decode(ds.Spec)
 		op := props(old)
 		for _, k := range []string{"description", "tags"} {
@@ -217,8 +217,8 @@ func admitBlobDatastore(name string, spec *datastoreSpec, pr map[string]any) err
 
 // mergeDatastore merges a PUT document into an existing user datastore; the
 // tags are replaced as a whole.
-func (s *Service) mergeDatastore(ctx context.Context, existing *store.Resource, doc map[string]any, p *identity.Principal) (*store.Resource, error) {
-	return s.update(ctx, existing, func(ds *store.Resource) error {
+func (s *Service) mergeDatastore(ctx context.Context, existing *resource.Object, doc map[string]any, p *identity.Principal) (*resource.Object, error) {
+	return s.update(ctx, existing, func(ds *resource.Object) error {
 		old := resource.Decode(ds.Spec)
 		if op := props(old); op != nil {
 			delete(op, "tags") // tags are replaced as a whole
@@ -267,7 +267,7 @@ func (s *Service) DeleteDatastore(ctx context.Context, ref core.WorkspaceRef, na
 
 // DatastoreLocation returns the storage account and the container (or file
 // share) that hold a datastore's data.
-func DatastoreLocation(ws, ds *store.Resource) (account, container string) {
+func DatastoreLocation(ws, ds *resource.Object) (account, container string) {
 	pr := props(resource.Decode(ds.Spec))
 	container, _ = pr["containerName"].(string)
 	if container == "" {

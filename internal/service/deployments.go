@@ -36,7 +36,7 @@ type DeploymentStatus struct {
 }
 
 // DeploymentStatusOf decodes a deployment's status.
-func DeploymentStatusOf(d *store.Resource) DeploymentStatus {
+func DeploymentStatusOf(d *resource.Object) DeploymentStatus {
 	var st DeploymentStatus
 	_ = json.Unmarshal(d.Status, &st)
 	return st
@@ -65,7 +65,7 @@ func (d *deploymentSpec) param(name string, v any) bool {
 }
 
 // PutDeployment runs a template deployment that creates a workspace.
-func (s *Service) PutDeployment(ctx context.Context, sub, group, name string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutDeployment(ctx context.Context, sub, group, name string, body *Body) (*resource.Object, bool, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireManage(p); err != nil {
 		return nil, false, err
@@ -131,10 +131,10 @@ func (s *Service) PutDeployment(ctx context.Context, sub, group, name string, bo
 	doc := map[string]any{"properties": map[string]any{"mode": spec.Properties.Mode, "parameters": spec.Properties.Parameters}}
 	parent := core.Key(core.GroupPath(sub, g.Name))
 	who := principalName(p)
-	d, created, err := resource.CreateOrUpdate(ctx, s.Store, KindDeployment, parent, name, func() (*store.Resource, error) {
-		return &store.Resource{Kind: KindDeployment, Parent: parent, Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc), Status: resource.Encode(st),
+	d, created, err := store.CreateOrUpdate(ctx, s.Store, KindDeployment, parent, name, func() (*resource.Object, error) {
+		return &resource.Object{Kind: KindDeployment, Parent: parent, Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc), Status: resource.Encode(st),
 			State: resource.StateSucceeded, CreatedBy: who, ModifiedBy: who}, nil
-	}, func(d *store.Resource) error {
+	}, func(d *resource.Object) error {
 		d.Spec, d.Status, d.ModifiedBy = resource.Encode(doc), resource.Encode(st), who
 		return nil
 	})
@@ -145,7 +145,7 @@ func (s *Service) PutDeployment(ctx context.Context, sub, group, name string, bo
 }
 
 // GetDeployment returns one deployment of a resource group.
-func (s *Service) GetDeployment(ctx context.Context, sub, group, name string) (*store.Resource, error) {
+func (s *Service) GetDeployment(ctx context.Context, sub, group, name string) (*resource.Object, error) {
 	g, err := s.GetGroup(ctx, sub, group)
 	if err != nil {
 		return nil, err
@@ -162,15 +162,15 @@ func (s *Service) GetDeployment(ctx context.Context, sub, group, name string) (*
 
 // RecordDeploymentOperation records an already finished operation for a
 // deployment, so that its PUT can answer with the usual LRO headers.
-func (s *Service) RecordDeploymentOperation(ctx context.Context, d *store.Resource) (*store.Operation, error) {
-	op := &store.Operation{ID: resource.NewUID(), ResourceID: d.Parent + "/deployments/" + strings.ToLower(d.Name), Name: "Deploy"}
+func (s *Service) RecordDeploymentOperation(ctx context.Context, d *resource.Object) (*resource.Operation, error) {
+	op := &resource.Operation{ID: resource.NewUID(), ResourceID: d.Parent + "/deployments/" + strings.ToLower(d.Name), Name: "Deploy"}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, core.Internal(fmt.Errorf("record deployment operation: %w", err))
 	}
-	if err := s.Store.FinishOperation(ctx, op.ID, store.OpSucceeded, "", ""); err != nil {
+	if err := s.Store.FinishOperation(ctx, op.ID, resource.OpSucceeded, "", ""); err != nil {
 		return nil, core.Internal(err)
 	}
-	op.Status = store.OpSucceeded
+	op.Status = resource.OpSucceeded
 	return op, nil
 }
 

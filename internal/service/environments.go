@@ -12,7 +12,6 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // Environments (azureml-protocol §8): user environments are rows
@@ -22,7 +21,7 @@ import (
 // EnvContainerView is one environment container: a row or a curated entry.
 type EnvContainerView struct {
 	Name    string
-	Row     *store.Resource
+	Row     *resource.Object
 	Curated *CuratedEnvironment
 }
 
@@ -30,7 +29,7 @@ type EnvContainerView struct {
 type EnvVersionView struct {
 	Name    string
 	Version string
-	Row     *store.Resource
+	Row     *resource.Object
 	Curated *CuratedEnvironment
 }
 
@@ -58,7 +57,7 @@ func (s *Service) GetEnvContainer(ctx context.Context, ref core.WorkspaceRef, na
 	return &EnvContainerView{Name: r.Name, Row: r}, nil
 }
 
-func envNotFound(ws *store.Resource, name, version string) error {
+func envNotFound(ws *resource.Object, name, version string) error {
 	what := "The environment '" + name + "'"
 	if version != "" {
 		what += " version '" + version + "'"
@@ -117,7 +116,7 @@ func (s *Service) GetEnvVersion(ctx context.Context, ref core.WorkspaceRef, name
 }
 
 // envNameOf returns the container's spelling of an environment name.
-func envNameOf(ctx context.Context, s *Service, ws *store.Resource, name string) string {
+func envNameOf(ctx context.Context, s *Service, ws *resource.Object, name string) string {
 	if c, err := s.Store.Get(ctx, EnvAssets.Container, resource.WorkspaceKey(ws), name); err == nil {
 		return c.Name
 	}
@@ -175,7 +174,7 @@ var envDefinition = []string{"image", "condaFile", "build", "osType", "inference
 
 // PutEnvVersion creates (201) or updates (200: description, tags,
 // isArchived) a user environment version.
-func (s *Service) PutEnvVersion(ctx context.Context, ref core.WorkspaceRef, name, version string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutEnvVersion(ctx context.Context, ref core.WorkspaceRef, name, version string, body *Body) (*resource.Object, bool, error) {
 	if err := checkReservedEnvName(name); err != nil {
 		return nil, false, err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // knownPackages maps requirement names to the module they install and the
@@ -74,7 +73,7 @@ func (s *Service) ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef,
 		return nil, core.NotFound("UserError", "The curated environment '%s' (environmentId %q) is not provided by mlw. Curated environments here: %s. List all with `mlw environment list`.",
 			name, environmentID, curatedNames())
 	}
-	var v *store.Resource
+	var v *resource.Object
 	if label != "" {
 		vs, _, err := s.ListAssetVersions(ctx, ref, EnvAssets, name, VersionQuery{View: ActiveOnly, OrderBy: "createdtime desc", Page: Page{Top: 1}})
 		if err != nil {
@@ -107,7 +106,7 @@ func (s *Service) ResolveEnvironment(ctx context.Context, ref core.WorkspaceRef,
 	return r, nil
 }
 
-func resolvedCurated(ws *store.Resource, c *CuratedEnvironment, version string) *resource.ResolvedEnvironment {
+func resolvedCurated(ws *resource.Object, c *CuratedEnvironment, version string) *resource.ResolvedEnvironment {
 	_, reqs := ParseCondaFile(c.CondaFile)
 	return &resource.ResolvedEnvironment{
 		Name: c.Name, Version: version, ID: resource.WorkspaceRefOf(ws).ID() + "/environments/" + c.Name + "/versions/" + version,
@@ -119,7 +118,7 @@ func resolvedCurated(ws *store.Resource, c *CuratedEnvironment, version string) 
 // parseEnvironmentID splits an environment reference into a name and a
 // version or a label ("latest"); curated names come back from registry
 // ids already mapped to their workspace name.
-func parseEnvironmentID(ws *store.Resource, ref core.WorkspaceRef, id string) (name, version, label string, err error) {
+func parseEnvironmentID(ws *resource.Object, ref core.WorkspaceRef, id string) (name, version, label string, err error) {
 	bad := func(why string) error {
 		return core.Invalid("environmentId", "Cannot read the environment %q: %s. Use \"azureml:<name>:<version>\", \"azureml:<name>@latest\", an ARM id …/environments/<name>/versions/<version>, or azureml://registries/azureml/environments/<name>/versions/<version>.", id, why)
 	}

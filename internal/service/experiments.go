@@ -33,7 +33,7 @@ type Experiment struct {
 
 // ListExperiments groups the workspace's jobs by experimentName, the most
 // recently used experiment first. Archived and deleted jobs do not count.
-func (s *Service) ListExperiments(ctx context.Context, ref core.WorkspaceRef) (*store.Resource, []*Experiment, error) {
+func (s *Service) ListExperiments(ctx context.Context, ref core.WorkspaceRef) (*resource.Object, []*Experiment, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, err

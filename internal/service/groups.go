@@ -19,7 +19,7 @@ func (s *Service) EnsureSubscription(ctx context.Context, id, displayName string
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	r := &store.Resource{Kind: core.KindSubscription, Name: id, UID: id, State: resource.StateSucceeded, CreatedBy: "mlw", ModifiedBy: "mlw",
+	r := &resource.Object{Kind: core.KindSubscription, Name: id, UID: id, State: resource.StateSucceeded, CreatedBy: "mlw", ModifiedBy: "mlw",
 		Spec: resource.Encode(map[string]any{"displayName": displayName})}
 	if err := s.Store.Create(ctx, r); err != nil && !errors.Is(err, store.ErrExists) {
 		return err
@@ -28,7 +28,7 @@ func (s *Service) EnsureSubscription(ctx context.Context, id, displayName string
 }
 
 // GetSubscription returns a subscription or a 404 naming it.
-func (s *Service) GetSubscription(ctx context.Context, id string) (*store.Resource, error) {
+func (s *Service) GetSubscription(ctx context.Context, id string) (*resource.Object, error) {
 	r, err := s.Store.Get(ctx, core.KindSubscription, "", id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.NotFound("SubscriptionNotFound", "The subscription '%s' could not be found. This server's subscription is '%s'.", id, s.DefaultSubscription)
@@ -37,7 +37,7 @@ func (s *Service) GetSubscription(ctx context.Context, id string) (*store.Resour
 }
 
 // ListSubscriptions returns every subscription.
-func (s *Service) ListSubscriptions(ctx context.Context) ([]*store.Resource, error) {
+func (s *Service) ListSubscriptions(ctx context.Context) ([]*resource.Object, error) {
 	rs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindSubscription})
 	if err != nil {
 		return nil, storeErr(err, "subscription", "")
@@ -61,7 +61,7 @@ type groupSpec struct {
 }
 
 // PutGroup creates or updates a resource group. created reports a new group.
-func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r *store.Resource, created bool, err error) {
+func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r *resource.Object, created bool, err error) {
 	p := PrincipalFrom(ctx)
 	if err := requireManage(p); err != nil {
 		return nil, false, err
@@ -93,7 +93,7 @@ func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r
 		if _, err := s.Store.DeleteRoleAssignmentsWithin(ctx, core.Key(core.GroupPath(sub, name))); err != nil {
 			return nil, false, core.Internal(err)
 		}
-		r = &store.Resource{Kind: core.KindResourceGroup, Parent: parent, Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
+		r = &resource.Object{Kind: core.KindResourceGroup, Parent: parent, Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
 			State: resource.StateSucceeded, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 		if err := s.Store.Create(ctx, r); err != nil {
 			return nil, false, storeErr(err, "resource group", name)
@@ -105,7 +105,7 @@ func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r
 	if existing.Deleting {
 		return nil, false, core.ConflictRetry("ResourceGroupBeingDeleted", retryDeletion, "The resource group '%s' is being deleted; wait for the deletion to finish, then create it again.", existing.Name)
 	}
-	existing, err = s.update(ctx, existing, func(g *store.Resource) error {
+	existing, err = s.update(ctx, existing, func(g *resource.Object) error {
 		old := resource.Decode(g.Spec)
 		if l, _ := old["location"].(string); l != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {
 			return core.InvalidCode("InvalidResourceGroupLocation", "location",
@@ -119,7 +119,7 @@ func (s *Service) PutGroup(ctx context.Context, sub, name string, body *Body) (r
 }
 
 // GetGroup returns a resource group or a 404 ResourceGroupNotFound.
-func (s *Service) GetGroup(ctx context.Context, sub, name string) (*store.Resource, error) {
+func (s *Service) GetGroup(ctx context.Context, sub, name string) (*resource.Object, error) {
 	if _, err := s.GetSubscription(ctx, sub); err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (s *Service) GetGroup(ctx context.Context, sub, name string) (*store.Resour
 }
 
 // ListGroups lists the groups of a subscription, a page at a time.
-func (s *Service) ListGroups(ctx context.Context, sub string, page Page) ([]*store.Resource, string, error) {
+func (s *Service) ListGroups(ctx context.Context, sub string, page Page) ([]*resource.Object, string, error) {
 	if _, err := s.GetSubscription(ctx, sub); err != nil {
 		return nil, "", err
 	}
@@ -144,7 +144,7 @@ func (s *Service) ListGroups(ctx context.Context, sub string, page Page) ([]*sto
 
 // DeleteGroup starts deleting a resource group and everything in it. The
 // returned operation finishes when nothing of the group is left running.
-func (s *Service) DeleteGroup(ctx context.Context, sub, name string) (*store.Operation, error) {
+func (s *Service) DeleteGroup(ctx context.Context, sub, name string) (*resource.Operation, error) {
 	if err := requireManage(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}
@@ -157,9 +157,9 @@ func (s *Service) DeleteGroup(ctx context.Context, sub, name string) (*store.Ope
 
 // startDeleteKeyed marks r as deleting (once), records an operation a
 // client can poll under opKey, and hands r to its reconciler.
-func (s *Service) startDeleteKeyed(ctx context.Context, r *store.Resource, opKey string) (*store.Operation, error) {
+func (s *Service) startDeleteKeyed(ctx context.Context, r *resource.Object, opKey string) (*resource.Operation, error) {
 	p := PrincipalFrom(ctx)
-	r, err := s.update(ctx, r, func(r *store.Resource) error {
+	r, err := s.update(ctx, r, func(r *resource.Object) error {
 		if r.Deleting {
 			return nil // already deleting: a new operation follows it
 		}
@@ -171,7 +171,7 @@ func (s *Service) startDeleteKeyed(ctx context.Context, r *store.Resource, opKey
 	if err != nil {
 		return nil, err
 	}
-	op := &store.Operation{ID: resource.NewUID(), ResourceID: opKey, Name: "Delete"}
+	op := &resource.Operation{ID: resource.NewUID(), ResourceID: opKey, Name: "Delete"}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, core.Internal(fmt.Errorf("record delete operation: %w", err))
 	}

@@ -37,14 +37,14 @@ var jobImmutable = []string{"jobType", "command", "codeId", "environmentId", "co
 
 // PutJob creates a job (NotStarted) or updates the mutable fields of an
 // existing one. created reports a new job.
-func (s *Service) PutJob(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutJob(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (*resource.Object, bool, error) {
 	_, job, created, err := s.PutJobIn(ctx, ref, name, body)
 	return job, created, err
 }
 
 // PutJobIn is PutJob that also returns the job's workspace (which a
 // response renders with), read once.
-func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (ws, job *store.Resource, created bool, err error) {
+func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name string, body *Body) (ws, job *resource.Object, created bool, err error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, nil, false, err
@@ -106,7 +106,7 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 		st.SubmitterID = p.UserID
 	}
 	st.Enter(resource.JobNotStarted, now)
-	job = &store.Resource{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
+	job = &resource.Object{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws), Name: name, UID: resource.NewUID(), Spec: resource.Encode(doc),
 		Status: resource.Encode(st), State: resource.JobNotStarted, Owner: resource.ResourceOpKey(compute),
 		CreatedAt: now, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 	if err := s.Store.Create(ctx, job); err != nil {
@@ -127,7 +127,7 @@ func (s *Service) PutJobIn(ctx context.Context, ref core.WorkspaceRef, name stri
 // admitJob validates a new job's properties and normalises them in pr:
 // computeId becomes the compute's ARM id, named outputs get their default
 // paths, experimentName and displayName their defaults.
-func (s *Service) admitJob(ctx context.Context, ws *store.Resource, name string, spec *resource.JobSpec, pr map[string]any) (*store.Resource, error) {
+func (s *Service) admitJob(ctx context.Context, ws *resource.Object, name string, spec *resource.JobSpec, pr map[string]any) (*resource.Object, error) {
 	if err := checkJobCommand(spec, pr); err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func checkJobCommand(spec *resource.JobSpec, pr map[string]any) error {
 // admitJobCompute finds the job's compute, writes its ARM id into pr, and
 // checks that the caller may run jobs on it: anyone on a cluster, only the
 // assigned user on an instance.
-func (s *Service) admitJobCompute(ctx context.Context, ws *store.Resource, spec *resource.JobSpec, pr map[string]any) (*store.Resource, error) {
+func (s *Service) admitJobCompute(ctx context.Context, ws *resource.Object, spec *resource.JobSpec, pr map[string]any) (*resource.Object, error) {
 	compute, err := s.jobCompute(ctx, ws, spec.ComputeID)
 	if err != nil {
 		return nil, err
@@ -201,7 +201,7 @@ func (s *Service) admitJobCompute(ctx context.Context, ws *store.Resource, spec 
 
 // checkJobEnvironmentAndCode checks that the job names an environment that
 // resolves, and that its code, if any, exists.
-func (s *Service) checkJobEnvironmentAndCode(ctx context.Context, ws *store.Resource, spec *resource.JobSpec) error {
+func (s *Service) checkJobEnvironmentAndCode(ctx context.Context, ws *resource.Object, spec *resource.JobSpec) error {
 	if strings.TrimSpace(spec.EnvironmentID) == "" {
 		return core.Invalid("properties.environmentId", "The job needs an environment, for example \"azureml:AzureML-sklearn-1.5@latest\".")
 	}
@@ -219,16 +219,19 @@ func (s *Service) checkJobEnvironmentAndCode(ctx context.Context, ws *store.Reso
 // checkJobResources checks the node count against the compute (at most a
 // cluster's maxNodeCount; one on an instance), the distribution, and the
 // timeout.
-func checkJobResources(spec *resource.JobSpec, compute *store.Resource) error {
+func checkJobResources(spec *resource.JobSpec, compute *resource.Object) error {
 	n := spec.InstanceCount()
 	if n < 1 || n > 100 {
 		return core.Invalid("properties.resources.instanceCount", "resources.instanceCount must be from 1 to 100, not %d.", n)
 	}
 	if resource.ComputeTypeOf(compute) == resource.AmlCompute {
-		_, props := resource.ComputeSpec(compute)
-		if ss, err := resource.ClusterScale(props); err == nil && n > ss.Max {
+		cs, err := resource.ComputeSpecOf(compute)
+		if err != nil {
+			return core.Internal(fmt.Errorf("cluster %s: stored spec: %w", compute.Name, err))
+		}
+		if max := cs.Cluster.Scale.Max; n > max {
 			return core.Invalid("properties.resources.instanceCount",
-				"The job asks for %d nodes but the cluster '%s' has at most %d (maxNodeCount). Lower instance_count or raise the cluster's max_instances.", n, compute.Name, ss.Max)
+				"The job asks for %d nodes but the cluster '%s' has at most %d (maxNodeCount). Lower instance_count or raise the cluster's max_instances.", n, compute.Name, max)
 		}
 	} else if n != 1 {
 		return core.Invalid("properties.resources.instanceCount", "A compute instance runs one node; instance_count must be 1, not %d. Use a compute cluster for distributed jobs.", n)
@@ -266,7 +269,7 @@ func checkJobEnvironmentVariables(spec *resource.JobSpec) error {
 // admitJobOutputs checks the outputs' names, types and URIs, and gives each
 // output in pr a default path on the workspace blob store and a default
 // mode when it names none.
-func (s *Service) admitJobOutputs(ctx context.Context, ws *store.Resource, name string, spec *resource.JobSpec, pr map[string]any) error {
+func (s *Service) admitJobOutputs(ctx context.Context, ws *resource.Object, name string, spec *resource.JobSpec, pr map[string]any) error {
 	outs, _ := pr["outputs"].(map[string]any)
 	for k, out := range spec.Outputs {
 		if !jobIOName.MatchString(k) {
@@ -297,7 +300,7 @@ func (s *Service) admitJobOutputs(ctx context.Context, ws *store.Resource, name 
 // compute, "azureml:<name>" or "<name>". The SDK sends
 // "…/computes/azureml:aml-cluster" for compute="azureml:aml-cluster", so
 // the prefix is also stripped from the last segment.
-func (s *Service) jobCompute(ctx context.Context, ws *store.Resource, id string) (*store.Resource, error) {
+func (s *Service) jobCompute(ctx context.Context, ws *resource.Object, id string) (*resource.Object, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
 		return nil, core.Invalid("properties.computeId", "The job needs a compute: the name of a compute cluster or instance of workspace '%s' (`mlw compute list`).", ws.Name)
@@ -346,7 +349,7 @@ func asJobError(err error, target string) error {
 	return &c
 }
 
-func (s *Service) checkJobInput(ctx context.Context, ws *store.Resource, k string, in resource.JobInput) error {
+func (s *Service) checkJobInput(ctx context.Context, ws *resource.Object, k string, in resource.JobInput) error {
 	field := "properties.inputs." + k
 	if !jobIOName.MatchString(k) {
 		return core.Invalid(field, "Invalid input name %q: use letters, digits and underscores, starting with a letter.", k)
@@ -371,7 +374,7 @@ func (s *Service) checkJobInput(ctx context.Context, ws *store.Resource, k strin
 }
 
 // ResolveDataURI maps an input or output URI of a job to where its data is.
-func (s *Service) ResolveDataURI(ctx context.Context, ws *store.Resource, uri string) (*resource.DataLocation, error) {
+func (s *Service) ResolveDataURI(ctx context.Context, ws *resource.Object, uri string) (*resource.DataLocation, error) {
 	loc, _, err := s.datastorePath(ctx, ws, uri, "uri")
 	return loc, err
 }
@@ -384,7 +387,7 @@ func (s *Service) ResolveDataURI(ctx context.Context, ws *store.Resource, uri st
 //	https://<this server>/blob/<account>/<container>/<path>
 //	https://<account>.blob.core.windows.net/<container>/<path>
 //	http(s)://anything else (downloaded by the job)
-func (s *Service) datastorePath(ctx context.Context, ws *store.Resource, uri, field string) (*resource.DataLocation, bool, error) {
+func (s *Service) datastorePath(ctx context.Context, ws *resource.Object, uri, field string) (*resource.DataLocation, bool, error) {
 	lower := strings.ToLower(uri)
 	account := resource.WorkspaceStatusOf(ws).StorageAccount
 	switch {
@@ -426,7 +429,7 @@ func (s *Service) datastorePath(ctx context.Context, ws *store.Resource, uri, fi
 
 // JobCode returns where a job's code snapshot is: the blob folder of the
 // code version's codeUri.
-func (s *Service) JobCode(ctx context.Context, ws *store.Resource, codeID string) (*resource.DataLocation, error) {
+func (s *Service) JobCode(ctx context.Context, ws *resource.Object, codeID string) (*resource.DataLocation, error) {
 	const field = "properties.codeId"
 	id := core.StripAzureMLPrefix(strings.TrimSpace(codeID))
 	var name, version string
@@ -462,7 +465,7 @@ func (s *Service) JobCode(ctx context.Context, ws *store.Resource, codeID string
 
 // updateJob applies a PUT to an existing job: only the mutable fields may
 // differ.
-func (s *Service) updateJob(ctx context.Context, job *store.Resource, doc map[string]any) (*store.Resource, bool, error) {
+func (s *Service) updateJob(ctx context.Context, job *resource.Object, doc map[string]any) (*resource.Object, bool, error) {
 	if job.Deleting {
 		return nil, false, core.ConflictRetry("JobBeingDeleted", retryDeletion, "The job '%s' is being deleted; once it is gone, the name can be used again.", job.Name)
 	}
@@ -490,7 +493,7 @@ func (s *Service) updateJob(ctx context.Context, job *store.Resource, doc map[st
 	p := PrincipalFrom(ctx)
 	// The job may change meanwhile (a cancel's intent): the mutable
 	// fields are applied to the current spec.
-	job, err := s.update(ctx, job, func(job *store.Resource) error {
+	job, err := s.update(ctx, job, func(job *resource.Object) error {
 		cur := resource.Decode(job.Spec)
 		curPr, _ := cur["properties"].(map[string]any)
 		if curPr == nil {
@@ -576,7 +579,7 @@ func isEmptyJSON(v any) bool {
 }
 
 // GetJob returns one job of a workspace.
-func (s *Service) GetJob(ctx context.Context, ref core.WorkspaceRef, name string) (ws, job *store.Resource, err error) {
+func (s *Service) GetJob(ctx context.Context, ref core.WorkspaceRef, name string) (ws, job *resource.Object, err error) {
 	ws, err = s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, err
@@ -604,11 +607,14 @@ type JobFilter struct {
 	Status string
 	// Compute keeps jobs of one compute (its name).
 	Compute string
-	Page    Page
+	// Search keeps jobs whose name or display name contains it, in any
+	// case (mlw's own parameter, mlwSearch: Azure's job list has none).
+	Search string
+	Page   Page
 }
 
 // ListJobs lists a workspace's jobs, newest first.
-func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilter) (*store.Resource, []*store.Resource, string, error) {
+func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilter) (*resource.Object, []*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, "", err
@@ -623,9 +629,13 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 	}
 	tagKey, tagVal, hasVal := strings.Cut(f.Tag, "=")
 	filterless := f.JobType == "" && f.Experiment == "" && f.Tag == ""
-	var keep []*store.Resource
+	search := newJobSearch(f.Search)
+	var keep []*resource.Object
 	for _, j := range all {
 		if j.Deleting {
+			continue
+		}
+		if search != nil && !search.keeps(j) {
 			continue
 		}
 		// Decoding every spec is a third of the cost of a long history.
@@ -669,9 +679,205 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 	return ws, page, next, err
 }
 
+// jobSearch is JobFilter.Search: a job whose name or display name
+// contains the text, in any case.
+type jobSearch struct {
+	lower string
+	// plain: the text has only ASCII characters that a stored spec holds
+	// as they are (Encode escapes ", \, <, >, & and control characters),
+	// so a spec without it in any case has no display name with it either,
+	// and needs no decoding.
+	plain bool
+}
+
+func newJobSearch(text string) *jobSearch {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil
+	}
+	plain := true
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c < 0x20 || c >= 0x7f || strings.IndexByte(`"\<>&`, c) >= 0 {
+			plain = false
+			break
+		}
+	}
+	return &jobSearch{lower: strings.ToLower(text), plain: plain}
+}
+
+func (s *jobSearch) keeps(j *resource.Object) bool {
+	if strings.Contains(strings.ToLower(j.Name), s.lower) {
+		return true
+	}
+	if s.plain && !containsFoldASCII(j.Spec, s.lower) {
+		return false
+	}
+	return strings.Contains(strings.ToLower(specDisplayName(j.Spec)), s.lower)
+}
+
+// specDisplayName reads properties.displayName of a stored job spec,
+// scanning only as far as it and allocating nothing for what it skips: a
+// search by display name reads every job's (10,000 for one page), and a
+// whole decode of each would cost that page more than all else.
+func specDisplayName(b []byte) string {
+	i, ok := jsonEnter(b, 0)
+	for ok {
+		var key []byte
+		if key, i, ok = jsonKey(b, i); !ok {
+			return ""
+		}
+		if string(key) != "properties" {
+			i, ok = jsonNext(b, jsonSkip(b, i))
+			continue
+		}
+		for i, ok = jsonEnter(b, i); ok; i, ok = jsonNext(b, jsonSkip(b, i)) {
+			if key, i, ok = jsonKey(b, i); !ok {
+				return ""
+			}
+			if string(key) == "displayName" {
+				var name string
+				if end := jsonSkip(b, i); end > i {
+					_ = json.Unmarshal(b[i:end], &name)
+				}
+				return name
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+// The scanner of specDisplayName, for valid JSON (a stored spec): each
+// takes and returns the offset of the next byte to read.
+
+func jsonSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// jsonEnter steps into an object: ok when it has a first member.
+func jsonEnter(b []byte, i int) (int, bool) {
+	i = jsonSpace(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return i, false
+	}
+	i = jsonSpace(b, i+1)
+	return i, i < len(b) && b[i] == '"'
+}
+
+// jsonKey reads a member's key (as written, without its quotes) and the
+// colon after it.
+func jsonKey(b []byte, i int) ([]byte, int, bool) {
+	end := jsonSkip(b, i)
+	if end <= i+1 {
+		return nil, i, false
+	}
+	key := b[i+1 : end-1]
+	i = jsonSpace(b, end)
+	if i >= len(b) || b[i] != ':' {
+		return nil, i, false
+	}
+	return key, jsonSpace(b, i+1), true
+}
+
+// jsonNext steps over the comma to the next member: ok when there is one.
+func jsonNext(b []byte, i int) (int, bool) {
+	i = jsonSpace(b, i)
+	if i >= len(b) || b[i] != ',' {
+		return i, false
+	}
+	i = jsonSpace(b, i+1)
+	return i, i < len(b) && b[i] == '"'
+}
+
+// jsonSkip returns the end of the value at i (a string, object, array or
+// literal).
+func jsonSkip(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			i++ // the closing quote
+		case c == '{' || c == '[':
+			depth++
+			i++
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+			i++
+		case depth == 0 && (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return i
+		default:
+			i++
+		}
+		if depth == 0 && (c == '"' || c == '}' || c == ']') {
+			return min(i, len(b))
+		}
+	}
+	return len(b)
+}
+
+// containsFoldASCII reports whether b contains lower (lower-case ASCII) in
+// any ASCII case.
+func containsFoldASCII(b []byte, lower string) bool {
+	if lower == "" {
+		return true
+	}
+	// next is the position of the next c in b at or after from (len(b)
+	// when there is none): candidates come from IndexByte, which is fast.
+	next := func(c byte, from int) int {
+		if k := bytes.IndexByte(b[from:], c); k >= 0 {
+			return from + k
+		}
+		return len(b)
+	}
+	lo, up := lower[0], lower[0]
+	if 'a' <= lo && lo <= 'z' {
+		up = lo - 'a' + 'A'
+	}
+	atLo, atUp := next(lo, 0), len(b)
+	if up != lo {
+		atUp = next(up, 0)
+	}
+	for {
+		i := min(atLo, atUp)
+		if i+len(lower) > len(b) {
+			return false
+		}
+		n := 1
+		for ; n < len(lower); n++ {
+			c := b[i+n]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[n] {
+				break
+			}
+		}
+		if n == len(lower) {
+			return true
+		}
+		if i == atLo {
+			atLo = next(lo, i+1)
+		} else {
+			atUp = next(up, i+1)
+		}
+	}
+}
+
 // CancelJob asks for a job to be canceled. It returns the job and an
 // operation to poll, or no operation when the job had already ended.
-func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Resource, *store.Operation, error) {
+func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Object, *resource.Operation, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, nil, err
@@ -685,7 +891,7 @@ func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name str
 	if err != nil || !ok {
 		return job, nil, err
 	}
-	op := &store.Operation{ID: resource.NewUID(), ResourceID: resource.ResourceOpKey(job), Name: "Cancel"}
+	op := &resource.Operation{ID: resource.NewUID(), ResourceID: resource.ResourceOpKey(job), Name: "Cancel"}
 	if err := s.Store.CreateOperation(ctx, op); err != nil {
 		return nil, nil, core.Internal(fmt.Errorf("record cancel operation: %w", err))
 	}
@@ -700,9 +906,9 @@ func (s *Service) CancelJob(ctx context.Context, ref core.WorkspaceRef, name str
 // enqueues the job: the job reconciler moves it to CancelRequested and
 // stops it. It reports false when the job had already ended (or is being
 // deleted).
-func (s *Service) RequestJobCancel(ctx context.Context, job *store.Resource, by, reason string) (bool, error) {
+func (s *Service) RequestJobCancel(ctx context.Context, job *resource.Object, by, reason string) (bool, error) {
 	ended := false
-	job, err := s.update(ctx, job, func(job *store.Resource) error {
+	job, err := s.update(ctx, job, func(job *resource.Object) error {
 		if ended = resource.JobTerminal(job.State) || job.Deleting; ended || job.State == resource.JobCancelRequested {
 			return nil
 		}
@@ -723,7 +929,7 @@ func (s *Service) RequestJobCancel(ctx context.Context, job *store.Resource, by,
 
 // DeleteJob starts deleting a job: it is stopped if it runs, then removed
 // with its logs and artifacts (named outputs in datastores stay).
-func (s *Service) DeleteJob(ctx context.Context, ref core.WorkspaceRef, name string) (*store.Operation, error) {
+func (s *Service) DeleteJob(ctx context.Context, ref core.WorkspaceRef, name string) (*resource.Operation, error) {
 	if err := requireWrite(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}

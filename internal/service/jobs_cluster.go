@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
@@ -11,7 +12,7 @@ import (
 )
 
 // ClusterNodes lists the node rows of a cluster, in node order.
-func (s *Service) ClusterNodes(ctx context.Context, cluster *store.Resource) ([]*store.Resource, error) {
+func (s *Service) ClusterNodes(ctx context.Context, cluster *resource.Object) ([]*resource.Object, error) {
 	nodes, err := s.Store.List(ctx, store.ListOptions{Kind: resource.KindNode, Parent: resource.ResourceOpKey(cluster)})
 	if err != nil {
 		return nil, core.Internal(err)
@@ -47,7 +48,7 @@ func (clusterType) Act(ctx context.Context, req *ComputeAction) (*ActionResult, 
 }
 
 // PreemptAnswer is the body answering preemptNode.
-func PreemptAnswer(n *store.Resource) map[string]any {
+func PreemptAnswer(n *resource.Object) map[string]any {
 	info := NodeInfo(n)
 	info["status"] = "PreemptionRequested"
 	return info
@@ -58,7 +59,7 @@ func PreemptAnswer(n *store.Resource) map[string]any {
 // it is requeued and runs again on another node. nodeID "" picks the
 // first node running a job (or else the first node). This is how tests
 // and chaos drills inject preemption.
-func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluster, nodeID string) (*store.Resource, error) {
+func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluster, nodeID string) (*resource.Object, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireWrite(p); err != nil {
 		return nil, err
@@ -70,7 +71,11 @@ func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluste
 	if resource.ComputeTypeOf(c) != resource.AmlCompute {
 		return nil, core.Invalid("name", "The compute '%s' is a %s; only compute clusters have nodes to preempt.", c.Name, resource.ComputeTypeOf(c))
 	}
-	if _, props := resource.ComputeSpec(c); !resource.IsLowPriority(props) {
+	spec, err := resource.ComputeSpecOf(c)
+	if err != nil {
+		return nil, core.Internal(fmt.Errorf("cluster %s: stored spec: %w", c.Name, err))
+	}
+	if !spec.Cluster.LowPriority {
 		return nil, core.InvalidCode("NotLowPriority", "vmPriority",
 			"The cluster '%s' is Dedicated; only nodes of low-priority clusters (vmPriority LowPriority, YAML tier: low_priority) can be preempted.", c.Name)
 	}
@@ -79,7 +84,7 @@ func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluste
 		if err != nil {
 			return nil, err
 		}
-		var n *store.Resource
+		var n *resource.Object
 		for _, x := range nodes {
 			switch {
 			case nodeID != "" && strings.EqualFold(x.Name, nodeID):
@@ -101,7 +106,7 @@ func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluste
 			return n, nil
 		}
 		name := n.Name
-		n, err = resource.Update(ctx, s.Store, n, func(n *store.Resource) error {
+		n, err = store.Update(ctx, s.Store, n, func(n *resource.Object) error {
 			spec := resource.NodeSpecOf(n)
 			if !spec.Preempt {
 				now := s.Now().UTC()

@@ -30,9 +30,6 @@ import (
 // under a key kept in the store's settings (so that every replica accepts
 // it): unguessable, scoped to one file, expiring.
 
-// ArtifactContainer is the container of a workspace's artifact store.
-const ArtifactContainer = "azureml"
-
 // LogURLTTL is how long a signed log URL is valid.
 const LogURLTTL = time.Hour
 
@@ -82,7 +79,7 @@ type LogToken struct {
 }
 
 // SignLogToken returns the token of a log URL for one of a job's files.
-func (s *Service) SignLogToken(ctx context.Context, ws, job *store.Resource, path string) (string, error) {
+func (s *Service) SignLogToken(ctx context.Context, ws, job *resource.Object, path string) (string, error) {
 	key, err := s.logKey(ctx)
 	if err != nil {
 		return "", err
@@ -139,12 +136,12 @@ var logDirs = []string{"user_logs/", "system_logs/", "azureml-logs/", "logs/"}
 
 // JobLogFiles lists a job's log files (names relative to its artifacts),
 // user logs first.
-func (s *Service) JobLogFiles(ws, job *store.Resource) ([]JobFile, error) {
+func (s *Service) JobLogFiles(ws, job *resource.Object) ([]JobFile, error) {
 	if s.Blobs == nil {
 		return nil, nil
 	}
 	prefix := resource.JobArtifactPrefix(job.Name)
-	res, err := s.Blobs.List(resource.WorkspaceStatusOf(ws).StorageAccount, ArtifactContainer, blob.ListOptions{Prefix: prefix})
+	res, err := s.Blobs.List(resource.WorkspaceStatusOf(ws).StorageAccount, resource.ArtifactContainer, blob.ListOptions{Prefix: prefix})
 	if err != nil {
 		return nil, core.Internal(err)
 	}
@@ -169,7 +166,7 @@ func (s *Service) OpenJobFile(account, job, path string) (*blob.Object, error) {
 	if clean == "" || strings.Contains("/"+clean+"/", "/../") {
 		return nil, core.Invalid("path", "Invalid log path %q.", path)
 	}
-	o, err := s.Blobs.Open(account, ArtifactContainer, resource.JobArtifactPrefix(job)+clean)
+	o, err := s.Blobs.Open(account, resource.ArtifactContainer, resource.JobArtifactPrefix(job)+clean)
 	if err != nil {
 		if blob.IsNotFound(err) {
 			return nil, core.NotFound("NotFound", "The job %s has no log %q (yet).", job, clean)

@@ -4,11 +4,10 @@ import (
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // NodeInfo renders one node as listNodes does.
-func NodeInfo(n *store.Resource) map[string]any {
+func NodeInfo(n *resource.Object) map[string]any {
 	st := resource.NodeStatusOf(n)
 	var run any
 	if st.Job != "" {

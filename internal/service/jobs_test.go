@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func TestPutJobNormalises(t *testing.T) {
 	require.NotContains(t, string(j.Spec), `"status"`, "status is the server's")
 }
 
-func (a *jobAdmission) mustWS(t *testing.T) *store.Resource {
+func (a *jobAdmission) mustWS(t *testing.T) *resource.Object {
 	ws, err := a.svc.GetWorkspace(a.ctx, a.ref)
 	require.NoError(t, err)
 	return ws
@@ -167,6 +168,52 @@ func TestPutExistingJob(t *testing.T) {
 	require.Equal(t, "", names(service.JobFilter{View: service.AllViews, Tag: "team=y"}))
 }
 
+// TestListJobsSearch: JobFilter.Search (the API's mlwSearch) keeps jobs
+// whose name or display name contains the text, in any case, over the
+// whole history and before paging.
+func TestListJobsSearch(t *testing.T) {
+	t.Parallel()
+	a := setupJobAdmission(t)
+	for name, props := range map[string]string{
+		"train_a1":   `,"displayName":"Train Diabetes"`,
+		"train_b2":   `,"displayName":"sweep <fast> & dirty","tags":{"note":"diabetes"}`,
+		"score_c3":   `,"displayName":"Score"`,
+		"tagged_d4":  `,"displayName":"plain","description":"diabetes model"`,
+		"unicode_e5": `,"displayName":"Ünïcode Straße"`,
+	} {
+		_, _, err := a.svc.PutJob(a.ctx, a.ref, name, jobBody(t, jobDoc(props)))
+		require.NoError(t, err)
+	}
+	names := func(search string, top int) []string {
+		_, js, _, err := a.svc.ListJobs(a.ctx, a.ref, service.JobFilter{View: service.ActiveOnly, Search: search, Page: service.Page{Top: top}})
+		require.NoError(t, err)
+		out := []string{}
+		for _, j := range js {
+			out = append(out, j.Name)
+		}
+		sort.Strings(out)
+		return out
+	}
+	for _, c := range []struct {
+		search string
+		want   []string
+	}{
+		{"TRAIN", []string{"train_a1", "train_b2"}}, // names, in any case
+		{"diaBETES", []string{"train_a1"}},          // a display name; not tags or the description
+		{"_c3", []string{"score_c3"}},               // part of a name
+		{"  score ", []string{"score_c3"}},          // trimmed
+		{"<fast> &", []string{"train_b2"}},          // characters a stored spec escapes
+		{"straße", []string{"unicode_e5"}},          // not ASCII
+		{"ÜNÏ", []string{"unicode_e5"}},             // not ASCII, in any case
+		{"jobType", []string{}},                     // a key of the spec is no display name
+		{"nothing like it", []string{}},
+		{"", []string{"score_c3", "tagged_d4", "train_a1", "train_b2", "unicode_e5"}},
+	} {
+		require.Equal(t, c.want, names(c.search, 0), "search %q", c.search)
+	}
+	require.Len(t, names("a", 2), 2, "a page of the matches")
+}
+
 func TestListJobsPages(t *testing.T) {
 	t.Parallel()
 	a := setupJobAdmission(t)
@@ -202,11 +249,10 @@ func TestClusterUpdateKeepsWhatItLeavesOut(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, isNew)
 	require.NotNil(t, op)
-	doc, props := resource.ComputeSpec(c)
-	require.Equal(t, "STANDARD_DS11_V2", props["vmSize"])
-	require.Equal(t, "LowPriority", props["vmPriority"])
-	ss, err := resource.ClusterScale(props)
+	spec, err := resource.ComputeSpecOf(c)
 	require.NoError(t, err)
-	require.Equal(t, resource.ScaleSettings{Min: 0, Max: 2, IdleTime: 300 * time.Second}, ss)
-	require.Equal(t, map[string]any{"b": "2"}, doc["tags"], "a PUT replaces the tags")
+	require.Equal(t, "Standard_DS11_v2", spec.Size.Name, "vmSize is fixed at creation")
+	require.True(t, spec.Cluster.LowPriority, "vmPriority stays LowPriority")
+	require.Equal(t, resource.ScaleSettings{Min: 0, Max: 2, IdleTime: 300 * time.Second}, spec.Cluster.Scale)
+	require.Equal(t, map[string]any{"b": "2"}, spec.Doc["tags"], "a PUT replaces the tags")
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -19,7 +20,7 @@ type Page struct {
 }
 
 // skip tokens are opaque to clients: base64 of "name\x00parent".
-func encodeSkip(r *store.Resource) string {
+func encodeSkip(r *resource.Object) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strings.ToLower(r.Name) + "\x00" + r.Parent))
 }
 
@@ -33,13 +34,13 @@ func decodeSkip(tok string) (name, parent string, err error) {
 }
 
 // listPage lists one page and returns the token of the next (empty at the end).
-func (s *Service) listPage(ctx context.Context, o store.ListOptions, p Page) ([]*store.Resource, string, error) {
+func (s *Service) listPage(ctx context.Context, o store.ListOptions, p Page) ([]*resource.Object, string, error) {
 	return s.listFiltered(ctx, o, p, nil)
 }
 
 // listFiltered is listPage for a filter the store cannot apply (keep; nil
 // keeps every row): it reads rows in batches until the page is full.
-func (s *Service) listFiltered(ctx context.Context, o store.ListOptions, p Page, keep func(*store.Resource) bool) ([]*store.Resource, string, error) {
+func (s *Service) listFiltered(ctx context.Context, o store.ListOptions, p Page, keep func(*resource.Object) bool) ([]*resource.Object, string, error) {
 	if p.Top <= 0 || p.Top > 1000 {
 		p.Top = DefaultPageSize
 	}
@@ -54,7 +55,7 @@ func (s *Service) listFiltered(ctx context.Context, o store.ListOptions, p Page,
 	if keep != nil {
 		o.Limit = max(o.Limit, 100)
 	}
-	var out []*store.Resource
+	var out []*resource.Object
 	for len(out) <= p.Top {
 		rs, err := s.Store.List(ctx, o)
 		if err != nil {

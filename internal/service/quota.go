@@ -90,11 +90,12 @@ type demand struct {
 	family      string
 	vcpus       int
 	lowPriority bool
+	location    string
 }
 
 // usage sums what every compute of a subscription in one region holds.
 // skip, if not nil, is left out (the compute being updated).
-func (s *Service) usage(ctx context.Context, sub, loc string, skip *store.Resource) (map[string]int, error) {
+func (s *Service) usage(ctx context.Context, sub, loc string, skip *resource.Object) (map[string]int, error) {
 	cs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindCompute, ParentPrefix: core.Key(core.SubscriptionPath(sub))})
 	if err != nil {
 		return nil, core.Internal(err)
@@ -108,8 +109,7 @@ func (s *Service) usage(ctx context.Context, sub, loc string, skip *store.Resour
 		if !ok {
 			continue
 		}
-		doc, _ := resource.ComputeSpec(c)
-		if l, _ := doc["location"].(string); core.NormalizeLocation(l) != core.NormalizeLocation(loc) {
+		if core.NormalizeLocation(d.location) != core.NormalizeLocation(loc) {
 			continue
 		}
 		add(used, d)
@@ -126,25 +126,24 @@ func add(used map[string]int, d demand) {
 	used[QuotaTotal] += d.vcpus
 }
 
-func (s *Service) demandOf(c *store.Resource) (demand, bool) {
+func (s *Service) demandOf(c *resource.Object) (demand, bool) {
 	_, ct, ok := s.canonicalComputeType(resource.ComputeTypeOf(c))
 	if !ok {
 		return demand{}, false
 	}
-	_, props := resource.ComputeSpec(c)
-	name, _ := props["vmSize"].(string)
-	size, ok := core.LookupVMSize(name)
-	if !ok {
+	spec, err := resource.ComputeSpecOf(c)
+	if err != nil {
 		return demand{}, false
 	}
-	n, low := ct.Quota(props, size)
-	return demand{family: size.Family, vcpus: n, lowPriority: low}, true
+	n, low := ct.Quota(spec)
+	return demand{family: spec.Size.Family, vcpus: n, lowPriority: low, location: spec.Location}, true
 }
 
 // checkQuota refuses a compute whose vCPUs would exceed a quota. A stopped
 // instance still holds its quota, as in Azure.
-func (s *Service) checkQuota(ctx context.Context, sub, loc string, a *ComputeAdmission, ct ComputeType, size core.VMSize) error {
-	n, low := ct.Quota(a.Props, size)
+func (s *Service) checkQuota(ctx context.Context, sub, loc string, a *ComputeAdmission, ct ComputeType, spec *resource.ComputeSpec) error {
+	n, low := ct.Quota(spec)
+	size := spec.Size
 	if n == 0 {
 		return nil
 	}

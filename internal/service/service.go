@@ -237,10 +237,10 @@ func roleHeld(p *identity.Principal) string {
 	return "the " + p.Role + " role"
 }
 
-// update is resource.Update with the store's errors as API errors;
+// update is store.Update with the store's errors as API errors;
 // change's own errors are returned as they are.
-func (s *Service) update(ctx context.Context, r *store.Resource, change func(*store.Resource) error) (*store.Resource, error) {
-	out, err := resource.Update(ctx, s.Store, r, change)
+func (s *Service) update(ctx context.Context, r *resource.Object, change func(*resource.Object) error) (*resource.Object, error) {
+	out, err := store.Update(ctx, s.Store, r, change)
 	var apiErr *core.Error
 	if err != nil && !errors.As(err, &apiErr) {
 		return nil, storeErr(err, r.Kind, r.Name)
@@ -292,7 +292,7 @@ func PrincipalFrom(ctx context.Context) *identity.Principal {
 }
 
 // GetOperation returns one long-running operation, or a 404 naming it.
-func (s *Service) GetOperation(ctx context.Context, id string) (*store.Operation, error) {
+func (s *Service) GetOperation(ctx context.Context, id string) (*resource.Operation, error) {
 	op, err := s.Store.GetOperation(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.NotFound("OperationNotFound", "The operation '%s' was not found.", id)
@@ -306,13 +306,13 @@ func (s *Service) GetOperation(ctx context.Context, id string) (*store.Operation
 // Reread returns the stored row of r as it is now: a caller that follows a
 // resource (a log stream) sees its state change. ErrNotFound when it is
 // gone.
-func (s *Service) Reread(ctx context.Context, r *store.Resource) (*store.Resource, error) {
+func (s *Service) Reread(ctx context.Context, r *resource.Object) (*resource.Object, error) {
 	return s.Store.Get(ctx, r.Kind, r.Parent, r.Name)
 }
 
 // ComputeByOpKey returns the compute whose operation key
 // (resource.ResourceOpKey) is key — a job's Owner — or nil.
-func (s *Service) ComputeByOpKey(ctx context.Context, key string) *store.Resource {
+func (s *Service) ComputeByOpKey(ctx context.Context, key string) *resource.Object {
 	ref, ok := resource.ParseOpKey(core.KindCompute, key)
 	if !ok {
 		return nil
@@ -327,7 +327,7 @@ func (s *Service) ComputeByOpKey(ctx context.Context, key string) *store.Resourc
 // AllWorkspaces lists every workspace of the server (not filtered by the
 // caller's access: for the server's own lookups, such as which workspace
 // a storage account belongs to).
-func (s *Service) AllWorkspaces(ctx context.Context) ([]*store.Resource, error) {
+func (s *Service) AllWorkspaces(ctx context.Context) ([]*resource.Object, error) {
 	wss, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindWorkspace})
 	if err != nil {
 		return nil, core.Internal(err)
@@ -336,7 +336,7 @@ func (s *Service) AllWorkspaces(ctx context.Context) ([]*store.Resource, error) 
 }
 
 // UserByID returns the user with object id id.
-func (s *Service) UserByID(ctx context.Context, id string) (*store.User, error) {
+func (s *Service) UserByID(ctx context.Context, id string) (*resource.User, error) {
 	u, err := s.Store.GetUser(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.NotFound("UserNotFound", "No user has the id '%s'.", id)

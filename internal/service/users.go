@@ -21,7 +21,7 @@ const MaxTokenLifetime = 365 * 24 * time.Hour
 // CreateUser adds a user (server Owners only) and returns it with a first
 // token. role is the user's server-wide role: one of the built-in roles,
 // or None for a user who gets access from role assignments only.
-func (s *Service) CreateUser(ctx context.Context, name, role string) (*store.User, string, error) {
+func (s *Service) CreateUser(ctx context.Context, name, role string) (*resource.User, string, error) {
 	p := PrincipalFrom(ctx)
 	if p != nil && !p.ServerOwner() {
 		return nil, "", core.Forbidden("Only an Owner of the whole server may create users; %q is not one.", p.Name)
@@ -36,7 +36,7 @@ func (s *Service) CreateUser(ctx context.Context, name, role string) (*store.Use
 	if err != nil {
 		return nil, "", err
 	}
-	u := &store.User{ID: resource.NewUID(), Name: name, Role: stored}
+	u := &resource.User{ID: resource.NewUID(), Name: name, Role: stored}
 	if err := s.Store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return nil, "", core.Conflict("Conflict", "A user named %q already exists.", name)
@@ -80,17 +80,17 @@ func requireServerOwner(p *identity.Principal, what string) error {
 }
 
 // serverOwner reports whether u counts as an Owner of the server.
-func serverOwner(u *store.User) bool { return u.Role == identity.RoleOwner && !u.Disabled }
+func serverOwner(u *resource.User) bool { return u.Role == identity.RoleOwner && !u.Disabled }
 
 // errLastOwner is the answer to taking the last server Owner away.
-func errLastOwner(u *store.User) error {
+func errLastOwner(u *resource.User) error {
 	return core.Conflict("LastOwner", "User %q is the last enabled Owner of this server; make another user an Owner first (`mlw user update --name <user> --role Owner`).", u.Name)
 }
 
 // updateUser writes a change to a user and, when it took an Owner away,
 // checks that an enabled Owner remains; if none does (another request
 // took the other one away at the same time) it undoes the change.
-func (s *Service) updateUser(ctx context.Context, u *store.User, change func(*store.User)) error {
+func (s *Service) updateUser(ctx context.Context, u *resource.User, change func(*resource.User)) error {
 	before := *u
 	change(u)
 	if err := s.Store.UpdateUser(ctx, u); err != nil {
@@ -118,7 +118,7 @@ func (s *Service) updateUser(ctx context.Context, u *store.User, change func(*st
 // UpdateUser changes a user's server-wide role and whether they are
 // disabled (nil leaves one as it is). Server Owners only; the last enabled
 // Owner keeps that role. The change holds at once on every replica.
-func (s *Service) UpdateUser(ctx context.Context, name string, role *string, disabled *bool) (*store.User, error) {
+func (s *Service) UpdateUser(ctx context.Context, name string, role *string, disabled *bool) (*resource.User, error) {
 	if err := requireServerOwner(PrincipalFrom(ctx), "change users"); err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (s *Service) UpdateUser(ctx context.Context, name string, role *string, dis
 			return nil, err
 		}
 	}
-	err = s.updateUser(ctx, u, func(u *store.User) {
+	err = s.updateUser(ctx, u, func(u *resource.User) {
 		if role != nil {
 			u.Role = stored
 		}
@@ -160,7 +160,7 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 		return err
 	}
 	// Disable first: that is where the last-Owner check is race-free.
-	if err := s.updateUser(ctx, u, func(u *store.User) { u.Disabled = true }); err != nil {
+	if err := s.updateUser(ctx, u, func(u *resource.User) { u.Disabled = true }); err != nil {
 		return err
 	}
 	if err := s.Store.DeleteUser(ctx, u.ID); err != nil {
@@ -171,7 +171,7 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 
 // ListTokens returns a user's API tokens (never their secrets): anyone
 // their own, a server Owner anyone's.
-func (s *Service) ListTokens(ctx context.Context, userName string) ([]*store.Token, error) {
+func (s *Service) ListTokens(ctx context.Context, userName string) ([]*resource.Token, error) {
 	u, err := s.tokenOwner(ctx, userName, "list the tokens of other users")
 	if err != nil {
 		return nil, err
@@ -186,14 +186,14 @@ func (s *Service) ListTokens(ctx context.Context, userName string) ([]*store.Tok
 // RevokeToken deletes a user's token by id (store.TokenID), with the
 // signed tokens and browser sessions that derive from it, at once on every
 // replica: anyone their own, a server Owner anyone's.
-func (s *Service) RevokeToken(ctx context.Context, userName, id string) (*store.Token, error) {
+func (s *Service) RevokeToken(ctx context.Context, userName, id string) (*resource.Token, error) {
 	u, err := s.tokenOwner(ctx, userName, "revoke the tokens of other users")
 	if err != nil {
 		return nil, err
 	}
 	id = strings.ToLower(strings.TrimSpace(id))
-	if len(id) != store.TokenIDLength {
-		return nil, core.Invalid("id", "A token id has %d hex digits, as `mlw token list` shows it; got %q.", store.TokenIDLength, id)
+	if len(id) != resource.TokenIDLength {
+		return nil, core.Invalid("id", "A token id has %d hex digits, as `mlw token list` shows it; got %q.", resource.TokenIDLength, id)
 	}
 	toks, err := s.Store.ListTokens(ctx, u.ID)
 	if err != nil {
@@ -210,7 +210,7 @@ func (s *Service) RevokeToken(ctx context.Context, userName, id string) (*store.
 	return nil, core.NotFound("TokenNotFound", "User %q has no token %s (`mlw token list --user %s` lists them).", u.Name, id, u.Name)
 }
 
-func (s *Service) tokenOwner(ctx context.Context, userName, what string) (*store.User, error) {
+func (s *Service) tokenOwner(ctx context.Context, userName, what string) (*resource.User, error) {
 	p := PrincipalFrom(ctx)
 	u, err := s.GetUser(ctx, userName)
 	if err != nil {
@@ -246,7 +246,7 @@ func (s *Service) SetPassword(ctx context.Context, userName, password string) er
 }
 
 // ListUsers returns every user.
-func (s *Service) ListUsers(ctx context.Context) ([]*store.User, error) {
+func (s *Service) ListUsers(ctx context.Context) ([]*resource.User, error) {
 	us, err := s.Store.ListUsers(ctx)
 	if err != nil {
 		return nil, core.Internal(err)
@@ -255,7 +255,7 @@ func (s *Service) ListUsers(ctx context.Context) ([]*store.User, error) {
 }
 
 // GetUser returns a user by name.
-func (s *Service) GetUser(ctx context.Context, name string) (*store.User, error) {
+func (s *Service) GetUser(ctx context.Context, name string) (*resource.User, error) {
 	u, err := s.Store.GetUserByName(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.NotFound("UserNotFound", "No user named %q. List users with `mlw user list`.", name)
@@ -281,7 +281,7 @@ func (s *Service) CreateToken(ctx context.Context, userName, label string, lifet
 		return "", core.Invalid("expiresIn", "A token may live from 1 second to 365 days; leave it out for a token that does not expire.")
 	}
 	plain, hash := identity.NewToken()
-	t := &store.Token{Hash: hash, UserID: u.ID, Label: label}
+	t := &resource.Token{Hash: hash, UserID: u.ID, Label: label}
 	if lifetime > 0 {
 		t.ExpiresAt = s.Now().Add(lifetime).UTC()
 	}

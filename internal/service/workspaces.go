@@ -48,7 +48,7 @@ const WorkspaceKindDefault = "Default"
 
 // PutWorkspace creates or updates a workspace. Creating one also creates its
 // default datastores, in the same transaction.
-func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*store.Resource, bool, error) {
+func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*resource.Object, bool, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireManage(p); err != nil {
 		return nil, false, err
@@ -91,7 +91,7 @@ func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body 
 		if existing.Deleting {
 			return nil, false, core.ConflictRetry("WorkspaceBeingDeleted", retryDeletion, "The workspace '%s' is being deleted; wait for the deletion to finish, then create it again.", existing.Name)
 		}
-		existing, err = s.update(ctx, existing, func(ws *store.Resource) error {
+		existing, err = s.update(ctx, existing, func(ws *resource.Object) error {
 			old := resource.Decode(ws.Spec)
 			if l, _ := old["location"].(string); spec.Location != "" && core.NormalizeLocation(l) != core.NormalizeLocation(spec.Location) {
 				return core.Invalid("location", "The workspace '%s' is in location '%s'; a workspace cannot move. Leave location out or use %q.", ws.Name, l, l)
@@ -112,7 +112,7 @@ func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body 
 	}
 	uid := resource.NewUID()
 	st := resource.WorkspaceStatus{StorageAccount: StorageAccountName(ref.Workspace, uid), Subscription: ref.Subscription, ResourceGroup: g.Name}
-	ws := &store.Resource{Kind: core.KindWorkspace, Parent: parent, Name: ref.Workspace, UID: uid, Spec: resource.Encode(doc),
+	ws := &resource.Object{Kind: core.KindWorkspace, Parent: parent, Name: ref.Workspace, UID: uid, Spec: resource.Encode(doc),
 		Status: resource.Encode(st), State: resource.StateSucceeded, CreatedBy: principalName(p), ModifiedBy: principalName(p)}
 	err = s.Store.InTx(ctx, func(tx store.Resources) error {
 		if err := tx.Create(ctx, ws); err != nil {
@@ -135,18 +135,18 @@ func (s *Service) PutWorkspace(ctx context.Context, ref core.WorkspaceRef, body 
 
 // defaultDatastores returns the datastores a new workspace gets. Blob
 // datastores use SAS credentials (see docs/architecture.md, "Blob storage").
-func defaultDatastores(uid string) []*store.Resource {
-	mk := func(name, typ string, def bool, extra map[string]any) *store.Resource {
+func defaultDatastores(uid string) []*resource.Object {
+	mk := func(name, typ string, def bool, extra map[string]any) *resource.Object {
 		props := map[string]any{
 			"datastoreType": typ, "isDefault": def, "endpoint": "core.windows.net", "protocol": "https",
 			"serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
 			"credentials":                   map[string]any{"credentialsType": "Sas"},
 			"description":                   nil, "properties": map[string]any{}, "tags": map[string]any{},
 		}
-		return &store.Resource{Kind: core.KindDatastore, Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
+		return &resource.Object{Kind: core.KindDatastore, Name: name, UID: resource.NewUID(), State: resource.StateSucceeded,
 			Spec: resource.Encode(map[string]any{"properties": resource.Merge(props, extra)})}
 	}
-	return []*store.Resource{
+	return []*resource.Object{
 		mk(resource.DatastoreBlob, "AzureBlob", true, map[string]any{"containerName": "azureml-blobstore-" + uid}),
 		mk(resource.DatastoreArtifacts, "AzureBlob", false, map[string]any{"containerName": "azureml"}),
 		mk(resource.DatastoreWorkingDirectory, "AzureFile", false, map[string]any{"fileShareName": "code-" + uid}),
@@ -155,7 +155,7 @@ func defaultDatastores(uid string) []*store.Resource {
 }
 
 // GetWorkspace returns a workspace or a 404 that says what is missing.
-func (s *Service) GetWorkspace(ctx context.Context, ref core.WorkspaceRef) (*store.Resource, error) {
+func (s *Service) GetWorkspace(ctx context.Context, ref core.WorkspaceRef) (*resource.Object, error) {
 	r, err := s.Store.Get(ctx, core.KindWorkspace, ref.GroupKey(), ref.Workspace)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, gerr := s.GetGroup(ctx, ref.Subscription, ref.ResourceGroup); gerr != nil {
@@ -172,7 +172,7 @@ func (s *Service) GetWorkspace(ctx context.Context, ref core.WorkspaceRef) (*sto
 
 // ListWorkspaces lists the workspaces of one group, or of the whole
 // subscription when group is empty.
-func (s *Service) ListWorkspaces(ctx context.Context, sub, group string, page Page) ([]*store.Resource, string, error) {
+func (s *Service) ListWorkspaces(ctx context.Context, sub, group string, page Page) ([]*resource.Object, string, error) {
 	o := store.ListOptions{Kind: core.KindWorkspace}
 	if group == "" {
 		if _, err := s.GetSubscription(ctx, sub); err != nil {
@@ -189,7 +189,7 @@ func (s *Service) ListWorkspaces(ctx context.Context, sub, group string, page Pa
 }
 
 // PatchWorkspace merges tags and properties into a workspace.
-func (s *Service) PatchWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*store.Resource, error) {
+func (s *Service) PatchWorkspace(ctx context.Context, ref core.WorkspaceRef, body *Body) (*resource.Object, error) {
 	p := PrincipalFrom(ctx)
 	if err := requireManage(p); err != nil {
 		return nil, err
@@ -217,7 +217,7 @@ func (s *Service) PatchWorkspace(ctx context.Context, ref core.WorkspaceRef, bod
 	if err != nil {
 		return nil, err
 	}
-	return s.update(ctx, ws, func(ws *store.Resource) error {
+	return s.update(ctx, ws, func(ws *resource.Object) error {
 		if ws.Deleting {
 			return core.Conflict("WorkspaceBeingDeleted", "The workspace '%s' is being deleted.", ws.Name)
 		}
@@ -232,7 +232,7 @@ func (s *Service) PatchWorkspace(ctx context.Context, ref core.WorkspaceRef, bod
 }
 
 // DeleteWorkspace starts deleting a workspace and everything in it.
-func (s *Service) DeleteWorkspace(ctx context.Context, ref core.WorkspaceRef) (*store.Operation, error) {
+func (s *Service) DeleteWorkspace(ctx context.Context, ref core.WorkspaceRef) (*resource.Operation, error) {
 	if err := requireManage(PrincipalFrom(ctx)); err != nil {
 		return nil, err
 	}

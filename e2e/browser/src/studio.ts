@@ -37,6 +37,8 @@ interface Output {
   logLatencyMs: number[];
   jobFinalStatus: string;
   groupGone: boolean;
+  stopAt: string;
+  instances: { studio: any; other: any };
   reader: { newReason: string; deleteGroupReason: string; addFilesReason: string; role: string };
 }
 
@@ -100,7 +102,8 @@ try {
   await dlg.getByRole("button", { name: "Add schedule" }).click();
   // 18:00 as in the lab, unless that is near: a stop must not fire mid-test.
   const h = new Date().getUTCHours();
-  await dlg.getByLabel("Time", { exact: true }).fill(Math.abs(h - 18) <= 2 || Math.abs(h - 18) >= 22 ? "06:00" : "18:00");
+  out.stopAt = Math.abs(h - 18) <= 2 || Math.abs(h - 18) >= 22 ? "06:00" : "18:00";
+  await dlg.getByLabel("Time", { exact: true }).fill(out.stopAt);
   await dlg.getByLabel("Time zone").fill("UTC");
   await dlg.getByText("Provision with setup script").click();
   await dlg.getByLabel("Setup script", { exact: true }).selectOption(`Users/${inp.user}/compute-setup.sh`);
@@ -136,6 +139,10 @@ try {
   const other = page.locator('tr[data-compute="ci-other"]');
   await other.locator('.badge[data-state="Running"]').waitFor({ timeout: T });
   out.otherTerminalReason = (await other.locator(".applink.off", { hasText: "Terminal" }).getAttribute("title")) ?? "";
+  // What the API holds of both, for the test to check against the dialog.
+  const computes = new URL(page.url()).pathname.replace(/^\/studio\/ws\/([^/]+)\/([^/]+)\/([^/]+)\/.*$/, "/subscriptions/$1/resourceGroups/$2/providers/Microsoft.MachineLearningServices/workspaces/$3/computes");
+  const doc = (name: string) => page.evaluate(async (path: string) => (await fetch(path + "?api-version=2024-10-01")).json(), `${computes}/${name}`);
+  out.instances = { studio: await doc("ci-studio"), other: await doc("ci-other") };
 
   // 4. Back in Notebooks: refresh, and the setup script's folder is there.
   step("4. refresh the Files pane");

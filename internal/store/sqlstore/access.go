@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -63,8 +64,8 @@ func (s *Store) AuthEpoch(ctx context.Context) (int64, error) {
 
 const assignmentCols = `name, scope, role, principal_id, created_at, created_by`
 
-func scanAssignment(sc interface{ Scan(...any) error }) (*store.RoleAssignment, error) {
-	var ra store.RoleAssignment
+func scanAssignment(sc interface{ Scan(...any) error }) (*resource.RoleAssignment, error) {
+	var ra resource.RoleAssignment
 	var c int64
 	if err := sc.Scan(&ra.Name, &ra.Scope, &ra.Role, &ra.PrincipalID, &c, &ra.CreatedBy); err != nil {
 		return nil, err
@@ -81,7 +82,7 @@ func scopeKey(scope string) string {
 }
 
 // CreateRoleAssignment stores an assignment and moves the epoch.
-func (s *Store) CreateRoleAssignment(ctx context.Context, ra *store.RoleAssignment) error {
+func (s *Store) CreateRoleAssignment(ctx context.Context, ra *resource.RoleAssignment) error {
 	if ra.CreatedAt.IsZero() {
 		ra.CreatedAt = time.Now().UTC()
 	}
@@ -99,7 +100,7 @@ func (s *Store) CreateRoleAssignment(ctx context.Context, ra *store.RoleAssignme
 }
 
 // GetRoleAssignment returns one assignment by name.
-func (s *Store) GetRoleAssignment(ctx context.Context, name string) (*store.RoleAssignment, error) {
+func (s *Store) GetRoleAssignment(ctx context.Context, name string) (*resource.RoleAssignment, error) {
 	ra, err := scanAssignment(s.r.QueryRowContext(ctx, s.d.q(`SELECT `+assignmentCols+` FROM role_assignments WHERE name = ?`), strings.ToLower(name)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("role assignment %s: %w", name, store.ErrNotFound)
@@ -111,7 +112,7 @@ func (s *Store) GetRoleAssignment(ctx context.Context, name string) (*store.Role
 }
 
 // ListRoleAssignments returns one principal's assignments, or everyone's.
-func (s *Store) ListRoleAssignments(ctx context.Context, principalID string) ([]*store.RoleAssignment, error) {
+func (s *Store) ListRoleAssignments(ctx context.Context, principalID string) ([]*resource.RoleAssignment, error) {
 	query, args := `SELECT `+assignmentCols+` FROM role_assignments ORDER BY scope_key, name`, []any(nil)
 	if principalID != "" {
 		query, args = s.d.q(`SELECT `+assignmentCols+` FROM role_assignments WHERE principal_id = ? ORDER BY scope_key, name`), []any{principalID}
@@ -121,7 +122,7 @@ func (s *Store) ListRoleAssignments(ctx context.Context, principalID string) ([]
 		return nil, fmt.Errorf("list role assignments: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.RoleAssignment
+	var out []*resource.RoleAssignment
 	for rows.Next() {
 		ra, err := scanAssignment(rows)
 		if err != nil {

@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
 const sessionColumns = `hash, kind, user_id, scope, resource, target, expires_at, created_at, source`
 
 // CreateSession stores a session hash.
-func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
+func (s *Store) CreateSession(ctx context.Context, se *resource.Session) error {
 	if se.CreatedAt.IsZero() {
 		se.CreatedAt = time.Now().UTC()
 	}
@@ -28,8 +29,8 @@ func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
 	return nil
 }
 
-func scanSession(row *sql.Row) (*store.Session, error) {
-	var se store.Session
+func scanSession(row *sql.Row) (*resource.Session, error) {
+	var se resource.Session
 	var e, c int64
 	err := row.Scan(&se.Hash, &se.Kind, &se.UserID, &se.Scope, &se.Resource, &se.Target, &e, &c, &se.Source)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -43,13 +44,13 @@ func scanSession(row *sql.Row) (*store.Session, error) {
 }
 
 // GetSession finds a session by hash.
-func (s *Store) GetSession(ctx context.Context, hash string) (*store.Session, error) {
+func (s *Store) GetSession(ctx context.Context, hash string) (*resource.Session, error) {
 	return scanSession(s.r.QueryRowContext(ctx, s.d.q(`SELECT `+sessionColumns+` FROM sessions WHERE hash = ?`), hash))
 }
 
 // TakeSession deletes a session and returns it (DELETE … RETURNING: one
 // statement, so two concurrent takers cannot both get it).
-func (s *Store) TakeSession(ctx context.Context, hash string) (*store.Session, error) {
+func (s *Store) TakeSession(ctx context.Context, hash string) (*resource.Session, error) {
 	return scanSession(s.w.QueryRowContext(ctx, s.d.q(`DELETE FROM sessions WHERE hash = ? RETURNING `+sessionColumns), hash))
 }
 

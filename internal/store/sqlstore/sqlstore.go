@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -400,7 +401,7 @@ type res struct {
 
 const resourceCols = `kind, parent, name_key, name, uid, spec, status, state, owner, deleting, generation, version, created_at, updated_at, created_by, modified_by`
 
-func (s *res) Create(ctx context.Context, r *store.Resource) error {
+func (s *res) Create(ctx context.Context, r *resource.Object) error {
 	now := time.Now().UTC()
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = now
@@ -424,8 +425,8 @@ func (s *res) Create(ctx context.Context, r *store.Resource) error {
 	return nil
 }
 
-func scanResource(sc interface{ Scan(...any) error }) (*store.Resource, error) {
-	var r store.Resource
+func scanResource(sc interface{ Scan(...any) error }) (*resource.Object, error) {
+	var r resource.Object
 	var nameKey, spec, status string
 	var deleting int
 	var created, updated int64
@@ -439,7 +440,7 @@ func scanResource(sc interface{ Scan(...any) error }) (*store.Resource, error) {
 	return &r, nil
 }
 
-func (s *res) Get(ctx context.Context, kind, parent, name string) (*store.Resource, error) {
+func (s *res) Get(ctx context.Context, kind, parent, name string) (*resource.Object, error) {
 	row := s.r.QueryRowContext(ctx, s.d.q(`SELECT `+resourceCols+` FROM resources WHERE kind = ? AND parent = ? AND name_key = ?`),
 		kind, parent, strings.ToLower(name))
 	r, err := scanResource(row)
@@ -457,7 +458,7 @@ func likePrefix(s string) string {
 	return r.Replace(s) + "/%"
 }
 
-func (s *res) List(ctx context.Context, o store.ListOptions) ([]*store.Resource, error) {
+func (s *res) List(ctx context.Context, o store.ListOptions) ([]*resource.Object, error) {
 	var where []string
 	args := []any{o.Kind}
 	where = append(where, "kind = ?")
@@ -493,7 +494,7 @@ func (s *res) List(ctx context.Context, o store.ListOptions) ([]*store.Resource,
 		return nil, fmt.Errorf("list %s: %w", o.Kind, err)
 	}
 	defer rows.Close()
-	var out []*store.Resource
+	var out []*resource.Object
 	for rows.Next() {
 		r, err := scanResource(rows)
 		if err != nil {
@@ -504,7 +505,7 @@ func (s *res) List(ctx context.Context, o store.ListOptions) ([]*store.Resource,
 	return out, rows.Err()
 }
 
-func (s *res) Update(ctx context.Context, r *store.Resource) error {
+func (s *res) Update(ctx context.Context, r *resource.Object) error {
 	now := time.Now().UTC()
 	res, err := s.w.ExecContext(ctx, s.d.q(`UPDATE resources SET name = ?, spec = ?, status = ?, state = ?, owner = ?, deleting = ?,
 		generation = ?, version = version + 1, updated_at = ?, modified_by = ?

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/store/postgres"
 	"github.com/mlw-project/mlw/internal/store/postgres/pgtest"
@@ -38,8 +39,8 @@ func eachStore(t *testing.T, f func(t *testing.T, s *sqlstore.Store)) {
 	})
 }
 
-func row(name string) *store.Resource {
-	return &store.Resource{Kind: "job", Parent: "p", Name: name, UID: "uid-" + name,
+func row(name string) *resource.Object {
+	return &resource.Object{Kind: "job", Parent: "p", Name: name, UID: "uid-" + name,
 		Spec: json.RawMessage(`{}`), Status: json.RawMessage(`{}`), State: "Queued"}
 }
 

@@ -7,18 +7,19 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
 // CreateOperation inserts an operation record.
-func (s *Store) CreateOperation(ctx context.Context, op *store.Operation) error {
+func (s *Store) CreateOperation(ctx context.Context, op *resource.Operation) error {
 	now := time.Now().UTC()
 	if op.CreatedAt.IsZero() {
 		op.CreatedAt = now
 	}
 	op.UpdatedAt = op.CreatedAt
 	if op.Status == "" {
-		op.Status = store.OpInProgress
+		op.Status = resource.OpInProgress
 	}
 	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO operations (id, resource_id, name, status, error_code, error_msg, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)`),
 		op.ID, op.ResourceID, op.Name, op.Status, op.ErrorCode, op.ErrorMsg, micros(op.CreatedAt), micros(op.UpdatedAt))
@@ -33,8 +34,8 @@ func (s *Store) CreateOperation(ctx context.Context, op *store.Operation) error 
 
 const opCols = `id, resource_id, name, status, error_code, error_msg, created_at, updated_at`
 
-func scanOp(sc interface{ Scan(...any) error }) (*store.Operation, error) {
-	var op store.Operation
+func scanOp(sc interface{ Scan(...any) error }) (*resource.Operation, error) {
+	var op resource.Operation
 	var c, u int64
 	if err := sc.Scan(&op.ID, &op.ResourceID, &op.Name, &op.Status, &op.ErrorCode, &op.ErrorMsg, &c, &u); err != nil {
 		return nil, err
@@ -44,7 +45,7 @@ func scanOp(sc interface{ Scan(...any) error }) (*store.Operation, error) {
 }
 
 // GetOperation returns one operation or ErrNotFound.
-func (s *Store) GetOperation(ctx context.Context, id string) (*store.Operation, error) {
+func (s *Store) GetOperation(ctx context.Context, id string) (*resource.Operation, error) {
 	op, err := scanOp(s.r.QueryRowContext(ctx, s.d.q(`SELECT `+opCols+` FROM operations WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("operation %s: %w", id, store.ErrNotFound)
@@ -58,7 +59,7 @@ func (s *Store) GetOperation(ctx context.Context, id string) (*store.Operation, 
 // FinishOperation moves an in-progress operation to a terminal status.
 func (s *Store) FinishOperation(ctx context.Context, id, status, code, msg string) error {
 	res, err := s.w.ExecContext(ctx, s.d.q(`UPDATE operations SET status = ?, error_code = ?, error_msg = ?, updated_at = ? WHERE id = ? AND status = ?`),
-		status, code, msg, micros(time.Now().UTC()), id, store.OpInProgress)
+		status, code, msg, micros(time.Now().UTC()), id, resource.OpInProgress)
 	if err != nil {
 		return fmt.Errorf("finish operation %s: %w", id, err)
 	}
@@ -71,14 +72,14 @@ func (s *Store) FinishOperation(ctx context.Context, id, status, code, msg strin
 }
 
 // ListOperations returns the in-progress operations on one resource.
-func (s *Store) ListOperations(ctx context.Context, resourceID string) ([]*store.Operation, error) {
+func (s *Store) ListOperations(ctx context.Context, resourceID string) ([]*resource.Operation, error) {
 	rows, err := s.r.QueryContext(ctx, s.d.q(`SELECT `+opCols+` FROM operations WHERE resource_id = ? AND status = ? ORDER BY created_at`),
-		resourceID, store.OpInProgress)
+		resourceID, resource.OpInProgress)
 	if err != nil {
 		return nil, fmt.Errorf("list operations: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.Operation
+	var out []*resource.Operation
 	for rows.Next() {
 		op, err := scanOp(rows)
 		if err != nil {
@@ -90,7 +91,7 @@ func (s *Store) ListOperations(ctx context.Context, resourceID string) ([]*store
 }
 
 // CreateUser inserts a user; ErrExists when the id or name is taken.
-func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
+func (s *Store) CreateUser(ctx context.Context, u *resource.User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = time.Now().UTC()
 	}
@@ -107,8 +108,8 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 const userCols = `id, name, role, disabled, created_at`
 
-func scanUser(sc interface{ Scan(...any) error }) (*store.User, error) {
-	var u store.User
+func scanUser(sc interface{ Scan(...any) error }) (*resource.User, error) {
+	var u resource.User
 	var c, d int64
 	if err := sc.Scan(&u.ID, &u.Name, &u.Role, &d, &c); err != nil {
 		return nil, err
@@ -117,7 +118,7 @@ func scanUser(sc interface{ Scan(...any) error }) (*store.User, error) {
 	return &u, nil
 }
 
-func (s *Store) getUser(ctx context.Context, col, v string) (*store.User, error) {
+func (s *Store) getUser(ctx context.Context, col, v string) (*resource.User, error) {
 	u, err := scanUser(s.r.QueryRowContext(ctx, s.d.q(`SELECT `+userCols+` FROM users WHERE `+col+` = ?`), v))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("user %s: %w", v, store.ErrNotFound)
@@ -129,23 +130,23 @@ func (s *Store) getUser(ctx context.Context, col, v string) (*store.User, error)
 }
 
 // GetUser returns a user by id.
-func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
+func (s *Store) GetUser(ctx context.Context, id string) (*resource.User, error) {
 	return s.getUser(ctx, "id", id)
 }
 
 // GetUserByName returns a user by login name.
-func (s *Store) GetUserByName(ctx context.Context, name string) (*store.User, error) {
+func (s *Store) GetUserByName(ctx context.Context, name string) (*resource.User, error) {
 	return s.getUser(ctx, "name", name)
 }
 
 // ListUsers returns every user ordered by name.
-func (s *Store) ListUsers(ctx context.Context) ([]*store.User, error) {
+func (s *Store) ListUsers(ctx context.Context) ([]*resource.User, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.User
+	var out []*resource.User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
@@ -158,7 +159,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]*store.User, error) {
 
 // UpdateUser writes a user's role and disabled flag, and moves the
 // revocation epoch.
-func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
+func (s *Store) UpdateUser(ctx context.Context, u *resource.User) error {
 	return s.authTx(ctx, func(q querier) error {
 		res, err := q.ExecContext(ctx, s.d.q(`UPDATE users SET role = ?, disabled = ? WHERE id = ?`), u.Role, boolInt(u.Disabled), u.ID)
 		if err != nil {
@@ -196,7 +197,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 }
 
 // CreateToken stores a token hash.
-func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
+func (s *Store) CreateToken(ctx context.Context, t *resource.Token) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now().UTC()
 	}
@@ -213,8 +214,8 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
 
 const tokenCols = `hash, user_id, label, expires_at, created_at`
 
-func scanToken(sc interface{ Scan(...any) error }) (*store.Token, error) {
-	var t store.Token
+func scanToken(sc interface{ Scan(...any) error }) (*resource.Token, error) {
+	var t resource.Token
 	var e, c int64
 	if err := sc.Scan(&t.Hash, &t.UserID, &t.Label, &e, &c); err != nil {
 		return nil, err
@@ -224,7 +225,7 @@ func scanToken(sc interface{ Scan(...any) error }) (*store.Token, error) {
 }
 
 // LookupToken finds a token by hash.
-func (s *Store) LookupToken(ctx context.Context, hash string) (*store.Token, error) {
+func (s *Store) LookupToken(ctx context.Context, hash string) (*resource.Token, error) {
 	t, err := scanToken(s.r.QueryRowContext(ctx, s.d.q(`SELECT `+tokenCols+` FROM tokens WHERE hash = ?`), hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("token: %w", store.ErrNotFound)
@@ -236,13 +237,13 @@ func (s *Store) LookupToken(ctx context.Context, hash string) (*store.Token, err
 }
 
 // ListTokens returns a user's tokens, oldest first.
-func (s *Store) ListTokens(ctx context.Context, userID string) ([]*store.Token, error) {
+func (s *Store) ListTokens(ctx context.Context, userID string) ([]*resource.Token, error) {
 	rows, err := s.r.QueryContext(ctx, s.d.q(`SELECT `+tokenCols+` FROM tokens WHERE user_id = ? ORDER BY created_at, hash`), userID)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.Token
+	var out []*resource.Token
 	for rows.Next() {
 		t, err := scanToken(rows)
 		if err != nil {
@@ -264,7 +265,7 @@ func (s *Store) DeleteToken(ctx context.Context, hash string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("delete token: %w", store.ErrNotFound)
 		}
-		if _, err := q.ExecContext(ctx, s.d.q(`DELETE FROM sessions WHERE source = ?`), store.TokenID(hash)); err != nil {
+		if _, err := q.ExecContext(ctx, s.d.q(`DELETE FROM sessions WHERE source = ?`), resource.TokenID(hash)); err != nil {
 			return fmt.Errorf("delete the sessions of a token: %w", err)
 		}
 		return nil

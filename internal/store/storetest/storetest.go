@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mlw-project/mlw/internal/resource"
 	"github.com/mlw-project/mlw/internal/store"
 )
 
@@ -55,8 +56,8 @@ func Run(t *testing.T, open Opener) {
 
 // mk returns a resource of the given kind and name under parent, with a
 // small spec, an empty status and a creator.
-func mk(kind, parent, name string) *store.Resource {
-	return &store.Resource{Kind: kind, Parent: parent, Name: name, UID: "uid-" + name,
+func mk(kind, parent, name string) *resource.Object {
+	return &resource.Object{Kind: kind, Parent: parent, Name: name, UID: "uid-" + name,
 		Spec: json.RawMessage(`{"location":"eastus"}`), Status: json.RawMessage(`{}`), State: "Succeeded", CreatedBy: "alice"}
 }
 
@@ -171,7 +172,7 @@ func runList(t *testing.T, setup setupFunc) {
 		require.NoError(t, b.s.Create(b.ctx, mk("job", "/w10", "g")))
 		require.NoError(t, b.s.Create(b.ctx, mk("compute", "/w1", "h")))
 
-		names := func(rs []*store.Resource) []string {
+		names := func(rs []*resource.Object) []string {
 			var out []string
 			for _, r := range rs {
 				out = append(out, r.Name)
@@ -268,23 +269,23 @@ func runDeleteAndTx(t *testing.T, setup setupFunc) {
 func runOperations(t *testing.T, setup setupFunc) {
 	t.Run("Operations", func(t *testing.T) {
 		b := setup(t)
-		op := &store.Operation{ID: "op1", ResourceID: "/rg/w", Name: "Delete"}
+		op := &resource.Operation{ID: "op1", ResourceID: "/rg/w", Name: "Delete"}
 		require.NoError(t, b.s.CreateOperation(b.ctx, op))
-		require.ErrorIs(t, b.s.CreateOperation(b.ctx, &store.Operation{ID: "op1"}), store.ErrExists)
+		require.ErrorIs(t, b.s.CreateOperation(b.ctx, &resource.Operation{ID: "op1"}), store.ErrExists)
 		got, err := b.s.GetOperation(b.ctx, "op1")
 		require.NoError(t, err)
-		require.Equal(t, store.OpInProgress, got.Status)
+		require.Equal(t, resource.OpInProgress, got.Status)
 		require.False(t, got.Terminal())
 		open, err := b.s.ListOperations(b.ctx, "/rg/w")
 		require.NoError(t, err)
 		require.Len(t, open, 1)
 
-		require.NoError(t, b.s.FinishOperation(b.ctx, "op1", store.OpFailed, "QuotaExceeded", "too big"))
+		require.NoError(t, b.s.FinishOperation(b.ctx, "op1", resource.OpFailed, "QuotaExceeded", "too big"))
 		// A late second finish does not overwrite the first outcome.
-		require.NoError(t, b.s.FinishOperation(b.ctx, "op1", store.OpSucceeded, "", ""))
+		require.NoError(t, b.s.FinishOperation(b.ctx, "op1", resource.OpSucceeded, "", ""))
 		got, err = b.s.GetOperation(b.ctx, "op1")
 		require.NoError(t, err)
-		require.Equal(t, store.OpFailed, got.Status)
+		require.Equal(t, resource.OpFailed, got.Status)
 		require.Equal(t, "QuotaExceeded", got.ErrorCode)
 		require.Equal(t, "too big", got.ErrorMsg)
 		open, err = b.s.ListOperations(b.ctx, "/rg/w")
@@ -292,7 +293,7 @@ func runOperations(t *testing.T, setup setupFunc) {
 		require.Empty(t, open)
 		_, err = b.s.GetOperation(b.ctx, "nope")
 		require.ErrorIs(t, err, store.ErrNotFound)
-		require.ErrorIs(t, b.s.FinishOperation(b.ctx, "nope", store.OpSucceeded, "", ""), store.ErrNotFound)
+		require.ErrorIs(t, b.s.FinishOperation(b.ctx, "nope", resource.OpSucceeded, "", ""), store.ErrNotFound)
 	})
 }
 
@@ -301,9 +302,9 @@ func runOperations(t *testing.T, setup setupFunc) {
 func runUsers(t *testing.T, setup setupFunc) {
 	t.Run("UsersAndTokens", func(t *testing.T) {
 		b := setup(t)
-		require.NoError(t, b.s.CreateUser(b.ctx, &store.User{ID: "u1", Name: "admin", Role: "Owner"}))
-		require.ErrorIs(t, b.s.CreateUser(b.ctx, &store.User{ID: "u2", Name: "admin", Role: "Reader"}), store.ErrExists)
-		require.NoError(t, b.s.CreateUser(b.ctx, &store.User{ID: "u3", Name: "bob", Role: "Contributor"}))
+		require.NoError(t, b.s.CreateUser(b.ctx, &resource.User{ID: "u1", Name: "admin", Role: "Owner"}))
+		require.ErrorIs(t, b.s.CreateUser(b.ctx, &resource.User{ID: "u2", Name: "admin", Role: "Reader"}), store.ErrExists)
+		require.NoError(t, b.s.CreateUser(b.ctx, &resource.User{ID: "u3", Name: "bob", Role: "Contributor"}))
 		u, err := b.s.GetUserByName(b.ctx, "bob")
 		require.NoError(t, err)
 		require.Equal(t, "u3", u.ID)
@@ -317,7 +318,7 @@ func runUsers(t *testing.T, setup setupFunc) {
 		require.ErrorIs(t, err, store.ErrNotFound)
 
 		exp := time.Now().Add(time.Hour).Truncate(time.Microsecond)
-		require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "h1", UserID: "u1", Label: "cli", ExpiresAt: exp}))
+		require.NoError(t, b.s.CreateToken(b.ctx, &resource.Token{Hash: "h1", UserID: "u1", Label: "cli", ExpiresAt: exp}))
 		tok, err := b.s.LookupToken(b.ctx, "h1")
 		require.NoError(t, err)
 		require.Equal(t, "u1", tok.UserID)
@@ -346,10 +347,10 @@ func (b *testBundle) epoch(t *testing.T) int64 {
 // createUserWithTokens makes user u1 with two tokens, and one token for u2,
 // and checks that u1's tokens list as two, by ID.
 func createUserWithTokens(t *testing.T, b *testBundle) {
-	require.NoError(t, b.s.CreateUser(b.ctx, &store.User{ID: "u1", Name: "bob", Role: ""}))
-	require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "aaaaaaaaaaaaaaaa-t1", UserID: "u1", Label: "one"}))
-	require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "bbbbbbbbbbbbbbbb-t2", UserID: "u1", Label: "two"}))
-	require.NoError(t, b.s.CreateToken(b.ctx, &store.Token{Hash: "cccccccccccccccc-t3", UserID: "u2", Label: "other"}))
+	require.NoError(t, b.s.CreateUser(b.ctx, &resource.User{ID: "u1", Name: "bob", Role: ""}))
+	require.NoError(t, b.s.CreateToken(b.ctx, &resource.Token{Hash: "aaaaaaaaaaaaaaaa-t1", UserID: "u1", Label: "one"}))
+	require.NoError(t, b.s.CreateToken(b.ctx, &resource.Token{Hash: "bbbbbbbbbbbbbbbb-t2", UserID: "u1", Label: "two"}))
+	require.NoError(t, b.s.CreateToken(b.ctx, &resource.Token{Hash: "cccccccccccccccc-t3", UserID: "u2", Label: "other"}))
 	toks, err := b.s.ListTokens(b.ctx, "u1")
 	require.NoError(t, err)
 	require.Len(t, toks, 2)
@@ -371,7 +372,7 @@ func updateUserMovesEpoch(t *testing.T, b *testBundle) int64 {
 	require.Equal(t, "Reader", u.Role)
 	e1 := b.epoch(t)
 	require.Greater(t, e1, e0)
-	require.ErrorIs(t, b.s.UpdateUser(b.ctx, &store.User{ID: "nobody"}), store.ErrNotFound)
+	require.ErrorIs(t, b.s.UpdateUser(b.ctx, &resource.User{ID: "nobody"}), store.ErrNotFound)
 	return e1
 }
 
@@ -379,8 +380,8 @@ func updateUserMovesEpoch(t *testing.T, b *testBundle) int64 {
 // opened with it, not others, and moves the epoch past e1.
 func deleteTokenEndsSessions(t *testing.T, b *testBundle, e1 int64) {
 	exp := time.Now().Add(time.Hour)
-	require.NoError(t, b.s.CreateSession(b.ctx, &store.Session{Hash: "s1", Kind: store.SessionCookie, UserID: "u1", Scope: "/", Source: "aaaaaaaaaaaaaaaa", ExpiresAt: exp}))
-	require.NoError(t, b.s.CreateSession(b.ctx, &store.Session{Hash: "s2", Kind: store.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: exp}))
+	require.NoError(t, b.s.CreateSession(b.ctx, &resource.Session{Hash: "s1", Kind: resource.SessionCookie, UserID: "u1", Scope: "/", Source: "aaaaaaaaaaaaaaaa", ExpiresAt: exp}))
+	require.NoError(t, b.s.CreateSession(b.ctx, &resource.Session{Hash: "s2", Kind: resource.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: exp}))
 	got, err := b.s.GetSession(b.ctx, "s1")
 	require.NoError(t, err)
 	require.Equal(t, "aaaaaaaaaaaaaaaa", got.Source)
@@ -397,8 +398,8 @@ func deleteTokenEndsSessions(t *testing.T, b *testBundle, e1 int64) {
 // sessions, password and role assignments; other users keep theirs.
 func deleteUserCascades(t *testing.T, b *testBundle) {
 	require.NoError(t, b.s.SetPassword(b.ctx, "u1", "$2a$10$x"))
-	require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "a1", Scope: "/subscriptions/s", Role: "Reader", PrincipalID: "u1"}))
-	require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "a2", Scope: "/subscriptions/s", Role: "Reader", PrincipalID: "u2"}))
+	require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "a1", Scope: "/subscriptions/s", Role: "Reader", PrincipalID: "u1"}))
+	require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "a2", Scope: "/subscriptions/s", Role: "Reader", PrincipalID: "u2"}))
 	require.NoError(t, b.s.DeleteUser(b.ctx, "u1"))
 	require.ErrorIs(t, b.s.DeleteUser(b.ctx, "u1"), store.ErrNotFound)
 	_, err := b.s.GetUser(b.ctx, "u1")
@@ -426,7 +427,7 @@ func runRoleAssignments(t *testing.T, setup setupFunc) {
 		const ws = "/subscriptions/S/resourceGroups/RG_1/providers/Microsoft.MachineLearningServices/workspaces/WS"
 		e0, err := b.s.AuthEpoch(b.ctx)
 		require.NoError(t, err)
-		ra := &store.RoleAssignment{Name: "0F000000-0000-0000-0000-000000000001", Scope: ws, Role: "Reader", PrincipalID: "u1", CreatedBy: "admin"}
+		ra := &resource.RoleAssignment{Name: "0F000000-0000-0000-0000-000000000001", Scope: ws, Role: "Reader", PrincipalID: "u1", CreatedBy: "admin"}
 		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, ra))
 		e1, err := b.s.AuthEpoch(b.ctx)
 		require.NoError(t, err)
@@ -441,12 +442,12 @@ func runRoleAssignments(t *testing.T, setup setupFunc) {
 
 		// The same name, or the same role for the same user at the same
 		// scope (in any case), is taken.
-		require.ErrorIs(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: ra.Name, Scope: "/subscriptions/s", Role: "Owner", PrincipalID: "u9"}), store.ErrExists)
-		require.ErrorIs(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n2", Scope: strings.ToLower(ws), Role: "Reader", PrincipalID: "u1"}), store.ErrExists)
-		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n3", Scope: ws, Role: "Contributor", PrincipalID: "u1"}))
-		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n4", Scope: "/subscriptions/s/resourceGroups/rg_1", Role: "Owner", PrincipalID: "u2"}))
-		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n5", Scope: "/subscriptions/s/resourceGroups/rgx1", Role: "Owner", PrincipalID: "u2"}))
-		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &store.RoleAssignment{Name: "n6", Scope: "/subscriptions/s/resourceGroups/rg_10", Role: "Owner", PrincipalID: "u2"}))
+		require.ErrorIs(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: ra.Name, Scope: "/subscriptions/s", Role: "Owner", PrincipalID: "u9"}), store.ErrExists)
+		require.ErrorIs(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "n2", Scope: strings.ToLower(ws), Role: "Reader", PrincipalID: "u1"}), store.ErrExists)
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "n3", Scope: ws, Role: "Contributor", PrincipalID: "u1"}))
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "n4", Scope: "/subscriptions/s/resourceGroups/rg_1", Role: "Owner", PrincipalID: "u2"}))
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "n5", Scope: "/subscriptions/s/resourceGroups/rgx1", Role: "Owner", PrincipalID: "u2"}))
+		require.NoError(t, b.s.CreateRoleAssignment(b.ctx, &resource.RoleAssignment{Name: "n6", Scope: "/subscriptions/s/resourceGroups/rg_10", Role: "Owner", PrincipalID: "u2"}))
 
 		mine, err := b.s.ListRoleAssignments(b.ctx, "u1")
 		require.NoError(t, err)
@@ -485,7 +486,7 @@ func runSessions(t *testing.T, setup setupFunc) {
 	t.Run("Sessions", func(t *testing.T) {
 		b := setup(t)
 		exp := time.Now().Add(time.Minute).Truncate(time.Microsecond)
-		link := &store.Session{Hash: "l1", Kind: store.SessionLink, UserID: "u1", Scope: "/a/jupyter/", Resource: "uid-1", Target: "/a/jupyter/tree", ExpiresAt: exp}
+		link := &resource.Session{Hash: "l1", Kind: resource.SessionLink, UserID: "u1", Scope: "/a/jupyter/", Resource: "uid-1", Target: "/a/jupyter/tree", ExpiresAt: exp}
 		require.NoError(t, b.s.CreateSession(b.ctx, link))
 		require.ErrorIs(t, b.s.CreateSession(b.ctx, link), store.ErrExists)
 		got, err := b.s.GetSession(b.ctx, "l1")
@@ -507,7 +508,7 @@ func runSessions(t *testing.T, setup setupFunc) {
 					taken++
 					mu.Unlock()
 					require.Equal(t, "uid-1", se.Resource)
-					require.Equal(t, store.SessionLink, se.Kind)
+					require.Equal(t, resource.SessionLink, se.Kind)
 				} else {
 					require.ErrorIs(t, err, store.ErrNotFound)
 				}
@@ -518,8 +519,8 @@ func runSessions(t *testing.T, setup setupFunc) {
 		_, err = b.s.GetSession(b.ctx, "l1")
 		require.ErrorIs(t, err, store.ErrNotFound)
 
-		old := &store.Session{Hash: "c1", Kind: store.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: time.Now().Add(-time.Second)}
-		live := &store.Session{Hash: "c2", Kind: store.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: time.Now().Add(time.Hour)}
+		old := &resource.Session{Hash: "c1", Kind: resource.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: time.Now().Add(-time.Second)}
+		live := &resource.Session{Hash: "c2", Kind: resource.SessionCookie, UserID: "u1", Scope: "/", ExpiresAt: time.Now().Add(time.Hour)}
 		require.NoError(t, b.s.CreateSession(b.ctx, old))
 		require.NoError(t, b.s.CreateSession(b.ctx, live))
 		n, err := b.s.DeleteExpiredSessions(b.ctx, time.Now())

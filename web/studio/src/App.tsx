@@ -1,7 +1,7 @@
 import { lazy, Suspense, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError, parseWorkspaceId, session as sessionApi, setCsrfToken, type SessionInfo, type Workspace } from "./lib/api";
-import { match, navigate, useLocation } from "./lib/router";
+import { href, match, navigate, useLocation } from "./lib/router";
 import { SessionContext, WorkspaceContext } from "./session";
 import { ErrorBox, Field, Link, Spinner } from "./ui";
 import { Home } from "./pages/Home";
@@ -94,7 +94,6 @@ const nav = [
 
 function Shell({ me }: { me: SessionInfo }) {
   const { path, query } = useLocation();
-  const qc = useQueryClient();
   const [navOpen, setNavOpen] = useState(false);
   const w = match("/ws/:sub/:rg/:ws/*", path) ?? match("/ws/:sub/:rg/:ws", path);
   const ws: Workspace | null = w ? { sub: w.sub, rg: w.rg, ws: w.ws } : null;
@@ -121,13 +120,14 @@ function Shell({ me }: { me: SessionInfo }) {
     else if (section === "environments") page = <Environments />;
     else page = <Home ws={ws} />;
   }
+  // Sign-out ends the session, then loads the studio afresh: the sign-in
+  // page, with nothing of the session left in memory (cached answers, the
+  // CSRF token). Clearing the query cache instead left the page as it was.
   const signOut = async () => {
     try {
       await sessionApi.signOut();
     } finally {
-      qc.clear();
-      navigate("/", true);
-      await qc.invalidateQueries({ queryKey: ["session"] });
+      location.replace(href("/"));
     }
   };
   return (

@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { act, cleanup, fireEvent, render, screen, within } from "@testing-library/react";
+import { Idle } from "./pages/Compute";
 import { Timeline } from "./Timeline";
 import { FileTree } from "./FileTree";
 import { buildTree, clusterRequest, isoSeconds } from "./lib/util";
@@ -57,5 +58,25 @@ describe("clusterRequest", () => {
     expect(isoSeconds("PT2M")).toBe(120);
     expect(isoSeconds("P1DT1H")).toBe(90000);
     expect(isoSeconds("2m")).toBeNull();
+  });
+});
+
+describe("Idle", () => {
+  it("moves on while the instance stays the same", () => {
+    vi.useFakeTimers({ now: Date.parse("2026-03-02T17:00:00Z") });
+    try {
+      const c = { properties: { computeType: "ComputeInstance", properties: { state: "Running", mlw: { idleSince: "2026-03-02T16:48:00Z" },
+        schedules: { computeStartStop: [{ action: "Stop", status: "Enabled", triggerType: "Cron", cron: { expression: "0 18 * * *", timeZone: "UTC" } }] } } } };
+      const { container, rerender } = render(<p><Idle c={c} /></p>);
+      expect(container.textContent).toMatch(/^Idle for 12m, stops at 18:00/);
+      const now = { ...c, properties: { ...c.properties, properties: { ...c.properties.properties, mlw: { idleSince: "2026-03-02T16:59:58Z" } } } };
+      rerender(<p><Idle c={now} /></p>);
+      expect(container.textContent).toBe("Idle for less than a minute, stops at 18:00");
+      rerender(<p><Idle c={c} /></p>);
+      act(() => vi.advanceTimersByTime(3 * 60_000));
+      expect(container.textContent).toMatch(/^Idle for 15m, stops at 18:00/);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

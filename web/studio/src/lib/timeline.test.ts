@@ -21,8 +21,8 @@ describe("timeline", () => {
   });
   it("runs the current phase until now, with the job's reason", () => {
     const now = Date.parse("2026-03-02T10:00:31Z");
-    const rows = timeline(phases.slice(0, 2), "Waiting for a node: cpu is scaling up to 1 nodes.", now);
-    expect(rows[1]).toMatchObject({ status: "Queued", ms: 30_000, current: true, reason: "Waiting for a node: cpu is scaling up to 1 nodes." });
+    const rows = timeline(phases.slice(0, 2), "Waiting for a node: cpu is scaling up to 1 node.", now);
+    expect(rows[1]).toMatchObject({ status: "Queued", ms: 30_000, current: true, reason: "Waiting for a node: cpu is scaling up to 1 node." });
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, shortDuration, buildTree, dailySchedule, describeSchedule, duration, fileName, languageOf, scheduleTime, stateTone, writeReason } from "./util";
+import { ago, shortDuration, buildTree, dailySchedule, describeSchedule, duration, fileName, languageOf, resubmitName, resubmitProperties, scheduleTime, stateTone, writeReason } from "./util";
 import { parseWorkspaceId, withVersion, wsPath } from "./api";
 
 describe("duration and ago", () => {
@@ -93,5 +93,44 @@ describe("router", () => {
     expect(match("/ws/:sub/:rg/:ws/*", "/ws/s/rg/w/compute/ci-1")).toEqual({ sub: "s", rg: "rg", ws: "w", "*": "compute/ci-1" });
     expect(match("/resource-groups", "/Resource-Groups")).toEqual({});
     expect(match("/runs/:name", "/runs")).toBeNull();
+  });
+});
+
+describe("resubmitProperties", () => {
+  const job = {
+    name: "train_1",
+    properties: {
+      jobType: "Command", command: "python train.py ${{outputs.model}}", computeId: "cpu", displayName: "train_1", experimentName: "exp",
+      status: "Completed", services: { Studio: {} }, mlw: { phases: [] }, parameters: {}, creationContext: {}, logFiles: {},
+      inputs: { data: { jobInputType: "uri_folder", uri: "azureml://datastores/workspaceblobstore/paths/azureml/train_1/model/" } },
+      outputs: {
+        default: { jobOutputType: "uri_folder", uri: "azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.train_1" },
+        model: { jobOutputType: "uri_folder", mode: "ReadWriteMount", uri: "azureml://datastores/workspaceblobstore/paths/azureml/train_1/model/" },
+        metrics: { jobOutputType: "uri_file", uri: "azureml://datastores/workspaceblobstore/paths/azureml/train_1/metrics" },
+        mine: { jobOutputType: "uri_folder", uri: "azureml://datastores/workspaceblobstore/paths/models/keep/" },
+      },
+    },
+  };
+  it("drops what the server filled in for the first job, so that it fills the new job's own", () => {
+    const p = resubmitProperties(job);
+    for (const k of ["status", "services", "mlw", "parameters", "creationContext", "logFiles", "displayName"]) expect(p).not.toHaveProperty(k);
+    expect(Object.keys(p.outputs)).toEqual(["model", "metrics", "mine"]);
+    expect(p.outputs.model).toEqual({ jobOutputType: "uri_folder", mode: "ReadWriteMount" });
+    expect(p.outputs.metrics).toEqual({ jobOutputType: "uri_file" });
+    expect(p.outputs.mine.uri).toBe("azureml://datastores/workspaceblobstore/paths/models/keep/");
+    // What the job reads, what it runs and its experiment stay as they were.
+    expect(p.inputs).toEqual(job.properties.inputs);
+    expect(p.command).toBe(job.properties.command);
+    expect(p.experimentName).toBe("exp");
+    expect(job.properties.outputs.model.uri).toContain("/train_1/model/"); // the job itself is unchanged
+  });
+  it("keeps a display name the user gave", () => {
+    expect(resubmitProperties({ ...job, properties: { ...job.properties, displayName: "Train" } }).displayName).toBe("Train");
+  });
+  it("names the re-run after the job, not after an earlier re-run", () => {
+    const now = Date.parse("2026-03-02T10:00:00Z");
+    const n = resubmitName("train_1", now);
+    expect(n).toBe("train_1_r" + now.toString(36));
+    expect(resubmitName(n, now + 1)).toBe("train_1_r" + (now + 1).toString(36));
   });
 });

@@ -222,3 +222,39 @@ export function isoSeconds(d: string | undefined | null): number | null {
   if (!m || d === "P" || d === "PT") return null;
   return (+(m[1] ?? 0)) * 86400 + (+(m[2] ?? 0)) * 3600 + (+(m[3] ?? 0)) * 60 + (+(m[4] ?? 0));
 }
+
+// serverOutputUri is the path the server fills in for a named output of a
+// job submitted without one (internal/service/jobs.go, JobNamedOutputPath).
+export function serverOutputUri(job: string, output: string): string {
+  return `azureml://datastores/workspaceblobstore/paths/azureml/${job}/${output}/`;
+}
+
+// resubmitProperties is what Re-submit sends for a job: its properties
+// without what the server owns (status, its account, services, the default
+// output) and without what the server filled in for that job — the paths
+// of named outputs under azureml/<job>/<output>/ (kept, they would make the
+// new job write over the first one's outputs) and the display name when it
+// is just the job's name — so the server fills them in for the new job.
+// Output paths and display names the user gave stay.
+export function resubmitProperties(job: { name: string; properties?: Record<string, any> }): Record<string, any> {
+  const props: Record<string, any> = { ...(job.properties ?? {}) };
+  for (const k of ["status", "services", "mlw", "parameters", "creationContext", "logFiles"]) delete props[k];
+  if (props.displayName === job.name) delete props.displayName;
+  if (props.outputs) {
+    const outs: Record<string, any> = {};
+    for (const [k, v] of Object.entries(props.outputs as Record<string, any>)) {
+      if (k === "default") continue;
+      const o = { ...v };
+      if (typeof o.uri === "string" && o.uri.replace(/\/?$/, "/").toLowerCase() === serverOutputUri(job.name, k).toLowerCase()) delete o.uri;
+      outs[k] = o;
+    }
+    props.outputs = outs;
+  }
+  return props;
+}
+
+// resubmitName names a job's re-run: its name (without an earlier re-run's
+// suffix) and _r with the time in base 36.
+export function resubmitName(name: string, now = Date.now()): string {
+  return `${name.replace(/_r[0-9a-z]{8}$/, "")}_r${now.toString(36)}`;
+}

@@ -6,7 +6,7 @@ import { navigate, useTitle } from "../lib/router";
 import { ago, clusterRequest, dailySchedule, describeSchedule, duration, isoSeconds, scheduleTime, shortDuration, type ClusterForm } from "../lib/util";
 import { preemptions } from "../lib/timeline";
 import { useSession, useWorkspace, useWriteReason } from "../session";
-import { Badge, Button, Dialog, Empty, ErrorBox, Field, Link, PageHeader, Spinner, Tabs } from "../ui";
+import { Badge, Button, Dialog, Empty, ErrorBox, Field, Link, PageHeader, Spinner, Tabs, useNow } from "../ui";
 import { TypedDelete } from "./ResourceGroups";
 
 const props = (c: any) => c?.properties?.properties ?? {};
@@ -33,11 +33,23 @@ export function Compute({ tab }: { tab: string }) {
 export function idleText(c: any, now = Date.now()): string {
   const p = props(c);
   const parts: string[] = [];
-  if (p.state === "Running" && p.mlw?.idleSince) parts.push(`Idle for ${duration(now - Date.parse(p.mlw.idleSince)).replace(/ \d+s$/, "")}`);
+  if (p.state === "Running" && p.mlw?.idleSince) {
+    // Minutes (the seconds would change at every look); under a minute,
+    // or with the server's clock a little ahead, "less than a minute".
+    const ms = now - Date.parse(p.mlw.idleSince);
+    if (!isNaN(ms)) parts.push(ms < 60_000 ? "Idle for less than a minute" : `Idle for ${duration(ms).replace(/ \d+s$/, "")}`);
+  }
   const stop = (p.schedules?.computeStartStop ?? []).find((s: any) => s.action === "Stop" && s.status !== "Disabled");
   const at = stop && scheduleTime(stop);
   if (at && p.state === "Running") parts.push(`stops at ${at}`);
   return parts.join(", ");
+}
+
+// Idle is idleText, kept current: "Idle for 12m" moves on every 15
+// seconds even when the instance (and so the page's data) stays the same.
+export function Idle({ c, fallback = "" }: { c: any; fallback?: string }) {
+  const now = useNow(15_000);
+  return <>{idleText(c, now) || fallback}</>;
 }
 
 function Instances() {
@@ -100,7 +112,7 @@ function Instances() {
                     </span></td>
                     <td>{p.vmSize}</td>
                     <td>{p.mlw?.assignedUser?.name ?? ""}</td>
-                    <td>{idleText(c) || ((p.schedules?.computeStartStop ?? []).length ? `${p.schedules.computeStartStop.length} schedule(s)` : "")}</td>
+                    <td><Idle c={c} fallback={(p.schedules?.computeStartStop ?? []).length ? `${p.schedules.computeStartStop.length} schedule(s)` : ""} /></td>
                     <td>{ago(c.systemData?.createdAt)}</td>
                   </tr>
                 );
@@ -359,7 +371,7 @@ export function ComputeDetails({ name }: { name: string }) {
       <ErrorBox error={err} />
       <div className="details">
         <dl className="props">
-          <dt>State</dt><dd><Badge state={state} /> {idleText(c)}</dd>
+          <dt>State</dt><dd><Badge state={state} /> <Idle c={c} /></dd>
           <dt>Size</dt><dd>{p.vmSize}</dd>
           <dt>Assigned to</dt><dd>{p.mlw?.assignedUser?.name}</dd>
           <dt>Applications</dt>
@@ -495,7 +507,7 @@ function NewCluster({ onClose }: { onClose: () => void }) {
         <SizePicker gpu={gpu} size={f.size} onSize={set("size")} lowPriority={f.tier === "LowPriority"} />
         {shown("size") && <span className="field-error" role="alert">{req.errors.size}</span>}
         <h3>Scale</h3>
-        <div className="row wrap">
+        <div className="fields">
           <Field label="Minimum number of nodes" error={shown("min")} hint="0 lets the cluster scale to nothing when idle.">
             <input type="number" min={0} value={f.min} onChange={(e) => set("min")(e.target.value)} />
           </Field>
@@ -567,12 +579,14 @@ function ClusterDetails({ c }: { c: any }) {
       </dl>
       <section className="panel" aria-label="Scale settings">
         <h2>Scale settings</h2>
-        <div className="row wrap">
-          <Field label="Minimum nodes"><input type="number" min={0} value={min} onChange={(e) => setMin(e.target.value)} disabled={!!reason} /></Field>
-          <Field label="Maximum nodes"><input type="number" min={1} value={max} onChange={(e) => setMax(e.target.value)} disabled={!!reason} /></Field>
-          <Field label="Idle before scale down" hint={idleWords(idle)}><input value={idle} onChange={(e) => setIdle(e.target.value)} disabled={!!reason} /></Field>
+        <div className="fields">
+          <Field label="Minimum nodes"><input type="number" min={0} value={min} onChange={(e) => { setMin(e.target.value); setSaved(false); }} disabled={!!reason} /></Field>
+          <Field label="Maximum nodes"><input type="number" min={1} value={max} onChange={(e) => { setMax(e.target.value); setSaved(false); }} disabled={!!reason} /></Field>
+          <Field label="Idle before scale down" hint={idleWords(idle)}><input value={idle} onChange={(e) => { setIdle(e.target.value); setSaved(false); }} disabled={!!reason} /></Field>
+        </div>
+        <div className="row">
           <Button primary reason={reason} onClick={save}>Save</Button>
-          {saved && <span role="status">Saved.</span>}
+          {saved && <span role="status" data-saved>Saved.</span>}
         </div>
         <ErrorBox error={err} />
       </section>

@@ -1,9 +1,9 @@
-import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
+import { lazy, Suspense, useEffect, useRef, useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { enc, encPath, getJSON, request, sameOrigin, send, withVersion, wsPath } from "../lib/api";
 import { live, useDoc } from "../lib/queries";
 import { navigate, useLocation, useTitle } from "../lib/router";
-import { ago, duration, isMoving } from "../lib/util";
+import { ago, duration, isMoving, resubmitName, resubmitProperties } from "../lib/util";
 import { useWorkspace, useWriteReason } from "../session";
 import { Timeline } from "../Timeline";
 import { Badge, Button, Empty, ErrorBox, Field, Link, PageHeader, Spinner, Tabs } from "../ui";
@@ -28,8 +28,8 @@ function computeName(j: any): string {
 }
 
 // Jobs: the workspace's jobs, newest first, a page at a time (the API's
-// $top and nextLink), filtered by status and experiment on the server and
-// searched within the page.
+// $top and nextLink), searched (mlwSearch: name or display name) and
+// filtered by status and experiment on the server, over the whole history.
 export function Jobs() {
   useTitle("Jobs");
   const w = useWorkspace();
@@ -50,12 +50,7 @@ export function Jobs() {
 // history's experiment list), each linking to the jobs table filtered by it.
 function Experiments() {
   const w = useWorkspace();
-  const path = `/history/v1.0${wsPath(w)}/experiments`;
-  const q = useQuery({
-    queryKey: ["experiments", path],
-    queryFn: () => getJSON(path).then((d) => d.value as any[]),
-    refetchInterval: live((d: any[]) => d.map((e) => e.mlw?.latestRunStatus)),
-  });
+  const q = useExperiments(true);
   const [search, setSearch] = useState("");
   const base = `/ws/${w.sub}/${w.rg}/${w.ws}/jobs`;
   const rows = (q.data ?? []).filter((e) => !search.trim() || String(e.name).toLowerCase().includes(search.trim().toLowerCase()));
@@ -93,14 +88,29 @@ function Experiments() {
   );
 }
 
+// useExperiments is run history's experiment list (the Experiment filter's
+// choices and the All experiments tab).
+function useExperiments(follow = false) {
+  const w = useWorkspace();
+  const path = `/history/v1.0${wsPath(w)}/experiments`;
+  return useQuery({
+    queryKey: ["experiments", path],
+    queryFn: () => getJSON(path).then((d) => d.value as any[]),
+    refetchInterval: follow ? live((d: any[]) => d.map((e) => e.mlw?.latestRunStatus)) : false,
+    staleTime: follow ? 0 : 30_000,
+  });
+}
+
 function JobsTable() {
   const w = useWorkspace();
   const { query } = useLocation();
   const status = query.get("status") ?? "";
   const experiment = query.get("experiment") ?? "";
-  const [search, setSearch] = useState("");
+  const search = query.get("search") ?? "";
+  const [typed, setTyped] = useState(search);
   const [pages, setPages] = useState<string[]>([]);
-  const first = `${wsPath(w)}/jobs?$top=${pageSize}${status ? "&status=" + enc(status) : ""}${experiment ? "&experimentName=" + enc(experiment) : ""}`;
+  const experiments = useExperiments();
+  const first = `${wsPath(w)}/jobs?$top=${pageSize}${status ? "&status=" + enc(status) : ""}${experiment ? "&experimentName=" + enc(experiment) : ""}${search ? "&mlwSearch=" + enc(search) : ""}`;
   const link = pages.length ? pages[pages.length - 1] : withVersion(first);
   useEffect(() => setPages([]), [first]);
   const q = useQuery({
@@ -110,33 +120,59 @@ function JobsTable() {
     placeholderData: (prev) => prev,
   });
   const base = `/ws/${w.sub}/${w.rg}/${w.ws}/jobs`;
+  // setFilter changes one filter in the address (the page reads them from
+  // there), reading the address as it is now: a search typed while another
+  // filter changed keeps both.
   const setFilter = (k: string, v: string) => {
-    const p = new URLSearchParams(query);
+    const p = new URLSearchParams(location.search);
     if (v) p.set(k, v);
     else p.delete(k);
     navigate(base + (p.toString() ? "?" + p : ""), true);
   };
-  const rows = useMemo(() => {
-    const s = search.trim().toLowerCase();
-    const list: any[] = q.data?.value ?? [];
-    return s ? list.filter((j) => [j.name, j.properties?.displayName, j.properties?.experimentName, computeName(j)].some((x) => String(x ?? "").toLowerCase().includes(s))) : list;
-  }, [q.data, search]);
+  // What is typed in Search goes to the server once typing pauses, not at
+  // each keystroke. The box follows the address when it changes otherwise
+  // (back, forward, a link), not when it changes because of what is typed:
+  // that would drop a space typed after a pause.
+  const pushed = useRef(search);
+  const pushSearch = (v: string) => {
+    pushed.current = v;
+    setFilter("search", v);
+  };
+  useEffect(() => {
+    if (search === pushed.current) return;
+    pushed.current = search;
+    setTyped(search);
+  }, [search]);
+  useEffect(() => {
+    if (typed.trim() === search) return;
+    const t = setTimeout(() => pushSearch(typed.trim()), 300);
+    return () => clearTimeout(t);
+  }, [typed, search]);
+  const names: string[] = (experiments.data ?? []).map((e: any) => String(e.name)).sort((a, b) => a.localeCompare(b));
+  if (experiment && !names.some((n) => n.toLowerCase() === experiment.toLowerCase())) names.unshift(experiment);
+  const rows: any[] = q.data?.value ?? [];
+  const filtered = !!(search || status || experiment);
   return (
     <>
       <div className="filters row wrap">
-        <Field label="Search"><input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="Name, experiment or compute" aria-label="Search jobs" /></Field>
+        <Field label="Search"><input type="search" value={typed} onChange={(e) => setTyped(e.target.value)} onKeyDown={(e) => e.key === "Enter" && pushSearch(typed.trim())} placeholder="Name or display name" aria-label="Search jobs" /></Field>
         <Field label="Status">
           <select value={status} onChange={(e) => setFilter("status", e.target.value)} aria-label="Status">
             {statuses.map((s) => <option key={s} value={s}>{s || "All"}</option>)}
           </select>
         </Field>
-        <Field label="Experiment"><input value={experiment} onChange={(e) => setFilter("experiment", e.target.value)} placeholder="All experiments" aria-label="Experiment" /></Field>
+        <Field label="Experiment">
+          <select value={names.find((n) => n.toLowerCase() === experiment.toLowerCase()) ?? ""} onChange={(e) => setFilter("experiment", e.target.value)} aria-label="Experiment">
+            <option value="">All experiments</option>
+            {names.map((n) => <option key={n} value={n}>{n}</option>)}
+          </select>
+        </Field>
         <Button icon="↻" onClick={() => q.refetch()}>Refresh</Button>
       </div>
       <ErrorBox error={q.error} />
       {q.isPending ? <Spinner /> : rows.length === 0 ? (
-        <Empty title={search || status || experiment ? "No jobs match" : "No jobs yet"}>
-          {search || status || experiment ? "Change the filters." : <>Submit one from a notebook with the SDK (<code>ml_client.create_or_update(command(...))</code>) or with <code>mlw job create --file job.yml</code>.</>}
+        <Empty title={filtered ? "No jobs match" : "No jobs yet"}>
+          {filtered ? "No job in the workspace's whole history matches: change the search or the filters." : <>Submit one from a notebook with the SDK (<code>ml_client.create_or_update(command(...))</code>) or with <code>mlw job create --file job.yml</code>.</>}
         </Empty>
       ) : (
         <div className="table-wrap">
@@ -190,18 +226,13 @@ export function JobPage({ name }: { name: string }) {
       setErr(e);
     }
   };
+  // Re-submit: the same job under a new name; the server fills its own
+  // output paths (resubmitProperties drops those it filled for this one).
   const resubmit = async () => {
     setErr(null);
-    const props = { ...p };
-    for (const k of ["status", "services", "mlw", "parameters", "creationContext", "logFiles"]) delete props[k];
-    if (props.outputs) {
-      const o = { ...props.outputs };
-      delete o.default;
-      props.outputs = o;
-    }
-    const n = `${name.replace(/_r\d+$/, "")}_r${Date.now().toString(36)}`;
+    const n = resubmitName(name);
     try {
-      await send("PUT", `${wsPath(w)}/jobs/${enc(n)}`, { properties: props });
+      await send("PUT", `${wsPath(w)}/jobs/${enc(n)}`, { properties: resubmitProperties(j) });
       navigate(`/ws/${w.sub}/${w.rg}/${w.ws}/jobs/${n}`);
     } catch (e) {
       setErr(e);

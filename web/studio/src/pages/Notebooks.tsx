@@ -1,16 +1,18 @@
-import { lazy, Suspense, useEffect, useRef, useState } from "react";
+import { lazy, Suspense, useEffect, useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { encPath, request, send, withVersion, wsPath } from "../lib/api";
 import { computeState, useComputes } from "../lib/queries";
 import { useTitle } from "../lib/router";
 import { buildTree, emptyNotebook, fileName, fileTypes, type TreeNode } from "../lib/util";
 import { useSession, useWorkspace, useWriteReason } from "../session";
-import { Badge, Button, Dialog, Empty, ErrorBox, Field, Spinner } from "../ui";
+import { Badge, Button, Dialog, Empty, ErrorBox, Field, MenuButton, Spinner } from "../ui";
 
 const Editor = lazy(() => import("../Editor").then((m) => ({ default: m.Editor })));
 
 // Notebooks: the workspace file share as a tree (Files pane) and an
 // editor; notebooks open in the Jupyter of a running compute instance.
+// The current folder (the last folder chosen, or the open file's) is where
+// new files, folders and uploads go unless another location is picked.
 export default function Notebooks() {
   useTitle("Notebooks");
   const w = useWorkspace();
@@ -21,26 +23,18 @@ export default function Notebooks() {
   const files = useQuery({ queryKey: filesKey, queryFn: () => send("GET", `${wsPath(w)}/files?recursive=true`).then((d: any) => d.value as any[]) });
   const [open, setOpen] = useState<string | null>(null);
   const [expanded, setExpanded] = useState<Set<string>>(() => new Set(["Users", `Users/${me.user.name}`]));
-  const [dialog, setDialog] = useState<null | { kind: "file" | "folder" | "rename" | "delete"; path?: string }>(null);
-  const [menu, setMenu] = useState(false);
-  const [err, setErr] = useState<unknown>(null);
-  const upload = useRef<HTMLInputElement>(null);
+  const [dialog, setDialog] = useState<null | { kind: "file" | "folder" | "upload" | "rename" | "delete"; path?: string }>(null);
+  const home = `Users/${me.user.name}`;
+  const [current, setCurrent] = useState(home);
   const refresh = () => qc.invalidateQueries({ queryKey: filesKey });
   const tree = buildTree(files.data ?? []);
-  const home = `Users/${me.user.name}`;
   const folders = ["", ...(files.data ?? []).filter((f: any) => f.isDirectory).map((f: any) => f.path as string)];
   if (!folders.includes(home)) folders.push(home);
   folders.sort();
-
-  const onUpload = async (list: FileList | null) => {
-    if (!list) return;
-    setErr(null);
-    try {
-      for (const f of Array.from(list)) await request("PUT", withVersion(`${wsPath(w)}/files/${encPath(home + "/" + f.name)}`), f);
-      refresh();
-    } catch (e) {
-      setErr(e);
-    }
+  const here = folders.includes(current) ? current : home;
+  const openFile = (p: string) => {
+    setOpen(p);
+    setCurrent(p.includes("/") ? p.slice(0, p.lastIndexOf("/")) : "");
   };
   const toggle = (p: string) => {
     const n = new Set(expanded);
@@ -54,27 +48,22 @@ export default function Notebooks() {
         <div className="files-head">
           <h2>Files</h2>
           <div className="toolbar">
-            <div className="menu-wrap">
-              <Button icon="+" reason={reason} aria-haspopup="menu" aria-expanded={menu} onClick={() => setMenu(!menu)}>Add files</Button>
-              {menu && (
-                <div className="menu" role="menu" onKeyDown={(e) => e.key === "Escape" && setMenu(false)}>
-                  <button role="menuitem" type="button" onClick={() => { setMenu(false); setDialog({ kind: "file" }); }} autoFocus>Create new file</button>
-                  <button role="menuitem" type="button" onClick={() => { setMenu(false); setDialog({ kind: "folder" }); }}>Create new folder</button>
-                  <button role="menuitem" type="button" onClick={() => { setMenu(false); upload.current?.click(); }}>Upload files</button>
-                </div>
-              )}
-            </div>
+            <MenuButton icon="+" label="Add files" reason={reason} items={[
+              { label: "Create new file", onSelect: () => setDialog({ kind: "file" }) },
+              { label: "Create new folder", onSelect: () => setDialog({ kind: "folder" }) },
+              { label: "Upload files", onSelect: () => setDialog({ kind: "upload" }) },
+            ]} />
             <Button icon="↻" aria-label="Refresh" title="Refresh" onClick={refresh} />
-            <input ref={upload} type="file" multiple hidden onChange={(e) => onUpload(e.target.files)} />
           </div>
         </div>
-        <ErrorBox error={files.error ?? err} />
+        <p className="hint current-folder" data-current-folder={here}>In <strong>{here || "(root)"}</strong></p>
+        <ErrorBox error={files.error} />
         {files.isPending ? <Spinner /> : tree.children.length === 0 ? (
           <Empty title="No files yet">Select <strong>Add files</strong> to create or upload one.</Empty>
         ) : (
           <ul className="tree" role="tree" aria-label="Workspace files">
-            {tree.children.map((n) => <Node key={n.path} n={n} depth={0} expanded={expanded} toggle={toggle} open={open} onOpen={setOpen}
-              onAction={(kind, path) => setDialog({ kind, path })} reason={reason} />)}
+            {tree.children.map((n) => <Node key={n.path} n={n} depth={0} expanded={expanded} toggle={toggle} open={open} onOpen={openFile}
+              current={here} onFolder={setCurrent} onAction={(kind, path) => setDialog({ kind, path })} reason={reason} />)}
           </ul>
         )}
       </aside>
@@ -83,9 +72,11 @@ export default function Notebooks() {
           <Empty title="Open a file">Choose a file in the Files pane, or create one with <strong>Add files</strong> → <strong>Create new file</strong>.</Empty>
         )}
       </div>
-      {dialog?.kind === "file" && <CreateEntry folders={folders} home={home} onClose={() => setDialog(null)} onDone={(p) => { setDialog(null); refresh(); expandTo(p, setExpanded); setOpen(p); }} />}
-      {dialog?.kind === "folder" && <CreateEntry folder folders={folders} home={home} onClose={() => setDialog(null)} onDone={(p) => { setDialog(null); refresh(); expandTo(p + "/x", setExpanded); }} />}
-      {dialog?.kind === "rename" && dialog.path && <Rename path={dialog.path} onClose={() => setDialog(null)} onDone={(p) => { setDialog(null); refresh(); if (open === dialog.path) setOpen(p); }} />}
+      {dialog?.kind === "file" && <CreateEntry folders={folders} home={here} onClose={() => setDialog(null)} onDone={(p) => { setDialog(null); refresh(); expandTo(p, setExpanded); openFile(p); }} />}
+      {dialog?.kind === "folder" && <CreateEntry folder folders={folders} home={here} onClose={() => setDialog(null)} onDone={(p) => { setDialog(null); refresh(); expandTo(p + "/x", setExpanded); setCurrent(p); }} />}
+      {dialog?.kind === "upload" && <Upload folders={folders} folder={here} existing={new Set((files.data ?? []).filter((f: any) => !f.isDirectory).map((f: any) => f.path as string))}
+        onClose={() => setDialog(null)} onDone={(to) => { setDialog(null); refresh(); expandTo(to + "/x", setExpanded); setCurrent(to); }} />}
+      {dialog?.kind === "rename" && dialog.path && <Rename path={dialog.path} onClose={() => setDialog(null)} onDone={(p) => { setDialog(null); refresh(); if (open === dialog.path) setOpen(p); if (current === dialog.path) setCurrent(p); }} />}
       {dialog?.kind === "delete" && dialog.path && <DeleteFile path={dialog.path} dir={!!(files.data ?? []).find((f: any) => f.path === dialog.path && f.isDirectory)} onClose={() => setDialog(null)} onDone={() => { setDialog(null); if (open?.startsWith(dialog.path!)) setOpen(null); refresh(); }} />}
     </section>
   );
@@ -100,15 +91,16 @@ function expandTo(path: string, set: (f: (s: Set<string>) => Set<string>) => voi
   });
 }
 
-function Node({ n, depth, expanded, toggle, open, onOpen, onAction, reason }: {
+function Node({ n, depth, expanded, toggle, open, onOpen, current, onFolder, onAction, reason }: {
   n: TreeNode; depth: number; expanded: Set<string>; toggle: (p: string) => void; open: string | null; onOpen: (p: string) => void;
-  onAction: (kind: "rename" | "delete", path: string) => void; reason: string | null;
+  current: string; onFolder: (p: string) => void; onAction: (kind: "rename" | "delete", path: string) => void; reason: string | null;
 }) {
   const isOpen = expanded.has(n.path);
+  const mark = open === n.path || (n.dir && !open && current === n.path);
   return (
-    <li role="treeitem" aria-expanded={n.dir ? isOpen : undefined} aria-selected={open === n.path} data-path={n.path}>
-      <div className={"tree-row" + (open === n.path ? " selected" : "")} style={{ paddingLeft: `${depth * 14 + 4}px` }}>
-        <button type="button" className="tree-item" onClick={() => (n.dir ? toggle(n.path) : onOpen(n.path))}>
+    <li role="treeitem" aria-expanded={n.dir ? isOpen : undefined} aria-selected={mark} data-path={n.path} data-current={n.dir && current === n.path ? "" : undefined}>
+      <div className={"tree-row" + (mark ? " selected" : "") + (n.dir && current === n.path ? " current" : "")} style={{ paddingLeft: `${depth * 14 + 4}px` }}>
+        <button type="button" className="tree-item" onClick={() => { if (n.dir) { toggle(n.path); onFolder(n.path); } else onOpen(n.path); }}>
           <span aria-hidden="true" className="icon">{n.dir ? (isOpen ? "▾" : "▸") : fileIcon(n.name)}</span> {n.name}
         </button>
         <span className="row-actions">
@@ -118,7 +110,7 @@ function Node({ n, depth, expanded, toggle, open, onOpen, onAction, reason }: {
       </div>
       {n.dir && isOpen && n.children.length > 0 && (
         <ul role="group">
-          {n.children.map((c) => <Node key={c.path} n={c} depth={depth + 1} expanded={expanded} toggle={toggle} open={open} onOpen={onOpen} onAction={onAction} reason={reason} />)}
+          {n.children.map((c) => <Node key={c.path} n={c} depth={depth + 1} expanded={expanded} toggle={toggle} open={open} onOpen={onOpen} current={current} onFolder={onFolder} onAction={onAction} reason={reason} />)}
         </ul>
       )}
     </li>
@@ -244,6 +236,71 @@ function CreateEntry({ folder: isFolder, folders, home, onClose, onDone }: { fol
       <Field label={`${noun} name`} error={checked.error}>
         <input value={name} onChange={(e) => setName(e.target.value)} aria-label={`${noun} name`} onKeyDown={(e) => e.key === "Enter" && submit()} />
       </Field>
+      <ErrorBox error={err} />
+    </Dialog>
+  );
+}
+
+// Upload is "Upload files": the files, and the folder they go to (the
+// current folder unless another is picked). A file of the same name there
+// is replaced only when the user says so; the others are uploaded with
+// overwrite=false, so that one created meanwhile is not replaced either.
+function Upload({ folders, folder, existing, onClose, onDone }: { folders: string[]; folder: string; existing: Set<string>; onClose: () => void; onDone: (folder: string) => void }) {
+  const w = useWorkspace();
+  const [to, setTo] = useState(folder);
+  const [chosen, setChosen] = useState<File[]>([]);
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<unknown>(null);
+  const path = (f: File) => (to ? to + "/" : "") + f.name;
+  const clashes = chosen.filter((f) => existing.has(path(f)));
+  const upload = async (replace: boolean) => {
+    setBusy(true);
+    setErr(null);
+    try {
+      for (const f of chosen) {
+        const clash = existing.has(path(f));
+        if (clash && !replace) continue;
+        await request("PUT", withVersion(`${wsPath(w)}/files/${encPath(path(f))}?overwrite=${clash}`), f);
+      }
+      onDone(to);
+    } catch (e) {
+      setErr(e);
+      setBusy(false);
+    }
+  };
+  const footer = asking ? (
+    <>
+      <Button onClick={() => setAsking(false)}>Back</Button>
+      {clashes.length < chosen.length && <Button disabled={busy} onClick={() => upload(false)}>Keep the existing {clashes.length === 1 ? "file" : "files"}</Button>}
+      <Button primary className="danger" disabled={busy} onClick={() => upload(true)}>Replace</Button>
+    </>
+  ) : (
+    <>
+      <Button onClick={onClose}>Cancel</Button>
+      <Button primary disabled={!chosen.length || busy} onClick={() => (clashes.length ? setAsking(true) : upload(false))}>{busy ? "Uploading…" : "Upload"}</Button>
+    </>
+  );
+  return (
+    <Dialog title="Upload files" onClose={onClose} footer={footer}>
+      {asking ? (
+        <div className="warning" role="alert" data-clashes={clashes.map((f) => f.name).join(",")}>
+          <p><strong>{clashes.length === 1 ? `${clashes[0].name} already exists` : `${clashes.length} files already exist`}</strong> in {to || "(root)"}. Replace {clashes.length === 1 ? "it" : "them"} with what you upload?</p>
+          {clashes.length > 1 && <ul>{clashes.map((f) => <li key={f.name}>{f.name}</li>)}</ul>}
+        </div>
+      ) : (
+        <>
+          <Field label="Files to upload">
+            <input type="file" multiple onChange={(e) => setChosen(Array.from(e.target.files ?? []))} aria-label="Files to upload" />
+          </Field>
+          <Field label="Upload to" hint="The folder chosen in the Files pane, unless you pick another.">
+            <select value={to} onChange={(e) => setTo(e.target.value)} aria-label="Upload to">
+              {folders.map((f) => <option key={f} value={f}>{f || "(root)"}</option>)}
+            </select>
+          </Field>
+          {clashes.length > 0 && <p className="hint">{clashes.map((f) => f.name).join(", ")} already {clashes.length === 1 ? "exists" : "exist"} there; you will be asked before {clashes.length === 1 ? "it is" : "they are"} replaced.</p>}
+        </>
+      )}
       <ErrorBox error={err} />
     </Dialog>
   );

@@ -1,4 +1,4 @@
-package resource_test
+package store_test
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -23,9 +22,9 @@ func openStore(t *testing.T) store.Store {
 	return st
 }
 
-func seed(t *testing.T, st store.Store) *store.Resource {
+func seed(t *testing.T, st store.Store) *resource.Object {
 	t.Helper()
-	r := &store.Resource{Kind: "widget", Parent: "p", Name: "w1", UID: resource.NewUID(),
+	r := &resource.Object{Kind: "widget", Parent: "p", Name: "w1", UID: resource.NewUID(),
 		Spec: json.RawMessage(`{"size":1}`), Status: json.RawMessage(`{}`), State: "Idle"}
 	require.NoError(t, st.Create(context.Background(), r))
 	return r
@@ -37,7 +36,7 @@ func TestUpdateCountsSpecChangesOnly(t *testing.T) {
 	r := seed(t, st)
 	gen, ver := r.Generation, r.Version
 
-	r, err := resource.Update(ctx, st, r, func(r *store.Resource) error {
+	r, err := store.Update(ctx, st, r, func(r *resource.Object) error {
 		r.Status, r.State = json.RawMessage(`{"seen":true}`), "Busy"
 		return nil
 	})
@@ -45,7 +44,7 @@ func TestUpdateCountsSpecChangesOnly(t *testing.T) {
 	require.Equal(t, gen, r.Generation, "a status change is not a new generation")
 	require.Equal(t, ver+1, r.Version)
 
-	r, err = resource.Update(ctx, st, r, func(r *store.Resource) error {
+	r, err = store.Update(ctx, st, r, func(r *resource.Object) error {
 		r.Spec = json.RawMessage(`{"size":2}`)
 		return nil
 	})
@@ -64,7 +63,7 @@ func TestUpdateSkipsUnchangedWrites(t *testing.T) {
 	st := openStore(t)
 	r := seed(t, st)
 	ver := r.Version
-	out, err := resource.Update(ctx, st, r, func(r *store.Resource) error {
+	out, err := store.Update(ctx, st, r, func(r *resource.Object) error {
 		r.Spec = json.RawMessage(`{"size":1}`) // the same bytes
 		return nil
 	})
@@ -85,7 +84,7 @@ func TestUpdateRetriesOnAFreshRow(t *testing.T) {
 	require.NoError(t, st.Update(ctx, other)) // another writer wins the race
 
 	calls := 0
-	out, err := resource.Update(ctx, st, stale, func(r *store.Resource) error {
+	out, err := store.Update(ctx, st, stale, func(r *resource.Object) error {
 		calls++
 		r.Status = json.RawMessage(`{"n":1}`)
 		return nil
@@ -102,7 +101,7 @@ func TestUpdateGivesUpOnChangeErrorsAndMissingRows(t *testing.T) {
 	r := seed(t, st)
 	ver := r.Version
 	boom := errors.New("refused")
-	_, err := resource.Update(ctx, st, r, func(r *store.Resource) error {
+	_, err := store.Update(ctx, st, r, func(r *resource.Object) error {
 		r.State = "Half"
 		return boom
 	})
@@ -113,22 +112,22 @@ func TestUpdateGivesUpOnChangeErrorsAndMissingRows(t *testing.T) {
 	require.Equal(t, "Idle", stored.State)
 
 	require.NoError(t, st.Delete(ctx, "widget", "p", "w1"))
-	_, err = resource.Update(ctx, st, stored, func(r *store.Resource) error { r.State = "X"; return nil })
+	_, err = store.Update(ctx, st, stored, func(r *resource.Object) error { r.State = "X"; return nil })
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func TestCreateOrUpdate(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	fresh := func() (*store.Resource, error) {
-		return &store.Resource{Kind: "widget", Parent: "p", Name: "W2", UID: resource.NewUID(), Spec: json.RawMessage(`{"v":1}`)}, nil
+	fresh := func() (*resource.Object, error) {
+		return &resource.Object{Kind: "widget", Parent: "p", Name: "W2", UID: resource.NewUID(), Spec: json.RawMessage(`{"v":1}`)}, nil
 	}
-	change := func(r *store.Resource) error { r.Spec = json.RawMessage(`{"v":2}`); return nil }
-	r, created, err := resource.CreateOrUpdate(ctx, st, "widget", "p", "w2", fresh, change)
+	change := func(r *resource.Object) error { r.Spec = json.RawMessage(`{"v":2}`); return nil }
+	r, created, err := store.CreateOrUpdate(ctx, st, "widget", "p", "w2", fresh, change)
 	require.NoError(t, err)
 	require.True(t, created)
 	require.JSONEq(t, `{"v":1}`, string(r.Spec))
-	r, created, err = resource.CreateOrUpdate(ctx, st, "widget", "p", "w2", fresh, change)
+	r, created, err = store.CreateOrUpdate(ctx, st, "widget", "p", "w2", fresh, change)
 	require.NoError(t, err)
 	require.False(t, created)
 	require.JSONEq(t, `{"v":2}`, string(r.Spec))
@@ -139,49 +138,19 @@ func TestRetryTxRunsAgainAfterALostRace(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	calls := 0
-	err := resource.RetryTx(ctx, st, func(tx store.Resources) error {
+	err := store.RetryTx(ctx, st, func(tx store.Resources) error {
 		calls++
 		if calls == 1 {
 			return store.ErrConflict
 		}
-		return tx.Create(ctx, &store.Resource{Kind: "widget", Parent: "p", Name: "w3", UID: resource.NewUID()})
+		return tx.Create(ctx, &resource.Object{Kind: "widget", Parent: "p", Name: "w3", UID: resource.NewUID()})
 	})
 	require.NoError(t, err)
 	require.Equal(t, 2, calls)
 	_, err = st.Get(ctx, "widget", "p", "w3")
 	require.NoError(t, err)
 
-	err = resource.RetryTx(ctx, st, func(tx store.Resources) error { calls++; return store.ErrNotFound })
+	err = store.RetryTx(ctx, st, func(tx store.Resources) error { calls++; return store.ErrNotFound })
 	require.ErrorIs(t, err, store.ErrNotFound, "other errors end it at once")
 	require.Equal(t, 3, calls)
-}
-
-func TestJobMovesCoverEveryState(t *testing.T) {
-	states := []string{resource.JobNotStarted, resource.JobQueued, resource.JobPreparing, resource.JobRunning, resource.JobFinalizing,
-		resource.JobCompleted, resource.JobFailed, resource.JobCanceled, resource.JobCancelRequested, resource.JobDeleting}
-	for _, s := range states {
-		moves, ok := resource.JobMoves[s]
-		require.True(t, ok, "JobMoves says where %s goes", s)
-		for _, m := range moves {
-			require.Contains(t, states, m.To, "%s -> %s", s, m.To)
-			require.NotEmpty(t, m.By, "who moves %s -> %s", s, m.To)
-		}
-		if resource.JobTerminal(s) {
-			require.Equal(t, []resource.Move{{To: resource.JobDeleting, By: "admission (delete)"}}, moves, "a finished job only goes away")
-		}
-	}
-	require.False(t, resource.JobMoveAllowed(resource.JobCompleted, resource.JobRunning))
-	require.True(t, resource.JobMoveAllowed(resource.JobQueued, resource.JobPreparing))
-}
-
-func TestSetConditionMovesTransitionTimeOnlyOnChange(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	conds := resource.SetCondition(nil, resource.Condition{Type: "NodesFit", Status: resource.ConditionTrue}, t0)
-	conds = resource.SetCondition(conds, resource.Condition{Type: "NodesFit", Status: resource.ConditionTrue, Message: "again"}, t0.Add(time.Minute))
-	require.Len(t, conds, 1)
-	require.Equal(t, t0, conds[0].LastTransitionTime, "same status: the transition stays")
-	require.Equal(t, "again", conds[0].Message)
-	conds = resource.SetCondition(conds, resource.Condition{Type: "NodesFit", Status: resource.ConditionFalse, Reason: "HostCapacityExceeded"}, t0.Add(2*time.Minute))
-	require.Equal(t, t0.Add(2*time.Minute), resource.FindCondition(conds, "NodesFit").LastTransitionTime)
-	require.Nil(t, resource.FindCondition(conds, "Other"))
 }

@@ -1,11 +1,10 @@
-package resource
+package store
 
 import (
 	"bytes"
 	"context"
 	"errors"
-
-	"github.com/mlw-project/mlw/internal/store"
+	"github.com/mlw-project/mlw/internal/resource"
 )
 
 // MaxConflictRetries bounds how often Update reads a row again after
@@ -19,11 +18,11 @@ const MaxConflictRetries = 20
 // (up to MaxConflictRetries times). Generation counts spec changes: it is
 // bumped when change altered the Spec and never otherwise. A change that
 // alters nothing is not written. change returns an error to give up (it
-// is returned as is); the errors of the store (store.ErrNotFound,
-// store.ErrConflict after the last retry) are returned wrapped.
+// is returned as is); the errors of the store (ErrNotFound,
+// ErrConflict after the last retry) are returned wrapped.
 //
 // It returns the row as stored (r itself when nothing was written).
-func Update(ctx context.Context, st store.Resources, r *store.Resource, change func(*store.Resource) error) (*store.Resource, error) {
+func Update(ctx context.Context, st Resources, r *resource.Object, change func(*resource.Object) error) (*resource.Object, error) {
 	for attempt := 0; ; attempt++ {
 		before := snapshotOf(r)
 		if err := change(r); err != nil {
@@ -39,7 +38,7 @@ func Update(ctx context.Context, st store.Resources, r *store.Resource, change f
 		if err == nil {
 			return r, nil
 		}
-		if !errors.Is(err, store.ErrConflict) || attempt >= MaxConflictRetries {
+		if !errors.Is(err, ErrConflict) || attempt >= MaxConflictRetries {
 			return nil, err
 		}
 		fresh, err := st.Get(ctx, r.Kind, r.Parent, r.Name)
@@ -58,12 +57,12 @@ type snapshot struct {
 	generation               int64
 }
 
-func snapshotOf(r *store.Resource) snapshot {
+func snapshotOf(r *resource.Object) snapshot {
 	return snapshot{spec: bytes.Clone(r.Spec), status: bytes.Clone(r.Status), state: r.State, owner: r.Owner,
 		modifiedBy: r.ModifiedBy, deleting: r.Deleting, generation: r.Generation}
 }
 
-func (s snapshot) same(r *store.Resource) bool {
+func (s snapshot) same(r *resource.Object) bool {
 	return bytes.Equal(s.spec, r.Spec) && bytes.Equal(s.status, r.Status) && s.state == r.State && s.owner == r.Owner &&
 		s.modifiedBy == r.ModifiedBy && s.deleting == r.Deleting && s.generation == r.Generation
 }
@@ -73,15 +72,15 @@ func (s snapshot) same(r *store.Resource) bool {
 // does. A create that loses the race to another one updates the winner;
 // a row deleted between the read and the write is created. created says
 // which happened.
-func CreateOrUpdate(ctx context.Context, st store.Resources, kind, parent, name string, fresh func() (*store.Resource, error), change func(*store.Resource) error) (r *store.Resource, created bool, err error) {
+func CreateOrUpdate(ctx context.Context, st Resources, kind, parent, name string, fresh func() (*resource.Object, error), change func(*resource.Object) error) (r *resource.Object, created bool, err error) {
 	for attempt := 0; ; attempt++ {
 		r, err = st.Get(ctx, kind, parent, name)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			if r, err = fresh(); err != nil {
 				return nil, false, err
 			}
 			err = st.Create(ctx, r)
-			if errors.Is(err, store.ErrExists) && attempt < MaxConflictRetries {
+			if errors.Is(err, ErrExists) && attempt < MaxConflictRetries {
 				continue
 			}
 			if err != nil {
@@ -93,7 +92,7 @@ func CreateOrUpdate(ctx context.Context, st store.Resources, kind, parent, name 
 			return nil, false, err
 		}
 		r, err = Update(ctx, st, r, change)
-		if errors.Is(err, store.ErrNotFound) && attempt < MaxConflictRetries {
+		if errors.Is(err, ErrNotFound) && attempt < MaxConflictRetries {
 			continue
 		}
 		return r, false, err
@@ -102,11 +101,11 @@ func CreateOrUpdate(ctx context.Context, st store.Resources, kind, parent, name 
 
 // RetryTx runs fn in one transaction of st, again (in a new one) while it
 // fails because another writer won a race: a guarded update lost
-// (store.ErrConflict) or a create found the key taken (store.ErrExists).
-func RetryTx(ctx context.Context, st store.Store, fn func(tx store.Resources) error) error {
+// (ErrConflict) or a create found the key taken (ErrExists).
+func RetryTx(ctx context.Context, st Store, fn func(tx Resources) error) error {
 	for attempt := 0; ; attempt++ {
 		err := st.InTx(ctx, fn)
-		if (errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists)) && attempt < MaxConflictRetries {
+		if (errors.Is(err, ErrConflict) || errors.Is(err, ErrExists)) && attempt < MaxConflictRetries {
 			continue
 		}
 		return err
