@@ -91,7 +91,7 @@ type BatchState struct {
 	// Reason is the scheduler's reason code and Message says it in words.
 	Reason, Message string
 	// Nodes are the nodes it runs on, in the scheduler's notation.
-	Nodes            string
+	Nodes             string
 	Started, Finished time.Time
 }
 
