@@ -208,6 +208,8 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 	where := "compute instance " + j.info.Name
 	if len(j.st.Nodes) > 0 {
 		where = "node(s) " + strings.Join(j.st.Nodes, ", ")
+	} else if j.st.Slurm != nil {
+		where = "the shared directory, for Slurm partition " + partitionName(j.st.Slurm.Partition)
 	}
 	r.logf(j, "Preparing attempt %d on %s.", j.st.Attempt, where)
 
@@ -274,7 +276,7 @@ func (r *Jobs) prepareEnv(ctx context.Context, j *jobCtx) (*PreparedEnv, error) 
 // attempts). Copies go through os.Root on both sides: nothing outside the
 // storage account is read, nothing outside the job's directory written.
 func (r *Jobs) prepareWorkDirs(ctx context.Context, j *jobCtx) ([]string, error) {
-	nodes := max(len(j.st.Nodes), 1)
+	nodes := r.nodeCount(j)
 	root := r.jobRoot(j)
 	ckpt := filepath.Join(root, "checkpoints")
 	if err := os.Mkdir(ckpt, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
@@ -733,7 +735,7 @@ func (r *Jobs) hasArtifacts(j *jobCtx) bool {
 	if j.st.Attempt == 0 {
 		return false
 	}
-	for n := range max(len(j.st.Nodes), 1) {
+	for n := range r.nodeCount(j) {
 		wd := r.workDir(j, n)
 		if hasFiles(filepath.Join(wd, "outputs")) || hasFiles(filepath.Join(wd, "logs")) {
 			return true
@@ -893,7 +895,7 @@ func (r *Jobs) saveArtifacts(j *jobCtx) {
 		r.logf(j, "Could not save the job's artifacts: %s is not in the storage account", r.artifactDir(j))
 		return
 	}
-	for n := range max(len(j.st.Nodes), 1) {
+	for n := range r.nodeCount(j) {
 		for _, d := range []string{"outputs", "logs"} {
 			src := path.Join(filepath.Base(r.workDir(j, n)), d)
 			if ents, err := fs.ReadDir(jr.FS(), src); err != nil || len(ents) == 0 {

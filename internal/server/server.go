@@ -95,7 +95,9 @@ const (
 
 // Server is a running mlw control plane.
 type Server struct {
-	opts     Options
+	opts Options
+	// slurm runs Slurm-backed clusters (nil: no Slurm; slurm.go).
+	slurm    *reconciler.Slurm
 	st       store.Store
 	svc      *service.Service
 	api      *httpapi.API
@@ -284,6 +286,9 @@ func (s *Server) buildControllers() error {
 	computes := &reconciler.ComputeDispatch{Store: s.st, Types: map[string]controller.Reconciler{}}
 	capacity, err := parseCapacity(os.Getenv(NodeCapacityEnv))
 	if err != nil {
+		return err
+	}
+	if s.slurm, err = slurmFromEnv(resource.EnqueueFunc(s.enqueue)); err != nil {
 		return err
 	}
 	// One local backend runs nodes and job processes, also those of jobs
