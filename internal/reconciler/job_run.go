@@ -247,12 +247,12 @@ func (r *Jobs) prepareEnv(ctx context.Context, j *jobCtx) (*PreparedEnv, error) 
 	var penv *PreparedEnv
 	if env.Curated {
 		// A check of the system's packages: quick, and usually cached.
-		penv, err = r.prepareCurated(ctx, env, &j.log)
+		penv, err = r.prepareCurated(ctx, r.envPreparer(j), env, &j.log)
 	} else {
 		// A build may take minutes: its output goes to the log as it comes.
 		r.flushLog(j)
 		logw := r.lifecycleWriter(j)
-		penv, err = r.Env.Prepare(ctx, env, logw)
+		penv, err = r.envPreparer(j).Prepare(ctx, env, logw)
 		logw.Close()
 	}
 	if err != nil {
@@ -505,8 +505,8 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 // user (who alone may submit to it): its sandbox names only what the job
 // writes, which the instance's backend gives to that user.
 func (r *Jobs) sandbox(ctx context.Context, j *jobCtx, onInstance bool, dio *jobIO) (*backend.Sandbox, error) {
-	if !r.Sandbox && !onInstance {
-		return nil, nil
+	if !r.Sandbox && !onInstance || r.isSlurm(j) {
+		return nil, nil // on Slurm: its account and cgroups (slurmSpec)
 	}
 	who := j.st.SubmitterID
 	if who == "" {

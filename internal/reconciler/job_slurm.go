@@ -485,3 +485,12 @@ func slurmEnv(env []string, acct slurmAccountInfo, root string) []string {
 	}
 	return out
 }
+
+// envPreparer is where the job's environment is prepared: on the shared
+// directory for a Slurm job, in the server's environments otherwise.
+func (r *Jobs) envPreparer(j *jobCtx) EnvPreparer {
+	if r.isSlurm(j) && r.Slurm != nil && r.Slurm.Env != nil {
+		return r.Slurm.Env
+	}
+	return r.Env
+}

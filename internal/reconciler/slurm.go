@@ -39,6 +39,10 @@ type Slurm struct {
 	// once a second, and a poll costs one squeue).
 	Poll  time.Duration
 	Queue resource.Enqueuer
+	// Env prepares Python environments where the nodes see them (the
+	// shared directory's envs/; nil: the server's own, which only a
+	// single-host setup can use).
+	Env EnvPreparer
 
 	mu      sync.Mutex
 	watched map[string]*slurmWatch // by Slurm job id

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/backend/slurm"
+	"github.com/mlw-project/mlw/internal/envbuild"
 	"github.com/mlw-project/mlw/internal/reconciler"
 	"github.com/mlw-project/mlw/internal/resource"
 )
@@ -46,7 +47,8 @@ func slurmFromEnv(queue resource.Enqueuer) (*reconciler.Slurm, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reconciler.Slurm{Batch: slurm.NewBatch(), SharedDir: dir, Accounts: accounts, Queue: queue}, nil
+	envs := reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: filepath.Join(dir, "envs")})}
+	return &reconciler.Slurm{Batch: slurm.NewBatch(), SharedDir: dir, Accounts: accounts, Queue: queue, Env: envs}, nil
 }
 
 // parseSlurmAccounts reads SlurmAccountsEnv.
