@@ -131,7 +131,7 @@ func TestSlurmCluster(t *testing.T) {
 
 	b.submit("live", command("slurm", `h=$(ls `+b.dir+` >/dev/null 2>&1 && echo visible || echo hidden); echo started as $(id -un) in $PWD, data dir $h; while [ ! -e go ]; do sleep 0.1; done; echo done`))
 	b.submit("fail3", command("slurm", `echo oops >&2; exit 3`))
-	b.submit("oom", command("slurm", `head -c 4000m /dev/zero | tail > /dev/null`))
+	b.submit("oom", command("slurm", `/usr/bin/python3 -c "import time; b = b'x' * (4500 << 20); time.sleep(120)"`))
 	b.submit("ranks", command("slurm2", `echo rank=$RANK local=$LOCAL_RANK node=$NODE_RANK world=$WORLD_SIZE local_world=$LOCAL_WORLD_SIZE master=$MASTER_ADDR`,
 		`"distribution":{"distributionType":"PyTorch","processCountPerInstance":2}`))
 	b.drain()
