@@ -27,10 +27,17 @@ import (
 	"github.com/mlw-project/mlw/internal/backend/slurm"
 )
 
-const (
-	startJobs      = 50
-	throughputJobs = 200
-)
+// startJobs is the number of jobs of a latency run.
+const startJobs = 50
+
+// throughputJobs is the number of jobs of a throughput run: 200, or
+// MLW_BENCH_SLURM_JOBS.
+func throughputJobs() int {
+	if v, err := strconv.Atoi(os.Getenv("MLW_BENCH_SLURM_JOBS")); err == nil && v > 0 {
+		return v
+	}
+	return 200
+}
 
 func requireSlurm(b *testing.B) {
 	b.Helper()
@@ -186,6 +193,7 @@ func BenchmarkClientStart(b *testing.B) {
 func BenchmarkSbatchThroughput(b *testing.B) {
 	requireSlurm(b)
 	name := "bench-tp-" + tag()
+	throughputJobs := throughputJobs()
 	for b.Loop() {
 		ids := make([]string, 0, throughputJobs)
 		t0 := time.Now()
@@ -206,7 +214,7 @@ func BenchmarkSbatchThroughput(b *testing.B) {
 		if n := strings.Count(string(out), "COMPLETED"); n != throughputJobs {
 			b.Fatalf("%d of %d jobs completed: %v", n, throughputJobs, states)
 		}
-		b.ReportMetric(throughputJobs/elapsed.Seconds(), "jobs/s")
-		b.ReportMetric(throughputJobs/submitted.Seconds(), "submitted/s")
+		b.ReportMetric(float64(throughputJobs)/elapsed.Seconds(), "jobs/s")
+		b.ReportMetric(float64(throughputJobs)/submitted.Seconds(), "submitted/s")
 	}
 }

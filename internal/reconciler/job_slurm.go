@@ -79,7 +79,12 @@ func slurmName(job *resource.Object, attempt int) string {
 // it already (found by name: a restart between sbatch and the write of its
 // id), then goes on as slurmPoll.
 func (r *Jobs) slurmPrepare(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	// An attempt recorded by an earlier step may have been submitted by
+	// it (a crash before its id was written): Slurm is asked by name. One
+	// recorded now cannot have been, which saves the two commands.
+	resumed := true
 	if j.st.Slurm == nil || j.st.Slurm.Name != slurmName(j.job, j.st.Attempt) {
+		resumed = false
 		acct, err := r.slurmAccount(ctx, j)
 		if err != nil {
 			var fail *prepError
@@ -96,9 +101,12 @@ func (r *Jobs) slurmPrepare(ctx context.Context, j *jobCtx) (controller.Result, 
 		}
 	}
 	if j.st.Slurm.JobID == "" {
-		id, err := r.Slurm.Batch.Find(ctx, j.st.Slurm.Name)
-		if err != nil {
-			return controller.Result{}, fmt.Errorf("find Slurm job %s: %w", j.st.Slurm.Name, err)
+		id := ""
+		if resumed {
+			var err error
+			if id, err = r.Slurm.Batch.Find(ctx, j.st.Slurm.Name); err != nil {
+				return controller.Result{}, fmt.Errorf("find Slurm job %s: %w", j.st.Slurm.Name, err)
+			}
 		}
 		if id != "" {
 			r.logf(j, "Slurm job %s (%s) was submitted before a restart: mlw follows it.", id, j.st.Slurm.Name)
