@@ -226,6 +226,13 @@ func TestSlurmRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, byName, 1, "one Slurm job named %s", st.Slurm.Name)
 
+	// Slurm owns preemption.
+	_, err = b.svc.PreemptNode(b.ctx, b.ref, "slurm", "")
+	e, ok := core.AsError(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, 409, e.Status, e.Message)
+	require.Contains(t, e.Message, "runs on Slurm")
+
 	// No account for the user: refused with what to do.
 	s.Accounts = nil
 	b.submit("noacct", command("slurm", `true`))

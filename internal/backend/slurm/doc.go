@@ -1,9 +1,8 @@
-// Package slurm is the groundwork of mlw's Slurm backend: a small client
-// over Slurm's own commands, the typed state of a Slurm job, the resources
-// an mlw VM size asks of Slurm, and a partition's nodes in mlw's node
-// states. It does not implement the backend interfaces yet; how a
-// Slurm-backed cluster plugs into the reconcilers is proposed in
-// docs/slurm.md.
+// Package slurm is mlw's Slurm backend: a small client over Slurm's own
+// commands, the typed state of a Slurm job, the resources an mlw VM size
+// asks of Slurm, and a partition's nodes in mlw's node states; and Batch
+// (batch.go), the client as the backend.Batch through which the
+// reconcilers run Slurm-backed clusters (docs/slurm.md).
 //
 // # Commands, not slurmrestd
 //
