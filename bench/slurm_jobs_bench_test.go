@@ -83,16 +83,20 @@ func (t *jobTarget) slurmSubmitted(b *testing.B, name string) time.Time {
 // ended (for mlw: when the stream ends, which is later in slurmctld's 1 s
 // pass than sbatch's back-to-back, so it is not the same phase), and
 // random-phase waits a random fraction of a second first: the fair
-// comparison. mlw-ms is mlw's own part (PUT → sbatch run, from the job's
+// comparison. 50 jobs each, or MLW_BENCH_SLURM_STARTS. mlw-ms is mlw's own part (PUT → sbatch run, from the job's
 // status), slurm-ms the rest (sbatch → the command's start).
 func BenchmarkSlurmJobStart(b *testing.B) {
+	starts := 50
+	if v, err := strconv.Atoi(os.Getenv("MLW_BENCH_SLURM_STARTS")); err == nil && v > 0 {
+		starts = v
+	}
 	t := startSlurmJobServer(b)
 	for _, mode := range []string{"back-to-back", "random-phase"} {
 		b.Run(mode, func(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				var lat, own, rest []time.Duration
-				for range 50 {
+				for range starts {
 					n++
 					if mode == "random-phase" {
 						time.Sleep(time.Duration(mrand.Int64N(int64(time.Second))))

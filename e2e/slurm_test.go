@@ -154,9 +154,16 @@ func slurmLiveLog(t *testing.T, s *Server, shared string) {
 		seen = append(seen, lines.Text())
 	}
 	require.NoError(t, lines.Err())
-	var job map[string]any
-	s.MustRunJSON(t, &job, "job", "show", "--name", "live_slurm")
-	require.Equal(t, "Running", job["status"], "the first line came while the job ran: %v", seen)
+	// The job cannot end before the gate exists, so the line came while
+	// it ran; mlw may show it a poll before it shows the job Running.
+	Await(t, "live_slurm Running", func() error {
+		var job map[string]any
+		s.MustRunJSON(t, &job, "job", "show", "--name", "live_slurm")
+		if job["status"] != "Running" {
+			return fmt.Errorf("status %v (stream so far: %v)", job["status"], seen)
+		}
+		return nil
+	})
 	require.NoError(t, os.WriteFile(gate, nil, 0o644))
 	rest := ""
 	for lines.Scan() {

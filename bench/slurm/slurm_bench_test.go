@@ -27,8 +27,14 @@ import (
 	"github.com/mlw-project/mlw/internal/backend/slurm"
 )
 
-// startJobs is the number of jobs of a latency run.
-const startJobs = 50
+// startJobs is the number of jobs of a latency run: 50, or
+// MLW_BENCH_SLURM_STARTS.
+func startJobs() int {
+	if v, err := strconv.Atoi(os.Getenv("MLW_BENCH_SLURM_STARTS")); err == nil && v > 0 {
+		return v
+	}
+	return 50
+}
 
 // throughputJobs is the number of jobs of a throughput run: 200, or
 // MLW_BENCH_SLURM_JOBS.
@@ -133,7 +139,7 @@ func BenchmarkSbatchStart(b *testing.B) {
 			name := "bench-start-" + tag()
 			for b.Loop() {
 				var lat []time.Duration
-				for i := range startJobs {
+				for i := range startJobs() {
 					if mode == "random-phase" {
 						time.Sleep(time.Duration(mrand.Int64N(int64(time.Second))))
 					}
@@ -170,7 +176,7 @@ func BenchmarkClientStart(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		var lat []time.Duration
-		for i := range startJobs {
+		for i := range startJobs() {
 			mark := filepath.Join(dir, fmt.Sprintf("start-%d", i))
 			t0 := time.Now()
 			id, err := c.Submit(ctx, slurm.JobSpec{Name: name, Script: fmt.Sprintf("#!/bin/bash\necho $EPOCHREALTIME > %s\n", mark),

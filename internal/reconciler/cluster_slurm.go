@@ -33,7 +33,7 @@ func (c *Clusters) slurmStep(ctx context.Context, v *clusterView, b resource.Clu
 		msg := "This server has no Slurm: install the Slurm commands on the mlw host and set MLW_SLURM_SHARED_DIR (docs/slurm.md); jobs queued on this cluster wait."
 		return controller.Result{RequeueAfter: time.Minute}, c.writeSlurmStatus(ctx, v, nil, "SlurmUnavailable", msg, now)
 	}
-	p, err := c.Slurm.Batch.Partition(ctx, b.Partition)
+	p, fresh, err := c.Slurm.partition(ctx, v.owner, b.Partition, now)
 	if err != nil {
 		reason := "SlurmUnavailable"
 		msg := fmt.Sprintf("Slurm does not answer: %v. mlw asks again in a minute.", err)
@@ -43,7 +43,12 @@ func (c *Clusters) slurmStep(ctx context.Context, v *clusterView, b resource.Clu
 		}
 		return controller.Result{RequeueAfter: time.Minute}, c.writeSlurmStatus(ctx, v, nil, reason, msg, now)
 	}
-	nodes, err := c.mirrorNodes(ctx, v, p, now)
+	var nodes []*resource.Object
+	if fresh {
+		nodes, err = c.mirrorNodes(ctx, v, p, now)
+	} else {
+		nodes, err = c.Store.List(ctx, store.ListOptions{Kind: resource.KindNode, Parent: v.owner})
+	}
 	if err != nil {
 		return controller.Result{}, err
 	}

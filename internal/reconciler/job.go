@@ -901,6 +901,7 @@ func (r *Jobs) SweepWorkDirs(ctx context.Context) error {
 			}
 		}
 	}
+	dirs = append(dirs, r.slurmWorkDirs()...)
 	cutoff := r.Clock.Now().Add(-r.retention())
 	for _, d := range dirs {
 		if keep[d] {

@@ -502,3 +502,19 @@ func (r *Jobs) envPreparer(j *jobCtx) EnvPreparer {
 	}
 	return r.Env
 }
+
+// slurmWorkDirs are the jobs' directories on the shared directory, for
+// SweepWorkDirs (the same retention as local ones).
+func (r *Jobs) slurmWorkDirs() []string {
+	if r.Slurm == nil || r.Slurm.SharedDir == "" {
+		return nil
+	}
+	ents, _ := os.ReadDir(r.Slurm.jobsDir())
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, filepath.Join(r.Slurm.jobsDir(), e.Name()))
+		}
+	}
+	return out
+}

@@ -137,7 +137,11 @@ func TestSlurmCluster(t *testing.T) {
 	b.drain()
 
 	// Live logs: the first line is in the job's artifacts while it runs.
-	b.awaitSlurm("live's first line", func() bool { return strings.Contains(b.artifact("live", UserLog), "started") })
+	// (The poller may copy the line before it sees the job running: both
+	// are awaited; the job waits for the test, so it runs meanwhile.)
+	b.awaitSlurm("live's first line while it runs", func() bool {
+		return strings.Contains(b.artifact("live", UserLog), "started") && b.job("live").State == resource.JobRunning
+	})
 	st := b.requireState("live", resource.JobRunning)
 	require.Contains(t, b.artifact("live", UserLog), "started as nobody in "+st.Slurm.Root+"/a1-n0, data dir hidden")
 	require.NoError(t, os.WriteFile(filepath.Join(st.Slurm.Root, "a1-n0", "go"), nil, 0o644))

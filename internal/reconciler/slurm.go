@@ -47,6 +47,37 @@ type Slurm struct {
 	mu      sync.Mutex
 	watched map[string]*slurmWatch // by Slurm job id
 	polling bool
+	// partitions are the last answers of Batch.Partition, by cluster
+	// (each mirrors its own rows) and partition name: a cluster step that a job's arrival or end triggers reuses one younger
+	// than slurmMirror instead of running scontrol and sinfo again.
+	partitions map[string]cachedPartition
+}
+
+type cachedPartition struct {
+	p  backend.BatchPartition
+	at time.Time
+}
+
+// partition reads a partition for a cluster, or returns the last answer
+// when it is younger than slurmMirror (fresh is false then).
+func (s *Slurm) partition(ctx context.Context, cluster, name string, now time.Time) (p backend.BatchPartition, fresh bool, err error) {
+	key := cluster + "\x00" + name
+	s.mu.Lock()
+	c, ok := s.partitions[key]
+	s.mu.Unlock()
+	if ok && now.Sub(c.at) >= 0 && now.Sub(c.at) < slurmMirror {
+		return c.p, false, nil
+	}
+	if p, err = s.Batch.Partition(ctx, name); err != nil {
+		return p, false, err
+	}
+	s.mu.Lock()
+	if s.partitions == nil {
+		s.partitions = map[string]cachedPartition{}
+	}
+	s.partitions[key] = cachedPartition{p: p, at: now}
+	s.mu.Unlock()
+	return p, true, nil
 }
 
 // slurmWatch is one watched Slurm job: the mlw job's key, what the poller
