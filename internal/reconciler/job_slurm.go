@@ -260,6 +260,9 @@ func (r *Jobs) slurmTimeout(ctx context.Context, j *jobCtx) (controller.Result, 
 // slurmCancel cancels the attempt's Slurm job (scancel: SIGTERM, then
 // SIGKILL after Slurm's KillWait) and ends the job Canceled.
 func (r *Jobs) slurmCancel(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	if err := r.slurmFindLost(ctx, j); err != nil {
+		return controller.Result{}, err
+	}
 	if j.st.Slurm != nil && j.st.Slurm.JobID != "" {
 		if err := r.Slurm.Batch.Cancel(ctx, j.st.Slurm.JobID); err != nil {
 			return controller.Result{}, fmt.Errorf("cancel Slurm job %s: %w", j.st.Slurm.JobID, err)
@@ -285,11 +288,29 @@ func (r *Jobs) slurmFinish(ctx context.Context, j *jobCtx, state string, jerr *r
 
 // slurmRemove cancels a deleted job's Slurm job, if it may still run.
 func (r *Jobs) slurmRemove(ctx context.Context, j *jobCtx) error {
-	if r.Slurm == nil || r.Slurm.Batch == nil || j.st.Slurm == nil || j.st.Slurm.JobID == "" || j.st.EndTime != nil {
+	if r.Slurm == nil || r.Slurm.Batch == nil || j.st.Slurm == nil || j.st.EndTime != nil {
 		return nil
+	}
+	if err := r.slurmFindLost(ctx, j); err != nil || j.st.Slurm.JobID == "" {
+		return err
 	}
 	r.Slurm.unwatch(j.st.Slurm.JobID)
 	return r.Slurm.Batch.Cancel(ctx, j.st.Slurm.JobID)
+}
+
+// slurmFindLost finds, by name, the Slurm job of an attempt recorded
+// without its id: sbatch may have run before the cancel or delete that is
+// ending the job made writing the id lose its race.
+func (r *Jobs) slurmFindLost(ctx context.Context, j *jobCtx) error {
+	if j.st.Slurm == nil || j.st.Slurm.JobID != "" {
+		return nil
+	}
+	id, err := r.Slurm.Batch.Find(ctx, j.st.Slurm.Name)
+	if err != nil {
+		return fmt.Errorf("find Slurm job %s: %w", j.st.Slurm.Name, err)
+	}
+	j.st.Slurm.JobID = id
+	return nil
 }
 
 // slurmAccountInfo is the account a job runs as on Slurm.

@@ -75,6 +75,7 @@ func slurmBundle(t *testing.T) (*jobBundle, backend.Batch) {
 		if len(ids) > 0 {
 			_ = batch.Cancel(context.Background(), ids...)
 		}
+		s.stopPolling()
 	})
 	return b, batch
 }
@@ -217,7 +218,9 @@ func TestSlurmRestart(t *testing.T) {
 	st.Slurm.JobID = ""
 	j.Status = resource.Encode(st)
 	require.NoError(t, b.st.Update(b.ctx, j))
+	b.jobs.Slurm.stopPolling() // the first server's poller goes with it
 	s := &Slurm{Batch: batch, SharedDir: b.jobs.Slurm.SharedDir, Accounts: b.jobs.Slurm.Accounts, Queue: b.q, Poll: 100 * time.Millisecond}
+	t.Cleanup(s.stopPolling)
 	b.jobs = &Jobs{Store: b.st, Queue: b.q, Log: b.jobs.Log, Assets: b.svc, Env: b.jobs.Env, Procs: b.jobs.Procs, Sched: b.jobs.Sched,
 		DataDir: b.dir, Clock: b.jobs.Clock, Slurm: s}
 	b.clusters.Slurm = s

@@ -47,6 +47,7 @@ type Slurm struct {
 	mu      sync.Mutex
 	watched map[string]*slurmWatch // by Slurm job id
 	polling bool
+	pollers sync.WaitGroup
 	// partitions are the last answers of Batch.Partition, by cluster
 	// (each mirrors its own rows) and partition name: a cluster step that a job's arrival or end triggers reuses one younger
 	// than slurmMirror instead of running scontrol and sinfo again.
@@ -114,8 +115,18 @@ func (s *Slurm) watch(ctx context.Context, key string, ref backend.BatchRef, log
 	}
 	if !s.polling {
 		s.polling = true
+		s.pollers.Add(1)
 		go s.poll(context.WithoutCancel(ctx), ctx.Done())
 	}
+}
+
+// stopPolling forgets every job and waits for the poller to end (a test's
+// cleanup, so that no copy writes into its directories afterwards).
+func (s *Slurm) stopPolling() {
+	s.mu.Lock()
+	s.watched = nil
+	s.mu.Unlock()
+	s.pollers.Wait()
 }
 
 // unwatch stops watching a job (its last logs copied first).
@@ -142,6 +153,7 @@ func (s *Slurm) State(id string) (backend.BatchState, bool) {
 
 // poll runs until nothing is watched or done is closed.
 func (s *Slurm) poll(ctx context.Context, done <-chan struct{}) {
+	defer s.pollers.Done()
 	t := time.NewTicker(s.period())
 	defer t.Stop()
 	for {
