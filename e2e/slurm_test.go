@@ -106,6 +106,7 @@ backend:
 	require.Equal(t, node, nodes[0]["node_id"])
 
 	t.Run("live log", func(t *testing.T) { slurmLiveLog(t, s, shared) })
+	t.Run("restart", func(t *testing.T) { slurmRestart(t, s, shared) })
 
 	src, err := filepath.Abs(filepath.Join("..", "examples", "diabetes-training", "src"))
 	require.NoError(t, err)
@@ -171,4 +172,46 @@ func slurmLiveLog(t *testing.T, s *Server, shared string) {
 	}
 	require.NoError(t, cmd.Wait())
 	require.Contains(t, rest, "second line")
+}
+
+// slurmRestart: a Slurm job keeps running through a restart of mlw
+// server, which follows it again (its log goes on, it completes) and does
+// not submit it again.
+func slurmRestart(t *testing.T, s *Server, shared string) {
+	gate := filepath.Join(shared, "go-restart")
+	file := filepath.Join(s.WorkDir, "restart.yml")
+	require.NoError(t, os.WriteFile(file, []byte("command: 'echo before; while [ ! -e "+gate+" ]; do sleep 0.1; done; echo after'\n"+
+		"environment: azureml:AzureML-sklearn-1.5@latest\ncompute: azureml:slurm-cluster\n"), 0o644))
+	s.MustRun(t, "job", "create", "--file", file, "--name", "restart_slurm")
+	Await(t, "restart_slurm Running", func() error {
+		var job map[string]any
+		s.MustRunJSON(t, &job, "job", "show", "--name", "restart_slurm")
+		if job["status"] != "Running" {
+			return fmt.Errorf("status %v", job["status"])
+		}
+		return nil
+	})
+	s.Restart()
+	require.NoError(t, os.WriteFile(gate, nil, 0o644))
+	stdout, stderr, code := s.Run("job", "stream", "restart_slurm")
+	require.Zero(t, code, stderr)
+	require.Equal(t, 1, strings.Count(stdout, "before"), stdout)
+	require.Contains(t, stdout, "after")
+	var job map[string]any
+	s.MustRunJSON(t, &job, "job", "show", "--name", "restart_slurm")
+	require.Equal(t, "Completed", job["status"])
+	out, err := exec.Command("sacct", "-c", "-n", "-P", "-o", "jobname", "--starttime=1970-01-01").Output()
+	require.NoError(t, err)
+	var names []string
+	for _, n := range strings.Fields(string(out)) {
+		if strings.HasPrefix(n, "mlw-") {
+			names = append(names, n)
+		}
+	}
+	// Each attempt of every job of this server's ran once: no name twice.
+	seen := map[string]bool{}
+	for _, n := range names {
+		require.False(t, seen[n], "Slurm job %s submitted twice", n)
+		seen[n] = true
+	}
 }
