@@ -5,7 +5,8 @@
 # are missing (waiting for the dpkg lock when another apt holds it),
 # builds the studio (web/studio, from its lockfile) and runs its unit tests,
 # installs the browser tests' npm packages, fetches Debian 13's azure-ai-ml
-# 1.28 into a cache (once), then runs `go test ./...`. PostgreSQL tests start
+# 1.28 into a cache (once), starts a single-node Slurm (as root), then runs
+# `go test ./...`. PostgreSQL tests start
 # a throwaway cluster themselves; screenshots of the browser tests are kept
 # in e2e/artifacts/. Last, scripts/fuzz.sh runs each fuzz target briefly.
 set -euo pipefail
@@ -61,6 +62,16 @@ export PATH="$node_bin:$PATH"
 if [ "${MLW_K8S:-1}" != 0 ]; then
   MLW_K8S_BINDIR="$(./scripts/k8s-testbins.sh)"
   export MLW_K8S_BINDIR MLW_REQUIRE_K8S=1
+fi
+
+# A real single-node Slurm for the tests of Slurm-backed clusters
+# (scripts/setup-slurm.sh installs slurm-wlm and munge when missing, writes
+# the configuration, starts munged, slurmctld and slurmd; about 20 s on a
+# fresh machine, idempotent). Those tests submit as another account
+# (sbatch --uid), so they run, and must not skip, only as root.
+if [ "$(id -u)" -eq 0 ]; then
+  ./scripts/setup-slurm.sh >&2
+  export MLW_REQUIRE_SLURM="${MLW_REQUIRE_SLURM:-1}"
 fi
 
 # Fail (rather than skip) the PostgreSQL conformance suite if no server can

@@ -78,6 +78,9 @@ type clusterYAML struct {
 		SSHKeyValue   string `yaml:"ssh_key_value"`
 	} `yaml:"ssh_settings"`
 	EnableNodePublicIP *bool `yaml:"enable_node_public_ip"`
+	// Backend is mlw's own field: backend: {type: slurm, partition: gpu}
+	// runs the cluster's jobs on a Slurm partition (docs/slurm.md).
+	Backend map[string]any `yaml:"backend"`
 }
 
 // clusterFromYAML maps an amlCompute YAML file to the REST body.
@@ -122,6 +125,9 @@ func clusterFromYAML(path string, raw []byte) (Doc, error) {
 	}
 	if y.EnableNodePublicIP != nil {
 		props["enableNodePublicIp"] = *y.EnableNodePublicIP
+	}
+	if y.Backend != nil {
+		props["backend"] = y.Backend
 	}
 	return y.body(path, "AmlCompute", props)
 }

@@ -149,6 +149,7 @@ func computeBody(cmd *cobra.Command, f *computeFlags) (Doc, string, error) {
 // REST path like properties.properties.vmSize).
 var computeFields = []struct{ rest, yaml, flag string }{
 	{"properties.properties.vmSize", "size", "size"},
+	{"properties.properties.backend", "backend", ""},
 	{"properties.properties.vmPriority", "tier", "tier"},
 	{"properties.properties.scaleSettings.minNodeCount", "min_instances", "min-instances"},
 	{"properties.properties.scaleSettings.maxNodeCount", "max_instances", "max-instances"},

@@ -37,3 +37,14 @@ network_settings: {vnet_name: v, subnet: /subnets/default}
 	_, err = instanceFromYAML("instance.yml", []byte(common+"type: computeinstance\nssh_public_access_enabled: sometimes\n"))
 	require.EqualError(t, err, `instance.yml: line 8: ssh_public_access_enabled: expected true or false, not "sometimes"`)
 }
+
+// backend (mlw's own field) goes to properties.properties.backend as
+// written: the server validates it.
+func TestClusterYAMLBackend(t *testing.T) {
+	body, err := clusterFromYAML("cluster.yml", []byte("name: c1\ntype: amlcompute\nbackend:\n  type: slurm\n  partition: gpu\n"))
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"type": "slurm", "partition": "gpu"}, body["properties"].(Doc)["properties"].(Doc)["backend"])
+	body, err = clusterFromYAML("cluster.yml", []byte("name: c1\ntype: amlcompute\n"))
+	require.NoError(t, err)
+	require.NotContains(t, body["properties"].(Doc)["properties"].(Doc), "backend", "no backend: the local one")
+}

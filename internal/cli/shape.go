@@ -331,6 +331,9 @@ func computeShape(d Doc) Doc {
 	switch str(d, "properties.computeType") {
 	case "AmlCompute":
 		out.set("tier", camelToSnake(str(d, pp+"vmPriority")))
+		if b, ok := lookup(d, pp+"backend").(map[string]any); ok {
+			out.set("backend", b)
+		}
 		if v := lookup(d, pp+"scaleSettings.minNodeCount"); v != nil {
 			out["min_instances"] = v
 		}

@@ -190,8 +190,9 @@ type Options struct {
 	// BuildTimeout bounds one build (default 30 min).
 	BuildTimeout time.Duration
 	// CheckTTL is how long a curated environment's successful import check
-	// is trusted (default 1 min); a failed check is never cached, so a
-	// job retried after `apt-get install` sees the packages.
+	// is trusted (default 1 min); for checkStale after that, a job starts on
+	// it while it runs again in the background. A failed check is never
+	// cached, so a job retried after `apt-get install` sees the packages.
 	CheckTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -456,14 +457,24 @@ func (b *Builder) checkImports(ctx context.Context, spec Spec, reqs *requirement
 	sort.Strings(modules)
 	key := "check\x00" + b.opts.Python + "\x00" + strings.Join(modules, ",")
 
+	now := b.opts.Now()
 	b.mu.Lock()
 	until, ok := b.checked[key]
+	// A check that passed a little while ago (checkStale) is trusted for
+	// this job while the check runs again in the background: the job does
+	// not wait seconds for Python to import everything once a minute. If
+	// that check fails, the next job checks before it runs and is told
+	// what to install.
+	stale := ok && !now.Before(until) && now.Before(until.Add(checkStale))
+	if stale {
+		b.checked[key] = now.Add(b.opts.CheckTTL) // one background check at a time
+	}
 	b.mu.Unlock()
-	if ok && b.opts.Now().Before(until) {
+	if ok && now.Before(until) {
 		fmt.Fprintf(log, "%s: %s imports %s (checked recently).\n", capitalize(spec.label()), b.opts.Python, strings.Join(modules, ", "))
 		return nil
 	}
-	_, err := b.join(ctx, key, "", log, func(ctx context.Context, log io.Writer) (*Runtime, error) {
+	check := func(ctx context.Context, log io.Writer) (*Runtime, error) {
 		fmt.Fprintf(log, "Checking that %s can import the packages of %s: %s\n", b.opts.Python, spec.label(), strings.Join(modules, ", "))
 		out, err := b.probe(ctx, b.opts.Python, probeInput{Modules: modules})
 		if err != nil {
@@ -477,9 +488,25 @@ func (b *Builder) checkImports(ctx context.Context, spec Spec, reqs *requirement
 			return nil, nil
 		}
 		return nil, missingError(spec, b.opts.Python, modules, byModule, out.Missing, log)
-	})
+	}
+	if stale {
+		fmt.Fprintf(log, "%s: %s imported %s at the last check; checking again meanwhile.\n", capitalize(spec.label()), b.opts.Python, strings.Join(modules, ", "))
+		go func() {
+			if _, err := b.join(context.WithoutCancel(ctx), key, "", io.Discard, check); err != nil {
+				b.mu.Lock()
+				delete(b.checked, key)
+				b.mu.Unlock()
+			}
+		}()
+		return nil
+	}
+	_, err := b.join(ctx, key, "", log, check)
 	return err
 }
+
+// checkStale is how long after a successful check's trust ends (CheckTTL)
+// a job still starts on it while the check runs again in the background.
+const checkStale = 10 * time.Minute
 
 func missingError(spec Spec, python string, modules []string, byModule map[string]Package, missing map[string]string, log io.Writer) error {
 	var names, apt, pip []string

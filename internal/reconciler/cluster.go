@@ -32,6 +32,8 @@ import (
 type Clusters struct {
 	Store store.Store
 	Nodes backend.Nodes
+	// Slurm runs Slurm-backed clusters (nil: this server has none).
+	Slurm *Slurm
 	Queue resource.Enqueuer
 	Log   *slog.Logger
 	Sched *Scheduler
@@ -110,6 +112,9 @@ func (c *Clusters) step(ctx context.Context, cl *resource.Object) (controller.Re
 	}
 	if cl.Deleting {
 		return c.delete(ctx, v)
+	}
+	if b := resource.ClusterBackendOfCompute(cl); b.Slurm() {
+		return c.slurmStep(ctx, v, b)
 	}
 	now := c.Clock.Now()
 	nodes, err := c.Store.List(ctx, store.ListOptions{Kind: resource.KindNode, Parent: v.owner})
@@ -575,9 +580,12 @@ func (c *Clusters) delete(ctx context.Context, v *clusterView) (controller.Resul
 		return controller.Result{}, err
 	}
 	sort.Slice(nodes, func(a, b int) bool { return nodes[a].Name < nodes[b].Name })
+	slurm := resource.ClusterBackendOfCompute(v.cl).Slurm() // its nodes are Slurm's: only the rows go
 	for _, n := range nodes {
-		if err := c.Nodes.StopNode(ctx, n.Name); err != nil {
-			return controller.Result{}, err
+		if !slurm {
+			if err := c.Nodes.StopNode(ctx, n.Name); err != nil {
+				return controller.Result{}, err
+			}
 		}
 		if err := c.Store.Delete(ctx, n.Kind, n.Parent, n.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return controller.Result{}, err

@@ -79,6 +79,9 @@ type Jobs struct {
 	StopGrace time.Duration
 	// MaxAttempts bounds how often a preempted job runs again (default 10).
 	MaxAttempts int
+	// Slurm runs the jobs of Slurm-backed clusters (nil: this server
+	// has no Slurm, and their jobs fail with the reason).
+	Slurm *Slurm
 	// WorkDirRetention is how long an ended job's working directories and
 	// checkpoints stay on disk, for a look at what it left (default an
 	// hour; its ./outputs and ./logs are saved as artifacts when it ends).
@@ -167,6 +170,9 @@ type computeInfo struct {
 	Name        string
 	Cluster     bool
 	LowPriority bool
+	// Slurm is set for a Slurm-backed cluster; Size is the VM size.
+	Slurm *resource.ClusterBackend
+	Size  core.VMSize
 }
 
 func (r *Jobs) retention() time.Duration {
@@ -279,6 +285,11 @@ func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
 	if j.info == nil {
 		j.info = &computeInfo{Name: computeName(job.Owner)}
 	}
+	if j.info.Slurm != nil {
+		if res, ok, err := r.slurmStep(ctx, j); ok {
+			return res, err
+		}
+	}
 	switch job.State {
 	case resource.JobNotStarted:
 		return r.enqueue(ctx, j)
@@ -356,7 +367,10 @@ func (r *Jobs) cachedCompute(st *resource.JobStatus) *computeInfo {
 func (r *Jobs) rememberCompute(st *resource.JobStatus, c *resource.Object) *computeInfo {
 	ci := &computeInfo{Name: c.Name}
 	if spec, err := resource.ComputeSpecOf(c); err == nil && spec.Cluster != nil {
-		ci.Cluster, ci.LowPriority = true, spec.Cluster.LowPriority
+		ci.Cluster, ci.LowPriority, ci.Size = true, spec.Cluster.LowPriority, spec.Size
+		if b := resource.ClusterBackendOfCompute(c); b.Slurm() {
+			ci.Slurm = &b
+		}
 	}
 	if st.ComputeUID == "" {
 		return ci
@@ -454,6 +468,9 @@ func (r *Jobs) artifactDir(j *jobCtx) string {
 // id>/ under the data directory, or, for a job on a compute instance,
 // jobs/ci-<instance id>/<job id>/, which the instance sees (Root).
 func (r *Jobs) jobRoot(j *jobCtx) string {
+	if j.st != nil && j.st.Slurm != nil && j.st.Slurm.Root != "" {
+		return j.st.Slurm.Root // on the shared directory
+	}
 	if j.st != nil && j.st.Root != "" && filepath.IsLocal(j.st.Root) {
 		return filepath.Join(r.DataDir, "jobs", j.st.Root)
 	}
@@ -495,6 +512,9 @@ func openAppend(path string) (*os.File, error) {
 // derived from the job, so that they are known even before the status
 // that records them was written (a crash between start and write).
 func (r *Jobs) procs(j *jobCtx) []backend.ProcessHandle {
+	if r.isSlurm(j) {
+		return nil // one Slurm job, cancelled with scancel
+	}
 	if len(j.st.Procs) > 0 {
 		out := make([]backend.ProcessHandle, len(j.st.Procs))
 		for i, p := range j.st.Procs {
@@ -884,6 +904,7 @@ func (r *Jobs) SweepWorkDirs(ctx context.Context) error {
 			}
 		}
 	}
+	dirs = append(dirs, r.slurmWorkDirs()...)
 	cutoff := r.Clock.Now().Add(-r.retention())
 	for _, d := range dirs {
 		if keep[d] {
@@ -914,6 +935,9 @@ func (r *Jobs) remove(ctx context.Context, j *jobCtx) (controller.Result, error)
 	// EndTime was written with the release of its nodes), and its nodes
 	// may run other jobs now: sweeping them again would kill those. Only
 	// its process files may be left (a crash before their release).
+	if err := r.slurmRemove(ctx, j); err != nil {
+		return controller.Result{}, err
+	}
 	stop := r.stopProcs
 	if j.st.EndTime != nil {
 		stop = r.releaseProcs

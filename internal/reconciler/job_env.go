@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -108,8 +109,8 @@ type preparedEnv struct {
 
 // prepareCurated prepares a curated environment, reusing a preparation of
 // the last few seconds. Failures are not kept.
-func (r *Jobs) prepareCurated(ctx context.Context, env *resource.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
-	key := env.ID + "\x00" + env.Image
+func (r *Jobs) prepareCurated(ctx context.Context, prep EnvPreparer, env *resource.ResolvedEnvironment, log io.Writer) (*PreparedEnv, error) {
+	key := fmt.Sprintf("%s\x00%s\x00%p", env.ID, env.Image, prep)
 	now := time.Now()
 	r.cacheMu.Lock()
 	c, ok := r.prepared[key]
@@ -119,7 +120,7 @@ func (r *Jobs) prepareCurated(ctx context.Context, env *resource.ResolvedEnviron
 		return c.env, nil
 	}
 	var out bytes.Buffer
-	penv, err := r.Env.Prepare(ctx, env, &out)
+	penv, err := prep.Prepare(ctx, env, &out)
 	_, _ = log.Write(out.Bytes())
 	if err != nil {
 		return nil, err

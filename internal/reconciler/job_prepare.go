@@ -186,8 +186,8 @@ func (r *Jobs) storageInput(j *jobCtx, name string, in resource.JobInput, loc *r
 	if strings.EqualFold(in.JobInputType, "uri_folder") && !fi.IsDir() {
 		return "", prepFail("InputNotFound", "Input %s is a uri_folder, but %s is a file; use jobInputType uri_file.", name, in.URI)
 	}
-	if !strings.EqualFold(in.Mode, "Download") {
-		return d.path(), nil
+	if !strings.EqualFold(in.Mode, "Download") && j.st.Slurm == nil {
+		return d.path(), nil // read in place (on Slurm, copied to the shared directory)
 	}
 	jr, err := r.openJobRoot(j)
 	if err != nil {

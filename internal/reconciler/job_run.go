@@ -208,6 +208,8 @@ func (r *Jobs) build(ctx context.Context, j *jobCtx) ([]backend.ProcessSpec, err
 	where := "compute instance " + j.info.Name
 	if len(j.st.Nodes) > 0 {
 		where = "node(s) " + strings.Join(j.st.Nodes, ", ")
+	} else if j.st.Slurm != nil {
+		where = "the shared directory, for Slurm partition " + partitionName(j.st.Slurm.Partition)
 	}
 	r.logf(j, "Preparing attempt %d on %s.", j.st.Attempt, where)
 
@@ -245,12 +247,12 @@ func (r *Jobs) prepareEnv(ctx context.Context, j *jobCtx) (*PreparedEnv, error) 
 	var penv *PreparedEnv
 	if env.Curated {
 		// A check of the system's packages: quick, and usually cached.
-		penv, err = r.prepareCurated(ctx, env, &j.log)
+		penv, err = r.prepareCurated(ctx, r.envPreparer(j), env, &j.log)
 	} else {
 		// A build may take minutes: its output goes to the log as it comes.
 		r.flushLog(j)
 		logw := r.lifecycleWriter(j)
-		penv, err = r.Env.Prepare(ctx, env, logw)
+		penv, err = r.envPreparer(j).Prepare(ctx, env, logw)
 		logw.Close()
 	}
 	if err != nil {
@@ -274,7 +276,7 @@ func (r *Jobs) prepareEnv(ctx context.Context, j *jobCtx) (*PreparedEnv, error) 
 // attempts). Copies go through os.Root on both sides: nothing outside the
 // storage account is read, nothing outside the job's directory written.
 func (r *Jobs) prepareWorkDirs(ctx context.Context, j *jobCtx) ([]string, error) {
-	nodes := max(len(j.st.Nodes), 1)
+	nodes := r.nodeCount(j)
 	root := r.jobRoot(j)
 	ckpt := filepath.Join(root, "checkpoints")
 	if err := os.Mkdir(ckpt, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
@@ -510,8 +512,8 @@ func (r *Jobs) processSpecs(ctx context.Context, j *jobCtx, penv *PreparedEnv, w
 // user (who alone may submit to it): its sandbox names only what the job
 // writes, which the instance's backend gives to that user.
 func (r *Jobs) sandbox(ctx context.Context, j *jobCtx, onInstance bool, dio *jobIO) (*backend.Sandbox, error) {
-	if !r.Sandbox && !onInstance {
-		return nil, nil
+	if !r.Sandbox && !onInstance || r.isSlurm(j) {
+		return nil, nil // on Slurm: its account and cgroups (slurmSpec)
 	}
 	who := j.st.SubmitterID
 	if who == "" {
@@ -740,7 +742,7 @@ func (r *Jobs) hasArtifacts(j *jobCtx) bool {
 	if j.st.Attempt == 0 {
 		return false
 	}
-	for n := range max(len(j.st.Nodes), 1) {
+	for n := range r.nodeCount(j) {
 		wd := r.workDir(j, n)
 		if hasFiles(filepath.Join(wd, "outputs")) || hasFiles(filepath.Join(wd, "logs")) {
 			return true
@@ -900,7 +902,7 @@ func (r *Jobs) saveArtifacts(j *jobCtx) {
 		r.logf(j, "Could not save the job's artifacts: %s is not in the storage account", r.artifactDir(j))
 		return
 	}
-	for n := range max(len(j.st.Nodes), 1) {
+	for n := range r.nodeCount(j) {
 		for _, d := range []string{"outputs", "logs"} {
 			src := path.Join(filepath.Base(r.workDir(j, n)), d)
 			if ents, err := fs.ReadDir(jr.FS(), src); err != nil || len(ents) == 0 {

@@ -280,6 +280,8 @@ type JobStatus struct {
 	// SubmitterID is the object id of the user who submitted the job (set
 	// by admission): its processes run as that user's host uid.
 	SubmitterID string `json:"submitterId,omitempty"`
+	// Slurm is the current attempt's Slurm job, on a Slurm-backed cluster.
+	Slurm *SlurmRun `json:"slurm,omitempty"`
 }
 
 // JobPhase is one status change. Reason is the job's reason when it left

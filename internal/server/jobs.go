@@ -36,12 +36,12 @@ func (s *Server) envDir() string { return filepath.Join(s.opts.DataDir, "envs") 
 func (s *Server) buildJobs(computes *reconciler.ComputeDispatch, be *local.Cluster, instances *reconciler.Instances) {
 	sched := reconciler.NewScheduler()
 	queue := resource.EnqueueFunc(s.enqueue)
-	clusters := &reconciler.Clusters{Store: s.st, Nodes: be, Queue: queue, Log: s.log, Sched: sched}
+	clusters := &reconciler.Clusters{Store: s.st, Nodes: be, Queue: queue, Log: s.log, Sched: sched, Slurm: s.slurm}
 	computes.Types[resource.AmlCompute] = clusters
 	envs := reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: s.envDir()})}
 	s.svc.EnvBuildFunc = envs.Build
 	jobs := &reconciler.Jobs{Store: s.st, Queue: queue, Log: s.log, Assets: s.svc, Procs: be, Sched: sched, Instances: instances,
-		Env: envs, DataDir: s.opts.DataDir, EnvDir: s.envDir(), Sandbox: true, Tracking: s.svc}
+		Env: envs, DataDir: s.opts.DataDir, EnvDir: s.envDir(), Sandbox: true, Tracking: s.svc, Slurm: s.slurm}
 	s.register(core.KindJob, jobs, jobWorkers)
 	// On start only unfinished jobs need a look, not the whole history.
 	c := s.controllers[core.KindJob]

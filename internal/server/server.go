@@ -96,7 +96,9 @@ const (
 
 // Server is a running mlw control plane.
 type Server struct {
-	opts     Options
+	opts Options
+	// slurm runs Slurm-backed clusters (nil: no Slurm; slurm.go).
+	slurm    *reconciler.Slurm
 	st       store.Store
 	svc      *service.Service
 	api      *httpapi.API
@@ -302,6 +304,9 @@ func (s *Server) buildControllers() error {
 	computes := &reconciler.ComputeDispatch{Store: s.st, Types: map[string]controller.Reconciler{}}
 	capacity, err := parseCapacity(os.Getenv(NodeCapacityEnv))
 	if err != nil {
+		return err
+	}
+	if s.slurm, err = slurmFromEnv(resource.EnqueueFunc(s.enqueue)); err != nil {
 		return err
 	}
 	// One local backend runs nodes and job processes, also those of jobs

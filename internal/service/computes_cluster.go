@@ -13,7 +13,7 @@ import (
 // carries other values (clients fill in their own defaults) keeps the
 // first ones, as Azure does, rather than failing.
 var clusterImmutable = []string{"vmSize", "vmPriority", "osType", "virtualMachineImage", "subnet", "isolatedNetwork",
-	"userAccountCredentials", "enableNodePublicIp", "remoteLoginPortPublicAccess"}
+	"userAccountCredentials", "enableNodePublicIp", "remoteLoginPortPublicAccess", "backend"}
 
 type clusterType struct{}
 
@@ -66,6 +66,11 @@ func (clusterType) Admit(ctx context.Context, a *ComputeAdmission) error {
 		p["vmPriority"] = "LowPriority"
 	default:
 		return core.Invalid("properties.properties.vmPriority", "vmPriority must be Dedicated or LowPriority (YAML tier: dedicated or low_priority), not %q.", pr)
+	}
+	if b, err := resource.ClusterBackendOf(p); err != nil {
+		return err
+	} else if b.Slurm() {
+		p["backend"] = map[string]any{"type": b.Type, "partition": b.Partition}
 	}
 	ss, err := resource.ClusterScale(p)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
@@ -74,6 +75,10 @@ func (s *Service) PreemptNode(ctx context.Context, ref core.WorkspaceRef, cluste
 	spec, err := resource.ComputeSpecOf(c)
 	if err != nil {
 		return nil, core.Internal(fmt.Errorf("cluster %s: stored spec: %w", c.Name, err))
+	}
+	if resource.ClusterBackendOfCompute(c).Slurm() {
+		return nil, &core.Error{Status: http.StatusConflict, Code: "SlurmOwnsPreemption", Target: "name",
+			Message: fmt.Sprintf("The cluster '%s' runs on Slurm, which owns its nodes and their preemption; mlw cannot preempt them (a job Slurm preempts runs again as its next attempt).", c.Name)}
 	}
 	if !spec.Cluster.LowPriority {
 		return nil, core.InvalidCode("NotLowPriority", "vmPriority",
