@@ -139,16 +139,7 @@ func (c *Clusters) step(ctx context.Context, cl *resource.Object) (controller.Re
 	}
 
 	// Autoscale on what is still queued.
-	demand := 0
-	for _, q := range queue {
-		demand += min(q.Nodes, max(v.scale.Max, 1))
-	}
-	in := autoscale.Input{Settings: autoscale.Settings{Min: v.scale.Min, Max: v.scale.Max, IdleTime: v.scale.IdleTime},
-		Demand: demand, HostRoom: 1 << 20, Now: now}
-	for _, n := range nodes {
-		ns := resource.NodeStatusOf(n)
-		in.Nodes = append(in.Nodes, autoscale.Node{ID: n.Name, State: autoscale.State(n.State), Busy: n.Owner != "", IdleSince: ns.IdleSince})
-	}
+	in := autoscaleInput(v, nodes, queue, now)
 	d := autoscale.Decide(in)
 	var free backend.Resources
 	if d.Add > 0 || d.Waiting > 0 {
@@ -183,6 +174,29 @@ func (c *Clusters) step(ctx context.Context, cl *resource.Object) (controller.Re
 	if d.Add > 0 || len(d.Remove) > 0 {
 		c.Log.Info("cluster scaled", "cluster", cl.Name, "added", d.Add, "removed", len(d.Remove), "reason", d.Reason)
 	}
+	return c.finishStep(ctx, v, d, nodes, queue, free, now)
+}
+
+// autoscaleInput is what the autoscaler decides on: the cluster's scale
+// settings, the nodes the queued jobs still want, and the nodes.
+func autoscaleInput(v *clusterView, nodes []*resource.Object, queue []QueuedJob, now time.Time) autoscale.Input {
+	demand := 0
+	for _, q := range queue {
+		demand += min(q.Nodes, max(v.scale.Max, 1))
+	}
+	in := autoscale.Input{Settings: autoscale.Settings{Min: v.scale.Min, Max: v.scale.Max, IdleTime: v.scale.IdleTime},
+		Demand: demand, HostRoom: 1 << 20, Now: now}
+	for _, n := range nodes {
+		ns := resource.NodeStatusOf(n)
+		in.Nodes = append(in.Nodes, autoscale.Node{ID: n.Name, State: autoscale.State(n.State), Busy: n.Owner != "", IdleSince: ns.IdleSince})
+	}
+	return in
+}
+
+// finishStep records the scheduler's size and the cluster's status after
+// a step's decision d, and says when to look again.
+func (c *Clusters) finishStep(ctx context.Context, v *clusterView, d autoscale.Decision, nodes []*resource.Object, queue []QueuedJob,
+	free backend.Resources, now time.Time) (controller.Result, error) {
 	gone := map[string]bool{}
 	for _, id := range d.Remove {
 		gone[id] = true

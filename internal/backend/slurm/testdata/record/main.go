@@ -170,6 +170,19 @@ func main() {
 	host := strings.TrimSpace(string(must(exec.Command("hostname", "-s").Output())))
 	s.part = must(s.c.Partition(ctx, "")).Name
 
+	blocker := s.recordSubmissions()
+	ended := s.recordOutcomes()
+	nodefail := s.recordNodeStates(host)
+	s.recordHistory(append(append([]string(nil), ended...), nodefail))
+	omk := s.recordOverMemoryKill()
+	log.Printf("done: jobs %s to %s", blocker, omk)
+}
+
+// recordSubmissions records the partition, submission errors, and pending
+// and running jobs (a job on every CPU, two behind it); it returns the
+// first job's id.
+func (s *scenario) recordSubmissions() string {
+	ctx, rec := s.ctx, s.rec
 	rec.step("partition-idle", func() { must(s.c.Partition(ctx, s.part)) })
 	rec.step("partition-default", func() { must(s.c.Partition(ctx, "")) })
 	rec.step("partition-missing", func() { _, _ = s.c.Partition(ctx, "no-such-partition") })
@@ -185,7 +198,6 @@ func main() {
 		_, _ = s.c.Submit(ctx, slurm.JobSpec{Name: "rec-uid", Script: "#!/bin/sh\ntrue\n", UID: 1999999999, GID: 1999999999})
 	})
 
-	// Pending and running: a job on every CPU, two behind it.
 	cpus := must(s.c.Partition(ctx, s.part)).Nodes[0].CPUs
 	var blocker string
 	rec.step("sbatch", func() {
@@ -205,9 +217,14 @@ func main() {
 	rec.step("find-running", func() { must(s.c.FindByName(ctx, "rec-running")) })
 	rec.step("cancel", func() { must(0, s.c.Cancel(ctx, blocker, res, prio)) })
 	s.await("cancels", []string{blocker, res, prio}, func(j slurm.Job) bool { return j.Status.Kind.Ended() })
+	return blocker
+}
 
-	// Outcomes. The time limit takes a minute or more; the others are
-	// submitted so that all end together, before slurmctld forgets any.
+// recordOutcomes records every way a job ends. The time limit takes a
+// minute or more; the others are submitted so that all end together,
+// before slurmctld forgets any. It returns the jobs' ids.
+func (s *scenario) recordOutcomes() []string {
+	ctx, rec := s.ctx, s.rec
 	timeout := s.submit("rec-timeout", "echo started; sleep 600", func(j *slurm.JobSpec) { j.TimeLimit = time.Minute })
 	s.await("the timeout job to run", []string{timeout}, func(j slurm.Job) bool { return j.Status.Kind == slurm.Running })
 	start := must(s.c.Job(ctx, timeout)).Started
@@ -226,8 +243,13 @@ func main() {
 	s.await("every outcome", ended, func(j slurm.Job) bool { return j.Status.Kind.Ended() })
 	rec.step("jobs-ended", func() { must(s.c.Jobs(ctx, ended)) })
 	rec.step("show-failed", func() { must(s.c.Show(ctx, ended[2])) })
+	return ended
+}
 
-	// Node failure: the node goes down under a job that may not requeue.
+// recordNodeStates records a node failing under a job that may not
+// requeue, then draining and drained; it returns the node-failed job.
+func (s *scenario) recordNodeStates(host string) string {
+	ctx, rec := s.ctx, s.rec
 	// slurmd is stopped first: with ReturnToService=2 a node whose slurmd
 	// answers comes straight back.
 	nodefail := s.submit("rec-nodefail", "sleep 300", nil)
@@ -241,7 +263,6 @@ func main() {
 	sh("scripts/setup-slurm.sh") // starts slurmd again; the node returns
 	s.nodeState("idle")
 
-	// Draining (a job still runs) and drained.
 	drainJob := s.submit("rec-drain", "sleep 300", nil)
 	s.await("the drain job to run", []string{drainJob}, func(j slurm.Job) bool { return j.Status.Kind == slurm.Running })
 	sh("scontrol", "update", "nodename="+host, "state=drain", "reason=recorded drain")
@@ -251,9 +272,13 @@ func main() {
 	rec.step("partition-drained", func() { must(s.c.Partition(ctx, s.part)) })
 	sh("scontrol", "update", "nodename="+host, "state=resume")
 	s.nodeState("idle")
+	return nodefail
+}
 
-	// History: once slurmctld has forgotten them, sacct -c answers.
-	all := append(append([]string(nil), ended...), nodefail)
+// recordHistory records what sacct -c answers once slurmctld has
+// forgotten the jobs.
+func (s *scenario) recordHistory(all []string) {
+	ctx, rec := s.ctx, s.rec
 	log.Printf("waiting for slurmctld to forget jobs %v (MinJobAge)", all)
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
@@ -269,14 +294,18 @@ func main() {
 	rec.step("find-history", func() { must(s.c.FindByName(ctx, "rec-failed-3")) })
 	rec.step("find-none", func() { must(s.c.FindByName(ctx, "rec-no-such-name")) })
 	rec.step("jobs-unknown", func() { must(s.c.Jobs(ctx, []string{"999999"})) })
+}
 
-	// Without cgroups: OverMemoryKill polls, and Slurm reports FAILED.
+// recordOverMemoryKill records, without cgroups, OverMemoryKill's polling
+// kill, which Slurm reports as FAILED, and keeps the job's output.
+func (s *scenario) recordOverMemoryKill() string {
+	ctx, rec := s.ctx, s.rec
 	sh("scripts/setup-slurm.sh", "--no-cgroup")
 	omk := s.submit("rec-overmemorykill", `python3 -c 'import time; b = b"x" * (400 << 20); time.sleep(30)'`, nil)
 	s.await("the over-memory job", []string{omk}, func(j slurm.Job) bool { return j.Status.Kind.Ended() })
 	rec.step("jobs-overmemorykill", func() { must(s.c.Jobs(ctx, []string{omk})) })
-	out := must(os.ReadFile(filepath.Join(dir, "rec-overmemorykill.out")))
+	out := must(os.ReadFile(filepath.Join(s.dir, "rec-overmemorykill.out")))
 	must(0, os.WriteFile(filepath.Join(outDir, "overmemorykill.out"), out, 0o644))
 	sh("scripts/setup-slurm.sh")
-	log.Printf("done: jobs %s to %s", blocker, omk)
+	return omk
 }
