@@ -156,14 +156,17 @@ func Copy(from *os.Root, src string, to *os.Root, dst string) (skipped []string,
 			return nil, err
 		}
 	}
-	err = copyDir(from, real, to, dst, real, &skipped)
+	err = copyDir(from, real, to, dst, copyTree{src: real, dst: dst}, &skipped)
 	return skipped, err
 }
+
+// copyTree names the copied tree in both roots: src in from, dst in to.
+type copyTree struct{ src, dst string }
 
 // copyDir copies the entries of the directory dir of from into dst of to
 // (made already), recursively. It reads directories through os.Root, not
 // io/fs, whose paths must be UTF-8: on Linux a name is any bytes.
-func copyDir(from *os.Root, dir string, to *os.Root, dst, base string, skipped *[]string) error {
+func copyDir(from *os.Root, dir string, to *os.Root, dst string, t copyTree, skipped *[]string) error {
 	f, err := from.Open(dir)
 	if err != nil {
 		return err
@@ -186,18 +189,18 @@ func copyDir(from *os.Root, dir string, to *os.Root, dst, base string, skipped *
 			if err := to.MkdirAll(target, info.Mode().Perm()|0o700); err != nil {
 				return err
 			}
-			if err := copyDir(from, p, to, target, base, skipped); err != nil {
+			if err := copyDir(from, p, to, target, t, skipped); err != nil {
 				return err
 			}
 		case d.Type()&fs.ModeSymlink != 0:
-			link, ok, err := linkInside(from, base, p)
+			link, ok, err := copiedLink(from, t, p, target)
 			if err != nil {
 				return err
 			}
 			if !ok {
 				rel := p
-				if base != "." {
-					rel = strings.TrimPrefix(p, base+"/")
+				if t.src != "." {
+					rel = strings.TrimPrefix(p, t.src+"/")
 				}
 				*skipped = append(*skipped, rel)
 				continue
@@ -222,27 +225,45 @@ func copyDir(from *os.Root, dir string, to *os.Root, dst, base string, skipped *
 	return nil
 }
 
-// linkInside reads the link p of from and reports whether it stays in the
-// tree under base (resolved in from, relative, not through links that
-// leave it).
-func linkInside(from *os.Root, base, p string) (string, bool, error) {
+// copiedLink reads the link p of from and reports whether it stays in the
+// tree (resolved in from, relative, not through links that leave it). If
+// it does, it returns the link to make at target in the copy: one to the
+// same place in the copied tree, relative to target. (The source's own
+// text may climb out of the tree and back in by its name, "../code/x",
+// which the copy, named otherwise, would not be.)
+func copiedLink(from *os.Root, t copyTree, p, target string) (string, bool, error) {
 	link, err := from.Readlink(p)
 	if err != nil {
 		return "", false, err
 	}
 	if filepath.IsAbs(link) {
-		return link, false, nil
+		return "", false, nil
 	}
 	// Not path.Join: cleaning "self/.." away lexically is wrong when self
 	// is a link.
 	got, err := Resolve(from, path.Dir(p)+"/"+filepath.ToSlash(link))
 	if IsOutside(err) {
-		return link, false, nil
+		return "", false, nil
 	}
 	if err != nil {
 		return "", false, err
 	}
-	return link, got == base || strings.HasPrefix(got, base+"/") || base == ".", nil
+	var inTree string
+	switch {
+	case t.src == ".":
+		inTree = got
+	case got == t.src:
+		inTree = "."
+	case strings.HasPrefix(got, t.src+"/"):
+		inTree = strings.TrimPrefix(got, t.src+"/")
+	default:
+		return "", false, nil
+	}
+	rel, err := filepath.Rel(path.Dir(target), path.Join(t.dst, inTree))
+	if err != nil {
+		return "", false, err
+	}
+	return filepath.ToSlash(rel), true, nil
 }
 
 // copyFile copies the regular file src of from to dst of to. The source
