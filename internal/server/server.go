@@ -182,7 +182,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		// SQLite lives in this data directory and serves one server, so
 		// its leader lease has one stable holder: a restart, even after a
 		// crash, leads at once instead of waiting out its predecessor's
-		// lease (15 s) before any reconciler runs.
+		// lease (LeaderLeaseTTL) before any reconciler runs.
 		s.holder = "local"
 	}
 	if err := s.init(ctx); err != nil {
