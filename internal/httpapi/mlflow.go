@@ -391,18 +391,16 @@ func (a *API) mlLogMetric(r *Request) (any, error) {
 }
 
 func (a *API) mlLogParam(r *Request) (any, error) {
-	var b runBody
-	if err := mlDecode(r, &b); err != nil {
-		return nil, err
-	}
-	v, err := b.Value.str()
-	if err != nil {
-		return nil, err
-	}
-	return empty, a.svc.LogBatch(r.Ctx(), r.Workspace(), b.id(), tracking.Batch{Params: []tracking.KV{{Key: b.Key, Value: v}}})
+	return a.mlLogKV(r, func(kv tracking.KV) tracking.Batch { return tracking.Batch{Params: []tracking.KV{kv}} })
 }
 
 func (a *API) mlSetTag(r *Request) (any, error) {
+	return a.mlLogKV(r, func(kv tracking.KV) tracking.Batch { return tracking.Batch{Tags: []tracking.KV{kv}} })
+}
+
+// mlLogKV logs one key and value of a run's body as the batch batchOf
+// makes of it (a param or a tag).
+func (a *API) mlLogKV(r *Request, batchOf func(tracking.KV) tracking.Batch) (any, error) {
 	var b runBody
 	if err := mlDecode(r, &b); err != nil {
 		return nil, err
@@ -411,7 +409,7 @@ func (a *API) mlSetTag(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return empty, a.svc.LogBatch(r.Ctx(), r.Workspace(), b.id(), tracking.Batch{Tags: []tracking.KV{{Key: b.Key, Value: v}}})
+	return empty, a.svc.LogBatch(r.Ctx(), r.Workspace(), b.id(), batchOf(tracking.KV{Key: b.Key, Value: v}))
 }
 
 func (a *API) mlDeleteTag(r *Request) (any, error) {

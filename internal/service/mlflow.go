@@ -225,6 +225,32 @@ type SearchRequest struct {
 }
 
 // page validates paging: the offset a token stands for and the page size.
+// parsedSearch is a search request read with its grammar.
+type parsedSearch struct {
+	offset, limit int
+	view          string
+	filter        []tracking.Clause
+	order         []tracking.Order
+}
+
+// parse reads a search's page, view type (named viewField on the wire),
+// filter and order with the grammar of what it searches.
+func (q SearchRequest) parse(g tracking.Grammar, viewField string) (parsedSearch, error) {
+	var p parsedSearch
+	var err error
+	if p.offset, p.limit, err = q.page(1000); err != nil {
+		return p, err
+	}
+	if p.view, err = tracking.ParseViewType(viewField, q.ViewType); err != nil {
+		return p, err
+	}
+	if p.filter, err = g.ParseFilter(q.Filter); err != nil {
+		return p, err
+	}
+	p.order, err = g.ParseOrderBy(q.OrderBy)
+	return p, err
+}
+
 func (q SearchRequest) page(defaultMax int) (offset, limit int, err error) {
 	limit = defaultMax
 	if q.MaxResults < 0 || q.MaxResults > tracking.MaxResults {
@@ -252,23 +278,12 @@ func (s *Service) SearchExperiments(ctx context.Context, ref core.WorkspaceRef, 
 	if err != nil {
 		return nil, "", err
 	}
-	offset, limit, err := q.page(1000)
+	p, err := q.parse(tracking.Experiments, "view_type")
 	if err != nil {
 		return nil, "", err
 	}
-	view, err := tracking.ParseViewType("view_type", q.ViewType)
-	if err != nil {
-		return nil, "", err
-	}
-	filter, err := tracking.Experiments.ParseFilter(q.Filter)
-	if err != nil {
-		return nil, "", err
-	}
-	order, err := tracking.Experiments.ParseOrderBy(q.OrderBy)
-	if err != nil {
-		return nil, "", err
-	}
-	es, err := s.Store.SearchExperiments(ctx, tracking.ExperimentQuery{Workspace: ws.UID, Filter: filter, OrderBy: order, ViewType: view, Offset: offset, Limit: limit})
+	offset, limit := p.offset, p.limit
+	es, err := s.Store.SearchExperiments(ctx, tracking.ExperimentQuery{Workspace: ws.UID, Filter: p.filter, OrderBy: p.order, ViewType: p.view, Offset: offset, Limit: limit})
 	if err != nil {
 		if _, ok := core.AsError(err); ok {
 			return nil, "", err
@@ -663,24 +678,13 @@ func (s *Service) SearchRuns(ctx context.Context, ref core.WorkspaceRef, q Searc
 	if err != nil {
 		return nil, "", err
 	}
-	offset, limit, err := q.page(1000)
+	p, err := q.parse(tracking.Runs, "run_view_type")
 	if err != nil {
 		return nil, "", err
 	}
-	view, err := tracking.ParseViewType("run_view_type", q.ViewType)
-	if err != nil {
-		return nil, "", err
-	}
-	filter, err := tracking.Runs.ParseFilter(q.Filter)
-	if err != nil {
-		return nil, "", err
-	}
-	order, err := tracking.Runs.ParseOrderBy(q.OrderBy)
-	if err != nil {
-		return nil, "", err
-	}
-	rs, err := s.Store.SearchRuns(ctx, tracking.RunQuery{Workspace: ws.UID, ExperimentIDs: q.ExperimentIDs, Filter: filter, OrderBy: order,
-		ViewType: view, Offset: offset, Limit: limit})
+	offset, limit := p.offset, p.limit
+	rs, err := s.Store.SearchRuns(ctx, tracking.RunQuery{Workspace: ws.UID, ExperimentIDs: q.ExperimentIDs, Filter: p.filter, OrderBy: p.order,
+		ViewType: p.view, Offset: offset, Limit: limit})
 	if err != nil {
 		return nil, "", core.Internal(fmt.Errorf("search runs: %w", err))
 	}

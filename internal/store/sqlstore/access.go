@@ -16,27 +16,18 @@ import (
 // epoch in the same transaction, so that no replica can read the new epoch
 // before the change is visible, nor the change without the new epoch.
 func (s *Store) authTx(ctx context.Context, fn func(q querier) error) error {
-	tx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	var missed []string
-	q := cachedTx{tx: tx, c: s.wc, missed: &missed}
-	if err := fn(q); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
 	var e int64
-	if err := q.QueryRowContext(ctx, `UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch`).Scan(&e); err != nil {
-		_ = tx.Rollback()
-		return fmt.Errorf("move the revocation epoch: %w", err)
-	}
-	err = tx.Commit()
-	for _, query := range missed {
-		s.wc.get(ctx, query, true)
-	}
+	err := s.txq(ctx, func(q querier) error {
+		if err := fn(q); err != nil {
+			return err
+		}
+		if err := q.QueryRowContext(ctx, `UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch`).Scan(&e); err != nil {
+			return fmt.Errorf("move the revocation epoch: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return err
 	}
 	// Exclusive: publish the new epoch (transactions commit one at a time,
 	// but keep the largest in case two publish out of order).

@@ -19,7 +19,8 @@ import (
 
 // Experiment tracking (store.Tracking) on the mlflow_* tables.
 
-// txq runs fn in one write transaction with the writer's statements.
+// txq runs fn in one write transaction with the writer's cached
+// statements (tracking, registry, and authTx for access changes).
 func (s *Store) txq(ctx context.Context, fn func(q querier) error) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -35,7 +36,10 @@ func (s *Store) txq(ctx context.Context, fn func(q querier) error) error {
 	for _, query := range missed {
 		s.wc.get(ctx, query, true)
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 func expID(id string) (int64, error) {
