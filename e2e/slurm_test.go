@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlw-project/mlw/internal/backend/slurm/slurmtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -20,31 +21,8 @@ import (
 // must run as root to submit as the job's account (sbatch --uid).
 func RequireSlurm(t testing.TB) string {
 	t.Helper()
-	missing := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("MLW_REQUIRE_SLURM") == "1" {
-			t.Fatalf("%s (MLW_REQUIRE_SLURM=1)", msg)
-		}
-		t.Skipf("%s; set MLW_REQUIRE_SLURM=1 to make this a failure", msg)
-	}
-	if _, err := exec.LookPath("sbatch"); err != nil {
-		missing("sbatch is not installed: run scripts/setup-slurm.sh (as root) for a real single-node Slurm")
-	}
-	if os.Geteuid() != 0 {
-		missing("Slurm-backed clusters submit as the job's account (sbatch --uid), which needs root")
-	}
-	out, err := exec.Command("sinfo", "-h", "-o", "%P").Output()
-	if err != nil {
-		missing("Slurm does not answer (sinfo: %v): start it with scripts/setup-slurm.sh", err)
-	}
-	for _, p := range strings.Fields(string(out)) {
-		if name, ok := strings.CutSuffix(p, "*"); ok {
-			return name
-		}
-	}
-	missing("Slurm has no default partition: %q", out)
-	return ""
+	_, p := slurmtest.Require(t)
+	return p.Name
 }
 
 // SlurmSharedDir is a shared directory for a Slurm-backed server: on one

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/mlw-project/mlw/internal/backend"
 	"github.com/mlw-project/mlw/internal/backend/slurm"
+	"github.com/mlw-project/mlw/internal/backend/slurm/slurmtest"
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
 )
@@ -27,32 +27,10 @@ import (
 // partition that has a node.
 func requireSlurm(t *testing.T) backend.Batch {
 	t.Helper()
-	missing := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("MLW_REQUIRE_SLURM") == "1" {
-			t.Fatalf("%s (MLW_REQUIRE_SLURM=1)", msg)
-		}
-		t.Skipf("%s; set MLW_REQUIRE_SLURM=1 to make this a failure", msg)
-	}
-	if _, err := exec.LookPath("sbatch"); err != nil {
-		missing("sbatch is not installed: run scripts/setup-slurm.sh (as root) to test against a real single-node Slurm")
-	}
-	if os.Geteuid() != 0 {
-		missing("these tests submit as another account (sbatch --uid) and need root")
-	}
-	b := slurm.NewBatch()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p, err := b.Partition(ctx, "")
-	if err != nil || !p.Up || len(p.Nodes) == 0 {
-		missing("Slurm does not answer with an up default partition (%+v, %v): start it with scripts/setup-slurm.sh", p, err)
-	}
+	b, _ := slurmtest.Require(t)
 	return b
 }
 
-// slurmBundle is a jobBundle whose clusters may run on the real Slurm,
-// with a shared directory that the job's account (nobody) can enter.
 func slurmBundle(t *testing.T) (*jobBundle, backend.Batch) {
 	t.Helper()
 	batch := requireSlurm(t)
