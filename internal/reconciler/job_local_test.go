@@ -63,7 +63,13 @@ func localBundle(t *testing.T, dir string, env EnvPreparer) (*jobBundle, *local.
 // backend's exit notices (the Wait goroutines enqueue the job).
 func (b *jobBundle) await(what string, cond func() bool) {
 	b.t.Helper()
-	deadline := time.After(60 * time.Second)
+	b.awaitWithin(what, 60*time.Second, cond)
+}
+
+// awaitWithin is await with its own limit (Slurm's passes are slower).
+func (b *jobBundle) awaitWithin(what string, limit time.Duration, cond func() bool) {
+	b.t.Helper()
+	deadline := time.After(limit)
 	for {
 		b.drain()
 		if cond() {

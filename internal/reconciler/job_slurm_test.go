@@ -63,19 +63,7 @@ func slurmBundle(t *testing.T) (*jobBundle, backend.Batch) {
 // is generous.
 func (b *jobBundle) awaitSlurm(what string, cond func() bool) {
 	b.t.Helper()
-	deadline := time.After(3 * time.Minute)
-	for {
-		b.drain()
-		if cond() {
-			return
-		}
-		select {
-		case <-b.q.added:
-		case <-time.After(100 * time.Millisecond):
-		case <-deadline:
-			b.t.Fatalf("gave up waiting for %s", what)
-		}
-	}
+	b.awaitWithin(what, 3*time.Minute, cond)
 }
 
 func (b *jobBundle) awaitJobState(name, state string) *resource.JobStatus {
