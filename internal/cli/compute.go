@@ -46,7 +46,7 @@ type computeFlags struct {
 
 func computeCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "compute", Short: "Manage compute instances and clusters", Aliases: []string{"computes"}}
-	cmd.AddCommand(computeCreateCmd(app), computeShowCmd(app), computeListCmd(app), computeDeleteCmd(app),
+	cmd.AddCommand(computeCreateCmd(app), computeAttachCmd(app), computeShowCmd(app), computeListCmd(app), computeDeleteCmd(app),
 		computeListSizesCmd(app), computeListUsageCmd(app))
 	// The verbs of compute instances, then those of clusters.
 	cmd.AddCommand(computeInstanceOpCmd(app, "start", "Start a stopped compute instance", "Starting"),

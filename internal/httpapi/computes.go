@@ -129,7 +129,7 @@ func computeLocation(c *resource.Object) string {
 
 func (a *API) renderCompute(r *Request, ws, c *resource.Object) map[string]any {
 	over := map[string]any{"properties": map[string]any{
-		"createdOn": armTime(c.CreatedAt), "modifiedOn": armTime(c.UpdatedAt), "isAttachedCompute": false,
+		"createdOn": armTime(c.CreatedAt), "modifiedOn": armTime(c.UpdatedAt), "isAttachedCompute": resource.ComputeTypeOf(c) == resource.Kubernetes,
 		"resourceId": nil,
 	}}
 	// Only the status's properties are the client's to see; a cluster's

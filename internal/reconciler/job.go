@@ -82,6 +82,8 @@ type Jobs struct {
 	// Slurm runs the jobs of Slurm-backed clusters (nil: this server
 	// has no Slurm, and their jobs fail with the reason).
 	Slurm *Slurm
+	// Kube runs the jobs of attached Kubernetes computes.
+	Kube *Kube
 	// WorkDirRetention is how long an ended job's working directories and
 	// checkpoints stay on disk, for a look at what it left (default an
 	// hour; its ./outputs and ./logs are saved as artifacts when it ends).
@@ -172,6 +174,8 @@ type computeInfo struct {
 	LowPriority bool
 	// Slurm is set for a Slurm-backed cluster; Size is the VM size.
 	Slurm *resource.ClusterBackend
+	// Kube is set for an attached Kubernetes compute.
+	Kube bool
 	Size  core.VMSize
 }
 
@@ -290,6 +294,11 @@ func (r *Jobs) step(ctx context.Context, j *jobCtx) (controller.Result, error) {
 			return res, err
 		}
 	}
+	if j.info.Kube {
+		if res, ok, err := r.kubeStep(ctx, j); ok {
+			return res, err
+		}
+	}
 	switch job.State {
 	case resource.JobNotStarted:
 		return r.enqueue(ctx, j)
@@ -372,6 +381,7 @@ func (r *Jobs) rememberCompute(st *resource.JobStatus, c *resource.Object) *comp
 			ci.Slurm = &b
 		}
 	}
+	ci.Kube = resource.ComputeTypeOf(c) == resource.Kubernetes
 	if st.ComputeUID == "" {
 		return ci
 	}
@@ -632,6 +642,9 @@ func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *resour
 		return controller.Result{}, err
 	}
 	if err := r.sweepProcs(ctx, j); err != nil {
+		return controller.Result{}, err
+	}
+	if err := r.kubeCleanup(ctx, j); err != nil {
 		return controller.Result{}, err
 	}
 	if j.st.StartTime != nil && j.job.State != resource.JobFinalizing && r.hasArtifacts(j) {
@@ -937,6 +950,11 @@ func (r *Jobs) remove(ctx context.Context, j *jobCtx) (controller.Result, error)
 	// its process files may be left (a crash before their release).
 	if err := r.slurmRemove(ctx, j); err != nil {
 		return controller.Result{}, err
+	}
+	if j.st.EndTime == nil {
+		if err := r.kubeCleanup(ctx, j); err != nil {
+			return controller.Result{}, err
+		}
 	}
 	stop := r.stopProcs
 	if j.st.EndTime != nil {

@@ -8,6 +8,8 @@ import (
 const (
 	ComputeInstance = "ComputeInstance"
 	AmlCompute      = "AmlCompute"
+	// Kubernetes is an attached Kubernetes cluster (docs/kubernetes.md).
+	Kubernetes = "Kubernetes"
 )
 
 // NestedProps returns doc.properties.properties (a compute's own

@@ -19,9 +19,10 @@ type ComputeSpec struct {
 	// Size is properties.properties.vmSize, looked up.
 	Size core.VMSize
 	// Cluster is set for an AmlCompute, Instance for a ComputeInstance.
-	Cluster  *ClusterSpec
-	Instance *InstanceSpec
-	Doc      map[string]any
+	Cluster    *ClusterSpec
+	Instance   *InstanceSpec
+	Kubernetes *KubernetesSpec
+	Doc        map[string]any
 }
 
 // ClusterSpec is what a cluster's spec asks for.
@@ -59,6 +60,14 @@ func ParseComputeSpec(doc map[string]any) (*ComputeSpec, error) {
 	s.Type, _ = outer["computeType"].(string)
 	s.Location, _ = doc["location"].(string)
 	props := NestedProps(doc)
+	if s.Type == Kubernetes {
+		// Its pods' sizes are instance types, not a VM size.
+		var err error
+		if s.Kubernetes, err = ParseKubernetesSpec(props); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	name, ok := props["vmSize"].(string)
 	if s.Size, ok = core.LookupVMSize(name); !ok {
 		return nil, core.InvalidCode("InvalidVmSize", "properties.properties.vmSize",
@@ -71,7 +80,7 @@ func ParseComputeSpec(doc map[string]any) (*ComputeSpec, error) {
 	case ComputeInstance:
 		s.Instance, err = parseInstanceSpec(props)
 	default:
-		err = core.Invalid("properties.computeType", "computeType %q is not supported by mlw; use ComputeInstance or AmlCompute.", s.Type)
+		err = core.Invalid("properties.computeType", "computeType %q is not supported by mlw; use ComputeInstance, AmlCompute or Kubernetes.", s.Type)
 	}
 	if err != nil {
 		return nil, err

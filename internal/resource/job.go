@@ -68,6 +68,14 @@ func (j *JobSpec) InstanceCount() int {
 	return *j.Resources.InstanceCount
 }
 
+// InstanceType is resources.instanceType ("" when the job names none).
+func (j *JobSpec) InstanceType() string {
+	if j.Resources == nil {
+		return ""
+	}
+	return j.Resources.InstanceType
+}
+
 // ProcessesPerInstance is distribution.processCountPerInstance (default 1).
 func (j *JobSpec) ProcessesPerInstance() int {
 	if j.Distribution == nil || j.Distribution.ProcessCountPerInstance == nil {
@@ -282,6 +290,9 @@ type JobStatus struct {
 	SubmitterID string `json:"submitterId,omitempty"`
 	// Slurm is the current attempt's Slurm job, on a Slurm-backed cluster.
 	Slurm *SlurmRun `json:"slurm,omitempty"`
+	// Kube is the current attempt's Job, on an attached Kubernetes
+	// compute.
+	Kube *KubeRun `json:"kube,omitempty"`
 }
 
 // JobPhase is one status change. Reason is the job's reason when it left

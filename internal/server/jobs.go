@@ -33,7 +33,7 @@ func (s *Server) envDir() string { return filepath.Join(s.opts.DataDir, "envs") 
 // processes, the environment builder, the scheduler, the cluster and job
 // reconcilers (jobs on compute instances run through the instance
 // reconciler).
-func (s *Server) buildJobs(computes *reconciler.ComputeDispatch, be *local.Cluster, instances *reconciler.Instances) {
+func (s *Server) buildJobs(computes *reconciler.ComputeDispatch, be *local.Cluster, instances *reconciler.Instances, kube *reconciler.Kube) {
 	sched := reconciler.NewScheduler()
 	queue := resource.EnqueueFunc(s.enqueue)
 	clusters := &reconciler.Clusters{Store: s.st, Nodes: be, Queue: queue, Log: s.log, Sched: sched, Slurm: s.slurm}
@@ -41,7 +41,8 @@ func (s *Server) buildJobs(computes *reconciler.ComputeDispatch, be *local.Clust
 	envs := reconciler.EnvBuilder{Builder: envbuild.New(envbuild.Options{Dir: s.envDir()})}
 	s.svc.EnvBuildFunc = envs.Build
 	jobs := &reconciler.Jobs{Store: s.st, Queue: queue, Log: s.log, Assets: s.svc, Procs: be, Sched: sched, Instances: instances,
-		Env: envs, DataDir: s.opts.DataDir, EnvDir: s.envDir(), Sandbox: true, Tracking: s.svc, Slurm: s.slurm}
+		Env: envs, DataDir: s.opts.DataDir, EnvDir: s.envDir(), Sandbox: true, Tracking: s.svc, Slurm: s.slurm, Kube: kube}
+	computes.Types[resource.Kubernetes] = &reconciler.KubeComputes{Store: s.st, Kube: kube, Queue: queue, Log: s.log}
 	s.register(core.KindJob, jobs, jobWorkers)
 	// On start only unfinished jobs need a look, not the whole history.
 	c := s.controllers[core.KindJob]

@@ -322,7 +322,11 @@ func (s *Server) buildControllers() error {
 		s.log.Warn("jobs and compute instances cannot be sandboxed on this host and will fail with SandboxUnavailable; fix this, or start the server with --allow-unsandboxed-jobs", "reason", reason)
 	}
 	instances := s.buildInstances(computes, procs)
-	s.buildJobs(computes, procs, instances)
+	kube, err := s.kubeFromEnv(resource.EnqueueFunc(s.enqueue))
+	if err != nil {
+		return err
+	}
+	s.buildJobs(computes, procs, instances, kube)
 	s.register(core.KindCompute, computes, 4)
 	return nil
 }

@@ -72,6 +72,10 @@ type ComputeAdmission struct {
 	Internal any
 	// Changed reports that an update needs reconciling.
 	Changed bool
+	// Secrets are top-level keys of the compute's status document that
+	// admission sets on create or update (a Kubernetes compute's
+	// kubeconfig): the renderer shows clients none of them.
+	Secrets map[string]any
 }
 
 // computeReadOnly are fields of properties (outer) that the server owns.
@@ -183,9 +187,9 @@ func (s *Service) parseComputeBody(body *Body) (string, string, ComputeType, err
 	typeName, ct, ok := s.canonicalComputeType(shape.Properties.ComputeType)
 	if !ok {
 		if shape.Properties.ComputeType == "" {
-			return "", "", nil, core.Invalid("properties.computeType", "The compute needs properties.computeType: ComputeInstance (a personal dev machine) or AmlCompute (a cluster).")
+			return "", "", nil, core.Invalid("properties.computeType", "The compute needs properties.computeType: ComputeInstance (a personal dev machine), AmlCompute (a cluster) or Kubernetes (an attached Kubernetes cluster).")
 		}
-		return "", "", nil, core.Invalid("properties.computeType", "computeType %q is not supported by mlw; use ComputeInstance or AmlCompute.", shape.Properties.ComputeType)
+		return "", "", nil, core.Invalid("properties.computeType", "computeType %q is not supported by mlw; use ComputeInstance, AmlCompute or Kubernetes.", shape.Properties.ComputeType)
 	}
 	return shape.Location, typeName, ct, nil
 }
@@ -254,6 +258,9 @@ func (s *Service) createCompute(ctx context.Context, a *ComputeAdmission) (*reso
 	if a.Internal != nil {
 		status[resource.InstanceInternalKey] = a.Internal
 	}
+	for k, v := range a.Secrets {
+		status[k] = v
+	}
 	c := &resource.Object{Kind: core.KindCompute, Parent: resource.WorkspaceKey(a.Workspace), Name: a.Name, UID: resource.NewUID(), Spec: resource.Encode(a.Doc),
 		Status: resource.Encode(status), State: a.State, CreatedBy: principalName(a.Principal), ModifiedBy: principalName(a.Principal)}
 	if err := s.Store.Create(ctx, c); err != nil {
@@ -283,6 +290,13 @@ func (s *Service) updateCompute(ctx context.Context, a *ComputeAdmission) (*reso
 		}
 		c.Spec = resource.Encode(resource.Merge(old, a.Doc))
 		c.ModifiedBy = principalName(a.Principal)
+		if len(a.Secrets) > 0 {
+			status := resource.Decode(c.Status)
+			for k, v := range a.Secrets {
+				status[k] = v
+			}
+			c.Status = resource.Encode(status)
+		}
 		return nil
 	})
 	if err != nil {

@@ -189,7 +189,7 @@ func (s *Service) admitJobCompute(ctx context.Context, ws *resource.Object, spec
 		return nil, err
 	}
 	pr["computeId"] = resource.ComputeARMID(ws, compute)
-	if resource.ComputeTypeOf(compute) != resource.AmlCompute {
+	if resource.ComputeTypeOf(compute) == resource.ComputeInstance {
 		// A job on an instance runs as the instance's user, in its home.
 		if err := checkAssigned(PrincipalFrom(ctx), compute, resource.InstanceStatusOf(compute),
 			"run jobs on it; submit to a compute cluster or to an instance of your own"); err != nil {
@@ -224,7 +224,15 @@ func checkJobResources(spec *resource.JobSpec, compute *resource.Object) error {
 	if n < 1 || n > 100 {
 		return core.Invalid("properties.resources.instanceCount", "resources.instanceCount must be from 1 to 100, not %d.", n)
 	}
-	if resource.ComputeTypeOf(compute) == resource.AmlCompute {
+	if resource.ComputeTypeOf(compute) == resource.Kubernetes {
+		cs, err := resource.ComputeSpecOf(compute)
+		if err != nil {
+			return core.Internal(fmt.Errorf("kubernetes compute %s: stored spec: %w", compute.Name, err))
+		}
+		if _, _, err := cs.Kubernetes.InstanceType(spec.InstanceType()); err != nil {
+			return err
+		}
+	} else if resource.ComputeTypeOf(compute) == resource.AmlCompute {
 		cs, err := resource.ComputeSpecOf(compute)
 		if err != nil {
 			return core.Internal(fmt.Errorf("cluster %s: stored spec: %w", compute.Name, err))
@@ -329,9 +337,9 @@ func (s *Service) jobCompute(ctx context.Context, ws *resource.Object, id string
 		return nil, core.Conflict("ComputeBeingDeleted", "The compute '%s' is being deleted; submit the job to another compute.", c.Name)
 	}
 	switch resource.ComputeTypeOf(c) {
-	case resource.AmlCompute, resource.ComputeInstance:
+	case resource.AmlCompute, resource.ComputeInstance, resource.Kubernetes:
 	default:
-		return nil, core.Invalid("properties.computeId", "The compute '%s' is a %s; jobs run on compute clusters and compute instances.", c.Name, resource.ComputeTypeOf(c))
+		return nil, core.Invalid("properties.computeId", "The compute '%s' is a %s; jobs run on compute clusters, compute instances and Kubernetes computes.", c.Name, resource.ComputeTypeOf(c))
 	}
 	return c, nil
 }

@@ -72,6 +72,7 @@ func New(st store.Store, q resource.Enqueuer, log *slog.Logger) *Service {
 	s := &Service{Store: st, Queue: q, Log: log, Now: time.Now}
 	s.RegisterComputeType(resource.ComputeInstance, instanceType{})
 	s.RegisterComputeType(resource.AmlCompute, clusterType{})
+	s.RegisterComputeType(resource.Kubernetes, kubernetesType{})
 	return s
 }
 

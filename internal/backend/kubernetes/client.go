@@ -2,11 +2,11 @@ package kubernetes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
 
+	"github.com/mlw-project/mlw/internal/backend"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -148,7 +148,7 @@ func (c *Client) Cancel(ctx context.Context, name string) error {
 }
 
 // ErrNoPod: the pod of that node has not been created (or is gone).
-var ErrNoPod = errors.New("no pod for that node yet")
+var ErrNoPod = backend.ErrNoPod
 
 // Logs streams the job container's output of node index (following it
 // while the pod runs, when follow).
@@ -166,17 +166,8 @@ func (c *Client) Logs(ctx context.Context, name string, index int, follow bool) 
 	return nil, ErrNoPod
 }
 
-// Node is one node of the cluster as mlw shows it.
-type Node struct {
-	Name        string
-	Ready       bool
-	Schedulable bool
-	MilliCPU    int64
-	MemoryBytes int64
-	GPUs        int64
-	// Message says why a node is not ready.
-	Message string
-}
+// Node is one node of the cluster as mlw shows it (backend.ContainerNode).
+type Node = backend.ContainerNode
 
 // Nodes lists the cluster's nodes (those matching selector, "" for all).
 func (c *Client) Nodes(ctx context.Context, selector string) ([]Node, error) {
@@ -208,4 +199,11 @@ func (c *Client) Nodes(ctx context.Context, selector string) ([]Node, error) {
 // elsewhere).
 func NewForClientset(cs kubernetes.Interface, namespace string) *Client {
 	return &Client{cs: cs, namespace: namespace}
+}
+
+var _ backend.Containers = (*Client)(nil)
+
+// Connect is New as a backend.ContainerConnector.
+func Connect(kubeconfig []byte, namespace string) (backend.Containers, error) {
+	return New(kubeconfig, namespace)
 }

@@ -1,7 +1,6 @@
 package kubernetes
 
 import (
-	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -29,40 +28,14 @@ const (
 	MasterPort = 29500
 )
 
-// JobSpec is one attempt of a command job.
-type JobSpec struct {
-	// Name is the Kubernetes Job's name: a DNS label (see JobName).
-	Name          string
-	JobName       string // the mlw job's name
-	JobUID        string
-	Attempt       int
-	Image         string
-	Command       string
-	Env           map[string]string
-	Nodes         int // pods, one per node (instance_count)
-	ProcsPerNode  int // processes per pod (process_count_per_instance)
-	PerNode       backend.Resources
-	Timeout       time.Duration // the Job's activeDeadlineSeconds (0: none)
-	CodeURL       string        // SAS URL of the code snapshot, a tar archive ("" for none)
-	OutputsURL    string        // SAS URL of the folder outputs/ is uploaded to ("" for none)
-	NodeSelector  map[string]string
-	ServiceAcount string
-}
+// JobSpec is one attempt of a command job (backend.ContainerJob).
+type JobSpec = backend.ContainerJob
 
-var dnsUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)
+// JobName is the Kubernetes name of attempt n of the mlw job with uid
+// (backend.ContainerJobName).
+func JobName(uid string, attempt int) string { return backend.ContainerJobName(uid, attempt) }
 
-// JobName is the Kubernetes name of attempt n of the mlw job with uid: a
-// DNS label of at most 52 characters, so that the pods' names (name plus a
-// suffix) stay within 63.
-func JobName(uid string, attempt int) string {
-	s := dnsUnsafe.ReplaceAllString(strings.ToLower(uid), "")
-	if len(s) > 40 {
-		s = s[:40]
-	}
-	return fmt.Sprintf("mlw-%s-a%d", s, attempt)
-}
-
-func (s *JobSpec) labels() map[string]string {
+func jobLabels(s *JobSpec) map[string]string {
 	return map[string]string{LabelManaged: "mlw", LabelJob: labelValue(s.JobName), LabelJobUID: labelValue(s.JobUID),
 		LabelAttempt: strconv.Itoa(s.Attempt)}
 }
@@ -82,11 +55,11 @@ func labelValue(v string) string {
 // an attempt.
 func Manifest(s *JobSpec) (*batchv1.Job, *corev1.Service) {
 	nodes := max(s.Nodes, 1)
-	labels := s.labels()
+	labels := jobLabels(s)
 	pod := corev1.PodSpec{
 		RestartPolicy:      corev1.RestartPolicyNever,
 		NodeSelector:       s.NodeSelector,
-		ServiceAccountName: s.ServiceAcount,
+		ServiceAccountName: s.ServiceAccount,
 		Volumes:            []corev1.Volume{{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 		Containers: []corev1.Container{{
 			Name: Container, Image: s.Image, Command: []string{"bash", "-c", runScript}, WorkingDir: "/mlw/work",
@@ -97,7 +70,7 @@ func Manifest(s *JobSpec) (*batchv1.Job, *corev1.Service) {
 	if s.CodeURL != "" {
 		pod.InitContainers = []corev1.Container{{
 			Name: "code", Image: s.Image, Command: []string{"bash", "-c", fetchScript}, WorkingDir: "/mlw/work",
-			Env:          []corev1.EnvVar{{Name: "MLW_CODE_URL", Value: s.CodeURL}},
+			Env:          append([]corev1.EnvVar{{Name: "MLW_CODE_URL", Value: s.CodeURL}}, caEnv(s)...),
 			VolumeMounts: []corev1.VolumeMount{{Name: "work", MountPath: "/mlw/work"}},
 		}}
 	}
@@ -161,7 +134,18 @@ func podEnv(s *JobSpec, nodes int) []corev1.EnvVar {
 	if s.OutputsURL != "" {
 		env = append(env, corev1.EnvVar{Name: "MLW_OUTPUTS_URL", Value: s.OutputsURL})
 	}
-	return env
+	return append(env, caEnv(s)...)
+}
+
+
+// CAPath is where the pods' scripts write the certificate they trust.
+const CAPath = backend.ContainerCAPath
+
+func caEnv(s *JobSpec) []corev1.EnvVar {
+	if s.CAPEM == "" {
+		return nil
+	}
+	return []corev1.EnvVar{{Name: "MLW_CA_PEM", Value: s.CAPEM}}
 }
 
 // requests asks for a VM size's share of a node, as requests and limits
@@ -184,15 +168,20 @@ func ptr[T any](v T) *T { return &v }
 
 // fetchScript is the init container's: the snapshot, a tar archive, into
 // the work directory.
-const fetchScript = `set -euo pipefail
-curl -fsS --retry 5 "$MLW_CODE_URL" | tar -x -C /mlw/work`
+const fetchScript = caScript + `curl -fsS --retry 5 ${ca[@]+"${ca[@]}"} "$MLW_CODE_URL" | tar -x -C /mlw/work`
+
+// caScript writes MLW_CA_PEM to CAPath for curl (and the job's clients).
+const caScript = `set -euo pipefail
+ca=()
+if [ -n "${MLW_CA_PEM:-}" ]; then printf '%s\n' "$MLW_CA_PEM" > ` + CAPath + `; ca=(--cacert ` + CAPath + `); fi
+`
 
 // runScript is the job container's: the node's processes with the rank
 // variables mlw's local backend sets (node i of an Indexed Job is
 // JOB_COMPLETION_INDEX), each rank's output in its own log as well, then
 // outputs/ uploaded to the blob store. The exit status is the first
 // failing rank's.
-const runScript = `set -uo pipefail
+const runScript = caScript + `set +e
 node=${JOB_COMPLETION_INDEX:-0}
 export NODE_RANK=$node
 mkdir -p outputs logs
@@ -214,7 +203,7 @@ done
 if [ -n "${MLW_OUTPUTS_URL:-}" ]; then
   base=${MLW_OUTPUTS_URL%%\?*} sas=${MLW_OUTPUTS_URL#*\?}
   (cd outputs && find . -type f -print0) | while IFS= read -r -d '' f; do
-    curl -fsS --retry 3 -X PUT -H 'x-ms-blob-type: BlockBlob' --data-binary "@outputs/$f" "$base/${f#./}?$sas" >/dev/null ||
+    curl -fsS --retry 3 ${ca[@]+"${ca[@]}"} -X PUT -H 'x-ms-blob-type: BlockBlob' --data-binary "@outputs/$f" "$base/${f#./}?$sas" >/dev/null ||
       echo "mlw: could not upload outputs/${f#./}" >&2
   done
 fi

@@ -4,36 +4,27 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mlw-project/mlw/internal/backend"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Kinds of State: what an attempt's Job and pods mean to mlw.
+// Kinds of State (backend.Container*).
 const (
-	Pending     = "Pending"   // a pod waits: for a node (Reason from the scheduler), or its init container
-	Preparing   = "Preparing" // pods scheduled, the code being fetched or images pulled
-	Running     = "Running"
-	Completed   = "Completed"
-	Failed      = "Failed"
-	Timeout     = "Timeout"
-	OutOfMemory = "OutOfMemory"
-	ImagePull   = "ImagePullFailed" // the image cannot be pulled: the attempt cannot go on
-	Gone        = "Gone"            // no such Job (deleted, or never created)
+	Pending     = backend.ContainerPending
+	Preparing   = backend.ContainerPreparing
+	Running     = backend.ContainerRunning
+	Completed   = backend.ContainerCompleted
+	Failed      = backend.ContainerFailed
+	Timeout     = backend.ContainerTimeout
+	OutOfMemory = backend.ContainerOutOfMemory
+	ImagePull   = backend.ContainerImagePull
+	Gone        = backend.ContainerGone
 )
 
-// State is an attempt as Kubernetes reports it.
-type State struct {
-	Kind string
-	// Ended: the attempt will not change any more (mlw deletes its Job).
-	Ended bool
-	// ExitCode of the first failed container (-1 when none ran).
-	ExitCode int
-	// Reason is Kubernetes' reason (Unschedulable, ErrImagePull,
-	// DeadlineExceeded, OOMKilled, ...); Message says it in words.
-	Reason, Message string
-	// Nodes the pods run on.
-	Nodes []string
-}
+// State is an attempt as Kubernetes reports it (backend.ContainerState).
+type State = backend.ContainerState
 
 // StateOf maps a Job and its pods (nil job: Gone).
 func StateOf(job *batchv1.Job, pods []corev1.Pod) State {

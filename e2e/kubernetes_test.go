@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mlw-project/mlw/internal/backend/kubernetes/ktest"
+)
+
+// TestKubernetesCompute attaches a real control plane (kube-apiserver,
+// etcd, scheduler, controller-manager) with kwok's fake nodes as a
+// Kubernetes compute and runs jobs on it with the real binary: attach
+// errors that name the field, the compute's status and nodes (its
+// kubeconfig never read back), a job that kwok runs to Completed, a job too
+// big for any node that stays Queued with the scheduler's words, and its
+// pod's own scripts run here against mlw (kwok runs no container): the
+// code archive fetched through the attempt's SAS, the command run with its
+// inputs substituted, outputs uploaded; cancelling it deletes its Job and
+// keeps the outputs as artifacts; detaching leaves no Job behind.
+func TestKubernetesCompute(t *testing.T) {
+	t.Parallel()
+	cl := ktest.Start(t, ktest.Node{Name: "kwok-0", CPU: "4", Memory: "16Gi"}, ktest.Node{Name: "kwok-1", CPU: "4", Memory: "16Gi"})
+	s := StartServer(t, Options{})
+	s.MustRun(t, "group", "create", "-n", "rg-k8s", "-l", "eastus")
+	s.MustRun(t, "workspace", "create", "-n", "ws-k8s", "-g", "rg-k8s")
+	s.MustRun(t, "configure", "--defaults", "group=rg-k8s", "workspace=ws-k8s")
+	kc := filepath.Join(s.WorkDir, "kubeconfig")
+	require.NoError(t, os.WriteFile(kc, cl.Kubeconfig, 0o600))
+	kubectl := func(args ...string) []byte {
+		t.Helper()
+		out, err := exec.Command(filepath.Join(ktest.BinDir(), "kubectl"), append([]string{"--kubeconfig", kc}, args...)...).Output()
+		require.NoError(t, err, "kubectl %v", args)
+		return out
+	}
+
+	empty := filepath.Join(s.WorkDir, "empty")
+	require.NoError(t, os.WriteFile(empty, []byte("apiVersion: v1\nkind: Config\n"), 0o600))
+	_, stderr, code := s.Run("compute", "attach", "--name", "k8s", "--kubeconfig", empty)
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "kubeconfig names no cluster")
+	_, stderr, code = s.Run("compute", "attach", "--name", "k8s", "--kubeconfig", kc, "--instance-type", "x=cpu=two,memory=1Gi")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "instanceTypes.x.resources")
+	require.Contains(t, stderr, "not a Kubernetes quantity")
+	_, stderr, code = s.Run("compute", "attach", "--name", "k8s-nowhere", "--kubeconfig", kc, "--namespace", "nowhere")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, `namespace "nowhere"`)
+
+	s.MustRun(t, "compute", "attach", "--name", "k8s", "--kubeconfig", kc, "--namespace", "default",
+		"--instance-type", "small=cpu=1,memory=1Gi", "--instance-type", "huge=cpu=64,memory=256Gi", "--default-instance-type", "small")
+	raw := s.MustRun(t, "compute", "show", "--name", "k8s", "-o", "rest")
+	require.NotContains(t, raw, "ktest-admin-token", "the kubeconfig is never read back")
+	var c map[string]any
+	require.NoError(t, json.Unmarshal([]byte(raw), &c))
+	props := c["properties"].(map[string]any)
+	require.Equal(t, "Kubernetes", props["computeType"])
+	require.Equal(t, "Succeeded", props["provisioningState"], raw)
+	require.Equal(t, true, props["isAttachedCompute"])
+	require.EqualValues(t, 2, props["properties"].(map[string]any)["readyNodeCount"], raw)
+
+	proj := s.WorkDir
+	jcWrite(t, proj, map[string]string{
+		"src/train.py": "import os, sys\nos.makedirs('outputs', exist_ok=True)\nopen('outputs/model.txt', 'w').write('lr=' + sys.argv[2])\nprint('trained with lr', sys.argv[2])\n",
+		"job.yml": `$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+code: src
+command: python3 train.py --lr ${{inputs.lr}}
+inputs:
+  lr: 0.25
+environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+compute: azureml:k8s
+experiment_name: k8s-e2e
+`,
+	})
+	job := filepath.Join(proj, "job.yml")
+	s.MustRun(t, "job", "create", "--file", job, "--name", "k8s_ok")
+	awaitJobState(t, s, "k8s_ok", "Completed", 90*time.Second)
+
+	s.MustRun(t, "job", "create", "--file", job, "--name", "k8s_big", "--set", "resources.instance_type=huge")
+	shown := awaitJobState(t, s, "k8s_big", "Queued", 60*time.Second, "Insufficient cpu")
+	require.Contains(t, shown, "Waiting for a node")
+
+	// The pod's scripts, run here as the pod would run them.
+	var jobs struct {
+		Items []struct {
+			Spec struct {
+				Template struct {
+					Spec struct {
+						InitContainers, Containers []podContainer
+					}
+				}
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(kubectl("get", "jobs", "-l", "mlw.dev/job=k8s_big", "-o", "json"), &jobs))
+	require.Len(t, jobs.Items, 1)
+	pod := jobs.Items[0].Spec.Template.Spec
+	require.Len(t, pod.InitContainers, 1)
+	require.Equal(t, "mcr.microsoft.com/azureml/curated/sklearn-1.0-ubuntu20.04-py38-cpu:"+curatedLatest(t, s), pod.Containers[0].Image)
+	work := t.TempDir()
+	pod.InitContainers[0].run(t, work)
+	require.FileExists(t, filepath.Join(work, "train.py"), "the code archive was fetched through its SAS")
+	out := pod.Containers[0].run(t, work)
+	require.Contains(t, out, "trained with lr 0.25")
+	require.NotContains(t, out, "could not upload")
+
+	s.MustRun(t, "job", "cancel", "--name", "k8s_big")
+	awaitJobState(t, s, "k8s_big", "Canceled", 30*time.Second)
+	dl := filepath.Join(s.WorkDir, "dl")
+	s.MustRun(t, "job", "download", "k8s_big", "--download-path", dl, "--all")
+	model := findFile(t, dl, "model.txt")
+	body, err := os.ReadFile(model)
+	require.NoError(t, err)
+	require.Equal(t, "lr=0.25", string(body), "the outputs the pod uploaded are the job's artifacts")
+
+	require.Eventually(t, func() bool { return strings.TrimSpace(string(kubectl("get", "jobs", "-o", "name"))) == "" },
+		30*time.Second, 200*time.Millisecond, "ended jobs leave no Kubernetes Job behind")
+	s.MustRun(t, "compute", "delete", "--name", "k8s", "--yes")
+	_, _, code = s.Run("compute", "show", "--name", "k8s")
+	require.NotZero(t, code)
+}
+
+// podContainer is what a test needs of a container of a Job's pod.
+type podContainer struct {
+	Image   string
+	Command []string
+	Env     []struct{ Name, Value string }
+}
+
+// run runs the container's script on this host in work (its /mlw/work),
+// with the variables that have values, and returns its output.
+func (c podContainer) run(t *testing.T, work string) string {
+	t.Helper()
+	require.Len(t, c.Command, 3)
+	script := strings.ReplaceAll(c.Command[2], "/mlw/work", work)
+	cmd := exec.Command(c.Command[0], c.Command[1], script)
+	cmd.Dir = work
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work}
+	for _, e := range c.Env {
+		if e.Value != "" {
+			cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return string(out)
+}
+
+// awaitJobState waits for a job's status (and words in its REST body).
+func awaitJobState(t *testing.T, s *Server, name, state string, within time.Duration, words ...string) string {
+	t.Helper()
+	var last string
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		out, _, code := s.Run("job", "show", "--name", name, "-o", "rest")
+		last = out
+		ok := code == 0 && strings.Contains(out, `"status": "`+state+`"`)
+		for _, w := range words {
+			ok = ok && strings.Contains(out, w)
+		}
+		if ok {
+			return out
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("job %s did not reach %s (%v) within %s:\n%s", name, state, words, within, last)
+	return ""
+}
+
+// curatedLatest is the newest version of the lab's curated environment.
+func curatedLatest(t *testing.T, s *Server) string {
+	t.Helper()
+	var env map[string]any
+	s.MustRunJSON(t, &env, "environment", "show", "--name", "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu", "--label", "latest")
+	return env["version"].(string)
+}
+
+// findFile finds a file by name under dir.
+func findFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	found := ""
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Name() == name {
+			found = p
+		}
+		return nil
+	})
+	require.NotEmpty(t, found, "no %s under %s", name, dir)
+	return found
+}

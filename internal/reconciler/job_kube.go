@@ -1,0 +1,394 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlw-project/mlw/internal/backend"
+	"github.com/mlw-project/mlw/internal/blob"
+	"github.com/mlw-project/mlw/internal/controller"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
+)
+
+// A job on an attached Kubernetes compute (docs/kubernetes.md) goes
+// NotStarted → Queued (the attempt's Job created at once: Kubernetes
+// queues it; the job stays Queued, with the scheduler's words, while its
+// pods wait for a node) → Preparing (pods scheduled: images pulled, the
+// code fetched) → Running (every pod runs) → an end, mapped from the pods
+// and the Job's conditions. Each attempt is one Kubernetes Job named from
+// the job's UID and the attempt, created once even across restarts of
+// mlw. Its code archive and uploaded outputs live in a blob container of
+// its own, the only one the attempt's SAS opens.
+
+// kubeStep runs the Kubernetes-specific step of a job, if its state has
+// one.
+func (r *Jobs) kubeStep(ctx context.Context, j *jobCtx) (controller.Result, bool, error) {
+	if r.Kube == nil || r.Kube.Connect == nil {
+		if j.job.State == resource.JobNotStarted || j.job.State == resource.JobQueued {
+			msg := fmt.Sprintf("The compute '%s' is a Kubernetes cluster, and this server cannot run jobs on Kubernetes.", j.info.Name)
+			res, err := r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: "KubernetesUnavailable", Message: msg}, msg)
+			return res, true, err
+		}
+		return controller.Result{}, false, nil
+	}
+	var res controller.Result
+	var err error
+	switch j.job.State {
+	case resource.JobNotStarted, resource.JobQueued:
+		res, err = r.kubeSubmit(ctx, j)
+	case resource.JobPreparing, resource.JobRunning:
+		res, err = r.kubePoll(ctx, j)
+	case resource.JobCancelRequested:
+		if resource.JobTerminal(j.st.Outcome) {
+			return controller.Result{}, false, nil
+		}
+		reason := "Canceled."
+		if j.st.CancelRequest != nil {
+			reason = j.st.CancelRequest.Reason
+		}
+		res, err = r.finish(ctx, j, resource.JobCanceled, nil, reason)
+	default:
+		return controller.Result{}, false, nil
+	}
+	return res, true, err
+}
+
+// kubeFail ends a job that cannot be submitted.
+func (r *Jobs) kubeFail(ctx context.Context, j *jobCtx, err error) (controller.Result, error) {
+	var fail *prepError
+	if errors.As(err, &fail) {
+		return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: fail.code, Message: fail.msg}, fail.msg)
+	}
+	if e, ok := core.AsError(err); ok && e.Status < 500 {
+		return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: e.Code, Message: e.Message}, e.Message)
+	}
+	return controller.Result{}, err
+}
+
+// kubeCluster is the client of the job's compute.
+func (r *Jobs) kubeCluster(j *jobCtx) (*kubeCluster, *resource.KubernetesSpec, error) {
+	if j.compute == nil {
+		return nil, nil, fmt.Errorf("%w: the compute of job %s is gone", controller.ErrTerminal, j.job.Name)
+	}
+	spec, err := resource.ComputeSpecOf(j.compute)
+	if err != nil || spec.Kubernetes == nil {
+		return nil, nil, fmt.Errorf("%w: compute %s: stored spec: %v", controller.ErrTerminal, j.compute.Name, err)
+	}
+	cl, err := r.Kube.cluster(j.compute, spec.Kubernetes)
+	if err != nil {
+		return nil, nil, prepFail("KubernetesUnreachable", "mlw cannot connect to the Kubernetes compute '%s': %v", j.compute.Name, err)
+	}
+	return cl, spec.Kubernetes, nil
+}
+
+// kubeSubmit records the next attempt (its Job's name, instance type and
+// image) and creates its Job, then goes on as kubePoll.
+func (r *Jobs) kubeSubmit(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	cl, spec, err := r.kubeCluster(j)
+	if err != nil {
+		return r.kubeFail(ctx, j, err)
+	}
+	if j.st.Kube == nil {
+		if err := r.kubeRecord(ctx, j, spec); err != nil {
+			return r.kubeFail(ctx, j, err)
+		}
+	}
+	if !j.st.Kube.Submitted {
+		job, err := r.kubeJob(ctx, j, spec)
+		if err != nil {
+			return r.kubeFail(ctx, j, err)
+		}
+		if err := cl.c.Submit(ctx, job); err != nil {
+			return controller.Result{}, fmt.Errorf("create the Kubernetes Job of %s: %w", j.job.Name, err)
+		}
+		j.st.Kube.Submitted = true
+		j.st.Reason = fmt.Sprintf("Submitted to Kubernetes namespace %s as Job %s.", j.st.Kube.Namespace, j.st.Kube.Name)
+		if err := r.write(ctx, j, resource.JobQueued); err != nil {
+			return controller.Result{}, err
+		}
+		r.logf(j, "Submitted to Kubernetes namespace %s as Job %s: %d pod(s) of instance type %s, %d process(es) each, image %s.",
+			j.st.Kube.Namespace, j.st.Kube.Name, job.Nodes, j.st.Kube.InstanceType, job.ProcsPerNode, job.Image)
+	}
+	return r.kubePoll(ctx, j)
+}
+
+// kubeRecord writes the attempt down before anything is created for it,
+// so that a restart finds the same names.
+func (r *Jobs) kubeRecord(ctx context.Context, j *jobCtx, spec *resource.KubernetesSpec) error {
+	env, err := r.resolveEnv(ctx, j)
+	if err != nil {
+		if e, ok := core.AsError(err); ok && e.Status < 500 {
+			return prepFail("EnvironmentNotFound", "%s", e.Message)
+		}
+		return err
+	}
+	image, err := r.Kube.kubeImage(spec, env)
+	if err != nil {
+		return err
+	}
+	itName, _, err := spec.InstanceType(j.spec.InstanceType())
+	if err != nil {
+		return err
+	}
+	now := r.Clock.Now()
+	if j.job.State == resource.JobNotStarted {
+		j.st.Enter(resource.JobQueued, now)
+	}
+	j.st.Attempt++
+	name := backend.ContainerJobName(j.job.UID, j.st.Attempt)
+	j.st.Kube = &resource.KubeRun{Name: name, Namespace: spec.Namespace, Container: "mlwjob-" + strings.TrimPrefix(name, "mlw-"),
+		InstanceType: itName, Image: image}
+	j.st.Environment = env.ID
+	j.st.Reason = fmt.Sprintf("Submitting attempt %d to Kubernetes namespace %s.", j.st.Attempt, spec.Namespace)
+	return r.write(ctx, j, resource.JobQueued)
+}
+
+// kubeJob stages an attempt (its code archive, SAS URLs) and returns the
+// Job to create.
+func (r *Jobs) kubeJob(ctx context.Context, j *jobCtx, spec *resource.KubernetesSpec) (*backend.ContainerJob, error) {
+	if len(j.spec.Outputs) > 0 {
+		return nil, prepFail("OutputNotWritable", "Named outputs are not supported on Kubernetes computes yet: write to ./outputs, which is saved as the job's artifacts.")
+	}
+	_, it, err := spec.InstanceType(j.st.Kube.InstanceType)
+	if err != nil {
+		return nil, err
+	}
+	inputs, env, err := kubeInputs(j)
+	if err != nil {
+		return nil, err
+	}
+	command, err := substitute(j.spec.Command, &jobIO{inputs: inputs, outputs: map[string]string{}, env: env})
+	if err != nil {
+		return nil, err
+	}
+	run := j.st.Kube
+	account := resource.WorkspaceStatusOf(j.ws).StorageAccount
+	dir := blob.ContainerDir(r.DataDir, account, run.Container)
+	if err := os.MkdirAll(filepath.Join(dir, "outputs"), 0o700); err != nil {
+		return nil, err
+	}
+	job := &backend.ContainerJob{Name: run.Name, JobName: j.job.Name, JobUID: j.job.UID, Attempt: j.st.Attempt, Image: run.Image,
+		Command: command, Nodes: j.spec.InstanceCount(), ProcsPerNode: j.spec.ProcessesPerInstance(), NodeSelector: it.NodeSelector,
+		PerNode: backend.Resources{MilliCPU: it.MilliCPU, MemoryBytes: it.MemoryBytes, GPUs: it.GPUs}, CAPEM: string(r.Kube.CAPEM)}
+	job.Timeout, _ = j.spec.Timeout()
+	base := strings.TrimRight(r.Kube.ServerURL(), "/") + "/blob/" + account + "/" + run.Container
+	sas := r.Kube.SignSAS(account, run.Container, "rcw", 7*24*time.Hour+job.Timeout, j.st.SubmitterID)
+	code, err := r.codeSnapshot(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	if code != nil {
+		n, err := writeCodeArchive(code, filepath.Join(dir, "code.tar"))
+		code.root.Close()
+		if err != nil {
+			return nil, fmt.Errorf("archive the code snapshot: %w", err)
+		}
+		job.CodeURL = base + "/code.tar?" + sas
+		r.logf(j, "Code snapshot archived for the pods (%d files).", n)
+	}
+	job.OutputsURL = base + "/outputs?" + sas
+	if job.Env, err = r.kubeEnv(ctx, j, env); err != nil {
+		return nil, err
+	}
+	return job, nil
+}
+
+// kubeInputs are a job's inputs as its pods get them: literals as they
+// are, data outside mlw by its URL. Inputs from the workspace's storage
+// are not yet given to pods.
+func kubeInputs(j *jobCtx) (inputs, env map[string]string, err error) {
+	inputs, env = map[string]string{}, map[string]string{}
+	for name, in := range j.spec.Inputs {
+		v := ""
+		switch {
+		case strings.EqualFold(in.JobInputType, "literal"):
+			v = in.Literal()
+		case strings.HasPrefix(in.URI, "https://") || strings.HasPrefix(in.URI, "http://"):
+			v = in.URI
+		default:
+			return nil, nil, prepFail("InputNotSupported", "Input %s (%s) is in the workspace's storage; jobs on Kubernetes computes take literal inputs and inputs by http(s) URL for now (docs/kubernetes.md).", name, in.URI)
+		}
+		inputs[name], env["AZURE_ML_INPUT_"+name] = v, v
+	}
+	return inputs, env, nil
+}
+
+// kubeEnv is the pods' environment: what a local job's processes get
+// that means something in a pod, the tracking variables pointing at mlw's
+// URL for pods, the inputs and the job's own variables.
+func (r *Jobs) kubeEnv(ctx context.Context, j *jobCtx, inputs map[string]string) (map[string]string, error) {
+	ref := resource.WorkspaceRefOf(j.ws)
+	env := map[string]string{
+		"AZUREML_RUN_ID": j.job.Name, "AZUREML_ARM_SUBSCRIPTION": ref.Subscription, "AZUREML_ARM_RESOURCEGROUP": ref.ResourceGroup,
+		"AZUREML_ARM_WORKSPACE_NAME": ref.Workspace, "AZUREML_ARM_PROJECT_NAME": j.spec.ExperimentName,
+		"MLFLOW_RUN_ID": j.job.Name, "MLFLOW_EXPERIMENT_NAME": j.spec.ExperimentName,
+		"MLW_JOB_NAME": j.job.Name, "MLW_ATTEMPT": strconv.Itoa(j.st.Attempt), "PYTHONUNBUFFERED": "1",
+	}
+	if r.Tracking != nil {
+		t, err := r.Tracking.StartJobRun(ctx, j.ws, j.job)
+		if err != nil {
+			return nil, fmt.Errorf("start the job's MLflow run: %w", err)
+		}
+		for k, v := range t.Env {
+			env[k] = v
+		}
+		if u, err := url.Parse(env["MLFLOW_TRACKING_URI"]); err == nil && u.Host != "" {
+			if pod, err := url.Parse(r.Kube.ServerURL()); err == nil {
+				u.Scheme, u.Host = pod.Scheme, pod.Host
+				env["MLFLOW_TRACKING_URI"] = u.String()
+			}
+		}
+		if len(r.Kube.CAPEM) > 0 {
+			env["MLFLOW_TRACKING_SERVER_CERT_PATH"] = backend.ContainerCAPath
+		}
+	}
+	for k, v := range inputs {
+		env[k] = v
+	}
+	for k, v := range j.spec.EnvironmentVariables {
+		if v != nil {
+			env[k] = fmt.Sprint(v)
+		}
+	}
+	return env, nil
+}
+
+// kubePoll follows a created attempt through its poller's last answer.
+func (r *Jobs) kubePoll(ctx context.Context, j *jobCtx) (controller.Result, error) {
+	cl, _, err := r.kubeCluster(j)
+	if err != nil {
+		return r.kubeFail(ctx, j, err)
+	}
+	run := j.st.Kube
+	cl.watch(ctx, j.key, run.Name)
+	st, ok := cl.State(run.Name)
+	if !ok {
+		return controller.Result{RequeueAfter: 30 * time.Second}, nil // the poller enqueues the job when it sees it
+	}
+	if st.Ended {
+		return r.kubeEnded(ctx, j, cl, st)
+	}
+	now := r.Clock.Now()
+	state, reason := j.job.State, ""
+	switch st.Kind {
+	case backend.ContainerPending:
+		state, reason = resource.JobQueued, fmt.Sprintf("Queued in Kubernetes namespace %s (Job %s): %s", run.Namespace, run.Name, st.Message)
+	case backend.ContainerPreparing:
+		state, reason = resource.JobPreparing, fmt.Sprintf("Preparing on node(s) %s: %s", strings.Join(st.Nodes, ", "), st.Message)
+	case backend.ContainerRunning:
+		state, reason = resource.JobRunning, fmt.Sprintf("Running on node(s) %s (Kubernetes Job %s).", strings.Join(st.Nodes, ", "), run.Name)
+		cl.followLogs(run.Name, r.kubeLogs(j))
+	}
+	if state == j.job.State && reason == j.st.Reason {
+		return controller.Result{}, nil
+	}
+	if state != j.job.State {
+		if state == resource.JobRunning && j.st.StartTime == nil {
+			j.st.StartTime = &now
+		}
+		j.st.Enter(state, now)
+		r.logf(j, "%s", reason)
+	}
+	j.st.Reason, run.State, run.Message = reason, st.Kind, st.Message
+	return controller.Result{}, r.write(ctx, j, state)
+}
+
+// kubeLogs are the artifacts each node's pod log is copied to: the
+// process's log when a pod runs one process, std_log_node_<i>.txt (its
+// processes' output together) when it runs several; each process's own
+// log is in the pod's ./logs.
+func (r *Jobs) kubeLogs(j *jobCtx) []string {
+	nodes, ppn := j.spec.InstanceCount(), j.spec.ProcessesPerInstance()
+	out := make([]string, nodes)
+	for i := range nodes {
+		name := UserLogName(i, nodes)
+		if ppn > 1 {
+			name = fmt.Sprintf("user_logs/std_log_node_%d.txt", i)
+		}
+		out[i] = filepath.Join(r.artifactDir(j), name)
+	}
+	return out
+}
+
+// kubeEnded maps the end of an attempt to the job's end, after the last
+// of its logs and its outputs are in the artifacts.
+func (r *Jobs) kubeEnded(ctx context.Context, j *jobCtx, cl *kubeCluster, st backend.ContainerState) (controller.Result, error) {
+	run := j.st.Kube
+	cl.unwatch(run.Name)
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	for i, dst := range r.kubeLogs(j) {
+		copyPodLog(lctx, cl.c, run.Name, i, dst, false) // it may have run between two polls
+	}
+	cancel()
+	run.State, run.Message = st.Kind, st.Message
+	r.logf(j, "Kubernetes Job %s ended: %s (%s).", run.Name, st.Kind, st.Message)
+	if j.st.StartTime == nil && st.Kind != backend.ContainerImagePull && st.Kind != backend.ContainerGone {
+		now := r.Clock.Now()
+		j.st.StartTime = &now
+		j.st.Enter(resource.JobRunning, now)
+	}
+	if st.ExitCode >= 0 {
+		code := st.ExitCode
+		j.st.ExitCode = &code
+	}
+	fail := func(code, msg string) (controller.Result, error) {
+		if tail := lastLines(r.kubeLogs(j)[0], 10, 2000); tail != "" {
+			msg += " Last lines of the log: " + tail
+		}
+		return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: code, Message: msg}, msg)
+	}
+	switch st.Kind {
+	case backend.ContainerCompleted:
+		return r.finish(ctx, j, resource.JobCompleted, nil, "Completed.")
+	case backend.ContainerOutOfMemory:
+		return fail("OutOfMemory", st.Message+" Use an instance type with more memory.")
+	case backend.ContainerTimeout:
+		return fail("JobTimeout", st.Message)
+	case backend.ContainerImagePull:
+		return fail("ImagePullFailed", st.Message)
+	case backend.ContainerGone:
+		return fail("CancelledOutsideMlw", "The job's Kubernetes Job "+run.Name+" was deleted outside mlw.")
+	}
+	if st.ExitCode > 0 && strings.HasPrefix(st.Message, "The job's command") {
+		return fail("UserError", "Execution failed. "+st.Message)
+	}
+	return fail("KubernetesJobFailed", st.Message)
+}
+
+// kubeCleanup deletes an ended (or ending) attempt's Job and pods, and
+// moves its uploaded outputs into the job's artifacts. Called by finish
+// for every ending; doing it twice is harmless.
+func (r *Jobs) kubeCleanup(ctx context.Context, j *jobCtx) error {
+	run := j.st.Kube
+	if run == nil || r.Kube == nil {
+		return nil
+	}
+	if run.Submitted {
+		cl := r.Kube.known(j.st.ComputeUID)
+		if cl == nil && j.compute != nil {
+			cl, _, _ = r.kubeCluster(j)
+		}
+		if cl != nil {
+			cl.unwatch(run.Name)
+			if err := cl.c.Cancel(ctx, run.Name); err != nil {
+				return fmt.Errorf("delete Kubernetes Job %s: %w", run.Name, err)
+			}
+		}
+	}
+	account := resource.WorkspaceStatusOf(j.ws).StorageAccount
+	dir := blob.ContainerDir(r.DataDir, account, run.Container)
+	if hasFiles(filepath.Join(dir, "outputs")) {
+		if err := r.saveKubeOutputs(j, run.Container); err != nil {
+			return fmt.Errorf("save the outputs of %s: %w", run.Name, err)
+		}
+	}
+	return os.RemoveAll(dir)
+}
