@@ -12,8 +12,8 @@ import (
 // attachFlags are the flags of `compute attach`.
 type attachFlags struct {
 	name, typ, kubeconfig, namespace, defaultType string
-	instanceTypes, images                        []string
-	noWait                                       bool
+	instanceTypes, images                         []string
+	noWait                                        bool
 }
 
 func computeAttachCmd(app *App) *cobra.Command {

@@ -176,7 +176,7 @@ type computeInfo struct {
 	Slurm *resource.ClusterBackend
 	// Kube is set for an attached Kubernetes compute.
 	Kube bool
-	Size  core.VMSize
+	Size core.VMSize
 }
 
 func (r *Jobs) retention() time.Duration {

@@ -99,7 +99,9 @@ func ParseKubernetesSpec(props map[string]any) (*KubernetesSpec, error) {
 }
 
 // InstanceTypeNames are the instance types' names, sorted.
-func (s *KubernetesSpec) InstanceTypeNames() []string { return slices.Sorted(maps.Keys(s.InstanceTypes)) }
+func (s *KubernetesSpec) InstanceTypeNames() []string {
+	return slices.Sorted(maps.Keys(s.InstanceTypes))
+}
 
 // InstanceType finds the instance type a job asks for ("" for the
 // compute's default): one of the compute's, or a VM size of the catalogue,

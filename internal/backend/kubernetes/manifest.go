@@ -137,7 +137,6 @@ func podEnv(s *JobSpec, nodes int) []corev1.EnvVar {
 	return append(env, caEnv(s)...)
 }
 
-
 // CAPath is where the pods' scripts write the certificate they trust.
 const CAPath = backend.ContainerCAPath
 
