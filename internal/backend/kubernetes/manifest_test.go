@@ -79,3 +79,17 @@ func TestManifestSeveralNodes(t *testing.T) {
 		require.Equal(t, v, job.Spec.Template.Labels[k])
 	}
 }
+
+func TestManifestTrustsMlwCA(t *testing.T) {
+	job, _ := Manifest(&JobSpec{Name: "mlw-x-a1", Image: "img", Command: "true", CodeURL: "https://mlw/blob/a/c/code.tar?sig=x",
+		OutputsURL: "https://mlw/blob/a/c/outputs?sig=x", CAPEM: "-----BEGIN CERTIFICATE-----"})
+	pod := job.Spec.Template.Spec
+	for _, c := range append(pod.InitContainers, pod.Containers...) {
+		found := false
+		for _, e := range c.Env {
+			found = found || e.Name == "MLW_CA_PEM" && e.Value == "-----BEGIN CERTIFICATE-----"
+		}
+		require.True(t, found, "container %s gets the CA", c.Name)
+		require.Contains(t, c.Command[2], "--cacert "+CAPath)
+	}
+}
