@@ -12,6 +12,7 @@ import { EnvironmentPage, Environments } from "./pages/Environments";
 
 const Notebooks = lazy(() => import("./pages/Notebooks"));
 const TerminalPage = lazy(() => import("./pages/Terminal"));
+const CompareRuns = lazy(() => import("./pages/Metrics").then((m) => ({ default: m.CompareRuns })));
 
 export function App() {
   const q = useQuery({ queryKey: ["session"], queryFn: sessionApi.get, retry: false, staleTime: 60_000 });
@@ -99,6 +100,8 @@ function Shell({ me }: { me: SessionInfo }) {
   const ws: Workspace | null = w ? { sub: w.sub, rg: w.rg, ws: w.ws } : null;
   const rest = w?.["*"] ?? "";
   const section = rest.split("/")[0] || "home";
+  // Comparing runs is part of Jobs (as in Azure ML studio).
+  const navSection = section === "compare" ? "jobs" : section;
   useEffect(() => setNavOpen(false), [path]);
 
   let page: ReactNode;
@@ -116,6 +119,7 @@ function Shell({ me }: { me: SessionInfo }) {
     else if (section === "compute") page = <Compute tab={query.get("tab") ?? "instances"} />;
     else if (section === "jobs" && parts[1]) page = <JobPage name={parts[1]} />;
     else if (section === "jobs") page = <Jobs />;
+    else if (section === "compare") page = <CompareRuns />;
     else if (section === "environments" && parts[1]) page = <EnvironmentPage name={parts[1]} />;
     else if (section === "environments") page = <Environments />;
     else page = <Home ws={ws} />;
@@ -153,7 +157,7 @@ function Shell({ me }: { me: SessionInfo }) {
         <nav className="sidenav" aria-label="Studio">
           {nav.map((n) =>
             ws ? (
-              <Link key={n.id} to={`/ws/${ws.sub}/${ws.rg}/${ws.ws}${n.id === "home" ? "" : "/" + n.id}`} className={section === n.id ? "navitem active" : "navitem"} aria-current={section === n.id ? "page" : undefined}>
+              <Link key={n.id} to={`/ws/${ws.sub}/${ws.rg}/${ws.ws}${n.id === "home" ? "" : "/" + n.id}`} className={navSection === n.id ? "navitem active" : "navitem"} aria-current={navSection === n.id ? "page" : undefined}>
                 <span className="icon" aria-hidden="true">{n.icon}</span> {n.label}
               </Link>
             ) : (

@@ -31,6 +31,10 @@ async function errorOf(res: Response): Promise<ApiError> {
       code = b.error.code ?? code;
       msg = b.error.message ?? msg;
       target = b.error.target;
+    } else if (b?.error_code) {
+      // MLflow's shape, under /mlflow/ (docs/mlflow.md).
+      code = b.error_code;
+      msg = b.message ?? msg;
     }
   } catch {
     /* not JSON */

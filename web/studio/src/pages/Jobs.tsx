@@ -10,6 +10,7 @@ import { Badge, Button, Empty, ErrorBox, Field, Link, PageHeader, Spinner, Tabs 
 
 const JobCode = lazy(() => import("./JobFiles").then((m) => ({ default: m.JobCode })));
 const JobOutputs = lazy(() => import("./JobFiles").then((m) => ({ default: m.JobOutputs })));
+const JobMetrics = lazy(() => import("./Metrics").then((m) => ({ default: m.JobMetrics })));
 
 const pageSize = 50;
 const statuses = ["", "NotStarted", "Queued", "Preparing", "Running", "Finalizing", "Completed", "Failed", "Canceled"];
@@ -68,7 +69,7 @@ function Experiments() {
       ) : (
         <div className="table-wrap">
           <table className="grid" aria-label="Experiments">
-            <thead><tr><th>Experiment</th><th>Jobs</th><th>By status</th><th>Latest job</th><th>Last submitted</th><th>Created</th></tr></thead>
+            <thead><tr><th>Experiment</th><th>Jobs</th><th>By status</th><th>Latest job</th><th>Last submitted</th><th>Created</th><th><span className="sr">Compare</span></th></tr></thead>
             <tbody>
               {rows.map((e: any) => (
                 <tr key={e.experimentId} data-experiment={e.name}>
@@ -78,6 +79,7 @@ function Experiments() {
                   <td><Link to={`${base}/${e.latestCreatedRunId}`}>{e.latestCreatedRunId}</Link> <Badge state={e.mlw?.latestRunStatus} /></td>
                   <td title={e.latestCreatedRunCreatedUtc}>{ago(e.latestCreatedRunCreatedUtc)}</td>
                   <td title={e.createdUtc}>{ago(e.createdUtc)}</td>
+                  <td><Link to={`/ws/${w.sub}/${w.rg}/${w.ws}/compare?experiment=${enc(e.name)}`} aria-label={`Compare the runs of ${e.name}`}>⇄ Compare runs</Link></td>
                 </tr>
               ))}
             </tbody>
@@ -101,6 +103,13 @@ function useExperiments(follow = false) {
   });
 }
 
+// compareReason says why Compare is off, if it is: 2 to 10 jobs compare.
+export function compareReason(n: number): string | null {
+  if (n < 2) return "Select two or more jobs to compare their metrics and parameters.";
+  if (n > 10) return "Compare at most 10 jobs at once.";
+  return null;
+}
+
 function JobsTable() {
   const w = useWorkspace();
   const { query } = useLocation();
@@ -109,6 +118,9 @@ function JobsTable() {
   const search = query.get("search") ?? "";
   const [typed, setTyped] = useState(search);
   const [pages, setPages] = useState<string[]>([]);
+  // Jobs chosen to compare, kept across pages and filters.
+  const [chosen, setChosen] = useState<string[]>([]);
+  const toggle = (n: string) => setChosen((c) => (c.includes(n) ? c.filter((x) => x !== n) : [...c, n]));
   const experiments = useExperiments();
   const first = `${wsPath(w)}/jobs?$top=${pageSize}${status ? "&status=" + enc(status) : ""}${experiment ? "&experimentName=" + enc(experiment) : ""}${search ? "&mlwSearch=" + enc(search) : ""}`;
   const link = pages.length ? pages[pages.length - 1] : withVersion(first);
@@ -168,6 +180,10 @@ function JobsTable() {
           </select>
         </Field>
         <Button icon="↻" onClick={() => q.refetch()}>Refresh</Button>
+        <Button icon="⇄" reason={compareReason(chosen.length)} onClick={() => navigate(`/ws/${w.sub}/${w.rg}/${w.ws}/compare?runs=${chosen.map(enc).join(",")}`)}>
+          Compare{chosen.length ? ` (${chosen.length})` : ""}
+        </Button>
+        {chosen.length > 0 && <Button className="ghost" onClick={() => setChosen([])}>Clear selection</Button>}
       </div>
       <ErrorBox error={q.error} />
       {q.isPending ? <Spinner /> : rows.length === 0 ? (
@@ -177,10 +193,11 @@ function JobsTable() {
       ) : (
         <div className="table-wrap">
           <table className="grid" aria-label="Jobs">
-            <thead><tr><th>Display name</th><th>Status</th><th>Experiment</th><th>Compute</th><th>Created</th><th>Duration</th><th>Created by</th></tr></thead>
+            <thead><tr><th className="check"><span className="sr">Select to compare</span></th><th>Display name</th><th>Status</th><th>Experiment</th><th>Compute</th><th>Created</th><th>Duration</th><th>Created by</th></tr></thead>
             <tbody>
               {rows.map((j: any) => (
-                <tr key={j.name} data-job={j.name}>
+                <tr key={j.name} data-job={j.name} className={chosen.includes(j.name) ? "selected" : ""}>
+                  <td className="check"><input type="checkbox" checked={chosen.includes(j.name)} onChange={() => toggle(j.name)} aria-label={`Select ${j.properties?.displayName || j.name} to compare`} /></td>
                   <td><Link to={`${base}/${j.name}`}>{j.properties?.displayName || j.name}</Link></td>
                   <td><Badge state={j.properties?.status} /></td>
                   <td><button type="button" className="linklike" onClick={() => setFilter("experiment", j.properties?.experimentName ?? "")}>{j.properties?.experimentName}</button></td>
@@ -203,6 +220,8 @@ function JobsTable() {
   );
 }
 
+const jobTabs = [{ id: "overview", label: "Overview" }, { id: "metrics", label: "Metrics" }, { id: "logs", label: "Outputs + logs" }, { id: "code", label: "Code" }];
+
 export function JobPage({ name }: { name: string }) {
   useTitle(name);
   const w = useWorkspace();
@@ -210,7 +229,10 @@ export function JobPage({ name }: { name: string }) {
   const qc = useQueryClient();
   const path = `${wsPath(w)}/jobs/${enc(name)}`;
   const q = useDoc(path);
-  const [tab, setTab] = useState("overview");
+  // The tab is in the address (?tab=metrics), so that a link opens it.
+  const { query } = useLocation();
+  const tab = jobTabs.some((t) => t.id === query.get("tab")) ? query.get("tab")! : "overview";
+  const setTab = (t: string) => navigate(`/ws/${w.sub}/${w.rg}/${w.ws}/jobs/${name}${t === "overview" ? "" : "?tab=" + t}`, true);
   const [err, setErr] = useState<unknown>(null);
   if (q.isPending) return <Spinner />;
   if (q.error) return <ErrorBox error={q.error} />;
@@ -247,8 +269,10 @@ export function JobPage({ name }: { name: string }) {
       </PageHeader>
       {p.mlw?.reason && <div className="notice" role="status">{p.mlw.reason}</div>}
       <ErrorBox error={err} />
-      <Tabs tabs={[{ id: "overview", label: "Overview" }, { id: "logs", label: "Outputs + logs" }, { id: "code", label: "Code" }]} current={tab} onChange={setTab} />
-      {tab === "overview" ? <Overview j={j} /> : tab === "code" ? (
+      <Tabs tabs={jobTabs} current={tab} onChange={setTab} />
+      {tab === "overview" ? <Overview j={j} /> : tab === "metrics" ? (
+        <Suspense fallback={<Spinner />}><JobMetrics job={j} /></Suspense>
+      ) : tab === "code" ? (
         <Suspense fallback={<Spinner />}><JobCode job={j} /></Suspense>
       ) : (
         <>
