@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -203,4 +204,69 @@ mkdir -p ~/cloudfiles/code/Users/bob && echo mine > ~/cloudfiles/code/Users/bob/
 	require.Equal(t, strconv.Itoa(uid), strings.TrimSpace(e.userLog(t, "bob-uid")))
 	require.True(t, s.Running(), "the server survived")
 	require.Equal(t, http.StatusOK, s.Do(t, http.MethodGet, "/healthz", nil).StatusCode)
+}
+
+// pathWithout is a PATH of one directory with links to every command of
+// this process's PATH but those named (first one found wins, as a lookup
+// would), so that a server started with it finds the host without them.
+func pathWithout(t *testing.T, missing ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		ents, _ := os.ReadDir(d)
+		for _, ent := range ents {
+			name := ent.Name()
+			if slices.Contains(missing, name) {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+				continue
+			}
+			require.NoError(t, os.Symlink(filepath.Join(d, name), filepath.Join(dir, name)))
+		}
+	}
+	return dir
+}
+
+// TestJobsWithoutSandbox: on a host that cannot sandbox (here: no
+// bubblewrap on the server's PATH) jobs do not silently run as the
+// server's user. The server warns at start, compute show says so, and a
+// job fails with SandboxUnavailable naming what is missing — unless the
+// server was started with --allow-unsandboxed-jobs, which it also says.
+func TestJobsWithoutSandbox(t *testing.T) {
+	t.Parallel()
+	if ok, reason := local.JobSandboxSupport(); !ok {
+		t.Skip(reason) // the refusal for a non-root server is the same path; this test removes bwrap only
+	}
+	path := "PATH=" + pathWithout(t, "bwrap")
+	for _, tc := range []struct {
+		name      string
+		opts      Options
+		warning   string
+		isolation string
+	}{
+		{"refused", Options{Env: []string{path}}, "will fail with SandboxUnavailable", "None possible: bubblewrap (bwrap) is not installed"},
+		{"allowed", Options{Env: []string{path}, Args: []string{"--allow-unsandboxed-jobs"}}, "WITHOUT a sandbox", "None: bubblewrap (bwrap) is not installed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := StartServer(t, tc.opts)
+			require.Contains(t, s.Log(), tc.warning, "the server says so at start")
+			e := newJobsEnv(t, s)
+			e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 1}})
+			show := s.MustRun(t, "compute", "show", "-n", "c1", "-g", e.rg, "-w", e.name, "-o", "table")
+			require.Contains(t, show, tc.isolation)
+			e.submit(t, "j1", map[string]any{"command": "id -u", "computeId": "c1"})
+			if tc.name == "allowed" {
+				e.awaitJob(t, "j1", "Completed")
+				require.Equal(t, strconv.Itoa(os.Geteuid()), strings.TrimSpace(e.userLog(t, "j1")), "runs as the server's own user")
+				return
+			}
+			doc := e.awaitJob(t, "j1", "Failed")
+			jerr := doc["properties"].(map[string]any)["mlw"].(map[string]any)["error"].(map[string]any)
+			require.Equal(t, "SandboxUnavailable", jerr["code"], jerr)
+			require.Contains(t, jerr["message"], "bubblewrap (bwrap) is not installed")
+			require.Contains(t, jerr["message"], "--allow-unsandboxed-jobs")
+		})
+	}
 }
