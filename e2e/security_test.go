@@ -18,7 +18,8 @@ import (
 
 // attackScript is what a hostile job tries; each attempt prints LEAK-… if
 // it works. $DATA is the server's data directory, $OTHER another user's
-// job's working directory, $SERVER the server's pid.
+// job's working directory, $SERVER the server's pid, $HOSTTMP a file in
+// the host's /tmp.
 const attackScript = `
 id -u
 cat "$DATA/token" && echo LEAK-token
@@ -34,8 +35,14 @@ touch /usr/bin/mlw-leak && echo LEAK-write-usr
 touch "$DATA/mlw-leak" && echo LEAK-write-data
 kill -9 "$SERVER" && echo LEAK-kill-server
 kill -0 1 && echo LEAK-signal-init
+grep -Eq '^CapEff:[[:space:]]+0+$' /proc/self/status || echo LEAK-capabilities
+grep -Eq '^CapBnd:[[:space:]]+0+$' /proc/self/status || echo LEAK-bounding-set
+grep -Eq '^NoNewPrivs:[[:space:]]+1$' /proc/self/status || echo LEAK-new-privileges
+[ -e "$HOSTTMP" ] && echo LEAK-host-tmp
+echo mine > /tmp/own-tmp && echo wrote-own-tmp
+echo mine > /dev/shm/own-shm && echo wrote-own-shm
 for f in /sys/fs/cgroup/memory/mlw/*/memory.limit_in_bytes /sys/fs/cgroup/mlw/*/memory.max; do
-  [ -e "$f" ] && echo tried-memory-limit && { echo 99999999999 > "$f"; } && echo LEAK-memory-limit
+  [ -e "$f" ] && echo tried-memory-limit && { echo 99999999999 > "$f"; } 2>/dev/null && echo LEAK-memory-limit
 done
 for f in /sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/cgroup.procs; do
   [ -e "$f" ] && echo tried-leave-cgroup && { echo $$ > "$f"; } && echo LEAK-leave-cgroup
@@ -58,6 +65,17 @@ EOF
 echo attacks-done
 `
 
+// hostTmpFile makes a file in the host's /tmp that a sandboxed process,
+// which has a /tmp of its own, must not see.
+func hostTmpFile(t *testing.T) string {
+	t.Helper()
+	f, err := os.CreateTemp("/tmp", "mlw-host-tmp-")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	t.Cleanup(func() { _ = os.Remove(f.Name()) })
+	return f.Name()
+}
+
 // checkAttacks checks the log of attackScript: no attack worked, the job
 // wrote its own directory, ran as an unprivileged uid of mlw's (returned)
 // and forked fewer than pidsMax processes. Where this host gives mlw
@@ -67,6 +85,8 @@ func checkAttacks(t *testing.T, log string, pidsMax int) int {
 	t.Helper()
 	require.NotContains(t, log, "LEAK-", "an attack worked:\n%s", log)
 	require.Contains(t, log, "wrote-own-dir")
+	require.Contains(t, log, "wrote-own-tmp", "its own /tmp is writable")
+	require.Contains(t, log, "wrote-own-shm", "its own /dev/shm is writable (Python's multiprocessing needs it)")
 	require.Contains(t, log, "attacks-done")
 	require.Contains(t, log, "forked ")
 	if v, _ := local.CgroupSupport(); v > 0 {
@@ -110,7 +130,7 @@ func TestJobSandbox(t *testing.T) {
 
 	body := map[string]any{"properties": map[string]any{"jobType": "Command", "command": attackScript, "computeId": "c1",
 		"environmentId": "azureml:AzureML-sklearn-1.5@latest", "environmentVariables": map[string]any{
-			"DATA": s.Dir, "OTHER": other, "SERVER": strconv.Itoa(s.proc.cmd.Process.Pid)}}}
+			"DATA": s.Dir, "OTHER": other, "SERVER": strconv.Itoa(s.proc.cmd.Process.Pid), "HOSTTMP": hostTmpFile(t)}}}
 	req := s.NewRequest(t, http.MethodPut, e.ws+"/jobs/attack", body)
 	req.Header.Set("Authorization", "Bearer "+bobToken)
 	r := s.Send(t, req)
@@ -188,7 +208,7 @@ mkdir -p ~/cloudfiles/code/Users/bob && echo mine > ~/cloudfiles/code/Users/bob/
 `
 	r = as(http.MethodPut, e.ws+"/jobs/attack", map[string]any{"properties": map[string]any{"jobType": "Command", "command": script,
 		"computeId": "ci-bob", "environmentId": "azureml:AzureML-sklearn-1.5@latest", "environmentVariables": map[string]any{
-			"DATA": s.Dir, "OTHER": other, "SERVER": strconv.Itoa(s.proc.cmd.Process.Pid)}}})
+			"DATA": s.Dir, "OTHER": other, "SERVER": strconv.Itoa(s.proc.cmd.Process.Pid), "HOSTTMP": hostTmpFile(t)}}})
 	require.Equal(t, http.StatusCreated, r.StatusCode, r)
 	e.awaitJob(t, "attack", "Completed")
 	log := e.userLog(t, "attack")
