@@ -186,6 +186,14 @@ func TestInstanceSandbox(t *testing.T) {
 	r := as(http.MethodPut, e.ws+"/computes/ci-bob", map[string]any{"properties": map[string]any{
 		"computeType": "ComputeInstance", "properties": map[string]any{"vmSize": "STANDARD_DS1_V2"}}})
 	require.Equal(t, http.StatusCreated, r.StatusCode, r)
+	// Deleted before the server stops (cleanups run last first), so that
+	// its cgroup, which is host-wide, goes with it.
+	t.Cleanup(func() {
+		if s.Running() {
+			as(http.MethodDelete, e.ws+"/computes/ci-bob", nil)
+			s.AwaitStatus(t, e.ws+"/computes/ci-bob", http.StatusNotFound)
+		}
+	})
 	s.AwaitDoc(t, e.ws+"/computes/ci-bob", func(doc map[string]any) error {
 		if st := doc["properties"].(map[string]any)["properties"].(map[string]any)["state"]; st != "Running" {
 			return fmt.Errorf("instance is %v", st)
