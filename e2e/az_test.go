@@ -43,6 +43,8 @@ func TestAzureCLI(t *testing.T) {
 	az.MustRun(t, "provider", "register", "-n", "Microsoft.MachineLearningServices")
 	require.Equal(t, "Registered", strings.TrimSpace(az.MustRun(t, "provider", "show", "-n", "Microsoft.MachineLearningServices",
 		"--query", "registrationState", "-o", "tsv")))
+	require.Equal(t, "Registered", strings.TrimSpace(az.MustRun(t, "provider", "list",
+		"--query", "[?namespace=='Microsoft.MachineLearningServices'].registrationState", "-o", "tsv")), "the providers' list, as az lists it")
 	_, stderr, code := az.Run(t, "provider", "register", "-n", "Microsoft.PolicyInsights")
 	require.NotZero(t, code)
 	require.Contains(t, stderr, "mlw does not serve the resource provider namespace 'Microsoft.PolicyInsights'")

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -409,6 +410,8 @@ func TestInstanceErrors(t *testing.T) {
 		require.Error(t, err)
 		require.NotNil(t, resp)
 		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		body, _ := io.ReadAll(resp.Body) // the dialer keeps the start of a refusal's body
+		require.Contains(t, string(body), "assigned to user 'admin'", "the refusal names the instance's user")
 		req := e.NewRequest(t, "GET", e.computePath("ci-mine")+"/jupyter/api/status", nil)
 		req.Header.Set("Authorization", "Bearer "+bobToken)
 		r := e.Send(t, req)

@@ -226,6 +226,12 @@ func TestLimitsIdleSSHConnections(t *testing.T) {
 	signer, pubFile := sshKey(t)
 	e.mustCLI(t, "compute", "create", "-n", "ci-ssh", "--type", "ComputeInstance", "--size", "STANDARD_DS1_V2",
 		"--ssh-public-access", "--ssh-key-value", "@"+pubFile)
+	t.Cleanup(func() { // before the server stops: the instance's cgroup is host-wide
+		if s.Running() {
+			s.Do(t, http.MethodDelete, e.computePath("ci-ssh"), nil)
+			s.AwaitStatus(t, e.computePath("ci-ssh"), http.StatusNotFound)
+		}
+	})
 	port := instProps(e.show(t, "ci-ssh"))["sshSettings"].(map[string]any)["sshPort"]
 	addr := fmt.Sprintf("127.0.0.1:%v", port)
 	config := &ssh.ClientConfig{User: "azureuser", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -110,4 +112,59 @@ printf '#!/bin/bash\necho v%s\n' "${pkg#*@}" >"$d/node"; chmod +x "$d/node"
 		require.Contains(t, r.err, c.says)
 		require.Contains(t, r.err, "install Node.js 22 (or 20.19+) and npm")
 	}
+}
+
+// TestQuickstartListen: scripts/quickstart.sh says plainly, before it
+// installs or builds anything, that the port it was told to use (--listen
+// or MLW_LISTEN) is taken and by what, and refuses a --listen that is no
+// address; it never calls a busy port "no mlw server found".
+func TestQuickstartListen(t *testing.T) {
+	t.Parallel()
+	script, err := filepath.Abs("../scripts/quickstart.sh")
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	// Should the check ever pass a busy port, the script must not go on
+	// to install, build or start anything from a test: these stand-ins
+	// fail at once.
+	stubs := t.TempDir()
+	for _, name := range []string{"apt-get", "sudo", "go", "npm", "node"} {
+		require.NoError(t, os.WriteFile(filepath.Join(stubs, name), []byte("#!/bin/sh\necho \"stand-in $0 called\" >&2\nexit 97\n"), 0o755))
+	}
+	run := func(env []string, args ...string) (string, int) {
+		cmd := exec.Command(script, args...)
+		cmd.Env = append(cleanEnv(t.TempDir()), append(env, "PATH="+stubs+":"+os.Getenv("PATH"))...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err, "%s", out)
+		}
+		return string(out), code
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"flag", nil, []string{"--listen", "127.0.0.1:" + port}},
+		{"variable", []string{"MLW_LISTEN=127.0.0.1:" + port}, nil},
+		{"bare port", nil, []string{"--listen=" + port}},
+	} {
+		out, code := run(tc.env, tc.args...)
+		require.Equal(t, 1, code, "%s: %s", tc.name, out)
+		require.Contains(t, out, "quickstart: port "+port+" is in use by ", tc.name)
+		require.Contains(t, out, "pass --listen 127.0.0.1:<free port> (or set MLW_LISTEN)", tc.name)
+		require.NotContains(t, out, "no mlw server found", tc.name)
+		require.NotContains(t, out, "stand-in", "%s: nothing is installed or built for a busy port", tc.name)
+	}
+	out, code := run(nil, "--listen", "somewhere")
+	require.Equal(t, 2, code, out)
+	require.Contains(t, out, "wants HOST:PORT or a port, not 'somewhere'")
+	out, code = run(nil, "--listen")
+	require.Equal(t, 2, code, out)
+	require.Contains(t, out, "--listen needs an address")
 }

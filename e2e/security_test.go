@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +18,8 @@ import (
 
 // attackScript is what a hostile job tries; each attempt prints LEAK-… if
 // it works. $DATA is the server's data directory, $OTHER another user's
-// job's working directory, $SERVER the server's pid.
+// job's working directory, $SERVER the server's pid, $HOSTTMP a file in
+// the host's /tmp.
 const attackScript = `
 id -u
 cat "$DATA/token" && echo LEAK-token
@@ -33,11 +35,17 @@ touch /usr/bin/mlw-leak && echo LEAK-write-usr
 touch "$DATA/mlw-leak" && echo LEAK-write-data
 kill -9 "$SERVER" && echo LEAK-kill-server
 kill -0 1 && echo LEAK-signal-init
-for f in /sys/fs/cgroup/memory/mlw/node-*/memory.limit_in_bytes /sys/fs/cgroup/mlw/node-*/memory.max; do
-  [ -e "$f" ] && { echo 99999999999 > "$f"; } && echo LEAK-memory-limit
+grep -Eq '^CapEff:[[:space:]]+0+$' /proc/self/status || echo LEAK-capabilities
+grep -Eq '^CapBnd:[[:space:]]+0+$' /proc/self/status || echo LEAK-bounding-set
+grep -Eq '^NoNewPrivs:[[:space:]]+1$' /proc/self/status || echo LEAK-new-privileges
+[ -e "$HOSTTMP" ] && echo LEAK-host-tmp
+echo mine > /tmp/own-tmp && echo wrote-own-tmp
+echo mine > /dev/shm/own-shm && echo wrote-own-shm
+for f in /sys/fs/cgroup/memory/mlw/*/memory.limit_in_bytes /sys/fs/cgroup/mlw/*/memory.max; do
+  [ -e "$f" ] && echo tried-memory-limit && { echo 99999999999 > "$f"; } 2>/dev/null && echo LEAK-memory-limit
 done
 for f in /sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/cgroup.procs; do
-  [ -e "$f" ] && { echo $$ > "$f"; } && echo LEAK-leave-cgroup
+  [ -e "$f" ] && echo tried-leave-cgroup && { echo $$ > "$f"; } && echo LEAK-leave-cgroup
 done
 echo ok > mine.txt && echo wrote-own-dir
 python3 - <<'EOF'
@@ -57,15 +65,34 @@ EOF
 echo attacks-done
 `
 
+// hostTmpFile makes a file in the host's /tmp that a sandboxed process,
+// which has a /tmp of its own, must not see.
+func hostTmpFile(t *testing.T) string {
+	t.Helper()
+	f, err := os.CreateTemp("/tmp", "mlw-host-tmp-")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	t.Cleanup(func() { _ = os.Remove(f.Name()) })
+	return f.Name()
+}
+
 // checkAttacks checks the log of attackScript: no attack worked, the job
 // wrote its own directory, ran as an unprivileged uid of mlw's (returned)
-// and forked fewer than pidsMax processes.
+// and forked fewer than pidsMax processes. Where this host gives mlw
+// cgroups, the job must have found its cgroup's files and failed to change
+// them (not passed because the files were out of sight).
 func checkAttacks(t *testing.T, log string, pidsMax int) int {
 	t.Helper()
 	require.NotContains(t, log, "LEAK-", "an attack worked:\n%s", log)
 	require.Contains(t, log, "wrote-own-dir")
+	require.Contains(t, log, "wrote-own-tmp", "its own /tmp is writable")
+	require.Contains(t, log, "wrote-own-shm", "its own /dev/shm is writable (Python's multiprocessing needs it)")
 	require.Contains(t, log, "attacks-done")
 	require.Contains(t, log, "forked ")
+	if v, _ := local.CgroupSupport(); v > 0 {
+		require.Contains(t, log, "tried-memory-limit", "the job saw its cgroup's memory limit")
+		require.Contains(t, log, "tried-leave-cgroup", "the job saw the root cgroup")
+	}
 	lines := strings.Split(log, "\n")
 	uid, err := strconv.Atoi(strings.TrimSpace(lines[0]))
 	require.NoError(t, err, log)
@@ -103,7 +130,7 @@ func TestJobSandbox(t *testing.T) {
 
 	body := map[string]any{"properties": map[string]any{"jobType": "Command", "command": attackScript, "computeId": "c1",
 		"environmentId": "azureml:AzureML-sklearn-1.5@latest", "environmentVariables": map[string]any{
-			"DATA": s.Dir, "OTHER": other, "SERVER": strconv.Itoa(s.proc.cmd.Process.Pid)}}}
+			"DATA": s.Dir, "OTHER": other, "SERVER": strconv.Itoa(s.proc.cmd.Process.Pid), "HOSTTMP": hostTmpFile(t)}}}
 	req := s.NewRequest(t, http.MethodPut, e.ws+"/jobs/attack", body)
 	req.Header.Set("Authorization", "Bearer "+bobToken)
 	r := s.Send(t, req)
@@ -159,6 +186,14 @@ func TestInstanceSandbox(t *testing.T) {
 	r := as(http.MethodPut, e.ws+"/computes/ci-bob", map[string]any{"properties": map[string]any{
 		"computeType": "ComputeInstance", "properties": map[string]any{"vmSize": "STANDARD_DS1_V2"}}})
 	require.Equal(t, http.StatusCreated, r.StatusCode, r)
+	// Deleted before the server stops (cleanups run last first), so that
+	// its cgroup, which is host-wide, goes with it.
+	t.Cleanup(func() {
+		if s.Running() {
+			as(http.MethodDelete, e.ws+"/computes/ci-bob", nil)
+			s.AwaitStatus(t, e.ws+"/computes/ci-bob", http.StatusNotFound)
+		}
+	})
 	s.AwaitDoc(t, e.ws+"/computes/ci-bob", func(doc map[string]any) error {
 		if st := doc["properties"].(map[string]any)["properties"].(map[string]any)["state"]; st != "Running" {
 			return fmt.Errorf("instance is %v", st)
@@ -181,7 +216,7 @@ mkdir -p ~/cloudfiles/code/Users/bob && echo mine > ~/cloudfiles/code/Users/bob/
 `
 	r = as(http.MethodPut, e.ws+"/jobs/attack", map[string]any{"properties": map[string]any{"jobType": "Command", "command": script,
 		"computeId": "ci-bob", "environmentId": "azureml:AzureML-sklearn-1.5@latest", "environmentVariables": map[string]any{
-			"DATA": s.Dir, "OTHER": other, "SERVER": strconv.Itoa(s.proc.cmd.Process.Pid)}}})
+			"DATA": s.Dir, "OTHER": other, "SERVER": strconv.Itoa(s.proc.cmd.Process.Pid), "HOSTTMP": hostTmpFile(t)}}})
 	require.Equal(t, http.StatusCreated, r.StatusCode, r)
 	e.awaitJob(t, "attack", "Completed")
 	log := e.userLog(t, "attack")
@@ -197,4 +232,69 @@ mkdir -p ~/cloudfiles/code/Users/bob && echo mine > ~/cloudfiles/code/Users/bob/
 	require.Equal(t, strconv.Itoa(uid), strings.TrimSpace(e.userLog(t, "bob-uid")))
 	require.True(t, s.Running(), "the server survived")
 	require.Equal(t, http.StatusOK, s.Do(t, http.MethodGet, "/healthz", nil).StatusCode)
+}
+
+// pathWithout is a PATH of one directory with links to every command of
+// this process's PATH but those named (first one found wins, as a lookup
+// would), so that a server started with it finds the host without them.
+func pathWithout(t *testing.T, missing ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		ents, _ := os.ReadDir(d)
+		for _, ent := range ents {
+			name := ent.Name()
+			if slices.Contains(missing, name) {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+				continue
+			}
+			require.NoError(t, os.Symlink(filepath.Join(d, name), filepath.Join(dir, name)))
+		}
+	}
+	return dir
+}
+
+// TestJobsWithoutSandbox: on a host that cannot sandbox (here: no
+// bubblewrap on the server's PATH) jobs do not silently run as the
+// server's user. The server warns at start, compute show says so, and a
+// job fails with SandboxUnavailable naming what is missing — unless the
+// server was started with --allow-unsandboxed-jobs, which it also says.
+func TestJobsWithoutSandbox(t *testing.T) {
+	t.Parallel()
+	if ok, reason := local.JobSandboxSupport(); !ok {
+		t.Skip(reason) // the refusal for a non-root server is the same path; this test removes bwrap only
+	}
+	path := "PATH=" + pathWithout(t, "bwrap")
+	for _, tc := range []struct {
+		name      string
+		opts      Options
+		warning   string
+		isolation string
+	}{
+		{"refused", Options{Env: []string{path}}, "will fail with SandboxUnavailable", "None possible: bubblewrap (bwrap) is not installed"},
+		{"allowed", Options{Env: []string{path}, Args: []string{"--allow-unsandboxed-jobs"}}, "WITHOUT a sandbox", "None: bubblewrap (bwrap) is not installed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := StartServer(t, tc.opts)
+			require.Contains(t, s.Log(), tc.warning, "the server says so at start")
+			e := newJobsEnv(t, s)
+			e.putCluster(t, "c1", map[string]any{"vmSize": "STANDARD_DS1_V2", "scaleSettings": map[string]any{"maxNodeCount": 1}})
+			show := s.MustRun(t, "compute", "show", "-n", "c1", "-g", e.rg, "-w", e.name, "-o", "table")
+			require.Contains(t, show, tc.isolation)
+			e.submit(t, "j1", map[string]any{"command": "id -u", "computeId": "c1"})
+			if tc.name == "allowed" {
+				e.awaitJob(t, "j1", "Completed")
+				require.Equal(t, strconv.Itoa(os.Geteuid()), strings.TrimSpace(e.userLog(t, "j1")), "runs as the server's own user")
+				return
+			}
+			doc := e.awaitJob(t, "j1", "Failed")
+			jerr := doc["properties"].(map[string]any)["mlw"].(map[string]any)["error"].(map[string]any)
+			require.Equal(t, "SandboxUnavailable", jerr["code"], jerr)
+			require.Contains(t, jerr["message"], "bubblewrap (bwrap) is not installed")
+			require.Contains(t, jerr["message"], "--allow-unsandboxed-jobs")
+		})
+	}
 }

@@ -505,7 +505,10 @@ func (l *Instances) prepareHome(spec *backend.InstanceSpec, h *instanceHandle) e
 
 // bwrapArgs builds the sandbox of the init process.
 func (l *Instances) bwrapArgs(spec *backend.InstanceSpec, h *instanceHandle) []string {
-	args := []string{"/usr/bin/bwrap", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--tmpfs", "/home"}
+	// /tmp and /dev/shm are the instance's own and, as on any host,
+	// writable by everyone (sticky): bubblewrap, run as root, would make
+	// them root's 0755 and the instance's user could not use them.
+	args := []string{"/usr/bin/bwrap", "--ro-bind", "/", "/", "--perms", "01777", "--tmpfs", "/tmp", "--tmpfs", "/home"}
 	hidden := hiddenDirs(l.HideDirs)
 	for _, d := range hidden {
 		args = append(args, "--tmpfs", d)
@@ -516,7 +519,7 @@ func (l *Instances) bwrapArgs(spec *backend.InstanceSpec, h *instanceHandle) []s
 	args = append(args,
 		"--bind", h.home(), sandboxHome,
 		"--bind", spec.SharePath, sandboxHome+"/cloudfiles/code",
-		"--proc", "/proc", "--dev", "/dev",
+		"--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/dev/shm",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
 		"--hostname", spec.Name, "--chdir", sandboxHome, "--die-with-parent")
 	// The directories of the instance's jobs, at the same paths as on the
