@@ -290,15 +290,40 @@ func (r *Jobs) kubePoll(ctx context.Context, j *jobCtx) (controller.Result, erro
 	if state == j.job.State && reason == j.st.Reason {
 		return controller.Result{}, nil
 	}
-	if state != j.job.State {
-		if state == resource.JobRunning && j.st.StartTime == nil {
-			j.st.StartTime = &now
-		}
-		j.st.Enter(state, now)
-		r.logf(j, "%s", reason)
+	run.State, run.Message = st.Kind, st.Message
+	if state == j.job.State {
+		j.st.Reason = reason
+		return controller.Result{}, r.write(ctx, j, state)
 	}
-	j.st.Reason, run.State, run.Message = reason, st.Kind, st.Message
+	r.logf(j, "%s", reason)
+	if state == resource.JobRunning {
+		return controller.Result{}, r.kubeRunning(ctx, j, reason)
+	}
+	j.st.Enter(state, now)
+	j.st.Reason = reason
 	return controller.Result{}, r.write(ctx, j, state)
+}
+
+// kubeRunning moves the job to Running, through Preparing when a poll
+// did not see its pods being prepared (each step its own write: the
+// moves of resource.JobMoves).
+func (r *Jobs) kubeRunning(ctx context.Context, j *jobCtx, reason string) error {
+	if j.job.State == resource.JobRunning {
+		return nil
+	}
+	now := r.Clock.Now()
+	if j.job.State == resource.JobQueued {
+		j.st.Enter(resource.JobPreparing, now)
+		if err := r.write(ctx, j, resource.JobPreparing); err != nil {
+			return err
+		}
+	}
+	if j.st.StartTime == nil {
+		j.st.StartTime = &now
+	}
+	j.st.Enter(resource.JobRunning, now)
+	j.st.Reason = reason
+	return r.write(ctx, j, resource.JobRunning)
 }
 
 // kubeLogs are the artifacts each node's pod log is copied to: the
@@ -330,10 +355,11 @@ func (r *Jobs) kubeEnded(ctx context.Context, j *jobCtx, cl *kubeCluster, st bac
 	cancel()
 	run.State, run.Message = st.Kind, st.Message
 	r.logf(j, "Kubernetes Job %s ended: %s (%s).", run.Name, st.Kind, st.Message)
-	if j.st.StartTime == nil && st.Kind != backend.ContainerImagePull && st.Kind != backend.ContainerGone {
-		now := r.Clock.Now()
-		j.st.StartTime = &now
-		j.st.Enter(resource.JobRunning, now)
+	if st.Kind != backend.ContainerImagePull && st.Kind != backend.ContainerGone {
+		// It ran, maybe between two polls: it was Running too.
+		if err := r.kubeRunning(ctx, j, "Ran on node(s) "+strings.Join(st.Nodes, ", ")+"."); err != nil {
+			return controller.Result{}, err
+		}
 	}
 	if st.ExitCode >= 0 {
 		code := st.ExitCode

@@ -1,0 +1,206 @@
+package reconciler
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mlw-project/mlw/internal/backend"
+	"github.com/mlw-project/mlw/internal/blob"
+	"github.com/mlw-project/mlw/internal/core"
+	"github.com/mlw-project/mlw/internal/resource"
+)
+
+// fakeContainers is an orchestrator in memory: a test sets each attempt's
+// state and pod log.
+type fakeContainers struct {
+	mu       sync.Mutex
+	jobs     map[string]*backend.ContainerJob
+	states   map[string]backend.ContainerState
+	logs     map[string]string
+	submits  int
+	canceled []string
+}
+
+func newFakeContainers() *fakeContainers {
+	return &fakeContainers{jobs: map[string]*backend.ContainerJob{}, states: map[string]backend.ContainerState{}, logs: map[string]string{}}
+}
+
+func (f *fakeContainers) Check(context.Context) error { return nil }
+
+func (f *fakeContainers) Submit(_ context.Context, j *backend.ContainerJob) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.submits++
+	if _, ok := f.jobs[j.Name]; ok {
+		return nil
+	}
+	f.jobs[j.Name] = j
+	f.states[j.Name] = backend.ContainerState{Kind: backend.ContainerPending, Message: "Waiting for the Job's pods to be created.", ExitCode: -1}
+	return nil
+}
+
+func (f *fakeContainers) States(context.Context) (map[string]backend.ContainerState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]backend.ContainerState{}
+	for k, v := range f.states {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (f *fakeContainers) Cancel(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.states, name)
+	f.canceled = append(f.canceled, name)
+	return nil
+}
+
+func (f *fakeContainers) Logs(_ context.Context, name string, i int, _ bool) (io.ReadCloser, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.logs[name]
+	if !ok || i != 0 {
+		return nil, backend.ErrNoPod
+	}
+	return io.NopCloser(strings.NewReader(l)), nil
+}
+
+func (f *fakeContainers) Nodes(context.Context, string) ([]backend.ContainerNode, error) {
+	return []backend.ContainerNode{{Name: "n0", Ready: true, Schedulable: true, MilliCPU: 4000, MemoryBytes: 16 << 30}}, nil
+}
+
+func (f *fakeContainers) set(name string, st backend.ContainerState, log string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.states[name], f.logs[name] = st, log
+}
+
+func (f *fakeContainers) job(name string) *backend.ContainerJob {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.jobs[name]
+}
+
+const testKubeconfig = "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://k8s.example'}}]\ncurrent-context: c\n"
+
+func kubeBundle(t *testing.T) (*jobBundle, *fakeContainers) {
+	t.Helper()
+	b := setupJobs(t, bundleOpts{})
+	f := newFakeContainers()
+	k := &Kube{Connect: func([]byte, string) (backend.Containers, error) { return f, nil }, Queue: b.q, Poll: 10 * time.Millisecond,
+		ServerURL: func() string { return "https://mlw.example:7443" }, CAPEM: []byte("ca"),
+		SignSAS: func(account, container, perms string, _ time.Duration, _ string) string { return "sig=" + container + "-" + perms }}
+	t.Cleanup(k.stopPolling)
+	b.jobs.Kube = k
+	b.dispatch.Types[resource.Kubernetes] = &KubeComputes{Store: b.st, Kube: k, Queue: b.q, Log: b.jobs.Log, Clock: b.jobs.Clock}
+	_, _, _, err := b.svc.PutCompute(b.ctx, b.ref, "k8s", body(t, `{"properties":{"computeType":"Kubernetes","properties":{"kubeconfig":`+quote(testKubeconfig)+
+		`,"namespace":"ml","instanceTypes":{"small":{"resources":{"limits":{"cpu":"1","memory":"2Gi"}}}},"images":{"my-env":"registry.example/env:1"}}}}`))
+	require.NoError(t, err)
+	b.drain()
+	return b, f
+}
+
+// TestKubeJobLifecycle runs jobs through a fake orchestrator: the attempt
+// created once with the instance type, image, code archive, SAS URLs and
+// tracking variables; Queued with the scheduler's words while pending;
+// Running with the pod's log copied; Completed with the uploaded outputs
+// in the artifacts and the Job deleted; failures mapped to their codes.
+func TestKubeJobLifecycle(t *testing.T) {
+	b, f := kubeBundle(t)
+	c := b.compute("k8s")
+	require.Equal(t, resource.StateSucceeded, c.State)
+	require.NotContains(t, string(c.Spec), "k8s.example", "the kubeconfig is not in the spec")
+
+	b.submit("k1", command("k8s", "python train.py --lr ${{inputs.lr}}", `"inputs":{"lr":{"jobInputType":"literal","value":"0.5"}}`))
+	b.await("k1 submitted", func() bool { st := b.status("k1"); return st.Kube != nil && st.Kube.Submitted })
+	st := b.status("k1")
+	kj := f.job(st.Kube.Name)
+	require.NotNil(t, kj)
+	require.Equal(t, "python train.py --lr 0.5", kj.Command)
+	require.Equal(t, backend.Resources{MilliCPU: 1000, MemoryBytes: 2 << 30}, kj.PerNode)
+	require.Equal(t, "ml", st.Kube.Namespace)
+	require.Equal(t, "small", st.Kube.InstanceType)
+	require.Contains(t, kj.OutputsURL, "https://mlw.example:7443/blob/")
+	require.Contains(t, kj.OutputsURL, "/"+st.Kube.Container+"/outputs?sig="+st.Kube.Container+"-rcw")
+	require.Equal(t, "0.5", kj.Env["AZURE_ML_INPUT_lr"])
+	require.Equal(t, "ca", kj.CAPEM)
+
+	f.set(st.Kube.Name, backend.ContainerState{Kind: backend.ContainerPending, Reason: "Unschedulable", Message: "Waiting for a node: 0/1 nodes are available: 1 Insufficient cpu."}, "")
+	b.await("k1 waits for a node", func() bool { return strings.Contains(b.status("k1").Reason, "Insufficient cpu") })
+	require.Equal(t, resource.JobQueued, b.job("k1").State)
+
+	f.set(st.Kube.Name, backend.ContainerState{Kind: backend.ContainerRunning, Nodes: []string{"n0"}}, "epoch 1\n")
+	b.awaitState("k1", resource.JobRunning)
+	b.await("the pod's log copied", func() bool { return strings.Contains(b.artifact("k1", UserLog), "epoch 1") })
+
+	ws := resource.WorkspaceStatusOf(b.ws)
+	up := filepath.Join(blob.ContainerDir(b.dir, ws.StorageAccount, st.Kube.Container), "outputs", "model.txt")
+	require.NoError(t, os.WriteFile(up, []byte("weights"), 0o600))
+	f.set(st.Kube.Name, backend.ContainerState{Kind: backend.ContainerCompleted, Ended: true, Nodes: []string{"n0"}}, "epoch 1\nepoch 2\n")
+	b.awaitState("k1", resource.JobCompleted)
+	require.Equal(t, "epoch 1\nepoch 2\n", b.artifact("k1", UserLog), "the log is whole and copied once")
+	require.Equal(t, "weights", b.artifact("k1", "outputs/model.txt"))
+	require.Contains(t, f.canceled, st.Kube.Name, "an ended attempt's Job is deleted")
+	require.NoDirExists(t, filepath.Dir(filepath.Dir(up)), "the attempt's container is removed")
+	require.Equal(t, 1, f.submits)
+
+	for _, tc := range []struct {
+		state backend.ContainerState
+		code  string
+	}{
+		{backend.ContainerState{Kind: backend.ContainerOutOfMemory, Ended: true, ExitCode: 137, Message: "killed"}, "OutOfMemory"},
+		{backend.ContainerState{Kind: backend.ContainerImagePull, Ended: true, ExitCode: -1, Message: "cannot pull"}, "ImagePullFailed"},
+		{backend.ContainerState{Kind: backend.ContainerFailed, Ended: true, ExitCode: 3, Message: "The job's command exited with status code 3 on pod p."}, "UserError"},
+		{backend.ContainerState{Kind: backend.ContainerTimeout, Ended: true, ExitCode: -1, Message: "past its time limit"}, "JobTimeout"},
+	} {
+		name := "k" + strings.ToLower(tc.code)
+		b.submit(name, command("k8s", "true"))
+		b.await(name+" submitted", func() bool { st := b.status(name); return st.Kube != nil && st.Kube.Submitted })
+		f.set(b.status(name).Kube.Name, tc.state, "last words\n")
+		st := b.awaitState(name, resource.JobFailed)
+		require.Equal(t, tc.code, st.Error.Code, st.Error.Message)
+		require.Contains(t, st.Error.Message, "last words")
+	}
+}
+
+// TestKubeJobCancelAndRestart: an attempt created before a crash whose
+// status never said so is created again as a no-op, not twice; cancel
+// deletes it; a job naming an unknown instance type is refused at
+// admission, naming the field.
+func TestKubeJobCancelAndRestart(t *testing.T) {
+	b, f := kubeBundle(t)
+	b.submit("r1", command("k8s", "sleep 100"))
+	b.await("r1 submitted", func() bool { st := b.status("r1"); return st.Kube != nil && st.Kube.Submitted })
+	j := b.job("r1")
+	st := resource.JobStatusOf(j)
+	st.Kube.Submitted = false // the crash: the Job exists, the status does not say so
+	j.Status = resource.Encode(st)
+	require.NoError(t, b.st.Update(b.ctx, j))
+	b.q.Enqueue(core.KindJob, resource.Key(j))
+	b.await("r1 submitted again", func() bool { return b.status("r1").Kube.Submitted })
+	require.Equal(t, 2, f.submits)
+	f.mu.Lock()
+	require.Len(t, f.jobs, 1, "one Job")
+	f.mu.Unlock()
+
+	_, _, err := b.svc.CancelJob(b.ctx, b.ref, "r1")
+	require.NoError(t, err)
+	b.awaitState("r1", resource.JobCanceled)
+	require.Contains(t, f.canceled, st.Kube.Name)
+
+	_, _, err = b.svc.PutJob(b.ctx, b.ref, "bad", body(t, `{"properties":{"jobType":"Command","command":"true","environmentId":"azureml:AzureML-sklearn-1.5@latest","computeId":"k8s","resources":{"instanceType":"huge"}}}`))
+	e, ok := core.AsError(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, "properties.resources.instanceType", e.Target)
+	require.Contains(t, e.Message, `instance_type "huge"`)
+}
