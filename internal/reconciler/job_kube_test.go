@@ -99,7 +99,9 @@ func kubeBundle(t *testing.T) (*jobBundle, *fakeContainers) {
 	f := newFakeContainers()
 	k := &Kube{Connect: func([]byte, string) (backend.Containers, error) { return f, nil }, Queue: b.q, Poll: 10 * time.Millisecond,
 		ServerURL: func() string { return "https://mlw.example:7443" }, CAPEM: []byte("ca"),
-		SignSAS: func(account, container, perms string, _ time.Duration, _ string) string { return "sig=" + container + "-" + perms }}
+		SignSAS: func(account, container, perms string, _ time.Duration, _ string) string {
+			return "sig=" + container + "-" + perms
+		}}
 	t.Cleanup(k.stopPolling)
 	b.jobs.Kube = k
 	b.dispatch.Types[resource.Kubernetes] = &KubeComputes{Store: b.st, Kube: k, Queue: b.q, Log: b.jobs.Log, Clock: b.jobs.Clock}
