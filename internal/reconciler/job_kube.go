@@ -106,7 +106,7 @@ func (r *Jobs) kubeSubmit(ctx context.Context, j *jobCtx) (controller.Result, er
 		if err != nil {
 			return r.kubeFail(ctx, j, err)
 		}
-		if err := cl.c.Submit(ctx, job); err != nil {
+		if err := cl.client().Submit(ctx, job); err != nil {
 			return controller.Result{}, fmt.Errorf("create the Kubernetes Job of %s: %w", j.job.Name, err)
 		}
 		j.st.Kube.Submitted = true
@@ -350,7 +350,7 @@ func (r *Jobs) kubeEnded(ctx context.Context, j *jobCtx, cl *kubeCluster, st bac
 	cl.unwatch(run.Name)
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	for i, dst := range r.kubeLogs(j) {
-		copyPodLog(lctx, cl.c, run.Name, i, dst, false) // it may have run between two polls
+		copyPodLog(lctx, cl.client(), run.Name, i, dst, false) // it may have run between two polls
 	}
 	cancel()
 	run.State, run.Message = st.Kind, st.Message
@@ -404,7 +404,7 @@ func (r *Jobs) kubeCleanup(ctx context.Context, j *jobCtx) error {
 		}
 		if cl != nil {
 			cl.unwatch(run.Name)
-			if err := cl.c.Cancel(ctx, run.Name); err != nil {
+			if err := cl.client().Cancel(ctx, run.Name); err != nil {
 				return fmt.Errorf("delete Kubernetes Job %s: %w", run.Name, err)
 			}
 		}

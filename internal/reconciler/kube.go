@@ -88,8 +88,13 @@ func (k *Kube) cluster(c *resource.Object, spec *resource.KubernetesSpec) (*kube
 	k.mu.Lock()
 	cl := k.clusters[c.UID]
 	k.mu.Unlock()
-	if cl != nil && cl.version == v {
-		return cl, nil
+	if cl != nil {
+		cl.mu.Lock()
+		same := cl.version == v
+		cl.mu.Unlock()
+		if same {
+			return cl, nil
+		}
 	}
 	client, err := k.Connect(kc, spec.Namespace)
 	if err != nil {
@@ -100,16 +105,23 @@ func (k *Kube) cluster(c *resource.Object, spec *resource.KubernetesSpec) (*kube
 	if k.clusters == nil {
 		k.clusters = map[string]*kubeCluster{}
 	}
-	if old := k.clusters[c.UID]; old != nil {
-		old.mu.Lock()
-		watched := old.watched
-		old.mu.Unlock()
-		cl = &kubeCluster{k: k, c: client, version: v, watched: watched}
-	} else {
-		cl = &kubeCluster{k: k, c: client, version: v}
+	if cl = k.clusters[c.UID]; cl != nil {
+		// A new kubeconfig: the same attempts, watched through it.
+		cl.mu.Lock()
+		cl.c, cl.version = client, v
+		cl.mu.Unlock()
+		return cl, nil
 	}
+	cl = &kubeCluster{k: k, c: client, version: v}
 	k.clusters[c.UID] = cl
 	return cl, nil
+}
+
+// client is the cluster's current client.
+func (cl *kubeCluster) client() backend.Containers {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.c
 }
 
 // known returns the client of a compute connected before (nil when none):
@@ -212,7 +224,7 @@ func (cl *kubeCluster) poll(ctx context.Context, done <-chan struct{}) {
 		cl.mu.Unlock()
 		asked := time.Now()
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		states, err := cl.c.States(qctx)
+		states, err := cl.client().States(qctx)
 		cancel()
 		if err != nil {
 			continue // the API server does not answer: the next pass asks again
@@ -292,7 +304,7 @@ func (cl *kubeCluster) follow(name string, i int, dst string, stop <-chan struct
 			stopped = true
 		default:
 		}
-		copyPodLog(ctx, cl.c, name, i, dst, !stopped)
+		copyPodLog(ctx, cl.client(), name, i, dst, !stopped)
 		if stopped || ctx.Err() != nil {
 			return
 		}

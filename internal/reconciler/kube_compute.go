@@ -109,10 +109,10 @@ func (k *KubeComputes) connect(ctx context.Context, c *resource.Object, spec *re
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if err := cl.c.Check(cctx); err != nil {
+	if err := cl.client().Check(cctx); err != nil {
 		return err
 	}
-	nodes, err := cl.c.Nodes(cctx, "")
+	nodes, err := cl.client().Nodes(cctx, "")
 	if err != nil {
 		return fmt.Errorf("list nodes: %w", err)
 	}
