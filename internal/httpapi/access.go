@@ -105,12 +105,12 @@ var routeAccess = func() map[string]policy {
 	set(managing, "DELETE", ws)
 
 	// Inside a workspace: Readers read, Data Scientists work.
-	for _, base := range []string{ws + "/datastores", ws + "/codes", ws + "/environments"} {
+	for _, base := range []string{ws + "/datastores", ws + "/codes", ws + "/environments", ws + "/models"} {
 		set(reading, "GET", base, base+"/{name}")
 		set(writing, "PUT", base+"/{name}")
 		set(writing, "DELETE", base+"/{name}")
 	}
-	for _, base := range []string{ws + "/codes/{name}/versions", ws + "/environments/{name}/versions"} {
+	for _, base := range []string{ws + "/codes/{name}/versions", ws + "/environments/{name}/versions", ws + "/models/{name}/versions"} {
 		set(reading, "GET", base, base+"/{version}")
 		set(writing, "PUT", base+"/{version}")
 		set(writing, "DELETE", base+"/{version}")

@@ -393,6 +393,7 @@ func (a *API) routes() {
 	a.blobRoutes()
 	a.codeRoutes()
 	a.environmentRoutes()
+	a.modelRoutes()
 	a.fileRoutes()
 	a.tokenRoutes()
 	a.deploymentRoutes()

@@ -390,6 +390,7 @@ func (s *Service) ResolveDataURI(ctx context.Context, ws *resource.Object, uri s
 // datastorePath understands the URI forms a job's inputs and outputs use:
 //
 //	azureml://datastores/<ds>/paths/<path>
+//	azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<ws>/datastores/<ds>/paths/<path>
 //	azureml://datastores/<ds>/<path>          (outputs.default's form)
 //	azureml://jobs/<job>/outputs/artifacts/paths/<path>
 //	https://<this server>/blob/<account>/<container>/<path>
@@ -398,6 +399,13 @@ func (s *Service) ResolveDataURI(ctx context.Context, ws *resource.Object, uri s
 func (s *Service) datastorePath(ctx context.Context, ws *resource.Object, uri, field string) (*resource.DataLocation, bool, error) {
 	lower := strings.ToLower(uri)
 	account := resource.WorkspaceStatusOf(ws).StorageAccount
+	if long, ok := parseLongDatastoreURI(uri); ok {
+		// The long form azure-ai-ml writes a model's path in.
+		if !strings.EqualFold(long.ws.Workspace, ws.Name) {
+			return nil, false, core.Invalid(field, "%q is in workspace '%s'; use a datastore of workspace '%s'.", uri, long.ws.Workspace, ws.Name)
+		}
+		uri, lower = "azureml://datastores/"+long.datastore+"/paths/"+long.path, "azureml://datastores/"
+	}
 	switch {
 	case strings.HasPrefix(lower, "azureml://datastores/"):
 		rest := uri[len("azureml://datastores/"):]

@@ -413,14 +413,7 @@ func (s *Service) DeleteModelVersion(ctx context.Context, ref core.WorkspaceRef,
 	if err := s.Store.DeleteModelVersion(ctx, ws.UID, name, n); err != nil {
 		return versionErr(err, name, n)
 	}
-	_, _ = s.Store.UpdateRegisteredModel(ctx, ws.UID, name, func(m *tracking.RegisteredModel) error {
-		for a, v := range m.Aliases {
-			if v == version {
-				delete(m.Aliases, a)
-			}
-		}
-		return nil
-	})
+	s.dropAliases(ctx, ws.UID, name, n)
 	return nil
 }
 

@@ -71,7 +71,10 @@ type Registry interface {
 	RenameRegisteredModel(ctx context.Context, ws, name, newName string, now int64) error
 	// DeleteRegisteredModel removes a model and its versions.
 	DeleteRegisteredModel(ctx context.Context, ws, name string) error
-	// CreateModelVersion adds the model's next version (v.Version is set).
+	// CreateModelVersion adds a version of a model: the next one (one
+	// above the highest) when v.Version is 0, and v.Version is set; that
+	// number otherwise (Azure ML's PUT of a version), ErrExists when it is
+	// taken. ErrNotFound when there is no such model.
 	CreateModelVersion(ctx context.Context, v *tracking.ModelVersion) error
 	GetModelVersion(ctx context.Context, ws, name string, version int64) (*tracking.ModelVersion, error)
 	// ListModelVersions returns the versions of a model ("" for all the

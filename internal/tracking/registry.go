@@ -28,6 +28,29 @@ type RegisteredModel struct {
 	Description     string            `json:"description,omitempty"`
 	Tags            []KV              `json:"tags,omitempty"`
 	Aliases         map[string]string `json:"aliases,omitempty"` // alias → version
+	// AzureML is what Azure ML's models resource says of the model
+	// beyond MLflow's fields.
+	AzureML AzureMLAsset `json:"azureml,omitzero"`
+}
+
+// AzureMLAsset is what Azure ML's models resource (…/workspaces/{ws}/models)
+// keeps of a registered model or a version beside MLflow's fields, in the
+// same row: the registry is one, seen through two APIs (docs/mlflow.md,
+// "Azure ML models").
+type AzureMLAsset struct {
+	// Properties are Azure ML's free-form properties (MLflow has none).
+	Properties map[string]string `json:"properties,omitempty"`
+	// Archived hides the model or version from lists that ask for
+	// ActiveOnly. It is not MLflow's Archived stage.
+	Archived bool `json:"archived,omitempty"`
+	// ModelType of a version: custom_model, mlflow_model or triton_model
+	// ("" for versions made through MLflow: mlflow_model).
+	ModelType string `json:"model_type,omitempty"`
+	// Flavors of a version: flavor → its data, as Azure ML shows them.
+	Flavors map[string]map[string]string `json:"flavors,omitempty"`
+	// Extra is the rest of what the client sent in properties, echoed
+	// back as it came.
+	Extra map[string]any `json:"extra,omitempty"`
 }
 
 // ModelVersion is one version of a registered model.
@@ -45,6 +68,9 @@ type ModelVersion struct {
 	UserID          string `json:"user_id,omitempty"`
 	Status          string `json:"status,omitempty"`
 	Tags            []KV   `json:"tags,omitempty"`
+	// AzureML is what Azure ML's models resource says of the version
+	// beyond MLflow's fields.
+	AzureML AzureMLAsset `json:"azureml,omitzero"`
 }
 
 // Registry is the grammar of registered-models/search and

@@ -151,16 +151,19 @@ func scanVersion(sc interface{ Scan(...any) error }) (*tracking.ModelVersion, er
 
 // CreateModelVersion implements store.Registry.
 func (s *Store) CreateModelVersion(ctx context.Context, v *tracking.ModelVersion) error {
+	explicit := v.Version > 0
 	for range 5 {
 		err := s.txq(ctx, func(q querier) error {
 			if _, err := s.getModel(ctx, q, v.Workspace, v.Name); err != nil {
 				return err
 			}
-			var last int64
-			if err := q.QueryRowContext(ctx, s.d.q(`SELECT COALESCE(MAX(version), 0) FROM mlflow_model_versions WHERE workspace = ? AND name = ?`), v.Workspace, v.Name).Scan(&last); err != nil {
-				return err
+			if !explicit {
+				var last int64
+				if err := q.QueryRowContext(ctx, s.d.q(`SELECT COALESCE(MAX(version), 0) FROM mlflow_model_versions WHERE workspace = ? AND name = ?`), v.Workspace, v.Name).Scan(&last); err != nil {
+					return err
+				}
+				v.Version = last + 1
 			}
-			v.Version = last + 1
 			doc, err := docText(v)
 			if err != nil {
 				return err
@@ -174,6 +177,9 @@ func (s *Store) CreateModelVersion(ctx context.Context, v *tracking.ModelVersion
 		})
 		if err == nil || !s.d.IsUnique(err) {
 			return err
+		}
+		if explicit {
+			return fmt.Errorf("model version %s %d: %w", v.Name, v.Version, store.ErrExists)
 		}
 		// Another replica took the number: take the next.
 	}
