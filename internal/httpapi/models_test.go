@@ -51,6 +51,9 @@ func TestModelsAreTheMLflowRegistry(t *testing.T) {
 	m := setupMLflow(t)
 	models := m.wsA + "/models"
 	run := m.ok(t, "POST", api2+"runs/create", map[string]any{"experiment_id": "0"})["run"].(map[string]any)["info"].(map[string]any)["run_id"].(string)
+	// mlflow.sklearn.log_model records the MLmodel in the run.
+	m.ok(t, "POST", api2+"runs/log-model", map[string]any{"run_id": run, "model_json": `{"artifact_path": "model", "flavors": {` +
+		`"python_function": {"loader_module": "mlflow.sklearn", "env": {"conda": "conda.yaml"}}, "sklearn": {"sklearn_version": "1.5.1"}}}`})
 	m.ok(t, "POST", api2+"registered-models/create", map[string]any{"name": "diabetes", "description": "from mlflow",
 		"tags": []map[string]string{{"key": "team", "value": "a"}}})
 	m.ok(t, "POST", api2+"model-versions/create", map[string]any{"name": "diabetes", "source": "runs:/" + run + "/model", "run_id": run})
@@ -73,7 +76,10 @@ func TestModelsAreTheMLflowRegistry(t *testing.T) {
 		propsOf(v1)["modelUri"])
 	require.Equal(t, run, propsOf(v1)["jobName"])
 	require.Equal(t, "None", propsOf(v1)["stage"])
-	require.Equal(t, map[string]any{}, propsOf(v1)["flavors"], "azure-ai-ml 1.4 iterates flavors")
+	require.Equal(t, map[string]any{
+		"python_function": map[string]any{"data": map[string]any{"loader_module": "mlflow.sklearn", "env": `{"conda":"conda.yaml"}`}},
+		"sklearn":         map[string]any{"data": map[string]any{"sklearn_version": "1.5.1"}},
+	}, propsOf(v1)["flavors"], "the flavors of the MLmodel the run logged")
 	require.Equal(t, false, propsOf(v1)["isArchived"])
 	require.Equal(t, "sci", v1["systemData"].(map[string]any)["createdBy"])
 
@@ -97,6 +103,10 @@ func TestModelsAreTheMLflowRegistry(t *testing.T) {
 	// A model new to both, from a folder the SDK uploaded (the long form).
 	blobURI := "azureml://subscriptions/" + testSub + "/resourcegroups/rg-a/workspaces/ws-a/datastores/workspaceblobstore/paths/LocalUpload/abc/model"
 	m.arm(t, m.scientist, "PUT", models+"/Local-Model/versions/1", modelVersionBody(blobURI, "custom_model", nil), http.StatusCreated)
+	local := m.arm(t, m.reader, "GET", models+"/Local-Model/versions/1", nil, http.StatusOK)
+	require.Equal(t, map[string]any{}, propsOf(local)["flavors"], "azure-ai-ml 1.4 iterates flavors: never null")
+	require.Nil(t, propsOf(local)["jobName"])
+	require.Equal(t, blobURI, propsOf(local)["modelUri"])
 	rm := m.ok(t, "GET", api2+"registered-models/get", url.Values{"name": {"Local-Model"}})["registered_model"].(map[string]any)
 	require.Equal(t, "1", rm["latest_versions"].([]any)[0].(map[string]any)["version"])
 	uri := m.ok(t, "GET", api2+"model-versions/get-download-uri", url.Values{"name": {"Local-Model"}, "version": {"1"}})
@@ -159,6 +169,12 @@ func TestModelsAreTheMLflowRegistry(t *testing.T) {
 	m.fails(t, m.scientist, "GET", api2+"model-versions/get", url.Values{"name": {"diabetes"}, "version": {"2"}}, 404, "RESOURCE_DOES_NOT_EXIST", "version=2")
 	m.arm(t, m.scientist, "DELETE", models+"/Local-Model", nil, http.StatusNoContent)
 	m.fails(t, m.scientist, "GET", api2+"registered-models/get", url.Values{"name": {"Local-Model"}}, 404, "RESOURCE_DOES_NOT_EXIST", "Local-Model")
+
+	// An MLflow model of a job's output registered through Azure ML's API
+	// has the flavors its run logged.
+	v3 := m.arm(t, m.scientist, "PUT", models+"/diabetes/versions/3", modelVersionBody("azureml://jobs/"+run+"/outputs/artifacts/model", "mlflow_model", nil), http.StatusCreated)
+	require.Contains(t, propsOf(v3)["flavors"], "sklearn")
+	require.Equal(t, propsOf(v1)["modelUri"], propsOf(v3)["modelUri"], "the same files as version 1")
 }
 
 // TestModelErrors: bad requests name the field and what to use; unknown

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/tracking"
@@ -42,4 +43,47 @@ func (s *Service) LogModel(ctx context.Context, ref core.WorkspaceRef, runID, mo
 		}
 	}
 	return s.LogBatch(ctx, ref, runID, tracking.Batch{Tags: []tracking.KV{{Key: logModelTag, Value: string(b)}}})
+}
+
+// runFlavors reads the flavors of the model at source from the MLmodel
+// its run logged (the mlflow.log-model.history tag), as Azure ML shows
+// them: each flavor's fields as strings (nested ones as JSON). nil when
+// the run logged no model there.
+func (s *Service) runFlavors(ctx context.Context, ws, runID, source string) map[string]map[string]string {
+	r, err := s.Store.GetRun(ctx, ws, runID)
+	if err != nil {
+		return nil
+	}
+	rel, ok := strings.CutPrefix(source, r.Info.ArtifactURI+"/")
+	if !ok {
+		return nil
+	}
+	var history []struct {
+		ArtifactPath string                    `json:"artifact_path"`
+		Flavors      map[string]map[string]any `json:"flavors"`
+	}
+	for _, t := range r.Tags {
+		if t.Key == logModelTag {
+			_ = json.Unmarshal([]byte(t.Value), &history)
+		}
+	}
+	for i := len(history) - 1; i >= 0; i-- {
+		if strings.Trim(history[i].ArtifactPath, "/") != strings.Trim(rel, "/") {
+			continue
+		}
+		out := map[string]map[string]string{}
+		for name, fields := range history[i].Flavors {
+			data := map[string]string{}
+			for k, v := range fields {
+				if str, ok := v.(string); ok {
+					data[k] = str
+				} else if b, err := json.Marshal(v); err == nil {
+					data[k] = string(b)
+				}
+			}
+			out[name] = data
+		}
+		return out
+	}
+	return nil
 }

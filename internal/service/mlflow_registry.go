@@ -271,6 +271,9 @@ func (s *Service) CreateModelVersion(ctx context.Context, ref core.WorkspaceRef,
 			v.RunID = run
 		}
 	}
+	if v.RunID != "" {
+		v.AzureML.Flavors = s.runFlavors(ctx, ws.UID, v.RunID, v.Source)
+	}
 	now := nowMillis(s)
 	v.Workspace, v.CreationTime, v.LastUpdatedTime, v.CurrentStage, v.Status = ws.UID, now, now, tracking.StageNone, "READY"
 	if v.UserID == "" {

@@ -140,7 +140,8 @@ type versionPut struct {
 	source    string
 	run       string
 	modelType string
-	stage     string // "" keeps the stage
+	stage     string                       // "" keeps the stage
+	flavors   map[string]map[string]string // from the run, when the PUT has none
 }
 
 // checkVersionPut validates a version PUT and maps its modelUri.
@@ -177,6 +178,9 @@ func (s *Service) checkVersionPut(ctx context.Context, ws *resource.Object, body
 	if p.JobName != nil && *p.JobName != "" {
 		put.run = *p.JobName
 	}
+	if put.modelType == "mlflow_model" && p.Flavors == nil && put.run != "" {
+		put.flavors = s.runFlavors(ctx, ws.UID, put.run, put.source)
+	}
 	return put, nil
 }
 
@@ -206,6 +210,8 @@ func (p *versionPut) apply(v *tracking.ModelVersion) {
 		for k, f := range b.Flavors {
 			v.AzureML.Flavors[k] = f.Data
 		}
+	} else if p.flavors != nil {
+		v.AzureML.Flavors = p.flavors
 	}
 	if p.extra != nil {
 		v.AzureML.Extra = p.extra
