@@ -300,7 +300,7 @@ Names starting with AzureML- are reserved for curated environments.`,
 				v = version
 			}
 			if v == "" {
-				if v, err = nextEnvironmentVersion(cmd.Context(), c, p, n); err != nil {
+				if v, err = nextAssetVersion(cmd.Context(), c, p, n); err != nil {
 					return err
 				}
 			}
@@ -321,9 +321,9 @@ Names starting with AzureML- are reserved for curated environments.`,
 	return cmd
 }
 
-// nextEnvironmentVersion is the version a new version of environment name
-// gets (the environments at path): its nextVersion, or 1 for a new one.
-func nextEnvironmentVersion(ctx context.Context, c *api.Client, path, name string) (string, error) {
+// nextAssetVersion is the version a new version of asset name gets (the
+// environments or models at path): its nextVersion, or 1 for a new one.
+func nextAssetVersion(ctx context.Context, c *api.Client, path, name string) (string, error) {
 	var container Doc
 	_, err := c.Do(ctx, "GET", path+"/"+url.PathEscape(name), nil, &container)
 	switch {

@@ -61,7 +61,7 @@ Start a server with ` + "`mlw server`" + `; every other command is a client of i
 	pf.StringVar(&app.conn.Subscription, "subscription", "", "subscription id (default: the server's)")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(outputFormatList, cobra.ShellCompDirectiveNoFileComp))
 
-	root.AddCommand(groupCmd(app), workspaceCmd(app), computeCmd(app), configureCmd(app), loginCmd(app), userCmd(app), tokenCmd(app), environmentCmd(app), datastoreCmd(app), fileCmd(app), envCmd(app), jobCmd(app), studioCmd(app), roleCmd(app))
+	root.AddCommand(groupCmd(app), workspaceCmd(app), computeCmd(app), configureCmd(app), loginCmd(app), userCmd(app), tokenCmd(app), environmentCmd(app), modelCmd(app), datastoreCmd(app), fileCmd(app), envCmd(app), jobCmd(app), studioCmd(app), roleCmd(app))
 	return root, app
 }
 

@@ -603,6 +603,53 @@ func envVersionShape(d Doc) Doc {
 	return Doc(out)
 }
 
+// modelContainerShape is one model of `az ml model list`.
+func modelContainerShape(d Doc) Doc {
+	if mapAt(d, "properties") == nil {
+		return d
+	}
+	out := sdkMap{}
+	out.set("name", d["name"])
+	out.set("id", armRef(str(d, "id")))
+	out.set("latest_version", str(d, "properties.latestVersion"))
+	out.set("description", str(d, "properties.description"))
+	out.set("tags", mapAt(d, "properties.tags"))
+	out.set("properties", mapAt(d, "properties.properties"))
+	out.set("creation_context", creationContext(d))
+	return Doc(out)
+}
+
+// modelVersionShape is a model version as `az ml model show` prints it:
+// path is the modelUri, flavors each flavor's data.
+func modelVersionShape(d Doc) Doc {
+	if mapAt(d, "properties") == nil {
+		return d
+	}
+	out := sdkMap{}
+	id := str(d, "id")
+	if m := versionedIDRE.FindStringSubmatch(id); m != nil {
+		out.set("name", m[2])
+	}
+	out.set("version", d["name"])
+	out.set("id", armRef(id))
+	out.set("type", str(d, "properties.modelType"))
+	out.set("path", str(d, "properties.modelUri"))
+	out.set("description", str(d, "properties.description"))
+	out.set("tags", mapAt(d, "properties.tags"))
+	out.set("properties", mapAt(d, "properties.properties"))
+	flavors := sdkMap{}
+	for k, f := range mapAt(d, "properties.flavors") {
+		if fm, ok := f.(map[string]any); ok {
+			flavors.set(k, fm["data"])
+		}
+	}
+	out.set("flavors", flavors)
+	out.set("stage", str(d, "properties.stage"))
+	out.set("job_name", str(d, "properties.jobName"))
+	out.set("creation_context", creationContext(d))
+	return Doc(out)
+}
+
 // datastoreShape is a datastore as `az ml datastore show` prints it.
 func datastoreShape(d Doc) Doc {
 	if mapAt(d, "properties") == nil {

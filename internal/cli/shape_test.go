@@ -192,7 +192,7 @@ func TestInstanceShowRoundTrip(t *testing.T) {
 	require.JSONEq(t, string(wantSched), string(b))
 }
 
-// TestOtherShapes: workspaces, environments, datastores and nodes.
+// TestOtherShapes: workspaces, environments, models, datastores and nodes.
 func TestOtherShapes(t *testing.T) {
 	ws := workspaceShape(restDoc(t, `{"id": "`+wsID+`", "name": "ws1", "location": "eastus",
 		"identity": {"type": "SystemAssigned", "principalId": "p"},
@@ -210,6 +210,16 @@ func TestOtherShapes(t *testing.T) {
 
 	c := envContainerShape(restDoc(t, `{"id": "`+wsID+`/environments/my-env", "name": "my-env", "properties": {"latestVersion": "2"}}`))
 	require.Equal(t, Doc{"name": "my-env", "id": "azureml:" + wsID + "/environments/my-env", "latest_version": "2"}, c)
+
+	mv := modelVersionShape(restDoc(t, `{"id": "`+wsID+`/models/diabetes/versions/3", "name": "3",
+		"properties": {"modelType": "mlflow_model", "modelUri": "azureml://jobs/j1/outputs/artifacts/paths/model", "stage": "None",
+		"jobName": "j1", "tags": {}, "properties": {}, "isArchived": false,
+		"flavors": {"sklearn": {"data": {"sklearn_version": "1.5.1"}}}}}`))
+	require.Equal(t, Doc{"name": "diabetes", "version": "3", "id": "azureml:" + wsID + "/models/diabetes/versions/3", "type": "mlflow_model",
+		"path": "azureml://jobs/j1/outputs/artifacts/paths/model", "stage": "None", "job_name": "j1",
+		"flavors": Doc{"sklearn": map[string]any{"sklearn_version": "1.5.1"}}}, mv)
+	mc := modelContainerShape(restDoc(t, `{"id": "`+wsID+`/models/diabetes", "name": "diabetes", "properties": {"latestVersion": "3", "description": "d"}}`))
+	require.Equal(t, Doc{"name": "diabetes", "id": "azureml:" + wsID + "/models/diabetes", "latest_version": "3", "description": "d"}, mc)
 
 	ds := datastoreShape(restDoc(t, `{"id": "`+wsID+`/datastores/workspacefilestore", "name": "workspacefilestore",
 		"properties": {"datastoreType": "AzureFile", "accountName": "acct", "fileShareName": "share", "endpoint": "core.windows.net", "protocol": "https"}}`))

@@ -159,6 +159,16 @@ func TestModelsAreTheMLflowRegistry(t *testing.T) {
 	rm = m.ok(t, "GET", api2+"registered-models/get", url.Values{"name": {"diabetes"}})["registered_model"].(map[string]any)
 	require.Equal(t, []any{map[string]any{"key": "team", "value": "a"}}, rm["tags"], "the container PUT kept its tags")
 
+	// A source MLflow kept as it came (not the form mlw writes) survives
+	// the SDK's archive, which PUTs back what it read.
+	m.ok(t, "POST", api2+"model-versions/create", map[string]any{"name": "diabetes", "source": "azureml://datastores/workspaceblobstore/paths/raw"})
+	raw := m.arm(t, m.reader, "GET", models+"/diabetes/versions/3", nil, http.StatusOK)
+	propsOf(raw)["isArchived"] = true
+	m.arm(t, m.scientist, "PUT", models+"/diabetes/versions/3", raw, http.StatusOK)
+	mv = m.ok(t, "GET", api2+"model-versions/get", url.Values{"name": {"diabetes"}, "version": {"3"}})["model_version"].(map[string]any)
+	require.Equal(t, "azureml://datastores/workspaceblobstore/paths/raw", mv["source"])
+	m.arm(t, m.scientist, "DELETE", models+"/diabetes/versions/3", nil, http.StatusNoContent)
+
 	// A container PUT makes a model with no versions.
 	c = m.arm(t, m.scientist, "PUT", models+"/empty", map[string]any{"properties": map[string]any{"description": "none yet"}}, http.StatusCreated)
 	require.Nil(t, propsOf(c)["latestVersion"])

@@ -137,6 +137,7 @@ func (s *Service) PutModelAsset(ctx context.Context, ref core.WorkspaceRef, name
 type versionPut struct {
 	body      *modelBody
 	extra     map[string]any
+	uri       string // the modelUri as sent
 	source    string
 	run       string
 	modelType string
@@ -172,7 +173,8 @@ func (s *Service) checkVersionPut(ctx context.Context, ws *resource.Object, body
 	if p.ModelURI == nil || strings.TrimSpace(*p.ModelURI) == "" {
 		return nil, core.Invalid("properties.modelUri", "A model version needs properties.modelUri: where its files are, for example azureml://datastores/workspaceblobstore/paths/<folder> or azureml://jobs/<job>/outputs/artifacts/paths/<path>.")
 	}
-	if put.source, put.run, err = s.modelSource(ctx, ws, *p.ModelURI); err != nil {
+	put.uri = strings.TrimSpace(*p.ModelURI)
+	if put.source, put.run, err = s.modelSource(ctx, ws, put.uri); err != nil {
 		return nil, err
 	}
 	if p.JobName != nil && *p.JobName != "" {
@@ -219,8 +221,13 @@ func (p *versionPut) apply(v *tracking.ModelVersion) {
 }
 
 // sameFiles refuses a PUT that would move an existing version's files or
-// change its type, as Azure ML does ("Asset paths cannot be updated").
+// change its type, as Azure ML does ("Asset paths cannot be updated"). A
+// modelUri sent back as the server shows it (what the SDK's archive does)
+// keeps the source as MLflow has it.
 func (p *versionPut) sameFiles(ws *resource.Object, v *tracking.ModelVersion) error {
+	if strings.TrimRight(p.uri, "/") == strings.TrimRight(ModelURI(ws, v), "/") {
+		p.source = v.Source
+	}
 	if strings.TrimRight(v.Source, "/") != strings.TrimRight(p.source, "/") {
 		return core.InvalidCode("UserError", "properties.modelUri",
 			"Asset paths cannot be updated: model '%s' version %d already points at %s. Register a new version (leave the version out to get the next one).", v.Name, v.Version, ModelURI(ws, v))
