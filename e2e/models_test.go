@@ -119,3 +119,72 @@ tags: {team: lab}
 	r = s.Do(t, http.MethodGet, base+"registered-models/get?name=diabetes", nil)
 	require.Equal(t, http.StatusNotFound, r.StatusCode, r)
 }
+
+// trainModel is a job that leaves an MLflow model in ./outputs/model, as
+// mlflow.sklearn.save_model would (mlflow is not installable here).
+const trainModel = `import os
+os.makedirs("outputs/model", exist_ok=True)
+for name, body in {"MLmodel": "artifact_path: outputs/model\nflavors:\n  sklearn: {sklearn_version: 1.5.1}\n",
+                   "model.pkl": "weights", "conda.yaml": "dependencies: [python=3.11]\n"}.items():
+    with open(os.path.join("outputs/model", name), "w") as f:
+        f.write(body)
+print("MODEL SAVED")
+`
+
+// TestSDKModels registers models with Microsoft's SDK, unchanged, from a
+// local folder and from a job's output, lists, gets, archives and
+// downloads them, with a model MLflow registered among them; then finds
+// the SDK's models through MLflow's REST API. Both SDK generations, on one
+// server and one job.
+func TestSDKModels(t *testing.T) {
+	t.Parallel()
+	s, proj := jobCLIEnvWith(t, Options{})
+	t.Cleanup(func() { stopAndKillJobs(s) })
+	jcWrite(t, proj, map[string]string{"modelsrc/train.py": trainModel, "modeljob.yml": `code: modelsrc
+command: python train.py
+environment: azureml:local-python:1
+compute: azureml:cpu-cluster
+experiment_name: models-e2e
+`})
+	stdout, stderr, code := s.Run("job", "create", "--file", filepath.Join(proj, "modeljob.yml"), "--name", "model_job", "--stream")
+	require.Zero(t, code, "stderr: %s\nstdout: %s", stderr, stdout)
+	require.Contains(t, stdout, "MODEL SAVED")
+	s.MustRun(t, "workspace", "download-config", "-n", "ws-cli", "-g", "rg-cli", "--path", "cfg")
+	jcWrite(t, s.WorkDir, mlflowModelFiles)
+
+	// The job logged its model with MLflow, which registers it.
+	base := "/mlflow/v1.0" + s.WorkspacePath("rg-cli", "ws-cli") + "/api/2.0/mlflow/"
+	for _, call := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"runs/log-model", map[string]any{"run_id": "model_job", "model_json": `{"artifact_path": "outputs/model", "flavors": {"sklearn": {"sklearn_version": "1.5.1"}}}`}},
+		{"registered-models/create", map[string]any{"name": "from-mlflow"}},
+		{"model-versions/create", map[string]any{"name": "from-mlflow", "source": "runs:/model_job/outputs/model", "run_id": "model_job"}},
+	} {
+		r := s.Do(t, http.MethodPost, base+call.path, call.body)
+		require.Equal(t, http.StatusOK, r.StatusCode, r)
+	}
+
+	ForEachSDK(t, func(t *testing.T, sdk SDK) {
+		prefix := "v" + strings.ReplaceAll(sdk.Version, ".", "") + "-"
+		out := s.RunPython(t, sdk.Env(t, s), "testdata/sdk_models/sdk_models.py", filepath.Join(s.WorkDir, "cfg"), prefix,
+			filepath.Join(s.WorkDir, "model"), "model_job", t.TempDir())
+		require.Contains(t, out, "SDK MODELS OK", out)
+
+		// What the SDK registered, through MLflow's REST API.
+		r := s.Do(t, http.MethodGet, base+"model-versions/search?"+url.Values{"filter": {"name = '" + prefix + "diabetes-job'"}}.Encode(), nil)
+		require.Equal(t, http.StatusOK, r.StatusCode, r)
+		vs := r.JSON(t)["model_versions"].([]any)
+		require.Len(t, vs, 2)
+		for _, v := range vs {
+			mv := v.(map[string]any)
+			require.Equal(t, "mlflow-artifacts:/ExperimentRun/dcid.model_job/outputs/model", mv["source"])
+			require.Equal(t, "model_job", mv["run_id"])
+		}
+		r = s.Do(t, http.MethodGet, base+"registered-models/get?name="+prefix+"diabetes-local", nil)
+		require.Equal(t, http.StatusOK, r.StatusCode, r)
+		rm := r.JSON(t)["registered_model"].(map[string]any)
+		require.Equal(t, "2", rm["latest_versions"].([]any)[0].(map[string]any)["version"])
+	})
+}

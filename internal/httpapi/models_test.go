@@ -43,13 +43,10 @@ func modelVersionBody(uri, typ string, extra map[string]any) map[string]any {
 
 func propsOf(doc map[string]any) map[string]any { return doc["properties"].(map[string]any) }
 
-// TestModelsAreTheMLflowRegistry: what MLflow registers is an Azure ML
-// model, and what the Azure ML API registers is in MLflow's registry, with
-// the URI mapping of docs/mlflow.md.
-func TestModelsAreTheMLflowRegistry(t *testing.T) {
-	t.Parallel()
-	m := setupMLflow(t)
-	models := m.wsA + "/models"
+// registerDiabetes registers model diabetes version 1 through MLflow,
+// from a run that logged it, and returns the run.
+func registerDiabetes(t *testing.T, m *mlflowBundle) string {
+	t.Helper()
 	run := m.ok(t, "POST", api2+"runs/create", map[string]any{"experiment_id": "0"})["run"].(map[string]any)["info"].(map[string]any)["run_id"].(string)
 	// mlflow.sklearn.log_model records the MLmodel in the run.
 	m.ok(t, "POST", api2+"runs/log-model", map[string]any{"run_id": run, "model_json": `{"artifact_path": "model", "flavors": {` +
@@ -57,6 +54,17 @@ func TestModelsAreTheMLflowRegistry(t *testing.T) {
 	m.ok(t, "POST", api2+"registered-models/create", map[string]any{"name": "diabetes", "description": "from mlflow",
 		"tags": []map[string]string{{"key": "team", "value": "a"}}})
 	m.ok(t, "POST", api2+"model-versions/create", map[string]any{"name": "diabetes", "source": "runs:/" + run + "/model", "run_id": run})
+	return run
+}
+
+// TestModelsAreTheMLflowRegistry: what MLflow registers is an Azure ML
+// model, and what the Azure ML API registers is in MLflow's registry, with
+// the URI mapping of docs/mlflow.md.
+func TestModelsAreTheMLflowRegistry(t *testing.T) {
+	t.Parallel()
+	m := setupMLflow(t)
+	models := m.wsA + "/models"
+	run := registerDiabetes(t, m)
 
 	// MLflow's model, through Azure ML's API.
 	list := m.arm(t, m.reader, "GET", models, nil, http.StatusOK)["value"].([]any)
@@ -124,6 +132,26 @@ func TestModelsAreTheMLflowRegistry(t *testing.T) {
 	require.Equal(t, "mlflow-artifacts:/a/b", mv["source"])
 	require.Equal(t, "6", propsOf(m.arm(t, m.reader, "GET", models+"/local-model", nil, http.StatusOK))["nextVersion"])
 
+	// An MLflow model of a job's output registered through Azure ML's API
+	// has the flavors its run logged.
+	v3 := m.arm(t, m.scientist, "PUT", models+"/diabetes/versions/3", modelVersionBody("azureml://jobs/"+run+"/outputs/artifacts/model", "mlflow_model", nil), http.StatusCreated)
+	require.Contains(t, propsOf(v3)["flavors"], "sklearn")
+	require.Equal(t, propsOf(v1)["modelUri"], propsOf(v3)["modelUri"], "the same files as version 1")
+}
+
+// TestModelListsAndArchive: paging, ordering and filters as azure-ai-ml
+// asks for them; archiving; deletes that reach MLflow's registry.
+func TestModelListsAndArchive(t *testing.T) {
+	t.Parallel()
+	m := setupMLflow(t)
+	models := m.wsA + "/models"
+	run := registerDiabetes(t, m)
+	m.arm(t, m.scientist, "PUT", models+"/diabetes/versions/2", modelVersionBody("azureml://jobs/"+run+"/outputs/artifacts/paths/outputs/model", "mlflow_model",
+		map[string]any{"stage": "Staging"}), http.StatusCreated)
+	m.arm(t, m.scientist, "PUT", models+"/Local-Model/versions/1", modelVersionBody("azureml://datastores/workspaceblobstore/paths/m", "custom_model", nil), http.StatusCreated)
+	m.ok(t, "POST", api2+"model-versions/create", map[string]any{"name": "Local-Model", "source": "mlflow-artifacts:/x/model"})
+	m.arm(t, m.scientist, "PUT", models+"/Local-Model/versions/5", modelVersionBody("azureml://datastores/workspaceartifactstore/paths/a/b", "", nil), http.StatusCreated)
+
 	// Paging and ordering as azure-ai-ml asks for the latest version.
 	page := m.arm(t, m.reader, "GET", models+"/Local-Model/versions", url.Values{"$orderBy": {"createdtime desc"}, "$top": {"1"}}, http.StatusOK)
 	require.Len(t, page["value"], 1)
@@ -141,7 +169,7 @@ func TestModelsAreTheMLflowRegistry(t *testing.T) {
 
 	// Archiving (what ml_client.models.archive PUTs back) hides from lists
 	// that ask for active ones; it is not MLflow's Archived stage.
-	v1 = m.arm(t, m.reader, "GET", models+"/diabetes/versions/1", nil, http.StatusOK)
+	v1 := m.arm(t, m.reader, "GET", models+"/diabetes/versions/1", nil, http.StatusOK)
 	propsOf(v1)["isArchived"] = true
 	propsOf(v1)["stage"] = nil
 	m.arm(t, m.scientist, "PUT", models+"/diabetes/versions/1", v1, http.StatusOK)
@@ -149,14 +177,14 @@ func TestModelsAreTheMLflowRegistry(t *testing.T) {
 	require.Len(t, active, 1)
 	all := m.arm(t, m.reader, "GET", models+"/diabetes/versions", url.Values{"listViewType": {"All"}}, http.StatusOK)["value"].([]any)
 	require.Len(t, all, 2)
-	mv = m.ok(t, "GET", api2+"model-versions/get", url.Values{"name": {"diabetes"}, "version": {"1"}})["model_version"].(map[string]any)
+	mv := m.ok(t, "GET", api2+"model-versions/get", url.Values{"name": {"diabetes"}, "version": {"1"}})["model_version"].(map[string]any)
 	require.Equal(t, "None", mv["current_stage"])
-	c = m.arm(t, m.reader, "GET", models+"/diabetes", nil, http.StatusOK)
+	c := m.arm(t, m.reader, "GET", models+"/diabetes", nil, http.StatusOK)
 	propsOf(c)["isArchived"] = true
 	m.arm(t, m.scientist, "PUT", models+"/diabetes", c, http.StatusOK)
 	require.Len(t, m.arm(t, m.reader, "GET", models, nil, http.StatusOK)["value"], 1)
 	require.Len(t, m.arm(t, m.reader, "GET", models, url.Values{"listViewType": {"All"}}, http.StatusOK)["value"], 2)
-	rm = m.ok(t, "GET", api2+"registered-models/get", url.Values{"name": {"diabetes"}})["registered_model"].(map[string]any)
+	rm := m.ok(t, "GET", api2+"registered-models/get", url.Values{"name": {"diabetes"}})["registered_model"].(map[string]any)
 	require.Equal(t, []any{map[string]any{"key": "team", "value": "a"}}, rm["tags"], "the container PUT kept its tags")
 
 	// A source MLflow kept as it came (not the form mlw writes) survives
@@ -179,12 +207,6 @@ func TestModelsAreTheMLflowRegistry(t *testing.T) {
 	m.fails(t, m.scientist, "GET", api2+"model-versions/get", url.Values{"name": {"diabetes"}, "version": {"2"}}, 404, "RESOURCE_DOES_NOT_EXIST", "version=2")
 	m.arm(t, m.scientist, "DELETE", models+"/Local-Model", nil, http.StatusNoContent)
 	m.fails(t, m.scientist, "GET", api2+"registered-models/get", url.Values{"name": {"Local-Model"}}, 404, "RESOURCE_DOES_NOT_EXIST", "Local-Model")
-
-	// An MLflow model of a job's output registered through Azure ML's API
-	// has the flavors its run logged.
-	v3 := m.arm(t, m.scientist, "PUT", models+"/diabetes/versions/3", modelVersionBody("azureml://jobs/"+run+"/outputs/artifacts/model", "mlflow_model", nil), http.StatusCreated)
-	require.Contains(t, propsOf(v3)["flavors"], "sklearn")
-	require.Equal(t, propsOf(v1)["modelUri"], propsOf(v3)["modelUri"], "the same files as version 1")
 }
 
 // TestModelErrors: bad requests name the field and what to use; unknown
