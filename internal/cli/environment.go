@@ -16,7 +16,9 @@ import (
 	"github.com/mlw-project/mlw/api"
 )
 
-var envContainerColumns = []column{
+// assetContainerColumns are the table columns of an asset's containers
+// (environments, models).
+var assetContainerColumns = []column{
 	{Header: "Name", Path: "name"},
 	{Header: "Latest", Path: "properties.latestVersion"},
 	{Header: "Description", Func: func(d Doc) string {
@@ -204,7 +206,7 @@ func environmentListCmd(app *App) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return app.printView(docs, view{shape: envContainerShape, cols: envContainerColumns})
+				return app.printView(docs, view{shape: envContainerShape, cols: assetContainerColumns})
 			}
 			docs, err := app.listDocs(cmd.Context(), p+"/"+url.PathEscape(name)+"/versions?listViewType="+listView)
 			if err != nil {

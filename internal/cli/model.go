@@ -15,17 +15,8 @@ import (
 // mlw model: Azure ML's models, which are the workspace's MLflow model
 // registry (docs/mlflow.md, "Azure ML models").
 
-var modelContainerColumns = []column{
-	{Header: "Name", Path: "name"},
-	{Header: "Latest", Path: "properties.latestVersion"},
-	{Header: "Description", Func: func(d Doc) string {
-		s := str(d, "properties.description")
-		if len(s) > 60 {
-			s = s[:57] + "..."
-		}
-		return s
-	}},
-}
+// modelContainerColumns are an asset container's, as environments'.
+var modelContainerColumns = assetContainerColumns
 
 var modelVersionColumns = []column{
 	{Header: "Name", Func: func(d Doc) string {
