@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,19 +45,7 @@ func startInstanceEnv(t *testing.T) *instanceEnv {
 }
 
 // killTree ends every supervised process started from a data directory.
-func killTree(dir string) {
-	tag := "\x00MLW_RUN_DIR=" + dir + "/"
-	ents, _ := os.ReadDir("/proc")
-	for _, d := range ents {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		if b, err := os.ReadFile("/proc/" + d.Name() + "/environ"); err == nil && strings.Contains("\x00"+string(b), tag) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-}
+func killTree(dir string) { killTagged(dir, "MLW_RUN_DIR=") }
 
 // cli runs the CLI with the workspace flags appended.
 func (e *instanceEnv) cli(t *testing.T, args ...string) (string, string, int) {

@@ -359,9 +359,21 @@ func killJobProcesses(dir string) {
 	}
 }
 
+// killTagged kills the processes taggedPIDs lists and waits (up to 10 s)
+// until they are gone: a killed process may still write into the test's
+// directories (an instance's home) until it is, and their removal would
+// fail.
 func killTagged(dir, prefix string) {
-	for _, pid := range taggedPIDs(dir, prefix) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids := taggedPIDs(dir, prefix)
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
