@@ -46,19 +46,9 @@ environment to the image its jobs run in on this compute.`,
 			if err != nil {
 				return err
 			}
-			c, _ := app.Client()
-			var out Doc
-			resp, err := c.Do(cmd.Context(), "PUT", p, body, &out)
+			out, err := app.putCompute(cmd, p, body, "Attaching Kubernetes compute "+f.name, f.noWait)
 			if err != nil {
 				return err
-			}
-			if !f.noWait {
-				if err := app.wait(cmd.Context(), c, resp, "Attaching Kubernetes compute "+f.name); err != nil {
-					return err
-				}
-				if out, err = app.getDoc(cmd.Context(), p); err != nil {
-					return err
-				}
 			}
 			return app.printView(out, computeView)
 		},

@@ -35,19 +35,9 @@ command returns when the compute is ready.`,
 			if err != nil {
 				return err
 			}
-			c, _ := app.Client()
-			var out Doc
-			resp, err := c.Do(cmd.Context(), "PUT", p, body, &out)
+			out, err := app.putCompute(cmd, p, body, "Creating compute "+name, f.noWait)
 			if err != nil {
 				return computeFieldError(cmd, &f, err)
-			}
-			if !f.noWait {
-				if err := app.wait(cmd.Context(), c, resp, "Creating compute "+name); err != nil {
-					return err
-				}
-				if out, err = app.getDoc(cmd.Context(), p); err != nil {
-					return err
-				}
 			}
 			return app.printView(out, computeView)
 		},
@@ -66,6 +56,21 @@ command returns when the compute is ready.`,
 	addWorkspaceFlags(cmd, &s)
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"ComputeInstance", "AmlCompute"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// putCompute PUTs a compute and, unless noWait, waits for its operation
+// (saying what on stderr) and reads it again.
+func (a *App) putCompute(cmd *cobra.Command, p string, body Doc, what string, noWait bool) (Doc, error) {
+	c, _ := a.Client()
+	var out Doc
+	resp, err := c.Do(cmd.Context(), "PUT", p, body, &out)
+	if err != nil || noWait {
+		return out, err
+	}
+	if err := a.wait(cmd.Context(), c, resp, what); err != nil {
+		return nil, err
+	}
+	return a.getDoc(cmd.Context(), p)
 }
 
 // computeBody builds the PUT body of `compute create` from --file or flags.
