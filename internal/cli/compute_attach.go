@@ -55,7 +55,7 @@ environment to the image its jobs run in on this compute.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.name, "name", "n", "", "compute name")
-	fl.StringVarP(&f.typ, "type", "t", "Kubernetes", "compute type to attach (Kubernetes)")
+	fl.StringVarP(&f.typ, "type", "t", "Kubernetes", "compute type to attach")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
 	fl.StringVar(&f.namespace, "namespace", "default", "namespace the jobs' pods run in")
 	fl.StringArrayVar(&f.instanceTypes, "instance-type", nil, "instance type as NAME=cpu=N,memory=SIZE[,gpu=N] (repeatable)")
