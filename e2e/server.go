@@ -338,6 +338,13 @@ func lastLine(s string) string {
 func killJobProcesses(dir string) {
 	killTagged(dir, "MLW_NODE_AGENT=")
 	killTagged(dir, "MLW_RUN_DIR=")
+	// An instance's own processes (a terminal's shell, Jupyter's kernels)
+	// carry its id, not the run directory; a shell killed late writes its
+	// history into the home being removed.
+	insts, _ := os.ReadDir(filepath.Join(dir, "instances"))
+	for _, in := range insts {
+		killWith([]byte("\x00MLW_INSTANCE=" + in.Name() + "\x00"))
+	}
 	// The nodes' cgroups are host-wide: a test's must not outlive it.
 	nodes, _ := os.ReadDir(filepath.Join(dir, "cluster", "nodes"))
 	for _, n := range nodes {
@@ -377,10 +384,33 @@ func killTagged(dir, prefix string) {
 	}
 }
 
+// killWith kills the live processes whose environment (with a NUL in
+// front and behind) contains tag, and waits (up to 10 s) until they are
+// gone.
+func killWith(tag []byte) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		pids := pidsWith(func(env []byte) bool { return bytes.Contains(append(append([]byte{0}, env...), 0), tag) })
+		if len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // taggedPIDs lists the live processes whose environment carries
 // prefix+dir+"/…" (zombies, which only their parent can reap, excluded).
 func taggedPIDs(dir, prefix string) []int {
 	tag := []byte(prefix + dir + "/")
+	return pidsWith(func(env []byte) bool { return bytes.Contains(env, tag) })
+}
+
+// pidsWith lists the live processes whose environment match says yes
+// to (zombies, which only their parent can reap, excluded).
+func pidsWith(match func(env []byte) bool) []int {
 	ents, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range ents {
@@ -389,7 +419,7 @@ func taggedPIDs(dir, prefix string) []int {
 			continue
 		}
 		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(env, tag) {
+		if err != nil || !match(env) {
 			continue
 		}
 		if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
