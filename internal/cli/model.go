@@ -100,6 +100,14 @@ func modelListCmd(app *App) *cobra.Command {
 	return cmd
 }
 
+// namedModelsPath is modelsPath for a command that needs --name.
+func (a *App) namedModelsPath(cmd *cobra.Command, s *scope, name string) (*api.Client, string, error) {
+	if name == "" {
+		return nil, "", errors.New("pass --name (see mlw model list)")
+	}
+	return a.modelsPath(cmd.Context(), s)
+}
+
 // modelVersion reads one version, or the latest (the most recently
 // created) when version is "".
 func (a *App) modelVersion(ctx context.Context, c *api.Client, p, name, version string) (Doc, error) {
@@ -126,12 +134,9 @@ func modelShowCmd(app *App) *cobra.Command {
 		Example: "  mlw model show --name diabetes --version 2\n  mlw model show --name diabetes --label latest",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, p, err := app.modelsPath(cmd.Context(), &s)
+			c, p, err := app.namedModelsPath(cmd, &s, name)
 			if err != nil {
 				return err
-			}
-			if name == "" {
-				return errors.New("pass --name (see mlw model list)")
 			}
 			if version != "" && label != "" {
 				return errors.New("give --version or --label, not both")
@@ -169,12 +174,9 @@ func modelArchiveCmd(app *App, archive bool) *cobra.Command {
 		Example: fmt.Sprintf("  mlw model %s --name diabetes\n  mlw model %s --name diabetes --version 1", verb, verb),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, p, err := app.modelsPath(cmd.Context(), &s)
+			c, p, err := app.namedModelsPath(cmd, &s, name)
 			if err != nil {
 				return err
-			}
-			if name == "" {
-				return errors.New("pass --name (see mlw model list)")
 			}
 			p += "/" + url.PathEscape(name)
 			if version != "" {
@@ -224,12 +226,9 @@ archive it instead.`,
 		Example: "  mlw model delete --name diabetes --version 1 --yes",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, p, err := app.modelsPath(cmd.Context(), &s)
+			c, p, err := app.namedModelsPath(cmd, &s, name)
 			if err != nil {
 				return err
-			}
-			if name == "" {
-				return errors.New("pass --name (see mlw model list)")
 			}
 			what := "model '" + name + "' and all its versions"
 			p += "/" + url.PathEscape(name)
