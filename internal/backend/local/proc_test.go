@@ -73,7 +73,9 @@ func TestKillEndsWholeTreeIncludingEscapees(t *testing.T) {
 func TestReattachToRunningProcess(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	p, err := Spawn(ProcSpec{RunDir: dir, Argv: []string{"/bin/sh", "-c", "read x; exit 7"}})
+	// It must outlive the checks below (its stdin is /dev/null: "read"
+	// would end it at once).
+	p, err := Spawn(ProcSpec{RunDir: dir, Argv: []string{"/bin/sleep", "300"}})
 	require.NoError(t, err)
 	q, err := OpenProc(dir)
 	require.NoError(t, err)
