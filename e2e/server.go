@@ -276,6 +276,17 @@ func (s *Server) cleanup() {
 	// Jobs, node agents and instances outlive the server by design (a
 	// restart loses no work); a finished test must not leave them behind.
 	killJobProcesses(s.Dir)
+	if s.opts.DataDir == "" {
+		// The instances' files go now, retried while a process killed
+		// above may still be finishing a write (the test's TempDir
+		// removal would fail on it).
+		for range 100 {
+			if err := os.RemoveAll(filepath.Join(s.Dir, "instances")); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	if s.t.Failed() {
 		s.t.Logf("mlw server log (data directory %s):\n%s", s.Dir, s.Log())
 	}
