@@ -52,7 +52,7 @@ func TestComputeSpecErrorsNameTheField(t *testing.T) {
 		`{"properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_DS11_V2"}}}`:                                      "properties.properties.scaleSettings.maxNodeCount",
 		`{"properties":{"computeType":"ComputeInstance","properties":{"vmSize":"STANDARD_DS11_V2","subnet":"x"}}}`:                    "properties.properties.subnet",
 		`{"properties":{"computeType":"ComputeInstance","properties":{"vmSize":"STANDARD_DS11_V2","idleTimeBeforeShutdown":"PT1M"}}}`: "properties.properties.idleTimeBeforeShutdown",
-		`{"properties":{"computeType":"SynapseSpark","properties":{"vmSize":"STANDARD_DS11_V2"}}}`:                                      "properties.computeType",
+		`{"properties":{"computeType":"SynapseSpark","properties":{"vmSize":"STANDARD_DS11_V2"}}}`:                                    "properties.computeType",
 	} {
 		_, err := ComputeSpecOf(&Object{Spec: json.RawMessage(body)})
 		var apiErr *core.Error
