@@ -551,7 +551,11 @@ func workspaceShape(d Doc) Doc {
 }
 
 // envContainerShape is one environment of `az ml environment list`.
-func envContainerShape(d Doc) Doc {
+func envContainerShape(d Doc) Doc { return assetContainerShape(d, false) }
+
+// assetContainerShape is one asset container (an environment, a model)
+// as az ml lists it; a model's also has its properties.
+func assetContainerShape(d Doc, withProperties bool) Doc {
 	if mapAt(d, "properties") == nil {
 		return d
 	}
@@ -561,6 +565,9 @@ func envContainerShape(d Doc) Doc {
 	out.set("latest_version", str(d, "properties.latestVersion"))
 	out.set("description", str(d, "properties.description"))
 	out.set("tags", mapAt(d, "properties.tags"))
+	if withProperties {
+		out.set("properties", mapAt(d, "properties.properties"))
+	}
 	out.set("creation_context", creationContext(d))
 	return Doc(out)
 }
@@ -604,20 +611,7 @@ func envVersionShape(d Doc) Doc {
 }
 
 // modelContainerShape is one model of `az ml model list`.
-func modelContainerShape(d Doc) Doc {
-	if mapAt(d, "properties") == nil {
-		return d
-	}
-	out := sdkMap{}
-	out.set("name", d["name"])
-	out.set("id", armRef(str(d, "id")))
-	out.set("latest_version", str(d, "properties.latestVersion"))
-	out.set("description", str(d, "properties.description"))
-	out.set("tags", mapAt(d, "properties.tags"))
-	out.set("properties", mapAt(d, "properties.properties"))
-	out.set("creation_context", creationContext(d))
-	return Doc(out)
-}
+func modelContainerShape(d Doc) Doc { return assetContainerShape(d, true) }
 
 // modelVersionShape is a model version as `az ml model show` prints it:
 // path is the modelUri, flavors each flavor's data.
