@@ -51,6 +51,7 @@ type kubeCluster struct {
 	k       *Kube
 	c       backend.Containers
 	version [32]byte // of the kubeconfig and namespace it was made from
+	row     int64    // the compute row's version that version was checked at
 
 	mu      sync.Mutex
 	watched map[string]*kubeWatch // by Job name
@@ -64,7 +65,6 @@ type kubeWatch struct {
 	added time.Time
 	state backend.ContainerState
 	seen  bool
-	logs  []logCopy // one per node: src is unused, dst the artifact
 	// following is closed to stop the followers; followers counts them.
 	following chan struct{}
 	followers sync.WaitGroup
@@ -80,17 +80,28 @@ func (k *Kube) period() time.Duration {
 // cluster returns the client of a Kubernetes compute, connecting (again
 // when its kubeconfig or namespace changed).
 func (k *Kube) cluster(c *resource.Object, spec *resource.KubernetesSpec) (*kubeCluster, error) {
-	kc := resource.KubeconfigOf(c)
-	if kc == nil {
-		return nil, errors.New("the compute has no kubeconfig: attach it again with --kubeconfig")
-	}
-	v := sha256.Sum256(append(append([]byte(spec.Namespace), 0), kc...))
 	k.mu.Lock()
 	cl := k.clusters[c.UID]
 	k.mu.Unlock()
 	if cl != nil {
 		cl.mu.Lock()
+		same := cl.row == c.Version
+		cl.mu.Unlock()
+		if same {
+			return cl, nil // the row has not changed: nor has its kubeconfig
+		}
+	}
+	kc := resource.KubeconfigOf(c)
+	if kc == nil {
+		return nil, errors.New("the compute has no kubeconfig: attach it again with --kubeconfig")
+	}
+	v := sha256.Sum256(append(append([]byte(spec.Namespace), 0), kc...))
+	if cl != nil {
+		cl.mu.Lock()
 		same := cl.version == v
+		if same {
+			cl.row = c.Version
+		}
 		cl.mu.Unlock()
 		if same {
 			return cl, nil
@@ -108,11 +119,11 @@ func (k *Kube) cluster(c *resource.Object, spec *resource.KubernetesSpec) (*kube
 	if cl = k.clusters[c.UID]; cl != nil {
 		// A new kubeconfig: the same attempts, watched through it.
 		cl.mu.Lock()
-		cl.c, cl.version = client, v
+		cl.c, cl.version, cl.row = client, v, c.Version
 		cl.mu.Unlock()
 		return cl, nil
 	}
-	cl = &kubeCluster{k: k, c: client, version: v}
+	cl = &kubeCluster{k: k, c: client, version: v, row: c.Version}
 	k.clusters[c.UID] = cl
 	return cl, nil
 }
@@ -271,7 +282,6 @@ func (cl *kubeCluster) followLogs(name string, dsts []string) {
 	}
 	w.following = make(chan struct{})
 	for i, dst := range dsts {
-		w.logs = append(w.logs, logCopy{dst: dst})
 		w.followers.Add(1)
 		go cl.follow(name, i, dst, w.following, &w.followers)
 	}

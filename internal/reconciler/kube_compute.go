@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -72,13 +73,17 @@ func (k *KubeComputes) check(ctx context.Context, c *resource.Object) (controlle
 		outer["provisioningErrors"] = []any{map[string]any{"error": map[string]any{"code": code, "message": msg}}}
 	}
 	status["properties"] = outer
-	_, err = store.Update(ctx, k.Store, c, func(c *resource.Object) error {
-		c.Status = resource.Encode(mergeKeep(resource.Decode(c.Status), status))
-		c.State = state
-		return nil
-	})
-	if err != nil {
-		return controller.Result{}, err
+	if next := resource.Encode(mergeKeep(resource.Decode(c.Status), status)); !bytes.Equal(next, c.Status) || c.State != state {
+		// Written only when it changed: a recheck that finds the same
+		// cluster costs no write (nor a new version for the jobs' clients).
+		_, err = store.Update(ctx, k.Store, c, func(c *resource.Object) error {
+			c.Status = resource.Encode(mergeKeep(resource.Decode(c.Status), status))
+			c.State = state
+			return nil
+		})
+		if err != nil {
+			return controller.Result{}, err
+		}
 	}
 	if err := finishOps(ctx, k.Store, resource.ResourceOpKey(c), opStatus, code, msg); err != nil {
 		return controller.Result{}, err
