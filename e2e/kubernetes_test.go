@@ -64,6 +64,11 @@ func TestKubernetesCompute(t *testing.T) {
 	require.Equal(t, "Succeeded", props["provisioningState"], raw)
 	require.Equal(t, true, props["isAttachedCompute"])
 	require.EqualValues(t, 2, props["properties"].(map[string]any)["readyNodeCount"], raw)
+	require.Contains(t, props["properties"].(map[string]any)["instanceTypes"], "huge", "the instance types stay Azure's map")
+	var shown map[string]any
+	s.MustRunJSON(t, &shown, "compute", "show", "--name", "k8s")
+	require.Equal(t, "default", shown["namespace"])
+	require.Equal(t, "small", shown["default_instance_type"])
 
 	proj := s.WorkDir
 	jcWrite(t, proj, map[string]string{
@@ -83,8 +88,8 @@ experiment_name: k8s-e2e
 	awaitJobState(t, s, "k8s_ok", "Completed", 90*time.Second)
 
 	s.MustRun(t, "job", "create", "--file", job, "--name", "k8s_big", "--set", "resources.instance_type=huge")
-	shown := awaitJobState(t, s, "k8s_big", "Queued", 60*time.Second, "Insufficient cpu")
-	require.Contains(t, shown, "Waiting for a node")
+	queued := awaitJobState(t, s, "k8s_big", "Queued", 60*time.Second, "Insufficient cpu")
+	require.Contains(t, queued, "Waiting for a node")
 
 	// The pod's scripts, run here as the pod would run them.
 	var jobs struct {

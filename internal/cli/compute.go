@@ -14,7 +14,12 @@ import (
 var computeColumns = []column{
 	{Header: "Name", Path: "name"},
 	{Header: "Type", Path: "properties.computeType"},
-	{Header: "Size", Path: "properties.properties.vmSize"},
+	{Header: "Size", Func: func(d Doc) string {
+		if s := str(d, "properties.properties.vmSize"); s != "" {
+			return s
+		}
+		return str(d, "properties.properties.defaultInstanceType") // a Kubernetes compute's pods
+	}},
 	{Header: "State", Func: computeState},
 	{Header: "Provisioning", Path: "properties.provisioningState"},
 }

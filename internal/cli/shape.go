@@ -354,6 +354,13 @@ func computeShape(d Doc) Doc {
 		}
 	case "ComputeInstance":
 		instanceShape(d, out, net)
+	case "Kubernetes":
+		out.set("namespace", str(d, pp+"namespace"))
+		out.set("default_instance_type", str(d, pp+"defaultInstanceType"))
+		out.set("instance_types", mapAt(d, pp+"instanceTypes"))
+		out.set("images", mapAt(d, pp+"images"))
+		out.set("node_count", lookup(d, pp+"nodeCount"))
+		out.set("ready_node_count", lookup(d, pp+"readyNodeCount"))
 	}
 	out.set("network_settings", net)
 	return Doc(out)

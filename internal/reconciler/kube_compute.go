@@ -61,7 +61,7 @@ func (k *KubeComputes) check(ctx context.Context, c *resource.Object) (controlle
 	if err != nil || spec.Kubernetes == nil {
 		return controller.Result{}, fmt.Errorf("%w: compute %s: stored spec: %v", controller.ErrTerminal, c.Name, err)
 	}
-	props := map[string]any{"namespace": spec.Kubernetes.Namespace}
+	props := map[string]any{}
 	state, opStatus, code, msg := resource.StateSucceeded, resource.OpSucceeded, "", ""
 	if err := k.connect(ctx, c, spec.Kubernetes, props); err != nil {
 		state, opStatus, code, msg = resource.StateFailed, resource.OpFailed, "KubernetesUnreachable",
@@ -103,7 +103,9 @@ func mergeKeep(stored, found map[string]any) map[string]any {
 	return stored
 }
 
-// connect checks the cluster and fills props with its nodes.
+// connect checks the cluster and fills props with its nodes (merged,
+// as the status's properties, into the spec's when rendered: the
+// namespace and instance types are the spec's).
 func (k *KubeComputes) connect(ctx context.Context, c *resource.Object, spec *resource.KubernetesSpec, props map[string]any) error {
 	if k.Kube == nil || k.Kube.Connect == nil {
 		return errors.New("this server cannot run jobs on Kubernetes")
@@ -134,7 +136,6 @@ func (k *KubeComputes) connect(ctx context.Context, c *resource.Object, spec *re
 	props["nodeCount"], props["readyNodeCount"] = len(nodes), ready
 	props["allocatableCpu"], props["allocatableGpu"] = float64(cpus)/1000, gpus
 	props["nodes"] = strings.Join(names, ",")
-	props["instanceTypes"] = spec.InstanceTypeNames()
 	return nil
 }
 
