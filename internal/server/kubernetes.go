@@ -44,17 +44,5 @@ func (s *Server) kubeFromEnv(queue resource.Enqueuer) (*reconciler.Kube, error) 
 
 // parseImages reads K8sImagesEnv.
 func parseImages(v string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range strings.Split(v, ",") {
-		kv = strings.TrimSpace(kv)
-		if kv == "" {
-			continue
-		}
-		env, img, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(env) == "" || strings.TrimSpace(img) == "" {
-			return nil, fmt.Errorf("%s: %q is not environment=image (for example AzureML-sklearn-1.0-ubuntu20.04-py38-cpu=registry.example/sklearn:1.0)", K8sImagesEnv, kv)
-		}
-		out[strings.TrimSpace(env)] = strings.TrimSpace(img)
-	}
-	return out, nil
+	return parsePairs(K8sImagesEnv, v, "environment=image", "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu=registry.example/sklearn:1.0")
 }

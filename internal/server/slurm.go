@@ -53,18 +53,24 @@ func slurmFromEnv(queue resource.Enqueuer) (*reconciler.Slurm, error) {
 
 // parseSlurmAccounts reads SlurmAccountsEnv.
 func parseSlurmAccounts(v string) (map[string]string, error) {
+	return parsePairs(SlurmAccountsEnv, v, "user=account", "alice=alice,*=mlwjobs")
+}
+
+// parsePairs reads a setting of comma-separated key=value pairs; a bad
+// one is an error naming the setting, the form and an example.
+func parsePairs(setting, v, form, example string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, kv := range strings.Split(v, ",") {
 		kv = strings.TrimSpace(kv)
 		if kv == "" {
 			continue
 		}
-		user, acct, ok := strings.Cut(kv, "=")
-		user, acct = strings.TrimSpace(user), strings.TrimSpace(acct)
-		if !ok || user == "" || acct == "" {
-			return nil, fmt.Errorf("%s: %q is not user=account; write it like alice=alice,*=mlwjobs", SlurmAccountsEnv, kv)
+		k, val, ok := strings.Cut(kv, "=")
+		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+		if !ok || k == "" || val == "" {
+			return nil, fmt.Errorf("%s: %q is not %s; write it like %s", setting, kv, form, example)
 		}
-		out[user] = acct
+		out[k] = val
 	}
 	return out, nil
 }
