@@ -29,3 +29,11 @@ func TestSlurmFromEnv(t *testing.T) {
 	_, err = slurmFromEnv(nil)
 	require.ErrorContains(t, err, "sbatch is not on PATH")
 }
+
+func TestParseImages(t *testing.T) {
+	got, err := parseImages(" AzureML-sklearn-1.0-ubuntu20.04-py38-cpu = reg/sk:1 , my-env:3=reg/my:3,")
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"AzureML-sklearn-1.0-ubuntu20.04-py38-cpu": "reg/sk:1", "my-env:3": "reg/my:3"}, got)
+	_, err = parseImages("my-env")
+	require.ErrorContains(t, err, `MLW_K8S_IMAGES: "my-env" is not environment=image; write it like AzureML-sklearn`)
+}
