@@ -238,6 +238,9 @@ type jobCtx struct {
 	info    *computeInfo
 	// log collects this step's lifecycle log lines (one write per step).
 	log bytes.Buffer
+	// tracked says that this step recorded the job's end on its MLflow
+	// run already (finish does, before it writes the end).
+	tracked bool
 	// errLogged says that the error the job fails with is in the
 	// lifecycle log already (an environment build's), so that the log
 	// says it once.
@@ -666,6 +669,7 @@ func (r *Jobs) finish(ctx context.Context, j *jobCtx, state string, jerr *resour
 	j.st.Error = jerr
 	j.st.Reason = reason
 	j.st.EndTime = &now
+	r.endTrackingAs(ctx, j, state)
 	if err := r.releaseWith(ctx, j, state); err != nil {
 		return controller.Result{}, err
 	}

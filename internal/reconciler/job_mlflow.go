@@ -73,10 +73,26 @@ func writeTrackingCA(dir string, pem []byte) (string, error) {
 // endTracking records an ended or deleted job on its MLflow run. A failure is logged
 // and does not hold the job back: the run's status is bookkeeping.
 func (r *Jobs) endTracking(ctx context.Context, j *jobCtx) {
-	if r.Tracking == nil {
+	if r.Tracking == nil || j.tracked {
 		return
 	}
 	if err := r.Tracking.EndJobRun(ctx, j.ws, j.job); err != nil {
 		r.Log.Warn("record the end of a job's MLflow run", "job", j.job.Name, "err", err)
 	}
+}
+
+// endTrackingAs records the end a job is about to be written with (state,
+// its status st), before it is: whoever sees the job ended then sees its
+// run ended too. settled does not record it again.
+func (r *Jobs) endTrackingAs(ctx context.Context, j *jobCtx, state string) {
+	if r.Tracking == nil {
+		return
+	}
+	ended := *j.job
+	ended.State, ended.Status = state, resource.Encode(j.st)
+	if err := r.Tracking.EndJobRun(ctx, j.ws, &ended); err != nil {
+		r.Log.Warn("record the end of a job's MLflow run", "job", j.job.Name, "err", err)
+		return
+	}
+	j.tracked = true
 }
