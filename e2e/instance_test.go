@@ -38,14 +38,11 @@ func startInstanceEnv(t *testing.T) *instanceEnv {
 	s.MustRun(t, "group", "create", "-n", e.rg, "-l", "eastus")
 	s.MustRun(t, "workspace", "create", "-n", e.ws, "-g", e.rg)
 	// Instances outlive their server by design; a failed test must not
-	// leave them running. (Registered after StartServer: runs before it
-	// stops the server.)
-	t.Cleanup(func() { killTree(s.Dir) })
+	// leave them running. The server stops first: killed while it runs,
+	// they would be started again behind the test's back.
+	t.Cleanup(func() { stopAndKillJobs(s) })
 	return e
 }
-
-// killTree ends every supervised process started from a data directory.
-func killTree(dir string) { killTagged(dir, "MLW_RUN_DIR=") }
 
 // cli runs the CLI with the workspace flags appended.
 func (e *instanceEnv) cli(t *testing.T, args ...string) (string, string, int) {

@@ -222,7 +222,7 @@ func TestLimitsIdleSSHConnections(t *testing.T) {
 	e := &instanceEnv{Server: s, rg: "rg-ci", ws: "ws-ci"}
 	s.MustRun(t, "group", "create", "-n", e.rg, "-l", "eastus")
 	s.MustRun(t, "workspace", "create", "-n", e.ws, "-g", e.rg)
-	t.Cleanup(func() { killTree(s.Dir) })
+	t.Cleanup(func() { stopAndKillJobs(s) })
 	signer, pubFile := sshKey(t)
 	e.mustCLI(t, "compute", "create", "-n", "ci-ssh", "--type", "ComputeInstance", "--size", "STANDARD_DS1_V2",
 		"--ssh-public-access", "--ssh-key-value", "@"+pubFile)

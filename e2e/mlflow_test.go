@@ -180,7 +180,7 @@ func TestMLflowOnComputeInstance(t *testing.T) {
 	// A shell of the instance (a notebook's environment) tracks with no
 	// set-up: the variables are its user's.
 	ie := &instanceEnv{Server: s, rg: e.rg, ws: e.name}
-	t.Cleanup(func() { killTree(s.Dir) })
+	t.Cleanup(func() { stopAndKillJobs(s) })
 	conn, _, err := ie.terminal(t, "ci-ml", s.Token())
 	require.NoError(t, err)
 	out := termRun(t, conn, `python3 -c 'import os, requests; r = requests.get(os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": "on-ci"}, headers={"Authorization": "Bearer " + os.environ["MLFLOW_TRACKING_TOKEN"]}, verify=os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"]); print("ci-mlflow", r.status_code, r.json()["experiment"]["name"])'; echo done-$((1+1))-ml`, "done-2-ml")

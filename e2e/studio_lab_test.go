@@ -43,7 +43,7 @@ func TestStudioLab(t *testing.T) {
 	}
 	s := StartServer(t, Options{})
 	RequireStudio(t, s)
-	t.Cleanup(func() { killTree(s.Dir) })
+	t.Cleanup(func() { stopAndKillJobs(s) })
 	shots := Artifacts(t)
 	const rg, ws = "rg-dp100-labs", "mlw-dp100-labs"
 	s.MustRun(t, "group", "create", "-n", rg, "-l", "eastus")
