@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -379,45 +380,59 @@ func (s *Store) drainBatches(ctx context.Context, own *batchReq) {
 	}
 }
 
-// writeGroup writes a group of batches in one transaction.
+// writeGroup writes a group of batches in one transaction: first all of
+// them plainly, which is what nearly every group needs; when one fails, the
+// transaction is rolled back and the group written again with a savepoint
+// per batch, so that the failed batch takes nothing else with it.
 func (s *Store) writeGroup(ctx context.Context, group []*batchReq) {
 	errs := make([]error, len(group))
 	err := s.txq(ctx, func(q querier) error {
 		for i, req := range group {
-			if len(group) > 1 {
-				if _, err := q.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
-					return err
-				}
-			}
-			rr, err := s.activeRun(ctx, q, req.ws, req.runID)
-			if err == nil {
-				err = s.writeBatch(ctx, q, rr.key, req.b)
-			}
-			errs[i] = err
-			if len(group) == 1 {
-				return err
-			}
-			undo := `RELEASE SAVEPOINT batch`
-			if err != nil {
-				undo = `ROLLBACK TO SAVEPOINT batch`
-			}
-			if _, err := q.ExecContext(ctx, undo); err != nil {
-				return err
-			}
-			if errs[i] != nil {
-				if _, err := q.ExecContext(ctx, `RELEASE SAVEPOINT batch`); err != nil {
-					return err
-				}
+			if errs[i] = s.writeOne(ctx, q, req); errs[i] != nil {
+				return errs[i]
 			}
 		}
 		return nil
 	})
+	if err != nil && len(group) > 1 && slices.ContainsFunc(errs, func(e error) bool { return e != nil }) {
+		clear(errs)
+		err = s.txq(ctx, func(q querier) error { return s.writeEach(ctx, q, group, errs) })
+	}
 	for i, req := range group {
 		if err != nil && errs[i] == nil {
 			errs[i] = err
 		}
 		req.done <- errs[i]
 	}
+}
+
+// writeOne writes one queued batch to its run, which must be active.
+func (s *Store) writeOne(ctx context.Context, q querier, req *batchReq) error {
+	rr, err := s.activeRun(ctx, q, req.ws, req.runID)
+	if err != nil {
+		return err
+	}
+	return s.writeBatch(ctx, q, rr.key, req.b)
+}
+
+// writeEach writes each batch of group under a savepoint of its own,
+// rolling back only those that fail (their errors land in errs).
+func (s *Store) writeEach(ctx context.Context, q querier, group []*batchReq, errs []error) error {
+	for i, req := range group {
+		if _, err := q.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
+			return err
+		}
+		errs[i] = s.writeOne(ctx, q, req)
+		if errs[i] != nil {
+			if _, err := q.ExecContext(ctx, `ROLLBACK TO SAVEPOINT batch`); err != nil {
+				return err
+			}
+		}
+		if _, err := q.ExecContext(ctx, `RELEASE SAVEPOINT batch`); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeBatch writes a batch to the run with key inside a transaction.
