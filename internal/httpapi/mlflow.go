@@ -363,7 +363,7 @@ func (a *API) mlSearchRuns(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]map[string]any, len(runs))
+	out := make([]wireRun, len(runs))
 	for i, run := range runs {
 		out[i] = renderRun(run)
 	}

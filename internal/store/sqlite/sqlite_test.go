@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -10,6 +12,7 @@ import (
 	"github.com/mlw-project/mlw/internal/store"
 	"github.com/mlw-project/mlw/internal/store/sqlite"
 	"github.com/mlw-project/mlw/internal/store/storetest"
+	"github.com/mlw-project/mlw/internal/tracking"
 )
 
 func TestConformance(t *testing.T) {
@@ -33,4 +36,54 @@ func TestReopenKeepsData(t *testing.T) {
 	v, err := s.GetSetting(ctx, "k")
 	require.NoError(t, err)
 	require.Equal(t, "v", v)
+}
+
+// TestMetricChunksMigrateClustered: a database whose metric chunks are in
+// the first layout (a rowid table and its key's index) is moved to the
+// clustered one on open, its points kept.
+func TestMetricChunksMigrateClustered(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "mlw.db")
+	s, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	e := &tracking.Experiment{Workspace: "ws", Name: "lab", LifecycleStage: tracking.Active, CreationTime: 1, LastUpdateTime: 1}
+	require.NoError(t, s.CreateExperiment(ctx, e))
+	require.NoError(t, s.CreateRun(ctx, &tracking.Run{Info: tracking.RunInfo{Workspace: "ws", RunID: "r1", ExperimentID: e.ID,
+		Status: tracking.Running, StartTime: 1, LifecycleStage: tracking.Active}}))
+	for step := range 3 {
+		require.NoError(t, s.LogBatch(ctx, "ws", "r1", tracking.Batch{Metrics: []tracking.Metric{{Key: "loss", Value: float64(step) / 2, Timestamp: 10, Step: int64(step)}}}))
+	}
+	require.NoError(t, s.Close())
+
+	// Back to the first layout, and to the schema version before the move.
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `CREATE TABLE old_chunks (run_key TEXT NOT NULL, key TEXT NOT NULL, seq BIGINT NOT NULL, n INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (run_key, key, seq));
+		INSERT INTO old_chunks SELECT * FROM mlflow_metric_chunks;
+		DROP TABLE mlflow_metric_chunks;
+		ALTER TABLE old_chunks RENAME TO mlflow_metric_chunks;
+		DELETE FROM schema_migrations WHERE version >= (SELECT MAX(version) - 1 FROM schema_migrations)`)
+	require.NoError(t, err)
+	require.False(t, clustered(t, db))
+	require.NoError(t, db.Close())
+
+	s, err = sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	got, err := s.MetricHistory(ctx, "ws", "r1", "loss", 0, 0)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.Equal(t, []float64{0, 0.5, 1}, []float64{got[0].Value, got[1].Value, got[2].Value})
+	db, err = sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer db.Close()
+	require.True(t, clustered(t, db))
+}
+
+// clustered reports whether the metric chunks are a WITHOUT ROWID table.
+func clustered(t *testing.T, db *sql.DB) bool {
+	t.Helper()
+	var ddl string
+	require.NoError(t, db.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'mlflow_metric_chunks'`).Scan(&ddl))
+	return strings.Contains(ddl, "WITHOUT ROWID")
 }

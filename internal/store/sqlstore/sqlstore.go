@@ -418,7 +418,32 @@ var migrations = []string{
 		doc TEXT NOT NULL,
 		PRIMARY KEY (workspace, name, version)
 	)`,
+	// SQLite: metric chunks are clustered by their key as well, one B-tree
+	// to write per chunk instead of a table and its index (about a sixth
+	// more log-batch requests per second: bench/README.md). PostgreSQL
+	// keeps its table.
+	sqliteOnly + `CREATE TABLE mlflow_metric_chunks_clustered (
+		run_key TEXT NOT NULL,
+		key TEXT NOT NULL,
+		seq BIGINT NOT NULL,
+		n INTEGER NOT NULL,
+		data BYTEA NOT NULL,
+		PRIMARY KEY (run_key, key, seq)
+	) WITHOUT ROWID;
+	INSERT INTO mlflow_metric_chunks_clustered (run_key, key, seq, n, data) SELECT run_key, key, seq, n, data FROM mlflow_metric_chunks;
+	DROP TABLE mlflow_metric_chunks;
+	ALTER TABLE mlflow_metric_chunks_clustered RENAME TO mlflow_metric_chunks`,
+	// A metric filter (which always excludes NaN) reads the run keys from
+	// this index alone, without a lookup of each candidate's row: a
+	// search of 10,000 runs with a metric filter and order takes two
+	// fifths less time.
+	`DROP INDEX mlflow_latest_metrics_value;
+	CREATE INDEX mlflow_latest_metrics_value ON mlflow_latest_metrics (key, is_nan, value)`,
 }
+
+// sqliteOnly starts a migration that only SQLite's schema needs; on
+// PostgreSQL its version is recorded and nothing run.
+const sqliteOnly = "-- SQLite only\n"
 
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL)`); err != nil {
@@ -436,7 +461,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, stmt := range strings.Split(migrations[v], ";") {
+		m := migrations[v]
+		if s.d.Name != "sqlite" && strings.HasPrefix(m, sqliteOnly) {
+			m = ""
+		}
+		for _, stmt := range strings.Split(m, ";") {
 			if strings.TrimSpace(stmt) == "" {
 				continue
 			}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/mlw-project/mlw/internal/tracking"
 )
 
@@ -192,50 +194,82 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) ([]*trackin
 }
 
 // loadRunData reads the latest metrics, params and tags of runs, a few
-// hundred runs per query.
+// hundred runs per query; a page of many runs is read in parts, two at a
+// time, each on a reader connection of its own (the caller holds none, so
+// the parts cannot wait on each other).
 func (s *Store) loadRunData(ctx context.Context, rrs []runRow) error {
-	const chunk = 500
-	for lo := 0; lo < len(rrs); lo += chunk {
-		part := rrs[lo:min(lo+chunk, len(rrs))]
-		byKey := make(map[string]*tracking.Run, len(part))
-		keys := make([]any, len(part))
-		for i, rr := range part {
-			byKey[rr.key], keys[i] = rr.run, rr.key
+	const most, least = 500, 200
+	if len(rrs) <= least {
+		return s.loadRunPart(ctx, rrs)
+	}
+	size := min(most, (len(rrs)+1)/2)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	for lo := 0; lo < len(rrs); lo += size {
+		part := rrs[lo:min(lo+size, len(rrs))]
+		g.Go(func() error { return s.loadRunPart(ctx, part) })
+	}
+	return g.Wait()
+}
+
+// loadRunPart reads the data of up to a few hundred runs.
+func (s *Store) loadRunPart(ctx context.Context, part []runRow) error {
+	byKey := make(map[string]*tracking.Run, len(part))
+	keys := make([]any, len(part))
+	for i, rr := range part {
+		byKey[rr.key], keys[i] = rr.run, rr.key
+	}
+	keys = padKeys(keys)
+	in := "(" + placeholders(len(keys)) + ")"
+	if err := s.eachRow(ctx, `SELECT key, value, is_nan, ts, step, run_key FROM mlflow_latest_metrics WHERE run_key IN `+in+` ORDER BY run_key, key`, keys, func(sc func(...any) error) error {
+		var k string
+		var m tracking.Metric
+		if err := scanMetric(scanFn(sc), &m, &k); err != nil {
+			return err
 		}
-		in := "(" + placeholders(len(keys)) + ")"
-		if err := s.eachRow(ctx, `SELECT key, value, is_nan, ts, step, run_key FROM mlflow_latest_metrics WHERE run_key IN `+in+` ORDER BY run_key, key`, keys, func(sc func(...any) error) error {
+		r := byKey[k]
+		r.Metrics = append(r.Metrics, m)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, t := range []struct {
+		table string
+		add   func(r *tracking.Run, kv tracking.KV)
+	}{
+		{"mlflow_params", func(r *tracking.Run, kv tracking.KV) { r.Params = append(r.Params, kv) }},
+		{"mlflow_tags", func(r *tracking.Run, kv tracking.KV) { r.Tags = append(r.Tags, kv) }},
+	} {
+		if err := s.eachRow(ctx, `SELECT run_key, key, value FROM `+t.table+` WHERE run_key IN `+in+` ORDER BY run_key, key`, keys, func(sc func(...any) error) error {
 			var k string
-			var m tracking.Metric
-			if err := scanMetric(scanFn(sc), &m, &k); err != nil {
+			var kv tracking.KV
+			if err := sc(&k, &kv.Key, &kv.Value); err != nil {
 				return err
 			}
-			r := byKey[k]
-			r.Metrics = append(r.Metrics, m)
+			t.add(byKey[k], kv)
 			return nil
 		}); err != nil {
 			return err
 		}
-		for _, t := range []struct {
-			table string
-			add   func(r *tracking.Run, kv tracking.KV)
-		}{
-			{"mlflow_params", func(r *tracking.Run, kv tracking.KV) { r.Params = append(r.Params, kv) }},
-			{"mlflow_tags", func(r *tracking.Run, kv tracking.KV) { r.Tags = append(r.Tags, kv) }},
-		} {
-			if err := s.eachRow(ctx, `SELECT run_key, key, value FROM `+t.table+` WHERE run_key IN `+in+` ORDER BY run_key, key`, keys, func(sc func(...any) error) error {
-				var k string
-				var kv tracking.KV
-				if err := sc(&k, &kv.Key, &kv.Value); err != nil {
-					return err
-				}
-				t.add(byKey[k], kv)
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
+}
+
+// padKeys pads a list of run keys with "" (no run's key) to a power of
+// two, or above 64 to a multiple of 64, so that few distinct IN lists
+// are prepared and cached.
+func padKeys(keys []any) []any {
+	n := 1
+	for n < len(keys) && n < 64 {
+		n *= 2
+	}
+	if len(keys) > 64 {
+		n = (len(keys) + 63) / 64 * 64
+	}
+	for len(keys) < n {
+		keys = append(keys, "")
+	}
+	return keys
 }
 
 // scanFn gives a scan function the Scan method scanMetric wants.
