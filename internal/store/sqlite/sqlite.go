@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 
 	msqlite "modernc.org/sqlite"
 
@@ -27,7 +28,7 @@ func isUnique(err error) bool {
 // the revocation epoch in memory.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	dsn := "file:" + url.PathEscape(path) + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
-	w, err := sql.Open("sqlite", dsn)
+	w, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint("+strconv.Itoa(writerCheckpointPages)+")")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -52,5 +53,15 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		w.Close()
 		return nil, err
 	}
+	c, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	c.SetMaxOpenConns(1)
+	c.SetConnMaxLifetime(0)
+	// Stopped before the store's handles close (the last checkpoint then
+	// is the one SQLite runs as the last connection closes).
+	s.OnClose(startCheckpointer(c, path).Close)
 	return s, nil
 }

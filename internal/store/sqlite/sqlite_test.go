@@ -3,9 +3,12 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -86,4 +89,25 @@ func clustered(t *testing.T, db *sql.DB) bool {
 	var ddl string
 	require.NoError(t, db.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'mlflow_metric_chunks'`).Scan(&ddl))
 	return strings.Contains(ddl, "WITHOUT ROWID")
+}
+
+// TestCheckpointsOffTheWriter: what is written reaches the database file
+// through the background checkpoints, long before the writer's own
+// automatic checkpoint (which waits for a log of 10,000 pages).
+func TestCheckpointsOffTheWriter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "mlw.db")
+	s, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	before, err := os.Stat(path)
+	require.NoError(t, err)
+	big := strings.Repeat("x", 64<<10)
+	for i := range 32 { // 2 MiB: about 520 pages of the log
+		require.NoError(t, s.PutSetting(ctx, fmt.Sprintf("k%d", i), big))
+	}
+	require.Eventually(t, func() bool {
+		fi, err := os.Stat(path)
+		return err == nil && fi.Size() >= before.Size()+2<<20
+	}, 20*time.Second, 50*time.Millisecond, "the database file did not grow: no checkpoint ran")
 }

@@ -79,6 +79,11 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect, closers ...func() error) 
 	return s, nil
 }
 
+// OnClose has Close call fn before it closes the database handles.
+func (s *Store) OnClose(fn func() error) {
+	s.closers = append([]func() error{fn}, s.closers...)
+}
+
 // Close closes the prepared statements and the database handles.
 func (s *Store) Close() error {
 	var errs []error
