@@ -24,12 +24,24 @@ const (
 
 // checkpointer runs passive checkpoints until stopped.
 type checkpointer struct {
-	db   *sql.DB
-	stop chan struct{}
-	done sync.WaitGroup
+	db    *sql.DB
+	stop  chan struct{}
+	done  sync.WaitGroup
+	close sync.Once
+	err   error
 }
 
-func startCheckpointer(db *sql.DB, path string) *checkpointer {
+// startCheckpointer checkpoints once at once (so that its connection and
+// the files it holds open are there from the start), then every
+// checkpointEvery.
+func startCheckpointer(ctx context.Context, db *sql.DB, path string) (*checkpointer, error) {
+	checkpoint := func(ctx context.Context) error {
+		_, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		return err
+	}
+	if err := checkpoint(ctx); err != nil {
+		return nil, err
+	}
 	c := &checkpointer{db: db, stop: make(chan struct{})}
 	c.done.Add(1)
 	go func() {
@@ -41,18 +53,22 @@ func startCheckpointer(db *sql.DB, path string) *checkpointer {
 			case <-c.stop:
 				return
 			case <-t.C:
-				if _, err := db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+				if err := checkpoint(context.Background()); err != nil {
 					slog.Warn("sqlite checkpoint", "db", path, "err", err)
 				}
 			}
 		}
 	}()
-	return c
+	return c, nil
 }
 
-// Close stops the checkpoints and closes their connection.
+// Close stops the checkpoints and closes their connection (once, however
+// often it is called).
 func (c *checkpointer) Close() error {
-	close(c.stop)
-	c.done.Wait()
-	return c.db.Close()
+	c.close.Do(func() {
+		close(c.stop)
+		c.done.Wait()
+		c.err = c.db.Close()
+	})
+	return c.err
 }

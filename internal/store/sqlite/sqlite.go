@@ -60,8 +60,14 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}
 	c.SetMaxOpenConns(1)
 	c.SetConnMaxLifetime(0)
+	cp, err := startCheckpointer(ctx, c, path)
+	if err != nil {
+		c.Close()
+		s.Close()
+		return nil, fmt.Errorf("open sqlite %s: checkpoint: %w", path, err)
+	}
 	// Stopped before the store's handles close (the last checkpoint then
 	// is the one SQLite runs as the last connection closes).
-	s.OnClose(startCheckpointer(c, path).Close)
+	s.OnClose(cp.Close)
 	return s, nil
 }

@@ -33,6 +33,7 @@ func TestReopenKeepsData(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.PutSetting(ctx, "k", "v"))
 	require.NoError(t, s.Close())
+	require.NotPanics(t, func() { _ = s.Close() }, "closing twice (as tests' cleanups do) is harmless")
 	s, err = sqlite.Open(ctx, path)
 	require.NoError(t, err)
 	defer s.Close()
