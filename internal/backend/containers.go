@@ -84,7 +84,11 @@ const (
 	ContainerTimeout     = "Timeout"
 	ContainerOutOfMemory = "OutOfMemory"
 	ContainerImagePull   = "ImagePullFailed" // the image cannot be pulled: the attempt cannot go on
-	ContainerGone        = "Gone"            // no such attempt (deleted, or never created)
+	// ContainerPreempted: a pod was preempted or evicted (a spot node
+	// reclaimed, drained or shut down): the attempt ended through no
+	// fault of the job's, and the job may run again as a new attempt.
+	ContainerPreempted = "Preempted"
+	ContainerGone      = "Gone" // no such attempt (deleted, or never created)
 )
 
 // ContainerState is an attempt as the orchestrator reports it.

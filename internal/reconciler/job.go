@@ -990,3 +990,11 @@ func (r *Jobs) remove(ctx context.Context, j *jobCtx) (controller.Result, error)
 	r.Log.Info("job deleted", "job", j.job.Name)
 	return controller.Result{}, finishOps(ctx, r.Store, resource.ResourceOpKey(j.job), resource.OpSucceeded, "", "")
 }
+
+// maxAttempts is MaxAttempts, or its default.
+func (r *Jobs) maxAttempts() int {
+	if r.MaxAttempts > 0 {
+		return r.MaxAttempts
+	}
+	return 10
+}

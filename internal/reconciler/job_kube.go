@@ -146,6 +146,9 @@ func (r *Jobs) kubeRecord(ctx context.Context, j *jobCtx, spec *resource.Kuberne
 	name := backend.ContainerJobName(j.job.UID, j.st.Attempt)
 	j.st.Kube = &resource.KubeRun{Name: name, Namespace: spec.Namespace, Container: "mlwjob-" + strings.TrimPrefix(name, "mlw-"),
 		InstanceType: itName, Image: image}
+	if j.st.Attempt > 1 {
+		j.st.Kube.LogStart = r.kubeLogStart(j)
+	}
 	j.st.Environment = env.ID
 	j.st.Reason = fmt.Sprintf("Submitting attempt %d to Kubernetes namespace %s.", j.st.Attempt, spec.Namespace)
 	return r.write(ctx, j, resource.JobQueued)
@@ -329,18 +332,37 @@ func (r *Jobs) kubeRunning(ctx context.Context, j *jobCtx, reason string) error 
 // kubeLogs are the artifacts each node's pod log is copied to: the
 // process's log when a pod runs one process, std_log_node_<i>.txt (its
 // processes' output together) when it runs several; each process's own
-// log is in the pod's ./logs.
-func (r *Jobs) kubeLogs(j *jobCtx) []string {
+// log is in the pod's ./logs. A later attempt's log follows the earlier
+// ones' in the same files.
+func (r *Jobs) kubeLogs(j *jobCtx) []podLog {
 	nodes, ppn := j.spec.InstanceCount(), j.spec.ProcessesPerInstance()
-	out := make([]string, nodes)
+	out := make([]podLog, nodes)
 	for i := range nodes {
 		name := UserLogName(i, nodes)
 		if ppn > 1 {
 			name = fmt.Sprintf("user_logs/std_log_node_%d.txt", i)
 		}
-		out[i] = filepath.Join(r.artifactDir(j), name)
+		out[i].path = filepath.Join(r.artifactDir(j), name)
+		if j.st.Kube != nil && i < len(j.st.Kube.LogStart) {
+			out[i].start = j.st.Kube.LogStart[i]
+		}
 	}
 	return out
+}
+
+// kubeLogStart marks in each log artifact where a later attempt's log
+// begins, and returns those offsets (for KubeRun.LogStart).
+func (r *Jobs) kubeLogStart(j *jobCtx) []int64 {
+	var starts []int64
+	for _, l := range r.kubeLogs(j) {
+		appendLine(l.path, fmt.Sprintf("===== mlw: attempt %d of job %s (the previous one was preempted) =====", j.st.Attempt, j.job.Name))
+		var n int64
+		if fi, err := os.Stat(l.path); err == nil {
+			n = fi.Size()
+		}
+		starts = append(starts, n)
+	}
+	return starts
 }
 
 // kubeEnded maps the end of an attempt to the job's end, after the last
@@ -355,6 +377,9 @@ func (r *Jobs) kubeEnded(ctx context.Context, j *jobCtx, cl *kubeCluster, st bac
 	cancel()
 	run.State, run.Message = st.Kind, st.Message
 	r.logf(j, "Kubernetes Job %s ended: %s (%s).", run.Name, st.Kind, st.Message)
+	if st.Kind == backend.ContainerPreempted {
+		return r.kubeRequeue(ctx, j, st)
+	}
 	if st.Kind != backend.ContainerImagePull && st.Kind != backend.ContainerGone {
 		// It ran, maybe between two polls: it was Running too.
 		if err := r.kubeRunning(ctx, j, "Ran on node(s) "+strings.Join(st.Nodes, ", ")+"."); err != nil {
@@ -366,7 +391,7 @@ func (r *Jobs) kubeEnded(ctx context.Context, j *jobCtx, cl *kubeCluster, st bac
 		j.st.ExitCode = &code
 	}
 	fail := func(code, msg string) (controller.Result, error) {
-		if tail := lastLines(r.kubeLogs(j)[0], 10, 2000); tail != "" {
+		if tail := lastLines(r.kubeLogs(j)[0].path, 10, 2000); tail != "" {
 			msg += " Last lines of the log: " + tail
 		}
 		return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: code, Message: msg}, msg)
@@ -389,11 +414,44 @@ func (r *Jobs) kubeEnded(ctx context.Context, j *jobCtx, cl *kubeCluster, st bac
 	return fail("KubernetesJobFailed", st.Message)
 }
 
+// kubeRequeue runs an attempt whose pods were preempted or evicted again
+// as a new Kubernetes Job (attempt n+1), up to MaxAttempts, as a
+// low-priority node's preemption does on mlw's own clusters. The attempt
+// is recorded (and its Job forgotten) before that Job is deleted, so a
+// restart in between never takes the deletion for a cancellation.
+func (r *Jobs) kubeRequeue(ctx context.Context, j *jobCtx, st backend.ContainerState) (controller.Result, error) {
+	now := r.Clock.Now()
+	run := j.st.Kube
+	reason := fmt.Sprintf("Kubernetes Job %s: %s", run.Name, st.Message)
+	j.st.Attempts = append(j.st.Attempts, resource.JobAttempt{Attempt: j.st.Attempt, Nodes: st.Nodes, Start: j.st.PhaseTime(resource.JobPreparing),
+		End: now, Outcome: backend.ContainerPreempted, Reason: reason})
+	limit := r.maxAttempts()
+	if j.st.Attempt >= limit {
+		msg := fmt.Sprintf("%s (attempt %d of %d; the job is not retried again).", reason, j.st.Attempt, limit)
+		return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: "JobPreempted", Message: msg}, msg)
+	}
+	j.st.Kube = nil
+	j.st.Enter(resource.JobQueued, now)
+	j.st.Reason = fmt.Sprintf("%s; attempt %d is submitted again.", reason, j.st.Attempt+1)
+	if err := r.write(ctx, j, resource.JobQueued); err != nil {
+		return controller.Result{}, err
+	}
+	r.logf(j, "%s: the job runs again as attempt %d.", reason, j.st.Attempt+1)
+	if err := r.kubeCleanupRun(ctx, j, run); err != nil {
+		r.logf(j, "Attempt %d's Kubernetes Job was not deleted: %v", j.st.Attempt, err)
+	}
+	return r.kubeSubmit(ctx, j)
+}
+
 // kubeCleanup deletes an ended (or ending) attempt's Job and pods, and
 // moves its uploaded outputs into the job's artifacts. Called by finish
 // for every ending; doing it twice is harmless.
 func (r *Jobs) kubeCleanup(ctx context.Context, j *jobCtx) error {
-	run := j.st.Kube
+	return r.kubeCleanupRun(ctx, j, j.st.Kube)
+}
+
+// kubeCleanupRun is kubeCleanup of the attempt run.
+func (r *Jobs) kubeCleanupRun(ctx context.Context, j *jobCtx, run *resource.KubeRun) error {
 	if run == nil || r.Kube == nil {
 		return nil
 	}

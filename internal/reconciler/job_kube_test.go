@@ -206,3 +206,55 @@ func TestKubeJobCancelAndRestart(t *testing.T) {
 	require.Equal(t, "properties.resources.instanceType", e.Target)
 	require.Contains(t, e.Message, `instance_type "huge"`)
 }
+
+// TestKubeJobPreemptedRunsAgain: an attempt whose pod was preempted is
+// recorded, its Job deleted, and the job runs again as a new Kubernetes
+// Job whose log follows the first one's in the same artifact; past
+// MaxAttempts the job fails with JobPreempted.
+func TestKubeJobPreemptedRunsAgain(t *testing.T) {
+	b, f := kubeBundle(t)
+	b.jobs.MaxAttempts = 2
+	b.submit("p1", command("k8s", "python train.py"))
+	b.await("p1 submitted", func() bool { st := b.status("p1"); return st.Kube != nil && st.Kube.Submitted })
+	first := b.status("p1").Kube.Name
+	f.set(first, backend.ContainerState{Kind: backend.ContainerRunning, Nodes: []string{"spot-1"}}, "epoch 1\n")
+	b.awaitState("p1", resource.JobRunning)
+	b.await("the first log copied", func() bool { return strings.Contains(b.artifact("p1", UserLog), "epoch 1") })
+
+	preempted := backend.ContainerState{Kind: backend.ContainerPreempted, Ended: true, ExitCode: -1, Nodes: []string{"spot-1"},
+		Message: "Pod p-0 was preempted or evicted from node spot-1 (DeletionByTaintManager): Taint manager: deleting due to NoExecute taint"}
+	f.set(first, preempted, "epoch 1\n")
+	b.await("attempt 2 submitted", func() bool {
+		st := b.status("p1")
+		return st.Attempt == 2 && st.Kube != nil && st.Kube.Submitted
+	})
+	st := b.status("p1")
+	require.Equal(t, resource.JobQueued, b.job("p1").State)
+	second := st.Kube.Name
+	require.NotEqual(t, first, second)
+	require.Equal(t, backend.ContainerJobName(b.job("p1").UID, 2), second)
+	require.Contains(t, f.canceled, first, "the preempted attempt's Job is deleted")
+	require.Len(t, st.Attempts, 1)
+	require.Equal(t, backend.ContainerPreempted, st.Attempts[0].Outcome)
+	require.Contains(t, st.Attempts[0].Reason, "spot-1")
+	require.Equal(t, "2", f.job(second).Env["MLW_ATTEMPT"])
+
+	f.set(second, backend.ContainerState{Kind: backend.ContainerCompleted, Ended: true, Nodes: []string{"n0"}}, "epoch 1 again\nepoch 2\n")
+	b.awaitState("p1", resource.JobCompleted)
+	log := b.artifact("p1", UserLog)
+	require.Regexp(t, `(?s)^epoch 1\n===== mlw: attempt 2 of job p1 \(the previous one was preempted\) =====\nepoch 1 again\nepoch 2\n$`, log,
+		"the second attempt's whole log follows the first's")
+
+	b.submit("p2", command("k8s", "true"))
+	for attempt := 1; attempt <= 2; attempt++ {
+		b.await("p2 attempt submitted", func() bool {
+			st := b.status("p2")
+			return st.Attempt == attempt && st.Kube != nil && st.Kube.Submitted
+		})
+		f.set(b.status("p2").Kube.Name, preempted, "")
+	}
+	end := b.awaitState("p2", resource.JobFailed)
+	require.Equal(t, "JobPreempted", end.Error.Code)
+	require.Contains(t, end.Error.Message, "attempt 2 of 2")
+	require.Len(t, end.Attempts, 2)
+}

@@ -763,10 +763,7 @@ func (r *Jobs) requeue(ctx context.Context, j *jobCtx, node string) (controller.
 	reason := fmt.Sprintf("Node %s was preempted", node)
 	j.st.Attempts = append(j.st.Attempts, resource.JobAttempt{Attempt: j.st.Attempt, Nodes: j.st.Nodes,
 		Start: j.st.PhaseTime(resource.JobPreparing), End: now, Outcome: "Preempted", Reason: reason + "."})
-	max := r.MaxAttempts
-	if max <= 0 {
-		max = 10
-	}
+	max := r.maxAttempts()
 	if j.st.Attempt >= max {
 		msg := fmt.Sprintf("%s during attempt %d of %d; the job is not retried again.", reason, j.st.Attempt, max)
 		return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: "JobPreempted", Message: msg}, msg)

@@ -441,10 +441,7 @@ func (r *Jobs) slurmRequeue(ctx context.Context, j *jobCtx, st backend.BatchStat
 	reason := fmt.Sprintf("Slurm job %s: %s", j.st.Slurm.JobID, st.Message)
 	j.st.Attempts = append(j.st.Attempts, resource.JobAttempt{Attempt: j.st.Attempt, Start: j.st.PhaseTime(resource.JobPreparing), End: now,
 		Outcome: st.Kind, Reason: reason})
-	limit := r.MaxAttempts
-	if limit <= 0 {
-		limit = 10
-	}
+	limit := r.maxAttempts()
 	if j.st.Attempt >= limit {
 		msg := fmt.Sprintf("%s (attempt %d of %d; the job is not retried again).", reason, j.st.Attempt, limit)
 		return r.slurmFinish(ctx, j, resource.JobFailed, &resource.JobError{Code: "JobPreempted", Message: msg}, msg)

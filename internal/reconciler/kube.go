@@ -271,9 +271,16 @@ func (cl *kubeCluster) observe(states map[string]backend.ContainerState, asked t
 	}
 }
 
+// podLog is the artifact a node's pod log is copied to, and how long that
+// file was when the attempt began (what earlier attempts wrote to it).
+type podLog struct {
+	path  string
+	start int64
+}
+
 // followLogs starts copying each node's pod log into its artifact (dsts,
 // by node) while the attempt is watched (idempotent).
-func (cl *kubeCluster) followLogs(name string, dsts []string) {
+func (cl *kubeCluster) followLogs(name string, dsts []podLog) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	w := cl.watched[name]
@@ -299,7 +306,7 @@ func (w *kubeWatch) stop() {
 // follow copies node i's log to dst, appending what dst lacks (a restart
 // resumes where the copy was), reconnecting while the attempt runs; once
 // stop is closed it copies what is left, for at most five seconds.
-func (cl *kubeCluster) follow(name string, i int, dst string, stop <-chan struct{}, wg *sync.WaitGroup) {
+func (cl *kubeCluster) follow(name string, i int, dst podLog, stop <-chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -325,21 +332,22 @@ func (cl *kubeCluster) follow(name string, i int, dst string, stop <-chan struct
 	}
 }
 
-// copyPodLog appends to dst what node i's log has beyond dst's size.
-func copyPodLog(ctx context.Context, c backend.Containers, name string, i int, dst string, follow bool) {
+// copyPodLog appends to dst what node i's log has beyond what dst has of
+// it.
+func copyPodLog(ctx context.Context, c backend.Containers, name string, i int, dst podLog, follow bool) {
 	rc, err := c.Logs(ctx, name, i, follow)
 	if err != nil {
 		return
 	}
 	defer rc.Close()
 	var have int64
-	if fi, err := os.Stat(dst); err == nil {
-		have = fi.Size()
+	if fi, err := os.Stat(dst.path); err == nil {
+		have = max(fi.Size()-dst.start, 0)
 	}
 	if _, err := io.CopyN(io.Discard, rc, have); err != nil {
 		return
 	}
-	f, err := openAppend(dst)
+	f, err := openAppend(dst.path)
 	if err != nil {
 		return
 	}

@@ -209,6 +209,9 @@ type KubeRun struct {
 	// State is the last kind seen and Message its meaning.
 	State   string `json:"state,omitempty"`
 	Message string `json:"message,omitempty"`
+	// LogStart is, by node, how long its log artifact was when this
+	// attempt began (after the earlier attempts' logs).
+	LogStart []int64 `json:"logStart,omitempty"`
 }
 
 // KubeInternalKey is where a Kubernetes compute's status document keeps

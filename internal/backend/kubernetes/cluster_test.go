@@ -2,12 +2,17 @@ package kubernetes_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/mlw-project/mlw/internal/backend"
 	"github.com/mlw-project/mlw/internal/backend/kubernetes"
@@ -98,6 +103,50 @@ func TestAgainstKubernetes(t *testing.T) {
 		require.NoError(t, c.Cancel(ctx, spec.Name))
 		require.NoError(t, c.Cancel(ctx, spec.Name), "cancelling what is gone succeeds")
 		await(spec.Name, kubernetes.Gone)
+	})
+
+	t.Run("a pod preempted ends its Job as Preempted", func(t *testing.T) {
+		// No node matches its selector, so kwok leaves the pod alone;
+		// the test then writes what the scheduler and the kubelet write
+		// of a preempted pod, and the Job controller applies the
+		// manifest's podFailurePolicy.
+		spec := &kubernetes.JobSpec{Name: kubernetes.JobName("uid-spot", 1), JobName: "spot", JobUID: "uid-spot", Attempt: 1, Image: "img",
+			Command: "sleep 1000", Nodes: 1, NodeSelector: map[string]string{"pool": "spot"}}
+		require.NoError(t, c.Submit(ctx, spec))
+		rc, err := clientcmd.RESTConfigFromKubeConfig(cl.Kubeconfig)
+		require.NoError(t, err)
+		cs, err := k8s.NewForConfig(rc)
+		require.NoError(t, err)
+		var p *corev1.Pod
+		require.Eventually(t, func() bool {
+			pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + spec.Name})
+			require.NoError(t, err)
+			if len(pods.Items) == 0 {
+				return false
+			}
+			p = &pods.Items[0]
+			return true
+		}, 60*time.Second, 100*time.Millisecond)
+		p.Status.Phase = corev1.PodFailed
+		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+			Reason: "PreemptionByScheduler", Message: "default-scheduler: preempting to accommodate a higher priority pod", LastTransitionTime: metav1.Now()})
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: kubernetes.Container, Image: "img",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 143, Reason: "Error"}}}}
+		_, err = cs.CoreV1().Pods("default").UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		require.NoError(t, err)
+		st := await(spec.Name, kubernetes.Preempted)
+		require.True(t, st.Ended)
+		require.Contains(t, st.Message, "preempted or evicted")
+		job, err := cs.BatchV1().Jobs("default").Get(ctx, spec.Name, metav1.GetOptions{})
+		require.NoError(t, err)
+		failed := false
+		for _, c := range job.Status.Conditions {
+			// Its message names the condition: what StateOf reads once
+			// the pod is gone.
+			failed = failed || c.Type == batchv1.JobFailed && c.Reason == batchv1.JobReasonPodFailurePolicy && strings.Contains(c.Message, "DisruptionTarget")
+		}
+		require.True(t, failed, "the Job controller ended it by the podFailurePolicy rule: %+v", job.Status.Conditions)
+		require.NoError(t, c.Cancel(ctx, spec.Name))
 	})
 
 	states, err := c.States(ctx)

@@ -80,6 +80,13 @@ func Manifest(s *JobSpec) (*batchv1.Job, *corev1.Service) {
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Labels: labels},
 		Spec: batchv1.JobSpec{
 			Completions: &n, Parallelism: &n, BackoffLimit: ptr(int32(0)),
+			// A pod preempted or evicted ends the Job at once, saying so
+			// in its Failed condition (the pod may be gone when mlw
+			// looks): mlw then runs the job again as a new attempt.
+			PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+				Action:          batchv1.PodFailurePolicyActionFailJob,
+				OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
+			}}},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
 		},
 	}

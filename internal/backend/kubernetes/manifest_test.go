@@ -37,6 +37,10 @@ func TestManifestOneNode(t *testing.T) {
 		CodeURL: "https://mlw/blob/acct/c/snap.tar?sig=x", OutputsURL: "https://mlw/blob/acct/c/outputs?sig=y"})
 	require.Nil(t, svc, "one node needs no Service")
 	require.Nil(t, job.Spec.CompletionMode)
+	require.EqualValues(t, 0, *job.Spec.BackoffLimit)
+	require.Equal(t, []batchv1.PodFailurePolicyRule{{Action: batchv1.PodFailurePolicyActionFailJob,
+		OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}}}},
+		job.Spec.PodFailurePolicy.Rules, "a preempted pod ends the Job, which says so")
 	require.EqualValues(t, 1, *job.Spec.Completions)
 	require.EqualValues(t, 0, *job.Spec.BackoffLimit, "mlw retries, not Kubernetes")
 	require.EqualValues(t, 90, *job.Spec.ActiveDeadlineSeconds)

@@ -21,6 +21,7 @@ const (
 	OutOfMemory = backend.ContainerOutOfMemory
 	ImagePull   = backend.ContainerImagePull
 	Gone        = backend.ContainerGone
+	Preempted   = backend.ContainerPreempted
 )
 
 // State is an attempt as Kubernetes reports it (backend.ContainerState).
@@ -55,12 +56,17 @@ func StateOf(job *batchv1.Job, pods []corev1.Pod) State {
 	return progress(st, pods)
 }
 
-// failed maps a failed Job: past its deadline, or a pod that failed.
+// failed maps a failed Job: past its deadline, a pod preempted or
+// evicted, or a pod that failed.
 func failed(st State, c batchv1.JobCondition, pods []corev1.Pod) State {
 	st.Ended = true
 	if c.Reason == batchv1.JobReasonDeadlineExceeded {
 		st.Kind, st.Reason = Timeout, c.Reason
 		st.Message = "The job ran past its time limit (limits.timeout): " + c.Message
+		return st
+	}
+	if msg, ok := disruption(c, pods); ok {
+		st.Kind, st.Reason, st.Message = Preempted, string(corev1.DisruptionTarget), msg
 		return st
 	}
 	if f := podFailure(pods); f != nil {
@@ -69,6 +75,28 @@ func failed(st State, c batchv1.JobCondition, pods []corev1.Pod) State {
 	}
 	st.Kind, st.Reason, st.Message = Failed, c.Reason, c.Message
 	return st
+}
+
+// disruption says whether the Job failed because a pod was preempted or
+// evicted: its podFailurePolicy's rule for the DisruptionTarget condition
+// (which the scheduler, the eviction API, the taint manager and a node's
+// shutdown set) ended it, or a pod still there has that condition.
+func disruption(c batchv1.JobCondition, pods []corev1.Pod) (string, bool) {
+	for _, p := range pods {
+		for _, pc := range p.Status.Conditions {
+			if pc.Type == corev1.DisruptionTarget && pc.Status == corev1.ConditionTrue {
+				where := ""
+				if p.Spec.NodeName != "" {
+					where = " from node " + p.Spec.NodeName
+				}
+				return strings.TrimSpace(fmt.Sprintf("Pod %s was preempted or evicted%s (%s): %s", p.Name, where, pc.Reason, pc.Message)), true
+			}
+		}
+	}
+	if c.Reason == batchv1.JobReasonPodFailurePolicy && strings.Contains(c.Message, string(corev1.DisruptionTarget)) {
+		return "A pod was preempted or evicted: " + c.Message, true
+	}
+	return "", false
 }
 
 // podFailure finds why a pod failed or cannot start: an image that

@@ -37,6 +37,10 @@ func TestStateOf(t *testing.T) {
 		}
 	}
 	failedCond := batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}
+	// What the Job controller writes when the manifest's podFailurePolicy
+	// rule for DisruptionTarget ends a Job.
+	policyCond := batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonPodFailurePolicy,
+		Message: "Pod ns/p-0 has condition DisruptionTarget matching FailJob rule at index 0"}
 	for _, tc := range []struct {
 		name     string
 		job      *batchv1.Job
@@ -57,6 +61,13 @@ func TestStateOf(t *testing.T) {
 		{"out of memory", jobWith(failedCond), []corev1.Pod{pod(corev1.PodFailed, "n1", exit(137, "OOMKilled"))}, OutOfMemory, true, 137, "more memory than the job's size allows"},
 		{"deadline", jobWith(batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonDeadlineExceeded, Message: "Job was active longer than specified deadline"}), []corev1.Pod{pod(corev1.PodRunning, "n1", nil)}, Timeout, true, -1, "time limit (limits.timeout)"},
 		{"failed, no pod left", jobWith(failedCond), nil, Failed, true, -1, "backoff limit"},
+		// A spot node reclaimed: the pod, still there, says why (its
+		// container's exit by SIGTERM is not the command's failure).
+		{"preempted, pod left", jobWith(policyCond), []corev1.Pod{pod(corev1.PodFailed, "spot-1", func(p *corev1.Pod) {
+			exit(143, "Error")(p)
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "DeletionByTaintManager", Message: "Taint manager: deleting due to NoExecute taint"}}
+		})}, Preempted, true, -1, "Pod p-0 was preempted or evicted from node spot-1 (DeletionByTaintManager): Taint manager"},
+		{"preempted, no pod left", jobWith(policyCond), nil, Preempted, true, -1, "A pod was preempted or evicted: Pod ns/p-0 has condition DisruptionTarget"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := StateOf(tc.job, tc.pods)
