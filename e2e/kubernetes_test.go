@@ -72,7 +72,24 @@ func TestKubernetesCompute(t *testing.T) {
 
 	proj := s.WorkDir
 	jcWrite(t, proj, map[string]string{
-		"src/train.py": "import os, sys\nos.makedirs('outputs', exist_ok=True)\nopen('outputs/model.txt', 'w').write('lr=' + sys.argv[2])\nprint('trained with lr', sys.argv[2])\n",
+		"src/train.py": "import os, sys\nos.makedirs('outputs', exist_ok=True)\nopen('outputs/model.txt', 'w').write('lr=' + sys.argv[2])\nprint('trained with lr', sys.argv[2])\n" +
+			"if len(sys.argv) > 3:\n    rows = open(os.path.join(sys.argv[4], 'rows.csv')).read().count('\\n')\n    open(os.path.join(sys.argv[6], 'summary.txt'), 'w').write('rows=%d' % rows)\n    print('read', rows, 'rows')\n",
+		"data/rows.csv": "a,b\n1,2\n3,4\n",
+		"job-io.yml": `$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+code: src
+command: python3 train.py --lr ${{inputs.lr}} --data ${{inputs.data}} --out ${{outputs.summary}}
+inputs:
+  lr: 0.25
+  data:
+    type: uri_folder
+    path: ./data
+outputs:
+  summary:
+    type: uri_folder
+environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+compute: azureml:k8s
+experiment_name: k8s-e2e
+`,
 		"job.yml": `$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
 code: src
 command: python3 train.py --lr ${{inputs.lr}}
@@ -87,7 +104,7 @@ experiment_name: k8s-e2e
 	s.MustRun(t, "job", "create", "--file", job, "--name", "k8s_ok")
 	awaitJobState(t, s, "k8s_ok", "Completed", 90*time.Second)
 
-	s.MustRun(t, "job", "create", "--file", job, "--name", "k8s_big", "--set", "resources.instance_type=huge")
+	s.MustRun(t, "job", "create", "--file", filepath.Join(proj, "job-io.yml"), "--name", "k8s_big", "--set", "resources.instance_type=huge")
 	queued := awaitJobState(t, s, "k8s_big", "Queued", 60*time.Second, "Insufficient cpu")
 	require.Contains(t, queued, "Waiting for a node")
 
@@ -108,11 +125,13 @@ experiment_name: k8s-e2e
 	pod := jobs.Items[0].Spec.Template.Spec
 	require.Len(t, pod.InitContainers, 1)
 	require.Equal(t, "mcr.microsoft.com/azureml/curated/sklearn-1.0-ubuntu20.04-py38-cpu:"+curatedLatest(t, s), pod.Containers[0].Image)
-	work := t.TempDir()
-	pod.InitContainers[0].run(t, work)
-	require.FileExists(t, filepath.Join(work, "train.py"), "the code archive was fetched through its SAS")
-	out := pod.Containers[0].run(t, work)
+	root := t.TempDir() // the pod's /mlw
+	pod.InitContainers[0].run(t, root)
+	require.FileExists(t, filepath.Join(root, "work", "train.py"), "the code archive was fetched through its SAS")
+	require.FileExists(t, filepath.Join(root, "inputs", "data", "data", "rows.csv"), "the input's archive was fetched and unpacked")
+	out := pod.Containers[0].run(t, root)
 	require.Contains(t, out, "trained with lr 0.25")
+	require.Contains(t, out, "read 3 rows")
 	require.NotContains(t, out, "could not upload")
 
 	s.MustRun(t, "job", "cancel", "--name", "k8s_big")
@@ -123,6 +142,9 @@ experiment_name: k8s-e2e
 	body, err := os.ReadFile(model)
 	require.NoError(t, err)
 	require.Equal(t, "lr=0.25", string(body), "the outputs the pod uploaded are the job's artifacts")
+	summary, err := os.ReadFile(findFile(t, filepath.Join(dl, "named-outputs", "summary"), "summary.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "rows=3", string(summary), "the named output the pod uploaded is in its datastore")
 
 	require.Eventually(t, func() bool { return strings.TrimSpace(string(kubectl("get", "jobs", "-o", "name"))) == "" },
 		30*time.Second, 200*time.Millisecond, "ended jobs leave no Kubernetes Job behind")
@@ -138,18 +160,21 @@ type podContainer struct {
 	Env     []struct{ Name, Value string }
 }
 
-// run runs the container's script on this host in work (its /mlw/work),
-// with the variables that have values, and returns its output.
-func (c podContainer) run(t *testing.T, work string) string {
+// run runs the container's script on this host with root as its /mlw
+// (the working directory root/work), with the variables that have values
+// (their /mlw/ paths moved there too), and returns its output.
+func (c podContainer) run(t *testing.T, root string) string {
 	t.Helper()
 	require.Len(t, c.Command, 3)
-	script := strings.ReplaceAll(c.Command[2], "/mlw/work", work)
-	cmd := exec.Command(c.Command[0], c.Command[1], script)
+	here := func(s string) string { return strings.ReplaceAll(s, "/mlw/", root+"/") }
+	work := filepath.Join(root, "work")
+	require.NoError(t, os.MkdirAll(work, 0o755))
+	cmd := exec.Command(c.Command[0], c.Command[1], here(c.Command[2]))
 	cmd.Dir = work
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work}
 	for _, e := range c.Env {
 		if e.Value != "" {
-			cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+			cmd.Env = append(cmd.Env, e.Name+"="+here(e.Value))
 		}
 	}
 	out, err := cmd.CombinedOutput()

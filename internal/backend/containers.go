@@ -38,6 +38,12 @@ type Containers interface {
 // namespace ("" for the kubeconfig's).
 type ContainerConnector func(kubeconfig []byte, namespace string) (Containers, error)
 
+// Where a pod has its inputs and named outputs.
+const (
+	ContainerInputs  = "/mlw/inputs"
+	ContainerOutputs = "/mlw/outputs"
+)
+
 // ContainerCAPath is where the pods' scripts write ContainerJob.CAPEM, for
 // curl and for the job's own clients (MLFLOW_TRACKING_SERVER_CERT_PATH).
 const ContainerCAPath = "/tmp/mlw-ca.pem"
@@ -66,6 +72,15 @@ type ContainerJob struct {
 	// CodeURL is a SAS URL of the code snapshot, a tar archive ("" for
 	// none); OutputsURL a SAS URL of the folder outputs/ is uploaded to.
 	CodeURL, OutputsURL string
+	// Inputs are the inputs fetched before the command runs, each the tar
+	// archive <InputsURL's folder>/<name>.tar unpacked into
+	// ContainerInputs/<name> (read-only to the command).
+	Inputs    []string
+	InputsURL string
+	// NamedOutputs are the folders ContainerOutputs/<name> the command
+	// writes, uploaded to <NamedOutputsURL's folder>/<name>/ at the end.
+	NamedOutputs    []string
+	NamedOutputsURL string
 	// CAPEM is the certificate the pods trust for mlw's URLs (CodeURL,
 	// OutputsURL, the tracking URI): written to /mlw/ca.pem.
 	CAPEM        string

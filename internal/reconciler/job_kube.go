@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -157,18 +160,7 @@ func (r *Jobs) kubeRecord(ctx context.Context, j *jobCtx, spec *resource.Kuberne
 // kubeJob stages an attempt (its code archive, SAS URLs) and returns the
 // Job to create.
 func (r *Jobs) kubeJob(ctx context.Context, j *jobCtx, spec *resource.KubernetesSpec) (*backend.ContainerJob, error) {
-	if len(j.spec.Outputs) > 0 {
-		return nil, prepFail("OutputNotWritable", "Named outputs are not supported on Kubernetes computes yet: write to ./outputs, which is saved as the job's artifacts.")
-	}
 	_, it, err := spec.InstanceType(j.st.Kube.InstanceType)
-	if err != nil {
-		return nil, err
-	}
-	inputs, env, err := kubeInputs(j)
-	if err != nil {
-		return nil, err
-	}
-	command, err := substitute(j.spec.Command, &jobIO{inputs: inputs, outputs: map[string]string{}, env: env})
 	if err != nil {
 		return nil, err
 	}
@@ -179,17 +171,30 @@ func (r *Jobs) kubeJob(ctx context.Context, j *jobCtx, spec *resource.Kubernetes
 		return nil, err
 	}
 	job := &backend.ContainerJob{Name: run.Name, JobName: j.job.Name, JobUID: j.job.UID, Attempt: j.st.Attempt, Image: run.Image,
-		Command: command, Nodes: j.spec.InstanceCount(), ProcsPerNode: j.spec.ProcessesPerInstance(), NodeSelector: it.NodeSelector,
+		Nodes: j.spec.InstanceCount(), ProcsPerNode: j.spec.ProcessesPerInstance(), NodeSelector: it.NodeSelector,
 		PerNode: backend.Resources{MilliCPU: it.MilliCPU, MemoryBytes: it.MemoryBytes, GPUs: it.GPUs}, CAPEM: string(r.Kube.CAPEM)}
+	dio, err := r.kubeIO(ctx, j, dir, job)
+	if err != nil {
+		return nil, err
+	}
+	if job.Command, err = substitute(j.spec.Command, dio); err != nil {
+		return nil, err
+	}
 	job.Timeout, _ = j.spec.Timeout()
 	base := strings.TrimRight(r.Kube.ServerURL(), "/") + "/blob/" + account + "/" + run.Container
 	sas := r.Kube.SignSAS(account, run.Container, "rcw", 7*24*time.Hour+job.Timeout, j.st.SubmitterID)
+	if len(job.Inputs) > 0 {
+		job.InputsURL = base + "/inputs?" + sas
+	}
+	if len(job.NamedOutputs) > 0 {
+		job.NamedOutputsURL = base + "/named?" + sas
+	}
 	code, err := r.codeSnapshot(ctx, j)
 	if err != nil {
 		return nil, err
 	}
 	if code != nil {
-		n, err := writeCodeArchive(code, filepath.Join(dir, "code.tar"))
+		n, err := writeArchive(code, filepath.Join(dir, "code.tar"), "")
 		code.root.Close()
 		if err != nil {
 			return nil, fmt.Errorf("archive the code snapshot: %w", err)
@@ -198,30 +203,55 @@ func (r *Jobs) kubeJob(ctx context.Context, j *jobCtx, spec *resource.Kubernetes
 		r.logf(j, "Code snapshot archived for the pods (%d files).", n)
 	}
 	job.OutputsURL = base + "/outputs?" + sas
-	if job.Env, err = r.kubeEnv(ctx, j, env); err != nil {
+	if job.Env, err = r.kubeEnv(ctx, j, dio.env); err != nil {
 		return nil, err
 	}
 	return job, nil
 }
 
-// kubeInputs are a job's inputs as its pods get them: literals as they
-// are, data outside mlw by its URL. Inputs from the workspace's storage
-// are not yet given to pods.
-func kubeInputs(j *jobCtx) (inputs, env map[string]string, err error) {
-	inputs, env = map[string]string{}, map[string]string{}
-	for name, in := range j.spec.Inputs {
-		v := ""
-		switch {
-		case strings.EqualFold(in.JobInputType, "literal"):
-			v = in.Literal()
-		case strings.HasPrefix(in.URI, "https://") || strings.HasPrefix(in.URI, "http://"):
-			v = in.URI
-		default:
-			return nil, nil, prepFail("InputNotSupported", "Input %s (%s) is in the workspace's storage; jobs on Kubernetes computes take literal inputs and inputs by http(s) URL for now (docs/kubernetes.md).", name, in.URI)
+// kubeIO is a job's inputs and named outputs as its pods see them:
+// literals as they are, data outside mlw by its URL, inputs of the
+// workspace's storage archived into the attempt's container (dir) for the
+// init container to unpack under ContainerInputs, and named outputs as
+// folders of ContainerOutputs that the pods upload and mlw copies to
+// their datastores when the attempt ends (saveKubeNamedOutputs).
+func (r *Jobs) kubeIO(ctx context.Context, j *jobCtx, dir string, job *backend.ContainerJob) (*jobIO, error) {
+	dio := &jobIO{inputs: map[string]string{}, outputs: map[string]string{}, env: map[string]string{}}
+	for _, name := range slices.Sorted(maps.Keys(j.spec.Inputs)) {
+		in := j.spec.Inputs[name]
+		v := in.Literal()
+		if !strings.EqualFold(in.JobInputType, "literal") {
+			loc, err := r.Assets.ResolveDataURI(ctx, j.ws, in.URI)
+			if err != nil {
+				if e, ok := core.AsError(err); ok && e.Status < 500 {
+					return nil, prepFail("InputNotFound", "Input %s: %s", name, e.Message)
+				}
+				return nil, err
+			}
+			v = loc.URL
+			if v == "" {
+				if v, err = r.kubeArchiveInput(j, name, in, loc, dir); err != nil {
+					return nil, err
+				}
+				job.Inputs = append(job.Inputs, name)
+			}
 		}
-		inputs[name], env["AZURE_ML_INPUT_"+name] = v, v
+		dio.inputs[name], dio.env["AZURE_ML_INPUT_"+name] = v, v
 	}
-	return inputs, env, nil
+	for _, name := range slices.Sorted(maps.Keys(j.spec.Outputs)) {
+		out, err := r.resolveOutput(ctx, j, name, j.spec.Outputs[name])
+		if err != nil {
+			return nil, err
+		}
+		p := path.Join(backend.ContainerOutputs, name)
+		if out.file {
+			p = path.Join(p, path.Base(out.data.rel))
+		}
+		out.data.root.Close()
+		dio.outputs[name], dio.env["AZURE_ML_OUTPUT_"+name] = p, p
+		job.NamedOutputs = append(job.NamedOutputs, name)
+	}
+	return dio, nil
 }
 
 // kubeEnv is the pods' environment: what a local job's processes get
@@ -472,6 +502,11 @@ func (r *Jobs) kubeCleanupRun(ctx context.Context, j *jobCtx, run *resource.Kube
 	if hasFiles(filepath.Join(dir, "outputs")) {
 		if err := r.saveKubeOutputs(j, run.Container); err != nil {
 			return fmt.Errorf("save the outputs of %s: %w", run.Name, err)
+		}
+	}
+	if hasFiles(filepath.Join(dir, "named")) {
+		if err := r.saveKubeNamedOutputs(ctx, j, run.Container); err != nil {
+			return fmt.Errorf("save the named outputs of %s: %w", run.Name, err)
 		}
 	}
 	return os.RemoveAll(dir)

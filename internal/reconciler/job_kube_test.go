@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"archive/tar"
 	"context"
 	"io"
 	"os"
@@ -257,4 +258,77 @@ func TestKubeJobPreemptedRunsAgain(t *testing.T) {
 	require.Equal(t, "JobPreempted", end.Error.Code)
 	require.Contains(t, end.Error.Message, "attempt 2 of 2")
 	require.Len(t, end.Attempts, 2)
+}
+
+// tarNames lists the names in a tar archive.
+func tarNames(t *testing.T, p string) []string {
+	t.Helper()
+	f, err := os.Open(p)
+	require.NoError(t, err)
+	defer f.Close()
+	var names []string
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		require.NoError(t, err)
+		names = append(names, h.Name)
+	}
+}
+
+// TestKubeJobStorageInputsAndOutputs: inputs of the workspace's storage
+// reach the pods as archives in the attempt's own container (its SAS opens
+// nothing else), unpacked under /mlw/inputs; named outputs are folders of
+// /mlw/outputs that the pods upload to the same container and mlw copies
+// to their datastores when the attempt ends. An input through a link out
+// of storage fails the job, archiving nothing.
+func TestKubeJobStorageInputsAndOutputs(t *testing.T) {
+	b, f := kubeBundle(t)
+	share := "azureml://datastores/workspaceworkingdirectory/paths/"
+	users := filepath.Join(resource.WorkspaceShareDir(b.dir, b.ws), "Users", "bob")
+	require.NoError(t, os.MkdirAll(filepath.Join(users, "data", "sub"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(users, "data", "a.csv"), []byte("a"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(users, "data", "sub", "b.csv"), []byte("b"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(users, "one.txt"), []byte("1"), 0o644))
+
+	b.submit("io", command("k8s", "python train.py --data ${{inputs.d}} --one ${{inputs.f}} --out ${{outputs.o}} --model ${{outputs.m}}",
+		`"inputs":{"d":{"jobInputType":"uri_folder","uri":"`+share+`Users/bob/data"},"f":{"jobInputType":"uri_file","uri":"`+share+`Users/bob/one.txt"}},`+
+			`"outputs":{"o":{"jobOutputType":"uri_folder","uri":"`+share+`Users/bob/out"},"m":{"jobOutputType":"uri_file","uri":"`+share+`Users/bob/model.pkl"}}`))
+	b.await("io submitted", func() bool { st := b.status("io"); return st.Kube != nil && st.Kube.Submitted })
+	st := b.status("io")
+	kj := f.job(st.Kube.Name)
+	require.Equal(t, "python train.py --data /mlw/inputs/d/data --one /mlw/inputs/f/one.txt --out /mlw/outputs/o --model /mlw/outputs/m/model.pkl", kj.Command)
+	require.Equal(t, []string{"d", "f"}, kj.Inputs)
+	require.Equal(t, []string{"m", "o"}, kj.NamedOutputs)
+	require.Equal(t, "/mlw/inputs/d/data", kj.Env["AZURE_ML_INPUT_d"])
+	require.Equal(t, "/mlw/outputs/o", kj.Env["AZURE_ML_OUTPUT_o"])
+	require.Contains(t, kj.InputsURL, "/"+st.Kube.Container+"/inputs?sig="+st.Kube.Container+"-rcw", "the attempt's own SAS")
+	require.Contains(t, kj.NamedOutputsURL, "/"+st.Kube.Container+"/named?sig="+st.Kube.Container+"-rcw")
+	dir := blob.ContainerDir(b.dir, resource.WorkspaceStatusOf(b.ws).StorageAccount, st.Kube.Container)
+	require.ElementsMatch(t, []string{"data/", "data/a.csv", "data/sub/", "data/sub/b.csv"}, tarNames(t, filepath.Join(dir, "inputs", "d.tar")))
+	require.Equal(t, []string{"one.txt"}, tarNames(t, filepath.Join(dir, "inputs", "f.tar")))
+
+	// What the pods upload, then the end.
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "named", "o", "plots"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "named", "o", "plots", "roc.png"), []byte("png"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "named", "m"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "named", "m", "model.pkl"), []byte("pickle"), 0o644))
+	f.set(st.Kube.Name, backend.ContainerState{Kind: backend.ContainerCompleted, Ended: true, Nodes: []string{"n0"}}, "")
+	b.awaitState("io", resource.JobCompleted)
+	got, err := os.ReadFile(filepath.Join(users, "out", "plots", "roc.png"))
+	require.NoError(t, err)
+	require.Equal(t, "png", string(got), "the folder output is in its datastore")
+	got, err = os.ReadFile(filepath.Join(users, "model.pkl"))
+	require.NoError(t, err)
+	require.Equal(t, "pickle", string(got), "the file output is the file it names")
+	require.NoDirExists(t, dir)
+
+	private := linkedShare(t, b)
+	b.submit("evil", command("k8s", "cat ${{inputs.x}}", `"inputs":{"x":{"jobInputType":"uri_folder","uri":"`+share+`Users/bob/evil/sub"}}`))
+	end := b.awaitState("evil", resource.JobFailed)
+	require.Equal(t, "InputNotFound", end.Error.Code)
+	require.Contains(t, end.Error.Message, "symbolic link")
+	requireNoSecret(t, filepath.Join(b.dir, "storage"), private, "evil", "token-link")
 }

@@ -100,11 +100,11 @@ var DownloadTimeout = 10 * time.Minute
 // are folders of their datastore, written in place. Every path given to
 // the job is the real one, without links (openData).
 func (r *Jobs) materialize(ctx context.Context, j *jobCtx, inputsDir string) (*jobIO, error) {
-	out := &jobIO{inputs: map[string]string{}, outputs: map[string]string{}, env: map[string]string{}}
+	dio := &jobIO{inputs: map[string]string{}, outputs: map[string]string{}, env: map[string]string{}}
 	for name, in := range j.spec.Inputs {
 		if strings.EqualFold(in.JobInputType, "literal") {
-			out.inputs[name] = in.Literal()
-			out.env["AZURE_ML_INPUT_"+name] = out.inputs[name]
+			dio.inputs[name] = in.Literal()
+			dio.env["AZURE_ML_INPUT_"+name] = dio.inputs[name]
 			continue
 		}
 		loc, err := r.Assets.ResolveDataURI(ctx, j.ws, in.URI)
@@ -123,48 +123,69 @@ func (r *Jobs) materialize(ctx context.Context, j *jobCtx, inputsDir string) (*j
 		} else if p, err = r.storageInput(j, name, in, loc, inputsDir); err != nil {
 			return nil, err
 		}
-		out.inputs[name] = p
-		out.env["AZURE_ML_INPUT_"+name] = p
+		dio.inputs[name] = p
+		dio.env["AZURE_ML_INPUT_"+name] = p
 	}
 	for name, o := range j.spec.Outputs {
-		uri := o.URI
-		if uri == "" {
-			uri = "azureml://datastores/" + resource.DatastoreBlob + "/paths/" + resource.JobNamedOutputPath(j.job.Name, name)
-		}
-		loc, err := r.Assets.ResolveDataURI(ctx, j.ws, uri)
+		out, err := r.resolveOutput(ctx, j, name, o)
 		if err != nil {
-			if e, ok := core.AsError(err); ok && e.Status < 500 {
-				return nil, prepFail("OutputNotWritable", "Output %s: %s", name, e.Message)
-			}
 			return nil, err
 		}
-		if loc.URL != "" {
-			return nil, prepFail("OutputNotWritable", "Output %s: %s is outside the workspace's storage; outputs go to a datastore (azureml://datastores/<datastore>/paths/<path>).", name, uri)
-		}
-		if strings.EqualFold(o.JobOutputType, "uri_file") && strings.HasSuffix(uri, "/") {
-			loc.Path = path.Join(loc.Path, name)
-		}
-		d, err := r.openData(loc)
-		if rooted.IsOutside(err) {
-			return nil, linkOutside("OutputNotWritable", "Output "+name, uri, err)
-		} else if err != nil {
-			return nil, err
-		}
-		dir := d.rel
-		if strings.EqualFold(o.JobOutputType, "uri_file") {
-			dir = path.Dir(d.rel)
-		}
-		err = d.root.MkdirAll(dir, 0o755)
-		d.root.Close()
-		if rooted.IsOutside(err) {
-			return nil, linkOutside("OutputNotWritable", "Output "+name, uri, err)
-		} else if err != nil {
-			return nil, fmt.Errorf("create output %s: %w", name, err)
-		}
-		out.outputs[name] = d.path()
-		out.env["AZURE_ML_OUTPUT_"+name] = d.path()
+		p := out.data.path()
+		out.data.root.Close()
+		dio.outputs[name] = p
+		dio.env["AZURE_ML_OUTPUT_"+name] = p
 	}
-	return out, nil
+	return dio, nil
+}
+
+// namedOutput is a job's named output in its datastore: the folder (or,
+// for a uri_file, the file) the job writes, whose directory exists.
+type namedOutput struct {
+	data *storageData // the caller closes data.root
+	file bool         // a uri_file: data is the file
+}
+
+// resolveOutput finds a named output's place in the workspace's storage
+// and creates its folder (for a uri_file, the file's folder).
+func (r *Jobs) resolveOutput(ctx context.Context, j *jobCtx, name string, o resource.JobOutput) (*namedOutput, error) {
+	uri := o.URI
+	if uri == "" {
+		uri = "azureml://datastores/" + resource.DatastoreBlob + "/paths/" + resource.JobNamedOutputPath(j.job.Name, name)
+	}
+	loc, err := r.Assets.ResolveDataURI(ctx, j.ws, uri)
+	if err != nil {
+		if e, ok := core.AsError(err); ok && e.Status < 500 {
+			return nil, prepFail("OutputNotWritable", "Output %s: %s", name, e.Message)
+		}
+		return nil, err
+	}
+	if loc.URL != "" {
+		return nil, prepFail("OutputNotWritable", "Output %s: %s is outside the workspace's storage; outputs go to a datastore (azureml://datastores/<datastore>/paths/<path>).", name, uri)
+	}
+	file := strings.EqualFold(o.JobOutputType, "uri_file")
+	if file && strings.HasSuffix(uri, "/") {
+		loc.Path = path.Join(loc.Path, name)
+	}
+	d, err := r.openData(loc)
+	if rooted.IsOutside(err) {
+		return nil, linkOutside("OutputNotWritable", "Output "+name, uri, err)
+	} else if err != nil {
+		return nil, err
+	}
+	dir := d.rel
+	if file {
+		dir = path.Dir(d.rel)
+	}
+	err = d.root.MkdirAll(dir, 0o755)
+	if rooted.IsOutside(err) {
+		d.root.Close()
+		return nil, linkOutside("OutputNotWritable", "Output "+name, uri, err)
+	} else if err != nil {
+		d.root.Close()
+		return nil, fmt.Errorf("create output %s: %w", name, err)
+	}
+	return &namedOutput{data: d, file: file}, nil
 }
 
 // storageInput is the path a job is given for an input of the workspace's

@@ -60,22 +60,38 @@ func Manifest(s *JobSpec) (*batchv1.Job, *corev1.Service) {
 		RestartPolicy:      corev1.RestartPolicyNever,
 		NodeSelector:       s.NodeSelector,
 		ServiceAccountName: s.ServiceAccount,
-		Volumes:            []corev1.Volume{{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		Volumes:            []corev1.Volume{emptyDir("work")},
 		Containers: []corev1.Container{{
 			Name: Container, Image: s.Image, Command: []string{"bash", "-c", runScript}, WorkingDir: "/mlw/work",
 			Env: podEnv(s, nodes), Resources: requests(s.PerNode),
 			VolumeMounts: []corev1.VolumeMount{{Name: "work", MountPath: "/mlw/work"}},
 		}},
 	}
-	if s.CodeURL != "" {
-		pod.InitContainers = []corev1.Container{{
+	job := &pod.Containers[0]
+	if len(s.NamedOutputs) > 0 {
+		pod.Volumes = append(pod.Volumes, emptyDir("outputs"))
+		job.VolumeMounts = append(job.VolumeMounts, corev1.VolumeMount{Name: "outputs", MountPath: backend.ContainerOutputs})
+	}
+	if s.CodeURL != "" || len(s.Inputs) > 0 {
+		init := corev1.Container{
 			Name: "code", Image: s.Image, Command: []string{"bash", "-c", fetchScript}, WorkingDir: "/mlw/work",
-			Env:          append([]corev1.EnvVar{{Name: "MLW_CODE_URL", Value: s.CodeURL}}, caEnv(s)...),
 			VolumeMounts: []corev1.VolumeMount{{Name: "work", MountPath: "/mlw/work"}},
-		}}
+		}
+		if s.CodeURL != "" {
+			init.Env = append(init.Env, corev1.EnvVar{Name: "MLW_CODE_URL", Value: s.CodeURL})
+		}
+		if len(s.Inputs) > 0 {
+			pod.Volumes = append(pod.Volumes, emptyDir("inputs"))
+			init.Env = append(init.Env, corev1.EnvVar{Name: "MLW_INPUTS", Value: strings.Join(s.Inputs, " ")}, corev1.EnvVar{Name: "MLW_INPUTS_URL", Value: s.InputsURL})
+			init.VolumeMounts = append(init.VolumeMounts, corev1.VolumeMount{Name: "inputs", MountPath: backend.ContainerInputs})
+			// The command reads its inputs, as an Azure ML ro_mount.
+			job.VolumeMounts = append(job.VolumeMounts, corev1.VolumeMount{Name: "inputs", MountPath: backend.ContainerInputs, ReadOnly: true})
+		}
+		init.Env = append(init.Env, caEnv(s)...)
+		pod.InitContainers = []corev1.Container{init}
 	}
 	n := int32(nodes)
-	job := &batchv1.Job{
+	kjob := &batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Labels: labels},
 		Spec: batchv1.JobSpec{
@@ -91,23 +107,23 @@ func Manifest(s *JobSpec) (*batchv1.Job, *corev1.Service) {
 		},
 	}
 	if s.Timeout > 0 {
-		job.Spec.ActiveDeadlineSeconds = ptr(int64((s.Timeout + time.Second - 1) / time.Second))
+		kjob.Spec.ActiveDeadlineSeconds = ptr(int64((s.Timeout + time.Second - 1) / time.Second))
 	}
 	if nodes == 1 {
-		return job, nil
+		return kjob, nil
 	}
 	// Several nodes: an Indexed Job (pod i is <name>-i, its index in
 	// JOB_COMPLETION_INDEX) whose pods a headless Service names, so that
 	// rank 0 is <name>-0.<name>.
-	job.Spec.CompletionMode = ptr(batchv1.IndexedCompletion)
-	job.Spec.Template.Spec.Subdomain = s.Name
+	kjob.Spec.CompletionMode = ptr(batchv1.IndexedCompletion)
+	kjob.Spec.Template.Spec.Subdomain = s.Name
 	svc := &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Labels: labels},
 		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{LabelJobUID: labels[LabelJobUID], LabelAttempt: labels[LabelAttempt]},
 			PublishNotReadyAddresses: true},
 	}
-	return job, svc
+	return kjob, svc
 }
 
 // podEnv is the job's variables, then the ones the run script turns into
@@ -141,6 +157,10 @@ func podEnv(s *JobSpec, nodes int) []corev1.EnvVar {
 	if s.OutputsURL != "" {
 		env = append(env, corev1.EnvVar{Name: "MLW_OUTPUTS_URL", Value: s.OutputsURL})
 	}
+	if len(s.NamedOutputs) > 0 {
+		env = append(env, corev1.EnvVar{Name: "MLW_NAMED_OUTPUTS", Value: strings.Join(s.NamedOutputs, " ")},
+			corev1.EnvVar{Name: "MLW_NAMED_OUTPUTS_URL", Value: s.NamedOutputsURL})
+	}
 	return append(env, caEnv(s)...)
 }
 
@@ -172,9 +192,20 @@ func requests(r backend.Resources) corev1.ResourceRequirements {
 
 func ptr[T any](v T) *T { return &v }
 
+func emptyDir(name string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+}
+
 // fetchScript is the init container's: the snapshot, a tar archive, into
-// the work directory.
-const fetchScript = caScript + `curl -fsS --retry 5 ${ca[@]+"${ca[@]}"} "$MLW_CODE_URL" | tar -x -C /mlw/work`
+// the work directory, and each input's archive into its folder.
+const fetchScript = caScript + `if [ -n "${MLW_CODE_URL:-}" ]; then
+  curl -fsS --retry 5 ${ca[@]+"${ca[@]}"} "$MLW_CODE_URL" | tar -x -C /mlw/work
+fi
+for n in ${MLW_INPUTS:-}; do
+  base=${MLW_INPUTS_URL%%\?*} sas=${MLW_INPUTS_URL#*\?}
+  mkdir -p "` + backend.ContainerInputs + `/$n"
+  curl -fsS --retry 5 ${ca[@]+"${ca[@]}"} "$base/$n.tar?$sas" | tar -x -C "` + backend.ContainerInputs + `/$n"
+done`
 
 // caScript writes MLW_CA_PEM to CAPath for curl (and the job's clients).
 const caScript = `set -euo pipefail
@@ -191,6 +222,7 @@ const runScript = caScript + `set +e
 node=${JOB_COMPLETION_INDEX:-0}
 export NODE_RANK=$node
 mkdir -p outputs logs
+for n in ${MLW_NAMED_OUTPUTS:-}; do mkdir -p "` + backend.ContainerOutputs + `/$n"; done
 pids=()
 for ((i = 0; i < MLW_PROCS_PER_NODE; i++)); do
   (
@@ -206,11 +238,17 @@ status=0
 for p in "${pids[@]}"; do
   wait "$p" || { s=$?; [ $status -ne 0 ] || status=$s; }
 done
-if [ -n "${MLW_OUTPUTS_URL:-}" ]; then
-  base=${MLW_OUTPUTS_URL%%\?*} sas=${MLW_OUTPUTS_URL#*\?}
-  (cd outputs && find . -type f -print0) | while IFS= read -r -d '' f; do
-    curl -fsS --retry 3 ${ca[@]+"${ca[@]}"} -X PUT -H 'x-ms-blob-type: BlockBlob' --data-binary "@outputs/$f" "$base/${f#./}?$sas" >/dev/null ||
-      echo "mlw: could not upload outputs/${f#./}" >&2
+# upload DIR URL puts every file of DIR under URL's folder.
+upload() {
+  local base=${2%%\?*} sas=${2#*\?}
+  (cd "$1" && find . -type f -print0) | while IFS= read -r -d '' f; do
+    curl -fsS --retry 3 ${ca[@]+"${ca[@]}"} -X PUT -H 'x-ms-blob-type: BlockBlob' --data-binary "@$1/${f#./}" "$base/${f#./}?$sas" >/dev/null ||
+      echo "mlw: could not upload $1/${f#./}" >&2
   done
-fi
+}
+if [ -n "${MLW_OUTPUTS_URL:-}" ]; then upload outputs "$MLW_OUTPUTS_URL"; fi
+for n in ${MLW_NAMED_OUTPUTS:-}; do
+  base=${MLW_NAMED_OUTPUTS_URL%%\?*} sas=${MLW_NAMED_OUTPUTS_URL#*\?}
+  upload "` + backend.ContainerOutputs + `/$n" "$base/$n?$sas"
+done
 exit $status`

@@ -84,6 +84,31 @@ func TestManifestSeveralNodes(t *testing.T) {
 	}
 }
 
+// TestManifestInputsAndOutputs: inputs are unpacked by the init container
+// into a volume the command reads but cannot write; named outputs are a
+// volume of their own that the run script uploads.
+func TestManifestInputsAndOutputs(t *testing.T) {
+	job, _ := Manifest(&JobSpec{Name: "mlw-z-a1", Image: "img", Command: "true", Inputs: []string{"d", "f"}, InputsURL: "https://mlw/blob/a/c/inputs?sig=x",
+		NamedOutputs: []string{"o"}, NamedOutputsURL: "https://mlw/blob/a/c/named?sig=x"})
+	pod := job.Spec.Template.Spec
+	require.Len(t, pod.InitContainers, 1, "inputs without code still need the init container")
+	init := pod.InitContainers[0]
+	require.Equal(t, "d f", envOf(init)["MLW_INPUTS"])
+	require.Equal(t, "https://mlw/blob/a/c/inputs?sig=x", envOf(init)["MLW_INPUTS_URL"])
+	require.NotContains(t, envOf(init), "MLW_CODE_URL")
+	require.Contains(t, init.VolumeMounts, corev1.VolumeMount{Name: "inputs", MountPath: "/mlw/inputs"})
+	c := pod.Containers[0]
+	require.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: "inputs", MountPath: "/mlw/inputs", ReadOnly: true})
+	require.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: "outputs", MountPath: "/mlw/outputs"})
+	require.Equal(t, "o", envOf(c)["MLW_NAMED_OUTPUTS"])
+	require.Equal(t, "https://mlw/blob/a/c/named?sig=x", envOf(c)["MLW_NAMED_OUTPUTS_URL"])
+	var vols []string
+	for _, v := range pod.Volumes {
+		vols = append(vols, v.Name)
+	}
+	require.ElementsMatch(t, []string{"work", "inputs", "outputs"}, vols)
+}
+
 func TestManifestTrustsMlwCA(t *testing.T) {
 	job, _ := Manifest(&JobSpec{Name: "mlw-x-a1", Image: "img", Command: "true", CodeURL: "https://mlw/blob/a/c/code.tar?sig=x",
 		OutputsURL: "https://mlw/blob/a/c/outputs?sig=x", CAPEM: "-----BEGIN CERTIFICATE-----"})
