@@ -425,7 +425,7 @@ var migrations = []string{
 	)`,
 	// SQLite: metric chunks are clustered by their key as well, one B-tree
 	// to write per chunk instead of a table and its index (about a sixth
-	// more log-batch requests per second: bench/README.md). PostgreSQL
+	// more log-batch requests per second: docs/mlflow.md#performance). PostgreSQL
 	// keeps its table.
 	sqliteOnly + `CREATE TABLE mlflow_metric_chunks_clustered (
 		run_key TEXT NOT NULL,
@@ -441,7 +441,7 @@ var migrations = []string{
 	// A metric filter (which always excludes NaN) reads the run keys from
 	// this index alone, without a lookup of each candidate's row: a
 	// search of 10,000 runs with a metric filter and order takes two
-	// fifths less time.
+	// fifths less time in its main query (12 → 7.6 ms for a page of 1,000).
 	`DROP INDEX mlflow_latest_metrics_value;
 	CREATE INDEX mlflow_latest_metrics_value ON mlflow_latest_metrics (key, is_nan, value)`,
 }
