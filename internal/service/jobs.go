@@ -629,70 +629,59 @@ type JobFilter struct {
 	Page   Page
 }
 
-// ListJobs lists a workspace's jobs, newest first.
+// ListJobs lists a workspace's jobs, newest first, a page at a time: the
+// store reads them in that order (an index), so a page costs the rows it
+// reads, not the workspace's whole history.
 func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilter) (*resource.Object, []*resource.Object, string, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	o := store.ListOptions{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws), State: f.Status}
+	o := store.ListOptions{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws), State: f.Status, NewestFirst: true}
 	if f.Compute != "" {
 		o.Owner = resource.WorkspaceKey(ws) + "/computes/" + strings.ToLower(core.StripAzureMLPrefix(f.Compute))
 	}
-	all, err := s.Store.List(ctx, o)
-	if err != nil {
-		return nil, nil, "", core.Internal(err)
-	}
+	page, next, err := s.listFiltered(ctx, o, f.Page, f.keeps())
+	return ws, page, next, err
+}
+
+// keeps is the part of the filter the store does not apply.
+func (f JobFilter) keeps() func(*resource.Object) bool {
 	tagKey, tagVal, hasVal := strings.Cut(f.Tag, "=")
 	filterless := f.JobType == "" && f.Experiment == "" && f.Tag == ""
 	search := newJobSearch(f.Search)
-	var keep []*resource.Object
-	for _, j := range all {
+	return func(j *resource.Object) bool {
 		if j.Deleting {
-			continue
+			return false
 		}
 		if search != nil && !search.keeps(j) {
-			continue
+			return false
 		}
 		// Decoding every spec is a third of the cost of a long history.
 		// Specs are stored compact (Encode), so one that does not contain
 		// "isArchived":true is not archived, and without filters on the
 		// spec it needs no decoding.
 		if filterless && !bytes.Contains(j.Spec, []byte(`"isArchived":true`)) {
-			if f.View.Keeps(false) {
-				keep = append(keep, j)
-			}
-			continue
+			return f.View.Keeps(false)
 		}
 		spec, err := resource.JobSpecOf(j)
-		if err != nil {
-			continue
-		}
-		if !f.View.Keeps(spec.IsArchived) {
-			continue
+		if err != nil || !f.View.Keeps(spec.IsArchived) {
+			return false
 		}
 		if f.JobType != "" && !strings.EqualFold(spec.JobType, f.JobType) {
-			continue
+			return false
 		}
 		if f.Experiment != "" && !strings.EqualFold(spec.ExperimentName, f.Experiment) {
-			continue
+			return false
 		}
 		if f.Tag != "" {
 			v, ok := spec.Tags[tagKey]
 			if !ok || hasVal && fmt.Sprint(v) != tagVal {
-				continue
+				return false
 			}
 		}
-		keep = append(keep, j)
+		return true
 	}
-	sort.SliceStable(keep, func(a, b int) bool {
-		if !keep[a].CreatedAt.Equal(keep[b].CreatedAt) {
-			return keep[a].CreatedAt.After(keep[b].CreatedAt)
-		}
-		return keep[a].Name < keep[b].Name
-	})
-	page, next, err := PageSlice(keep, f.Page)
-	return ws, page, next, err
 }
 
 // jobSearch is JobFilter.Search: a job whose name or display name

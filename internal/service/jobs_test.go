@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -232,9 +233,31 @@ func TestListJobsPages(t *testing.T) {
 		if next == "" {
 			break
 		}
+		if page.Skip == "" {
+			// A job submitted while a client pages through the list
+			// neither shifts the pages after it nor shows up in them.
+			_, _, err := a.svc.PutJob(a.ctx, a.ref, "late", jobBody(t, jobDoc("")))
+			require.NoError(t, err)
+		}
 		page.Skip = next
 	}
 	require.Equal(t, []string{"j4", "j3", "j2", "j1", "j0"}, got)
+
+	// A filter the store cannot apply (a search) pages the same way.
+	_, js, next, err := a.svc.ListJobs(a.ctx, a.ref, service.JobFilter{View: service.ActiveOnly, Search: "j", Page: service.Page{Top: 4}})
+	require.NoError(t, err)
+	require.Len(t, js, 4)
+	_, js, _, err = a.svc.ListJobs(a.ctx, a.ref, service.JobFilter{View: service.ActiveOnly, Search: "j", Page: service.Page{Top: 4, Skip: next}})
+	require.NoError(t, err)
+	require.Equal(t, "j0", js[0].Name)
+
+	// An offset token of mlw before keyset pages, or anything else, is refused plainly.
+	for _, tok := range []string{"bzo0", "not base64!", base64.RawURLEncoding.EncodeToString([]byte("j3\x00/x\x00soon"))} {
+		_, _, _, err := a.svc.ListJobs(a.ctx, a.ref, service.JobFilter{Page: service.Page{Skip: tok}})
+		e, ok := core.AsError(err)
+		require.True(t, ok, "token %q: %v", tok, err)
+		require.Equal(t, "$skipToken", e.Target, "token %q", tok)
+	}
 }
 
 // TestClusterUpdateKeepsWhatItLeavesOut: a PUT on a cluster that sends only

@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"encoding/base64"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
@@ -19,18 +21,36 @@ type Page struct {
 	Top  int
 }
 
-// skip tokens are opaque to clients: base64 of "name\x00parent".
-func encodeSkip(r *resource.Object) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strings.ToLower(r.Name) + "\x00" + r.Parent))
+// skip tokens are opaque to clients: base64 of "name\x00parent", and of
+// "name\x00parent\x00created" (microseconds) in a newest-first listing.
+func encodeSkip(r *resource.Object, newest bool) string {
+	tok := strings.ToLower(r.Name) + "\x00" + r.Parent
+	if newest {
+		tok += "\x00" + strconv.FormatInt(r.CreatedAt.UnixMicro(), 10)
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(tok))
 }
 
-func decodeSkip(tok string) (name, parent string, err error) {
+// decodeSkip sets where o continues from the token of the page before.
+func decodeSkip(tok string, o *store.ListOptions) error {
+	bad := core.Invalid("$skipToken", "The paging token is not valid; use the nextLink of the previous page as it is.")
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
-		return "", "", core.Invalid("$skipToken", "The paging token is not valid; use the nextLink of the previous page as it is.")
+		return bad
 	}
-	name, parent, _ = strings.Cut(string(b), "\x00")
-	return name, parent, nil
+	var ok bool
+	o.After, o.AfterParent, ok = strings.Cut(string(b), "\x00")
+	if !o.NewestFirst {
+		return nil
+	}
+	var created string
+	o.AfterParent, created, _ = strings.Cut(o.AfterParent, "\x00")
+	us, err := strconv.ParseInt(created, 10, 64)
+	if !ok || err != nil || us <= 0 {
+		return bad
+	}
+	o.AfterCreated = time.UnixMicro(us).UTC()
+	return nil
 }
 
 // listPage lists one page and returns the token of the next (empty at the end).
@@ -45,11 +65,9 @@ func (s *Service) listFiltered(ctx context.Context, o store.ListOptions, p Page,
 		p.Top = DefaultPageSize
 	}
 	if p.Skip != "" {
-		name, parent, err := decodeSkip(p.Skip)
-		if err != nil {
+		if err := decodeSkip(p.Skip, &o); err != nil {
 			return nil, "", err
 		}
-		o.After, o.AfterParent = name, parent
 	}
 	o.Limit = p.Top + 1 // one more than a page says whether a next one exists
 	if keep != nil {
@@ -70,11 +88,16 @@ func (s *Service) listFiltered(ctx context.Context, o store.ListOptions, p Page,
 			break
 		}
 		last := rs[len(rs)-1]
-		o.After, o.AfterParent = strings.ToLower(last.Name), last.Parent
+		o.After, o.AfterParent, o.AfterCreated = strings.ToLower(last.Name), last.Parent, last.CreatedAt
+		if keep != nil {
+			// A filter that keeps few rows (a search) reads in bigger
+			// batches as it goes, so a long history costs few queries.
+			o.Limit = min(o.Limit*2, 1000)
+		}
 	}
 	if len(out) > p.Top {
 		out = out[:p.Top]
-		return out, encodeSkip(out[len(out)-1]), nil
+		return out, encodeSkip(out[len(out)-1], o.NewestFirst), nil
 	}
 	return out, "", nil
 }

@@ -40,6 +40,12 @@ type ListOptions struct {
 	// AfterParent, after the row (After, AfterParent) in (name, parent) order.
 	After       string
 	AfterParent string
+	// NewestFirst orders by creation time, newest first, then by
+	// lowercase name and parent, instead of by name and parent. After and
+	// AfterParent then continue after the row created at AfterCreated
+	// with that name and parent (AfterCreated set means After is too).
+	NewestFirst  bool
+	AfterCreated time.Time
 	// Limit caps the number of rows; 0 means no limit.
 	Limit int
 }
@@ -51,7 +57,8 @@ type Resources interface {
 	Create(ctx context.Context, r *resource.Object) error
 	// Get returns one resource or ErrNotFound.
 	Get(ctx context.Context, kind, parent, name string) (*resource.Object, error)
-	// List returns matching resources ordered by lowercase name (then parent).
+	// List returns matching resources ordered by lowercase name (then
+	// parent), or newest first (ListOptions.NewestFirst).
 	List(ctx context.Context, opts ListOptions) ([]*resource.Object, error)
 	// Update writes r if its stored Version still equals r.Version, then
 	// increments r.Version and sets UpdatedAt. ErrConflict if the version

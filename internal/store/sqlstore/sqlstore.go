@@ -444,6 +444,10 @@ var migrations = []string{
 	// fifths less time in its main query (12 → 7.6 ms for a page of 1,000).
 	`DROP INDEX mlflow_latest_metrics_value;
 	CREATE INDEX mlflow_latest_metrics_value ON mlflow_latest_metrics (key, is_nan, value)`,
+	// A workspace's jobs are listed newest first, a page at a time
+	// (ListOptions.NewestFirst): this index reads a page of 50 of 10,000
+	// jobs without reading (and sorting) the other 9,950.
+	`CREATE INDEX resources_newest ON resources (kind, parent, created_at DESC, name_key)`,
 }
 
 // sqliteOnly starts a migration that only SQLite's schema needs; on
@@ -612,14 +616,23 @@ func (s *res) List(ctx context.Context, o store.ListOptions) ([]*resource.Object
 		where = append(where, "owner = ?")
 		args = append(args, o.Owner)
 	}
-	if o.After != "" && o.AfterParent != "" {
+	order := ` ORDER BY name_key, parent`
+	switch {
+	case o.NewestFirst:
+		order = ` ORDER BY created_at DESC, name_key, parent`
+		if !o.AfterCreated.IsZero() {
+			at := micros(o.AfterCreated)
+			where = append(where, "(created_at < ? OR (created_at = ? AND (name_key > ? OR (name_key = ? AND parent > ?))))")
+			args = append(args, at, at, o.After, o.After, o.AfterParent)
+		}
+	case o.After != "" && o.AfterParent != "":
 		where = append(where, "(name_key > ? OR (name_key = ? AND parent > ?))")
 		args = append(args, o.After, o.After, o.AfterParent)
-	} else if o.After != "" {
+	case o.After != "":
 		where = append(where, "name_key > ?")
 		args = append(args, o.After)
 	}
-	query := `SELECT ` + resourceCols + ` FROM resources WHERE ` + strings.Join(where, " AND ") + ` ORDER BY name_key, parent`
+	query := `SELECT ` + resourceCols + ` FROM resources WHERE ` + strings.Join(where, " AND ") + order
 	if o.Limit > 0 {
 		query += " LIMIT " + strconv.Itoa(o.Limit)
 	}

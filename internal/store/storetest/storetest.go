@@ -211,6 +211,39 @@ func runList(t *testing.T, setup setupFunc) {
 		require.Equal(t, "/w1/sub", p1[0].Parent)
 	})
 
+	t.Run("NewestFirstPages", func(t *testing.T) {
+		b := setup(t)
+		t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+		// B and c, d and e share a creation time: the name breaks the tie.
+		for _, c := range []struct {
+			name string
+			us   int
+		}{{"a", 0}, {"c", 1}, {"B", 1}, {"e", 3}, {"d", 3}} {
+			r := mk("job", "/w1", c.name)
+			r.CreatedAt = t0.Add(time.Duration(c.us) * time.Microsecond)
+			require.NoError(t, b.s.Create(b.ctx, r))
+		}
+		other := mk("job", "/w2", "z")
+		other.CreatedAt = t0.Add(time.Hour)
+		require.NoError(t, b.s.Create(b.ctx, other))
+		list := func(o store.ListOptions) []string {
+			o.Kind, o.Parent, o.NewestFirst = "job", "/w1", true
+			rs, err := b.s.List(b.ctx, o)
+			require.NoError(t, err)
+			var out []string
+			for _, r := range rs {
+				out = append(out, fmt.Sprintf("%s@%d", r.Name, r.CreatedAt.Sub(t0).Microseconds()))
+			}
+			return out
+		}
+		require.Equal(t, []string{"d@3", "e@3", "B@1", "c@1", "a@0"}, list(store.ListOptions{}))
+		require.Equal(t, []string{"d@3", "e@3"}, list(store.ListOptions{Limit: 2}))
+		require.Equal(t, []string{"B@1", "c@1"}, list(store.ListOptions{Limit: 2,
+			After: "e", AfterParent: "/w1", AfterCreated: t0.Add(3 * time.Microsecond)}))
+		require.Equal(t, []string{"c@1", "a@0"}, list(store.ListOptions{
+			After: "b", AfterParent: "/w1", AfterCreated: t0.Add(time.Microsecond)}), "after B, in the same microsecond")
+	})
+
 	t.Run("ParentPrefixEscapesWildcards", func(t *testing.T) {
 		b := setup(t)
 		require.NoError(t, b.s.Create(b.ctx, mk("job", "/w_1/x", "a")))
