@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,6 +75,9 @@ func TestKubernetesCompute(t *testing.T) {
 	jcWrite(t, proj, map[string]string{
 		"src/train.py": "import os, sys\nos.makedirs('outputs', exist_ok=True)\nopen('outputs/model.txt', 'w').write('lr=' + sys.argv[2])\nprint('trained with lr', sys.argv[2])\n" +
 			"if len(sys.argv) > 3:\n    rows = open(os.path.join(sys.argv[4], 'rows.csv')).read().count('\\n')\n    open(os.path.join(sys.argv[6], 'summary.txt'), 'w').write('rows=%d' % rows)\n    print('read', rows, 'rows')\n",
+		"src/resume.py": "import os, time\np = os.path.join(os.environ['MLW_CHECKPOINT_DIR'], 'step')\n" +
+			"if os.path.exists(p):\n    print('resumed at step', open(p).read())\n    raise SystemExit(0)\n" +
+			"open(p, 'w').write('7')\nprint('saved step 7', flush=True)\ntime.sleep(300)\n",
 		"data/rows.csv": "a,b\n1,2\n3,4\n",
 		"job-io.yml": `$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
 code: src
@@ -113,9 +117,7 @@ experiment_name: k8s-e2e
 		Items []struct {
 			Spec struct {
 				Template struct {
-					Spec struct {
-						InitContainers, Containers []podContainer
-					}
+					Spec podSpec
 				}
 			}
 		}
@@ -134,6 +136,8 @@ experiment_name: k8s-e2e
 	require.Contains(t, out, "read 3 rows")
 	require.NotContains(t, out, "could not upload")
 
+	checkpointAcrossAttempts(t, s, kubectl, proj)
+
 	s.MustRun(t, "job", "cancel", "--name", "k8s_big")
 	awaitJobState(t, s, "k8s_big", "Canceled", 30*time.Second)
 	dl := filepath.Join(s.WorkDir, "dl")
@@ -145,12 +149,96 @@ experiment_name: k8s-e2e
 	summary, err := os.ReadFile(findFile(t, filepath.Join(dl, "named-outputs", "summary"), "summary.txt"))
 	require.NoError(t, err)
 	require.Equal(t, "rows=3", string(summary), "the named output the pod uploaded is in its datastore")
+	// The attempt's container went with it, the properties of what was
+	// uploaded too, and a pod that uploads late (a cancelled pod's grace
+	// period) does not bring it back.
+	container := attemptContainer(t, s, pod.Containers[0])
+	require.NoDirExists(t, container)
+	require.NoDirExists(t, filepath.Join(filepath.Dir(container), ".meta", filepath.Base(container)))
+	require.Contains(t, pod.Containers[0].run(t, root), "could not upload")
+	require.NoDirExists(t, container)
 
 	require.Eventually(t, func() bool { return strings.TrimSpace(string(kubectl("get", "jobs", "-o", "name"))) == "" },
 		30*time.Second, 200*time.Millisecond, "ended jobs leave no Kubernetes Job behind")
 	s.MustRun(t, "compute", "delete", "--name", "k8s", "--yes")
 	_, _, code = s.Run("compute", "show", "--name", "k8s")
 	require.NotZero(t, code)
+}
+
+// checkpointAcrossAttempts: a job whose pod is told to stop (SIGTERM, as
+// the kubelet does to a preempted pod) saves ./checkpoints; the pod marked
+// preempted (DisruptionTarget), the Job controller fails the Job, mlw
+// submits attempt 2, and its init container brings the checkpoint back.
+// The job asks for the huge instance type, so that kwok never runs it
+// and its pod's scripts run here instead.
+func checkpointAcrossAttempts(t *testing.T, s *Server, kubectl func(...string) []byte, proj string) {
+	jcWrite(t, proj, map[string]string{"job-resume.yml": `code: src
+command: python3 resume.py
+environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+compute: azureml:k8s
+resources:
+  instance_type: huge
+`})
+	s.MustRun(t, "job", "create", "--file", filepath.Join(proj, "job-resume.yml"), "--name", "k8s_resume")
+	awaitJobState(t, s, "k8s_resume", "Queued", 60*time.Second, "Insufficient cpu")
+	pod := func(attempt string) (name string, spec podSpec) {
+		var pods struct {
+			Items []struct {
+				Metadata struct{ Name string }
+				Spec     podSpec
+			}
+		}
+		require.Eventually(t, func() bool {
+			require.NoError(t, json.Unmarshal(kubectl("get", "pods", "-l", "mlw.dev/job=k8s_resume,mlw.dev/attempt="+attempt, "-o", "json"), &pods))
+			return len(pods.Items) == 1
+		}, 60*time.Second, 200*time.Millisecond, "attempt %s's pod", attempt)
+		return pods.Items[0].Metadata.Name, pods.Items[0].Spec
+	}
+	name, first := pod("1")
+	root := t.TempDir()
+	first.InitContainers[0].run(t, root)
+	run, out := first.Containers[0].start(t, root)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "saved step 7") }, 30*time.Second, 50*time.Millisecond)
+	require.NoError(t, run.Process.Signal(syscall.SIGTERM))
+	err := run.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s", out)
+	require.Equal(t, 143, exit.ExitCode(), "%s", out)
+	require.Contains(t, out.String(), "./checkpoints saved for the next attempt")
+
+	kubectl("patch", "pod", name, "--subresource=status", "-p",
+		`{"status":{"phase":"Failed","conditions":[{"type":"DisruptionTarget","status":"True","reason":"PreemptionByScheduler","message":"preempted by a higher priority pod"}]}}`)
+	_, second := pod("2")
+	require.Len(t, second.InitContainers, 1)
+	root2 := t.TempDir()
+	second.InitContainers[0].run(t, root2)
+	require.Contains(t, second.Containers[0].run(t, root2), "resumed at step 7")
+	show := awaitJobState(t, s, "k8s_resume", "Queued", 30*time.Second, `"outcome": "Preempted"`)
+	require.Contains(t, show, "preempted by a higher priority pod")
+	s.MustRun(t, "job", "cancel", "--name", "k8s_resume")
+}
+
+// attemptContainer is the directory of the blob container that a job
+// container's MLW_OUTPUTS_URL (…/blob/<account>/<container>/outputs?…)
+// names.
+func attemptContainer(t *testing.T, s *Server, c podContainer) string {
+	t.Helper()
+	for _, e := range c.Env {
+		if e.Name == "MLW_OUTPUTS_URL" {
+			_, rest, ok := strings.Cut(e.Value, "/blob/")
+			require.True(t, ok, e.Value)
+			parts := strings.SplitN(rest, "/", 3)
+			require.Len(t, parts, 3, e.Value)
+			return filepath.Join(s.Dir, "storage", parts[0], parts[1])
+		}
+	}
+	t.Fatal("the job container has no MLW_OUTPUTS_URL")
+	return ""
+}
+
+// podSpec is what a test needs of a pod's spec.
+type podSpec struct {
+	InitContainers, Containers []podContainer
 }
 
 // podContainer is what a test needs of a container of a Job's pod.
@@ -165,6 +253,14 @@ type podContainer struct {
 // (their /mlw/ paths moved there too), and returns its output.
 func (c podContainer) run(t *testing.T, root string) string {
 	t.Helper()
+	out, err := c.command(t, root).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return string(out)
+}
+
+// command is the container's script as a command of this host (run).
+func (c podContainer) command(t *testing.T, root string) *exec.Cmd {
+	t.Helper()
 	require.Len(t, c.Command, 3)
 	here := func(s string) string { return strings.ReplaceAll(s, "/mlw/", root+"/") }
 	work := filepath.Join(root, "work")
@@ -177,9 +273,19 @@ func (c podContainer) run(t *testing.T, root string) string {
 			cmd.Env = append(cmd.Env, e.Name+"="+here(e.Value))
 		}
 	}
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	return string(out)
+	return cmd
+}
+
+// start is run in the background: the script's process and its output
+// so far.
+func (c podContainer) start(t *testing.T, root string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := c.command(t, root)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, out
 }
 
 // awaitJobState waits for a job's status (and words in its REST body).

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -291,6 +292,14 @@ func TestDatastoresAndBlobAPI(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, r.StatusCode, r)
 	require.Equal(t, "AuthenticationFailed", r.Header.Get("x-ms-error-code"))
 	require.Contains(t, string(r.Body), "<AuthenticationErrorDetail>")
+	// A SAS never makes its container (listSecrets did): once the
+	// container is gone, its SAS writes nothing, as in Azure.
+	account := path.Base(strings.TrimSuffix(acctName, "/?x="))
+	require.NoError(t, os.RemoveAll(filepath.Join(s.Dir, "storage", account, "lab-data")))
+	r = put(base+"/a.txt?"+sas, "")
+	require.Equal(t, http.StatusNotFound, r.StatusCode, r)
+	require.Equal(t, "ContainerNotFound", r.Header.Get("x-ms-error-code"))
+	require.NoDirExists(t, filepath.Join(s.Dir, "storage", account, "lab-data"))
 
 	r = s.Do(t, http.MethodDelete, ws+"/datastores/workspaceblobstore", nil)
 	require.Equal(t, http.StatusBadRequest, r.StatusCode, r)

@@ -81,6 +81,13 @@ type ContainerJob struct {
 	// writes, uploaded to <NamedOutputsURL's folder>/<name>/ at the end.
 	NamedOutputs    []string
 	NamedOutputsURL string
+	// CheckpointURL is a SAS URL of the job's checkpoint: a tar archive
+	// of node 0's ./checkpoints, which the run script saves there when its
+	// pod is told to stop (SIGTERM: preempted, evicted, drained). With
+	// Resume, the init container first unpacks the one an earlier attempt
+	// saved into ./checkpoints.
+	CheckpointURL string
+	Resume        bool
 	// CAPEM is the certificate the pods trust for mlw's URLs (CodeURL,
 	// OutputsURL, the tracking URI): written to /mlw/ca.pem.
 	CAPEM        string

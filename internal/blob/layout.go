@@ -6,7 +6,10 @@
 // instances that mount it see the same files.
 package blob
 
-import "path/filepath"
+import (
+	"os"
+	"path/filepath"
+)
 
 // AccountDir is the directory of one storage account.
 func AccountDir(dataDir, account string) string {
@@ -16,4 +19,13 @@ func AccountDir(dataDir, account string) string {
 // ContainerDir is the directory of one container or file share.
 func ContainerDir(dataDir, account, container string) string {
 	return filepath.Join(AccountDir(dataDir, account), container)
+}
+
+// RemoveContainer removes a container's directory and the properties the
+// store keeps of its blobs.
+func RemoveContainer(dataDir, account, container string) error {
+	if err := os.RemoveAll(filepath.Join(AccountDir(dataDir, account), metaDir, container)); err != nil {
+		return err
+	}
+	return os.RemoveAll(ContainerDir(dataDir, account, container))
 }

@@ -68,18 +68,28 @@ func (a *API) authorizeBlob(r *http.Request, account, container string, perm run
 			}
 			return err
 		}
-		if g.UserID == "" {
-			return nil
+		if g.UserID != "" {
+			p, err := a.auth.UserPrincipal(r.Context(), g.UserID)
+			if err != nil {
+				return &blob.Error{Status: http.StatusForbidden, Code: "AuthenticationFailed", Message: authFailed,
+					Detail: "The SAS was issued to a user who has since been deleted or disabled."}
+			}
+			if !p.Can(action, scope) {
+				return &blob.Error{Status: http.StatusForbidden, Code: "AuthorizationPermissionMismatch",
+					Message: "This request is not authorized to perform this operation using this permission.",
+					Detail:  "The SAS was issued to user '" + p.Name + "', who no longer has a role at " + scope + " that allows it."}
+			}
 		}
-		p, err := a.auth.UserPrincipal(r.Context(), g.UserID)
-		if err != nil {
-			return &blob.Error{Status: http.StatusForbidden, Code: "AuthenticationFailed", Message: authFailed,
-				Detail: "The SAS was issued to a user who has since been deleted or disabled."}
-		}
-		if !p.Can(action, scope) {
-			return &blob.Error{Status: http.StatusForbidden, Code: "AuthorizationPermissionMismatch",
-				Message: "This request is not authorized to perform this operation using this permission.",
-				Detail:  "The SAS was issued to user '" + p.Name + "', who no longer has a role at " + scope + " that allows it."}
+		// Signing a SAS that may write made its container
+		// (Service.ContainerSAS); one removed since stays removed.
+		if perm == blob.NeedWrite {
+			c, err := a.svc.Blobs.Container(account, container)
+			if err != nil {
+				return err
+			}
+			if !c.Exists {
+				return &blob.Error{Status: http.StatusNotFound, Code: "ContainerNotFound", Message: "The specified container does not exist."}
+			}
 		}
 		return nil
 	}

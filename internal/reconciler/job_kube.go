@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"os"
@@ -203,10 +204,55 @@ func (r *Jobs) kubeJob(ctx context.Context, j *jobCtx, spec *resource.Kubernetes
 		r.logf(j, "Code snapshot archived for the pods (%d files).", n)
 	}
 	job.OutputsURL = base + "/outputs?" + sas
+	job.CheckpointURL = base + "/" + kubeCheckpoint + "?" + sas
+	if job.Resume, err = r.kubeResume(j, dir); err != nil {
+		return nil, err
+	}
 	if job.Env, err = r.kubeEnv(ctx, j, dio.env); err != nil {
 		return nil, err
 	}
 	return job, nil
+}
+
+// kubeCheckpoint is the blob of an attempt's container that its pods save
+// node 0's ./checkpoints to (an archive) when they are told to stop.
+const kubeCheckpoint = "checkpoint.tar"
+
+// kubeKeepCheckpoint keeps the checkpoint a preempted attempt saved (if it
+// saved one) in the job's directory, for the attempts after it.
+func (r *Jobs) kubeKeepCheckpoint(j *jobCtx, run *resource.KubeRun) error {
+	account := resource.WorkspaceStatusOf(j.ws).StorageAccount
+	saved := filepath.Join(blob.ContainerDir(r.DataDir, account, run.Container), kubeCheckpoint)
+	if _, err := os.Stat(saved); err != nil {
+		return nil // none saved: an earlier one, if any, stays
+	}
+	if err := os.MkdirAll(r.jobRoot(j), 0o700); err != nil {
+		return err
+	}
+	return os.Rename(saved, filepath.Join(r.jobRoot(j), kubeCheckpoint))
+}
+
+// kubeResume copies the checkpoint an earlier attempt saved into the new
+// attempt's container dir, where its init container fetches it; false
+// when there is none.
+func (r *Jobs) kubeResume(j *jobCtx, dir string) (bool, error) {
+	src, err := os.Open(filepath.Join(r.jobRoot(j), kubeCheckpoint))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(filepath.Join(dir, kubeCheckpoint), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return false, err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return false, fmt.Errorf("copy the checkpoint of attempt %d: %w", j.st.Attempt-1, err)
+	}
+	return true, dst.Close()
 }
 
 // kubeIO is a job's inputs and named outputs as its pods see them:
@@ -460,6 +506,10 @@ func (r *Jobs) kubeRequeue(ctx context.Context, j *jobCtx, st backend.ContainerS
 		msg := fmt.Sprintf("%s (attempt %d of %d; the job is not retried again).", reason, j.st.Attempt, limit)
 		return r.finish(ctx, j, resource.JobFailed, &resource.JobError{Code: "JobPreempted", Message: msg}, msg)
 	}
+	// Kept before the attempt is forgotten: its container is removed with it.
+	if err := r.kubeKeepCheckpoint(j, run); err != nil {
+		r.logf(j, "The checkpoint attempt %d saved was not kept: %v", j.st.Attempt, err)
+	}
 	j.st.Kube = nil
 	j.st.Enter(resource.JobQueued, now)
 	j.st.Reason = fmt.Sprintf("%s; attempt %d is submitted again.", reason, j.st.Attempt+1)
@@ -509,5 +559,5 @@ func (r *Jobs) kubeCleanupRun(ctx context.Context, j *jobCtx, run *resource.Kube
 			return fmt.Errorf("save the named outputs of %s: %w", run.Name, err)
 		}
 	}
-	return os.RemoveAll(dir)
+	return blob.RemoveContainer(r.DataDir, account, run.Container)
 }

@@ -222,6 +222,13 @@ func TestKubeJobPreemptedRunsAgain(t *testing.T) {
 	b.awaitState("p1", resource.JobRunning)
 	b.await("the first log copied", func() bool { return strings.Contains(b.artifact("p1", UserLog), "epoch 1") })
 
+	// What the pod's run script saves when it is told to stop.
+	account := resource.WorkspaceStatusOf(b.ws).StorageAccount
+	firstJob := f.job(first)
+	require.False(t, firstJob.Resume)
+	require.Contains(t, firstJob.CheckpointURL, "/"+b.status("p1").Kube.Container+"/checkpoint.tar?")
+	require.NoError(t, os.WriteFile(filepath.Join(blob.ContainerDir(b.dir, account, b.status("p1").Kube.Container), "checkpoint.tar"), []byte("epoch 1 state"), 0o600))
+
 	preempted := backend.ContainerState{Kind: backend.ContainerPreempted, Ended: true, ExitCode: -1, Nodes: []string{"spot-1"},
 		Message: "Pod p-0 was preempted or evicted from node spot-1 (DeletionByTaintManager): Taint manager: deleting due to NoExecute taint"}
 	f.set(first, preempted, "epoch 1\n")
@@ -239,6 +246,11 @@ func TestKubeJobPreemptedRunsAgain(t *testing.T) {
 	require.Equal(t, backend.ContainerPreempted, st.Attempts[0].Outcome)
 	require.Contains(t, st.Attempts[0].Reason, "spot-1")
 	require.Equal(t, "2", f.job(second).Env["MLW_ATTEMPT"])
+	require.True(t, f.job(second).Resume, "attempt 2 resumes from attempt 1's checkpoint")
+	require.Contains(t, f.job(second).CheckpointURL, "/"+st.Kube.Container+"/checkpoint.tar?")
+	ckpt, err := os.ReadFile(filepath.Join(blob.ContainerDir(b.dir, account, st.Kube.Container), "checkpoint.tar"))
+	require.NoError(t, err)
+	require.Equal(t, "epoch 1 state", string(ckpt), "in attempt 2's own container, where its SAS reaches")
 
 	f.set(second, backend.ContainerState{Kind: backend.ContainerCompleted, Ended: true, Nodes: []string{"n0"}}, "epoch 1 again\nepoch 2\n")
 	b.awaitState("p1", resource.JobCompleted)

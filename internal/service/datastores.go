@@ -311,8 +311,15 @@ func (s *Service) DatastoreSecrets(ctx context.Context, ref core.WorkspaceRef, n
 }
 
 // ContainerSAS signs a SAS for one container of mlw's Blob API, valid for
-// ttl (also for signed log and output URLs).
+// ttl (also for signed log and output URLs). A SAS that may write makes
+// its container: writes through a SAS never do (a write after the
+// container was removed, such as a cancelled pod's late upload, is
+// refused with ContainerNotFound, as Azure refuses it).
 func (s *Service) ContainerSAS(account, container, perms string, ttl time.Duration, userID string) string {
+	if s.Blobs != nil && strings.ContainsAny(perms, "wc") {
+		// A failure shows at the first write, as ContainerNotFound.
+		_, _ = s.Blobs.CreateContainer(account, container)
+	}
 	now := s.Now()
 	return s.SAS.Sign(identity.SASGrant{Account: account, Container: container, Permissions: perms,
 		Start: now.Add(-5 * time.Minute), Expiry: now.Add(ttl), UserID: userID})

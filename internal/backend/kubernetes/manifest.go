@@ -72,7 +72,7 @@ func Manifest(s *JobSpec) (*batchv1.Job, *corev1.Service) {
 		pod.Volumes = append(pod.Volumes, emptyDir("outputs"))
 		job.VolumeMounts = append(job.VolumeMounts, corev1.VolumeMount{Name: "outputs", MountPath: backend.ContainerOutputs})
 	}
-	if s.CodeURL != "" || len(s.Inputs) > 0 {
+	if s.CodeURL != "" || len(s.Inputs) > 0 || s.Resume {
 		init := corev1.Container{
 			Name: "code", Image: s.Image, Command: []string{"bash", "-c", fetchScript}, WorkingDir: "/mlw/work",
 			VolumeMounts: []corev1.VolumeMount{{Name: "work", MountPath: "/mlw/work"}},
@@ -86,6 +86,9 @@ func Manifest(s *JobSpec) (*batchv1.Job, *corev1.Service) {
 			init.VolumeMounts = append(init.VolumeMounts, corev1.VolumeMount{Name: "inputs", MountPath: backend.ContainerInputs})
 			// The command reads its inputs, as an Azure ML ro_mount.
 			job.VolumeMounts = append(job.VolumeMounts, corev1.VolumeMount{Name: "inputs", MountPath: backend.ContainerInputs, ReadOnly: true})
+		}
+		if s.Resume {
+			init.Env = append(init.Env, corev1.EnvVar{Name: "MLW_CHECKPOINT_URL", Value: s.CheckpointURL})
 		}
 		init.Env = append(init.Env, caEnv(s)...)
 		pod.InitContainers = []corev1.Container{init}
@@ -157,6 +160,10 @@ func podEnv(s *JobSpec, nodes int) []corev1.EnvVar {
 	if s.OutputsURL != "" {
 		env = append(env, corev1.EnvVar{Name: "MLW_OUTPUTS_URL", Value: s.OutputsURL})
 	}
+	env = append(env, corev1.EnvVar{Name: "MLW_CHECKPOINT_DIR", Value: "/mlw/work/checkpoints"})
+	if s.CheckpointURL != "" {
+		env = append(env, corev1.EnvVar{Name: "MLW_CHECKPOINT_URL", Value: s.CheckpointURL})
+	}
 	if len(s.NamedOutputs) > 0 {
 		env = append(env, corev1.EnvVar{Name: "MLW_NAMED_OUTPUTS", Value: strings.Join(s.NamedOutputs, " ")},
 			corev1.EnvVar{Name: "MLW_NAMED_OUTPUTS_URL", Value: s.NamedOutputsURL})
@@ -197,9 +204,14 @@ func emptyDir(name string) corev1.Volume {
 }
 
 // fetchScript is the init container's: the snapshot, a tar archive, into
-// the work directory, and each input's archive into its folder.
+// the work directory, an earlier attempt's checkpoint into ./checkpoints
+// (instead of the snapshot's), and each input's archive into its folder.
 const fetchScript = caScript + `if [ -n "${MLW_CODE_URL:-}" ]; then
   curl -fsS --retry 5 ${ca[@]+"${ca[@]}"} "$MLW_CODE_URL" | tar -x -C /mlw/work
+fi
+if [ -n "${MLW_CHECKPOINT_URL:-}" ]; then
+  rm -rf /mlw/work/checkpoints && mkdir /mlw/work/checkpoints
+  curl -fsS --retry 5 ${ca[@]+"${ca[@]}"} "$MLW_CHECKPOINT_URL" | tar -x -C /mlw/work/checkpoints
 fi
 for n in ${MLW_INPUTS:-}; do
   base=${MLW_INPUTS_URL%%\?*} sas=${MLW_INPUTS_URL#*\?}
@@ -217,13 +229,32 @@ if [ -n "${MLW_CA_PEM:-}" ]; then printf '%s\n' "$MLW_CA_PEM" > ` + CAPath + `; 
 // variables mlw's local backend sets (node i of an Indexed Job is
 // JOB_COMPLETION_INDEX), each rank's output in its own log as well, then
 // outputs/ uploaded to the blob store. The exit status is the first
-// failing rank's.
+// failing rank's. Told to stop (SIGTERM, which bash as a container's
+// first process would otherwise ignore), it tells the processes, waits
+// for them and saves node 0's ./checkpoints for the next attempt.
 const runScript = caScript + `set +e
 node=${JOB_COMPLETION_INDEX:-0}
 export NODE_RANK=$node
-mkdir -p outputs logs
+mkdir -p outputs logs checkpoints
 for n in ${MLW_NAMED_OUTPUTS:-}; do mkdir -p "` + backend.ContainerOutputs + `/$n"; done
+save_checkpoint() {
+  [ -n "${MLW_CHECKPOINT_URL:-}" ] && [ "$node" = 0 ] && [ -n "$(ls -A checkpoints)" ] || return 0
+  if tar -c -C checkpoints . | curl -fsS --retry 3 ${ca[@]+"${ca[@]}"} -H 'x-ms-blob-type: BlockBlob' -T - "$MLW_CHECKPOINT_URL" >/dev/null; then
+    echo "mlw: ./checkpoints saved for the next attempt" >&2
+  else
+    echo "mlw: could not save ./checkpoints" >&2
+  fi
+}
+stopping() {
+  trap - TERM
+  echo "mlw: told to stop; stopping the processes" >&2
+  kill -TERM "${pids[@]}" 2>/dev/null
+  wait "${pids[@]}"
+  save_checkpoint
+  exit 143
+}
 pids=()
+trap stopping TERM
 for ((i = 0; i < MLW_PROCS_PER_NODE; i++)); do
   (
     if [ "$MLW_NODES" -gt 1 ] || [ "$MLW_PROCS_PER_NODE" -gt 1 ]; then

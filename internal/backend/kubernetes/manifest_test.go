@@ -109,6 +109,25 @@ func TestManifestInputsAndOutputs(t *testing.T) {
 	require.ElementsMatch(t, []string{"work", "inputs", "outputs"}, vols)
 }
 
+// TestManifestCheckpoint: every attempt's run script may save a
+// checkpoint; only one resuming an earlier attempt's has its init
+// container fetch it (even with no code or inputs to fetch).
+func TestManifestCheckpoint(t *testing.T) {
+	const url = "https://mlw/blob/a/c/checkpoint.tar?sig=x"
+	job, _ := Manifest(&JobSpec{Name: "mlw-c-a1", Image: "img", Command: "true", CheckpointURL: url})
+	pod := job.Spec.Template.Spec
+	require.Empty(t, pod.InitContainers, "a first attempt has nothing to fetch")
+	require.Equal(t, url, envOf(pod.Containers[0])["MLW_CHECKPOINT_URL"])
+	require.Equal(t, "/mlw/work/checkpoints", envOf(pod.Containers[0])["MLW_CHECKPOINT_DIR"])
+	require.Contains(t, pod.Containers[0].Command[2], "trap stopping TERM")
+
+	job, _ = Manifest(&JobSpec{Name: "mlw-c-a2", Image: "img", Command: "true", CheckpointURL: url, Resume: true})
+	pod = job.Spec.Template.Spec
+	require.Len(t, pod.InitContainers, 1)
+	require.Equal(t, url, envOf(pod.InitContainers[0])["MLW_CHECKPOINT_URL"])
+	require.NotContains(t, envOf(pod.InitContainers[0]), "MLW_CODE_URL")
+}
+
 func TestManifestTrustsMlwCA(t *testing.T) {
 	job, _ := Manifest(&JobSpec{Name: "mlw-x-a1", Image: "img", Command: "true", CodeURL: "https://mlw/blob/a/c/code.tar?sig=x",
 		OutputsURL: "https://mlw/blob/a/c/outputs?sig=x", CAPEM: "-----BEGIN CERTIFICATE-----"})
