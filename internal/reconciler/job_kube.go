@@ -232,27 +232,33 @@ func (r *Jobs) kubeKeepCheckpoint(j *jobCtx, run *resource.KubeRun) error {
 	return os.Rename(saved, filepath.Join(r.jobRoot(j), kubeCheckpoint))
 }
 
-// kubeResume copies the checkpoint an earlier attempt saved into the new
-// attempt's container dir, where its init container fetches it; false
-// when there is none.
+// kubeResume puts the checkpoint an earlier attempt saved into the new
+// attempt's container dir, where its init container fetches it (a hard
+// link: the store replaces a blob by renaming, never writes into it);
+// false when there is none.
 func (r *Jobs) kubeResume(j *jobCtx, dir string) (bool, error) {
-	src, err := os.Open(filepath.Join(r.jobRoot(j), kubeCheckpoint))
-	if errors.Is(err, os.ErrNotExist) {
+	saved, dst := filepath.Join(r.jobRoot(j), kubeCheckpoint), filepath.Join(dir, kubeCheckpoint)
+	if _, err := os.Stat(saved); errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
+	_ = os.Remove(dst) // a resubmit after a restart finds it made
+	if err := os.Link(saved, dst); err == nil {
+		return true, nil
+	}
+	src, err := os.Open(saved)
 	if err != nil {
 		return false, err
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(filepath.Join(dir, kubeCheckpoint), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return false, err
 	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return false, fmt.Errorf("copy the checkpoint of attempt %d: %w", j.st.Attempt-1, err)
+	if _, err := io.Copy(out, src); err != nil {
+		out.Close()
+		return false, fmt.Errorf("copy the saved checkpoint: %w", err)
 	}
-	return true, dst.Close()
+	return true, out.Close()
 }
 
 // kubeIO is a job's inputs and named outputs as its pods see them:

@@ -210,11 +210,12 @@ func TestKubeJobCancelAndRestart(t *testing.T) {
 
 // TestKubeJobPreemptedRunsAgain: an attempt whose pod was preempted is
 // recorded, its Job deleted, and the job runs again as a new Kubernetes
-// Job whose log follows the first one's in the same artifact; past
-// MaxAttempts the job fails with JobPreempted.
+// Job whose log follows the first one's in the same artifact and which
+// resumes from the checkpoint an earlier attempt saved; past MaxAttempts
+// the job fails with JobPreempted.
 func TestKubeJobPreemptedRunsAgain(t *testing.T) {
 	b, f := kubeBundle(t)
-	b.jobs.MaxAttempts = 2
+	b.jobs.MaxAttempts = 3
 	b.submit("p1", command("k8s", "python train.py"))
 	b.await("p1 submitted", func() bool { st := b.status("p1"); return st.Kube != nil && st.Kube.Submitted })
 	first := b.status("p1").Kube.Name
@@ -258,18 +259,30 @@ func TestKubeJobPreemptedRunsAgain(t *testing.T) {
 	require.Regexp(t, `(?s)^epoch 1\n===== mlw: attempt 2 of job p1 \(the previous one was preempted\) =====\nepoch 1 again\nepoch 2\n$`, log,
 		"the second attempt's whole log follows the first's")
 
+	// p2 saves a checkpoint in its first attempt only: the third resumes
+	// from it too.
 	b.submit("p2", command("k8s", "true"))
-	for attempt := 1; attempt <= 2; attempt++ {
+	for attempt := 1; attempt <= 3; attempt++ {
 		b.await("p2 attempt submitted", func() bool {
 			st := b.status("p2")
 			return st.Attempt == attempt && st.Kube != nil && st.Kube.Submitted
 		})
-		f.set(b.status("p2").Kube.Name, preempted, "")
+		run := b.status("p2").Kube
+		ckpt := filepath.Join(blob.ContainerDir(b.dir, account, run.Container), "checkpoint.tar")
+		if attempt == 1 {
+			require.NoError(t, os.WriteFile(ckpt, []byte("p2 state"), 0o600))
+		} else {
+			require.True(t, f.job(run.Name).Resume, "attempt %d", attempt)
+			got, err := os.ReadFile(ckpt)
+			require.NoError(t, err)
+			require.Equal(t, "p2 state", string(got), "attempt %d", attempt)
+		}
+		f.set(run.Name, preempted, "")
 	}
 	end := b.awaitState("p2", resource.JobFailed)
 	require.Equal(t, "JobPreempted", end.Error.Code)
-	require.Contains(t, end.Error.Message, "attempt 2 of 2")
-	require.Len(t, end.Attempts, 2)
+	require.Contains(t, end.Error.Message, "attempt 3 of 3")
+	require.Len(t, end.Attempts, 3)
 }
 
 // tarNames lists the names in a tar archive.
