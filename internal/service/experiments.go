@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"strings"
 	"time"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/mlw-project/mlw/internal/core"
 	"github.com/mlw-project/mlw/internal/resource"
-	"github.com/mlw-project/mlw/internal/store"
 )
 
 // Experiment is a group of jobs sharing an experimentName (Azure keeps
@@ -33,32 +31,20 @@ type Experiment struct {
 
 // ListExperiments groups the workspace's jobs by experimentName, the most
 // recently used experiment first. Archived and deleted jobs do not count.
+// The store counts them (JobGroups: by name as spelled and state); names
+// are merged here in any case, as Go lowercases them.
 func (s *Service) ListExperiments(ctx context.Context, ref core.WorkspaceRef) (*resource.Object, []*Experiment, error) {
 	ws, err := s.GetWorkspace(ctx, ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	jobs, err := s.Store.List(ctx, store.ListOptions{Kind: core.KindJob, Parent: resource.WorkspaceKey(ws)})
+	groups, err := s.Store.JobGroups(ctx, resource.WorkspaceKey(ws))
 	if err != nil {
 		return nil, nil, core.Internal(err)
 	}
 	byName := map[string]*Experiment{}
-	for _, j := range jobs {
-		if j.Deleting {
-			continue
-		}
-		// Only two fields of each spec are needed: decoding the whole
-		// JobSpec of a long history would cost most of the answer.
-		var spec struct {
-			Properties struct {
-				ExperimentName string `json:"experimentName"`
-				IsArchived     bool   `json:"isArchived"`
-			} `json:"properties"`
-		}
-		if json.Unmarshal(j.Spec, &spec) != nil || spec.Properties.IsArchived {
-			continue
-		}
-		name := spec.Properties.ExperimentName
+	for _, g := range groups {
+		name := g.Experiment
 		if name == "" {
 			name = "Default"
 		}
@@ -66,16 +52,16 @@ func (s *Service) ListExperiments(ctx context.Context, ref core.WorkspaceRef) (*
 		e := byName[key]
 		if e == nil {
 			e = &Experiment{ID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("mlw:experiment:"+ws.UID+":"+key)).String(),
-				Name: name, CreatedAt: j.CreatedAt, StatusCounts: map[string]int{}}
+				Name: name, CreatedAt: g.First, StatusCounts: map[string]int{}}
 			byName[key] = e
 		}
-		e.Jobs++
-		e.StatusCounts[j.State]++
-		if j.CreatedAt.Before(e.CreatedAt) {
-			e.CreatedAt = j.CreatedAt
+		e.Jobs += g.Jobs
+		e.StatusCounts[g.State] += g.Jobs
+		if g.First.Before(e.CreatedAt) {
+			e.CreatedAt = g.First
 		}
-		if e.Latest == "" || j.CreatedAt.After(e.LatestAt) || j.CreatedAt.Equal(e.LatestAt) && j.Name > e.Latest {
-			e.Name, e.Latest, e.LatestAt, e.LatestStatus = name, j.Name, j.CreatedAt, j.State
+		if e.Latest == "" || g.LatestAt.After(e.LatestAt) || g.LatestAt.Equal(e.LatestAt) && strings.ToLower(g.Latest) > strings.ToLower(e.Latest) {
+			e.Name, e.Latest, e.LatestAt, e.LatestStatus = name, g.Latest, g.LatestAt, g.State
 		}
 	}
 	out := make([]*Experiment, 0, len(byName))

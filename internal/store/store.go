@@ -158,9 +158,33 @@ type Settings interface {
 	PutSetting(ctx context.Context, key, value string) error
 }
 
+// JobGroup is one experiment's jobs in one state: what the experiments
+// list shows, counted by the database instead of read job by job.
+type JobGroup struct {
+	// Experiment is the jobs' properties.experimentName as spelled ("" for
+	// none); State their state.
+	Experiment, State string
+	Jobs              int
+	// First is when the group's first job was created; Latest is its
+	// newest job (by creation time, then lowercase name), created at
+	// LatestAt.
+	First    time.Time
+	Latest   string
+	LatestAt time.Time
+}
+
+// JobStats counts jobs.
+type JobStats interface {
+	// JobGroups groups the jobs of a workspace (parent: its key) by
+	// experiment name and state, leaving out jobs being deleted and
+	// archived ones, in no order.
+	JobGroups(ctx context.Context, parent string) ([]JobGroup, error)
+}
+
 // Store is everything mlw persists.
 type Store interface {
 	Resources
+	JobStats
 	Operations
 	Identities
 	Access

@@ -447,7 +447,14 @@ var migrations = []string{
 	// A workspace's jobs are listed newest first, a page at a time
 	// (ListOptions.NewestFirst): this index reads a page of 50 of 10,000
 	// jobs without reading (and sorting) the other 9,950.
-	`CREATE INDEX resources_newest ON resources (kind, parent, created_at DESC, name_key)`,
+	`CREATE INDEX IF NOT EXISTS resources_newest ON resources (kind, parent, created_at DESC, name_key)`,
+	// SQLite: the experiments list (JobGroups) reads this index alone —
+	// a job's experiment and archived flag beside what else it needs
+	// (kind too, or SQLite would not take it as covering) — instead of
+	// every job's row: 10,000 jobs in about a tenth of the time. A job's
+	// state change rewrites its entry. PostgreSQL reads the rows (jsonb).
+	sqliteOnly + `CREATE INDEX IF NOT EXISTS resources_job_experiments ON resources (parent, json_extract(spec, '$.properties.experimentName'), state,
+		created_at, name_key, name, deleting, json_extract(spec, '$.properties.isArchived'), kind) WHERE kind = 'job'`,
 }
 
 // sqliteOnly starts a migration that only SQLite's schema needs; on

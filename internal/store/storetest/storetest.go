@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 	runCreateGet(t, setup)
 	runUpdate(t, setup)
 	runList(t, setup)
+	runJobLists(t, setup)
 	runDeleteAndTx(t, setup)
 	runOperations(t, setup)
 	runUsers(t, setup)
@@ -211,6 +212,20 @@ func runList(t *testing.T, setup setupFunc) {
 		require.Equal(t, "/w1/sub", p1[0].Parent)
 	})
 
+	t.Run("ParentPrefixEscapesWildcards", func(t *testing.T) {
+		b := setup(t)
+		require.NoError(t, b.s.Create(b.ctx, mk("job", "/w_1/x", "a")))
+		require.NoError(t, b.s.Create(b.ctx, mk("job", "/wx1/x", "b")))
+		rs, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", ParentPrefix: "/w_1"})
+		require.NoError(t, err)
+		require.Len(t, rs, 1)
+		require.Equal(t, "a", rs[0].Name)
+	})
+}
+
+// runJobLists tests what the job lists need: newest-first pages and the
+// experiments' counts.
+func runJobLists(t *testing.T, setup setupFunc) {
 	t.Run("NewestFirstPages", func(t *testing.T) {
 		b := setup(t)
 		t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
@@ -244,14 +259,48 @@ func runList(t *testing.T, setup setupFunc) {
 			After: "b", AfterParent: "/w1", AfterCreated: t0.Add(time.Microsecond)}), "after B, in the same microsecond")
 	})
 
-	t.Run("ParentPrefixEscapesWildcards", func(t *testing.T) {
+	t.Run("JobGroups", func(t *testing.T) {
 		b := setup(t)
-		require.NoError(t, b.s.Create(b.ctx, mk("job", "/w_1/x", "a")))
-		require.NoError(t, b.s.Create(b.ctx, mk("job", "/wx1/x", "b")))
-		rs, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", ParentPrefix: "/w_1"})
+		t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+		for i, c := range []struct{ name, props, state string }{
+			{"a1", `"experimentName":"lab"`, "Completed"},
+			{"a2", `"experimentName":"lab","isArchived":false`, "Completed"},
+			{"a3", `"experimentName":"lab"`, "Failed"},
+			{"a4", `"experimentName":"LAB"`, "Completed"},
+			{"b1", `"displayName":"no experiment"`, "Running"},
+			{"x1", `"experimentName":"lab","isArchived":true`, "Completed"},
+			{"x2", `"experimentName":"lab"`, "Completed"}, // being deleted
+		} {
+			r := mk("job", "/w1", c.name)
+			r.Spec = json.RawMessage(`{"properties":{` + c.props + `}}`)
+			r.State, r.Deleting = c.state, c.name == "x2"
+			r.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+			require.NoError(t, b.s.Create(b.ctx, r))
+		}
+		// Same creation time as a2: the name breaks the tie.
+		tie := mk("job", "/w1", "a0")
+		tie.Spec, tie.State, tie.CreatedAt = json.RawMessage(`{"properties":{"experimentName":"lab"}}`), "Completed", t0.Add(time.Second)
+		require.NoError(t, b.s.Create(b.ctx, tie))
+		other := mk("job", "/w2", "o1")
+		other.Spec = json.RawMessage(`{"properties":{"experimentName":"lab"}}`)
+		require.NoError(t, b.s.Create(b.ctx, other))
+		notJob := mk("compute", "/w1", "c1")
+		notJob.Spec = json.RawMessage(`{"properties":{"experimentName":"lab"}}`)
+		require.NoError(t, b.s.Create(b.ctx, notJob))
+
+		gs, err := b.s.JobGroups(b.ctx, "/w1")
 		require.NoError(t, err)
-		require.Len(t, rs, 1)
-		require.Equal(t, "a", rs[0].Name)
+		var got []string
+		for _, g := range gs {
+			got = append(got, fmt.Sprintf("%s/%s: %d, first %s, latest %s at %s", g.Experiment, g.State, g.Jobs,
+				g.First.Sub(t0), g.Latest, g.LatestAt.Sub(t0)))
+		}
+		require.ElementsMatch(t, []string{
+			"lab/Completed: 3, first 0s, latest a2 at 1s",
+			"lab/Failed: 1, first 2s, latest a3 at 2s",
+			"LAB/Completed: 1, first 3s, latest a4 at 3s",
+			"/Running: 1, first 4s, latest b1 at 4s",
+		}, got)
 	})
 }
 
