@@ -172,8 +172,11 @@ experiment_name: k8s-e2e
 // The job asks for the huge instance type, so that kwok never runs it
 // and its pod's scripts run here instead.
 func checkpointAcrossAttempts(t *testing.T, s *Server, kubectl func(...string) []byte, proj string) {
+	// A command of two, so that bash stays the python's parent: stopping
+	// must reach the python too (the rank's process group), or it would
+	// outlive the pod's script.
 	jcWrite(t, proj, map[string]string{"job-resume.yml": `code: src
-command: python3 resume.py
+command: python3 resume.py; echo resume.py ended
 environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
 compute: azureml:k8s
 resources:
@@ -200,7 +203,14 @@ resources:
 	run, out := first.Containers[0].start(t, root)
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "saved step 7") }, 30*time.Second, 50*time.Millisecond)
 	require.NoError(t, run.Process.Signal(syscall.SIGTERM))
-	err := run.Wait()
+	ended := make(chan error, 1)
+	go func() { ended <- run.Wait() }()
+	var err error
+	select {
+	case err = <-ended:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the run script did not end within 30 s of SIGTERM (a process of the command outlived it?):\n%s", out)
+	}
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit, "%s", out)
 	require.Equal(t, 143, exit.ExitCode(), "%s", out)

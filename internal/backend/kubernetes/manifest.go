@@ -248,7 +248,7 @@ save_checkpoint() {
 stopping() {
   trap - TERM
   echo "mlw: told to stop; stopping the processes" >&2
-  kill -TERM "${pids[@]}" 2>/dev/null
+  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
   wait "${pids[@]}"
   save_checkpoint
   exit 143
@@ -261,6 +261,9 @@ for ((i = 0; i < MLW_PROCS_PER_NODE; i++)); do
       export LOCAL_RANK=$i RANK=$((node * MLW_PROCS_PER_NODE + i))
       export AZUREML_PROCESS_NAME=rank_$RANK
     fi
+    # A process group of its own (setsid, where the image has it), so
+    # that stopping reaches every process of the command.
+    if command -v setsid >/dev/null; then exec setsid bash -c "$MLW_COMMAND"; fi
     exec bash -c "$MLW_COMMAND"
   ) > >(tee "logs/std_log_process_$i.txt") 2>&1 &
   pids+=($!)
