@@ -13,6 +13,7 @@ import (
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/mlw-project/mlw/internal/backend"
 	"github.com/mlw-project/mlw/internal/backend/kubernetes"
@@ -117,22 +118,31 @@ func TestAgainstKubernetes(t *testing.T) {
 		require.NoError(t, err)
 		cs, err := k8s.NewForConfig(rc)
 		require.NoError(t, err)
-		var p *corev1.Pod
+		var name string
 		require.Eventually(t, func() bool {
 			pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + spec.Name})
 			require.NoError(t, err)
 			if len(pods.Items) == 0 {
 				return false
 			}
-			p = &pods.Items[0]
+			name = pods.Items[0].Name
 			return true
 		}, 60*time.Second, 100*time.Millisecond)
-		p.Status.Phase = corev1.PodFailed
-		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
-			Reason: "PreemptionByScheduler", Message: "default-scheduler: preempting to accommodate a higher priority pod", LastTransitionTime: metav1.Now()})
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: kubernetes.Container, Image: "img",
-			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 143, Reason: "Error"}}}}
-		_, err = cs.CoreV1().Pods("default").UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		// The scheduler writes the pod's status too (PodScheduled=False):
+		// read it again when it did so in between.
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			p, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			p.Status.Phase = corev1.PodFailed
+			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+				Reason: "PreemptionByScheduler", Message: "default-scheduler: preempting to accommodate a higher priority pod", LastTransitionTime: metav1.Now()})
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: kubernetes.Container, Image: "img",
+				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 143, Reason: "Error"}}}}
+			_, err = cs.CoreV1().Pods("default").UpdateStatus(ctx, p, metav1.UpdateOptions{})
+			return err
+		})
 		require.NoError(t, err)
 		st := await(spec.Name, kubernetes.Preempted)
 		require.True(t, st.Ended)
