@@ -23,6 +23,7 @@ import (
 
 	"github.com/mlw-project/mlw/api"
 	"github.com/mlw-project/mlw/internal/server"
+	"github.com/mlw-project/mlw/internal/store/postgres/pgtest"
 )
 
 // target is a running in-process server and an authenticated client.
@@ -35,7 +36,13 @@ func startServer(b *testing.B) *target {
 	b.Helper()
 	dir := b.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, server.Options{DataDir: dir, Listen: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler)})
+	opts := server.Options{DataDir: dir, Listen: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler)}
+	if os.Getenv("MLW_BENCH_POSTGRES") == "1" {
+		// A database of its own on PostgreSQL (MLW_TEST_POSTGRES, or a
+		// throwaway cluster of the host's binaries) instead of SQLite.
+		opts.Database = pgtest.URL(b)
+	}
+	s, err := server.New(ctx, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,13 +13,15 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/mlw-project/mlw/internal/backend/local"
+	"github.com/mlw-project/mlw/internal/store/postgres/pgtest"
 )
 
 // TestMain lets the test binary act as the process supervisor of compute
-// instances (the server re-executes its own binary for that).
+// instances (the server re-executes its own binary for that), and stops
+// the PostgreSQL cluster that MLW_BENCH_POSTGRES=1 started.
 func TestMain(m *testing.M) {
 	local.MaybeRunShim()
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }
 
 func (t *target) computesPath() string {

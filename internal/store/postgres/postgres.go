@@ -35,5 +35,6 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.OnClose(startAnalyzer(db)) // analyze.go
 	return s, nil
 }
