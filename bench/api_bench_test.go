@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,17 +34,46 @@ type target struct {
 	client          *http.Client
 }
 
+// serverOptions are a benchmark's server's: its data directory, and its
+// state in SQLite there or, with MLW_BENCH_POSTGRES=1, in a PostgreSQL
+// database of its own (MLW_TEST_POSTGRES, or a throwaway cluster of the
+// host's binaries).
+func serverOptions(b *testing.B, dir string) server.Options {
+	opts := server.Options{DataDir: dir, Listen: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler)}
+	if os.Getenv("MLW_BENCH_POSTGRES") == "1" {
+		opts.Database = pgtest.URL(b)
+	}
+	return opts
+}
+
+// openDB opens the database of a server started with opts, and says how
+// its queries number their placeholders (rebind).
+func openDB(b *testing.B, opts server.Options) (*sql.DB, func(string) string) {
+	b.Helper()
+	if opts.Database != "" {
+		db, err := sql.Open("pgx", opts.Database)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return db, func(q string) string {
+			for n := 1; strings.Contains(q, "?"); n++ {
+				q = strings.Replace(q, "?", "$"+strconv.Itoa(n), 1)
+			}
+			return q
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(opts.DataDir, "mlw.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db, func(q string) string { return q }
+}
+
 func startServer(b *testing.B) *target {
 	b.Helper()
 	dir := b.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	opts := server.Options{DataDir: dir, Listen: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler)}
-	if os.Getenv("MLW_BENCH_POSTGRES") == "1" {
-		// A database of its own on PostgreSQL (MLW_TEST_POSTGRES, or a
-		// throwaway cluster of the host's binaries) instead of SQLite.
-		opts.Database = pgtest.URL(b)
-	}
-	s, err := server.New(ctx, opts)
+	s, err := server.New(ctx, serverOptions(b, dir))
 	if err != nil {
 		b.Fatal(err)
 	}

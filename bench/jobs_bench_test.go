@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -35,7 +34,9 @@ import (
 type jobTarget struct {
 	*target
 	dir string
-	db  *sql.DB // read-only view of the server's database
+	db  *sql.DB // the server's database, for reading (and a benchmark's seeding)
+	// rebind numbers a query's "?" placeholders as the database wants.
+	rebind func(string) string
 }
 
 // startJobServer starts a server whose nodes may use capacity
@@ -47,7 +48,8 @@ func startJobServer(b *testing.B, capacity string, cluster string) *jobTarget {
 	b.Setenv(server.NodeCapacityEnv, capacity)
 	dir := b.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, server.Options{DataDir: dir, Listen: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler)})
+	opts := serverOptions(b, dir)
+	s, err := server.New(ctx, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,10 +94,7 @@ func startJobServer(b *testing.B, capacity string, cluster string) *jobTarget {
 	t.mustDo(b, http.MethodGet, "/subscriptions", "", http.StatusOK, &subs)
 	t.sub = subs.Value[0].SubscriptionID
 	t.setupWorkspace(b)
-	t.db, err = sql.Open("sqlite", "file:"+filepath.Join(dir, "mlw.db")+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		b.Fatal(err)
-	}
+	t.db, t.rebind = openDB(b, opts)
 	b.Cleanup(func() { t.db.Close() })
 
 	code, raw, err := t.do(http.MethodPut, t.computesPath()+"/c1?api-version=2022-10-01-preview",

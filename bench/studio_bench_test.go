@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"database/sql"
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -25,16 +23,11 @@ const studioJobs = 10_000
 // straight into the database. Aim: ≤ 100 ms per page.
 func BenchmarkStudioJobsPage(b *testing.B) {
 	t := startJobServer(b, "cpus=2", `{"vmSize": "STANDARD_DS1_V2", "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 1}}`)
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.dir, "mlw.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
 	// Copies of the warm-up job, a millisecond apart, newest last.
-	if _, err := db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+	if _, err := t.db.Exec(t.rebind(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 		INSERT INTO resources (kind, parent, name_key, name, uid, spec, status, state, owner, deleting, generation, version, created_at, updated_at, created_by, modified_by)
 		SELECT kind, parent, 'job_' || i, 'job_' || i, uid || '-' || i, spec, status, state, owner, deleting, generation, version, created_at + i * 1000, updated_at + i * 1000, created_by, modified_by
-		FROM resources, n WHERE kind = 'job' AND name_key = 'warmup'`, studioJobs-1); err != nil {
+		FROM resources, n WHERE kind = 'job' AND name_key = 'warmup'`), studioJobs-1); err != nil {
 		b.Fatal(err)
 	}
 	if n := t.ended(b); n != studioJobs {
