@@ -15,7 +15,8 @@ import (
 // database instead of sending every job's row to Go. On SQLite it reads
 // only the index resources_job_experiments, which holds those fields
 // (json_extract) beside the columns the query needs, in the groups' order,
-// so no job's row is read at all; on PostgreSQL it reads them with jsonb.
+// so it reads one job's row per group (for the group's name), not every
+// job's; on PostgreSQL it reads them with jsonb.
 // A group's newest job is the greatest "created|name_key|name" (creation
 // time zero-padded), so that one aggregate finds it.
 func (s *Store) JobGroups(ctx context.Context, parent string) ([]store.JobGroup, error) {
