@@ -641,6 +641,11 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 	if f.Compute != "" {
 		o.Owner = resource.WorkspaceKey(ws) + "/computes/" + strings.ToLower(core.StripAzureMLPrefix(f.Compute))
 	}
+	if search := newJobSearch(f.Search); search != nil && search.plain {
+		// The database leaves out the jobs whose name and spec do not
+		// contain the text; keeps checks the display name of the rest.
+		o.Contains = search.lower
+	}
 	page, next, err := s.listFiltered(ctx, o, f.Page, f.keeps())
 	return ws, page, next, err
 }

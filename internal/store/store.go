@@ -46,6 +46,10 @@ type ListOptions struct {
 	// with that name and parent (AfterCreated set means After is too).
 	NewestFirst  bool
 	AfterCreated time.Time
+	// Contains keeps rows whose lowercase name or spec contains this
+	// lowercase text, ignoring the case of ASCII letters (or more: a
+	// prefilter in the database for a search its caller then checks).
+	Contains string
 	// Limit caps the number of rows; 0 means no limit.
 	Limit int
 }

@@ -598,10 +598,12 @@ func (s *res) Get(ctx context.Context, kind, parent, name string) (*resource.Obj
 	return r, nil
 }
 
-func likePrefix(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s) + "/%"
+// likeEscape escapes LIKE's wildcards (ESCAPE '\').
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+func likePrefix(s string) string { return likeEscape(s) + "/%" }
 
 func (s *res) List(ctx context.Context, o store.ListOptions) ([]*resource.Object, error) {
 	var where []string
@@ -622,6 +624,15 @@ func (s *res) List(ctx context.Context, o store.ListOptions) ([]*resource.Object
 	if o.Owner != "" {
 		where = append(where, "owner = ?")
 		args = append(args, o.Owner)
+	}
+	if o.Contains != "" {
+		like := "LIKE" // ignores ASCII case in SQLite
+		if s.d.Name != "sqlite" {
+			like = "ILIKE"
+		}
+		where = append(where, `(name_key `+like+` ? ESCAPE '\' OR spec `+like+` ? ESCAPE '\')`)
+		pat := "%" + likeEscape(o.Contains) + "%"
+		args = append(args, pat, pat)
 	}
 	order := ` ORDER BY name_key, parent`
 	switch {
