@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 	runUpdate(t, setup)
 	runList(t, setup)
 	runJobLists(t, setup)
+	runContains(t, setup)
 	runDeleteAndTx(t, setup)
 	runOperations(t, setup)
 	runUsers(t, setup)
@@ -259,35 +260,6 @@ func runJobLists(t *testing.T, setup setupFunc) {
 			After: "b", AfterParent: "/w1", AfterCreated: t0.Add(time.Microsecond)}), "after B, in the same microsecond")
 	})
 
-	t.Run("Contains", func(t *testing.T) {
-		b := setup(t)
-		for _, c := range []struct{ name, spec string }{
-			{"Train_A1", `{}`},
-			{"x1", `{"properties":{"displayName":"Train Diabetes"}}`},
-			{"x2", `{"properties":{"displayName":"trainXa1"}}`},
-			{"x3", `{"properties":{"displayName":"50% off"}}`},
-			{"x4", `{"properties":{"displayName":"500 off"}}`},
-		} {
-			r := mk("job", "/w1", c.name)
-			r.Spec = json.RawMessage(c.spec)
-			require.NoError(t, b.s.Create(b.ctx, r))
-		}
-		contains := func(text string) []string {
-			rs, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", Parent: "/w1", Contains: text})
-			require.NoError(t, err)
-			var out []string
-			for _, r := range rs {
-				out = append(out, r.Name)
-			}
-			return out
-		}
-		require.Equal(t, []string{"Train_A1", "x1", "x2"}, contains("train"), "names and specs, in any ASCII case")
-		require.Equal(t, []string{"Train_A1"}, contains("n_a"), "_ is no wildcard")
-		require.Equal(t, []string{"x3"}, contains("0% o"), "nor %")
-		require.Equal(t, []string{"x1"}, contains("diabetes"))
-		require.Empty(t, contains("nothing like it"))
-	})
-
 	t.Run("JobGroups", func(t *testing.T) {
 		b := setup(t)
 		t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
@@ -330,6 +302,38 @@ func runJobLists(t *testing.T, setup setupFunc) {
 			"LAB/Completed: 1, first 3s, latest a4 at 3s",
 			"/Running: 1, first 4s, latest b1 at 4s",
 		}, got)
+	})
+}
+
+// runContains tests ListOptions.Contains, the prefilter of a search.
+func runContains(t *testing.T, setup setupFunc) {
+	t.Run("Contains", func(t *testing.T) {
+		b := setup(t)
+		for _, c := range []struct{ name, spec string }{
+			{"Train_A1", `{}`},
+			{"x1", `{"properties":{"displayName":"Train Diabetes"}}`},
+			{"x2", `{"properties":{"displayName":"trainXa1"}}`},
+			{"x3", `{"properties":{"displayName":"50% off"}}`},
+			{"x4", `{"properties":{"displayName":"500 off"}}`},
+		} {
+			r := mk("job", "/w1", c.name)
+			r.Spec = json.RawMessage(c.spec)
+			require.NoError(t, b.s.Create(b.ctx, r))
+		}
+		contains := func(text string) []string {
+			rs, err := b.s.List(b.ctx, store.ListOptions{Kind: "job", Parent: "/w1", Contains: text})
+			require.NoError(t, err)
+			var out []string
+			for _, r := range rs {
+				out = append(out, r.Name)
+			}
+			return out
+		}
+		require.Equal(t, []string{"Train_A1", "x1", "x2"}, contains("train"), "names and specs, in any ASCII case")
+		require.Equal(t, []string{"Train_A1"}, contains("n_a"), "_ is no wildcard")
+		require.Equal(t, []string{"x3"}, contains("0% o"), "nor %")
+		require.Equal(t, []string{"x1"}, contains("diabetes"))
+		require.Empty(t, contains("nothing like it"))
 	})
 }
 
