@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,27 +45,19 @@ func serverOptions(b *testing.B, dir string) server.Options {
 	return opts
 }
 
-// openDB opens the database of a server started with opts, and says how
-// its queries number their placeholders (rebind).
-func openDB(b *testing.B, opts server.Options) (*sql.DB, func(string) string) {
+// openDB opens the database of a server started with opts. Its queries
+// write placeholders as $1, $2, …, which both SQLite and PostgreSQL read.
+func openDB(b *testing.B, opts server.Options) *sql.DB {
 	b.Helper()
+	driver, dsn := "sqlite", "file:"+filepath.Join(opts.DataDir, "mlw.db")+"?_pragma=busy_timeout(10000)"
 	if opts.Database != "" {
-		db, err := sql.Open("pgx", opts.Database)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return db, func(q string) string {
-			for n := 1; strings.Contains(q, "?"); n++ {
-				q = strings.Replace(q, "?", "$"+strconv.Itoa(n), 1)
-			}
-			return q
-		}
+		driver, dsn = "pgx", opts.Database
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(opts.DataDir, "mlw.db")+"?_pragma=busy_timeout(10000)")
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return db, func(q string) string { return q }
+	return db
 }
 
 func startServer(b *testing.B) *target {

@@ -35,8 +35,6 @@ type jobTarget struct {
 	*target
 	dir string
 	db  *sql.DB // the server's database, for reading (and a benchmark's seeding)
-	// rebind numbers a query's "?" placeholders as the database wants.
-	rebind func(string) string
 }
 
 // startJobServer starts a server whose nodes may use capacity
@@ -94,7 +92,7 @@ func startJobServer(b *testing.B, capacity string, cluster string) *jobTarget {
 	t.mustDo(b, http.MethodGet, "/subscriptions", "", http.StatusOK, &subs)
 	t.sub = subs.Value[0].SubscriptionID
 	t.setupWorkspace(b)
-	t.db, t.rebind = openDB(b, opts)
+	t.db = openDB(b, opts)
 	b.Cleanup(func() { t.db.Close() })
 
 	code, raw, err := t.do(http.MethodPut, t.computesPath()+"/c1?api-version=2022-10-01-preview",

@@ -62,7 +62,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // slurmSubmitted is when mlw ran sbatch for a job (its status).
 func (t *jobTarget) slurmSubmitted(b *testing.B, name string) time.Time {
 	var raw string
-	if err := t.db.QueryRow(t.rebind(`SELECT status FROM resources WHERE kind = 'job' AND name = ?`), name).Scan(&raw); err != nil {
+	if err := t.db.QueryRow(`SELECT status FROM resources WHERE kind = 'job' AND name = $1`, name).Scan(&raw); err != nil {
 		b.Fatal(err)
 	}
 	var st struct {

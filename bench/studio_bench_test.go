@@ -24,10 +24,10 @@ const studioJobs = 10_000
 func BenchmarkStudioJobsPage(b *testing.B) {
 	t := startJobServer(b, "cpus=2", `{"vmSize": "STANDARD_DS1_V2", "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 1}}`)
 	// Copies of the warm-up job, a millisecond apart, newest last.
-	if _, err := t.db.Exec(t.rebind(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+	if _, err := t.db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
 		INSERT INTO resources (kind, parent, name_key, name, uid, spec, status, state, owner, deleting, generation, version, created_at, updated_at, created_by, modified_by)
 		SELECT kind, parent, 'job_' || i, 'job_' || i, uid || '-' || i, spec, status, state, owner, deleting, generation, version, created_at + i * 1000, updated_at + i * 1000, created_by, modified_by
-		FROM resources, n WHERE kind = 'job' AND name_key = 'warmup'`), studioJobs-1); err != nil {
+		FROM resources, n WHERE kind = 'job' AND name_key = 'warmup'`, studioJobs-1); err != nil {
 		b.Fatal(err)
 	}
 	if n := t.ended(b); n != studioJobs {

@@ -88,7 +88,8 @@ func (a *API) authorizeBlob(r *http.Request, account, container string, perm run
 				return err
 			}
 			if !c.Exists {
-				return &blob.Error{Status: http.StatusNotFound, Code: "ContainerNotFound", Message: "The specified container does not exist."}
+				return &blob.Error{Status: http.StatusNotFound, Code: "ContainerNotFound",
+					Message: "The specified container does not exist. A SAS does not create its container; if it was removed after this SAS was issued, ask for a new SAS (a datastore's listSecrets) to write there again."}
 			}
 		}
 		return nil

@@ -223,13 +223,14 @@ const kubeCheckpoint = "checkpoint.tar"
 func (r *Jobs) kubeKeepCheckpoint(j *jobCtx, run *resource.KubeRun) error {
 	account := resource.WorkspaceStatusOf(j.ws).StorageAccount
 	saved := filepath.Join(blob.ContainerDir(r.DataDir, account, run.Container), kubeCheckpoint)
-	if _, err := os.Stat(saved); err != nil {
-		return nil // none saved: an earlier one, if any, stays
-	}
 	if err := os.MkdirAll(r.jobRoot(j), 0o700); err != nil {
 		return err
 	}
-	return os.Rename(saved, filepath.Join(r.jobRoot(j), kubeCheckpoint))
+	err := os.Rename(saved, filepath.Join(r.jobRoot(j), kubeCheckpoint))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // none saved: an earlier one, if any, stays
+	}
+	return err
 }
 
 // kubeResume puts the checkpoint an earlier attempt saved into the new

@@ -641,20 +641,21 @@ func (s *Service) ListJobs(ctx context.Context, ref core.WorkspaceRef, f JobFilt
 	if f.Compute != "" {
 		o.Owner = resource.WorkspaceKey(ws) + "/computes/" + strings.ToLower(core.StripAzureMLPrefix(f.Compute))
 	}
-	if search := newJobSearch(f.Search); search != nil && search.plain {
+	search := newJobSearch(f.Search)
+	if search != nil && search.plain {
 		// The database leaves out the jobs whose name and spec do not
 		// contain the text; keeps checks the display name of the rest.
 		o.Contains = search.lower
 	}
-	page, next, err := s.listFiltered(ctx, o, f.Page, f.keeps())
+	page, next, err := s.listFiltered(ctx, o, f.Page, f.keeps(search))
 	return ws, page, next, err
 }
 
-// keeps is the part of the filter the store does not apply.
-func (f JobFilter) keeps() func(*resource.Object) bool {
+// keeps is the part of the filter the store does not apply (search is
+// f.Search's, nil for none).
+func (f JobFilter) keeps(search *jobSearch) func(*resource.Object) bool {
 	tagKey, tagVal, hasVal := strings.Cut(f.Tag, "=")
 	filterless := f.JobType == "" && f.Experiment == "" && f.Tag == ""
-	search := newJobSearch(f.Search)
 	return func(j *resource.Object) bool {
 		if j.Deleting {
 			return false

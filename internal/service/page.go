@@ -33,7 +33,7 @@ func encodeSkip(r *resource.Object, newest bool) string {
 
 // decodeSkip sets where o continues from the token of the page before.
 func decodeSkip(tok string, o *store.ListOptions) error {
-	bad := core.Invalid("$skipToken", "The paging token is not valid; use the nextLink of the previous page as it is.")
+	bad := core.Invalid("$skipToken", "The paging token is not valid; use the nextLink of the previous page as it is (a link from before mlw was upgraded no longer works: list again from the first page).")
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
 		return bad

@@ -23,41 +23,48 @@ const (
 )
 
 // unanalyzed lists the tables of the current schema that were never
-// analyzed and have had at least analyzeRows rows written.
-const unanalyzed = `SELECT relname FROM pg_stat_user_tables
+// analyzed, and whether at least analyzeRows rows were written to each.
+const unanalyzed = `SELECT relname, n_mod_since_analyze >= $1 FROM pg_stat_user_tables
 	WHERE schemaname = current_schema() AND last_analyze IS NULL AND last_autoanalyze IS NULL
-	AND n_mod_since_analyze >= $1 ORDER BY relname`
+	ORDER BY relname`
 
-// analyzeNew analyzes the tables unanalyzed lists and returns their names.
-func analyzeNew(ctx context.Context, db *sql.DB) ([]string, error) {
+// analyzeNew analyzes the never-analyzed tables that have had analyzeRows
+// rows written, and returns their names and how many never-analyzed
+// tables it left (too small yet).
+func analyzeNew(ctx context.Context, db *sql.DB) (analyzed []string, left int, err error) {
 	rows, err := db.QueryContext(ctx, unanalyzed, analyzeRows)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var names []string
 	for rows.Next() {
 		var n string
-		if err := rows.Scan(&n); err != nil {
+		var filled bool
+		if err := rows.Scan(&n, &filled); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, 0, err
 		}
-		names = append(names, n)
+		if filled {
+			analyzed = append(analyzed, n)
+		} else {
+			left++
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	for _, n := range names {
+	for _, n := range analyzed {
 		if _, err := db.ExecContext(ctx, "ANALYZE "+pgx.Identifier{n}.Sanitize()); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return names, nil
+	return analyzed, left, nil
 }
 
-// startAnalyzer runs analyzeNew every analyzeEvery until the returned
-// stop is called. Its errors are not the store's: a pass that fails (a
-// lock, a dropped connection) is tried again at the next tick.
+// startAnalyzer runs analyzeNew every analyzeEvery until every table has
+// been analyzed once (by it or by autovacuum) or the returned stop is
+// called. Its errors are not the store's: a pass that fails (a lock, a
+// dropped connection) is tried again at the next tick.
 func startAnalyzer(db *sql.DB) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -71,7 +78,9 @@ func startAnalyzer(db *sql.DB) (stop func() error) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_, _ = analyzeNew(ctx, db)
+				if _, left, err := analyzeNew(ctx, db); err == nil && left == 0 {
+					return // autovacuum keeps them up to date from here
+				}
 			}
 		}
 	}()
